@@ -1,0 +1,287 @@
+//! The one configuration file (`/etc/oxistack/oxistack.toml`).
+//!
+//! Keys Kolla-Ansible operators know keep their Kolla names and meaning
+//! (`network_interface`, `neutron_external_interface`, `internal_address` for
+//! `kolla_internal_vip_address`, `enable_cinder`, …). Every key has a default
+//! that works on one host, an absent file means all defaults, and any key can
+//! be overridden by an `OXISTACK_*` environment variable: `OXISTACK_LISTEN`
+//! for a top-level key, `OXISTACK_IDENTITY_PORT` for `[identity] port`.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address every API binds on its standard port.
+    pub listen: String,
+    /// Address written into the service catalog (Kolla's
+    /// `kolla_internal_vip_address`); empty means `listen`.
+    pub internal_address: String,
+    /// Public address for the catalog's `public` interface; empty means
+    /// `internal_address`.
+    pub public_address: String,
+    /// Management interface of this host (Kolla's `network_interface`).
+    pub network_interface: String,
+    /// Interface bridged to the external network; empty means an isolated
+    /// NAT bridge on the host.
+    pub neutron_external_interface: String,
+    pub state_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means SQLite in the state dir.
+    pub database_url: String,
+    pub region: String,
+    pub compute_driver: String,
+    pub dataplane: String,
+    pub enable_cinder: bool,
+    pub enable_swift: bool,
+    pub enable_horizon: bool,
+    /// Largest request body any API accepts, in bytes (data uploads excepted).
+    pub max_request_body_size: usize,
+    /// `tracing` filter, e.g. `info` or `oxistack=debug`.
+    pub log_level: String,
+    pub identity: IdentityConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub port: u16,
+    /// Token lifetime in seconds (Keystone's `[token] expiration`).
+    pub token_expiration: i64,
+    /// Fernet keys kept by rotation (Keystone's `[fernet_tokens] max_active_keys`).
+    pub max_active_keys: usize,
+    /// Key repository; empty means `<state_dir>/fernet-keys`.
+    pub key_repository: String,
+    /// A JSON policy file whose rules override the defaults.
+    pub policy_file: String,
+    /// Argon2id memory cost in KiB.
+    pub password_hash_memory_kib: u32,
+    /// Argon2id iterations.
+    pub password_hash_iterations: u32,
+    /// Default page size when a list request gives no `limit`; 0 = unlimited
+    /// as Keystone's `list_limit` unset.
+    pub list_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1".into(),
+            internal_address: String::new(),
+            public_address: String::new(),
+            network_interface: String::new(),
+            neutron_external_interface: String::new(),
+            state_dir: PathBuf::from("/var/lib/oxistack"),
+            database_url: String::new(),
+            region: "RegionOne".into(),
+            compute_driver: "qemu".into(),
+            dataplane: "linux".into(),
+            enable_cinder: true,
+            enable_swift: true,
+            enable_horizon: true,
+            max_request_body_size: 114_688,
+            log_level: "info".into(),
+            identity: IdentityConfig::default(),
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            port: 5000,
+            token_expiration: 3600,
+            max_active_keys: 3,
+            key_repository: String::new(),
+            policy_file: String::new(),
+            password_hash_memory_kib: 19 * 1024,
+            password_hash_iterations: 2,
+            list_limit: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (absent = defaults) and applies `OXISTACK_*` overrides
+    /// from `env`.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read { path: path.to_path_buf(), source });
+            }
+        };
+        Self::from_toml(&text, env)
+    }
+
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut file: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // The defaults tell each key's type, so `OXISTACK_ENABLE_SWIFT=false`
+        // becomes a boolean and `OXISTACK_LISTEN=10.0.0.1` stays a string.
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("OXISTACK_") else { continue };
+            let rest = rest.to_ascii_lowercase();
+            if let Some(default) = defaults.get(&rest) {
+                if !default.is_table() {
+                    file.insert(rest, typed(default, &value)?);
+                }
+                continue;
+            }
+            let Some((section, key)) = rest.split_once('_') else { continue };
+            let Some(toml::Value::Table(sec_defaults)) = defaults.get(section) else { continue };
+            let Some(default) = sec_defaults.get(key) else { continue };
+            let v = typed(default, &value)?;
+            let entry = file
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.insert(key.to_string(), v);
+            }
+        }
+        let cfg: Config = toml::Value::Table(file)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::IpAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "listen = {:?} is not an IP address",
+                self.listen
+            )));
+        }
+        if !matches!(self.compute_driver.as_str(), "qemu" | "fake") {
+            return Err(ConfigError::Invalid(format!(
+                "compute_driver = {:?}: expected qemu or fake",
+                self.compute_driver
+            )));
+        }
+        if !matches!(self.dataplane.as_str(), "linux" | "none") {
+            return Err(ConfigError::Invalid(format!(
+                "dataplane = {:?}: expected linux or none",
+                self.dataplane
+            )));
+        }
+        if self.identity.token_expiration <= 0 {
+            return Err(ConfigError::Invalid("identity.token_expiration must be positive".into()));
+        }
+        if self.identity.max_active_keys < 2 {
+            return Err(ConfigError::Invalid("identity.max_active_keys must be at least 2".into()));
+        }
+        Ok(())
+    }
+
+    /// The host written into catalog URLs for internal and admin endpoints.
+    pub fn internal_host(&self) -> String {
+        let h = if self.internal_address.is_empty() { &self.listen } else { &self.internal_address };
+        bracket(h)
+    }
+
+    pub fn public_host(&self) -> String {
+        if self.public_address.is_empty() {
+            self.internal_host()
+        } else {
+            bracket(&self.public_address)
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.state_dir.join("oxistack.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn key_repository(&self) -> PathBuf {
+        if self.identity.key_repository.is_empty() {
+            self.state_dir.join("fernet-keys")
+        } else {
+            PathBuf::from(&self.identity.key_repository)
+        }
+    }
+}
+
+fn bracket(h: &str) -> String {
+    if h.contains(':') && !h.starts_with('[') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
+}
+
+fn typed(default: &toml::Value, raw: &str) -> Result<toml::Value, ConfigError> {
+    let bad = || ConfigError::Invalid(format!("environment value {raw:?} has the wrong type"));
+    Ok(match default {
+        toml::Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad()),
+        },
+        toml::Value::Integer(_) => toml::Value::Integer(raw.parse().map_err(|_| bad())?),
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_file_is_defaults() {
+        let c = Config::load(Path::new("/nonexistent/oxistack.toml"), vec![]).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_file_with_types() {
+        let c = Config::from_toml(
+            "listen = \"10.0.0.5\"\nenable_swift = true\n[identity]\nport = 5001\n",
+            vec![
+                ("OXISTACK_ENABLE_SWIFT".into(), "false".into()),
+                ("OXISTACK_IDENTITY_PORT".into(), "6000".into()),
+                ("OXISTACK_NETWORK_INTERFACE".into(), "eth1".into()),
+                ("UNRELATED".into(), "x".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen, "10.0.0.5");
+        assert!(!c.enable_swift);
+        assert_eq!(c.identity.port, 6000);
+        assert_eq!(c.network_interface, "eth1");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        assert!(Config::from_toml("no_such_key = 1", vec![]).is_err());
+        assert!(Config::from_toml("listen = \"nope\"", vec![]).is_err());
+        assert!(Config::from_toml("", vec![("OXISTACK_IDENTITY_PORT".into(), "x".into())]).is_err());
+        assert!(Config::from_toml("compute_driver = \"xen\"", vec![]).is_err());
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        let c = Config { listen: "::1".into(), ..Config::default() };
+        assert_eq!(c.internal_host(), "[::1]");
+    }
+}

@@ -1,0 +1,182 @@
+//! The store every service shares: one connection pool over SQLite (WAL, the
+//! all-in-one default) or PostgreSQL (multi-node), with versioned migrations.
+//!
+//! Queries are written once, in SQL both engines accept (`$1` placeholders,
+//! `TEXT` and `BIGINT` columns, booleans as 0/1), and run through sqlx's
+//! `Any` driver, so the same test suite exercises both engines.
+//!
+//! SQLite allows one writer at a time and answers `SQLITE_BUSY` to a second
+//! transaction that tries to upgrade from read to write; rather than retry,
+//! [`Db::begin_write`] serialises write transactions within the process
+//! (the state directory lock guarantees one process per SQLite file).
+//! PostgreSQL needs no such lock.
+
+pub mod migrate;
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use sqlx;
+pub use sqlx::Row;
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration { version: i64, name: String, source: sqlx::Error },
+    #[error(
+        "database schema is at version {found}, newer than this binary knows ({known}); \
+         upgrade oxistack before starting it on this database"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub kind: DbKind,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds the process's write lock.
+pub struct WriteTx {
+    pub tx: Tx,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    /// The connection to run statements on.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Db {
+    /// Opens `url` (`sqlite://PATH` or `postgres://…`), creating a SQLite
+    /// file if needed, and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            DbKind::Postgres
+        } else {
+            DbKind::Sqlite
+        };
+        let connect_url = match kind {
+            DbKind::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_str(&connect_url)
+            .map_err(|source| DbError::Connect { url: redact(url), source })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match kind {
+                DbKind::Sqlite => 4,
+                DbKind::Postgres => 8,
+            })
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await
+            .map_err(|source| DbError::Connect { url: redact(url), source })?;
+        let db = Db { pool, kind, write_lock: Arc::new(tokio::sync::Mutex::new(())) };
+        migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    /// Begins a write transaction (see the module docs on SQLite).
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let guard = match self.kind {
+            DbKind::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            DbKind::Postgres => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// True when several processes may share this store (PostgreSQL), so
+    /// in-process caches must check the store's revision counters.
+    pub fn is_shared(&self) -> bool {
+        self.kind == DbKind::Postgres
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A URL without its password, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Booleans are stored as 0/1 so both engines read them as integers.
+pub fn b2i(b: bool) -> i64 {
+    i64::from(b)
+}
+
+pub fn i2b(i: i64) -> bool {
+    i != 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite:///x.db"), "sqlite:///x.db");
+    }
+}

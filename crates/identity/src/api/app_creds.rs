@@ -1,0 +1,77 @@
+//! `/v3/users/{id}/application_credentials[/{cred}]`.
+
+use super::{created, envelope, list_body, State};
+use crate::app::app_creds::AppCredInput;
+use crate::app::snapshot::Snapshot;
+use crate::db::app_creds::AppCred;
+use axum::extract::{Path, State as S};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::auth::Auth;
+use common::http::{BaseUrl, JsonBody, QueryMap};
+use common::Result;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<crate::Identity>> {
+    Router::new()
+        .route("/v3/users/{id}/application_credentials", get(list).post(create))
+        .route("/v3/users/{id}/application_credentials/{cred_id}", get(show).delete(delete))
+}
+
+pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
+    let roles: Vec<Value> = a
+        .role_ids
+        .iter()
+        .filter_map(|r| snap.roles.get(r))
+        .map(|r| json!({"id": r.id, "name": r.name, "domain_id": r.domain_id}))
+        .collect();
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "description": a.description,
+        "user_id": a.user_id,
+        "project_id": a.project_id,
+        "system": a.system,
+        "expires_at": a.expires_at.map(common::clock::iso_micros),
+        "unrestricted": a.unrestricted,
+        "roles": roles,
+        "access_rules": [],
+        "links": {"self": format!("{base}/v3/users/{}/application_credentials/{}", a.user_id, a.id)},
+    })
+}
+
+async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+    let items = id.list_app_creds(&ctx, &uid, q.get("name")).await?;
+    let snap = id.view().await?;
+    let path = format!("/v3/users/{uid}/application_credentials");
+    list_body(&id, "application_credentials", items.iter().map(|a| render(a, &snap, &base)).collect(), &base, &path, &q)
+}
+
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
+    let input: AppCredInput = envelope(body, "application_credential")?;
+    let (cred, secret) = id.create_app_cred(&ctx, &uid, input).await?;
+    let snap = id.view().await?;
+    let mut v = render(&cred, &snap, &base);
+    v["secret"] = json!(secret);
+    Ok(created(json!({"application_credential": v})))
+}
+
+async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path((uid, cid)): Path<(String, String)>) -> Result<Json<Value>> {
+    let a = id.get_app_cred(&ctx, &uid, &cid).await?;
+    let snap = id.view().await?;
+    Ok(Json(json!({"application_credential": render(&a, &snap, &base)})))
+}
+
+async fn delete(S(id): State, Auth(ctx): Auth, Path((uid, cid)): Path<(String, String)>) -> Result<StatusCode> {
+    id.delete_app_cred(&ctx, &uid, &cid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

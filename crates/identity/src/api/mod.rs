@@ -1,0 +1,118 @@
+//! The Identity v3 HTTP API: routes, version discovery and the JSON shapes
+//! of each resource.
+
+pub mod app_creds;
+pub mod assignments;
+pub mod auth;
+pub mod catalog;
+pub mod domains;
+pub mod groups;
+pub mod projects;
+pub mod roles;
+pub mod users;
+
+use crate::Identity;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use common::http::{BaseUrl, ErrorStyle, QueryMap};
+use common::Result;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub type State = axum::extract::State<Arc<Identity>>;
+
+/// The whole Keystone API, with the shared layers applied.
+pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
+    let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
+    let r = Router::new()
+        .route("/", get(versions))
+        .route("/v3", get(version))
+        .route("/v3/", get(version))
+        .merge(auth::routes())
+        .merge(domains::routes())
+        .merge(projects::routes())
+        .merge(users::routes())
+        .merge(groups::routes())
+        .merge(roles::routes())
+        .merge(assignments::routes())
+        .merge(catalog::routes())
+        .merge(app_creds::routes())
+        .fallback(common::http::errors::not_found)
+        .with_state(identity);
+    let r = common::auth::with_validator(r, validator);
+    common::http::service_layers(r, ErrorStyle::Keystone, max_body)
+}
+
+fn version_doc(base: &str) -> Value {
+    json!({
+        "id": "v3.14",
+        "status": "stable",
+        "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": format!("{base}/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    })
+}
+
+/// `GET /`: 300 Multiple Choices, as Keystone answers.
+async fn versions(BaseUrl(base): BaseUrl) -> Response {
+    (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": {"values": [version_doc(&base)]}}))).into_response()
+}
+
+async fn version(BaseUrl(base): BaseUrl) -> Json<Value> {
+    Json(json!({"version": version_doc(&base)}))
+}
+
+/// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.
+pub(crate) fn list_body(
+    identity: &Identity,
+    plural: &str,
+    items: Vec<Value>,
+    base: &str,
+    path: &str,
+    q: &QueryMap,
+) -> Result<Json<Value>> {
+    let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
+    let page = common::http::pagination::paginate(items, |v| v["id"].as_str().unwrap_or(""), &params)?;
+    let links = common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
+    let mut body = json!({ plural: page.items, "links": links });
+    if page.next_marker.is_some() {
+        body["truncated"] = json!(true);
+    }
+    Ok(Json(body))
+}
+
+/// 201 Created with a JSON body.
+pub(crate) fn created(body: Value) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// Adds the extra attributes to a rendered resource without letting them
+/// override the real fields.
+pub(crate) fn with_extra(mut v: Value, extra: &serde_json::Map<String, Value>) -> Value {
+    if let Value::Object(m) = &mut v {
+        for (k, x) in extra {
+            m.entry(k.clone()).or_insert_with(|| x.clone());
+        }
+    }
+    v
+}
+
+/// Unwraps `{"<key>": {...}}` or says which key was expected.
+pub(crate) fn envelope<T: serde::de::DeserializeOwned>(body: Value, key: &str) -> Result<T> {
+    let Value::Object(mut m) = body else {
+        return Err(common::Error::bad_request(format!("Invalid input: expected an object with '{key}'.")));
+    };
+    let inner = m
+        .remove(key)
+        .ok_or_else(|| common::Error::bad_request(format!("Invalid input: '{key}' is a required property.")))?;
+    if !inner.is_object() {
+        return Err(common::Error::bad_request(format!("Invalid input for field '{key}': expected an object.")));
+    }
+    let bytes = serde_json::to_vec(&inner)?;
+    common::http::json::parse::<T>(&bytes).map_err(|e| match e {
+        common::Error::BadRequest(msg) => common::Error::BadRequest(msg.replacen("field '", &format!("field '{key}."), 1)),
+        other => other,
+    })
+}

@@ -1,0 +1,113 @@
+//! `/v3/projects` and `/v3/projects/{id}/tags`.
+
+use super::{created, envelope, list_body, with_extra, State};
+use crate::app::projects::ProjectInput;
+use crate::db::projects::Project;
+use axum::extract::{Path, State as S};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::auth::Auth;
+use common::http::{BaseUrl, JsonBody, QueryMap};
+use common::{Error, Result};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<crate::Identity>> {
+    Router::new()
+        .route("/v3/projects", get(list).post(create))
+        .route("/v3/projects/{id}", get(show).patch(update).delete(delete))
+        .route("/v3/projects/{id}/tags", get(list_tags).put(replace_tags).delete(delete_tags))
+        .route("/v3/projects/{id}/tags/{tag}", get(check_tag).head(check_tag).put(add_tag).delete(delete_tag))
+}
+
+pub fn render(p: &Project, base: &str) -> Value {
+    with_extra(
+        json!({
+            "id": p.id,
+            "name": p.name,
+            "domain_id": p.domain_id,
+            "parent_id": p.parent_id.as_deref().unwrap_or(&p.domain_id),
+            "description": p.description,
+            "enabled": p.enabled,
+            "is_domain": false,
+            "tags": p.tags,
+            "options": {},
+            "links": {"self": format!("{base}/v3/projects/{}", p.id)},
+        }),
+        &p.extra,
+    )
+}
+
+async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+    let items = id.list_projects(&ctx, &q).await?;
+    list_body(&id, "projects", items.iter().map(|p| render(p, &base)).collect(), &base, "/v3/projects", &q)
+}
+
+async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+    let input: ProjectInput = envelope(body, "project")?;
+    let p = id.create_project(&ctx, input).await?;
+    Ok(created(json!({"project": render(&p, &base)})))
+}
+
+async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(pid): Path<String>) -> Result<Json<Value>> {
+    let p = id.get_project(&ctx, &pid).await?;
+    Ok(Json(json!({"project": render(&p, &base)})))
+}
+
+async fn update(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(pid): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let input: ProjectInput = envelope(body, "project")?;
+    let p = id.update_project(&ctx, &pid, input).await?;
+    Ok(Json(json!({"project": render(&p, &base)})))
+}
+
+async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
+    id.delete_project(&ctx, &pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<Json<Value>> {
+    let p = id.project_tags(&ctx, &pid, "identity:list_project_tags").await?;
+    Ok(Json(json!({"tags": p.tags})))
+}
+
+#[derive(serde::Deserialize)]
+struct Tags {
+    tags: Vec<String>,
+}
+
+async fn replace_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>, JsonBody(t): JsonBody<Tags>) -> Result<Json<Value>> {
+    let p = id.set_project_tags(&ctx, &pid, "identity:update_project_tags", t.tags).await?;
+    Ok(Json(json!({"tags": p.tags})))
+}
+
+async fn delete_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
+    id.set_project_tags(&ctx, &pid, "identity:delete_project_tags", vec![]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn check_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
+    let p = id.project_tags(&ctx, &pid, "identity:get_project_tag").await?;
+    if p.tags.contains(&tag) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::not_found(format!("Tag {tag} not found on project {pid}.")))
+    }
+}
+
+async fn add_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
+    id.add_project_tag(&ctx, &pid, &tag).await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn delete_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
+    id.delete_project_tag(&ctx, &pid, &tag).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,175 @@
+//! Application credentials: a secret bound to one user and one project
+//! with a subset of the user's roles on it, optionally expiring. Created
+//! from a project-scoped token; a restricted credential's token may not
+//! create or delete credentials.
+
+use super::{validate_name, Identity};
+use crate::db::app_creds::AppCred;
+use common::context::{AuthContext, Scope};
+use common::{Error, Result};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub secret: Option<String>,
+    pub expires_at: Option<String>,
+    pub roles: Option<Vec<RoleSel>>,
+    pub unrestricted: Option<bool>,
+    pub access_rules: Option<Vec<Value>>,
+    pub system: Option<Value>,
+    pub project_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct RoleSel {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+fn not_found(id: &str) -> Error {
+    Error::not_found(format!("Could not find Application Credential: {id}."))
+}
+
+impl Identity {
+    fn owner_target(user_id: &str) -> Value {
+        json!({"user_id": user_id, "target": {"user": {"id": user_id}}})
+    }
+
+    fn forbid_restricted(ctx: &AuthContext, snap: &super::snapshot::Snapshot) -> Result<()> {
+        if let Some(ac) = ctx.application_credential_id.as_ref().and_then(|id| snap.app_creds.get(id)) {
+            if !ac.unrestricted {
+                return Err(Error::forbidden(
+                    "Using a restricted application credential to manage application credentials is not allowed.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the credential and its secret (shown only here).
+    pub async fn create_app_cred(&self, ctx: &AuthContext, user_id: &str, input: AppCredInput) -> Result<(AppCred, String)> {
+        self.enforce(ctx, "identity:create_application_credential", Self::owner_target(user_id))?;
+        let snap = self.view().await?;
+        Self::forbid_restricted(ctx, &snap)?;
+        if input.access_rules.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(Error::bad_request("Invalid input for field 'access_rules': access rules are not supported yet."));
+        }
+        if input.system.is_some() {
+            return Err(Error::bad_request("Invalid input for field 'system': only project-scoped application credentials are supported."));
+        }
+        let Scope::Project { id: project_id, .. } = &ctx.scope else {
+            return Err(Error::forbidden("Application credentials require a project-scoped token."));
+        };
+        if input.project_id.as_ref().is_some_and(|p| p != project_id) {
+            return Err(Error::bad_request("Invalid input for field 'project_id': it must be the token's project."));
+        }
+        let name = input.name.ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        validate_name("name", &name)?;
+        let expires_at = match input.expires_at.as_deref() {
+            None => None,
+            Some(s) => {
+                let t = common::clock::parse_iso(s)
+                    .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'expires_at': {s:?} is not a timestamp.")))?;
+                if t <= self.now() {
+                    return Err(Error::bad_request("Invalid input for field 'expires_at': it is in the past."));
+                }
+                Some(t)
+            }
+        };
+        // Roles: a subset of the token's, by id or name; default all of them.
+        let role_ids: Vec<String> = match input.roles {
+            None => ctx.roles.iter().map(|r| r.id.clone()).collect(),
+            Some(sel) => {
+                let mut out = Vec::new();
+                for s in sel {
+                    let found = ctx.roles.iter().find(|r| {
+                        s.id.as_deref().is_some_and(|i| i == r.id) || s.name.as_deref().is_some_and(|n| n == r.name)
+                    });
+                    match found {
+                        Some(r) if !out.contains(&r.id) => out.push(r.id.clone()),
+                        Some(_) => {}
+                        None => {
+                            return Err(Error::forbidden(format!(
+                                "The user does not hold the requested role {} on the project.",
+                                s.id.or(s.name).unwrap_or_default()
+                            )))
+                        }
+                    }
+                }
+                out
+            }
+        };
+        if role_ids.is_empty() {
+            return Err(Error::bad_request("Invalid input for field 'roles': at least one role is required."));
+        }
+        let secret = match input.secret {
+            Some(s) if !s.is_empty() => s,
+            Some(_) => return Err(Error::bad_request("Invalid input for field 'secret': it must not be empty.")),
+            None => common::ids::random_secret(64),
+        };
+        let cred = AppCred {
+            id: common::ids::hex_id(),
+            name,
+            user_id: user_id.to_string(),
+            project_id: Some(project_id.clone()),
+            system: None,
+            secret_hash: crate::password::hash_async(secret.clone(), self.settings.hash).await?,
+            description: input.description.unwrap_or_default(),
+            expires_at,
+            unrestricted: input.unrestricted.unwrap_or(false),
+            created_at: self.now(),
+            role_ids,
+        };
+        let mut tx = self.begin().await?;
+        crate::db::app_creds::insert(tx.conn(), &cred).await.map_err(|e| match Error::from(e) {
+            Error::Conflict(_) => Error::conflict(format!(
+                "Conflict occurred attempting to store application_credential - Duplicate entry found with name {}.",
+                cred.name
+            )),
+            other => other,
+        })?;
+        self.commit(tx).await?;
+        Ok((cred, secret))
+    }
+
+    pub async fn list_app_creds(&self, ctx: &AuthContext, user_id: &str, name: Option<&str>) -> Result<Vec<AppCred>> {
+        self.enforce(ctx, "identity:list_application_credentials", Self::owner_target(user_id))?;
+        let snap = self.view().await?;
+        if !snap.users.contains_key(user_id) {
+            return Err(super::users::not_found(user_id));
+        }
+        let mut v: Vec<AppCred> = snap
+            .app_creds
+            .values()
+            .filter(|a| a.user_id == user_id && name.is_none_or(|n| a.name == n))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+
+    /// Another user's credential is a 404, never a 403.
+    pub async fn get_app_cred(&self, ctx: &AuthContext, user_id: &str, id: &str) -> Result<AppCred> {
+        self.enforce(ctx, "identity:get_application_credential", Self::owner_target(user_id))
+            .map_err(|_| not_found(id))?;
+        let snap = self.view().await?;
+        snap.app_creds.get(id).filter(|a| a.user_id == user_id).cloned().ok_or_else(|| not_found(id))
+    }
+
+    pub async fn delete_app_cred(&self, ctx: &AuthContext, user_id: &str, id: &str) -> Result<()> {
+        self.enforce(ctx, "identity:delete_application_credential", Self::owner_target(user_id))
+            .map_err(|_| not_found(id))?;
+        let snap = self.view().await?;
+        Self::forbid_restricted(ctx, &snap)?;
+        if !snap.app_creds.get(id).is_some_and(|a| a.user_id == user_id) {
+            return Err(not_found(id));
+        }
+        let mut tx = self.begin().await?;
+        crate::db::app_creds::delete(tx.conn(), id).await?;
+        self.commit(tx).await
+    }
+}

@@ -1,0 +1,166 @@
+//! Identity rules: who may do what (policy), how tokens are issued and
+//! validated, and what each resource write must keep true. Handlers in
+//! `api` call these; these call `db`.
+
+pub mod app_creds;
+pub mod assignments;
+pub mod bootstrap;
+pub mod catalog;
+pub mod domains;
+pub mod groups;
+pub mod projects;
+pub mod roles;
+pub mod snapshot;
+pub mod tokens;
+pub mod users;
+
+use crate::password::HashParams;
+use crate::token::KeyRepository;
+use common::clock::SharedClock;
+use common::context::AuthContext;
+use common::policy::Policy;
+use common::{Error, Result};
+use serde_json::Value;
+use snapshot::Snapshot;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Settings the identity rules need, from `[identity]` in the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Token lifetime in microseconds.
+    pub token_lifetime: i64,
+    pub hash: HashParams,
+    pub list_limit: usize,
+}
+
+/// The identity service's state: store, keys, policy, clock and the cached
+/// view used by token validation.
+pub struct Identity {
+    pub db: db::Db,
+    pub keys: KeyRepository,
+    pub policy: Policy,
+    pub clock: SharedClock,
+    pub settings: Settings,
+    view: RwLock<Arc<Snapshot>>,
+    /// This process's latest known store revision (authoritative on
+    /// SQLite, where this process is the only writer).
+    local_rev: AtomicI64,
+    refresh: tokio::sync::Mutex<()>,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity").field("keys", &self.keys).finish()
+    }
+}
+
+impl Identity {
+    pub fn new(db: db::Db, keys: KeyRepository, policy: Policy, clock: SharedClock, settings: Settings) -> Self {
+        let dummy_hash = crate::password::dummy_hash(settings.hash);
+        Self {
+            db,
+            keys,
+            policy,
+            clock,
+            settings,
+            view: RwLock::new(Arc::new(Snapshot::empty())),
+            local_rev: AtomicI64::new(-1),
+            refresh: tokio::sync::Mutex::new(()),
+            dummy_hash,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_micros()
+    }
+
+    fn cached_view(&self) -> Arc<Snapshot> {
+        match self.view.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The current view of identity, rebuilt when the store moved on.
+    pub async fn view(&self) -> Result<Arc<Snapshot>> {
+        let want = if self.db.is_shared() {
+            crate::db::revision(&self.db.pool).await?
+        } else {
+            self.local_rev.load(Ordering::Acquire)
+        };
+        let cur = self.cached_view();
+        if want >= 0 && cur.revision == want {
+            return Ok(cur);
+        }
+        let _g = self.refresh.lock().await;
+        let cur = self.cached_view();
+        let rev = crate::db::revision(&self.db.pool).await?;
+        if cur.revision == rev {
+            self.local_rev.fetch_max(rev, Ordering::AcqRel);
+            return Ok(cur);
+        }
+        let since = self.now() - self.settings.token_lifetime - 60_000_000;
+        let snap = Arc::new(Snapshot::load(&self.db, rev, since).await?);
+        match self.view.write() {
+            Ok(mut g) => *g = snap.clone(),
+            Err(p) => *p.into_inner() = snap.clone(),
+        }
+        self.local_rev.fetch_max(rev, Ordering::AcqRel);
+        Ok(snap)
+    }
+
+    /// Starts a write; pair with [`Identity::commit`].
+    pub async fn begin(&self) -> Result<db::WriteTx> {
+        Ok(self.db.begin_write().await?)
+    }
+
+    /// Bumps the identity revision inside `tx` and commits, so every
+    /// validator sees the change on its next request.
+    pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
+        let rev: i64 = db::sqlx::Row::try_get(
+            &db::sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'identity' RETURNING value")
+                .fetch_one(tx.conn())
+                .await?,
+            "value",
+        )?;
+        tx.commit().await?;
+        self.local_rev.fetch_max(rev, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Checks `action` for the caller against `target`.
+    pub fn enforce(&self, ctx: &AuthContext, action: &str, target: Value) -> Result<()> {
+        self.policy.enforce(action, &ctx.policy_credentials(), &target)
+    }
+
+    pub fn check(&self, ctx: &AuthContext, action: &str, target: &Value) -> bool {
+        self.policy.check(action, &ctx.policy_credentials(), target)
+    }
+
+    pub(crate) fn dummy_hash(&self) -> &str {
+        &self.dummy_hash
+    }
+}
+
+/// A required, non-empty, bounded name.
+pub fn validate_name(field: &str, name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::BadRequest(format!("Invalid input for field '{field}': it must not be empty.")));
+    }
+    if name.chars().count() > 255 {
+        return Err(Error::BadRequest(format!("Invalid input for field '{field}': longer than 255 characters.")));
+    }
+    Ok(())
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub(crate) fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Some(Option::<T>::deserialize(d)?))
+}

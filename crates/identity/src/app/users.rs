@@ -1,0 +1,215 @@
+//! Users: unique names within a domain, hashed passwords, self-service
+//! password change, and token revocation when a password changes.
+
+use super::domains::{dup, strip_readonly};
+use super::projects::caller_domain;
+use super::{validate_name, Identity};
+use crate::db::users::User;
+use common::context::AuthContext;
+use common::http::QueryMap;
+use common::{Error, Result};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Deserialize, Default)]
+pub struct UserInput {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub password: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub default_project_id: Option<Option<String>>,
+    pub options: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordChange {
+    pub password: String,
+    pub original_password: String,
+}
+
+pub fn not_found(id: &str) -> Error {
+    Error::not_found(format!("Could not find user: {id}."))
+}
+
+fn target(u: &User) -> Value {
+    json!({"target": {"user": {"id": u.id, "domain_id": u.domain_id}}, "user_id": u.id, "domain_id": u.domain_id})
+}
+
+fn validate_password(p: &str) -> Result<()> {
+    if p.is_empty() || p.len() > 4096 {
+        return Err(Error::bad_request("Invalid input for field 'password': 1 to 4096 characters."));
+    }
+    Ok(())
+}
+
+impl Identity {
+    pub async fn create_user(&self, ctx: &AuthContext, mut input: UserInput) -> Result<User> {
+        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        validate_name("name", &name)?;
+        let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
+        self.enforce(
+            ctx,
+            "identity:create_user",
+            json!({"target": {"user": {"domain_id": domain_id}}, "domain_id": domain_id}),
+        )?;
+        let pool = &self.db.pool;
+        if crate::db::domains::get(pool, &domain_id).await?.is_none() {
+            return Err(Error::bad_request(format!("Invalid input for field 'domain_id': no domain {domain_id}.")));
+        }
+        let default_project_id = input.default_project_id.flatten();
+        if let Some(dp) = &default_project_id {
+            if crate::db::projects::get(pool, dp).await?.is_none() {
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'default_project_id': no project {dp}."
+                )));
+            }
+        }
+        let now = self.now();
+        let (password_hash, password_created_at) = match input.password.flatten() {
+            Some(p) => {
+                validate_password(&p)?;
+                (Some(crate::password::hash_async(p, self.settings.hash).await?), Some(now))
+            }
+            None => (None, None),
+        };
+        strip_readonly(&mut input.extra);
+        let u = User {
+            id: common::ids::hex_id(),
+            name,
+            domain_id,
+            enabled: input.enabled.unwrap_or(true),
+            default_project_id,
+            password_hash,
+            password_created_at,
+            extra: input.extra,
+            options: input.options.unwrap_or_default(),
+            created_at: now,
+        };
+        let mut tx = self.begin().await?;
+        crate::db::users::insert(tx.conn(), &u).await.map_err(|e| dup(e, "user", &u.name))?;
+        self.commit(tx).await?;
+        Ok(u)
+    }
+
+    pub async fn get_user(&self, ctx: &AuthContext, id: &str) -> Result<User> {
+        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:get_user", target(&u))?;
+        Ok(u)
+    }
+
+    pub async fn list_users(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<User>> {
+        let domain = q.get("domain_id");
+        self.enforce(ctx, "identity:list_users", json!({"target": {"domain_id": domain}, "domain_id": domain}))?;
+        let enabled = q.flag("enabled")?;
+        Ok(crate::db::users::list(&self.db.pool)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                q.get("name").is_none_or(|n| u.name == n)
+                    && domain.is_none_or(|d| u.domain_id == d)
+                    && enabled.is_none_or(|e| u.enabled == e)
+            })
+            .collect())
+    }
+
+    pub async fn update_user(&self, ctx: &AuthContext, id: &str, mut input: UserInput) -> Result<User> {
+        let mut u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:update_user", target(&u))?;
+        if input.domain_id.as_ref().is_some_and(|d| *d != u.domain_id) {
+            return Err(Error::bad_request("Invalid input for field 'domain_id': it cannot be changed."));
+        }
+        if let Some(n) = input.name.take() {
+            validate_name("name", &n)?;
+            u.name = n;
+        }
+        if let Some(e) = input.enabled {
+            u.enabled = e;
+        }
+        if let Some(dp) = input.default_project_id.take() {
+            if let Some(p) = &dp {
+                if crate::db::projects::get(&self.db.pool, p).await?.is_none() {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field 'default_project_id': no project {p}."
+                    )));
+                }
+            }
+            u.default_project_id = dp;
+        }
+        if let Some(o) = input.options.take() {
+            u.options.extend(o);
+        }
+        let password_changed = match input.password.take() {
+            Some(Some(p)) => {
+                validate_password(&p)?;
+                u.password_hash = Some(crate::password::hash_async(p, self.settings.hash).await?);
+                u.password_created_at = Some(self.now());
+                true
+            }
+            Some(None) => {
+                u.password_hash = None;
+                true
+            }
+            None => false,
+        };
+        strip_readonly(&mut input.extra);
+        u.extra.extend(input.extra);
+        let mut tx = self.begin().await?;
+        crate::db::users::update(tx.conn(), &u).await.map_err(|e| dup(e, "user", &u.name))?;
+        if password_changed {
+            self.revoke_user_in(tx.conn(), &u.id, None).await?;
+        }
+        self.commit(tx).await?;
+        Ok(u)
+    }
+
+    pub async fn delete_user(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:delete_user", target(&u))?;
+        let mut tx = self.begin().await?;
+        crate::db::assignments::delete_for(tx.conn(), id).await?;
+        crate::db::users::delete(tx.conn(), id).await?;
+        self.commit(tx).await
+    }
+
+    /// `POST /v3/users/{id}/password`: needs the original password, not a
+    /// token (so a user can change an expired password), and revokes the
+    /// user's existing tokens.
+    pub async fn change_password(&self, id: &str, change: PasswordChange) -> Result<()> {
+        validate_password(&change.password)?;
+        let u = crate::db::users::get(&self.db.pool, id).await?;
+        let hash = u
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| self.dummy_hash().to_string());
+        let ok = crate::password::verify_async(change.original_password, hash).await;
+        let mut u = match u {
+            Some(u) if ok && u.password_hash.is_some() && u.enabled => u,
+            _ => return Err(Error::unauthorized("The request you have made requires authentication.")),
+        };
+        u.password_hash = Some(crate::password::hash_async(change.password, self.settings.hash).await?);
+        u.password_created_at = Some(self.now());
+        let mut tx = self.begin().await?;
+        crate::db::users::update(tx.conn(), &u).await?;
+        self.revoke_user_in(tx.conn(), &u.id, None).await?;
+        self.commit(tx).await
+    }
+
+    /// `GET /v3/users/{id}/projects`: projects where the user has a role.
+    pub async fn list_user_projects(&self, ctx: &AuthContext, id: &str) -> Result<Vec<crate::db::projects::Project>> {
+        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:list_user_projects", target(&u))?;
+        let snap = self.view().await?;
+        let mut v: Vec<_> = snap
+            .projects
+            .values()
+            .filter(|p| !snap.effective_roles(id, &super::snapshot::Target::Project(p.id.clone())).is_empty())
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+}

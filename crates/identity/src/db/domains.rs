@@ -1,0 +1,89 @@
+//! `domains` table.
+
+use super::{b, extra, extra_text, i, s, Conn};
+use db::sqlx::{self, any::AnyRow, AnyPool};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub extra: Map<String, Value>,
+    pub created_at: i64,
+}
+
+fn row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
+    Ok(Domain {
+        id: s(r, "id")?,
+        name: s(r, "name")?,
+        description: s(r, "description")?,
+        enabled: b(r, "enabled")?,
+        extra: extra(r, "extra")?,
+        created_at: i(r, "created_at")?,
+    })
+}
+
+const COLS: &str = "id, name, description, enabled, extra, created_at";
+
+pub async fn list(pool: &AnyPool) -> Result<Vec<Domain>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM domains ORDER BY id"))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(row)
+        .collect()
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Domain>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM domains WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(row)
+        .transpose()
+}
+
+pub async fn get_by_name(pool: &AnyPool, name: &str) -> Result<Option<Domain>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM domains WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(row)
+        .transpose()
+}
+
+pub async fn insert(c: &mut Conn, d: &Domain) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO domains (id, name, description, enabled, extra, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&d.id)
+    .bind(&d.name)
+    .bind(&d.description)
+    .bind(db::b2i(d.enabled))
+    .bind(extra_text(&d.extra))
+    .bind(d.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(c: &mut Conn, d: &Domain) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE domains SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1")
+        .bind(&d.id)
+        .bind(&d.name)
+        .bind(&d.description)
+        .bind(db::b2i(d.enabled))
+        .bind(extra_text(&d.extra))
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM domains WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+}

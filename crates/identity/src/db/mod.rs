@@ -1,0 +1,66 @@
+//! Identity queries, one module per resource. Every function takes either
+//! the pool (reads) or a write transaction's connection (writes); none of
+//! them decides anything: rules live in `app`.
+
+pub mod app_creds;
+pub mod assignments;
+pub mod catalog;
+pub mod domains;
+pub mod groups;
+pub mod projects;
+pub mod revocations;
+pub mod roles;
+pub mod users;
+
+use db::sqlx::any::AnyRow;
+use db::sqlx::{AnyConnection, Row};
+use serde_json::{Map, Value};
+
+pub type Conn = AnyConnection;
+
+/// Every identity write bumps this counter in the same transaction, so any
+/// replica can tell its cached view of identity is stale.
+pub async fn bump_revision(conn: &mut Conn) -> Result<(), db::sqlx::Error> {
+    db::sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'identity'")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn revision(pool: &db::sqlx::AnyPool) -> Result<i64, db::sqlx::Error> {
+    db::sqlx::query("SELECT value FROM revisions WHERE name = 'identity'")
+        .fetch_one(pool)
+        .await?
+        .try_get("value")
+}
+
+pub(crate) fn s(r: &AnyRow, col: &str) -> Result<String, db::sqlx::Error> {
+    r.try_get(col)
+}
+
+pub(crate) fn os(r: &AnyRow, col: &str) -> Result<Option<String>, db::sqlx::Error> {
+    r.try_get(col)
+}
+
+pub(crate) fn i(r: &AnyRow, col: &str) -> Result<i64, db::sqlx::Error> {
+    r.try_get(col)
+}
+
+pub(crate) fn oi(r: &AnyRow, col: &str) -> Result<Option<i64>, db::sqlx::Error> {
+    r.try_get(col)
+}
+
+pub(crate) fn b(r: &AnyRow, col: &str) -> Result<bool, db::sqlx::Error> {
+    Ok(db::i2b(r.try_get(col)?))
+}
+
+/// Extra attributes (stored as a JSON object) that Keystone keeps and
+/// returns for resources whose schema allows additional properties.
+pub(crate) fn extra(r: &AnyRow, col: &str) -> Result<Map<String, Value>, db::sqlx::Error> {
+    let text: String = r.try_get(col)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+pub(crate) fn extra_text(m: &Map<String, Value>) -> String {
+    Value::Object(m.clone()).to_string()
+}

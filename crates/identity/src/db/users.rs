@@ -1,0 +1,149 @@
+//! `users` and `user_group_membership` tables.
+
+use super::{b, extra, extra_text, i, oi, os, s, Conn};
+use db::sqlx::{self, any::AnyRow, AnyPool};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub default_project_id: Option<String>,
+    pub password_hash: Option<String>,
+    pub password_created_at: Option<i64>,
+    pub extra: Map<String, Value>,
+    pub options: Map<String, Value>,
+    pub created_at: i64,
+}
+
+fn row(r: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: s(r, "id")?,
+        name: s(r, "name")?,
+        domain_id: s(r, "domain_id")?,
+        enabled: b(r, "enabled")?,
+        default_project_id: os(r, "default_project_id")?,
+        password_hash: os(r, "password_hash")?,
+        password_created_at: oi(r, "password_created_at")?,
+        extra: extra(r, "extra")?,
+        options: extra(r, "options")?,
+        created_at: i(r, "created_at")?,
+    })
+}
+
+const COLS: &str = "id, name, domain_id, enabled, default_project_id, password_hash, \
+                    password_created_at, extra, options, created_at";
+
+pub async fn list(pool: &AnyPool) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM users ORDER BY id"))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(row)
+        .collect()
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(row)
+        .transpose()
+}
+
+pub async fn get_by_name(pool: &AnyPool, domain_id: &str, name: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLS} FROM users WHERE domain_id = $1 AND name = $2"))
+        .bind(domain_id)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(row)
+        .transpose()
+}
+
+pub async fn insert(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, name, domain_id, enabled, default_project_id, password_hash, \
+         password_created_at, extra, options, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&u.id)
+    .bind(&u.name)
+    .bind(&u.domain_id)
+    .bind(db::b2i(u.enabled))
+    .bind(&u.default_project_id)
+    .bind(&u.password_hash)
+    .bind(u.password_created_at)
+    .bind(extra_text(&u.extra))
+    .bind(extra_text(&u.options))
+    .bind(u.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET name = $2, enabled = $3, default_project_id = $4, password_hash = $5, \
+         password_created_at = $6, extra = $7, options = $8 WHERE id = $1",
+    )
+    .bind(&u.id)
+    .bind(&u.name)
+    .bind(db::b2i(u.enabled))
+    .bind(&u.default_project_id)
+    .bind(&u.password_hash)
+    .bind(u.password_created_at)
+    .bind(extra_text(&u.extra))
+    .bind(extra_text(&u.options))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+}
+
+pub async fn count_in_domain(pool: &AnyPool, domain_id: &str) -> Result<i64, sqlx::Error> {
+    i(
+        &sqlx::query("SELECT COUNT(*) AS n FROM users WHERE domain_id = $1").bind(domain_id).fetch_one(pool).await?,
+        "n",
+    )
+}
+
+/// All (user_id, group_id) memberships.
+pub async fn memberships(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query("SELECT user_id, group_id FROM user_group_membership ORDER BY user_id, group_id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok((s(r, "user_id")?, s(r, "group_id")?)))
+        .collect()
+}
+
+pub async fn add_to_group(c: &mut Conn, user_id: &str, group_id: &str) -> Result<(), sqlx::Error> {
+    // Adding a member twice is not an error in Keystone.
+    sqlx::query(
+        "INSERT INTO user_group_membership (user_id, group_id) VALUES ($1, $2) \
+         ON CONFLICT (user_id, group_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(group_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove_from_group(c: &mut Conn, user_id: &str, group_id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM user_group_membership WHERE user_id = $1 AND group_id = $2")
+        .bind(user_id)
+        .bind(group_id)
+        .execute(c)
+        .await?
+        .rows_affected())
+}

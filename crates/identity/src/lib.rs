@@ -1,0 +1,61 @@
+//! Identity v3 (Keystone) for oxistack.
+//!
+//! `api/` holds the HTTP handlers, one file per resource as the URL names
+//! it (`/v3/users` → `api/users.rs`); `app/` the rules and policy checks;
+//! `db/` the queries; `token/` the fernet payload format and key
+//! repository; `password` the Argon2id hashing; `policies` Keystone's
+//! default policy rules.
+//!
+//! Crates chosen: `fernet` (with its pure-Rust RustCrypto backend, no
+//! OpenSSL to link) implements the Fernet spec Keystone's tokens use;
+//! `argon2` (RustCrypto) is the maintained pure-Rust Argon2id.
+
+pub mod api;
+pub mod app;
+pub mod db;
+pub mod password;
+pub mod policies;
+pub mod token;
+
+pub use app::bootstrap::{BootstrapResult, BootstrapSpec, CatalogEntry};
+pub use app::{Identity, Settings};
+
+use common::config::Config;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Keys(#[from] token::keys::KeyError),
+    #[error(transparent)]
+    Policy(#[from] common::policy::PolicyError),
+}
+
+/// Builds the identity service from the configuration over `db`.
+pub fn build(cfg: &Config, db: ::db::Db, clock: common::clock::SharedClock) -> Result<Arc<Identity>, SetupError> {
+    let keys = token::KeyRepository::open_or_create(&cfg.key_repository())?;
+    let policy_file = (!cfg.identity.policy_file.is_empty()).then(|| std::path::PathBuf::from(&cfg.identity.policy_file));
+    let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
+    let settings = Settings {
+        token_lifetime: cfg.identity.token_expiration * 1_000_000,
+        hash: password::HashParams {
+            memory_kib: cfg.identity.password_hash_memory_kib,
+            iterations: cfg.identity.password_hash_iterations,
+        },
+        list_limit: cfg.identity.list_limit,
+    };
+    Ok(Arc::new(Identity::new(db, keys, policy, clock, settings)))
+}
+
+/// The catalog entry for the identity service itself.
+pub fn catalog_entry(cfg: &Config) -> CatalogEntry {
+    let port = cfg.identity.port;
+    CatalogEntry {
+        service_type: "identity".into(),
+        name: "keystone".into(),
+        description: "OpenStack Identity".into(),
+        public_url: format!("http://{}:{port}/v3", cfg.public_host()),
+        internal_url: format!("http://{}:{port}/v3", cfg.internal_host()),
+        admin_url: format!("http://{}:{port}/v3", cfg.internal_host()),
+    }
+}

@@ -1,0 +1,117 @@
+//! Starting and stopping the all-in-one cloud.
+
+use crate::state::StateDir;
+use anyhow::{Context, Result};
+use common::config::Config;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// One API the cloud serves.
+#[derive(Debug, Clone)]
+pub struct ServedApi {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    /// The URL clients use (the catalog's public URL).
+    pub url: String,
+}
+
+/// A running cloud.
+pub struct Cloud {
+    pub identity: Arc<identity::Identity>,
+    pub apis: Vec<ServedApi>,
+    pub clouds_yaml: std::path::PathBuf,
+    pub admin_password: String,
+    pub state: StateDir,
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cloud").field("apis", &self.apis).finish()
+    }
+}
+
+impl Cloud {
+    /// Opens state and store, binds every API, bootstraps, and serves.
+    /// A port of 0 in the configuration binds a free port (tests).
+    pub async fn start(mut cfg: Config, clock: common::clock::SharedClock) -> Result<Cloud> {
+        let state = StateDir::open(&cfg.state_dir)?;
+        let listen: IpAddr = cfg.listen.parse().context("listen address")?;
+        // Bind first: a port already in use should fail the start before
+        // anything is written, and port 0 must be known for the catalog.
+        let identity_listener = common::http::serve::bind(SocketAddr::new(listen, cfg.identity.port)).await?;
+        cfg.identity.port = identity_listener.local_addr()?.port();
+
+        let db = db::Db::open(&cfg.database_url())
+            .await
+            .with_context(|| format!("opening the store {}", db::redact(&cfg.database_url())))?;
+        let identity = identity::build(&cfg, db, clock)?;
+        let admin_password = state.admin_password()?;
+        let spec = identity::BootstrapSpec {
+            admin_password: admin_password.clone(),
+            region: cfg.region.clone(),
+            catalog: vec![identity::catalog_entry(&cfg)],
+            extra_roles: vec![],
+        };
+        let boot = identity.bootstrap(&spec).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+        if boot.created {
+            tracing::info!(admin_project = %boot.admin_project_id, "bootstrapped a new cloud");
+        } else {
+            tracing::info!("resuming the existing cloud");
+        }
+        let auth_url = identity::catalog_entry(&cfg).public_url;
+        let clouds_yaml = state.write_client_files(&auth_url, &admin_password, &cfg.region)?;
+
+        let (stop, stop_rx) = watch::channel(false);
+        let mut servers = Vec::new();
+        let mut apis = Vec::new();
+        let router = identity::api::router(identity.clone(), cfg.max_request_body_size);
+        apis.push(ServedApi { name: "identity", addr: identity_listener.local_addr()?, url: auth_url });
+        servers.push(tokio::spawn(common::http::serve::serve(identity_listener, router, wait_stop(stop_rx.clone()))));
+        state.write_pid()?;
+        Ok(Cloud { identity, apis, clouds_yaml, admin_password, state, stop, servers })
+    }
+
+    /// The `oxistack ready:` line.
+    pub fn ready_line(&self) -> String {
+        let eps: Vec<String> = self.apis.iter().map(|a| format!("{}={}", a.name, a.url)).collect();
+        format!("oxistack ready: {} clouds.yaml={}", eps.join(" "), self.clouds_yaml.display())
+    }
+
+    pub fn url(&self, name: &str) -> Option<&str> {
+        self.apis.iter().find(|a| a.name == name).map(|a| a.url.as_str())
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to `grace`), and
+    /// closes the store.
+    pub async fn shutdown(self, grace: std::time::Duration) {
+        let _ = self.stop.send(true);
+        let all = futures_join(self.servers);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("requests still running after {grace:?}; stopping anyway");
+        }
+        self.identity.db.close().await;
+        self.state.remove_pid();
+    }
+}
+
+async fn futures_join(handles: Vec<JoinHandle<std::io::Result<()>>>) {
+    for h in handles {
+        match h.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The all-in-one cloud as a library: [`cloud::Cloud::start`] opens the
+//! state directory and the store, bootstraps identity and the catalog,
+//! binds every API on its standard port and serves until told to stop.
+//! `oxistack up` and the in-process test kit both use it.
+
+pub mod cloud;
+pub mod state;
