@@ -254,6 +254,22 @@ clouds:
     }
 
     #[test]
+    fn reads_the_file_oxistack_up_writes() {
+        // Byte for byte the layout of crates/oxistack/src/state.rs.
+        let text = "clouds:\n  oxistack:\n    auth:\n      auth_url: \"http://127.0.0.9:5000/v3\"\n      \
+                    username: \"admin\"\n      password: \"Zx9kQ2mN7pL4\"\n      project_name: \"admin\"\n      \
+                    user_domain_name: \"Default\"\n      project_domain_name: \"Default\"\n    \
+                    region_name: \"RegionOne\"\n    interface: \"public\"\n    identity_api_version: 3\n";
+        let a = cloud_auth(text, "oxistack").unwrap();
+        assert_eq!(a.auth_url.as_deref(), Some("http://127.0.0.9:5000/v3"));
+        assert_eq!(a.username.as_deref(), Some("admin"));
+        assert_eq!(a.password.as_deref(), Some("Zx9kQ2mN7pL4"));
+        assert_eq!(a.project_name.as_deref(), Some("admin"));
+        assert_eq!(a.user_domain_name.as_deref(), Some("Default"));
+        assert_eq!(a.project_domain_name.as_deref(), Some("Default"));
+    }
+
+    #[test]
     fn picks_the_named_cloud_among_several() {
         let text = "\
 ---

@@ -1,1 +1,181 @@
-//! placeholder
+//! Test fixtures shared by every service's integration tests.
+//!
+//! [`TestCloud::start`] boots the real all-in-one cloud in process, on free
+//! loopback ports, with its state in a temporary directory and its store in
+//! a fresh SQLite file, or a fresh PostgreSQL database when
+//! `OXISTACK_TEST_DATABASE_URL` names a server. [`Client`] is a small HTTP
+//! client that speaks JSON and keeps a token.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use common::clock::SharedClock;
+use common::config::Config;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use oxistack::cloud::Cloud;
+
+/// A running in-process cloud and the temporary directory it lives in.
+pub struct TestCloud {
+    pub cloud: Cloud,
+    pub dir: PathBuf,
+    pub config: Config,
+}
+
+impl TestCloud {
+    pub async fn start() -> Result<TestCloud> {
+        Self::start_with(|_| {}, Arc::new(common::clock::SystemClock)).await
+    }
+
+    /// Starts with a config adjusted by `tweak` and the given clock.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config), clock: SharedClock) -> Result<TestCloud> {
+        let dir = std::env::temp_dir().join(format!("oxistack-test-{}", common::ids::hex_id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut config = Config {
+            listen: "127.0.0.1".into(),
+            state_dir: dir.join("state"),
+            compute_driver: "fake".into(),
+            dataplane: "none".into(),
+            ..Config::default()
+        };
+        config.identity.port = 0;
+        // Cheap hashing keeps the suite fast; production parameters are
+        // covered by the password module's own tests.
+        config.identity.password_hash_memory_kib = 256;
+        config.identity.password_hash_iterations = 1;
+        config.database_url = db::testing::fresh_url(&dir).await.context("test database")?;
+        tweak(&mut config);
+        let cloud = Cloud::start(config.clone(), clock).await?;
+        Ok(TestCloud { cloud, dir, config })
+    }
+
+    pub fn identity_url(&self) -> String {
+        let a = self.cloud.apis.iter().find(|a| a.name == "identity").map(|a| a.addr);
+        a.map(|a| format!("http://{a}")).unwrap_or_default()
+    }
+
+    /// A client for the identity API holding a project-scoped admin token.
+    pub async fn admin(&self) -> Result<Client> {
+        let c = Client::new(&self.identity_url());
+        let pw = self.cloud.admin_password.clone();
+        let token = c.password_token("admin", &pw, Some(("admin", "Default"))).await?;
+        Ok(c.with_token(&token))
+    }
+
+    pub async fn stop(self) {
+        self.cloud.shutdown(std::time::Duration::from_secs(5)).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: HyperClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: None,
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub fn with_token(&self, token: &str) -> Client {
+        Client { token: Some(token.to_string()), ..self.clone() }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Sends a request; `body` is JSON unless `raw` is given.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        self.send_raw(method, path, bytes, headers).await
+    }
+
+    pub async fn send_raw(&self, method: &str, path: &str, body: Bytes, headers: &[(&str, &str)]) -> Result<Resp> {
+        let mut req = hyper::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(t) = &self.token {
+            req = req.header("x-auth-token", t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self.http.request(req.body(Full::new(body))?).await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Resp { status, headers, body, text })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Resp> {
+        self.send("GET", path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Result<Resp> {
+        self.send("POST", path, Some(&body), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: Option<Value>) -> Result<Resp> {
+        self.send("PUT", path, body.as_ref(), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Result<Resp> {
+        self.send("PATCH", path, Some(&body), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Result<Resp> {
+        self.send("DELETE", path, None, &[]).await
+    }
+    pub async fn head(&self, path: &str) -> Result<Resp> {
+        self.send("HEAD", path, None, &[]).await
+    }
+
+    /// Password authentication by user name in the Default domain;
+    /// `scope` is (project name, its domain name).
+    pub async fn password_token(&self, user: &str, password: &str, scope: Option<(&str, &str)>) -> Result<String> {
+        let r = self.password_auth(user, password, scope).await?;
+        anyhow::ensure!(r.status == 201, "auth as {user} failed: {} {}", r.status, r.text);
+        r.header("x-subject-token").context("no X-Subject-Token")
+    }
+
+    pub async fn password_auth(&self, user: &str, password: &str, scope: Option<(&str, &str)>) -> Result<Resp> {
+        let mut auth = json!({"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"name": "Default"}, "password": password}}}});
+        if let Some((p, d)) = scope {
+            auth["scope"] = json!({"project": {"name": p, "domain": {"name": d}}});
+        }
+        Client::new(&self.base).post("/v3/auth/tokens", json!({ "auth": auth })).await
+    }
+}

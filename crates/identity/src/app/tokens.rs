@@ -337,7 +337,8 @@ impl Identity {
     /// Decrypts and fully validates `token` (expiry, revocation, user,
     /// scope and roles as the store has them now).
     pub async fn validate_payload(&self, token: &str) -> Result<(Payload, AuthContext)> {
-        let bytes = self.keys.decrypt(token).ok_or_else(token_not_found)?;
+        let now_secs = u64::try_from(self.now() / 1_000_000).unwrap_or(0);
+        let bytes = self.keys.decrypt(token, now_secs).ok_or_else(token_not_found)?;
         let payload = Payload::decode(&bytes).map_err(|_| token_not_found())?;
         if payload.expires_at <= self.now() {
             return Err(token_not_found());

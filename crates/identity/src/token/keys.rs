@@ -11,7 +11,7 @@
 //! rotate-keys` takes effect without a restart.
 
 use base64::Engine;
-use fernet::{Fernet, MultiFernet};
+use fernet::Fernet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -30,7 +30,7 @@ struct Loaded {
     primary: Arc<Fernet>,
     /// Every active key, primary first, so the common case decrypts on the
     /// first try.
-    fernet: Arc<MultiFernet>,
+    fernet: Arc<Vec<Fernet>>,
     mtime: Option<SystemTime>,
     checked: Instant,
     count: usize,
@@ -112,14 +112,19 @@ impl KeyRepository {
         self.current().primary.encrypt_at_time(data, at)
     }
 
-    /// Decrypts with any active key.
-    pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
-        self.current().fernet.decrypt(token).ok()
+    /// Decrypts with any active key. `now` (seconds) is the caller's clock:
+    /// fernet refuses tokens stamped more than a minute in its future.
+    pub fn decrypt(&self, token: &str, now: u64) -> Option<Vec<u8>> {
+        decrypt_with(&self.current().fernet, token, now)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+fn decrypt_with(keys: &[Fernet], token: &str, now: u64) -> Option<Vec<u8>> {
+    keys.iter().find_map(|k| k.decrypt_at_time(token, None, now).ok())
 }
 
 fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
@@ -181,7 +186,7 @@ fn load(dir: &Path) -> Result<Loaded, KeyError> {
         return Err(KeyError::Empty(dir.to_path_buf()));
     };
     let count = keys.len();
-    Ok(Loaded { primary: Arc::new(primary), fernet: Arc::new(MultiFernet::new(keys)), mtime, checked: Instant::now(), count })
+    Ok(Loaded { primary: Arc::new(primary), fernet: Arc::new(keys), mtime, checked: Instant::now(), count })
 }
 
 /// Rotates the repository: staged becomes primary, a new staged key is
@@ -226,8 +231,9 @@ mod tests {
         let repo = KeyRepository::open_or_create(&d).unwrap();
         assert_eq!(key_files(&d).unwrap(), vec![0, 1]);
         let t = repo.encrypt(b"hello", 1_700_000_000);
-        assert_eq!(repo.decrypt(&t).unwrap(), b"hello");
-        assert!(repo.decrypt("garbage").is_none());
+        assert_eq!(repo.decrypt(&t, 1_700_000_000).unwrap(), b"hello");
+        assert!(repo.decrypt("garbage", 1_700_000_000).is_none());
+        assert!(repo.decrypt(&t, 1_600_000_000).is_none(), "stamped in the future");
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -239,15 +245,15 @@ mod tests {
         rotate(&d, 3).unwrap();
         assert_eq!(key_files(&d).unwrap(), vec![0, 1, 2]);
         let after_one = load(&d).unwrap();
-        assert!(after_one.fernet.decrypt(&old).is_ok(), "secondary still decrypts");
+        assert!(decrypt_with(&after_one.fernet, &old, 1).is_some(), "secondary still decrypts");
         // A token from the new primary is readable by a replica that only
         // had the old staged key promoted: the staged key was shared.
         let new = after_one.primary.encrypt_at_time(b"two", 1);
         rotate(&d, 3).unwrap();
         assert_eq!(key_files(&d).unwrap(), vec![0, 2, 3]);
         let after_two = load(&d).unwrap();
-        assert!(after_two.fernet.decrypt(&old).is_err(), "oldest key is gone");
-        assert!(after_two.fernet.decrypt(&new).is_ok());
+        assert!(decrypt_with(&after_two.fernet, &old, 1).is_none(), "oldest key is gone");
+        assert!(decrypt_with(&after_two.fernet, &new, 1).is_some());
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -260,7 +266,7 @@ mod tests {
         rotate(&d, 3).unwrap();
         let after = load(&d).unwrap();
         let t = after.primary.encrypt_at_time(b"x", 1);
-        assert_eq!(before.loaded.read().unwrap().fernet.decrypt(&t).unwrap(), b"x");
+        assert_eq!(decrypt_with(&before.loaded.read().unwrap().fernet, &t, 1).unwrap(), b"x");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
