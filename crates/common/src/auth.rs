@@ -60,7 +60,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))?
+            .ok_or_else(|| {
+                Error::unauthorized("The request you have made requires authentication.")
+            })?
             .to_string();
         let validator = parts
             .extensions

@@ -111,7 +111,10 @@ mod tests {
         let m = 1_700_000_000_123_456;
         assert_eq!(iso_micros(m), "2023-11-14T22:13:20.123456Z");
         assert_eq!(parse_iso(&iso_micros(m)), Some(m));
-        assert_eq!(parse_iso("2023-11-14T22:13:20"), Some(1_700_000_000_000_000));
+        assert_eq!(
+            parse_iso("2023-11-14T22:13:20"),
+            Some(1_700_000_000_000_000)
+        );
         assert_eq!(parse_iso("not a date"), None);
     }
 }

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -120,7 +123,10 @@ impl Config {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => {
-                return Err(ConfigError::Read { path: path.to_path_buf(), source });
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
             }
         };
         Self::from_toml(&text, env)
@@ -137,7 +143,9 @@ impl Config {
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix("OXISTACK_") else { continue };
+            let Some(rest) = name.strip_prefix("OXISTACK_") else {
+                continue;
+            };
             let rest = rest.to_ascii_lowercase();
             if let Some(default) = defaults.get(&rest) {
                 if !default.is_table() {
@@ -145,9 +153,15 @@ impl Config {
                 }
                 continue;
             }
-            let Some((section, key)) = rest.split_once('_') else { continue };
-            let Some(toml::Value::Table(sec_defaults)) = defaults.get(section) else { continue };
-            let Some(default) = sec_defaults.get(key) else { continue };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
+            let Some(toml::Value::Table(sec_defaults)) = defaults.get(section) else {
+                continue;
+            };
+            let Some(default) = sec_defaults.get(key) else {
+                continue;
+            };
             let v = typed(default, &value)?;
             let entry = file
                 .entry(section.to_string())
@@ -183,17 +197,25 @@ impl Config {
             )));
         }
         if self.identity.token_expiration <= 0 {
-            return Err(ConfigError::Invalid("identity.token_expiration must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "identity.token_expiration must be positive".into(),
+            ));
         }
         if self.identity.max_active_keys < 2 {
-            return Err(ConfigError::Invalid("identity.max_active_keys must be at least 2".into()));
+            return Err(ConfigError::Invalid(
+                "identity.max_active_keys must be at least 2".into(),
+            ));
         }
         Ok(())
     }
 
     /// The host written into catalog URLs for internal and admin endpoints.
     pub fn internal_host(&self) -> String {
-        let h = if self.internal_address.is_empty() { &self.listen } else { &self.internal_address };
+        let h = if self.internal_address.is_empty() {
+            &self.listen
+        } else {
+            &self.internal_address
+        };
         bracket(h)
     }
 
@@ -275,13 +297,18 @@ mod tests {
     fn rejects_unknown_keys_and_bad_values() {
         assert!(Config::from_toml("no_such_key = 1", vec![]).is_err());
         assert!(Config::from_toml("listen = \"nope\"", vec![]).is_err());
-        assert!(Config::from_toml("", vec![("OXISTACK_IDENTITY_PORT".into(), "x".into())]).is_err());
+        assert!(
+            Config::from_toml("", vec![("OXISTACK_IDENTITY_PORT".into(), "x".into())]).is_err()
+        );
         assert!(Config::from_toml("compute_driver = \"xen\"", vec![]).is_err());
     }
 
     #[test]
     fn ipv6_hosts_are_bracketed() {
-        let c = Config { listen: "::1".into(), ..Config::default() };
+        let c = Config {
+            listen: "::1".into(),
+            ..Config::default()
+        };
         assert_eq!(c.internal_host(), "[::1]");
     }
 }

@@ -15,8 +15,16 @@ pub struct RoleRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     Unscoped,
-    Project { id: String, name: String, domain_id: String, domain_name: String },
-    Domain { id: String, name: String },
+    Project {
+        id: String,
+        name: String,
+        domain_id: String,
+        domain_name: String,
+    },
+    Domain {
+        id: String,
+        name: String,
+    },
     /// `system: {"all": true}`.
     System,
 }

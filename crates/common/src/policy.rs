@@ -50,7 +50,10 @@ impl Policy {
             rules.insert((*name).to_string(), parse_rule(name, expr)?);
         }
         if let Some(path) = file {
-            let ferr = |msg: String| PolicyError::File { path: path.display().to_string(), msg };
+            let ferr = |msg: String| PolicyError::File {
+                path: path.display().to_string(),
+                msg,
+            };
             let text = std::fs::read_to_string(path).map_err(|e| ferr(e.to_string()))?;
             let map: HashMap<String, String> =
                 serde_json::from_str(&text).map_err(|e| ferr(e.to_string()))?;
@@ -95,16 +98,22 @@ impl Policy {
                 None => false,
             },
             Check::Role(role) => {
-                let Some(role) = interpolate(role, target) else { return false };
+                let Some(role) = interpolate(role, target) else {
+                    return false;
+                };
                 creds
                     .get("roles")
                     .and_then(Value::as_array)
                     .is_some_and(|rs| {
-                        rs.iter().filter_map(Value::as_str).any(|r| r.eq_ignore_ascii_case(&role))
+                        rs.iter()
+                            .filter_map(Value::as_str)
+                            .any(|r| r.eq_ignore_ascii_case(&role))
                     })
             }
             Check::Generic { kind, matcher } => {
-                let Some(m) = interpolate(matcher, target) else { return false };
+                let Some(m) = interpolate(matcher, target) else {
+                    return false;
+                };
                 if let Some(lit) = literal(kind) {
                     return lit == m;
                 }
@@ -134,7 +143,9 @@ fn scalar(v: &Value) -> Option<String> {
 /// A quoted string or Python literal on the left of a check.
 fn literal(kind: &str) -> Option<String> {
     let k = kind.trim();
-    if k.len() >= 2 && ((k.starts_with('\'') && k.ends_with('\'')) || (k.starts_with('"') && k.ends_with('"'))) {
+    if k.len() >= 2
+        && ((k.starts_with('\'') && k.ends_with('\'')) || (k.starts_with('"') && k.ends_with('"')))
+    {
         return Some(k[1..k.len() - 1].to_string());
     }
     match k {
@@ -168,7 +179,11 @@ fn interpolate(s: &str, target: &Value) -> Option<String> {
     }
     out.push_str(rest);
     // A quoted literal on the right compares as its contents.
-    Some(literal(&out).filter(|_| out.starts_with('\'') || out.starts_with('"')).unwrap_or(out))
+    Some(
+        literal(&out)
+            .filter(|_| out.starts_with('\'') || out.starts_with('"'))
+            .unwrap_or(out),
+    )
 }
 
 /// Splits on whitespace, then peels parentheses off the ends of each word
@@ -196,8 +211,14 @@ fn parse_rule(name: &str, expr: &str) -> Result<Check, PolicyError> {
     if toks.is_empty() {
         return Ok(Check::True);
     }
-    let mut p = Parser { toks: &toks, pos: 0 };
-    let err = |msg: String| PolicyError::Parse { rule: name.to_string(), msg };
+    let mut p = Parser {
+        toks: &toks,
+        pos: 0,
+    };
+    let err = |msg: String| PolicyError::Parse {
+        rule: name.to_string(),
+        msg,
+    };
     let c = p.or_expr().map_err(err)?;
     if p.pos != toks.len() {
         return Err(err(format!("unexpected {:?}", toks[p.pos])));
@@ -221,7 +242,11 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.and_expr()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Check::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Check::Or(items)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Check, String> {
@@ -230,7 +255,11 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.not_expr()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Check::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Check::And(items)
+        })
     }
 
     fn not_expr(&mut self) -> Result<Check, String> {
@@ -257,11 +286,16 @@ impl Parser<'_> {
             "@" => Ok(Check::True),
             "!" => Ok(Check::False),
             _ => {
-                let (kind, m) = tok.split_once(':').ok_or(format!("{tok:?} is not a check"))?;
+                let (kind, m) = tok
+                    .split_once(':')
+                    .ok_or(format!("{tok:?} is not a check"))?;
                 Ok(match kind {
                     "rule" => Check::Rule(m.to_string()),
                     "role" => Check::Role(m.to_string()),
-                    _ => Check::Generic { kind: kind.to_string(), matcher: m.to_string() },
+                    _ => Check::Generic {
+                        kind: kind.to_string(),
+                        matcher: m.to_string(),
+                    },
                 })
             }
         }
@@ -278,7 +312,10 @@ mod tests {
             &[
                 ("admin_required", "role:admin or is_admin:1"),
                 ("owner", "user_id:%(target.user.id)s"),
-                ("identity:get_user", "rule:admin_required or (role:reader and system_scope:all) or rule:owner"),
+                (
+                    "identity:get_user",
+                    "rule:admin_required or (role:reader and system_scope:all) or rule:owner",
+                ),
                 ("identity:create_user", "rule:admin_required"),
                 ("open", ""),
                 ("closed", "!"),
@@ -300,7 +337,10 @@ mod tests {
         let target = json!({"target": {"user": {"id": "m"}}});
         assert!(p.check("identity:create_user", &admin, &target));
         assert!(!p.check("identity:create_user", &member, &target));
-        assert!(p.check("identity:get_user", &member, &target), "owner may read itself");
+        assert!(
+            p.check("identity:get_user", &member, &target),
+            "owner may read itself"
+        );
         assert!(p.check("identity:get_user", &sys_reader, &target));
         let other = json!({"target": {"user": {"id": "x"}}});
         assert!(!p.check("identity:get_user", &member, &other));
@@ -323,9 +363,17 @@ mod tests {
     #[test]
     fn null_never_matches() {
         let p = Policy::new(&[("d", "domain_id:%(target.domain_id)s")], None).unwrap();
-        assert!(!p.check("d", &json!({"domain_id": null}), &json!({"target": {"domain_id": null}})));
+        assert!(!p.check(
+            "d",
+            &json!({"domain_id": null}),
+            &json!({"target": {"domain_id": null}})
+        ));
         assert!(!p.check("d", &json!({}), &json!({})));
-        assert!(p.check("d", &json!({"domain_id": "x"}), &json!({"target.domain_id": "x"})));
+        assert!(p.check(
+            "d",
+            &json!({"domain_id": "x"}),
+            &json!({"target.domain_id": "x"})
+        ));
     }
 
     #[test]
@@ -342,7 +390,11 @@ mod tests {
         let f = dir.join("policy.json");
         std::fs::write(&f, r#"{"identity:create_user": "role:member"}"#).unwrap();
         let p = Policy::new(&[("identity:create_user", "role:admin")], Some(&f)).unwrap();
-        assert!(p.check("identity:create_user", &json!({"roles": ["member"]}), &json!({})));
+        assert!(p.check(
+            "identity:create_user",
+            &json!({"roles": ["member"]}),
+            &json!({})
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

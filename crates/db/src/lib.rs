@@ -31,7 +31,11 @@ pub enum DbError {
     #[error("cannot open database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
     #[error("migration {version} ({name}) failed: {source}")]
-    Migration { version: i64, name: String, source: sqlx::Error },
+    Migration {
+        version: i64,
+        name: String,
+        source: sqlx::Error,
+    },
     #[error(
         "database schema is at version {found}, newer than this binary knows ({known}); \
          upgrade oxistack before starting it on this database"
@@ -99,8 +103,11 @@ impl Db {
             DbKind::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_string(),
         };
-        let opts = AnyConnectOptions::from_str(&connect_url)
-            .map_err(|source| DbError::Connect { url: redact(url), source })?;
+        let opts =
+            AnyConnectOptions::from_str(&connect_url).map_err(|source| DbError::Connect {
+                url: redact(url),
+                source,
+            })?;
         let pool = AnyPoolOptions::new()
             .max_connections(match kind {
                 DbKind::Sqlite => 4,
@@ -122,8 +129,15 @@ impl Db {
             })
             .connect_with(opts)
             .await
-            .map_err(|source| DbError::Connect { url: redact(url), source })?;
-        let db = Db { pool, kind, write_lock: Arc::new(tokio::sync::Mutex::new(())) };
+            .map_err(|source| DbError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        let db = Db {
+            pool,
+            kind,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        };
         migrate::run(&db).await?;
         Ok(db)
     }
@@ -176,7 +190,10 @@ pub fn i2b(i: i64) -> bool {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("sqlite:///x.db"), "sqlite:///x.db");
     }
 }

@@ -10,8 +10,11 @@ use crate::{Db, DbError, DbKind};
 use sqlx::Row;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "identity", include_str!("../migrations/0001_identity.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "identity",
+    include_str!("../migrations/0001_identity.sql"),
+)];
 
 pub fn latest() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
@@ -21,11 +24,15 @@ pub async fn run(db: &Db) -> Result<(), DbError> {
     let mut conn = db.pool.acquire().await?;
     if db.kind == DbKind::Postgres {
         // Two API replicas starting together must not both migrate.
-        sqlx::query("SELECT pg_advisory_lock(7240151)").execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_lock(7240151)")
+            .execute(&mut *conn)
+            .await?;
     }
     let result = apply_pending(db, &mut conn).await;
     if db.kind == DbKind::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock(7240151)").execute(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_unlock(7240151)")
+            .execute(&mut *conn)
+            .await?;
     }
     result
 }
@@ -44,20 +51,31 @@ async fn apply_pending(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<(), Db
         .await?
         .try_get("v")?;
     if current > latest() {
-        return Err(DbError::TooNew { found: current, known: latest() });
+        return Err(DbError::TooNew {
+            found: current,
+            known: latest(),
+        });
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let _ = db;
-        let fail = |source| DbError::Migration { version: *version, name: name.to_string(), source };
+        let fail = |source| DbError::Migration {
+            version: *version,
+            name: name.to_string(),
+            source,
+        };
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(*version)
-            .bind(*name)
-            .bind(common::clock::Clock::now_micros(&common::clock::SystemClock))
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(*version)
+        .bind(*name)
+        .bind(common::clock::Clock::now_micros(
+            &common::clock::SystemClock,
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         tracing::info!(version, name, "applied database migration");
     }

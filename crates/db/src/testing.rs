@@ -13,7 +13,9 @@ pub async fn fresh_url(dir: &std::path::Path) -> Result<String, DbError> {
             sqlx::any::install_default_drivers();
             let name = format!("t_{}", common::ids::hex_id());
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&server).await?;
-            sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await?;
             let base = match server.rfind('/') {
                 Some(i) if i > server.find("://").map(|s| s + 2).unwrap_or(0) => &server[..i],
                 _ => server.as_str(),
@@ -57,11 +59,13 @@ mod tests {
         let dir = tempdir();
         let url = fresh_url(&dir).await.unwrap();
         let db = Db::open(&url).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', 0)")
-            .bind(crate::migrate::latest() + 1)
-            .execute(&db.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, 'future', 0)",
+        )
+        .bind(crate::migrate::latest() + 1)
+        .execute(&db.pool)
+        .await
+        .unwrap();
         db.close().await;
         assert!(matches!(Db::open(&url).await, Err(DbError::TooNew { .. })));
         std::fs::remove_dir_all(&dir).ok();
@@ -92,7 +96,10 @@ mod tests {
             std::fs::write(&path, &dump).unwrap();
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(dump, expected, "schema drifted: rerun with OXISTACK_BLESS=1 and review the diff");
+        assert_eq!(
+            dump, expected,
+            "schema drifted: rerun with OXISTACK_BLESS=1 and review the diff"
+        );
         db.close().await;
         std::fs::remove_dir_all(&dir).ok();
     }

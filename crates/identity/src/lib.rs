@@ -32,9 +32,14 @@ pub enum SetupError {
 }
 
 /// Builds the identity service from the configuration over `db`.
-pub fn build(cfg: &Config, db: ::db::Db, clock: common::clock::SharedClock) -> Result<Arc<Identity>, SetupError> {
+pub fn build(
+    cfg: &Config,
+    db: ::db::Db,
+    clock: common::clock::SharedClock,
+) -> Result<Arc<Identity>, SetupError> {
     let keys = token::KeyRepository::open_or_create(&cfg.key_repository())?;
-    let policy_file = (!cfg.identity.policy_file.is_empty()).then(|| std::path::PathBuf::from(&cfg.identity.policy_file));
+    let policy_file = (!cfg.identity.policy_file.is_empty())
+        .then(|| std::path::PathBuf::from(&cfg.identity.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
     let settings = Settings {
         token_lifetime: cfg.identity.token_expiration * 1_000_000,

@@ -32,7 +32,9 @@ pub fn hash(password: &str, p: HashParams) -> Result<String, common::Error> {
 /// are used, so hashes made with older parameters keep verifying.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -46,7 +48,9 @@ pub async fn hash_async(password: String, p: HashParams) -> Result<String, commo
 
 /// [`verify`] on the blocking pool.
 pub async fn verify_async(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &phc)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify(&password, &phc))
+        .await
+        .unwrap_or(false)
 }
 
 /// A hash that no password matches, verified against when a user does not
@@ -59,7 +63,10 @@ pub fn dummy_hash(p: HashParams) -> String {
 mod tests {
     use super::*;
 
-    const P: HashParams = HashParams { memory_kib: 1024, iterations: 1 };
+    const P: HashParams = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+    };
 
     #[test]
     fn hashes_verify_and_differ() {
@@ -75,7 +82,14 @@ mod tests {
 
     #[test]
     fn verifies_hashes_made_with_other_parameters() {
-        let strong = hash("pw", HashParams { memory_kib: 8192, iterations: 2 }).unwrap();
+        let strong = hash(
+            "pw",
+            HashParams {
+                memory_kib: 8192,
+                iterations: 2,
+            },
+        )
+        .unwrap();
         assert!(verify("pw", &strong));
     }
 }

@@ -4,7 +4,8 @@
 
 const ADMIN: &str = "rule:admin_required";
 const ADMIN_OR_SYSTEM_READER: &str = "rule:admin_required or (role:reader and system_scope:all)";
-const ADMIN_OR_READER_OF_DOMAIN: &str = "rule:admin_required or (role:reader and system_scope:all) or \
+const ADMIN_OR_READER_OF_DOMAIN: &str =
+    "rule:admin_required or (role:reader and system_scope:all) or \
                                          (role:reader and domain_id:%(target.domain_id)s)";
 
 pub fn defaults() -> Vec<(&'static str, &'static str)> {

@@ -42,7 +42,8 @@ impl Cloud {
         let listen: IpAddr = cfg.listen.parse().context("listen address")?;
         // Bind first: a port already in use should fail the start before
         // anything is written, and port 0 must be known for the catalog.
-        let identity_listener = common::http::serve::bind(SocketAddr::new(listen, cfg.identity.port)).await?;
+        let identity_listener =
+            common::http::serve::bind(SocketAddr::new(listen, cfg.identity.port)).await?;
         cfg.identity.port = identity_listener.local_addr()?.port();
 
         let db = db::Db::open(&cfg.database_url())
@@ -56,7 +57,10 @@ impl Cloud {
             catalog: vec![identity::catalog_entry(&cfg)],
             extra_roles: vec![],
         };
-        let boot = identity.bootstrap(&spec).await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
+        let boot = identity
+            .bootstrap(&spec)
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrap: {e}"))?;
         if boot.created {
             tracing::info!(admin_project = %boot.admin_project_id, "bootstrapped a new cloud");
         } else {
@@ -69,20 +73,47 @@ impl Cloud {
         let mut servers = Vec::new();
         let mut apis = Vec::new();
         let router = identity::api::router(identity.clone(), cfg.max_request_body_size);
-        apis.push(ServedApi { name: "identity", addr: identity_listener.local_addr()?, url: auth_url });
-        servers.push(tokio::spawn(common::http::serve::serve(identity_listener, router, wait_stop(stop_rx.clone()))));
+        apis.push(ServedApi {
+            name: "identity",
+            addr: identity_listener.local_addr()?,
+            url: auth_url,
+        });
+        servers.push(tokio::spawn(common::http::serve::serve(
+            identity_listener,
+            router,
+            wait_stop(stop_rx.clone()),
+        )));
         state.write_pid()?;
-        Ok(Cloud { identity, apis, clouds_yaml, admin_password, state, stop, servers })
+        Ok(Cloud {
+            identity,
+            apis,
+            clouds_yaml,
+            admin_password,
+            state,
+            stop,
+            servers,
+        })
     }
 
     /// The `oxistack ready:` line.
     pub fn ready_line(&self) -> String {
-        let eps: Vec<String> = self.apis.iter().map(|a| format!("{}={}", a.name, a.url)).collect();
-        format!("oxistack ready: {} clouds.yaml={}", eps.join(" "), self.clouds_yaml.display())
+        let eps: Vec<String> = self
+            .apis
+            .iter()
+            .map(|a| format!("{}={}", a.name, a.url))
+            .collect();
+        format!(
+            "oxistack ready: {} clouds.yaml={}",
+            eps.join(" "),
+            self.clouds_yaml.display()
+        )
     }
 
     pub fn url(&self, name: &str) -> Option<&str> {
-        self.apis.iter().find(|a| a.name == name).map(|a| a.url.as_str())
+        self.apis
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.url.as_str())
     }
 
     /// Stops accepting, lets requests in flight finish (up to `grace`), and

@@ -7,7 +7,11 @@ use common::config::Config;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "oxistack", version, about = "A private cloud that speaks the OpenStack APIs")]
+#[command(
+    name = "oxistack",
+    version,
+    about = "A private cloud that speaks the OpenStack APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,7 +63,8 @@ enum IdentityCommand {
 }
 
 fn load(common: &Common) -> Result<Config> {
-    let mut cfg = Config::load(&common.config, std::env::vars()).context("loading configuration")?;
+    let mut cfg =
+        Config::load(&common.config, std::env::vars()).context("loading configuration")?;
     if let Some(d) = &common.state_dir {
         cfg.state_dir = d.clone();
     }
@@ -69,18 +74,28 @@ fn load(common: &Common) -> Result<Config> {
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Up { common, listen, compute_driver, dataplane } => {
+        Command::Up {
+            common,
+            listen,
+            compute_driver,
+            dataplane,
+        } => {
             let mut cfg = load(&common)?;
             if let Some(l) = listen {
                 cfg.listen = l;
@@ -96,7 +111,9 @@ async fn run(cli: Cli) -> Result<()> {
             init_logging(&cfg.log_level);
             up(cfg).await
         }
-        Command::Identity { command: IdentityCommand::RotateKeys { common } } => {
+        Command::Identity {
+            command: IdentityCommand::RotateKeys { common },
+        } => {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
             identity::token::keys::rotate(&cfg.key_repository(), cfg.identity.max_active_keys)?;
@@ -113,12 +130,18 @@ fn toml_of(cfg: &Config) -> Result<String> {
 
 async fn up(cfg: Config) -> Result<()> {
     if cfg.dataplane == "linux" {
-        tracing::warn!("the linux dataplane has no networking to manage yet; nothing on the host is changed");
+        tracing::warn!(
+            "the linux dataplane has no networking to manage yet; nothing on the host is changed"
+        );
     }
     let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
     let cloud = oxistack::cloud::Cloud::start(cfg, clock).await?;
     println!("{}", cloud.ready_line());
-    println!("admin credentials: {} (source {})", cloud.clouds_yaml.display(), cloud.state.path.join("admin-openrc.sh").display());
+    println!(
+        "admin credentials: {} (source {})",
+        cloud.clouds_yaml.display(),
+        cloud.state.path.join("admin-openrc.sh").display()
+    );
     wait_for_signal().await?;
     tracing::info!("shutting down");
     cloud.shutdown(std::time::Duration::from_secs(5)).await;

@@ -31,9 +31,15 @@ impl StateDir {
             .open(&lock_path)
             .with_context(|| format!("cannot open {}", lock_path.display()))?;
         lock.try_lock().map_err(|_| {
-            anyhow::anyhow!("another oxistack process is using the state directory {}", path.display())
+            anyhow::anyhow!(
+                "another oxistack process is using the state directory {}",
+                path.display()
+            )
         })?;
-        Ok(StateDir { path: path.to_path_buf(), _lock: lock })
+        Ok(StateDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
     }
 
     /// The admin password: generated once, then read back on every start.
@@ -42,14 +48,22 @@ impl StateDir {
         match std::fs::read_to_string(&p) {
             Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
             _ => {
-                let pw: String = common::ids::random_secret(18).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                let pw: String = common::ids::random_secret(18)
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .collect();
                 write_private(&p, &format!("{pw}\n"))?;
                 Ok(pw)
             }
         }
     }
 
-    pub fn write_client_files(&self, auth_url: &str, password: &str, region: &str) -> Result<PathBuf> {
+    pub fn write_client_files(
+        &self,
+        auth_url: &str,
+        password: &str,
+        region: &str,
+    ) -> Result<PathBuf> {
         let clouds = self.path.join("clouds.yaml");
         write_private(
             &clouds,
@@ -74,7 +88,10 @@ impl StateDir {
     }
 
     pub fn write_pid(&self) -> Result<()> {
-        write_private(&self.path.join("oxistack.pid"), &format!("{}\n", std::process::id()))
+        write_private(
+            &self.path.join("oxistack.pid"),
+            &format!("{}\n", std::process::id()),
+        )
     }
 
     pub fn remove_pid(&self) {
@@ -111,7 +128,9 @@ mod tests {
         assert!(StateDir::open(&d).is_err(), "second opener is refused");
         let pw = s.admin_password().unwrap();
         assert_eq!(s.admin_password().unwrap(), pw, "stable across calls");
-        let clouds = s.write_client_files("http://127.0.0.1:5000/v3", &pw, "RegionOne").unwrap();
+        let clouds = s
+            .write_client_files("http://127.0.0.1:5000/v3", &pw, "RegionOne")
+            .unwrap();
         let mode = std::fs::metadata(&clouds).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert!(std::fs::read_to_string(&clouds).unwrap().contains(&pw));

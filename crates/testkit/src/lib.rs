@@ -32,7 +32,10 @@ impl TestCloud {
     }
 
     /// Starts with a config adjusted by `tweak` and the given clock.
-    pub async fn start_with(tweak: impl FnOnce(&mut Config), clock: SharedClock) -> Result<TestCloud> {
+    pub async fn start_with(
+        tweak: impl FnOnce(&mut Config),
+        clock: SharedClock,
+    ) -> Result<TestCloud> {
         let dir = std::env::temp_dir().join(format!("oxistack-test-{}", common::ids::hex_id()));
         std::fs::create_dir_all(&dir)?;
         let mut config = Config {
@@ -47,14 +50,21 @@ impl TestCloud {
         // covered by the password module's own tests.
         config.identity.password_hash_memory_kib = 256;
         config.identity.password_hash_iterations = 1;
-        config.database_url = db::testing::fresh_url(&dir).await.context("test database")?;
+        config.database_url = db::testing::fresh_url(&dir)
+            .await
+            .context("test database")?;
         tweak(&mut config);
         let cloud = Cloud::start(config.clone(), clock).await?;
         Ok(TestCloud { cloud, dir, config })
     }
 
     pub fn identity_url(&self) -> String {
-        let a = self.cloud.apis.iter().find(|a| a.name == "identity").map(|a| a.addr);
+        let a = self
+            .cloud
+            .apis
+            .iter()
+            .find(|a| a.name == "identity")
+            .map(|a| a.addr);
         a.map(|a| format!("http://{a}")).unwrap_or_default()
     }
 
@@ -62,7 +72,9 @@ impl TestCloud {
     pub async fn admin(&self) -> Result<Client> {
         let c = Client::new(&self.identity_url());
         let pw = self.cloud.admin_password.clone();
-        let token = c.password_token("admin", &pw, Some(("admin", "Default"))).await?;
+        let token = c
+            .password_token("admin", &pw, Some(("admin", "Default")))
+            .await?;
         Ok(c.with_token(&token))
     }
 
@@ -83,7 +95,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -104,7 +119,10 @@ impl Client {
     }
 
     pub fn with_token(&self, token: &str) -> Client {
-        Client { token: Some(token.to_string()), ..self.clone() }
+        Client {
+            token: Some(token.to_string()),
+            ..self.clone()
+        }
     }
 
     pub fn token(&self) -> Option<&str> {
@@ -123,8 +141,16 @@ impl Client {
         self.send_raw(method, path, bytes, headers).await
     }
 
-    pub async fn send_raw(&self, method: &str, path: &str, body: Bytes, headers: &[(&str, &str)]) -> Result<Resp> {
-        let mut req = hyper::Request::builder().method(method).uri(format!("{}{}", self.base, path));
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
         if !body.is_empty() {
             req = req.header("content-type", "application/json");
         }
@@ -140,7 +166,12 @@ impl Client {
         let bytes = res.into_body().collect().await?.to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Resp { status, headers, body, text })
+        Ok(Resp {
+            status,
+            headers,
+            body,
+            text,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Resp> {
@@ -164,18 +195,35 @@ impl Client {
 
     /// Password authentication by user name in the Default domain;
     /// `scope` is (project name, its domain name).
-    pub async fn password_token(&self, user: &str, password: &str, scope: Option<(&str, &str)>) -> Result<String> {
+    pub async fn password_token(
+        &self,
+        user: &str,
+        password: &str,
+        scope: Option<(&str, &str)>,
+    ) -> Result<String> {
         let r = self.password_auth(user, password, scope).await?;
-        anyhow::ensure!(r.status == 201, "auth as {user} failed: {} {}", r.status, r.text);
+        anyhow::ensure!(
+            r.status == 201,
+            "auth as {user} failed: {} {}",
+            r.status,
+            r.text
+        );
         r.header("x-subject-token").context("no X-Subject-Token")
     }
 
-    pub async fn password_auth(&self, user: &str, password: &str, scope: Option<(&str, &str)>) -> Result<Resp> {
+    pub async fn password_auth(
+        &self,
+        user: &str,
+        password: &str,
+        scope: Option<(&str, &str)>,
+    ) -> Result<Resp> {
         let mut auth = json!({"identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"name": "Default"}, "password": password}}}});
         if let Some((p, d)) = scope {
             auth["scope"] = json!({"project": {"name": p, "domain": {"name": d}}});
         }
-        Client::new(&self.base).post("/v3/auth/tokens", json!({ "auth": auth })).await
+        Client::new(&self.base)
+            .post("/v3/auth/tokens", json!({ "auth": auth }))
+            .await
     }
 }

@@ -80,7 +80,10 @@ pub async fn render_errors(State(style): State<ErrorStyle>, req: Request, next: 
     // An axum rejection or router response: plain text (or nothing) whose
     // words we keep as the message.
     let (parts, body) = res.into_parts();
-    let text = match http_body_util::Limited::new(body, 64 * 1024).collect().await {
+    let text = match http_body_util::Limited::new(body, 64 * 1024)
+        .collect()
+        .await
+    {
         Ok(b) => String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
         Err(_) => String::new(),
     };
@@ -104,14 +107,16 @@ fn with_headers_of(mut rendered: Response, original: &Response) -> Response {
 }
 
 fn from_status(status: StatusCode, text: String) -> Error {
-    let msg = if text.is_empty() { status.canonical_reason().unwrap_or("Error").to_string() } else { text };
+    let msg = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
     match status {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Error::BadRequest(msg),
         StatusCode::UNAUTHORIZED => Error::Unauthorized(msg),
         StatusCode::FORBIDDEN => Error::Forbidden(msg),
-        StatusCode::NOT_FOUND => {
-            Error::NotFound("The resource could not be found.".into())
-        }
+        StatusCode::NOT_FOUND => Error::NotFound("The resource could not be found.".into()),
         StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
         StatusCode::CONFLICT => Error::Conflict(msg),
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(msg),

@@ -28,7 +28,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// Parses `bytes` as `T`, naming the field at fault.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::BadRequest("The request body is empty; a JSON object is expected.".into()));
+        return Err(Error::BadRequest(
+            "The request body is empty; a JSON object is expected.".into(),
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -63,11 +65,20 @@ mod tests {
     #[test]
     fn names_the_field() {
         let e = parse::<Outer>(br#"{"user": {"name": "a", "enabled": "yes"}}"#).unwrap_err();
-        assert!(matches!(&e, Error::BadRequest(m) if m.contains("'user.enabled'")), "{e:?}");
+        assert!(
+            matches!(&e, Error::BadRequest(m) if m.contains("'user.enabled'")),
+            "{e:?}"
+        );
         let e = parse::<Outer>(br#"{"user": {"enabled": true}}"#).unwrap_err();
-        assert!(matches!(&e, Error::BadRequest(m) if m.contains("name")), "{e:?}");
+        assert!(
+            matches!(&e, Error::BadRequest(m) if m.contains("name")),
+            "{e:?}"
+        );
         let e = parse::<Outer>(b"{not json").unwrap_err();
-        assert!(matches!(&e, Error::BadRequest(m) if m.starts_with("Malformed JSON")), "{e:?}");
+        assert!(
+            matches!(&e, Error::BadRequest(m) if m.starts_with("Malformed JSON")),
+            "{e:?}"
+        );
         assert!(parse::<Outer>(b"").is_err());
         assert!(parse::<Outer>(br#"{"user": {"name": "a"}}"#).is_ok());
     }

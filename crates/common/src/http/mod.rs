@@ -19,7 +19,9 @@ use axum::http::HeaderMap;
 /// `scheme://host[:port]` the client used to reach us, for links in
 /// responses (Keystone builds `links.self` from the request URL too).
 pub fn request_base(headers: &HeaderMap, fallback: &str) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
     let proto = headers
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
@@ -56,6 +58,9 @@ pub fn service_layers<S: Clone + Send + Sync + 'static>(
 ) -> axum::Router<S> {
     router
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(style, errors::render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            style,
+            errors::render_errors,
+        ))
         .layer(axum::middleware::from_fn(request_id::request_id))
 }

@@ -16,8 +16,13 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn from_query(q: &QueryMap, default_limit: usize) -> Result<Self, Error> {
-        let limit = q.usize("limit")?.or((default_limit > 0).then_some(default_limit));
-        Ok(Self { limit, marker: q.get("marker").map(str::to_string) })
+        let limit = q
+            .usize("limit")?
+            .or((default_limit > 0).then_some(default_limit));
+        Ok(Self {
+            limit,
+            marker: q.get("marker").map(str::to_string),
+        })
     }
 }
 
@@ -30,7 +35,11 @@ pub struct Page<T> {
 }
 
 /// Cuts `items` (already in list order) to the page `p` asks for.
-pub fn paginate<T>(items: Vec<T>, id_of: impl Fn(&T) -> &str, p: &PageParams) -> Result<Page<T>, Error> {
+pub fn paginate<T>(
+    items: Vec<T>,
+    id_of: impl Fn(&T) -> &str,
+    p: &PageParams,
+) -> Result<Page<T>, Error> {
     let start = match &p.marker {
         None => 0,
         Some(m) => match items.iter().position(|i| id_of(i) == m) {
@@ -46,14 +55,21 @@ pub fn paginate<T>(items: Vec<T>, id_of: impl Fn(&T) -> &str, p: &PageParams) ->
         }
         _ => None,
     };
-    Ok(Page { items: rest, next_marker })
+    Ok(Page {
+        items: rest,
+        next_marker,
+    })
 }
 
 /// Keystone-style `links` for a collection at `self_url` (path without
 /// query) with the request's `query`.
 pub fn links(self_url: &str, query: &QueryMap, next_marker: Option<&str>) -> Value {
     let own = encode_query(query.0.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let self_link = if own.is_empty() { self_url.to_string() } else { format!("{self_url}?{own}") };
+    let self_link = if own.is_empty() {
+        self_url.to_string()
+    } else {
+        format!("{self_url}?{own}")
+    };
     let next = next_marker.map(|m| {
         let q = encode_query(
             query
@@ -72,7 +88,11 @@ fn encode_query<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     pairs
         .map(|(k, v)| {
-            format!("{}={}", utf8_percent_encode(k, NON_ALPHANUMERIC), utf8_percent_encode(v, NON_ALPHANUMERIC))
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, NON_ALPHANUMERIC),
+                utf8_percent_encode(v, NON_ALPHANUMERIC)
+            )
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -85,15 +105,24 @@ mod tests {
     #[test]
     fn pages_through() {
         let items: Vec<String> = (0..5).map(|i| format!("id{i}")).collect();
-        let p = PageParams { limit: Some(2), marker: None };
+        let p = PageParams {
+            limit: Some(2),
+            marker: None,
+        };
         let page = paginate(items.clone(), |s| s, &p).unwrap();
         assert_eq!(page.items, vec!["id0", "id1"]);
         assert_eq!(page.next_marker.as_deref(), Some("id1"));
-        let p = PageParams { limit: Some(2), marker: Some("id3".into()) };
+        let p = PageParams {
+            limit: Some(2),
+            marker: Some("id3".into()),
+        };
         let page = paginate(items.clone(), |s| s, &p).unwrap();
         assert_eq!(page.items, vec!["id4"]);
         assert_eq!(page.next_marker, None);
-        let p = PageParams { limit: None, marker: Some("nope".into()) };
+        let p = PageParams {
+            limit: None,
+            marker: Some("nope".into()),
+        };
         assert!(paginate(items, |s| s, &p).is_err());
     }
 

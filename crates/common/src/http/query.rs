@@ -11,19 +11,21 @@ pub struct QueryMap(pub Vec<(String, String)>);
 
 impl QueryMap {
     pub fn parse(q: &str) -> Self {
-        QueryMap(
-            url_decode_pairs(q)
-                .into_iter()
-                .collect(),
-        )
+        QueryMap(url_decode_pairs(q).into_iter().collect())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -35,9 +37,9 @@ impl QueryMap {
     pub fn flag(&self, key: &str) -> Result<Option<bool>, Error> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => parse_bool(v)
-                .map(Some)
-                .ok_or_else(|| Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))),
+            Some(v) => parse_bool(v).map(Some).ok_or_else(|| {
+                Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))
+            }),
         }
     }
 
@@ -45,10 +47,9 @@ impl QueryMap {
     pub fn usize(&self, key: &str) -> Result<Option<usize>, Error> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))
+            }),
         }
     }
 }
@@ -73,7 +74,9 @@ fn url_decode_pairs(q: &str) -> Vec<(String, String)> {
 
 fn decode(s: &str) -> String {
     let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryMap {

@@ -17,8 +17,14 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
-        .route("/v3/users/{id}/application_credentials", get(list).post(create))
-        .route("/v3/users/{id}/application_credentials/{cred_id}", get(show).delete(delete))
+        .route(
+            "/v3/users/{id}/application_credentials",
+            get(list).post(create),
+        )
+        .route(
+            "/v3/users/{id}/application_credentials/{cred_id}",
+            get(show).delete(delete),
+        )
 }
 
 pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
@@ -43,11 +49,24 @@ pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
     })
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_app_creds(&ctx, &uid, q.get("name")).await?;
     let snap = id.view().await?;
     let path = format!("/v3/users/{uid}/application_credentials");
-    list_body(&id, "application_credentials", items.iter().map(|a| render(a, &snap, &base)).collect(), &base, &path, &q)
+    list_body(
+        &id,
+        "application_credentials",
+        items.iter().map(|a| render(a, &snap, &base)).collect(),
+        &base,
+        &path,
+        &q,
+    )
 }
 
 async fn create(
@@ -65,13 +84,24 @@ async fn create(
     Ok(created(json!({"application_credential": v})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path((uid, cid)): Path<(String, String)>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path((uid, cid)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let a = id.get_app_cred(&ctx, &uid, &cid).await?;
     let snap = id.view().await?;
-    Ok(Json(json!({"application_credential": render(&a, &snap, &base)})))
+    Ok(Json(
+        json!({"application_credential": render(&a, &snap, &base)}),
+    ))
 }
 
-async fn delete(S(id): State, Auth(ctx): Auth, Path((uid, cid)): Path<(String, String)>) -> Result<StatusCode> {
+async fn delete(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((uid, cid)): Path<(String, String)>,
+) -> Result<StatusCode> {
     id.delete_app_cred(&ctx, &uid, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

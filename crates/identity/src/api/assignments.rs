@@ -27,7 +27,11 @@ enum On {
 
 /// Splits the path parameters into (target, actor id, role id).
 fn parts(on: On, p: &[String]) -> Result<(GrantTarget, String, Option<String>)> {
-    let get = |i: usize| p.get(i).cloned().ok_or_else(|| Error::bad_request("Missing path parameter."));
+    let get = |i: usize| {
+        p.get(i)
+            .cloned()
+            .ok_or_else(|| Error::bad_request("Missing path parameter."))
+    };
     Ok(match on {
         On::Project => (GrantTarget::Project(get(0)?), get(1)?, p.get(2).cloned()),
         On::Domain => (GrantTarget::Domain(get(0)?), get(1)?, p.get(2).cloned()),
@@ -76,16 +80,39 @@ fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str) -> R {
 
 pub fn routes() -> R {
     let mut r: R = Router::new().route("/v3/role_assignments", get(role_assignments));
-    for (on, prefix) in [(On::Project, "/v3/projects/{id}"), (On::Domain, "/v3/domains/{id}"), (On::System, "/v3/system")] {
-        r = grant_routes(r, on, ActorKind::User, &format!("{prefix}/users/{{actor_id}}/roles"));
-        r = grant_routes(r, on, ActorKind::Group, &format!("{prefix}/groups/{{actor_id}}/roles"));
+    for (on, prefix) in [
+        (On::Project, "/v3/projects/{id}"),
+        (On::Domain, "/v3/domains/{id}"),
+        (On::System, "/v3/system"),
+    ] {
+        r = grant_routes(
+            r,
+            on,
+            ActorKind::User,
+            &format!("{prefix}/users/{{actor_id}}/roles"),
+        );
+        r = grant_routes(
+            r,
+            on,
+            ActorKind::Group,
+            &format!("{prefix}/groups/{{actor_id}}/roles"),
+        );
     }
     r
 }
 
-async fn role_assignments(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn role_assignments(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_role_assignments(&ctx, &q, &base).await?;
-    let own = if q.0.is_empty() { String::new() } else { format!("?{}", raw_query(&q)) };
+    let own = if q.0.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", raw_query(&q))
+    };
     Ok(Json(json!({
         "role_assignments": items,
         "links": {"self": format!("{base}/v3/role_assignments{own}"), "previous": null, "next": null},
@@ -93,5 +120,14 @@ async fn role_assignments(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl,
 }
 
 fn raw_query(q: &QueryMap) -> String {
-    q.0.iter().map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") }).collect::<Vec<_>>().join("&")
+    q.0.iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }

@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
-        .route("/v3/auth/tokens", get(validate).head(check).post(issue).delete(revoke))
+        .route(
+            "/v3/auth/tokens",
+            get(validate).head(check).post(issue).delete(revoke),
+        )
         .route("/v3/auth/catalog", get(catalog))
         .route("/v3/auth/projects", get(projects))
         .route("/v3/auth/domains", get(domains))
@@ -36,7 +39,11 @@ fn nocatalog(q: &QueryMap) -> Result<bool> {
     Ok(q.flag("nocatalog")?.unwrap_or(false))
 }
 
-async fn issue(S(id): State, q: QueryMap, JsonBody(req): JsonBody<AuthRequest>) -> Result<Response> {
+async fn issue(
+    S(id): State,
+    q: QueryMap,
+    JsonBody(req): JsonBody<AuthRequest>,
+) -> Result<Response> {
     let issued = id.authenticate(req).await?;
     let snap = id.view().await?;
     let body = id.render_token(&snap, &issued.ctx, !nocatalog(&q)?);
@@ -55,11 +62,20 @@ async fn subject_ctx(
 ) -> Result<(String, Arc<common::context::AuthContext>)> {
     let token = subject(headers)?.to_string();
     let ctx = id.validate(&token).await?;
-    id.enforce(caller, action, json!({"target": {"token": {"user_id": ctx.user_id}}}))?;
+    id.enforce(
+        caller,
+        action,
+        json!({"target": {"token": {"user_id": ctx.user_id}}}),
+    )?;
     Ok((token, ctx))
 }
 
-async fn validate(S(id): State, Auth(caller): Auth, q: QueryMap, headers: HeaderMap) -> Result<Response> {
+async fn validate(
+    S(id): State,
+    Auth(caller): Auth,
+    q: QueryMap,
+    headers: HeaderMap,
+) -> Result<Response> {
     let (token, ctx) = subject_ctx(&id, &caller, &headers, "identity:validate_token").await?;
     let snap = id.view().await?;
     let mut r = Json(id.render_token(&snap, &ctx, !nocatalog(&q)?)).into_response();
@@ -82,7 +98,9 @@ async fn revoke(S(id): State, Auth(caller): Auth, headers: HeaderMap) -> Result<
 async fn catalog(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_catalog", json!({}))?;
     if caller.scope == Scope::Unscoped {
-        return Err(Error::forbidden("A scoped token is required to produce a service catalog."));
+        return Err(Error::forbidden(
+            "A scoped token is required to produce a service catalog.",
+        ));
     }
     let snap = id.view().await?;
     Ok(Json(json!({
@@ -99,12 +117,19 @@ async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> R
         .values()
         .filter(|p| {
             snap.project_usable(&p.id)
-                && !snap.effective_roles(&caller.user_id, &Target::Project(p.id.clone())).is_empty()
+                && !snap
+                    .effective_roles(&caller.user_id, &Target::Project(p.id.clone()))
+                    .is_empty()
         })
         .collect();
     ps.sort_by(|a, b| a.id.cmp(&b.id));
-    let items: Vec<Value> = ps.into_iter().map(|p| super::projects::render(p, &base)).collect();
-    Ok(Json(json!({"projects": items, "links": {"self": format!("{base}/v3/auth/projects"), "previous": null, "next": null}})))
+    let items: Vec<Value> = ps
+        .into_iter()
+        .map(|p| super::projects::render(p, &base))
+        .collect();
+    Ok(Json(
+        json!({"projects": items, "links": {"self": format!("{base}/v3/auth/projects"), "previous": null, "next": null}}),
+    ))
 }
 
 async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
@@ -113,17 +138,35 @@ async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Re
     let mut ds: Vec<&crate::db::domains::Domain> = snap
         .domains
         .values()
-        .filter(|d| d.enabled && !snap.effective_roles(&caller.user_id, &Target::Domain(d.id.clone())).is_empty())
+        .filter(|d| {
+            d.enabled
+                && !snap
+                    .effective_roles(&caller.user_id, &Target::Domain(d.id.clone()))
+                    .is_empty()
+        })
         .collect();
     ds.sort_by(|a, b| a.id.cmp(&b.id));
-    let items: Vec<Value> = ds.into_iter().map(|d| super::domains::render(d, &base)).collect();
-    Ok(Json(json!({"domains": items, "links": {"self": format!("{base}/v3/auth/domains"), "previous": null, "next": null}})))
+    let items: Vec<Value> = ds
+        .into_iter()
+        .map(|d| super::domains::render(d, &base))
+        .collect();
+    Ok(Json(
+        json!({"domains": items, "links": {"self": format!("{base}/v3/auth/domains"), "previous": null, "next": null}}),
+    ))
 }
 
 async fn system(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_system", json!({}))?;
     let snap = id.view().await?;
-    let has = !snap.effective_roles(&caller.user_id, &Target::System).is_empty();
-    let items = if has { json!([{"all": true}]) } else { json!([]) };
-    Ok(Json(json!({"system": items, "links": {"self": format!("{base}/v3/auth/system"), "previous": null, "next": null}})))
+    let has = !snap
+        .effective_roles(&caller.user_id, &Target::System)
+        .is_empty();
+    let items = if has {
+        json!([{"all": true}])
+    } else {
+        json!([])
+    };
+    Ok(Json(
+        json!({"system": items, "links": {"self": format!("{base}/v3/auth/system"), "previous": null, "next": null}}),
+    ))
 }

@@ -17,11 +17,27 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
         .route("/v3/regions", get(list_regions).post(create_region))
-        .route("/v3/regions/{id}", get(show_region).put(put_region).patch(update_region).delete(delete_region))
+        .route(
+            "/v3/regions/{id}",
+            get(show_region)
+                .put(put_region)
+                .patch(update_region)
+                .delete(delete_region),
+        )
         .route("/v3/services", get(list_services).post(create_service))
-        .route("/v3/services/{id}", get(show_service).patch(update_service).delete(delete_service))
+        .route(
+            "/v3/services/{id}",
+            get(show_service)
+                .patch(update_service)
+                .delete(delete_service),
+        )
         .route("/v3/endpoints", get(list_endpoints).post(create_endpoint))
-        .route("/v3/endpoints/{id}", get(show_endpoint).patch(update_endpoint).delete(delete_endpoint))
+        .route(
+            "/v3/endpoints/{id}",
+            get(show_endpoint)
+                .patch(update_endpoint)
+                .delete(delete_endpoint),
+        )
 }
 
 pub fn render_region(r: &Region, base: &str) -> Value {
@@ -66,12 +82,29 @@ pub fn render_endpoint(e: &Endpoint, base: &str) -> Value {
     )
 }
 
-async fn list_regions(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list_regions(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_regions(&ctx, &q).await?;
-    list_body(&id, "regions", items.iter().map(|r| render_region(r, &base)).collect(), &base, "/v3/regions", &q)
+    list_body(
+        &id,
+        "regions",
+        items.iter().map(|r| render_region(r, &base)).collect(),
+        &base,
+        "/v3/regions",
+        &q,
+    )
 }
 
-async fn create_region(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create_region(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: RegionInput = envelope(body, "region")?;
     let r = id.create_region(&ctx, None, input).await?;
     Ok(created(json!({"region": render_region(&r, &base)})))
@@ -89,8 +122,15 @@ async fn put_region(
     Ok(created(json!({"region": render_region(&r, &base)})))
 }
 
-async fn show_region(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(rid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"region": render_region(&id.get_region(&ctx, &rid).await?, &base)})))
+async fn show_region(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(rid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"region": render_region(&id.get_region(&ctx, &rid).await?, &base)}),
+    ))
 }
 
 async fn update_region(
@@ -101,27 +141,57 @@ async fn update_region(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: RegionInput = envelope(body, "region")?;
-    Ok(Json(json!({"region": render_region(&id.update_region(&ctx, &rid, input).await?, &base)})))
+    Ok(Json(
+        json!({"region": render_region(&id.update_region(&ctx, &rid, input).await?, &base)}),
+    ))
 }
 
-async fn delete_region(S(id): State, Auth(ctx): Auth, Path(rid): Path<String>) -> Result<StatusCode> {
+async fn delete_region(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(rid): Path<String>,
+) -> Result<StatusCode> {
     id.delete_region(&ctx, &rid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_services(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list_services(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_services(&ctx, &q).await?;
-    list_body(&id, "services", items.iter().map(|s| render_service(s, &base)).collect(), &base, "/v3/services", &q)
+    list_body(
+        &id,
+        "services",
+        items.iter().map(|s| render_service(s, &base)).collect(),
+        &base,
+        "/v3/services",
+        &q,
+    )
 }
 
-async fn create_service(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create_service(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: ServiceInput = envelope(body, "service")?;
     let s = id.create_service(&ctx, input).await?;
     Ok(created(json!({"service": render_service(&s, &base)})))
 }
 
-async fn show_service(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(sid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"service": render_service(&id.get_service(&ctx, &sid).await?, &base)})))
+async fn show_service(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(sid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"service": render_service(&id.get_service(&ctx, &sid).await?, &base)}),
+    ))
 }
 
 async fn update_service(
@@ -132,27 +202,57 @@ async fn update_service(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: ServiceInput = envelope(body, "service")?;
-    Ok(Json(json!({"service": render_service(&id.update_service(&ctx, &sid, input).await?, &base)})))
+    Ok(Json(
+        json!({"service": render_service(&id.update_service(&ctx, &sid, input).await?, &base)}),
+    ))
 }
 
-async fn delete_service(S(id): State, Auth(ctx): Auth, Path(sid): Path<String>) -> Result<StatusCode> {
+async fn delete_service(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(sid): Path<String>,
+) -> Result<StatusCode> {
     id.delete_service(&ctx, &sid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_endpoints(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list_endpoints(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_endpoints(&ctx, &q).await?;
-    list_body(&id, "endpoints", items.iter().map(|e| render_endpoint(e, &base)).collect(), &base, "/v3/endpoints", &q)
+    list_body(
+        &id,
+        "endpoints",
+        items.iter().map(|e| render_endpoint(e, &base)).collect(),
+        &base,
+        "/v3/endpoints",
+        &q,
+    )
 }
 
-async fn create_endpoint(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: EndpointInput = envelope(body, "endpoint")?;
     let e = id.create_endpoint(&ctx, input).await?;
     Ok(created(json!({"endpoint": render_endpoint(&e, &base)})))
 }
 
-async fn show_endpoint(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(eid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"endpoint": render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base)})))
+async fn show_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(eid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"endpoint": render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base)}),
+    ))
 }
 
 async fn update_endpoint(
@@ -163,10 +263,16 @@ async fn update_endpoint(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: EndpointInput = envelope(body, "endpoint")?;
-    Ok(Json(json!({"endpoint": render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base)})))
+    Ok(Json(
+        json!({"endpoint": render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base)}),
+    ))
 }
 
-async fn delete_endpoint(S(id): State, Auth(ctx): Auth, Path(eid): Path<String>) -> Result<StatusCode> {
+async fn delete_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(eid): Path<String>,
+) -> Result<StatusCode> {
     id.delete_endpoint(&ctx, &eid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,18 +35,42 @@ pub fn render(d: &Domain, base: &str) -> Value {
     )
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
-    let items = id.list_domains(&ctx, q.get("name"), q.flag("enabled")?).await?;
-    list_body(&id, "domains", items.iter().map(|d| render(d, &base)).collect(), &base, "/v3/domains", &q)
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
+    let items = id
+        .list_domains(&ctx, q.get("name"), q.flag("enabled")?)
+        .await?;
+    list_body(
+        &id,
+        "domains",
+        items.iter().map(|d| render(d, &base)).collect(),
+        &base,
+        "/v3/domains",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: DomainInput = envelope(body, "domain")?;
     let d = id.create_domain(&ctx, input).await?;
     Ok(created(json!({"domain": render(&d, &base)})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(did): Path<String>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(did): Path<String>,
+) -> Result<Json<Value>> {
     let d = id.get_domain(&ctx, &did).await?;
     Ok(Json(json!({"domain": render(&d, &base)})))
 }

@@ -19,7 +19,10 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/groups", get(list).post(create))
         .route("/v3/groups/{id}", get(show).patch(update).delete(delete))
         .route("/v3/groups/{id}/users", get(users))
-        .route("/v3/groups/{id}/users/{user_id}", get(check).head(check).put(add).delete(remove))
+        .route(
+            "/v3/groups/{id}/users/{user_id}",
+            get(check).head(check).put(add).delete(remove),
+        )
 }
 
 pub fn render(g: &Group, base: &str) -> Value {
@@ -35,18 +38,40 @@ pub fn render(g: &Group, base: &str) -> Value {
     )
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_groups(&ctx, &q).await?;
-    list_body(&id, "groups", items.iter().map(|g| render(g, &base)).collect(), &base, "/v3/groups", &q)
+    list_body(
+        &id,
+        "groups",
+        items.iter().map(|g| render(g, &base)).collect(),
+        &base,
+        "/v3/groups",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: GroupInput = envelope(body, "group")?;
     let g = id.create_group(&ctx, input).await?;
     Ok(created(json!({"group": render(&g, &base)})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(gid): Path<String>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(gid): Path<String>,
+) -> Result<Json<Value>> {
     let g = id.get_group(&ctx, &gid).await?;
     Ok(Json(json!({"group": render(&g, &base)})))
 }
@@ -68,23 +93,54 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn users(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(gid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+async fn users(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(gid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_group_users(&ctx, &gid).await?;
     let path = format!("/v3/groups/{gid}/users");
-    list_body(&id, "users", items.iter().map(|u| super::users::render(u, &base)).collect(), &base, &path, &q)
+    list_body(
+        &id,
+        "users",
+        items
+            .iter()
+            .map(|u| super::users::render(u, &base))
+            .collect(),
+        &base,
+        &path,
+        &q,
+    )
 }
 
-async fn check(S(id): State, Auth(ctx): Auth, Path((gid, uid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.group_membership(&ctx, &gid, &uid, Membership::Check).await?;
+async fn check(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, uid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.group_membership(&ctx, &gid, &uid, Membership::Check)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add(S(id): State, Auth(ctx): Auth, Path((gid, uid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.group_membership(&ctx, &gid, &uid, Membership::Add).await?;
+async fn add(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, uid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.group_membership(&ctx, &gid, &uid, Membership::Add)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove(S(id): State, Auth(ctx): Auth, Path((gid, uid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.group_membership(&ctx, &gid, &uid, Membership::Remove).await?;
+async fn remove(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, uid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.group_membership(&ctx, &gid, &uid, Membership::Remove)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -57,7 +57,11 @@ fn version_doc(base: &str) -> Value {
 
 /// `GET /`: 300 Multiple Choices, as Keystone answers.
 async fn versions(BaseUrl(base): BaseUrl) -> Response {
-    (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": {"values": [version_doc(&base)]}}))).into_response()
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": {"values": [version_doc(&base)]}})),
+    )
+        .into_response()
 }
 
 async fn version(BaseUrl(base): BaseUrl) -> Json<Value> {
@@ -74,8 +78,10 @@ pub(crate) fn list_body(
     q: &QueryMap,
 ) -> Result<Json<Value>> {
     let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
-    let page = common::http::pagination::paginate(items, |v| v["id"].as_str().unwrap_or(""), &params)?;
-    let links = common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
+    let page =
+        common::http::pagination::paginate(items, |v| v["id"].as_str().unwrap_or(""), &params)?;
+    let links =
+        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
     let mut body = json!({ plural: page.items, "links": links });
     if page.next_marker.is_some() {
         body["truncated"] = json!(true);
@@ -102,17 +108,23 @@ pub(crate) fn with_extra(mut v: Value, extra: &serde_json::Map<String, Value>) -
 /// Unwraps `{"<key>": {...}}` or says which key was expected.
 pub(crate) fn envelope<T: serde::de::DeserializeOwned>(body: Value, key: &str) -> Result<T> {
     let Value::Object(mut m) = body else {
-        return Err(common::Error::bad_request(format!("Invalid input: expected an object with '{key}'.")));
+        return Err(common::Error::bad_request(format!(
+            "Invalid input: expected an object with '{key}'."
+        )));
     };
-    let inner = m
-        .remove(key)
-        .ok_or_else(|| common::Error::bad_request(format!("Invalid input: '{key}' is a required property.")))?;
+    let inner = m.remove(key).ok_or_else(|| {
+        common::Error::bad_request(format!("Invalid input: '{key}' is a required property."))
+    })?;
     if !inner.is_object() {
-        return Err(common::Error::bad_request(format!("Invalid input for field '{key}': expected an object.")));
+        return Err(common::Error::bad_request(format!(
+            "Invalid input for field '{key}': expected an object."
+        )));
     }
     let bytes = serde_json::to_vec(&inner)?;
     common::http::json::parse::<T>(&bytes).map_err(|e| match e {
-        common::Error::BadRequest(msg) => common::Error::BadRequest(msg.replacen("field '", &format!("field '{key}."), 1)),
+        common::Error::BadRequest(msg) => {
+            common::Error::BadRequest(msg.replacen("field '", &format!("field '{key}."), 1))
+        }
         other => other,
     })
 }

@@ -18,8 +18,17 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
         .route("/v3/projects", get(list).post(create))
         .route("/v3/projects/{id}", get(show).patch(update).delete(delete))
-        .route("/v3/projects/{id}/tags", get(list_tags).put(replace_tags).delete(delete_tags))
-        .route("/v3/projects/{id}/tags/{tag}", get(check_tag).head(check_tag).put(add_tag).delete(delete_tag))
+        .route(
+            "/v3/projects/{id}/tags",
+            get(list_tags).put(replace_tags).delete(delete_tags),
+        )
+        .route(
+            "/v3/projects/{id}/tags/{tag}",
+            get(check_tag)
+                .head(check_tag)
+                .put(add_tag)
+                .delete(delete_tag),
+        )
 }
 
 pub fn render(p: &Project, base: &str) -> Value {
@@ -40,18 +49,40 @@ pub fn render(p: &Project, base: &str) -> Value {
     )
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_projects(&ctx, &q).await?;
-    list_body(&id, "projects", items.iter().map(|p| render(p, &base)).collect(), &base, "/v3/projects", &q)
+    list_body(
+        &id,
+        "projects",
+        items.iter().map(|p| render(p, &base)).collect(),
+        &base,
+        "/v3/projects",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: ProjectInput = envelope(body, "project")?;
     let p = id.create_project(&ctx, input).await?;
     Ok(created(json!({"project": render(&p, &base)})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(pid): Path<String>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(pid): Path<String>,
+) -> Result<Json<Value>> {
     let p = id.get_project(&ctx, &pid).await?;
     Ok(Json(json!({"project": render(&p, &base)})))
 }
@@ -74,7 +105,9 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Resul
 }
 
 async fn list_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<Json<Value>> {
-    let p = id.project_tags(&ctx, &pid, "identity:list_project_tags").await?;
+    let p = id
+        .project_tags(&ctx, &pid, "identity:list_project_tags")
+        .await?;
     Ok(Json(json!({"tags": p.tags})))
 }
 
@@ -83,31 +116,55 @@ struct Tags {
     tags: Vec<String>,
 }
 
-async fn replace_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>, JsonBody(t): JsonBody<Tags>) -> Result<Json<Value>> {
-    let p = id.set_project_tags(&ctx, &pid, "identity:update_project_tags", t.tags).await?;
+async fn replace_tags(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(pid): Path<String>,
+    JsonBody(t): JsonBody<Tags>,
+) -> Result<Json<Value>> {
+    let p = id
+        .set_project_tags(&ctx, &pid, "identity:update_project_tags", t.tags)
+        .await?;
     Ok(Json(json!({"tags": p.tags})))
 }
 
 async fn delete_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
-    id.set_project_tags(&ctx, &pid, "identity:delete_project_tags", vec![]).await?;
+    id.set_project_tags(&ctx, &pid, "identity:delete_project_tags", vec![])
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn check_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
-    let p = id.project_tags(&ctx, &pid, "identity:get_project_tag").await?;
+async fn check_tag(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, tag)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let p = id
+        .project_tags(&ctx, &pid, "identity:get_project_tag")
+        .await?;
     if p.tags.contains(&tag) {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(Error::not_found(format!("Tag {tag} not found on project {pid}.")))
+        Err(Error::not_found(format!(
+            "Tag {tag} not found on project {pid}."
+        )))
     }
 }
 
-async fn add_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
+async fn add_tag(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, tag)): Path<(String, String)>,
+) -> Result<StatusCode> {
     id.add_project_tag(&ctx, &pid, &tag).await?;
     Ok(StatusCode::CREATED)
 }
 
-async fn delete_tag(S(id): State, Auth(ctx): Auth, Path((pid, tag)): Path<(String, String)>) -> Result<StatusCode> {
+async fn delete_tag(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, tag)): Path<(String, String)>,
+) -> Result<StatusCode> {
     id.delete_project_tag(&ctx, &pid, &tag).await?;
     Ok(StatusCode::NO_CONTENT)
 }

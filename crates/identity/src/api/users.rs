@@ -40,18 +40,40 @@ pub fn render(u: &User, base: &str) -> Value {
     with_extra(v, &u.extra)
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_users(&ctx, &q).await?;
-    list_body(&id, "users", items.iter().map(|u| render(u, &base)).collect(), &base, "/v3/users", &q)
+    list_body(
+        &id,
+        "users",
+        items.iter().map(|u| render(u, &base)).collect(),
+        &base,
+        "/v3/users",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: UserInput = envelope(body, "user")?;
     let u = id.create_user(&ctx, input).await?;
     Ok(created(json!({"user": render(&u, &base)})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>> {
     let u = id.get_user(&ctx, &uid).await?;
     Ok(Json(json!({"user": render(&u, &base)})))
 }
@@ -73,21 +95,57 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(uid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn change_password(S(id): State, Path(uid): Path<String>, JsonBody(body): JsonBody<Value>) -> Result<StatusCode> {
+async fn change_password(
+    S(id): State,
+    Path(uid): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<StatusCode> {
     let change: PasswordChange = envelope(body, "user")?;
     id.change_password(&uid, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn groups(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+async fn groups(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_user_groups(&ctx, &uid).await?;
     let path = format!("/v3/users/{uid}/groups");
-    list_body(&id, "groups", items.iter().map(|g| super::groups::render(g, &base)).collect(), &base, &path, &q)
+    list_body(
+        &id,
+        "groups",
+        items
+            .iter()
+            .map(|g| super::groups::render(g, &base))
+            .collect(),
+        &base,
+        &path,
+        &q,
+    )
 }
 
-async fn projects(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+async fn projects(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_user_projects(&ctx, &uid).await?;
     let items = crate::app::projects::filter_projects(items, &q)?;
     let path = format!("/v3/users/{uid}/projects");
-    list_body(&id, "projects", items.iter().map(|p| super::projects::render(p, &base)).collect(), &base, &path, &q)
+    list_body(
+        &id,
+        "projects",
+        items
+            .iter()
+            .map(|p| super::projects::render(p, &base))
+            .collect(),
+        &base,
+        &path,
+        &q,
+    )
 }

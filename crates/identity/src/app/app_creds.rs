@@ -40,7 +40,11 @@ impl Identity {
     }
 
     fn forbid_restricted(ctx: &AuthContext, snap: &super::snapshot::Snapshot) -> Result<()> {
-        if let Some(ac) = ctx.application_credential_id.as_ref().and_then(|id| snap.app_creds.get(id)) {
+        if let Some(ac) = ctx
+            .application_credential_id
+            .as_ref()
+            .and_then(|id| snap.app_creds.get(id))
+        {
             if !ac.unrestricted {
                 return Err(Error::forbidden(
                     "Using a restricted application credential to manage application credentials is not allowed.",
@@ -51,31 +55,53 @@ impl Identity {
     }
 
     /// Returns the credential and its secret (shown only here).
-    pub async fn create_app_cred(&self, ctx: &AuthContext, user_id: &str, input: AppCredInput) -> Result<(AppCred, String)> {
-        self.enforce(ctx, "identity:create_application_credential", Self::owner_target(user_id))?;
+    pub async fn create_app_cred(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        input: AppCredInput,
+    ) -> Result<(AppCred, String)> {
+        self.enforce(
+            ctx,
+            "identity:create_application_credential",
+            Self::owner_target(user_id),
+        )?;
         let snap = self.view().await?;
         Self::forbid_restricted(ctx, &snap)?;
         if input.access_rules.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(Error::bad_request("Invalid input for field 'access_rules': access rules are not supported yet."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'access_rules': access rules are not supported yet.",
+            ));
         }
         if input.system.is_some() {
             return Err(Error::bad_request("Invalid input for field 'system': only project-scoped application credentials are supported."));
         }
         let Scope::Project { id: project_id, .. } = &ctx.scope else {
-            return Err(Error::forbidden("Application credentials require a project-scoped token."));
+            return Err(Error::forbidden(
+                "Application credentials require a project-scoped token.",
+            ));
         };
         if input.project_id.as_ref().is_some_and(|p| p != project_id) {
-            return Err(Error::bad_request("Invalid input for field 'project_id': it must be the token's project."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'project_id': it must be the token's project.",
+            ));
         }
-        let name = input.name.ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         let expires_at = match input.expires_at.as_deref() {
             None => None,
             Some(s) => {
-                let t = common::clock::parse_iso(s)
-                    .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'expires_at': {s:?} is not a timestamp.")))?;
+                let t = common::clock::parse_iso(s).ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "Invalid input for field 'expires_at': {s:?} is not a timestamp."
+                    ))
+                })?;
                 if t <= self.now() {
-                    return Err(Error::bad_request("Invalid input for field 'expires_at': it is in the past."));
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'expires_at': it is in the past.",
+                    ));
                 }
                 Some(t)
             }
@@ -87,7 +113,8 @@ impl Identity {
                 let mut out = Vec::new();
                 for s in sel {
                     let found = ctx.roles.iter().find(|r| {
-                        s.id.as_deref().is_some_and(|i| i == r.id) || s.name.as_deref().is_some_and(|n| n == r.name)
+                        s.id.as_deref().is_some_and(|i| i == r.id)
+                            || s.name.as_deref().is_some_and(|n| n == r.name)
                     });
                     match found {
                         Some(r) if !out.contains(&r.id) => out.push(r.id.clone()),
@@ -104,11 +131,17 @@ impl Identity {
             }
         };
         if role_ids.is_empty() {
-            return Err(Error::bad_request("Invalid input for field 'roles': at least one role is required."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'roles': at least one role is required.",
+            ));
         }
         let secret = match input.secret {
             Some(s) if !s.is_empty() => s,
-            Some(_) => return Err(Error::bad_request("Invalid input for field 'secret': it must not be empty.")),
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "Invalid input for field 'secret': it must not be empty.",
+                ))
+            }
             None => common::ids::random_secret(64),
         };
         let cred = AppCred {
@@ -136,8 +169,17 @@ impl Identity {
         Ok((cred, secret))
     }
 
-    pub async fn list_app_creds(&self, ctx: &AuthContext, user_id: &str, name: Option<&str>) -> Result<Vec<AppCred>> {
-        self.enforce(ctx, "identity:list_application_credentials", Self::owner_target(user_id))?;
+    pub async fn list_app_creds(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<AppCred>> {
+        self.enforce(
+            ctx,
+            "identity:list_application_credentials",
+            Self::owner_target(user_id),
+        )?;
         let snap = self.view().await?;
         if !snap.users.contains_key(user_id) {
             return Err(super::users::not_found(user_id));
@@ -153,19 +195,36 @@ impl Identity {
     }
 
     /// Another user's credential is a 404, never a 403.
-    pub async fn get_app_cred(&self, ctx: &AuthContext, user_id: &str, id: &str) -> Result<AppCred> {
-        self.enforce(ctx, "identity:get_application_credential", Self::owner_target(user_id))
-            .map_err(|_| not_found(id))?;
+    pub async fn get_app_cred(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        id: &str,
+    ) -> Result<AppCred> {
+        self.enforce(
+            ctx,
+            "identity:get_application_credential",
+            Self::owner_target(user_id),
+        )
+        .map_err(|_| not_found(id))?;
         let snap = self.view().await?;
-        snap.app_creds.get(id).filter(|a| a.user_id == user_id).cloned().ok_or_else(|| not_found(id))
+        snap.app_creds
+            .get(id)
+            .filter(|a| a.user_id == user_id)
+            .cloned()
+            .ok_or_else(|| not_found(id))
     }
 
     pub async fn delete_app_cred(&self, ctx: &AuthContext, user_id: &str, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_application_credential", Self::owner_target(user_id))
-            .map_err(|_| not_found(id))?;
+        self.enforce(
+            ctx,
+            "identity:delete_application_credential",
+            Self::owner_target(user_id),
+        )
+        .map_err(|_| not_found(id))?;
         let snap = self.view().await?;
         Self::forbid_restricted(ctx, &snap)?;
-        if !snap.app_creds.get(id).is_some_and(|a| a.user_id == user_id) {
+        if snap.app_creds.get(id).is_none_or(|a| a.user_id != user_id) {
             return Err(not_found(id));
         }
         let mut tx = self.begin().await?;

@@ -21,33 +21,53 @@ pub enum GrantTarget {
 }
 
 impl Identity {
-    async fn grant_check_refs(&self, actor: ActorKind, actor_id: &str, target: &GrantTarget) -> Result<Value> {
+    async fn grant_check_refs(
+        &self,
+        actor: ActorKind,
+        actor_id: &str,
+        target: &GrantTarget,
+    ) -> Result<Value> {
         let pool = &self.db.pool;
         let domain_id = match target {
-            GrantTarget::Project(p) => {
-                Some(crate::db::projects::get(pool, p).await?.ok_or_else(|| super::projects::not_found(p))?.domain_id)
-            }
+            GrantTarget::Project(p) => Some(
+                crate::db::projects::get(pool, p)
+                    .await?
+                    .ok_or_else(|| super::projects::not_found(p))?
+                    .domain_id,
+            ),
             GrantTarget::Domain(d) => {
-                crate::db::domains::get(pool, d).await?.ok_or_else(|| super::domains::not_found(d))?;
+                crate::db::domains::get(pool, d)
+                    .await?
+                    .ok_or_else(|| super::domains::not_found(d))?;
                 Some(d.clone())
             }
             GrantTarget::System => None,
         };
         match actor {
             ActorKind::User => {
-                crate::db::users::get(pool, actor_id).await?.ok_or_else(|| super::users::not_found(actor_id))?;
+                crate::db::users::get(pool, actor_id)
+                    .await?
+                    .ok_or_else(|| super::users::not_found(actor_id))?;
             }
             ActorKind::Group => {
-                crate::db::groups::get(pool, actor_id).await?.ok_or_else(|| super::groups::not_found(actor_id))?;
+                crate::db::groups::get(pool, actor_id)
+                    .await?
+                    .ok_or_else(|| super::groups::not_found(actor_id))?;
             }
         }
-        Ok(json!({"target": {"domain_id": domain_id, "project": {"domain_id": domain_id}}, "domain_id": domain_id}))
+        Ok(
+            json!({"target": {"domain_id": domain_id, "project": {"domain_id": domain_id}}, "domain_id": domain_id}),
+        )
     }
 
     fn grant_action(target: &GrantTarget, actor: ActorKind, verb: &str) -> String {
         match target {
             GrantTarget::System => {
-                let who = if actor == ActorKind::User { "user" } else { "group" };
+                let who = if actor == ActorKind::User {
+                    "user"
+                } else {
+                    "group"
+                };
                 match verb {
                     "list" => format!("identity:list_system_grants_for_{who}"),
                     "check" => format!("identity:check_system_grant_for_{who}"),
@@ -64,7 +84,13 @@ impl Identity {
         }
     }
 
-    fn assignment(actor: ActorKind, actor_id: &str, target: &GrantTarget, role_id: &str, inherited: bool) -> Assignment {
+    fn assignment(
+        actor: ActorKind,
+        actor_id: &str,
+        target: &GrantTarget,
+        role_id: &str,
+        inherited: bool,
+    ) -> Assignment {
         let (t, tid) = match target {
             GrantTarget::Project(p) => (TargetKind::Project, p.clone()),
             GrantTarget::Domain(d) => (TargetKind::Domain, d.clone()),
@@ -92,19 +118,31 @@ impl Identity {
     ) -> Result<()> {
         let t = self.grant_check_refs(actor, actor_id, target).await?;
         self.enforce(ctx, &Self::grant_action(target, actor, "create"), t)?;
-        let role = crate::db::roles::get(&self.db.pool, role_id).await?.ok_or_else(|| super::roles::not_found(role_id))?;
-        if let (Some(rd), GrantTarget::Project(_) | GrantTarget::Domain(_)) = (&role.domain_id, target) {
+        let role = crate::db::roles::get(&self.db.pool, role_id)
+            .await?
+            .ok_or_else(|| super::roles::not_found(role_id))?;
+        if let (Some(rd), GrantTarget::Project(_) | GrantTarget::Domain(_)) =
+            (&role.domain_id, target)
+        {
             let td = match target {
-                GrantTarget::Project(p) => crate::db::projects::get(&self.db.pool, p).await?.map(|p| p.domain_id),
+                GrantTarget::Project(p) => crate::db::projects::get(&self.db.pool, p)
+                    .await?
+                    .map(|p| p.domain_id),
                 GrantTarget::Domain(d) => Some(d.clone()),
                 GrantTarget::System => None,
             };
             if td.as_ref() != Some(rd) {
-                return Err(Error::forbidden("A domain-specific role may only be granted within its own domain."));
+                return Err(Error::forbidden(
+                    "A domain-specific role may only be granted within its own domain.",
+                ));
             }
         }
         let mut tx = self.begin().await?;
-        crate::db::assignments::insert(tx.conn(), &Self::assignment(actor, actor_id, target, role_id, inherited)).await?;
+        crate::db::assignments::insert(
+            tx.conn(),
+            &Self::assignment(actor, actor_id, target, role_id, inherited),
+        )
+        .await?;
         self.commit(tx).await
     }
 
@@ -120,12 +158,16 @@ impl Identity {
     ) -> Result<()> {
         let t = self.grant_check_refs(actor, actor_id, target).await?;
         self.enforce(ctx, &Self::grant_action(target, actor, "check"), t)?;
-        crate::db::roles::get(&self.db.pool, role_id).await?.ok_or_else(|| super::roles::not_found(role_id))?;
+        crate::db::roles::get(&self.db.pool, role_id)
+            .await?
+            .ok_or_else(|| super::roles::not_found(role_id))?;
         let a = Self::assignment(actor, actor_id, target, role_id, inherited);
         if crate::db::assignments::exists(&self.db.pool, &a).await? {
             Ok(())
         } else {
-            Err(Error::not_found(format!("Could not find role assignment with role: {role_id}, actor: {actor_id}.")))
+            Err(Error::not_found(format!(
+                "Could not find role assignment with role: {role_id}, actor: {actor_id}."
+            )))
         }
     }
 
@@ -144,7 +186,9 @@ impl Identity {
         let a = Self::assignment(actor, actor_id, target, role_id, inherited);
         let mut tx = self.begin().await?;
         if crate::db::assignments::delete(tx.conn(), &a).await? == 0 {
-            return Err(Error::not_found(format!("Could not find role assignment with role: {role_id}, actor: {actor_id}.")));
+            return Err(Error::not_found(format!(
+                "Could not find role assignment with role: {role_id}, actor: {actor_id}."
+            )));
         }
         self.commit(tx).await
     }
@@ -179,14 +223,23 @@ impl Identity {
     }
 
     /// `GET /v3/role_assignments`.
-    pub async fn list_role_assignments(&self, ctx: &AuthContext, q: &QueryMap, base: &str) -> Result<Vec<Value>> {
+    pub async fn list_role_assignments(
+        &self,
+        ctx: &AuthContext,
+        q: &QueryMap,
+        base: &str,
+    ) -> Result<Vec<Value>> {
         let scope_domain = q.get("scope.domain.id");
         let tree = q.flag("include_subtree")?.unwrap_or(false);
         if tree {
             let pid = q
                 .get("scope.project.id")
                 .ok_or_else(|| Error::bad_request("include_subtree requires scope.project.id."))?;
-            self.enforce(ctx, "identity:list_role_assignments_for_tree", json!({"target": {"project": {"id": pid}}}))?;
+            self.enforce(
+                ctx,
+                "identity:list_role_assignments_for_tree",
+                json!({"target": {"project": {"id": pid}}}),
+            )?;
         } else {
             self.enforce(
                 ctx,
@@ -197,10 +250,16 @@ impl Identity {
         let effective = q.flag("effective")?.unwrap_or(false);
         let names = q.flag("include_names")?.unwrap_or(false);
         if effective && q.has("group.id") {
-            return Err(Error::bad_request("Combining effective and group filter will always result in an empty list."));
+            return Err(Error::bad_request(
+                "Combining effective and group filter will always result in an empty list.",
+            ));
         }
         let snap = self.view().await?;
-        let rows = if effective { effective_rows(&snap) } else { direct_rows(&snap) };
+        let rows = if effective {
+            effective_rows(&snap)
+        } else {
+            direct_rows(&snap)
+        };
         let inherited_filter = q.get("scope.OS-INHERIT:inherited_to");
         let project_filter: Option<Vec<String>> = q.get("scope.project.id").map(|p| {
             let mut v = vec![p.to_string()];
@@ -212,10 +271,15 @@ impl Identity {
         let system_filter = q.get("scope.system");
         let mut out = Vec::new();
         for r in rows {
-            let keep = q.get("user.id").is_none_or(|u| r.actor == ActorKind::User && r.actor_id == u)
-                && q.get("group.id").is_none_or(|g| r.actor == ActorKind::Group && r.actor_id == g)
+            let keep = q
+                .get("user.id")
+                .is_none_or(|u| r.actor == ActorKind::User && r.actor_id == u)
+                && q.get("group.id")
+                    .is_none_or(|g| r.actor == ActorKind::Group && r.actor_id == g)
                 && q.get("role.id").is_none_or(|x| r.role_id == x)
-                && project_filter.as_ref().is_none_or(|ps| r.target == TargetKind::Project && ps.contains(&r.target_id))
+                && project_filter
+                    .as_ref()
+                    .is_none_or(|ps| r.target == TargetKind::Project && ps.contains(&r.target_id))
                 && scope_domain.is_none_or(|d| r.target == TargetKind::Domain && r.target_id == d)
                 && system_filter.is_none_or(|_| r.target == TargetKind::System)
                 && inherited_filter.is_none_or(|_| r.inherited);
@@ -286,9 +350,10 @@ fn effective_rows(snap: &Snapshot) -> Vec<Row> {
                     .filter(|p| p.domain_id == a.target_id)
                     .map(|p| (TargetKind::Project, p.id.clone()))
                     .collect(),
-                TargetKind::Project => {
-                    descendants(snap, &a.target_id).into_iter().map(|p| (TargetKind::Project, p)).collect()
-                }
+                TargetKind::Project => descendants(snap, &a.target_id)
+                    .into_iter()
+                    .map(|p| (TargetKind::Project, p))
+                    .collect(),
                 TargetKind::System => vec![(TargetKind::System, a.target_id.clone())],
             }
         } else {
@@ -324,19 +389,24 @@ fn render(snap: &Snapshot, r: &Row, names: bool, base: &str) -> Value {
         if let Some(x) = snap.roles.get(&r.role_id) {
             role["name"] = json!(x.name);
             if let Some(d) = &x.domain_id {
-                role["domain"] = json!({"id": d, "name": snap.domains.get(d).map(|d| d.name.clone())});
+                role["domain"] =
+                    json!({"id": d, "name": snap.domains.get(d).map(|d| d.name.clone())});
             }
         }
     }
     let mut actor = json!({"id": r.actor_id});
     if names {
         let named = match r.actor {
-            ActorKind::User => snap.users.get(&r.actor_id).map(|u| (u.name.clone(), u.domain_id.clone())),
+            ActorKind::User => snap
+                .users
+                .get(&r.actor_id)
+                .map(|u| (u.name.clone(), u.domain_id.clone())),
             ActorKind::Group => None,
         };
         if let Some((n, d)) = named {
             actor["name"] = json!(n);
-            actor["domain"] = json!({"id": d, "name": snap.domains.get(&d).map(|x| x.name.clone())});
+            actor["domain"] =
+                json!({"id": d, "name": snap.domains.get(&d).map(|x| x.name.clone())});
         }
     }
     let (scope_key, target_path) = match r.target {
@@ -353,8 +423,7 @@ fn render(snap: &Snapshot, r: &Row, names: bool, base: &str) -> Value {
                     TargetKind::Project => {
                         if let Some(p) = snap.projects.get(&r.target_id) {
                             t["name"] = json!(p.name);
-                            t["domain"] =
-                                json!({"id": p.domain_id, "name": snap.domains.get(&p.domain_id).map(|d| d.name.clone())});
+                            t["domain"] = json!({"id": p.domain_id, "name": snap.domains.get(&p.domain_id).map(|d| d.name.clone())});
                         }
                     }
                     _ => {
@@ -370,15 +439,26 @@ fn render(snap: &Snapshot, r: &Row, names: bool, base: &str) -> Value {
     if r.inherited {
         scope["OS-INHERIT:inherited_to"] = json!("projects");
     }
-    let actor_key = if r.actor == ActorKind::User { "user" } else { "group" };
-    let actor_path = if r.actor == ActorKind::User { "users" } else { "groups" };
+    let actor_key = if r.actor == ActorKind::User {
+        "user"
+    } else {
+        "group"
+    };
+    let actor_path = if r.actor == ActorKind::User {
+        "users"
+    } else {
+        "groups"
+    };
     let mut links = json!({
         "assignment": format!("{base}/v3/{target_path}/{actor_path}/{}/roles/{}", r.actor_id, r.prior_role.as_deref().unwrap_or(&r.role_id))
     });
     if let Some(g) = &r.via_group {
         links["membership"] = json!(format!("{base}/v3/groups/{g}/users/{}", r.actor_id));
         if let Some(assign) = links.get_mut("assignment") {
-            *assign = json!(format!("{base}/v3/{target_path}/groups/{g}/roles/{}", r.prior_role.as_deref().unwrap_or(&r.role_id)));
+            *assign = json!(format!(
+                "{base}/v3/{target_path}/groups/{g}/roles/{}",
+                r.prior_role.as_deref().unwrap_or(&r.role_id)
+            ));
         }
     }
     if let Some(p) = &r.prior_role {

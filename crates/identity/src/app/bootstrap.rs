@@ -88,7 +88,10 @@ impl Identity {
         }
         let admin_project_id = project_ids[0].clone();
         let mut role_ids = std::collections::HashMap::new();
-        let mut names: Vec<String> = ["admin", "member", "reader", "service"].iter().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = ["admin", "member", "reader", "service"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         names.extend(spec.extra_roles.iter().cloned());
         for name in &names {
             let id = match crate::db::roles::get_global_by_name(pool, name).await? {
@@ -120,7 +123,13 @@ impl Identity {
                     domain_id: "default".into(),
                     enabled: true,
                     default_project_id: None,
-                    password_hash: Some(crate::password::hash_async(spec.admin_password.clone(), self.settings.hash).await?),
+                    password_hash: Some(
+                        crate::password::hash_async(
+                            spec.admin_password.clone(),
+                            self.settings.hash,
+                        )
+                        .await?,
+                    ),
                     password_created_at: Some(now),
                     extra: Map::new(),
                     options: Map::new(),
@@ -130,7 +139,10 @@ impl Identity {
                 u.id
             }
         };
-        for (target, target_id) in [(TargetKind::Project, admin_project_id.clone()), (TargetKind::System, "system".into())] {
+        for (target, target_id) in [
+            (TargetKind::Project, admin_project_id.clone()),
+            (TargetKind::System, "system".into()),
+        ] {
             crate::db::assignments::insert(
                 tx.conn(),
                 &Assignment {
@@ -144,17 +156,28 @@ impl Identity {
             )
             .await?;
         }
-        if crate::db::catalog::get_region(pool, &spec.region).await?.is_none() {
+        if crate::db::catalog::get_region(pool, &spec.region)
+            .await?
+            .is_none()
+        {
             crate::db::catalog::insert_region(
                 tx.conn(),
-                &Region { id: spec.region.clone(), description: String::new(), parent_region_id: None, extra: Map::new() },
+                &Region {
+                    id: spec.region.clone(),
+                    description: String::new(),
+                    parent_region_id: None,
+                    extra: Map::new(),
+                },
             )
             .await?;
         }
         let services = crate::db::catalog::services(pool).await?;
         let endpoints = crate::db::catalog::endpoints(pool).await?;
         for entry in &spec.catalog {
-            let service_id = match services.iter().find(|s| s.service_type == entry.service_type) {
+            let service_id = match services
+                .iter()
+                .find(|s| s.service_type == entry.service_type)
+            {
                 Some(s) => s.id.clone(),
                 None => {
                     let s = Service {
@@ -169,11 +192,15 @@ impl Identity {
                     s.id
                 }
             };
-            for (interface, url) in
-                [("public", &entry.public_url), ("internal", &entry.internal_url), ("admin", &entry.admin_url)]
-            {
+            for (interface, url) in [
+                ("public", &entry.public_url),
+                ("internal", &entry.internal_url),
+                ("admin", &entry.admin_url),
+            ] {
                 let existing = endpoints.iter().find(|e| {
-                    e.service_id == service_id && e.interface == interface && e.region_id.as_deref() == Some(&spec.region)
+                    e.service_id == service_id
+                        && e.interface == interface
+                        && e.region_id.as_deref() == Some(&spec.region)
                 });
                 match existing {
                     // The listen address may have changed between starts.
@@ -202,6 +229,10 @@ impl Identity {
             }
         }
         self.commit(tx).await?;
-        Ok(BootstrapResult { admin_user_id, admin_project_id, created })
+        Ok(BootstrapResult {
+            admin_user_id,
+            admin_project_id,
+            created,
+        })
     }
 }

@@ -66,40 +66,63 @@ fn check_interface(i: &str) -> Result<()> {
 
 fn check_url(u: &str) -> Result<()> {
     if u.is_empty() || u.len() > 225 || !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(Error::bad_request("Invalid input for field 'url': an http(s) URL of at most 225 characters."));
+        return Err(Error::bad_request(
+            "Invalid input for field 'url': an http(s) URL of at most 225 characters.",
+        ));
     }
     Ok(())
 }
 
 impl Identity {
-    pub async fn create_region(&self, ctx: &AuthContext, id: Option<String>, mut input: RegionInput) -> Result<Region> {
+    pub async fn create_region(
+        &self,
+        ctx: &AuthContext,
+        id: Option<String>,
+        mut input: RegionInput,
+    ) -> Result<Region> {
         self.enforce(ctx, "identity:create_region", json!({}))?;
         if let (Some(a), Some(b)) = (&id, &input.id) {
             if a != b {
-                return Err(Error::bad_request("Conflicting region ids in the URL and the body."));
+                return Err(Error::bad_request(
+                    "Conflicting region ids in the URL and the body.",
+                ));
             }
         }
         let id = id.or(input.id.take()).unwrap_or_else(common::ids::hex_id);
         let parent = input.parent_region_id.flatten();
         if let Some(p) = &parent {
-            if crate::db::catalog::get_region(&self.db.pool, p).await?.is_none() {
-                return Err(Error::bad_request(format!("Invalid input for field 'parent_region_id': no region {p}.")));
+            if crate::db::catalog::get_region(&self.db.pool, p)
+                .await?
+                .is_none()
+            {
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'parent_region_id': no region {p}."
+                )));
             }
         }
         strip_readonly(&mut input.extra);
-        let r = Region { id, description: input.description.unwrap_or_default(), parent_region_id: parent, extra: input.extra };
+        let r = Region {
+            id,
+            description: input.description.unwrap_or_default(),
+            parent_region_id: parent,
+            extra: input.extra,
+        };
         let mut tx = self.begin().await?;
-        crate::db::catalog::insert_region(tx.conn(), &r).await.map_err(|e| match Error::from(e) {
-            Error::Conflict(_) => Error::conflict(format!("Duplicate ID, {}.", r.id)),
-            other => other,
-        })?;
+        crate::db::catalog::insert_region(tx.conn(), &r)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::Conflict(_) => Error::conflict(format!("Duplicate ID, {}.", r.id)),
+                other => other,
+            })?;
         self.commit(tx).await?;
         Ok(r)
     }
 
     pub async fn get_region(&self, ctx: &AuthContext, id: &str) -> Result<Region> {
         self.enforce(ctx, "identity:get_region", json!({}))?;
-        crate::db::catalog::get_region(&self.db.pool, id).await?.ok_or_else(|| region_nf(id))
+        crate::db::catalog::get_region(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| region_nf(id))
     }
 
     pub async fn list_regions(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Region>> {
@@ -107,13 +130,23 @@ impl Identity {
         Ok(crate::db::catalog::regions(&self.db.pool)
             .await?
             .into_iter()
-            .filter(|r| q.get("parent_region_id").is_none_or(|p| r.parent_region_id.as_deref() == Some(p)))
+            .filter(|r| {
+                q.get("parent_region_id")
+                    .is_none_or(|p| r.parent_region_id.as_deref() == Some(p))
+            })
             .collect())
     }
 
-    pub async fn update_region(&self, ctx: &AuthContext, id: &str, mut input: RegionInput) -> Result<Region> {
+    pub async fn update_region(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: RegionInput,
+    ) -> Result<Region> {
         self.enforce(ctx, "identity:update_region", json!({}))?;
-        let mut r = crate::db::catalog::get_region(&self.db.pool, id).await?.ok_or_else(|| region_nf(id))?;
+        let mut r = crate::db::catalog::get_region(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| region_nf(id))?;
         if let Some(d) = input.description.take() {
             r.description = d;
         }
@@ -124,12 +157,20 @@ impl Identity {
                 // Walking up from the new parent must not reach this region.
                 while let Some(c) = cur {
                     if c == id {
-                        return Err(Error::bad_request("Invalid input for field 'parent_region_id': it would form a cycle."));
+                        return Err(Error::bad_request(
+                            "Invalid input for field 'parent_region_id': it would form a cycle.",
+                        ));
                     }
-                    cur = snap.regions.iter().find(|x| x.id == c).and_then(|x| x.parent_region_id.clone());
+                    cur = snap
+                        .regions
+                        .iter()
+                        .find(|x| x.id == c)
+                        .and_then(|x| x.parent_region_id.clone());
                 }
                 if !snap.regions.iter().any(|x| x.id == *pid) {
-                    return Err(Error::bad_request(format!("Invalid input for field 'parent_region_id': no region {pid}.")));
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field 'parent_region_id': no region {pid}."
+                    )));
                 }
             }
             r.parent_region_id = p;
@@ -145,11 +186,23 @@ impl Identity {
     pub async fn delete_region(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         self.enforce(ctx, "identity:delete_region", json!({}))?;
         let snap = self.view().await?;
-        if snap.regions.iter().any(|r| r.parent_region_id.as_deref() == Some(id)) {
-            return Err(Error::forbidden(format!("Cannot delete region {id}: it has child regions.")));
+        if snap
+            .regions
+            .iter()
+            .any(|r| r.parent_region_id.as_deref() == Some(id))
+        {
+            return Err(Error::forbidden(format!(
+                "Cannot delete region {id}: it has child regions."
+            )));
         }
-        if snap.endpoints.iter().any(|e| e.region_id.as_deref() == Some(id)) {
-            return Err(Error::conflict(format!("Cannot delete region {id}: endpoints refer to it.")));
+        if snap
+            .endpoints
+            .iter()
+            .any(|e| e.region_id.as_deref() == Some(id))
+        {
+            return Err(Error::conflict(format!(
+                "Cannot delete region {id}: endpoints refer to it."
+            )));
         }
         let mut tx = self.begin().await?;
         if crate::db::catalog::delete_region(tx.conn(), id).await? == 0 {
@@ -158,9 +211,16 @@ impl Identity {
         self.commit(tx).await
     }
 
-    pub async fn create_service(&self, ctx: &AuthContext, mut input: ServiceInput) -> Result<Service> {
+    pub async fn create_service(
+        &self,
+        ctx: &AuthContext,
+        mut input: ServiceInput,
+    ) -> Result<Service> {
         self.enforce(ctx, "identity:create_service", json!({}))?;
-        let t = input.service_type.take().ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
+        let t = input
+            .service_type
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
         super::validate_name("type", &t)?;
         strip_readonly(&mut input.extra);
         let s = Service {
@@ -179,7 +239,9 @@ impl Identity {
 
     pub async fn get_service(&self, ctx: &AuthContext, id: &str) -> Result<Service> {
         self.enforce(ctx, "identity:get_service", json!({}))?;
-        crate::db::catalog::get_service(&self.db.pool, id).await?.ok_or_else(|| service_nf(id))
+        crate::db::catalog::get_service(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| service_nf(id))
     }
 
     pub async fn list_services(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Service>> {
@@ -187,13 +249,23 @@ impl Identity {
         Ok(crate::db::catalog::services(&self.db.pool)
             .await?
             .into_iter()
-            .filter(|s| q.get("type").is_none_or(|t| s.service_type == t) && q.get("name").is_none_or(|n| s.name == n))
+            .filter(|s| {
+                q.get("type").is_none_or(|t| s.service_type == t)
+                    && q.get("name").is_none_or(|n| s.name == n)
+            })
             .collect())
     }
 
-    pub async fn update_service(&self, ctx: &AuthContext, id: &str, mut input: ServiceInput) -> Result<Service> {
+    pub async fn update_service(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: ServiceInput,
+    ) -> Result<Service> {
         self.enforce(ctx, "identity:update_service", json!({}))?;
-        let mut s = crate::db::catalog::get_service(&self.db.pool, id).await?.ok_or_else(|| service_nf(id))?;
+        let mut s = crate::db::catalog::get_service(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| service_nf(id))?;
         if let Some(t) = input.service_type.take() {
             super::validate_name("type", &t)?;
             s.service_type = t;
@@ -224,22 +296,43 @@ impl Identity {
         self.commit(tx).await
     }
 
-    pub async fn create_endpoint(&self, ctx: &AuthContext, mut input: EndpointInput) -> Result<Endpoint> {
+    pub async fn create_endpoint(
+        &self,
+        ctx: &AuthContext,
+        mut input: EndpointInput,
+    ) -> Result<Endpoint> {
         self.enforce(ctx, "identity:create_endpoint", json!({}))?;
-        let service_id =
-            input.service_id.take().ok_or_else(|| Error::bad_request("Invalid input for field 'service_id': required."))?;
-        let interface =
-            input.interface.take().ok_or_else(|| Error::bad_request("Invalid input for field 'interface': required."))?;
-        let url = input.url.take().ok_or_else(|| Error::bad_request("Invalid input for field 'url': required."))?;
+        let service_id = input
+            .service_id
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'service_id': required."))?;
+        let interface = input
+            .interface
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'interface': required."))?;
+        let url = input
+            .url
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'url': required."))?;
         check_interface(&interface)?;
         check_url(&url)?;
-        if crate::db::catalog::get_service(&self.db.pool, &service_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Invalid input for field 'service_id': no service {service_id}.")));
+        if crate::db::catalog::get_service(&self.db.pool, &service_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'service_id': no service {service_id}."
+            )));
         }
         let region_id = input.region_id.flatten().or(input.region.take());
         if let Some(r) = &region_id {
-            if crate::db::catalog::get_region(&self.db.pool, r).await?.is_none() {
-                return Err(Error::bad_request(format!("Invalid input for field 'region_id': no region {r}.")));
+            if crate::db::catalog::get_region(&self.db.pool, r)
+                .await?
+                .is_none()
+            {
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'region_id': no region {r}."
+                )));
             }
         }
         strip_readonly(&mut input.extra);
@@ -260,7 +353,9 @@ impl Identity {
 
     pub async fn get_endpoint(&self, ctx: &AuthContext, id: &str) -> Result<Endpoint> {
         self.enforce(ctx, "identity:get_endpoint", json!({}))?;
-        crate::db::catalog::get_endpoint(&self.db.pool, id).await?.ok_or_else(|| endpoint_nf(id))
+        crate::db::catalog::get_endpoint(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| endpoint_nf(id))
     }
 
     pub async fn list_endpoints(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Endpoint>> {
@@ -271,17 +366,30 @@ impl Identity {
             .filter(|e| {
                 q.get("interface").is_none_or(|i| e.interface == i)
                     && q.get("service_id").is_none_or(|s| e.service_id == s)
-                    && q.get("region_id").is_none_or(|r| e.region_id.as_deref() == Some(r))
+                    && q.get("region_id")
+                        .is_none_or(|r| e.region_id.as_deref() == Some(r))
             })
             .collect())
     }
 
-    pub async fn update_endpoint(&self, ctx: &AuthContext, id: &str, mut input: EndpointInput) -> Result<Endpoint> {
+    pub async fn update_endpoint(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: EndpointInput,
+    ) -> Result<Endpoint> {
         self.enforce(ctx, "identity:update_endpoint", json!({}))?;
-        let mut e = crate::db::catalog::get_endpoint(&self.db.pool, id).await?.ok_or_else(|| endpoint_nf(id))?;
+        let mut e = crate::db::catalog::get_endpoint(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| endpoint_nf(id))?;
         if let Some(s) = input.service_id.take() {
-            if crate::db::catalog::get_service(&self.db.pool, &s).await?.is_none() {
-                return Err(Error::bad_request(format!("Invalid input for field 'service_id': no service {s}.")));
+            if crate::db::catalog::get_service(&self.db.pool, &s)
+                .await?
+                .is_none()
+            {
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'service_id': no service {s}."
+                )));
             }
             e.service_id = s;
         }
@@ -295,8 +403,13 @@ impl Identity {
         }
         if let Some(r) = input.region_id.take().or(input.region.take().map(Some)) {
             if let Some(rid) = &r {
-                if crate::db::catalog::get_region(&self.db.pool, rid).await?.is_none() {
-                    return Err(Error::bad_request(format!("Invalid input for field 'region_id': no region {rid}.")));
+                if crate::db::catalog::get_region(&self.db.pool, rid)
+                    .await?
+                    .is_none()
+                {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field 'region_id': no region {rid}."
+                    )));
                 }
             }
             e.region_id = r;

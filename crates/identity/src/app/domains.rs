@@ -25,7 +25,10 @@ pub fn not_found(id: &str) -> Error {
 impl Identity {
     pub async fn create_domain(&self, ctx: &AuthContext, mut input: DomainInput) -> Result<Domain> {
         self.enforce(ctx, "identity:create_domain", json!({}))?;
-        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         strip_readonly(&mut input.extra);
         let d = Domain {
@@ -37,18 +40,31 @@ impl Identity {
             created_at: self.now(),
         };
         let mut tx = self.begin().await?;
-        crate::db::domains::insert(tx.conn(), &d).await.map_err(|e| dup(e, "domain", &d.name))?;
+        crate::db::domains::insert(tx.conn(), &d)
+            .await
+            .map_err(|e| dup(e, "domain", &d.name))?;
         self.commit(tx).await?;
         Ok(d)
     }
 
     pub async fn get_domain(&self, ctx: &AuthContext, id: &str) -> Result<Domain> {
-        let d = crate::db::domains::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
-        self.enforce(ctx, "identity:get_domain", json!({"target": {"domain": {"id": d.id}}}))?;
+        let d = crate::db::domains::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.enforce(
+            ctx,
+            "identity:get_domain",
+            json!({"target": {"domain": {"id": d.id}}}),
+        )?;
         Ok(d)
     }
 
-    pub async fn list_domains(&self, ctx: &AuthContext, name: Option<&str>, enabled: Option<bool>) -> Result<Vec<Domain>> {
+    pub async fn list_domains(
+        &self,
+        ctx: &AuthContext,
+        name: Option<&str>,
+        enabled: Option<bool>,
+    ) -> Result<Vec<Domain>> {
         self.enforce(ctx, "identity:list_domains", json!({}))?;
         Ok(crate::db::domains::list(&self.db.pool)
             .await?
@@ -57,11 +73,24 @@ impl Identity {
             .collect())
     }
 
-    pub async fn update_domain(&self, ctx: &AuthContext, id: &str, mut input: DomainInput) -> Result<Domain> {
-        self.enforce(ctx, "identity:update_domain", json!({"target": {"domain": {"id": id}}}))?;
-        let mut d = crate::db::domains::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn update_domain(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: DomainInput,
+    ) -> Result<Domain> {
+        self.enforce(
+            ctx,
+            "identity:update_domain",
+            json!({"target": {"domain": {"id": id}}}),
+        )?;
+        let mut d = crate::db::domains::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         if input.id.as_ref().is_some_and(|i| i != id) {
-            return Err(Error::bad_request("Invalid input for field 'id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'id': it cannot be changed.",
+            ));
         }
         if let Some(n) = input.name.take() {
             validate_name("name", &n)?;
@@ -76,42 +105,68 @@ impl Identity {
         strip_readonly(&mut input.extra);
         d.extra.extend(input.extra);
         let mut tx = self.begin().await?;
-        crate::db::domains::update(tx.conn(), &d).await.map_err(|e| dup(e, "domain", &d.name))?;
+        crate::db::domains::update(tx.conn(), &d)
+            .await
+            .map_err(|e| dup(e, "domain", &d.name))?;
         self.commit(tx).await?;
         Ok(d)
     }
 
     /// Deletes a disabled domain with its projects, users and groups.
     pub async fn delete_domain(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_domain", json!({"target": {"domain": {"id": id}}}))?;
-        let d = crate::db::domains::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        self.enforce(
+            ctx,
+            "identity:delete_domain",
+            json!({"target": {"domain": {"id": id}}}),
+        )?;
+        let d = crate::db::domains::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         if d.enabled {
             return Err(Error::forbidden(format!(
                 "Cannot delete a domain that is enabled, please disable it first: {id}."
             )));
         }
         let pool = &self.db.pool;
-        let mut projects: Vec<_> =
-            crate::db::projects::list(pool).await?.into_iter().filter(|p| p.domain_id == id).collect();
-        let users: Vec<_> = crate::db::users::list(pool).await?.into_iter().filter(|u| u.domain_id == id).collect();
-        let groups: Vec<_> = crate::db::groups::list(pool).await?.into_iter().filter(|g| g.domain_id == id).collect();
-        let roles: Vec<_> =
-            crate::db::roles::list(pool).await?.into_iter().filter(|r| r.domain_id.as_deref() == Some(id)).collect();
+        let mut projects: Vec<_> = crate::db::projects::list(pool)
+            .await?
+            .into_iter()
+            .filter(|p| p.domain_id == id)
+            .collect();
+        let users: Vec<_> = crate::db::users::list(pool)
+            .await?
+            .into_iter()
+            .filter(|u| u.domain_id == id)
+            .collect();
+        let groups: Vec<_> = crate::db::groups::list(pool)
+            .await?
+            .into_iter()
+            .filter(|g| g.domain_id == id)
+            .collect();
+        let roles: Vec<_> = crate::db::roles::list(pool)
+            .await?
+            .into_iter()
+            .filter(|r| r.domain_id.as_deref() == Some(id))
+            .collect();
         // Children before parents.
         let depth = |p: &crate::db::projects::Project| {
             let mut n = 0;
             let mut cur = p.parent_id.clone();
             while let Some(c) = cur {
                 n += 1;
-                cur = projects.iter().find(|x| x.id == c).and_then(|x| x.parent_id.clone());
+                cur = projects
+                    .iter()
+                    .find(|x| x.id == c)
+                    .and_then(|x| x.parent_id.clone());
                 if n > 1000 {
                     break;
                 }
             }
             n
         };
-        let mut ordered: Vec<(usize, String)> = projects.iter().map(|p| (depth(p), p.id.clone())).collect();
-        ordered.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut ordered: Vec<(usize, String)> =
+            projects.iter().map(|p| (depth(p), p.id.clone())).collect();
+        ordered.sort_by_key(|x| std::cmp::Reverse(x.0));
         projects.clear();
         let mut tx = self.begin().await?;
         for (_, pid) in &ordered {
@@ -141,7 +196,15 @@ impl Identity {
 
 /// Attributes the server owns; a client sending them back is ignored.
 pub(crate) fn strip_readonly(extra: &mut Map<String, Value>) {
-    for k in ["links", "id", "tags", "options", "is_domain", "password_expires_at", "created_at"] {
+    for k in [
+        "links",
+        "id",
+        "tags",
+        "options",
+        "is_domain",
+        "password_expires_at",
+        "created_at",
+    ] {
         extra.remove(k);
     }
 }

@@ -30,12 +30,24 @@ fn target(g: &Group) -> Value {
 
 impl Identity {
     pub async fn create_group(&self, ctx: &AuthContext, mut input: GroupInput) -> Result<Group> {
-        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
-        self.enforce(ctx, "identity:create_group", json!({"target": {"group": {"domain_id": domain_id}}}))?;
-        if crate::db::domains::get(&self.db.pool, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Invalid input for field 'domain_id': no domain {domain_id}.")));
+        self.enforce(
+            ctx,
+            "identity:create_group",
+            json!({"target": {"group": {"domain_id": domain_id}}}),
+        )?;
+        if crate::db::domains::get(&self.db.pool, &domain_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'domain_id': no domain {domain_id}."
+            )));
         }
         strip_readonly(&mut input.extra);
         let g = Group {
@@ -47,32 +59,51 @@ impl Identity {
             created_at: self.now(),
         };
         let mut tx = self.begin().await?;
-        crate::db::groups::insert(tx.conn(), &g).await.map_err(|e| dup(e, "group", &g.name))?;
+        crate::db::groups::insert(tx.conn(), &g)
+            .await
+            .map_err(|e| dup(e, "group", &g.name))?;
         self.commit(tx).await?;
         Ok(g)
     }
 
     pub async fn get_group(&self, ctx: &AuthContext, id: &str) -> Result<Group> {
-        let g = crate::db::groups::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let g = crate::db::groups::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:get_group", target(&g))?;
         Ok(g)
     }
 
     pub async fn list_groups(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Group>> {
         let domain = q.get("domain_id");
-        self.enforce(ctx, "identity:list_groups", json!({"target": {"domain_id": domain}, "domain_id": domain}))?;
+        self.enforce(
+            ctx,
+            "identity:list_groups",
+            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+        )?;
         Ok(crate::db::groups::list(&self.db.pool)
             .await?
             .into_iter()
-            .filter(|g| q.get("name").is_none_or(|n| g.name == n) && domain.is_none_or(|d| g.domain_id == d))
+            .filter(|g| {
+                q.get("name").is_none_or(|n| g.name == n) && domain.is_none_or(|d| g.domain_id == d)
+            })
             .collect())
     }
 
-    pub async fn update_group(&self, ctx: &AuthContext, id: &str, mut input: GroupInput) -> Result<Group> {
-        let mut g = crate::db::groups::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn update_group(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: GroupInput,
+    ) -> Result<Group> {
+        let mut g = crate::db::groups::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:update_group", target(&g))?;
         if input.domain_id.as_ref().is_some_and(|d| *d != g.domain_id) {
-            return Err(Error::bad_request("Invalid input for field 'domain_id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'domain_id': it cannot be changed.",
+            ));
         }
         if let Some(n) = input.name.take() {
             validate_name("name", &n)?;
@@ -84,13 +115,17 @@ impl Identity {
         strip_readonly(&mut input.extra);
         g.extra.extend(input.extra);
         let mut tx = self.begin().await?;
-        crate::db::groups::update(tx.conn(), &g).await.map_err(|e| dup(e, "group", &g.name))?;
+        crate::db::groups::update(tx.conn(), &g)
+            .await
+            .map_err(|e| dup(e, "group", &g.name))?;
         self.commit(tx).await?;
         Ok(g)
     }
 
     pub async fn delete_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        let g = crate::db::groups::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let g = crate::db::groups::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:delete_group", target(&g))?;
         let mut tx = self.begin().await?;
         crate::db::assignments::delete_for(tx.conn(), id).await?;
@@ -99,7 +134,9 @@ impl Identity {
     }
 
     pub async fn list_group_users(&self, ctx: &AuthContext, id: &str) -> Result<Vec<User>> {
-        let g = crate::db::groups::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let g = crate::db::groups::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:list_users_in_group", target(&g))?;
         let snap = self.view().await?;
         let mut v: Vec<User> = snap
@@ -113,14 +150,20 @@ impl Identity {
     }
 
     pub async fn list_user_groups(&self, ctx: &AuthContext, user_id: &str) -> Result<Vec<Group>> {
-        let u = crate::db::users::get(&self.db.pool, user_id).await?.ok_or_else(|| super::users::not_found(user_id))?;
+        let u = crate::db::users::get(&self.db.pool, user_id)
+            .await?
+            .ok_or_else(|| super::users::not_found(user_id))?;
         self.enforce(
             ctx,
             "identity:list_groups_for_user",
             json!({"target": {"user": {"id": u.id, "domain_id": u.domain_id}}, "user_id": u.id}),
         )?;
         let snap = self.view().await?;
-        let ids = snap.groups_of_user.get(user_id).cloned().unwrap_or_default();
+        let ids = snap
+            .groups_of_user
+            .get(user_id)
+            .cloned()
+            .unwrap_or_default();
         let mut v: Vec<Group> = Vec::new();
         for gid in ids {
             if let Some(g) = crate::db::groups::get(&self.db.pool, &gid).await? {
@@ -132,22 +175,41 @@ impl Identity {
     }
 
     /// `PUT|HEAD|DELETE /v3/groups/{g}/users/{u}`.
-    pub async fn group_membership(&self, ctx: &AuthContext, group_id: &str, user_id: &str, op: Membership) -> Result<()> {
-        let g = crate::db::groups::get(&self.db.pool, group_id).await?.ok_or_else(|| not_found(group_id))?;
+    pub async fn group_membership(
+        &self,
+        ctx: &AuthContext,
+        group_id: &str,
+        user_id: &str,
+        op: Membership,
+    ) -> Result<()> {
+        let g = crate::db::groups::get(&self.db.pool, group_id)
+            .await?
+            .ok_or_else(|| not_found(group_id))?;
         let action = match op {
             Membership::Add => "identity:add_user_to_group",
             Membership::Check => "identity:check_user_in_group",
             Membership::Remove => "identity:remove_user_from_group",
         };
         self.enforce(ctx, action, target(&g))?;
-        if crate::db::users::get(&self.db.pool, user_id).await?.is_none() {
+        if crate::db::users::get(&self.db.pool, user_id)
+            .await?
+            .is_none()
+        {
             return Err(super::users::not_found(user_id));
         }
-        let member_missing = || Error::not_found(format!("User {user_id} is not a member of group {group_id}."));
+        let member_missing = || {
+            Error::not_found(format!(
+                "User {user_id} is not a member of group {group_id}."
+            ))
+        };
         match op {
             Membership::Check => {
                 let snap = self.view().await?;
-                if snap.groups_of_user.get(user_id).is_some_and(|gs| gs.iter().any(|x| x == group_id)) {
+                if snap
+                    .groups_of_user
+                    .get(user_id)
+                    .is_some_and(|gs| gs.iter().any(|x| x == group_id))
+                {
                     Ok(())
                 } else {
                     Err(member_missing())

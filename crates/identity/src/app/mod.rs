@@ -52,12 +52,20 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("keys", &self.keys).finish()
+        f.debug_struct("Identity")
+            .field("keys", &self.keys)
+            .finish()
     }
 }
 
 impl Identity {
-    pub fn new(db: db::Db, keys: KeyRepository, policy: Policy, clock: SharedClock, settings: Settings) -> Self {
+    pub fn new(
+        db: db::Db,
+        keys: KeyRepository,
+        policy: Policy,
+        clock: SharedClock,
+        settings: Settings,
+    ) -> Self {
         let dummy_hash = crate::password::dummy_hash(settings.hash);
         Self {
             db,
@@ -120,9 +128,11 @@ impl Identity {
     /// validator sees the change on its next request.
     pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
         let rev: i64 = db::sqlx::Row::try_get(
-            &db::sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'identity' RETURNING value")
-                .fetch_one(tx.conn())
-                .await?,
+            &db::sqlx::query(
+                "UPDATE revisions SET value = value + 1 WHERE name = 'identity' RETURNING value",
+            )
+            .fetch_one(tx.conn())
+            .await?,
             "value",
         )?;
         tx.commit().await?;
@@ -132,7 +142,8 @@ impl Identity {
 
     /// Checks `action` for the caller against `target`.
     pub fn enforce(&self, ctx: &AuthContext, action: &str, target: Value) -> Result<()> {
-        self.policy.enforce(action, &ctx.policy_credentials(), &target)
+        self.policy
+            .enforce(action, &ctx.policy_credentials(), &target)
     }
 
     pub fn check(&self, ctx: &AuthContext, action: &str, target: &Value) -> bool {
@@ -147,10 +158,14 @@ impl Identity {
 /// A required, non-empty, bounded name.
 pub fn validate_name(field: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::BadRequest(format!("Invalid input for field '{field}': it must not be empty.")));
+        return Err(Error::BadRequest(format!(
+            "Invalid input for field '{field}': it must not be empty."
+        )));
     }
     if name.chars().count() > 255 {
-        return Err(Error::BadRequest(format!("Invalid input for field '{field}': longer than 255 characters.")));
+        return Err(Error::BadRequest(format!(
+            "Invalid input for field '{field}': longer than 255 characters."
+        )));
     }
     Ok(())
 }

@@ -39,7 +39,9 @@ pub fn validate_tag(tag: &str) -> Result<()> {
 
 fn validate_tags(tags: &[String]) -> Result<Vec<String>> {
     if tags.len() > 80 {
-        return Err(Error::bad_request("Invalid input for field 'tags': at most 80 tags."));
+        return Err(Error::bad_request(
+            "Invalid input for field 'tags': at most 80 tags.",
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for t in tags {
@@ -65,11 +67,20 @@ pub(crate) fn caller_domain(ctx: &AuthContext) -> String {
 }
 
 impl Identity {
-    pub async fn create_project(&self, ctx: &AuthContext, mut input: ProjectInput) -> Result<Project> {
-        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+    pub async fn create_project(
+        &self,
+        ctx: &AuthContext,
+        mut input: ProjectInput,
+    ) -> Result<Project> {
+        let name = input
+            .name
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         if input.is_domain == Some(true) {
-            return Err(Error::bad_request("Projects acting as domains are not supported; create a domain instead."));
+            return Err(Error::bad_request(
+                "Projects acting as domains are not supported; create a domain instead.",
+            ));
         }
         let pool = &self.db.pool;
         let mut parent_id = input.parent_id.take().filter(|p| !p.is_empty());
@@ -78,16 +89,22 @@ impl Identity {
             if crate::db::domains::get(pool, &pid).await?.is_some() {
                 // Keystone prints a domain as the parent of its top-level projects.
                 if domain_id.as_ref().is_some_and(|d| *d != pid) {
-                    return Err(Error::bad_request("Invalid input: parent_id names a domain other than domain_id."));
+                    return Err(Error::bad_request(
+                        "Invalid input: parent_id names a domain other than domain_id.",
+                    ));
                 }
                 domain_id = Some(pid);
                 parent_id = None;
             } else {
-                let parent = crate::db::projects::get(pool, &pid)
-                    .await?
-                    .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'parent_id': no project {pid}.")))?;
+                let parent = crate::db::projects::get(pool, &pid).await?.ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "Invalid input for field 'parent_id': no project {pid}."
+                    ))
+                })?;
                 if domain_id.as_ref().is_some_and(|d| *d != parent.domain_id) {
-                    return Err(Error::bad_request("Invalid input: a project must be in its parent's domain."));
+                    return Err(Error::bad_request(
+                        "Invalid input: a project must be in its parent's domain.",
+                    ));
                 }
                 domain_id = Some(parent.domain_id);
             }
@@ -99,7 +116,9 @@ impl Identity {
             json!({"target": {"project": {"domain_id": domain_id}}, "domain_id": domain_id}),
         )?;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Invalid input for field 'domain_id': no domain {domain_id}.")));
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'domain_id': no domain {domain_id}."
+            )));
         }
         strip_readonly(&mut input.extra);
         let p = Project {
@@ -114,7 +133,9 @@ impl Identity {
             tags: validate_tags(&input.tags.unwrap_or_default())?,
         };
         let mut tx = self.begin().await?;
-        crate::db::projects::insert(tx.conn(), &p).await.map_err(|e| dup(e, "project", &p.name))?;
+        crate::db::projects::insert(tx.conn(), &p)
+            .await
+            .map_err(|e| dup(e, "project", &p.name))?;
         self.commit(tx).await?;
         Ok(p)
     }
@@ -122,30 +143,54 @@ impl Identity {
     /// A project the caller may see; a project the caller has no right to
     /// read is a 404, so project ids cannot be probed.
     pub async fn get_project(&self, ctx: &AuthContext, id: &str) -> Result<Project> {
-        let p = crate::db::projects::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let p = crate::db::projects::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         // Someone else's project is not shown to exist.
-        self.enforce(ctx, "identity:get_project", target(&p)).map_err(|_| not_found(id))?;
+        self.enforce(ctx, "identity:get_project", target(&p))
+            .map_err(|_| not_found(id))?;
         Ok(p)
     }
 
     pub async fn list_projects(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Project>> {
         let domain = q.get("domain_id");
-        self.enforce(ctx, "identity:list_projects", json!({"target": {"domain_id": domain}, "domain_id": domain}))?;
+        self.enforce(
+            ctx,
+            "identity:list_projects",
+            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+        )?;
         let all = crate::db::projects::list(&self.db.pool).await?;
         filter_projects(all, q)
     }
 
-    pub async fn update_project(&self, ctx: &AuthContext, id: &str, mut input: ProjectInput) -> Result<Project> {
-        let mut p = crate::db::projects::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn update_project(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: ProjectInput,
+    ) -> Result<Project> {
+        let mut p = crate::db::projects::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:update_project", target(&p))?;
         if input.domain_id.as_ref().is_some_and(|d| *d != p.domain_id) {
-            return Err(Error::bad_request("Invalid input for field 'domain_id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'domain_id': it cannot be changed.",
+            ));
         }
-        if input.parent_id.as_ref().is_some_and(|x| Some(x) != p.parent_id.as_ref() && *x != p.domain_id) {
-            return Err(Error::bad_request("Invalid input for field 'parent_id': it cannot be changed."));
+        if input
+            .parent_id
+            .as_ref()
+            .is_some_and(|x| Some(x) != p.parent_id.as_ref() && *x != p.domain_id)
+        {
+            return Err(Error::bad_request(
+                "Invalid input for field 'parent_id': it cannot be changed.",
+            ));
         }
         if input.is_domain == Some(true) {
-            return Err(Error::bad_request("Invalid input for field 'is_domain': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'is_domain': it cannot be changed.",
+            ));
         }
         if let Some(n) = input.name.take() {
             validate_name("name", &n)?;
@@ -165,13 +210,17 @@ impl Identity {
         input.extra.remove("parent_id");
         p.extra.extend(input.extra);
         let mut tx = self.begin().await?;
-        crate::db::projects::update(tx.conn(), &p).await.map_err(|e| dup(e, "project", &p.name))?;
+        crate::db::projects::update(tx.conn(), &p)
+            .await
+            .map_err(|e| dup(e, "project", &p.name))?;
         self.commit(tx).await?;
         Ok(p)
     }
 
     pub async fn delete_project(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        let p = crate::db::projects::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let p = crate::db::projects::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:delete_project", target(&p))?;
         if crate::db::projects::count_children(&self.db.pool, id).await? > 0 {
             return Err(Error::forbidden(format!(
@@ -193,13 +242,21 @@ impl Identity {
     }
 
     pub async fn project_tags(&self, ctx: &AuthContext, id: &str, action: &str) -> Result<Project> {
-        let p = crate::db::projects::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let p = crate::db::projects::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, action, target(&p))?;
         Ok(p)
     }
 
     /// Replaces, adds or removes tags (`None` removes all).
-    pub async fn set_project_tags(&self, ctx: &AuthContext, id: &str, action: &str, tags: Vec<String>) -> Result<Project> {
+    pub async fn set_project_tags(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        action: &str,
+        tags: Vec<String>,
+    ) -> Result<Project> {
         let mut p = self.project_tags(ctx, id, action).await?;
         p.tags = validate_tags(&tags)?;
         let mut tx = self.begin().await?;
@@ -214,9 +271,13 @@ impl Identity {
     /// different tags all land.
     pub async fn add_project_tag(&self, ctx: &AuthContext, id: &str, tag: &str) -> Result<()> {
         validate_tag(tag)?;
-        let p = self.project_tags(ctx, id, "identity:create_project_tag").await?;
+        let p = self
+            .project_tags(ctx, id, "identity:create_project_tag")
+            .await?;
         if p.tags.len() >= 80 && !p.tags.iter().any(|t| t == tag) {
-            return Err(Error::bad_request("Invalid input for field 'tags': at most 80 tags."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'tags': at most 80 tags.",
+            ));
         }
         let mut tx = self.begin().await?;
         crate::db::projects::add_tag(tx.conn(), id, tag).await?;
@@ -224,10 +285,13 @@ impl Identity {
     }
 
     pub async fn delete_project_tag(&self, ctx: &AuthContext, id: &str, tag: &str) -> Result<()> {
-        self.project_tags(ctx, id, "identity:delete_project_tag").await?;
+        self.project_tags(ctx, id, "identity:delete_project_tag")
+            .await?;
         let mut tx = self.begin().await?;
         if crate::db::projects::remove_tag(tx.conn(), id, tag).await? == 0 {
-            return Err(Error::not_found(format!("Tag {tag} not found on project {id}.")));
+            return Err(Error::not_found(format!(
+                "Tag {tag} not found on project {id}."
+            )));
         }
         self.commit(tx).await
     }
@@ -250,7 +314,8 @@ pub fn filter_projects(all: Vec<Project>, q: &QueryMap) -> Result<Vec<Project>> 
             let has = |t: &&str| p.tags.iter().any(|x| x == t);
             q.get("name").is_none_or(|n| p.name == n)
                 && q.get("domain_id").is_none_or(|d| p.domain_id == d)
-                && q.get("parent_id").is_none_or(|x| p.parent_id.as_deref().unwrap_or(&p.domain_id) == x)
+                && q.get("parent_id")
+                    .is_none_or(|x| p.parent_id.as_deref().unwrap_or(&p.domain_id) == x)
                 && enabled.is_none_or(|e| p.enabled == e)
                 && is_domain != Some(true)
                 && tags.as_ref().is_none_or(|ts| ts.iter().all(has))

@@ -31,11 +31,16 @@ fn role_dup(e: db::sqlx::Error, name: &str) -> Error {
 impl Identity {
     pub async fn create_role(&self, ctx: &AuthContext, mut input: RoleInput) -> Result<Role> {
         self.enforce(ctx, "identity:create_role", json!({}))?;
-        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         if let Some(d) = &input.domain_id {
             if crate::db::domains::get(&self.db.pool, d).await?.is_none() {
-                return Err(Error::bad_request(format!("Invalid input for field 'domain_id': no domain {d}.")));
+                return Err(Error::bad_request(format!(
+                    "Invalid input for field 'domain_id': no domain {d}."
+                )));
             }
         }
         strip_readonly(&mut input.extra);
@@ -48,14 +53,18 @@ impl Identity {
             extra: input.extra,
         };
         let mut tx = self.begin().await?;
-        crate::db::roles::insert(tx.conn(), &r).await.map_err(|e| role_dup(e, &r.name))?;
+        crate::db::roles::insert(tx.conn(), &r)
+            .await
+            .map_err(|e| role_dup(e, &r.name))?;
         self.commit(tx).await?;
         Ok(r)
     }
 
     pub async fn get_role(&self, ctx: &AuthContext, id: &str) -> Result<Role> {
         self.enforce(ctx, "identity:get_role", json!({}))?;
-        crate::db::roles::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))
+        crate::db::roles::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))
     }
 
     pub async fn list_roles(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Role>> {
@@ -64,15 +73,26 @@ impl Identity {
         Ok(crate::db::roles::list(&self.db.pool)
             .await?
             .into_iter()
-            .filter(|r| q.get("name").is_none_or(|n| r.name == n) && r.domain_id.as_deref() == domain)
+            .filter(|r| {
+                q.get("name").is_none_or(|n| r.name == n) && r.domain_id.as_deref() == domain
+            })
             .collect())
     }
 
-    pub async fn update_role(&self, ctx: &AuthContext, id: &str, mut input: RoleInput) -> Result<Role> {
+    pub async fn update_role(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: RoleInput,
+    ) -> Result<Role> {
         self.enforce(ctx, "identity:update_role", json!({}))?;
-        let mut r = crate::db::roles::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let mut r = crate::db::roles::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         if input.domain_id.is_some() && input.domain_id != r.domain_id {
-            return Err(Error::bad_request("Invalid input for field 'domain_id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'domain_id': it cannot be changed.",
+            ));
         }
         if let Some(n) = input.name.take() {
             validate_name("name", &n)?;
@@ -87,7 +107,9 @@ impl Identity {
         strip_readonly(&mut input.extra);
         r.extra.extend(input.extra);
         let mut tx = self.begin().await?;
-        crate::db::roles::update(tx.conn(), &r).await.map_err(|e| role_dup(e, &r.name))?;
+        crate::db::roles::update(tx.conn(), &r)
+            .await
+            .map_err(|e| role_dup(e, &r.name))?;
         self.commit(tx).await?;
         Ok(r)
     }
@@ -102,17 +124,37 @@ impl Identity {
     }
 
     /// Both roles of an implication, checked to exist.
-    pub async fn implied_pair(&self, ctx: &AuthContext, action: &str, prior: &str, implied: &str) -> Result<(Role, Role)> {
+    pub async fn implied_pair(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(Role, Role)> {
         self.enforce(ctx, action, json!({}))?;
-        let p = crate::db::roles::get(&self.db.pool, prior).await?.ok_or_else(|| not_found(prior))?;
-        let i = crate::db::roles::get(&self.db.pool, implied).await?.ok_or_else(|| not_found(implied))?;
+        let p = crate::db::roles::get(&self.db.pool, prior)
+            .await?
+            .ok_or_else(|| not_found(prior))?;
+        let i = crate::db::roles::get(&self.db.pool, implied)
+            .await?
+            .ok_or_else(|| not_found(implied))?;
         Ok((p, i))
     }
 
-    pub async fn create_implied_role(&self, ctx: &AuthContext, prior: &str, implied: &str) -> Result<(Role, Role)> {
-        let (p, i) = self.implied_pair(ctx, "identity:create_implied_role", prior, implied).await?;
+    pub async fn create_implied_role(
+        &self,
+        ctx: &AuthContext,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(Role, Role)> {
+        let (p, i) = self
+            .implied_pair(ctx, "identity:create_implied_role", prior, implied)
+            .await?;
         if i.name == "admin" {
-            return Err(Error::forbidden(format!("{} is not an allowable implied role.", i.name)));
+            return Err(Error::forbidden(format!(
+                "{} is not an allowable implied role.",
+                i.name
+            )));
         }
         let snap = self.view().await?;
         if prior == implied || snap.expand_implied([implied.to_string()]).contains(prior) {
@@ -127,27 +169,55 @@ impl Identity {
         Ok((p, i))
     }
 
-    pub async fn check_implied_role(&self, ctx: &AuthContext, action: &str, prior: &str, implied: &str) -> Result<(Role, Role)> {
+    pub async fn check_implied_role(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        prior: &str,
+        implied: &str,
+    ) -> Result<(Role, Role)> {
         let pair = self.implied_pair(ctx, action, prior, implied).await?;
         let snap = self.view().await?;
-        if !snap.implied.get(prior).is_some_and(|v| v.iter().any(|x| x == implied)) {
-            return Err(Error::not_found(format!("{prior} does not imply {implied}.")));
+        if !snap
+            .implied
+            .get(prior)
+            .is_some_and(|v| v.iter().any(|x| x == implied))
+        {
+            return Err(Error::not_found(format!(
+                "{prior} does not imply {implied}."
+            )));
         }
         Ok(pair)
     }
 
-    pub async fn delete_implied_role(&self, ctx: &AuthContext, prior: &str, implied: &str) -> Result<()> {
-        self.implied_pair(ctx, "identity:delete_implied_role", prior, implied).await?;
+    pub async fn delete_implied_role(
+        &self,
+        ctx: &AuthContext,
+        prior: &str,
+        implied: &str,
+    ) -> Result<()> {
+        self.implied_pair(ctx, "identity:delete_implied_role", prior, implied)
+            .await?;
         let mut tx = self.begin().await?;
         if crate::db::roles::remove_implied(tx.conn(), prior, implied).await? == 0 {
-            return Err(Error::not_found(format!("{prior} does not imply {implied}.")));
+            return Err(Error::not_found(format!(
+                "{prior} does not imply {implied}."
+            )));
         }
         self.commit(tx).await
     }
 
     /// Every (prior, [implied]) pair, or just one prior's.
-    pub async fn role_inferences(&self, ctx: &AuthContext, prior: Option<&str>) -> Result<Vec<(Role, Vec<Role>)>> {
-        let action = if prior.is_some() { "identity:list_implied_roles" } else { "identity:list_role_inference_rules" };
+    pub async fn role_inferences(
+        &self,
+        ctx: &AuthContext,
+        prior: Option<&str>,
+    ) -> Result<Vec<(Role, Vec<Role>)>> {
+        let action = if prior.is_some() {
+            "identity:list_implied_roles"
+        } else {
+            "identity:list_role_inference_rules"
+        };
         self.enforce(ctx, action, json!({}))?;
         let snap = self.view().await?;
         if let Some(p) = prior {
@@ -156,11 +226,25 @@ impl Identity {
             }
         }
         let mut out: Vec<(Role, Vec<Role>)> = Vec::new();
-        let mut priors: Vec<&String> = snap.implied.keys().filter(|k| prior.is_none_or(|p| p == k.as_str())).collect();
+        let mut priors: Vec<&String> = snap
+            .implied
+            .keys()
+            .filter(|k| prior.is_none_or(|p| p == k.as_str()))
+            .collect();
         priors.sort();
         for p in priors {
-            let Some(pr) = snap.roles.get(p) else { continue };
-            let imps = snap.implied.get(p).map(|v| v.iter().filter_map(|i| snap.roles.get(i).cloned()).collect()).unwrap_or_default();
+            let Some(pr) = snap.roles.get(p) else {
+                continue;
+            };
+            let imps = snap
+                .implied
+                .get(p)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|i| snap.roles.get(i).cloned())
+                        .collect()
+                })
+                .unwrap_or_default();
             out.push((pr.clone(), imps));
         }
         if let (Some(p), true) = (prior, out.is_empty()) {

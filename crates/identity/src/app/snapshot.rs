@@ -28,6 +28,9 @@ pub enum Target {
     System,
 }
 
+/// (user, target) → effective role ids, filled as tokens are validated.
+type RolesMemo = HashMap<(String, Target), Arc<Vec<String>>>;
+
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub revision: i64,
@@ -45,14 +48,17 @@ pub struct Snapshot {
     pub endpoints: Vec<Endpoint>,
     /// Id of the bootstrap `admin` project (Keystone's admin project).
     pub admin_project_id: Option<String>,
-    roles_memo: Mutex<HashMap<(String, Target), Arc<Vec<String>>>>,
+    roles_memo: Mutex<RolesMemo>,
 }
 
 impl Snapshot {
     /// An empty view that matches no store revision, so the first use
     /// loads the real one.
     pub fn empty() -> Snapshot {
-        Snapshot { revision: -1, ..Snapshot::default() }
+        Snapshot {
+            revision: -1,
+            ..Snapshot::default()
+        }
     }
 
     /// Loads the view from the store. `since` bounds the revocation events
@@ -84,7 +90,11 @@ impl Snapshot {
             implied,
             groups_of_user,
             assignments: crate::db::assignments::list(pool).await?,
-            app_creds: crate::db::app_creds::list(pool).await?.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            app_creds: crate::db::app_creds::list(pool)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect(),
             revocations: crate::db::revocations::list_since(pool, since).await?,
             regions: crate::db::catalog::regions(pool).await?,
             services: crate::db::catalog::services(pool).await?,
@@ -98,7 +108,10 @@ impl Snapshot {
     pub fn ancestors(&self, project_id: &str) -> Vec<&Project> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        let mut cur = self.projects.get(project_id).and_then(|p| p.parent_id.as_deref());
+        let mut cur = self
+            .projects
+            .get(project_id)
+            .and_then(|p| p.parent_id.as_deref());
         while let Some(id) = cur {
             if !seen.insert(id) {
                 break;
@@ -118,15 +131,22 @@ impl Snapshot {
     /// implication: direct ones, through groups, and inherited ones from
     /// the project's domain and ancestors.
     pub fn assignments_for<'a>(&'a self, user_id: &str, target: &Target) -> Vec<&'a Assignment> {
-        let groups: &[String] = self.groups_of_user.get(user_id).map(Vec::as_slice).unwrap_or(&[]);
+        let groups: &[String] = self
+            .groups_of_user
+            .get(user_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let is_actor = |a: &Assignment| match a.actor {
             ActorKind::User => a.actor_id == user_id,
             ActorKind::Group => groups.contains(&a.actor_id),
         };
         match target {
             Target::Project(pid) => {
-                let Some(p) = self.projects.get(pid) else { return vec![] };
-                let ancestors: Vec<&str> = self.ancestors(pid).iter().map(|p| p.id.as_str()).collect();
+                let Some(p) = self.projects.get(pid) else {
+                    return vec![];
+                };
+                let ancestors: Vec<&str> =
+                    self.ancestors(pid).iter().map(|p| p.id.as_str()).collect();
                 self.assignments
                     .iter()
                     .filter(|a| is_actor(a))
@@ -143,11 +163,18 @@ impl Snapshot {
             Target::Domain(did) => self
                 .assignments
                 .iter()
-                .filter(|a| is_actor(a) && a.target == TargetKind::Domain && a.target_id == *did && !a.inherited)
+                .filter(|a| {
+                    is_actor(a)
+                        && a.target == TargetKind::Domain
+                        && a.target_id == *did
+                        && !a.inherited
+                })
                 .collect(),
-            Target::System => {
-                self.assignments.iter().filter(|a| is_actor(a) && a.target == TargetKind::System).collect()
-            }
+            Target::System => self
+                .assignments
+                .iter()
+                .filter(|a| is_actor(a) && a.target == TargetKind::System)
+                .collect(),
         }
     }
 
@@ -174,7 +201,10 @@ impl Snapshot {
                 return v.clone();
             }
         }
-        let direct = self.assignments_for(user_id, target).into_iter().map(|a| a.role_id.clone());
+        let direct = self
+            .assignments_for(user_id, target)
+            .into_iter()
+            .map(|a| a.role_id.clone());
         let mut roles: Vec<String> = self
             .expand_implied(direct)
             .into_iter()
@@ -195,7 +225,9 @@ impl Snapshot {
     /// True when a project and everything it depends on (its domain, its
     /// ancestors) is enabled.
     pub fn project_usable(&self, id: &str) -> bool {
-        let Some(p) = self.projects.get(id) else { return false };
+        let Some(p) = self.projects.get(id) else {
+            return false;
+        };
         p.enabled
             && self.domains.get(&p.domain_id).is_some_and(|d| d.enabled)
             && self.ancestors(id).iter().all(|a| a.enabled)
@@ -221,8 +253,12 @@ impl Snapshot {
         self.revocations.iter().any(|e| {
             issued_at <= e.issued_before
                 && e.user_id.as_deref().is_none_or(|u| u == user_id)
-                && e.project_id.as_deref().is_none_or(|p| Some(p) == project_id)
-                && e.domain_id.as_deref().is_none_or(|d| domain_ids.contains(&d))
+                && e.project_id
+                    .as_deref()
+                    .is_none_or(|p| Some(p) == project_id)
+                && e.domain_id
+                    .as_deref()
+                    .is_none_or(|d| domain_ids.contains(&d))
                 && e.audit_id.as_deref().is_none_or(|a| Some(a) == audit_id)
         })
     }
@@ -234,8 +270,14 @@ impl Snapshot {
         let mut out = Vec::new();
         for s in self.services.iter().filter(|s| s.enabled) {
             let mut eps = Vec::new();
-            for e in self.endpoints.iter().filter(|e| e.enabled && e.service_id == s.id) {
-                let Some(url) = substitute(&e.url, project_id) else { continue };
+            for e in self
+                .endpoints
+                .iter()
+                .filter(|e| e.enabled && e.service_id == s.id)
+            {
+                let Some(url) = substitute(&e.url, project_id) else {
+                    continue;
+                };
                 eps.push(serde_json::json!({
                     "id": e.id,
                     "interface": e.interface,
@@ -258,7 +300,12 @@ impl Snapshot {
 /// Fills `%(tenant_id)s`, `%(project_id)s` and `$(…)s` templates; `None`
 /// when the URL needs a project and there is none.
 pub fn substitute(url: &str, project_id: Option<&str>) -> Option<String> {
-    const KEYS: [&str; 4] = ["%(tenant_id)s", "%(project_id)s", "$(tenant_id)s", "$(project_id)s"];
+    const KEYS: [&str; 4] = [
+        "%(tenant_id)s",
+        "%(project_id)s",
+        "$(tenant_id)s",
+        "$(project_id)s",
+    ];
     if !KEYS.iter().any(|k| url.contains(k)) {
         return Some(url.to_string());
     }
@@ -300,7 +347,14 @@ mod tests {
         }
     }
 
-    fn assign(actor: ActorKind, actor_id: &str, target: TargetKind, tid: &str, role: &str, inh: bool) -> Assignment {
+    fn assign(
+        actor: ActorKind,
+        actor_id: &str,
+        target: TargetKind,
+        tid: &str,
+        role: &str,
+        inh: bool,
+    ) -> Assignment {
         Assignment {
             actor,
             actor_id: actor_id.into(),
@@ -313,12 +367,21 @@ mod tests {
 
     fn snap() -> Snapshot {
         let mut s = Snapshot::default();
-        for r in [role("a", "admin"), role("m", "member"), role("r", "reader"), role("x", "extra")] {
+        for r in [
+            role("a", "admin"),
+            role("m", "member"),
+            role("r", "reader"),
+            role("x", "extra"),
+        ] {
             s.roles.insert(r.id.clone(), r);
         }
         s.implied.insert("a".into(), vec!["m".into()]);
         s.implied.insert("m".into(), vec!["r".into()]);
-        for p in [project("top", None), project("mid", Some("top")), project("leaf", Some("mid"))] {
+        for p in [
+            project("top", None),
+            project("mid", Some("top")),
+            project("leaf", Some("mid")),
+        ] {
             s.projects.insert(p.id.clone(), p);
         }
         s.groups_of_user.insert("u".into(), vec!["g".into()]);
@@ -326,8 +389,22 @@ mod tests {
             assign(ActorKind::User, "u", TargetKind::Project, "top", "m", false),
             assign(ActorKind::Group, "g", TargetKind::Project, "mid", "x", true),
             assign(ActorKind::User, "u", TargetKind::Domain, "d", "a", true),
-            assign(ActorKind::User, "other", TargetKind::Project, "leaf", "a", false),
-            assign(ActorKind::User, "u", TargetKind::System, "system", "r", false),
+            assign(
+                ActorKind::User,
+                "other",
+                TargetKind::Project,
+                "leaf",
+                "a",
+                false,
+            ),
+            assign(
+                ActorKind::User,
+                "u",
+                TargetKind::System,
+                "system",
+                "r",
+                false,
+            ),
         ];
         s
     }
@@ -340,7 +417,9 @@ mod tests {
     fn implied_roles_expand_transitively() {
         let s = snap();
         assert_eq!(
-            s.expand_implied(["a".to_string()]).into_iter().collect::<Vec<_>>(),
+            s.expand_implied(["a".to_string()])
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec!["a", "m", "r"]
         );
     }
@@ -358,17 +437,32 @@ mod tests {
         let mid = s.effective_roles("u", &Target::Project("mid".into()));
         assert!(!names(&s, &mid).contains(&"extra".to_string()));
         // inherited domain grants give nothing on the domain itself.
-        assert!(s.effective_roles("u", &Target::Domain("d".into())).is_empty());
-        assert_eq!(names(&s, &s.effective_roles("u", &Target::System)), vec!["reader"]);
-        assert!(s.effective_roles("nobody", &Target::Project("top".into())).is_empty());
+        assert!(s
+            .effective_roles("u", &Target::Domain("d".into()))
+            .is_empty());
+        assert_eq!(
+            names(&s, &s.effective_roles("u", &Target::System)),
+            vec!["reader"]
+        );
+        assert!(s
+            .effective_roles("nobody", &Target::Project("top".into()))
+            .is_empty());
     }
 
     #[test]
     fn revocation_matching() {
         let mut s = snap();
         s.revocations = vec![
-            RevocationEvent { user_id: Some("u".into()), issued_before: 100, ..Default::default() },
-            RevocationEvent { audit_id: Some("A".into()), issued_before: 500, ..Default::default() },
+            RevocationEvent {
+                user_id: Some("u".into()),
+                issued_before: 100,
+                ..Default::default()
+            },
+            RevocationEvent {
+                audit_id: Some("A".into()),
+                issued_before: 500,
+                ..Default::default()
+            },
             RevocationEvent {
                 user_id: Some("v".into()),
                 project_id: Some("p".into()),
@@ -377,18 +471,33 @@ mod tests {
             },
         ];
         assert!(s.is_revoked("u", None, &[], None, 100));
-        assert!(!s.is_revoked("u", None, &[], None, 101), "issued after the event");
+        assert!(
+            !s.is_revoked("u", None, &[], None, 101),
+            "issued after the event"
+        );
         assert!(s.is_revoked("w", None, &[], Some("A"), 10));
         assert!(!s.is_revoked("w", None, &[], Some("B"), 10));
         assert!(s.is_revoked("v", Some("p"), &[], None, 10));
-        assert!(!s.is_revoked("v", Some("q"), &[], None, 10), "other project unaffected");
+        assert!(
+            !s.is_revoked("v", Some("q"), &[], None, 10),
+            "other project unaffected"
+        );
     }
 
     #[test]
     fn url_templates() {
-        assert_eq!(substitute("http://h/v1/AUTH_%(project_id)s", Some("p")).unwrap(), "http://h/v1/AUTH_p");
-        assert_eq!(substitute("http://h/v2.1/$(tenant_id)s", Some("p")).unwrap(), "http://h/v2.1/p");
+        assert_eq!(
+            substitute("http://h/v1/AUTH_%(project_id)s", Some("p")).unwrap(),
+            "http://h/v1/AUTH_p"
+        );
+        assert_eq!(
+            substitute("http://h/v2.1/$(tenant_id)s", Some("p")).unwrap(),
+            "http://h/v2.1/p"
+        );
         assert_eq!(substitute("http://h/v1/AUTH_%(project_id)s", None), None);
-        assert_eq!(substitute("http://h:5000/v3", None).unwrap(), "http://h:5000/v3");
+        assert_eq!(
+            substitute("http://h:5000/v3", None).unwrap(),
+            "http://h:5000/v3"
+        );
     }
 }

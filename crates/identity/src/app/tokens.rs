@@ -3,7 +3,8 @@
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::token::format::{
-    method_names, new_audit_id, Payload, TokenScope, METHOD_APPLICATION_CREDENTIAL, METHOD_PASSWORD, METHOD_TOKEN,
+    method_names, new_audit_id, Payload, TokenScope, METHOD_APPLICATION_CREDENTIAL,
+    METHOD_PASSWORD, METHOD_TOKEN,
 };
 use common::context::{AuthContext, RoleRef, Scope};
 use common::{Error, Result};
@@ -98,7 +99,9 @@ impl Identity {
     pub async fn authenticate(&self, req: AuthRequest) -> Result<Issued> {
         let id = &req.auth.identity;
         if id.methods.is_empty() {
-            return Err(Error::bad_request("Invalid input for field 'identity.methods': it must not be empty."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'identity.methods': it must not be empty.",
+            ));
         }
         let now = self.now();
         let mut methods = 0u8;
@@ -129,7 +132,10 @@ impl Identity {
                     let t = id.token.as_ref().ok_or_else(|| {
                         Error::bad_request("Invalid input for field 'identity.token': it is required by the method.")
                     })?;
-                    let (payload, ctx) = self.validate_payload(&t.id).await.map_err(|_| auth_failed())?;
+                    let (payload, ctx) = self
+                        .validate_payload(&t.id)
+                        .await
+                        .map_err(|_| auth_failed())?;
                     set_user(ctx.user_id.clone())?;
                     methods |= METHOD_TOKEN | payload.methods;
                     expires_at = expires_at.min(payload.expires_at);
@@ -170,7 +176,9 @@ impl Identity {
             (Some(s), None) => s,
             (Some(s), Some(r)) if s == r => s,
             (Some(_), Some(_)) => {
-                return Err(Error::unauthorized("Application credentials cannot request a scope."));
+                return Err(Error::unauthorized(
+                    "Application credentials cannot request a scope.",
+                ));
             }
             (None, Some(r)) => r,
             (None, None) => self.default_scope(&snap, &user_id),
@@ -192,16 +200,24 @@ impl Identity {
         })?;
         let at = u64::try_from(now / 1_000_000).unwrap_or(0);
         let token = self.keys.encrypt(&payload.encode(), at);
-        Ok(Issued { token, ctx: Arc::new(ctx) })
+        Ok(Issued {
+            token,
+            ctx: Arc::new(ctx),
+        })
     }
 
     async fn check_password(&self, u: &UserRef) -> Result<String> {
         let password = u.password.clone().ok_or_else(|| {
-            Error::bad_request("Invalid input for field 'identity.password.user.password': it is required.")
+            Error::bad_request(
+                "Invalid input for field 'identity.password.user.password': it is required.",
+            )
         })?;
         let user = self.find_user(u).await?;
         let hash = match &user {
-            Some(u) => u.password_hash.clone().unwrap_or_else(|| self.dummy_hash().to_string()),
+            Some(u) => u
+                .password_hash
+                .clone()
+                .unwrap_or_else(|| self.dummy_hash().to_string()),
             None => self.dummy_hash().to_string(),
         };
         // Verify even for an unknown user so both cost the same.
@@ -224,13 +240,16 @@ impl Identity {
             return Ok(crate::db::users::get(pool, id).await?);
         }
         let name = u.name.as_deref().ok_or_else(|| {
-            Error::bad_request("Invalid input for field 'user': either 'id' or 'name' with 'domain' is required.")
+            Error::bad_request(
+                "Invalid input for field 'user': either 'id' or 'name' with 'domain' is required.",
+            )
         })?;
-        let domain = u
-            .domain
-            .as_ref()
-            .ok_or_else(|| Error::bad_request("Invalid input for field 'user.domain': required with 'name'."))?;
-        let Some(domain_id) = self.find_domain_id(domain).await? else { return Ok(None) };
+        let domain = u.domain.as_ref().ok_or_else(|| {
+            Error::bad_request("Invalid input for field 'user.domain': required with 'name'.")
+        })?;
+        let Some(domain_id) = self.find_domain_id(domain).await? else {
+            return Ok(None);
+        };
         Ok(crate::db::users::get_by_name(pool, &domain_id, name).await?)
     }
 
@@ -238,12 +257,18 @@ impl Identity {
         if let Some(id) = &d.id {
             return Ok(Some(id.clone()));
         }
-        let name =
-            d.name.as_deref().ok_or_else(|| Error::bad_request("Invalid input for field 'domain': 'id' or 'name' is required."))?;
-        Ok(crate::db::domains::get_by_name(&self.db.pool, name).await?.map(|d| d.id))
+        let name = d.name.as_deref().ok_or_else(|| {
+            Error::bad_request("Invalid input for field 'domain': 'id' or 'name' is required.")
+        })?;
+        Ok(crate::db::domains::get_by_name(&self.db.pool, name)
+            .await?
+            .map(|d| d.id))
     }
 
-    async fn check_app_cred(&self, a: &AppCredReq) -> Result<(String, String, TokenScope, Option<i64>)> {
+    async fn check_app_cred(
+        &self,
+        a: &AppCredReq,
+    ) -> Result<(String, String, TokenScope, Option<i64>)> {
         let snap = self.view().await?;
         let cred = match (&a.id, &a.name) {
             (Some(id), _) => snap.app_creds.get(id).cloned(),
@@ -252,7 +277,12 @@ impl Identity {
                     Error::bad_request("Invalid input for field 'application_credential.user': required with 'name'.")
                 })?;
                 let user = self.find_user(u).await?;
-                user.and_then(|u| snap.app_creds.values().find(|c| c.user_id == u.id && c.name == *name).cloned())
+                user.and_then(|u| {
+                    snap.app_creds
+                        .values()
+                        .find(|c| c.user_id == u.id && c.name == *name)
+                        .cloned()
+                })
             }
             (None, None) => {
                 return Err(Error::bad_request(
@@ -260,7 +290,10 @@ impl Identity {
                 ))
             }
         };
-        let hash = cred.as_ref().map(|c| c.secret_hash.clone()).unwrap_or_else(|| self.dummy_hash().to_string());
+        let hash = cred
+            .as_ref()
+            .map(|c| c.secret_hash.clone())
+            .unwrap_or_else(|| self.dummy_hash().to_string());
         let ok = crate::password::verify_async(a.secret.clone(), hash).await;
         let cred = cred.filter(|_| ok).ok_or_else(auth_failed)?;
         if cred.expires_at.is_some_and(|e| e <= self.now()) {
@@ -274,22 +307,37 @@ impl Identity {
         Ok((cred.id, cred.user_id, scope, cred.expires_at))
     }
 
-    fn requested_scope(&self, snap: &Snapshot, scope: Option<&Value>) -> Result<Option<TokenScope>> {
+    fn requested_scope(
+        &self,
+        snap: &Snapshot,
+        scope: Option<&Value>,
+    ) -> Result<Option<TokenScope>> {
         let Some(v) = scope else { return Ok(None) };
         if v.as_str() == Some("unscoped") {
             return Ok(Some(TokenScope::Unscoped));
         }
         let s: ScopeReq = serde_json::from_value(v.clone())
             .map_err(|e| Error::bad_request(format!("Invalid input for field 'scope': {e}")))?;
-        let given = [s.project.is_some(), s.domain.is_some(), s.system.is_some()].iter().filter(|b| **b).count();
+        let given = [s.project.is_some(), s.domain.is_some(), s.system.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if given != 1 {
-            return Err(Error::bad_request("Invalid input for field 'scope': exactly one of project, domain or system."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'scope': exactly one of project, domain or system.",
+            ));
         }
         let domain_id_of = |d: &DomainRef| -> Result<Option<String>> {
             match (&d.id, &d.name) {
                 (Some(id), _) => Ok(Some(id.clone())),
-                (None, Some(n)) => Ok(snap.domains.values().find(|x| x.name == *n).map(|x| x.id.clone())),
-                (None, None) => Err(Error::bad_request("Invalid input for field 'domain': 'id' or 'name' is required.")),
+                (None, Some(n)) => Ok(snap
+                    .domains
+                    .values()
+                    .find(|x| x.name == *n)
+                    .map(|x| x.id.clone())),
+                (None, None) => Err(Error::bad_request(
+                    "Invalid input for field 'domain': 'id' or 'name' is required.",
+                )),
             }
         };
         if let Some(p) = s.project {
@@ -297,7 +345,9 @@ impl Identity {
                 (Some(id), _) => id.clone(),
                 (None, Some(name)) => {
                     let d = p.domain.as_ref().ok_or_else(|| {
-                        Error::bad_request("Invalid input for field 'scope.project.domain': required with 'name'.")
+                        Error::bad_request(
+                            "Invalid input for field 'scope.project.domain': required with 'name'.",
+                        )
                     })?;
                     let did = domain_id_of(d)?.ok_or_else(auth_failed)?;
                     snap.projects
@@ -307,27 +357,43 @@ impl Identity {
                         .ok_or_else(auth_failed)?
                 }
                 (None, None) => {
-                    return Err(Error::bad_request("Invalid input for field 'scope.project': 'id' or 'name' is required."))
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'scope.project': 'id' or 'name' is required.",
+                    ))
                 }
             };
             return Ok(Some(TokenScope::Project(id)));
         }
         if let Some(d) = s.domain {
-            return Ok(Some(TokenScope::Domain(domain_id_of(&d)?.ok_or_else(auth_failed)?)));
+            return Ok(Some(TokenScope::Domain(
+                domain_id_of(&d)?.ok_or_else(auth_failed)?,
+            )));
         }
         match s.system {
-            Some(sys) if sys.get("all").and_then(Value::as_bool) == Some(true) => Ok(Some(TokenScope::System)),
-            _ => Err(Error::bad_request("Invalid input for field 'scope.system': expected {\"all\": true}.")),
+            Some(sys) if sys.get("all").and_then(Value::as_bool) == Some(true) => {
+                Ok(Some(TokenScope::System))
+            }
+            _ => Err(Error::bad_request(
+                "Invalid input for field 'scope.system': expected {\"all\": true}.",
+            )),
         }
     }
 
     /// No scope asked: the user's default project when it is usable,
     /// otherwise unscoped.
     fn default_scope(&self, snap: &Snapshot, user_id: &str) -> TokenScope {
-        let Some(dp) = snap.users.get(user_id).and_then(|u| u.default_project_id.clone()) else {
+        let Some(dp) = snap
+            .users
+            .get(user_id)
+            .and_then(|u| u.default_project_id.clone())
+        else {
             return TokenScope::Unscoped;
         };
-        if snap.project_usable(&dp) && !snap.effective_roles(user_id, &Target::Project(dp.clone())).is_empty() {
+        if snap.project_usable(&dp)
+            && !snap
+                .effective_roles(user_id, &Target::Project(dp.clone()))
+                .is_empty()
+        {
             TokenScope::Project(dp)
         } else {
             TokenScope::Unscoped
@@ -338,7 +404,10 @@ impl Identity {
     /// scope and roles as the store has them now).
     pub async fn validate_payload(&self, token: &str) -> Result<(Payload, AuthContext)> {
         let now_secs = u64::try_from(self.now() / 1_000_000).unwrap_or(0);
-        let bytes = self.keys.decrypt(token, now_secs).ok_or_else(token_not_found)?;
+        let bytes = self
+            .keys
+            .decrypt(token, now_secs)
+            .ok_or_else(token_not_found)?;
         let payload = Payload::decode(&bytes).map_err(|_| token_not_found())?;
         if payload.expires_at <= self.now() {
             return Err(token_not_found());
@@ -355,8 +424,15 @@ impl Identity {
     /// Who a payload stands for, as of `snap`; `NotFound` when the token no
     /// longer grants anything.
     pub fn resolve(&self, snap: &Snapshot, p: &Payload) -> Result<AuthContext> {
-        let user = snap.users.get(&p.user_id).filter(|_| snap.user_usable(&p.user_id)).ok_or_else(token_not_found)?;
-        let user_domain = snap.domains.get(&user.domain_id).ok_or_else(token_not_found)?;
+        let user = snap
+            .users
+            .get(&p.user_id)
+            .filter(|_| snap.user_usable(&p.user_id))
+            .ok_or_else(token_not_found)?;
+        let user_domain = snap
+            .domains
+            .get(&user.domain_id)
+            .ok_or_else(token_not_found)?;
         let (scope, target, project_id, scope_domain) = match &p.scope {
             TokenScope::Unscoped => (Scope::Unscoped, None, None, None),
             TokenScope::Project(pid) => {
@@ -364,7 +440,10 @@ impl Identity {
                     return Err(token_not_found());
                 }
                 let proj = snap.projects.get(pid).ok_or_else(token_not_found)?;
-                let dom = snap.domains.get(&proj.domain_id).ok_or_else(token_not_found)?;
+                let dom = snap
+                    .domains
+                    .get(&proj.domain_id)
+                    .ok_or_else(token_not_found)?;
                 (
                     Scope::Project {
                         id: proj.id.clone(),
@@ -378,9 +457,16 @@ impl Identity {
                 )
             }
             TokenScope::Domain(did) => {
-                let dom = snap.domains.get(did).filter(|d| d.enabled).ok_or_else(token_not_found)?;
+                let dom = snap
+                    .domains
+                    .get(did)
+                    .filter(|d| d.enabled)
+                    .ok_or_else(token_not_found)?;
                 (
-                    Scope::Domain { id: dom.id.clone(), name: dom.name.clone() },
+                    Scope::Domain {
+                        id: dom.id.clone(),
+                        name: dom.name.clone(),
+                    },
                     Some(Target::Domain(did.clone())),
                     None,
                     Some(dom.id.as_str()),
@@ -390,7 +476,13 @@ impl Identity {
         };
         let mut domains: Vec<&str> = vec![user.domain_id.as_str()];
         domains.extend(scope_domain);
-        if snap.is_revoked(&p.user_id, project_id, &domains, p.audit_ids.first().map(String::as_str), p.issued_at) {
+        if snap.is_revoked(
+            &p.user_id,
+            project_id,
+            &domains,
+            p.audit_ids.first().map(String::as_str),
+            p.issued_at,
+        ) {
             return Err(token_not_found());
         }
         let mut role_ids: Vec<String> = match &target {
@@ -408,21 +500,29 @@ impl Identity {
             // The credential's roles, as long as the user still holds all
             // of them (Keystone invalidates it otherwise).
             let held = snap.expand_implied(cred.role_ids.iter().cloned());
-            if !held.iter().all(|r| role_ids.contains(r) || snap.roles.get(r).is_some_and(|x| x.domain_id.is_some())) {
+            if !held.iter().all(|r| {
+                role_ids.contains(r) || snap.roles.get(r).is_some_and(|x| x.domain_id.is_some())
+            }) {
                 return Err(token_not_found());
             }
             role_ids.retain(|r| held.contains(r));
         }
         let roles = role_ids
             .iter()
-            .filter_map(|id| snap.roles.get(id).map(|r| RoleRef { id: r.id.clone(), name: r.name.clone() }))
+            .filter_map(|id| {
+                snap.roles.get(id).map(|r| RoleRef {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                })
+            })
             .collect();
         Ok(AuthContext {
             user_id: user.id.clone(),
             user_name: user.name.clone(),
             user_domain_id: user_domain.id.clone(),
             user_domain_name: user_domain.name.clone(),
-            is_admin_project: project_id.is_some() && project_id == snap.admin_project_id.as_deref(),
+            is_admin_project: project_id.is_some()
+                && project_id == snap.admin_project_id.as_deref(),
             scope,
             roles,
             methods: method_names(p.methods),
@@ -449,7 +549,12 @@ impl Identity {
         });
         let project_id = match &ctx.scope {
             Scope::Unscoped => None,
-            Scope::Project { id, name, domain_id, domain_name } => {
+            Scope::Project {
+                id,
+                name,
+                domain_id,
+                domain_name,
+            } => {
                 t["project"] = json!({"id": id, "name": name, "domain": {"id": domain_id, "name": domain_name}});
                 t["is_domain"] = json!(false);
                 t["is_admin_project"] = json!(ctx.is_admin_project);
@@ -470,8 +575,13 @@ impl Identity {
                 t["catalog"] = snap.catalog(project_id);
             }
         }
-        if let Some(ac) = ctx.application_credential_id.as_ref().and_then(|id| snap.app_creds.get(id)) {
-            t["application_credential"] = json!({"id": ac.id, "name": ac.name, "restricted": !ac.unrestricted});
+        if let Some(ac) = ctx
+            .application_credential_id
+            .as_ref()
+            .and_then(|id| snap.app_creds.get(id))
+        {
+            t["application_credential"] =
+                json!({"id": ac.id, "name": ac.name, "restricted": !ac.unrestricted});
         }
         json!({ "token": t })
     }
@@ -481,7 +591,11 @@ impl Identity {
         let (payload, ctx) = self.validate_payload(subject).await?;
         let target = json!({"target": {"token": {"user_id": ctx.user_id}}, "token": {"user_id": ctx.user_id}});
         self.enforce(caller, "identity:revoke_token", target)?;
-        let audit = payload.audit_ids.first().cloned().ok_or_else(token_not_found)?;
+        let audit = payload
+            .audit_ids
+            .first()
+            .cloned()
+            .ok_or_else(token_not_found)?;
         self.add_revocation(crate::db::revocations::RevocationEvent {
             audit_id: Some(audit),
             issued_before: payload.issued_at,
@@ -491,13 +605,20 @@ impl Identity {
     }
 
     /// Records a revocation event, stamping its id and time.
-    pub async fn add_revocation(&self, mut e: crate::db::revocations::RevocationEvent) -> Result<()> {
+    pub async fn add_revocation(
+        &self,
+        mut e: crate::db::revocations::RevocationEvent,
+    ) -> Result<()> {
         let now = self.now();
         e.id = common::ids::hex_id();
         e.revoked_at = now;
         let mut tx = self.begin().await?;
         crate::db::revocations::insert(tx.conn(), &e).await?;
-        crate::db::revocations::prune(tx.conn(), now - self.settings.token_lifetime - 3_600_000_000).await?;
+        crate::db::revocations::prune(
+            tx.conn(),
+            now - self.settings.token_lifetime - 3_600_000_000,
+        )
+        .await?;
         self.commit(tx).await
     }
 

@@ -41,14 +41,19 @@ fn target(u: &User) -> Value {
 
 fn validate_password(p: &str) -> Result<()> {
     if p.is_empty() || p.len() > 4096 {
-        return Err(Error::bad_request("Invalid input for field 'password': 1 to 4096 characters."));
+        return Err(Error::bad_request(
+            "Invalid input for field 'password': 1 to 4096 characters.",
+        ));
     }
     Ok(())
 }
 
 impl Identity {
     pub async fn create_user(&self, ctx: &AuthContext, mut input: UserInput) -> Result<User> {
-        let name = input.name.take().ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
         let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
         self.enforce(
@@ -58,7 +63,9 @@ impl Identity {
         )?;
         let pool = &self.db.pool;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Invalid input for field 'domain_id': no domain {domain_id}.")));
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'domain_id': no domain {domain_id}."
+            )));
         }
         let default_project_id = input.default_project_id.flatten();
         if let Some(dp) = &default_project_id {
@@ -72,7 +79,10 @@ impl Identity {
         let (password_hash, password_created_at) = match input.password.flatten() {
             Some(p) => {
                 validate_password(&p)?;
-                (Some(crate::password::hash_async(p, self.settings.hash).await?), Some(now))
+                (
+                    Some(crate::password::hash_async(p, self.settings.hash).await?),
+                    Some(now),
+                )
             }
             None => (None, None),
         };
@@ -90,20 +100,28 @@ impl Identity {
             created_at: now,
         };
         let mut tx = self.begin().await?;
-        crate::db::users::insert(tx.conn(), &u).await.map_err(|e| dup(e, "user", &u.name))?;
+        crate::db::users::insert(tx.conn(), &u)
+            .await
+            .map_err(|e| dup(e, "user", &u.name))?;
         self.commit(tx).await?;
         Ok(u)
     }
 
     pub async fn get_user(&self, ctx: &AuthContext, id: &str) -> Result<User> {
-        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let u = crate::db::users::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:get_user", target(&u))?;
         Ok(u)
     }
 
     pub async fn list_users(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<User>> {
         let domain = q.get("domain_id");
-        self.enforce(ctx, "identity:list_users", json!({"target": {"domain_id": domain}, "domain_id": domain}))?;
+        self.enforce(
+            ctx,
+            "identity:list_users",
+            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+        )?;
         let enabled = q.flag("enabled")?;
         Ok(crate::db::users::list(&self.db.pool)
             .await?
@@ -116,11 +134,20 @@ impl Identity {
             .collect())
     }
 
-    pub async fn update_user(&self, ctx: &AuthContext, id: &str, mut input: UserInput) -> Result<User> {
-        let mut u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn update_user(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: UserInput,
+    ) -> Result<User> {
+        let mut u = crate::db::users::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:update_user", target(&u))?;
         if input.domain_id.as_ref().is_some_and(|d| *d != u.domain_id) {
-            return Err(Error::bad_request("Invalid input for field 'domain_id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'domain_id': it cannot be changed.",
+            ));
         }
         if let Some(n) = input.name.take() {
             validate_name("name", &n)?;
@@ -158,7 +185,9 @@ impl Identity {
         strip_readonly(&mut input.extra);
         u.extra.extend(input.extra);
         let mut tx = self.begin().await?;
-        crate::db::users::update(tx.conn(), &u).await.map_err(|e| dup(e, "user", &u.name))?;
+        crate::db::users::update(tx.conn(), &u)
+            .await
+            .map_err(|e| dup(e, "user", &u.name))?;
         if password_changed {
             self.revoke_user_in(tx.conn(), &u.id, None).await?;
         }
@@ -167,7 +196,9 @@ impl Identity {
     }
 
     pub async fn delete_user(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let u = crate::db::users::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:delete_user", target(&u))?;
         let mut tx = self.begin().await?;
         crate::db::assignments::delete_for(tx.conn(), id).await?;
@@ -188,9 +219,14 @@ impl Identity {
         let ok = crate::password::verify_async(change.original_password, hash).await;
         let mut u = match u {
             Some(u) if ok && u.password_hash.is_some() && u.enabled => u,
-            _ => return Err(Error::unauthorized("The request you have made requires authentication.")),
+            _ => {
+                return Err(Error::unauthorized(
+                    "The request you have made requires authentication.",
+                ))
+            }
         };
-        u.password_hash = Some(crate::password::hash_async(change.password, self.settings.hash).await?);
+        u.password_hash =
+            Some(crate::password::hash_async(change.password, self.settings.hash).await?);
         u.password_created_at = Some(self.now());
         let mut tx = self.begin().await?;
         crate::db::users::update(tx.conn(), &u).await?;
@@ -199,14 +235,24 @@ impl Identity {
     }
 
     /// `GET /v3/users/{id}/projects`: projects where the user has a role.
-    pub async fn list_user_projects(&self, ctx: &AuthContext, id: &str) -> Result<Vec<crate::db::projects::Project>> {
-        let u = crate::db::users::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn list_user_projects(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+    ) -> Result<Vec<crate::db::projects::Project>> {
+        let u = crate::db::users::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:list_user_projects", target(&u))?;
         let snap = self.view().await?;
         let mut v: Vec<_> = snap
             .projects
             .values()
-            .filter(|p| !snap.effective_roles(id, &super::snapshot::Target::Project(p.id.clone())).is_empty())
+            .filter(|p| {
+                !snap
+                    .effective_roles(id, &super::snapshot::Target::Project(p.id.clone()))
+                    .is_empty()
+            })
             .cloned()
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));

@@ -40,18 +40,24 @@ const COLS: &str =
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<AppCred>, sqlx::Error> {
     let mut roles: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query("SELECT application_credential_id, role_id FROM application_credential_roles")
-        .fetch_all(pool)
-        .await?
+    for r in
+        sqlx::query("SELECT application_credential_id, role_id FROM application_credential_roles")
+            .fetch_all(pool)
+            .await?
     {
-        roles.entry(s(&r, "application_credential_id")?).or_default().push(s(&r, "role_id")?);
+        roles
+            .entry(s(&r, "application_credential_id")?)
+            .or_default()
+            .push(s(&r, "role_id")?);
     }
-    let mut v: Vec<AppCred> = sqlx::query(&format!("SELECT {COLS} FROM application_credentials ORDER BY id"))
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(row)
-        .collect::<Result<_, _>>()?;
+    let mut v: Vec<AppCred> = sqlx::query(&format!(
+        "SELECT {COLS} FROM application_credentials ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(row)
+    .collect::<Result<_, _>>()?;
     for a in &mut v {
         a.role_ids = roles.remove(&a.id).unwrap_or_default();
         a.role_ids.sort();
@@ -86,9 +92,11 @@ pub async fn insert(c: &mut Conn, a: &AppCred) -> Result<(), sqlx::Error> {
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM application_credentials WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM application_credentials WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -59,7 +59,9 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Assignment>, sqlx::Error> {
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let Some((actor, target)) = parse_type(&s(r, "type")?) else { continue };
+        let Some((actor, target)) = parse_type(&s(r, "type")?) else {
+            continue;
+        };
         out.push(Assignment {
             actor,
             actor_id: s(r, "actor_id")?,

@@ -85,29 +85,37 @@ pub async fn get_region(pool: &AnyPool, id: &str) -> Result<Option<Region>, sqlx
 }
 
 pub async fn insert_region(c: &mut Conn, r: &Region) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO regions (id, description, parent_region_id, extra) VALUES ($1, $2, $3, $4)")
-        .bind(&r.id)
-        .bind(&r.description)
-        .bind(&r.parent_region_id)
-        .bind(extra_text(&r.extra))
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "INSERT INTO regions (id, description, parent_region_id, extra) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&r.id)
+    .bind(&r.description)
+    .bind(&r.parent_region_id)
+    .bind(extra_text(&r.extra))
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn update_region(c: &mut Conn, r: &Region) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE regions SET description = $2, parent_region_id = $3, extra = $4 WHERE id = $1")
-        .bind(&r.id)
-        .bind(&r.description)
-        .bind(&r.parent_region_id)
-        .bind(extra_text(&r.extra))
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE regions SET description = $2, parent_region_id = $3, extra = $4 WHERE id = $1",
+    )
+    .bind(&r.id)
+    .bind(&r.description)
+    .bind(&r.parent_region_id)
+    .bind(extra_text(&r.extra))
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn delete_region(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM regions WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM regions WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 pub async fn services(pool: &AnyPool) -> Result<Vec<Service>, sqlx::Error> {
@@ -158,7 +166,11 @@ pub async fn update_service(c: &mut Conn, x: &Service) -> Result<(), sqlx::Error
 }
 
 pub async fn delete_service(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM services WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 pub async fn endpoints(pool: &AnyPool) -> Result<Vec<Endpoint>, sqlx::Error> {
@@ -215,5 +227,9 @@ pub async fn update_endpoint(c: &mut Conn, e: &Endpoint) -> Result<(), sqlx::Err
 }
 
 pub async fn delete_endpoint(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM endpoints WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM endpoints WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }

@@ -73,17 +73,23 @@ pub async fn insert(c: &mut Conn, d: &Domain) -> Result<(), sqlx::Error> {
 }
 
 pub async fn update(c: &mut Conn, d: &Domain) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE domains SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1")
-        .bind(&d.id)
-        .bind(&d.name)
-        .bind(&d.description)
-        .bind(db::b2i(d.enabled))
-        .bind(extra_text(&d.extra))
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE domains SET name = $2, description = $3, enabled = $4, extra = $5 WHERE id = $1",
+    )
+    .bind(&d.id)
+    .bind(&d.name)
+    .bind(&d.description)
+    .bind(db::b2i(d.enabled))
+    .bind(extra_text(&d.extra))
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM domains WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM domains WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }

@@ -73,12 +73,19 @@ pub async fn update(c: &mut Conn, g: &Group) -> Result<(), sqlx::Error> {
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM groups WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM groups WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 pub async fn count_in_domain(pool: &AnyPool, domain_id: &str) -> Result<i64, sqlx::Error> {
     i(
-        &sqlx::query("SELECT COUNT(*) AS n FROM groups WHERE domain_id = $1").bind(domain_id).fetch_one(pool).await?,
+        &sqlx::query("SELECT COUNT(*) AS n FROM groups WHERE domain_id = $1")
+            .bind(domain_id)
+            .fetch_one(pool)
+            .await?,
         "n",
     )
 }

@@ -36,8 +36,13 @@ const COLS: &str = "id, name, domain_id, parent_id, description, enabled, extra,
 
 async fn all_tags(pool: &AnyPool) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query("SELECT project_id, name FROM project_tags ORDER BY name").fetch_all(pool).await? {
-        m.entry(s(&r, "project_id")?).or_default().push(s(&r, "name")?);
+    for r in sqlx::query("SELECT project_id, name FROM project_tags ORDER BY name")
+        .fetch_all(pool)
+        .await?
+    {
+        m.entry(s(&r, "project_id")?)
+            .or_default()
+            .push(s(&r, "name")?);
     }
     Ok(m)
 }
@@ -69,14 +74,19 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Project>, sqlx::Erro
     Ok(Some(p))
 }
 
-pub async fn get_by_name(pool: &AnyPool, domain_id: &str, name: &str) -> Result<Option<Project>, sqlx::Error> {
-    let id: Option<String> = sqlx::query("SELECT id FROM projects WHERE domain_id = $1 AND name = $2")
-        .bind(domain_id)
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| s(&r, "id"))
-        .transpose()?;
+pub async fn get_by_name(
+    pool: &AnyPool,
+    domain_id: &str,
+    name: &str,
+) -> Result<Option<Project>, sqlx::Error> {
+    let id: Option<String> =
+        sqlx::query("SELECT id FROM projects WHERE domain_id = $1 AND name = $2")
+            .bind(domain_id)
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| s(&r, "id"))
+            .transpose()?;
     match id {
         Some(id) => get(pool, &id).await,
         None => Ok(None),
@@ -126,7 +136,10 @@ pub async fn update(c: &mut Conn, p: &Project) -> Result<(), sqlx::Error> {
 }
 
 pub async fn set_tags(c: &mut Conn, id: &str, tags: &[String]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM project_tags WHERE project_id = $1").bind(id).execute(&mut *c).await?;
+    sqlx::query("DELETE FROM project_tags WHERE project_id = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
     for t in tags {
         sqlx::query("INSERT INTO project_tags (project_id, name) VALUES ($1, $2)")
             .bind(id)
@@ -147,25 +160,40 @@ pub async fn add_tag(c: &mut Conn, id: &str, tag: &str) -> Result<(), sqlx::Erro
 }
 
 pub async fn remove_tag(c: &mut Conn, id: &str, tag: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM project_tags WHERE project_id = $1 AND name = $2")
+    Ok(
+        sqlx::query("DELETE FROM project_tags WHERE project_id = $1 AND name = $2")
+            .bind(id)
+            .bind(tag)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM projects WHERE id = $1")
         .bind(id)
-        .bind(tag)
         .execute(c)
         .await?
         .rows_affected())
 }
 
-pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(c).await?.rows_affected())
-}
-
 pub async fn count_children(pool: &AnyPool, id: &str) -> Result<i64, sqlx::Error> {
-    i(&sqlx::query("SELECT COUNT(*) AS n FROM projects WHERE parent_id = $1").bind(id).fetch_one(pool).await?, "n")
+    i(
+        &sqlx::query("SELECT COUNT(*) AS n FROM projects WHERE parent_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+        "n",
+    )
 }
 
 pub async fn count_in_domain(pool: &AnyPool, domain_id: &str) -> Result<i64, sqlx::Error> {
     i(
-        &sqlx::query("SELECT COUNT(*) AS n FROM projects WHERE domain_id = $1").bind(domain_id).fetch_one(pool).await?,
+        &sqlx::query("SELECT COUNT(*) AS n FROM projects WHERE domain_id = $1")
+            .bind(domain_id)
+            .fetch_one(pool)
+            .await?,
         "n",
     )
 }

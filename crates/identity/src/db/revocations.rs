@@ -59,9 +59,11 @@ pub async fn insert(c: &mut Conn, e: &RevocationEvent) -> Result<(), sqlx::Error
 
 /// Drops events that can no longer match an unexpired token.
 pub async fn prune(c: &mut Conn, before: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM revocation_events WHERE revoked_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM revocation_events WHERE revoked_at < $1")
+            .bind(before)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }

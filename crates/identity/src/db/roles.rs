@@ -49,13 +49,15 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Role>, sqlx::Error> 
 }
 
 pub async fn get_global_by_name(pool: &AnyPool, name: &str) -> Result<Option<Role>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLS} FROM roles WHERE domain_id = '' AND name = $1"))
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(row)
-        .transpose()
+    sqlx::query(&format!(
+        "SELECT {COLS} FROM roles WHERE domain_id = '' AND name = $1"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(row)
+    .transpose()
 }
 
 pub async fn insert(c: &mut Conn, r: &Role) -> Result<(), sqlx::Error> {
@@ -74,19 +76,25 @@ pub async fn insert(c: &mut Conn, r: &Role) -> Result<(), sqlx::Error> {
 }
 
 pub async fn update(c: &mut Conn, r: &Role) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE roles SET name = $2, description = $3, options = $4, extra = $5 WHERE id = $1")
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(&r.description)
-        .bind(extra_text(&r.options))
-        .bind(extra_text(&r.extra))
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE roles SET name = $2, description = $3, options = $4, extra = $5 WHERE id = $1",
+    )
+    .bind(&r.id)
+    .bind(&r.name)
+    .bind(&r.description)
+    .bind(extra_text(&r.options))
+    .bind(extra_text(&r.extra))
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM roles WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 /// All (prior, implied) pairs.
@@ -112,10 +120,12 @@ pub async fn add_implied(c: &mut Conn, prior: &str, implied: &str) -> Result<(),
 }
 
 pub async fn remove_implied(c: &mut Conn, prior: &str, implied: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM implied_roles WHERE prior_role_id = $1 AND implied_role_id = $2")
-        .bind(prior)
-        .bind(implied)
-        .execute(c)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM implied_roles WHERE prior_role_id = $1 AND implied_role_id = $2")
+            .bind(prior)
+            .bind(implied)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -55,15 +55,21 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<User>, sqlx::Error> 
         .transpose()
 }
 
-pub async fn get_by_name(pool: &AnyPool, domain_id: &str, name: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLS} FROM users WHERE domain_id = $1 AND name = $2"))
-        .bind(domain_id)
-        .bind(name)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(row)
-        .transpose()
+pub async fn get_by_name(
+    pool: &AnyPool,
+    domain_id: &str,
+    name: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {COLS} FROM users WHERE domain_id = $1 AND name = $2"
+    ))
+    .bind(domain_id)
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(row)
+    .transpose()
 }
 
 pub async fn insert(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
@@ -106,12 +112,19 @@ pub async fn update(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 pub async fn count_in_domain(pool: &AnyPool, domain_id: &str) -> Result<i64, sqlx::Error> {
     i(
-        &sqlx::query("SELECT COUNT(*) AS n FROM users WHERE domain_id = $1").bind(domain_id).fetch_one(pool).await?,
+        &sqlx::query("SELECT COUNT(*) AS n FROM users WHERE domain_id = $1")
+            .bind(domain_id)
+            .fetch_one(pool)
+            .await?,
         "n",
     )
 }
@@ -139,11 +152,17 @@ pub async fn add_to_group(c: &mut Conn, user_id: &str, group_id: &str) -> Result
     Ok(())
 }
 
-pub async fn remove_from_group(c: &mut Conn, user_id: &str, group_id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM user_group_membership WHERE user_id = $1 AND group_id = $2")
-        .bind(user_id)
-        .bind(group_id)
-        .execute(c)
-        .await?
-        .rows_affected())
+pub async fn remove_from_group(
+    c: &mut Conn,
+    user_id: &str,
+    group_id: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM user_group_membership WHERE user_id = $1 AND group_id = $2")
+            .bind(user_id)
+            .bind(group_id)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -86,7 +86,11 @@ impl Payload {
             .audit_ids
             .iter()
             .take(2)
-            .filter_map(|a| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(a).ok())
+            .filter_map(|a| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(a)
+                    .ok()
+            })
             .filter(|b| b.len() == 16)
             .collect();
         out.push(audits.len() as u8);
@@ -132,7 +136,15 @@ impl Payload {
         if r.pos != b.len() {
             return Err(Malformed);
         }
-        Ok(Payload { methods, user_id, scope, issued_at, expires_at, audit_ids, application_credential_id })
+        Ok(Payload {
+            methods,
+            user_id,
+            scope,
+            issued_at,
+            expires_at,
+            audit_ids,
+            application_credential_id,
+        })
     }
 }
 

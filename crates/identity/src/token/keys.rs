@@ -20,7 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("fernet key repository {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("fernet key repository {0} holds no valid keys")]
     Empty(PathBuf),
 }
@@ -44,12 +47,17 @@ pub struct KeyRepository {
 
 impl std::fmt::Debug for KeyRepository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRepository").field("dir", &self.dir).finish()
+        f.debug_struct("KeyRepository")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_path_buf(), source }
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl KeyRepository {
@@ -62,7 +70,10 @@ impl KeyRepository {
             rotate(dir, 3)?;
         }
         let loaded = load(dir)?;
-        Ok(Self { dir: dir.to_path_buf(), loaded: RwLock::new(Arc::new(loaded)) })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            loaded: RwLock::new(Arc::new(loaded)),
+        })
     }
 
     fn current(&self) -> Arc<Loaded> {
@@ -124,12 +135,17 @@ impl KeyRepository {
 }
 
 fn decrypt_with(keys: &[Fernet], token: &str, now: u64) -> Option<Vec<u8>> {
-    keys.iter().find_map(|k| k.decrypt_at_time(token, None, now).ok())
+    keys.iter()
+        .find_map(|k| k.decrypt_at_time(token, None, now).ok())
 }
 
 fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))
 }
 
 /// The key file indexes in `dir`, ascending.
@@ -137,7 +153,12 @@ fn key_files(dir: &Path) -> Result<Vec<u64>, KeyError> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(KeyError::Io { path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(KeyError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })
+        }
     };
     let mut v: Vec<u64> = rd
         .filter_map(|e| e.ok())
@@ -186,7 +207,13 @@ fn load(dir: &Path) -> Result<Loaded, KeyError> {
         return Err(KeyError::Empty(dir.to_path_buf()));
     };
     let count = keys.len();
-    Ok(Loaded { primary: Arc::new(primary), fernet: Arc::new(keys), mtime, checked: Instant::now(), count })
+    Ok(Loaded {
+        primary: Arc::new(primary),
+        fernet: Arc::new(keys),
+        mtime,
+        checked: Instant::now(),
+        count,
+    })
 }
 
 /// Rotates the repository: staged becomes primary, a new staged key is
@@ -233,7 +260,10 @@ mod tests {
         let t = repo.encrypt(b"hello", 1_700_000_000);
         assert_eq!(repo.decrypt(&t, 1_700_000_000).unwrap(), b"hello");
         assert!(repo.decrypt("garbage", 1_700_000_000).is_none());
-        assert!(repo.decrypt(&t, 1_600_000_000).is_none(), "stamped in the future");
+        assert!(
+            repo.decrypt(&t, 1_600_000_000).is_none(),
+            "stamped in the future"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -245,14 +275,20 @@ mod tests {
         rotate(&d, 3).unwrap();
         assert_eq!(key_files(&d).unwrap(), vec![0, 1, 2]);
         let after_one = load(&d).unwrap();
-        assert!(decrypt_with(&after_one.fernet, &old, 1).is_some(), "secondary still decrypts");
+        assert!(
+            decrypt_with(&after_one.fernet, &old, 1).is_some(),
+            "secondary still decrypts"
+        );
         // A token from the new primary is readable by a replica that only
         // had the old staged key promoted: the staged key was shared.
         let new = after_one.primary.encrypt_at_time(b"two", 1);
         rotate(&d, 3).unwrap();
         assert_eq!(key_files(&d).unwrap(), vec![0, 2, 3]);
         let after_two = load(&d).unwrap();
-        assert!(decrypt_with(&after_two.fernet, &old, 1).is_none(), "oldest key is gone");
+        assert!(
+            decrypt_with(&after_two.fernet, &old, 1).is_none(),
+            "oldest key is gone"
+        );
         assert!(decrypt_with(&after_two.fernet, &new, 1).is_some());
         std::fs::remove_dir_all(&d).unwrap();
     }
@@ -266,7 +302,10 @@ mod tests {
         rotate(&d, 3).unwrap();
         let after = load(&d).unwrap();
         let t = after.primary.encrypt_at_time(b"x", 1);
-        assert_eq!(decrypt_with(&before.loaded.read().unwrap().fernet, &t, 1).unwrap(), b"x");
+        assert_eq!(
+            decrypt_with(&before.loaded.read().unwrap().fernet, &t, 1).unwrap(),
+            b"x"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -9,31 +9,108 @@ async fn roles_and_implications() {
     let mut roles = names(&admin.get("/v3/roles").await.unwrap().body, "roles");
     roles.sort();
     assert_eq!(roles, vec!["admin", "member", "reader", "service"]);
-    let r = admin.post("/v3/roles", json!({"role": {"name": "auditor", "description": "reads logs"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/roles",
+            json!({"role": {"name": "auditor", "description": "reads logs"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let auditor = r.body["role"]["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/roles", json!({"role": {"name": "auditor"}})).await.unwrap(), 409);
+    assert_error(
+        &admin
+            .post("/v3/roles", json!({"role": {"name": "auditor"}}))
+            .await
+            .unwrap(),
+        409,
+    );
     let reader = role_id(&admin, "reader").await;
     let admin_role = role_id(&admin, "admin").await;
     let member = role_id(&admin, "member").await;
-    let r = admin.put(&format!("/v3/roles/{auditor}/implies/{reader}"), None).await.unwrap();
+    let r = admin
+        .put(&format!("/v3/roles/{auditor}/implies/{reader}"), None)
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["role_inference"]["implies"]["id"], reader.as_str());
-    assert_eq!(admin.head(&format!("/v3/roles/{auditor}/implies/{reader}")).await.unwrap().status, 204);
-    assert_eq!(admin.get(&format!("/v3/roles/{auditor}/implies/{reader}")).await.unwrap().status, 200);
-    let r = admin.get(&format!("/v3/roles/{admin_role}/implies")).await.unwrap();
-    assert_eq!(r.body["role_inference"]["implies"][0]["id"], member.as_str());
+    assert_eq!(
+        admin
+            .head(&format!("/v3/roles/{auditor}/implies/{reader}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/v3/roles/{auditor}/implies/{reader}"))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let r = admin
+        .get(&format!("/v3/roles/{admin_role}/implies"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["role_inference"]["implies"][0]["id"],
+        member.as_str()
+    );
     let r = admin.get("/v3/role_inferences").await.unwrap();
     assert_eq!(r.body["role_inferences"].as_array().unwrap().len(), 3);
     // Cycles and implying admin are refused.
-    assert_error(&admin.put(&format!("/v3/roles/{reader}/implies/{admin_role}"), None).await.unwrap(), 403);
-    assert_error(&admin.put(&format!("/v3/roles/{reader}/implies/{auditor}"), None).await.unwrap(), 400);
-    assert_eq!(admin.delete(&format!("/v3/roles/{auditor}/implies/{reader}")).await.unwrap().status, 204);
-    assert_eq!(admin.head(&format!("/v3/roles/{auditor}/implies/{reader}")).await.unwrap().status, 404);
-    let r = admin.patch(&format!("/v3/roles/{auditor}"), json!({"role": {"description": "x"}})).await.unwrap();
+    assert_error(
+        &admin
+            .put(&format!("/v3/roles/{reader}/implies/{admin_role}"), None)
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &admin
+            .put(&format!("/v3/roles/{reader}/implies/{auditor}"), None)
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/roles/{auditor}/implies/{reader}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(
+        admin
+            .head(&format!("/v3/roles/{auditor}/implies/{reader}"))
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    let r = admin
+        .patch(
+            &format!("/v3/roles/{auditor}"),
+            json!({"role": {"description": "x"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["role"]["description"], "x");
-    assert_eq!(admin.delete(&format!("/v3/roles/{auditor}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/roles/{auditor}")).await.unwrap(), 404);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/roles/{auditor}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin.get(&format!("/v3/roles/{auditor}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -42,25 +119,60 @@ async fn grants_on_projects_domains_and_system() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "gr").await;
-    let uid = admin.post("/v3/users", json!({"user": {"name": "gu"}})).await.unwrap().body["user"]["id"]
+    let uid = admin
+        .post("/v3/users", json!({"user": {"name": "gu"}}))
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let member = role_id(&admin, "member").await;
-    for base in [format!("/v3/projects/{pid}"), "/v3/domains/default".to_string(), "/v3/system".to_string()] {
+    for base in [
+        format!("/v3/projects/{pid}"),
+        "/v3/domains/default".to_string(),
+        "/v3/system".to_string(),
+    ] {
         let g = format!("{base}/users/{uid}/roles/{member}");
         assert_eq!(admin.head(&g).await.unwrap().status, 404);
         assert_eq!(admin.put(&g, None).await.unwrap().status, 204, "{g}");
         assert_eq!(admin.head(&g).await.unwrap().status, 204);
         assert_eq!(admin.get(&g).await.unwrap().status, 204);
-        let list = admin.get(&format!("{base}/users/{uid}/roles")).await.unwrap();
+        let list = admin
+            .get(&format!("{base}/users/{uid}/roles"))
+            .await
+            .unwrap();
         assert_eq!(names(&list.body, "roles"), vec!["member"], "{g}");
         assert_eq!(admin.delete(&g).await.unwrap().status, 204);
         assert_error(&admin.delete(&g).await.unwrap(), 404);
     }
-    assert_error(&admin.put(&format!("/v3/projects/{pid}/users/nope/roles/{member}"), None).await.unwrap(), 404);
-    assert_error(&admin.put(&format!("/v3/projects/nope/users/{uid}/roles/{member}"), None).await.unwrap(), 404);
-    assert_error(&admin.put(&format!("/v3/projects/{pid}/users/{uid}/roles/nope"), None).await.unwrap(), 404);
+    assert_error(
+        &admin
+            .put(
+                &format!("/v3/projects/{pid}/users/nope/roles/{member}"),
+                None,
+            )
+            .await
+            .unwrap(),
+        404,
+    );
+    assert_error(
+        &admin
+            .put(
+                &format!("/v3/projects/nope/users/{uid}/roles/{member}"),
+                None,
+            )
+            .await
+            .unwrap(),
+        404,
+    );
+    assert_error(
+        &admin
+            .put(&format!("/v3/projects/{pid}/users/{uid}/roles/nope"), None)
+            .await
+            .unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -70,25 +182,57 @@ async fn role_assignments_report() {
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "ra").await;
     let uid = user_with_role(&admin, "rau", "pw", &pid, "member").await;
-    let gid = admin.post("/v3/groups", json!({"group": {"name": "rag"}})).await.unwrap().body["group"]["id"]
+    let gid = admin
+        .post("/v3/groups", json!({"group": {"name": "rag"}}))
+        .await
+        .unwrap()
+        .body["group"]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(admin.put(&format!("/v3/groups/{gid}/users/{uid}"), None).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .put(&format!("/v3/groups/{gid}/users/{uid}"), None)
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     let reader = role_id(&admin, "reader").await;
     let member = role_id(&admin, "member").await;
-    assert_eq!(admin.put(&format!("/v3/domains/default/groups/{gid}/roles/{reader}"), None).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .put(
+                &format!("/v3/domains/default/groups/{gid}/roles/{reader}"),
+                None
+            )
+            .await
+            .unwrap()
+            .status,
+        204
+    );
 
-    let r = admin.get(&format!("/v3/role_assignments?user.id={uid}")).await.unwrap();
+    let r = admin
+        .get(&format!("/v3/role_assignments?user.id={uid}"))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let ra = r.body["role_assignments"].as_array().unwrap();
     assert_eq!(ra.len(), 1);
     assert_eq!(ra[0]["scope"]["project"]["id"], pid.as_str());
     assert_eq!(ra[0]["role"]["id"], member.as_str());
-    assert!(ra[0]["links"]["assignment"].as_str().unwrap().contains(&format!("/v3/projects/{pid}/users/{uid}/roles/")));
+    assert!(ra[0]["links"]["assignment"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/v3/projects/{pid}/users/{uid}/roles/")));
 
     // Names.
-    let r = admin.get(&format!("/v3/role_assignments?user.id={uid}&include_names=true")).await.unwrap();
+    let r = admin
+        .get(&format!(
+            "/v3/role_assignments?user.id={uid}&include_names=true"
+        ))
+        .await
+        .unwrap();
     let a = &r.body["role_assignments"][0];
     assert_eq!(a["role"]["name"], "member");
     assert_eq!(a["user"]["name"], "rau");
@@ -97,30 +241,74 @@ async fn role_assignments_report() {
 
     // Effective: implied reader on the project, the group's domain grant
     // credited to the member through the group.
-    let r = admin.get(&format!("/v3/role_assignments?user.id={uid}&effective")).await.unwrap();
+    let r = admin
+        .get(&format!("/v3/role_assignments?user.id={uid}&effective"))
+        .await
+        .unwrap();
     let ra = r.body["role_assignments"].as_array().unwrap();
     let summary: Vec<(String, String)> = ra
         .iter()
         .map(|a| {
-            let scope = if a["scope"]["project"].is_object() { "project" } else { "domain" };
-            (scope.to_string(), a["role"]["id"].as_str().unwrap().to_string())
+            let scope = if a["scope"]["project"].is_object() {
+                "project"
+            } else {
+                "domain"
+            };
+            (
+                scope.to_string(),
+                a["role"]["id"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
-    assert!(summary.contains(&("project".into(), member.clone())), "{summary:?}");
-    assert!(summary.contains(&("project".into(), reader.clone())), "{summary:?}");
-    assert!(summary.contains(&("domain".into(), reader.clone())), "{summary:?}");
+    assert!(
+        summary.contains(&("project".into(), member.clone())),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("project".into(), reader.clone())),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("domain".into(), reader.clone())),
+        "{summary:?}"
+    );
     assert!(ra.iter().any(|a| a["links"]["membership"].is_string()));
     assert!(ra.iter().any(|a| a["links"]["prior_role"].is_string()));
 
     // Scope filters.
-    let r = admin.get(&format!("/v3/role_assignments?scope.project.id={pid}")).await.unwrap();
+    let r = admin
+        .get(&format!("/v3/role_assignments?scope.project.id={pid}"))
+        .await
+        .unwrap();
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 1);
-    let r = admin.get("/v3/role_assignments?scope.domain.id=default").await.unwrap();
+    let r = admin
+        .get("/v3/role_assignments?scope.domain.id=default")
+        .await
+        .unwrap();
     assert_eq!(r.body["role_assignments"].as_array().unwrap().len(), 1);
-    let r = admin.get("/v3/role_assignments?scope.system=all").await.unwrap();
-    assert_eq!(r.body["role_assignments"][0]["scope"]["system"]["all"], true);
-    let r = admin.get(&format!("/v3/role_assignments?role.id={member}")).await.unwrap();
-    assert!(r.body["role_assignments"].as_array().unwrap().iter().all(|a| a["role"]["id"] == member.as_str()));
-    assert_error(&admin.get(&format!("/v3/role_assignments?group.id={gid}&effective")).await.unwrap(), 400);
+    let r = admin
+        .get("/v3/role_assignments?scope.system=all")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["role_assignments"][0]["scope"]["system"]["all"],
+        true
+    );
+    let r = admin
+        .get(&format!("/v3/role_assignments?role.id={member}"))
+        .await
+        .unwrap();
+    assert!(r.body["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["role"]["id"] == member.as_str()));
+    assert_error(
+        &admin
+            .get(&format!("/v3/role_assignments?group.id={gid}&effective"))
+            .await
+            .unwrap(),
+        400,
+    );
     cloud.stop().await;
 }

@@ -7,22 +7,83 @@ async fn catalog_crud_and_tokens_reflect_it() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     // Regions: generated id, chosen id, parent, duplicate, cycle.
-    let r = admin.post("/v3/regions", json!({"region": {"description": "gen"}})).await.unwrap();
+    let r = admin
+        .post("/v3/regions", json!({"region": {"description": "gen"}}))
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = admin.put("/v3/regions/East", Some(json!({"region": {"description": "east"}}))).await.unwrap();
+    let r = admin
+        .put(
+            "/v3/regions/East",
+            Some(json!({"region": {"description": "east"}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = admin.post("/v3/regions", json!({"region": {"id": "East-1", "parent_region_id": "East"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/regions",
+            json!({"region": {"id": "East-1", "parent_region_id": "East"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_error(&admin.put("/v3/regions/East", Some(json!({"region": {}}))).await.unwrap(), 409);
-    assert_error(&admin.patch("/v3/regions/East", json!({"region": {"parent_region_id": "East-1"}})).await.unwrap(), 400);
-    assert_error(&admin.post("/v3/regions", json!({"region": {"parent_region_id": "nope"}})).await.unwrap(), 400);
-    assert_eq!(ids(&admin.get("/v3/regions?parent_region_id=East").await.unwrap().body, "regions"), vec!["East-1"]);
+    assert_error(
+        &admin
+            .put("/v3/regions/East", Some(json!({"region": {}})))
+            .await
+            .unwrap(),
+        409,
+    );
+    assert_error(
+        &admin
+            .patch(
+                "/v3/regions/East",
+                json!({"region": {"parent_region_id": "East-1"}}),
+            )
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_error(
+        &admin
+            .post(
+                "/v3/regions",
+                json!({"region": {"parent_region_id": "nope"}}),
+            )
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_eq!(
+        ids(
+            &admin
+                .get("/v3/regions?parent_region_id=East")
+                .await
+                .unwrap()
+                .body,
+            "regions"
+        ),
+        vec!["East-1"]
+    );
 
     // Services and endpoints.
-    let r = admin.post("/v3/services", json!({"service": {"type": "object-store", "name": "swift"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/services",
+            json!({"service": {"type": "object-store", "name": "swift"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let sid = r.body["service"]["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/services", json!({"service": {"name": "typeless"}})).await.unwrap(), 400);
+    assert_error(
+        &admin
+            .post("/v3/services", json!({"service": {"name": "typeless"}}))
+            .await
+            .unwrap(),
+        400,
+    );
     let r = admin
         .post(
             "/v3/endpoints",
@@ -42,30 +103,94 @@ async fn catalog_crud_and_tokens_reflect_it() {
     ] {
         assert_error(&admin.post("/v3/endpoints", bad).await.unwrap(), 400);
     }
-    assert_eq!(ids(&admin.get(&format!("/v3/endpoints?service_id={sid}")).await.unwrap().body, "endpoints"), vec![eid.clone()]);
+    assert_eq!(
+        ids(
+            &admin
+                .get(&format!("/v3/endpoints?service_id={sid}"))
+                .await
+                .unwrap()
+                .body,
+            "endpoints"
+        ),
+        vec![eid.clone()]
+    );
     assert_error(&admin.delete("/v3/regions/East").await.unwrap(), 403);
 
     // The project-scoped catalog fills in the project id.
     let r = admin.get("/v3/auth/catalog").await.unwrap();
-    let swift = r.body["catalog"].as_array().unwrap().iter().find(|s| s["type"] == "object-store").unwrap().clone();
-    let pid = admin.get("/v3/auth/projects").await.unwrap().body["projects"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(swift["endpoints"][0]["url"], format!("http://swift.example:8080/v1/AUTH_{pid}"));
+    let swift = r.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "object-store")
+        .unwrap()
+        .clone();
+    let pid = admin.get("/v3/auth/projects").await.unwrap().body["projects"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        swift["endpoints"][0]["url"],
+        format!("http://swift.example:8080/v1/AUTH_{pid}")
+    );
 
     // Disabled endpoints and services leave the catalog.
-    let r = admin.patch(&format!("/v3/endpoints/{eid}"), json!({"endpoint": {"enabled": false}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/endpoints/{eid}"),
+            json!({"endpoint": {"enabled": false}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["endpoint"]["enabled"], false);
     let r = admin.get("/v3/auth/catalog").await.unwrap();
-    let swift = r.body["catalog"].as_array().unwrap().iter().find(|s| s["type"] == "object-store").unwrap().clone();
+    let swift = r.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["type"] == "object-store")
+        .unwrap()
+        .clone();
     assert!(swift["endpoints"].as_array().unwrap().is_empty());
-    let r = admin.patch(&format!("/v3/services/{sid}"), json!({"service": {"enabled": false}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/services/{sid}"),
+            json!({"service": {"enabled": false}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     let r = admin.get("/v3/auth/catalog").await.unwrap();
-    assert!(r.body["catalog"].as_array().unwrap().iter().all(|s| s["type"] != "object-store"));
+    assert!(r.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["type"] != "object-store"));
 
-    assert_eq!(admin.delete(&format!("/v3/endpoints/{eid}")).await.unwrap().status, 204);
-    assert_eq!(admin.delete(&format!("/v3/services/{sid}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/services/{sid}")).await.unwrap(), 404);
-    assert_eq!(admin.delete("/v3/regions/East-1").await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/endpoints/{eid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/services/{sid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin.get(&format!("/v3/services/{sid}")).await.unwrap(),
+        404,
+    );
+    assert_eq!(
+        admin.delete("/v3/regions/East-1").await.unwrap().status,
+        204
+    );
     assert_eq!(admin.delete("/v3/regions/East").await.unwrap().status, 204);
     cloud.stop().await;
 }

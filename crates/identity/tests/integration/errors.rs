@@ -10,11 +10,17 @@ async fn versions_and_request_ids() {
     let r = c.get("/").await.unwrap();
     assert_eq!(r.status, 300);
     assert_eq!(r.body["versions"]["values"][0]["id"], "v3.14");
-    assert!(r.body["versions"]["values"][0]["links"][0]["href"].as_str().unwrap().ends_with("/v3/"));
+    assert!(r.body["versions"]["values"][0]["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v3/"));
     let r = c.get("/v3").await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.body["version"]["status"], "stable");
-    assert!(r.header("x-openstack-request-id").unwrap().starts_with("req-"));
+    assert!(r
+        .header("x-openstack-request-id")
+        .unwrap()
+        .starts_with("req-"));
     cloud.stop().await;
 }
 
@@ -28,18 +34,43 @@ async fn unknown_urls_methods_and_bodies() {
     let r = admin.send("PUT", "/v3/users", None, &[]).await.unwrap();
     assert_error(&r, 405);
     // Malformed JSON, wrong types (the field is named), missing envelope.
-    let r = admin.send_raw("POST", "/v3/users", "{not json".into(), &[]).await.unwrap();
+    let r = admin
+        .send_raw("POST", "/v3/users", "{not json".into(), &[])
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    let r = admin.post("/v3/users", json!({"user": {"name": "x", "enabled": "yes"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "x", "enabled": "yes"}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("user.enabled"), "{}", r.text);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("user.enabled"),
+        "{}",
+        r.text
+    );
     let r = admin.post("/v3/users", json!({"name": "x"})).await.unwrap();
     assert_error(&r, 400);
-    let r = admin.post("/v3/projects", json!({"project": {"name": ""}})).await.unwrap();
+    let r = admin
+        .post("/v3/projects", json!({"project": {"name": ""}}))
+        .await
+        .unwrap();
     assert_error(&r, 400);
     // Over the body limit: 413.
     let big = "x".repeat(200_000);
-    let r = admin.post("/v3/users", json!({"user": {"name": "big", "description": big}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "big", "description": big}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 413);
     // Query parameters with the wrong type.
     let r = admin.get("/v3/users?enabled=maybe").await.unwrap();
@@ -60,18 +91,79 @@ async fn member_and_reader_personas() {
     let member = token_for(&cloud, "mem", "pw", "p1").await;
     let reader = token_for(&cloud, "rdr", "pw", "p1").await;
     // A member may not create users; a reader may write nothing.
-    assert_error(&member.post("/v3/users", json!({"user": {"name": "evil"}})).await.unwrap(), 403);
-    assert_error(&reader.post("/v3/users", json!({"user": {"name": "evil"}})).await.unwrap(), 403);
-    assert_error(&reader.post("/v3/projects", json!({"project": {"name": "evil"}})).await.unwrap(), 403);
-    assert_error(&reader.post("/v3/groups", json!({"group": {"name": "evil"}})).await.unwrap(), 403);
-    assert_error(&reader.post("/v3/roles", json!({"role": {"name": "evil"}})).await.unwrap(), 403);
-    assert_error(&reader.patch(&format!("/v3/projects/{p1}"), json!({"project": {"description": "x"}})).await.unwrap(), 403);
-    assert_error(&reader.delete(&format!("/v3/projects/{p1}")).await.unwrap(), 403);
-    assert_error(&reader.post("/v3/regions", json!({"region": {}})).await.unwrap(), 403);
+    assert_error(
+        &member
+            .post("/v3/users", json!({"user": {"name": "evil"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .post("/v3/users", json!({"user": {"name": "evil"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .post("/v3/projects", json!({"project": {"name": "evil"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .post("/v3/groups", json!({"group": {"name": "evil"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .post("/v3/roles", json!({"role": {"name": "evil"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .patch(
+                &format!("/v3/projects/{p1}"),
+                json!({"project": {"description": "x"}}),
+            )
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &reader.delete(&format!("/v3/projects/{p1}")).await.unwrap(),
+        403,
+    );
+    assert_error(
+        &reader
+            .post("/v3/regions", json!({"region": {}}))
+            .await
+            .unwrap(),
+        403,
+    );
     // Their own project is visible; another project's is a 404.
-    assert_eq!(member.get(&format!("/v3/projects/{p1}")).await.unwrap().status, 200);
-    assert_error(&member.get(&format!("/v3/projects/{p2}")).await.unwrap(), 404);
-    assert_error(&reader.get(&format!("/v3/projects/{p2}")).await.unwrap(), 404);
+    assert_eq!(
+        member
+            .get(&format!("/v3/projects/{p1}"))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_error(
+        &member.get(&format!("/v3/projects/{p2}")).await.unwrap(),
+        404,
+    );
+    assert_error(
+        &reader.get(&format!("/v3/projects/{p2}")).await.unwrap(),
+        404,
+    );
     // Listing everyone is an admin's (or system reader's) business.
     assert_error(&member.get("/v3/users").await.unwrap(), 403);
     assert_error(&member.get("/v3/projects").await.unwrap(), 403);
@@ -83,7 +175,10 @@ async fn limit_marker_pagination() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     for i in 0..5 {
-        let r = admin.post("/v3/groups", json!({"group": {"name": format!("g{i}")}})).await.unwrap();
+        let r = admin
+            .post("/v3/groups", json!({"group": {"name": format!("g{i}")}}))
+            .await
+            .unwrap();
         assert_eq!(r.status, 201);
     }
     let all = ids(&admin.get("/v3/groups").await.unwrap().body, "groups");
@@ -95,12 +190,20 @@ async fn limit_marker_pagination() {
         assert_eq!(r.status, 200, "{}", r.text);
         seen.extend(ids(&r.body, "groups"));
         match r.body["links"]["next"].as_str() {
-            Some(next) => url = next.split_once("/v3/").map(|(_, p)| format!("/v3/{p}")).unwrap(),
+            Some(next) => {
+                url = next
+                    .split_once("/v3/")
+                    .map(|(_, p)| format!("/v3/{p}"))
+                    .unwrap()
+            }
             None => break,
         }
     }
     assert_eq!(seen, all);
-    assert_error(&admin.get("/v3/groups?marker=nonexistent").await.unwrap(), 400);
+    assert_error(
+        &admin.get("/v3/groups?marker=nonexistent").await.unwrap(),
+        400,
+    );
     cloud.stop().await;
 }
 
@@ -112,7 +215,13 @@ async fn concurrent_creates_of_one_name_yield_one_winner() {
     for _ in 0..8 {
         let a = admin.clone();
         tasks.push(tokio::spawn(async move {
-            a.post("/v3/users", json!({"user": {"name": "racer", "password": "pw"}})).await.unwrap().status
+            a.post(
+                "/v3/users",
+                json!({"user": {"name": "racer", "password": "pw"}}),
+            )
+            .await
+            .unwrap()
+            .status
         }));
     }
     let mut codes = Vec::new();
@@ -122,7 +231,14 @@ async fn concurrent_creates_of_one_name_yield_one_winner() {
     codes.sort();
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 7, "{codes:?}");
-    assert_eq!(ids(&admin.get("/v3/users?name=racer").await.unwrap().body, "users").len(), 1);
+    assert_eq!(
+        ids(
+            &admin.get("/v3/users?name=racer").await.unwrap().body,
+            "users"
+        )
+        .len(),
+        1
+    );
     cloud.stop().await;
 }
 
@@ -134,9 +250,14 @@ async fn restart_resumes_the_same_cloud() {
     let token = admin.token().unwrap().to_string();
     let (dir, mut config) = (cloud.dir.clone(), cloud.config.clone());
     let password = cloud.cloud.admin_password.clone();
-    cloud.cloud.shutdown(std::time::Duration::from_secs(5)).await;
+    cloud
+        .cloud
+        .shutdown(std::time::Duration::from_secs(5))
+        .await;
     config.identity.port = 0;
-    let again = testkit::Cloud::start(config, std::sync::Arc::new(common::clock::SystemClock)).await.unwrap();
+    let again = testkit::Cloud::start(config, std::sync::Arc::new(common::clock::SystemClock))
+        .await
+        .unwrap();
     assert_eq!(again.admin_password, password);
     let url = format!("http://{}", again.apis[0].addr);
     let c = Client::new(&url).with_token(&token);

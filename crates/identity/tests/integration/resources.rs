@@ -6,24 +6,80 @@ use super::*;
 async fn domains_crud() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
-    let r = admin.post("/v3/domains", json!({"domain": {"name": "lab", "description": "d"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/domains",
+            json!({"domain": {"name": "lab", "description": "d"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let did = r.body["domain"]["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/domains", json!({"domain": {"name": "lab"}})).await.unwrap(), 409);
-    assert_eq!(admin.get(&format!("/v3/domains/{did}")).await.unwrap().body["domain"]["name"], "lab");
-    assert_eq!(names(&admin.get("/v3/domains?name=lab").await.unwrap().body, "domains"), vec!["lab"]);
+    assert_error(
+        &admin
+            .post("/v3/domains", json!({"domain": {"name": "lab"}}))
+            .await
+            .unwrap(),
+        409,
+    );
+    assert_eq!(
+        admin.get(&format!("/v3/domains/{did}")).await.unwrap().body["domain"]["name"],
+        "lab"
+    );
+    assert_eq!(
+        names(
+            &admin.get("/v3/domains?name=lab").await.unwrap().body,
+            "domains"
+        ),
+        vec!["lab"]
+    );
     // Things inside it.
-    let r = admin.post("/v3/projects", json!({"project": {"name": "inner", "domain_id": did}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "inner", "domain_id": did}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201);
-    let r = admin.post("/v3/users", json!({"user": {"name": "u", "domain_id": did}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "u", "domain_id": did}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201);
     // Enabled domains cannot be deleted.
-    assert_error(&admin.delete(&format!("/v3/domains/{did}")).await.unwrap(), 403);
-    let r = admin.patch(&format!("/v3/domains/{did}"), json!({"domain": {"enabled": false}})).await.unwrap();
+    assert_error(
+        &admin.delete(&format!("/v3/domains/{did}")).await.unwrap(),
+        403,
+    );
+    let r = admin
+        .patch(
+            &format!("/v3/domains/{did}"),
+            json!({"domain": {"enabled": false}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["domain"]["enabled"], false);
-    assert_eq!(admin.delete(&format!("/v3/domains/{did}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/domains/{did}")).await.unwrap(), 404);
-    assert!(names(&admin.get("/v3/projects").await.unwrap().body, "projects").iter().all(|n| n != "inner"));
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/domains/{did}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin.get(&format!("/v3/domains/{did}")).await.unwrap(),
+        404,
+    );
+    assert!(
+        names(&admin.get("/v3/projects").await.unwrap().body, "projects")
+            .iter()
+            .all(|n| n != "inner")
+    );
     cloud.stop().await;
 }
 
@@ -41,38 +97,142 @@ async fn projects_hierarchy_tags_and_filters() {
     assert_eq!(top["domain_id"], "default");
     assert_eq!(top["color"], "blue", "extra attributes are kept");
     let top_id = top["id"].as_str().unwrap().to_string();
-    let r = admin.post("/v3/projects", json!({"project": {"name": "child", "parent_id": top_id}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "child", "parent_id": top_id}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let child_id = r.body["project"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["project"]["parent_id"], top_id.as_str());
-    assert_error(&admin.post("/v3/projects", json!({"project": {"name": "top"}})).await.unwrap(), 409);
-    assert_error(&admin.post("/v3/projects", json!({"project": {"name": "x", "parent_id": "nope"}})).await.unwrap(), 400);
+    assert_error(
+        &admin
+            .post("/v3/projects", json!({"project": {"name": "top"}}))
+            .await
+            .unwrap(),
+        409,
+    );
+    assert_error(
+        &admin
+            .post(
+                "/v3/projects",
+                json!({"project": {"name": "x", "parent_id": "nope"}}),
+            )
+            .await
+            .unwrap(),
+        400,
+    );
     // Filters.
-    assert_eq!(names(&admin.get(&format!("/v3/projects?parent_id={top_id}")).await.unwrap().body, "projects"), vec!["child"]);
-    assert_eq!(names(&admin.get("/v3/projects?tags=a,b").await.unwrap().body, "projects"), vec!["top"]);
-    assert_eq!(names(&admin.get("/v3/projects?tags-any=b,z").await.unwrap().body, "projects"), vec!["top"]);
-    assert!(!names(&admin.get("/v3/projects?not-tags-any=a").await.unwrap().body, "projects").contains(&"top".to_string()));
-    assert_eq!(names(&admin.get("/v3/projects?name=child").await.unwrap().body, "projects"), vec!["child"]);
+    assert_eq!(
+        names(
+            &admin
+                .get(&format!("/v3/projects?parent_id={top_id}"))
+                .await
+                .unwrap()
+                .body,
+            "projects"
+        ),
+        vec!["child"]
+    );
+    assert_eq!(
+        names(
+            &admin.get("/v3/projects?tags=a,b").await.unwrap().body,
+            "projects"
+        ),
+        vec!["top"]
+    );
+    assert_eq!(
+        names(
+            &admin.get("/v3/projects?tags-any=b,z").await.unwrap().body,
+            "projects"
+        ),
+        vec!["top"]
+    );
+    assert!(!names(
+        &admin.get("/v3/projects?not-tags-any=a").await.unwrap().body,
+        "projects"
+    )
+    .contains(&"top".to_string()));
+    assert_eq!(
+        names(
+            &admin.get("/v3/projects?name=child").await.unwrap().body,
+            "projects"
+        ),
+        vec!["child"]
+    );
     // Tags API.
     let t = format!("/v3/projects/{top_id}/tags");
     assert_eq!(admin.get(&t).await.unwrap().body["tags"], json!(["a", "b"]));
-    assert_eq!(admin.put(&format!("{t}/c"), None).await.unwrap().status, 201);
+    assert_eq!(
+        admin.put(&format!("{t}/c"), None).await.unwrap().status,
+        201
+    );
     assert_eq!(admin.get(&format!("{t}/c")).await.unwrap().status, 204);
     assert_eq!(admin.delete(&format!("{t}/a")).await.unwrap().status, 204);
     assert_error(&admin.get(&format!("{t}/a")).await.unwrap(), 404);
-    assert_eq!(admin.put(&t, Some(json!({"tags": ["x"]}))).await.unwrap().body["tags"], json!(["x"]));
-    assert_error(&admin.put(&t, Some(json!({"tags": ["bad/tag"]}))).await.unwrap(), 400);
+    assert_eq!(
+        admin
+            .put(&t, Some(json!({"tags": ["x"]})))
+            .await
+            .unwrap()
+            .body["tags"],
+        json!(["x"])
+    );
+    assert_error(
+        &admin
+            .put(&t, Some(json!({"tags": ["bad/tag"]})))
+            .await
+            .unwrap(),
+        400,
+    );
     assert_eq!(admin.delete(&t).await.unwrap().status, 204);
     assert_eq!(admin.get(&t).await.unwrap().body["tags"], json!([]));
     // Update, immutables, delete order.
-    let r = admin.patch(&format!("/v3/projects/{child_id}"), json!({"project": {"description": "new"}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/projects/{child_id}"),
+            json!({"project": {"description": "new"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["project"]["description"], "new");
-    let r = admin.patch(&format!("/v3/projects/{child_id}"), json!({"project": {"domain_id": "other"}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/projects/{child_id}"),
+            json!({"project": {"domain_id": "other"}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    assert_error(&admin.delete(&format!("/v3/projects/{top_id}")).await.unwrap(), 403);
-    assert_eq!(admin.delete(&format!("/v3/projects/{child_id}")).await.unwrap().status, 204);
-    assert_eq!(admin.delete(&format!("/v3/projects/{top_id}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/projects/{top_id}")).await.unwrap(), 404);
+    assert_error(
+        &admin
+            .delete(&format!("/v3/projects/{top_id}"))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/projects/{child_id}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/projects/{top_id}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin.get(&format!("/v3/projects/{top_id}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -91,17 +251,62 @@ async fn users_crud() {
     assert_eq!(u["domain_id"], "default");
     assert_eq!(u["enabled"], true);
     let uid = u["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/users", json!({"user": {"name": "u1"}})).await.unwrap(), 409);
-    assert_error(&admin.post("/v3/users", json!({"user": {"name": "u2", "domain_id": "nope"}})).await.unwrap(), 400);
-    assert_eq!(names(&admin.get("/v3/users?name=u1").await.unwrap().body, "users"), vec!["u1"]);
-    assert!(names(&admin.get("/v3/users?enabled=false").await.unwrap().body, "users").is_empty());
-    let r = admin.patch(&format!("/v3/users/{uid}"), json!({"user": {"name": "u1b", "password": "other"}})).await.unwrap();
+    assert_error(
+        &admin
+            .post("/v3/users", json!({"user": {"name": "u1"}}))
+            .await
+            .unwrap(),
+        409,
+    );
+    assert_error(
+        &admin
+            .post(
+                "/v3/users",
+                json!({"user": {"name": "u2", "domain_id": "nope"}}),
+            )
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_eq!(
+        names(&admin.get("/v3/users?name=u1").await.unwrap().body, "users"),
+        vec!["u1"]
+    );
+    assert!(names(
+        &admin.get("/v3/users?enabled=false").await.unwrap().body,
+        "users"
+    )
+    .is_empty());
+    let r = admin
+        .patch(
+            &format!("/v3/users/{uid}"),
+            json!({"user": {"name": "u1b", "password": "other"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["user"]["name"], "u1b");
-    assert_eq!(Client::new(&cloud.identity_url()).password_auth("u1b", "other", None).await.unwrap().status, 201);
-    assert_eq!(admin.delete(&format!("/v3/users/{uid}")).await.unwrap().status, 204);
+    assert_eq!(
+        Client::new(&cloud.identity_url())
+            .password_auth("u1b", "other", None)
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/users/{uid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&admin.get(&format!("/v3/users/{uid}")).await.unwrap(), 404);
-    assert_error(&admin.delete(&format!("/v3/users/{uid}")).await.unwrap(), 404);
+    assert_error(
+        &admin.delete(&format!("/v3/users/{uid}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -109,11 +314,30 @@ async fn users_crud() {
 async fn groups_and_membership() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
-    let r = admin.post("/v3/groups", json!({"group": {"name": "ops", "description": "operators"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/groups",
+            json!({"group": {"name": "ops", "description": "operators"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let gid = r.body["group"]["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/groups", json!({"group": {"name": "ops"}})).await.unwrap(), 409);
-    let uid = admin.post("/v3/users", json!({"user": {"name": "g1", "password": "pw"}})).await.unwrap().body["user"]["id"]
+    assert_error(
+        &admin
+            .post("/v3/groups", json!({"group": {"name": "ops"}}))
+            .await
+            .unwrap(),
+        409,
+    );
+    let uid = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "g1", "password": "pw"}}),
+        )
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -122,21 +346,70 @@ async fn groups_and_membership() {
     assert_eq!(admin.put(&m, None).await.unwrap().status, 204);
     assert_eq!(admin.put(&m, None).await.unwrap().status, 204, "idempotent");
     assert_eq!(admin.head(&m).await.unwrap().status, 204);
-    assert_eq!(names(&admin.get(&format!("/v3/groups/{gid}/users")).await.unwrap().body, "users"), vec!["g1"]);
-    assert_eq!(names(&admin.get(&format!("/v3/users/{uid}/groups")).await.unwrap().body, "groups"), vec!["ops"]);
+    assert_eq!(
+        names(
+            &admin
+                .get(&format!("/v3/groups/{gid}/users"))
+                .await
+                .unwrap()
+                .body,
+            "users"
+        ),
+        vec!["g1"]
+    );
+    assert_eq!(
+        names(
+            &admin
+                .get(&format!("/v3/users/{uid}/groups"))
+                .await
+                .unwrap()
+                .body,
+            "groups"
+        ),
+        vec!["ops"]
+    );
     // A role granted to the group reaches the member's token.
     let pid = project(&admin, "gp").await;
     let rid = role_id(&admin, "member").await;
-    assert_eq!(admin.put(&format!("/v3/projects/{pid}/groups/{gid}/roles/{rid}"), None).await.unwrap().status, 204);
-    let r = Client::new(&cloud.identity_url()).password_auth("g1", "pw", Some(("gp", "Default"))).await.unwrap();
+    assert_eq!(
+        admin
+            .put(
+                &format!("/v3/projects/{pid}/groups/{gid}/roles/{rid}"),
+                None
+            )
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    let r = Client::new(&cloud.identity_url())
+        .password_auth("g1", "pw", Some(("gp", "Default")))
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(admin.delete(&m).await.unwrap().status, 204);
     assert_error(&admin.delete(&m).await.unwrap(), 404);
-    let r = Client::new(&cloud.identity_url()).password_auth("g1", "pw", Some(("gp", "Default"))).await.unwrap();
+    let r = Client::new(&cloud.identity_url())
+        .password_auth("g1", "pw", Some(("gp", "Default")))
+        .await
+        .unwrap();
     assert_error(&r, 401);
-    let r = admin.patch(&format!("/v3/groups/{gid}"), json!({"group": {"description": "new"}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/groups/{gid}"),
+            json!({"group": {"description": "new"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["group"]["description"], "new");
-    assert_eq!(admin.delete(&format!("/v3/groups/{gid}")).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/groups/{gid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&admin.get(&format!("/v3/groups/{gid}")).await.unwrap(), 404);
     cloud.stop().await;
 }

@@ -11,31 +11,84 @@ async fn password_auth_and_validation() {
     let admin = cloud.admin().await.unwrap();
     let token = admin.token().unwrap().to_string();
     // Validate the admin's own token.
-    let r = admin.send("GET", "/v3/auth/tokens", None, &[("x-subject-token", &token)]).await.unwrap();
+    let r = admin
+        .send(
+            "GET",
+            "/v3/auth/tokens",
+            None,
+            &[("x-subject-token", &token)],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let t = &r.body["token"];
     assert_eq!(t["user"]["name"], "admin");
     assert_eq!(t["project"]["name"], "admin");
     assert_eq!(t["methods"], json!(["password"]));
     assert_eq!(t["is_admin_project"], true);
-    let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(roles, vec!["admin", "member", "reader"], "implied roles expand");
-    let types: Vec<&str> = t["catalog"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = t["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        vec!["admin", "member", "reader"],
+        "implied roles expand"
+    );
+    let types: Vec<&str> = t["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
     assert!(types.contains(&"identity"));
     assert_eq!(r.header("x-subject-token").as_deref(), Some(token.as_str()));
     // nocatalog.
-    let r = admin.send("GET", "/v3/auth/tokens?nocatalog", None, &[("x-subject-token", &token)]).await.unwrap();
+    let r = admin
+        .send(
+            "GET",
+            "/v3/auth/tokens?nocatalog",
+            None,
+            &[("x-subject-token", &token)],
+        )
+        .await
+        .unwrap();
     assert!(r.body["token"].get("catalog").is_none());
     // HEAD.
-    let r = admin.send("HEAD", "/v3/auth/tokens", None, &[("x-subject-token", &token)]).await.unwrap();
+    let r = admin
+        .send(
+            "HEAD",
+            "/v3/auth/tokens",
+            None,
+            &[("x-subject-token", &token)],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     // Invalid subject: 404 on validate; invalid caller: 401.
-    let r = admin.send("GET", "/v3/auth/tokens", None, &[("x-subject-token", "gAAAAAbogus")]).await.unwrap();
+    let r = admin
+        .send(
+            "GET",
+            "/v3/auth/tokens",
+            None,
+            &[("x-subject-token", "gAAAAAbogus")],
+        )
+        .await
+        .unwrap();
     assert_error(&r, 404);
-    let r = Client::new(&cloud.identity_url()).with_token("gAAAAAbogus").get("/v3/users").await.unwrap();
+    let r = Client::new(&cloud.identity_url())
+        .with_token("gAAAAAbogus")
+        .get("/v3/users")
+        .await
+        .unwrap();
     assert_error(&r, 401);
     assert!(r.header("www-authenticate").is_some());
-    let r = Client::new(&cloud.identity_url()).get("/v3/users").await.unwrap();
+    let r = Client::new(&cloud.identity_url())
+        .get("/v3/users")
+        .await
+        .unwrap();
     assert_error(&r, 401);
     cloud.stop().await;
 }
@@ -44,20 +97,51 @@ async fn password_auth_and_validation() {
 async fn wrong_password_and_unknown_user_look_the_same() {
     let cloud = TestCloud::start().await.unwrap();
     let c = Client::new(&cloud.identity_url());
-    let wrong = c.password_auth("admin", "not-the-password", None).await.unwrap();
-    let unknown = c.password_auth("nobody-at-all", "whatever", None).await.unwrap();
+    let wrong = c
+        .password_auth("admin", "not-the-password", None)
+        .await
+        .unwrap();
+    let unknown = c
+        .password_auth("nobody-at-all", "whatever", None)
+        .await
+        .unwrap();
     assert_error(&wrong, 401);
     assert_error(&unknown, 401);
     assert_eq!(wrong.body, unknown.body, "no user enumeration");
     // Unknown project in scope: 401 too.
-    let r = c.password_auth("admin", &cloud.cloud.admin_password, Some(("nope", "Default"))).await.unwrap();
+    let r = c
+        .password_auth(
+            "admin",
+            &cloud.cloud.admin_password,
+            Some(("nope", "Default")),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 401);
     // Malformed auth bodies: 400.
-    let r = c.post("/v3/auth/tokens", json!({"auth": {"identity": {"methods": []}}})).await.unwrap();
+    let r = c
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": []}}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    let r = c.post("/v3/auth/tokens", json!({"auth": {"identity": {"methods": ["password"]}}})).await.unwrap();
+    let r = c
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["password"]}}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    let r = c.post("/v3/auth/tokens", json!({"auth": {"identity": {"methods": ["totp"], "totp": {}}}})).await.unwrap();
+    let r = c
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["totp"], "totp": {}}}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 401);
     cloud.stop().await;
 }
@@ -82,9 +166,15 @@ async fn unscoped_rescope_domain_and_system_scopes() {
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["token"]["expires_at"], unscoped.body["token"]["expires_at"]);
+    assert_eq!(
+        r.body["token"]["expires_at"],
+        unscoped.body["token"]["expires_at"]
+    );
     assert_eq!(r.body["token"]["audit_ids"].as_array().unwrap().len(), 2);
-    assert_eq!(r.body["token"]["audit_ids"][1], unscoped.body["token"]["audit_ids"][0]);
+    assert_eq!(
+        r.body["token"]["audit_ids"][1],
+        unscoped.body["token"]["audit_ids"][0]
+    );
     assert_eq!(r.body["token"]["methods"], json!(["password", "token"]));
     // System scope (bootstrap grants the admin system admin).
     let r = c
@@ -107,9 +197,22 @@ async fn unscoped_rescope_domain_and_system_scopes() {
     assert_error(&r, 401);
     // ... and with one.
     let admin = cloud.admin().await.unwrap();
-    let uid = r_id(&admin.get("/v3/users?name=admin").await.unwrap().body, "users");
+    let uid = r_id(
+        &admin.get("/v3/users?name=admin").await.unwrap().body,
+        "users",
+    );
     let rid = role_id(&admin, "admin").await;
-    assert_eq!(admin.put(&format!("/v3/domains/default/users/{uid}/roles/{rid}"), None).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .put(
+                &format!("/v3/domains/default/users/{uid}/roles/{rid}"),
+                None
+            )
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     let r = c
         .post(
             "/v3/auth/tokens",
@@ -120,11 +223,24 @@ async fn unscoped_rescope_domain_and_system_scopes() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["token"]["domain"]["id"], "default");
     let dc = c.with_token(&r.header("x-subject-token").unwrap());
-    assert_eq!(ids(&dc.get("/v3/auth/domains").await.unwrap().body, "domains"), vec!["default"]);
-    assert_eq!(dc.get("/v3/auth/system").await.unwrap().body["system"], json!([{"all": true}]));
+    assert_eq!(
+        ids(&dc.get("/v3/auth/domains").await.unwrap().body, "domains"),
+        vec!["default"]
+    );
+    assert_eq!(
+        dc.get("/v3/auth/system").await.unwrap().body["system"],
+        json!([{"all": true}])
+    );
     let uc = c.with_token(&ut);
-    assert_eq!(uc.get("/v3/auth/catalog").await.unwrap().status, 403, "unscoped has no catalog");
-    assert_eq!(names(&uc.get("/v3/auth/projects").await.unwrap().body, "projects"), vec!["admin"]);
+    assert_eq!(
+        uc.get("/v3/auth/catalog").await.unwrap().status,
+        403,
+        "unscoped has no catalog"
+    );
+    assert_eq!(
+        names(&uc.get("/v3/auth/projects").await.unwrap().body, "projects"),
+        vec!["admin"]
+    );
     let cat = admin.get("/v3/auth/catalog").await.unwrap();
     assert_eq!(cat.status, 200);
     assert_eq!(cat.body["catalog"][0]["type"], "identity");
@@ -142,10 +258,21 @@ async fn revoke_then_reject() {
     let other = cloud.admin().await.unwrap();
     let t = other.token().unwrap().to_string();
     assert_eq!(other.get("/v3/users").await.unwrap().status, 200);
-    let r = admin.send("DELETE", "/v3/auth/tokens", None, &[("x-subject-token", &t)]).await.unwrap();
+    let r = admin
+        .send(
+            "DELETE",
+            "/v3/auth/tokens",
+            None,
+            &[("x-subject-token", &t)],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
     assert_error(&other.get("/v3/users").await.unwrap(), 401);
-    let r = admin.send("GET", "/v3/auth/tokens", None, &[("x-subject-token", &t)]).await.unwrap();
+    let r = admin
+        .send("GET", "/v3/auth/tokens", None, &[("x-subject-token", &t)])
+        .await
+        .unwrap();
     assert_error(&r, 404);
     // Revoking one token leaves the revoker's own working.
     assert_eq!(admin.get("/v3/users").await.unwrap().status, 200);
@@ -159,27 +286,55 @@ async fn disabling_a_user_or_changing_a_password_revokes_at_once() {
     let pid = project(&admin, "p1").await;
     let uid = user_with_role(&admin, "alice", "pw-one", &pid, "member").await;
     let alice = token_for(&cloud, "alice", "pw-one", "p1").await;
-    assert_eq!(alice.get(&format!("/v3/users/{uid}")).await.unwrap().status, 200);
+    assert_eq!(
+        alice.get(&format!("/v3/users/{uid}")).await.unwrap().status,
+        200
+    );
     // Self-service password change: needs the original password.
     let bad = Client::new(&cloud.identity_url())
-        .post(&format!("/v3/users/{uid}/password"), json!({"user": {"password": "pw-two", "original_password": "wrong"}}))
+        .post(
+            &format!("/v3/users/{uid}/password"),
+            json!({"user": {"password": "pw-two", "original_password": "wrong"}}),
+        )
         .await
         .unwrap();
     assert_error(&bad, 401);
     let ok = Client::new(&cloud.identity_url())
-        .post(&format!("/v3/users/{uid}/password"), json!({"user": {"password": "pw-two", "original_password": "pw-one"}}))
+        .post(
+            &format!("/v3/users/{uid}/password"),
+            json!({"user": {"password": "pw-two", "original_password": "pw-one"}}),
+        )
         .await
         .unwrap();
     assert_eq!(ok.status, 204, "{}", ok.text);
     assert_error(&alice.get(&format!("/v3/users/{uid}")).await.unwrap(), 401);
-    assert_eq!(alice.password_auth("alice", "pw-one", None).await.unwrap().status, 401);
+    assert_eq!(
+        alice
+            .password_auth("alice", "pw-one", None)
+            .await
+            .unwrap()
+            .status,
+        401
+    );
     let alice = token_for(&cloud, "alice", "pw-two", "p1").await;
-    assert_eq!(alice.get(&format!("/v3/users/{uid}")).await.unwrap().status, 200);
+    assert_eq!(
+        alice.get(&format!("/v3/users/{uid}")).await.unwrap().status,
+        200
+    );
     // Disable: the token dies with it, and so does authentication.
-    let r = admin.patch(&format!("/v3/users/{uid}"), json!({"user": {"enabled": false}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/users/{uid}"),
+            json!({"user": {"enabled": false}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_error(&alice.get(&format!("/v3/users/{uid}")).await.unwrap(), 401);
-    assert_error(&alice.password_auth("alice", "pw-two", None).await.unwrap(), 401);
+    assert_error(
+        &alice.password_auth("alice", "pw-two", None).await.unwrap(),
+        401,
+    );
     cloud.stop().await;
 }
 
@@ -193,20 +348,51 @@ async fn role_removal_and_project_disable_take_effect_at_once() {
     let me = format!("/v3/users/{uid}");
     assert_eq!(bob.get(&me).await.unwrap().status, 200);
     let rid = role_id(&admin, "member").await;
-    assert_eq!(admin.delete(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}")).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&bob.get(&me).await.unwrap(), 401);
-    assert_eq!(admin.put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), None).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), None)
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     let bob = token_for(&cloud, "bob", "pw", "p1").await;
-    assert_eq!(admin.patch(&format!("/v3/projects/{pid}"), json!({"project": {"enabled": false}})).await.unwrap().status, 200);
+    assert_eq!(
+        admin
+            .patch(
+                &format!("/v3/projects/{pid}"),
+                json!({"project": {"enabled": false}})
+            )
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     assert_error(&bob.get(&me).await.unwrap(), 401);
-    assert_error(&bob.password_auth("bob", "pw", Some(("p1", "Default"))).await.unwrap(), 401);
+    assert_error(
+        &bob.password_auth("bob", "pw", Some(("p1", "Default")))
+            .await
+            .unwrap(),
+        401,
+    );
     cloud.stop().await;
 }
 
 #[tokio::test]
 async fn tokens_expire() {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000_000));
-    let cloud = TestCloud::start_with(|c| c.identity.token_expiration = 60, clock.clone()).await.unwrap();
+    let cloud = TestCloud::start_with(|c| c.identity.token_expiration = 60, clock.clone())
+        .await
+        .unwrap();
     let admin = cloud.admin().await.unwrap();
     assert_eq!(admin.get("/v3/users").await.unwrap().status, 200);
     clock.advance_secs(59);
@@ -222,13 +408,26 @@ async fn a_replica_sharing_keys_and_store_validates_tokens() {
     let admin = cloud.admin().await.unwrap();
     let token = admin.token().unwrap().to_string();
     let replica_db = db::Db::open(&cloud.config.database_url).await.unwrap();
-    let replica = identity::build(&cloud.config, replica_db, Arc::new(common::clock::SystemClock)).unwrap();
+    let replica = identity::build(
+        &cloud.config,
+        replica_db,
+        Arc::new(common::clock::SystemClock),
+    )
+    .unwrap();
     let ctx = replica.validate(&token).await.unwrap();
     assert_eq!(ctx.user_name, "admin");
     // A token revoked through the first process is refused by the replica
     // (on PostgreSQL through the shared revision; on SQLite a replica
     // process would see the same file).
-    let r = admin.send("DELETE", "/v3/auth/tokens", None, &[("x-subject-token", &token)]).await.unwrap();
+    let r = admin
+        .send(
+            "DELETE",
+            "/v3/auth/tokens",
+            None,
+            &[("x-subject-token", &token)],
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 204);
     if replica.db.is_shared() {
         assert!(replica.validate(&token).await.is_err());
@@ -247,8 +446,16 @@ async fn key_rotation_keeps_issued_tokens_valid() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let after = cloud.admin().await.unwrap();
     assert_ne!(after.token().unwrap(), before);
-    assert_eq!(admin.get("/v3/users").await.unwrap().status, 200, "old token still valid");
-    assert_eq!(after.get("/v3/users").await.unwrap().status, 200, "new primary works");
+    assert_eq!(
+        admin.get("/v3/users").await.unwrap().status,
+        200,
+        "old token still valid"
+    );
+    assert_eq!(
+        after.get("/v3/users").await.unwrap().status,
+        200,
+        "new primary works"
+    );
     // Two more rotations push the old primary out of the repository.
     identity::token::keys::rotate(&cloud.config.key_repository(), 3).unwrap();
     identity::token::keys::rotate(&cloud.config.key_repository(), 3).unwrap();
@@ -266,7 +473,10 @@ async fn application_credentials() {
     let carol = token_for(&cloud, "carol", "pw", "apps").await;
     let base = format!("/v3/users/{uid}/application_credentials");
     let r = carol
-        .post(&base, json!({"application_credential": {"name": "ci", "roles": [{"name": "reader"}]}}))
+        .post(
+            &base,
+            json!({"application_credential": {"name": "ci", "roles": [{"name": "reader"}]}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
@@ -276,9 +486,18 @@ async fn application_credentials() {
     assert_eq!(ac["project_id"], pid.as_str());
     assert_eq!(ac["roles"][0]["name"], "reader");
     // Duplicate name: 409. A role the user does not hold: 403.
-    let dup = carol.post(&base, json!({"application_credential": {"name": "ci"}})).await.unwrap();
+    let dup = carol
+        .post(&base, json!({"application_credential": {"name": "ci"}}))
+        .await
+        .unwrap();
     assert_error(&dup, 409);
-    let r = carol.post(&base, json!({"application_credential": {"name": "x", "roles": [{"name": "service"}]}})).await.unwrap();
+    let r = carol
+        .post(
+            &base,
+            json!({"application_credential": {"name": "x", "roles": [{"name": "service"}]}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 403);
     // Authenticate with it: scoped to its project, only its roles.
     let c = Client::new(&cloud.identity_url());
@@ -292,13 +511,31 @@ async fn application_credentials() {
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["token"]["project"]["id"], pid.as_str());
-    let roles: Vec<&str> = r.body["token"]["roles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = r.body["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, vec!["reader"]);
-    assert_eq!(r.body["token"]["application_credential"]["restricted"], true);
+    assert_eq!(
+        r.body["token"]["application_credential"]["restricted"],
+        true
+    );
     let act = c.with_token(&r.header("x-subject-token").unwrap());
     // A reader token cannot write; a restricted credential cannot make more.
-    assert_error(&act.post("/v3/projects", json!({"project": {"name": "nope"}})).await.unwrap(), 403);
-    assert_error(&act.post(&base, json!({"application_credential": {"name": "more"}})).await.unwrap(), 403);
+    assert_error(
+        &act.post("/v3/projects", json!({"project": {"name": "nope"}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_error(
+        &act.post(&base, json!({"application_credential": {"name": "more"}}))
+            .await
+            .unwrap(),
+        403,
+    );
     // By name + user, and a wrong secret.
     let r = c
         .post(
@@ -319,13 +556,29 @@ async fn application_credentials() {
         .unwrap();
     assert_error(&r, 401);
     // Listing, showing, and another user's view (404, not 403).
-    assert_eq!(names(&carol.get(&base).await.unwrap().body, "application_credentials"), vec!["ci"]);
-    assert_eq!(carol.get(&format!("{base}/{ac_id}")).await.unwrap().body["application_credential"]["name"], "ci");
+    assert_eq!(
+        names(
+            &carol.get(&base).await.unwrap().body,
+            "application_credentials"
+        ),
+        vec!["ci"]
+    );
+    assert_eq!(
+        carol.get(&format!("{base}/{ac_id}")).await.unwrap().body["application_credential"]["name"],
+        "ci"
+    );
     user_with_role(&admin, "dave", "pw", &pid, "member").await;
     let dave = token_for(&cloud, "dave", "pw", "apps").await;
     assert_error(&dave.get(&format!("{base}/{ac_id}")).await.unwrap(), 404);
     // Deleting it invalidates its tokens.
-    assert_eq!(carol.delete(&format!("{base}/{ac_id}")).await.unwrap().status, 204);
+    assert_eq!(
+        carol
+            .delete(&format!("{base}/{ac_id}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&act.get("/v3/auth/projects").await.unwrap(), 401);
     // Expired credentials are refused.
     let r = carol
@@ -342,9 +595,18 @@ async fn default_project_scopes_an_unscoped_request() {
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "home").await;
     let uid = user_with_role(&admin, "erin", "pw", &pid, "member").await;
-    let r = admin.patch(&format!("/v3/users/{uid}"), json!({"user": {"default_project_id": pid}})).await.unwrap();
+    let r = admin
+        .patch(
+            &format!("/v3/users/{uid}"),
+            json!({"user": {"default_project_id": pid}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = Client::new(&cloud.identity_url()).password_auth("erin", "pw", None).await.unwrap();
+    let r = Client::new(&cloud.identity_url())
+        .password_auth("erin", "pw", None)
+        .await
+        .unwrap();
     assert_eq!(r.body["token"]["project"]["id"], pid.as_str());
     cloud.stop().await;
 }
