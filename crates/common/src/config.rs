@@ -51,6 +51,7 @@ pub struct Config {
     /// `tracing` filter, e.g. `info` or `oxistack=debug`.
     pub log_level: String,
     pub identity: IdentityConfig,
+    pub image: ImageConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +75,49 @@ pub struct IdentityConfig {
     pub list_limit: usize,
 }
 
+/// `[image]`: the Glance service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageConfig {
+    pub port: u16,
+    /// Where image data lives; empty means `<state_dir>/images`.
+    pub data_dir: String,
+    /// Images a project may own (Glance's `image_count_total` limit);
+    /// -1 = unlimited.
+    pub quota_images: i64,
+    /// Bytes of image data (uploaded and staged) a project may store
+    /// (Glance's `image_size_total`, in bytes rather than MiB); -1 = unlimited.
+    pub quota_bytes: i64,
+    /// Largest single image in bytes (Glance's `image_size_cap`).
+    pub image_size_cap: i64,
+    /// URL prefixes `web-download` may fetch from (`http://mirror.lan/`);
+    /// empty disables the method, as an operator must opt in to letting
+    /// the cloud fetch URLs on a user's behalf.
+    pub web_download_allowed: Vec<String>,
+    /// Default page size of image lists (Glance's `limit_param_default`).
+    pub list_limit: usize,
+    /// Largest page a client may ask for (Glance's `api_limit_max`).
+    pub list_limit_max: usize,
+    /// A JSON policy file whose rules override Glance's defaults.
+    pub policy_file: String,
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        Self {
+            port: 9292,
+            data_dir: String::new(),
+            quota_images: -1,
+            quota_bytes: -1,
+            image_size_cap: 1 << 40,
+            web_download_allowed: Vec::new(),
+            list_limit: 25,
+            list_limit_max: 1000,
+            policy_file: String::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -93,6 +137,7 @@ impl Default for Config {
             max_request_body_size: 114_688,
             log_level: "info".into(),
             identity: IdentityConfig::default(),
+            image: ImageConfig::default(),
         }
     }
 }
@@ -105,8 +150,10 @@ impl Default for IdentityConfig {
             max_active_keys: 3,
             key_repository: String::new(),
             policy_file: String::new(),
-            password_hash_memory_kib: 19 * 1024,
-            password_hash_iterations: 2,
+            // OWASP's Argon2id setting m=7 MiB, t=5: as strong as its
+            // m=19 MiB, t=2, with a third of the memory per login.
+            password_hash_memory_kib: 7 * 1024,
+            password_hash_iterations: 5,
             list_limit: 0,
         }
     }
@@ -206,6 +253,27 @@ impl Config {
                 "identity.max_active_keys must be at least 2".into(),
             ));
         }
+        if self.image.list_limit == 0 || self.image.list_limit > self.image.list_limit_max {
+            return Err(ConfigError::Invalid(
+                "image.list_limit must be between 1 and image.list_limit_max".into(),
+            ));
+        }
+        if self.image.quota_images < -1
+            || self.image.quota_bytes < -1
+            || self.image.image_size_cap <= 0
+        {
+            return Err(ConfigError::Invalid(
+                "image quotas must be -1 (unlimited) or non-negative, image_size_cap positive"
+                    .into(),
+            ));
+        }
+        for p in &self.image.web_download_allowed {
+            if !(p.starts_with("http://") || p.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "image.web_download_allowed entry {p:?} is not an http(s) URL prefix"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -235,6 +303,15 @@ impl Config {
         }
     }
 
+    /// The directory holding image data (`[image] data_dir`).
+    pub fn image_data_dir(&self) -> PathBuf {
+        if self.image.data_dir.is_empty() {
+            self.state_dir.join("images")
+        } else {
+            PathBuf::from(&self.image.data_dir)
+        }
+    }
+
     pub fn key_repository(&self) -> PathBuf {
         if self.identity.key_repository.is_empty() {
             self.state_dir.join("fernet-keys")
@@ -261,6 +338,14 @@ fn typed(default: &toml::Value, raw: &str) -> Result<toml::Value, ConfigError> {
             _ => return Err(bad()),
         },
         toml::Value::Integer(_) => toml::Value::Integer(raw.parse().map_err(|_| bad())?),
+        // Lists come comma-separated from the environment.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     })
 }
@@ -301,6 +386,51 @@ mod tests {
             Config::from_toml("", vec![("OXISTACK_IDENTITY_PORT".into(), "x".into())]).is_err()
         );
         assert!(Config::from_toml("compute_driver = \"xen\"", vec![]).is_err());
+    }
+
+    #[test]
+    fn image_section_defaults_and_overrides() {
+        let c = Config::from_toml("state_dir = \"/srv/ox\"\n", vec![]).unwrap();
+        assert_eq!(c.image.port, 9292);
+        assert_eq!(c.image.quota_bytes, -1);
+        assert!(
+            c.image.web_download_allowed.is_empty(),
+            "web-download is opt-in"
+        );
+        assert_eq!(c.image_data_dir(), PathBuf::from("/srv/ox/images"));
+        let c = Config::from_toml(
+            "[image]\nquota_images = 10\nweb_download_allowed = [\"http://mirror.lan/\"]\ndata_dir = \"/data\"\n",
+            vec![
+                ("OXISTACK_IMAGE_PORT".into(), "9393".into()),
+                ("OXISTACK_IMAGE_QUOTA_BYTES".into(), "1048576".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.image.port, 9393);
+        assert_eq!(c.image.quota_images, 10);
+        assert_eq!(c.image.quota_bytes, 1_048_576);
+        assert_eq!(
+            c.image.web_download_allowed,
+            vec!["http://mirror.lan/".to_string()]
+        );
+        assert_eq!(c.image_data_dir(), PathBuf::from("/data"));
+        let c = Config::from_toml(
+            "",
+            vec![(
+                "OXISTACK_IMAGE_WEB_DOWNLOAD_ALLOWED".into(),
+                "http://a/, http://b/".into(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            c.image.web_download_allowed,
+            vec!["http://a/".to_string(), "http://b/".to_string()]
+        );
+        assert!(
+            Config::from_toml("[image]\nweb_download_allowed = [\"ftp://x/\"]\n", vec![]).is_err()
+        );
+        assert!(Config::from_toml("[image]\nquota_bytes = -5\n", vec![]).is_err());
+        assert!(Config::from_toml("[image]\nlist_limit = 0\n", vec![]).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod projects;
 pub mod roles;
 pub mod snapshot;
+pub mod token_cache;
 pub mod tokens;
 pub mod users;
 
@@ -48,6 +49,7 @@ pub struct Identity {
     local_rev: AtomicI64,
     refresh: tokio::sync::Mutex<()>,
     dummy_hash: String,
+    pub(crate) token_cache: token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for Identity {
@@ -77,6 +79,7 @@ impl Identity {
             local_rev: AtomicI64::new(-1),
             refresh: tokio::sync::Mutex::new(()),
             dummy_hash,
+            token_cache: token_cache::TokenCache::default(),
         }
     }
 

@@ -417,8 +417,16 @@ impl Identity {
         Ok((payload, ctx))
     }
 
+    /// [`Identity::validate_payload`], answered from the token cache when
+    /// identity has not changed since the token was last validated.
     pub async fn validate(&self, token: &str) -> Result<Arc<AuthContext>> {
-        Ok(Arc::new(self.validate_payload(token).await?.1))
+        let revision = (self.view().await?.revision, self.keys.generation());
+        if let Some(ctx) = self.token_cache.get(token, revision, self.now()) {
+            return Ok(ctx);
+        }
+        let ctx = Arc::new(self.validate_payload(token).await?.1);
+        self.token_cache.put(token, revision, ctx.clone());
+        Ok(ctx)
     }
 
     /// Who a payload stands for, as of `snap`; `NotFound` when the token no

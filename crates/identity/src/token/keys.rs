@@ -37,6 +37,9 @@ struct Loaded {
     mtime: Option<SystemTime>,
     checked: Instant,
     count: usize,
+    /// Bumped on every reload, so caches of validated tokens can tell that
+    /// the key set changed.
+    generation: u64,
 }
 
 /// The keys, reloaded when the directory changes.
@@ -87,8 +90,9 @@ impl KeyRepository {
         let mtime = std::fs::metadata(&self.dir).and_then(|m| m.modified()).ok();
         let fresh = if mtime != cur.mtime {
             match load(&self.dir) {
-                Ok(l) => {
+                Ok(mut l) => {
                     tracing::info!(keys = l.count, dir = %self.dir.display(), "reloaded fernet keys");
+                    l.generation = cur.generation + 1;
                     Arc::new(l)
                 }
                 Err(e) => {
@@ -99,6 +103,7 @@ impl KeyRepository {
                         mtime: cur.mtime,
                         checked: Instant::now(),
                         count: cur.count,
+                        generation: cur.generation,
                     })
                 }
             }
@@ -109,6 +114,7 @@ impl KeyRepository {
                 mtime,
                 checked: Instant::now(),
                 count: cur.count,
+                generation: cur.generation,
             })
         };
         match self.loaded.write() {
@@ -127,6 +133,11 @@ impl KeyRepository {
     /// fernet refuses tokens stamped more than a minute in its future.
     pub fn decrypt(&self, token: &str, now: u64) -> Option<Vec<u8>> {
         decrypt_with(&self.current().fernet, token, now)
+    }
+
+    /// Changes whenever the key set was reloaded.
+    pub fn generation(&self) -> u64 {
+        self.current().generation
     }
 
     pub fn dir(&self) -> &Path {
@@ -213,6 +224,7 @@ fn load(dir: &Path) -> Result<Loaded, KeyError> {
         mtime,
         checked: Instant::now(),
         count,
+        generation: 0,
     })
 }
 
