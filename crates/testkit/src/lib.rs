@@ -20,10 +20,23 @@ use std::sync::Arc;
 pub use oxistack::cloud::Cloud;
 
 /// A running in-process cloud and the temporary directory it lives in.
+/// The directory is removed when the value (or its last field) is dropped,
+/// so a test that fails before calling [`TestCloud::stop`] leaves nothing
+/// behind.
 pub struct TestCloud {
     pub cloud: Cloud,
     pub dir: PathBuf,
     pub config: Config,
+    _dir_guard: DirGuard,
+}
+
+/// Removes a directory tree when dropped.
+struct DirGuard(PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl TestCloud {
@@ -38,6 +51,7 @@ impl TestCloud {
     ) -> Result<TestCloud> {
         let dir = std::env::temp_dir().join(format!("oxistack-test-{}", common::ids::hex_id()));
         std::fs::create_dir_all(&dir)?;
+        let guard = DirGuard(dir.clone());
         let mut config = Config {
             listen: "127.0.0.1".into(),
             state_dir: dir.join("state"),
@@ -55,7 +69,12 @@ impl TestCloud {
             .context("test database")?;
         tweak(&mut config);
         let cloud = Cloud::start(config.clone(), clock).await?;
-        Ok(TestCloud { cloud, dir, config })
+        Ok(TestCloud {
+            cloud,
+            _dir_guard: guard,
+            dir,
+            config,
+        })
     }
 
     pub fn identity_url(&self) -> String {
@@ -80,7 +99,6 @@ impl TestCloud {
 
     pub async fn stop(self) {
         self.cloud.shutdown(std::time::Duration::from_secs(5)).await;
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

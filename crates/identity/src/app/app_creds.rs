@@ -106,8 +106,9 @@ impl Identity {
                 Some(t)
             }
         };
-        // Roles: a subset of the token's, by id or name; default all of them.
-        let role_ids: Vec<String> = match input.roles {
+        // Roles: a subset of the token's, by id or name; absent or empty
+        // means all of them (python-openstackclient sends `[]`).
+        let role_ids: Vec<String> = match input.roles.filter(|r| !r.is_empty()) {
             None => ctx.roles.iter().map(|r| r.id.clone()).collect(),
             Some(sel) => {
                 let mut out = Vec::new();

@@ -264,5 +264,4 @@ async fn restart_resumes_the_same_cloud() {
     let r = c.get(&format!("/v3/projects/{pid}")).await.unwrap();
     assert_eq!(r.status, 200, "same keys, same data: {}", r.text);
     again.shutdown(std::time::Duration::from_secs(5)).await;
-    std::fs::remove_dir_all(dir).ok();
 }

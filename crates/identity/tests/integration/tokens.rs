@@ -485,6 +485,34 @@ async fn application_credentials() {
     let ac_id = ac["id"].as_str().unwrap().to_string();
     assert_eq!(ac["project_id"], pid.as_str());
     assert_eq!(ac["roles"][0]["name"], "reader");
+    // No roles, or an empty list: all of the token's roles.
+    let r = carol
+        .post(
+            &base,
+            json!({"application_credential": {"name": "all", "roles": []}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["application_credential"]["roles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let all_id = r.body["application_credential"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        carol
+            .delete(&format!("{base}/{all_id}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     // Duplicate name: 409. A role the user does not hold: 403.
     let dup = carol
         .post(&base, json!({"application_credential": {"name": "ci"}}))

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# The oxistack test command: everything CI runs, runnable by hand as root on a
+# fresh Debian 12 machine that has the Rust toolchain and python3.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh --no-postgres   # skip the PostgreSQL runs
+#   scripts/test.sh --compat-only   # build the binary, run only the client compat tests
+#
+# Steps: install missing Debian packages; the project virtualenv .venv with
+# the upstream OpenStack clients (tests/compat/requirements.txt); cargo fmt
+# --check; clippy; one release build of everything; cargo test with SQLite;
+# cargo test again against a throwaway PostgreSQL cluster
+# (OXISTACK_TEST_DATABASE_URL); the compat tests (tests/compat/run.py) against
+# the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL).
+# Every process and temporary directory it makes is removed on exit, also on
+# failure or interruption. The last line is "N passed, N failed", the sum of
+# the compat checks; the exit status is non-zero if any step failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+# Debian packages the tests need; add to this list as the project grows
+# (e.g. qemu-utils for the image tests). Checked with dpkg, installed if missing.
+APT_PACKAGES=(postgresql)
+PG_PORT_FIRST=55432
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BINARY="$TARGET_DIR/release/oxistack"
+
+WITH_POSTGRES=1
+COMPAT_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        --no-postgres) WITH_POSTGRES=0 ;;
+        --compat-only) COMPAT_ONLY=1 ;;
+        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+        *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+# The first cargo test and compat runs use the default (SQLite); never inherit a URL.
+unset OXISTACK_TEST_DATABASE_URL OXISTACK_DATABASE_URL
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+# ---- bookkeeping and cleanup --------------------------------------------------
+
+STEPS=()          # "ok|FAILED  name" lines for the closing summary
+FAILED_STEPS=0
+COMPAT_PASSED=0
+COMPAT_FAILED=0
+CHILD_PID=""      # the long-running command in progress, stopped by the trap
+PG_DIR=""         # temp dir of the throwaway PostgreSQL cluster
+PG_BIN=""
+PG_PORT=""
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/oxistack-test.XXXXXX")
+
+log() { printf '\n==== %s\n' "$*"; }
+
+# All descendants of a pid, parents before children.
+descendants() {
+    local file child
+    for file in /proc/"$1"/task/*/children; do
+        [[ -r "$file" ]] || continue
+        for child in $(<"$file"); do
+            echo "$child"
+            descendants "$child"
+        done
+    done
+}
+
+# Stop the command in progress and everything it started: TERM, then KILL.
+stop_child() {
+    [[ -n "$CHILD_PID" ]] || return 0
+    local pids more
+    mapfile -t pids < <(echo "$CHILD_PID"; descendants "$CHILD_PID")
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$CHILD_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    mapfile -t more < <(descendants "$CHILD_PID")
+    pids+=("${more[@]}")
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    wait "$CHILD_PID" 2>/dev/null || true
+    CHILD_PID=""
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM HUP
+    stop_child
+    pg_stop
+    rm -rf "$SCRATCH"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Run a command (or a function of this script) in the background and wait
+# for it: a signal then reaches the trap at once, the trap can stop the
+# command, and `set -e` holds inside functions. Returns its exit status.
+run() {
+    local status=0
+    "$@" &
+    CHILD_PID=$!
+    wait "$CHILD_PID" || status=$?
+    CHILD_PID=""
+    return "$status"
+}
+
+# step NAME COMMAND...: run, record ok/FAILED; never exits.
+step() {
+    local name=$1 status=0 started=$SECONDS
+    shift
+    log "$name"
+    run "$@" || status=$?
+    if [[ $status -eq 0 ]]; then
+        STEPS+=("ok      $name ($((SECONDS - started)) s)")
+    else
+        STEPS+=("FAILED  $name (exit $status, $((SECONDS - started)) s)")
+        FAILED_STEPS=$((FAILED_STEPS + 1))
+    fi
+    return 0
+}
+
+# must NAME COMMAND...: like step, but stop the whole run on failure.
+must() {
+    local before=$FAILED_STEPS
+    step "$@"
+    if [[ $FAILED_STEPS -ne $before ]]; then
+        summary
+        exit 1
+    fi
+}
+
+summary() {
+    log "summary"
+    local line
+    for line in "${STEPS[@]}"; do printf '  %s\n' "$line"; done
+    printf '  compat checks: %d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
+    printf '%d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
+}
+
+# ---- system packages ----------------------------------------------------------
+
+apt_install() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "need root to install ${missing[*]}" >&2
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ---- the project virtualenv ---------------------------------------------------
+
+venv_ready() {
+    [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null
+}
+
+setup_venv() {
+    if ! venv_ready; then
+        rm -rf "$VENV"
+        if ! python3 -m venv "$VENV"; then
+            rm -rf "$VENV"
+            # Debian's python3 ships venv/ensurepip separately.
+            apt_install python3-venv
+            python3 -m venv "$VENV"
+        fi
+    fi
+    local want have=""
+    want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+    [[ -f "$VENV/.requirements.sha256" ]] && have=$(<"$VENV/.requirements.sha256")
+    if [[ "$want" == "$have" ]]; then
+        echo "virtualenv $VENV is up to date with $REQUIREMENTS"
+        return 0
+    fi
+    rm -f "$VENV/.requirements.sha256"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS"
+    echo "$want" >"$VENV/.requirements.sha256"
+}
+
+# ---- the throwaway PostgreSQL cluster -----------------------------------------
+
+find_pg_bin() {
+    local dir candidates
+    # Debian 12's PostgreSQL 15 first, else the newest installed.
+    mapfile -t candidates < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -rV)
+    for dir in /usr/lib/postgresql/15/bin "${candidates[@]}"; do
+        if [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then
+            echo "$dir"
+            return 0
+        fi
+    done
+    echo "no PostgreSQL server binaries under /usr/lib/postgresql" >&2
+    return 1
+}
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Foreground part: choose binaries, port and directory (the trap needs them).
+pg_prepare() {
+    PG_BIN=$(find_pg_bin) || return 1
+    PG_PORT=$PG_PORT_FIRST
+    while port_in_use "$PG_PORT"; do
+        PG_PORT=$((PG_PORT + 1))
+        if [[ $PG_PORT -gt $((PG_PORT_FIRST + 100)) ]]; then
+            echo "no free port in $PG_PORT_FIRST..$((PG_PORT_FIRST + 100))" >&2
+            return 1
+        fi
+    done
+    # Under /tmp, not $TMPDIR: the postgres user must be able to reach it.
+    PG_DIR=$(mktemp -d /tmp/oxistack-pg.XXXXXX) || return 1
+    chown postgres:postgres "$PG_DIR" || return 1
+}
+
+pg_start() {
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust \
+        -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 || {
+        cat "$PG_DIR/initdb.log" >&2
+        return 1
+    }
+    # Durability is pointless for a cluster that lives minutes: trade it for speed.
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off \
+            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null || {
+        cat "$PG_DIR/server.log" >&2
+        return 1
+    }
+    echo "PostgreSQL on 127.0.0.1:$PG_PORT, socket and data in $PG_DIR"
+    "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc 'select version()'
+}
+
+pg_createdb() {
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$1" || return 1
+    echo "postgres://postgres@127.0.0.1:$PG_PORT/$1"
+}
+
+pg_stop() {
+    [[ -n "$PG_DIR" && -d "$PG_DIR" ]] || return 0
+    if [[ -f "$PG_DIR/data/postmaster.pid" ]]; then
+        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 20 stop \
+            >/dev/null 2>&1 || true
+        # Still there? Kill the postmaster we started (its pid is on the file's first line).
+        if [[ -f "$PG_DIR/data/postmaster.pid" ]]; then
+            local pid
+            pid=$(head -n1 "$PG_DIR/data/postmaster.pid")
+            if [[ "$pid" =~ ^[0-9]+$ ]]; then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+            sleep 1
+        fi
+    fi
+    rm -rf "$PG_DIR"
+    PG_DIR=""
+}
+
+# ---- test steps -----------------------------------------------------------------
+
+cargo_tests() {
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --release --workspace --no-tests=warn
+        cargo test --release --workspace --doc
+    else
+        cargo test --release --workspace
+    fi
+}
+
+# compat LABEL: run tests/compat/run.py against the release binary, add up its counts.
+compat() {
+    local label=$1 results="$SCRATCH/compat-$1.txt" passed failed
+    rm -f "$results"
+    step "compat tests ($label)" "$VENV/bin/python" "$ROOT/tests/compat/run.py" \
+        --binary "$BINARY" --label "$label" --results "$results"
+    if [[ -s "$results" ]] && read -r passed failed <"$results"; then
+        COMPAT_PASSED=$((COMPAT_PASSED + passed))
+        COMPAT_FAILED=$((COMPAT_FAILED + failed))
+    else
+        echo "compat runner ($label) reported no results" >&2
+        COMPAT_FAILED=$((COMPAT_FAILED + 1))
+    fi
+}
+
+# ---- the run --------------------------------------------------------------------
+
+log "oxistack tests in $ROOT (CI=${CI:-false})"
+cargo --version
+python3 --version
+
+must "Debian packages (${APT_PACKAGES[*]})" apt_install "${APT_PACKAGES[@]}"
+must "virtualenv .venv ($REQUIREMENTS)" setup_venv
+
+if [[ $COMPAT_ONLY -eq 0 ]]; then
+    must "cargo fmt --check" cargo fmt --all -- --check
+    step "cargo clippy" cargo clippy --release --workspace --all-targets -- -D warnings
+    must "cargo build --release" cargo build --release --workspace --all-targets
+    step "cargo test (SQLite)" cargo_tests
+else
+    must "cargo build --release (oxistack)" cargo build --release -p oxistack --bin oxistack
+fi
+
+compat sqlite
+
+if [[ $WITH_POSTGRES -eq 1 ]]; then
+    if ! pg_prepare; then
+        STEPS+=("FAILED  PostgreSQL cluster (preparing)")
+        summary
+        exit 1
+    fi
+    must "PostgreSQL cluster" pg_start
+    if [[ $COMPAT_ONLY -eq 0 ]]; then
+        if OXISTACK_TEST_DATABASE_URL=$(pg_createdb oxistack_test); then
+            export OXISTACK_TEST_DATABASE_URL
+            step "cargo test (PostgreSQL $OXISTACK_TEST_DATABASE_URL)" cargo_tests
+            unset OXISTACK_TEST_DATABASE_URL
+        else
+            STEPS+=("FAILED  createdb oxistack_test")
+            FAILED_STEPS=$((FAILED_STEPS + 1))
+        fi
+    fi
+    if OXISTACK_DATABASE_URL=$(pg_createdb oxistack_compat); then
+        export OXISTACK_DATABASE_URL
+        compat postgres
+        unset OXISTACK_DATABASE_URL
+    else
+        STEPS+=("FAILED  createdb oxistack_compat")
+        FAILED_STEPS=$((FAILED_STEPS + 1))
+    fi
+    pg_stop
+fi
+
+summary
+if [[ $FAILED_STEPS -ne 0 || $COMPAT_FAILED -ne 0 ]]; then
+    exit 1
+fi
