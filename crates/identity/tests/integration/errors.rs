@@ -248,8 +248,10 @@ async fn restart_resumes_the_same_cloud() {
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "kept").await;
     let token = admin.token().unwrap().to_string();
-    let (dir, mut config) = (cloud.dir.clone(), cloud.config.clone());
+    let mut config = cloud.config.clone();
     let password = cloud.cloud.admin_password.clone();
+    // Stop the first process but keep its state directory: the rest of
+    // `cloud` owns it until the end of the test.
     cloud
         .cloud
         .shutdown(std::time::Duration::from_secs(5))
