@@ -56,6 +56,52 @@ CREATE TABLE groups (
     UNIQUE (domain_id, name)
 );
 
+CREATE TABLE image_members (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    member_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (image_id, member_id)
+);
+
+CREATE TABLE image_tags (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    value TEXT NOT NULL,
+    PRIMARY KEY (image_id, value)
+);
+
+CREATE TABLE image_usage (
+    project_id TEXT PRIMARY KEY,
+    images BIGINT NOT NULL DEFAULT 0,
+    bytes BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE images (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    status TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    owner TEXT,
+    size BIGINT,
+    virtual_size BIGINT,
+    disk_format TEXT,
+    container_format TEXT,
+    checksum TEXT,
+    os_hash_algo TEXT,
+    os_hash_value TEXT,
+    min_disk BIGINT NOT NULL DEFAULT 0,
+    min_ram BIGINT NOT NULL DEFAULT 0,
+    protected BIGINT NOT NULL DEFAULT 0,
+    os_hidden BIGINT NOT NULL DEFAULT 0,
+    properties TEXT NOT NULL DEFAULT '{}',
+    upload_id TEXT,
+    stored_bytes BIGINT NOT NULL DEFAULT 0,
+    reserved_bytes BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE implied_roles (
     prior_role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
     implied_role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
@@ -149,6 +195,12 @@ CREATE TABLE users (
 CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
+
+CREATE INDEX image_members_member ON image_members (member_id);
+
+CREATE INDEX images_owner ON images (owner);
+
+CREATE INDEX images_visibility ON images (visibility);
 
 CREATE INDEX projects_parent ON projects (parent_id);
 

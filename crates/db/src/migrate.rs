@@ -10,11 +10,14 @@ use crate::{Db, DbError, DbKind};
 use sqlx::Row;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "identity",
-    include_str!("../migrations/0001_identity.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "identity",
+        include_str!("../migrations/0001_identity.sql"),
+    ),
+    (2, "image", include_str!("../migrations/0002_image.sql")),
+];
 
 pub fn latest() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

@@ -20,6 +20,7 @@ pub struct ServedApi {
 /// A running cloud.
 pub struct Cloud {
     pub identity: Arc<identity::Identity>,
+    pub image: Arc<image::Glance>,
     pub apis: Vec<ServedApi>,
     pub clouds_yaml: std::path::PathBuf,
     pub admin_password: String,
@@ -45,16 +46,20 @@ impl Cloud {
         let identity_listener =
             common::http::serve::bind(SocketAddr::new(listen, cfg.identity.port)).await?;
         cfg.identity.port = identity_listener.local_addr()?.port();
+        let image_listener =
+            common::http::serve::bind(SocketAddr::new(listen, cfg.image.port)).await?;
+        cfg.image.port = image_listener.local_addr()?.port();
 
         let db = db::Db::open(&cfg.database_url())
             .await
             .with_context(|| format!("opening the store {}", db::redact(&cfg.database_url())))?;
-        let identity = identity::build(&cfg, db, clock)?;
+        let identity = identity::build(&cfg, db.clone(), clock.clone())?;
+        let image = image::build(&cfg, db, clock).await?;
         let admin_password = state.admin_password()?;
         let spec = identity::BootstrapSpec {
             admin_password: admin_password.clone(),
             region: cfg.region.clone(),
-            catalog: vec![identity::catalog_entry(&cfg)],
+            catalog: vec![identity::catalog_entry(&cfg), image_catalog_entry(&cfg)],
             extra_roles: vec![],
         };
         let boot = identity
@@ -83,9 +88,22 @@ impl Cloud {
             router,
             wait_stop(stop_rx.clone()),
         )));
+        let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
+        let image_router = image::api::router(image.clone(), validator, cfg.max_request_body_size);
+        apis.push(ServedApi {
+            name: "image",
+            addr: image_listener.local_addr()?,
+            url: image::endpoint_url(&cfg, &cfg.public_host()),
+        });
+        servers.push(tokio::spawn(common::http::serve::serve(
+            image_listener,
+            image_router,
+            wait_stop(stop_rx.clone()),
+        )));
         state.write_pid()?;
         Ok(Cloud {
             identity,
+            image,
             apis,
             clouds_yaml,
             admin_password,
@@ -126,6 +144,18 @@ impl Cloud {
         }
         self.identity.db.close().await;
         self.state.remove_pid();
+    }
+}
+
+/// The catalog entry for the image service.
+fn image_catalog_entry(cfg: &Config) -> identity::CatalogEntry {
+    identity::CatalogEntry {
+        service_type: "image".into(),
+        name: "glance".into(),
+        description: "OpenStack Image".into(),
+        public_url: image::endpoint_url(cfg, &cfg.public_host()),
+        internal_url: image::endpoint_url(cfg, &cfg.internal_host()),
+        admin_url: image::endpoint_url(cfg, &cfg.internal_host()),
     }
 }
 

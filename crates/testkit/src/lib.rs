@@ -60,6 +60,7 @@ impl TestCloud {
             ..Config::default()
         };
         config.identity.port = 0;
+        config.image.port = 0;
         // Cheap hashing keeps the suite fast; production parameters are
         // covered by the password module's own tests.
         config.identity.password_hash_memory_kib = 256;
@@ -87,6 +88,16 @@ impl TestCloud {
         a.map(|a| format!("http://{a}")).unwrap_or_default()
     }
 
+    /// `http://ADDR` of the API called `name` (`identity`, `image`, …).
+    pub fn url(&self, name: &str) -> String {
+        self.cloud
+            .apis
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| format!("http://{}", a.addr))
+            .unwrap_or_default()
+    }
+
     /// A client for the identity API holding a project-scoped admin token.
     pub async fn admin(&self) -> Result<Client> {
         let c = Client::new(&self.identity_url());
@@ -109,6 +120,8 @@ pub struct Resp {
     pub headers: hyper::HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body exactly as received.
+    pub bytes: Bytes,
 }
 
 impl Resp {
@@ -189,7 +202,49 @@ impl Client {
             headers,
             body,
             text,
+            bytes,
         })
+    }
+
+    /// Sends `body` as is: no JSON content type is added, so `headers`
+    /// say what it is (image data, JSON patch, …).
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.header("x-auth-token", t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self.http.request(req.body(Full::new(body))?).await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Resp {
+            status,
+            headers,
+            body,
+            text,
+            bytes,
+        })
+    }
+
+    /// The same client against another base URL (another service).
+    pub fn at(&self, base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            ..self.clone()
+        }
     }
 
     pub async fn get(&self, path: &str) -> Result<Resp> {

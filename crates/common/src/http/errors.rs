@@ -20,6 +20,10 @@ use serde_json::json;
 pub enum ErrorStyle {
     /// `{"error": {"code": 404, "title": "Not Found", "message": "…"}}`
     Keystone,
+    /// Glance's webob bodies: `{"message": "…<br /><br />\n\n\n",
+    /// "code": "404 Not Found", "title": "Not Found"}`; a 401 comes from
+    /// keystonemiddleware in front of Glance and so keeps Keystone's body.
+    Glance,
 }
 
 impl IntoResponse for Error {
@@ -56,7 +60,32 @@ pub fn render(style: ErrorStyle, err: &Error) -> Response {
             }
             r
         }
+        ErrorStyle::Glance if status == StatusCode::UNAUTHORIZED => {
+            render(ErrorStyle::Keystone, err)
+        }
+        ErrorStyle::Glance => (
+            status,
+            axum::Json(glance_body(status, &err.public_message())),
+        )
+            .into_response(),
     }
+}
+
+/// Glance's error body for `status` (webob's JSON formatter: the message is
+/// the `explanation<br /><br />\ndetail\ncomment\n` template with an empty
+/// detail and comment). Public so the image service can answer statuses
+/// [`Error`] has no variant for (410, 416) in the same shape.
+pub fn glance_body(status: StatusCode, message: &str) -> serde_json::Value {
+    let title = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        StatusCode::RANGE_NOT_SATISFIABLE => "Requested Range Not Satisfiable",
+        s => s.canonical_reason().unwrap_or("Error"),
+    };
+    json!({
+        "message": format!("{message}<br /><br />\n\n\n"),
+        "code": format!("{} {title}", status.as_u16()),
+        "title": title,
+    })
 }
 
 /// Middleware: gives every error response the service's body.

@@ -1,0 +1,237 @@
+//! `PUT/GET /v2/images/{id}/file`, `PUT …/stage`, `POST …/import`.
+//!
+//! The data routes take the request body as a stream and are exempt from
+//! the JSON body limit (`DefaultBodyLimit::disable`); their size is bounded
+//! by the quota and `image_size_cap` while streaming instead.
+
+use super::{glance_error, header, State};
+use crate::app::data::{DataError, Incoming};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State as S};
+use axum::http::{header as h, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::Router;
+use bytes::{Bytes, BytesMut};
+use common::auth::Auth;
+use common::http::JsonBody;
+use common::{Error, Result};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Read size when streaming data back.
+const READ_CHUNK: usize = 256 * 1024;
+
+pub fn routes() -> Router<Arc<crate::Glance>> {
+    Router::new()
+        .route(
+            "/v2/images/{id}/file",
+            put(upload).get(download).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v2/images/{id}/stage",
+            put(stage).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v2/images/{id}/import", post(import))
+}
+
+/// The size headers, and 415 for a body that is not octet-stream (an
+/// absent Content-Type is taken as octet-stream, as webob does).
+fn incoming(headers: &HeaderMap) -> Result<Incoming> {
+    if let Some(ct) = headers.get(h::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        let base = ct.split(';').next().unwrap_or("").trim();
+        if !base.eq_ignore_ascii_case("application/octet-stream") {
+            return Err(Error::UnsupportedMediaType(format!(
+                "Invalid content type {ct}"
+            )));
+        }
+    }
+    let expected_size = match headers.get("x-openstack-image-size") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Error::bad_request("Invalid or missing image size in request headers.")
+                })?,
+        ),
+    };
+    let content_length = headers
+        .get(h::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse().ok());
+    Ok(Incoming {
+        expected_size,
+        content_length,
+    })
+}
+
+async fn upload(
+    S(g): State,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> std::result::Result<StatusCode, DataError> {
+    let inc = incoming(&headers)?;
+    g.upload(&ctx, &id, body.into_data_stream(), inc, false)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn stage(
+    S(g): State,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> std::result::Result<StatusCode, DataError> {
+    let inc = incoming(&headers)?;
+    g.upload(&ctx, &id, body.into_data_stream(), inc, true)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn import(
+    S(g): State,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> std::result::Result<StatusCode, DataError> {
+    g.import(&ctx, &id, &body).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A `Range: bytes=…` header against `size`: `Ok(None)` for none (or one
+/// we serve whole, like several ranges), `Err(())` when unsatisfiable.
+fn range(headers: &HeaderMap, size: u64) -> std::result::Result<Option<(u64, u64)>, ()> {
+    let Some(v) = headers.get(h::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Err(());
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        // Suffix: the last N bytes.
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        (size.saturating_sub(n), size.saturating_sub(1))
+    } else {
+        let start: u64 = a.parse().map_err(|_| ())?;
+        let end: u64 = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
+        (start, end)
+    };
+    if size == 0 || start >= size || start > end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+async fn download(
+    S(g): State,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let Some(mut d) = g.download(&ctx, &id).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let (status, start, len) = match range(&headers, d.size) {
+        Ok(None) => (StatusCode::OK, 0, d.size),
+        Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
+        Err(()) => {
+            let mut r = glance_error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested range not satisfiable",
+            );
+            r.headers_mut()
+                .insert(h::CONTENT_RANGE, header(&format!("bytes */{}", d.size)));
+            return Ok(r);
+        }
+    };
+    if start > 0 {
+        d.file.seek(std::io::SeekFrom::Start(start)).await?;
+    }
+    let stream = futures_util::stream::unfold((d.file, len), |(mut file, left)| async move {
+        if left == 0 {
+            return None;
+        }
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(READ_CHUNK);
+        let mut buf = BytesMut::with_capacity(want);
+        match file.read_buf(&mut buf).await {
+            Ok(0) => Some((
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "image data is shorter than its size",
+                )),
+                (file, 0),
+            )),
+            Ok(n) => {
+                buf.truncate(n.min(want));
+                let chunk: Bytes = buf.freeze();
+                let left = left - chunk.len() as u64;
+                Some((Ok(chunk), (file, left)))
+            }
+            Err(e) => Some((Err(e), (file, 0))),
+        }
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    *r.status_mut() = status;
+    let hs = r.headers_mut();
+    hs.insert(h::CONTENT_TYPE, header("application/octet-stream"));
+    hs.insert(h::CONTENT_LENGTH, header(&len.to_string()));
+    if status == StatusCode::PARTIAL_CONTENT {
+        hs.insert(
+            h::CONTENT_RANGE,
+            header(&format!("bytes {start}-{}/{}", start + len - 1, d.size)),
+        );
+    } else if let Some(md5) = &d.checksum {
+        // The MD5 of the whole image; on a partial answer it would not
+        // describe the body, so it is left off there.
+        hs.insert("content-md5", header(md5));
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn r(v: &str, size: u64) -> std::result::Result<Option<(u64, u64)>, ()> {
+        let mut hm = HeaderMap::new();
+        hm.insert(h::RANGE, v.parse().unwrap());
+        range(&hm, size)
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(r("bytes=0-4", 10), Ok(Some((0, 4))));
+        assert_eq!(r("bytes=5-", 10), Ok(Some((5, 9))));
+        assert_eq!(r("bytes=-3", 10), Ok(Some((7, 9))));
+        assert_eq!(r("bytes=8-100", 10), Ok(Some((8, 9))));
+        assert_eq!(r("bytes=10-", 10), Err(()));
+        assert_eq!(r("bytes=5-2", 10), Err(()));
+        assert_eq!(r("bytes=x-2", 10), Err(()));
+        assert_eq!(r("bytes=0-1,3-4", 10), Ok(None));
+        assert_eq!(r("items=0-1", 10), Ok(None));
+    }
+}

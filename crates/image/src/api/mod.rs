@@ -1,0 +1,110 @@
+//! The Image v2 HTTP API: routes, version discovery, and the JSON shapes
+//! Glance prints. One file per URL family, as Glance's controllers are
+//! split: `images` (`/v2/images…` and tags and actions), `image_data`
+//! (`…/file`, `…/stage`, `…/import`), `members`, `schemas`, `discovery`
+//! (`/v2/info/…`).
+
+pub mod discovery;
+pub mod image_data;
+pub mod images;
+pub mod members;
+pub mod schemas;
+
+use crate::app::data::DataError;
+use crate::Glance;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use common::http::{BaseUrl, ErrorStyle};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub type State = axum::extract::State<Arc<Glance>>;
+
+/// The whole Glance API, with the shared layers applied. `max_body`
+/// bounds JSON bodies; image data routes stream and are not bounded by it.
+pub fn router(
+    glance: Arc<Glance>,
+    validator: Arc<dyn common::auth::TokenValidator>,
+    max_body: usize,
+) -> Router {
+    let r = Router::new()
+        .route("/", get(versions_choice))
+        .route("/versions", get(versions))
+        .route("/v2", get(versions))
+        .route("/v2/", get(versions))
+        .merge(images::routes())
+        .merge(image_data::routes())
+        .merge(members::routes())
+        .merge(schemas::routes())
+        .merge(discovery::routes())
+        .fallback(common::http::errors::not_found)
+        .with_state(glance);
+    let r = common::auth::with_validator(r, validator);
+    common::http::service_layers(r, ErrorStyle::Glance, max_body)
+}
+
+/// Versions Glance 2.x lists with a single store backend plus the
+/// discovery calls (2.8+ multi-store APIs are served for one store).
+const VERSIONS: &[(&str, &str)] = &[
+    ("2.17", "CURRENT"),
+    ("2.15", "SUPPORTED"),
+    ("2.13", "SUPPORTED"),
+    ("2.12", "SUPPORTED"),
+    ("2.11", "SUPPORTED"),
+    ("2.10", "SUPPORTED"),
+    ("2.9", "SUPPORTED"),
+    ("2.8", "SUPPORTED"),
+    ("2.7", "SUPPORTED"),
+    ("2.6", "SUPPORTED"),
+    ("2.5", "SUPPORTED"),
+    ("2.4", "SUPPORTED"),
+    ("2.3", "SUPPORTED"),
+    ("2.2", "SUPPORTED"),
+    ("2.1", "SUPPORTED"),
+    ("2.0", "SUPPORTED"),
+];
+
+fn versions_doc(base: &str) -> Value {
+    let values: Vec<Value> = VERSIONS
+        .iter()
+        .map(|(v, status)| {
+            json!({"id": format!("v{v}"), "status": status,
+                   "links": [{"rel": "self", "href": format!("{base}/v2/")}]})
+        })
+        .collect();
+    json!({ "versions": values })
+}
+
+/// `GET /`: 300 Multiple Choices, as Glance answers an unversioned URL.
+async fn versions_choice(BaseUrl(base): BaseUrl) -> Response {
+    (StatusCode::MULTIPLE_CHOICES, Json(versions_doc(&base))).into_response()
+}
+
+/// `GET /versions` (and `/v2`): the same document, 200.
+async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
+    Json(versions_doc(&base))
+}
+
+/// A Glance error body for statuses `common::Error` has no variant for.
+pub(crate) fn glance_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(common::http::errors::glance_body(status, message)),
+    )
+        .into_response()
+}
+
+impl IntoResponse for DataError {
+    fn into_response(self) -> Response {
+        match self {
+            DataError::Common(e) => e.into_response(),
+            DataError::Gone(msg) => glance_error(StatusCode::GONE, &msg),
+        }
+    }
+}
+
+pub(crate) fn header(v: &str) -> HeaderValue {
+    HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,71 @@
+//! Image v2 (Glance) for oxistack.
+//!
+//! `api/` holds the HTTP handlers, one file per URL family; `app/` the
+//! rules (visibility, policy, schema, status transitions, quotas); `db/`
+//! the queries; `store` the image files on disk; `inspect` the streaming
+//! format inspector; `policies` Glance's default policy rules.
+//!
+//! Crates chosen: RustCrypto `md-5` and `sha2` for Glance's `checksum`
+//! (MD5) and `os_hash_value` (SHA-512), computed while the data streams.
+
+pub mod api;
+pub mod app;
+pub mod db;
+pub mod inspect;
+pub mod policies;
+pub mod store;
+
+pub use app::{Glance, Settings};
+
+use common::config::Config;
+use std::sync::Arc;
+
+/// The one store backend's identifier (`/v2/info/stores`, `stores`).
+pub const STORE_ID: &str = "local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("image data directory: {0}")]
+    Store(#[from] std::io::Error),
+    #[error(transparent)]
+    Policy(#[from] common::policy::PolicyError),
+    #[error("image store recovery: {0}")]
+    Recover(#[from] common::Error),
+}
+
+/// Builds the image service over `db` from the configuration, and puts
+/// back any upload a previous process left half done.
+pub async fn build(
+    cfg: &Config,
+    db: ::db::Db,
+    clock: common::clock::SharedClock,
+) -> Result<Arc<Glance>, SetupError> {
+    let store = store::Store::open(&cfg.image_data_dir())?;
+    let policy_file = (!cfg.image.policy_file.is_empty())
+        .then(|| std::path::PathBuf::from(&cfg.image.policy_file));
+    let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
+    let c = &cfg.image;
+    let settings = Settings {
+        quota_images: c.quota_images,
+        quota_bytes: c.quota_bytes,
+        size_cap: c.image_size_cap,
+        web_download_allowed: c.web_download_allowed.clone(),
+        list_limit: c.list_limit,
+        list_limit_max: c.list_limit_max,
+    };
+    let glance = Arc::new(Glance {
+        db,
+        store,
+        policy,
+        clock,
+        settings,
+    });
+    glance.recover().await?;
+    Ok(glance)
+}
+
+/// The image service's URL on `host` (Glance's catalog endpoints carry
+/// no version; clients discover `/v2` from the root).
+pub fn endpoint_url(cfg: &Config, host: &str) -> String {
+    format!("http://{host}:{}", cfg.image.port)
+}
