@@ -64,6 +64,9 @@ pub struct IdentityConfig {
     pub max_active_keys: usize,
     /// Key repository; empty means `<state_dir>/fernet-keys`.
     pub key_repository: String,
+    /// Key repository encrypting credential blobs; empty means
+    /// `<state_dir>/credential-keys`.
+    pub credential_key_repository: String,
     /// A JSON policy file whose rules override the defaults.
     pub policy_file: String,
     /// Argon2id memory cost in KiB.
@@ -149,6 +152,7 @@ impl Default for IdentityConfig {
             token_expiration: 3600,
             max_active_keys: 3,
             key_repository: String::new(),
+            credential_key_repository: String::new(),
             policy_file: String::new(),
             // OWASP's Argon2id setting m=7 MiB, t=5: as strong as its
             // m=19 MiB, t=2, with a third of the memory per login.
@@ -309,6 +313,14 @@ impl Config {
             self.state_dir.join("images")
         } else {
             PathBuf::from(&self.image.data_dir)
+        }
+    }
+
+    pub fn credential_key_repository(&self) -> PathBuf {
+        if self.identity.credential_key_repository.is_empty() {
+            self.state_dir.join("credential-keys")
+        } else {
+            PathBuf::from(&self.identity.credential_key_repository)
         }
     }
 

@@ -44,6 +44,8 @@ pub struct AuthContext {
     pub issued_at: i64,
     pub expires_at: i64,
     pub application_credential_id: Option<String>,
+    /// The trust a trust-scoped token was issued through.
+    pub trust_id: Option<String>,
     /// True for tokens scoped to the bootstrap `admin` project
     /// (Keystone's `is_admin_project`).
     pub is_admin_project: bool,
@@ -91,6 +93,7 @@ impl AuthContext {
             "system_scope": if self.is_system() { json!("all") } else { Value::Null },
             "roles": self.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
             "is_admin_project": self.is_admin_project,
+            "trust_id": self.trust_id,
             "token": {
                 "project": {"id": project_id, "domain": {"id": project_domain_id}},
                 "domain": {"id": domain_id},

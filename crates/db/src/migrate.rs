@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_identity.sql"),
     ),
     (2, "image", include_str!("../migrations/0002_image.sql")),
+    (
+        4,
+        "identity_ext",
+        include_str!("../migrations/0004_identity_ext.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

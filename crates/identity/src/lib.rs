@@ -38,6 +38,7 @@ pub fn build(
     clock: common::clock::SharedClock,
 ) -> Result<Arc<Identity>, SetupError> {
     let keys = token::KeyRepository::open_or_create(&cfg.key_repository())?;
+    let cred_keys = token::KeyRepository::open_or_create(&cfg.credential_key_repository())?;
     let policy_file = (!cfg.identity.policy_file.is_empty())
         .then(|| std::path::PathBuf::from(&cfg.identity.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
@@ -49,7 +50,7 @@ pub fn build(
         },
         list_limit: cfg.identity.list_limit,
     };
-    Ok(Arc::new(Identity::new(db, keys, policy, clock, settings)))
+    Ok(Arc::new(Identity::new(db, keys, cred_keys, policy, clock, settings)))
 }
 
 /// The catalog entry for the identity service itself.

@@ -60,6 +60,12 @@ enum IdentityCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Rotate the credential encryption keys and re-encrypt every stored
+    /// credential with the new primary key.
+    RotateCredentialKeys {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 fn load(common: &Common) -> Result<Config> {
@@ -118,6 +124,18 @@ async fn run(cli: Cli) -> Result<()> {
             init_logging(&cfg.log_level);
             identity::token::keys::rotate(&cfg.key_repository(), cfg.identity.max_active_keys)?;
             println!("rotated fernet keys in {}", cfg.key_repository().display());
+            Ok(())
+        }
+        Command::Identity { command: IdentityCommand::RotateCredentialKeys { common } } => {
+            let cfg = load(&common)?;
+            init_logging(&cfg.log_level);
+            let dir = cfg.credential_key_repository();
+            identity::token::keys::rotate(&dir, cfg.identity.max_active_keys)?;
+            let db = db::Db::open(&cfg.database_url()).await?;
+            let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
+            let id = identity::build(&cfg, db, clock)?;
+            let n = id.reencrypt_credentials().await.map_err(|e| anyhow::anyhow!("re-encrypting credentials: {e}"))?;
+            println!("rotated credential keys in {} and re-encrypted {n} credentials", dir.display());
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,

@@ -1,6 +1,7 @@
 //! Role grants on projects, domains and the system, for users and groups
 //! (`/v3/{projects,domains}/{id}/{users,groups}/{actor}/roles[/{role}]`,
-//! `/v3/system/{users,groups}/{actor}/roles[/{role}]`), and
+//! `/v3/system/{users,groups}/{actor}/roles[/{role}]`), their OS-INHERIT
+//! forms (`/v3/OS-INHERIT/{domains,projects}/…/inherited_to_projects`), and
 //! `/v3/role_assignments`.
 
 use super::State;
@@ -39,13 +40,15 @@ fn parts(on: On, p: &[String]) -> Result<(GrantTarget, String, Option<String>)> 
     })
 }
 
-fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str) -> R {
-    let item = format!("{collection}/{{role_id}}");
+/// Routes for one kind of grant: `collection` lists, `item` (with
+/// `{role_id}`) checks, grants and revokes. `inherited` grants are the
+/// OS-INHERIT ones, which apply to the projects below the target.
+fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str, item: &str, inherited: bool) -> R {
     r.route(
         collection,
         get(move |S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(p): Path<Vec<String>>, uri: axum::http::Uri| async move {
             let (target, actor_id, _) = parts(on, &p)?;
-            let roles = id.list_grants(&ctx, actor, &actor_id, &target, false).await?;
+            let roles = id.list_grants(&ctx, actor, &actor_id, &target, inherited).await?;
             let items: Vec<Value> = roles.iter().map(|r| super::roles::render(r, &base)).collect();
             Ok::<_, Error>(Json(json!({
                 "roles": items,
@@ -54,25 +57,25 @@ fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str) -> R {
         }),
     )
     .route(
-        &item,
+        item,
         get(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
             let (target, actor_id, role) = parts(on, &p)?;
-            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), false).await?;
+            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
             Ok::<_, Error>(StatusCode::NO_CONTENT)
         })
         .head(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
             let (target, actor_id, role) = parts(on, &p)?;
-            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), false).await?;
+            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
             Ok::<_, Error>(StatusCode::NO_CONTENT)
         })
         .put(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
             let (target, actor_id, role) = parts(on, &p)?;
-            id.create_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), false).await?;
+            id.create_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
             Ok::<_, Error>(StatusCode::NO_CONTENT)
         })
         .delete(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
             let (target, actor_id, role) = parts(on, &p)?;
-            id.revoke_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), false).await?;
+            id.revoke_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
             Ok::<_, Error>(StatusCode::NO_CONTENT)
         }),
     )
@@ -80,23 +83,26 @@ fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str) -> R {
 
 pub fn routes() -> R {
     let mut r: R = Router::new().route("/v3/role_assignments", get(role_assignments));
-    for (on, prefix) in [
-        (On::Project, "/v3/projects/{id}"),
-        (On::Domain, "/v3/domains/{id}"),
-        (On::System, "/v3/system"),
-    ] {
-        r = grant_routes(
-            r,
-            on,
-            ActorKind::User,
-            &format!("{prefix}/users/{{actor_id}}/roles"),
-        );
-        r = grant_routes(
-            r,
-            on,
-            ActorKind::Group,
-            &format!("{prefix}/groups/{{actor_id}}/roles"),
-        );
+    for (on, prefix) in [(On::Project, "/v3/projects/{id}"), (On::Domain, "/v3/domains/{id}"), (On::System, "/v3/system")] {
+        for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
+            let c = format!("{prefix}/{who}/{{actor_id}}/roles");
+            r = grant_routes(r, on, actor, &c, &format!("{c}/{{role_id}}"), false);
+        }
+    }
+    // OS-INHERIT: grants on a domain or project that apply to every project
+    // below it (`openstack role add --inherited`).
+    for (on, prefix) in [(On::Project, "/v3/OS-INHERIT/projects/{id}"), (On::Domain, "/v3/OS-INHERIT/domains/{id}")] {
+        for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
+            let c = format!("{prefix}/{who}/{{actor_id}}/roles");
+            r = grant_routes(
+                r,
+                on,
+                actor,
+                &format!("{c}/inherited_to_projects"),
+                &format!("{c}/{{role_id}}/inherited_to_projects"),
+                true,
+            );
+        }
     }
     r
 }

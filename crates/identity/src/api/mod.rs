@@ -5,10 +5,14 @@ pub mod app_creds;
 pub mod assignments;
 pub mod auth;
 pub mod catalog;
+pub mod credentials;
 pub mod domains;
+pub mod endpoint_filter;
 pub mod groups;
+pub mod policies;
 pub mod projects;
 pub mod roles;
+pub mod trusts;
 pub mod users;
 
 use crate::Identity;
@@ -39,6 +43,10 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .merge(assignments::routes())
         .merge(catalog::routes())
         .merge(app_creds::routes())
+        .merge(policies::routes())
+        .merge(credentials::routes())
+        .merge(trusts::routes())
+        .merge(endpoint_filter::routes())
         .fallback(common::http::errors::not_found)
         .with_state(identity);
     let r = common::auth::with_validator(r, validator);

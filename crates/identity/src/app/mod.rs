@@ -6,13 +6,18 @@ pub mod app_creds;
 pub mod assignments;
 pub mod bootstrap;
 pub mod catalog;
+pub mod credentials;
+pub mod ec2;
+pub mod endpoint_filter;
 pub mod domains;
 pub mod groups;
+pub mod policies;
 pub mod projects;
 pub mod roles;
 pub mod snapshot;
 pub mod token_cache;
 pub mod tokens;
+pub mod trusts;
 pub mod users;
 
 use crate::password::HashParams;
@@ -40,6 +45,8 @@ pub struct Settings {
 pub struct Identity {
     pub db: db::Db,
     pub keys: KeyRepository,
+    /// Encrypts credential blobs at rest.
+    pub cred_keys: KeyRepository,
     pub policy: Policy,
     pub clock: SharedClock,
     pub settings: Settings,
@@ -64,6 +71,7 @@ impl Identity {
     pub fn new(
         db: db::Db,
         keys: KeyRepository,
+        cred_keys: KeyRepository,
         policy: Policy,
         clock: SharedClock,
         settings: Settings,
@@ -72,6 +80,7 @@ impl Identity {
         Self {
             db,
             keys,
+            cred_keys,
             policy,
             clock,
             settings,

@@ -16,6 +16,7 @@ use crate::db::domains::Domain;
 use crate::db::projects::Project;
 use crate::db::revocations::RevocationEvent;
 use crate::db::roles::Role;
+use crate::db::trusts::Trust;
 use crate::db::users::User;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -42,10 +43,17 @@ pub struct Snapshot {
     pub groups_of_user: HashMap<String, Vec<String>>,
     pub assignments: Vec<Assignment>,
     pub app_creds: HashMap<String, AppCred>,
+    /// Trusts not deleted.
+    pub trusts: HashMap<String, Trust>,
     pub revocations: Vec<RevocationEvent>,
     pub regions: Vec<Region>,
     pub services: Vec<Service>,
     pub endpoints: Vec<Endpoint>,
+    pub endpoint_groups: Vec<crate::db::endpoint_filter::EndpointGroup>,
+    /// (project, endpoint) associations.
+    pub project_endpoints: Vec<(String, String)>,
+    /// (project, endpoint group) associations.
+    pub project_endpoint_groups: Vec<(String, String)>,
     /// Id of the bootstrap `admin` project (Keystone's admin project).
     pub admin_project_id: Option<String>,
     roles_memo: Mutex<RolesMemo>,
@@ -95,10 +103,14 @@ impl Snapshot {
                 .into_iter()
                 .map(|a| (a.id.clone(), a))
                 .collect(),
+            trusts: crate::db::trusts::list(pool).await?.into_iter().map(|t| (t.id.clone(), t)).collect(),
             revocations: crate::db::revocations::list_since(pool, since).await?,
             regions: crate::db::catalog::regions(pool).await?,
             services: crate::db::catalog::services(pool).await?,
             endpoints: crate::db::catalog::endpoints(pool).await?,
+            endpoint_groups: crate::db::endpoint_filter::groups(pool).await?,
+            project_endpoints: crate::db::endpoint_filter::project_endpoints(pool).await?,
+            project_endpoint_groups: crate::db::endpoint_filter::project_groups(pool).await?,
             admin_project_id,
             roles_memo: Mutex::new(HashMap::new()),
         })
@@ -268,13 +280,12 @@ impl Snapshot {
     /// of other scopes, as Keystone does).
     pub fn catalog(&self, project_id: Option<&str>) -> serde_json::Value {
         let mut out = Vec::new();
+        let only = project_id.and_then(|p| self.endpoint_filter(p));
         for s in self.services.iter().filter(|s| s.enabled) {
             let mut eps = Vec::new();
-            for e in self
-                .endpoints
-                .iter()
-                .filter(|e| e.enabled && e.service_id == s.id)
-            {
+            for e in self.endpoints.iter().filter(|e| {
+                e.enabled && e.service_id == s.id && only.as_ref().is_none_or(|ids| ids.contains(&e.id))
+            }) {
                 let Some(url) = substitute(&e.url, project_id) else {
                     continue;
                 };
@@ -285,6 +296,10 @@ impl Snapshot {
                     "region_id": e.region_id,
                     "url": url,
                 }));
+            }
+            // A filtered catalog leaves out the services it filtered away.
+            if only.is_some() && eps.is_empty() {
+                continue;
             }
             out.push(serde_json::json!({
                 "id": s.id,

@@ -62,6 +62,7 @@ mod tests {
             issued_at: 0,
             expires_at,
             application_credential_id: None,
+            trust_id: None,
             is_admin_project: false,
         })
     }

@@ -3,7 +3,7 @@
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::token::format::{
-    method_names, new_audit_id, Payload, TokenScope, METHOD_APPLICATION_CREDENTIAL,
+    method_names, new_audit_id, Payload, TokenScope, METHOD_APPLICATION_CREDENTIAL, METHOD_EC2,
     METHOD_PASSWORD, METHOD_TOKEN,
 };
 use common::context::{AuthContext, RoleRef, Scope};
@@ -136,6 +136,9 @@ impl Identity {
                         .validate_payload(&t.id)
                         .await
                         .map_err(|_| auth_failed())?;
+                    if payload.trust_id.is_some() {
+                        return Err(Error::forbidden("A trust-scoped token cannot be rescoped."));
+                    }
                     set_user(ctx.user_id.clone())?;
                     methods |= METHOD_TOKEN | payload.methods;
                     expires_at = expires_at.min(payload.expires_at);
@@ -169,9 +172,25 @@ impl Identity {
                 }
             }
         }
-        let user_id = user_id.ok_or_else(auth_failed)?;
+        let mut user_id = user_id.ok_or_else(auth_failed)?;
         let snap = self.view().await?;
-        let requested = self.requested_scope(&snap, req.auth.scope.as_ref())?;
+        let trust_ref = req.auth.scope.as_ref().and_then(|s| s.get("OS-TRUST:trust")).cloned();
+        let mut trust_id = None;
+        let requested = match trust_ref {
+            Some(t) => {
+                if app_cred.is_some() {
+                    return Err(Error::forbidden("Application credentials cannot be used with a trust."));
+                }
+                let id = t.get("id").and_then(Value::as_str).ok_or_else(|| {
+                    Error::bad_request("Invalid input for field 'scope.OS-TRUST:trust.id': required.")
+                })?;
+                let (uid, scope) = self.use_trust(&snap, id, &user_id).await?;
+                user_id = uid;
+                trust_id = Some(id.to_string());
+                Some(scope)
+            }
+            None => self.requested_scope(&snap, req.auth.scope.as_ref())?,
+        };
         let scope = match (inherited_scope, requested) {
             (Some(s), None) => s,
             (Some(s), Some(r)) if s == r => s,
@@ -193,6 +212,7 @@ impl Identity {
             expires_at,
             audit_ids,
             application_credential_id: app_cred,
+            trust_id,
         };
         let ctx = self.resolve(&snap, &payload).map_err(|e| match e {
             Error::NotFound(_) => auth_failed(),
@@ -305,6 +325,40 @@ impl Identity {
             (None, None) => return Err(auth_failed()),
         };
         Ok((cred.id, cred.user_id, scope, cred.expires_at))
+    }
+
+    /// `POST /v3/ec2tokens`: a token for the owner of an EC2 credential,
+    /// scoped to its project, when the request signature checks out.
+    pub async fn ec2_authenticate(&self, r: super::ec2::SignedRequest) -> Result<Issued> {
+        let stored = crate::db::credentials::get(&self.db.pool, &super::credentials::ec2_id(&r.access))
+            .await?
+            .filter(|c| c.cred_type == "ec2")
+            .ok_or_else(auth_failed)?;
+        let now_secs = u64::try_from(self.now() / 1_000_000).unwrap_or(0);
+        let blob = self.cred_keys.decrypt(&stored.encrypted_blob, now_secs).ok_or_else(auth_failed)?;
+        let blob: Value = serde_json::from_slice(&blob).map_err(|_| auth_failed())?;
+        let secret = blob["secret"].as_str().ok_or_else(auth_failed)?;
+        match super::ec2::verify(secret, &r) {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::unauthorized("Invalid EC2 signature.")),
+            Err(e) => return Err(Error::bad_request(format!("Invalid EC2 request: {e}."))),
+        }
+        let project = stored.project_id.clone().ok_or_else(auth_failed)?;
+        let now = self.now();
+        let payload = Payload {
+            methods: METHOD_EC2,
+            user_id: stored.user_id.clone(),
+            scope: TokenScope::Project(project),
+            issued_at: now,
+            expires_at: now + self.settings.token_lifetime,
+            audit_ids: vec![new_audit_id()],
+            application_credential_id: None,
+            trust_id: None,
+        };
+        let snap = self.view().await?;
+        let ctx = self.resolve(&snap, &payload).map_err(|_| auth_failed())?;
+        let token = self.keys.encrypt(&payload.encode(), now_secs);
+        Ok(Issued { token, ctx: Arc::new(ctx) })
     }
 
     fn requested_scope(
@@ -493,9 +547,10 @@ impl Identity {
         ) {
             return Err(token_not_found());
         }
-        let mut role_ids: Vec<String> = match &target {
-            None => vec![],
-            Some(t) => snap.effective_roles(&p.user_id, t).as_ref().clone(),
+        let mut role_ids: Vec<String> = match (&p.trust_id, &target) {
+            (Some(tid), _) => self.trust_roles(snap, tid, &p.user_id)?,
+            (None, None) => vec![],
+            (None, Some(t)) => snap.effective_roles(&p.user_id, t).as_ref().clone(),
         };
         if target.is_some() && role_ids.is_empty() {
             return Err(token_not_found());
@@ -538,6 +593,7 @@ impl Identity {
             issued_at: p.issued_at,
             expires_at: p.expires_at,
             application_credential_id: p.application_credential_id.clone(),
+            trust_id: p.trust_id.clone(),
         })
     }
 
@@ -582,6 +638,14 @@ impl Identity {
             if with_catalog {
                 t["catalog"] = snap.catalog(project_id);
             }
+        }
+        if let Some(tr) = ctx.trust_id.as_ref().and_then(|id| snap.trusts.get(id)) {
+            t["OS-TRUST:trust"] = json!({
+                "id": tr.id,
+                "impersonation": tr.impersonation,
+                "trustee_user": {"id": tr.trustee_user_id},
+                "trustor_user": {"id": tr.trustor_user_id},
+            });
         }
         if let Some(ac) = ctx
             .application_credential_id

@@ -5,11 +5,15 @@
 pub mod app_creds;
 pub mod assignments;
 pub mod catalog;
+pub mod credentials;
 pub mod domains;
+pub mod endpoint_filter;
 pub mod groups;
+pub mod policies;
 pub mod projects;
 pub mod revocations;
 pub mod roles;
+pub mod trusts;
 pub mod users;
 
 use db::sqlx::any::AnyRow;

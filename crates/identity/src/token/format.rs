@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! version(1) methods(1) user-id scope issued_at(i64 µs) expires_at(i64 µs)
-//! audit-count(1) audit-id(16)… app-cred-flag(1) [app-cred-id]
+//! audit-count(1) audit-id(16)… app-cred-flag(1) [app-cred-id] [trust-id]
 //! ```
 
 use base64::Engine;
@@ -17,6 +17,7 @@ const VERSION: u8 = 1;
 pub const METHOD_PASSWORD: u8 = 1;
 pub const METHOD_TOKEN: u8 = 2;
 pub const METHOD_APPLICATION_CREDENTIAL: u8 = 4;
+pub const METHOD_EC2: u8 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenScope {
@@ -37,6 +38,9 @@ pub struct Payload {
     /// (when rescoped) the original token's.
     pub audit_ids: Vec<String>,
     pub application_credential_id: Option<String>,
+    /// Set on trust-scoped tokens; encoded last and only when present, so
+    /// payloads without it keep their earlier layout.
+    pub trust_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -53,6 +57,9 @@ pub fn method_names(methods: u8) -> Vec<String> {
     }
     if methods & METHOD_APPLICATION_CREDENTIAL != 0 {
         v.push("application_credential".to_string());
+    }
+    if methods & METHOD_EC2 != 0 {
+        v.push("ec2credential".to_string());
     }
     v
 }
@@ -104,6 +111,9 @@ impl Payload {
                 put_id(&mut out, id);
             }
         }
+        if let Some(t) = &self.trust_id {
+            put_id(&mut out, t);
+        }
         out
     }
 
@@ -133,6 +143,7 @@ impl Payload {
             1 => Some(r.id()?),
             _ => return Err(Malformed),
         };
+        let trust_id = if r.pos < b.len() { Some(r.id()?) } else { None };
         if r.pos != b.len() {
             return Err(Malformed);
         }
@@ -144,6 +155,7 @@ impl Payload {
             expires_at,
             audit_ids,
             application_credential_id,
+            trust_id,
         })
     }
 }
@@ -213,6 +225,7 @@ mod tests {
             expires_at: 1_700_003_600_000_001,
             audit_ids: vec![new_audit_id(), new_audit_id()],
             application_credential_id: Some(common::ids::hex_id()),
+            trust_id: Some(common::ids::hex_id()),
         }
     }
 
@@ -231,13 +244,15 @@ mod tests {
         p.user_id = "not-a-uuid-user".into();
         p.application_credential_id = None;
         assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
+        p.trust_id = None;
+        assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
     }
 
     #[test]
     fn compact_and_strict() {
         let p = sample(TokenScope::Project(common::ids::hex_id()));
         let enc = p.encode();
-        assert!(enc.len() < 120, "payload is {} bytes", enc.len());
+        assert!(enc.len() < 140, "payload is {} bytes", enc.len());
         assert_eq!(Payload::decode(&enc[..enc.len() - 1]), Err(Malformed));
         let mut longer = enc.clone();
         longer.push(0);

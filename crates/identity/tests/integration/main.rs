@@ -6,6 +6,7 @@
 mod assignments;
 mod catalog;
 mod errors;
+mod extensions;
 mod resources;
 mod tokens;
 

@@ -1,0 +1,144 @@
+//! `/v3/credentials`, `/v3/users/{id}/credentials/OS-EC2[/{access}]` and
+//! `/v3/ec2tokens`.
+
+use super::{created, envelope, list_body, with_extra, State};
+use crate::app::credentials::{Credential, CredentialInput};
+use crate::app::ec2::SignedRequest;
+use axum::extract::{Path, State as S};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::auth::Auth;
+use common::http::{BaseUrl, JsonBody, QueryMap};
+use common::{Error, Result};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<crate::Identity>> {
+    Router::new()
+        .route("/v3/credentials", get(list).post(create))
+        .route("/v3/credentials/{id}", get(show).patch(update).delete(delete))
+        .route("/v3/users/{id}/credentials/OS-EC2", get(list_ec2).post(create_ec2))
+        .route("/v3/users/{id}/credentials/OS-EC2/{access}", get(show_ec2).delete(delete_ec2))
+        .route("/v3/ec2tokens", post(ec2tokens))
+}
+
+pub fn render(c: &Credential, base: &str) -> Value {
+    with_extra(
+        json!({
+            "id": c.id,
+            "user_id": c.user_id,
+            "project_id": c.project_id,
+            "type": c.cred_type,
+            "blob": c.blob,
+            "links": {"self": format!("{base}/v3/credentials/{}", c.id)},
+        }),
+        &c.extra,
+    )
+}
+
+fn render_ec2(c: &Credential, base: &str) -> Value {
+    let blob: Value = serde_json::from_str(&c.blob).unwrap_or_default();
+    json!({
+        "user_id": c.user_id,
+        "tenant_id": c.project_id,
+        "access": blob["access"],
+        "secret": blob["secret"],
+        "trust_id": blob.get("trust_id").cloned().unwrap_or(Value::Null),
+        "links": {"self": format!("{base}/v3/users/{}/credentials/OS-EC2/{}", c.user_id, blob["access"].as_str().unwrap_or(""))},
+    })
+}
+
+async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+    let items = id.list_credentials(&ctx, &q).await?;
+    list_body(&id, "credentials", items.iter().map(|c| render(c, &base)).collect(), &base, "/v3/credentials", &q)
+}
+
+async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+    let input: CredentialInput = envelope(body, "credential")?;
+    Ok(created(json!({"credential": render(&id.create_credential(&ctx, input).await?, &base)})))
+}
+
+async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(cid): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!({"credential": render(&id.get_credential(&ctx, &cid).await?, &base)})))
+}
+
+async fn update(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(cid): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let input: CredentialInput = envelope(body, "credential")?;
+    Ok(Json(json!({"credential": render(&id.update_credential(&ctx, &cid, input).await?, &base)})))
+}
+
+async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Result<StatusCode> {
+    id.delete_credential(&ctx, &cid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Deserialize)]
+struct Ec2Create {
+    tenant_id: String,
+}
+
+async fn create_ec2(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    JsonBody(body): JsonBody<Ec2Create>,
+) -> Result<Response> {
+    let c = id.create_ec2(&ctx, &uid, &body.tenant_id).await?;
+    Ok(created(json!({"credential": render_ec2(&c, &base)})))
+}
+
+async fn list_ec2(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+    let items = id.list_ec2(&ctx, &uid).await?;
+    let path = format!("/v3/users/{uid}/credentials/OS-EC2");
+    let rendered: Vec<Value> = items.iter().map(|c| {
+        let mut v = render_ec2(c, &base);
+        v["id"] = json!(c.id);
+        v
+    }).collect();
+    let mut body = list_body(&id, "credentials", rendered, &base, &path, &q)?;
+    if let Some(items) = body.0["credentials"].as_array_mut() {
+        for v in items {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("id");
+            }
+        }
+    }
+    Ok(body)
+}
+
+async fn show_ec2(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path((uid, access)): Path<(String, String)>) -> Result<Json<Value>> {
+    let c = id.get_ec2(&ctx, &uid, &access, "identity:ec2_get_credential").await?;
+    Ok(Json(json!({"credential": render_ec2(&c, &base)})))
+}
+
+async fn delete_ec2(S(id): State, Auth(ctx): Auth, Path((uid, access)): Path<(String, String)>) -> Result<StatusCode> {
+    id.delete_ec2(&ctx, &uid, &access).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v3/ec2tokens`: `{"credentials": {...}}` (or the older
+/// `ec2Credentials`), answered with a token like `POST /v3/auth/tokens`.
+async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+    let inner = body
+        .get("credentials")
+        .or_else(|| body.get("ec2Credentials"))
+        .cloned()
+        .ok_or_else(|| Error::bad_request("Invalid input: 'credentials' is a required property."))?;
+    let req: SignedRequest = serde_json::from_value(inner)
+        .map_err(|e| Error::bad_request(format!("Invalid input for field 'credentials': {e}")))?;
+    let issued = id.ec2_authenticate(req).await?;
+    let snap = id.view().await?;
+    let mut r = (StatusCode::OK, Json(id.render_token(&snap, &issued.ctx, true))).into_response();
+    let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;
+    r.headers_mut().insert("x-subject-token", v);
+    Ok(r)
+}
