@@ -23,16 +23,29 @@ pub trait TokenValidator: Send + Sync {
     fn validate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Arc<AuthContext>, Error>>;
 }
 
-/// The validator as a request extension.
+/// The validator as a request extension, with the catalog type of the
+/// service the router serves (what application-credential access rules
+/// name).
 #[derive(Clone)]
-pub struct ValidatorExt(pub Arc<dyn TokenValidator>);
+pub struct ValidatorExt(pub Arc<dyn TokenValidator>, pub &'static str);
 
-/// Adds the validator to every request of `router`.
+/// Adds the validator to every request of `router`, a router of the
+/// service of catalog type `service_type`.
+pub fn with_validator_for<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    validator: Arc<dyn TokenValidator>,
+    service_type: &'static str,
+) -> axum::Router<S> {
+    router.layer(axum::Extension(ValidatorExt(validator, service_type)))
+}
+
+/// [`with_validator_for`] for a router that has not said which service it
+/// is: tokens restricted by access rules are refused there.
 pub fn with_validator<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     validator: Arc<dyn TokenValidator>,
 ) -> axum::Router<S> {
-    router.layer(axum::Extension(ValidatorExt(validator)))
+    with_validator_for(router, validator, "")
 }
 
 /// An authenticated caller; rejects the request with 401 when the token is
@@ -75,6 +88,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
             }
             other => other,
         })?;
+        if let Some(rules) = &ctx.access_rules {
+            let path = parts.uri.path();
+            let method = parts.method.as_str();
+            if validator.1.is_empty() || !rules.iter().any(|r| r.allows(validator.1, method, path))
+            {
+                // keystonemiddleware answers a call outside the rules as an
+                // unauthenticated one.
+                return Err(Error::unauthorized(format!(
+                    "The application credential does not allow {method} {path} on this service."
+                )));
+            }
+        }
         let auth = Auth(ctx);
         parts.extensions.insert(auth.clone());
         Ok(auth)

@@ -11,6 +11,42 @@ pub struct RoleRef {
     pub name: String,
 }
 
+/// One call an application credential's token may make: a service type,
+/// an HTTP method and a path pattern where `*` matches one path segment
+/// and `**` any number of them (keystonemiddleware's rule language).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessRule {
+    pub service: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl AccessRule {
+    pub fn allows(&self, service: &str, method: &str, path: &str) -> bool {
+        self.service == service
+            && self.method.eq_ignore_ascii_case(method)
+            && path_matches(&self.path, path)
+    }
+}
+
+/// Glob match of `/`-separated segments: `*` is one segment, `**` any
+/// number (including none).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    fn go(p: &[&str], s: &[&str]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((&"**", rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some((seg, rest)) => match s.split_first() {
+                Some((x, srest)) => (*seg == "*" || seg == x) && go(rest, srest),
+                None => false,
+            },
+        }
+    }
+    let p: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+    let s: Vec<&str> = path.trim_matches('/').split('/').collect();
+    go(&p, &s)
+}
+
 /// What a token is scoped to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -46,6 +82,9 @@ pub struct AuthContext {
     pub application_credential_id: Option<String>,
     /// The trust a trust-scoped token was issued through.
     pub trust_id: Option<String>,
+    /// Set when the token comes from an application credential with access
+    /// rules: the only calls it may make.
+    pub access_rules: Option<std::sync::Arc<Vec<AccessRule>>>,
     /// True for tokens scoped to the bootstrap `admin` project
     /// (Keystone's `is_admin_project`).
     pub is_admin_project: bool,
@@ -100,5 +139,28 @@ impl AuthContext {
                 "user": {"id": self.user_id, "domain": {"id": self.user_domain_id}},
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_rule_paths() {
+        assert!(path_matches("/v2.1/servers", "/v2.1/servers"));
+        assert!(path_matches("/v2.1/servers/*", "/v2.1/servers/abc"));
+        assert!(!path_matches("/v2.1/servers/*", "/v2.1/servers/abc/action"));
+        assert!(path_matches("/v2.1/servers/**", "/v2.1/servers/abc/action"));
+        assert!(path_matches("/v2.1/**", "/v2.1"));
+        assert!(!path_matches("/v2.1/servers", "/v2.1/flavors"));
+        let r = AccessRule {
+            service: "compute".into(),
+            method: "GET".into(),
+            path: "/v2.1/servers".into(),
+        };
+        assert!(r.allows("compute", "get", "/v2.1/servers"));
+        assert!(!r.allows("image", "GET", "/v2.1/servers"));
+        assert!(!r.allows("compute", "POST", "/v2.1/servers"));
     }
 }

@@ -50,7 +50,9 @@ pub fn build(
         },
         list_limit: cfg.identity.list_limit,
     };
-    Ok(Arc::new(Identity::new(db, keys, cred_keys, policy, clock, settings)))
+    Ok(Arc::new(Identity::new(
+        db, keys, cred_keys, policy, clock, settings,
+    )))
 }
 
 /// The catalog entry for the identity service itself.

@@ -155,6 +155,9 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("identity:list_endpoint_groups_for_project", ADMIN_OR_SYSTEM_READER),
         ("identity:list_projects_associated_with_endpoint_group", ADMIN_OR_SYSTEM_READER),
         ("identity:list_endpoints_associated_with_endpoint_group", ADMIN_OR_SYSTEM_READER),
+        ("identity:get_access_rule", "rule:admin_required or (role:reader and system_scope:all) or rule:owner"),
+        ("identity:list_access_rules", "rule:admin_required or (role:reader and system_scope:all) or rule:owner"),
+        ("identity:delete_access_rule", "rule:admin_required or rule:owner"),
         // auth
         ("identity:get_auth_catalog", ""),
         ("identity:get_auth_projects", ""),

@@ -1,4 +1,5 @@
-//! `/v3/users/{id}/application_credentials[/{cred}]`.
+//! `/v3/users/{id}/application_credentials[/{cred}]` and
+//! `/v3/users/{id}/access_rules[/{rule}]`.
 
 use super::{created, envelope, list_body, State};
 use crate::app::app_creds::AppCredInput;
@@ -25,6 +26,11 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
             "/v3/users/{id}/application_credentials/{cred_id}",
             get(show).delete(delete),
         )
+        .route("/v3/users/{id}/access_rules", get(list_rules))
+        .route(
+            "/v3/users/{id}/access_rules/{rule_id}",
+            get(show_rule).delete(delete_rule),
+        )
 }
 
 pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
@@ -44,7 +50,9 @@ pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
         "expires_at": a.expires_at.map(common::clock::iso_micros),
         "unrestricted": a.unrestricted,
         "roles": roles,
-        "access_rules": [],
+        "access_rules": snap.app_cred_rules.get(&a.id).map(|ids| ids.iter().filter_map(|id| snap.access_rules.get(id))
+            .map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})).collect::<Vec<_>>())
+            .unwrap_or_default(),
         "links": {"self": format!("{base}/v3/users/{}/application_credentials/{}", a.user_id, a.id)},
     })
 }
@@ -103,5 +111,49 @@ async fn delete(
     Path((uid, cid)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     id.delete_app_cred(&ctx, &uid, &cid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn render_rule(r: &crate::db::access_rules::AccessRuleRow, base: &str) -> Value {
+    json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path,
+        "links": {"self": format!("{base}/v3/users/{}/access_rules/{}", r.user_id, r.id)}})
+}
+
+async fn list_rules(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
+    let items = id.list_access_rules(&ctx, &uid).await?;
+    let path = format!("/v3/users/{uid}/access_rules");
+    list_body(
+        &id,
+        "access_rules",
+        items.iter().map(|r| render_rule(r, &base)).collect(),
+        &base,
+        &path,
+        &q,
+    )
+}
+
+async fn show_rule(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path((uid, rid)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"access_rule": render_rule(&id.get_access_rule(&ctx, &uid, &rid).await?, &base)}),
+    ))
+}
+
+async fn delete_rule(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((uid, rid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.delete_access_rule(&ctx, &uid, &rid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

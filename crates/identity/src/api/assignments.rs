@@ -43,7 +43,14 @@ fn parts(on: On, p: &[String]) -> Result<(GrantTarget, String, Option<String>)> 
 /// Routes for one kind of grant: `collection` lists, `item` (with
 /// `{role_id}`) checks, grants and revokes. `inherited` grants are the
 /// OS-INHERIT ones, which apply to the projects below the target.
-fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str, item: &str, inherited: bool) -> R {
+fn grant_routes(
+    r: R,
+    on: On,
+    actor: ActorKind,
+    collection: &str,
+    item: &str,
+    inherited: bool,
+) -> R {
     r.route(
         collection,
         get(move |S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(p): Path<Vec<String>>, uri: axum::http::Uri| async move {
@@ -83,7 +90,11 @@ fn grant_routes(r: R, on: On, actor: ActorKind, collection: &str, item: &str, in
 
 pub fn routes() -> R {
     let mut r: R = Router::new().route("/v3/role_assignments", get(role_assignments));
-    for (on, prefix) in [(On::Project, "/v3/projects/{id}"), (On::Domain, "/v3/domains/{id}"), (On::System, "/v3/system")] {
+    for (on, prefix) in [
+        (On::Project, "/v3/projects/{id}"),
+        (On::Domain, "/v3/domains/{id}"),
+        (On::System, "/v3/system"),
+    ] {
         for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
             let c = format!("{prefix}/{who}/{{actor_id}}/roles");
             r = grant_routes(r, on, actor, &c, &format!("{c}/{{role_id}}"), false);
@@ -91,7 +102,10 @@ pub fn routes() -> R {
     }
     // OS-INHERIT: grants on a domain or project that apply to every project
     // below it (`openstack role add --inherited`).
-    for (on, prefix) in [(On::Project, "/v3/OS-INHERIT/projects/{id}"), (On::Domain, "/v3/OS-INHERIT/domains/{id}")] {
+    for (on, prefix) in [
+        (On::Project, "/v3/OS-INHERIT/projects/{id}"),
+        (On::Domain, "/v3/OS-INHERIT/domains/{id}"),
+    ] {
         for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
             let c = format!("{prefix}/{who}/{{actor_id}}/roles");
             r = grant_routes(

@@ -18,9 +18,18 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
         .route("/v3/credentials", get(list).post(create))
-        .route("/v3/credentials/{id}", get(show).patch(update).delete(delete))
-        .route("/v3/users/{id}/credentials/OS-EC2", get(list_ec2).post(create_ec2))
-        .route("/v3/users/{id}/credentials/OS-EC2/{access}", get(show_ec2).delete(delete_ec2))
+        .route(
+            "/v3/credentials/{id}",
+            get(show).patch(update).delete(delete),
+        )
+        .route(
+            "/v3/users/{id}/credentials/OS-EC2",
+            get(list_ec2).post(create_ec2),
+        )
+        .route(
+            "/v3/users/{id}/credentials/OS-EC2/{access}",
+            get(show_ec2).delete(delete_ec2),
+        )
         .route("/v3/ec2tokens", post(ec2tokens))
 }
 
@@ -50,18 +59,44 @@ fn render_ec2(c: &Credential, base: &str) -> Value {
     })
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_credentials(&ctx, &q).await?;
-    list_body(&id, "credentials", items.iter().map(|c| render(c, &base)).collect(), &base, "/v3/credentials", &q)
+    list_body(
+        &id,
+        "credentials",
+        items.iter().map(|c| render(c, &base)).collect(),
+        &base,
+        "/v3/credentials",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(created(json!({"credential": render(&id.create_credential(&ctx, input).await?, &base)})))
+    Ok(created(
+        json!({"credential": render(&id.create_credential(&ctx, input).await?, &base)}),
+    ))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(cid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"credential": render(&id.get_credential(&ctx, &cid).await?, &base)})))
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(cid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"credential": render(&id.get_credential(&ctx, &cid).await?, &base)}),
+    ))
 }
 
 async fn update(
@@ -72,7 +107,9 @@ async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(Json(json!({"credential": render(&id.update_credential(&ctx, &cid, input).await?, &base)})))
+    Ok(Json(
+        json!({"credential": render(&id.update_credential(&ctx, &cid, input).await?, &base)}),
+    ))
 }
 
 async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Result<StatusCode> {
@@ -96,14 +133,23 @@ async fn create_ec2(
     Ok(created(json!({"credential": render_ec2(&c, &base)})))
 }
 
-async fn list_ec2(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(uid): Path<String>, q: QueryMap) -> Result<Json<Value>> {
+async fn list_ec2(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(uid): Path<String>,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_ec2(&ctx, &uid).await?;
     let path = format!("/v3/users/{uid}/credentials/OS-EC2");
-    let rendered: Vec<Value> = items.iter().map(|c| {
-        let mut v = render_ec2(c, &base);
-        v["id"] = json!(c.id);
-        v
-    }).collect();
+    let rendered: Vec<Value> = items
+        .iter()
+        .map(|c| {
+            let mut v = render_ec2(c, &base);
+            v["id"] = json!(c.id);
+            v
+        })
+        .collect();
     let mut body = list_body(&id, "credentials", rendered, &base, &path, &q)?;
     if let Some(items) = body.0["credentials"].as_array_mut() {
         for v in items {
@@ -115,12 +161,23 @@ async fn list_ec2(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(ui
     Ok(body)
 }
 
-async fn show_ec2(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path((uid, access)): Path<(String, String)>) -> Result<Json<Value>> {
-    let c = id.get_ec2(&ctx, &uid, &access, "identity:ec2_get_credential").await?;
+async fn show_ec2(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path((uid, access)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let c = id
+        .get_ec2(&ctx, &uid, &access, "identity:ec2_get_credential")
+        .await?;
     Ok(Json(json!({"credential": render_ec2(&c, &base)})))
 }
 
-async fn delete_ec2(S(id): State, Auth(ctx): Auth, Path((uid, access)): Path<(String, String)>) -> Result<StatusCode> {
+async fn delete_ec2(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((uid, access)): Path<(String, String)>,
+) -> Result<StatusCode> {
     id.delete_ec2(&ctx, &uid, &access).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -132,12 +189,18 @@ async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Resp
         .get("credentials")
         .or_else(|| body.get("ec2Credentials"))
         .cloned()
-        .ok_or_else(|| Error::bad_request("Invalid input: 'credentials' is a required property."))?;
+        .ok_or_else(|| {
+            Error::bad_request("Invalid input: 'credentials' is a required property.")
+        })?;
     let req: SignedRequest = serde_json::from_value(inner)
         .map_err(|e| Error::bad_request(format!("Invalid input for field 'credentials': {e}")))?;
     let issued = id.ec2_authenticate(req).await?;
     let snap = id.view().await?;
-    let mut r = (StatusCode::OK, Json(id.render_token(&snap, &issued.ctx, true))).into_response();
+    let mut r = (
+        StatusCode::OK,
+        Json(id.render_token(&snap, &issued.ctx, true)),
+    )
+        .into_response();
     let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;
     r.headers_mut().insert("x-subject-token", v);
     Ok(r)

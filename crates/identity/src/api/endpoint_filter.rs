@@ -19,21 +19,51 @@ type R = Router<Arc<crate::Identity>>;
 pub fn routes() -> R {
     let p = "/v3/OS-EP-FILTER";
     Router::new()
-        .route(&format!("{p}/endpoint_groups"), get(list_groups).post(create_group))
-        .route(&format!("{p}/endpoint_groups/{{id}}"), get(show_group).head(head_group).patch(update_group).delete(delete_group))
-        .route(&format!("{p}/endpoint_groups/{{id}}/projects"), get(group_projects))
-        .route(&format!("{p}/endpoint_groups/{{id}}/endpoints"), get(group_endpoints))
+        .route(
+            &format!("{p}/endpoint_groups"),
+            get(list_groups).post(create_group),
+        )
+        .route(
+            &format!("{p}/endpoint_groups/{{id}}"),
+            get(show_group)
+                .head(head_group)
+                .patch(update_group)
+                .delete(delete_group),
+        )
+        .route(
+            &format!("{p}/endpoint_groups/{{id}}/projects"),
+            get(group_projects),
+        )
+        .route(
+            &format!("{p}/endpoint_groups/{{id}}/endpoints"),
+            get(group_endpoints),
+        )
         .route(
             &format!("{p}/endpoint_groups/{{id}}/projects/{{project_id}}"),
-            get(check_group_project).head(check_group_project).put(add_group_project).delete(remove_group_project),
+            get(check_group_project)
+                .head(check_group_project)
+                .put(add_group_project)
+                .delete(remove_group_project),
         )
-        .route(&format!("{p}/projects/{{id}}/endpoint_groups"), get(project_groups))
-        .route(&format!("{p}/projects/{{id}}/endpoints"), get(project_endpoints))
+        .route(
+            &format!("{p}/projects/{{id}}/endpoint_groups"),
+            get(project_groups),
+        )
+        .route(
+            &format!("{p}/projects/{{id}}/endpoints"),
+            get(project_endpoints),
+        )
         .route(
             &format!("{p}/projects/{{id}}/endpoints/{{endpoint_id}}"),
-            get(check_project_endpoint).head(check_project_endpoint).put(add_project_endpoint).delete(remove_project_endpoint),
+            get(check_project_endpoint)
+                .head(check_project_endpoint)
+                .put(add_project_endpoint)
+                .delete(remove_project_endpoint),
         )
-        .route(&format!("{p}/endpoints/{{id}}/projects"), get(endpoint_projects))
+        .route(
+            &format!("{p}/endpoints/{{id}}/projects"),
+            get(endpoint_projects),
+        )
 }
 
 fn render(g: &EndpointGroup, base: &str) -> Value {
@@ -45,18 +75,40 @@ fn links(base: &str, uri: &axum::http::Uri) -> Value {
     json!({"self": format!("{base}{}", uri.path()), "previous": null, "next": null})
 }
 
-async fn list_groups(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap, uri: axum::http::Uri) -> Result<Json<Value>> {
+async fn list_groups(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
     let gs = id.list_endpoint_groups(&ctx, q.get("name")).await?;
-    Ok(Json(json!({"endpoint_groups": gs.iter().map(|g| render(g, &base)).collect::<Vec<_>>(), "links": links(&base, &uri)})))
+    Ok(Json(
+        json!({"endpoint_groups": gs.iter().map(|g| render(g, &base)).collect::<Vec<_>>(), "links": links(&base, &uri)}),
+    ))
 }
 
-async fn create_group(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: GroupInput = super::envelope(body, "endpoint_group")?;
-    Ok(created(json!({"endpoint_group": render(&id.create_endpoint_group(&ctx, input).await?, &base)})))
+    Ok(created(
+        json!({"endpoint_group": render(&id.create_endpoint_group(&ctx, input).await?, &base)}),
+    ))
 }
 
-async fn show_group(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(gid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"endpoint_group": render(&id.get_endpoint_group(&ctx, &gid).await?, &base)})))
+async fn show_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(gid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"endpoint_group": render(&id.get_endpoint_group(&ctx, &gid).await?, &base)}),
+    ))
 }
 
 async fn head_group(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Result<StatusCode> {
@@ -72,18 +124,37 @@ async fn update_group(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: GroupInput = super::envelope(body, "endpoint_group")?;
-    Ok(Json(json!({"endpoint_group": render(&id.update_endpoint_group(&ctx, &gid, input).await?, &base)})))
+    Ok(Json(
+        json!({"endpoint_group": render(&id.update_endpoint_group(&ctx, &gid, input).await?, &base)}),
+    ))
 }
 
-async fn delete_group(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Result<StatusCode> {
+async fn delete_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(gid): Path<String>,
+) -> Result<StatusCode> {
     id.delete_endpoint_group(&ctx, &gid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn group_projects(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(gid): Path<String>, uri: axum::http::Uri) -> Result<Json<Value>> {
-    let snap = id.endpoint_filter_read(&ctx, "identity:list_projects_associated_with_endpoint_group").await?;
+async fn group_projects(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(gid): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
+    let snap = id
+        .endpoint_filter_read(
+            &ctx,
+            "identity:list_projects_associated_with_endpoint_group",
+        )
+        .await?;
     if !snap.endpoint_groups.iter().any(|g| g.id == gid) {
-        return Err(Error::not_found(format!("Could not find endpoint group: {gid}.")));
+        return Err(Error::not_found(format!(
+            "Could not find endpoint group: {gid}."
+        )));
     }
     let ps: Vec<Value> = snap
         .project_endpoint_groups
@@ -95,35 +166,73 @@ async fn group_projects(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, P
     Ok(Json(json!({"projects": ps, "links": links(&base, &uri)})))
 }
 
-async fn group_endpoints(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(gid): Path<String>, uri: axum::http::Uri) -> Result<Json<Value>> {
-    let snap = id.endpoint_filter_read(&ctx, "identity:list_endpoints_associated_with_endpoint_group").await?;
+async fn group_endpoints(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(gid): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
+    let snap = id
+        .endpoint_filter_read(
+            &ctx,
+            "identity:list_endpoints_associated_with_endpoint_group",
+        )
+        .await?;
     let g = snap
         .endpoint_groups
         .iter()
         .find(|g| g.id == gid)
         .ok_or_else(|| Error::not_found(format!("Could not find endpoint group: {gid}.")))?;
-    let es: Vec<Value> =
-        snap.endpoints.iter().filter(|e| matches(g, e)).map(|e| super::catalog::render_endpoint(e, &base)).collect();
+    let es: Vec<Value> = snap
+        .endpoints
+        .iter()
+        .filter(|e| matches(g, e))
+        .map(|e| super::catalog::render_endpoint(e, &base))
+        .collect();
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
 }
 
-async fn check_group_project(S(id): State, Auth(ctx): Auth, Path((gid, pid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Check).await?;
+async fn check_group_project(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, pid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Check)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add_group_project(S(id): State, Auth(ctx): Auth, Path((gid, pid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Add).await?;
+async fn add_group_project(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, pid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Add)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_group_project(S(id): State, Auth(ctx): Auth, Path((gid, pid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Remove).await?;
+async fn remove_group_project(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((gid, pid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Remove)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn project_groups(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(pid): Path<String>, uri: axum::http::Uri) -> Result<Json<Value>> {
-    let snap = id.endpoint_filter_read(&ctx, "identity:list_endpoint_groups_for_project").await?;
+async fn project_groups(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(pid): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
+    let snap = id
+        .endpoint_filter_read(&ctx, "identity:list_endpoint_groups_for_project")
+        .await?;
     let gs: Vec<Value> = snap
         .project_endpoint_groups
         .iter()
@@ -131,38 +240,75 @@ async fn project_groups(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, P
         .filter_map(|(_, g)| snap.endpoint_groups.iter().find(|x| x.id == *g))
         .map(|g| render(g, &base))
         .collect();
-    Ok(Json(json!({"endpoint_groups": gs, "links": links(&base, &uri)})))
+    Ok(Json(
+        json!({"endpoint_groups": gs, "links": links(&base, &uri)}),
+    ))
 }
 
 /// The endpoints a project's catalog shows.
-async fn project_endpoints(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(pid): Path<String>, uri: axum::http::Uri) -> Result<Json<Value>> {
-    let snap = id.endpoint_filter_read(&ctx, "identity:list_endpoints_for_project").await?;
+async fn project_endpoints(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(pid): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
+    let snap = id
+        .endpoint_filter_read(&ctx, "identity:list_endpoints_for_project")
+        .await?;
     if !snap.projects.contains_key(&pid) {
         return Err(Error::not_found(format!("Could not find project: {pid}.")));
     }
     let only = snap.endpoint_filter(&pid).unwrap_or_default();
-    let es: Vec<Value> =
-        snap.endpoints.iter().filter(|e| only.contains(&e.id)).map(|e| super::catalog::render_endpoint(e, &base)).collect();
+    let es: Vec<Value> = snap
+        .endpoints
+        .iter()
+        .filter(|e| only.contains(&e.id))
+        .map(|e| super::catalog::render_endpoint(e, &base))
+        .collect();
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
 }
 
-async fn check_project_endpoint(S(id): State, Auth(ctx): Auth, Path((pid, eid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Check).await?;
+async fn check_project_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, eid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Check)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn add_project_endpoint(S(id): State, Auth(ctx): Auth, Path((pid, eid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Add).await?;
+async fn add_project_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, eid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Add)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_project_endpoint(S(id): State, Auth(ctx): Auth, Path((pid, eid)): Path<(String, String)>) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Remove).await?;
+async fn remove_project_endpoint(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((pid, eid)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Remove)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn endpoint_projects(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(eid): Path<String>, uri: axum::http::Uri) -> Result<Json<Value>> {
-    let snap = id.endpoint_filter_read(&ctx, "identity:list_projects_for_endpoint").await?;
+async fn endpoint_projects(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(eid): Path<String>,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>> {
+    let snap = id
+        .endpoint_filter_read(&ctx, "identity:list_projects_for_endpoint")
+        .await?;
     let ps: Vec<Value> = snap
         .project_endpoints
         .iter()

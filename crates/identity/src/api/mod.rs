@@ -49,7 +49,7 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .merge(endpoint_filter::routes())
         .fallback(common::http::errors::not_found)
         .with_state(identity);
-    let r = common::auth::with_validator(r, validator);
+    let r = common::auth::with_validator_for(r, validator, "identity");
     common::http::service_layers(r, ErrorStyle::Keystone, max_body)
 }
 

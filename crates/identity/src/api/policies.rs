@@ -27,18 +27,44 @@ pub fn render(p: &PolicyBlob, base: &str) -> Value {
     )
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_policies(&ctx, &q).await?;
-    list_body(&id, "policies", items.iter().map(|p| render(p, &base)).collect(), &base, "/v3/policies", &q)
+    list_body(
+        &id,
+        "policies",
+        items.iter().map(|p| render(p, &base)).collect(),
+        &base,
+        "/v3/policies",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: PolicyInput = envelope(body, "policy")?;
-    Ok(created(json!({"policy": render(&id.create_policy(&ctx, input).await?, &base)})))
+    Ok(created(
+        json!({"policy": render(&id.create_policy(&ctx, input).await?, &base)}),
+    ))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(pid): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(json!({"policy": render(&id.get_policy(&ctx, &pid).await?, &base)})))
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(pid): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"policy": render(&id.get_policy(&ctx, &pid).await?, &base)}),
+    ))
 }
 
 async fn update(
@@ -49,7 +75,9 @@ async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: PolicyInput = envelope(body, "policy")?;
-    Ok(Json(json!({"policy": render(&id.update_policy(&ctx, &pid, input).await?, &base)})))
+    Ok(Json(
+        json!({"policy": render(&id.update_policy(&ctx, &pid, input).await?, &base)}),
+    ))
 }
 
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {

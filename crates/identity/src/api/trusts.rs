@@ -20,7 +20,10 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/OS-TRUST/trusts", get(list).post(create))
         .route("/v3/OS-TRUST/trusts/{id}", get(show).delete(delete))
         .route("/v3/OS-TRUST/trusts/{id}/roles", get(roles))
-        .route("/v3/OS-TRUST/trusts/{id}/roles/{role_id}", get(check_role).head(check_role))
+        .route(
+            "/v3/OS-TRUST/trusts/{id}/roles/{role_id}",
+            get(check_role).head(check_role),
+        )
 }
 
 fn role_refs(t: &Trust, snap: &Snapshot, base: &str) -> Vec<Value> {
@@ -52,20 +55,42 @@ pub fn render(t: &Trust, snap: &Snapshot, base: &str) -> Value {
     )
 }
 
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, q: QueryMap) -> Result<Json<Value>> {
+async fn list(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    q: QueryMap,
+) -> Result<Json<Value>> {
     let items = id.list_trusts(&ctx, &q).await?;
     let snap = id.view().await?;
-    list_body(&id, "trusts", items.iter().map(|t| render(t, &snap, &base)).collect(), &base, "/v3/OS-TRUST/trusts", &q)
+    list_body(
+        &id,
+        "trusts",
+        items.iter().map(|t| render(t, &snap, &base)).collect(),
+        &base,
+        "/v3/OS-TRUST/trusts",
+        &q,
+    )
 }
 
-async fn create(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> Result<Response> {
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
     let input: TrustInput = envelope(body, "trust")?;
     let t = id.create_trust(&ctx, input).await?;
     let snap = id.view().await?;
     Ok(created(json!({"trust": render(&t, &snap, &base)})))
 }
 
-async fn show(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(tid): Path<String>) -> Result<Json<Value>> {
+async fn show(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(tid): Path<String>,
+) -> Result<Json<Value>> {
     let t = id.get_trust(&ctx, &tid).await?;
     let snap = id.view().await?;
     Ok(Json(json!({"trust": render(&t, &snap, &base)})))
@@ -76,7 +101,12 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(tid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn roles(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(tid): Path<String>) -> Result<Json<Value>> {
+async fn roles(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path(tid): Path<String>,
+) -> Result<Json<Value>> {
     let t = id.get_trust(&ctx, &tid).await?;
     let snap = id.view().await?;
     Ok(Json(json!({
@@ -85,7 +115,12 @@ async fn roles(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(tid):
     })))
 }
 
-async fn check_role(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path((tid, rid)): Path<(String, String)>) -> Result<Json<Value>> {
+async fn check_role(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+    Path((tid, rid)): Path<(String, String)>,
+) -> Result<Json<Value>> {
     let t = id.get_trust(&ctx, &tid).await?;
     let snap = id.view().await?;
     let role = role_refs(&t, &snap, &base)

@@ -68,11 +68,8 @@ impl Identity {
         )?;
         let snap = self.view().await?;
         Self::forbid_restricted(ctx, &snap)?;
-        if input.access_rules.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(Error::bad_request(
-                "Invalid input for field 'access_rules': access rules are not supported yet.",
-            ));
-        }
+        let rules =
+            parse_access_rules(&snap, user_id, input.access_rules.as_deref().unwrap_or(&[]))?;
         if input.system.is_some() {
             return Err(Error::bad_request("Invalid input for field 'system': only project-scoped application credentials are supported."));
         }
@@ -166,6 +163,10 @@ impl Identity {
             )),
             other => other,
         })?;
+        for r in &rules {
+            let id = crate::db::access_rules::ensure(tx.conn(), r).await?;
+            crate::db::access_rules::link(tx.conn(), &cred.id, &id).await?;
+        }
         self.commit(tx).await?;
         Ok((cred, secret))
     }
@@ -230,6 +231,128 @@ impl Identity {
         }
         let mut tx = self.begin().await?;
         crate::db::app_creds::delete(tx.conn(), id).await?;
+        self.commit(tx).await
+    }
+}
+
+/// Access rules given on create: an existing rule of the user by `id`, or
+/// `service`, `method` and `path` (a new rule, or the user's identical one).
+fn parse_access_rules(
+    snap: &super::snapshot::Snapshot,
+    user_id: &str,
+    given: &[Value],
+) -> Result<Vec<crate::db::access_rules::AccessRuleRow>> {
+    const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let mut out = Vec::new();
+    for (i, v) in given.iter().enumerate() {
+        let field = |f: &str| v.get(f).and_then(Value::as_str);
+        if let Some(id) = field("id") {
+            let r = snap
+                .access_rules
+                .get(id)
+                .filter(|r| r.user_id == user_id)
+                .ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "Invalid input for field 'access_rules.{i}.id': no rule {id}."
+                    ))
+                })?;
+            out.push(r.clone());
+            continue;
+        }
+        let (Some(service), Some(method), Some(path)) =
+            (field("service"), field("method"), field("path"))
+        else {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'access_rules.{i}': 'service', 'method' and 'path' (or 'id') are required."
+            )));
+        };
+        if !METHODS.contains(&method) {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'access_rules.{i}.method': {method:?}."
+            )));
+        }
+        if !path.starts_with('/') || path.len() > 225 {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'access_rules.{i}.path': {path:?}."
+            )));
+        }
+        if service.is_empty() || service.len() > 64 {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'access_rules.{i}.service'."
+            )));
+        }
+        out.push(crate::db::access_rules::AccessRuleRow {
+            id: common::ids::hex_id(),
+            user_id: user_id.to_string(),
+            service: service.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+fn rule_nf(id: &str) -> Error {
+    Error::not_found(format!("Could not find access rule: {id}."))
+}
+
+impl Identity {
+    pub async fn list_access_rules(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+    ) -> Result<Vec<crate::db::access_rules::AccessRuleRow>> {
+        self.enforce(
+            ctx,
+            "identity:list_access_rules",
+            Self::owner_target(user_id),
+        )?;
+        let snap = self.view().await?;
+        let mut v: Vec<_> = snap
+            .access_rules
+            .values()
+            .filter(|r| r.user_id == user_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+
+    pub async fn get_access_rule(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        id: &str,
+    ) -> Result<crate::db::access_rules::AccessRuleRow> {
+        self.enforce(ctx, "identity:get_access_rule", Self::owner_target(user_id))
+            .map_err(|_| rule_nf(id))?;
+        let snap = self.view().await?;
+        snap.access_rules
+            .get(id)
+            .filter(|r| r.user_id == user_id)
+            .cloned()
+            .ok_or_else(|| rule_nf(id))
+    }
+
+    /// A rule still used by an application credential cannot go.
+    pub async fn delete_access_rule(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        id: &str,
+    ) -> Result<()> {
+        self.get_access_rule(ctx, user_id, id).await?;
+        self.enforce(
+            ctx,
+            "identity:delete_access_rule",
+            Self::owner_target(user_id),
+        )?;
+        let mut tx = self.begin().await?;
+        if crate::db::access_rules::delete_unused(tx.conn(), id).await? == 0 {
+            return Err(Error::forbidden(format!(
+                "Access rule {id} is in use by an application credential."
+            )));
+        }
         self.commit(tx).await
     }
 }

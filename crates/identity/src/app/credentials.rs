@@ -68,7 +68,12 @@ impl Identity {
         let plain = self
             .cred_keys
             .decrypt(&c.encrypted_blob, now)
-            .ok_or_else(|| Error::internal(format!("credential {} cannot be decrypted with the active keys", c.id)))?;
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "credential {} cannot be decrypted with the active keys",
+                    c.id
+                ))
+            })?;
         Ok(Credential {
             id: c.id,
             user_id: c.user_id,
@@ -79,23 +84,44 @@ impl Identity {
         })
     }
 
-    pub async fn create_credential(&self, ctx: &AuthContext, mut input: CredentialInput) -> Result<Credential> {
-        let user_id = input.user_id.take().ok_or_else(|| Error::bad_request("Invalid input for field 'user_id': required."))?;
+    pub async fn create_credential(
+        &self,
+        ctx: &AuthContext,
+        mut input: CredentialInput,
+    ) -> Result<Credential> {
+        let user_id = input
+            .user_id
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'user_id': required."))?;
         self.enforce(ctx, "identity:create_credential", target(&user_id))?;
-        let blob = input.blob.take().ok_or_else(|| Error::bad_request("Invalid input for field 'blob': required."))?;
-        let cred_type = input.cred_type.take().ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
+        let blob = input
+            .blob
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'blob': required."))?;
+        let cred_type = input
+            .cred_type
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
         let project_id = input.project_id.take().flatten();
-        if crate::db::users::get(&self.db.pool, &user_id).await?.is_none() {
-            return Err(Error::bad_request(format!("Invalid input for field 'user_id': no user {user_id}.")));
+        if crate::db::users::get(&self.db.pool, &user_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'user_id': no user {user_id}."
+            )));
         }
         let id = if cred_type == "ec2" {
-            let parsed: Value = serde_json::from_str(&blob)
-                .map_err(|_| Error::bad_request("Invalid input for field 'blob': an ec2 blob must be JSON."))?;
-            let access = parsed["access"]
-                .as_str()
-                .ok_or_else(|| Error::bad_request("Invalid input for field 'blob': an ec2 blob needs 'access'."))?;
+            let parsed: Value = serde_json::from_str(&blob).map_err(|_| {
+                Error::bad_request("Invalid input for field 'blob': an ec2 blob must be JSON.")
+            })?;
+            let access = parsed["access"].as_str().ok_or_else(|| {
+                Error::bad_request("Invalid input for field 'blob': an ec2 blob needs 'access'.")
+            })?;
             if project_id.is_none() {
-                return Err(Error::bad_request("Invalid input for field 'project_id': required for ec2 credentials."));
+                return Err(Error::bad_request(
+                    "Invalid input for field 'project_id': required for ec2 credentials.",
+                ));
             }
             ec2_id(access)
         } else {
@@ -112,31 +138,44 @@ impl Identity {
             created_at: self.now(),
         };
         let mut tx = self.begin().await?;
-        crate::db::credentials::insert(tx.conn(), &stored).await.map_err(|e| match Error::from(e) {
-            Error::Conflict(_) => Error::conflict("Conflict occurred attempting to store credential - Duplicate ID."),
-            other => other,
-        })?;
+        crate::db::credentials::insert(tx.conn(), &stored)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::Conflict(_) => Error::conflict(
+                    "Conflict occurred attempting to store credential - Duplicate ID.",
+                ),
+                other => other,
+            })?;
         self.commit(tx).await?;
         self.open(stored)
     }
 
     pub async fn get_credential(&self, ctx: &AuthContext, id: &str) -> Result<Credential> {
-        let c = crate::db::credentials::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let c = crate::db::credentials::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         // Someone else's credential is not shown to exist.
-        self.enforce(ctx, "identity:get_credential", target(&c.user_id)).map_err(|_| not_found(id))?;
+        self.enforce(ctx, "identity:get_credential", target(&c.user_id))
+            .map_err(|_| not_found(id))?;
         self.open(c)
     }
 
     /// Admins and system readers see every credential; anyone else only
     /// their own, as Keystone filters them.
-    pub async fn list_credentials(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Credential>> {
+    pub async fn list_credentials(
+        &self,
+        ctx: &AuthContext,
+        q: &QueryMap,
+    ) -> Result<Vec<Credential>> {
         let sees_all = self.check(ctx, "identity:list_credentials", &json!({}));
         let mut out = Vec::new();
         for c in crate::db::credentials::list(&self.db.pool).await? {
             if !sees_all && c.user_id != ctx.user_id {
                 continue;
             }
-            if q.get("user_id").is_some_and(|u| c.user_id != u) || q.get("type").is_some_and(|t| c.cred_type != t) {
+            if q.get("user_id").is_some_and(|u| c.user_id != u)
+                || q.get("type").is_some_and(|t| c.cred_type != t)
+            {
                 continue;
             }
             out.push(self.open(c)?);
@@ -144,18 +183,30 @@ impl Identity {
         Ok(out)
     }
 
-    pub async fn update_credential(&self, ctx: &AuthContext, id: &str, mut input: CredentialInput) -> Result<Credential> {
-        let mut c = crate::db::credentials::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
-        self.enforce(ctx, "identity:update_credential", target(&c.user_id)).map_err(|e| match e {
-            Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
-            other => other,
-        })?;
+    pub async fn update_credential(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: CredentialInput,
+    ) -> Result<Credential> {
+        let mut c = crate::db::credentials::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:update_credential", target(&c.user_id))
+            .map_err(|e| match e {
+                Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
+                other => other,
+            })?;
         if input.user_id.as_ref().is_some_and(|u| *u != c.user_id) {
-            return Err(Error::bad_request("Invalid input for field 'user_id': it cannot be changed."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'user_id': it cannot be changed.",
+            ));
         }
         if let Some(t) = input.cred_type.take() {
             if t != c.cred_type && (t == "ec2" || c.cred_type == "ec2") {
-                return Err(Error::bad_request("Invalid input for field 'type': an ec2 credential keeps its type."));
+                return Err(Error::bad_request(
+                    "Invalid input for field 'type': an ec2 credential keeps its type.",
+                ));
             }
             c.cred_type = t;
         }
@@ -164,10 +215,13 @@ impl Identity {
         }
         if let Some(b) = input.blob.take() {
             if c.cred_type == "ec2" {
-                let parsed: Value = serde_json::from_str(&b)
-                    .map_err(|_| Error::bad_request("Invalid input for field 'blob': an ec2 blob must be JSON."))?;
+                let parsed: Value = serde_json::from_str(&b).map_err(|_| {
+                    Error::bad_request("Invalid input for field 'blob': an ec2 blob must be JSON.")
+                })?;
                 if parsed["access"].as_str().map(ec2_id).as_deref() != Some(c.id.as_str()) {
-                    return Err(Error::bad_request("Invalid input for field 'blob': the access key cannot change."));
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'blob': the access key cannot change.",
+                    ));
                 }
             }
             c.encrypted_blob = self.seal(&b);
@@ -181,11 +235,14 @@ impl Identity {
     }
 
     pub async fn delete_credential(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        let c = crate::db::credentials::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
-        self.enforce(ctx, "identity:delete_credential", target(&c.user_id)).map_err(|e| match e {
-            Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
-            other => other,
-        })?;
+        let c = crate::db::credentials::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.enforce(ctx, "identity:delete_credential", target(&c.user_id))
+            .map_err(|e| match e {
+                Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
+                other => other,
+            })?;
         let mut tx = self.begin().await?;
         crate::db::credentials::delete(tx.conn(), id).await?;
         self.commit(tx).await
@@ -193,14 +250,25 @@ impl Identity {
 
     /// `POST /v3/users/{id}/credentials/OS-EC2`: a new access/secret pair
     /// for the user on `tenant_id`.
-    pub async fn create_ec2(&self, ctx: &AuthContext, user_id: &str, tenant_id: &str) -> Result<Credential> {
-        self.enforce(ctx, "identity:ec2_create_credential", json!({"user_id": user_id, "target": {"user": {"id": user_id}}}))?;
+    pub async fn create_ec2(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        tenant_id: &str,
+    ) -> Result<Credential> {
+        self.enforce(
+            ctx,
+            "identity:ec2_create_credential",
+            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+        )?;
         let snap = self.view().await?;
         if !snap.users.contains_key(user_id) {
             return Err(super::users::not_found(user_id));
         }
         if !snap.projects.contains_key(tenant_id) {
-            return Err(Error::bad_request(format!("Invalid input for field 'tenant_id': no project {tenant_id}.")));
+            return Err(Error::bad_request(format!(
+                "Invalid input for field 'tenant_id': no project {tenant_id}."
+            )));
         }
         let access = common::ids::hex_id();
         let secret = common::ids::hex_id();
@@ -221,7 +289,11 @@ impl Identity {
     }
 
     pub async fn list_ec2(&self, ctx: &AuthContext, user_id: &str) -> Result<Vec<Credential>> {
-        self.enforce(ctx, "identity:ec2_list_credentials", json!({"user_id": user_id, "target": {"user": {"id": user_id}}}))?;
+        self.enforce(
+            ctx,
+            "identity:ec2_list_credentials",
+            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+        )?;
         let mut out = Vec::new();
         for c in crate::db::credentials::list(&self.db.pool).await? {
             if c.user_id == user_id && c.cred_type == "ec2" {
@@ -232,10 +304,23 @@ impl Identity {
     }
 
     /// One EC2 credential of `user_id` by its access key.
-    pub async fn get_ec2(&self, ctx: &AuthContext, user_id: &str, access: &str, action: &str) -> Result<Credential> {
+    pub async fn get_ec2(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        access: &str,
+        action: &str,
+    ) -> Result<Credential> {
         let nf = || Error::not_found(format!("Could not find credential: {access}."));
-        self.enforce(ctx, action, json!({"user_id": user_id, "target": {"user": {"id": user_id}}})).map_err(|_| nf())?;
-        let c = crate::db::credentials::get(&self.db.pool, &ec2_id(access)).await?.ok_or_else(nf)?;
+        self.enforce(
+            ctx,
+            action,
+            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+        )
+        .map_err(|_| nf())?;
+        let c = crate::db::credentials::get(&self.db.pool, &ec2_id(access))
+            .await?
+            .ok_or_else(nf)?;
         if c.user_id != user_id || c.cred_type != "ec2" {
             return Err(nf());
         }
@@ -243,7 +328,9 @@ impl Identity {
     }
 
     pub async fn delete_ec2(&self, ctx: &AuthContext, user_id: &str, access: &str) -> Result<()> {
-        let c = self.get_ec2(ctx, user_id, access, "identity:ec2_delete_credential").await?;
+        let c = self
+            .get_ec2(ctx, user_id, access, "identity:ec2_delete_credential")
+            .await?;
         let mut tx = self.begin().await?;
         crate::db::credentials::delete(tx.conn(), &c.id).await?;
         self.commit(tx).await

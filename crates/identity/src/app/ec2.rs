@@ -10,7 +10,11 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Characters Python's `urllib.parse.quote(safe='-_~')` leaves alone.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The request a client signed, as `/v3/ec2tokens` receives it.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -73,7 +77,10 @@ fn canonical_qs(params: &Map<String, Value>) -> String {
 }
 
 fn header<'a>(headers: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
 }
 
 fn is_v4(r: &SignedRequest) -> bool {
@@ -88,14 +95,22 @@ pub fn expected_signature(secret: &str, r: &SignedRequest) -> Result<String, Sig
         Some("2") => Ok(v2(secret, r)),
         _ if is_v4(r) => v4(secret, r),
         Some(v) => Err(SignatureError::Unsupported(v.to_string())),
-        None => Err(SignatureError::Malformed("no SignatureVersion and no AWS4-HMAC-SHA256 authorization")),
+        None => Err(SignatureError::Malformed(
+            "no SignatureVersion and no AWS4-HMAC-SHA256 authorization",
+        )),
     }
 }
 
 fn v2(secret: &str, r: &SignedRequest) -> String {
     let mut params = r.params.clone();
     params.insert("SignatureMethod".into(), Value::String("HmacSHA256".into()));
-    let to_sign = format!("{}\n{}\n{}\n{}", r.verb, r.host, r.path, canonical_qs(&params));
+    let to_sign = format!(
+        "{}\n{}\n{}\n{}",
+        r.verb,
+        r.host,
+        r.path,
+        canonical_qs(&params)
+    );
     base64::engine::general_purpose::STANDARD.encode(hmac256(secret.as_bytes(), to_sign.as_bytes()))
 }
 
@@ -105,26 +120,35 @@ fn v4(secret: &str, r: &SignedRequest) -> Result<String, SignatureError> {
         match auth {
             Some(a) => {
                 let key = format!("{name}=");
-                a.split_once(&key).map(|(_, rest)| rest.split(',').next().unwrap_or("").to_string())
+                a.split_once(&key)
+                    .map(|(_, rest)| rest.split(',').next().unwrap_or("").to_string())
             }
             None => r.params.get(&format!("X-Amz-{name}")).map(as_str),
         }
     };
-    let signed_headers = auth_param("SignedHeaders").ok_or(SignatureError::Malformed("no SignedHeaders"))?;
+    let signed_headers =
+        auth_param("SignedHeaders").ok_or(SignatureError::Malformed("no SignedHeaders"))?;
     let credential = auth_param("Credential").ok_or(SignatureError::Malformed("no Credential"))?;
     let date = header(&r.headers, "X-Amz-Date")
         .map(str::to_string)
         .or_else(|| r.params.get("X-Amz-Date").map(as_str))
         .ok_or(SignatureError::Malformed("no X-Amz-Date"))?;
-    let lower: Vec<(String, String)> =
-        r.headers.iter().map(|(k, v)| (k.trim().to_ascii_lowercase(), as_str(v).trim().to_string())).collect();
+    let lower: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), as_str(v).trim().to_string()))
+        .collect();
     let mut canonical_headers = String::new();
     for h in signed_headers.split(';') {
         if let Some((_, v)) = lower.iter().find(|(k, _)| k == h) {
             canonical_headers.push_str(&format!("{h}:{v}\n"));
         }
     }
-    let qs = if r.verb.eq_ignore_ascii_case("POST") { String::new() } else { canonical_qs(&r.params) };
+    let qs = if r.verb.eq_ignore_ascii_case("POST") {
+        String::new()
+    } else {
+        canonical_qs(&r.params)
+    };
     let canonical_request = [
         r.verb.to_ascii_uppercase(),
         r.path.clone(),
@@ -136,11 +160,15 @@ fn v4(secret: &str, r: &SignedRequest) -> Result<String, SignatureError> {
     .join("\n");
     let parts: Vec<&str> = credential.split('/').collect();
     if parts.len() < 5 {
-        return Err(SignatureError::Malformed("Credential is not key/date/region/service/aws4_request"));
+        return Err(SignatureError::Malformed(
+            "Credential is not key/date/region/service/aws4_request",
+        ));
     }
     let (cred_date, region, service) = (parts[1], parts[2], parts[3]);
     if !date.starts_with(cred_date) {
-        return Err(SignatureError::Malformed("request date does not match the credential scope"));
+        return Err(SignatureError::Malformed(
+            "request date does not match the credential scope",
+        ));
     }
     let scope = parts[1..].join("/");
     let to_sign = format!(
@@ -151,7 +179,10 @@ fn v4(secret: &str, r: &SignedRequest) -> Result<String, SignatureError> {
     let k_region = hmac256(&k_date, region.as_bytes());
     let k_service = hmac256(&k_region, service.as_bytes());
     let k_signing = hmac256(&k_service, b"aws4_request");
-    Ok(super::credentials::hex(&hmac256(&k_signing, to_sign.as_bytes())))
+    Ok(super::credentials::hex(&hmac256(
+        &k_signing,
+        to_sign.as_bytes(),
+    )))
 }
 
 /// Constant-time comparison of the given and expected signatures, retrying
@@ -159,7 +190,11 @@ fn v4(secret: &str, r: &SignedRequest) -> Result<String, SignatureError> {
 /// without it.
 pub fn verify(secret: &str, r: &SignedRequest) -> Result<bool, SignatureError> {
     let eq = |a: &str, b: &str| {
-        a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        a.len() == b.len()
+            && a.bytes()
+                .zip(b.bytes())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
     };
     if eq(&expected_signature(secret, r)?, &r.signature) {
         return Ok(true);
@@ -184,21 +219,28 @@ mod tests {
     // Expected values computed with keystoneclient's Ec2Signer (6.0.0).
     #[test]
     fn version_2_matches_keystoneclient() {
-        let r = req(json!({"access": "AKID", "signature": "", "host": "ec2.example.com:8773", "verb": "GET",
+        let r = req(
+            json!({"access": "AKID", "signature": "", "host": "ec2.example.com:8773", "verb": "GET",
             "path": "/services/Cloud/", "params": {"SignatureVersion": "2", "AWSAccessKeyId": "AKID",
             "Action": "DescribeInstances", "Timestamp": "2030-01-01T00:00:00Z", "Version": "2013-10-15",
-            "Weird Key": "a b/c~d"}}));
-        assert_eq!(expected_signature("secretkey123", &r).unwrap(), "P6qNiVMgoZIGjFyT2S18DCCSOISz3BGWgjtvMtF8TDg=");
+            "Weird Key": "a b/c~d"}}),
+        );
+        assert_eq!(
+            expected_signature("secretkey123", &r).unwrap(),
+            "P6qNiVMgoZIGjFyT2S18DCCSOISz3BGWgjtvMtF8TDg="
+        );
     }
 
     #[test]
     fn version_4_matches_keystoneclient() {
-        let mut r = req(json!({"access": "AKID", "signature": "e11f302a2439e1d6410dde733b0071d67ea76c2a14cf4e8031ae9b97f1735a01",
+        let mut r = req(
+            json!({"access": "AKID", "signature": "e11f302a2439e1d6410dde733b0071d67ea76c2a14cf4e8031ae9b97f1735a01",
             "host": "ec2.example.com", "verb": "GET", "path": "/",
             "body_hash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             "params": {"Action": "DescribeRegions", "Version": "2013-10-15"},
             "headers": {"Host": "ec2.example.com", "X-Amz-Date": "20300101T000000Z",
-                "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20300101/RegionOne/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=x"}}));
+                "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20300101/RegionOne/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=x"}}),
+        );
         assert!(verify("secretkey123", &r).unwrap());
         assert!(!verify("wrong", &r).unwrap());
         r.params.insert("Action".into(), json!("Other"));
@@ -208,7 +250,10 @@ mod tests {
     #[test]
     fn unknown_versions_are_refused() {
         let r = req(json!({"access": "a", "signature": "s", "params": {"SignatureVersion": "9"}}));
-        assert!(matches!(expected_signature("k", &r), Err(SignatureError::Unsupported(_))));
+        assert!(matches!(
+            expected_signature("k", &r),
+            Err(SignatureError::Unsupported(_))
+        ));
         let r = req(json!({"access": "a", "signature": "s"}));
         assert!(expected_signature("k", &r).is_err());
     }

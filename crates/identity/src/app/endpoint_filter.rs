@@ -28,7 +28,9 @@ fn group_nf(id: &str) -> Error {
 
 fn check_filters(f: &Map<String, Value>) -> Result<()> {
     if f.is_empty() {
-        return Err(Error::bad_request("Invalid input for field 'filters': at least one filter is required."));
+        return Err(Error::bad_request(
+            "Invalid input for field 'filters': at least one filter is required.",
+        ));
     }
     for (k, v) in f {
         if !FILTER_KEYS.contains(&k.as_str()) || !v.is_string() {
@@ -57,8 +59,12 @@ impl Snapshot {
     /// Endpoint ids the project's catalog is restricted to, or `None` when
     /// the project has no associations and sees every endpoint.
     pub fn endpoint_filter(&self, project_id: &str) -> Option<Vec<String>> {
-        let direct: Vec<&String> =
-            self.project_endpoints.iter().filter(|(p, _)| p == project_id).map(|(_, e)| e).collect();
+        let direct: Vec<&String> = self
+            .project_endpoints
+            .iter()
+            .filter(|(p, _)| p == project_id)
+            .map(|(_, e)| e)
+            .collect();
         let groups: Vec<&EndpointGroup> = self
             .project_endpoint_groups
             .iter()
@@ -79,13 +85,26 @@ impl Snapshot {
 }
 
 impl Identity {
-    pub async fn create_endpoint_group(&self, ctx: &AuthContext, input: GroupInput) -> Result<EndpointGroup> {
+    pub async fn create_endpoint_group(
+        &self,
+        ctx: &AuthContext,
+        input: GroupInput,
+    ) -> Result<EndpointGroup> {
         self.enforce(ctx, "identity:create_endpoint_group", json!({}))?;
-        let name = input.name.ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let name = input
+            .name
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         super::validate_name("name", &name)?;
-        let filters = input.filters.ok_or_else(|| Error::bad_request("Invalid input for field 'filters': required."))?;
+        let filters = input
+            .filters
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'filters': required."))?;
         check_filters(&filters)?;
-        let g = EndpointGroup { id: common::ids::hex_id(), name, description: input.description.unwrap_or_default(), filters };
+        let g = EndpointGroup {
+            id: common::ids::hex_id(),
+            name,
+            description: input.description.unwrap_or_default(),
+            filters,
+        };
         let mut tx = self.begin().await?;
         crate::db::endpoint_filter::upsert_group(tx.conn(), &g, true).await?;
         self.commit(tx).await?;
@@ -94,15 +113,37 @@ impl Identity {
 
     pub async fn get_endpoint_group(&self, ctx: &AuthContext, id: &str) -> Result<EndpointGroup> {
         self.enforce(ctx, "identity:get_endpoint_group", json!({}))?;
-        self.view().await?.endpoint_groups.iter().find(|g| g.id == id).cloned().ok_or_else(|| group_nf(id))
+        self.view()
+            .await?
+            .endpoint_groups
+            .iter()
+            .find(|g| g.id == id)
+            .cloned()
+            .ok_or_else(|| group_nf(id))
     }
 
-    pub async fn list_endpoint_groups(&self, ctx: &AuthContext, name: Option<&str>) -> Result<Vec<EndpointGroup>> {
+    pub async fn list_endpoint_groups(
+        &self,
+        ctx: &AuthContext,
+        name: Option<&str>,
+    ) -> Result<Vec<EndpointGroup>> {
         self.enforce(ctx, "identity:list_endpoint_groups", json!({}))?;
-        Ok(self.view().await?.endpoint_groups.iter().filter(|g| name.is_none_or(|n| g.name == n)).cloned().collect())
+        Ok(self
+            .view()
+            .await?
+            .endpoint_groups
+            .iter()
+            .filter(|g| name.is_none_or(|n| g.name == n))
+            .cloned()
+            .collect())
     }
 
-    pub async fn update_endpoint_group(&self, ctx: &AuthContext, id: &str, input: GroupInput) -> Result<EndpointGroup> {
+    pub async fn update_endpoint_group(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: GroupInput,
+    ) -> Result<EndpointGroup> {
         self.enforce(ctx, "identity:update_endpoint_group", json!({}))?;
         let mut g = self.get_endpoint_group(ctx, id).await?;
         if let Some(n) = input.name {
@@ -133,7 +174,14 @@ impl Identity {
 
     /// Adds, checks or removes a project's association with an endpoint or
     /// an endpoint group.
-    pub async fn endpoint_association(&self, ctx: &AuthContext, kind: Assoc, project: &str, other: &str, op: Op) -> Result<()> {
+    pub async fn endpoint_association(
+        &self,
+        ctx: &AuthContext,
+        kind: Assoc,
+        project: &str,
+        other: &str,
+        op: Op,
+    ) -> Result<()> {
         let action = match (kind, op) {
             (Assoc::Endpoint, Op::Add) => "identity:add_endpoint_to_project",
             (Assoc::Endpoint, Op::Check) => "identity:check_endpoint_in_project",
@@ -145,7 +193,9 @@ impl Identity {
         self.enforce(ctx, action, json!({}))?;
         let snap = self.view().await?;
         if !snap.projects.contains_key(project) {
-            return Err(Error::not_found(format!("Could not find project: {project}.")));
+            return Err(Error::not_found(format!(
+                "Could not find project: {project}."
+            )));
         }
         let exists = match kind {
             Assoc::Endpoint => snap.endpoints.iter().any(|e| e.id == other),
@@ -157,7 +207,8 @@ impl Identity {
                 Assoc::Group => group_nf(other),
             });
         }
-        let missing = || Error::not_found(format!("Project {project} is not associated with {other}."));
+        let missing =
+            || Error::not_found(format!("Project {project} is not associated with {other}."));
         match op {
             Op::Check => {
                 let list = match kind {
@@ -172,7 +223,14 @@ impl Identity {
             }
             Op::Add | Op::Remove => {
                 let mut tx = self.begin().await?;
-                let n = crate::db::endpoint_filter::associate(tx.conn(), kind, project, other, matches!(op, Op::Add)).await?;
+                let n = crate::db::endpoint_filter::associate(
+                    tx.conn(),
+                    kind,
+                    project,
+                    other,
+                    matches!(op, Op::Add),
+                )
+                .await?;
                 if matches!(op, Op::Remove) && n == 0 {
                     return Err(missing());
                 }
@@ -181,7 +239,11 @@ impl Identity {
         }
     }
 
-    pub async fn endpoint_filter_read(&self, ctx: &AuthContext, action: &str) -> Result<std::sync::Arc<Snapshot>> {
+    pub async fn endpoint_filter_read(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+    ) -> Result<std::sync::Arc<Snapshot>> {
         self.enforce(ctx, action, json!({}))?;
         self.view().await
     }

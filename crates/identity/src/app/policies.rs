@@ -24,13 +24,27 @@ fn not_found(id: &str) -> Error {
 }
 
 impl Identity {
-    pub async fn create_policy(&self, ctx: &AuthContext, mut input: PolicyInput) -> Result<PolicyBlob> {
+    pub async fn create_policy(
+        &self,
+        ctx: &AuthContext,
+        mut input: PolicyInput,
+    ) -> Result<PolicyBlob> {
         self.enforce(ctx, "identity:create_policy", json!({}))?;
-        let blob = input.blob.take().ok_or_else(|| Error::bad_request("Invalid input for field 'blob': required."))?;
-        let policy_type =
-            input.policy_type.take().ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
+        let blob = input
+            .blob
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'blob': required."))?;
+        let policy_type = input
+            .policy_type
+            .take()
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'type': required."))?;
         strip_readonly(&mut input.extra);
-        let p = PolicyBlob { id: common::ids::hex_id(), policy_type, blob, extra: input.extra };
+        let p = PolicyBlob {
+            id: common::ids::hex_id(),
+            policy_type,
+            blob,
+            extra: input.extra,
+        };
         let mut tx = self.begin().await?;
         crate::db::policies::upsert(tx.conn(), &p, true).await?;
         self.commit(tx).await?;
@@ -39,7 +53,9 @@ impl Identity {
 
     pub async fn get_policy(&self, ctx: &AuthContext, id: &str) -> Result<PolicyBlob> {
         self.enforce(ctx, "identity:get_policy", json!({}))?;
-        crate::db::policies::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))
+        crate::db::policies::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))
     }
 
     pub async fn list_policies(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<PolicyBlob>> {
@@ -51,9 +67,16 @@ impl Identity {
             .collect())
     }
 
-    pub async fn update_policy(&self, ctx: &AuthContext, id: &str, mut input: PolicyInput) -> Result<PolicyBlob> {
+    pub async fn update_policy(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        mut input: PolicyInput,
+    ) -> Result<PolicyBlob> {
         self.enforce(ctx, "identity:update_policy", json!({}))?;
-        let mut p = crate::db::policies::get(&self.db.pool, id).await?.ok_or_else(|| not_found(id))?;
+        let mut p = crate::db::policies::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         if let Some(b) = input.blob.take() {
             p.blob = b;
         }

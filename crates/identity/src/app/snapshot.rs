@@ -43,6 +43,9 @@ pub struct Snapshot {
     pub groups_of_user: HashMap<String, Vec<String>>,
     pub assignments: Vec<Assignment>,
     pub app_creds: HashMap<String, AppCred>,
+    /// Access rules by id, and the rule ids of each application credential.
+    pub access_rules: HashMap<String, crate::db::access_rules::AccessRuleRow>,
+    pub app_cred_rules: HashMap<String, Vec<String>>,
     /// Trusts not deleted.
     pub trusts: HashMap<String, Trust>,
     pub revocations: Vec<RevocationEvent>,
@@ -103,7 +106,23 @@ impl Snapshot {
                 .into_iter()
                 .map(|a| (a.id.clone(), a))
                 .collect(),
-            trusts: crate::db::trusts::list(pool).await?.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            access_rules: crate::db::access_rules::list(pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect(),
+            app_cred_rules: {
+                let mut m: HashMap<String, Vec<String>> = HashMap::new();
+                for (c, r) in crate::db::access_rules::links(pool).await? {
+                    m.entry(c).or_default().push(r);
+                }
+                m
+            },
+            trusts: crate::db::trusts::list(pool)
+                .await?
+                .into_iter()
+                .map(|t| (t.id.clone(), t))
+                .collect(),
             revocations: crate::db::revocations::list_since(pool, since).await?,
             regions: crate::db::catalog::regions(pool).await?,
             services: crate::db::catalog::services(pool).await?,
@@ -284,7 +303,9 @@ impl Snapshot {
         for s in self.services.iter().filter(|s| s.enabled) {
             let mut eps = Vec::new();
             for e in self.endpoints.iter().filter(|e| {
-                e.enabled && e.service_id == s.id && only.as_ref().is_none_or(|ids| ids.contains(&e.id))
+                e.enabled
+                    && e.service_id == s.id
+                    && only.as_ref().is_none_or(|ids| ids.contains(&e.id))
             }) {
                 let Some(url) = substitute(&e.url, project_id) else {
                     continue;

@@ -174,15 +174,24 @@ impl Identity {
         }
         let mut user_id = user_id.ok_or_else(auth_failed)?;
         let snap = self.view().await?;
-        let trust_ref = req.auth.scope.as_ref().and_then(|s| s.get("OS-TRUST:trust")).cloned();
+        let trust_ref = req
+            .auth
+            .scope
+            .as_ref()
+            .and_then(|s| s.get("OS-TRUST:trust"))
+            .cloned();
         let mut trust_id = None;
         let requested = match trust_ref {
             Some(t) => {
                 if app_cred.is_some() {
-                    return Err(Error::forbidden("Application credentials cannot be used with a trust."));
+                    return Err(Error::forbidden(
+                        "Application credentials cannot be used with a trust.",
+                    ));
                 }
                 let id = t.get("id").and_then(Value::as_str).ok_or_else(|| {
-                    Error::bad_request("Invalid input for field 'scope.OS-TRUST:trust.id': required.")
+                    Error::bad_request(
+                        "Invalid input for field 'scope.OS-TRUST:trust.id': required.",
+                    )
                 })?;
                 let (uid, scope) = self.use_trust(&snap, id, &user_id).await?;
                 user_id = uid;
@@ -330,12 +339,16 @@ impl Identity {
     /// `POST /v3/ec2tokens`: a token for the owner of an EC2 credential,
     /// scoped to its project, when the request signature checks out.
     pub async fn ec2_authenticate(&self, r: super::ec2::SignedRequest) -> Result<Issued> {
-        let stored = crate::db::credentials::get(&self.db.pool, &super::credentials::ec2_id(&r.access))
-            .await?
-            .filter(|c| c.cred_type == "ec2")
-            .ok_or_else(auth_failed)?;
+        let stored =
+            crate::db::credentials::get(&self.db.pool, &super::credentials::ec2_id(&r.access))
+                .await?
+                .filter(|c| c.cred_type == "ec2")
+                .ok_or_else(auth_failed)?;
         let now_secs = u64::try_from(self.now() / 1_000_000).unwrap_or(0);
-        let blob = self.cred_keys.decrypt(&stored.encrypted_blob, now_secs).ok_or_else(auth_failed)?;
+        let blob = self
+            .cred_keys
+            .decrypt(&stored.encrypted_blob, now_secs)
+            .ok_or_else(auth_failed)?;
         let blob: Value = serde_json::from_slice(&blob).map_err(|_| auth_failed())?;
         let secret = blob["secret"].as_str().ok_or_else(auth_failed)?;
         match super::ec2::verify(secret, &r) {
@@ -358,7 +371,10 @@ impl Identity {
         let snap = self.view().await?;
         let ctx = self.resolve(&snap, &payload).map_err(|_| auth_failed())?;
         let token = self.keys.encrypt(&payload.encode(), now_secs);
-        Ok(Issued { token, ctx: Arc::new(ctx) })
+        Ok(Issued {
+            token,
+            ctx: Arc::new(ctx),
+        })
     }
 
     fn requested_scope(
@@ -594,6 +610,22 @@ impl Identity {
             expires_at: p.expires_at,
             application_credential_id: p.application_credential_id.clone(),
             trust_id: p.trust_id.clone(),
+            access_rules: p
+                .application_credential_id
+                .as_ref()
+                .and_then(|ac| snap.app_cred_rules.get(ac))
+                .map(|ids| {
+                    Arc::new(
+                        ids.iter()
+                            .filter_map(|id| snap.access_rules.get(id))
+                            .map(|r| common::context::AccessRule {
+                                service: r.service.clone(),
+                                method: r.method.clone(),
+                                path: r.path.clone(),
+                            })
+                            .collect(),
+                    )
+                }),
         })
     }
 

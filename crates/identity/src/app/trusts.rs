@@ -44,35 +44,51 @@ fn target(t: &Trust) -> Value {
 
 impl Identity {
     pub async fn create_trust(&self, ctx: &AuthContext, input: TrustInput) -> Result<Trust> {
-        self.enforce(ctx, "identity:create_trust", json!({"trust": {"trustor_user_id": input.trustor_user_id}}))?;
+        self.enforce(
+            ctx,
+            "identity:create_trust",
+            json!({"trust": {"trustor_user_id": input.trustor_user_id}}),
+        )?;
         let snap = self.view().await?;
         if !snap.users.contains_key(&input.trustee_user_id) {
-            return Err(Error::not_found(format!("Could not find user: {}.", input.trustee_user_id)));
+            return Err(Error::not_found(format!(
+                "Could not find user: {}.",
+                input.trustee_user_id
+            )));
         }
         let now = self.now();
         let expires_at = match input.expires_at.as_deref() {
             None => None,
             Some(s) => {
-                let t = common::clock::parse_iso(s)
-                    .ok_or_else(|| Error::bad_request(format!("Invalid input for field 'expires_at': {s:?}.")))?;
+                let t = common::clock::parse_iso(s).ok_or_else(|| {
+                    Error::bad_request(format!("Invalid input for field 'expires_at': {s:?}."))
+                })?;
                 if t <= now {
-                    return Err(Error::bad_request("Invalid input for field 'expires_at': it is in the past."));
+                    return Err(Error::bad_request(
+                        "Invalid input for field 'expires_at': it is in the past.",
+                    ));
                 }
                 Some(t)
             }
         };
         if input.remaining_uses.is_some_and(|n| n <= 0) {
-            return Err(Error::bad_request("Invalid input for field 'remaining_uses': it must be positive."));
+            return Err(Error::bad_request(
+                "Invalid input for field 'remaining_uses': it must be positive.",
+            ));
         }
         if input.project_id.is_none() && !input.roles.is_empty() {
-            return Err(Error::bad_request("Invalid input: roles require a project_id."));
+            return Err(Error::bad_request(
+                "Invalid input: roles require a project_id.",
+            ));
         }
         // The roles, resolved by id or name, must be held by the trustor
         // (through the token's own trust when redelegating).
         let held: Vec<String> = match &input.project_id {
             Some(p) if ctx.trust_id.is_some() => {
                 if ctx.project_id() != Some(p.as_str()) {
-                    return Err(Error::forbidden("A redelegated trust must stay on the same project."));
+                    return Err(Error::forbidden(
+                        "A redelegated trust must stay on the same project.",
+                    ));
                 }
                 ctx.roles.iter().map(|r| r.id.clone()).collect()
             }
@@ -80,7 +96,9 @@ impl Identity {
                 if !snap.projects.contains_key(p) {
                     return Err(Error::not_found(format!("Could not find project: {p}.")));
                 }
-                snap.effective_roles(&input.trustor_user_id, &Target::Project(p.clone())).as_ref().clone()
+                snap.effective_roles(&input.trustor_user_id, &Target::Project(p.clone()))
+                    .as_ref()
+                    .clone()
             }
             None => vec![],
         };
@@ -88,15 +106,27 @@ impl Identity {
         for sel in &input.roles {
             // python-openstackclient sends a name in `id` when the caller
             // may not list roles (a member creating a trust): accept that.
-            let found = snap.roles.values().find(|r| sel.id.as_deref().is_some_and(|i| i == r.id)).or_else(|| {
-                let name = sel.name.as_deref().or(sel.id.as_deref());
-                snap.roles.values().find(|r| name.is_some_and(|n| n == r.name) && r.domain_id.is_none())
-            });
+            let found = snap
+                .roles
+                .values()
+                .find(|r| sel.id.as_deref().is_some_and(|i| i == r.id))
+                .or_else(|| {
+                    let name = sel.name.as_deref().or(sel.id.as_deref());
+                    snap.roles
+                        .values()
+                        .find(|r| name.is_some_and(|n| n == r.name) && r.domain_id.is_none())
+                });
             let r = found.ok_or_else(|| {
-                Error::not_found(format!("Could not find role: {}.", sel.id.clone().or(sel.name.clone()).unwrap_or_default()))
+                Error::not_found(format!(
+                    "Could not find role: {}.",
+                    sel.id.clone().or(sel.name.clone()).unwrap_or_default()
+                ))
             })?;
             if !held.contains(&r.id) {
-                return Err(Error::forbidden(format!("The trustor does not hold the role {} on the project.", r.name)));
+                return Err(Error::forbidden(format!(
+                    "The trustor does not hold the role {} on the project.",
+                    r.name
+                )));
             }
             if !role_ids.contains(&r.id) {
                 role_ids.push(r.id.clone());
@@ -105,15 +135,27 @@ impl Identity {
         // Redelegation: creating a trust with a trust-scoped token.
         let (mut redelegation_count, mut redelegated_trust_id) = (0, None);
         if let Some(parent_id) = &ctx.trust_id {
-            let parent = snap.trusts.get(parent_id).ok_or_else(|| not_found(parent_id))?;
+            let parent = snap
+                .trusts
+                .get(parent_id)
+                .ok_or_else(|| not_found(parent_id))?;
             if !parent.allow_redelegation || parent.redelegation_count <= 0 {
-                return Err(Error::forbidden("The trust this token came from may not be redelegated."));
+                return Err(Error::forbidden(
+                    "The trust this token came from may not be redelegated.",
+                ));
             }
             if !role_ids.iter().all(|r| parent.role_ids.contains(r)) {
-                return Err(Error::forbidden("A redelegated trust may only carry roles of the trust it comes from."));
+                return Err(Error::forbidden(
+                    "A redelegated trust may only carry roles of the trust it comes from.",
+                ));
             }
-            if parent.expires_at.is_some_and(|pe| expires_at.is_none_or(|e| e > pe)) {
-                return Err(Error::forbidden("A redelegated trust may not outlive the trust it comes from."));
+            if parent
+                .expires_at
+                .is_some_and(|pe| expires_at.is_none_or(|e| e > pe))
+            {
+                return Err(Error::forbidden(
+                    "A redelegated trust may not outlive the trust it comes from.",
+                ));
             }
             redelegation_count = parent.redelegation_count - 1;
             redelegated_trust_id = Some(parent.id.clone());
@@ -158,8 +200,14 @@ impl Identity {
             .trusts
             .values()
             .filter(|t| all || t.trustor_user_id == ctx.user_id || t.trustee_user_id == ctx.user_id)
-            .filter(|t| q.get("trustor_user_id").is_none_or(|u| t.trustor_user_id == u))
-            .filter(|t| q.get("trustee_user_id").is_none_or(|u| t.trustee_user_id == u))
+            .filter(|t| {
+                q.get("trustor_user_id")
+                    .is_none_or(|u| t.trustor_user_id == u)
+            })
+            .filter(|t| {
+                q.get("trustee_user_id")
+                    .is_none_or(|u| t.trustee_user_id == u)
+            })
             .cloned()
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
@@ -169,7 +217,8 @@ impl Identity {
     pub async fn get_trust(&self, ctx: &AuthContext, id: &str) -> Result<Trust> {
         let snap = self.view().await?;
         let t = snap.trusts.get(id).cloned().ok_or_else(|| not_found(id))?;
-        self.enforce(ctx, "identity:get_trust", target(&t)).map_err(|_| not_found(id))?;
+        self.enforce(ctx, "identity:get_trust", target(&t))
+            .map_err(|_| not_found(id))?;
         Ok(t)
     }
 
@@ -184,9 +233,17 @@ impl Identity {
 
     /// Authenticating into a trust: `authenticated` must be its trustee.
     /// Returns the token's user and scope, having used one of its uses.
-    pub(crate) async fn use_trust(&self, snap: &Snapshot, id: &str, authenticated: &str) -> Result<(String, TokenScope)> {
+    pub(crate) async fn use_trust(
+        &self,
+        snap: &Snapshot,
+        id: &str,
+        authenticated: &str,
+    ) -> Result<(String, TokenScope)> {
         let forbidden = || Error::forbidden(format!("The trust {id} cannot be used by this user."));
-        let t = snap.trusts.get(id).ok_or_else(|| Error::unauthorized(format!("Could not find trust: {id}.")))?;
+        let t = snap
+            .trusts
+            .get(id)
+            .ok_or_else(|| Error::unauthorized(format!("Could not find trust: {id}.")))?;
         if t.trustee_user_id != authenticated {
             return Err(forbidden());
         }
@@ -198,17 +255,32 @@ impl Identity {
         }
         let mut tx = self.begin().await?;
         if !crate::db::trusts::consume_use(tx.conn(), id).await? {
-            return Err(Error::forbidden(format!("The trust {id} has no uses left.")));
+            return Err(Error::forbidden(format!(
+                "The trust {id} has no uses left."
+            )));
         }
         self.commit(tx).await?;
-        let user = if t.impersonation { t.trustor_user_id.clone() } else { t.trustee_user_id.clone() };
-        let scope = t.project_id.clone().map(TokenScope::Project).unwrap_or(TokenScope::Unscoped);
+        let user = if t.impersonation {
+            t.trustor_user_id.clone()
+        } else {
+            t.trustee_user_id.clone()
+        };
+        let scope = t
+            .project_id
+            .clone()
+            .map(TokenScope::Project)
+            .unwrap_or(TokenScope::Unscoped);
         Ok((user, scope))
     }
 
     /// The roles a trust-scoped token carries: the trust's (and what they
     /// imply), as long as the trustor still holds them all.
-    pub(crate) fn trust_roles(&self, snap: &Snapshot, id: &str, token_user: &str) -> Result<Vec<String>> {
+    pub(crate) fn trust_roles(
+        &self,
+        snap: &Snapshot,
+        id: &str,
+        token_user: &str,
+    ) -> Result<Vec<String>> {
         let nf = || Error::not_found("Could not find token.");
         let t = snap.trusts.get(id).ok_or_else(nf)?;
         if t.expires_at.is_some_and(|e| e <= self.now())
@@ -218,7 +290,9 @@ impl Identity {
         {
             return Err(nf());
         }
-        let Some(project) = &t.project_id else { return Ok(vec![]) };
+        let Some(project) = &t.project_id else {
+            return Ok(vec![]);
+        };
         let held = snap.effective_roles(&t.trustor_user_id, &Target::Project(project.clone()));
         if !t.role_ids.iter().all(|r| held.contains(r)) {
             return Err(nf());

@@ -30,7 +30,12 @@ fn row(r: &AnyRow) -> Result<StoredCredential, sqlx::Error> {
 const COLS: &str = "id, user_id, project_id, type, encrypted_blob, extra, created_at";
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<StoredCredential>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLS} FROM credentials ORDER BY id")).fetch_all(pool).await?.iter().map(row).collect()
+    sqlx::query(&format!("SELECT {COLS} FROM credentials ORDER BY id"))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(row)
+        .collect()
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredCredential>, sqlx::Error> {
@@ -44,16 +49,18 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredCredential>, s
 }
 
 pub async fn insert(c: &mut Conn, x: &StoredCredential) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!("INSERT INTO credentials ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-        .bind(&x.id)
-        .bind(&x.user_id)
-        .bind(&x.project_id)
-        .bind(&x.cred_type)
-        .bind(&x.encrypted_blob)
-        .bind(extra_text(&x.extra))
-        .bind(x.created_at)
-        .execute(c)
-        .await?;
+    sqlx::query(&format!(
+        "INSERT INTO credentials ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&x.id)
+    .bind(&x.user_id)
+    .bind(&x.project_id)
+    .bind(&x.cred_type)
+    .bind(&x.encrypted_blob)
+    .bind(extra_text(&x.extra))
+    .bind(x.created_at)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -70,5 +77,9 @@ pub async fn update(c: &mut Conn, x: &StoredCredential) -> Result<(), sqlx::Erro
 }
 
 pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM credentials WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM credentials WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }

@@ -29,7 +29,11 @@ pub async fn groups(pool: &AnyPool) -> Result<Vec<EndpointGroup>, sqlx::Error> {
         .collect()
 }
 
-pub async fn upsert_group(c: &mut Conn, g: &EndpointGroup, insert: bool) -> Result<(), sqlx::Error> {
+pub async fn upsert_group(
+    c: &mut Conn,
+    g: &EndpointGroup,
+    insert: bool,
+) -> Result<(), sqlx::Error> {
     let sql = if insert {
         "INSERT INTO endpoint_groups (id, name, description, filters) VALUES ($1, $2, $3, $4)"
     } else {
@@ -46,17 +50,23 @@ pub async fn upsert_group(c: &mut Conn, g: &EndpointGroup, insert: bool) -> Resu
 }
 
 pub async fn delete_group(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM endpoint_groups WHERE id = $1").bind(id).execute(c).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM endpoint_groups WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 /// (project, endpoint) associations.
 pub async fn project_endpoints(pool: &AnyPool) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query("SELECT project_id, endpoint_id FROM project_endpoints ORDER BY project_id, endpoint_id")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| Ok((s(r, "project_id")?, s(r, "endpoint_id")?)))
-        .collect()
+    sqlx::query(
+        "SELECT project_id, endpoint_id FROM project_endpoints ORDER BY project_id, endpoint_id",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| Ok((s(r, "project_id")?, s(r, "endpoint_id")?)))
+    .collect()
 }
 
 /// (project, endpoint group) associations.
@@ -71,7 +81,13 @@ pub async fn project_groups(pool: &AnyPool) -> Result<Vec<(String, String)>, sql
 
 /// Adds or removes one association row in `table` (`project_endpoints` or
 /// `project_endpoint_groups`); returns the rows changed.
-pub async fn associate(c: &mut Conn, table: Assoc, project: &str, other: &str, add: bool) -> Result<u64, sqlx::Error> {
+pub async fn associate(
+    c: &mut Conn,
+    table: Assoc,
+    project: &str,
+    other: &str,
+    add: bool,
+) -> Result<u64, sqlx::Error> {
     let (t, col) = match table {
         Assoc::Endpoint => ("project_endpoints", "endpoint_id"),
         Assoc::Group => ("project_endpoint_groups", "endpoint_group_id"),
@@ -81,7 +97,12 @@ pub async fn associate(c: &mut Conn, table: Assoc, project: &str, other: &str, a
     } else {
         format!("DELETE FROM {t} WHERE project_id = $1 AND {col} = $2")
     };
-    Ok(sqlx::query(&sql).bind(project).bind(other).execute(c).await?.rows_affected())
+    Ok(sqlx::query(&sql)
+        .bind(project)
+        .bind(other)
+        .execute(c)
+        .await?
+        .rows_affected())
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -2,6 +2,7 @@
 //! the pool (reads) or a write transaction's connection (writes); none of
 //! them decides anything: rules live in `app`.
 
+pub mod access_rules;
 pub mod app_creds;
 pub mod assignments;
 pub mod catalog;

@@ -48,15 +48,23 @@ const COLS: &str = "id, trustor_user_id, trustee_user_id, project_id, impersonat
 /// Every trust not deleted, with its roles.
 pub async fn list(pool: &AnyPool) -> Result<Vec<Trust>, sqlx::Error> {
     let mut roles: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query("SELECT trust_id, role_id FROM trust_roles").fetch_all(pool).await? {
-        roles.entry(s(&r, "trust_id")?).or_default().push(s(&r, "role_id")?);
-    }
-    let mut v: Vec<Trust> = sqlx::query(&format!("SELECT {COLS} FROM trusts WHERE deleted_at IS NULL ORDER BY id"))
+    for r in sqlx::query("SELECT trust_id, role_id FROM trust_roles")
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(row)
-        .collect::<Result<_, _>>()?;
+    {
+        roles
+            .entry(s(&r, "trust_id")?)
+            .or_default()
+            .push(s(&r, "role_id")?);
+    }
+    let mut v: Vec<Trust> = sqlx::query(&format!(
+        "SELECT {COLS} FROM trusts WHERE deleted_at IS NULL ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(row)
+    .collect::<Result<_, _>>()?;
     for t in &mut v {
         t.role_ids = roles.remove(&t.id).unwrap_or_default();
         t.role_ids.sort();
@@ -95,12 +103,14 @@ pub async fn insert(c: &mut Conn, t: &Trust) -> Result<(), sqlx::Error> {
 
 /// Marks a trust deleted (kept for the record, as Keystone soft-deletes).
 pub async fn soft_delete(c: &mut Conn, id: &str, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("UPDATE trusts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("UPDATE trusts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Uses one of a limited trust's uses; false when none is left. Trusts
@@ -118,9 +128,11 @@ pub async fn consume_use(c: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
     if n == 1 {
         return Ok(true);
     }
-    let unlimited = sqlx::query("SELECT id FROM trusts WHERE id = $1 AND deleted_at IS NULL AND remaining_uses IS NULL")
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
+    let unlimited = sqlx::query(
+        "SELECT id FROM trusts WHERE id = $1 AND deleted_at IS NULL AND remaining_uses IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
     Ok(unlimited.is_some())
 }

@@ -71,7 +71,7 @@ async fn catalog_crud_and_tokens_reflect_it() {
     let r = admin
         .post(
             "/v3/services",
-            json!({"service": {"type": "object-store", "name": "swift"}}),
+            json!({"service": {"type": "key-manager", "name": "barbican"}}),
         )
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn catalog_crud_and_tokens_reflect_it() {
         .post(
             "/v3/endpoints",
             json!({"endpoint": {"service_id": sid, "interface": "public", "region_id": "East",
-                "url": "http://swift.example:8080/v1/AUTH_%(project_id)s"}}),
+                "url": "http://barbican.example:9311/v1/AUTH_%(project_id)s"}}),
         )
         .await
         .unwrap();
@@ -118,11 +118,11 @@ async fn catalog_crud_and_tokens_reflect_it() {
 
     // The project-scoped catalog fills in the project id.
     let r = admin.get("/v3/auth/catalog").await.unwrap();
-    let swift = r.body["catalog"]
+    let svc = r.body["catalog"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["type"] == "object-store")
+        .find(|s| s["type"] == "key-manager")
         .unwrap()
         .clone();
     let pid = admin.get("/v3/auth/projects").await.unwrap().body["projects"][0]["id"]
@@ -130,8 +130,8 @@ async fn catalog_crud_and_tokens_reflect_it() {
         .unwrap()
         .to_string();
     assert_eq!(
-        swift["endpoints"][0]["url"],
-        format!("http://swift.example:8080/v1/AUTH_{pid}")
+        svc["endpoints"][0]["url"],
+        format!("http://barbican.example:9311/v1/AUTH_{pid}")
     );
 
     // Disabled endpoints and services leave the catalog.
@@ -144,14 +144,14 @@ async fn catalog_crud_and_tokens_reflect_it() {
         .unwrap();
     assert_eq!(r.body["endpoint"]["enabled"], false);
     let r = admin.get("/v3/auth/catalog").await.unwrap();
-    let swift = r.body["catalog"]
+    let svc = r.body["catalog"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["type"] == "object-store")
+        .find(|s| s["type"] == "key-manager")
         .unwrap()
         .clone();
-    assert!(swift["endpoints"].as_array().unwrap().is_empty());
+    assert!(svc["endpoints"].as_array().unwrap().is_empty());
     let r = admin
         .patch(
             &format!("/v3/services/{sid}"),
@@ -165,7 +165,7 @@ async fn catalog_crud_and_tokens_reflect_it() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|s| s["type"] != "object-store"));
+        .all(|s| s["type"] != "key-manager"));
 
     assert_eq!(
         admin

@@ -8,34 +8,90 @@ async fn inherited_grants_reach_projects_below() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let top = project(&admin, "top").await;
-    let r = admin.post("/v3/projects", json!({"project": {"name": "leaf", "parent_id": top}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "leaf", "parent_id": top}}),
+        )
+        .await
+        .unwrap();
     let leaf = r.body["project"]["id"].as_str().unwrap().to_string();
-    let uid = admin.post("/v3/users", json!({"user": {"name": "heir", "password": "pw"}})).await.unwrap().body["user"]["id"]
+    let uid = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "heir", "password": "pw"}}),
+        )
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let member = role_id(&admin, "member").await;
-    let g = format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects");
+    let g =
+        format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects");
     assert_eq!(admin.put(&g, None).await.unwrap().status, 204);
     assert_eq!(admin.head(&g).await.unwrap().status, 204);
-    let list = admin.get(&format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/inherited_to_projects")).await.unwrap();
+    let list = admin
+        .get(&format!(
+            "/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/inherited_to_projects"
+        ))
+        .await
+        .unwrap();
     assert_eq!(names(&list.body, "roles"), vec!["member"]);
     // Not on the project itself, but on the one below.
     let c = Client::new(&cloud.identity_url());
-    assert_error(&c.password_auth("heir", "pw", Some(("top", "Default"))).await.unwrap(), 401);
-    assert_eq!(c.password_auth("heir", "pw", Some(("leaf", "Default"))).await.unwrap().status, 201);
-    let r = admin.get(&format!("/v3/role_assignments?user.id={uid}&effective")).await.unwrap();
-    let scopes: Vec<&str> = r.body["role_assignments"].as_array().unwrap().iter().map(|a| a["scope"]["project"]["id"].as_str().unwrap()).collect();
+    assert_error(
+        &c.password_auth("heir", "pw", Some(("top", "Default")))
+            .await
+            .unwrap(),
+        401,
+    );
+    assert_eq!(
+        c.password_auth("heir", "pw", Some(("leaf", "Default")))
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+    let r = admin
+        .get(&format!("/v3/role_assignments?user.id={uid}&effective"))
+        .await
+        .unwrap();
+    let scopes: Vec<&str> = r.body["role_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["scope"]["project"]["id"].as_str().unwrap())
+        .collect();
     assert!(scopes.iter().all(|p| *p == leaf), "{scopes:?}");
-    let r = admin.get("/v3/role_assignments?scope.OS-INHERIT:inherited_to=projects").await.unwrap();
-    assert_eq!(r.body["role_assignments"][0]["scope"]["OS-INHERIT:inherited_to"], "projects");
+    let r = admin
+        .get("/v3/role_assignments?scope.OS-INHERIT:inherited_to=projects")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["role_assignments"][0]["scope"]["OS-INHERIT:inherited_to"],
+        "projects"
+    );
     // Domain-wide inheritance.
-    let d = format!("/v3/OS-INHERIT/domains/default/users/{uid}/roles/{member}/inherited_to_projects");
+    let d =
+        format!("/v3/OS-INHERIT/domains/default/users/{uid}/roles/{member}/inherited_to_projects");
     assert_eq!(admin.put(&d, None).await.unwrap().status, 204);
-    assert_eq!(c.password_auth("heir", "pw", Some(("top", "Default"))).await.unwrap().status, 201);
+    assert_eq!(
+        c.password_auth("heir", "pw", Some(("top", "Default")))
+            .await
+            .unwrap()
+            .status,
+        201
+    );
     assert_eq!(admin.delete(&d).await.unwrap().status, 204);
     assert_eq!(admin.delete(&g).await.unwrap().status, 204);
-    assert_error(&c.password_auth("heir", "pw", Some(("leaf", "Default"))).await.unwrap(), 401);
+    assert_error(
+        &c.password_auth("heir", "pw", Some(("leaf", "Default")))
+            .await
+            .unwrap(),
+        401,
+    );
     cloud.stop().await;
 }
 
@@ -43,19 +99,66 @@ async fn inherited_grants_reach_projects_below() {
 async fn policy_blobs() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
-    let r = admin.post("/v3/policies", json!({"policy": {"blob": "{\"a\": \"b\"}", "type": "application/json"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/policies",
+            json!({"policy": {"blob": "{\"a\": \"b\"}", "type": "application/json"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let pid = r.body["policy"]["id"].as_str().unwrap().to_string();
-    assert_error(&admin.post("/v3/policies", json!({"policy": {"type": "x"}})).await.unwrap(), 400);
-    assert_eq!(ids(&admin.get("/v3/policies?type=application/json").await.unwrap().body, "policies"), vec![pid.clone()]);
-    let r = admin.patch(&format!("/v3/policies/{pid}"), json!({"policy": {"blob": "{}"}})).await.unwrap();
+    assert_error(
+        &admin
+            .post("/v3/policies", json!({"policy": {"type": "x"}}))
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_eq!(
+        ids(
+            &admin
+                .get("/v3/policies?type=application/json")
+                .await
+                .unwrap()
+                .body,
+            "policies"
+        ),
+        vec![pid.clone()]
+    );
+    let r = admin
+        .patch(
+            &format!("/v3/policies/{pid}"),
+            json!({"policy": {"blob": "{}"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["policy"]["blob"], "{}");
     let p1 = project(&admin, "pp").await;
     user_with_role(&admin, "pm", "pw", &p1, "member").await;
     let member = token_for(&cloud, "pm", "pw", "pp").await;
-    assert_error(&member.post("/v3/policies", json!({"policy": {"blob": "{}", "type": "t"}})).await.unwrap(), 403);
-    assert_eq!(admin.delete(&format!("/v3/policies/{pid}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/policies/{pid}")).await.unwrap(), 404);
+    assert_error(
+        &member
+            .post(
+                "/v3/policies",
+                json!({"policy": {"blob": "{}", "type": "t"}}),
+            )
+            .await
+            .unwrap(),
+        403,
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/policies/{pid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin.get(&format!("/v3/policies/{pid}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -69,42 +172,105 @@ async fn credentials_are_private_and_encrypted_at_rest() {
     let me = token_for(&cloud, "cu", "pw", "cp").await;
     let them = token_for(&cloud, "co", "pw", "cp").await;
     let r = me
-        .post("/v3/credentials", json!({"credential": {"user_id": uid, "type": "totp", "blob": "JBSWY3DPEHPK3PXP"}}))
+        .post(
+            "/v3/credentials",
+            json!({"credential": {"user_id": uid, "type": "totp", "blob": "JBSWY3DPEHPK3PXP"}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let cid = r.body["credential"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["credential"]["blob"], "JBSWY3DPEHPK3PXP");
     // Another user may not create credentials for me, nor see mine.
-    let r = them.post("/v3/credentials", json!({"credential": {"user_id": uid, "type": "totp", "blob": "x"}})).await.unwrap();
+    let r = them
+        .post(
+            "/v3/credentials",
+            json!({"credential": {"user_id": uid, "type": "totp", "blob": "x"}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 403);
-    assert_error(&them.get(&format!("/v3/credentials/{cid}")).await.unwrap(), 404);
-    assert!(ids(&them.get("/v3/credentials").await.unwrap().body, "credentials").is_empty());
-    assert_eq!(ids(&me.get("/v3/credentials").await.unwrap().body, "credentials"), vec![cid.clone()]);
-    assert_eq!(ids(&admin.get(&format!("/v3/credentials?user_id={uid}")).await.unwrap().body, "credentials"), vec![cid.clone()]);
+    assert_error(
+        &them.get(&format!("/v3/credentials/{cid}")).await.unwrap(),
+        404,
+    );
+    assert!(ids(
+        &them.get("/v3/credentials").await.unwrap().body,
+        "credentials"
+    )
+    .is_empty());
+    assert_eq!(
+        ids(
+            &me.get("/v3/credentials").await.unwrap().body,
+            "credentials"
+        ),
+        vec![cid.clone()]
+    );
+    assert_eq!(
+        ids(
+            &admin
+                .get(&format!("/v3/credentials?user_id={uid}"))
+                .await
+                .unwrap()
+                .body,
+            "credentials"
+        ),
+        vec![cid.clone()]
+    );
     let _ = other;
     // The store holds ciphertext, never the blob.
     let db = db::Db::open(&cloud.config.database_url).await.unwrap();
     let stored: String = db::sqlx::Row::get(
-        &db::sqlx::query("SELECT encrypted_blob FROM credentials WHERE id = $1").bind(&cid).fetch_one(&db.pool).await.unwrap(),
+        &db::sqlx::query("SELECT encrypted_blob FROM credentials WHERE id = $1")
+            .bind(&cid)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap(),
         "encrypted_blob",
     );
     assert!(!stored.contains("JBSWY3DPEHPK3PXP"));
     db.close().await;
-    let r = me.patch(&format!("/v3/credentials/{cid}"), json!({"credential": {"blob": "NEW"}})).await.unwrap();
+    let r = me
+        .patch(
+            &format!("/v3/credentials/{cid}"),
+            json!({"credential": {"blob": "NEW"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.body["credential"]["blob"], "NEW");
     // ec2 blobs: JSON with access; the id is its SHA-256.
     let r = me
-        .post("/v3/credentials", json!({"credential": {"user_id": uid, "type": "ec2", "project_id": p,
-            "blob": "{\"access\": \"abc\", \"secret\": \"def\"}"}}))
+        .post(
+            "/v3/credentials",
+            json!({"credential": {"user_id": uid, "type": "ec2", "project_id": p,
+            "blob": "{\"access\": \"abc\", \"secret\": \"def\"}"}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["credential"]["id"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    let r = me.post("/v3/credentials", json!({"credential": {"user_id": uid, "type": "ec2", "project_id": p, "blob": "nope"}})).await.unwrap();
+    assert_eq!(
+        r.body["credential"]["id"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let r = me
+        .post(
+            "/v3/credentials",
+            json!({"credential": {"user_id": uid, "type": "ec2", "project_id": p, "blob": "nope"}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    assert_eq!(me.delete(&format!("/v3/credentials/{cid}")).await.unwrap().status, 204);
-    assert_error(&me.get(&format!("/v3/credentials/{cid}")).await.unwrap(), 404);
+    assert_eq!(
+        me.delete(&format!("/v3/credentials/{cid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &me.get(&format!("/v3/credentials/{cid}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -123,7 +289,10 @@ async fn ec2_credentials_and_ec2tokens() {
     assert_eq!(r.body["credential"]["tenant_id"], p.as_str());
     let list = me.get(&base).await.unwrap();
     assert_eq!(list.body["credentials"][0]["access"], access.as_str());
-    assert_eq!(me.get(&format!("{base}/{access}")).await.unwrap().body["credential"]["secret"], secret.as_str());
+    assert_eq!(
+        me.get(&format!("{base}/{access}")).await.unwrap().body["credential"]["secret"],
+        secret.as_str()
+    );
     // A version 4 signed request, signed here the way an EC2 client would.
     let mut req: identity::app::ec2::SignedRequest = serde_json::from_value(json!({
         "access": access, "signature": "", "host": "ec2.example.com", "verb": "GET", "path": "/",
@@ -148,8 +317,16 @@ async fn ec2_credentials_and_ec2tokens() {
     let mut unknown = body.clone();
     unknown["credentials"]["access"] = json!("nobody");
     assert_error(&c.post("/v3/ec2tokens", unknown).await.unwrap(), 401);
-    assert_error(&c.post("/v3/ec2tokens", json!({"nothing": 1})).await.unwrap(), 400);
-    assert_eq!(me.delete(&format!("{base}/{access}")).await.unwrap().status, 204);
+    assert_error(
+        &c.post("/v3/ec2tokens", json!({"nothing": 1}))
+            .await
+            .unwrap(),
+        400,
+    );
+    assert_eq!(
+        me.delete(&format!("{base}/{access}")).await.unwrap().status,
+        204
+    );
     assert_error(&c.post("/v3/ec2tokens", body).await.unwrap(), 401);
     cloud.stop().await;
 }
@@ -172,7 +349,14 @@ async fn trusts_delegate_and_revoke() {
     let admin = cloud.admin().await.unwrap();
     let p = project(&admin, "tp").await;
     let trustor = user_with_role(&admin, "trustor", "pw", &p, "member").await;
-    let trustee = admin.post("/v3/users", json!({"user": {"name": "trustee", "password": "pw"}})).await.unwrap().body["user"]["id"]
+    let trustee = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "trustee", "password": "pw"}}),
+        )
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -180,15 +364,30 @@ async fn trusts_delegate_and_revoke() {
     // Only the trustor may create it; roles must be the trustor's.
     let body = json!({"trust": {"trustor_user_id": trustor, "trustee_user_id": trustee, "project_id": p,
         "impersonation": true, "roles": [{"name": "member"}], "remaining_uses": 2}});
-    assert_error(&admin.post("/v3/OS-TRUST/trusts", body.clone()).await.unwrap(), 403);
+    assert_error(
+        &admin
+            .post("/v3/OS-TRUST/trusts", body.clone())
+            .await
+            .unwrap(),
+        403,
+    );
     let mut too_much = body.clone();
     too_much["trust"]["roles"] = json!([{"name": "admin"}]);
-    assert_error(&tor.post("/v3/OS-TRUST/trusts", too_much).await.unwrap(), 403);
+    assert_error(
+        &tor.post("/v3/OS-TRUST/trusts", too_much).await.unwrap(),
+        403,
+    );
     let r = tor.post("/v3/OS-TRUST/trusts", body).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
     let tid = r.body["trust"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["trust"]["roles"][0]["name"], "member");
-    assert_eq!(tor.get(&format!("/v3/OS-TRUST/trusts/{tid}/roles")).await.unwrap().body["roles"][0]["name"], "member");
+    assert_eq!(
+        tor.get(&format!("/v3/OS-TRUST/trusts/{tid}/roles"))
+            .await
+            .unwrap()
+            .body["roles"][0]["name"],
+        "member"
+    );
     // The trustee authenticates into it: impersonation makes the token the trustor's.
     let c = Client::new(&cloud.identity_url());
     let trust_auth = |id: &str| {
@@ -202,21 +401,46 @@ async fn trusts_delegate_and_revoke() {
     assert_eq!(t["project"]["id"], p.as_str());
     assert_eq!(t["OS-TRUST:trust"]["id"], tid.as_str());
     assert_eq!(t["OS-TRUST:trust"]["trustee_user"]["id"], trustee.as_str());
-    let roles: Vec<&str> = t["roles"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = t["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, vec!["member", "reader"]);
     let tt = c.with_token(&r.header("x-subject-token").unwrap());
     assert_eq!(tt.get("/v3/auth/catalog").await.unwrap().status, 200);
     // Two uses only.
-    assert_eq!(c.post("/v3/auth/tokens", trust_auth(&tid)).await.unwrap().status, 201);
-    assert_error(&c.post("/v3/auth/tokens", trust_auth(&tid)).await.unwrap(), 403);
+    assert_eq!(
+        c.post("/v3/auth/tokens", trust_auth(&tid))
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+    assert_error(
+        &c.post("/v3/auth/tokens", trust_auth(&tid)).await.unwrap(),
+        403,
+    );
     // Someone other than the trustee cannot use it.
     let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"id": trustor, "password": "pw"}}},
         "scope": {"OS-TRUST:trust": {"id": tid}}}});
     assert_error(&c.post("/v3/auth/tokens", body).await.unwrap(), 403);
     // Deleting the trust ends its tokens.
-    assert_eq!(tor.delete(&format!("/v3/OS-TRUST/trusts/{tid}")).await.unwrap().status, 204);
+    assert_eq!(
+        tor.delete(&format!("/v3/OS-TRUST/trusts/{tid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&tt.get("/v3/auth/catalog").await.unwrap(), 401);
-    assert_error(&tor.get(&format!("/v3/OS-TRUST/trusts/{tid}")).await.unwrap(), 404);
+    assert_error(
+        &tor.get(&format!("/v3/OS-TRUST/trusts/{tid}"))
+            .await
+            .unwrap(),
+        404,
+    );
     cloud.stop().await;
 }
 
@@ -226,11 +450,25 @@ async fn trusts_without_impersonation_and_redelegation() {
     let admin = cloud.admin().await.unwrap();
     let p = project(&admin, "rp").await;
     let a = user_with_role(&admin, "ra", "pw", &p, "member").await;
-    let b = admin.post("/v3/users", json!({"user": {"name": "rb", "password": "pw"}})).await.unwrap().body["user"]["id"]
+    let b = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "rb", "password": "pw"}}),
+        )
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let cc = admin.post("/v3/users", json!({"user": {"name": "rc", "password": "pw"}})).await.unwrap().body["user"]["id"]
+    let cc = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "rc", "password": "pw"}}),
+        )
+        .await
+        .unwrap()
+        .body["user"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -244,27 +482,45 @@ async fn trusts_without_impersonation_and_redelegation() {
     let tid = r.body["trust"]["id"].as_str().unwrap().to_string();
     // Trustee's own token, rescoped into the trust with the token method.
     let c = Client::new(&cloud.identity_url());
-    let bt = c.password_auth("rb", "pw", None).await.unwrap().header("x-subject-token").unwrap();
+    let bt = c
+        .password_auth("rb", "pw", None)
+        .await
+        .unwrap()
+        .header("x-subject-token")
+        .unwrap();
     let r = c
-        .post("/v3/auth/tokens", json!({"auth": {"identity": {"methods": ["token"], "token": {"id": bt}},
-            "scope": {"OS-TRUST:trust": {"id": tid}}}}))
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["token"], "token": {"id": bt}},
+            "scope": {"OS-TRUST:trust": {"id": tid}}}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["token"]["user"]["id"], b.as_str(), "no impersonation: the trustee acts");
+    assert_eq!(
+        r.body["token"]["user"]["id"],
+        b.as_str(),
+        "no impersonation: the trustee acts"
+    );
     let trust_token = r.header("x-subject-token").unwrap();
     let btc = c.with_token(&trust_token);
     // A trust token may not be rescoped.
     let r = c
-        .post("/v3/auth/tokens", json!({"auth": {"identity": {"methods": ["token"], "token": {"id": trust_token}},
-            "scope": {"project": {"id": p}}}}))
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["token"], "token": {"id": trust_token}},
+            "scope": {"project": {"id": p}}}}),
+        )
         .await
         .unwrap();
     assert_error(&r, 403);
     // Redelegation once, then no further.
     let r = btc
-        .post("/v3/OS-TRUST/trusts", json!({"trust": {"trustor_user_id": b, "trustee_user_id": cc, "project_id": p,
-            "impersonation": false, "roles": [{"name": "member"}], "allow_redelegation": true}}))
+        .post(
+            "/v3/OS-TRUST/trusts",
+            json!({"trust": {"trustor_user_id": b, "trustee_user_id": cc, "project_id": p,
+            "impersonation": false, "roles": [{"name": "member"}], "allow_redelegation": true}}),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
@@ -273,7 +529,14 @@ async fn trusts_without_impersonation_and_redelegation() {
     assert_eq!(r.body["trust"]["allow_redelegation"], false);
     // The trustor losing the role invalidates the trust's tokens.
     let member = role_id(&admin, "member").await;
-    assert_eq!(admin.delete(&format!("/v3/projects/{p}/users/{a}/roles/{member}")).await.unwrap().status, 204);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/projects/{p}/users/{a}/roles/{member}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
     assert_error(&btc.get("/v3/auth/catalog").await.unwrap(), 401);
     cloud.stop().await;
 }
@@ -284,7 +547,14 @@ async fn endpoint_groups_filter_project_catalogs() {
     let admin = cloud.admin().await.unwrap();
     let p = project(&admin, "fp").await;
     user_with_role(&admin, "fu", "pw", &p, "member").await;
-    let sid = admin.post("/v3/services", json!({"service": {"type": "compute", "name": "nova"}})).await.unwrap().body["service"]["id"]
+    let sid = admin
+        .post(
+            "/v3/services",
+            json!({"service": {"type": "compute", "name": "nova"}}),
+        )
+        .await
+        .unwrap()
+        .body["service"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -301,12 +571,26 @@ async fn endpoint_groups_filter_project_catalogs() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|s| s["endpoints"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()))
+            .flat_map(|s| {
+                s["endpoints"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_string())
+            })
             .collect()
     };
     let c = Client::new(&cloud.identity_url());
-    let before = catalog_eps(&c.password_auth("fu", "pw", Some(("fp", "Default"))).await.unwrap().body);
-    assert!(eps.iter().all(|e| before.contains(e)), "no filter: everything");
+    let before = catalog_eps(
+        &c.password_auth("fu", "pw", Some(("fp", "Default")))
+            .await
+            .unwrap()
+            .body,
+    );
+    assert!(
+        eps.iter().all(|e| before.contains(e)),
+        "no filter: everything"
+    );
     // A group of public compute endpoints, associated with the project.
     let r = admin
         .post("/v3/OS-EP-FILTER/endpoint_groups", json!({"endpoint_group": {"name": "pub", "filters": {"interface": "public", "service_id": sid}}}))
@@ -315,34 +599,176 @@ async fn endpoint_groups_filter_project_catalogs() {
     assert_eq!(r.status, 201, "{}", r.text);
     let gid = r.body["endpoint_group"]["id"].as_str().unwrap().to_string();
     assert_error(
-        &admin.post("/v3/OS-EP-FILTER/endpoint_groups", json!({"endpoint_group": {"name": "bad", "filters": {"colour": "red"}}})).await.unwrap(),
+        &admin
+            .post(
+                "/v3/OS-EP-FILTER/endpoint_groups",
+                json!({"endpoint_group": {"name": "bad", "filters": {"colour": "red"}}}),
+            )
+            .await
+            .unwrap(),
         400,
     );
-    let r = admin.get(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}/endpoints")).await.unwrap();
+    let r = admin
+        .get(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}/endpoints"))
+        .await
+        .unwrap();
     assert_eq!(ids(&r.body, "endpoints"), vec![eps[0].clone()]);
     let assoc = format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}/projects/{p}");
     assert_eq!(admin.head(&assoc).await.unwrap().status, 404);
     assert_eq!(admin.put(&assoc, None).await.unwrap().status, 204);
     assert_eq!(admin.head(&assoc).await.unwrap().status, 204);
-    let after = catalog_eps(&c.password_auth("fu", "pw", Some(("fp", "Default"))).await.unwrap().body);
+    let after = catalog_eps(
+        &c.password_auth("fu", "pw", Some(("fp", "Default")))
+            .await
+            .unwrap()
+            .body,
+    );
     assert_eq!(after, vec![eps[0].clone()], "only the group's endpoints");
     // Plus one endpoint directly.
     let direct = format!("/v3/OS-EP-FILTER/projects/{p}/endpoints/{}", eps[1]);
     assert_eq!(admin.put(&direct, None).await.unwrap().status, 204);
-    let mut listed = ids(&admin.get(&format!("/v3/OS-EP-FILTER/projects/{p}/endpoints")).await.unwrap().body, "endpoints");
+    let mut listed = ids(
+        &admin
+            .get(&format!("/v3/OS-EP-FILTER/projects/{p}/endpoints"))
+            .await
+            .unwrap()
+            .body,
+        "endpoints",
+    );
     listed.sort();
     let mut want = eps.clone();
     want.sort();
     assert_eq!(listed, want);
-    assert_eq!(ids(&admin.get(&format!("/v3/OS-EP-FILTER/endpoints/{}/projects", eps[1])).await.unwrap().body, "projects"), vec![p.clone()]);
-    assert_eq!(ids(&admin.get(&format!("/v3/OS-EP-FILTER/projects/{p}/endpoint_groups")).await.unwrap().body, "endpoint_groups"), vec![gid.clone()]);
+    assert_eq!(
+        ids(
+            &admin
+                .get(&format!("/v3/OS-EP-FILTER/endpoints/{}/projects", eps[1]))
+                .await
+                .unwrap()
+                .body,
+            "projects"
+        ),
+        vec![p.clone()]
+    );
+    assert_eq!(
+        ids(
+            &admin
+                .get(&format!("/v3/OS-EP-FILTER/projects/{p}/endpoint_groups"))
+                .await
+                .unwrap()
+                .body,
+            "endpoint_groups"
+        ),
+        vec![gid.clone()]
+    );
     // Removing the associations restores the full catalog.
     assert_eq!(admin.delete(&direct).await.unwrap().status, 204);
     assert_eq!(admin.delete(&assoc).await.unwrap().status, 204);
     assert_error(&admin.delete(&assoc).await.unwrap(), 404);
-    let again = catalog_eps(&c.password_auth("fu", "pw", Some(("fp", "Default"))).await.unwrap().body);
+    let again = catalog_eps(
+        &c.password_auth("fu", "pw", Some(("fp", "Default")))
+            .await
+            .unwrap()
+            .body,
+    );
     assert_eq!(again.len(), before.len());
-    assert_eq!(admin.delete(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}")).await.unwrap().status, 204);
-    assert_error(&admin.get(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}")).await.unwrap(), 404);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(
+        &admin
+            .get(&format!("/v3/OS-EP-FILTER/endpoint_groups/{gid}"))
+            .await
+            .unwrap(),
+        404,
+    );
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn access_rules_restrict_application_credential_tokens() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let p = project(&admin, "ar").await;
+    let uid = user_with_role(&admin, "aru", "pw", &p, "member").await;
+    let me = token_for(&cloud, "aru", "pw", "ar").await;
+    let base = format!("/v3/users/{uid}/application_credentials");
+    let bad = me
+        .post(&base, json!({"application_credential": {"name": "x", "access_rules": [{"service": "identity", "method": "FETCH", "path": "/v3"}]}}))
+        .await
+        .unwrap();
+    assert_error(&bad, 400);
+    let r = me
+        .post(
+            &base,
+            json!({"application_credential": {"name": "ro", "access_rules": [
+                {"service": "identity", "method": "GET", "path": "/v3/auth/projects"},
+                {"service": "identity", "method": "GET", "path": "/v3/users/*"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ac = r.body["application_credential"].clone();
+    assert_eq!(ac["access_rules"].as_array().unwrap().len(), 2);
+    let c = Client::new(&cloud.identity_url());
+    let r = c
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["application_credential"],
+            "application_credential": {"id": ac["id"], "secret": ac["secret"]}}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let t = c.with_token(&r.header("x-subject-token").unwrap());
+    assert_eq!(
+        t.get("/v3/auth/projects").await.unwrap().status,
+        200,
+        "allowed by a rule"
+    );
+    assert_eq!(
+        t.get(&format!("/v3/users/{uid}")).await.unwrap().status,
+        200,
+        "allowed by a wildcard rule"
+    );
+    assert_error(
+        &t.get(&format!("/v3/users/{uid}/groups")).await.unwrap(),
+        401,
+    );
+    assert_error(&t.get("/v3/auth/catalog").await.unwrap(), 401);
+    assert_error(
+        &t.post("/v3/projects", json!({"project": {"name": "no"}}))
+            .await
+            .unwrap(),
+        401,
+    );
+    // The rules are the user's, listed and protected while in use.
+    let rules = me
+        .get(&format!("/v3/users/{uid}/access_rules"))
+        .await
+        .unwrap();
+    assert_eq!(rules.status, 200, "{}", rules.text);
+    let rule_ids = ids(&rules.body, "access_rules");
+    assert_eq!(rule_ids.len(), 2);
+    let one = format!("/v3/users/{uid}/access_rules/{}", rule_ids[0]);
+    assert_eq!(
+        me.get(&one).await.unwrap().body["access_rule"]["service"],
+        "identity"
+    );
+    assert_error(&me.delete(&one).await.unwrap(), 403);
+    assert_eq!(
+        me.delete(&format!("{base}/{}", ac["id"].as_str().unwrap()))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_eq!(me.delete(&one).await.unwrap().status, 204);
+    assert_error(&me.get(&one).await.unwrap(), 404);
     cloud.stop().await;
 }

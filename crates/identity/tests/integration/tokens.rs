@@ -243,8 +243,12 @@ async fn unscoped_rescope_domain_and_system_scopes() {
     );
     let cat = admin.get("/v3/auth/catalog").await.unwrap();
     assert_eq!(cat.status, 200);
-    let types: Vec<&str> =
-        cat.body["catalog"].as_array().unwrap().iter().map(|s| s["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = cat.body["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
     assert!(types.contains(&"identity"), "{types:?}");
     cloud.stop().await;
 }
