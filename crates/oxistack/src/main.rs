@@ -126,7 +126,9 @@ async fn run(cli: Cli) -> Result<()> {
             println!("rotated fernet keys in {}", cfg.key_repository().display());
             Ok(())
         }
-        Command::Identity { command: IdentityCommand::RotateCredentialKeys { common } } => {
+        Command::Identity {
+            command: IdentityCommand::RotateCredentialKeys { common },
+        } => {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
             let dir = cfg.credential_key_repository();
@@ -134,8 +136,14 @@ async fn run(cli: Cli) -> Result<()> {
             let db = db::Db::open(&cfg.database_url()).await?;
             let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
             let id = identity::build(&cfg, db, clock)?;
-            let n = id.reencrypt_credentials().await.map_err(|e| anyhow::anyhow!("re-encrypting credentials: {e}"))?;
-            println!("rotated credential keys in {} and re-encrypted {n} credentials", dir.display());
+            let n = id
+                .reencrypt_credentials()
+                .await
+                .map_err(|e| anyhow::anyhow!("re-encrypting credentials: {e}"))?;
+            println!(
+                "rotated credential keys in {} and re-encrypted {n} credentials",
+                dir.display()
+            );
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
