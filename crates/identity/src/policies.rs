@@ -158,6 +158,12 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("identity:get_access_rule", "rule:admin_required or (role:reader and system_scope:all) or rule:owner"),
         ("identity:list_access_rules", "rule:admin_required or (role:reader and system_scope:all) or rule:owner"),
         ("identity:delete_access_rule", "rule:admin_required or rule:owner"),
+        // domain configuration
+        ("identity:create_domain_config", ADMIN),
+        ("identity:get_domain_config", ADMIN_OR_SYSTEM_READER),
+        ("identity:update_domain_config", ADMIN),
+        ("identity:delete_domain_config", ADMIN),
+        ("identity:get_domain_config_default", ADMIN_OR_SYSTEM_READER),
         // auth
         ("identity:get_auth_catalog", ""),
         ("identity:get_auth_projects", ""),

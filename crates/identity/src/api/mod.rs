@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod auth;
 pub mod catalog;
 pub mod credentials;
+pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;
@@ -47,6 +48,7 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .merge(credentials::routes())
         .merge(trusts::routes())
         .merge(endpoint_filter::routes())
+        .merge(domain_configs::routes())
         .fallback(common::http::errors::not_found)
         .with_state(identity);
     let r = common::auth::with_validator_for(r, validator, "identity");

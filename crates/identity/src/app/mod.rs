@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod bootstrap;
 pub mod catalog;
 pub mod credentials;
+pub mod domain_configs;
 pub mod domains;
 pub mod ec2;
 pub mod endpoint_filter;

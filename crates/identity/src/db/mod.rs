@@ -7,6 +7,7 @@ pub mod app_creds;
 pub mod assignments;
 pub mod catalog;
 pub mod credentials;
+pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;

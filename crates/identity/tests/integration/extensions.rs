@@ -772,3 +772,89 @@ async fn access_rules_restrict_application_credential_tokens() {
     assert_error(&me.get(&one).await.unwrap(), 404);
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn domain_configuration() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let did = admin
+        .post("/v3/domains", json!({"domain": {"name": "cfg"}}))
+        .await
+        .unwrap()
+        .body["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("/v3/domains/{did}/config");
+    assert_error(&admin.get(&base).await.unwrap(), 404);
+    // Another identity backend is refused until one exists.
+    let r = admin
+        .put(
+            &base,
+            Some(json!({"config": {"identity": {"driver": "ldap"}}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("sql"));
+    assert_error(
+        &admin
+            .put(&base, Some(json!({"config": {"nova": {"x": 1}}})))
+            .await
+            .unwrap(),
+        403,
+    );
+    let r = admin
+        .put(&base, Some(json!({"config": {"identity": {"driver": "sql"}, "ldap": {"url": "ldap://dir.example", "password": "s"}}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["config"]["ldap"]["url"], "ldap://dir.example");
+    assert!(
+        r.body["config"]["ldap"].get("password").is_none(),
+        "sensitive options are not shown"
+    );
+    assert_error(
+        &admin
+            .put(
+                &base,
+                Some(json!({"config": {"identity": {"driver": "sql"}}})),
+            )
+            .await
+            .unwrap(),
+        409,
+    );
+    let r = admin
+        .patch(
+            &format!("{base}/ldap"),
+            json!({"config": {"suffix": "dc=example,dc=org"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["config"]["suffix"], "dc=example,dc=org");
+    let r = admin.get(&format!("{base}/ldap/url")).await.unwrap();
+    assert_eq!(r.body["config"]["url"], "ldap://dir.example");
+    assert_eq!(
+        admin
+            .delete(&format!("{base}/ldap/url"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(&admin.get(&format!("{base}/ldap/url")).await.unwrap(), 404);
+    let r = admin.get("/v3/domains/config/default").await.unwrap();
+    assert_eq!(r.body["config"]["identity"]["driver"], "sql");
+    assert_eq!(
+        admin
+            .get("/v3/domains/config/ldap/url/default")
+            .await
+            .unwrap()
+            .body["config"]["url"],
+        "ldap://localhost"
+    );
+    assert_eq!(admin.delete(&base).await.unwrap().status, 204);
+    assert_error(&admin.get(&base).await.unwrap(), 404);
+    cloud.stop().await;
+}

@@ -1,0 +1,171 @@
+//! `/v3/domains/{id}/config[/{group}[/{option}]]` and
+//! `/v3/domains/config[/{group}[/{option}]]/default`.
+
+use super::State;
+use axum::extract::{Path, State as S};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use common::auth::Auth;
+use common::http::JsonBody;
+use common::{Error, Result};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<crate::Identity>> {
+    Router::new()
+        .route(
+            "/v3/domains/{id}/config",
+            get(show).put(create).patch(update).delete(delete),
+        )
+        .route(
+            "/v3/domains/{id}/config/{group}",
+            get(show_group).patch(update_group).delete(delete_group),
+        )
+        .route(
+            "/v3/domains/{id}/config/{group}/{option}",
+            get(show_option).patch(update_option).delete(delete_option),
+        )
+        .route("/v3/domains/config/default", get(default_all))
+        .route("/v3/domains/config/{group}/default", get(default_group))
+        .route(
+            "/v3/domains/config/{group}/{option}/default",
+            get(default_option),
+        )
+}
+
+fn config_of(body: &Value) -> Result<&Value> {
+    body.get("config")
+        .ok_or_else(|| Error::bad_request("Invalid input: 'config' is a required property."))
+}
+
+async fn show(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
+    ))
+}
+
+async fn create(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(d): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response> {
+    id.set_domain_config(&ctx, &d, config_of(&body)?, true)
+        .await?;
+    let cfg = id.get_domain_config(&ctx, &d, None, None).await?;
+    Ok((StatusCode::CREATED, Json(json!({"config": cfg}))).into_response())
+}
+
+async fn update(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(d): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    id.set_domain_config(&ctx, &d, config_of(&body)?, false)
+        .await?;
+    Ok(Json(
+        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
+    ))
+}
+
+async fn delete(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<StatusCode> {
+    id.delete_domain_config(&ctx, &d, None, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn show_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?[&g]}),
+    ))
+}
+
+async fn update_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let opts = config_of(&body)?.clone();
+    id.set_domain_config(&ctx, &d, &json!({ g.clone(): opts }), false)
+        .await?;
+    Ok(Json(
+        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?[&g]}),
+    ))
+}
+
+async fn delete_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    id.delete_domain_config(&ctx, &d, Some(&g), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn show_option(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g, o)): Path<(String, String, String)>,
+) -> Result<Json<Value>> {
+    let cfg = id.get_domain_config(&ctx, &d, Some(&g), Some(&o)).await?;
+    Ok(Json(json!({"config": {o.clone(): cfg[&g][&o]}})))
+}
+
+async fn update_option(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g, o)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let v = config_of(&body)?
+        .get(&o)
+        .cloned()
+        .ok_or_else(|| Error::bad_request(format!("Invalid input: 'config.{o}' is required.")))?;
+    id.set_domain_config(&ctx, &d, &json!({ g.clone(): { o.clone(): v } }), false)
+        .await?;
+    let cfg = id.get_domain_config(&ctx, &d, Some(&g), Some(&o)).await?;
+    Ok(Json(json!({"config": {o.clone(): cfg[&g][&o]}})))
+}
+
+async fn delete_option(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((d, g, o)): Path<(String, String, String)>,
+) -> Result<StatusCode> {
+    id.delete_domain_config(&ctx, &d, Some(&g), Some(&o))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn default_all(S(id): State, Auth(ctx): Auth) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"config": id.default_domain_config(&ctx, None, None)?}),
+    ))
+}
+
+async fn default_group(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(g): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"config": id.default_domain_config(&ctx, Some(&g), None)?[&g]}),
+    ))
+}
+
+async fn default_option(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path((g, o)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({"config": id.default_domain_config(&ctx, Some(&g), Some(&o))?}),
+    ))
+}
