@@ -50,11 +50,13 @@
 pub mod clouds;
 pub mod histogram;
 pub mod identity;
+pub mod image;
 pub mod load;
 pub mod report;
 pub mod rss;
 
 pub use identity::IdentityArgs;
+pub use image::ImageArgs;
 
 /// Arguments of `oxistack bench`.
 #[derive(clap::Args, Debug)]
@@ -70,11 +72,15 @@ pub enum Suite {
     /// Keystone: token issue (password and token methods), token validation,
     /// and the server's memory.
     Identity(IdentityArgs),
+    /// Glance: upload and download throughput of one large image against
+    /// `dd` on the same disk, and the server's memory while streaming.
+    Image(ImageArgs),
 }
 
 /// Run the chosen suite and print its report on stdout (progress on stderr).
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.suite {
         Suite::Identity(a) => identity::run(a).await,
+        Suite::Image(a) => image::run(a).await,
     }
 }

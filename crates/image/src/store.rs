@@ -23,8 +23,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
-/// Chunks in flight between the network and the writer thread.
-const CHANNEL_DEPTH: usize = 16;
+/// Chunks in flight between the network and each hashing thread.
+const CHANNEL_DEPTH: usize = 8;
+/// Network reads are coalesced into chunks this big before they go to the
+/// threads: a thread wake-up per small read would cost more than the copy.
+const BATCH: usize = 512 * 1024;
 /// The writer's buffer: few large writes instead of many small ones.
 const WRITE_BUFFER: usize = 1 << 20;
 
@@ -108,6 +111,7 @@ impl Store {
             md5: Some(md5),
             temp: guard,
             written: 0,
+            batch: bytes::BytesMut::new(),
         })
     }
 
@@ -200,6 +204,7 @@ pub struct Sink {
     md5: Option<tokio::task::JoinHandle<String>>,
     temp: TempFile,
     written: u64,
+    batch: bytes::BytesMut,
 }
 
 impl Sink {
@@ -212,6 +217,21 @@ impl Sink {
     /// refused or the disk failed.
     pub async fn write(&mut self, chunk: Bytes) -> Result<(), SinkError> {
         self.written += chunk.len() as u64;
+        if self.batch.is_empty() && chunk.len() >= BATCH {
+            return self.send(chunk).await;
+        }
+        if self.batch.capacity() == 0 {
+            self.batch.reserve(BATCH);
+        }
+        self.batch.extend_from_slice(&chunk);
+        if self.batch.len() >= BATCH {
+            let full = self.batch.split().freeze();
+            return self.send(full).await;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, chunk: Bytes) -> Result<(), SinkError> {
         if let Some(m) = &self.md5_tx {
             // The MD5 thread only stops when we drop its sender.
             let _ = m.send(chunk.clone()).await;
@@ -229,6 +249,7 @@ impl Sink {
 
     async fn writer_error(&mut self) -> SinkError {
         self.tx = None;
+        self.md5_tx = None;
         match self.writer.take() {
             Some(h) => match h.await {
                 Ok(Err(e)) => e,
@@ -242,6 +263,10 @@ impl Sink {
     /// Ends the stream: the file is complete and fsynced (not yet in
     /// place; see [`Sink::install`]).
     pub async fn finish(mut self) -> Result<(Written, Installable), SinkError> {
+        if !self.batch.is_empty() {
+            let rest = self.batch.split().freeze();
+            self.send(rest).await?;
+        }
         self.tx = None;
         self.md5_tx = None;
         let (file, size, sha512, inspector) = match self.writer.take() {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Read size when streaming data back.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
