@@ -207,9 +207,15 @@ async fn concurrent_uploads_one_wins() {
     cloud.stop().await;
 }
 
-/// Sends the headers and part of a body on a raw connection, then hangs
-/// up, as a client that dies mid-upload does.
-async fn interrupted_upload(base: &str, token: &str, id: &str, sent: usize, total: usize) {
+/// Sends the headers and part of a body on a raw connection and returns
+/// the connection; dropping it hangs up, as a client that dies mid-upload.
+async fn partial_upload(
+    base: &str,
+    token: &str,
+    id: &str,
+    sent: usize,
+    total: usize,
+) -> tokio::net::TcpStream {
     let addr = base.trim_start_matches("http://");
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -219,8 +225,7 @@ async fn interrupted_upload(base: &str, token: &str, id: &str, sent: usize, tota
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(&vec![1u8; sent]).await.unwrap();
     s.flush().await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    drop(s);
+    s
 }
 
 #[tokio::test]
@@ -232,8 +237,20 @@ async fn interrupted_upload_leaves_queued_and_nothing_behind() {
     )
     .await;
     let token = admin.token().unwrap().to_string();
-    interrupted_upload(&cloud.url("image"), &token, &id, 3 << 20, 10 << 20).await;
+    let conn = partial_upload(&cloud.url("image"), &token, &id, 3 << 20, 10 << 20).await;
+    // While the data streams the image is `saving`, and a second upload
+    // is refused.
     let mut status = Value::Null;
+    for _ in 0..100 {
+        status = show(&admin, &id).await["status"].clone();
+        if status == "saving" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "saving");
+    assert_error(&upload(&admin, &id, b"second").await, 409);
+    drop(conn);
     for _ in 0..100 {
         status = show(&admin, &id).await["status"].clone();
         if status == "queued" && data_files(&cloud).is_empty() {
