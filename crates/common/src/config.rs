@@ -76,6 +76,21 @@ pub struct IdentityConfig {
     /// Default page size when a list request gives no `limit`; 0 = unlimited
     /// as Keystone's `list_limit` unset.
     pub list_limit: usize,
+    /// Keystone's `[security_compliance]` options, all off by default as in
+    /// Keystone: failed password attempts before the account locks (0 = never).
+    pub lockout_failure_attempts: u32,
+    /// Seconds a locked account stays locked.
+    pub lockout_duration: i64,
+    /// Days a password stays valid (0 = forever).
+    pub password_expires_days: u32,
+    /// A new password must differ from this many previous ones (0 = off).
+    pub unique_last_password_count: u32,
+    /// Days before a user may change their password again (0 = any time).
+    pub minimum_password_age: u32,
+    /// A regular expression every new password must match (empty = any).
+    pub password_regex: String,
+    /// What `password_regex` asks for, in words shown to the user.
+    pub password_regex_description: String,
 }
 
 /// `[image]`: the Glance service.
@@ -159,6 +174,13 @@ impl Default for IdentityConfig {
             password_hash_memory_kib: 7 * 1024,
             password_hash_iterations: 5,
             list_limit: 0,
+            lockout_failure_attempts: 0,
+            lockout_duration: 1800,
+            password_expires_days: 0,
+            unique_last_password_count: 0,
+            minimum_password_age: 0,
+            password_regex: String::new(),
+            password_regex_description: String::new(),
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum SetupError {
     Keys(#[from] token::keys::KeyError),
     #[error(transparent)]
     Policy(#[from] common::policy::PolicyError),
+    #[error("identity.password_regex: {0}")]
+    PasswordRegex(#[from] regex_lite::Error),
 }
 
 /// Builds the identity service from the configuration over `db`.
@@ -49,6 +51,19 @@ pub fn build(
             iterations: cfg.identity.password_hash_iterations,
         },
         list_limit: cfg.identity.list_limit,
+        compliance: app::Compliance {
+            lockout_failure_attempts: cfg.identity.lockout_failure_attempts,
+            lockout_duration: cfg.identity.lockout_duration * 1_000_000,
+            password_expires_days: cfg.identity.password_expires_days,
+            unique_last_password_count: cfg.identity.unique_last_password_count,
+            minimum_password_age: cfg.identity.minimum_password_age,
+            password_regex: if cfg.identity.password_regex.is_empty() {
+                None
+            } else {
+                Some(regex_lite::Regex::new(&cfg.identity.password_regex)?)
+            },
+            password_regex_description: cfg.identity.password_regex_description.clone(),
+        },
     };
     Ok(Arc::new(Identity::new(
         db, keys, cred_keys, policy, clock, settings,

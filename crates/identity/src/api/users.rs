@@ -30,7 +30,7 @@ pub fn render(u: &User, base: &str) -> Value {
         "name": u.name,
         "domain_id": u.domain_id,
         "enabled": u.enabled,
-        "password_expires_at": null,
+        "password_expires_at": u.password_expires_at.map(common::clock::iso_seconds),
         "options": u.options,
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     });

@@ -131,6 +131,7 @@ impl Identity {
                         .await?,
                     ),
                     password_created_at: Some(now),
+                    password_expires_at: None,
                     extra: Map::new(),
                     options: Map::new(),
                     created_at: now,

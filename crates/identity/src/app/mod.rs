@@ -39,6 +39,20 @@ pub struct Settings {
     pub token_lifetime: i64,
     pub hash: HashParams,
     pub list_limit: usize,
+    pub compliance: Compliance,
+}
+
+/// Keystone's `[security_compliance]` rules (see `common::config`).
+#[derive(Debug, Clone, Default)]
+pub struct Compliance {
+    pub lockout_failure_attempts: u32,
+    /// Microseconds.
+    pub lockout_duration: i64,
+    pub password_expires_days: u32,
+    pub unique_last_password_count: u32,
+    pub minimum_password_age: u32,
+    pub password_regex: Option<regex_lite::Regex>,
+    pub password_regex_description: String,
 }
 
 /// The identity service's state: store, keys, policy, clock and the cached

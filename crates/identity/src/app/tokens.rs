@@ -242,6 +242,14 @@ impl Identity {
             )
         })?;
         let user = self.find_user(u).await?;
+        let c = &self.settings.compliance;
+        let now = self.now();
+        if let (Some(u), true) = (&user, c.lockout_failure_attempts > 0) {
+            let (count, last) = crate::db::users::failures(&self.db.pool, &u.id).await?;
+            if count >= i64::from(c.lockout_failure_attempts) && last.is_some_and(|t| t + c.lockout_duration > now) {
+                return Err(Error::unauthorized(format!("The account is locked for user: {}.", u.id)));
+            }
+        }
         let hash = match &user {
             Some(u) => u
                 .password_hash
@@ -257,9 +265,24 @@ impl Identity {
                 if !snap.user_usable(&u.id) {
                     return Err(auth_failed());
                 }
+                if c.lockout_failure_attempts > 0 {
+                    crate::db::users::record_failure(&self.db.pool, &u.id, None).await?;
+                }
+                if u.password_expires_at.is_some_and(|e| e <= now) {
+                    return Err(Error::unauthorized(format!(
+                        "The password is expired and needs to be changed for user: {}.",
+                        u.id
+                    )));
+                }
                 Ok(u.id)
             }
-            _ => Err(auth_failed()),
+            Some(u) => {
+                if c.lockout_failure_attempts > 0 {
+                    crate::db::users::record_failure(&self.db.pool, &u.id, Some(now)).await?;
+                }
+                Err(auth_failed())
+            }
+            None => Err(auth_failed()),
         }
     }
 
@@ -637,7 +660,7 @@ impl Identity {
                 "id": ctx.user_id,
                 "name": ctx.user_name,
                 "domain": {"id": ctx.user_domain_id, "name": ctx.user_domain_name},
-                "password_expires_at": null,
+                "password_expires_at": snap.users.get(&ctx.user_id).and_then(|u| u.password_expires_at).map(common::clock::iso_micros),
             },
             "audit_ids": ctx.audit_ids,
             "expires_at": common::clock::iso_micros(ctx.expires_at),

@@ -79,6 +79,7 @@ impl Identity {
         let (password_hash, password_created_at) = match input.password.flatten() {
             Some(p) => {
                 validate_password(&p)?;
+                self.vet_new_password(None, &p).await?;
                 (
                     Some(crate::password::hash_async(p, self.settings.hash).await?),
                     Some(now),
@@ -95,6 +96,7 @@ impl Identity {
             default_project_id,
             password_hash,
             password_created_at,
+            password_expires_at: password_created_at.and_then(|t| self.password_expiry(t)),
             extra: input.extra,
             options: input.options.unwrap_or_default(),
             created_at: now,
@@ -103,6 +105,7 @@ impl Identity {
         crate::db::users::insert(tx.conn(), &u)
             .await
             .map_err(|e| dup(e, "user", &u.name))?;
+        self.remember_password(tx.conn(), &u).await?;
         self.commit(tx).await?;
         Ok(u)
     }
@@ -172,8 +175,10 @@ impl Identity {
         let password_changed = match input.password.take() {
             Some(Some(p)) => {
                 validate_password(&p)?;
+                self.vet_new_password(Some(&u), &p).await?;
                 u.password_hash = Some(crate::password::hash_async(p, self.settings.hash).await?);
                 u.password_created_at = Some(self.now());
+                u.password_expires_at = self.password_expiry(self.now());
                 true
             }
             Some(None) => {
@@ -188,6 +193,9 @@ impl Identity {
         crate::db::users::update(tx.conn(), &u)
             .await
             .map_err(|e| dup(e, "user", &u.name))?;
+        if password_changed && u.password_hash.is_some() {
+            self.remember_password(tx.conn(), &u).await?;
+        }
         if password_changed {
             self.revoke_user_in(tx.conn(), &u.id, None).await?;
         }
@@ -225,11 +233,22 @@ impl Identity {
                 ))
             }
         };
+        let min_age = i64::from(self.settings.compliance.minimum_password_age) * 86_400_000_000;
+        if min_age > 0 && u.password_created_at.is_some_and(|t| t + min_age > self.now()) {
+            return Err(Error::bad_request(format!(
+                "You cannot change your password at this time due to the minimum password age. \
+                 Once you change your password, it must be used for {} day(s) before it can be changed.",
+                self.settings.compliance.minimum_password_age
+            )));
+        }
+        self.vet_new_password(Some(&u), &change.password).await?;
         u.password_hash =
             Some(crate::password::hash_async(change.password, self.settings.hash).await?);
         u.password_created_at = Some(self.now());
+        u.password_expires_at = self.password_expiry(self.now());
         let mut tx = self.begin().await?;
         crate::db::users::update(tx.conn(), &u).await?;
+        self.remember_password(tx.conn(), &u).await?;
         self.revoke_user_in(tx.conn(), &u.id, None).await?;
         self.commit(tx).await
     }
@@ -257,5 +276,56 @@ impl Identity {
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(v)
+    }
+}
+
+impl Identity {
+    /// When a password set at `at` expires, if passwords expire.
+    fn password_expiry(&self, at: i64) -> Option<i64> {
+        let days = i64::from(self.settings.compliance.password_expires_days);
+        (days > 0).then(|| at + days * 86_400_000_000)
+    }
+
+    /// A new password must match the configured regex and, when password
+    /// history is on, differ from the user's last N passwords.
+    async fn vet_new_password(&self, user: Option<&User>, password: &str) -> Result<()> {
+        let c = &self.settings.compliance;
+        if let Some(re) = &c.password_regex {
+            if !re.is_match(password) {
+                let why = if c.password_regex_description.is_empty() {
+                    "it does not meet the password requirements".to_string()
+                } else {
+                    c.password_regex_description.clone()
+                };
+                return Err(Error::bad_request(format!("Password validation error: {why}.")));
+            }
+        }
+        let n = c.unique_last_password_count as usize;
+        if let (Some(u), true) = (user, n > 0) {
+            let mut previous = crate::db::users::password_history(&self.db.pool, &u.id).await?;
+            if let Some(h) = &u.password_hash {
+                if !previous.contains(h) {
+                    previous.insert(0, h.clone());
+                }
+            }
+            for h in previous.into_iter().take(n) {
+                if crate::password::verify_async(password.to_string(), h).await {
+                    return Err(Error::bad_request(format!(
+                        "The new password cannot be identical to a previous password. \
+                         The total number which includes the new password must be unique is {n}."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the user's current password in the history, when kept.
+    async fn remember_password(&self, conn: &mut crate::db::Conn, u: &User) -> Result<()> {
+        let n = i64::from(self.settings.compliance.unique_last_password_count);
+        if let (Some(h), true) = (&u.password_hash, n > 0) {
+            crate::db::users::push_password_history(conn, &u.id, h, self.now(), n).await?;
+        }
+        Ok(())
     }
 }

@@ -13,6 +13,8 @@ pub struct User {
     pub default_project_id: Option<String>,
     pub password_hash: Option<String>,
     pub password_created_at: Option<i64>,
+    /// Set when `password_expires_days` is configured.
+    pub password_expires_at: Option<i64>,
     pub extra: Map<String, Value>,
     pub options: Map<String, Value>,
     pub created_at: i64,
@@ -27,6 +29,7 @@ fn row(r: &AnyRow) -> Result<User, sqlx::Error> {
         default_project_id: os(r, "default_project_id")?,
         password_hash: os(r, "password_hash")?,
         password_created_at: oi(r, "password_created_at")?,
+        password_expires_at: oi(r, "password_expires_at")?,
         extra: extra(r, "extra")?,
         options: extra(r, "options")?,
         created_at: i(r, "created_at")?,
@@ -34,7 +37,7 @@ fn row(r: &AnyRow) -> Result<User, sqlx::Error> {
 }
 
 const COLS: &str = "id, name, domain_id, enabled, default_project_id, password_hash, \
-                    password_created_at, extra, options, created_at";
+                    password_created_at, password_expires_at, extra, options, created_at";
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query(&format!("SELECT {COLS} FROM users ORDER BY id"))
@@ -75,8 +78,8 @@ pub async fn get_by_name(
 pub async fn insert(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO users (id, name, domain_id, enabled, default_project_id, password_hash, \
-         password_created_at, extra, options, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         password_created_at, extra, options, created_at, password_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&u.id)
     .bind(&u.name)
@@ -88,6 +91,7 @@ pub async fn insert(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
     .bind(extra_text(&u.extra))
     .bind(extra_text(&u.options))
     .bind(u.created_at)
+    .bind(u.password_expires_at)
     .execute(c)
     .await?;
     Ok(())
@@ -96,7 +100,7 @@ pub async fn insert(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
 pub async fn update(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET name = $2, enabled = $3, default_project_id = $4, password_hash = $5, \
-         password_created_at = $6, extra = $7, options = $8 WHERE id = $1",
+         password_created_at = $6, extra = $7, options = $8, password_expires_at = $9 WHERE id = $1",
     )
     .bind(&u.id)
     .bind(&u.name)
@@ -106,6 +110,7 @@ pub async fn update(c: &mut Conn, u: &User) -> Result<(), sqlx::Error> {
     .bind(u.password_created_at)
     .bind(extra_text(&u.extra))
     .bind(extra_text(&u.options))
+    .bind(u.password_expires_at)
     .execute(c)
     .await?;
     Ok(())
@@ -165,4 +170,60 @@ pub async fn remove_from_group(
             .await?
             .rows_affected(),
     )
+}
+
+/// Failed password attempts and the time of the last one.
+pub async fn failures(pool: &AnyPool, id: &str) -> Result<(i64, Option<i64>), sqlx::Error> {
+    match sqlx::query("SELECT failed_auth_count, failed_auth_at FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    {
+        Some(r) => Ok((i(&r, "failed_auth_count")?, oi(&r, "failed_auth_at")?)),
+        None => Ok((0, None)),
+    }
+}
+
+/// Counts one failed attempt (atomically, so parallel guesses all count);
+/// `None` resets the count after a success.
+pub async fn record_failure(pool: &AnyPool, id: &str, at: Option<i64>) -> Result<(), sqlx::Error> {
+    let q = match at {
+        Some(t) => sqlx::query("UPDATE users SET failed_auth_count = failed_auth_count + 1, failed_auth_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(t),
+        None => sqlx::query("UPDATE users SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = $1 AND failed_auth_count > 0")
+            .bind(id),
+    };
+    q.execute(pool).await?;
+    Ok(())
+}
+
+/// The user's previous password hashes, newest first.
+pub async fn password_history(pool: &AnyPool, id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC")
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| s(r, "password_hash"))
+        .collect()
+}
+
+/// Remembers a password hash, keeping the newest `keep`.
+pub async fn push_password_history(c: &mut Conn, id: &str, hash: &str, at: i64, keep: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(hash)
+        .bind(at)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "DELETE FROM password_history WHERE user_id = $1 AND created_at NOT IN \
+         (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2)",
+    )
+    .bind(id)
+    .bind(keep)
+    .execute(c)
+    .await?;
+    Ok(())
 }
