@@ -246,8 +246,13 @@ impl Identity {
         let now = self.now();
         if let (Some(u), true) = (&user, c.lockout_failure_attempts > 0) {
             let (count, last) = crate::db::users::failures(&self.db.pool, &u.id).await?;
-            if count >= i64::from(c.lockout_failure_attempts) && last.is_some_and(|t| t + c.lockout_duration > now) {
-                return Err(Error::unauthorized(format!("The account is locked for user: {}.", u.id)));
+            if count >= i64::from(c.lockout_failure_attempts)
+                && last.is_some_and(|t| t + c.lockout_duration > now)
+            {
+                return Err(Error::unauthorized(format!(
+                    "The account is locked for user: {}.",
+                    u.id
+                )));
             }
         }
         let hash = match &user {

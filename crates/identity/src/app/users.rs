@@ -234,7 +234,10 @@ impl Identity {
             }
         };
         let min_age = i64::from(self.settings.compliance.minimum_password_age) * 86_400_000_000;
-        if min_age > 0 && u.password_created_at.is_some_and(|t| t + min_age > self.now()) {
+        if min_age > 0
+            && u.password_created_at
+                .is_some_and(|t| t + min_age > self.now())
+        {
             return Err(Error::bad_request(format!(
                 "You cannot change your password at this time due to the minimum password age. \
                  Once you change your password, it must be used for {} day(s) before it can be changed.",
@@ -297,7 +300,9 @@ impl Identity {
                 } else {
                     c.password_regex_description.clone()
                 };
-                return Err(Error::bad_request(format!("Password validation error: {why}.")));
+                return Err(Error::bad_request(format!(
+                    "Password validation error: {why}."
+                )));
             }
         }
         let n = c.unique_last_password_count as usize;

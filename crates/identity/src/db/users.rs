@@ -200,23 +200,33 @@ pub async fn record_failure(pool: &AnyPool, id: &str, at: Option<i64>) -> Result
 
 /// The user's previous password hashes, newest first.
 pub async fn password_history(pool: &AnyPool, id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC")
-        .bind(id)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| s(r, "password_hash"))
-        .collect()
+    sqlx::query(
+        "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| s(r, "password_hash"))
+    .collect()
 }
 
 /// Remembers a password hash, keeping the newest `keep`.
-pub async fn push_password_history(c: &mut Conn, id: &str, hash: &str, at: i64, keep: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(hash)
-        .bind(at)
-        .execute(&mut *c)
-        .await?;
+pub async fn push_password_history(
+    c: &mut Conn,
+    id: &str,
+    hash: &str,
+    at: i64,
+    keep: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(at)
+    .execute(&mut *c)
+    .await?;
     sqlx::query(
         "DELETE FROM password_history WHERE user_id = $1 AND created_at NOT IN \
          (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2)",
