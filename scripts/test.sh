@@ -22,7 +22,7 @@ cd "$ROOT"
 
 # Debian packages the tests need; add to this list as the project grows
 # (e.g. qemu-utils for the image tests). Checked with dpkg, installed if missing.
-APT_PACKAGES=(postgresql)
+APT_PACKAGES=(postgresql qemu-utils)
 PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
