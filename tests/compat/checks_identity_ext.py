@@ -140,3 +140,34 @@ def trusts(cloud: Cloud) -> None:
     cloud.openstack_ok("trust", "delete", trust["id"], cloud="compat-trustor", config=config)
     r = cloud.openstack("token", "issue", cloud="compat-trustee", config=config2)
     expect(r.returncode != 0, "a deleted trust still gives tokens")
+
+
+@check("identity-ext: application credential create --access-rules; the SDK may call only what the rules allow")
+def access_rules(cloud: Cloud) -> None:
+    name = cloud.unique("compat-ar")
+    rules = json.dumps([{"service": "identity", "method": "GET", "path": "/v3/auth/projects"}])
+    created = _norm(cloud.openstack_json("application", "credential", "create", "--access-rules", rules, name))
+    shown_rules = created.get("access_rules")
+    expect(shown_rules and "/v3/auth/projects" in str(shown_rules), f"access rules not returned: {created}")
+    listed = cloud.openstack_json("access", "rule", "list")
+    expect(any("/v3/auth/projects" in str(r) for r in listed), f"access rule list: {listed}")
+    config = cloud.write_extra_clouds({"compat-ar": {
+        "auth_type": "v3applicationcredential",
+        "auth": {"auth_url": cloud.admin_cloud()["auth"]["auth_url"],
+                 "application_credential_id": created["id"],
+                 "application_credential_secret": created["secret"]}}})
+    code = (
+        "import openstack\n"
+        "c = openstack.connect(cloud='compat-ar')\n"
+        "r = c.identity.get('/auth/projects')\n"
+        "print('allowed', r.status_code)\n"
+        "r = c.identity.get('/users')\n"
+        "print('denied', r.status_code)\n"
+    )
+    env = dict(cloud.env)
+    env["OS_CLIENT_CONFIG_FILE"] = str(config)
+    r = cloud.run([str(cloud.bin_dir / "python"), "-c", code], env=env)
+    expect(r.returncode == 0, f"openstacksdk with the restricted credential failed: {r.stderr}")
+    expect("allowed 200" in r.stdout, f"the allowed call did not succeed: {r.stdout}")
+    expect("denied 401" in r.stdout, f"a call outside the rules was not refused with 401: {r.stdout}")
+    cloud.openstack_ok("application", "credential", "delete", created["id"])
