@@ -878,38 +878,108 @@ async fn security_compliance_when_configured() {
     .unwrap();
     let admin = cloud.admin().await.unwrap();
     // The regex, with its description in the error.
-    let r = admin.post("/v3/users", json!({"user": {"name": "sc", "password": "short"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "sc", "password": "short"}}),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("at least 8 characters"));
-    let r = admin.post("/v3/users", json!({"user": {"name": "sc", "password": "password-1"}})).await.unwrap();
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at least 8 characters"));
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "sc", "password": "password-1"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    assert!(r.body["user"]["password_expires_at"].is_string(), "{}", r.text);
+    assert!(
+        r.body["user"]["password_expires_at"].is_string(),
+        "{}",
+        r.text
+    );
     let uid = r.body["user"]["id"].as_str().unwrap().to_string();
     let c = Client::new(&cloud.identity_url());
-    assert_eq!(c.password_auth("sc", "password-1", None).await.unwrap().status, 201);
+    assert_eq!(
+        c.password_auth("sc", "password-1", None)
+            .await
+            .unwrap()
+            .status,
+        201
+    );
     // Minimum age: not today.
-    let change = |new: &str, old: &str| json!({"user": {"password": new, "original_password": old}});
-    let r = c.post(&format!("/v3/users/{uid}/password"), change("password-2", "password-1")).await.unwrap();
+    let change =
+        |new: &str, old: &str| json!({"user": {"password": new, "original_password": old}});
+    let r = c
+        .post(
+            &format!("/v3/users/{uid}/password"),
+            change("password-2", "password-1"),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
     clock.advance_secs(2 * 86_400);
     // History: the current password cannot come back.
-    let r = c.post(&format!("/v3/users/{uid}/password"), change("password-1", "password-1")).await.unwrap();
+    let r = c
+        .post(
+            &format!("/v3/users/{uid}/password"),
+            change("password-1", "password-1"),
+        )
+        .await
+        .unwrap();
     assert_error(&r, 400);
-    let r = c.post(&format!("/v3/users/{uid}/password"), change("password-2", "password-1")).await.unwrap();
+    let r = c
+        .post(
+            &format!("/v3/users/{uid}/password"),
+            change("password-2", "password-1"),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
     // Lockout after two failures, lifted after the duration.
-    assert_error(&c.password_auth("sc", "wrong-pass", None).await.unwrap(), 401);
-    assert_error(&c.password_auth("sc", "wrong-pass", None).await.unwrap(), 401);
+    assert_error(
+        &c.password_auth("sc", "wrong-pass", None).await.unwrap(),
+        401,
+    );
+    assert_error(
+        &c.password_auth("sc", "wrong-pass", None).await.unwrap(),
+        401,
+    );
     let r = c.password_auth("sc", "password-2", None).await.unwrap();
     assert_error(&r, 401);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("locked"), "{}", r.text);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locked"),
+        "{}",
+        r.text
+    );
     clock.advance_secs(601);
-    assert_eq!(c.password_auth("sc", "password-2", None).await.unwrap().status, 201);
+    assert_eq!(
+        c.password_auth("sc", "password-2", None)
+            .await
+            .unwrap()
+            .status,
+        201
+    );
     // Expiry.
     clock.advance_secs(31 * 86_400);
     let r = c.password_auth("sc", "password-2", None).await.unwrap();
     assert_error(&r, 401);
-    assert!(r.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", r.text);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{}",
+        r.text
+    );
     cloud.stop().await;
 }
 
@@ -917,13 +987,23 @@ async fn security_compliance_when_configured() {
 async fn security_compliance_is_off_by_default() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
-    let r = admin.post("/v3/users", json!({"user": {"name": "free", "password": "x"}})).await.unwrap();
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "free", "password": "x"}}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 201);
     assert!(r.body["user"]["password_expires_at"].is_null());
     let c = Client::new(&cloud.identity_url());
     for _ in 0..5 {
         assert_error(&c.password_auth("free", "wrong", None).await.unwrap(), 401);
     }
-    assert_eq!(c.password_auth("free", "x", None).await.unwrap().status, 201, "no lockout by default");
+    assert_eq!(
+        c.password_auth("free", "x", None).await.unwrap().status,
+        201,
+        "no lockout by default"
+    );
     cloud.stop().await;
 }
