@@ -52,6 +52,7 @@ pub struct Config {
     pub log_level: String,
     pub identity: IdentityConfig,
     pub image: ImageConfig,
+    pub object_store: ObjectStoreConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,6 +137,43 @@ impl Default for ImageConfig {
     }
 }
 
+/// `[object_store]`: the Swift service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectStoreConfig {
+    pub port: u16,
+    /// Where object data lives; empty means `<state_dir>/objects`.
+    pub data_dir: String,
+    /// Roles that own the project's account (keystoneauth's
+    /// `operator_roles`; Kolla sets `admin, member`).
+    pub operator_roles: Vec<String>,
+    /// Roles that may read the project's account (keystoneauth's
+    /// `project_reader_roles`).
+    pub reader_roles: Vec<String>,
+    /// The role with access to every account, the only one allowed to set
+    /// account quotas (keystoneauth's `reseller_admin_role`).
+    pub reseller_admin_role: String,
+    /// Largest single object in bytes (Swift's `max_file_size`).
+    pub max_file_size: u64,
+    /// Seconds between passes of the expirer that reclaims objects past
+    /// their `X-Delete-At`.
+    pub expirer_interval: u64,
+}
+
+impl Default for ObjectStoreConfig {
+    fn default() -> Self {
+        Self {
+            port: 8080,
+            data_dir: String::new(),
+            operator_roles: vec!["admin".into(), "member".into(), "swiftoperator".into()],
+            reader_roles: vec!["reader".into()],
+            reseller_admin_role: "ResellerAdmin".into(),
+            max_file_size: 5_368_709_122,
+            expirer_interval: 10,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -156,6 +194,7 @@ impl Default for Config {
             log_level: "info".into(),
             identity: IdentityConfig::default(),
             image: ImageConfig::default(),
+            object_store: ObjectStoreConfig::default(),
         }
     }
 }
@@ -226,13 +265,16 @@ impl Config {
                 }
                 continue;
             }
-            let Some((section, key)) = rest.split_once('_') else {
-                continue;
-            };
-            let Some(toml::Value::Table(sec_defaults)) = defaults.get(section) else {
-                continue;
-            };
-            let Some(default) = sec_defaults.get(key) else {
+            // Section names may hold underscores themselves
+            // (`OXISTACK_OBJECT_STORE_PORT`): try every split point.
+            let found = rest.match_indices('_').find_map(|(i, _)| {
+                let (section, key) = (&rest[..i], &rest[i + 1..]);
+                match defaults.get(section) {
+                    Some(toml::Value::Table(t)) => t.get(key).map(|d| (section, key, d)),
+                    _ => None,
+                }
+            });
+            let Some((section, key, default)) = found else {
                 continue;
             };
             let v = typed(default, &value)?;
@@ -300,6 +342,17 @@ impl Config {
                 )));
             }
         }
+        if self.object_store.max_file_size == 0 || self.object_store.expirer_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "object_store.max_file_size and object_store.expirer_interval must be positive"
+                    .into(),
+            ));
+        }
+        if self.object_store.reseller_admin_role.is_empty() {
+            return Err(ConfigError::Invalid(
+                "object_store.reseller_admin_role must not be empty".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -326,6 +379,15 @@ impl Config {
             format!("sqlite://{}", self.state_dir.join("oxistack.db").display())
         } else {
             self.database_url.clone()
+        }
+    }
+
+    /// The directory holding object data (`[object_store] data_dir`).
+    pub fn object_data_dir(&self) -> PathBuf {
+        if self.object_store.data_dir.is_empty() {
+            self.state_dir.join("objects")
+        } else {
+            PathBuf::from(&self.object_store.data_dir)
         }
     }
 
@@ -465,6 +527,35 @@ mod tests {
         );
         assert!(Config::from_toml("[image]\nquota_bytes = -5\n", vec![]).is_err());
         assert!(Config::from_toml("[image]\nlist_limit = 0\n", vec![]).is_err());
+    }
+
+    #[test]
+    fn object_store_section_defaults_and_overrides() {
+        let c = Config::from_toml("state_dir = \"/srv/ox\"\n", vec![]).unwrap();
+        assert_eq!(c.object_store.port, 8080);
+        assert_eq!(c.object_store.reseller_admin_role, "ResellerAdmin");
+        assert_eq!(c.object_store.max_file_size, 5_368_709_122);
+        assert_eq!(c.object_data_dir(), PathBuf::from("/srv/ox/objects"));
+        let c = Config::from_toml(
+            "[object_store]\ndata_dir = \"/data/swift\"\noperator_roles = [\"admin\"]\n",
+            vec![
+                ("OXISTACK_OBJECT_STORE_PORT".into(), "8081".into()),
+                (
+                    "OXISTACK_OBJECT_STORE_READER_ROLES".into(),
+                    "reader, auditor".into(),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.object_store.port, 8081);
+        assert_eq!(c.object_store.operator_roles, vec!["admin".to_string()]);
+        assert_eq!(
+            c.object_store.reader_roles,
+            vec!["reader".to_string(), "auditor".to_string()]
+        );
+        assert_eq!(c.object_data_dir(), PathBuf::from("/data/swift"));
+        assert!(Config::from_toml("[object_store]\nexpirer_interval = 0\n", vec![]).is_err());
+        assert!(Config::from_toml("[object_store]\nno_such = 1\n", vec![]).is_err());
     }
 
     #[test]

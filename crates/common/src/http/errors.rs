@@ -24,6 +24,11 @@ pub enum ErrorStyle {
     /// "code": "404 Not Found", "title": "Not Found"}`; a 401 comes from
     /// keystonemiddleware in front of Glance and so keeps Keystone's body.
     Glance,
+    /// Swift's swob bodies: HTML with the status's standard explanation
+    /// (`<html><h1>Not Found</h1><p>The resource could not be
+    /// found.</p></html>`), or the specific reason as plain text where
+    /// Swift gives one (`Missing Content-Length header.`).
+    Swift,
 }
 
 impl IntoResponse for Error {
@@ -63,6 +68,7 @@ pub fn render(style: ErrorStyle, err: &Error) -> Response {
         ErrorStyle::Glance if status == StatusCode::UNAUTHORIZED => {
             render(ErrorStyle::Keystone, err)
         }
+        ErrorStyle::Swift => swift_error(status, swift_reason(err).as_deref()),
         ErrorStyle::Glance => (
             status,
             axum::Json(glance_body(status, &err.public_message())),
@@ -88,11 +94,87 @@ pub fn glance_body(status: StatusCode, message: &str) -> serde_json::Value {
     })
 }
 
+/// Marks a response whose error body a service wrote itself (in its own
+/// style, for a status [`Error`] has no variant for), so [`render_errors`]
+/// passes it through.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// The specific reason Swift would put in the body for `err`, if any: its
+/// 400s and 413s say what was wrong; its 401, 403, 404, 409 and 5xx give
+/// only the standard explanation.
+fn swift_reason(err: &Error) -> Option<String> {
+    match err {
+        Error::BadRequest(m) | Error::PayloadTooLarge(m) | Error::OverQuota(m) if !m.is_empty() => {
+            Some(m.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A Swift error response for `status`: `reason` as plain text, or swob's
+/// HTML page with the status's standard explanation. Public so the object
+/// store can answer statuses [`Error`] has no variant for (411, 412, 416,
+/// 422) in the same shape.
+pub fn swift_error(status: StatusCode, reason: Option<&str>) -> Response {
+    let (content_type, body) = match reason {
+        Some(r) => ("text/plain; charset=UTF-8", r.to_string()),
+        None => {
+            let (title, explanation) = swift_explanation(status);
+            (
+                "text/html; charset=UTF-8",
+                format!("<html><h1>{title}</h1><p>{explanation}</p></html>"),
+            )
+        }
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Swift realm=\"unknown\""),
+        );
+    }
+    r.extensions_mut().insert(Rendered);
+    r
+}
+
+/// swob's `RESPONSE_REASONS`: title and explanation of each status.
+fn swift_explanation(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        202 => ("Accepted", "The request is accepted for processing."),
+        400 => ("Bad Request", "The server could not comply with the request since it is either malformed or otherwise incorrect."),
+        401 => ("Unauthorized", "This server could not verify that you are authorized to access the document you requested."),
+        403 => ("Forbidden", "Access was denied to this resource."),
+        404 => ("Not Found", "The resource could not be found."),
+        405 => ("Method Not Allowed", "The method is not allowed for this resource."),
+        406 => ("Not Acceptable", "The resource is not available in a format acceptable to your browser."),
+        408 => ("Request Timeout", "The server has waited too long for the request to be sent by the client."),
+        409 => ("Conflict", "There was a conflict when trying to complete your request."),
+        411 => ("Length Required", "Content-Length header required."),
+        412 => ("Precondition Failed", "A precondition for this request was not met."),
+        413 => ("Request Entity Too Large", "The body of your request was too large for this server."),
+        414 => ("Request URI Too Long", "The request URI was too long for this server."),
+        415 => ("Unsupported Media Type", "The request media type is not supported by this server."),
+        416 => ("Requested Range Not Satisfiable", "The Range requested is not available."),
+        422 => ("Unprocessable Entity", "Unable to process the contained instructions"),
+        499 => ("Client Disconnect", "The client was disconnected during request."),
+        501 => ("Not Implemented", "The requested method is not implemented by this server."),
+        503 => ("Service Unavailable", "The server is currently unavailable. Please try again at a later time."),
+        s if s >= 500 => ("Internal Error", "The server has either erred or is incapable of performing the requested operation."),
+        _ => (status.canonical_reason().unwrap_or("Error"), ""),
+    }
+}
+
 /// Middleware: gives every error response the service's body.
 pub async fn render_errors(State(style): State<ErrorStyle>, req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     if let Some(err) = res.extensions().get::<Error>() {
         return with_headers_of(render(style, err), &res);
+    }
+    if res.extensions().get::<Rendered>().is_some() {
+        return res;
     }
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -158,4 +240,38 @@ fn from_status(status: StatusCode, text: String) -> Error {
 /// Fallback handler for URLs no route matches.
 pub async fn not_found() -> Error {
     Error::NotFound("The resource could not be found.".into())
+}
+
+#[cfg(test)]
+mod swift_tests {
+    use super::*;
+
+    async fn body_of(r: Response) -> String {
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&b).into_owned()
+    }
+
+    #[tokio::test]
+    async fn swift_bodies_are_swobs() {
+        let r = render(ErrorStyle::Swift, &Error::not_found("x"));
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(r.extensions().get::<Rendered>().is_some());
+        assert_eq!(
+            body_of(r).await,
+            "<html><h1>Not Found</h1><p>The resource could not be found.</p></html>"
+        );
+        let r = render(ErrorStyle::Swift, &Error::bad_request("No content type"));
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=UTF-8"
+        );
+        assert_eq!(body_of(r).await, "No content type");
+        let r = swift_error(StatusCode::RANGE_NOT_SATISFIABLE, None);
+        assert_eq!(
+            body_of(r).await,
+            "<html><h1>Requested Range Not Satisfiable</h1><p>The Range requested is not available.</p></html>"
+        );
+        let r = render(ErrorStyle::Swift, &Error::unauthorized("who?"));
+        assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
 }
