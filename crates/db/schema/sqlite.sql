@@ -269,6 +269,61 @@ CREATE TABLE services (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE swift_accounts (
+    account TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    put_timestamp BIGINT NOT NULL,
+    -- {"x-account-meta-temp-url-key": "…", …}: lowercase header → value.
+    metadata TEXT NOT NULL DEFAULT '{}',
+    -- Quotas only a reseller admin sets (account_quotas' sysmeta).
+    quota_bytes BIGINT,
+    quota_count BIGINT,
+    container_count BIGINT NOT NULL DEFAULT 0,
+    object_count BIGINT NOT NULL DEFAULT 0,
+    bytes_used BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE swift_containers (
+    account TEXT NOT NULL REFERENCES swift_accounts(account),
+    name BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    put_timestamp BIGINT NOT NULL,
+    -- X-Container-Meta-* (quotas, temp-URL keys …): lowercase header → value.
+    metadata TEXT NOT NULL DEFAULT '{}',
+    read_acl TEXT,
+    write_acl TEXT,
+    -- Legacy versioned writes: archive container and 'stack' or 'history'.
+    versions_location TEXT,
+    versions_mode TEXT,
+    object_count BIGINT NOT NULL DEFAULT 0,
+    bytes_used BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, name)
+);
+
+CREATE TABLE swift_objects (
+    account TEXT NOT NULL,
+    container BYTEA NOT NULL,
+    name BYTEA NOT NULL,
+    -- The data file (a fresh id per write: files are never rewritten).
+    file_id TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    -- Microseconds; X-Timestamp and Last-Modified.
+    created_at BIGINT NOT NULL,
+    -- X-Object-Meta-*, Content-Disposition, Content-Encoding: header → value.
+    metadata TEXT NOT NULL DEFAULT '{}',
+    -- X-Delete-At, seconds since the epoch.
+    delete_at BIGINT,
+    -- X-Object-Manifest of a dynamic large object.
+    manifest TEXT,
+    -- Static large object manifests: the SLO's ETag and total size.
+    slo_etag TEXT,
+    slo_size BIGINT,
+    PRIMARY KEY (account, container, name),
+    FOREIGN KEY (account, container) REFERENCES swift_containers(account, name)
+);
+
 CREATE TABLE trust_roles (
     trust_id TEXT NOT NULL REFERENCES trusts(id) ON DELETE CASCADE,
     role_id TEXT NOT NULL,
@@ -328,6 +383,10 @@ CREATE INDEX password_history_user ON password_history (user_id);
 CREATE INDEX projects_parent ON projects (parent_id);
 
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
+
+CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
+
+CREATE INDEX swift_objects_file ON swift_objects (file_id);
 
 CREATE INDEX user_group_membership_group ON user_group_membership (group_id);
 

@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "image", include_str!("../migrations/0002_image.sql")),
     (
+        3,
+        "object_store",
+        include_str!("../migrations/0003_object_store.sql"),
+    ),
+    (
         4,
         "identity_ext",
         include_str!("../migrations/0004_identity_ext.sql"),

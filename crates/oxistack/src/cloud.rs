@@ -21,6 +21,8 @@ pub struct ServedApi {
 pub struct Cloud {
     pub identity: Arc<identity::Identity>,
     pub image: Arc<image::Glance>,
+    /// The object store, unless `enable_swift` is off.
+    pub object_store: Option<Arc<object_store::ObjectStore>>,
     pub apis: Vec<ServedApi>,
     pub clouds_yaml: std::path::PathBuf,
     pub admin_password: String,
@@ -49,18 +51,39 @@ impl Cloud {
         let image_listener =
             common::http::serve::bind(SocketAddr::new(listen, cfg.image.port)).await?;
         cfg.image.port = image_listener.local_addr()?.port();
+        let object_store_listener = if cfg.enable_swift {
+            let l =
+                common::http::serve::bind(SocketAddr::new(listen, cfg.object_store.port)).await?;
+            cfg.object_store.port = l.local_addr()?.port();
+            Some(l)
+        } else {
+            None
+        };
 
         let db = db::Db::open(&cfg.database_url())
             .await
             .with_context(|| format!("opening the store {}", db::redact(&cfg.database_url())))?;
         let identity = identity::build(&cfg, db.clone(), clock.clone())?;
-        let image = image::build(&cfg, db, clock).await?;
+        let image = image::build(&cfg, db.clone(), clock.clone()).await?;
+        let object_store = if cfg.enable_swift {
+            let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
+            Some(object_store::build(&cfg, db, clock, validator)?)
+        } else {
+            None
+        };
+        let mut catalog = vec![identity::catalog_entry(&cfg), image_catalog_entry(&cfg)];
+        let mut extra_roles = vec![];
+        if cfg.enable_swift {
+            catalog.push(object_store_catalog_entry(&cfg));
+            // Swift's reseller admin: the only role that sets account quotas.
+            extra_roles.push(cfg.object_store.reseller_admin_role.clone());
+        }
         let admin_password = state.admin_password()?;
         let spec = identity::BootstrapSpec {
             admin_password: admin_password.clone(),
             region: cfg.region.clone(),
-            catalog: vec![identity::catalog_entry(&cfg), image_catalog_entry(&cfg)],
-            extra_roles: vec![],
+            catalog,
+            extra_roles,
         };
         let boot = identity
             .bootstrap(&spec)
@@ -100,10 +123,27 @@ impl Cloud {
             image_router,
             wait_stop(stop_rx.clone()),
         )));
+        if let (Some(store), Some(listener)) = (&object_store, object_store_listener) {
+            let router = object_store::api::router(store.clone(), cfg.max_request_body_size);
+            apis.push(ServedApi {
+                name: "object-store",
+                addr: listener.local_addr()?,
+                url: object_store::endpoint_url(&cfg, &cfg.public_host()),
+            });
+            servers.push(tokio::spawn(common::http::serve::serve(
+                listener,
+                router,
+                wait_stop(stop_rx.clone()),
+            )));
+            servers.push(tokio::spawn(
+                store.clone().run_background(wait_stop(stop_rx.clone())),
+            ));
+        }
         state.write_pid()?;
         Ok(Cloud {
             identity,
             image,
+            object_store,
             apis,
             clouds_yaml,
             admin_password,
@@ -156,6 +196,18 @@ fn image_catalog_entry(cfg: &Config) -> identity::CatalogEntry {
         public_url: image::endpoint_url(cfg, &cfg.public_host()),
         internal_url: image::endpoint_url(cfg, &cfg.internal_host()),
         admin_url: image::endpoint_url(cfg, &cfg.internal_host()),
+    }
+}
+
+/// The catalog entry for the object store (`…/v1/AUTH_%(project_id)s`).
+fn object_store_catalog_entry(cfg: &Config) -> identity::CatalogEntry {
+    identity::CatalogEntry {
+        service_type: "object-store".into(),
+        name: "swift".into(),
+        description: "OpenStack Object Storage".into(),
+        public_url: object_store::endpoint_url(cfg, &cfg.public_host()),
+        internal_url: object_store::endpoint_url(cfg, &cfg.internal_host()),
+        admin_url: object_store::endpoint_url(cfg, &cfg.internal_host()),
     }
 }
 

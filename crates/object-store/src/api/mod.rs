@@ -1,0 +1,195 @@
+//! The Swift v1 HTTP API: routing by path depth (Swift's paths are
+//! `/v1/<account>[/<container>[/<object>]]`, the object part holding any
+//! number of slashes, and methods include `COPY`, so one dispatcher splits
+//! the path as Swift does instead of a route table), resolving the caller
+//! (temp URL, token or anonymous), and rendering replies: headers,
+//! streamed object data, and Swift's error bodies.
+
+pub mod accounts;
+pub mod containers;
+pub mod info;
+pub mod objects;
+
+use crate::app::{read, ObjectStore, Reply, ReplyBody, Request, SwiftError};
+use crate::names;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use common::http::{ErrorStyle, QueryMap, RequestId};
+use futures_util::StreamExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub type Store = State<Arc<ObjectStore>>;
+
+/// The whole Swift API, with the shared layers applied. Request bodies
+/// are not limited here: object data streams to disk, and the few bodies
+/// read whole (SLO manifests, bulk deletes) have their own limits.
+pub fn router(store: Arc<ObjectStore>, max_body: usize) -> Router {
+    let r = Router::new()
+        .route("/info", get(info::info))
+        .route("/healthcheck", get(info::healthcheck))
+        .fallback(dispatch)
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(trans_id))
+        .with_state(store);
+    common::http::service_layers(r, ErrorStyle::Swift, max_body)
+}
+
+/// Swift answers every request with `X-Trans-Id` (the same id as
+/// `X-Openstack-Request-Id`).
+async fn trans_id(req: axum::extract::Request, next: Next) -> Response {
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let mut res = next.run(req).await;
+    if let Some(v) = id.and_then(|i| HeaderValue::from_str(&i).ok()) {
+        res.headers_mut().insert("x-trans-id", v);
+    }
+    res
+}
+
+/// The request body as the operations consume it.
+fn body_stream(body: Body) -> crate::app::write::BodyStream {
+    body.into_data_stream()
+        .map(|r| r.map_err(std::io::Error::other))
+        .boxed()
+}
+
+/// Every `/v1/…` request.
+async fn dispatch(State(store): Store, req: axum::extract::Request) -> Response {
+    let head = req.method() == Method::HEAD;
+    let result = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        route(store, req).await
+    } else {
+        // Writes run in their own task: a client that goes away drops
+        // this handler, but a write must not stop between committing its
+        // row and keeping its file (or removing the old one).
+        tokio::spawn(route(store, req)).await.unwrap_or_else(|e| {
+            Err(SwiftError::Common(common::Error::internal(format!(
+                "request task: {e}"
+            ))))
+        })
+    };
+    match result {
+        Ok(reply) => render(reply).await,
+        Err(e) => error_response(e, head),
+    }
+}
+
+async fn route(store: Arc<ObjectStore>, req: axum::extract::Request) -> Result<Reply, SwiftError> {
+    let (parts, body) = req.into_parts();
+    let path = names::parse(parts.uri.path())?;
+    let query = QueryMap::parse(parts.uri.query().unwrap_or(""));
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (caller, temp_url) = match store
+        .temp_url_caller(&parts.method, &path, &query, &parts.headers, remote)
+        .await?
+    {
+        Some((c, t)) => (c, Some(t)),
+        None => (
+            store
+                .caller_from_token(common::auth::token_of(&parts.headers))
+                .await?,
+            None,
+        ),
+    };
+    let req = Request {
+        method: parts.method,
+        path,
+        headers: parts.headers,
+        query,
+        caller,
+        temp_url,
+    };
+    let body = body_stream(body);
+    match (req.path.container.is_some(), req.path.object.is_some()) {
+        (false, _) => accounts::handle(&store, &req, body).await,
+        (true, false) => containers::handle(&store, &req).await,
+        (true, true) => objects::handle(&store, &req, body).await,
+    }
+}
+
+/// 405 for a method a resource does not have.
+pub fn method_not_allowed() -> SwiftError {
+    SwiftError::Common(common::Error::MethodNotAllowed)
+}
+
+/// A failed request in Swift's style (no body on HEAD).
+pub fn error_response(e: SwiftError, head: bool) -> Response {
+    let mut r = match e {
+        SwiftError::Common(e) => e.into_response(),
+        SwiftError::Status(s, reason) => common::http::errors::swift_error(s, reason.as_deref()),
+    };
+    if head {
+        *r.body_mut() = Body::empty();
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    r
+}
+
+/// Renders a reply: small object bodies are read whole, larger ones
+/// stream from disk a chunk at a time.
+pub async fn render(reply: Reply) -> Response {
+    let Reply {
+        status,
+        headers,
+        body,
+        length,
+    } = reply;
+    let (body, len) = match body {
+        ReplyBody::Empty => (Body::empty(), length.unwrap_or(0)),
+        ReplyBody::Bytes(b) => {
+            let n = b.len() as u64;
+            (Body::from(b), length.unwrap_or(n))
+        }
+        ReplyBody::Pieces(pieces) => {
+            let total = read::total_len(&pieces);
+            if total <= read::SMALL_BODY {
+                match read::read_all(pieces).await {
+                    Ok(b) => (Body::from(b), total),
+                    Err(e) => {
+                        return error_response(
+                            SwiftError::Common(common::Error::internal(format!(
+                                "object read: {e}"
+                            ))),
+                            false,
+                        )
+                    }
+                }
+            } else {
+                let rx = read::spawn_reader(pieces);
+                let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|item| (item, rx))
+                });
+                (Body::from_stream(stream), total)
+            }
+        }
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    // A reply with an error status already carries Swift's body (a 416
+    // page, SLO problem lists): the shared error layer must leave it be.
+    res.extensions_mut().insert(common::http::errors::Rendered);
+    if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED {
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    } else {
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    if !res.headers().contains_key(header::CONTENT_TYPE) {
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=UTF-8"),
+        );
+    }
+    res
+}

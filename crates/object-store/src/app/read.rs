@@ -1,0 +1,335 @@
+//! Reading objects: an object's bytes as a list of [`Piece`]s (one file
+//! for a plain object, the segments for a large one), cut to the
+//! requested `Range`s (a single range, or several as
+//! `multipart/byteranges`), after the conditional headers (`If-Match`,
+//! `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`) as swob
+//! evaluates them.
+
+use super::{Reply, ReplyBody, Request};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Where a piece's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file opened when the reply was planned: a concurrent overwrite
+    /// or delete cannot take it away mid-read.
+    Open(Arc<std::fs::File>),
+    /// A file opened when its turn comes (segments of large objects).
+    Path(std::path::PathBuf),
+}
+
+/// A run of bytes of a reply body.
+#[derive(Debug, Clone)]
+pub enum Piece {
+    File {
+        source: Source,
+        offset: u64,
+        len: u64,
+    },
+    Data(Bytes),
+}
+
+impl Piece {
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::File { len, .. } => *len,
+            Piece::Data(b) => b.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The bytes `[start, end)` of the concatenation of `pieces`.
+pub fn slice(pieces: &[Piece], start: u64, end: u64) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    for p in pieces {
+        let len = p.len();
+        let (lo, hi) = (pos, pos + len);
+        pos = hi;
+        if hi <= start || lo >= end {
+            continue;
+        }
+        let from = start.max(lo) - lo;
+        let to = end.min(hi) - lo;
+        out.push(match p {
+            Piece::File { source, offset, .. } => Piece::File {
+                source: source.clone(),
+                offset: offset + from,
+                len: to - from,
+            },
+            Piece::Data(b) => {
+                let (f, t) = (
+                    usize::try_from(from).unwrap_or(0),
+                    usize::try_from(to).unwrap_or(0),
+                );
+                Piece::Data(b.slice(f..t))
+            }
+        });
+    }
+    out
+}
+
+/// What conditionals compare against.
+#[derive(Debug, Clone)]
+pub struct Validators {
+    pub etag: String,
+    /// Whole seconds of `Last-Modified`.
+    pub last_modified: i64,
+}
+
+/// swob's `_get_conditional_response_status`: 304 or 412, or `None` to
+/// go on.
+pub fn conditional(req: &Request, v: &Validators) -> Option<StatusCode> {
+    if let Some(m) = req.header("if-none-match") {
+        if crate::http::Match::parse(m).contains(&v.etag) {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    }
+    if let Some(m) = req.header("if-match") {
+        if !crate::http::Match::parse(m).contains(&v.etag) {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    }
+    if let Some(since) = req
+        .header("if-modified-since")
+        .and_then(crate::http::parse_http_date)
+    {
+        if v.last_modified <= since {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    }
+    if let Some(since) = req
+        .header("if-unmodified-since")
+        .and_then(crate::http::parse_http_date)
+    {
+        if v.last_modified > since {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    }
+    None
+}
+
+/// Finishes a GET or HEAD of object data: `reply` carries the object's
+/// headers; `pieces` its `total` bytes. Applies conditionals, then
+/// `Range`.
+pub fn respond(
+    req: &Request,
+    mut reply: Reply,
+    v: &Validators,
+    pieces: Vec<Piece>,
+    total: u64,
+) -> Reply {
+    reply.set("accept-ranges", "bytes");
+    if let Some(status) = conditional(req, v) {
+        reply.status = status;
+        reply.body = ReplyBody::Empty;
+        reply.length = Some(0);
+        return reply;
+    }
+    if req.is_head() {
+        reply.length = Some(total);
+        return reply;
+    }
+    let ranges = req
+        .header("range")
+        .and_then(crate::http::parse_range)
+        .map(|specs| crate::http::ranges_for_length(&specs, total));
+    match ranges {
+        Some(r) if r.is_empty() => {
+            let mut out = Reply::new(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header("content-range", format!("bytes */{total}"));
+            out.headers.extend(
+                reply
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| k.as_str().starts_with("x-") || *k == "accept-ranges")
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            out.with_body(
+                "text/html; charset=UTF-8",
+                "<html><h1>Requested Range Not Satisfiable</h1><p>The Range requested is not available.</p></html>",
+            )
+        }
+        // A zero-byte object asked for its last bytes: the whole (empty)
+        // object, as swob, Apache and nginx answer.
+        Some(_) if total == 0 => {
+            reply.body = ReplyBody::Pieces(pieces);
+            reply
+        }
+        Some(r) if r.len() == 1 => {
+            let (s, e) = r[0];
+            reply.status = StatusCode::PARTIAL_CONTENT;
+            reply.set("content-range", crate::http::content_range(s, e, total));
+            reply.body = ReplyBody::Pieces(slice(&pieces, s, e));
+            reply
+        }
+        Some(r) => {
+            let boundary = common::ids::hex_id();
+            let ctype = reply
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let mut body = Vec::new();
+            for (s, e) in r {
+                body.push(Piece::Data(Bytes::from(format!(
+                    "--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: {}\r\n\r\n",
+                    crate::http::content_range(s, e, total)
+                ))));
+                body.extend(slice(&pieces, s, e));
+                body.push(Piece::Data(Bytes::from_static(b"\r\n")));
+            }
+            body.push(Piece::Data(Bytes::from(format!("--{boundary}--"))));
+            reply.status = StatusCode::PARTIAL_CONTENT;
+            reply.set(
+                "content-type",
+                format!("multipart/byteranges;boundary={boundary}"),
+            );
+            reply.body = ReplyBody::Pieces(body);
+            reply
+        }
+        None => {
+            reply.body = ReplyBody::Pieces(pieces);
+            reply
+        }
+    }
+}
+
+/// Bodies up to this size are read in one go; larger ones stream.
+pub const SMALL_BODY: u64 = 1 << 20;
+/// Chunk size of streamed bodies.
+const CHUNK: usize = 1 << 20;
+/// Chunks read ahead of the network.
+const READ_AHEAD: usize = 8;
+
+fn read_piece_at(
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+    mut emit: impl FnMut(Bytes) -> bool,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut pos = offset;
+    let end = offset + len;
+    while pos < end {
+        let want = usize::try_from((end - pos).min(CHUNK as u64)).unwrap_or(CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read_at(&mut buf[filled..], pos + filled as u64)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "object data shorter than recorded",
+                ));
+            }
+            filled += n;
+        }
+        pos += want as u64;
+        if !emit(Bytes::from(buf)) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Feeds the bytes of `pieces` to `emit` in order; stops early when
+/// `emit` says so (the reader went away).
+pub fn read_pieces(pieces: &[Piece], mut emit: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
+    for p in pieces {
+        match p {
+            Piece::Data(b) => {
+                if !emit(b.clone()) {
+                    return Ok(());
+                }
+            }
+            Piece::File {
+                source: Source::Open(f),
+                offset,
+                len,
+            } => read_piece_at(f, *offset, *len, &mut emit)?,
+            Piece::File {
+                source: Source::Path(path),
+                offset,
+                len,
+            } => {
+                let f = std::fs::File::open(path)?;
+                read_piece_at(&f, *offset, *len, &mut emit)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads small `pieces` whole, on the blocking pool.
+pub async fn read_all(pieces: Vec<Piece>) -> std::io::Result<Bytes> {
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        read_pieces(&pieces, |b| {
+            out.extend_from_slice(&b);
+            true
+        })?;
+        Ok(Bytes::from(out))
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// Reads `pieces` on a blocking thread into a bounded channel: memory
+/// stays at a few chunks whatever the size, and a slow reader slows the
+/// disk reads down. An error ends the stream with that error.
+pub fn spawn_reader(pieces: Vec<Piece>) -> tokio::sync::mpsc::Receiver<std::io::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let r = read_pieces(&pieces, |b| tx.blocking_send(Ok(b)).is_ok());
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "object read failed mid-stream");
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    rx
+}
+
+/// Total length of `pieces`.
+pub fn total_len(pieces: &[Piece]) -> u64 {
+    pieces.iter().map(Piece::len).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(parts: &[&'static [u8]]) -> Vec<Piece> {
+        parts
+            .iter()
+            .map(|p| Piece::Data(Bytes::from_static(p)))
+            .collect()
+    }
+
+    fn flat(pieces: &[Piece]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for p in pieces {
+            if let Piece::Data(b) = p {
+                v.extend_from_slice(b);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn slices_across_pieces() {
+        let p = data(&[b"abc", b"defg", b"h"]);
+        assert_eq!(flat(&slice(&p, 0, 8)), b"abcdefgh");
+        assert_eq!(flat(&slice(&p, 2, 5)), b"cde");
+        assert_eq!(flat(&slice(&p, 7, 8)), b"h");
+        assert_eq!(slice(&p, 3, 7).len(), 1);
+        assert!(slice(&p, 8, 8).is_empty());
+    }
+}

@@ -1,0 +1,70 @@
+//! Object Storage v1 (Swift) for oxistack.
+//!
+//! One process plays Swift's proxy with its usual middleware pipeline
+//! (keystoneauth, tempurl, slo, dlo, bulk, account and container quotas,
+//! copy, versioned writes) and the account, container and object servers
+//! behind it: accounts, containers and object metadata live in the shared
+//! store (`db/`), object data in files under the data directory
+//! ([`store`]).
+//!
+//! Layout, as in every service crate: `api/` parses HTTP (the path
+//! `/v1/AUTH_<project>/<container>/<object>` leads to `api/accounts.rs`,
+//! `api/containers.rs` or `api/objects.rs`) and renders replies; `app/`
+//! holds Swift's rules (authorisation in `app/auth.rs`, listings, large
+//! objects, temp URLs, quotas, versioning, expiry); `db/` the queries.
+//!
+//! Crates chosen, each for one job: `md-5` (RustCrypto) for ETags, which
+//! Swift defines as MD5; `hmac` with `sha1`/`sha2` (RustCrypto) for temp
+//! URL signatures, as `swift tempurl` computes them; `httpdate` for the
+//! three HTTP date formats conditional requests may carry (it is already in
+//! the tree through hyper). Listings in XML are a handful of elements, so
+//! they are written by hand with escaping rather than with an XML crate.
+
+pub mod api;
+pub mod app;
+pub mod db;
+pub mod http;
+pub mod names;
+pub mod store;
+
+pub use app::{ObjectStore, Settings};
+
+use common::config::Config;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("object data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Builds the object store from the configuration over `db`; `validator`
+/// checks `X-Auth-Token`s (the identity service).
+pub fn build(
+    cfg: &Config,
+    db: ::db::Db,
+    clock: common::clock::SharedClock,
+    validator: Arc<dyn common::auth::TokenValidator>,
+) -> Result<Arc<ObjectStore>, SetupError> {
+    let dir = cfg.object_data_dir();
+    let data = store::DataStore::open(&dir).map_err(|source| SetupError::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let settings = Settings::from_config(&cfg.object_store);
+    Ok(Arc::new(ObjectStore::new(
+        db, data, clock, validator, settings,
+    )))
+}
+
+/// The storage URL template clients get from the catalog:
+/// `http://HOST:8080/v1/AUTH_%(project_id)s`.
+pub fn endpoint_url(cfg: &Config, host: &str) -> String {
+    format!(
+        "http://{host}:{}/v1/AUTH_%(project_id)s",
+        cfg.object_store.port
+    )
+}

@@ -1,0 +1,517 @@
+//! Object data on the local filesystem, written durably and never seen
+//! half-written.
+//!
+//! Layout: `<dir>/objects/<ab>/<file id>` holds one version of one object's
+//! data (`<ab>` the id's first two hex digits, so no directory grows
+//! huge); `<dir>/tmp/` holds files being written. A file is never
+//! rewritten: every write gets a fresh id, so two uploads of the same name
+//! never touch the same file and the store row alone decides which one is
+//! the object (last writer wins), while readers holding the old file open
+//! keep reading complete data.
+//!
+//! A write goes to `tmp/`, is fsynced, renamed into `objects/` and the
+//! directory fsynced before the store row that names it is committed. A
+//! crash leaves at worst a file in `tmp/` (removed by [`DataStore::open`])
+//! or a file no row names (removed by the sweep the service runs at start,
+//! [`DataStore::unreferenced_before`]).
+//!
+//! [`Writer`] is the write side of an upload: chunks go over a bounded
+//! channel to a blocking thread that computes the MD5 and writes through a
+//! 1 MiB buffer, so hashing never stalls the async runtime and memory stays
+//! flat whatever the object's size (a slow disk slows the client down
+//! instead of filling RAM).
+
+use bytes::Bytes;
+use md5::Digest as _;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Chunks in flight between the network and the writer thread.
+const CHANNEL_DEPTH: usize = 16;
+/// The writer's buffer: few large writes instead of many small ones.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// The data directory.
+#[derive(Debug, Clone)]
+pub struct DataStore {
+    dir: PathBuf,
+}
+
+fn blocking_error(e: tokio::task::JoinError) -> std::io::Error {
+    std::io::Error::other(format!("blocking task: {e}"))
+}
+
+impl DataStore {
+    /// Opens (creating, mode 0700) the data directory, its 256 fan-out
+    /// directories and `tmp/`, and removes what interrupted uploads left
+    /// in `tmp/`.
+    pub fn open(dir: &Path) -> std::io::Result<DataStore> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut dirs = vec![dir.to_path_buf(), dir.join("tmp"), dir.join("objects")];
+        for i in 0..=255u8 {
+            dirs.push(dir.join("objects").join(format!("{i:02x}")));
+        }
+        for d in &dirs {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(d)
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display()))
+                })?;
+        }
+        for entry in std::fs::read_dir(dir.join("tmp"))? {
+            let path = entry?.path();
+            tracing::info!(path = %path.display(), "removing an interrupted upload");
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove");
+            }
+        }
+        Ok(DataStore {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the data of `file_id` lives.
+    pub fn path(&self, file_id: &str) -> PathBuf {
+        let fan = file_id.get(..2).unwrap_or("00");
+        self.dir.join("objects").join(fan).join(file_id)
+    }
+
+    fn temp_path(&self, file_id: &str) -> PathBuf {
+        self.dir.join("tmp").join(file_id)
+    }
+
+    /// Starts writing a new file.
+    pub async fn writer(&self) -> std::io::Result<Writer> {
+        let file_id = common::ids::hex_id();
+        let path = self.temp_path(&file_id);
+        let p = path.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&p)
+        })
+        .await
+        .map_err(blocking_error)??;
+        let temp = TempFile(Some(path));
+        let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let flag = abandoned.clone();
+        let handle = tokio::task::spawn_blocking(move || write_loop(file, rx, &flag));
+        Ok(Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+            temp,
+            file_id,
+            written: 0,
+            abandoned,
+        })
+    }
+
+    /// Writes `data` as a new file in one go (small objects, manifests).
+    pub async fn write_all(&self, data: Bytes) -> std::io::Result<Installed> {
+        let mut w = self.writer().await?;
+        w.write(data).await?;
+        w.finish().await?.install(self).await
+    }
+
+    /// A new file with the same content as `src`: a hard link (files are
+    /// immutable, so sharing the inode is safe and makes server-side copy
+    /// and versioning O(1)), or a byte copy where links are refused.
+    pub async fn duplicate(&self, src_id: &str) -> std::io::Result<Installed> {
+        let file_id = common::ids::hex_id();
+        let src = self.path(src_id);
+        let dest = self.path(&file_id);
+        let d = dest.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            match std::fs::hard_link(&src, &d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
+                Err(_) => {
+                    // Links refused (another filesystem, a quota on links):
+                    // copy through tmp so a crash leaves no partial file.
+                    let tmp = d.with_extension("copy");
+                    std::fs::copy(&src, &tmp)?;
+                    std::fs::File::open(&tmp)?.sync_all()?;
+                    std::fs::rename(&tmp, &d)?;
+                }
+            }
+            sync_dir(&d)
+        })
+        .await
+        .map_err(blocking_error)??;
+        let size = tokio::fs::metadata(&dest).await?.len();
+        Ok(Installed {
+            file_id,
+            path: Some(dest),
+            size,
+            md5: String::new(),
+        })
+    }
+
+    /// Removes the data of `file_id`; an absent file is fine.
+    pub async fn remove(&self, file_id: &str) {
+        let path = self.path(file_id);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove object data")
+            }
+        }
+    }
+
+    /// Opens the data of `file_id` for reading.
+    pub fn open_read(&self, file_id: &str) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.path(file_id))
+    }
+
+    /// Ids of the data files whose inode last changed before `before`
+    /// (seconds since the epoch). A crash between installing a file and
+    /// committing its row leaves such a file; files this process installs
+    /// or links are newer (a rename or link changes the inode's ctime),
+    /// so the sweep never races the uploads in flight.
+    pub fn unreferenced_before(&self, before: i64) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for fan in std::fs::read_dir(self.dir.join("objects"))? {
+            let fan = fan?;
+            if !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(fan.path())? {
+                let entry = entry?;
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                };
+                if meta.is_file() && meta.ctime() < before {
+                    if let Some(name) = entry.file_name().to_str() {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Fsyncs the directory holding `path`, so a rename or link survives a
+/// crash.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Removes the temporary file unless it was installed.
+#[derive(Debug)]
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn write_loop(
+    file: std::fs::File,
+    mut rx: mpsc::Receiver<Bytes>,
+    abandoned: &AtomicBool,
+) -> std::io::Result<(std::fs::File, u64, String)> {
+    let mut md5 = md5::Md5::new();
+    let mut flusher = Flusher::default();
+    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut size = 0u64;
+    let mut flushed_at = 0u64;
+    while let Some(chunk) = rx.blocking_recv() {
+        if abandoned.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("upload abandoned"));
+        }
+        md5.update(&chunk);
+        out.write_all(&chunk)?;
+        size += chunk.len() as u64;
+        if size - flushed_at >= FLUSH_EVERY {
+            flushed_at = size;
+            flusher.kick(out.get_ref());
+        }
+    }
+    if abandoned.load(Ordering::Relaxed) {
+        // Nobody will install it: no point flushing it to disk.
+        return Err(std::io::Error::other("upload abandoned"));
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    flusher.finish();
+    file.sync_all()?;
+    Ok((file, size, hex(&md5.finalize())))
+}
+
+/// Bytes written between background flushes of a large upload.
+const FLUSH_EVERY: u64 = 32 << 20;
+
+/// Starts writing a large upload back to disk while it is still arriving:
+/// a second thread calls `fdatasync` on its own handle of the file every
+/// [`FLUSH_EVERY`] bytes (one at a time; a kick while one runs is
+/// dropped). Without it the kernel keeps up to a tenth of RAM dirty, so
+/// the final fsync would write the whole object only after the last byte
+/// came in, instead of the disk working alongside the network and the MD5.
+#[derive(Default)]
+struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    /// The thread starts with the first kick: small objects never get one.
+    fn kick(&mut self, file: &std::fs::File) {
+        if self.tx.is_none() && self.handle.is_none() {
+            let Ok(clone) = file.try_clone() else {
+                return;
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            self.handle = std::thread::Builder::new()
+                .name("object-flush".into())
+                .spawn(move || {
+                    while rx.recv().is_ok() {
+                        // An error here shows again in the final fsync.
+                        let _ = clone.sync_data();
+                    }
+                })
+                .ok();
+            self.tx = Some(tx);
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+    }
+
+    fn finish(mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The MD5 of `data`, in hex.
+pub fn md5_hex(data: &[u8]) -> String {
+    hex(&md5::Md5::digest(data))
+}
+
+/// An upload being written. Dropping it without [`Writer::finish`]
+/// discards the data.
+#[derive(Debug)]
+pub struct Writer {
+    tx: Option<mpsc::Sender<Bytes>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<(std::fs::File, u64, String)>>>,
+    temp: TempFile,
+    file_id: String,
+    written: u64,
+    abandoned: Arc<AtomicBool>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            self.abandoned.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Writer {
+    /// Bytes accepted so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Queues a chunk; an error means the writer thread failed (disk).
+    pub async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.written += chunk.len() as u64;
+        let sent = match &self.tx {
+            Some(tx) => tx.send(chunk).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        self.tx = None;
+        Err(match self.handle.take() {
+            Some(h) => match h.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => std::io::Error::other("writer stopped early"),
+                Err(e) => blocking_error(e),
+            },
+            None => std::io::Error::other("writer already stopped"),
+        })
+    }
+
+    /// Ends the stream: the temporary file is complete and fsynced.
+    pub async fn finish(mut self) -> std::io::Result<Finished> {
+        self.tx = None;
+        let handle = self
+            .handle
+            .take()
+            .ok_or_else(|| std::io::Error::other("writer already stopped"))?;
+        let (_file, size, md5) = handle.await.map_err(blocking_error)??;
+        Ok(Finished {
+            file_id: std::mem::take(&mut self.file_id),
+            temp: TempFile(self.temp.0.take()),
+            size,
+            md5,
+        })
+    }
+}
+
+/// A complete, fsynced temporary file.
+#[derive(Debug)]
+pub struct Finished {
+    file_id: String,
+    temp: TempFile,
+    pub size: u64,
+    /// MD5 of the data, lowercase hex.
+    pub md5: String,
+}
+
+impl Finished {
+    /// Renames the file into place and fsyncs the directory.
+    pub async fn install(mut self, store: &DataStore) -> std::io::Result<Installed> {
+        let temp = self
+            .temp
+            .0
+            .take()
+            .ok_or_else(|| std::io::Error::other("no temporary file"))?;
+        let dest = store.path(&self.file_id);
+        let d = dest.clone();
+        let t = temp.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            std::fs::rename(&t, &d)?;
+            sync_dir(&d)
+        })
+        .await
+        .map_err(blocking_error)
+        .and_then(|r| r);
+        if let Err(e) = r {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+        Ok(Installed {
+            file_id: std::mem::take(&mut self.file_id),
+            path: Some(dest),
+            size: self.size,
+            md5: std::mem::take(&mut self.md5),
+        })
+    }
+}
+
+/// A file in place but not yet named by a committed row: dropped without
+/// [`Installed::keep`], it is removed again.
+#[derive(Debug)]
+pub struct Installed {
+    pub file_id: String,
+    path: Option<PathBuf>,
+    pub size: u64,
+    /// MD5 of the data, lowercase hex (empty for [`DataStore::duplicate`],
+    /// whose caller knows the source's).
+    pub md5: String,
+}
+
+impl Installed {
+    /// The row naming the file was committed: keep it.
+    pub fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_install_and_clean_up() {
+        let root = std::env::temp_dir().join(format!("oxistack-store-{}", common::ids::hex_id()));
+        struct Cleanup(std::path::PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(root.clone());
+        let dir = root.as_path();
+        let store = DataStore::open(dir).unwrap();
+        let mut w = store.writer().await.unwrap();
+        w.write(Bytes::from_static(b"hello ")).await.unwrap();
+        w.write(Bytes::from_static(b"world")).await.unwrap();
+        let f = w.finish().await.unwrap();
+        assert_eq!(f.size, 11);
+        assert_eq!(f.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        let inst = f.install(&store).await.unwrap();
+        let id = inst.file_id.clone();
+        assert_eq!(std::fs::read(store.path(&id)).unwrap(), b"hello world");
+        inst.keep();
+        assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none());
+
+        // Dropped before its row commits: gone again.
+        let other = store.write_all(Bytes::from_static(b"x")).await.unwrap();
+        let other_path = store.path(&other.file_id);
+        assert!(other_path.exists());
+        drop(other);
+        assert!(!other_path.exists());
+
+        // An abandoned upload leaves nothing in tmp/.
+        let mut w = store.writer().await.unwrap();
+        w.write(Bytes::from_static(b"partial")).await.unwrap();
+        drop(w);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none());
+
+        // Duplicates share content but not names.
+        let dup = store.duplicate(&id).await.unwrap();
+        assert_ne!(dup.file_id, id);
+        assert_eq!(
+            std::fs::read(store.path(&dup.file_id)).unwrap(),
+            b"hello world"
+        );
+        dup.keep();
+
+        // A leftover in tmp/ is removed at the next open.
+        std::fs::write(dir.join("tmp").join("stale"), b"x").unwrap();
+        let _ = DataStore::open(dir).unwrap();
+        assert!(!dir.join("tmp").join("stale").exists());
+        assert_eq!(store.unreferenced_before(i64::MAX).unwrap().len(), 2);
+        assert!(store.unreferenced_before(0).unwrap().is_empty());
+    }
+}
