@@ -17,6 +17,8 @@
 //! * [`report`] — tables (text and Markdown) and number formatting.
 //! * [`clouds`] — the few `clouds.yaml` fields a suite needs for credentials.
 //! * [`identity`] — the Keystone suite: token issue and validation.
+//! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
+//!   throughput against `dd`.
 //!
 //! A new suite (image upload/download throughput, object store 4 KiB
 //! PUT/GET, ...) is one more file: build a [`load::Target`], call
@@ -52,11 +54,13 @@ pub mod histogram;
 pub mod identity;
 pub mod image;
 pub mod load;
+pub mod object;
 pub mod report;
 pub mod rss;
 
 pub use identity::IdentityArgs;
 pub use image::ImageArgs;
+pub use object::ObjectArgs;
 
 /// Arguments of `oxistack bench`.
 #[derive(clap::Args, Debug)]
@@ -75,6 +79,10 @@ pub enum Suite {
     /// Glance: upload and download throughput of one large image against
     /// `dd` on the same disk, and the server's memory while streaming.
     Image(ImageArgs),
+    /// Swift: 4 KiB PUT and GET rates, large object PUT/GET throughput
+    /// against `dd` on the same disk, and the server's memory while
+    /// streaming.
+    Object(ObjectArgs),
 }
 
 /// Run the chosen suite and print its report on stdout (progress on stderr).
@@ -82,5 +90,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.suite {
         Suite::Identity(a) => identity::run(a).await,
         Suite::Image(a) => image::run(a).await,
+        Suite::Object(a) => object::run(a).await,
     }
 }
