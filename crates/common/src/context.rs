@@ -82,6 +82,8 @@ pub struct AuthContext {
     pub application_credential_id: Option<String>,
     /// The trust a trust-scoped token was issued through.
     pub trust_id: Option<String>,
+    /// The OAuth1 access token a token was obtained with.
+    pub oauth_access_token_id: Option<String>,
     /// Set when the token comes from an application credential with access
     /// rules: the only calls it may make.
     pub access_rules: Option<std::sync::Arc<Vec<AccessRule>>>,

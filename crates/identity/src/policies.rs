@@ -164,6 +164,15 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("identity:update_domain_config", ADMIN),
         ("identity:delete_domain_config", ADMIN),
         ("identity:get_domain_config_default", ADMIN_OR_SYSTEM_READER),
+        // OAuth1
+        ("identity:create_consumer", ADMIN),
+        ("identity:get_consumer", ADMIN_OR_SYSTEM_READER),
+        ("identity:list_consumers", ADMIN_OR_SYSTEM_READER),
+        ("identity:update_consumer", ADMIN),
+        ("identity:delete_consumer", ADMIN),
+        ("identity:list_access_tokens", "rule:admin_required or (role:reader and system_scope:all) or user_id:%(user_id)s"),
+        ("identity:get_access_token", "rule:admin_required or (role:reader and system_scope:all) or user_id:%(user_id)s"),
+        ("identity:delete_access_token", "rule:admin_required or user_id:%(user_id)s"),
         // auth
         ("identity:get_auth_catalog", ""),
         ("identity:get_auth_projects", ""),

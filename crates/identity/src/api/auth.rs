@@ -42,8 +42,17 @@ fn nocatalog(q: &QueryMap) -> Result<bool> {
 async fn issue(
     S(id): State,
     q: QueryMap,
-    JsonBody(req): JsonBody<AuthRequest>,
+    BaseUrl(base): BaseUrl,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<AuthRequest>,
 ) -> Result<Response> {
+    if req.auth.identity.methods.iter().any(|m| m == "oauth1") {
+        req.oauth = Some(super::oauth1::signed_request(
+            &method, &uri, &headers, &base,
+        ));
+    }
     let issued = id.authenticate(req).await?;
     let snap = id.view().await?;
     let body = id.render_token(&snap, &issued.ctx, !nocatalog(&q)?);

@@ -10,6 +10,7 @@ pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;
+pub mod oauth1;
 pub mod policies;
 pub mod projects;
 pub mod roles;
@@ -49,6 +50,7 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .merge(trusts::routes())
         .merge(endpoint_filter::routes())
         .merge(domain_configs::routes())
+        .merge(oauth1::routes())
         .fallback(common::http::errors::not_found)
         .with_state(identity);
     let r = common::auth::with_validator_for(r, validator, "identity");

@@ -12,6 +12,7 @@ pub mod domains;
 pub mod ec2;
 pub mod endpoint_filter;
 pub mod groups;
+pub mod oauth1;
 pub mod policies;
 pub mod projects;
 pub mod roles;

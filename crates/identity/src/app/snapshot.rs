@@ -46,6 +46,8 @@ pub struct Snapshot {
     /// Access rules by id, and the rule ids of each application credential.
     pub access_rules: HashMap<String, crate::db::access_rules::AccessRuleRow>,
     pub app_cred_rules: HashMap<String, Vec<String>>,
+    /// OAuth1 access tokens by id.
+    pub oauth_access_tokens: HashMap<String, crate::db::oauth1::AccessToken>,
     /// Trusts not deleted.
     pub trusts: HashMap<String, Trust>,
     pub revocations: Vec<RevocationEvent>,
@@ -118,6 +120,11 @@ impl Snapshot {
                 }
                 m
             },
+            oauth_access_tokens: crate::db::oauth1::access_tokens(pool)
+                .await?
+                .into_iter()
+                .map(|t| (t.id.clone(), t))
+                .collect(),
             trusts: crate::db::trusts::list(pool)
                 .await?
                 .into_iter()

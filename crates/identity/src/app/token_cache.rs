@@ -63,6 +63,7 @@ mod tests {
             expires_at,
             application_credential_id: None,
             trust_id: None,
+            oauth_access_token_id: None,
             access_rules: None,
             is_admin_project: false,
         })

@@ -4,7 +4,7 @@ use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::token::format::{
     method_names, new_audit_id, Payload, TokenScope, METHOD_APPLICATION_CREDENTIAL, METHOD_EC2,
-    METHOD_PASSWORD, METHOD_TOKEN,
+    METHOD_OAUTH1, METHOD_PASSWORD, METHOD_TOKEN,
 };
 use common::context::{AuthContext, RoleRef, Scope};
 use common::{Error, Result};
@@ -15,6 +15,10 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize)]
 pub struct AuthRequest {
     pub auth: AuthBody,
+    /// The signed HTTP request, for the `oauth1` method (filled in by the
+    /// handler from the request's headers, not from the body).
+    #[serde(skip)]
+    pub oauth: Option<super::oauth1::SignedRequest>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +114,7 @@ impl Identity {
         let mut parent_audit: Option<String> = None;
         let mut app_cred: Option<String> = None;
         let mut inherited_scope: Option<TokenScope> = None;
+        let mut oauth_access_token_id: Option<String> = None;
         let mut set_user = |uid: String| -> Result<()> {
             match &user_id {
                 Some(existing) if *existing != uid => Err(auth_failed()),
@@ -149,6 +154,16 @@ impl Identity {
                         app_cred = Some(ac);
                         inherited_scope = Some(payload.scope.clone());
                     }
+                }
+                "oauth1" => {
+                    let signed = req.oauth.as_ref().ok_or_else(|| {
+                        Error::unauthorized("An OAuth Authorization header is required.")
+                    })?;
+                    let (at, uid, project) = self.oauth_authenticate(signed).await?;
+                    set_user(uid)?;
+                    methods |= METHOD_OAUTH1;
+                    oauth_access_token_id = Some(at);
+                    inherited_scope = Some(TokenScope::Project(project));
                 }
                 "application_credential" => {
                     let a = id.application_credential.as_ref().ok_or_else(|| {
@@ -222,6 +237,7 @@ impl Identity {
             audit_ids,
             application_credential_id: app_cred,
             trust_id,
+            oauth_access_token_id,
         };
         let ctx = self.resolve(&snap, &payload).map_err(|e| match e {
             Error::NotFound(_) => auth_failed(),
@@ -395,6 +411,7 @@ impl Identity {
             audit_ids: vec![new_audit_id()],
             application_credential_id: None,
             trust_id: None,
+            oauth_access_token_id: None,
         };
         let snap = self.view().await?;
         let ctx = self.resolve(&snap, &payload).map_err(|_| auth_failed())?;
@@ -593,6 +610,10 @@ impl Identity {
         }
         let mut role_ids: Vec<String> = match (&p.trust_id, &target) {
             (Some(tid), _) => self.trust_roles(snap, tid, &p.user_id)?,
+            (None, Some(_)) if p.oauth_access_token_id.is_some() => {
+                let at = p.oauth_access_token_id.as_deref().unwrap_or("");
+                self.oauth_roles(snap, at, &p.user_id)?
+            }
             (None, None) => vec![],
             (None, Some(t)) => snap.effective_roles(&p.user_id, t).as_ref().clone(),
         };
@@ -638,6 +659,7 @@ impl Identity {
             expires_at: p.expires_at,
             application_credential_id: p.application_credential_id.clone(),
             trust_id: p.trust_id.clone(),
+            oauth_access_token_id: p.oauth_access_token_id.clone(),
             access_rules: p
                 .application_credential_id
                 .as_ref()
@@ -698,6 +720,13 @@ impl Identity {
             if with_catalog {
                 t["catalog"] = snap.catalog(project_id);
             }
+        }
+        if let Some(at) = ctx
+            .oauth_access_token_id
+            .as_ref()
+            .and_then(|id| snap.oauth_access_tokens.get(id))
+        {
+            t["OS-OAUTH1"] = json!({"access_token_id": at.id, "consumer_id": at.consumer_id});
         }
         if let Some(tr) = ctx.trust_id.as_ref().and_then(|id| snap.trusts.get(id)) {
             t["OS-TRUST:trust"] = json!({

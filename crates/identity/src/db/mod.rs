@@ -11,6 +11,7 @@ pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;
+pub mod oauth1;
 pub mod policies;
 pub mod projects;
 pub mod revocations;

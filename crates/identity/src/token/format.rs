@@ -18,6 +18,10 @@ pub const METHOD_PASSWORD: u8 = 1;
 pub const METHOD_TOKEN: u8 = 2;
 pub const METHOD_APPLICATION_CREDENTIAL: u8 = 4;
 pub const METHOD_EC2: u8 = 8;
+pub const METHOD_OAUTH1: u8 = 16;
+
+const TAG_TRUST: u8 = 1;
+const TAG_OAUTH1: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenScope {
@@ -38,9 +42,10 @@ pub struct Payload {
     /// (when rescoped) the original token's.
     pub audit_ids: Vec<String>,
     pub application_credential_id: Option<String>,
-    /// Set on trust-scoped tokens; encoded last and only when present, so
-    /// payloads without it keep their earlier layout.
+    /// Set on trust-scoped tokens.
     pub trust_id: Option<String>,
+    /// Set on tokens obtained with an OAuth1 access token.
+    pub oauth_access_token_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -60,6 +65,9 @@ pub fn method_names(methods: u8) -> Vec<String> {
     }
     if methods & METHOD_EC2 != 0 {
         v.push("ec2credential".to_string());
+    }
+    if methods & METHOD_OAUTH1 != 0 {
+        v.push("oauth1".to_string());
     }
     v
 }
@@ -111,7 +119,14 @@ impl Payload {
                 put_id(&mut out, id);
             }
         }
+        // Optional trailing fields, each a tag and an id, so payloads
+        // without them keep the shorter layout.
         if let Some(t) = &self.trust_id {
+            out.push(TAG_TRUST);
+            put_id(&mut out, t);
+        }
+        if let Some(t) = &self.oauth_access_token_id {
+            out.push(TAG_OAUTH1);
             put_id(&mut out, t);
         }
         out
@@ -143,9 +158,15 @@ impl Payload {
             1 => Some(r.id()?),
             _ => return Err(Malformed),
         };
-        let trust_id = if r.pos < b.len() { Some(r.id()?) } else { None };
-        if r.pos != b.len() {
-            return Err(Malformed);
+        let (mut trust_id, mut oauth_access_token_id) = (None, None);
+        while r.pos < b.len() {
+            match r.u8()? {
+                TAG_TRUST if trust_id.is_none() => trust_id = Some(r.id()?),
+                TAG_OAUTH1 if oauth_access_token_id.is_none() => {
+                    oauth_access_token_id = Some(r.id()?)
+                }
+                _ => return Err(Malformed),
+            }
         }
         Ok(Payload {
             methods,
@@ -156,6 +177,7 @@ impl Payload {
             audit_ids,
             application_credential_id,
             trust_id,
+            oauth_access_token_id,
         })
     }
 }
@@ -226,6 +248,7 @@ mod tests {
             audit_ids: vec![new_audit_id(), new_audit_id()],
             application_credential_id: Some(common::ids::hex_id()),
             trust_id: Some(common::ids::hex_id()),
+            oauth_access_token_id: Some(common::ids::hex_id()),
         }
     }
 
@@ -246,13 +269,15 @@ mod tests {
         assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
         p.trust_id = None;
         assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
+        p.oauth_access_token_id = None;
+        assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
     }
 
     #[test]
     fn compact_and_strict() {
         let p = sample(TokenScope::Project(common::ids::hex_id()));
         let enc = p.encode();
-        assert!(enc.len() < 140, "payload is {} bytes", enc.len());
+        assert!(enc.len() < 160, "payload is {} bytes", enc.len());
         assert_eq!(Payload::decode(&enc[..enc.len() - 1]), Err(Malformed));
         let mut longer = enc.clone();
         longer.push(0);

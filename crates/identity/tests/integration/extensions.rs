@@ -1007,3 +1007,269 @@ async fn security_compliance_is_off_by_default() {
     );
     cloud.stop().await;
 }
+
+/// An OAuth 1.0a `Authorization` header for `method url`, signed with the
+/// consumer's and (when given) the token's secret.
+fn oauth_header(
+    method: &str,
+    url: &str,
+    consumer: (&str, &str),
+    token: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
+) -> String {
+    use identity::app::oauth1::{base_string, sign};
+    let mut params: Vec<(String, String)> = vec![
+        ("oauth_consumer_key".into(), consumer.0.into()),
+        ("oauth_signature_method".into(), "HMAC-SHA1".into()),
+        ("oauth_timestamp".into(), "1800000000".into()),
+        ("oauth_nonce".into(), common::ids::hex_id()),
+        ("oauth_version".into(), "1.0".into()),
+    ];
+    if let Some((t, _)) = token {
+        params.push(("oauth_token".into(), t.into()));
+    }
+    for (k, v) in extra {
+        params.push(((*k).into(), (*v).into()));
+    }
+    let sig = sign(
+        &base_string(method, url, &params),
+        consumer.1,
+        token.map(|t| t.1).unwrap_or(""),
+    );
+    params.push(("oauth_signature".into(), sig));
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    format!(
+        "OAuth {}",
+        params
+            .iter()
+            .map(|(k, v)| format!("{}=\"{}\"", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn form_field(text: &str, key: &str) -> String {
+    text.split('&')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn oauth1_delegation_flow() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let p = project(&admin, "op").await;
+    let uid = user_with_role(&admin, "ou", "pw", &p, "member").await;
+    let user = token_for(&cloud, "ou", "pw", "op").await;
+    let base = cloud.identity_url();
+    // Consumers.
+    let r = admin
+        .post(
+            "/v3/OS-OAUTH1/consumers",
+            json!({"consumer": {"description": "ci"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cid = r.body["consumer"]["id"].as_str().unwrap().to_string();
+    let csecret = r.body["consumer"]["secret"].as_str().unwrap().to_string();
+    assert!(admin
+        .get(&format!("/v3/OS-OAUTH1/consumers/{cid}"))
+        .await
+        .unwrap()
+        .body["consumer"]
+        .get("secret")
+        .is_none());
+    assert_error(
+        &user
+            .post("/v3/OS-OAUTH1/consumers", json!({"consumer": {}}))
+            .await
+            .unwrap(),
+        403,
+    );
+    let c = Client::new(&base);
+    // Request token, signed by the consumer.
+    let url = format!("{base}/v3/OS-OAUTH1/request_token");
+    let auth = oauth_header(
+        "POST",
+        &url,
+        (&cid, &csecret),
+        None,
+        &[("oauth_callback", "oob")],
+    );
+    let r = c
+        .send(
+            "POST",
+            "/v3/OS-OAUTH1/request_token",
+            None,
+            &[("authorization", &auth), ("requested-project-id", &p)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (rt, rt_secret) = (
+        form_field(&r.text, "oauth_token"),
+        form_field(&r.text, "oauth_token_secret"),
+    );
+    let bad = oauth_header("POST", &url, (&cid, "wrong"), None, &[]);
+    let r = c
+        .send(
+            "POST",
+            "/v3/OS-OAUTH1/request_token",
+            None,
+            &[("authorization", &bad), ("requested-project-id", &p)],
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 401);
+    // The user authorizes it with a role it holds.
+    assert_error(
+        &user
+            .put(
+                &format!("/v3/OS-OAUTH1/authorize/{rt}"),
+                Some(json!({"roles": [{"name": "admin"}]})),
+            )
+            .await
+            .unwrap(),
+        401,
+    );
+    let r = user
+        .put(
+            &format!("/v3/OS-OAUTH1/authorize/{rt}"),
+            Some(json!({"roles": [{"name": "member"}]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let verifier = r.body["token"]["oauth_verifier"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Access token, signed with the request token's secret and the verifier.
+    let url = format!("{base}/v3/OS-OAUTH1/access_token");
+    let wrong = oauth_header(
+        "POST",
+        &url,
+        (&cid, &csecret),
+        Some((&rt, &rt_secret)),
+        &[("oauth_verifier", "nope")],
+    );
+    assert_error(
+        &c.send(
+            "POST",
+            "/v3/OS-OAUTH1/access_token",
+            None,
+            &[("authorization", &wrong)],
+        )
+        .await
+        .unwrap(),
+        401,
+    );
+    let auth = oauth_header(
+        "POST",
+        &url,
+        (&cid, &csecret),
+        Some((&rt, &rt_secret)),
+        &[("oauth_verifier", &verifier)],
+    );
+    let r = c
+        .send(
+            "POST",
+            "/v3/OS-OAUTH1/access_token",
+            None,
+            &[("authorization", &auth)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (at, at_secret) = (
+        form_field(&r.text, "oauth_token"),
+        form_field(&r.text, "oauth_token_secret"),
+    );
+    // The request token is used up.
+    assert_error(
+        &c.send(
+            "POST",
+            "/v3/OS-OAUTH1/access_token",
+            None,
+            &[("authorization", &auth)],
+        )
+        .await
+        .unwrap(),
+        401,
+    );
+    // Authenticate with method oauth1: a token for the user, the access token's roles only.
+    let url = format!("{base}/v3/auth/tokens");
+    let auth = oauth_header("POST", &url, (&cid, &csecret), Some((&at, &at_secret)), &[]);
+    let body = json!({"auth": {"identity": {"methods": ["oauth1"], "oauth1": {}}}});
+    let r = c
+        .send(
+            "POST",
+            "/v3/auth/tokens",
+            Some(&body),
+            &[("authorization", &auth)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["token"]["user"]["id"], uid.as_str());
+    assert_eq!(r.body["token"]["project"]["id"], p.as_str());
+    assert_eq!(r.body["token"]["OS-OAUTH1"]["consumer_id"], cid.as_str());
+    assert_eq!(r.body["token"]["methods"], json!(["oauth1"]));
+    let names_: Vec<&str> = r.body["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names_, vec!["member"]);
+    let ot = c.with_token(&r.header("x-subject-token").unwrap());
+    assert_eq!(ot.get("/v3/auth/catalog").await.unwrap().status, 200);
+    // The user's access tokens; deleting one ends the tokens made with it.
+    let list = user
+        .get(&format!("/v3/users/{uid}/OS-OAUTH1/access_tokens"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&list.body, "access_tokens"), vec![at.clone()]);
+    let roles = user
+        .get(&format!(
+            "/v3/users/{uid}/OS-OAUTH1/access_tokens/{at}/roles"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(names(&roles.body, "roles"), vec!["member"]);
+    assert_eq!(
+        user.delete(&format!("/v3/users/{uid}/OS-OAUTH1/access_tokens/{at}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(&ot.get("/v3/auth/catalog").await.unwrap(), 401);
+    let r = c
+        .send(
+            "POST",
+            "/v3/auth/tokens",
+            Some(&body),
+            &[("authorization", &auth)],
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 401);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/OS-OAUTH1/consumers/{cid}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    cloud.stop().await;
+}
