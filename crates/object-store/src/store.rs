@@ -92,6 +92,14 @@ impl DataStore {
 
     /// Starts writing a new file.
     pub async fn writer(&self) -> std::io::Result<Writer> {
+        self.writer_for(None).await
+    }
+
+    /// Starts writing a new file of `expected` bytes, if known. Large or
+    /// unknown sizes get the MD5 on its own thread, beside the one
+    /// writing, so hashing and copying into the page cache overlap (MD5
+    /// is the slowest stage of an upload); small files keep to one thread.
+    pub async fn writer_for(&self, expected: Option<u64>) -> std::io::Result<Writer> {
         let file_id = common::ids::hex_id();
         let path = self.temp_path(&file_id);
         let p = path.clone();
@@ -109,10 +117,22 @@ impl DataStore {
         let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
         let abandoned = Arc::new(AtomicBool::new(false));
         let flag = abandoned.clone();
-        let handle = tokio::task::spawn_blocking(move || write_loop(file, rx, &flag));
+        let split = expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE);
+        let handle = tokio::task::spawn_blocking(move || write_loop(file, rx, &flag, !split));
+        let (md5_tx, md5_handle) = if split {
+            let (mtx, mrx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+            (
+                Some(mtx),
+                Some(tokio::task::spawn_blocking(move || md5_loop(mrx))),
+            )
+        } else {
+            (None, None)
+        };
         Ok(Writer {
             tx: Some(tx),
             handle: Some(handle),
+            md5_tx,
+            md5_handle,
             temp,
             file_id,
             written: 0,
@@ -228,11 +248,28 @@ impl Drop for TempFile {
     }
 }
 
+/// Sizes above which the MD5 runs on a thread of its own.
+const SPLIT_HASHING_ABOVE: u64 = 1 << 20;
+
+fn md5_loop(mut rx: mpsc::Receiver<Bytes>) -> String {
+    let mut md5 = md5::Md5::new();
+    while let Some(chunk) = rx.blocking_recv() {
+        md5.update(&chunk);
+    }
+    hex(&md5.finalize())
+}
+
+/// What the writing thread ends with: the file, its size and, when it
+/// hashed too, the MD5.
+type Written = (std::fs::File, u64, Option<String>);
+
+/// Writes the chunks (hashing them too when `hash`).
 fn write_loop(
     file: std::fs::File,
     mut rx: mpsc::Receiver<Bytes>,
     abandoned: &AtomicBool,
-) -> std::io::Result<(std::fs::File, u64, String)> {
+    hash: bool,
+) -> std::io::Result<Written> {
     let mut md5 = md5::Md5::new();
     let mut flusher = Flusher::default();
     let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -242,7 +279,9 @@ fn write_loop(
         if abandoned.load(Ordering::Relaxed) {
             return Err(std::io::Error::other("upload abandoned"));
         }
-        md5.update(&chunk);
+        if hash {
+            md5.update(&chunk);
+        }
         out.write_all(&chunk)?;
         size += chunk.len() as u64;
         if size - flushed_at >= FLUSH_EVERY {
@@ -257,7 +296,7 @@ fn write_loop(
     let file = out.into_inner().map_err(|e| e.into_error())?;
     flusher.finish();
     file.sync_all()?;
-    Ok((file, size, hex(&md5.finalize())))
+    Ok((file, size, hash.then(|| hex(&md5.finalize()))))
 }
 
 /// Bytes written between background flushes of a large upload.
@@ -326,7 +365,9 @@ pub fn md5_hex(data: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Writer {
     tx: Option<mpsc::Sender<Bytes>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<(std::fs::File, u64, String)>>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<Written>>>,
+    md5_tx: Option<mpsc::Sender<Bytes>>,
+    md5_handle: Option<tokio::task::JoinHandle<String>>,
     temp: TempFile,
     file_id: String,
     written: u64,
@@ -353,6 +394,10 @@ impl Writer {
             return Ok(());
         }
         self.written += chunk.len() as u64;
+        if let Some(m) = &self.md5_tx {
+            // The hashing thread only stops when its sender is dropped.
+            let _ = m.send(chunk.clone()).await;
+        }
         let sent = match &self.tx {
             Some(tx) => tx.send(chunk).await.is_ok(),
             None => false,
@@ -374,11 +419,17 @@ impl Writer {
     /// Ends the stream: the temporary file is complete and fsynced.
     pub async fn finish(mut self) -> std::io::Result<Finished> {
         self.tx = None;
+        self.md5_tx = None;
         let handle = self
             .handle
             .take()
             .ok_or_else(|| std::io::Error::other("writer already stopped"))?;
         let (_file, size, md5) = handle.await.map_err(blocking_error)??;
+        let md5 = match (md5, self.md5_handle.take()) {
+            (Some(m), _) => m,
+            (None, Some(h)) => h.await.map_err(blocking_error)?,
+            (None, None) => return Err(std::io::Error::other("no hash computed")),
+        };
         Ok(Finished {
             file_id: std::mem::take(&mut self.file_id),
             temp: TempFile(self.temp.0.take()),

@@ -215,24 +215,24 @@ fn read_piece_at(
     len: u64,
     mut emit: impl FnMut(Bytes) -> bool,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let mut pos = offset;
-    let end = offset + len;
-    while pos < end {
-        let want = usize::try_from((end - pos).min(CHUNK as u64)).unwrap_or(CHUNK);
-        let mut buf = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            let n = file.read_at(&mut buf[filled..], pos + filled as u64)?;
-            if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "object data shorter than recorded",
-                ));
-            }
-            filled += n;
+    use std::io::{Read, Seek, SeekFrom};
+    // One reader at a time per handle (a reply's pieces are read in
+    // order on one thread), so seeking the shared handle is safe; reading
+    // with `read_to_end` into fresh capacity spares zeroing every buffer.
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(CHUNK as u64);
+        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(CHUNK));
+        let n = f.take(want).read_to_end(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "object data shorter than recorded",
+            ));
         }
-        pos += want as u64;
+        left -= n as u64;
         if !emit(Bytes::from(buf)) {
             return Ok(());
         }

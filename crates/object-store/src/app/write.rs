@@ -41,7 +41,7 @@ impl ObjectStore {
     /// quotas leave (nothing is stored), 408 if the client stalls, 499 if
     /// it goes away.
     pub async fn receive(&self, mut body: BodyStream, expect: Expect) -> Result<Finished> {
-        let mut w = self.data.writer().await?;
+        let mut w = self.data.writer_for(expect.length).await?;
         loop {
             let next = match tokio::time::timeout(CLIENT_TIMEOUT, body.next()).await {
                 Err(_) => return Err(SwiftError::timeout()),
