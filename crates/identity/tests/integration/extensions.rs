@@ -1273,3 +1273,52 @@ async fn oauth1_delegation_flow() {
     );
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn access_rules_apply_to_the_image_and_object_store_apis() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let p = project(&admin, "svc").await;
+    let uid = user_with_role(&admin, "svcu", "pw", &p, "member").await;
+    let me = token_for(&cloud, "svcu", "pw", "svc").await;
+    let r = me
+        .post(
+            &format!("/v3/users/{uid}/application_credentials"),
+            json!({"application_credential": {"name": "svc", "access_rules": [
+                {"service": "image", "method": "GET", "path": "/v2/images"},
+                {"service": "object-store", "method": "GET", "path": "/v1/*"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ac = r.body["application_credential"].clone();
+    let c = Client::new(&cloud.identity_url());
+    let r = c
+        .post(
+            "/v3/auth/tokens",
+            json!({"auth": {"identity": {"methods": ["application_credential"],
+            "application_credential": {"id": ac["id"], "secret": ac["secret"]}}}}),
+        )
+        .await
+        .unwrap();
+    let t = c.with_token(&r.header("x-subject-token").unwrap());
+    let image = t.at(&cloud.url("image"));
+    assert_eq!(image.get("/v2/images").await.unwrap().status, 200);
+    assert_eq!(image.get("/v2/schemas/image").await.unwrap().status, 401);
+    let swift = t.at(&cloud.url("object-store"));
+    let account = format!("/v1/AUTH_{p}");
+    let listed = swift.get(&account).await.unwrap().status;
+    assert!(
+        listed == 200 || listed == 204,
+        "account listing allowed: {listed}"
+    );
+    assert_eq!(
+        swift
+            .put(&format!("{account}/c"), None)
+            .await
+            .unwrap()
+            .status,
+        401
+    );
+    cloud.stop().await;
+}

@@ -41,7 +41,7 @@ pub fn router(
         .merge(discovery::routes())
         .fallback(common::http::errors::not_found)
         .with_state(glance);
-    let r = common::auth::with_validator(r, validator);
+    let r = common::auth::with_validator_for(r, validator, "image");
     common::http::service_layers(r, ErrorStyle::Glance, max_body)
 }
 

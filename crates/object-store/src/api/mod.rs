@@ -94,7 +94,11 @@ async fn route(store: Arc<ObjectStore>, req: axum::extract::Request) -> Result<R
         Some((c, t)) => (c, Some(t)),
         None => (
             store
-                .caller_from_token(common::auth::token_of(&parts.headers))
+                .caller_from_token(
+                    common::auth::token_of(&parts.headers),
+                    parts.method.as_str(),
+                    parts.uri.path(),
+                )
                 .await?,
             None,
         ),

@@ -56,16 +56,26 @@ pub struct Target<'a> {
 }
 
 impl ObjectStore {
-    /// Resolves the token, if any: 401 for one that does not validate.
-    pub async fn caller_from_token(&self, token: Option<&str>) -> Result<Caller> {
+    /// Resolves the token, if any: 401 for one that does not validate, or
+    /// whose application-credential access rules do not allow `method path`
+    /// on the object store.
+    pub async fn caller_from_token(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<Caller> {
         let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(Caller::Anonymous);
         };
         match self.validator.validate(token).await {
-            // Application-credential access rules are not matched against
-            // Swift paths yet: a token restricted by them is refused rather
-            // than let through unrestricted.
-            Ok(ctx) if ctx.access_rules.is_some() => Err(SwiftError::unauthorized()),
+            Ok(ctx)
+                if ctx.access_rules.as_ref().is_some_and(|rules| {
+                    !rules.iter().any(|r| r.allows("object-store", method, path))
+                }) =>
+            {
+                Err(SwiftError::unauthorized())
+            }
             Ok(ctx) => Ok(Caller::User(ctx)),
             Err(common::Error::Unauthorized(_) | common::Error::NotFound(_)) => {
                 Err(SwiftError::unauthorized())
