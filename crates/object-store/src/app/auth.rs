@@ -56,9 +56,9 @@ pub struct Target<'a> {
 }
 
 impl ObjectStore {
-    /// Resolves the token, if any: 401 for one that does not validate, or
-    /// whose application-credential access rules do not allow `method path`
-    /// on the object store.
+    /// Resolves the token, if any: anonymous for one that does not
+    /// validate, 401 for one whose application-credential access rules do
+    /// not allow `method path` on the object store.
     pub async fn caller_from_token(
         &self,
         token: Option<&str>,
@@ -77,8 +77,12 @@ impl ObjectStore {
                 Err(SwiftError::unauthorized())
             }
             Ok(ctx) => Ok(Caller::User(ctx)),
+            // Swift runs keystonemiddleware with `delay_auth_decision`: a
+            // token that does not validate makes an anonymous request,
+            // which public containers still serve and everything else
+            // answers with 401.
             Err(common::Error::Unauthorized(_) | common::Error::NotFound(_)) => {
-                Err(SwiftError::unauthorized())
+                Ok(Caller::Anonymous)
             }
             Err(e) => Err(e.into()),
         }

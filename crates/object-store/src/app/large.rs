@@ -38,8 +38,8 @@ pub const MAX_MANIFEST_SEGMENTS: usize = 1000;
 pub const MAX_MANIFEST_SIZE: usize = 8 << 20;
 /// How deep SLOs may nest.
 const MAX_NESTING: usize = 10;
-/// Segments a DLO reads at most (one container listing page).
-const MAX_DLO_SEGMENTS: i64 = 10_000;
+/// Segments listed per query when reading a DLO.
+const DLO_PAGE: i64 = 10_000;
 
 /// A segment as the client describes it.
 #[derive(Debug, Clone)]
@@ -616,25 +616,36 @@ impl ObjectStore {
                 break;
             }
         }
-        let page = Page {
-            marker: Some(prefix.as_bytes().to_vec()),
-            marker_inclusive: true,
-            end: (!end.is_empty()).then_some(end),
-            reverse: false,
-            limit: MAX_DLO_SEGMENTS,
-        };
-        let segs =
-            crate::db::objects::page(&self.db.pool, req.account(), sc, &page, self.now_secs())
-                .await?;
+        let end = (!end.is_empty()).then_some(end);
         let mut etags = String::new();
         let mut pieces = Vec::new();
-        for s in &segs {
-            etags.push_str(&s.etag);
-            pieces.push(Piece::File {
-                source: Source::Path(self.data.path(&s.file_id)),
-                offset: 0,
-                len: u64::try_from(s.size).unwrap_or(0),
-            });
+        let mut marker = (prefix.as_bytes().to_vec(), true);
+        // Page through the listing: a DLO may have any number of segments.
+        loop {
+            let page = Page {
+                marker: Some(marker.0.clone()),
+                marker_inclusive: marker.1,
+                end: end.clone(),
+                reverse: false,
+                limit: DLO_PAGE,
+            };
+            let segs =
+                crate::db::objects::page(&self.db.pool, req.account(), sc, &page, self.now_secs())
+                    .await?;
+            for s in &segs {
+                etags.push_str(&s.etag);
+                pieces.push(Piece::File {
+                    source: Source::Path(self.data.path(&s.file_id)),
+                    offset: 0,
+                    len: u64::try_from(s.size).unwrap_or(0),
+                });
+            }
+            match segs.last() {
+                Some(last) if segs.len() as i64 == DLO_PAGE => {
+                    marker = (last.name.as_bytes().to_vec(), false);
+                }
+                _ => break,
+            }
         }
         Ok((pieces, crate::store::md5_hex(etags.as_bytes())))
     }

@@ -227,6 +227,14 @@ async fn acls() {
     assert_eq!(r.status, 204);
     let r = req(&anon, "GET", &s.path("/pub/o"), b"", &[]).await;
     assert_eq!((r.status, r.text.as_str()), (200, "hello"));
+    // A token that does not validate reads as anonymous (Swift's
+    // delay_auth_decision), so public objects still answer.
+    let bogus = anon.with_token("not-a-token");
+    assert_eq!(
+        req(&bogus, "GET", &s.path("/pub/o"), b"", &[]).await.status,
+        200
+    );
+    assert_swift_error(&req(&bogus, "PUT", &s.path("/pub/x"), b"x", &[]).await, 401);
     // …but no listing without .rlistings, and no writes.
     assert_swift_error(&req(&anon, "GET", &s.path("/pub"), b"", &[]).await, 401);
     assert_swift_error(&req(&anon, "PUT", &s.path("/pub/x"), b"x", &[]).await, 401);
