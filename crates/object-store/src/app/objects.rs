@@ -326,6 +326,18 @@ impl ObjectStore {
                 last_modified: last_modified_secs(o.created_at),
             };
             (vec![Piece::Data(body)], v)
+        } else if o.is_slo() && req.is_head() {
+            // A HEAD answers from the manifest's recorded size and ETag,
+            // without reading the segments (as Swift's SLO middleware).
+            let v = Validators {
+                etag: o.slo_etag.clone().unwrap_or_default(),
+                last_modified: last_modified_secs(o.created_at),
+            };
+            let total = u64::try_from(o.slo_size.unwrap_or(0)).unwrap_or(0);
+            if access.temp_url {
+                self.temp_url_headers(req, &mut reply);
+            }
+            return Ok(read::respond(req, reply, &v, Vec::new(), total));
         } else if o.is_slo() {
             let pieces = self.slo_pieces(req, o).await?;
             let v = Validators {

@@ -143,9 +143,12 @@ async fn static_large_objects() {
     )
     .await;
     assert_eq!(json_of(&r)[1]["path"], "/segs/two");
-    // A segment that changed breaks reads with 409.
+    // A segment that changed breaks reads with 409 (a HEAD reads none).
     req(a, "PUT", &s.path("/segs/two"), b"changed", &[]).await;
     assert_swift_error(&req(a, "GET", &s.path("/c/slo"), b"", &[]).await, 409);
+    let r = req(a, "HEAD", &s.path("/c/slo"), b"", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length").unwrap(), "1511");
     req(a, "PUT", &s.path("/segs/two"), &two, &[]).await;
     assert_eq!(req(a, "GET", &s.path("/c/slo"), b"", &[]).await.status, 200);
     // Bad manifests: 400 with the reasons.
