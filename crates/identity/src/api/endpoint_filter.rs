@@ -18,7 +18,7 @@ type R = Router<Arc<crate::Identity>>;
 
 pub fn routes() -> R {
     let p = "/v3/OS-EP-FILTER";
-    Router::new()
+    let r = Router::new()
         .route(
             &format!("{p}/endpoint_groups"),
             get(list_groups).post(create_group),
@@ -39,13 +39,6 @@ pub fn routes() -> R {
             get(group_endpoints),
         )
         .route(
-            &format!("{p}/endpoint_groups/{{id}}/projects/{{project_id}}"),
-            get(check_group_project)
-                .head(check_group_project)
-                .put(add_group_project)
-                .delete(remove_group_project),
-        )
-        .route(
             &format!("{p}/projects/{{id}}/endpoint_groups"),
             get(project_groups),
         )
@@ -54,16 +47,44 @@ pub fn routes() -> R {
             get(project_endpoints),
         )
         .route(
-            &format!("{p}/projects/{{id}}/endpoints/{{endpoint_id}}"),
-            get(check_project_endpoint)
-                .head(check_project_endpoint)
-                .put(add_project_endpoint)
-                .delete(remove_project_endpoint),
-        )
-        .route(
             &format!("{p}/endpoints/{{id}}/projects"),
             get(endpoint_projects),
-        )
+        );
+    let r = association_routes(
+        r,
+        Assoc::Group,
+        &format!("{p}/endpoint_groups/{{id}}/projects/{{project_id}}"),
+    );
+    association_routes(
+        r,
+        Assoc::Endpoint,
+        &format!("{p}/projects/{{id}}/endpoints/{{endpoint_id}}"),
+    )
+}
+
+/// Routes for one kind of project association at `item`: GET and HEAD
+/// check it, PUT adds it, DELETE removes it, each answering 204. The
+/// endpoint form names the project first and the group form names it last,
+/// as Keystone's URLs do, so `kind` also says which parameter is which.
+fn association_routes(r: R, kind: Assoc, item: &str) -> R {
+    let handler = move |op: Op| {
+        move |S(id): State, Auth(ctx): Auth, Path((a, b)): Path<(String, String)>| async move {
+            let (project, other) = match kind {
+                Assoc::Endpoint => (a, b),
+                Assoc::Group => (b, a),
+            };
+            id.endpoint_association(&ctx, kind, &project, &other, op)
+                .await?;
+            Ok::<_, Error>(StatusCode::NO_CONTENT)
+        }
+    };
+    r.route(
+        item,
+        get(handler(Op::Check))
+            .head(handler(Op::Check))
+            .put(handler(Op::Add))
+            .delete(handler(Op::Remove)),
+    )
 }
 
 fn render(g: &EndpointGroup, base: &str) -> Value {
@@ -193,36 +214,6 @@ async fn group_endpoints(
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
 }
 
-async fn check_group_project(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((gid, pid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Check)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn add_group_project(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((gid, pid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Add)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn remove_group_project(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((gid, pid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Group, &pid, &gid, Op::Remove)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 async fn project_groups(
     S(id): State,
     Auth(ctx): Auth,
@@ -267,36 +258,6 @@ async fn project_endpoints(
         .map(|e| super::catalog::render_endpoint(e, &base))
         .collect();
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
-}
-
-async fn check_project_endpoint(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((pid, eid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Check)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn add_project_endpoint(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((pid, eid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Add)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn remove_project_endpoint(
-    S(id): State,
-    Auth(ctx): Auth,
-    Path((pid, eid)): Path<(String, String)>,
-) -> Result<StatusCode> {
-    id.endpoint_association(&ctx, Assoc::Endpoint, &pid, &eid, Op::Remove)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn endpoint_projects(
