@@ -608,14 +608,11 @@ impl Identity {
         ) {
             return Err(token_not_found());
         }
-        let mut role_ids: Vec<String> = match (&p.trust_id, &target) {
-            (Some(tid), _) => self.trust_roles(snap, tid, &p.user_id)?,
-            (None, Some(_)) if p.oauth_access_token_id.is_some() => {
-                let at = p.oauth_access_token_id.as_deref().unwrap_or("");
-                self.oauth_roles(snap, at, &p.user_id)?
-            }
-            (None, None) => vec![],
-            (None, Some(t)) => snap.effective_roles(&p.user_id, t).as_ref().clone(),
+        let mut role_ids: Vec<String> = match (&p.trust_id, &p.oauth_access_token_id, &target) {
+            (Some(tid), _, _) => self.trust_roles(snap, tid, &p.user_id)?,
+            (None, Some(at), Some(_)) => self.oauth_roles(snap, at, &p.user_id)?,
+            (None, _, None) => vec![],
+            (None, None, Some(t)) => snap.effective_roles(&p.user_id, t).as_ref().clone(),
         };
         if target.is_some() && role_ids.is_empty() {
             return Err(token_not_found());
