@@ -171,10 +171,7 @@ impl Identity {
         let mut tx = self.begin().await?;
         for (_, pid) in &ordered {
             crate::db::assignments::delete_for(tx.conn(), pid).await?;
-            db::sqlx::query("DELETE FROM application_credentials WHERE project_id = $1")
-                .bind(pid)
-                .execute(tx.conn())
-                .await?;
+            crate::db::app_creds::delete_for_project(tx.conn(), pid).await?;
             crate::db::projects::delete(tx.conn(), pid).await?;
         }
         for u in &users {

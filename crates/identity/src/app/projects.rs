@@ -229,10 +229,7 @@ impl Identity {
         }
         let mut tx = self.begin().await?;
         crate::db::assignments::delete_for(tx.conn(), id).await?;
-        db::sqlx::query("DELETE FROM application_credentials WHERE project_id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        crate::db::app_creds::delete_for_project(tx.conn(), id).await?;
         db::sqlx::query("UPDATE users SET default_project_id = NULL WHERE default_project_id = $1")
             .bind(id)
             .execute(tx.conn())

@@ -100,3 +100,13 @@ pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
             .rows_affected(),
     )
 }
+
+/// Deletes every application credential bound to `project_id`, for when the
+/// project goes; their role rows go with them by the foreign key's cascade.
+pub async fn delete_for_project(c: &mut Conn, project_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM application_credentials WHERE project_id = $1")
+        .bind(project_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
