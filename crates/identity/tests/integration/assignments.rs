@@ -123,14 +123,7 @@ async fn grants_on_projects_domains_and_system() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "gr").await;
-    let uid = admin
-        .post("/v3/users", json!({"user": {"name": "gu"}}))
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uid = user(&admin, "gu", "pw").await;
     let member = role_id(&admin, "member").await;
     for base in [
         format!("/v3/projects/{pid}"),

@@ -16,17 +16,7 @@ async fn inherited_grants_reach_projects_below() {
         .await
         .unwrap();
     let leaf = r.body["project"]["id"].as_str().unwrap().to_string();
-    let uid = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": "heir", "password": "pw"}}),
-        )
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uid = user(&admin, "heir", "pw").await;
     let member = role_id(&admin, "member").await;
     let g =
         format!("/v3/OS-INHERIT/projects/{top}/users/{uid}/roles/{member}/inherited_to_projects");
@@ -349,17 +339,7 @@ async fn trusts_delegate_and_revoke() {
     let admin = cloud.admin().await.unwrap();
     let p = project(&admin, "tp").await;
     let trustor = user_with_role(&admin, "trustor", "pw", &p, "member").await;
-    let trustee = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": "trustee", "password": "pw"}}),
-        )
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let trustee = user(&admin, "trustee", "pw").await;
     let tor = token_for(&cloud, "trustor", "pw", "tp").await;
     // Only the trustor may create it; roles must be the trustor's.
     let body = json!({"trust": {"trustor_user_id": trustor, "trustee_user_id": trustee, "project_id": p,
@@ -450,28 +430,8 @@ async fn trusts_without_impersonation_and_redelegation() {
     let admin = cloud.admin().await.unwrap();
     let p = project(&admin, "rp").await;
     let a = user_with_role(&admin, "ra", "pw", &p, "member").await;
-    let b = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": "rb", "password": "pw"}}),
-        )
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cc = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": "rc", "password": "pw"}}),
-        )
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let b = user(&admin, "rb", "pw").await;
+    let cc = user(&admin, "rc", "pw").await;
     let ta = token_for(&cloud, "ra", "pw", "rp").await;
     let r = ta
         .post("/v3/OS-TRUST/trusts", json!({"trust": {"trustor_user_id": a, "trustee_user_id": b, "project_id": p,

@@ -13,14 +13,8 @@ mod tokens;
 use serde_json::{json, Value};
 use testkit::{Client, TestCloud};
 
-/// Creates a user with `password` and grants `role` on project `project_id`.
-pub async fn user_with_role(
-    admin: &Client,
-    name: &str,
-    password: &str,
-    project_id: &str,
-    role: &str,
-) -> String {
+/// Creates a user with `password` in the Default domain, with no roles.
+pub async fn user(admin: &Client, name: &str, password: &str) -> String {
     let r = admin
         .post(
             "/v3/users",
@@ -29,7 +23,18 @@ pub async fn user_with_role(
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    let uid = r.body["user"]["id"].as_str().unwrap().to_string();
+    r.body["user"]["id"].as_str().unwrap().to_string()
+}
+
+/// Creates a user with `password` and grants `role` on project `project_id`.
+pub async fn user_with_role(
+    admin: &Client,
+    name: &str,
+    password: &str,
+    project_id: &str,
+    role: &str,
+) -> String {
+    let uid = user(admin, name, password).await;
     let rid = role_id(admin, role).await;
     let r = admin
         .put(

@@ -330,17 +330,7 @@ async fn groups_and_membership() {
             .unwrap(),
         409,
     );
-    let uid = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": "g1", "password": "pw"}}),
-        )
-        .await
-        .unwrap()
-        .body["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uid = user(&admin, "g1", "pw").await;
     let m = format!("/v3/groups/{gid}/users/{uid}");
     assert_eq!(admin.head(&m).await.unwrap().status, 404);
     assert_eq!(admin.put(&m, None).await.unwrap().status, 204);
