@@ -22,7 +22,9 @@ cd "$ROOT"
 
 # Debian packages the tests need; add to this list as the project grows
 # (e.g. qemu-utils for the image tests). Checked with dpkg, installed if missing.
-APT_PACKAGES=(postgresql qemu-utils)
+# gcc, pkg-config and libssl-dev build the binary (uploads are hashed with
+# OpenSSL).
+APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils)
 PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(gcc pkg-config ca-certificates)
+# libssl-dev: the image and object stores hash uploads with OpenSSL.
+packages=(gcc pkg-config libssl-dev ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,8 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod datafile;
+pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -5,8 +5,9 @@
 //! the queries; `store` the image files on disk; `inspect` the streaming
 //! format inspector; `policies` Glance's default policy rules.
 //!
-//! Crates chosen: RustCrypto `md-5` and `sha2` for Glance's `checksum`
-//! (MD5) and `os_hash_value` (SHA-512), computed while the data streams.
+//! Glance's `checksum` (MD5) and `os_hash_value` (SHA-512) are computed
+//! while the data streams, by [`common::datafile`] with OpenSSL's hashes
+//! (see [`common::digest`] for why that crate).
 
 pub mod api;
 pub mod app;

@@ -13,8 +13,10 @@
 //! holds Swift's rules (authorisation in `app/auth.rs`, listings, large
 //! objects, temp URLs, quotas, versioning, expiry); `db/` the queries.
 //!
-//! Crates chosen, each for one job: `md-5` (RustCrypto) for ETags, which
-//! Swift defines as MD5; `hmac` with `sha1`/`sha2` (RustCrypto) for temp
+//! Crates chosen, each for one job: uploads are hashed (the ETag Swift
+//! defines as MD5) by [`common::datafile`] with OpenSSL's MD5, the fastest
+//! at hand (see [`common::digest`]); `md-5` (RustCrypto) hashes the small
+//! things (manifest ETags); `hmac` with `sha1`/`sha2` (RustCrypto) for temp
 //! URL signatures, as `swift tempurl` computes them; `httpdate` for the
 //! three HTTP date formats conditional requests may carry (it is already in
 //! the tree through hyper). Listings in XML are a handful of elements, so

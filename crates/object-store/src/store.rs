@@ -15,25 +15,16 @@
 //! or a file no row names (removed by the sweep the service runs at start,
 //! [`DataStore::unreferenced_before`]).
 //!
-//! [`Writer`] is the write side of an upload: chunks go over a bounded
-//! channel to a blocking thread that computes the MD5 and writes through a
-//! 1 MiB buffer, so hashing never stalls the async runtime and memory stays
-//! flat whatever the object's size (a slow disk slows the client down
-//! instead of filling RAM).
+//! [`Writer`] is the write side of an upload: a
+//! [`common::datafile::Writer`] computing the MD5 Swift defines the ETag
+//! as, on its own thread for large or unknown sizes.
 
 use bytes::Bytes;
+use common::datafile::{self, Completed, Hashing};
+use common::digest::Algorithm;
 use md5::Digest as _;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::mpsc;
-
-/// Chunks in flight between the network and the writer thread.
-const CHANNEL_DEPTH: usize = 16;
-/// The writer's buffer: few large writes instead of many small ones.
-const WRITE_BUFFER: usize = 1 << 20;
 
 /// The data directory.
 #[derive(Debug, Clone)]
@@ -50,27 +41,11 @@ impl DataStore {
     /// directories and `tmp/`, and removes what interrupted uploads left
     /// in `tmp/`.
     pub fn open(dir: &Path) -> std::io::Result<DataStore> {
-        use std::os::unix::fs::DirBuilderExt;
-        let mut dirs = vec![dir.to_path_buf(), dir.join("tmp"), dir.join("objects")];
+        let mut dirs = vec![dir.to_path_buf(), dir.join("objects")];
         for i in 0..=255u8 {
             dirs.push(dir.join("objects").join(format!("{i:02x}")));
         }
-        for d in &dirs {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(d)
-                .map_err(|e| {
-                    std::io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display()))
-                })?;
-        }
-        for entry in std::fs::read_dir(dir.join("tmp"))? {
-            let path = entry?.path();
-            tracing::info!(path = %path.display(), "removing an interrupted upload");
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot remove");
-            }
-        }
+        datafile::prepare_dirs(&dirs, &dir.join("tmp"))?;
         Ok(DataStore {
             dir: dir.to_path_buf(),
         })
@@ -101,43 +76,12 @@ impl DataStore {
     /// is the slowest stage of an upload); small files keep to one thread.
     pub async fn writer_for(&self, expected: Option<u64>) -> std::io::Result<Writer> {
         let file_id = common::ids::hex_id();
-        let path = self.temp_path(&file_id);
-        let p = path.clone();
-        let file = tokio::task::spawn_blocking(move || {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&p)
-        })
-        .await
-        .map_err(blocking_error)??;
-        let temp = TempFile(Some(path));
-        let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let flag = abandoned.clone();
-        let split = expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE);
-        let handle = tokio::task::spawn_blocking(move || write_loop(file, rx, &flag, !split));
-        let (md5_tx, md5_handle) = if split {
-            let (mtx, mrx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-            (
-                Some(mtx),
-                Some(tokio::task::spawn_blocking(move || md5_loop(mrx))),
-            )
-        } else {
-            (None, None)
+        let hashing = Hashing {
+            algorithms: vec![Algorithm::Md5],
+            own_threads: expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE),
         };
-        Ok(Writer {
-            tx: Some(tx),
-            handle: Some(handle),
-            md5_tx,
-            md5_handle,
-            temp,
-            file_id,
-            written: 0,
-            abandoned,
-        })
+        let inner = datafile::Writer::create(self.temp_path(&file_id), hashing, ()).await?;
+        Ok(Writer { inner, file_id })
     }
 
     /// Writes `data` as a new file in one go (small objects, manifests).
@@ -168,7 +112,7 @@ impl DataStore {
                     std::fs::rename(&tmp, &d)?;
                 }
             }
-            sync_dir(&d)
+            datafile::sync_dir(&d)
         })
         .await
         .map_err(blocking_error)??;
@@ -227,133 +171,10 @@ impl DataStore {
     }
 }
 
-/// Fsyncs the directory holding `path`, so a rename or link survives a
-/// crash.
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
-}
-
-/// Removes the temporary file unless it was installed.
-#[derive(Debug)]
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Sizes above which the MD5 runs on a thread of its own.
 const SPLIT_HASHING_ABOVE: u64 = 1 << 20;
 
-fn md5_loop(mut rx: mpsc::Receiver<Bytes>) -> String {
-    let mut md5 = md5::Md5::new();
-    while let Some(chunk) = rx.blocking_recv() {
-        md5.update(&chunk);
-    }
-    hex(&md5.finalize())
-}
-
-/// What the writing thread ends with: the file, its size and, when it
-/// hashed too, the MD5.
-type Written = (std::fs::File, u64, Option<String>);
-
-/// Writes the chunks (hashing them too when `hash`).
-fn write_loop(
-    file: std::fs::File,
-    mut rx: mpsc::Receiver<Bytes>,
-    abandoned: &AtomicBool,
-    hash: bool,
-) -> std::io::Result<Written> {
-    let mut md5 = md5::Md5::new();
-    let mut flusher = Flusher::default();
-    let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut size = 0u64;
-    let mut flushed_at = 0u64;
-    while let Some(chunk) = rx.blocking_recv() {
-        if abandoned.load(Ordering::Relaxed) {
-            return Err(std::io::Error::other("upload abandoned"));
-        }
-        if hash {
-            md5.update(&chunk);
-        }
-        out.write_all(&chunk)?;
-        size += chunk.len() as u64;
-        if size - flushed_at >= FLUSH_EVERY {
-            flushed_at = size;
-            flusher.kick(out.get_ref());
-        }
-    }
-    if abandoned.load(Ordering::Relaxed) {
-        // Nobody will install it: no point flushing it to disk.
-        return Err(std::io::Error::other("upload abandoned"));
-    }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    flusher.finish();
-    file.sync_all()?;
-    Ok((file, size, hash.then(|| hex(&md5.finalize()))))
-}
-
-/// Bytes written between background flushes of a large upload.
-const FLUSH_EVERY: u64 = 32 << 20;
-
-/// Starts writing a large upload back to disk while it is still arriving:
-/// a second thread calls `fdatasync` on its own handle of the file every
-/// [`FLUSH_EVERY`] bytes (one at a time; a kick while one runs is
-/// dropped). Without it the kernel keeps up to a tenth of RAM dirty, so
-/// the final fsync would write the whole object only after the last byte
-/// came in, instead of the disk working alongside the network and the MD5.
-#[derive(Default)]
-struct Flusher {
-    tx: Option<std::sync::mpsc::SyncSender<()>>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Flusher {
-    /// The thread starts with the first kick: small objects never get one.
-    fn kick(&mut self, file: &std::fs::File) {
-        if self.tx.is_none() && self.handle.is_none() {
-            let Ok(clone) = file.try_clone() else {
-                return;
-            };
-            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-            self.handle = std::thread::Builder::new()
-                .name("object-flush".into())
-                .spawn(move || {
-                    while rx.recv().is_ok() {
-                        // An error here shows again in the final fsync.
-                        let _ = clone.sync_data();
-                    }
-                })
-                .ok();
-            self.tx = Some(tx);
-        }
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(());
-        }
-    }
-
-    fn finish(mut self) {
-        self.tx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
+pub use common::digest::hex;
 
 /// The MD5 of `data`, in hex.
 pub fn md5_hex(data: &[u8]) -> String {
@@ -364,76 +185,33 @@ pub fn md5_hex(data: &[u8]) -> String {
 /// discards the data.
 #[derive(Debug)]
 pub struct Writer {
-    tx: Option<mpsc::Sender<Bytes>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<Written>>>,
-    md5_tx: Option<mpsc::Sender<Bytes>>,
-    md5_handle: Option<tokio::task::JoinHandle<String>>,
-    temp: TempFile,
+    inner: datafile::Writer<()>,
     file_id: String,
-    written: u64,
-    abandoned: Arc<AtomicBool>,
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        if self.handle.is_some() {
-            self.abandoned.store(true, Ordering::Relaxed);
-        }
-    }
 }
 
 impl Writer {
     /// Bytes accepted so far.
     pub fn written(&self) -> u64 {
-        self.written
+        self.inner.written()
     }
 
     /// Queues a chunk; an error means the writer thread failed (disk).
     pub async fn write(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        self.written += chunk.len() as u64;
-        if let Some(m) = &self.md5_tx {
-            // The hashing thread only stops when its sender is dropped.
-            let _ = m.send(chunk.clone()).await;
-        }
-        let sent = match &self.tx {
-            Some(tx) => tx.send(chunk).await.is_ok(),
-            None => false,
-        };
-        if sent {
-            return Ok(());
-        }
-        self.tx = None;
-        Err(match self.handle.take() {
-            Some(h) => match h.await {
-                Ok(Err(e)) => e,
-                Ok(Ok(_)) => std::io::Error::other("writer stopped early"),
-                Err(e) => blocking_error(e),
-            },
-            None => std::io::Error::other("writer already stopped"),
-        })
+        Ok(self.inner.write(chunk).await?)
     }
 
     /// Ends the stream: the temporary file is complete and fsynced.
-    pub async fn finish(mut self) -> std::io::Result<Finished> {
-        self.tx = None;
-        self.md5_tx = None;
-        let handle = self
-            .handle
-            .take()
-            .ok_or_else(|| std::io::Error::other("writer already stopped"))?;
-        let (_file, size, md5) = handle.await.map_err(blocking_error)??;
-        let md5 = match (md5, self.md5_handle.take()) {
-            (Some(m), _) => m,
-            (None, Some(h)) => h.await.map_err(blocking_error)?,
-            (None, None) => return Err(std::io::Error::other("no hash computed")),
-        };
+    pub async fn finish(self) -> std::io::Result<Finished> {
+        let f = self.inner.finish().await?;
+        let md5 = f
+            .digests
+            .into_iter()
+            .next()
+            .ok_or_else(|| std::io::Error::other("no hash computed"))?;
         Ok(Finished {
-            file_id: std::mem::take(&mut self.file_id),
-            temp: TempFile(self.temp.0.take()),
-            size,
+            file_id: self.file_id,
+            file: f.file,
+            size: f.size,
             md5,
         })
     }
@@ -443,7 +221,7 @@ impl Writer {
 #[derive(Debug)]
 pub struct Finished {
     file_id: String,
-    temp: TempFile,
+    file: Completed,
     pub size: u64,
     /// MD5 of the data, lowercase hex.
     pub md5: String,
@@ -451,31 +229,14 @@ pub struct Finished {
 
 impl Finished {
     /// Renames the file into place and fsyncs the directory.
-    pub async fn install(mut self, store: &DataStore) -> std::io::Result<Installed> {
-        let temp = self
-            .temp
-            .0
-            .take()
-            .ok_or_else(|| std::io::Error::other("no temporary file"))?;
+    pub async fn install(self, store: &DataStore) -> std::io::Result<Installed> {
         let dest = store.path(&self.file_id);
-        let d = dest.clone();
-        let t = temp.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            std::fs::rename(&t, &d)?;
-            sync_dir(&d)
-        })
-        .await
-        .map_err(blocking_error)
-        .and_then(|r| r);
-        if let Err(e) = r {
-            let _ = std::fs::remove_file(&temp);
-            return Err(e);
-        }
+        self.file.install(dest.clone()).await?;
         Ok(Installed {
-            file_id: std::mem::take(&mut self.file_id),
+            file_id: self.file_id,
             path: Some(dest),
             size: self.size,
-            md5: std::mem::take(&mut self.md5),
+            md5: self.md5,
         })
     }
 }

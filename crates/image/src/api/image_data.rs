@@ -12,16 +12,11 @@ use axum::http::{header as h, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
-use bytes::{Bytes, BytesMut};
 use common::auth::Auth;
 use common::http::JsonBody;
 use common::{Error, Result};
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-
-/// Read size when streaming data back.
-const READ_CHUNK: usize = 1024 * 1024;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -151,7 +146,7 @@ async fn download(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let Some(mut d) = g.download(&ctx, &id).await? else {
+    let Some(d) = g.download(&ctx, &id).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let (status, start, len) = match range(&headers, d.size) {
@@ -167,32 +162,11 @@ async fn download(
             return Ok(r);
         }
     };
-    if start > 0 {
-        d.file.seek(std::io::SeekFrom::Start(start)).await?;
-    }
-    let stream = futures_util::stream::unfold((d.file, len), |(mut file, left)| async move {
-        if left == 0 {
-            return None;
-        }
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(READ_CHUNK);
-        let mut buf = BytesMut::with_capacity(want);
-        match file.read_buf(&mut buf).await {
-            Ok(0) => Some((
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "image data is shorter than its size",
-                )),
-                (file, 0),
-            )),
-            Ok(n) => {
-                buf.truncate(n.min(want));
-                let chunk: Bytes = buf.freeze();
-                let left = left - chunk.len() as u64;
-                Some((Ok(chunk), (file, left)))
-            }
-            Err(e) => Some((Err(e), (file, 0))),
-        }
+    let file = d.file.into_std().await;
+    let rx = common::datafile::spawn_reader(move |emit| {
+        common::datafile::read_range(&file, start, len, emit)
     });
+    let stream = common::datafile::into_stream(rx);
     let mut r = Response::new(Body::from_stream(stream));
     *r.status_mut() = status;
     let hs = r.headers_mut();

@@ -169,9 +169,7 @@ pub async fn render(reply: Reply) -> Response {
                 }
             } else {
                 let rx = read::spawn_reader(pieces);
-                let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-                    rx.recv().await.map(|item| (item, rx))
-                });
+                let stream = common::datafile::into_stream(rx);
                 (Body::from_stream(stream), total)
             }
         }

@@ -655,9 +655,7 @@ impl ObjectStore {
         room: Option<u64>,
     ) -> Result<crate::store::Finished> {
         let rx = read::spawn_reader(pieces);
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
+        let stream = common::datafile::into_stream(rx);
         self.receive(Box::pin(stream), Expect { length: None, room })
             .await
     }

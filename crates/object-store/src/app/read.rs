@@ -204,42 +204,6 @@ pub fn respond(
 
 /// Bodies up to this size are read in one go; larger ones stream.
 pub const SMALL_BODY: u64 = 1 << 20;
-/// Chunk size of streamed bodies.
-const CHUNK: usize = 1 << 20;
-/// Chunks read ahead of the network.
-const READ_AHEAD: usize = 8;
-
-fn read_piece_at(
-    file: &std::fs::File,
-    offset: u64,
-    len: u64,
-    mut emit: impl FnMut(Bytes) -> bool,
-) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    // One reader at a time per handle (a reply's pieces are read in
-    // order on one thread), so seeking the shared handle is safe; reading
-    // with `read_to_end` into fresh capacity spares zeroing every buffer.
-    let mut f = file;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(CHUNK as u64);
-        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(CHUNK));
-        let n = f.take(want).read_to_end(&mut buf)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "object data shorter than recorded",
-            ));
-        }
-        left -= n as u64;
-        if !emit(Bytes::from(buf)) {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
 /// Feeds the bytes of `pieces` to `emit` in order; stops early when
 /// `emit` says so (the reader went away).
 pub fn read_pieces(pieces: &[Piece], mut emit: impl FnMut(Bytes) -> bool) -> std::io::Result<()> {
@@ -254,14 +218,14 @@ pub fn read_pieces(pieces: &[Piece], mut emit: impl FnMut(Bytes) -> bool) -> std
                 source: Source::Open(f),
                 offset,
                 len,
-            } => read_piece_at(f, *offset, *len, &mut emit)?,
+            } => common::datafile::read_range(f, *offset, *len, &mut emit)?,
             Piece::File {
                 source: Source::Path(path),
                 offset,
                 len,
             } => {
                 let f = std::fs::File::open(path)?;
-                read_piece_at(&f, *offset, *len, &mut emit)?;
+                common::datafile::read_range(&f, *offset, *len, &mut emit)?;
             }
         }
     }
@@ -282,19 +246,10 @@ pub async fn read_all(pieces: Vec<Piece>) -> std::io::Result<Bytes> {
     .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
-/// Reads `pieces` on a blocking thread into a bounded channel: memory
-/// stays at a few chunks whatever the size, and a slow reader slows the
-/// disk reads down. An error ends the stream with that error.
+/// Reads `pieces` on a blocking thread into a bounded channel (see
+/// [`common::datafile::spawn_reader`]).
 pub fn spawn_reader(pieces: Vec<Piece>) -> tokio::sync::mpsc::Receiver<std::io::Result<Bytes>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let r = read_pieces(&pieces, |b| tx.blocking_send(Ok(b)).is_ok());
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "object read failed mid-stream");
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    rx
+    common::datafile::spawn_reader(move |emit| read_pieces(&pieces, emit))
 }
 
 /// Total length of `pieces`.
