@@ -141,7 +141,7 @@ CREATE TABLE images (
     reserved_bytes BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+, upload_seen_at BIGINT);
 
 CREATE TABLE implied_roles (
     prior_role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_ext",
         include_str!("../migrations/0004_identity_ext.sql"),
     ),
+    (
+        5,
+        "image_upload_lease",
+        include_str!("../migrations/0005_image_upload_lease.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -123,6 +123,9 @@ impl Cloud {
             image_router,
             wait_stop(stop_rx.clone()),
         )));
+        servers.push(tokio::spawn(
+            image.clone().run_background(wait_stop(stop_rx.clone())),
+        ));
         if let (Some(store), Some(listener)) = (&object_store, object_store_listener) {
             let router = object_store::api::router(store.clone(), cfg.max_request_body_size);
             apis.push(ServedApi {

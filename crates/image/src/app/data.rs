@@ -52,6 +52,15 @@ pub struct Incoming {
     pub content_length: Option<u64>,
 }
 
+/// How long an upload in flight holds the image without renewing its
+/// lease before another process may reset it.
+pub const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+/// How often an upload renews its lease: several renewals per lease, so a
+/// slow store does not make a live upload look dead.
+const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(30);
+/// How often a process on a shared store looks for lapsed leases.
+const LEASE_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which kind of ingest: where the data goes and the status it ends in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
@@ -161,9 +170,11 @@ impl Glance {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let lease = self.keep_lease(&img.id, &upload_id);
         let r = self
             .ingest_inner(&img, &upload_id, body, incoming, target)
             .await;
+        lease.abort();
         if let Err(e) = &r {
             tracing::info!(image = %img.id, error = %e, "image data refused");
             if let Err(e) = self.abandon(&img.id, &upload_id).await {
@@ -521,11 +532,75 @@ impl Glance {
         Ok(())
     }
 
+    /// Renews the lease of an upload in flight every [`LEASE_RENEW`] until
+    /// aborted (the transition that started the upload took it).
+    fn keep_lease(&self, id: &str, upload_id: &str) -> tokio::task::JoinHandle<()> {
+        let (db, clock) = (self.db.clone(), self.clock.clone());
+        let (id, upload_id) = (id.to_string(), upload_id.to_string());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_RENEW).await;
+                let now = clock.now_micros();
+                match crate::db::images::touch_upload(&db.pool, &id, &upload_id, now).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    // The next renewal may get through; the lease outlasts
+                    // several misses.
+                    Err(e) => {
+                        tracing::warn!(image = %id, error = %e, "cannot renew an upload lease")
+                    }
+                }
+            }
+        })
+    }
+
+    /// Puts back to `queued` the uploads whose lease lapsed (their process
+    /// stopped), returning the quota they held. Safe while other processes
+    /// upload: a live upload renews its lease long before it lapses, and
+    /// each reset names the upload it ends. Returns how many it reset.
+    pub async fn reset_stale_uploads(&self) -> Result<usize> {
+        let lease = i64::try_from(UPLOAD_LEASE.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = self.now().saturating_sub(lease);
+        let stale = crate::db::images::stale_uploads(&self.db.pool, cutoff).await?;
+        let mut reset = 0;
+        for (id, upload_id) in stale {
+            tracing::warn!(image = %id, "resetting an upload whose process stopped");
+            self.abandon(&id, &upload_id).await?;
+            reset += 1;
+        }
+        Ok(reset)
+    }
+
+    /// On a shared store: resets lapsed uploads now and every
+    /// [`LEASE_SWEEP`] until `stop`, so a replica that died does not leave
+    /// its images `saving` while the others run. (A sole owner resets
+    /// everything at start instead, in [`Glance::recover`].)
+    pub async fn run_background(
+        self: Arc<Self>,
+        stop: impl std::future::Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        if !self.db.is_shared() {
+            return Ok(());
+        }
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(LEASE_SWEEP) => {}
+            }
+            if let Err(e) = self.reset_stale_uploads().await {
+                tracing::warn!(error = %e, "upload lease sweep failed");
+            }
+        }
+    }
+
     /// Puts back images a stopped process left mid-upload, and rebuilds
-    /// the quota counters. Only on a store this process owns alone
-    /// (SQLite): on a shared store another replica may be uploading.
+    /// the quota counters. On a store this process owns alone (SQLite)
+    /// every upload in flight is a leftover; on a shared store only those
+    /// whose lease lapsed are (another replica may be uploading).
     pub async fn recover(&self) -> Result<()> {
         if self.db.is_shared() {
+            self.reset_stale_uploads().await?;
             return Ok(());
         }
         let now = self.now();

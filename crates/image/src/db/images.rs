@@ -267,7 +267,8 @@ pub async fn transition(
         .collect::<Vec<_>>()
         .join(", ");
     let n = sqlx::query(&format!(
-        "UPDATE images SET status = $2, upload_id = $3, updated_at = $4 \
+        "UPDATE images SET status = $2, upload_id = $3, \
+         upload_seen_at = CASE WHEN $3 IS NULL THEN NULL ELSE $4 END, updated_at = $4 \
          WHERE id = $1 AND status IN ({list})"
     ))
     .bind(id)
@@ -325,7 +326,8 @@ pub async fn finish_upload(
     let n = sqlx::query(
         "UPDATE images SET status = $3, size = $4, virtual_size = $5, checksum = $6, \
          os_hash_algo = $7, os_hash_value = $8, stored_bytes = $4, reserved_bytes = 0, \
-         upload_id = CASE WHEN $9 = 1 THEN upload_id ELSE NULL END, updated_at = $10 \
+         upload_id = CASE WHEN $9 = 1 THEN upload_id ELSE NULL END, upload_seen_at = NULL, \
+         updated_at = $10 \
          WHERE id = $1 AND upload_id = $2",
     )
     .bind(id)
@@ -369,7 +371,8 @@ pub async fn abandon_upload(
     sqlx::query(
         "UPDATE images SET status = $3, size = NULL, virtual_size = NULL, checksum = NULL, \
          os_hash_algo = NULL, os_hash_value = NULL, stored_bytes = 0, reserved_bytes = 0, \
-         upload_id = NULL, updated_at = $4 WHERE id = $1 AND upload_id = $2",
+         upload_id = NULL, upload_seen_at = NULL, updated_at = $4 \
+         WHERE id = $1 AND upload_id = $2",
     )
     .bind(id)
     .bind(upload_id)
@@ -404,6 +407,41 @@ pub async fn delete(c: &mut Conn, id: &str) -> Result<Option<Image>, sqlx::Error
     Ok(Some(img))
 }
 
+/// Renews the lease of upload `upload_id` of `id`; false when that upload
+/// is no longer the image's (it ended, or was reset as stale).
+pub async fn touch_upload(
+    pool: &AnyPool,
+    id: &str,
+    upload_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE images SET upload_seen_at = $3 WHERE id = $1 AND upload_id = $2")
+        .bind(id)
+        .bind(upload_id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Uploads in flight whose lease was last renewed before `cutoff`: their
+/// process stopped. (image id, upload id) pairs.
+pub async fn stale_uploads(
+    pool: &AnyPool,
+    cutoff: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, upload_id FROM images WHERE upload_seen_at IS NOT NULL \
+         AND upload_seen_at < $1 AND upload_id IS NOT NULL",
+    )
+    .bind(cutoff)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("id")?, r.try_get("upload_id")?)))
+    .collect()
+}
+
 /// Images left mid-upload by a process that stopped (single-process
 /// stores only): back to queued, or to `uploading` when their staged data
 /// survived (`staged` says which).
@@ -428,7 +466,7 @@ pub async fn reset_interrupted(
         Some(n) => {
             sqlx::query(
                 "UPDATE images SET status = 'uploading', stored_bytes = $2, reserved_bytes = 0, \
-                 updated_at = $3 WHERE id = $1",
+                 upload_seen_at = NULL, updated_at = $3 WHERE id = $1",
             )
             .bind(id)
             .bind(n)
@@ -440,7 +478,8 @@ pub async fn reset_interrupted(
             sqlx::query(
                 "UPDATE images SET status = 'queued', size = NULL, virtual_size = NULL, \
                  checksum = NULL, os_hash_algo = NULL, os_hash_value = NULL, stored_bytes = 0, \
-                 reserved_bytes = 0, upload_id = NULL, updated_at = $2 WHERE id = $1",
+                 reserved_bytes = 0, upload_id = NULL, upload_seen_at = NULL, updated_at = $2 \
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(now)

@@ -272,6 +272,60 @@ async fn interrupted_upload_leaves_queued_and_nothing_behind() {
 }
 
 #[tokio::test]
+async fn lapsed_upload_leases_are_reset_and_live_ones_kept() {
+    // What a replica on a shared store does for an upload whose process
+    // died: the lease is not renewed, so once it lapses the image goes
+    // back to queued with its quota returned. The clock is moved instead
+    // of waiting out the lease; the upload below stands in for the dead
+    // process (its renewals run on real time, so none happens here).
+    let clock = std::sync::Arc::new(common::clock::ManualClock::new(1_800_000_000_000_000));
+    let cloud = TestCloud::start_with(|c| c.image.quota_bytes = 64 << 20, clock.clone())
+        .await
+        .unwrap();
+    let admin = cloud.admin().await.unwrap().at(&cloud.url("image"));
+    let glance = cloud.cloud.image.clone();
+    let id = create(
+        &admin,
+        json!({"disk_format": "raw", "container_format": "bare"}),
+    )
+    .await;
+    let token = admin.token().unwrap().to_string();
+    let conn = partial_upload(&cloud.url("image"), &token, &id, 1 << 20, 10 << 20).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = show(&admin, &id).await["status"].clone();
+        if status == "saving" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "saving");
+    let usage = |r: Resp| r.body["usage"]["image_size_total"]["usage"].clone();
+    let held = usage(admin.get("/v2/info/usage").await.unwrap());
+    assert_ne!(held, 0, "the upload holds quota while it streams");
+
+    // A live lease is left alone, however often the sweep runs.
+    assert_eq!(glance.reset_stale_uploads().await.unwrap(), 0);
+    clock.advance_secs(image::app::data::UPLOAD_LEASE.as_secs() as i64 - 5);
+    assert_eq!(glance.reset_stale_uploads().await.unwrap(), 0);
+    assert_eq!(show(&admin, &id).await["status"], "saving");
+
+    // Lapsed: reset once, quota back, and a new upload is accepted.
+    clock.advance_secs(10);
+    assert_eq!(glance.reset_stale_uploads().await.unwrap(), 1);
+    assert_eq!(glance.reset_stale_uploads().await.unwrap(), 0);
+    let img = show(&admin, &id).await;
+    assert_eq!(img["status"], "queued", "{img}");
+    assert_eq!(usage(admin.get("/v2/info/usage").await.unwrap()), 0);
+    drop(conn);
+    assert_eq!(upload(&admin, &id, b"fresh data").await.status, 204);
+    let img = show(&admin, &id).await;
+    assert_eq!(img["status"], "active");
+    assert_eq!(img["size"], 10);
+    cloud.stop().await;
+}
+
+#[tokio::test]
 async fn quotas_count_and_bytes() {
     let (cloud, _admin) = start_with(|c| {
         c.image.quota_images = 2;
