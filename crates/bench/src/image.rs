@@ -1,44 +1,39 @@
 //! `oxistack bench image`: Glance data throughput against the disk's own.
 //!
-//! 1. Baseline: `dd` writes `--size-mib` MiB of zeros to a file in `--dir`
-//!    (default: the state directory's `images/`, the disk images live on)
-//!    with `conv=fsync`, then reads it back to `/dev/null`; the file is
-//!    removed.
-//! 2. Upload: a new raw/bare image, `PUT /v2/images/{id}/file` of the same
-//!    size, streamed from a repeated 1 MiB pattern (so the client reads no
-//!    disk), timed until the 204.
-//! 3. Download: `GET /v2/images/{id}/file`, counting every byte.
-//! 4. The image is deleted.
+//! Runs `--rounds` rounds (default 3); each round:
 //!
-//! Around the transfers it samples the server's `VmRSS` (see
-//! [`crate::rss`]): idle before, peak during each transfer. Targets: each
-//! transfer at least 80 % of `dd` on the same disk, and the peak RSS within
-//! 64 MiB of idle (the data must stream, not be buffered).
+//! 1. creates a raw/bare image;
+//! 2. baseline: `dd` writes `--size-mib` MiB of zeros to a file in `--dir`
+//!    (default: the state directory's `images/`, the disk images live on)
+//!    with `conv=fsync`, then reads it back to `/dev/null`; with
+//!    `--drop-caches` (root) the read is repeated from a cold page cache.
+//!    The file is removed;
+//! 3. upload: `PUT /v2/images/{id}/file` of the same size, streamed from a
+//!    repeated 1 MiB pattern (so the client reads no disk), timed until the
+//!    204;
+//! 4. download: `GET /v2/images/{id}/file`, counting every byte, and with
+//!    `--drop-caches` once more from a cold page cache;
+//! 5. deletes the image (also when a step failed).
+//!
+//! During each transfer it samples the server's `VmRSS` (see
+//! [`crate::rss`]), against the idle figure taken before the first round.
+//! The report gives medians over the rounds with min–max, ratios of medians,
+//! and the verdicts described in [`crate::disk`]: each judged transfer at
+//! least 80 % of `dd` on the same disk, and the peak RSS within 64 MiB of
+//! idle (the data must stream, not be buffered).
 
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context as TaskCx, Poll};
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::Frame;
-use hyper::client::conn::http1;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 
+use crate::disk::{self, LargeResults, Pattern, RoundConfig, Service};
 use crate::identity::{self, IdentityArgs};
 use crate::load::Target;
-use crate::report::{self, Table};
-use crate::rss::{self, RssSummary};
-
-/// Transfer throughput target, as a fraction of `dd` on the same disk.
-pub const THROUGHPUT_GOAL: f64 = 0.80;
-/// Allowed growth of the server's RSS over idle during a transfer, KiB.
-pub const RSS_GROWTH_GOAL_KIB: u64 = 64 * 1024;
-const PATTERN_LEN: usize = 1 << 20;
+use crate::report;
+use crate::rss;
 
 /// Arguments of `oxistack bench image`.
 #[derive(clap::Args, Debug, Clone)]
@@ -88,96 +83,20 @@ pub struct ImageArgs {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub size_mib: u64,
 
+    /// Rounds of `dd` baseline plus upload and download; the report gives
+    /// medians over them (the disk is noisy)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
+    /// Also compare the download from a cold page cache against a cold
+    /// `dd` read, and judge downloads on that (writes
+    /// /proc/sys/vm/drop_caches: root only)
+    #[arg(long)]
+    pub drop_caches: bool,
+
     /// Allow a URL that does not resolve to a loopback address
     #[arg(long)]
     pub allow_remote: bool,
-}
-
-/// One timed transfer.
-#[derive(Debug, Clone)]
-pub struct Transfer {
-    pub bytes: u64,
-    pub elapsed: Duration,
-    pub rss: Option<RssSummary>,
-}
-
-impl Transfer {
-    /// MiB/s.
-    pub fn rate(&self) -> f64 {
-        self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// Everything one run measured.
-#[derive(Debug, Clone)]
-pub struct ImageResults {
-    pub size_mib: u64,
-    pub dd_write: Transfer,
-    pub dd_read: Transfer,
-    pub upload: Transfer,
-    pub download: Transfer,
-    pub idle_rss_kib: Option<u64>,
-}
-
-/// A body of `left` bytes made of one repeated buffer: the client costs
-/// next to nothing and reads no disk.
-struct Pattern {
-    chunk: Bytes,
-    left: u64,
-}
-
-impl hyper::body::Body for Pattern {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut TaskCx<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let n = self.left.min(self.chunk.len() as u64) as usize;
-        self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.left)
-    }
-}
-
-async fn send<B>(
-    target: &Target,
-    req: Request<B>,
-) -> anyhow::Result<(hyper::StatusCode, u64, Bytes)>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = tokio::net::TcpStream::connect(target.addr)
-        .await
-        .with_context(|| format!("connect to {}", target.addr))?;
-    stream.set_nodelay(true)?;
-    let (mut sender, conn) = http1::handshake::<_, B>(TokioIo::new(stream)).await?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let resp = sender.send_request(req).await?;
-    let status = resp.status();
-    let mut body = resp.into_body();
-    let mut len = 0u64;
-    let mut head = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            len += data.len() as u64;
-            if head.len() < 64 * 1024 {
-                head.extend_from_slice(&data[..data.len().min(64 * 1024)]);
-            }
-        }
-    }
-    driver.abort();
-    Ok((status, len, Bytes::from(head)))
 }
 
 fn json_request(
@@ -197,37 +116,112 @@ fn json_request(
         .body(http_body_util::Full::new(b))?)
 }
 
-async fn dd(args: &[String]) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let out = tokio::process::Command::new("dd")
-        .args(args)
-        .output()
-        .await
-        .context("running dd")?;
-    if !out.status.success() {
-        bail!(
-            "dd {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(started.elapsed())
+/// Glance's side of the rounds: a fresh image per round, since an image
+/// takes its data only once.
+struct Glance<'a> {
+    target: &'a Target,
+    token: &'a str,
+    /// The image of the current round.
+    id: Option<String>,
 }
 
-async fn sampled<F, T>(pid: Option<u32>, f: F) -> anyhow::Result<(T, Option<RssSummary>)>
-where
-    F: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let sampler = pid.map(|p| rss::Sampler::start(p, rss::SAMPLE_EVERY));
-    let r = f.await;
-    let summary = match sampler {
-        Some(s) => Some(s.finish().await),
-        None => None,
-    };
-    Ok((r?, summary))
+impl Glance<'_> {
+    fn image_id(&self) -> anyhow::Result<&str> {
+        self.id
+            .as_deref()
+            .context("no image created for this round")
+    }
+}
+
+impl Service for Glance<'_> {
+    const UPLOAD: &'static str = "upload";
+    const DOWNLOAD: &'static str = "download";
+
+    async fn begin_round(&mut self) -> anyhow::Result<()> {
+        let req = json_request(
+            self.target,
+            Method::POST,
+            "/v2/images",
+            self.token,
+            Some(serde_json::json!({
+                "name": "oxistack-bench",
+                "disk_format": "raw",
+                "container_format": "bare",
+            })),
+        )?;
+        let reply = disk::send(self.target, req).await?;
+        if reply.status.as_u16() != 201 {
+            bail!(
+                "POST /v2/images answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.head)
+            );
+        }
+        let created: serde_json::Value = serde_json::from_slice(&reply.head)?;
+        let id = created["id"].as_str().context("no image id")?;
+        self.id = Some(id.to_string());
+        Ok(())
+    }
+
+    async fn upload(&mut self, body: Pattern) -> anyhow::Result<()> {
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(
+                self.target
+                    .path(&format!("/v2/images/{}/file", self.image_id()?)),
+            )
+            .header(HOST, self.target.authority.as_str())
+            .header("x-auth-token", self.token)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, body.remaining())
+            .body(body)?;
+        let reply = disk::send(self.target, req).await?;
+        if reply.status.as_u16() != 204 {
+            bail!(
+                "upload answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.head)
+            );
+        }
+        Ok(())
+    }
+
+    async fn download(&mut self) -> anyhow::Result<u64> {
+        let path = format!("/v2/images/{}/file", self.image_id()?);
+        let req = json_request(self.target, Method::GET, &path, self.token, None)?;
+        let reply = disk::send(self.target, req).await?;
+        if reply.status.as_u16() != 200 {
+            bail!("download answered {}", reply.status);
+        }
+        Ok(reply.len)
+    }
+
+    async fn end_round(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let deleted = async {
+            let path = format!("/v2/images/{id}");
+            let req = json_request(self.target, Method::DELETE, &path, self.token, None)?;
+            let reply = disk::send(self.target, req).await?;
+            if !reply.status.is_success() {
+                bail!("DELETE answered {}", reply.status);
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        if let Err(e) = deleted {
+            eprintln!("warning: deleting image {id}: {e:#}");
+        }
+    }
 }
 
 /// Runs the suite and returns the numbers.
-pub async fn measure(args: &ImageArgs) -> anyhow::Result<ImageResults> {
+pub async fn measure(args: &ImageArgs) -> anyhow::Result<LargeResults> {
+    if args.drop_caches {
+        // Before anything is written or measured.
+        disk::check_drop_caches()?;
+    }
     let id_args = IdentityArgs {
         url: args.identity_url.clone(),
         username: args.username.clone(),
@@ -255,199 +249,37 @@ pub async fn measure(args: &ImageArgs) -> anyhow::Result<ImageResults> {
     };
     let glance = Target::resolve(&url, args.allow_remote).await?;
     let pid = rss::resolve_pid(args.pid, args.state_dir.as_deref())?;
-    let size = args.size_mib << 20;
-
-    // Baseline on the disk the images live on.
-    let dir = match (&args.dir, &args.state_dir) {
-        (Some(d), _) => d.clone(),
-        (None, Some(s)) => s.join("images"),
-        (None, None) => std::env::temp_dir(),
-    };
-    let file = dir.join(format!("bench-dd-{}.tmp", std::process::id()));
-    let of = format!("of={}", file.display());
-    let count = format!("count={}", args.size_mib);
-    let w = dd(&[
-        "if=/dev/zero".into(),
-        of,
-        "bs=1M".into(),
-        count,
-        "conv=fsync".into(),
-        "status=none".into(),
-    ])
-    .await;
-    let r = match &w {
-        Ok(_) => {
-            dd(&[
-                format!("if={}", file.display()),
-                "of=/dev/null".into(),
-                "bs=1M".into(),
-                "status=none".into(),
-            ])
-            .await
-        }
-        Err(_) => Ok(Duration::ZERO),
-    };
-    let _ = std::fs::remove_file(&file);
-    let (dd_write, dd_read) = (w?, r?);
-    eprintln!(
-        "dd: write {:.0} MiB/s, read {:.0} MiB/s",
-        args.size_mib as f64 / dd_write.as_secs_f64(),
-        args.size_mib as f64 / dd_read.as_secs_f64()
-    );
-
     let idle = match pid {
         Some(p) => Some(rss::read(p).await?.rss_kib),
         None => None,
     };
-    let (status, _, body) = send(
-        &glance,
-        json_request(&glance, Method::POST, "/v2/images", &token,
-                     Some(serde_json::json!({"name": "oxistack-bench", "disk_format": "raw", "container_format": "bare"})))?,
-    )
-    .await?;
-    if status.as_u16() != 201 {
-        bail!(
-            "POST /v2/images answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    let created: serde_json::Value = serde_json::from_slice(&body)?;
-    let id = created["id"].as_str().context("no image id")?.to_string();
-    let result = async {
-        let pattern: Vec<u8> = (0..PATTERN_LEN).map(|i| (i * 31 % 251) as u8).collect();
-        let body = Pattern {
-            chunk: Bytes::from(pattern),
-            left: size,
-        };
-        let req = Request::builder()
-            .method(Method::PUT)
-            .uri(glance.path(&format!("/v2/images/{id}/file")))
-            .header(HOST, glance.authority.as_str())
-            .header("x-auth-token", token.as_str())
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .header(CONTENT_LENGTH, size)
-            .body(body)?;
-        let started = Instant::now();
-        let ((status, _, body), up_rss) = sampled(pid, send(&glance, req)).await?;
-        let up = started.elapsed();
-        if status.as_u16() != 204 {
-            bail!(
-                "upload answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
-        }
-        eprintln!(
-            "upload: {:.0} MiB/s",
-            args.size_mib as f64 / up.as_secs_f64()
-        );
-        let req = json_request(
-            &glance,
-            Method::GET,
-            &format!("/v2/images/{id}/file"),
-            &token,
-            None,
-        )?;
-        let started = Instant::now();
-        let ((status, len, _), down_rss) = sampled(pid, send(&glance, req)).await?;
-        let down = started.elapsed();
-        if status.as_u16() != 200 || len != size {
-            bail!("download answered {status} with {len} bytes, want {size}");
-        }
-        eprintln!(
-            "download: {:.0} MiB/s",
-            args.size_mib as f64 / down.as_secs_f64()
-        );
-        Ok((
-            Transfer {
-                bytes: size,
-                elapsed: up,
-                rss: up_rss,
-            },
-            Transfer {
-                bytes: size,
-                elapsed: down,
-                rss: down_rss,
-            },
-        ))
-    }
-    .await;
-    let _ = send(
-        &glance,
-        json_request(
-            &glance,
-            Method::DELETE,
-            &format!("/v2/images/{id}"),
-            &token,
-            None,
-        )?,
-    )
-    .await;
-    let (upload, download) = result?;
-    Ok(ImageResults {
+    let cfg = RoundConfig {
+        // The baseline runs on the disk the images live on.
+        dir: disk::baseline_dir(args.dir.as_deref(), args.state_dir.as_deref(), "images"),
         size_mib: args.size_mib,
-        dd_write: Transfer {
-            bytes: size,
-            elapsed: dd_write,
-            rss: None,
-        },
-        dd_read: Transfer {
-            bytes: size,
-            elapsed: dd_read,
-            rss: None,
-        },
-        upload,
-        download,
+        rounds: args.rounds,
+        drop_caches: args.drop_caches,
+        pid,
+    };
+    let mut service = Glance {
+        target: &glance,
+        token: &token,
+        id: None,
+    };
+    let rounds = disk::run_rounds(&cfg, &mut service).await?;
+    Ok(LargeResults {
+        size_mib: args.size_mib,
+        rounds,
         idle_rss_kib: idle,
     })
 }
 
 /// The report: text table and the Markdown block for `BENCHMARKS.md`.
-pub fn render(r: &ImageResults, command_line: &str) -> String {
-    let mut table = Table::new([
-        "transfer",
-        "MiB/s",
-        "dd on the same disk",
-        "ratio",
-        "target",
-        "peak RSS (idle)",
-        "verdict",
-    ]);
-    for (name, t, base) in [
-        ("upload (PUT …/file)", &r.upload, &r.dd_write),
-        ("download (GET …/file)", &r.download, &r.dd_read),
-    ] {
-        let ratio = t.rate() / base.rate().max(1e-9);
-        let rss_ok = match (&t.rss, r.idle_rss_kib) {
-            (Some(s), Some(idle)) => s.max_rss_kib <= idle + RSS_GROWTH_GOAL_KIB,
-            _ => true,
-        };
-        let rss_text = match (&t.rss, r.idle_rss_kib) {
-            (Some(s), Some(idle)) => {
-                format!("{} ({})", report::mib(s.max_rss_kib), report::mib(idle))
-            }
-            _ => "n/a".into(),
-        };
-        table.row([
-            name.to_string(),
-            format!("{:.0}", t.rate()),
-            format!("{:.0} MiB/s", base.rate()),
-            format!("{:.0} %", ratio * 100.0),
-            format!(
-                "≥ {:.0} %, RSS ≤ idle + {}",
-                THROUGHPUT_GOAL * 100.0,
-                report::mib(RSS_GROWTH_GOAL_KIB)
-            ),
-            rss_text,
-            if ratio >= THROUGHPUT_GOAL && rss_ok {
-                "ok".into()
-            } else {
-                "MISSED".to_string()
-            },
-        ]);
-    }
+pub fn render(r: &LargeResults, command_line: &str) -> String {
+    let table = disk::table(r, "upload (PUT …/file)", "download (GET …/file)");
+    let summary = disk::summary(r);
     format!(
-        "image suite: {} MiB image\n\n{}\n```\n{command_line}\n```\n\n{}\n{}",
-        r.size_mib,
+        "image suite: {summary}\n\n{}\n```\n{command_line}\n```\n\n{}\n{summary}\n\n{}",
         table.to_text(),
         report::machine(),
         table.to_markdown()
@@ -459,4 +291,85 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
     let r = measure(&args).await?;
     println!("{}", render(&r, &cmd));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::tests::rounds;
+
+    #[test]
+    fn report_of_three_rounds_with_cold_reads() {
+        let r = LargeResults {
+            size_mib: 1024,
+            rounds: rounds(
+                &[
+                    (314.0, 5000.0, Some(800.0), 260.0, 1600.0, Some(700.0)),
+                    (550.0, 5400.0, Some(900.0), 410.0, 1700.0, Some(760.0)),
+                    (400.0, 5200.0, Some(850.0), 300.0, 1650.0, Some(690.0)),
+                ],
+                40 * 1024,
+            ),
+            idle_rss_kib: Some(30 * 1024),
+        };
+        let out = render(&r, "oxistack bench image --rounds 3 --drop-caches");
+        assert!(out.starts_with(
+            "image suite: 1024 MiB transfers, 3 rounds (dd, then the service, in each): \
+             MiB/s are medians, min–max beside them, ratios are median over median\n\n"
+        ));
+        assert!(out.contains("```\noxistack bench image --rounds 3 --drop-caches\n```\n"));
+        // Upload: median 300 against median dd write 400 → 75 %.
+        assert!(out.contains(
+            "| upload (PUT …/file) | 300 | 260–410 | write, fsync: 400 MiB/s (314–550) | 75 % \
+             | ≥ 80 %, RSS ≤ idle + 64.0 MiB | 40.0 MiB (30.0 MiB) | throughput missed, RSS pass |\n"
+        ));
+        // The page-cache download is information only …
+        assert!(out.contains(
+            "| download (GET …/file) | 1650 | 1600–1700 | read, page cache: 5200 MiB/s (5000–5400) \
+             | 32 % | ≥ 80 %, RSS ≤ idle + 64.0 MiB | 41.0 MiB (30.0 MiB) | info (page cache) |\n"
+        ));
+        // … the cold one is judged: 700 against 850 → 82 %.
+        assert!(out.contains(
+            "| download (GET …/file), cold cache | 700 | 690–760 | read, cold cache: 850 MiB/s (800–900) \
+             | 82 % | ≥ 80 %, RSS ≤ idle + 64.0 MiB | 42.0 MiB (30.0 MiB) | pass |\n"
+        ));
+        // The text table carries the same rows.
+        let text_row = out
+            .lines()
+            .find(|l| l.starts_with("download (GET …/file), cold cache"))
+            .unwrap();
+        assert!(
+            text_row.contains("700") && text_row.ends_with("pass"),
+            "{text_row}"
+        );
+        assert_eq!(out.matches("upload (PUT …/file)").count(), 2);
+        assert!(out.contains(
+            "\n| transfer | MiB/s (median) | min–max | dd on the same disk (median, min–max) \
+             | ratio of medians | target | peak RSS (idle) | verdict |\n"
+        ));
+        // The Markdown block says what the numbers are, too.
+        assert_eq!(
+            out.matches("3 rounds (dd, then the service, in each)")
+                .count(),
+            2
+        );
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: ImageArgs,
+    }
+
+    #[test]
+    fn rounds_and_drop_caches_options() {
+        use clap::Parser as _;
+        let a = Cli::try_parse_from(["image"]).unwrap().args;
+        assert_eq!((a.rounds, a.drop_caches), (3, false));
+        let a = Cli::try_parse_from(["image", "--rounds", "5", "--drop-caches"])
+            .unwrap()
+            .args;
+        assert_eq!((a.rounds, a.drop_caches), (5, true));
+        assert!(Cli::try_parse_from(["image", "--rounds", "0"]).is_err());
+    }
 }

@@ -16,15 +16,21 @@
 //!   load runs.
 //! * [`report`] — tables (text and Markdown) and number formatting.
 //! * [`clouds`] — the few `clouds.yaml` fields a suite needs for credentials.
+//! * [`disk`] — what the image and object suites share: the `dd` baseline,
+//!   dropping the page cache, one streamed transfer, the rounds of
+//!   baseline-then-service, and the medians and verdicts of the comparison.
 //! * [`identity`] — the Keystone suite: token issue and validation.
+//! * [`image`] — the Glance suite: large image upload/download throughput
+//!   against `dd`.
 //! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
 //!   throughput against `dd`.
 //!
-//! A new suite (image upload/download throughput, object store 4 KiB
-//! PUT/GET, ...) is one more file: build a [`load::Target`], call
+//! A new request-rate suite is one more file: build a [`load::Target`], call
 //! [`load::run`] per phase with a closure that makes each request, wrap it in
 //! an [`rss::Sampler`], render with [`report::Table`], and add a variant to
-//! [`Suite`].
+//! [`Suite`]. A new suite comparing large transfers with the disk
+//! implements [`disk::Service`] (its requests) and lets
+//! [`disk::run_rounds`] and [`disk::table`] do the rest.
 //!
 //! # Why a raw hyper client
 //!
@@ -50,6 +56,7 @@
 //!   (with its TLS stack) would not be.
 
 pub mod clouds;
+pub mod disk;
 pub mod histogram;
 pub mod identity;
 pub mod image;
@@ -77,11 +84,12 @@ pub enum Suite {
     /// and the server's memory.
     Identity(IdentityArgs),
     /// Glance: upload and download throughput of one large image against
-    /// `dd` on the same disk, and the server's memory while streaming.
+    /// `dd` on the same disk (medians over rounds), and the server's memory
+    /// while streaming.
     Image(ImageArgs),
     /// Swift: 4 KiB PUT and GET rates, large object PUT/GET throughput
-    /// against `dd` on the same disk, and the server's memory while
-    /// streaming.
+    /// against `dd` on the same disk (medians over rounds), and the server's
+    /// memory while streaming.
     Object(ObjectArgs),
 }
 

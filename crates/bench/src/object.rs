@@ -5,51 +5,46 @@
 //!    connections, default 8) into a fresh container, each worker cycling
 //!    over its own 100 names so overwrites are part of the mix; expects 201.
 //! 2. `get`: `GET` of 64 pre-written 4 KiB objects; expects 200 and 4 KiB.
-//! 3. Baseline: `dd` writes `--size-mib` MiB (default 1 GiB) of zeros to a
-//!    file in `--dir` (default: the state directory's `objects/`, where
-//!    object data lives) with `conv=fsync`, then reads it back to
-//!    `/dev/null`; with `--drop-caches` (root) the read is also repeated
-//!    from a cold page cache. The file is removed.
-//! 4. Large `PUT` of the same size, streamed from a repeated 1 MiB pattern
-//!    (the client reads no disk), timed until the 201; then `GET` of it,
-//!    counting every byte (and once more from a cold cache with
-//!    `--drop-caches`).
-//! 5. The container and its objects are deleted.
+//! 3. `--rounds` rounds (default 3) of the large-transfer comparison, each:
+//!    * baseline: `dd` writes `--size-mib` MiB (default 1 GiB) of zeros to
+//!      a file in `--dir` (default: the state directory's `objects/`, where
+//!      object data lives) with `conv=fsync`, then reads it back to
+//!      `/dev/null`; with `--drop-caches` (root) the read is also repeated
+//!      from a cold page cache. The file is removed;
+//!    * a large `PUT` of the same size, streamed from a repeated 1 MiB
+//!      pattern (the client reads no disk), timed until the 201; then `GET`
+//!      of it, counting every byte (and once more from a cold cache with
+//!      `--drop-caches`); then the object is deleted.
+//! 4. The container and its objects are deleted (also after a failure).
 //!
 //! Around each phase it samples the server's `VmRSS` (see [`crate::rss`]).
-//! Targets: large transfers at ≥ 80 % of `dd` on the same disk, and the
+//! The 4 KiB phases run once; the large transfers are reported as medians
+//! over the rounds with min–max, ratios of medians, and the verdicts
+//! described in [`crate::disk`]: ≥ 80 % of `dd` on the same disk, and the
 //! peak RSS while streaming within 64 MiB of idle.
 
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context as TaskCx, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::Frame;
-use hyper::client::conn::http1;
 use hyper::header::{CONTENT_LENGTH, HOST};
 use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 
+use crate::disk::{self, LargeResults, Pattern, RoundConfig, Service};
 use crate::identity::{self, IdentityArgs};
 use crate::load::{self, Body, LoadConfig, LoadReport, Target};
 use crate::report::{self, Table};
 use crate::rss::{self, RssSummary};
 
-/// Large-transfer target, as a fraction of `dd` on the same disk.
-pub const THROUGHPUT_GOAL: f64 = 0.80;
-/// Allowed growth of the server's RSS over idle while streaming, KiB.
-pub const RSS_GROWTH_GOAL_KIB: u64 = 64 * 1024;
 /// Size of the small objects.
 pub const SMALL: usize = 4096;
-const PATTERN_LEN: usize = 1 << 20;
 /// Names each worker cycles over in the PUT phase.
 const NAMES_PER_WORKER: u64 = 100;
 /// Objects the GET phase reads.
 const GET_OBJECTS: u64 = 64;
+/// Name of the large object in the container.
+const LARGE: &str = "large";
 
 /// Arguments of `oxistack bench object`.
 #[derive(clap::Args, Debug, Clone)]
@@ -100,6 +95,11 @@ pub struct ObjectArgs {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub size_mib: u64,
 
+    /// Rounds of `dd` baseline plus large PUT and GET; the report gives
+    /// medians over them (the disk is noisy). The 4 KiB phases run once
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
     /// Connections for the 4 KiB phases
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
@@ -112,29 +112,15 @@ pub struct ObjectArgs {
     #[arg(long, default_value_t = 1)]
     pub warmup: u64,
 
-    /// Also compare reads from a cold page cache (writes
-    /// /proc/sys/vm/drop_caches: root only)
+    /// Also compare the GET from a cold page cache against a cold `dd`
+    /// read, and judge GETs on that (writes /proc/sys/vm/drop_caches: root
+    /// only)
     #[arg(long)]
     pub drop_caches: bool,
 
     /// Allow a URL that does not resolve to a loopback address
     #[arg(long)]
     pub allow_remote: bool,
-}
-
-/// One timed transfer.
-#[derive(Debug, Clone)]
-pub struct Transfer {
-    pub bytes: u64,
-    pub elapsed: Duration,
-    pub rss: Option<RssSummary>,
-}
-
-impl Transfer {
-    /// MiB/s.
-    pub fn rate(&self) -> f64 {
-        self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
 }
 
 /// A 4 KiB phase.
@@ -148,78 +134,10 @@ pub struct Phase {
 /// Everything one run measured.
 #[derive(Debug, Clone)]
 pub struct ObjectResults {
-    pub size_mib: u64,
     pub concurrency: u16,
     pub small: Vec<Phase>,
-    pub dd_write: Duration,
-    pub dd_read: Duration,
-    pub dd_read_cold: Option<Duration>,
-    pub put: Transfer,
-    pub get: Transfer,
-    pub get_cold: Option<Transfer>,
-    pub idle_rss_kib: Option<u64>,
-}
-
-/// A body of `left` bytes made of one repeated buffer.
-struct Pattern {
-    chunk: Bytes,
-    left: u64,
-}
-
-impl hyper::body::Body for Pattern {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut TaskCx<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let n = self.left.min(self.chunk.len() as u64) as usize;
-        self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.left)
-    }
-}
-
-/// One request on a fresh connection: status, body length, first 64 KiB.
-async fn send<B>(
-    target: &Target,
-    req: Request<B>,
-) -> anyhow::Result<(hyper::StatusCode, hyper::HeaderMap, u64, Bytes)>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let stream = tokio::net::TcpStream::connect(target.addr)
-        .await
-        .with_context(|| format!("connect to {}", target.addr))?;
-    stream.set_nodelay(true)?;
-    let (mut sender, conn) = http1::handshake::<_, B>(TokioIo::new(stream)).await?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let resp = sender.send_request(req).await?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let mut body = resp.into_body();
-    let mut len = 0u64;
-    let mut head = Vec::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            len += data.len() as u64;
-            if head.len() < 64 * 1024 {
-                head.extend_from_slice(&data[..data.len().min(64 * 1024)]);
-            }
-        }
-    }
-    driver.abort();
-    Ok((status, headers, len, Bytes::from(head)))
+    /// The large transfers (and the idle RSS both tables compare with).
+    pub large: LargeResults,
 }
 
 fn simple(
@@ -236,46 +154,6 @@ fn simple(
         .body(Body::new(body))?)
 }
 
-async fn dd(args: &[String]) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let out = tokio::process::Command::new("dd")
-        .args(args)
-        .output()
-        .await
-        .context("running dd")?;
-    if !out.status.success() {
-        bail!(
-            "dd {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(started.elapsed())
-}
-
-/// Empties the page cache (so reads come from the disk).
-fn drop_caches() -> anyhow::Result<()> {
-    // Dirty pages first, or they stay cached.
-    let status = std::process::Command::new("sync").status()?;
-    if !status.success() {
-        bail!("sync failed");
-    }
-    std::fs::write("/proc/sys/vm/drop_caches", "3\n")
-        .context("writing /proc/sys/vm/drop_caches (needs root)")
-}
-
-async fn sampled<F, T>(pid: Option<u32>, f: F) -> anyhow::Result<(T, Option<RssSummary>)>
-where
-    F: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let sampler = pid.map(|p| rss::Sampler::start(p, rss::SAMPLE_EVERY));
-    let r = f.await;
-    let summary = match sampler {
-        Some(s) => Some(s.finish().await),
-        None => None,
-    };
-    Ok((r?, summary))
-}
-
 /// The storage URL for the token's project (`…:8080/v1/AUTH_<project>`).
 async fn storage_url(ks: &Target, token: &str, port_host: &str) -> anyhow::Result<String> {
     let req = ks
@@ -283,11 +161,11 @@ async fn storage_url(ks: &Target, token: &str, port_host: &str) -> anyhow::Resul
         .header("x-auth-token", token)
         .header("x-subject-token", token)
         .body(Body::default())?;
-    let (status, _, _, body) = send(ks, req).await?;
-    if !status.is_success() {
-        bail!("validating the token answered {status}");
+    let reply = disk::send(ks, req).await?;
+    if !reply.status.is_success() {
+        bail!("validating the token answered {}", reply.status);
     }
-    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let v: serde_json::Value = serde_json::from_slice(&reply.head)?;
     let project = v["token"]["project"]["id"]
         .as_str()
         .context("the token is not project-scoped")?;
@@ -296,6 +174,10 @@ async fn storage_url(ks: &Target, token: &str, port_host: &str) -> anyhow::Resul
 
 /// Runs the suite and returns the numbers.
 pub async fn measure(args: &ObjectArgs) -> anyhow::Result<ObjectResults> {
+    if args.drop_caches {
+        // Before the 4 KiB phases, not after them.
+        disk::check_drop_caches()?;
+    }
     let id_args = IdentityArgs {
         url: args.identity_url.clone(),
         username: args.username.clone(),
@@ -328,43 +210,31 @@ pub async fn measure(args: &ObjectArgs) -> anyhow::Result<ObjectResults> {
         None => None,
     };
     let container = format!("/oxistack-bench-{}", std::process::id());
-    let (status, _, _, body) = send(
+    let reply = disk::send(
         &swift,
         simple(&swift, Method::PUT, &container, &token, Bytes::new())?,
     )
     .await?;
-    if !status.is_success() {
+    if !reply.status.is_success() {
         bail!(
-            "PUT {container} answered {status}: {}",
-            String::from_utf8_lossy(&body)
+            "PUT {container} answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.head)
         );
     }
     let result = run_phases(args, &swift, &token, &container, pid).await;
     cleanup(&swift, &token, &container, args.concurrency).await;
-    let (small, large) = result?;
-    let (dd_write, dd_read, dd_read_cold, put, get, get_cold) = large;
+    let (small, rounds) = result?;
     Ok(ObjectResults {
-        size_mib: args.size_mib,
         concurrency: args.concurrency,
         small,
-        dd_write,
-        dd_read,
-        dd_read_cold,
-        put,
-        get,
-        get_cold,
-        idle_rss_kib: idle,
+        large: LargeResults {
+            size_mib: args.size_mib,
+            rounds,
+            idle_rss_kib: idle,
+        },
     })
 }
-
-type Large = (
-    Duration,
-    Duration,
-    Option<Duration>,
-    Transfer,
-    Transfer,
-    Option<Transfer>,
-);
 
 async fn run_phases(
     args: &ObjectArgs,
@@ -372,7 +242,7 @@ async fn run_phases(
     token: &str,
     container: &str,
     pid: Option<u32>,
-) -> anyhow::Result<(Vec<Phase>, Large)> {
+) -> anyhow::Result<(Vec<Phase>, Vec<disk::Round>)> {
     let config = LoadConfig {
         concurrency: usize::from(args.concurrency),
         duration: Duration::from_secs(args.seconds),
@@ -423,7 +293,7 @@ async fn run_phases(
     });
 
     for i in 0..GET_OBJECTS {
-        let (status, _, _, _) = send(
+        let reply = disk::send(
             swift,
             simple(
                 swift,
@@ -434,8 +304,8 @@ async fn run_phases(
             )?,
         )
         .await?;
-        if status.as_u16() != 201 {
-            bail!("preparing the GET phase: PUT answered {status}");
+        if reply.status.as_u16() != 201 {
+            bail!("preparing the GET phase: PUT answered {}", reply.status);
         }
     }
     eprintln!(
@@ -477,131 +347,99 @@ async fn run_phases(
         rss,
     });
 
-    let large = large_phases(args, swift, token, container, pid).await?;
-    Ok((small, large))
+    let cfg = RoundConfig {
+        dir: disk::baseline_dir(args.dir.as_deref(), args.state_dir.as_deref(), "objects"),
+        size_mib: args.size_mib,
+        rounds: args.rounds,
+        drop_caches: args.drop_caches,
+        pid,
+    };
+    let mut service = Swift {
+        target: swift,
+        token,
+        path: format!("{container}/{LARGE}"),
+    };
+    let rounds = disk::run_rounds(&cfg, &mut service).await?;
+    Ok((small, rounds))
 }
 
-async fn large_phases(
-    args: &ObjectArgs,
-    swift: &Target,
-    token: &str,
-    container: &str,
-    pid: Option<u32>,
-) -> anyhow::Result<Large> {
-    let size = args.size_mib << 20;
-    let dir = match (&args.dir, &args.state_dir) {
-        (Some(d), _) => d.clone(),
-        (None, Some(s)) => s.join("objects"),
-        (None, None) => std::env::temp_dir(),
-    };
-    let file = dir.join(format!("bench-dd-{}.tmp", std::process::id()));
-    let w = dd(&[
-        "if=/dev/zero".into(),
-        format!("of={}", file.display()),
-        "bs=1M".into(),
-        format!("count={}", args.size_mib),
-        "conv=fsync".into(),
-        "status=none".into(),
-    ])
-    .await;
-    let read_args = [
-        format!("if={}", file.display()),
-        "of=/dev/null".into(),
-        "bs=1M".into(),
-        "status=none".into(),
-    ];
-    let r = match &w {
-        Ok(_) => dd(&read_args).await,
-        Err(_) => Ok(Duration::ZERO),
-    };
-    let cold = match (&w, args.drop_caches) {
-        (Ok(_), true) => {
-            drop_caches()?;
-            Some(dd(&read_args).await)
-        }
-        _ => None,
-    };
-    let _ = std::fs::remove_file(&file);
-    let (dd_write, dd_read) = (w?, r?);
-    let dd_read_cold = cold.transpose()?;
-    eprintln!(
-        "dd: write {:.0} MiB/s, read {:.0} MiB/s{}",
-        args.size_mib as f64 / dd_write.as_secs_f64(),
-        args.size_mib as f64 / dd_read.as_secs_f64(),
-        dd_read_cold
-            .map(|d| format!(
-                ", cold read {:.0} MiB/s",
-                args.size_mib as f64 / d.as_secs_f64()
-            ))
-            .unwrap_or_default()
-    );
+/// Swift's side of the rounds: one large object, deleted after each round
+/// so every round's PUT creates it (never an overwrite of the last one)
+/// and the disk holds one copy at a time beside the `dd` file.
+struct Swift<'a> {
+    target: &'a Target,
+    token: &'a str,
+    /// `CONTAINER/large`.
+    path: String,
+}
 
-    let path = format!("{container}/large");
-    let pattern: Vec<u8> = (0..PATTERN_LEN).map(|i| (i * 31 % 251) as u8).collect();
-    let req = Request::builder()
-        .method(Method::PUT)
-        .uri(swift.path(&path))
-        .header(HOST, swift.authority.as_str())
-        .header("x-auth-token", token)
-        .header(CONTENT_LENGTH, size)
-        .body(Pattern {
-            chunk: Bytes::from(pattern),
-            left: size,
-        })?;
-    let started = Instant::now();
-    let ((status, _, _, body), put_rss) = sampled(pid, send(swift, req)).await?;
-    let put = started.elapsed();
-    if status.as_u16() != 201 {
-        bail!(
-            "large PUT answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
+impl Service for Swift<'_> {
+    const UPLOAD: &'static str = "PUT";
+    const DOWNLOAD: &'static str = "GET";
+
+    async fn begin_round(&mut self) -> anyhow::Result<()> {
+        Ok(())
     }
-    eprintln!("PUT: {:.0} MiB/s", args.size_mib as f64 / put.as_secs_f64());
-    let get_once = || async {
-        let req = swift
-            .request(Method::GET, &path)
-            .header("x-auth-token", token)
-            .body(Body::default())?;
-        let started = Instant::now();
-        let ((status, _, len, _), rss) = sampled(pid, send(swift, req)).await?;
-        let elapsed = started.elapsed();
-        if status.as_u16() != 200 || len != size {
-            bail!("large GET answered {status} with {len} bytes, want {size}");
+
+    async fn upload(&mut self, body: Pattern) -> anyhow::Result<()> {
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(self.target.path(&self.path))
+            .header(HOST, self.target.authority.as_str())
+            .header("x-auth-token", self.token)
+            .header(CONTENT_LENGTH, body.remaining())
+            .body(body)?;
+        let reply = disk::send(self.target, req).await?;
+        if reply.status.as_u16() != 201 {
+            bail!(
+                "large PUT answered {}: {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.head)
+            );
         }
-        Ok::<_, anyhow::Error>(Transfer {
-            bytes: size,
-            elapsed,
-            rss,
-        })
-    };
-    let get = get_once().await?;
-    eprintln!("GET: {:.0} MiB/s", get.rate());
-    let get_cold = if args.drop_caches {
-        drop_caches()?;
-        let t = get_once().await?;
-        eprintln!("GET (cold cache): {:.0} MiB/s", t.rate());
-        Some(t)
-    } else {
-        None
-    };
-    Ok((
-        dd_write,
-        dd_read,
-        dd_read_cold,
-        Transfer {
-            bytes: size,
-            elapsed: put,
-            rss: put_rss,
-        },
-        get,
-        get_cold,
-    ))
+        Ok(())
+    }
+
+    async fn download(&mut self) -> anyhow::Result<u64> {
+        let req = self
+            .target
+            .request(Method::GET, &self.path)
+            .header("x-auth-token", self.token)
+            .body(Body::default())?;
+        let reply = disk::send(self.target, req).await?;
+        if reply.status.as_u16() != 200 {
+            bail!("large GET answered {}", reply.status);
+        }
+        Ok(reply.len)
+    }
+
+    async fn end_round(&mut self) {
+        let deleted = async {
+            let req = simple(
+                self.target,
+                Method::DELETE,
+                &self.path,
+                self.token,
+                Bytes::new(),
+            )?;
+            let reply = disk::send(self.target, req).await?;
+            // 404: the PUT never got as far as creating it.
+            if !reply.status.is_success() && reply.status.as_u16() != 404 {
+                bail!("DELETE answered {}", reply.status);
+            }
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        if let Err(e) = deleted {
+            eprintln!("warning: deleting {}: {e:#}", self.path);
+        }
+    }
 }
 
 /// Deletes everything the run wrote (bulk delete, then the container).
 async fn cleanup(swift: &Target, token: &str, container: &str, concurrency: u16) {
-    let mut names = vec![format!("{container}/large")];
+    // The large object again, in case a round's own DELETE failed.
+    let mut names = vec![format!("{container}/{LARGE}")];
     for w in 0..concurrency {
         for i in 0..NAMES_PER_WORKER {
             names.push(format!("{container}/w{w}-{i}"));
@@ -619,16 +457,9 @@ async fn cleanup(swift: &Target, token: &str, container: &str, concurrency: u16)
         .header(CONTENT_LENGTH, body.len())
         .body(Body::new(body))
     {
-        if let Err(e) = send(swift, req).await {
+        if let Err(e) = disk::send(swift, req).await {
             eprintln!("warning: cleaning up {container}: {e:#}");
         }
-    }
-}
-
-fn rss_text(s: &Option<RssSummary>, idle: Option<u64>) -> String {
-    match (s, idle) {
-        (Some(s), Some(idle)) => format!("{} ({})", report::mib(s.max_rss_kib), report::mib(idle)),
-        _ => "n/a".into(),
     }
 }
 
@@ -651,68 +482,18 @@ pub fn render(r: &ObjectResults, command_line: &str) -> String {
             report::latency(p.load.latency.percentile_duration(50.0)),
             report::latency(p.load.latency.percentile_duration(99.0)),
             p.load.errors.total().to_string(),
-            rss_text(&p.rss, r.idle_rss_kib),
+            disk::rss_text(p.rss.as_ref().map(|s| s.max_rss_kib), r.large.idle_rss_kib),
         ]);
     }
-    let mut large = Table::new([
-        "transfer",
-        "MiB/s",
-        "dd on the same disk",
-        "ratio",
-        "target",
-        "peak RSS (idle)",
-        "verdict",
-    ]);
-    let mib = r.size_mib as f64;
-    let mut rows: Vec<(String, &Transfer, f64, &str)> = vec![
-        (
-            format!("PUT {} MiB", r.size_mib),
-            &r.put,
-            mib / r.dd_write.as_secs_f64().max(1e-9),
-            "write, fsync",
-        ),
-        (
-            format!("GET {} MiB", r.size_mib),
-            &r.get,
-            mib / r.dd_read.as_secs_f64().max(1e-9),
-            "read, page cache",
-        ),
-    ];
-    if let (Some(t), Some(d)) = (&r.get_cold, r.dd_read_cold) {
-        rows.push((
-            format!("GET {} MiB, cold cache", r.size_mib),
-            t,
-            mib / d.as_secs_f64().max(1e-9),
-            "read, cold cache",
-        ));
-    }
-    for (name, t, base, what) in rows {
-        let ratio = t.rate() / base.max(1e-9);
-        let rss_ok = match (&t.rss, r.idle_rss_kib) {
-            (Some(s), Some(idle)) => s.max_rss_kib <= idle + RSS_GROWTH_GOAL_KIB,
-            _ => true,
-        };
-        large.row([
-            name,
-            format!("{:.0}", t.rate()),
-            format!("{base:.0} MiB/s ({what})"),
-            format!("{:.0} %", ratio * 100.0),
-            format!(
-                "≥ {:.0} %, RSS ≤ idle + {}",
-                THROUGHPUT_GOAL * 100.0,
-                report::mib(RSS_GROWTH_GOAL_KIB)
-            ),
-            rss_text(&t.rss, r.idle_rss_kib),
-            match (ratio >= THROUGHPUT_GOAL, rss_ok) {
-                (true, true) => "pass".into(),
-                (false, true) => "throughput missed, RSS pass".into(),
-                (true, false) => "RSS missed".into(),
-                (false, false) => "MISSED".into(),
-            },
-        ]);
-    }
+    let size = r.large.size_mib;
+    let large = disk::table(
+        &r.large,
+        &format!("PUT {size} MiB"),
+        &format!("GET {size} MiB"),
+    );
+    let summary = disk::summary(&r.large);
     format!(
-        "object suite\n\n{}\n{}\n```\n{command_line}\n```\n\n{}\n{}\n{}",
+        "object suite\n\n{}\n{summary}\n\n{}\n```\n{command_line}\n```\n\n{}\n{}\n{summary}\n\n{}",
         small.to_text(),
         large.to_text(),
         report::machine(),
@@ -726,4 +507,95 @@ pub async fn run(args: ObjectArgs) -> anyhow::Result<()> {
     let r = measure(&args).await?;
     println!("{}", render(&r, &cmd));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::tests::rounds;
+    use crate::histogram::Histogram;
+
+    #[test]
+    fn report_of_rounds_without_cold_reads() {
+        let mut latency = Histogram::new();
+        for _ in 0..1000 {
+            latency.record_duration(Duration::from_micros(1_380));
+        }
+        let load = LoadReport {
+            concurrency: 8,
+            elapsed: Duration::from_secs(10),
+            ok: 55_890,
+            latency,
+            errors: load::Errors::default(),
+            bytes_sent: 0,
+            bytes_received: 55_890 * SMALL as u64,
+            connections: 8,
+            warmup_requests: 0,
+        };
+        let r = ObjectResults {
+            concurrency: 8,
+            small: vec![Phase {
+                name: "4 KiB GET",
+                load,
+                rss: None,
+            }],
+            large: LargeResults {
+                size_mib: 2048,
+                rounds: rounds(
+                    &[
+                        (336.0, 7000.0, None, 265.0, 1626.0, None),
+                        (360.0, 7400.0, None, 301.0, 1500.0, None),
+                        (320.0, 7222.0, None, 250.0, 1700.0, None),
+                        (400.0, 6800.0, None, 320.0, 1600.0, None),
+                    ],
+                    48 * 1024,
+                ),
+                idle_rss_kib: Some(30 * 1024),
+            },
+        };
+        let out = render(&r, "oxistack bench object --rounds 4");
+        assert!(out.contains(
+            "| 4 KiB GET (8 connections) | 55,890 | 5,589 | 1.38 ms | 1.38 ms | 0 | n/a |\n"
+        ));
+        assert_eq!(
+            out.matches(
+                "2048 MiB transfers, 4 rounds (dd, then the service, in each): \
+                 MiB/s are medians, min–max beside them, ratios are median over median"
+            )
+            .count(),
+            2
+        );
+        // Even count: medians are the means of the middle two. PUT (265 +
+        // 301) / 2 = 283 against dd (336 + 360) / 2 = 348 → 81 %.
+        assert!(out.contains(
+            "| PUT 2048 MiB | 283 | 250–320 | write, fsync: 348 MiB/s (320–400) | 81 % \
+             | ≥ 80 %, RSS ≤ idle + 64.0 MiB | 48.0 MiB (30.0 MiB) | pass |\n"
+        ));
+        // No cold figures: the page-cache GET is all there is, and judged.
+        assert!(out.contains(
+            "| GET 2048 MiB | 1613 | 1500–1700 | read, page cache: 7111 MiB/s (6800–7400) \
+             | 23 % | ≥ 80 %, RSS ≤ idle + 64.0 MiB | 49.0 MiB (30.0 MiB) \
+             | throughput missed, RSS pass |\n"
+        ));
+        assert!(!out.contains("cold cache"));
+        assert!(!out.contains("info (page cache)"));
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: ObjectArgs,
+    }
+
+    #[test]
+    fn rounds_and_drop_caches_options() {
+        use clap::Parser as _;
+        let a = Cli::try_parse_from(["object"]).unwrap().args;
+        assert_eq!((a.rounds, a.drop_caches), (3, false));
+        let a = Cli::try_parse_from(["object", "--rounds", "5", "--drop-caches"])
+            .unwrap()
+            .args;
+        assert_eq!((a.rounds, a.drop_caches), (5, true));
+        assert!(Cli::try_parse_from(["object", "--rounds", "0"]).is_err());
+    }
 }
