@@ -228,6 +228,21 @@ async fn partial_upload(
     s
 }
 
+/// Waits (up to 2 s) for an upload of `id` to be under way; returns the
+/// status, asserted to be `saving`.
+async fn wait_for_saving(admin: &Client, id: &str) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = show(admin, id).await["status"].clone();
+        if status == "saving" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "saving");
+    status
+}
+
 #[tokio::test]
 async fn interrupted_upload_leaves_queued_and_nothing_behind() {
     let (cloud, admin) = start_with(|c| c.image.quota_bytes = 64 << 20).await;
@@ -240,15 +255,7 @@ async fn interrupted_upload_leaves_queued_and_nothing_behind() {
     let conn = partial_upload(&cloud.url("image"), &token, &id, 3 << 20, 10 << 20).await;
     // While the data streams the image is `saving`, and a second upload
     // is refused.
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = show(&admin, &id).await["status"].clone();
-        if status == "saving" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "saving");
+    let mut status = wait_for_saving(&admin, &id).await;
     assert_error(&upload(&admin, &id, b"second").await, 409);
     drop(conn);
     for _ in 0..100 {
@@ -291,15 +298,7 @@ async fn lapsed_upload_leases_are_reset_and_live_ones_kept() {
     .await;
     let token = admin.token().unwrap().to_string();
     let conn = partial_upload(&cloud.url("image"), &token, &id, 1 << 20, 10 << 20).await;
-    let mut status = Value::Null;
-    for _ in 0..100 {
-        status = show(&admin, &id).await["status"].clone();
-        if status == "saving" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status, "saving");
+    wait_for_saving(&admin, &id).await;
     let usage = |r: Resp| r.body["usage"]["image_size_total"]["usage"].clone();
     let held = usage(admin.get("/v2/info/usage").await.unwrap());
     assert_ne!(held, 0, "the upload holds quota while it streams");
