@@ -19,7 +19,7 @@
 //! keep up to a tenth of RAM dirty until the final fsync).
 
 use crate::digest::{Algorithm, Digest};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,10 +36,94 @@ pub const FLUSH_EVERY: u64 = 32 << 20;
 /// Chunk size of streamed reads.
 const READ_CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the network.
-const READ_AHEAD: usize = 8;
+const READ_AHEAD: usize = 16;
 
 fn blocking_error(e: tokio::task::JoinError) -> std::io::Error {
     std::io::Error::other(format!("blocking task: {e}"))
+}
+
+/// Buffers of one size, reused within one transfer. A large transfer
+/// allocates its few buffers once instead of one per chunk: with a fresh
+/// allocation per chunk, made on one thread and freed on another, glibc's
+/// per-thread arenas kept 25–70 MiB of freed chunks after a few GiB had
+/// moved, so the idle process grew with every transfer.
+/// When the last user of a pool that moved at least [`TRIM_AFTER`] bytes
+/// goes, the transfer is over and the memory it freed (its buffers, and
+/// the network's on the way) is handed back to the system
+/// ([`crate::memory`]).
+#[derive(Clone)]
+struct Pool(Arc<PoolInner>);
+
+struct PoolInner {
+    free: std::sync::Mutex<Vec<Vec<u8>>>,
+    size: usize,
+    moved: std::sync::atomic::AtomicUsize,
+}
+
+/// Smaller transfers leave too little behind to be worth a trim.
+const TRIM_AFTER: usize = 64 << 20;
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        if let Ok(free) = self.free.get_mut() {
+            free.clear();
+        }
+        if *self.moved.get_mut() >= TRIM_AFTER {
+            crate::memory::trim_soon();
+        }
+    }
+}
+
+/// More free buffers than this are not worth keeping: the channels hold
+/// fewer chunks than that.
+const POOL_KEEP: usize = 32;
+
+impl Pool {
+    fn new(size: usize) -> Pool {
+        Pool(Arc::new(PoolInner {
+            free: std::sync::Mutex::default(),
+            size,
+            moved: std::sync::atomic::AtomicUsize::new(0),
+        }))
+    }
+
+    /// An empty buffer of the pool's capacity.
+    fn take(&self) -> Vec<u8> {
+        let reused = self.0.free.lock().ok().and_then(|mut f| f.pop());
+        reused.unwrap_or_else(|| Vec::with_capacity(self.0.size))
+    }
+
+    /// `buf` as `Bytes` that give the buffer back when the last clone goes.
+    fn bytes(&self, buf: Vec<u8>) -> Bytes {
+        self.0.moved.fetch_add(buf.len(), Ordering::Relaxed);
+        Bytes::from_owner(Pooled {
+            buf,
+            pool: self.clone(),
+        })
+    }
+}
+
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Pool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if let Ok(mut free) = self.pool.0.free.lock() {
+            if free.len() < POOL_KEEP {
+                free.push(buf);
+            }
+        }
+    }
 }
 
 /// Fsyncs the directory holding `path`, so a rename or link survives a
@@ -173,7 +257,9 @@ pub struct Writer<O: Observer> {
     temp: TempFile,
     written: u64,
     abandoned: Arc<AtomicBool>,
-    batch: BytesMut,
+    /// Small network reads gather here up to [`BATCH`].
+    batch: Vec<u8>,
+    pool: Pool,
 }
 
 impl<O: Observer> std::fmt::Debug for Writer<O> {
@@ -237,7 +323,8 @@ impl<O: Observer> Writer<O> {
             temp,
             written: 0,
             abandoned,
-            batch: BytesMut::new(),
+            batch: Vec::new(),
+            pool: Pool::new(BATCH),
         })
     }
 
@@ -256,13 +343,18 @@ impl<O: Observer> Writer<O> {
         if self.batch.is_empty() && chunk.len() >= BATCH {
             return self.send(chunk).await;
         }
-        if self.batch.capacity() == 0 {
-            self.batch.reserve(BATCH);
-        }
-        self.batch.extend_from_slice(&chunk);
-        if self.batch.len() >= BATCH {
-            let full = self.batch.split().freeze();
-            return self.send(full).await;
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if self.batch.capacity() == 0 {
+                self.batch = self.pool.take();
+            }
+            let n = rest.len().min(BATCH - self.batch.len().min(BATCH));
+            self.batch.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if self.batch.len() >= BATCH {
+                let full = self.pool.bytes(std::mem::take(&mut self.batch));
+                self.send(full).await?;
+            }
         }
         Ok(())
     }
@@ -302,7 +394,7 @@ impl<O: Observer> Writer<O> {
     /// yet in place; see [`Completed::install`]).
     pub async fn finish(mut self) -> Result<Finished<O::Output>, WriteError<O::Error>> {
         if !self.batch.is_empty() {
-            let rest = self.batch.split().freeze();
+            let rest = self.pool.bytes(std::mem::take(&mut self.batch));
             self.send(rest).await?;
         }
         self.tx = None;
@@ -466,11 +558,12 @@ pub fn read_range(
     use std::io::{Read, Seek, SeekFrom};
     let mut f = file;
     f.seek(SeekFrom::Start(offset))?;
+    let pool = Pool::new(READ_CHUNK);
     let mut left = len;
     while left > 0 {
         let want = left.min(READ_CHUNK as u64);
-        // `read_to_end` into fresh capacity spares zeroing every buffer.
-        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(READ_CHUNK));
+        // `read_to_end` fills the spare capacity without zeroing it first.
+        let mut buf = pool.take();
         let n = f.take(want).read_to_end(&mut buf)?;
         if n == 0 {
             return Err(std::io::Error::new(
@@ -479,7 +572,7 @@ pub fn read_range(
             ));
         }
         left -= n as u64;
-        if !emit(Bytes::from(buf)) {
+        if !emit(pool.bytes(buf)) {
             return Ok(());
         }
     }
@@ -628,6 +721,26 @@ mod tests {
         prepare_dirs(std::slice::from_ref(&dir.0), &tmp)?;
         assert!(std::fs::read_dir(&tmp)?.next().is_none());
         Ok(())
+    }
+
+    #[test]
+    fn pooled_buffers_come_back_when_the_last_clone_goes() {
+        let pool = Pool::new(1024);
+        let mut buf = pool.take();
+        buf.extend_from_slice(b"abc");
+        let ptr = buf.as_ptr();
+        let bytes = pool.bytes(buf);
+        let clone = bytes.slice(1..);
+        drop(bytes);
+        assert_eq!(&clone[..], b"bc");
+        let other = pool.take();
+        assert_ne!(other.as_ptr(), ptr, "still in use");
+        drop(clone);
+        let again = pool.take();
+        assert_eq!(again.as_ptr(), ptr);
+        assert!(again.is_empty());
+        assert_eq!(again.capacity(), 1024);
+        assert_eq!(pool.0.moved.load(Ordering::Relaxed), 3);
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod memory;
 pub mod policy;
 
 pub use error::{Error, Result};
