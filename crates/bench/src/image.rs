@@ -188,8 +188,7 @@ impl Service for Glance<'_> {
 
     async fn download(&mut self) -> anyhow::Result<u64> {
         let path = format!("/v2/images/{}/file", self.image_id()?);
-        let req = json_request(self.target, Method::GET, &path, self.token, None)?;
-        let reply = disk::send(self.target, req).await?;
+        let reply = disk::fetch(self.target, &path, self.token).await?;
         if reply.status.as_u16() != 200 {
             bail!("download answered {}", reply.status);
         }

@@ -401,12 +401,7 @@ impl Service for Swift<'_> {
     }
 
     async fn download(&mut self) -> anyhow::Result<u64> {
-        let req = self
-            .target
-            .request(Method::GET, &self.path)
-            .header("x-auth-token", self.token)
-            .body(Body::default())?;
-        let reply = disk::send(self.target, req).await?;
+        let reply = disk::fetch(self.target, &self.path, self.token).await?;
         if reply.status.as_u16() != 200 {
             bail!("large GET answered {}", reply.status);
         }
