@@ -12,9 +12,9 @@
 //! Why threads and bounded channels: hashing is CPU work that would stall
 //! the async runtime, the bound keeps memory flat whatever the size (a slow
 //! disk slows the client instead of filling RAM), and for a large upload
-//! each digest runs on a thread of its own, beside the writing one, so on
-//! a multi-core host hashing, copying and the disk overlap. A third thread
-//! `fdatasync`s every [`FLUSH_EVERY`] bytes so the disk writes while data
+//! digests run on threads of their own beside the writing one ([`Hashing`]
+//! says which), so on a multi-core host hashing, copying and the disk
+//! overlap. Another thread `fdatasync`s every [`FLUSH_EVERY`] bytes so the disk writes while data
 //! still arrives instead of after the last byte (the kernel would otherwise
 //! keep up to a tenth of RAM dirty until the final fsync).
 
@@ -223,15 +223,14 @@ impl From<WriteError<std::convert::Infallible>> for std::io::Error {
     }
 }
 
-/// How an upload is hashed.
-#[derive(Debug, Clone)]
+/// How an upload is hashed: on the writing thread, beside the write (small
+/// uploads, where a thread costs more than it saves, or to balance two
+/// threads), or each digest on a thread of its own. Results come inline
+/// ones first, each list in its order.
+#[derive(Debug, Clone, Default)]
 pub struct Hashing {
-    /// Digests to compute, reported in this order.
-    pub algorithms: Vec<Algorithm>,
-    /// Each digest on a thread of its own (large or unknown sizes), or all
-    /// on the writing thread (small uploads, where a thread costs more
-    /// than it saves).
-    pub own_threads: bool,
+    pub inline: Vec<Algorithm>,
+    pub threaded: Vec<Algorithm>,
 }
 
 /// What the writing thread ends with.
@@ -300,22 +299,18 @@ impl<O: Observer> Writer<O> {
         let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
         let abandoned = Arc::new(AtomicBool::new(false));
         let flag = abandoned.clone();
-        let (inline, taps) = if hashing.own_threads {
-            let taps = hashing
-                .algorithms
-                .iter()
-                .map(|&a| {
-                    let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-                    Tap {
-                        tx: Some(tx),
-                        handle: tokio::task::spawn_blocking(move || hash_loop(a, rx)),
-                    }
-                })
-                .collect();
-            (Vec::new(), taps)
-        } else {
-            (hashing.algorithms, Vec::new())
-        };
+        let taps = hashing
+            .threaded
+            .iter()
+            .map(|&a| {
+                let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+                Tap {
+                    tx: Some(tx),
+                    handle: tokio::task::spawn_blocking(move || hash_loop(a, rx)),
+                }
+            })
+            .collect();
+        let inline = hashing.inline;
         let handle =
             tokio::task::spawn_blocking(move || write_loop(file, rx, &flag, observer, &inline));
         Ok(Writer {
@@ -423,7 +418,7 @@ impl<O: Observer> Writer<O> {
 #[derive(Debug)]
 pub struct Finished<T> {
     pub size: u64,
-    /// Lowercase hex, in the order [`Hashing::algorithms`] named them.
+    /// Lowercase hex: [`Hashing::inline`]'s, then [`Hashing::threaded`]'s.
     pub digests: Vec<String>,
     pub observed: T,
     pub file: Completed,
@@ -651,11 +646,19 @@ mod tests {
     async fn writes_hash_install_and_clean_up() -> std::io::Result<()> {
         let dir = scratch()?;
         let tmp = dir.0.join("tmp");
-        for own_threads in [false, true] {
-            let hashing = Hashing {
-                algorithms: both(),
-                own_threads,
-            };
+        let inline = Hashing {
+            inline: both(),
+            threaded: vec![],
+        };
+        let threaded = Hashing {
+            inline: vec![],
+            threaded: both(),
+        };
+        let mixed = Hashing {
+            inline: vec![Algorithm::Md5],
+            threaded: vec![Algorithm::Sha512],
+        };
+        for hashing in [inline, threaded, mixed] {
             let mut w = Writer::create(tmp.join("a"), hashing, NoBang(0)).await?;
             // Big enough to pass a flush point and go around the batching.
             let big = Bytes::from(vec![b'x'; (FLUSH_EVERY + 3) as usize]);
@@ -691,8 +694,8 @@ mod tests {
         let dir = scratch()?;
         let tmp = dir.0.join("tmp");
         let hashing = Hashing {
-            algorithms: both(),
-            own_threads: true,
+            inline: vec![Algorithm::Sha512],
+            threaded: vec![Algorithm::Md5],
         };
         let mut w = Writer::create(tmp.join("b"), hashing.clone(), NoBang(0)).await?;
         let refused = match w.write(Bytes::from(vec![b'!'; BATCH])).await {

@@ -8,8 +8,9 @@
 //! leftovers in `tmp/` are removed at start.
 //!
 //! [`Sink`] is the write side of an upload: a [`common::datafile::Writer`]
-//! that computes the MD5 (`checksum`) and SHA-512 (`os_hash_value`) on
-//! threads of their own and shows every chunk to the format [`Inspector`]
+//! that computes the MD5 (`checksum`) on a thread of its own and the
+//! SHA-512 (`os_hash_value`) beside the write (two threads of about equal
+//! work), and shows every chunk to the format [`Inspector`]
 //! on the writing thread, so a mismatching stream stops early.
 
 use crate::inspect::{InspectError, Inspector};
@@ -60,9 +61,11 @@ impl Store {
         upload_id: &str,
         disk_format: Option<String>,
     ) -> Result<Sink, SinkError> {
+        // Two threads of about equal work: SHA-512 beside the write and
+        // the inspector, MD5 alone (see the module docs).
         let hashing = Hashing {
-            algorithms: vec![Algorithm::Md5, Algorithm::Sha512],
-            own_threads: true,
+            inline: vec![Algorithm::Sha512],
+            threaded: vec![Algorithm::Md5],
         };
         let observer = Inspecting {
             inspector: Inspector::new(),
@@ -172,7 +175,7 @@ impl Sink {
     /// place; see [`Installable::install`]).
     pub async fn finish(self) -> Result<(Written, Installable), SinkError> {
         let f = self.0.finish().await?;
-        let [md5, sha512]: [String; 2] = f
+        let [sha512, md5]: [String; 2] = f
             .digests
             .try_into()
             .map_err(|_| SinkError::Io(std::io::Error::other("digests missing")))?;

@@ -76,9 +76,16 @@ impl DataStore {
     /// is the slowest stage of an upload); small files keep to one thread.
     pub async fn writer_for(&self, expected: Option<u64>) -> std::io::Result<Writer> {
         let file_id = common::ids::hex_id();
-        let hashing = Hashing {
-            algorithms: vec![Algorithm::Md5],
-            own_threads: expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE),
+        let hashing = if expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE) {
+            Hashing {
+                inline: vec![],
+                threaded: vec![Algorithm::Md5],
+            }
+        } else {
+            Hashing {
+                inline: vec![Algorithm::Md5],
+                threaded: vec![],
+            }
         };
         let inner = datafile::Writer::create(self.temp_path(&file_id), hashing, ()).await?;
         Ok(Writer { inner, file_id })
