@@ -155,14 +155,7 @@ impl Identity {
     /// Bumps the identity revision inside `tx` and commits, so every
     /// validator sees the change on its next request.
     pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
-        let rev: i64 = db::sqlx::Row::try_get(
-            &db::sqlx::query(
-                "UPDATE revisions SET value = value + 1 WHERE name = 'identity' RETURNING value",
-            )
-            .fetch_one(tx.conn())
-            .await?,
-            "value",
-        )?;
+        let rev = crate::db::bump_revision(tx.conn()).await?;
         tx.commit().await?;
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(())

@@ -230,10 +230,7 @@ impl Identity {
         let mut tx = self.begin().await?;
         crate::db::assignments::delete_for(tx.conn(), id).await?;
         crate::db::app_creds::delete_for_project(tx.conn(), id).await?;
-        db::sqlx::query("UPDATE users SET default_project_id = NULL WHERE default_project_id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        crate::db::users::clear_default_project(tx.conn(), id).await?;
         crate::db::projects::delete(tx.conn(), id).await?;
         self.commit(tx).await
     }

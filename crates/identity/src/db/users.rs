@@ -124,6 +124,16 @@ pub async fn delete(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
         .rows_affected())
 }
 
+/// Users whose default project is `project_id` lose it (the project is
+/// being deleted).
+pub async fn clear_default_project(c: &mut Conn, project_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET default_project_id = NULL WHERE default_project_id = $1")
+        .bind(project_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 pub async fn count_in_domain(pool: &AnyPool, domain_id: &str) -> Result<i64, sqlx::Error> {
     i(
         &sqlx::query("SELECT COUNT(*) AS n FROM users WHERE domain_id = $1")
