@@ -37,8 +37,8 @@ pub const FLUSH_EVERY: u64 = 32 << 20;
 /// disk busy with large requests (cold GETs went from 950–1,300 MiB/s with
 /// 1 MiB chunks to 1,100–1,700 with 4 MiB on the project's machines).
 const READ_CHUNK: usize = 4 << 20;
-/// Chunks read ahead of the network (24 MiB in flight at most).
-const READ_AHEAD: usize = 6;
+/// Chunks read ahead of the network (12 MiB in flight at most).
+const READ_AHEAD: usize = 3;
 
 fn blocking_error(e: tokio::task::JoinError) -> std::io::Error {
     std::io::Error::other(format!("blocking task: {e}"))
