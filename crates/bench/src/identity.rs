@@ -20,7 +20,7 @@
 //! `STATE_DIR/clouds.yaml`), else the defaults (`admin`/`admin`/`Default`);
 //! the password has no default.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -54,30 +54,8 @@ pub struct IdentityArgs {
     #[arg(long)]
     pub url: Option<String>,
 
-    /// User name [default: from --clouds, else admin]
-    #[arg(long)]
-    pub username: Option<String>,
-
-    /// Password (required unless --clouds provides one)
-    #[arg(long)]
-    pub password: Option<String>,
-
-    /// Project to scope tokens to [default: from --clouds, else admin]
-    #[arg(long)]
-    pub project: Option<String>,
-
-    /// Domain of the user and of the project [default: from --clouds, else Default]
-    #[arg(long)]
-    pub domain: Option<String>,
-
-    /// clouds.yaml to read credentials from (as written by `oxistack up`)
-    /// [default: STATE_DIR/clouds.yaml if it exists]
-    #[arg(long, value_name = "FILE")]
-    pub clouds: Option<PathBuf>,
-
-    /// Which cloud of the clouds.yaml to use
-    #[arg(long, default_value = "oxistack")]
-    pub cloud: String,
+    #[command(flatten)]
+    pub login: Login,
 
     /// Concurrent keep-alive connections (one request in flight on each)
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -115,6 +93,36 @@ pub struct IdentityArgs {
     /// Allow a URL that does not resolve to a loopback address
     #[arg(long)]
     pub allow_remote: bool,
+}
+
+/// Who every suite logs in as (flags over clouds.yaml over defaults; see
+/// [`settings`]).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Login {
+    /// User name [default: from --clouds, else admin]
+    #[arg(long)]
+    pub username: Option<String>,
+
+    /// Password (required unless --clouds provides one)
+    #[arg(long)]
+    pub password: Option<String>,
+
+    /// Project to scope tokens to [default: from --clouds, else admin]
+    #[arg(long)]
+    pub project: Option<String>,
+
+    /// Domain of the user and of the project [default: from --clouds, else Default]
+    #[arg(long)]
+    pub domain: Option<String>,
+
+    /// clouds.yaml to read credentials from (as written by `oxistack up`)
+    /// [default: STATE_DIR/clouds.yaml if it exists]
+    #[arg(long, value_name = "FILE")]
+    pub clouds: Option<PathBuf>,
+
+    /// Which cloud of the clouds.yaml to use
+    #[arg(long, default_value = "oxistack")]
+    pub cloud: String,
 }
 
 /// One phase of the identity suite.
@@ -178,9 +186,14 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Merge flags > clouds.yaml > defaults.
-pub fn settings(args: &IdentityArgs) -> anyhow::Result<Settings> {
-    let clouds_path = match (&args.clouds, &args.state_dir) {
+/// Merge flags > clouds.yaml > defaults; `url` is the Keystone URL flag,
+/// `state_dir` where `oxistack up` wrote its clouds.yaml.
+pub fn settings(
+    args: &Login,
+    url: Option<&str>,
+    state_dir: Option<&Path>,
+) -> anyhow::Result<Settings> {
+    let clouds_path = match (&args.clouds, state_dir) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(dir)) => Some(dir.join("clouds.yaml")).filter(|p| p.is_file()),
         (None, None) => None,
@@ -201,9 +214,8 @@ pub fn settings(args: &IdentityArgs) -> anyhow::Result<Settings> {
             None => bail!("no password: pass --password or --clouds FILE (or --state-dir DIR)"),
         },
     };
-    let url = args
-        .url
-        .clone()
+    let url = url
+        .map(str::to_owned)
         .or(cloud.auth_url)
         .unwrap_or_else(|| DEFAULT_URL.to_owned());
     Ok(Settings {
@@ -272,6 +284,20 @@ fn has_subject_token(ex: &Exchange) -> Result<(), String> {
 }
 
 /// Issue one token with the password method on a fresh connection.
+/// Logs in as `login` says: Keystone's target and a project token (for the
+/// image and object suites).
+pub async fn log_in(
+    login: &Login,
+    identity_url: Option<&str>,
+    state_dir: Option<&Path>,
+    allow_remote: bool,
+) -> anyhow::Result<(Target, String)> {
+    let settings = settings(login, identity_url, state_dir)?;
+    let keystone = Target::resolve(&settings.url, allow_remote).await?;
+    let token = issue_token(&keystone, &settings).await?;
+    Ok((keystone, token))
+}
+
 pub async fn issue_token(target: &Target, s: &Settings) -> anyhow::Result<String> {
     let mut conn = Conn::connect(target.addr).await?;
     conn.ready().await?;
@@ -329,7 +355,7 @@ pub struct IdentityResults {
 
 /// Run the suite and collect results (progress goes to stderr).
 pub async fn measure(args: &IdentityArgs) -> anyhow::Result<IdentityResults> {
-    let settings = settings(args)?;
+    let settings = settings(&args.login, args.url.as_deref(), args.state_dir.as_deref())?;
     let target = Target::resolve(&settings.url, args.allow_remote).await?;
     let pid = rss::resolve_pid(args.pid, args.state_dir.as_deref())?;
     let config = LoadConfig {
@@ -597,13 +623,17 @@ mod tests {
             .args
     }
 
+    fn test_settings(a: &IdentityArgs) -> anyhow::Result<Settings> {
+        settings(&a.login, a.url.as_deref(), a.state_dir.as_deref())
+    }
+
     #[test]
     fn defaults() {
         let a = parse(&["--password", "pw"]);
         assert_eq!(a.concurrency, 8);
         assert_eq!(a.seconds, 20);
         assert_eq!(a.phases, [Phase::Password, Phase::Token, Phase::Validate]);
-        let s = settings(&a).unwrap();
+        let s = test_settings(&a).unwrap();
         assert_eq!(s.url, DEFAULT_URL);
         assert_eq!(s.username, "admin");
         assert_eq!(s.project, "admin");
@@ -613,7 +643,7 @@ mod tests {
 
         let a = parse(&["--phases", "validate,token", "--concurrency", "2"]);
         assert_eq!(a.phases, [Phase::Validate, Phase::Token]);
-        let err = settings(&a).unwrap_err();
+        let err = test_settings(&a).unwrap_err();
         assert!(err.to_string().contains("--password"), "{err}");
         assert!(Cli::try_parse_from(["bench", "--concurrency", "0"]).is_err());
     }
@@ -630,7 +660,7 @@ mod tests {
         )
         .unwrap();
         let state_dir = dir.to_str().unwrap();
-        let s = settings(&parse(&["--state-dir", state_dir])).unwrap();
+        let s = test_settings(&parse(&["--state-dir", state_dir])).unwrap();
         assert_eq!(s.url, "http://127.0.0.9:5000");
         assert_eq!(s.username, "root");
         assert_eq!(s.password, "s3cret");
@@ -639,7 +669,7 @@ mod tests {
         assert_eq!(s.project_domain, "Projects");
 
         let clouds = dir.join("clouds.yaml");
-        let s = settings(&parse(&[
+        let s = test_settings(&parse(&[
             "--clouds",
             clouds.to_str().unwrap(),
             "--password",
@@ -656,7 +686,7 @@ mod tests {
         assert_eq!(s.url, "http://localhost:5000");
         assert_eq!(s.username, "root");
 
-        assert!(settings(&parse(&["--state-dir", state_dir, "--cloud", "nope"])).is_err());
+        assert!(test_settings(&parse(&["--state-dir", state_dir, "--cloud", "nope"])).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -30,7 +30,7 @@ use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 
 use crate::disk::{self, LargeResults, Pattern, RoundConfig, Service};
-use crate::identity::{self, IdentityArgs};
+use crate::identity::{self, Login};
 use crate::load::Target;
 use crate::report;
 use crate::rss;
@@ -46,25 +46,8 @@ pub struct ImageArgs {
     #[arg(long)]
     pub identity_url: Option<String>,
 
-    /// User name [default: from --clouds, else admin]
-    #[arg(long)]
-    pub username: Option<String>,
-
-    /// Password (required unless --clouds provides one)
-    #[arg(long)]
-    pub password: Option<String>,
-
-    /// Project [default: from --clouds, else admin]
-    #[arg(long)]
-    pub project: Option<String>,
-
-    /// clouds.yaml to read credentials from [default: STATE_DIR/clouds.yaml]
-    #[arg(long, value_name = "FILE")]
-    pub clouds: Option<PathBuf>,
-
-    /// Which cloud of the clouds.yaml to use
-    #[arg(long, default_value = "oxistack")]
-    pub cloud: String,
+    #[command(flatten)]
+    pub login: Login,
 
     /// State directory of `oxistack up`: PID, credentials, and the disk
     /// the baseline `dd` writes to (`DIR/images`)
@@ -221,27 +204,13 @@ pub async fn measure(args: &ImageArgs) -> anyhow::Result<LargeResults> {
         // Before anything is written or measured.
         disk::check_drop_caches()?;
     }
-    let id_args = IdentityArgs {
-        url: args.identity_url.clone(),
-        username: args.username.clone(),
-        password: args.password.clone(),
-        project: args.project.clone(),
-        domain: None,
-        clouds: args.clouds.clone(),
-        cloud: args.cloud.clone(),
-        concurrency: 1,
-        seconds: 1,
-        warmup: 0,
-        pid: args.pid,
-        state_dir: args.state_dir.clone(),
-        phases: vec![],
-        max_requests: 1,
-        timeout: 60,
-        allow_remote: args.allow_remote,
-    };
-    let settings = identity::settings(&id_args)?;
-    let ks = Target::resolve(&settings.url, args.allow_remote).await?;
-    let token = identity::issue_token(&ks, &settings).await?;
+    let (ks, token) = identity::log_in(
+        &args.login,
+        args.identity_url.as_deref(),
+        args.state_dir.as_deref(),
+        args.allow_remote,
+    )
+    .await?;
     let url = match &args.url {
         Some(u) => u.clone(),
         None => format!("http://{}:9292", ks.addr.ip()),

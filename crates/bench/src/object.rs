@@ -32,7 +32,7 @@ use hyper::header::{CONTENT_LENGTH, HOST};
 use hyper::{Method, Request};
 
 use crate::disk::{self, LargeResults, Pattern, RoundConfig, Service};
-use crate::identity::{self, IdentityArgs};
+use crate::identity::{self, Login};
 use crate::load::{self, Body, LoadConfig, LoadReport, Target};
 use crate::report::{self, Table};
 use crate::rss::{self, RssSummary};
@@ -58,25 +58,8 @@ pub struct ObjectArgs {
     #[arg(long)]
     pub identity_url: Option<String>,
 
-    /// User name [default: from --clouds, else admin]
-    #[arg(long)]
-    pub username: Option<String>,
-
-    /// Password (required unless --clouds provides one)
-    #[arg(long)]
-    pub password: Option<String>,
-
-    /// Project [default: from --clouds, else admin]
-    #[arg(long)]
-    pub project: Option<String>,
-
-    /// clouds.yaml to read credentials from [default: STATE_DIR/clouds.yaml]
-    #[arg(long, value_name = "FILE")]
-    pub clouds: Option<PathBuf>,
-
-    /// Which cloud of the clouds.yaml to use
-    #[arg(long, default_value = "oxistack")]
-    pub cloud: String,
+    #[command(flatten)]
+    pub login: Login,
 
     /// State directory of `oxistack up`: PID, credentials, and the disk
     /// the baseline `dd` writes to (`DIR/objects`)
@@ -178,27 +161,13 @@ pub async fn measure(args: &ObjectArgs) -> anyhow::Result<ObjectResults> {
         // Before the 4 KiB phases, not after them.
         disk::check_drop_caches()?;
     }
-    let id_args = IdentityArgs {
-        url: args.identity_url.clone(),
-        username: args.username.clone(),
-        password: args.password.clone(),
-        project: args.project.clone(),
-        domain: None,
-        clouds: args.clouds.clone(),
-        cloud: args.cloud.clone(),
-        concurrency: 1,
-        seconds: 1,
-        warmup: 0,
-        pid: args.pid,
-        state_dir: args.state_dir.clone(),
-        phases: vec![],
-        max_requests: 1,
-        timeout: 60,
-        allow_remote: args.allow_remote,
-    };
-    let settings = identity::settings(&id_args)?;
-    let ks = Target::resolve(&settings.url, args.allow_remote).await?;
-    let token = identity::issue_token(&ks, &settings).await?;
+    let (ks, token) = identity::log_in(
+        &args.login,
+        args.identity_url.as_deref(),
+        args.state_dir.as_deref(),
+        args.allow_remote,
+    )
+    .await?;
     let url = match &args.url {
         Some(u) => u.clone(),
         None => storage_url(&ks, &token, &ks.addr.ip().to_string()).await?,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bench::identity::{self, IdentityArgs, Phase};
+use bench::identity::{self, IdentityArgs, Login, Phase};
 use bench::load::{self, Body, LoadConfig, Target};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -313,12 +313,14 @@ fn fake_keystone() -> Handler {
 fn identity_args(addr: SocketAddr, password: &str) -> IdentityArgs {
     IdentityArgs {
         url: Some(format!("http://{addr}/v3")),
-        username: None,
-        password: Some(password.to_owned()),
-        project: None,
-        domain: None,
-        clouds: None,
-        cloud: "oxistack".into(),
+        login: Login {
+            username: None,
+            password: Some(password.to_owned()),
+            project: None,
+            domain: None,
+            clouds: None,
+            cloud: "oxistack".into(),
+        },
         concurrency: 2,
         seconds: 1,
         warmup: 0,
