@@ -345,10 +345,11 @@ impl<O: Observer> Writer<O> {
             if self.batch.capacity() == 0 {
                 self.batch = self.pool.take();
             }
-            let n = rest.len().min(BATCH - self.batch.len().min(BATCH));
+            // The batch never holds more than BATCH: it is sent when full.
+            let n = rest.len().min(BATCH - self.batch.len());
             self.batch.extend_from_slice(&rest[..n]);
             rest = &rest[n..];
-            if self.batch.len() >= BATCH {
+            if self.batch.len() == BATCH {
                 let full = self.pool.bytes(std::mem::take(&mut self.batch));
                 self.send(full).await?;
             }
