@@ -11,10 +11,14 @@
 # --check; clippy; one release build of everything; cargo test with SQLite;
 # cargo test again against a throwaway PostgreSQL cluster
 # (OXISTACK_TEST_DATABASE_URL); the compat tests (tests/compat/run.py) against
-# the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL).
+# the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL);
+# upstream tempest's API groups for every served service
+# (tests/tempest/conformance.py, configured by python-tempestconf) on each
+# store, with the skips listed in tests/tempest/skips.txt.
 # Every process and temporary directory it makes is removed on exit, also on
 # failure or interruption. The last line is "N passed, N failed", the sum of
-# the compat checks; the exit status is non-zero if any step failed.
+# the compat checks and tempest tests; the exit status is non-zero if any
+# step failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,6 +56,9 @@ STEPS=()          # "ok|FAILED  name" lines for the closing summary
 FAILED_STEPS=0
 COMPAT_PASSED=0
 COMPAT_FAILED=0
+TEMPEST_PASSED=0
+TEMPEST_FAILED=0
+TEMPEST_SKIPPED=0
 CHILD_PID=""      # the long-running command in progress, stopped by the trap
 PG_DIR=""         # temp dir of the throwaway PostgreSQL cluster
 PG_BIN=""
@@ -144,7 +151,10 @@ summary() {
     local line
     for line in "${STEPS[@]}"; do printf '  %s\n' "$line"; done
     printf '  compat checks: %d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
-    printf '%d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
+    printf '  tempest: %d passed, %d failed, %d skipped (listed in tests/tempest/skips.txt)\n' \
+        "$TEMPEST_PASSED" "$TEMPEST_FAILED" "$TEMPEST_SKIPPED"
+    printf '%d passed, %d failed\n' "$((COMPAT_PASSED + TEMPEST_PASSED))" \
+        "$((COMPAT_FAILED + TEMPEST_FAILED))"
 }
 
 # ---- system packages ----------------------------------------------------------
@@ -299,6 +309,23 @@ compat() {
     fi
 }
 
+# tempest LABEL: upstream tempest's API groups against the release binary
+# (tests/tempest/conformance.py), add up its counts.
+tempest() {
+    local label=$1 results="$SCRATCH/tempest-$1.txt" passed failed skipped
+    rm -f "$results"
+    step "tempest ($label)" "$VENV/bin/python" "$ROOT/tests/tempest/conformance.py" \
+        --binary "$BINARY" --label "tempest $label" --results "$results"
+    if [[ -s "$results" ]] && read -r passed failed skipped <"$results"; then
+        TEMPEST_PASSED=$((TEMPEST_PASSED + passed))
+        TEMPEST_FAILED=$((TEMPEST_FAILED + failed))
+        TEMPEST_SKIPPED=$((TEMPEST_SKIPPED + skipped))
+    else
+        echo "tempest runner ($label) reported no results" >&2
+        TEMPEST_FAILED=$((TEMPEST_FAILED + 1))
+    fi
+}
+
 # ---- the run --------------------------------------------------------------------
 
 log "oxistack tests in $ROOT (CI=${CI:-false})"
@@ -318,6 +345,7 @@ else
 fi
 
 compat sqlite
+tempest sqlite
 
 if [[ $WITH_POSTGRES -eq 1 ]]; then
     if ! pg_prepare; then
@@ -339,6 +367,7 @@ if [[ $WITH_POSTGRES -eq 1 ]]; then
     if OXISTACK_DATABASE_URL=$(pg_createdb oxistack_compat); then
         export OXISTACK_DATABASE_URL
         compat postgres
+        tempest postgres
         unset OXISTACK_DATABASE_URL
     else
         STEPS+=("FAILED  createdb oxistack_compat")
@@ -348,6 +377,6 @@ if [[ $WITH_POSTGRES -eq 1 ]]; then
 fi
 
 summary
-if [[ $FAILED_STEPS -ne 0 || $COMPAT_FAILED -ne 0 ]]; then
+if [[ $FAILED_STEPS -ne 0 || $COMPAT_FAILED -ne 0 || $TEMPEST_FAILED -ne 0 ]]; then
     exit 1
 fi
