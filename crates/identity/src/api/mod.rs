@@ -10,6 +10,7 @@ pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;
+pub mod json_home;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
@@ -18,7 +19,7 @@ pub mod trusts;
 pub mod users;
 
 use crate::Identity;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -67,8 +68,12 @@ fn version_doc(base: &str) -> Value {
     })
 }
 
-/// `GET /`: 300 Multiple Choices, as Keystone answers.
-async fn versions(BaseUrl(base): BaseUrl) -> Response {
+/// `GET /`: 300 Multiple Choices, as Keystone answers; the JSON Home
+/// document of v3 (paths under `/v3`) when the client asks for it.
+async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
+    if json_home::wanted(&headers) {
+        return json_home::response("/v3");
+    }
     (
         StatusCode::MULTIPLE_CHOICES,
         Json(json!({"versions": {"values": [version_doc(&base)]}})),
@@ -76,8 +81,13 @@ async fn versions(BaseUrl(base): BaseUrl) -> Response {
         .into_response()
 }
 
-async fn version(BaseUrl(base): BaseUrl) -> Json<Value> {
-    Json(json!({"version": version_doc(&base)}))
+/// `GET /v3`: the version, or its JSON Home document (paths relative to
+/// `/v3`, as Keystone serves it there).
+async fn version(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
+    if json_home::wanted(&headers) {
+        return json_home::response("");
+    }
+    Json(json!({"version": version_doc(&base)})).into_response()
 }
 
 /// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.
