@@ -368,6 +368,50 @@ async fn trusts_delegate_and_revoke() {
             .body["roles"][0]["name"],
         "member"
     );
+    // Listing, with Keystone's policy: admins list all (also with the
+    // trailing slash tempest's client sends); the trustor lists by
+    // `trustor_user_id`, the trustee by `trustee_user_id`; neither lists
+    // everything nor another user's trusts.
+    for path in ["/v3/OS-TRUST/trusts", "/v3/OS-TRUST/trusts/"] {
+        let r = admin.get(path).await.unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(ids(&r.body, "trusts"), vec![tid.clone()]);
+    }
+    let r = tor
+        .get(&format!("/v3/OS-TRUST/trusts/?trustor_user_id={trustor}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r.body, "trusts"), vec![tid.clone()]);
+    let r = admin
+        .get(&format!("/v3/OS-TRUST/trusts?trustee_user_id={trustee}"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&r.body, "trusts"), vec![tid.clone()]);
+    let r = admin
+        .get(&format!("/v3/OS-TRUST/trusts?trustor_user_id={trustee}"))
+        .await
+        .unwrap();
+    assert!(ids(&r.body, "trusts").is_empty());
+    assert_error(&tor.get("/v3/OS-TRUST/trusts").await.unwrap(), 403);
+    assert_error(
+        &tor.get(&format!("/v3/OS-TRUST/trusts?trustee_user_id={trustee}"))
+            .await
+            .unwrap(),
+        403,
+    );
+    let tee = {
+        let c = Client::new(&cloud.identity_url());
+        let t = c.password_token("trustee", "pw", None).await.unwrap();
+        c.with_token(&t)
+    };
+    let r = tee
+        .get(&format!("/v3/OS-TRUST/trusts?trustee_user_id={trustee}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r.body, "trusts"), vec![tid.clone()]);
+
     // The trustee authenticates into it: impersonation makes the token the trustor's.
     let c = Client::new(&cloud.identity_url());
     let trust_auth = |id: &str| {
