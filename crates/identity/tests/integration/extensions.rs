@@ -242,6 +242,40 @@ async fn credentials_are_private_and_encrypted_at_rest() {
         r.body["credential"]["id"],
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+    // A new access key (tempest's credential update): accepted, and the
+    // credential keeps its id, as in Keystone; the delegation keys may
+    // not change, and `access` stays required.
+    let ec2 = r.body["credential"]["id"].as_str().unwrap().to_string();
+    let p2 = project(&admin, "cp2").await;
+    let new_blob = "{\"access\": \"new-access\", \"secret\": \"new-secret\"}";
+    let r = admin
+        .patch(
+            &format!("/v3/credentials/{ec2}"),
+            json!({"credential": {"blob": new_blob, "project_id": p2, "type": "ec2"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["credential"]["id"], ec2.as_str());
+    assert_eq!(r.body["credential"]["project_id"], p2.as_str());
+    let r = admin.get(&format!("/v3/credentials/{ec2}")).await.unwrap();
+    let blob: Value = serde_json::from_str(r.body["credential"]["blob"].as_str().unwrap()).unwrap();
+    assert_eq!(blob["access"], "new-access");
+    assert_eq!(blob["secret"], "new-secret");
+    for bad in [
+        "{\"access\": \"a\", \"secret\": \"s\", \"trust_id\": \"t\"}",
+        "{\"secret\": \"s\"}",
+        "not json",
+    ] {
+        let r = admin
+            .patch(
+                &format!("/v3/credentials/{ec2}"),
+                json!({"credential": {"blob": bad}}),
+            )
+            .await
+            .unwrap();
+        assert_error(&r, 400);
+    }
     let r = me
         .post(
             "/v3/credentials",
@@ -317,6 +351,7 @@ async fn ec2_credentials_and_ec2tokens() {
         me.delete(&format!("{base}/{access}")).await.unwrap().status,
         204
     );
+    assert_error(&me.get(&format!("{base}/{access}")).await.unwrap(), 404);
     assert_error(&c.post("/v3/ec2tokens", body).await.unwrap(), 401);
     cloud.stop().await;
 }
