@@ -45,9 +45,8 @@ impl Identity {
             .await?
             .is_none()
         {
-            return Err(Error::bad_request(format!(
-                "Invalid input for field 'domain_id': no domain {domain_id}."
-            )));
+            // Keystone's identity layer looks the domain up first: 404.
+            return Err(super::domains::not_found(&domain_id));
         }
         strip_readonly(&mut input.extra);
         let g = Group {

@@ -63,9 +63,8 @@ impl Identity {
         )?;
         let pool = &self.db.pool;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!(
-                "Invalid input for field 'domain_id': no domain {domain_id}."
-            )));
+            // Keystone's identity layer looks the domain up first: 404.
+            return Err(super::domains::not_found(&domain_id));
         }
         let default_project_id = input.default_project_id.flatten();
         if let Some(dp) = &default_project_id {

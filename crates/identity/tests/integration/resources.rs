@@ -258,6 +258,8 @@ async fn users_crud() {
             .unwrap(),
         409,
     );
+    // A domain that does not exist: 404, as Keystone's identity layer
+    // answers (tempest's `test_create_user_for_non_existent_domain`).
     assert_error(
         &admin
             .post(
@@ -266,7 +268,17 @@ async fn users_crud() {
             )
             .await
             .unwrap(),
-        400,
+        404,
+    );
+    assert_error(
+        &admin
+            .post(
+                "/v3/groups",
+                json!({"group": {"name": "g2", "domain_id": "nope"}}),
+            )
+            .await
+            .unwrap(),
+        404,
     );
     assert_eq!(
         names(&admin.get("/v3/users?name=u1").await.unwrap().body, "users"),
