@@ -156,6 +156,14 @@ impl Identity {
                 i.name
             )));
         }
+        // Keystone's `create_implied_role` checks this before anything
+        // else (403): a domain-specific role may imply a global one, a
+        // global role may not imply a domain-specific one.
+        if p.domain_id.is_none() && i.domain_id.is_some() {
+            return Err(Error::forbidden(format!(
+                "{implied} cannot be an implied roles: Global role cannot imply a domain-specific role."
+            )));
+        }
         let snap = self.view().await?;
         if prior == implied || snap.expand_implied([implied.to_string()]).contains(prior) {
             return Err(Error::bad_request(format!(

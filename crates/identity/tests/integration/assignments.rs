@@ -87,6 +87,60 @@ async fn roles_and_implications() {
             .status,
         204
     );
+
+    // Domain-specific roles (tempest's implied domain roles): one may
+    // imply another, in any domain, or a global role; a global role may
+    // not imply a domain-specific one, which is a 403 before any cycle
+    // is looked for.
+    let d2 = admin
+        .post("/v3/domains", json!({"domain": {"name": "dsr-2"}}))
+        .await
+        .unwrap()
+        .body["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dsr = |name: &'static str, domain: String| {
+        let admin = admin.clone();
+        async move {
+            let r = admin
+                .post(
+                    "/v3/roles",
+                    json!({"role": {"name": name, "domain_id": domain}}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["role"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let dr1 = dsr("dr1", "default".into()).await;
+    let dr2 = dsr("dr2", "default".into()).await;
+    let dr3 = dsr("dr3", d2).await;
+    for implied in [&dr2, &dr3, &auditor] {
+        let r = admin
+            .put(&format!("/v3/roles/{dr1}/implies/{implied}"), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_error(
+        &admin
+            .put(&format!("/v3/roles/{auditor}/implies/{dr1}"), None)
+            .await
+            .unwrap(),
+        403,
+    );
+    for role in [&dr1, &dr2, &dr3] {
+        assert_eq!(
+            admin
+                .delete(&format!("/v3/roles/{role}"))
+                .await
+                .unwrap()
+                .status,
+            204
+        );
+    }
     assert_eq!(
         admin
             .head(&format!("/v3/roles/{auditor}/implies/{reader}"))
