@@ -74,6 +74,24 @@ fn check_region_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Keystone's region schema: the id and `parent_region_id` are region
+/// ids (1 to 255 characters), the description at most 255.
+fn check_region_fields(id: &str, input: &RegionInput) -> Result<()> {
+    let parent = input.parent_region_id.as_ref().and_then(Option::as_deref);
+    for (field, value) in [("id", Some(id)), ("parent_region_id", parent)] {
+        if value.is_some_and(|v| v.is_empty() || v.chars().count() > 255) {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field '{field}': it must be 1 to 255 characters long."
+            )));
+        }
+    }
+    super::validate_max_len(
+        "description",
+        input.description.as_deref(),
+        super::DESCRIPTION_MAX,
+    )
+}
+
 fn check_url(u: &str) -> Result<()> {
     if u.is_empty() || u.len() > 225 || !(u.starts_with("http://") || u.starts_with("https://")) {
         return Err(Error::bad_request(
@@ -99,6 +117,7 @@ impl Identity {
             }
         }
         let id = id.or(input.id.take()).unwrap_or_else(common::ids::hex_id);
+        check_region_fields(&id, &input)?;
         let parent = input.parent_region_id.flatten();
         if let Some(p) = &parent {
             if crate::db::catalog::get_region(&self.db.pool, p)
@@ -157,6 +176,7 @@ impl Identity {
         let mut r = crate::db::catalog::get_region(&self.db.pool, id)
             .await?
             .ok_or_else(|| region_nf(id))?;
+        check_region_fields(id, &input)?;
         if let Some(d) = input.description.take() {
             r.description = d;
         }

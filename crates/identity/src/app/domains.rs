@@ -30,6 +30,11 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name_max("name", &name, super::RESOURCE_NAME_MAX)?;
+        super::validate_max_len(
+            "description",
+            input.description.as_deref(),
+            super::DESCRIPTION_MAX,
+        )?;
         strip_readonly(&mut input.extra);
         let d = Domain {
             id: input.id.unwrap_or_else(common::ids::hex_id),
@@ -96,6 +101,11 @@ impl Identity {
             validate_name_max("name", &n, super::RESOURCE_NAME_MAX)?;
             d.name = n;
         }
+        super::validate_max_len(
+            "description",
+            input.description.as_deref(),
+            super::DESCRIPTION_MAX,
+        )?;
         if let Some(desc) = input.description.take() {
             d.description = desc;
         }

@@ -77,8 +77,8 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name_max("name", &name, super::RESOURCE_NAME_MAX)?;
-        check_ref_id("domain_id", input.domain_id.as_deref())?;
-        check_ref_id("parent_id", input.parent_id.as_deref())?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
+        super::validate_max_len("parent_id", input.parent_id.as_deref(), super::ID_MAX)?;
         if input.is_domain == Some(true) {
             return Err(Error::bad_request(
                 "Invalid input for field 'is_domain': use create_domain_project.",
@@ -260,18 +260,6 @@ impl Identity {
         self.commit(tx).await?;
         Ok(p)
     }
-}
-
-/// Keystone's project schema bounds the ids a project names
-/// (`domain_id`, `parent_id`) at 64 characters.
-fn check_ref_id(field: &str, id: Option<&str>) -> Result<()> {
-    if id.is_some_and(|i| i.chars().count() > super::RESOURCE_NAME_MAX) {
-        return Err(Error::bad_request(format!(
-            "Invalid input for field '{field}': longer than {} characters.",
-            super::RESOURCE_NAME_MAX
-        )));
-    }
-    Ok(())
 }
 
 /// Projects acting as domains. Keystone stores every domain as a project

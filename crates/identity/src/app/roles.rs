@@ -36,6 +36,7 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
         if let Some(d) = &input.domain_id {
             if crate::db::domains::get(&self.db.pool, d).await?.is_none() {
                 return Err(Error::bad_request(format!(

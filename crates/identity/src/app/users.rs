@@ -55,6 +55,7 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
         let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
         self.enforce(
             ctx,

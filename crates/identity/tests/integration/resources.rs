@@ -485,6 +485,54 @@ async fn name_lengths_follow_keystones_schemas() {
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
+    // Ids a request names are 64 at most: a longer one is a 400 before
+    // any lookup (not the 404 of an unknown domain).
+    let long_id = "x".repeat(65);
+    for (path, body) in [
+        (
+            "/v3/users",
+            json!({"user": {"name": "lu", "domain_id": long_id}}),
+        ),
+        (
+            "/v3/groups",
+            json!({"group": {"name": "lg", "domain_id": long_id}}),
+        ),
+        (
+            "/v3/roles",
+            json!({"role": {"name": "lr", "domain_id": long_id}}),
+        ),
+    ] {
+        assert_error(&admin.post(path, body).await.unwrap(), 400);
+    }
+    // Descriptions of domains and regions, and region ids: 255.
+    let long = "z".repeat(256);
+    let bad = [
+        (
+            "/v3/domains",
+            json!({"domain": {"name": "ld", "description": long}}),
+        ),
+        ("/v3/regions", json!({"region": {"id": long}})),
+        ("/v3/regions", json!({"region": {"description": long}})),
+    ];
+    for (path, body) in bad {
+        assert_error(&admin.post(path, body).await.unwrap(), 400);
+    }
+    let r = admin
+        .patch(
+            &format!("/v3/domains/{did}"),
+            json!({"domain": {"description": long}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let r = admin
+        .post(
+            "/v3/regions",
+            json!({"region": {"id": "r".repeat(255), "description": "z".repeat(255)}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
     cloud.stop().await;
 }
 
