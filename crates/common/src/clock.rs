@@ -69,6 +69,15 @@ pub fn iso_micros(micros: i64) -> String {
     )
 }
 
+/// ISO 8601 with microseconds and no zone (UTC): how oslo's `jsonutils`
+/// prints a datetime Keystone returns as is (`%Y-%m-%dT%H:%M:%S.%f`), as
+/// an application credential's `expires_at`.
+pub fn iso_micros_naive(micros: i64) -> String {
+    let mut s = iso_micros(micros);
+    s.pop();
+    s
+}
+
 /// ISO 8601 to seconds, as most OpenStack `created_at` fields are printed.
 pub fn iso_seconds(micros: i64) -> String {
     let t = from_micros(micros);
@@ -111,6 +120,8 @@ mod tests {
         let m = 1_700_000_000_123_456;
         assert_eq!(iso_micros(m), "2023-11-14T22:13:20.123456Z");
         assert_eq!(parse_iso(&iso_micros(m)), Some(m));
+        assert_eq!(iso_micros_naive(m), "2023-11-14T22:13:20.123456");
+        assert_eq!(parse_iso(&iso_micros_naive(m)), Some(m));
         assert_eq!(
             parse_iso("2023-11-14T22:13:20"),
             Some(1_700_000_000_000_000)

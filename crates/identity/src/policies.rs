@@ -135,6 +135,10 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         // trusts
         ("identity:create_trust", "user_id:%(trust.trustor_user_id)s"),
         ("identity:list_trusts", ADMIN_OR_SYSTEM_READER),
+        ("identity:list_trusts_for_trustor", "rule:admin_required or (role:reader and system_scope:all) or \
+            user_id:%(target.trust.trustor_user_id)s"),
+        ("identity:list_trusts_for_trustee", "rule:admin_required or (role:reader and system_scope:all) or \
+            user_id:%(target.trust.trustee_user_id)s"),
         ("identity:get_trust", "rule:admin_required or (role:reader and system_scope:all) or \
             user_id:%(target.trust.trustor_user_id)s or user_id:%(target.trust.trustee_user_id)s"),
         ("identity:delete_trust", "rule:admin_required or user_id:%(target.trust.trustor_user_id)s"),

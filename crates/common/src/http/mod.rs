@@ -56,11 +56,24 @@ pub fn service_layers<S: Clone + Send + Sync + 'static>(
     style: ErrorStyle,
     max_body: usize,
 ) -> axum::Router<S> {
+    service_layers_with_ids(router, style, max_body, request_id::IdForm::Openstack)
+}
+
+/// [`service_layers`] with request ids in `ids`' form.
+pub fn service_layers_with_ids<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    style: ErrorStyle,
+    max_body: usize,
+    ids: request_id::IdForm,
+) -> axum::Router<S> {
     router
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             style,
             errors::render_errors,
         ))
-        .layer(axum::middleware::from_fn(request_id::request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            ids,
+            request_id::request_id_in,
+        ))
 }

@@ -47,7 +47,9 @@ pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
         "user_id": a.user_id,
         "project_id": a.project_id,
         "system": a.system,
-        "expires_at": a.expires_at.map(common::clock::iso_micros),
+        // Keystone returns the stored datetime through oslo's jsonutils:
+        // microseconds, no zone (tempest compares it with `isoformat()`).
+        "expires_at": a.expires_at.map(common::clock::iso_micros_naive),
         "unrestricted": a.unrestricted,
         "roles": roles,
         "access_rules": snap.app_cred_rules.get(&a.id).map(|ids| ids.iter().filter_map(|id| snap.access_rules.get(id))

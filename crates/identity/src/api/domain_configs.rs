@@ -52,10 +52,17 @@ async fn create(
     Path(d): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
-    id.set_domain_config(&ctx, &d, config_of(&body)?, true)
+    let replaced = id
+        .set_domain_config(&ctx, &d, config_of(&body)?, true, None, None)
         .await?;
     let cfg = id.get_domain_config(&ctx, &d, None, None).await?;
-    Ok((StatusCode::CREATED, Json(json!({"config": cfg}))).into_response())
+    // Keystone: 201 for a new configuration, 200 when one was replaced.
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!({"config": cfg}))).into_response())
 }
 
 async fn update(
@@ -64,7 +71,7 @@ async fn update(
     Path(d): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    id.set_domain_config(&ctx, &d, config_of(&body)?, false)
+    id.set_domain_config(&ctx, &d, config_of(&body)?, false, None, None)
         .await?;
     Ok(Json(
         json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
@@ -82,21 +89,22 @@ async fn show_group(
     Path((d, g)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?[&g]}),
+        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?}),
     ))
 }
 
+/// Updates answer the domain's whole configuration, as Keystone's
+/// `update_config` does.
 async fn update_group(
     S(id): State,
     Auth(ctx): Auth,
     Path((d, g)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    let opts = config_of(&body)?.clone();
-    id.set_domain_config(&ctx, &d, &json!({ g.clone(): opts }), false)
+    id.set_domain_config(&ctx, &d, config_of(&body)?, false, Some(&g), None)
         .await?;
     Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?[&g]}),
+        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
     ))
 }
 
@@ -124,14 +132,11 @@ async fn update_option(
     Path((d, g, o)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    let v = config_of(&body)?
-        .get(&o)
-        .cloned()
-        .ok_or_else(|| Error::bad_request(format!("Invalid input: 'config.{o}' is required.")))?;
-    id.set_domain_config(&ctx, &d, &json!({ g.clone(): { o.clone(): v } }), false)
+    id.set_domain_config(&ctx, &d, config_of(&body)?, false, Some(&g), Some(&o))
         .await?;
-    let cfg = id.get_domain_config(&ctx, &d, Some(&g), Some(&o)).await?;
-    Ok(Json(json!({"config": {o.clone(): cfg[&g][&o]}})))
+    Ok(Json(
+        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
+    ))
 }
 
 async fn delete_option(
@@ -156,7 +161,7 @@ async fn default_group(
     Path(g): Path<String>,
 ) -> Result<Json<Value>> {
     Ok(Json(
-        json!({"config": id.default_domain_config(&ctx, Some(&g), None)?[&g]}),
+        json!({"config": id.default_domain_config(&ctx, Some(&g), None)?}),
     ))
 }
 

@@ -10,6 +10,7 @@ pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
 pub mod groups;
+pub mod json_home;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
@@ -18,7 +19,7 @@ pub mod trusts;
 pub mod users;
 
 use crate::Identity;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,7 +36,6 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
     let r = Router::new()
         .route("/", get(versions))
         .route("/v3", get(version))
-        .route("/v3/", get(version))
         .merge(auth::routes())
         .merge(domains::routes())
         .merge(projects::routes())
@@ -54,7 +54,35 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .fallback(common::http::errors::not_found)
         .with_state(identity);
     let r = common::auth::with_validator_for(r, validator, "identity");
-    common::http::service_layers(r, ErrorStyle::Keystone, max_body)
+    let r = common::http::service_layers(r, ErrorStyle::Keystone, max_body);
+    // Before routing: Keystone's flask app has `strict_slashes` off, so
+    // `/v3/users/` is `/v3/users`, and clients rely on it (tempest's
+    // trusts client lists `OS-TRUST/trusts/`).
+    let strip = tower::util::MapRequestLayer::new(without_trailing_slash);
+    Router::new().fallback_service(tower::Layer::layer(&strip, r))
+}
+
+/// The request with its path's trailing slashes removed (`/` stays).
+fn without_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = match path.trim_end_matches('/') {
+            "" => "/",
+            t => t,
+        };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 fn version_doc(base: &str) -> Value {
@@ -67,8 +95,12 @@ fn version_doc(base: &str) -> Value {
     })
 }
 
-/// `GET /`: 300 Multiple Choices, as Keystone answers.
-async fn versions(BaseUrl(base): BaseUrl) -> Response {
+/// `GET /`: 300 Multiple Choices, as Keystone answers; the JSON Home
+/// document of v3 (paths under `/v3`) when the client asks for it.
+async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
+    if json_home::wanted(&headers) {
+        return json_home::response("/v3");
+    }
     (
         StatusCode::MULTIPLE_CHOICES,
         Json(json!({"versions": {"values": [version_doc(&base)]}})),
@@ -76,8 +108,13 @@ async fn versions(BaseUrl(base): BaseUrl) -> Response {
         .into_response()
 }
 
-async fn version(BaseUrl(base): BaseUrl) -> Json<Value> {
-    Json(json!({"version": version_doc(&base)}))
+/// `GET /v3`: the version, or its JSON Home document (paths relative to
+/// `/v3`, as Keystone serves it there).
+async fn version(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
+    if json_home::wanted(&headers) {
+        return json_home::response("");
+    }
+    Json(json!({"version": version_doc(&base)})).into_response()
 }
 
 /// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.

@@ -2,6 +2,7 @@
 
 use super::{created, envelope, list_body, with_extra, State};
 use crate::app::projects::ProjectInput;
+use crate::db::domains::Domain;
 use crate::db::projects::Project;
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -49,21 +50,41 @@ pub fn render(p: &Project, base: &str) -> Value {
     )
 }
 
+/// A domain seen through the projects API: the project acting as it,
+/// as Keystone shows one (no domain, no parent, `is_domain: true`).
+pub fn render_domain(d: &Domain, base: &str) -> Value {
+    with_extra(
+        json!({
+            "id": d.id,
+            "name": d.name,
+            "domain_id": null,
+            "parent_id": null,
+            "description": d.description,
+            "enabled": d.enabled,
+            "is_domain": true,
+            "tags": [],
+            "options": {},
+            "links": {"self": format!("{base}/v3/projects/{}", d.id)},
+        }),
+        &d.extra,
+    )
+}
+
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let items = id.list_projects(&ctx, &q).await?;
-    list_body(
-        &id,
-        "projects",
-        items.iter().map(|p| render(p, &base)).collect(),
-        &base,
-        "/v3/projects",
-        &q,
-    )
+    // Keystone lists projects acting as domains only when asked to.
+    let rendered = if q.flag("is_domain")? == Some(true) {
+        let items = id.list_domain_projects(&ctx, &q).await?;
+        items.iter().map(|d| render_domain(d, &base)).collect()
+    } else {
+        let items = id.list_projects(&ctx, &q).await?;
+        items.iter().map(|p| render(p, &base)).collect()
+    };
+    list_body(&id, "projects", rendered, &base, "/v3/projects", &q)
 }
 
 async fn create(
@@ -73,6 +94,10 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let input: ProjectInput = envelope(body, "project")?;
+    if input.is_domain == Some(true) {
+        let d = id.create_domain_project(&ctx, input).await?;
+        return Ok(created(json!({"project": render_domain(&d, &base)})));
+    }
     let p = id.create_project(&ctx, input).await?;
     Ok(created(json!({"project": render(&p, &base)})))
 }
@@ -83,6 +108,10 @@ async fn show(
     BaseUrl(base): BaseUrl,
     Path(pid): Path<String>,
 ) -> Result<Json<Value>> {
+    if id.is_domain_project(&pid).await? {
+        let d = id.get_domain(&ctx, &pid).await?;
+        return Ok(Json(json!({"project": render_domain(&d, &base)})));
+    }
     let p = id.get_project(&ctx, &pid).await?;
     Ok(Json(json!({"project": render(&p, &base)})))
 }
@@ -95,11 +124,19 @@ async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let input: ProjectInput = envelope(body, "project")?;
+    if id.is_domain_project(&pid).await? {
+        let d = id.update_domain_project(&ctx, &pid, input).await?;
+        return Ok(Json(json!({"project": render_domain(&d, &base)})));
+    }
     let p = id.update_project(&ctx, &pid, input).await?;
     Ok(Json(json!({"project": render(&p, &base)})))
 }
 
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
+    if id.is_domain_project(&pid).await? {
+        id.delete_domain(&ctx, &pid).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     id.delete_project(&ctx, &pid).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -64,6 +64,34 @@ fn check_interface(i: &str) -> Result<()> {
     }
 }
 
+/// Keystone's region id schema: a string of 1 to 255 characters.
+fn check_region_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().count() > 255 {
+        return Err(Error::bad_request(
+            "Invalid input for field 'region': it must be 1 to 255 characters long.",
+        ));
+    }
+    Ok(())
+}
+
+/// Keystone's region schema: the id and `parent_region_id` are region
+/// ids (1 to 255 characters), the description at most 255.
+fn check_region_fields(id: &str, input: &RegionInput) -> Result<()> {
+    let parent = input.parent_region_id.as_ref().and_then(Option::as_deref);
+    for (field, value) in [("id", Some(id)), ("parent_region_id", parent)] {
+        if value.is_some_and(|v| v.is_empty() || v.chars().count() > 255) {
+            return Err(Error::bad_request(format!(
+                "Invalid input for field '{field}': it must be 1 to 255 characters long."
+            )));
+        }
+    }
+    super::validate_max_len(
+        "description",
+        input.description.as_deref(),
+        super::DESCRIPTION_MAX,
+    )
+}
+
 fn check_url(u: &str) -> Result<()> {
     if u.is_empty() || u.len() > 225 || !(u.starts_with("http://") || u.starts_with("https://")) {
         return Err(Error::bad_request(
@@ -89,6 +117,7 @@ impl Identity {
             }
         }
         let id = id.or(input.id.take()).unwrap_or_else(common::ids::hex_id);
+        check_region_fields(&id, &input)?;
         let parent = input.parent_region_id.flatten();
         if let Some(p) = &parent {
             if crate::db::catalog::get_region(&self.db.pool, p)
@@ -147,6 +176,7 @@ impl Identity {
         let mut r = crate::db::catalog::get_region(&self.db.pool, id)
             .await?
             .ok_or_else(|| region_nf(id))?;
+        check_region_fields(id, &input)?;
         if let Some(d) = input.description.take() {
             r.description = d;
         }
@@ -296,6 +326,38 @@ impl Identity {
         self.commit(tx).await
     }
 
+    /// The region an endpoint write sets, as Keystone's
+    /// `_validate_endpoint_region` and `_assert_region_exists` decide it:
+    /// `region_id` must name an existing region (400 otherwise); the
+    /// deprecated `region`, used when `region_id` is absent or null (as
+    /// v2-era clients and tempest's endpoint tests send it), names a
+    /// region that is created when it does not exist yet. Returns the
+    /// change to `region_id` (`None`: unchanged) and the region to create.
+    async fn endpoint_region(
+        &self,
+        region_id: Option<Option<String>>,
+        region: Option<String>,
+    ) -> Result<(Option<Option<String>>, Option<String>)> {
+        match (region_id, region) {
+            (Some(Some(rid)), _) => {
+                if crate::db::catalog::get_region(&self.db.pool, &rid)
+                    .await?
+                    .is_none()
+                {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field 'region_id': no region {rid}."
+                    )));
+                }
+                Ok((Some(Some(rid)), None))
+            }
+            (_, Some(name)) => {
+                check_region_id(&name)?;
+                Ok((Some(Some(name.clone())), Some(name)))
+            }
+            (cleared, None) => Ok((cleared, None)),
+        }
+    }
+
     pub async fn create_endpoint(
         &self,
         ctx: &AuthContext,
@@ -324,17 +386,10 @@ impl Identity {
                 "Invalid input for field 'service_id': no service {service_id}."
             )));
         }
-        let region_id = input.region_id.flatten().or(input.region.take());
-        if let Some(r) = &region_id {
-            if crate::db::catalog::get_region(&self.db.pool, r)
-                .await?
-                .is_none()
-            {
-                return Err(Error::bad_request(format!(
-                    "Invalid input for field 'region_id': no region {r}."
-                )));
-            }
-        }
+        let (region_id, new_region) = self
+            .endpoint_region(input.region_id.take(), input.region.take())
+            .await?;
+        let region_id = region_id.flatten();
         strip_readonly(&mut input.extra);
         let e = Endpoint {
             id: common::ids::hex_id(),
@@ -346,6 +401,9 @@ impl Identity {
             extra: input.extra,
         };
         let mut tx = self.begin().await?;
+        if let Some(r) = &new_region {
+            crate::db::catalog::ensure_region(tx.conn(), r).await?;
+        }
         crate::db::catalog::insert_endpoint(tx.conn(), &e).await?;
         self.commit(tx).await?;
         Ok(e)
@@ -401,17 +459,10 @@ impl Identity {
             check_url(&u)?;
             e.url = u;
         }
-        if let Some(r) = input.region_id.take().or(input.region.take().map(Some)) {
-            if let Some(rid) = &r {
-                if crate::db::catalog::get_region(&self.db.pool, rid)
-                    .await?
-                    .is_none()
-                {
-                    return Err(Error::bad_request(format!(
-                        "Invalid input for field 'region_id': no region {rid}."
-                    )));
-                }
-            }
+        let (region_id, new_region) = self
+            .endpoint_region(input.region_id.take(), input.region.take())
+            .await?;
+        if let Some(r) = region_id {
             e.region_id = r;
         }
         if let Some(en) = input.enabled {
@@ -420,6 +471,9 @@ impl Identity {
         strip_readonly(&mut input.extra);
         e.extra.extend(input.extra);
         let mut tx = self.begin().await?;
+        if let Some(r) = &new_region {
+            crate::db::catalog::ensure_region(tx.conn(), r).await?;
+        }
         crate::db::catalog::update_endpoint(tx.conn(), &e).await?;
         self.commit(tx).await?;
         Ok(e)

@@ -215,14 +215,7 @@ impl Identity {
         }
         if let Some(b) = input.blob.take() {
             if c.cred_type == "ec2" {
-                let parsed: Value = serde_json::from_str(&b).map_err(|_| {
-                    Error::bad_request("Invalid input for field 'blob': an ec2 blob must be JSON.")
-                })?;
-                if parsed["access"].as_str().map(ec2_id).as_deref() != Some(c.id.as_str()) {
-                    return Err(Error::bad_request(
-                        "Invalid input for field 'blob': the access key cannot change.",
-                    ));
-                }
+                self.check_ec2_blob_update(&c, &b)?;
             }
             c.encrypted_blob = self.seal(&b);
         }
@@ -232,6 +225,42 @@ impl Identity {
         crate::db::credentials::update(tx.conn(), &c).await?;
         self.commit(tx).await?;
         self.open(c)
+    }
+
+    /// Keystone's `_validate_blob_update_keys`: a new EC2 blob is a JSON
+    /// object with an `access` key, and keeps the delegation it was made
+    /// under (`trust_id`, `app_cred_id`, `access_token_id`, `access_id`).
+    /// The access key itself may change; the credential keeps its id (the
+    /// SHA-256 of the first access key), as in Keystone.
+    fn check_ec2_blob_update(&self, current: &StoredCredential, new_blob: &str) -> Result<()> {
+        let new: Value = serde_json::from_str(new_blob)
+            .map_err(|_| Error::bad_request("Invalid blob in credential"))?;
+        if new.as_object().is_none_or(serde_json::Map::is_empty) {
+            return Err(Error::bad_request(
+                "Invalid input for field 'blob': an ec2 blob must be a JSON object.",
+            ));
+        }
+        if new.get("access").is_none_or(Value::is_null) {
+            return Err(Error::bad_request(
+                "Invalid input for field 'blob': 'access' is a required property.",
+            ));
+        }
+        let now = u64::try_from(self.now() / 1_000_000).unwrap_or(0);
+        let old: Value = self
+            .cred_keys
+            .decrypt(&current.encrypted_blob, now)
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .unwrap_or(Value::Null);
+        for key in ["trust_id", "app_cred_id", "access_token_id", "access_id"] {
+            let was = old.get(key).unwrap_or(&Value::Null);
+            let is = new.get(key).unwrap_or(&Value::Null);
+            if was != is {
+                return Err(Error::bad_request(format!(
+                    "{key} can not be updated for credential"
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub async fn delete_credential(&self, ctx: &AuthContext, id: &str) -> Result<()> {

@@ -1,55 +1,161 @@
 //! Domain-specific configuration (`/v3/domains/{id}/config`): the
 //! `identity` and `ldap` option groups Keystone lets a domain override.
 //!
-//! Only the SQL identity backend exists, so a configuration that selects
-//! another one (`identity.driver = "ldap"`) is refused with a 400 rather
-//! than stored and silently ignored; LDAP options are stored and returned
-//! (the password never is) for when that backend exists.
+//! As in Keystone, the API stores any value for a whitelisted option,
+//! `identity.driver = "ldap"` included: Keystone's API does not check that
+//! the driver exists either, only its identity layer does when it loads a
+//! domain's driver. Only the SQL identity backend exists here, so such a
+//! configuration is kept for clients and tools that manage it (tempest's
+//! domain configuration tests do) and the domain's users still live in
+//! SQL. The LDAP password is stored and never shown back (Keystone's
+//! sensitive options).
 
 use super::Identity;
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::{json, Map, Value};
 
-/// Options a domain may set, with Keystone's defaults.
-pub fn defaults() -> Value {
-    json!({
-        "identity": {"driver": "sql", "list_limit": null},
-        "ldap": {
-            "url": "ldap://localhost", "user": null, "password": null, "suffix": "cn=example,cn=com",
-            "query_scope": "one", "page_size": 0, "alias_dereferencing": "default", "chase_referrals": null,
-            "user_tree_dn": null, "user_filter": null, "user_objectclass": "inetOrgPerson",
-            "user_id_attribute": "cn", "user_name_attribute": "sn", "user_description_attribute": "description",
-            "user_mail_attribute": "mail", "user_pass_attribute": "userPassword", "user_enabled_attribute": "enabled",
-            "group_tree_dn": null, "group_filter": null, "group_objectclass": "groupOfNames",
-            "group_id_attribute": "cn", "group_name_attribute": "ou", "group_member_attribute": "member",
-            "group_desc_attribute": "description", "use_tls": false, "tls_cacertfile": null, "tls_req_cert": "demand",
-            "use_pool": true, "pool_size": 10, "use_auth_pool": true
-        }
-    })
-}
+/// Keystone's `DomainConfigManager.whitelisted_options`, with each
+/// option's default from keystone.conf (`keystone/conf/identity.py`,
+/// `keystone/conf/ldap.py`); `/v3/domains/config/default` shows these.
+const WHITELISTED: &[(&str, &[&str])] = &[
+    ("identity", &["driver", "list_limit"]),
+    (
+        "ldap",
+        &[
+            "url",
+            "user",
+            "suffix",
+            "query_scope",
+            "page_size",
+            "alias_dereferencing",
+            "debug_level",
+            "chase_referrals",
+            "user_tree_dn",
+            "user_filter",
+            "user_objectclass",
+            "user_id_attribute",
+            "user_name_attribute",
+            "user_mail_attribute",
+            "user_description_attribute",
+            "user_pass_attribute",
+            "user_enabled_attribute",
+            "user_enabled_invert",
+            "user_enabled_mask",
+            "user_enabled_default",
+            "user_attribute_ignore",
+            "user_default_project_id_attribute",
+            "user_enabled_emulation",
+            "user_enabled_emulation_dn",
+            "user_enabled_emulation_use_group_config",
+            "user_additional_attribute_mapping",
+            "group_tree_dn",
+            "group_filter",
+            "group_objectclass",
+            "group_id_attribute",
+            "group_name_attribute",
+            "group_members_are_ids",
+            "group_member_attribute",
+            "group_desc_attribute",
+            "group_attribute_ignore",
+            "group_additional_attribute_mapping",
+            "tls_cacertfile",
+            "tls_cacertdir",
+            "use_tls",
+            "tls_req_cert",
+            "use_pool",
+            "pool_size",
+            "pool_retry_max",
+            "pool_retry_delay",
+            "pool_connection_timeout",
+            "pool_connection_lifetime",
+            "use_auth_pool",
+            "auth_pool_size",
+            "auth_pool_connection_lifetime",
+        ],
+    ),
+];
 
-/// Options never shown back (Keystone's sensitive options).
+/// Options a domain may set but that are never shown back (Keystone's
+/// `sensitive_options`).
 const SENSITIVE: [(&str, &str); 1] = [("ldap", "password")];
 
-fn check_option(group: &str, option: &str, value: &Value) -> Result<()> {
-    let d = defaults();
-    let Some(g) = d.get(group).and_then(Value::as_object) else {
+/// The default value of a whitelisted option, as keystone.conf has it.
+fn default_value(group: &str, option: &str) -> Value {
+    match (group, option) {
+        ("identity", "driver") => json!("sql"),
+        ("ldap", "url") => json!("ldap://localhost"),
+        ("ldap", "suffix") => json!("cn=example,cn=com"),
+        ("ldap", "query_scope") => json!("one"),
+        ("ldap", "page_size" | "user_enabled_mask") => json!(0),
+        ("ldap", "alias_dereferencing") => json!("default"),
+        ("ldap", "user_objectclass") => json!("inetOrgPerson"),
+        ("ldap", "user_id_attribute" | "group_id_attribute") => json!("cn"),
+        ("ldap", "user_name_attribute") => json!("sn"),
+        ("ldap", "user_description_attribute" | "group_desc_attribute") => json!("description"),
+        ("ldap", "user_mail_attribute") => json!("mail"),
+        ("ldap", "user_pass_attribute") => json!("userPassword"),
+        ("ldap", "user_enabled_attribute") => json!("enabled"),
+        ("ldap", "user_enabled_default") => json!("True"),
+        ("ldap", "user_attribute_ignore") => json!(["default_project_id"]),
+        (
+            "ldap",
+            "user_enabled_invert"
+            | "user_enabled_emulation"
+            | "user_enabled_emulation_use_group_config"
+            | "group_members_are_ids"
+            | "use_tls",
+        ) => json!(false),
+        (
+            "ldap",
+            "user_additional_attribute_mapping"
+            | "group_attribute_ignore"
+            | "group_additional_attribute_mapping",
+        ) => json!([]),
+        ("ldap", "group_objectclass") => json!("groupOfNames"),
+        ("ldap", "group_name_attribute") => json!("ou"),
+        ("ldap", "group_member_attribute") => json!("member"),
+        ("ldap", "tls_req_cert") => json!("demand"),
+        ("ldap", "use_pool" | "use_auth_pool") => json!(true),
+        ("ldap", "pool_size") => json!(10),
+        ("ldap", "pool_retry_max") => json!(3),
+        ("ldap", "pool_retry_delay") => json!(0.1),
+        ("ldap", "pool_connection_timeout") => json!(-1),
+        ("ldap", "pool_connection_lifetime") => json!(600),
+        ("ldap", "auth_pool_size") => json!(100),
+        ("ldap", "auth_pool_connection_lifetime") => json!(60),
+        _ => Value::Null,
+    }
+}
+
+fn whitelisted(group: &str) -> Option<&'static [&'static str]> {
+    WHITELISTED
+        .iter()
+        .find(|(g, _)| *g == group)
+        .map(|(_, opts)| *opts)
+}
+
+/// Keystone's `_assert_valid_group_and_option`: 403 (its
+/// `InvalidDomainConfig`) for a group or option it does not support.
+fn check_option(group: &str, option: Option<&str>) -> Result<()> {
+    let Some(opts) = whitelisted(group) else {
         return Err(Error::forbidden(format!(
-            "Group {group} is not supported for domain specific configurations."
+            "Invalid domain specific configuration: Group {group} is not supported for domain specific configurations."
         )));
     };
-    if !g.contains_key(option) {
-        return Err(Error::forbidden(format!(
-            "Option {option} in group {group} is not supported for domain specific configurations."
-        )));
-    }
-    if group == "identity" && option == "driver" && value.as_str() != Some("sql") {
-        return Err(Error::bad_request(format!(
-            "Invalid domain configuration: identity driver {value} is not available; only \"sql\" is implemented."
-        )));
+    if let Some(o) = option {
+        if !opts.contains(&o) && !SENSITIVE.contains(&(group, o)) {
+            return Err(Error::forbidden(format!(
+                "Invalid domain specific configuration: Option {o} in group {group} is not supported for domain specific configurations."
+            )));
+        }
     }
     Ok(())
+}
+
+/// Keystone's `InvalidDomainConfig`, a 403.
+fn invalid(reason: &str) -> Error {
+    Error::forbidden(format!("Invalid domain specific configuration: {reason}"))
 }
 
 fn not_found(domain: &str) -> Error {
@@ -99,54 +205,79 @@ impl Identity {
         Ok(Value::Object(out))
     }
 
-    /// PUT (replace = true: create, 409 if one exists) or PATCH (merge).
+    /// `PUT /v3/domains/{id}/config` (`create`): replaces the whole
+    /// configuration; true when one existed (Keystone then answers 200
+    /// instead of 201). `PATCH …/config[/{group}[/{option}]]`: merges
+    /// into an existing configuration, group or option (404 when absent);
+    /// for an option, `config` is `{option: value}` as Keystone takes it.
     pub async fn set_domain_config(
         &self,
         ctx: &AuthContext,
         domain: &str,
         config: &Value,
         create: bool,
-    ) -> Result<()> {
+        group: Option<&str>,
+        option: Option<&str>,
+    ) -> Result<bool> {
         let action = if create {
             "identity:create_domain_config"
         } else {
             "identity:update_domain_config"
         };
         self.config_domain(ctx, action, domain).await?;
+        let config = match (group, option) {
+            (Some(g), Some(_)) => json!({ g: config }),
+            _ => config.clone(),
+        };
         let groups = config
             .as_object()
             .filter(|m| !m.is_empty())
-            .ok_or_else(|| {
-                Error::bad_request(
-                    "Invalid input for field 'config': a non-empty object is required.",
-                )
-            })?;
+            .ok_or_else(|| invalid("No options specified."))?;
         let mut pairs = Vec::new();
         for (g, opts) in groups {
-            let opts = opts.as_object().ok_or_else(|| {
-                Error::bad_request(format!(
-                    "Invalid input for field 'config.{g}': an object is required."
+            let opts = opts.as_object().filter(|m| !m.is_empty()).ok_or_else(|| {
+                invalid(&format!(
+                    "The value of group {g} specified in the config should be a dictionary of options."
                 ))
             })?;
             for (o, v) in opts {
-                check_option(g, o, v)?;
+                check_option(g, Some(o))?;
                 pairs.push((g.clone(), o.clone(), v.clone()));
             }
         }
-        let existing = crate::db::domain_configs::get(&self.db.pool, domain).await?;
-        if create && !existing.is_empty() {
-            return Err(Error::conflict(format!(
-                "A configuration already exists for domain {domain}."
-            )));
+        // Keystone's `_assert_valid_update`: a group or option update
+        // names that group or option, and only it.
+        if let Some(g) = group {
+            check_option(g, option)?;
+            if groups.len() != 1 || !groups.contains_key(g) {
+                return Err(invalid(&format!(
+                    "Trying to update group {g}, so that, and only that, group must be specified in the config."
+                )));
+            }
+            if let Some(o) = option {
+                if pairs.len() != 1 || pairs.iter().any(|(_, po, _)| po != o) {
+                    return Err(invalid(&format!(
+                        "Trying to update option {o} in group {g}, so that, and only that, option must be specified in the config."
+                    )));
+                }
+            }
         }
-        if !create && existing.is_empty() {
+        let existing = crate::db::domain_configs::get(&self.db.pool, domain).await?;
+        let present = existing.iter().any(|(eg, eo, _)| {
+            group.is_none_or(|g| eg.as_str() == g) && option.is_none_or(|o| eo.as_str() == o)
+        });
+        if !create && !present {
             return Err(not_found(domain));
         }
         let mut tx = self.begin().await?;
+        if create {
+            crate::db::domain_configs::delete(tx.conn(), domain, None, None).await?;
+        }
         for (g, o, v) in &pairs {
             crate::db::domain_configs::set(tx.conn(), domain, g, o, v).await?;
         }
-        self.commit(tx).await
+        self.commit(tx).await?;
+        Ok(!existing.is_empty())
     }
 
     pub async fn delete_domain_config(
@@ -165,7 +296,9 @@ impl Identity {
         self.commit(tx).await
     }
 
-    /// `/v3/domains/config[/{group}[/{option}]]/default`.
+    /// `/v3/domains/config[/{group}[/{option}]]/default`: Keystone's
+    /// `get_config_default`, `{group: {option: default}}` for the
+    /// whitelisted options, or `{option: default}` for one option.
     pub fn default_domain_config(
         &self,
         ctx: &AuthContext,
@@ -173,26 +306,55 @@ impl Identity {
         option: Option<&str>,
     ) -> Result<Value> {
         self.enforce(ctx, "identity:get_domain_config_default", json!({}))?;
-        let mut d = defaults();
-        for (g, o) in SENSITIVE {
-            if let Some(m) = d.get_mut(g).and_then(Value::as_object_mut) {
-                m.remove(o);
+        let group_of = |g: &str, opts: &[&str]| {
+            let m: Map<String, Value> = opts
+                .iter()
+                .map(|o| ((*o).to_string(), default_value(g, o)))
+                .collect();
+            Value::Object(m)
+        };
+        match (group, option) {
+            (None, _) => Ok(Value::Object(
+                WHITELISTED
+                    .iter()
+                    .map(|(g, opts)| ((*g).to_string(), group_of(g, opts)))
+                    .collect(),
+            )),
+            (Some(g), None) => {
+                check_option(g, None)?;
+                let opts = whitelisted(g).unwrap_or_default();
+                Ok(json!({ g: group_of(g, opts) }))
+            }
+            (Some(g), Some(o)) => {
+                check_option(g, Some(o))?;
+                // A sensitive option passes the check but has no default
+                // to show.
+                if !whitelisted(g).unwrap_or_default().contains(&o) {
+                    return Err(Error::forbidden(format!(
+                        "Invalid domain specific configuration: Reading the default for option {o} in group {g} is not supported."
+                    )));
+                }
+                Ok(json!({ o: default_value(g, o) }))
             }
         }
-        match (group, option) {
-            (None, _) => Ok(d),
-            (Some(g), None) => d.get(g).map(|v| json!({ g: v })).ok_or_else(|| {
-                Error::forbidden(format!(
-                    "Group {g} is not supported for domain specific configurations."
-                ))
-            }),
-            (Some(g), Some(o)) => d
-                .get(g)
-                .and_then(|v| v.get(o))
-                .map(|v| json!({ o: v }))
-                .ok_or_else(|| {
-                    Error::forbidden(format!("Option {o} in group {g} is not supported."))
-                }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_whitelisted_option_is_valid_and_password_is_sensitive() {
+        for (g, opts) in WHITELISTED {
+            for o in *opts {
+                assert!(check_option(g, Some(o)).is_ok(), "{g}.{o}");
+            }
         }
+        assert!(check_option("ldap", Some("password")).is_ok());
+        assert!(check_option("ldap", Some("nope")).is_err());
+        assert!(check_option("nope", None).is_err());
+        assert_eq!(default_value("ldap", "pool_retry_delay"), json!(0.1));
+        assert_eq!(default_value("identity", "list_limit"), Value::Null);
     }
 }

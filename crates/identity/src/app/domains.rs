@@ -1,7 +1,7 @@
 //! Domains: names are unique; a domain must be disabled before it is
 //! deleted, and deleting it removes everything it owns.
 
-use super::{validate_name, Identity};
+use super::{validate_name_max, Identity};
 use crate::db::domains::Domain;
 use common::context::AuthContext;
 use common::{Error, Result};
@@ -29,7 +29,12 @@ impl Identity {
             .name
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
-        validate_name("name", &name)?;
+        validate_name_max("name", &name, super::RESOURCE_NAME_MAX)?;
+        super::validate_max_len(
+            "description",
+            input.description.as_deref(),
+            super::DESCRIPTION_MAX,
+        )?;
         strip_readonly(&mut input.extra);
         let d = Domain {
             id: input.id.unwrap_or_else(common::ids::hex_id),
@@ -93,9 +98,14 @@ impl Identity {
             ));
         }
         if let Some(n) = input.name.take() {
-            validate_name("name", &n)?;
+            validate_name_max("name", &n, super::RESOURCE_NAME_MAX)?;
             d.name = n;
         }
+        super::validate_max_len(
+            "description",
+            input.description.as_deref(),
+            super::DESCRIPTION_MAX,
+        )?;
         if let Some(desc) = input.description.take() {
             d.description = desc;
         }

@@ -35,6 +35,7 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
         let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
         self.enforce(
             ctx,
@@ -45,9 +46,8 @@ impl Identity {
             .await?
             .is_none()
         {
-            return Err(Error::bad_request(format!(
-                "Invalid input for field 'domain_id': no domain {domain_id}."
-            )));
+            // Keystone's identity layer looks the domain up first: 404.
+            return Err(super::domains::not_found(&domain_id));
         }
         strip_readonly(&mut input.extra);
         let g = Group {

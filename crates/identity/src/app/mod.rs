@@ -176,16 +176,43 @@ impl Identity {
     }
 }
 
-/// A required, non-empty, bounded name.
+/// A required, non-empty name of at most 255 characters (Keystone's
+/// `parameter_types.name`: users, groups, roles, services, …).
 pub fn validate_name(field: &str, name: &str) -> Result<()> {
+    validate_name_max(field, name, 255)
+}
+
+/// Keystone's resource schema bounds domain and project names (and the
+/// ids a project names, `domain_id` and `parent_id`) at 64 characters.
+pub const RESOURCE_NAME_MAX: usize = 64;
+
+/// Keystone's schemas bound the ids a request names (`domain_id`,
+/// `project_id`, `parent_id`: `parameter_types.domain_id`, `id_string`)
+/// at 64 characters, descriptions and region ids at 255.
+pub const ID_MAX: usize = 64;
+pub const DESCRIPTION_MAX: usize = 255;
+
+/// An optional string field of at most `max` characters: a longer one is
+/// a 400, as Keystone's schema validation answers before any lookup.
+pub fn validate_max_len(field: &str, value: Option<&str>, max: usize) -> Result<()> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(Error::BadRequest(format!(
+            "Invalid input for field '{field}': longer than {max} characters."
+        )));
+    }
+    Ok(())
+}
+
+/// A required, non-empty name of at most `max` characters.
+pub fn validate_name_max(field: &str, name: &str, max: usize) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::BadRequest(format!(
             "Invalid input for field '{field}': it must not be empty."
         )));
     }
-    if name.chars().count() > 255 {
+    if name.chars().count() > max {
         return Err(Error::BadRequest(format!(
-            "Invalid input for field '{field}': longer than 255 characters."
+            "Invalid input for field '{field}': longer than {max} characters."
         )));
     }
     Ok(())

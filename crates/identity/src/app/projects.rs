@@ -2,7 +2,7 @@
 //! `parent_id`, tags, and no deleting a project that still has children.
 
 use super::domains::{dup, strip_readonly};
-use super::{validate_name, Identity};
+use super::{validate_name_max, Identity};
 use crate::db::projects::Project;
 use common::context::{AuthContext, Scope};
 use common::http::QueryMap;
@@ -76,10 +76,12 @@ impl Identity {
             .name
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
-        validate_name("name", &name)?;
+        validate_name_max("name", &name, super::RESOURCE_NAME_MAX)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
+        super::validate_max_len("parent_id", input.parent_id.as_deref(), super::ID_MAX)?;
         if input.is_domain == Some(true) {
             return Err(Error::bad_request(
-                "Projects acting as domains are not supported; create a domain instead.",
+                "Invalid input for field 'is_domain': use create_domain_project.",
             ));
         }
         let pool = &self.db.pool;
@@ -193,7 +195,7 @@ impl Identity {
             ));
         }
         if let Some(n) = input.name.take() {
-            validate_name("name", &n)?;
+            validate_name_max("name", &n, super::RESOURCE_NAME_MAX)?;
             p.name = n;
         }
         if let Some(d) = input.description.take() {
@@ -257,6 +259,103 @@ impl Identity {
         crate::db::projects::set_tags(tx.conn(), id, &p.tags).await?;
         self.commit(tx).await?;
         Ok(p)
+    }
+}
+
+/// Projects acting as domains. Keystone stores every domain as a project
+/// with `is_domain = true`, so its projects API creates, shows, updates,
+/// lists (`?is_domain=true`) and deletes domains too. Here domains have
+/// their own table; these calls give the projects API the same reach by
+/// acting on the domain, under the domain rules (a domain is disabled
+/// before it is deleted, and deleting it removes what it owns).
+impl Identity {
+    /// `POST /v3/projects` with `is_domain: true`: a new domain. Like
+    /// Keystone, such a project is a root: it names no domain and no
+    /// parent.
+    pub async fn create_domain_project(
+        &self,
+        ctx: &AuthContext,
+        input: ProjectInput,
+    ) -> Result<crate::db::domains::Domain> {
+        if input.domain_id.is_some() {
+            return Err(Error::bad_request(
+                "Invalid input for field 'domain_id': a project acting as a domain has no domain.",
+            ));
+        }
+        if input.parent_id.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(Error::bad_request(
+                "Invalid input for field 'parent_id': only root projects can act as domains.",
+            ));
+        }
+        if input.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+            return Err(Error::bad_request(
+                "Invalid input for field 'tags': a project acting as a domain has no tags here.",
+            ));
+        }
+        let name = input
+            .name
+            .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
+        let d = super::domains::DomainInput {
+            name: Some(name),
+            description: input.description,
+            enabled: input.enabled,
+            id: None,
+            extra: input.extra,
+        };
+        self.create_domain(ctx, d).await
+    }
+
+    /// Whether `id` names a domain rather than a project: the projects
+    /// API then acts on the domain.
+    pub async fn is_domain_project(&self, id: &str) -> Result<bool> {
+        let pool = &self.db.pool;
+        Ok(crate::db::projects::get(pool, id).await?.is_none()
+            && crate::db::domains::get(pool, id).await?.is_some())
+    }
+
+    /// `GET /v3/projects?is_domain=true`: the domains, filtered by the
+    /// project filters that apply to them.
+    pub async fn list_domain_projects(
+        &self,
+        ctx: &AuthContext,
+        q: &QueryMap,
+    ) -> Result<Vec<crate::db::domains::Domain>> {
+        // A domain has no domain, parent or tags: those filters match none.
+        if ["domain_id", "parent_id", "tags", "tags-any"]
+            .iter()
+            .any(|k| q.get(k).is_some())
+        {
+            return Ok(Vec::new());
+        }
+        self.list_domains(ctx, q.get("name"), q.flag("enabled")?)
+            .await
+    }
+
+    /// `PATCH /v3/projects/{id}` on a domain: name, description, enabled.
+    pub async fn update_domain_project(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: ProjectInput,
+    ) -> Result<crate::db::domains::Domain> {
+        if input.is_domain == Some(false) {
+            return Err(Error::bad_request(
+                "Invalid input for field 'is_domain': it cannot be changed.",
+            ));
+        }
+        if input.domain_id.is_some() || input.parent_id.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(Error::bad_request(
+                "Invalid input: a project acting as a domain has no domain or parent.",
+            ));
+        }
+        let d = super::domains::DomainInput {
+            name: input.name,
+            description: input.description,
+            enabled: input.enabled,
+            id: None,
+            extra: input.extra,
+        };
+        self.update_domain(ctx, id, d).await
     }
 }
 

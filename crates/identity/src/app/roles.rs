@@ -36,6 +36,7 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
         if let Some(d) = &input.domain_id {
             if crate::db::domains::get(&self.db.pool, d).await?.is_none() {
                 return Err(Error::bad_request(format!(
@@ -154,6 +155,14 @@ impl Identity {
             return Err(Error::forbidden(format!(
                 "{} is not an allowable implied role.",
                 i.name
+            )));
+        }
+        // Keystone's `create_implied_role` checks this before anything
+        // else (403): a domain-specific role may imply a global one, a
+        // global role may not imply a domain-specific one.
+        if p.domain_id.is_none() && i.domain_id.is_some() {
+            return Err(Error::forbidden(format!(
+                "{implied} cannot be an implied roles: Global role cannot imply a domain-specific role."
             )));
         }
         let snap = self.view().await?;

@@ -193,21 +193,36 @@ impl Identity {
 
     /// Trusts the caller may see: all for admins and system readers, else
     /// those where the caller is trustor or trustee.
+    /// `GET /v3/OS-TRUST/trusts`, as Keystone's `TrustResource.get`
+    /// decides it: with `trustor_user_id` (or else `trustee_user_id`), the
+    /// trusts of that user under `identity:list_trusts_for_trustor`
+    /// (`…_for_trustee`), which admits the user themself; with neither,
+    /// every trust under `identity:list_trusts` (admins, system readers;
+    /// a 403 for anyone else, who lists their own through the filters).
     pub async fn list_trusts(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Trust>> {
-        let all = self.check(ctx, "identity:list_trusts", &json!({}));
+        let trustor = q.get("trustor_user_id");
+        let trustee = q.get("trustee_user_id");
+        if let Some(u) = trustor {
+            self.enforce(
+                ctx,
+                "identity:list_trusts_for_trustor",
+                json!({"target": {"trust": {"trustor_user_id": u}}}),
+            )?;
+        } else if let Some(u) = trustee {
+            self.enforce(
+                ctx,
+                "identity:list_trusts_for_trustee",
+                json!({"target": {"trust": {"trustee_user_id": u}}}),
+            )?;
+        } else {
+            self.enforce(ctx, "identity:list_trusts", json!({}))?;
+        }
         let snap = self.view().await?;
         let mut v: Vec<Trust> = snap
             .trusts
             .values()
-            .filter(|t| all || t.trustor_user_id == ctx.user_id || t.trustee_user_id == ctx.user_id)
-            .filter(|t| {
-                q.get("trustor_user_id")
-                    .is_none_or(|u| t.trustor_user_id == u)
-            })
-            .filter(|t| {
-                q.get("trustee_user_id")
-                    .is_none_or(|u| t.trustee_user_id == u)
-            })
+            .filter(|t| trustor.is_none_or(|u| t.trustor_user_id == u))
+            .filter(|t| trustor.is_some() || trustee.is_none_or(|u| t.trustee_user_id == u))
             .cloned()
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));

@@ -55,6 +55,7 @@ impl Identity {
             .take()
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
         validate_name("name", &name)?;
+        super::validate_max_len("domain_id", input.domain_id.as_deref(), super::ID_MAX)?;
         let domain_id = input.domain_id.take().unwrap_or_else(|| caller_domain(ctx));
         self.enforce(
             ctx,
@@ -63,9 +64,8 @@ impl Identity {
         )?;
         let pool = &self.db.pool;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
-            return Err(Error::bad_request(format!(
-                "Invalid input for field 'domain_id': no domain {domain_id}."
-            )));
+            // Keystone's identity layer looks the domain up first: 404.
+            return Err(super::domains::not_found(&domain_id));
         }
         let default_project_id = input.default_project_id.flatten();
         if let Some(dp) = &default_project_id {

@@ -97,6 +97,19 @@ pub async fn insert_region(c: &mut Conn, r: &Region) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// Creates a plain region named `id` unless one exists (an endpoint's
+/// legacy `region`); two writers racing for the same name both succeed.
+pub async fn ensure_region(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO regions (id, description, parent_region_id, extra) VALUES ($1, '', NULL, '{}') \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 pub async fn update_region(c: &mut Conn, r: &Region) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE regions SET description = $2, parent_region_id = $3, extra = $4 WHERE id = $1",

@@ -87,6 +87,60 @@ async fn roles_and_implications() {
             .status,
         204
     );
+
+    // Domain-specific roles (tempest's implied domain roles): one may
+    // imply another, in any domain, or a global role; a global role may
+    // not imply a domain-specific one, which is a 403 before any cycle
+    // is looked for.
+    let d2 = admin
+        .post("/v3/domains", json!({"domain": {"name": "dsr-2"}}))
+        .await
+        .unwrap()
+        .body["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dsr = |name: &'static str, domain: String| {
+        let admin = admin.clone();
+        async move {
+            let r = admin
+                .post(
+                    "/v3/roles",
+                    json!({"role": {"name": name, "domain_id": domain}}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["role"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let dr1 = dsr("dr1", "default".into()).await;
+    let dr2 = dsr("dr2", "default".into()).await;
+    let dr3 = dsr("dr3", d2).await;
+    for implied in [&dr2, &dr3, &auditor] {
+        let r = admin
+            .put(&format!("/v3/roles/{dr1}/implies/{implied}"), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_error(
+        &admin
+            .put(&format!("/v3/roles/{auditor}/implies/{dr1}"), None)
+            .await
+            .unwrap(),
+        403,
+    );
+    for role in [&dr1, &dr2, &dr3] {
+        assert_eq!(
+            admin
+                .delete(&format!("/v3/roles/{role}"))
+                .await
+                .unwrap()
+                .status,
+            204
+        );
+    }
     assert_eq!(
         admin
             .head(&format!("/v3/roles/{auditor}/implies/{reader}"))
@@ -306,6 +360,135 @@ async fn role_assignments_report() {
             .await
             .unwrap(),
         400,
+    );
+    cloud.stop().await;
+}
+
+/// OS-INHERIT as tempest's `test_inherits` drives it: assign, list,
+/// check and revoke inherited grants on domains and projects for users
+/// and groups, and the effective assignments they give the projects
+/// below (`?scope.project.id=…&user.id=…&effective`).
+#[tokio::test]
+async fn inherited_grants_as_tempest_uses_them() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let did = admin
+        .post("/v3/domains", json!({"domain": {"name": "inh"}}))
+        .await
+        .unwrap()
+        .body["domain"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mk_project = |name: &'static str, parent: Option<String>| {
+        let admin = admin.clone();
+        let did = did.clone();
+        async move {
+            let r = admin
+                .post(
+                    "/v3/projects",
+                    json!({"project": {"name": name, "domain_id": did, "parent_id": parent}}),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["project"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let parent = mk_project("inh-parent", None).await;
+    let leaf = mk_project("inh-leaf", Some(parent.clone())).await;
+    let r = admin
+        .post(
+            "/v3/users",
+            json!({"user": {"name": "inh-u", "domain_id": did}}),
+        )
+        .await
+        .unwrap();
+    let uid = r.body["user"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .post(
+            "/v3/groups",
+            json!({"group": {"name": "inh-g", "domain_id": did}}),
+        )
+        .await
+        .unwrap();
+    let gid = r.body["group"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .post("/v3/roles", json!({"role": {"name": "inh-role"}}))
+        .await
+        .unwrap();
+    let rid = r.body["role"]["id"].as_str().unwrap().to_string();
+
+    // On the domain, for the user and the group: list, check, revoke.
+    for (who, actor) in [("users", &uid), ("groups", &gid)] {
+        let one =
+            format!("/v3/OS-INHERIT/domains/{did}/{who}/{actor}/roles/{rid}/inherited_to_projects");
+        let all = format!("/v3/OS-INHERIT/domains/{did}/{who}/{actor}/roles/inherited_to_projects");
+        assert_eq!(admin.put(&one, None).await.unwrap().status, 204);
+        let r = admin.get(&all).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(ids(&r.body, "roles"), vec![rid.clone()]);
+        assert_eq!(admin.head(&one).await.unwrap().status, 204);
+        assert_eq!(admin.delete(&one).await.unwrap().status, 204);
+        assert_eq!(admin.head(&one).await.unwrap().status, 404);
+    }
+    // On a project, for the user and the group: check, revoke.
+    for (who, actor) in [("users", &uid), ("groups", &gid)] {
+        let one = format!(
+            "/v3/OS-INHERIT/projects/{parent}/{who}/{actor}/roles/{rid}/inherited_to_projects"
+        );
+        assert_eq!(admin.put(&one, None).await.unwrap().status, 204);
+        assert_eq!(admin.head(&one).await.unwrap().status, 204);
+        assert_eq!(admin.delete(&one).await.unwrap().status, 204);
+    }
+
+    let effective = |project: &str| {
+        format!("/v3/role_assignments?scope.project.id={project}&user.id={uid}&effective")
+    };
+    // Inherited on the domain: effective on the parent and the leaf.
+    let on_domain =
+        format!("/v3/OS-INHERIT/domains/{did}/users/{uid}/roles/{rid}/inherited_to_projects");
+    assert_eq!(admin.put(&on_domain, None).await.unwrap().status, 204);
+    for p in [&parent, &leaf] {
+        let r = admin.get(&effective(p)).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        let a = r.body["role_assignments"].as_array().unwrap();
+        assert_eq!(a.len(), 1, "{}", r.text);
+        assert_eq!(a[0]["role"]["id"], rid.as_str());
+        assert_eq!(a[0]["scope"]["project"]["id"], p.as_str());
+    }
+    assert_eq!(admin.delete(&on_domain).await.unwrap().status, 204);
+    for p in [&parent, &leaf] {
+        let r = admin.get(&effective(p)).await.unwrap();
+        assert!(
+            r.body["role_assignments"].as_array().unwrap().is_empty(),
+            "{}",
+            r.text
+        );
+    }
+    // Inherited on the parent project: effective on the leaf only.
+    let on_parent =
+        format!("/v3/OS-INHERIT/projects/{parent}/users/{uid}/roles/{rid}/inherited_to_projects");
+    assert_eq!(admin.put(&on_parent, None).await.unwrap().status, 204);
+    let r = admin.get(&effective(&leaf)).await.unwrap();
+    assert_eq!(
+        r.body["role_assignments"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text
+    );
+    let r = admin.get(&effective(&parent)).await.unwrap();
+    assert!(
+        r.body["role_assignments"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text
+    );
+    assert_eq!(admin.delete(&on_parent).await.unwrap().status, 204);
+    let r = admin.get(&effective(&leaf)).await.unwrap();
+    assert!(
+        r.body["role_assignments"].as_array().unwrap().is_empty(),
+        "{}",
+        r.text
     );
     cloud.stop().await;
 }

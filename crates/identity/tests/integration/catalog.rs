@@ -116,6 +116,73 @@ async fn catalog_crud_and_tokens_reflect_it() {
     );
     assert_error(&admin.delete("/v3/regions/East").await.unwrap(), 403);
 
+    // The legacy `region` attribute (tempest's endpoint tests send it)
+    // names a region Keystone creates when it does not exist yet, on
+    // create and on update; `region_id` keeps naming existing ones only.
+    let r = admin
+        .post(
+            "/v3/endpoints",
+            json!({"endpoint": {"service_id": sid, "interface": "admin", "url": "http://x", "region": "West"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["endpoint"]["region_id"], "West");
+    assert_eq!(r.body["endpoint"]["region"], "West");
+    let west_ep = r.body["endpoint"]["id"].as_str().unwrap().to_string();
+    let r = admin.get("/v3/regions/West").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["region"]["description"], "");
+    let r = admin
+        .patch(
+            &format!("/v3/endpoints/{west_ep}"),
+            json!({"endpoint": {"region": "North"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["endpoint"]["region_id"], "North");
+    assert_eq!(admin.get("/v3/regions/North").await.unwrap().status, 200);
+    // An existing region is reused as is.
+    let r = admin
+        .patch(
+            &format!("/v3/endpoints/{west_ep}"),
+            json!({"endpoint": {"region": "East"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        admin.get("/v3/regions/East").await.unwrap().body["region"]["description"],
+        "east"
+    );
+    let r = admin
+        .patch(
+            &format!("/v3/endpoints/{west_ep}"),
+            json!({"endpoint": {"region_id": "South"}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/endpoints/{west_ep}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    for region in ["West", "North"] {
+        assert_eq!(
+            admin
+                .delete(&format!("/v3/regions/{region}"))
+                .await
+                .unwrap()
+                .status,
+            204
+        );
+    }
+
     // The project-scoped catalog fills in the project id.
     let r = admin.get("/v3/auth/catalog").await.unwrap();
     let svc = r.body["catalog"]

@@ -24,6 +24,84 @@ async fn versions_and_request_ids() {
     cloud.stop().await;
 }
 
+/// JSON Home on `/` (paths under `/v3`) and `/v3` (relative paths) with
+/// `Accept: application/json-home`, carrying the extension relations
+/// python-tempestconf turns into `api_extensions`.
+#[tokio::test]
+async fn json_home() {
+    let cloud = TestCloud::start().await.unwrap();
+    let c = Client::new(&cloud.identity_url());
+    let rel = "https://docs.openstack.org/api/openstack-identity/3/";
+    let home = [("accept", "application/json-home")];
+    let r = c.send("GET", "/v3", None, &home).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type").unwrap(), "application/json-home");
+    let res = &r.body["resources"];
+    assert_eq!(
+        res[format!("{rel}rel/auth_tokens")],
+        json!({"href": "/auth/tokens"})
+    );
+    assert_eq!(
+        res[format!("{rel}rel/user")],
+        json!({"href-template": "/users/{user_id}", "href-vars": {"user_id": format!("{rel}param/user_id")}})
+    );
+    assert_eq!(
+        res[format!("{rel}ext/OS-INHERIT/1.0/rel/domain_user_role_inherited_to_projects")]
+            ["href-template"],
+        "/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"
+    );
+    // What python-tempestconf does with it: the extension names.
+    let mut ext: Vec<String> = res
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.strip_prefix(&format!("{rel}ext/")))
+        .map(|k| k.split('/').next().unwrap().to_string())
+        .collect();
+    ext.sort();
+    ext.dedup();
+    assert_eq!(
+        ext,
+        [
+            "OS-EC2",
+            "OS-EP-FILTER",
+            "OS-INHERIT",
+            "OS-OAUTH1",
+            "OS-TRUST"
+        ]
+    );
+    // Every advertised path is served: none answers 404 to an admin.
+    let admin = cloud.admin().await.unwrap();
+    for (rel_name, v) in res.as_object().unwrap() {
+        if let Some(href) = v["href"].as_str() {
+            let r = admin.get(&format!("/v3{href}")).await.unwrap();
+            assert_ne!(r.status, 404, "{rel_name} {href}");
+        }
+    }
+
+    // At `/`: the same document with every path under `/v3`.
+    let r = c.send("GET", "/", None, &home).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type").unwrap(), "application/json-home");
+    assert_eq!(
+        r.body["resources"][format!("{rel}ext/OS-TRUST/1.0/rel/trusts")],
+        json!({"href": "/v3/OS-TRUST/trusts"})
+    );
+    // JSON when asked for both, or for nothing in particular.
+    let both = [("accept", "application/json-home, application/json")];
+    let r = c.send("GET", "/v3", None, &both).await.unwrap();
+    assert_eq!(r.body["version"]["id"], "v3.14");
+    let r = c
+        .send("GET", "/", None, &[("accept", "*/*")])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 300);
+    let pref = [("accept", "application/json-home, application/json;q=0.5")];
+    let r = c.send("GET", "/v3", None, &pref).await.unwrap();
+    assert_eq!(r.header("content-type").unwrap(), "application/json-home");
+    cloud.stop().await;
+}
+
 #[tokio::test]
 async fn unknown_urls_methods_and_bodies() {
     let cloud = TestCloud::start().await.unwrap();

@@ -258,6 +258,8 @@ async fn users_crud() {
             .unwrap(),
         409,
     );
+    // A domain that does not exist: 404, as Keystone's identity layer
+    // answers (tempest's `test_create_user_for_non_existent_domain`).
     assert_error(
         &admin
             .post(
@@ -266,7 +268,17 @@ async fn users_crud() {
             )
             .await
             .unwrap(),
-        400,
+        404,
+    );
+    assert_error(
+        &admin
+            .post(
+                "/v3/groups",
+                json!({"group": {"name": "g2", "domain_id": "nope"}}),
+            )
+            .await
+            .unwrap(),
+        404,
     );
     assert_eq!(
         names(&admin.get("/v3/users?name=u1").await.unwrap().body, "users"),
@@ -401,5 +413,202 @@ async fn groups_and_membership() {
         204
     );
     assert_error(&admin.get(&format!("/v3/groups/{gid}")).await.unwrap(), 404);
+    cloud.stop().await;
+}
+
+/// Keystone's resource schema: domain and project names (and the ids a
+/// project names) are 1 to 64 characters; user and group names 255.
+#[tokio::test]
+async fn name_lengths_follow_keystones_schemas() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let n64 = "d".repeat(64);
+    let n65 = "d".repeat(65);
+    let r = admin
+        .post("/v3/domains", json!({"domain": {"name": n65}}))
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let r = admin
+        .post("/v3/domains", json!({"domain": {"name": n64}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let did = r.body["domain"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .patch(
+            &format!("/v3/domains/{did}"),
+            json!({"domain": {"name": n65}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let p65 = "p".repeat(65);
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": p65, "domain_id": "default"}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "p", "domain_id": "x".repeat(65)}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let pid = project(&admin, &"p".repeat(64)).await;
+    let r = admin
+        .patch(
+            &format!("/v3/projects/{pid}"),
+            json!({"project": {"name": p65}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    // Users and groups keep 255.
+    let r = admin
+        .post("/v3/users", json!({"user": {"name": "u".repeat(255)}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin
+        .post("/v3/users", json!({"user": {"name": "u".repeat(256)}}))
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let r = admin
+        .post("/v3/groups", json!({"group": {"name": "g".repeat(255)}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Ids a request names are 64 at most: a longer one is a 400 before
+    // any lookup (not the 404 of an unknown domain).
+    let long_id = "x".repeat(65);
+    for (path, body) in [
+        (
+            "/v3/users",
+            json!({"user": {"name": "lu", "domain_id": long_id}}),
+        ),
+        (
+            "/v3/groups",
+            json!({"group": {"name": "lg", "domain_id": long_id}}),
+        ),
+        (
+            "/v3/roles",
+            json!({"role": {"name": "lr", "domain_id": long_id}}),
+        ),
+    ] {
+        assert_error(&admin.post(path, body).await.unwrap(), 400);
+    }
+    // Descriptions of domains and regions, and region ids: 255.
+    let long = "z".repeat(256);
+    let bad = [
+        (
+            "/v3/domains",
+            json!({"domain": {"name": "ld", "description": long}}),
+        ),
+        ("/v3/regions", json!({"region": {"id": long}})),
+        ("/v3/regions", json!({"region": {"description": long}})),
+    ];
+    for (path, body) in bad {
+        assert_error(&admin.post(path, body).await.unwrap(), 400);
+    }
+    let r = admin
+        .patch(
+            &format!("/v3/domains/{did}"),
+            json!({"domain": {"description": long}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    let r = admin
+        .post(
+            "/v3/regions",
+            json!({"region": {"id": "r".repeat(255), "description": "z".repeat(255)}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    cloud.stop().await;
+}
+
+/// A project created with `is_domain: true` acts as a domain, as in
+/// Keystone: listed by `/v3/domains` and `/v3/projects?is_domain=true`,
+/// shown, updated and deleted through the projects API.
+#[tokio::test]
+async fn projects_acting_as_domains() {
+    let cloud = TestCloud::start().await.unwrap();
+    let admin = cloud.admin().await.unwrap();
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "pad", "description": "as domain", "domain_id": null, "is_domain": true}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let p = &r.body["project"];
+    assert_eq!(p["is_domain"], true);
+    assert!(p["domain_id"].is_null() && p["parent_id"].is_null(), "{p}");
+    let id = p["id"].as_str().unwrap().to_string();
+    let r = admin.get("/v3/projects?is_domain=true").await.unwrap();
+    assert!(ids(&r.body, "projects").contains(&id), "{}", r.text);
+    assert!(!ids(&admin.get("/v3/projects").await.unwrap().body, "projects").contains(&id));
+    assert!(ids(&admin.get("/v3/domains").await.unwrap().body, "domains").contains(&id));
+    let r = admin.get(&format!("/v3/domains/{id}")).await.unwrap();
+    assert_eq!(r.body["domain"]["name"], "pad");
+    assert_eq!(r.body["domain"]["description"], "as domain");
+    let r = admin.get(&format!("/v3/projects/{id}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["project"]["is_domain"], true);
+    // A project inside it.
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "inside", "domain_id": id}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Only a root acts as a domain.
+    let r = admin
+        .post(
+            "/v3/projects",
+            json!({"project": {"name": "pad2", "parent_id": "default", "is_domain": true}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    // tempest's cleanup: disable, then delete, through the projects API.
+    assert_error(
+        &admin.delete(&format!("/v3/projects/{id}")).await.unwrap(),
+        403,
+    );
+    let r = admin
+        .patch(
+            &format!("/v3/projects/{id}"),
+            json!({"project": {"enabled": false}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["project"]["enabled"], false);
+    assert_eq!(
+        admin
+            .delete(&format!("/v3/projects/{id}"))
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    assert_error(&admin.get(&format!("/v3/domains/{id}")).await.unwrap(), 404);
+    assert_error(
+        &admin.get(&format!("/v3/projects/{id}")).await.unwrap(),
+        404,
+    );
     cloud.stop().await;
 }

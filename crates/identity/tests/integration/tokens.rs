@@ -614,6 +614,28 @@ async fn application_credentials() {
         204
     );
     assert_error(&act.get("/v3/auth/projects").await.unwrap(), 401);
+    // `expires_at` comes back as Keystone prints it (oslo's jsonutils):
+    // microseconds and no zone, so tempest's `isoformat()` matches.
+    for (sent, shown) in [
+        ("2099-01-02T03:04:05.123456", "2099-01-02T03:04:05.123456"),
+        ("2099-01-02T03:04:05Z", "2099-01-02T03:04:05.000000"),
+    ] {
+        let r = carol
+            .post(
+                &base,
+                json!({"application_credential": {"name": sent, "expires_at": sent}}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["application_credential"]["expires_at"], shown);
+        let id = r.body["application_credential"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = carol.get(&format!("{base}/{id}")).await.unwrap();
+        assert_eq!(r.body["application_credential"]["expires_at"], shown);
+    }
     // Expired credentials are refused.
     let r = carol
         .post(&base, json!({"application_credential": {"name": "old", "expires_at": "2001-01-01T00:00:00Z"}}))

@@ -15,11 +15,10 @@ use crate::names;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::http::{ErrorStyle, QueryMap, RequestId};
+use common::http::{ErrorStyle, QueryMap};
 use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,20 +34,12 @@ pub fn router(store: Arc<ObjectStore>, max_body: usize) -> Router {
         .route("/healthcheck", get(info::healthcheck))
         .fallback(dispatch)
         .layer(DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn(trans_id))
-        .with_state(store);
-    common::http::service_layers(r, ErrorStyle::Swift, max_body)
-}
-
-/// Swift answers every request with `X-Trans-Id` (the same id as
-/// `X-Openstack-Request-Id`).
-async fn trans_id(req: axum::extract::Request, next: Next) -> Response {
-    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let mut res = next.run(req).await;
-    if let Some(v) = id.and_then(|i| HeaderValue::from_str(&i).ok()) {
-        res.headers_mut().insert("x-trans-id", v);
-    }
-    res
+        .with_state(store.clone());
+    // Swift answers every request, errors and 401s included, with its
+    // transaction id as both `X-Trans-Id` and `X-Openstack-Request-Id`;
+    // the outermost shared layer sets both, so nothing escapes without.
+    let ids = common::http::request_id::IdForm::Swift(store.clock.clone());
+    common::http::service_layers_with_ids(r, ErrorStyle::Swift, max_body, ids)
 }
 
 /// The request body as the operations consume it.

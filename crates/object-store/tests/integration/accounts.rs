@@ -292,3 +292,49 @@ async fn info_lists_capabilities() {
     assert_eq!(r.text, "OK");
     s.stop().await;
 }
+
+/// Swift's transaction id (`tx` + 21 hex + `-` + the unix time in 10 hex)
+/// on every response, errors and 401s included, as both `X-Trans-Id` and
+/// `X-Openstack-Request-Id`.
+#[tokio::test]
+async fn transaction_ids_in_swifts_form() {
+    let s = Swift::start().await;
+    let anon = s.anonymous();
+    let cases = [
+        req(&s.admin, "HEAD", &s.path(""), b"", &[]).await,
+        req(&s.admin, "GET", &s.path("/nope"), b"", &[]).await,
+        req(&s.admin, "PUT", &s.path("/c/o"), b"x", &[]).await,
+        req(&anon, "GET", &s.path(""), b"", &[]).await,
+        req(&anon, "GET", "/info", b"", &[]).await,
+        req(&anon, "GET", "/v1", b"", &[]).await,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for r in &cases {
+        let tx = r.header("x-trans-id").unwrap();
+        assert_eq!(r.header("x-openstack-request-id").unwrap(), tx);
+        let (random, time) = tx.strip_prefix("tx").unwrap().split_once('-').unwrap();
+        assert_eq!(random.len(), 21, "{tx}");
+        assert_eq!(time.len(), 10, "{tx}");
+        assert!(
+            random
+                .chars()
+                .chain(time.chars())
+                .all(|c| c.is_ascii_hexdigit()),
+            "{tx}"
+        );
+        let secs = i64::from_str_radix(time, 16).unwrap();
+        assert!(secs > 1_700_000_000, "{tx}");
+        assert!(seen.insert(tx.to_string()), "ids are unique");
+    }
+    assert_eq!(cases[1].status, 404);
+    assert_eq!(cases[2].status, 404);
+    assert_eq!(cases[3].status, 401);
+    // Other services keep oslo's `req-<uuid>`.
+    let r = s.identity.get("/v3").await.unwrap();
+    assert!(r
+        .header("x-openstack-request-id")
+        .unwrap()
+        .starts_with("req-"));
+    assert!(r.header("x-trans-id").is_none());
+    s.stop().await;
+}
