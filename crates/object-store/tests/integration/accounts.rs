@@ -288,6 +288,8 @@ async fn info_lists_capabilities() {
         v.get("bulk_upload").is_none(),
         "not implemented, not listed"
     );
+    // The Swift release followed, as MAJOR.MINOR.PATCH (tempest gates on it).
+    assert_eq!(v["swift"]["version"], "2.35.0");
     let r = req(&s.anonymous(), "GET", "/healthcheck", b"", &[]).await;
     assert_eq!(r.text, "OK");
     s.stop().await;
