@@ -57,6 +57,10 @@ impl ObjectStore {
                 "min_segment_size": 1,
                 "allow_async_delete": false,
             },
+            "bulk_upload": {
+                "max_containers_per_extraction": self.settings.max_containers_per_extraction,
+                "max_failed_extractions": self.settings.max_failed_extractions,
+            },
             "bulk_delete": {
                 "max_deletes_per_request": bulk::MAX_DELETES_PER_REQUEST,
                 "max_failed_deletes": bulk::MAX_FAILED_DELETES,
