@@ -158,6 +158,12 @@ pub struct ObjectStoreConfig {
     /// Seconds between passes of the expirer that reclaims objects past
     /// their `X-Delete-At`.
     pub expirer_interval: u64,
+    /// Containers one archive upload may create (Swift's bulk
+    /// `max_containers_per_extraction`).
+    pub max_containers_per_extraction: usize,
+    /// Failed members after which an archive upload stops (Swift's bulk
+    /// `max_failed_extractions`).
+    pub max_failed_extractions: usize,
 }
 
 impl Default for ObjectStoreConfig {
@@ -170,6 +176,8 @@ impl Default for ObjectStoreConfig {
             reseller_admin_role: "ResellerAdmin".into(),
             max_file_size: 5_368_709_122,
             expirer_interval: 10,
+            max_containers_per_extraction: 10_000,
+            max_failed_extractions: 1000,
         }
     }
 }

@@ -21,9 +21,20 @@
 //! three HTTP date formats conditional requests may carry (it is already in
 //! the tree through hyper). Listings in XML are a handful of elements, so
 //! they are written by hand with escaping rather than with an XML crate.
+//!
+//! Archive uploads ([`archive`]) read tar with `tar` (the Rust tar
+//! reader cargo itself packs and unpacks crates with; it streams from any
+//! `Read`, handles GNU long names and pax records, and is built without
+//! its `xattr` feature since nothing is unpacked onto a filesystem), gzip
+//! with `flate2` (rust-lang's, also cargo's) on its pure-Rust
+//! `miniz_oxide` backend, so no C zlib is built or linked, and bzip2 with
+//! `bzip2`, whose default backend since 0.6 is `libbz2-rs-sys`, a
+//! pure-Rust port of libbzip2 kept by the same maintainers. All three are
+//! streaming readers, so an archive never has to fit in memory.
 
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod db;
 pub mod http;
 pub mod names;

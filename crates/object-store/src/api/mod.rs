@@ -6,6 +6,7 @@
 //! streamed object data, and Swift's error bodies.
 
 pub mod accounts;
+pub mod bulk;
 pub mod containers;
 pub mod info;
 pub mod objects;
@@ -103,6 +104,9 @@ async fn route(store: Arc<ObjectStore>, req: axum::extract::Request) -> Result<R
         temp_url,
     };
     let body = body_stream(body);
+    if req.method == Method::PUT && req.query.has("extract-archive") {
+        return bulk::extract(&store, &req, body).await;
+    }
     match (req.path.container.is_some(), req.path.object.is_some()) {
         (false, _) => accounts::handle(&store, &req, body).await,
         (true, false) => containers::handle(&store, &req).await,

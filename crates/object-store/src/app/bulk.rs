@@ -63,9 +63,19 @@ impl BulkResult {
     }
 }
 
-fn status_line(code: u16) -> String {
-    let s = super::status(code);
-    format!("{} {}", code, s.canonical_reason().unwrap_or(""))
+/// `413 Request Entity Too Large`: a status as swob writes it (its
+/// reason phrases, which are RFC 2616's where newer ones differ, and 499
+/// `Client Disconnect`).
+pub fn status_line(code: u16) -> String {
+    let reason = match code {
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Long",
+        416 => "Requested Range Not Satisfiable",
+        499 => "Client Disconnect",
+        500 => "Internal Error",
+        _ => super::status(code).canonical_reason().unwrap_or(""),
+    };
+    format!("{code} {reason}")
 }
 
 impl ObjectStore {

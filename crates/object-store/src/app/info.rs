@@ -6,11 +6,22 @@ use super::{bulk, large, listing, meta, tempurl, ObjectStore};
 use crate::names;
 use serde_json::{json, Value};
 
+/// The upstream Swift release `/info` reports (see [`ObjectStore::info`]).
+pub const SWIFT_VERSION: &str = "2.35.0";
+
 impl ObjectStore {
     pub fn info(&self) -> Value {
         json!({
             "swift": {
-                "version": env!("CARGO_PKG_VERSION"),
+                // The Swift release whose API this store follows, not
+                // oxistack's own version: clients gate features on it
+                // (tempest reads MAJOR.MINOR and, from 2.34, expects
+                // `X-Account-Quota-Count` to be enforced). 2.35.0
+                // (2025.1 Epoxy) is the first release with all that is
+                // implemented here (account object-count quotas and
+                // `allow_open_expired` came in 2.34); naming a later one
+                // would promise its changes, which are not checked here.
+                "version": SWIFT_VERSION,
                 "strict_cors_mode": true,
                 "policies": [{"name": "Policy-0", "default": true}],
                 "allow_account_management": false,
@@ -45,6 +56,10 @@ impl ObjectStore {
                 "yield_frequency": 10,
                 "min_segment_size": 1,
                 "allow_async_delete": false,
+            },
+            "bulk_upload": {
+                "max_containers_per_extraction": self.settings.max_containers_per_extraction,
+                "max_failed_extractions": self.settings.max_failed_extractions,
             },
             "bulk_delete": {
                 "max_deletes_per_request": bulk::MAX_DELETES_PER_REQUEST,

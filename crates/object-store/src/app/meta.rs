@@ -43,7 +43,10 @@ fn utf8(v: &axum::http::HeaderValue) -> Result<&str> {
 }
 
 /// Applies the request's metadata headers to `current`: `X-<Kind>-Meta-Foo`
-/// sets (an empty value removes), `X-Remove-<Kind>-Meta-Foo` removes.
+/// sets, `X-Remove-<Kind>-Meta-Foo` removes. An empty value removes an
+/// account's or a container's item (the proxy turns it into a deletion),
+/// but an object keeps it with the empty value: Swift's object server
+/// stores every `X-Object-Meta-*` header it is sent, as it is.
 /// Checks each name and value against Swift's limits.
 pub fn apply(kind: Kind, headers: &HeaderMap, current: &mut Metadata) -> Result<()> {
     let prefix = kind.prefix();
@@ -53,7 +56,7 @@ pub fn apply(kind: Kind, headers: &HeaderMap, current: &mut Metadata) -> Result<
         if let Some(key) = n.strip_prefix(&prefix) {
             let v = utf8(value)?;
             check_item(key, v)?;
-            if v.is_empty() {
+            if v.is_empty() && kind != Kind::Object {
                 current.remove(n);
             } else {
                 current.insert(n.to_string(), v.to_string());
@@ -229,6 +232,8 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(m.len(), 2);
+        let blank = object_from_request(&h(&[("x-object-meta-blank", "")])).unwrap();
+        assert_eq!(blank["x-object-meta-blank"], "");
         assert_eq!(
             delete_at(&h(&[("x-delete-after", "10")]), 100).unwrap(),
             Some(110)

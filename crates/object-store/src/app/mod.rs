@@ -1,7 +1,7 @@
 //! Swift's rules: who may do what ([`auth`], [`acl`], [`tempurl`]), what
 //! a request may say ([`meta`]), and the operations on accounts,
 //! containers and objects, with large objects, quotas, versioned writes,
-//! bulk delete and expiry.
+//! bulk delete, archive upload and expiry.
 //!
 //! Handlers hand an [`Request`] in and get a [`Reply`] back: Swift is
 //! mostly headers, so a reply is a status, headers and a body that may
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bulk;
 pub mod containers;
 pub mod expirer;
+pub mod extract;
 pub mod info;
 pub mod large;
 pub mod listing;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub reseller_admin_role: String,
     pub max_file_size: u64,
     pub expirer_interval: Duration,
+    pub max_containers_per_extraction: usize,
+    pub max_failed_extractions: usize,
 }
 
 impl Settings {
@@ -57,6 +60,8 @@ impl Settings {
             reseller_admin_role: c.reseller_admin_role.to_ascii_lowercase(),
             max_file_size: c.max_file_size,
             expirer_interval: Duration::from_secs(c.expirer_interval),
+            max_containers_per_extraction: c.max_containers_per_extraction,
+            max_failed_extractions: c.max_failed_extractions,
         }
     }
 }

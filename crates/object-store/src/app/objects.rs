@@ -638,12 +638,21 @@ impl ObjectStore {
             row.created_at,
         )
         .header("x-copied-from", names::quote(&format!("{sc}/{so}")))
+        .header("x-copied-from-account", names::quote(sa))
         .header(
             "x-copied-from-last-modified",
             http_date(last_modified_secs(source.created_at)),
         );
-        if sa != dest.account {
-            reply.set("x-copied-from-account", names::quote(sa));
+        // Swift's copy middleware answers with the metadata the new
+        // object was written with (`_copy_headers` of the sink request:
+        // user metadata and `X-Delete-At`), so a client sees what it got.
+        for (k, v) in &row.metadata {
+            if k.starts_with("x-object-meta-") {
+                reply.set(k, v);
+            }
+        }
+        if let Some(at) = row.delete_at {
+            reply.set("x-delete-at", at.to_string());
         }
         Ok(reply)
     }

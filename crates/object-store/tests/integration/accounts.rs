@@ -284,10 +284,12 @@ async fn info_lists_capabilities() {
         v["tempurl"]["allowed_digests"],
         json!(["sha1", "sha256", "sha512"])
     );
-    assert!(
-        v.get("bulk_upload").is_none(),
-        "not implemented, not listed"
+    assert_eq!(
+        v["bulk_upload"],
+        json!({"max_containers_per_extraction": 10000, "max_failed_extractions": 1000})
     );
+    // The Swift release followed, as MAJOR.MINOR.PATCH (tempest gates on it).
+    assert_eq!(v["swift"]["version"], "2.35.0");
     let r = req(&s.anonymous(), "GET", "/healthcheck", b"", &[]).await;
     assert_eq!(r.text, "OK");
     s.stop().await;

@@ -6,6 +6,7 @@
 mod accounts;
 mod containers;
 mod durability;
+mod extract;
 mod large;
 mod objects;
 mod tempurl;

@@ -524,3 +524,62 @@ async fn expiry() {
     assert_eq!(files, 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn blank_object_metadata_and_copy_reply_headers() {
+    let s = Swift::start().await;
+    let a = &s.admin;
+    assert_eq!(req(a, "PUT", &s.path("/m"), b"", &[]).await.status, 201);
+    // An object keeps a metadata item with an empty value (the object
+    // server stores what it is sent); only X-Remove-… drops one.
+    let r = req(
+        a,
+        "PUT",
+        &s.path("/m/o"),
+        b"data",
+        &[("x-object-meta-blank", ""), ("x-object-meta-src", "v")],
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let r = req(a, "HEAD", &s.path("/m/o"), b"", &[]).await;
+    assert_eq!(r.header("x-object-meta-blank").as_deref(), Some(""));
+    let r = req(
+        a,
+        "POST",
+        &s.path("/m/o"),
+        b"",
+        &[("x-object-meta-other", "")],
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let r = req(a, "HEAD", &s.path("/m/o"), b"", &[]).await;
+    assert_eq!(r.header("x-object-meta-other").as_deref(), Some(""));
+    assert!(r.header("x-object-meta-blank").is_none());
+    // COPY answers with the metadata the copy was written with.
+    let r = req(
+        a,
+        "POST",
+        &s.path("/m/o"),
+        b"",
+        &[("x-object-meta-src", "v")],
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let r = req(
+        a,
+        "COPY",
+        &s.path("/m/o"),
+        b"",
+        &[("destination", "m/p"), ("x-object-meta-new", "n")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("x-object-meta-src").as_deref(), Some("v"));
+    assert_eq!(r.header("x-object-meta-new").as_deref(), Some("n"));
+    assert_eq!(r.header("x-copied-from").as_deref(), Some("m/o"));
+    assert_eq!(
+        r.header("x-copied-from-account").as_deref(),
+        Some(s.account.as_str())
+    );
+    s.stop().await;
+}
