@@ -249,3 +249,35 @@ def delete_removes_data(cloud: Cloud) -> None:
     expect(name not in {r.get("Name") for r in listed}, "deleted image still listed")
     expect(not data_file.exists(), f"data file {data_file} still there after delete")
     path.unlink(missing_ok=True)
+
+
+@check("image: image metadef namespace/property/object/resource type association (protected until unset)")
+def metadefs(cloud: Cloud) -> None:
+    ns = cloud.unique("OSC::Compat")
+    md = ("image", "metadef")
+    try:
+        created = cloud.openstack_json(*md, "namespace", "create", "--public", "--protected",
+                                       "--description", "compat", "--display-name", "Compat", ns)
+        expect(created.get("namespace") == ns and created.get("protected") is True, f"namespace create: {created}")
+        types = {r.get("Name") for r in cloud.openstack_json(*md, "resource", "type", "list")}
+        expect("OS::Glance::Image" in types, f"resource type list: {types}")
+        cloud.openstack_ok(*md, "resource", "type", "association", "create", ns, "OS::Glance::Image")
+        prop = cloud.openstack_json(*md, "property", "create", "--name", "disk_bus", "--type", "string",
+                                    "--title", "Disk bus", "--schema", '{"enum": ["virtio", "scsi"]}', ns)
+        expect(prop.get("enum") == ["virtio", "scsi"], f"property create: {prop}")
+        cloud.openstack_ok(*md, "object", "create", "--namespace", ns, "obj1")
+        objects = {r.get("name") for r in cloud.openstack_json(*md, "object", "list", ns)}
+        expect(objects == {"obj1"}, f"object list: {objects}")
+        shown = cloud.openstack_json(*md, "namespace", "show", ns)
+        expect(shown.get("resource_type_associations") == ["OS::Glance::Image"], f"namespace show: {shown}")
+        listed = {r.get("namespace") for r in cloud.openstack_json(*md, "namespace", "list")}
+        expect(ns in listed, f"namespace list: {listed}")
+        refused = cloud.openstack(*md, "namespace", "delete", ns)
+        expect(refused.returncode != 0 and "protected" in refused.output, "a protected namespace was deleted")
+        cloud.openstack_ok(*md, "namespace", "set", "--private", "--unprotected", ns)
+        cloud.openstack_ok(*md, "namespace", "delete", ns)
+        listed = {r.get("namespace") for r in cloud.openstack_json(*md, "namespace", "list")}
+        expect(ns not in listed, f"deleted namespace still listed: {listed}")
+    finally:
+        cloud.openstack(*md, "namespace", "set", "--unprotected", ns)
+        cloud.openstack(*md, "namespace", "delete", ns)

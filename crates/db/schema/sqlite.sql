@@ -149,6 +149,65 @@ CREATE TABLE implied_roles (
     PRIMARY KEY (prior_role_id, implied_role_id)
 );
 
+CREATE TABLE metadef_namespace_resource_types (
+    namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
+    resource_type TEXT NOT NULL REFERENCES metadef_resource_types(name),
+    prefix TEXT,
+    properties_target TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (namespace_id, resource_type)
+);
+
+CREATE TABLE metadef_namespaces (
+    id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    description TEXT,
+    visibility TEXT NOT NULL,
+    protected BIGINT NOT NULL DEFAULT 0,
+    owner TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE metadef_objects (
+    id TEXT PRIMARY KEY,
+    namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT,
+    required TEXT NOT NULL DEFAULT '[]',
+    properties TEXT NOT NULL DEFAULT '{}',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (namespace_id, name)
+);
+
+CREATE TABLE metadef_properties (
+    id TEXT PRIMARY KEY,
+    namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    json_schema TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (namespace_id, name)
+);
+
+CREATE TABLE metadef_resource_types (
+    name TEXT PRIMARY KEY,
+    protected BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE metadef_tags (
+    id TEXT PRIMARY KEY,
+    namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE oauth1_access_tokens (
     id TEXT PRIMARY KEY,
     encrypted_secret TEXT NOT NULL,
@@ -324,6 +383,22 @@ CREATE TABLE swift_objects (
     FOREIGN KEY (account, container) REFERENCES swift_containers(account, name)
 );
 
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    owner TEXT,
+    image_id TEXT,
+    request_id TEXT,
+    user_id TEXT,
+    input TEXT,
+    result TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    expires_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE trust_roles (
     trust_id TEXT NOT NULL REFERENCES trusts(id) ON DELETE CASCADE,
     role_id TEXT NOT NULL,
@@ -378,6 +453,8 @@ CREATE INDEX images_owner ON images (owner);
 
 CREATE INDEX images_visibility ON images (visibility);
 
+CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
+
 CREATE INDEX password_history_user ON password_history (user_id);
 
 CREATE INDEX projects_parent ON projects (parent_id);
@@ -387,6 +464,10 @@ CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
 CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
 
 CREATE INDEX swift_objects_file ON swift_objects (file_id);
+
+CREATE INDEX tasks_image ON tasks (image_id);
+
+CREATE INDEX tasks_owner ON tasks (owner);
 
 CREATE INDEX user_group_membership_group ON user_group_membership (group_id);
 

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "image_upload_lease",
         include_str!("../migrations/0005_image_upload_lease.sql"),
     ),
+    (
+        6,
+        "image_metadefs_tasks",
+        include_str!("../migrations/0006_image_metadefs_tasks.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {

@@ -7,13 +7,13 @@
 use super::{glance_error, header, State};
 use crate::app::data::{DataError, Incoming};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State as S};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State as S};
 use axum::http::{header as h, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
 use common::auth::Auth;
-use common::http::JsonBody;
+use common::http::{JsonBody, RequestId};
 use common::{Error, Result};
 use serde_json::Value;
 use std::sync::Arc;
@@ -94,9 +94,11 @@ async fn import(
     S(g): State,
     Auth(ctx): Auth,
     Path(id): Path<String>,
+    rid: Option<Extension<RequestId>>,
     JsonBody(body): JsonBody<Value>,
 ) -> std::result::Result<StatusCode, DataError> {
-    g.import(&ctx, &id, &body).await?;
+    let rid = rid.map(|Extension(RequestId(r))| r);
+    g.import(&ctx, &id, &body, rid.as_deref()).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -97,7 +97,10 @@ async fn list(S(g): State, Auth(ctx): Auth, q: QueryMap) -> Result<Json<Value>> 
     Ok(Json(body))
 }
 
-fn with_query<'a>(path: &str, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+pub(crate) fn with_query<'a>(
+    path: &str,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     let q: Vec<String> = pairs
         .map(|(k, v)| {
@@ -188,9 +191,10 @@ async fn reactivate(S(g): State, Auth(ctx): Auth, Path(id): Path<String>) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Import tasks are not kept (imports finish or fail on the image
-/// itself); the list exists so clients asking get an answer.
+/// The image's import tasks (`api_image_import`, one per import).
 async fn tasks(S(g): State, Auth(ctx): Auth, Path(id): Path<String>) -> Result<Json<Value>> {
-    g.show_image(&ctx, &id).await?;
-    Ok(Json(json!({"tasks": []})))
+    let tasks = g.image_tasks(&ctx, &id).await?;
+    Ok(Json(json!({
+        "tasks": tasks.iter().map(super::tasks::render).collect::<Vec<_>>(),
+    })))
 }

@@ -2,13 +2,20 @@
 //! Glance prints. One file per URL family, as Glance's controllers are
 //! split: `images` (`/v2/images…` and tags and actions), `image_data`
 //! (`…/file`, `…/stage`, `…/import`), `members`, `schemas`, `discovery`
-//! (`/v2/info/…`).
+//! (`/v2/info/…`), `tasks` (`/v2/tasks…`), and the metadata definitions
+//! as Glance splits them: `metadef_namespaces` (with resource types),
+//! `metadef_objects`, `metadef_properties`, `metadef_tags`.
 
 pub mod discovery;
 pub mod image_data;
 pub mod images;
 pub mod members;
+pub mod metadef_namespaces;
+pub mod metadef_objects;
+pub mod metadef_properties;
+pub mod metadef_tags;
 pub mod schemas;
+pub mod tasks;
 
 use crate::app::data::DataError;
 use crate::Glance;
@@ -38,6 +45,11 @@ pub fn router(
         .merge(image_data::routes())
         .merge(members::routes())
         .merge(schemas::routes())
+        .merge(metadef_namespaces::routes())
+        .merge(metadef_objects::routes())
+        .merge(metadef_properties::routes())
+        .merge(metadef_tags::routes())
+        .merge(tasks::routes())
         .merge(discovery::routes())
         .fallback(common::http::errors::not_found)
         .with_state(glance);

@@ -1,10 +1,17 @@
 //! `/v2/schemas/{image,images,member,members}`: Glance's JSON schemas,
-//! which clients (python-glanceclient) read to validate input.
+//! which clients (python-glanceclient) read to validate input; and
+//! `/v2/schemas/{task,tasks}` and `/v2/schemas/metadefs/*`, served as the
+//! documents in `schema_docs/` (Glance's own, from its API reference
+//! samples, Apache-2.0), since nothing here generates them.
 
 use crate::inspect::{CONTAINER_FORMATS, DISK_FORMATS};
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
+use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -14,6 +21,58 @@ pub fn routes() -> Router<Arc<crate::Glance>> {
         .route("/v2/schemas/images", get(images))
         .route("/v2/schemas/member", get(member))
         .route("/v2/schemas/members", get(members))
+        .route("/v2/schemas/task", get(|a| doc(a, TASK)))
+        .route("/v2/schemas/tasks", get(|a| doc(a, TASKS)))
+        .route("/v2/schemas/metadefs/{name}", get(metadefs))
+}
+
+const TASK: &str = include_str!("schema_docs/task.json");
+const TASKS: &str = include_str!("schema_docs/tasks.json");
+
+/// The metadef schemas by the last segment of their URL.
+const METADEFS: &[(&str, &str)] = &[
+    (
+        "namespace",
+        include_str!("schema_docs/metadefs_namespace.json"),
+    ),
+    (
+        "namespaces",
+        include_str!("schema_docs/metadefs_namespaces.json"),
+    ),
+    ("object", include_str!("schema_docs/metadefs_object.json")),
+    ("objects", include_str!("schema_docs/metadefs_objects.json")),
+    (
+        "property",
+        include_str!("schema_docs/metadefs_property.json"),
+    ),
+    (
+        "properties",
+        include_str!("schema_docs/metadefs_properties.json"),
+    ),
+    (
+        "resource_type",
+        include_str!("schema_docs/metadefs_resource_type.json"),
+    ),
+    (
+        "resource_types",
+        include_str!("schema_docs/metadefs_resource_types.json"),
+    ),
+    ("tag", include_str!("schema_docs/metadefs_tag.json")),
+    ("tags", include_str!("schema_docs/metadefs_tags.json")),
+];
+
+/// A stored schema document, sent as it is (it is JSON, checked by a test).
+async fn doc(Auth(_ctx): Auth, text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn metadefs(a: Auth, Path(name): Path<String>) -> Result<Response> {
+    let text = METADEFS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| Error::not_found(format!("Schema metadefs/{name} not found")))?;
+    Ok(doc(a, text).await)
 }
 
 fn nullable_enum(values: &[&str]) -> Value {
@@ -116,4 +175,35 @@ async fn members(Auth(_ctx): Auth) -> Json<Value> {
             "schema": {"type": "string"},
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// The stored documents are JSON and carry the names clients expect.
+    #[test]
+    fn stored_schemas_parse() {
+        let expect = [
+            ("namespace", "namespace"),
+            ("namespaces", "namespaces"),
+            ("object", "object"),
+            ("objects", "objects"),
+            ("property", "property"),
+            ("properties", "properties"),
+            ("resource_type", "resource_type_association"),
+            ("resource_types", "resource_type_associations"),
+            ("tag", "tag"),
+            ("tags", "tags"),
+        ];
+        for (url, name) in expect {
+            let (_, text) = super::METADEFS.iter().find(|(n, _)| *n == url).unwrap();
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(v["name"], name, "{url}");
+        }
+        for (text, name) in [(super::TASK, "task"), (super::TASKS, "tasks")] {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(v["name"], name);
+        }
+    }
 }

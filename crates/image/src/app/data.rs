@@ -375,12 +375,15 @@ impl Glance {
         m
     }
 
-    /// `POST /v2/images/{id}/import`.
+    /// `POST /v2/images/{id}/import`. Each import that starts is recorded
+    /// as an `api_image_import` task of the image (with the request id),
+    /// ended when the import ends.
     pub async fn import(
         self: &Arc<Self>,
         ctx: &AuthContext,
         id: &str,
         body: &Value,
+        request_id: Option<&str>,
     ) -> Result<(), DataError> {
         let method = body
             .get("method")
@@ -419,23 +422,73 @@ impl Glance {
             )
             .into());
         }
+        // Glance's task input for an import.
+        let input = serde_json::json!({"image_id": id, "import_req": body, "backend": null});
         if name == "glance-direct" {
-            self.import_staged(&img).await
+            let upload_id = self.begin_staged_import(&img).await?;
+            let task = self.import_task(ctx, id, input, request_id).await;
+            let r = self.finish_staged_import(&img, &upload_id).await;
+            if let Some(t) = task {
+                let outcome = match &r {
+                    Ok(()) => Ok(serde_json::json!({ "image_id": id })),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.end_task(&t, outcome).await;
+            }
+            r
         } else {
             let uri = method.get("uri").and_then(Value::as_str).ok_or_else(|| {
                 Error::bad_request("URI is required for web-download import method.")
             })?;
-            self.start_web_download(img, uri.to_string()).await
+            let parsed = self.web_download_uri(uri)?;
+            let upload_id = self.begin_web_download(&img).await?;
+            let task = self.import_task(ctx, id, input, request_id).await;
+            let this = self.clone();
+            tokio::spawn(async move {
+                let id = img.id.clone();
+                let r = this.run_web_download(img, parsed, upload_id).await;
+                if let Err(e) = &r {
+                    tracing::warn!(image = %id, error = %e, "web-download import failed");
+                }
+                if let Some(t) = task {
+                    this.end_task(&t, r.map(|()| serde_json::json!({ "image_id": id })))
+                        .await;
+                }
+            });
+            Ok(())
         }
     }
 
-    async fn import_staged(&self, img: &Image) -> Result<(), DataError> {
-        let id = img.id.as_str();
+    /// Records an import's task, processing. A failure to record it is
+    /// logged and the import goes on: the task only reports on it.
+    async fn import_task(
+        &self,
+        ctx: &AuthContext,
+        image_id: &str,
+        input: Value,
+        request_id: Option<&str>,
+    ) -> Option<String> {
+        let r = async {
+            let t = self
+                .record_task(ctx, "api_image_import", Some(image_id), input, request_id)
+                .await?;
+            self.task_processing(&t.id).await?;
+            Ok::<_, Error>(t.id)
+        }
+        .await;
+        r.map_err(
+            |e| tracing::error!(image = image_id, error = %e, "could not record an import task"),
+        )
+        .ok()
+    }
+
+    /// Takes a staged image into `importing` (409 if nothing is staged).
+    async fn begin_staged_import(&self, img: &Image) -> Result<String, DataError> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
             tx.conn(),
-            id,
+            &img.id,
             &["uploading"],
             "importing",
             Some(&upload_id),
@@ -449,11 +502,16 @@ impl Glance {
             .into());
         }
         tx.commit().await?;
+        Ok(upload_id)
+    }
+
+    async fn finish_staged_import(&self, img: &Image, upload_id: &str) -> Result<(), DataError> {
+        let id = img.id.as_str();
         // The data was hashed and inspected while staged; importing moves
         // it into the store.
         if let Err(e) = self.store.promote_staged(id).await {
             tracing::error!(image = id, error = %e, "import of staged data failed");
-            self.abandon(id, &upload_id).await?;
+            self.abandon(id, upload_id).await?;
             return Err(Error::internal(format!("import: {e}")).into());
         }
         let mut tx = self.begin().await?;
@@ -468,11 +526,8 @@ impl Glance {
         Ok(())
     }
 
-    async fn start_web_download(
-        self: &Arc<Self>,
-        img: Image,
-        uri: String,
-    ) -> Result<(), DataError> {
+    /// `uri` if `[image] web_download_allowed` lets it be fetched, else 400.
+    pub(crate) fn web_download_uri(&self, uri: &str) -> Result<hyper::Uri> {
         let allowed = self
             .settings
             .web_download_allowed
@@ -481,12 +536,15 @@ impl Glance {
         if !allowed || uri.contains("/../") || uri.contains('@') {
             return Err(Error::bad_request(format!(
                 "URI for web-download does not pass filtering: {uri}"
-            ))
-            .into());
+            )));
         }
-        let parsed: hyper::Uri = uri
-            .parse()
-            .map_err(|_| Error::bad_request(format!("Invalid URI for web-download: {uri}")))?;
+        uri.parse()
+            .map_err(|_| Error::bad_request(format!("Invalid URI for web-download: {uri}")))
+    }
+
+    /// Takes a queued image into `importing` for a download; returns the
+    /// upload id that ends it.
+    pub(crate) async fn begin_web_download(&self, img: &Image) -> Result<String, DataError> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
@@ -505,31 +563,35 @@ impl Glance {
             .into());
         }
         tx.commit().await?;
-        let this = self.clone();
-        tokio::spawn(async move {
-            let id = img.id.clone();
-            match fetch(parsed).await {
-                Ok((body, len)) => {
-                    let incoming = Incoming {
-                        expected_size: None,
-                        content_length: len,
-                    };
-                    if let Err(e) = this
-                        .ingest(img, upload_id, body, incoming, Target::WebDownload)
-                        .await
-                    {
-                        tracing::warn!(image = %id, error = %e, "web-download import failed");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(image = %id, error = %e, "web-download import failed");
-                    if let Err(e) = this.abandon(&id, &upload_id).await {
-                        tracing::error!(image = %id, error = %e, "could not reset the image");
-                    }
-                }
+        Ok(upload_id)
+    }
+
+    /// Fetches `uri` into `img` (taken by [`Self::begin_web_download`]);
+    /// on failure the image is back to `queued` and the error says why.
+    pub(crate) async fn run_web_download(
+        &self,
+        img: Image,
+        uri: hyper::Uri,
+        upload_id: String,
+    ) -> std::result::Result<(), String> {
+        let id = img.id.clone();
+        match fetch(uri).await {
+            Ok((body, len)) => {
+                let incoming = Incoming {
+                    expected_size: None,
+                    content_length: len,
+                };
+                self.ingest(img, upload_id, body, incoming, Target::WebDownload)
+                    .await
+                    .map_err(|e| e.to_string())
             }
-        });
-        Ok(())
+            Err(e) => {
+                if let Err(e) = self.abandon(&id, &upload_id).await {
+                    tracing::error!(image = %id, error = %e, "could not reset the image");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Renews the lease of an upload in flight every [`LEASE_RENEW`] until

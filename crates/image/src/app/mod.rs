@@ -1,14 +1,17 @@
 //! Image rules: who may see and change which image (visibility, then
 //! policy), what each request must satisfy (Glance's image schema and its
-//! read-only and reserved attributes), status transitions and quotas.
+//! read-only and reserved attributes), status transitions and quotas;
+//! metadata definitions (`metadefs`) and tasks (`tasks`).
 //! Handlers in `api` call these; these call `db` and the `store`.
 
 pub mod data;
 pub mod images;
 pub mod list;
 pub mod members;
+pub mod metadefs;
 pub mod patch;
 pub mod schema;
+pub mod tasks;
 
 use crate::db::images::Image;
 use crate::db::members::Member;

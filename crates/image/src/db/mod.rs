@@ -5,6 +5,8 @@
 
 pub mod images;
 pub mod members;
+pub mod metadefs;
+pub mod tasks;
 pub mod usage;
 
 pub type Conn = db::sqlx::AnyConnection;

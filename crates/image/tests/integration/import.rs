@@ -78,7 +78,7 @@ async fn stage_and_glance_direct_import() {
 }
 
 /// Serves `body` to every GET on a loopback port; returns the base URL.
-async fn serve_once(body: Vec<u8>) -> String {
+pub async fn serve_once(body: Vec<u8>) -> String {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {

@@ -8,6 +8,8 @@ mod errors;
 mod images;
 mod import;
 mod members;
+mod metadefs;
+mod tasks;
 
 use serde_json::{json, Value};
 use testkit::{Client, Resp, TestCloud};
