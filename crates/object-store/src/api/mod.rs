@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod containers;
+pub mod cors;
 pub mod info;
 pub mod objects;
 
@@ -35,6 +36,10 @@ pub fn router(store: Arc<ObjectStore>, max_body: usize) -> Router {
         .route("/healthcheck", get(info::healthcheck))
         .fallback(dispatch)
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            cors::cors,
+        ))
         .layer(axum::middleware::from_fn(trans_id))
         .with_state(store);
     common::http::service_layers(r, ErrorStyle::Swift, max_body)

@@ -11,7 +11,7 @@ impl ObjectStore {
         json!({
             "swift": {
                 "version": env!("CARGO_PKG_VERSION"),
-                "strict_cors_mode": true,
+                "strict_cors_mode": self.settings.cors.strict,
                 "policies": [{"name": "Policy-0", "default": true}],
                 "allow_account_management": false,
                 "account_autocreate": true,

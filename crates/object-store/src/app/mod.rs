@@ -12,6 +12,7 @@ pub mod acl;
 pub mod auth;
 pub mod bulk;
 pub mod containers;
+pub mod cors;
 pub mod expirer;
 pub mod info;
 pub mod large;
@@ -46,6 +47,7 @@ pub struct Settings {
     pub reseller_admin_role: String,
     pub max_file_size: u64,
     pub expirer_interval: Duration,
+    pub cors: cors::CorsSettings,
 }
 
 impl Settings {
@@ -57,6 +59,15 @@ impl Settings {
             reseller_admin_role: c.reseller_admin_role.to_ascii_lowercase(),
             max_file_size: c.max_file_size,
             expirer_interval: Duration::from_secs(c.expirer_interval),
+            cors: cors::CorsSettings {
+                allow_origin: c.cors_allow_origin.clone(),
+                expose_headers: c
+                    .cors_expose_headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                strict: c.strict_cors_mode,
+            },
         }
     }
 }
