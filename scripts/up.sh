@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Installs what oxistack needs to build and run (Debian packages, then a
-# release build) and starts the all-in-one cloud in the foreground.
-# Arguments are passed to `oxistack up` (e.g. --listen 10.0.0.5).
+# release build) and starts the all-in-one cloud.
+#
+# As root on a host run by systemd (PID 1 is systemd): installs the binary
+# as /usr/local/bin/oxistack and packaging/oxistack.service as the
+# `oxistack` service (state in /var/lib/oxistack), starts it and waits for
+# its APIs. Arguments for `oxistack up` (e.g. --listen 10.0.0.5) go to
+# OXISTACK_UP_ARGS in /etc/default/oxistack.
+# Otherwise, or with OXISTACK_FOREGROUND=1: runs `oxistack up` in the
+# foreground with the arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +28,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --release -p oxistack
+
+if [ "${OXISTACK_FOREGROUND:-0}" != 1 ] && [ "$(id -u)" -eq 0 ] \
+    && [ "$(ps -p 1 -o comm= 2>/dev/null)" = systemd ]; then
+    install -m 0755 target/release/oxistack /usr/local/bin/oxistack.new
+    mv -f /usr/local/bin/oxistack.new /usr/local/bin/oxistack
+    install -m 0644 packaging/oxistack.service /etc/systemd/system/oxistack.service
+    if [ $# -gt 0 ]; then
+        printf 'OXISTACK_UP_ARGS="%s"\n' "$*" > /etc/default/oxistack
+    fi
+    systemctl daemon-reload
+    systemctl enable oxistack.service
+    systemctl restart oxistack.service
+    for _ in $(seq 1 60); do
+        if /usr/local/bin/oxistack status --state-dir /var/lib/oxistack >/dev/null 2>&1; then
+            break
+        fi
+        sleep 1
+    done
+    /usr/local/bin/oxistack status --state-dir /var/lib/oxistack || {
+        echo "oxistack did not come up; see: journalctl -u oxistack" >&2
+        exit 1
+    }
+    exit 0
+fi
 exec ./target/release/oxistack up "$@"

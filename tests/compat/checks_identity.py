@@ -219,6 +219,35 @@ def role_add(cloud: Cloud) -> None:
     cloud.state["role_added"] = True
 
 
+@check("identity: openstack role add --group; role assignment list --names shows the group")
+def role_add_group(cloud: Cloud) -> None:
+    project, = _need(cloud, "project")
+    group = cloud.unique("compat-group")
+    cloud.openstack_ok("group", "create", "--domain", "default", group)
+    cloud.openstack_ok(
+        "role", "add", "--group", group, "--group-domain", "default",
+        "--project", project, "--project-domain", "default", "reader",
+    )
+    # OSC formats a group as `name@domain` from the assignment's group
+    # name and domain name; without them it crashes with a KeyError.
+    rows = cloud.openstack_json(
+        "role", "assignment", "list", "--names", "--group", group, "--group-domain", "default",
+    )
+    expect(
+        any(r.get("Role") == "reader" and r.get("Group") == f"{group}@Default"
+            and r.get("Project") == f"{project}@Default" for r in rows),
+        f"role assignment list --names lacks reader/{group}@Default/{project}@Default: {rows}",
+    )
+    everything = cloud.openstack_json("role", "assignment", "list", "--names")
+    expect(any(r.get("Group") == f"{group}@Default" for r in everything),
+           f"unfiltered role assignment list --names lacks the group: {everything}")
+    cloud.openstack_ok(
+        "role", "remove", "--group", group, "--group-domain", "default",
+        "--project", project, "--project-domain", "default", "reader",
+    )
+    cloud.openstack_ok("group", "delete", "--domain", "default", group)
+
+
 def _user_cloud(cloud: Cloud) -> Any:
     project, user = _need(cloud, "project", "user")
     auth_url = cloud.admin_cloud()["auth"]["auth_url"]

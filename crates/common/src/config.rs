@@ -17,6 +17,16 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the configuration file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration in {path}: {msg}")]
+    File { path: PathBuf, msg: String },
+    #[error("invalid environment variable {var}={value:?}: {msg}")]
+    Env {
+        var: String,
+        value: String,
+        msg: String,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -50,6 +60,9 @@ pub struct Config {
     pub max_request_body_size: usize,
     /// `tracing` filter, e.g. `info` or `oxistack=debug`.
     pub log_level: String,
+    /// Seconds a client has to send a request's headers (also how long an
+    /// idle keep-alive connection stays open).
+    pub header_read_timeout: u64,
     pub identity: IdentityConfig,
     pub image: ImageConfig,
     pub object_store: ObjectStoreConfig,
@@ -164,6 +177,16 @@ pub struct ObjectStoreConfig {
     /// Failed members after which an archive upload stops (Swift's bulk
     /// `max_failed_extractions`).
     pub max_failed_extractions: usize,
+    /// Origins allowed cross-origin requests to every container, besides
+    /// each container's `X-Container-Meta-Access-Control-Allow-Origin`
+    /// (Swift's `cors_allow_origin`).
+    pub cors_allow_origin: Vec<String>,
+    /// Headers exposed to cross-origin callers besides Swift's own list
+    /// (Swift's `cors_expose_headers`).
+    pub cors_expose_headers: Vec<String>,
+    /// Swift's `strict_cors_mode`: a request from an origin the container
+    /// does not allow gets no CORS headers.
+    pub strict_cors_mode: bool,
 }
 
 impl Default for ObjectStoreConfig {
@@ -178,6 +201,9 @@ impl Default for ObjectStoreConfig {
             expirer_interval: 10,
             max_containers_per_extraction: 10_000,
             max_failed_extractions: 1000,
+            cors_allow_origin: Vec::new(),
+            cors_expose_headers: Vec::new(),
+            strict_cors_mode: true,
         }
     }
 }
@@ -200,6 +226,7 @@ impl Default for Config {
             enable_horizon: true,
             max_request_body_size: 114_688,
             log_level: "info".into(),
+            header_read_timeout: 10,
             identity: IdentityConfig::default(),
             image: ImageConfig::default(),
             object_store: ObjectStoreConfig::default(),
@@ -233,15 +260,37 @@ impl Default for IdentityConfig {
 }
 
 impl Config {
-    /// Reads `path` (absent = defaults) and applies `OXISTACK_*` overrides
-    /// from `env`.
+    /// Reads `path` (absent = defaults: for the default path only, see
+    /// [`Config::load_given`]) and applies `OXISTACK_*` overrides from `env`.
     pub fn load(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        Self::load_file(path, false, env)
+    }
+
+    /// As [`Config::load`] for a file the operator named (`--config`): its
+    /// absence is an error, as a typo must not silently mean defaults.
+    pub fn load_given(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Self::load_file(path, true, env)
+    }
+
+    fn load_file(
+        path: &Path,
+        must_exist: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Self::parse("", None, env);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::Missing(path.to_path_buf()));
+            }
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.to_path_buf(),
@@ -249,15 +298,31 @@ impl Config {
                 });
             }
         };
-        Self::from_toml(&text, env)
+        Self::parse(&text, Some(path), env)
     }
 
     pub fn from_toml(
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut file: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        Self::parse(text, None, env)
+    }
+
+    /// Parses `text` (read from `source`, named in errors) and applies
+    /// the environment's overrides.
+    fn parse(
+        text: &str,
+        source: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let in_file = |msg: String| match source {
+            Some(p) => ConfigError::File {
+                path: p.to_path_buf(),
+                msg,
+            },
+            None => ConfigError::Invalid(msg),
+        };
+        let mut file: toml::Table = toml::from_str(text).map_err(|e| in_file(e.to_string()))?;
         // The defaults tell each key's type, so `OXISTACK_ENABLE_SWIFT=false`
         // becomes a boolean and `OXISTACK_LISTEN=10.0.0.1` stays a string.
         let defaults = toml::Table::try_from(Config::default())
@@ -267,9 +332,14 @@ impl Config {
                 continue;
             };
             let rest = rest.to_ascii_lowercase();
+            let env_err = |e: String| ConfigError::Env {
+                var: name.clone(),
+                value: value.clone(),
+                msg: e,
+            };
             if let Some(default) = defaults.get(&rest) {
                 if !default.is_table() {
-                    file.insert(rest, typed(default, &value)?);
+                    file.insert(rest, typed(default, &value).map_err(env_err)?);
                 }
                 continue;
             }
@@ -285,7 +355,7 @@ impl Config {
             let Some((section, key, default)) = found else {
                 continue;
             };
-            let v = typed(default, &value)?;
+            let v = typed(default, &value).map_err(env_err)?;
             let entry = file
                 .entry(section.to_string())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -295,8 +365,13 @@ impl Config {
         }
         let cfg: Config = toml::Value::Table(file)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
-        cfg.validate()?;
+            .map_err(|e: toml::de::Error| in_file(e.to_string()))?;
+        cfg.validate().map_err(|e| match (e, source) {
+            (ConfigError::Invalid(m), Some(_)) => {
+                in_file(format!("{m} (with any OXISTACK_* overrides)"))
+            }
+            (e, _) => e,
+        })?;
         Ok(cfg)
     }
 
@@ -318,6 +393,11 @@ impl Config {
                 "dataplane = {:?}: expected linux or none",
                 self.dataplane
             )));
+        }
+        if self.header_read_timeout == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout must be positive".into(),
+            ));
         }
         if self.identity.token_expiration <= 0 {
             return Err(ConfigError::Invalid(
@@ -433,15 +513,17 @@ fn bracket(h: &str) -> String {
     }
 }
 
-fn typed(default: &toml::Value, raw: &str) -> Result<toml::Value, ConfigError> {
-    let bad = || ConfigError::Invalid(format!("environment value {raw:?} has the wrong type"));
+/// `raw` as a value of `default`'s type; the error says what was expected.
+fn typed(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
     Ok(match default {
         toml::Value::Boolean(_) => match raw.to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
             "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
-            _ => return Err(bad()),
+            _ => return Err("expected true or false".into()),
         },
-        toml::Value::Integer(_) => toml::Value::Integer(raw.parse().map_err(|_| bad())?),
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.parse().map_err(|_| "expected an integer".to_string())?)
+        }
         // Lists come comma-separated from the environment.
         toml::Value::Array(_) => toml::Value::Array(
             raw.split(',')
@@ -462,6 +544,38 @@ mod tests {
     fn absent_file_is_defaults() {
         let c = Config::load(Path::new("/nonexistent/oxistack.toml"), vec![]).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_variable() {
+        let e = Config::load_given(Path::new("/nonexistent/oxistack.toml"), vec![]).unwrap_err();
+        assert!(matches!(e, ConfigError::Missing(_)), "{e}");
+        assert!(e.to_string().contains("/nonexistent/oxistack.toml"), "{e}");
+        let f = std::env::temp_dir().join(format!("oxistack-{}.toml", crate::ids::hex_id()));
+        std::fs::write(&f, "listen = \"10.0.0.1\"\n[identity\n").unwrap();
+        let e = Config::load(&f, vec![]).unwrap_err().to_string();
+        assert!(e.contains(&f.display().to_string()), "{e}");
+        std::fs::write(&f, "no_such_key = 1\n").unwrap();
+        let e = Config::load_given(&f, vec![]).unwrap_err().to_string();
+        assert!(
+            e.contains(&f.display().to_string()) && e.contains("no_such_key"),
+            "{e}"
+        );
+        std::fs::write(&f, "listen = \"10.0.0.1\"\n").unwrap();
+        let e = Config::load_given(
+            &f,
+            vec![("OXISTACK_OBJECT_STORE_PORT".into(), "eighty".into())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("OXISTACK_OBJECT_STORE_PORT")
+                && e.contains("eighty")
+                && e.contains("integer"),
+            "{e}"
+        );
+        assert_eq!(Config::load_given(&f, vec![]).unwrap().listen, "10.0.0.1");
+        std::fs::remove_file(&f).unwrap();
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum Error {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A header line or the number of headers over the limit (431).
+    #[error("{0}")]
+    HeaderFieldsTooLarge(String),
     /// A quota would be exceeded (413 in most services, 403 in some).
     #[error("{0}")]
     OverQuota(String),
@@ -66,6 +69,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) | Error::OverQuota(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::HeaderFieldsTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -6,6 +6,9 @@
 //! `!`, `rule:NAME`, `role:NAME`, `KEY:%(target.path)s`, `KEY:'literal'`,
 //! `not`, `and`, `or` and parentheses.
 //!
+//! The rules can be re-read from the same file while the service runs
+//! ([`Policy::reload`], on SIGHUP): every clone of a policy shares them.
+//!
 //! One deliberate difference from oslo.policy: a check where either side is
 //! missing or null never matches (oslo compares the string `"None"`, which
 //! lets an unscoped `domain_id` match a target without one).
@@ -13,7 +16,8 @@
 use crate::error::Error;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -35,41 +39,82 @@ enum Check {
     Or(Vec<Check>),
 }
 
+type Rules = HashMap<String, Check>;
+
 /// A set of named rules, defaults overlaid with the operator's overrides.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    rules: HashMap<String, Check>,
+    /// Swapped whole by [`Policy::reload`]; a check holds one version.
+    rules: Arc<RwLock<Arc<Rules>>>,
+    defaults: Arc<Vec<(String, String)>>,
+    file: Option<PathBuf>,
 }
 
 impl Policy {
     /// Builds the policy from `defaults`, then overrides from `file` (a JSON
     /// object of rule name to expression) when given.
     pub fn new(defaults: &[(&str, &str)], file: Option<&Path>) -> Result<Self, PolicyError> {
-        let mut rules = HashMap::new();
-        for (name, expr) in defaults {
-            rules.insert((*name).to_string(), parse_rule(name, expr)?);
-        }
-        if let Some(path) = file {
-            let ferr = |msg: String| PolicyError::File {
-                path: path.display().to_string(),
-                msg,
-            };
-            let text = std::fs::read_to_string(path).map_err(|e| ferr(e.to_string()))?;
-            let map: HashMap<String, String> =
-                serde_json::from_str(&text).map_err(|e| ferr(e.to_string()))?;
-            for (name, expr) in map {
-                let check = parse_rule(&name, &expr)?;
-                rules.insert(name, check);
-            }
-        }
-        Ok(Self { rules })
+        let defaults: Vec<(String, String)> = defaults
+            .iter()
+            .map(|(n, e)| ((*n).to_string(), (*e).to_string()))
+            .collect();
+        let rules = build(&defaults, file)?;
+        Ok(Self {
+            rules: Arc::new(RwLock::new(Arc::new(rules))),
+            defaults: Arc::new(defaults),
+            file: file.map(Path::to_path_buf),
+        })
     }
 
+    /// Re-reads the policy file (if the policy has one) and replaces the
+    /// rules for every clone of this policy. On error the rules in force
+    /// stay, so a typo in the file never leaves a service without policy.
+    /// Returns the file re-read.
+    pub fn reload(&self) -> Result<Option<&Path>, PolicyError> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        let rules = build(&self.defaults, Some(file))?;
+        let mut w = self.rules.write().unwrap_or_else(|e| e.into_inner());
+        *w = Arc::new(rules);
+        Ok(Some(file.as_path()))
+    }
+
+    fn current(&self) -> Arc<Rules> {
+        // A poisoned lock still holds a whole, valid rule set (writers only
+        // swap an Arc), so its value is used.
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn build(defaults: &[(String, String)], file: Option<&Path>) -> Result<Rules, PolicyError> {
+    let mut rules = HashMap::new();
+    for (name, expr) in defaults {
+        rules.insert(name.clone(), parse_rule(name, expr)?);
+    }
+    if let Some(path) = file {
+        let ferr = |msg: String| PolicyError::File {
+            path: path.display().to_string(),
+            msg,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ferr(e.to_string()))?;
+        let map: HashMap<String, String> =
+            serde_json::from_str(&text).map_err(|e| ferr(e.to_string()))?;
+        for (name, expr) in map {
+            let check = parse_rule(&name, &expr)?;
+            rules.insert(name, check);
+        }
+    }
+    Ok(rules)
+}
+
+impl Policy {
     /// True when `action` allows a caller with `creds` to act on `target`.
     /// An action with no rule is denied.
     pub fn check(&self, action: &str, creds: &Value, target: &Value) -> bool {
-        match self.rules.get(action) {
-            Some(c) => self.eval(c, creds, target, 0),
+        let rules = self.current();
+        match rules.get(action) {
+            Some(c) => eval(&rules, c, creds, target, 0),
             None => false,
         }
     }
@@ -84,49 +129,49 @@ impl Policy {
             )))
         }
     }
+}
 
-    fn eval(&self, c: &Check, creds: &Value, target: &Value, depth: usize) -> bool {
-        // Rules referring to each other in a cycle must not recurse forever.
-        if depth > 32 {
-            return false;
+fn eval(rules: &Rules, c: &Check, creds: &Value, target: &Value, depth: usize) -> bool {
+    // Rules referring to each other in a cycle must not recurse forever.
+    if depth > 32 {
+        return false;
+    }
+    match c {
+        Check::True => true,
+        Check::False => false,
+        Check::Rule(name) => match rules.get(name) {
+            Some(r) => eval(rules, r, creds, target, depth + 1),
+            None => false,
+        },
+        Check::Role(role) => {
+            let Some(role) = interpolate(role, target) else {
+                return false;
+            };
+            creds
+                .get("roles")
+                .and_then(Value::as_array)
+                .is_some_and(|rs| {
+                    rs.iter()
+                        .filter_map(Value::as_str)
+                        .any(|r| r.eq_ignore_ascii_case(&role))
+                })
         }
-        match c {
-            Check::True => true,
-            Check::False => false,
-            Check::Rule(name) => match self.rules.get(name) {
-                Some(r) => self.eval(r, creds, target, depth + 1),
+        Check::Generic { kind, matcher } => {
+            let Some(m) = interpolate(matcher, target) else {
+                return false;
+            };
+            if let Some(lit) = literal(kind) {
+                return lit == m;
+            }
+            match lookup(creds, kind) {
+                Some(Value::Array(items)) => items.iter().filter_map(scalar).any(|v| v == m),
+                Some(v) => scalar(v).is_some_and(|v| v == m),
                 None => false,
-            },
-            Check::Role(role) => {
-                let Some(role) = interpolate(role, target) else {
-                    return false;
-                };
-                creds
-                    .get("roles")
-                    .and_then(Value::as_array)
-                    .is_some_and(|rs| {
-                        rs.iter()
-                            .filter_map(Value::as_str)
-                            .any(|r| r.eq_ignore_ascii_case(&role))
-                    })
             }
-            Check::Generic { kind, matcher } => {
-                let Some(m) = interpolate(matcher, target) else {
-                    return false;
-                };
-                if let Some(lit) = literal(kind) {
-                    return lit == m;
-                }
-                match lookup(creds, kind) {
-                    Some(Value::Array(items)) => items.iter().filter_map(scalar).any(|v| v == m),
-                    Some(v) => scalar(v).is_some_and(|v| v == m),
-                    None => false,
-                }
-            }
-            Check::Not(inner) => !self.eval(inner, creds, target, depth + 1),
-            Check::And(cs) => cs.iter().all(|c| self.eval(c, creds, target, depth + 1)),
-            Check::Or(cs) => cs.iter().any(|c| self.eval(c, creds, target, depth + 1)),
         }
+        Check::Not(inner) => !eval(rules, inner, creds, target, depth + 1),
+        Check::And(cs) => cs.iter().all(|c| eval(rules, c, creds, target, depth + 1)),
+        Check::Or(cs) => cs.iter().any(|c| eval(rules, c, creds, target, depth + 1)),
     }
 }
 
@@ -326,6 +371,26 @@ mod tests {
             None,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn reload_rereads_the_file_for_every_clone_and_keeps_rules_on_error() {
+        let f = std::env::temp_dir().join(format!("policy-{}.json", crate::ids::hex_id()));
+        std::fs::write(&f, r#"{"x": "role:a"}"#).unwrap();
+        let p = Policy::new(&[("x", "!")], Some(&f)).unwrap();
+        let clone = p.clone();
+        let a = json!({"roles": ["a"]});
+        let b = json!({"roles": ["b"]});
+        assert!(clone.check("x", &a, &json!({})));
+        std::fs::write(&f, r#"{"x": "role:b"}"#).unwrap();
+        assert_eq!(p.reload().unwrap(), Some(f.as_path()));
+        assert!(!clone.check("x", &a, &json!({})));
+        assert!(clone.check("x", &b, &json!({})));
+        std::fs::write(&f, "{not json").unwrap();
+        assert!(p.reload().is_err());
+        assert!(clone.check("x", &b, &json!({})), "rules in force stay");
+        std::fs::remove_file(&f).unwrap();
+        assert_eq!(Policy::new(&[], None).unwrap().reload().unwrap(), None);
     }
 
     #[test]

@@ -25,7 +25,13 @@ pub struct Cloud {
     pub object_store: Option<Arc<object_store::ObjectStore>>,
     pub apis: Vec<ServedApi>,
     pub clouds_yaml: std::path::PathBuf,
+    /// The state directory's admin password (stale when `admin_password_current` is false).
     pub admin_password: String,
+    /// Whether the admin password file still matches the store: false
+    /// after a change through the API; then `clouds.yaml` and
+    /// `admin-openrc.sh` are left as they were rather than rewritten with
+    /// a password that no longer works.
+    pub admin_password_current: bool,
     pub state: StateDir,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
@@ -39,9 +45,29 @@ impl std::fmt::Debug for Cloud {
 
 impl Cloud {
     /// Opens state and store, binds every API, bootstraps, and serves.
-    /// A port of 0 in the configuration binds a free port (tests).
-    pub async fn start(mut cfg: Config, clock: common::clock::SharedClock) -> Result<Cloud> {
+    /// A port of 0 in the configuration binds a free port (tests). A first
+    /// start that fails leaves no half-made state directory behind.
+    pub async fn start(cfg: Config, clock: common::clock::SharedClock) -> Result<Cloud> {
         let state = StateDir::open(&cfg.state_dir)?;
+        let path = state.path.clone();
+        let fresh = state.fresh;
+        match Self::start_in(state, cfg, clock).await {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                // `start_in` dropped the lock with its state; nobody else
+                // can have started here in between without finding our
+                // leftovers, and the directory is ours only when fresh.
+                StateDir::discard(&path, fresh);
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_in(
+        state: StateDir,
+        mut cfg: Config,
+        clock: common::clock::SharedClock,
+    ) -> Result<Cloud> {
         let listen: IpAddr = cfg.listen.parse().context("listen address")?;
         // Bind first: a port already in use should fail the start before
         // anything is written, and port 0 must be known for the catalog.
@@ -79,11 +105,19 @@ impl Cloud {
             extra_roles.push(cfg.object_store.reseller_admin_role.clone());
         }
         let admin_password = state.admin_password()?;
+        // The demo password is kept only once the demo user exists: an
+        // older cloud resumed here gets no demo entry that cannot log in.
+        let demo_password = state.demo_password();
         let spec = identity::BootstrapSpec {
             admin_password: admin_password.clone(),
             region: cfg.region.clone(),
             catalog,
             extra_roles,
+            demo_password: Some(
+                demo_password
+                    .clone()
+                    .unwrap_or_else(crate::state::new_password),
+            ),
         };
         let boot = identity
             .bootstrap(&spec)
@@ -94,10 +128,42 @@ impl Cloud {
         } else {
             tracing::info!("resuming the existing cloud");
         }
+        let demo_password = match (boot.demo_created, spec.demo_password) {
+            (true, Some(pw)) => {
+                crate::state::write_private(
+                    &state.path.join(crate::state::DEMO_PASSWORD_FILE),
+                    &format!("{pw}\n"),
+                )?;
+                Some(pw)
+            }
+            _ => demo_password,
+        };
         let auth_url = identity::catalog_entry(&cfg).public_url;
-        let clouds_yaml = state.write_client_files(&auth_url, &admin_password, &cfg.region)?;
+        let admin_password_current = identity
+            .admin_password_matches(&admin_password)
+            .await
+            .map_err(|e| anyhow::anyhow!("checking the admin password: {e}"))?;
+        let clouds_yaml = state.path.join("clouds.yaml");
+        if admin_password_current {
+            state.write_client_files(
+                &auth_url,
+                &admin_password,
+                &cfg.region,
+                demo_password.as_deref(),
+            )?;
+        } else {
+            tracing::warn!(
+                "the admin password was changed through the API since {} was written; \
+                 clouds.yaml and admin-openrc.sh are left as they are \
+                 (`oxistack admin reset-password` sets a new one and rewrites them)",
+                state.path.join(crate::state::ADMIN_PASSWORD_FILE).display()
+            );
+        }
 
         let (stop, stop_rx) = watch::channel(false);
+        let serve_opts = common::http::serve::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs(cfg.header_read_timeout),
+        };
         let mut servers = Vec::new();
         let mut apis = Vec::new();
         let router = identity::api::router(identity.clone(), cfg.max_request_body_size);
@@ -106,10 +172,11 @@ impl Cloud {
             addr: identity_listener.local_addr()?,
             url: auth_url,
         });
-        servers.push(tokio::spawn(common::http::serve::serve(
+        servers.push(tokio::spawn(common::http::serve::serve_with(
             identity_listener,
             router,
             wait_stop(stop_rx.clone()),
+            serve_opts,
         )));
         let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
         let image_router = image::api::router(image.clone(), validator, cfg.max_request_body_size);
@@ -118,10 +185,11 @@ impl Cloud {
             addr: image_listener.local_addr()?,
             url: image::endpoint_url(&cfg, &cfg.public_host()),
         });
-        servers.push(tokio::spawn(common::http::serve::serve(
+        servers.push(tokio::spawn(common::http::serve::serve_with(
             image_listener,
             image_router,
             wait_stop(stop_rx.clone()),
+            serve_opts,
         )));
         servers.push(tokio::spawn(
             image.clone().run_background(wait_stop(stop_rx.clone())),
@@ -133,10 +201,11 @@ impl Cloud {
                 addr: listener.local_addr()?,
                 url: object_store::endpoint_url(&cfg, &cfg.public_host()),
             });
-            servers.push(tokio::spawn(common::http::serve::serve(
+            servers.push(tokio::spawn(common::http::serve::serve_with(
                 listener,
                 router,
                 wait_stop(stop_rx.clone()),
+                serve_opts,
             )));
             servers.push(tokio::spawn(
                 store.clone().run_background(wait_stop(stop_rx.clone())),
@@ -150,6 +219,7 @@ impl Cloud {
             apis,
             clouds_yaml,
             admin_password,
+            admin_password_current,
             state,
             stop,
             servers,
@@ -175,6 +245,24 @@ impl Cloud {
             .iter()
             .find(|a| a.name == name)
             .map(|a| a.url.as_str())
+    }
+
+    /// Re-reads the identity and image policy files (on SIGHUP). A file
+    /// that fails to parse is reported and its service keeps the rules in
+    /// force. Returns one line per service that has a policy file.
+    pub fn reload_policies(&self) -> Vec<Result<String, String>> {
+        let mut out = Vec::new();
+        for (name, policy) in [
+            ("identity", &self.identity.policy),
+            ("image", &self.image.policy),
+        ] {
+            match policy.reload() {
+                Ok(Some(f)) => out.push(Ok(format!("{name} policy {}", f.display()))),
+                Ok(None) => {}
+                Err(e) => out.push(Err(format!("{name}: {e}; the previous rules stay"))),
+            }
+        }
+        out
     }
 
     /// Stops accepting, lets requests in flight finish (up to `grace`), and

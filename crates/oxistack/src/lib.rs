@@ -1,7 +1,10 @@
 //! The all-in-one cloud as a library: [`cloud::Cloud::start`] opens the
 //! state directory and the store, bootstraps identity and the catalog,
 //! binds every API on its standard port and serves until told to stop.
-//! `oxistack up` and the in-process test kit both use it.
+//! `oxistack up` and the in-process test kit both use it; [`admin`] and
+//! [`status`] hold the operator commands.
 
+pub mod admin;
 pub mod cloud;
 pub mod state;
+pub mod status;

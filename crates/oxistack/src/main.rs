@@ -4,7 +4,25 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use common::config::Config;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use tracing_subscriber::prelude::*;
+
+/// The configuration file read when `--config` is not given.
+const DEFAULT_CONFIG: &str = "/etc/oxistack/oxistack.toml";
+
+const ENV_HELP: &str = "\
+Configuration: command-line options win over OXISTACK_* environment variables,
+which win over the configuration file, which wins over the defaults. Every key
+of the file has a variable: OXISTACK_<KEY> for a top-level key, and
+OXISTACK_<SECTION>_<KEY> for a key in a section, e.g. OXISTACK_LISTEN,
+OXISTACK_STATE_DIR, OXISTACK_LOG_LEVEL, OXISTACK_DATABASE_URL,
+OXISTACK_ENABLE_SWIFT=false, OXISTACK_IDENTITY_PORT,
+OXISTACK_IDENTITY_TOKEN_EXPIRATION, OXISTACK_OBJECT_STORE_DATA_DIR.
+RUST_LOG, when set, wins over log_level.
+
+Signals: SIGTERM and Ctrl-C stop cleanly; SIGHUP re-reads the configuration's
+log_level and the policy files (fernet keys are picked up without a signal).";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,34 +37,53 @@ struct Cli {
 
 #[derive(clap::Args, Debug, Clone)]
 struct Common {
-    /// Configuration file (absent = defaults).
-    #[arg(long, default_value = "/etc/oxistack/oxistack.toml")]
-    config: PathBuf,
-    /// State directory (database, keys, images, credentials).
-    #[arg(long)]
+    /// Configuration file [default: /etc/oxistack/oxistack.toml, whose
+    /// absence means the defaults; a file given here must exist].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// State directory: database, keys, images, objects, credentials
+    /// [default: state_dir of the configuration, /var/lib/oxistack].
+    #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the all-in-one cloud in the foreground.
+    #[command(after_help = ENV_HELP)]
     Up {
         #[command(flatten)]
         common: Common,
-        /// Address every API binds on its standard port.
-        #[arg(long)]
+        /// Address every API binds on its standard port (identity 5000,
+        /// image 9292, object store 8080) [default: listen of the
+        /// configuration, 127.0.0.1].
+        #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
-        /// `qemu` runs real guests, `fake` only records them.
+        /// `qemu` runs real guests, `fake` only records them [default:
+        /// compute_driver of the configuration, qemu].
         #[arg(long, value_parser = ["qemu", "fake"])]
         compute_driver: Option<String>,
-        /// `none` never changes the host (no bridges, namespaces or nftables).
+        /// `none` never changes the host (no bridges, namespaces or
+        /// nftables) [default: dataplane of the configuration, linux].
         #[arg(long, value_parser = ["linux", "none"])]
         dataplane: Option<String>,
+    },
+    /// Whether a cloud runs on the state directory, which APIs answer,
+    /// where the state and credentials are. Exits 0 when running and every
+    /// API answers, 3 otherwise.
+    Status {
+        #[command(flatten)]
+        common: Common,
     },
     /// Identity administration.
     Identity {
         #[command(subcommand)]
         command: IdentityCommand,
+    },
+    /// Cloud administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
     },
     /// Benchmarks against a running cloud.
     Bench(bench::BenchArgs),
@@ -55,35 +92,65 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum IdentityCommand {
     /// Rotate the fernet keys (staged becomes primary); running processes
-    /// pick the new keys up within a second.
+    /// pick the new keys up within a second. Refuses a state directory
+    /// that holds no cloud.
     RotateKeys {
         #[command(flatten)]
         common: Common,
     },
     /// Rotate the credential encryption keys and re-encrypt every stored
-    /// credential with the new primary key.
+    /// credential with the new primary key. Refuses a state directory that
+    /// holds no cloud.
     RotateCredentialKeys {
         #[command(flatten)]
         common: Common,
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Set a new password for the bootstrap `admin` user (random unless
+    /// given), store it in the state directory's admin-password file and
+    /// rewrite clouds.yaml and admin-openrc.sh. Works while the cloud runs.
+    ResetPassword {
+        #[command(flatten)]
+        common: Common,
+        /// The new password (visible to other users of this host in the
+        /// process list; omit it for a random one).
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
 fn load(common: &Common) -> Result<Config> {
-    let mut cfg =
-        Config::load(&common.config, std::env::vars()).context("loading configuration")?;
+    let mut cfg = match &common.config {
+        Some(path) => Config::load_given(path, std::env::vars()),
+        None => Config::load(std::path::Path::new(DEFAULT_CONFIG), std::env::vars()),
+    }?;
     if let Some(d) = &common.state_dir {
         cfg.state_dir = d.clone();
     }
     Ok(cfg)
 }
 
-fn init_logging(level: &str) {
+type LogHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// Logs to stderr, in colour only on a terminal (journald and files get
+/// plain text). The handle changes the level on SIGHUP.
+fn init_logging(level: &str) -> LogHandle {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .init();
+    handle
 }
 
 fn main() -> Result<()> {
@@ -91,10 +158,14 @@ fn main() -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run(cli))
+    let code = rt.block_on(run(cli))?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Up {
             common,
@@ -114,17 +185,26 @@ async fn run(cli: Cli) -> Result<()> {
             }
             // Re-validate after the command-line overrides.
             let cfg = Config::from_toml(&toml_of(&cfg)?, Vec::<(String, String)>::new())?;
-            init_logging(&cfg.log_level);
-            up(cfg).await
+            let log = init_logging(&cfg.log_level);
+            up(cfg, common, log).await?;
+            Ok(0)
+        }
+        Command::Status { common } => {
+            let cfg = load(&common)?;
+            let s = oxistack::status::status(&cfg).await;
+            print!("{}", s.render());
+            Ok(if s.healthy() { 0 } else { 3 })
         }
         Command::Identity {
             command: IdentityCommand::RotateKeys { common },
         } => {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
-            identity::token::keys::rotate(&cfg.key_repository(), cfg.identity.max_active_keys)?;
-            println!("rotated fernet keys in {}", cfg.key_repository().display());
-            Ok(())
+            let dir = cfg.key_repository();
+            oxistack::admin::check_key_repository(&cfg, &dir, "fernet")?;
+            identity::token::keys::rotate(&dir, cfg.identity.max_active_keys)?;
+            println!("rotated fernet keys in {}", dir.display());
+            Ok(0)
         }
         Command::Identity {
             command: IdentityCommand::RotateCredentialKeys { common },
@@ -132,6 +212,7 @@ async fn run(cli: Cli) -> Result<()> {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
             let dir = cfg.credential_key_repository();
+            oxistack::admin::check_key_repository(&cfg, &dir, "credential")?;
             identity::token::keys::rotate(&dir, cfg.identity.max_active_keys)?;
             let db = db::Db::open(&cfg.database_url()).await?;
             let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
@@ -144,9 +225,28 @@ async fn run(cli: Cli) -> Result<()> {
                 "rotated credential keys in {} and re-encrypted {n} credentials",
                 dir.display()
             );
-            Ok(())
+            Ok(0)
         }
-        Command::Bench(args) => bench::run(args).await,
+        Command::Admin {
+            command: AdminCommand::ResetPassword { common, password },
+        } => {
+            let cfg = load(&common)?;
+            init_logging(&cfg.log_level);
+            let r = oxistack::admin::reset_password(&cfg, password).await?;
+            if r.generated {
+                println!("new admin password: {}", r.password);
+            } else {
+                println!("admin password set");
+            }
+            println!("stored in {}", r.password_file.display());
+            println!(
+                "rewrote {} and {}",
+                r.clouds_yaml.display(),
+                r.openrc.display()
+            );
+            Ok(0)
+        }
+        Command::Bench(args) => bench::run(args).await.map(|()| 0),
     }
 }
 
@@ -154,31 +254,86 @@ fn toml_of(cfg: &Config) -> Result<String> {
     Ok(toml::to_string(cfg)?)
 }
 
-async fn up(cfg: Config) -> Result<()> {
+async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
     if cfg.dataplane == "linux" {
         tracing::warn!(
             "the linux dataplane has no networking to manage yet; nothing on the host is changed"
         );
     }
     let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
-    let cloud = oxistack::cloud::Cloud::start(cfg, clock).await?;
+    let cloud = oxistack::cloud::Cloud::start(cfg, clock)
+        .await
+        .context("starting the cloud")?;
     println!("{}", cloud.ready_line());
-    println!(
-        "admin credentials: {} (source {})",
-        cloud.clouds_yaml.display(),
-        cloud.state.path.join("admin-openrc.sh").display()
-    );
-    wait_for_signal().await?;
+    if cloud.admin_password_current {
+        println!(
+            "admin credentials: {} (source {}; password in {})",
+            cloud.clouds_yaml.display(),
+            cloud.state.path.join("admin-openrc.sh").display(),
+            cloud
+                .state
+                .path
+                .join(oxistack::state::ADMIN_PASSWORD_FILE)
+                .display()
+        );
+    } else {
+        println!(
+            "admin credentials: the admin password was changed through the API; {} was left as it \
+             was (oxistack admin reset-password sets a new one)",
+            cloud.clouds_yaml.display()
+        );
+    }
+    serve_signals(&cloud, &common, &log).await?;
     tracing::info!("shutting down");
     cloud.shutdown(std::time::Duration::from_secs(5)).await;
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// Waits for SIGTERM or Ctrl-C; SIGHUP reloads what can change while the
+/// cloud runs and carries on.
+async fn serve_signals(
+    cloud: &oxistack::cloud::Cloud,
+    common: &Common,
+    log: &LogHandle,
+) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return Ok(r?),
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => reload(cloud, common, log),
+        }
     }
-    Ok(())
+}
+
+/// SIGHUP: the log level from the configuration (unless RUST_LOG is set)
+/// and the policy files. Anything else in the configuration needs a
+/// restart; a configuration that no longer loads changes nothing.
+fn reload(cloud: &oxistack::cloud::Cloud, common: &Common, log: &LogHandle) {
+    tracing::info!("SIGHUP: reloading the log level and policy files");
+    match load(common) {
+        Ok(cfg) if std::env::var_os("RUST_LOG").is_none() => {
+            match tracing_subscriber::EnvFilter::try_new(&cfg.log_level) {
+                Ok(f) => match log.reload(f) {
+                    Ok(()) => tracing::info!(log_level = %cfg.log_level, "log level reloaded"),
+                    Err(e) => tracing::error!(error = %e, "cannot change the log level"),
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, log_level = %cfg.log_level, "invalid log_level; kept the current one")
+                }
+            }
+        }
+        Ok(_) => tracing::info!("RUST_LOG is set; the log level stays"),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot reload the configuration; the log level stays")
+        }
+    }
+    for r in cloud.reload_policies() {
+        match r {
+            Ok(what) => tracing::info!("reloaded {what}"),
+            Err(e) => tracing::error!("policy reload failed: {e}"),
+        }
+    }
 }

@@ -105,7 +105,12 @@ pub struct Rendered;
 /// only the standard explanation.
 fn swift_reason(err: &Error) -> Option<String> {
     match err {
-        Error::BadRequest(m) | Error::PayloadTooLarge(m) | Error::OverQuota(m) if !m.is_empty() => {
+        Error::BadRequest(m)
+        | Error::PayloadTooLarge(m)
+        | Error::OverQuota(m)
+        | Error::HeaderFieldsTooLarge(m)
+            if !m.is_empty() =>
+        {
             Some(m.clone())
         }
         _ => None,

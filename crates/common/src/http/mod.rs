@@ -48,9 +48,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BaseUrl {
     }
 }
 
-/// Applies the layers every service router gets, outermost last: error
-/// rendering in the service's style, request ids and logging, and the
-/// request body limit.
+/// Applies the layers every service router gets, outermost last: the
+/// request body limit, the header limits, error rendering in the service's
+/// style, request ids and the access log.
 pub fn service_layers<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     style: ErrorStyle,
@@ -68,6 +68,7 @@ pub fn service_layers_with_ids<S: Clone + Send + Sync + 'static>(
 ) -> axum::Router<S> {
     router
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(serve::header_limits))
         .layer(axum::middleware::from_fn_with_state(
             style,
             errors::render_errors,

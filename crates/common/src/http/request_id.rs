@@ -1,20 +1,74 @@
-//! Request ids: every response carries `X-OpenStack-Request-ID`, and every
-//! log line written while handling the request carries the same id.
+//! Request ids and the access log: every response carries
+//! `X-OpenStack-Request-ID`, every log line written while handling the
+//! request carries the same id, and each request ends with one access-log
+//! line (method, path with secrets masked, status, milliseconds, request
+//! id, and the caller's user and project once a token validated).
 //!
 //! Most services spell the id `req-<uuid>` (oslo.middleware's form); Swift
 //! spells it as its transaction id and sends it twice, as `X-Trans-Id` and
 //! `X-Openstack-Request-Id` ([`IdForm::Swift`]).
 
 use crate::clock::SharedClock;
+use crate::context::AuthContext;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use std::cell::RefCell;
 use tracing::Instrument;
 
 /// The id of the request being handled, as a request extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// (user id, project id) of the caller.
+type Caller = (String, Option<String>);
+
+tokio::task_local! {
+    /// The caller of the request this task is handling: filled by the
+    /// first token validation (the validator is shared by every service,
+    /// so no handler has to remember to report who called).
+    static CALLER: RefCell<Option<Caller>>;
+}
+
+/// Records `ctx` as the caller of the request being handled (the first
+/// validation wins: later ones check subject tokens, not the caller).
+/// Outside a request this does nothing.
+pub fn record_caller(ctx: &AuthContext) {
+    let _ = CALLER.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = Some((ctx.user_id.clone(), ctx.project_id().map(str::to_string)));
+        }
+    });
+}
+
+/// Query parameters whose values are credentials (temp URL signatures,
+/// tokens, EC2 and OAuth signatures, passwords): the access log shows the
+/// name and `***` instead of the value.
+fn is_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["sig", "token", "secret", "password", "key", "credential"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// The path and query of `uri` for the access log, with secret values masked.
+pub fn loggable_path(uri: &axum::http::Uri) -> String {
+    let path = uri.path();
+    let Some(q) = uri.query() else {
+        return path.to_string();
+    };
+    let masked: Vec<String> = q
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret(k) => format!("{k}=***"),
+            None if is_secret(pair) => "***".to_string(),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", masked.join("&"))
+}
 
 /// How a service spells its request ids.
 #[derive(Debug, Clone)]
@@ -54,21 +108,30 @@ pub async fn request_id_in(State(form): State<IdForm>, mut req: Request, next: N
     let id = form.generate();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = loggable_path(req.uri());
     let span = tracing::info_span!("request", id = %id);
     let started = std::time::Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    let status = res.status();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::error!(%method, %path, status = status.as_u16(), elapsed_ms, "request failed");
-        } else if status.is_client_error() {
-            tracing::info!(%method, %path, status = status.as_u16(), elapsed_ms, "request refused");
-        } else {
-            tracing::debug!(%method, %path, status = status.as_u16(), elapsed_ms, "request");
-        }
-    });
+    let (mut res, caller) = CALLER
+        .scope(RefCell::new(None), async move {
+            let res = next.run(req).instrument(span).await;
+            let caller = CALLER.with(|c| c.borrow_mut().take());
+            (res, caller)
+        })
+        .await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_millis();
+    let who = match caller {
+        Some((user, Some(project))) => format!(" user={user} project={project}"),
+        Some((user, None)) => format!(" user={user}"),
+        None => String::new(),
+    };
+    // One line per request at info, whatever the outcome: a 404 or 401 is
+    // a client's ordinary answer, not a warning; 5xx are errors.
+    if status >= 500 {
+        tracing::error!(target: "access", "{method} {path} {status} {ms}ms {id}{who}");
+    } else {
+        tracing::info!(target: "access", "{method} {path} {status} {ms}ms {id}{who}");
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         if matches!(form, IdForm::Swift(_)) {
             res.headers_mut().insert("x-trans-id", v.clone());
@@ -91,5 +154,23 @@ mod tests {
         assert_eq!(id.len(), 34);
         assert!(id.starts_with("tx") && id.ends_with("-0000000000"), "{id}");
         assert!(IdForm::Openstack.generate().starts_with("req-"));
+    }
+
+    #[test]
+    fn secrets_in_queries_are_masked() {
+        let uri: axum::http::Uri = "/v1/AUTH_a/c/o?temp_url_sig=abc123&temp_url_expires=99&inline"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            loggable_path(&uri),
+            "/v1/AUTH_a/c/o?temp_url_sig=***&temp_url_expires=99&inline"
+        );
+        let uri: axum::http::Uri = "/v3/x?oauth_token=t&Signature=s&name=n".parse().unwrap();
+        assert_eq!(
+            loggable_path(&uri),
+            "/v3/x?oauth_token=***&Signature=***&name=n"
+        );
+        let uri: axum::http::Uri = "/v3/users".parse().unwrap();
+        assert_eq!(loggable_path(&uri), "/v3/users");
     }
 }

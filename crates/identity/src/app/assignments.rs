@@ -10,7 +10,7 @@ use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A grant's target as named in the URL.
 #[derive(Debug, Clone)]
@@ -269,6 +269,18 @@ impl Identity {
             v
         });
         let system_filter = q.get("scope.system");
+        // Groups are not in the token-validation view (validation needs
+        // only memberships), so their names come from the store, once per
+        // listing and only when names were asked for.
+        let group_names: HashMap<String, (String, String)> = if names {
+            crate::db::groups::list(&self.db.pool)
+                .await?
+                .into_iter()
+                .map(|g| (g.id, (g.name, g.domain_id)))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         let mut out = Vec::new();
         for r in rows {
             let keep = q
@@ -284,7 +296,7 @@ impl Identity {
                 && system_filter.is_none_or(|_| r.target == TargetKind::System)
                 && inherited_filter.is_none_or(|_| r.inherited);
             if keep {
-                out.push(render(&snap, &r, names, base));
+                out.push(render(&snap, &group_names, &r, names, base));
             }
         }
         Ok(out)
@@ -383,7 +395,16 @@ fn effective_rows(snap: &Snapshot) -> Vec<Row> {
     set.into_iter().collect()
 }
 
-fn render(snap: &Snapshot, r: &Row, names: bool, base: &str) -> Value {
+/// One assignment as Keystone renders it; with `names`, every reference
+/// (role, user or group, project or domain) also carries its name and
+/// domain, as `openstack role assignment list --names` reads them.
+fn render(
+    snap: &Snapshot,
+    group_names: &HashMap<String, (String, String)>,
+    r: &Row,
+    names: bool,
+    base: &str,
+) -> Value {
     let mut role = json!({"id": r.role_id});
     if names {
         if let Some(x) = snap.roles.get(&r.role_id) {
@@ -401,7 +422,7 @@ fn render(snap: &Snapshot, r: &Row, names: bool, base: &str) -> Value {
                 .users
                 .get(&r.actor_id)
                 .map(|u| (u.name.clone(), u.domain_id.clone())),
-            ActorKind::Group => None,
+            ActorKind::Group => group_names.get(&r.actor_id).cloned(),
         };
         if let Some((n, d)) = named {
             actor["name"] = json!(n);

@@ -1,8 +1,10 @@
 //! First-start bootstrap, as `keystone-manage bootstrap` does it: the
 //! `Default` domain, the `admin` and `service` projects, the `admin` user,
 //! the `admin`→`member`→`reader` role chain plus `service`, the region and
-//! a catalog entry per served service. Idempotent: a second run changes
-//! nothing it does not have to (the admin password is never reset).
+//! a catalog entry per served service, and on a new cloud DevStack's
+//! `demo` project with its `demo` member user. Idempotent: a second run
+//! changes nothing it does not have to (the admin password is never reset
+//! here; [`Identity::reset_admin_password`] is the operator's way).
 
 use super::Identity;
 use crate::db::assignments::{ActorKind, Assignment, TargetKind};
@@ -33,6 +35,10 @@ pub struct BootstrapSpec {
     /// Extra global roles to create (services add their own, such as
     /// Swift's `ResellerAdmin`).
     pub extra_roles: Vec<String>,
+    /// Password of the `demo` user DevStack gives (member of project
+    /// `demo`), created with a new cloud only: an operator who deletes
+    /// them does not see them come back on the next start.
+    pub demo_password: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +47,8 @@ pub struct BootstrapResult {
     pub admin_project_id: String,
     /// False when the cloud already existed.
     pub created: bool,
+    /// Whether the `demo` user was created by this run.
+    pub demo_created: bool,
 }
 
 impl Identity {
@@ -157,6 +165,12 @@ impl Identity {
             )
             .await?;
         }
+        let mut demo_created = false;
+        if let (true, Some(pw)) = (created, &spec.demo_password) {
+            self.bootstrap_demo(&mut tx, pw, &rid("member"), now)
+                .await?;
+            demo_created = true;
+        }
         if crate::db::catalog::get_region(pool, &spec.region)
             .await?
             .is_none()
@@ -234,6 +248,90 @@ impl Identity {
             admin_user_id,
             admin_project_id,
             created,
+            demo_created,
         })
+    }
+
+    /// DevStack's `demo` project and its `demo` user holding `member`.
+    async fn bootstrap_demo(
+        &self,
+        tx: &mut db::WriteTx,
+        password: &str,
+        member_role_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        let p = Project {
+            id: common::ids::hex_id(),
+            name: "demo".into(),
+            domain_id: "default".into(),
+            parent_id: None,
+            description: "Demo project for a non-admin user".into(),
+            enabled: true,
+            extra: Map::new(),
+            created_at: now,
+            tags: vec![],
+        };
+        crate::db::projects::insert(tx.conn(), &p).await?;
+        let u = User {
+            id: common::ids::hex_id(),
+            name: "demo".into(),
+            domain_id: "default".into(),
+            enabled: true,
+            default_project_id: Some(p.id.clone()),
+            password_hash: Some(
+                crate::password::hash_async(password.to_string(), self.settings.hash).await?,
+            ),
+            password_created_at: Some(now),
+            password_expires_at: None,
+            extra: Map::new(),
+            options: Map::new(),
+            created_at: now,
+        };
+        crate::db::users::insert(tx.conn(), &u).await?;
+        crate::db::assignments::insert(
+            tx.conn(),
+            &Assignment {
+                actor: ActorKind::User,
+                actor_id: u.id,
+                target: TargetKind::Project,
+                target_id: p.id,
+                role_id: member_role_id.to_string(),
+                inherited: false,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `password` is the bootstrap admin's current password (it
+    /// may have been changed through the API since the state directory's
+    /// copy was written). False when there is no such user.
+    pub async fn admin_password_matches(&self, password: &str) -> Result<bool> {
+        let u = crate::db::users::get_by_name(&self.db.pool, "default", "admin").await?;
+        match u.and_then(|u| u.password_hash) {
+            Some(h) => Ok(crate::password::verify_async(password.to_string(), h).await),
+            None => Ok(false),
+        }
+    }
+
+    /// The operator's reset of the bootstrap admin's password (`oxistack
+    /// admin reset-password`): no policy, no password rules or history,
+    /// as `keystone-manage bootstrap --bootstrap-password` does it; the
+    /// account is unlocked and its existing tokens revoked.
+    pub async fn reset_admin_password(&self, password: &str) -> Result<()> {
+        let mut u = crate::db::users::get_by_name(&self.db.pool, "default", "admin")
+            .await?
+            .ok_or_else(|| common::Error::not_found("There is no user admin in domain Default."))?;
+        u.password_hash =
+            Some(crate::password::hash_async(password.to_string(), self.settings.hash).await?);
+        u.password_created_at = Some(self.now());
+        u.password_expires_at = None;
+        u.enabled = true;
+        let mut tx = self.begin().await?;
+        crate::db::users::update(tx.conn(), &u).await?;
+        self.revoke_user_in(tx.conn(), &u.id, None).await?;
+        self.commit(tx).await?;
+        crate::db::users::record_failure(&self.db.pool, &u.id, None).await?;
+        Ok(())
     }
 }

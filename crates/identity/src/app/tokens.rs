@@ -808,6 +808,12 @@ impl common::auth::TokenValidator for Identity {
         &'a self,
         token: &'a str,
     ) -> common::auth::BoxFuture<'a, Result<Arc<AuthContext>, Error>> {
-        Box::pin(Identity::validate(self, token))
+        Box::pin(async move {
+            let ctx = Identity::validate(self, token).await?;
+            // Every service validates through here: the access log learns
+            // the caller without each handler reporting it.
+            common::http::request_id::record_caller(&ctx);
+            Ok(ctx)
+        })
     }
 }

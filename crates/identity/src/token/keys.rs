@@ -159,6 +159,13 @@ fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
         .map_err(io(dir))
 }
 
+/// Whether `dir` is a key repository holding at least one key: what an
+/// operator's rotation must find, since rotating an empty or mistyped
+/// directory would create a key set no server reads.
+pub fn has_keys(dir: &Path) -> bool {
+    key_files(dir).is_ok_and(|k| !k.is_empty())
+}
+
 /// The key file indexes in `dir`, ascending.
 fn key_files(dir: &Path) -> Result<Vec<u64>, KeyError> {
     let rd = match std::fs::read_dir(dir) {

@@ -289,6 +289,21 @@ async fn role_assignments_report() {
     assert_eq!(a["user"]["name"], "rau");
     assert_eq!(a["user"]["domain"]["name"], "Default");
     assert_eq!(a["scope"]["project"]["name"], "ra");
+    // A group's name and domain as for a user (`role assignment list
+    // --names` reads both and fails without them).
+    let r = admin
+        .get(&format!(
+            "/v3/role_assignments?group.id={gid}&include_names=true"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.body["role_assignments"][0];
+    assert_eq!(a["group"]["id"], gid.as_str());
+    assert_eq!(a["group"]["name"], "rag");
+    assert_eq!(a["group"]["domain"]["id"], "default");
+    assert_eq!(a["group"]["domain"]["name"], "Default");
+    assert_eq!(a["scope"]["domain"]["name"], "Default");
 
     // Effective: implied reader on the project, the group's domain grant
     // credited to the member through the group.

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod bulk;
 pub mod containers;
+pub mod cors;
 pub mod info;
 pub mod objects;
 
@@ -35,6 +36,10 @@ pub fn router(store: Arc<ObjectStore>, max_body: usize) -> Router {
         .route("/healthcheck", get(info::healthcheck))
         .fallback(dispatch)
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            store.clone(),
+            cors::cors,
+        ))
         .with_state(store.clone());
     // Swift answers every request, errors and 401s included, with its
     // transaction id as both `X-Trans-Id` and `X-Openstack-Request-Id`;

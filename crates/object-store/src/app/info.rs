@@ -22,7 +22,7 @@ impl ObjectStore {
                 // `allow_open_expired` came in 2.34); naming a later one
                 // would promise its changes, which are not checked here.
                 "version": SWIFT_VERSION,
-                "strict_cors_mode": true,
+                "strict_cors_mode": self.settings.cors.strict,
                 "policies": [{"name": "Policy-0", "default": true}],
                 "allow_account_management": false,
                 "account_autocreate": true,

@@ -12,6 +12,7 @@ pub mod acl;
 pub mod auth;
 pub mod bulk;
 pub mod containers;
+pub mod cors;
 pub mod expirer;
 pub mod extract;
 pub mod info;
@@ -49,6 +50,7 @@ pub struct Settings {
     pub expirer_interval: Duration,
     pub max_containers_per_extraction: usize,
     pub max_failed_extractions: usize,
+    pub cors: cors::CorsSettings,
 }
 
 impl Settings {
@@ -62,6 +64,15 @@ impl Settings {
             expirer_interval: Duration::from_secs(c.expirer_interval),
             max_containers_per_extraction: c.max_containers_per_extraction,
             max_failed_extractions: c.max_failed_extractions,
+            cors: cors::CorsSettings {
+                allow_origin: c.cors_allow_origin.clone(),
+                expose_headers: c
+                    .cors_expose_headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                strict: c.strict_cors_mode,
+            },
         }
     }
 }

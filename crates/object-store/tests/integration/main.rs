@@ -5,6 +5,7 @@
 
 mod accounts;
 mod containers;
+mod cors;
 mod durability;
 mod extract;
 mod large;
