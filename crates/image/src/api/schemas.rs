@@ -2,7 +2,9 @@
 //! which clients (python-glanceclient) read to validate input; and
 //! `/v2/schemas/{task,tasks}` and `/v2/schemas/metadefs/*`, served as the
 //! documents in `schema_docs/` (Glance's own, from its API reference
-//! samples, Apache-2.0), since nothing here generates them.
+//! samples, Apache-2.0; the task ones brought up to Glance's current task
+//! schema: `image_id`, `request_id`, `user_id` and the `api_image_import`
+//! type), since nothing here generates them.
 
 use crate::inspect::{CONTAINER_FORMATS, DISK_FORMATS};
 use axum::extract::Path;

@@ -656,10 +656,11 @@ impl Glance {
         }
     }
 
-    /// Puts back images a stopped process left mid-upload, and rebuilds
-    /// the quota counters. On a store this process owns alone (SQLite)
-    /// every upload in flight is a leftover; on a shared store only those
-    /// whose lease lapsed are (another replica may be uploading).
+    /// Puts back images a stopped process left mid-upload, rebuilds the
+    /// quota counters and fails the tasks it left unfinished. On a store
+    /// this process owns alone (SQLite) every upload and task in flight is
+    /// a leftover; on a shared store only uploads whose lease lapsed are
+    /// (another replica may be uploading), and tasks are left alone.
     pub async fn recover(&self) -> Result<()> {
         if self.db.is_shared() {
             self.reset_stale_uploads().await?;
@@ -682,6 +683,15 @@ impl Glance {
             crate::db::images::reset_interrupted(tx.conn(), &id, staged, now).await?;
         }
         crate::db::usage::recompute(tx.conn()).await?;
+        // The tasks of those uploads (and any other) stopped with the
+        // process that ran them.
+        crate::db::tasks::fail_unfinished(
+            tx.conn(),
+            "The task was interrupted by a restart of the image service.",
+            now,
+            now + super::tasks::TASK_TTL,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

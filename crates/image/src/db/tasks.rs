@@ -181,3 +181,23 @@ pub async fn of_image(pool: &AnyPool, image_id: &str, now: i64) -> Result<Vec<Ta
     .map(row)
     .collect()
 }
+
+/// Ends every unfinished task as a failure with `message` (for a store a
+/// restarted process owns alone: nothing is running them any more).
+pub async fn fail_unfinished(
+    c: &mut Conn,
+    message: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE tasks SET status = 'failure', message = $1, updated_at = $2, expires_at = $3 \
+         WHERE status IN ('pending', 'processing')",
+    )
+    .bind(message)
+    .bind(now)
+    .bind(expires_at)
+    .execute(c)
+    .await?
+    .rows_affected())
+}

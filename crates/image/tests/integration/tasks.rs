@@ -185,3 +185,51 @@ async fn imports_record_image_tasks() {
     );
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn a_restart_fails_unfinished_tasks() {
+    // An allow-listed server that accepts and never answers keeps the
+    // task processing, as a process stopping mid-import would leave it.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", l.local_addr().unwrap());
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            keep.lock().await.push(s);
+        }
+    });
+    let allowed = base.clone();
+    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    let glance = cloud.cloud.image.clone();
+    if glance.db.is_shared() {
+        // On a shared store other replicas may be running tasks: a start
+        // leaves them alone.
+        cloud.stop().await;
+        return;
+    }
+    let r = admin
+        .post("/v2/tasks", import_task(&format!("{base}slow.raw")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if held.lock().await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = admin.get(&format!("/v2/tasks/{id}")).await.unwrap();
+    assert_eq!(r.body["status"], "processing", "{}", r.text);
+    // What the next start does.
+    glance.recover().await.unwrap();
+    let r = admin.get(&format!("/v2/tasks/{id}")).await.unwrap();
+    assert_eq!(r.body["status"], "failure", "{}", r.text);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("restart"),
+        "{}",
+        r.text
+    );
+    cloud.stop().await;
+}
