@@ -212,6 +212,8 @@ impl Cloud {
             ));
         }
         state.write_pid()?;
+        let bound: Vec<(&str, SocketAddr)> = apis.iter().map(|a| (a.name, a.addr)).collect();
+        state.write_apis(&bound)?;
         Ok(Cloud {
             identity,
             image,

@@ -375,6 +375,9 @@ async fn a_cloud_process_from_start_to_stop() {
         "{report}"
     );
     assert_eq!(report.matches("answers 200").count(), 3, "{report}");
+    // Without the cloud's environment it still asks the bound ports.
+    let o = run(&Env(vec![]), &["status", "--state-dir", &st]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Key rotation on the cloud's state works.
     let o = run(&env, &["identity", "rotate-keys", "--state-dir", &st]);
