@@ -163,6 +163,7 @@ impl Cloud {
         let (stop, stop_rx) = watch::channel(false);
         let serve_opts = common::http::serve::ServeOptions {
             header_read_timeout: std::time::Duration::from_secs(cfg.header_read_timeout),
+            ..Default::default()
         };
         let mut servers = Vec::new();
         let mut apis = Vec::new();
@@ -176,7 +177,10 @@ impl Cloud {
             identity_listener,
             router,
             wait_stop(stop_rx.clone()),
-            serve_opts,
+            common::http::serve::ServeOptions {
+                error_style: common::http::ErrorStyle::Keystone,
+                ..serve_opts
+            },
         )));
         let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
         let image_router = image::api::router(image.clone(), validator, cfg.max_request_body_size);
@@ -189,7 +193,10 @@ impl Cloud {
             image_listener,
             image_router,
             wait_stop(stop_rx.clone()),
-            serve_opts,
+            common::http::serve::ServeOptions {
+                error_style: common::http::ErrorStyle::Glance,
+                ..serve_opts
+            },
         )));
         servers.push(tokio::spawn(
             image.clone().run_background(wait_stop(stop_rx.clone())),
@@ -205,13 +212,18 @@ impl Cloud {
                 listener,
                 router,
                 wait_stop(stop_rx.clone()),
-                serve_opts,
+                common::http::serve::ServeOptions {
+                    error_style: common::http::ErrorStyle::Swift,
+                    ..serve_opts
+                },
             )));
             servers.push(tokio::spawn(
                 store.clone().run_background(wait_stop(stop_rx.clone())),
             ));
         }
         state.write_pid()?;
+        let bound: Vec<(&str, SocketAddr)> = apis.iter().map(|a| (a.name, a.addr)).collect();
+        state.write_apis(&bound)?;
         Ok(Cloud {
             identity,
             image,

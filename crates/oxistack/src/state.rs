@@ -138,7 +138,16 @@ impl StateDir {
         )
     }
 
+    /// Records where each API listens (`name address` lines), so
+    /// `oxistack status` asks the ports the running cloud bound rather
+    /// than what its own configuration says.
+    pub fn write_apis(&self, apis: &[(&str, std::net::SocketAddr)]) -> Result<()> {
+        let text: String = apis.iter().map(|(n, a)| format!("{n} {a}\n")).collect();
+        write_private(&self.path.join(APIS_FILE), &text)
+    }
+
     pub fn remove_pid(&self) {
+        let _ = std::fs::remove_file(self.path.join(APIS_FILE));
         let _ = std::fs::remove_file(self.path.join("oxistack.pid"));
     }
 }
@@ -177,6 +186,21 @@ pub fn write_client_files(
         ),
     )?;
     Ok(clouds)
+}
+
+/// The file listing where the running cloud's APIs listen.
+pub const APIS_FILE: &str = "apis";
+
+/// The APIs a running cloud recorded ([`StateDir::write_apis`]).
+pub fn read_apis(state_dir: &Path) -> Vec<(String, std::net::SocketAddr)> {
+    std::fs::read_to_string(state_dir.join(APIS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (n, a) = l.split_once(' ')?;
+            Some((n.to_string(), a.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// The file holding the bootstrap admin's password.

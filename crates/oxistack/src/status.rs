@@ -69,25 +69,52 @@ impl Status {
     }
 }
 
-/// Looks at the state directory and asks each enabled API for its version
-/// document (identity `/v3`, image `/versions`, object store `/info`).
+/// Each API's version document.
+const VERSION_PATHS: &[(&str, &str)] = &[
+    ("identity", "/v3"),
+    ("image", "/versions"),
+    ("object-store", "/info"),
+];
+
+/// Looks at the state directory and asks each API for its version
+/// document (identity `/v3`, image `/versions`, object store `/info`): on
+/// the addresses the running cloud recorded, else on the configured ones.
 pub async fn status(cfg: &Config) -> Status {
     let dir = cfg.state_dir.clone();
     let running = match state::is_locked(&dir) {
         Some(true) => Some(state::lock_holder(&dir)),
         _ => None,
     };
+    let recorded = if running.is_some() {
+        state::read_apis(&dir)
+    } else {
+        Vec::new()
+    };
     let host = connect_host(&cfg.listen);
-    let mut targets = vec![
-        ("identity", cfg.identity.port, "/v3"),
-        ("image", cfg.image.port, "/versions"),
-    ];
-    if cfg.enable_swift {
-        targets.push(("object-store", cfg.object_store.port, "/info"));
+    let mut targets: Vec<(String, SocketAddr)> = recorded
+        .into_iter()
+        .map(|(n, a)| {
+            (
+                n,
+                SocketAddr::new(connect_host(&a.ip().to_string()), a.port()),
+            )
+        })
+        .collect();
+    if targets.is_empty() {
+        targets.push(("identity".into(), SocketAddr::new(host, cfg.identity.port)));
+        targets.push(("image".into(), SocketAddr::new(host, cfg.image.port)));
+        if cfg.enable_swift {
+            targets.push((
+                "object-store".into(),
+                SocketAddr::new(host, cfg.object_store.port),
+            ));
+        }
     }
     let mut apis = Vec::new();
-    for (name, port, path) in targets {
-        let addr = SocketAddr::new(host, port);
+    for (name, addr) in targets {
+        let Some(&(name, path)) = VERSION_PATHS.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
         apis.push(ApiStatus {
             name,
             url: format!("http://{addr}{path}"),

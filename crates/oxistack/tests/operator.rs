@@ -375,6 +375,9 @@ async fn a_cloud_process_from_start_to_stop() {
         "{report}"
     );
     assert_eq!(report.matches("answers 200").count(), 3, "{report}");
+    // Without the cloud's environment it still asks the bound ports.
+    let o = run(&Env(vec![]), &["status", "--state-dir", &st]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Key rotation on the cloud's state works.
     let o = run(&env, &["identity", "rotate-keys", "--state-dir", &st]);
@@ -554,5 +557,69 @@ async fn header_limits_answer_431_in_the_service_body() {
         .await
         .unwrap();
     assert_eq!(r.status, 200);
+    cloud.stop().await;
+}
+
+/// Everything a connection answers to `request`, until the server closes.
+fn raw_exchange(addr: &str, request: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Requests hyper refuses before any service code runs (a malformed
+/// request line, a bad Content-Length, a head over hyper's own ceilings)
+/// still get the service's error body.
+#[tokio::test]
+async fn unparsable_requests_get_the_service_body() {
+    let cloud = testkit::TestCloud::start().await.unwrap();
+    let host = |name: &str| cloud.url(name).trim_start_matches("http://").to_string();
+    let (identity, object, image) = (host("identity"), host("object-store"), host("image"));
+    let many: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let answers = tokio::task::spawn_blocking(move || {
+        (
+            raw_exchange(&identity, b"GARBAGE LINE\r\n\r\n"),
+            raw_exchange(
+                &object,
+                b"PUT /v1/AUTH_x/c/o HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            ),
+            raw_exchange(
+                &image,
+                format!("GET /versions HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    let (keystone, swift, glance) = answers;
+    assert!(
+        keystone.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{keystone}"
+    );
+    assert!(
+        keystone.contains("content-type: application/json"),
+        "{keystone}"
+    );
+    let body = keystone.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["error"]["code"], 400, "{keystone}");
+    assert!(swift.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{swift}");
+    assert!(swift.ends_with("<html><h1>Bad Request</h1><p>The server could not comply with the request since it is either malformed or otherwise incorrect.</p></html>"), "{swift}");
+    assert!(glance.starts_with("HTTP/1.1 431 "), "{glance}");
+    let body = glance.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["code"], "431 Request Header Fields Too Large", "{glance}");
+    // The content-length hyper's caller reads matches the body.
+    let len: usize = swift
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(len, swift.split("\r\n\r\n").nth(1).unwrap().len());
     cloud.stop().await;
 }

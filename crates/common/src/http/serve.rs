@@ -14,15 +14,21 @@
 //!   Beyond hyper's limits, and for heads hyper cannot parse (a malformed
 //!   request line, a bad `Content-Length`), hyper answers by itself with an
 //!   empty-bodied 431 or 400 and closes the connection: no service code
-//!   runs for a request that never became one.
+//!   runs for a request that never became one. [`ErrorBodies`] wraps the
+//!   connection and gives exactly those responses (recognised by their
+//!   whole head: nothing but `connection: close`, `content-length: 0` and
+//!   `date`, which no service response is) the service's error body.
 
 use crate::error::Error;
+use crate::http::ErrorStyle;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Largest header line (`name: value`) a service accepts, in bytes:
@@ -43,12 +49,15 @@ pub const HYPER_MAX_HEAD_BYTES: usize = 256 * 1024;
 pub struct ServeOptions {
     /// Time a client has to send a whole request head.
     pub header_read_timeout: Duration,
+    /// The service's error style, for the responses hyper writes itself.
+    pub error_style: ErrorStyle,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
+            error_style: ErrorStyle::Keystone,
         }
     }
 }
@@ -111,7 +120,12 @@ pub async fn serve_with(
             req.extensions_mut().insert(ConnectInfo(peer));
             tower::ServiceExt::oneshot(router.clone(), req.map(axum::body::Body::new))
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let io = ErrorBodies {
+            inner: TokioIo::new(stream),
+            style: opts.error_style,
+            pending: Vec::new(),
+        };
+        let conn = builder.serve_connection(io, svc);
         let mut closing = closing_rx.clone();
         conns.spawn(async move {
             tokio::pin!(conn);
@@ -157,4 +171,223 @@ pub async fn header_limits(req: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+/// The connection's IO with hyper's own error responses given a body.
+///
+/// A refusal is written alone (no body follows), in one `poll_write` or as
+/// the slices of one `poll_write_vectored`, so a whole small write is
+/// compared with the only heads hyper writes for requests it refused; the
+/// replacement is queued and reported written, then drained before any
+/// flush or shutdown completes. Vectored writes pass through as the inner
+/// IO does them, so large bodies keep hyper's zero-copy path.
+struct ErrorBodies<T> {
+    inner: T,
+    style: ErrorStyle,
+    /// Replacement bytes not yet written to `inner`.
+    pending: Vec<u8>,
+}
+
+impl<T> ErrorBodies<T>
+where
+    T: hyper::rt::Write + Unpin,
+{
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while !self.pending.is_empty() {
+            let n = match Pin::new(&mut self.inner).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..n);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for ErrorBodies<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for ErrorBodies<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some(replacement) = hyper_refusal(buf).map(|s| refusal(this.style, s, buf)) {
+            this.pending = replacement;
+            // Reported written whole; `drain` finishes it before any flush.
+            let _ = this.drain(cx);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total <= MAX_REFUSAL_LEN {
+            let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            if let Some(status) = hyper_refusal(&whole) {
+                this.pending = refusal(this.style, status, &whole);
+                let _ = this.drain(cx);
+                return Poll::Ready(Ok(total));
+            }
+        }
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+}
+
+/// Longer than any head [`hyper_refusal`] recognises.
+const MAX_REFUSAL_LEN: usize = 160;
+
+/// The status of a response head hyper wrote for a request it refused:
+/// `HTTP/1.1 400 Bad Request` or `431 Request Header Fields Too Large`
+/// with exactly `connection: close`, `content-length: 0` and `date`.
+fn hyper_refusal(buf: &[u8]) -> Option<axum::http::StatusCode> {
+    use axum::http::StatusCode;
+    // Most writes are not refusals: decide those without allocating.
+    if buf.len() > MAX_REFUSAL_LEN || !buf.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
+    for status in [
+        StatusCode::BAD_REQUEST,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    ] {
+        let head = format!(
+            "HTTP/1.1 {} {}\r\nconnection: close\r\ncontent-length: 0\r\ndate: ",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        if let Some(rest) = buf.strip_prefix(head.as_bytes()) {
+            // An HTTP date is 29 bytes, then the blank line.
+            if rest.len() == 29 + 4 && rest.ends_with(b"\r\n\r\n") {
+                return Some(status);
+            }
+        }
+    }
+    None
+}
+
+/// The same refusal with the service's error body.
+fn refusal(style: ErrorStyle, status: axum::http::StatusCode, original: &[u8]) -> Vec<u8> {
+    use axum::http::StatusCode;
+    let message = if status == StatusCode::BAD_REQUEST {
+        "The server could not comply with the request since it is either malformed or otherwise incorrect."
+    } else {
+        "The request's header fields are too large."
+    };
+    let (content_type, body) = match style {
+        ErrorStyle::Keystone => (
+            "application/json",
+            serde_json::json!({"error": {
+                "code": status.as_u16(),
+                "title": status.canonical_reason().unwrap_or("Error"),
+                "message": message,
+            }})
+            .to_string(),
+        ),
+        ErrorStyle::Glance => (
+            "application/json",
+            crate::http::errors::glance_body(status, message).to_string(),
+        ),
+        ErrorStyle::Swift => (
+            "text/html; charset=UTF-8",
+            format!(
+                "<html><h1>{}</h1><p>{message}</p></html>",
+                status.canonical_reason().unwrap_or("Error")
+            ),
+        ),
+    };
+    // Keep hyper's date line as it wrote it.
+    let date = original
+        .windows(6)
+        .position(|w| w == b"date: ")
+        .map(|i| &original[i..original.len() - 2])
+        .unwrap_or(b"\r\n");
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nconnection: close\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hypers_own_refusals_are_rewritten() {
+        let hyper400 = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Sun, 06 Dec 2026 20:09:10 GMT\r\n\r\n";
+        assert_eq!(
+            hyper_refusal(hyper400),
+            Some(axum::http::StatusCode::BAD_REQUEST)
+        );
+        let ours = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\nx-openstack-request-id: req-1\r\ndate: Sun, 06 Dec 2026 20:09:10 GMT\r\n\r\n";
+        assert_eq!(hyper_refusal(ours), None);
+        let out = refusal(
+            ErrorStyle::Swift,
+            axum::http::StatusCode::BAD_REQUEST,
+            hyper400,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/html; charset=UTF-8\r\ncontent-length: "), "{text}");
+        assert!(
+            text.contains(
+                "\r\ndate: Sun, 06 Dec 2026 20:09:10 GMT\r\n\r\n<html><h1>Bad Request</h1>"
+            ),
+            "{text}"
+        );
+    }
 }
