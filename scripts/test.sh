@@ -367,10 +367,19 @@ if [[ $WITH_POSTGRES -eq 1 ]]; then
     if OXISTACK_DATABASE_URL=$(pg_createdb oxistack_compat); then
         export OXISTACK_DATABASE_URL
         compat postgres
-        tempest postgres
         unset OXISTACK_DATABASE_URL
     else
         STEPS+=("FAILED  createdb oxistack_compat")
+        FAILED_STEPS=$((FAILED_STEPS + 1))
+    fi
+    # A database of its own: a cloud bootstrapped by another run keeps its
+    # admin password to itself, so a new state dir would get no clouds.yaml.
+    if OXISTACK_DATABASE_URL=$(pg_createdb oxistack_tempest); then
+        export OXISTACK_DATABASE_URL
+        tempest postgres
+        unset OXISTACK_DATABASE_URL
+    else
+        STEPS+=("FAILED  createdb oxistack_tempest")
         FAILED_STEPS=$((FAILED_STEPS + 1))
     fi
     pg_stop

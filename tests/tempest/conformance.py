@@ -228,6 +228,13 @@ def main() -> int:
             return finish(args, passed, failed + 1, skipped)
         print(f"cloud ready in {time.monotonic() - started:.1f} s: {server.ready_line}", flush=True)
 
+        clouds_yaml = tmp / "state" / "clouds.yaml"
+        if "oxistack:" not in (clouds_yaml.read_text(encoding="utf-8") if clouds_yaml.exists() else ""):
+            # A database bootstrapped by another run keeps its admin password:
+            # a new state dir then gets no clouds.yaml. Each run needs its own.
+            print(f"FAIL {clouds_yaml} has no `oxistack` cloud; is the database shared with another run?")
+            return finish(args, passed, failed + 1, skipped)
+
         workspace = tmp / "workspace"
         tool_env = dict(env)
         tool_env["OS_CLIENT_CONFIG_FILE"] = str(tmp / "state" / "clouds.yaml")
