@@ -52,8 +52,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "compat"))
 
-# The compat runner already knows how to start and stop one `oxistack up`.
-from run import READY_TIMEOUT, STOP_TIMEOUT, Server, client_env  # noqa: E402
+# The compat runner already knows how to start and stop one `oxistack up`,
+# and how a signal becomes an exception that still lets cleanup run.
+from run import (  # noqa: E402
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    Server,
+    Terminated,
+    _on_signal,
+    client_env,
+)
 
 SKIPS_FILE = HERE / "skips.txt"
 # Every service `oxistack up` serves today, as tempest names its API groups.
@@ -162,14 +170,6 @@ def failure_details(workspace: Path, env: dict[str, str], bin_dir: Path) -> str:
         capture_output=True, check=False,
     )
     return (text.stdout + text.stderr).decode("utf-8", errors="replace")
-
-
-class Terminated(BaseException):
-    """Raised on SIGTERM/SIGHUP so that cleanup still runs."""
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise Terminated(f"signal {signum}")
 
 
 def main() -> int:
