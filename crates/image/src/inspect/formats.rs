@@ -133,6 +133,54 @@ pub fn qed_refusal() -> InspectError {
     }
 }
 
+/// The MBR partition table check of oslo.utils' `GPTInspector`
+/// (`check_mbr_partitions`), for data no other format claims. Data is an
+/// MBR (or GPT's protective MBR) when it ends its first sector with
+/// 0x55AA and is not a FAT volume boot record (two FATs, fixed-disk media
+/// descriptor 0xF8). Four 16-byte entries from 446: boot flag at 0,
+/// start CHS at 1-3, type at 4, start LBA (LE) at 8. Returns why the
+/// table is refused, in upstream's words, or `None` when it is valid or
+/// the data is no MBR at all.
+pub fn mbr_unsafe_reason(head: &[u8]) -> Option<String> {
+    const PTE_START: usize = 446;
+    let sector = head.get(..512)?;
+    if le_u16(sector, 510) != Some(0xaa55) {
+        return None;
+    }
+    if sector[0x10] == 2 && sector[0x15] == 0xf8 {
+        return None;
+    }
+    let mut used = Vec::new();
+    let mut gpt = false;
+    for (i, pte) in sector[PTE_START..PTE_START + 64]
+        .chunks_exact(16)
+        .enumerate()
+    {
+        if pte[0] != 0x00 && pte[0] != 0x80 {
+            return Some(format!("MBR PTE {i} has invalid boot flag"));
+        }
+        if pte[4] != 0 {
+            used.push(i);
+        }
+        if pte[4] == 0xee {
+            gpt = true;
+            if pte[1..4] != [0x00, 0x02, 0x00] {
+                return Some("GPT MBR has invalid start CHS".into());
+            }
+            if le_u32(pte, 8) != Some(1) {
+                return Some("GPT MBR has invalid start LBA".into());
+            }
+        }
+    }
+    if gpt && used != [0] {
+        return Some("GPT MBR defines invalid extra partitions".into());
+    }
+    if used.is_empty() {
+        return Some("GPT MBR has no partitions defined".into());
+    }
+    None
+}
+
 pub fn is_vdi(head: &[u8]) -> bool {
     head.len() >= 512 && le_u32(head, 0x40) == Some(0xbeda_107f)
 }

@@ -15,7 +15,8 @@
 //! and formats nobody can inspect (`ami`, `aki`, `ari`, `ploop`) accept
 //! unrecognised content; whatever format is detected must pass its safety
 //! checks (no qcow2 backing or external data file, no unknown qcow2
-//! incompatible features, only self-contained VMDK subformats, no QED);
+//! incompatible features, only self-contained VMDK subformats, no QED,
+//! a valid MBR partition table on a partitioned raw disk);
 //! content matching two formats at once is refused. Two rules are stricter
 //! than upstream, because both let an image name data outside itself: a
 //! VMDK that is only a descriptor (all its extents are other files) is
@@ -289,6 +290,18 @@ impl Inspector {
                 return Err(InspectError::Unsafe {
                     format: d.name.to_string(),
                     reason: reason.clone(),
+                });
+            }
+        }
+        // Data no other format claims may still be a partitioned disk;
+        // upstream calls that format `gpt` and refuses an invalid MBR
+        // partition table (a boot flag other than 0x00/0x80, a malformed
+        // protective entry) whatever the image was declared as.
+        if found.is_none() {
+            if let Some(reason) = formats::mbr_unsafe_reason(self.head()) {
+                return Err(InspectError::Unsafe {
+                    format: "gpt".into(),
+                    reason,
                 });
             }
         }

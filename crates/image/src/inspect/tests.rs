@@ -147,6 +147,123 @@ fn vhd_vdi_iso_qed_by_hand() {
     assert!(unsafe_reason(verdict(&qed, "raw")).contains("QED"));
 }
 
+/// A 64 KiB disk whose first sector is an MBR with `entries` as
+/// (boot flag, type, start CHS, start LBA) in its partition table.
+fn mbr_disk(entries: &[(u8, u8, [u8; 3], u32)]) -> Vec<u8> {
+    let mut d = vec![0u8; 64 * 1024];
+    for (i, (boot, kind, chs, lba)) in entries.iter().enumerate() {
+        let at = 446 + 16 * i;
+        d[at] = *boot;
+        d[at + 1..at + 4].copy_from_slice(chs);
+        d[at + 4] = *kind;
+        d[at + 8..at + 12].copy_from_slice(&lba.to_le_bytes());
+        d[at + 12..at + 16].copy_from_slice(&100u32.to_le_bytes());
+    }
+    d[510] = 0x55;
+    d[511] = 0xaa;
+    d
+}
+
+fn gpt_reason(r: Result<Verdict, InspectError>) -> String {
+    match r {
+        Err(InspectError::Unsafe { format, reason }) => {
+            assert_eq!(format, "gpt");
+            reason
+        }
+        other => panic!("expected an MBR refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn valid_mbr_tables_are_raw() {
+    let linux = (0x80, 0x83, [0x20, 0x21, 0x00], 2048);
+    let swap = (0x00, 0x82, [0xfe, 0xff, 0xff], 1 << 20);
+    for disk in [
+        mbr_disk(&[linux]),
+        mbr_disk(&[linux, swap]),
+        mbr_disk(&[(0x00, 0x00, [0; 3], 0), linux]),
+        // GPT's protective MBR: one 0xEE entry from CHS 0/2/0, LBA 1.
+        mbr_disk(&[(0x00, 0xee, [0x00, 0x02, 0x00], 1)]),
+    ] {
+        let v = verdict(&disk, "raw").unwrap();
+        assert_eq!(
+            (v.format.as_str(), v.virtual_size),
+            ("raw", Some(64 * 1024))
+        );
+    }
+}
+
+#[test]
+fn invalid_mbr_tables_are_refused() {
+    let linux = (0x80, 0x83, [0x20, 0x21, 0x00], 2048);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            mbr_disk(&[(0x01, 0x83, [0x20, 0x21, 0x00], 2048)]),
+            "MBR PTE 0 has invalid boot flag",
+        ),
+        (
+            mbr_disk(&[linux, linux, (0x7f, 0x00, [0; 3], 0)]),
+            "MBR PTE 2 has invalid boot flag",
+        ),
+        (
+            mbr_disk(&[(0x00, 0xee, [0x00, 0x01, 0x00], 1)]),
+            "GPT MBR has invalid start CHS",
+        ),
+        (
+            mbr_disk(&[(0x00, 0xee, [0x00, 0x02, 0x00], 2)]),
+            "GPT MBR has invalid start LBA",
+        ),
+        (
+            mbr_disk(&[(0x00, 0xee, [0x00, 0x02, 0x00], 1), linux]),
+            "GPT MBR defines invalid extra partitions",
+        ),
+        (
+            mbr_disk(&[linux, (0x00, 0xee, [0x00, 0x02, 0x00], 1)]),
+            "GPT MBR defines invalid extra partitions",
+        ),
+        (mbr_disk(&[]), "GPT MBR has no partitions defined"),
+    ];
+    for (disk, want) in cases {
+        assert_eq!(gpt_reason(verdict(&disk, "raw")), want);
+        // Whatever it is declared as, and in whatever container.
+        assert_eq!(gpt_reason(verdict(&disk, "ami")), want);
+        assert_eq!(
+            gpt_reason(inspect_chunked(&disk, 4096).verdict("raw", "ovf")),
+            want
+        );
+    }
+    let e = verdict(&mbr_disk(&[(0x01, 0x83, [0; 3], 63)]), "raw").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Image failed safety checks: gpt MBR PTE 0 has invalid boot flag."
+    );
+}
+
+#[test]
+fn what_is_not_an_mbr_is_not_checked() {
+    // No 0x55AA signature: the same bytes are just raw data.
+    let mut disk = mbr_disk(&[(0x01, 0x83, [0; 3], 63)]);
+    disk[510] = 0;
+    assert!(verdict(&disk, "raw").is_ok());
+    // A FAT volume boot record (two FATs, fixed-disk media descriptor)
+    // ends with the same signature but has no partition table.
+    let mut fat = mbr_disk(&[]);
+    fat[0x10] = 2;
+    fat[0x15] = 0xf8;
+    fat[446..510].fill(0x4f);
+    assert!(verdict(&fat, "raw").is_ok());
+    // A hybrid ISO carries an MBR; as upstream, the ISO is what is checked.
+    let mut iso = mbr_disk(&[(0x01, 0x83, [0; 3], 63)]);
+    let d = 32 * 1024;
+    iso[d] = 1;
+    iso[d + 1..d + 6].copy_from_slice(b"CD001");
+    iso[d + 80..d + 84].copy_from_slice(&32u32.to_le_bytes());
+    iso[d + 128..d + 130].copy_from_slice(&2048u16.to_le_bytes());
+    assert_eq!(verdict(&iso, "iso").unwrap().format, "iso");
+    // Shorter than a sector: nothing to read a table from.
+    assert!(verdict(&[0x55, 0xaa], "raw").is_ok());
+}
+
 fn ms_guid(text: &str) -> [u8; 16] {
     let hex: String = text.chars().filter(|c| *c != '-').collect();
     let b: Vec<u8> = (0..16)

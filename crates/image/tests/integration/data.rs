@@ -190,6 +190,36 @@ async fn format_inspection_refuses_and_keeps_queued() {
 }
 
 #[tokio::test]
+async fn invalid_mbr_partition_table_is_refused_like_other_format_checks() {
+    let (cloud, admin) = start().await;
+    for format in ["raw", "ami"] {
+        let id = create(
+            &admin,
+            json!({"disk_format": format, "container_format": "bare"}),
+        )
+        .await;
+        let files = data_files(&cloud);
+        let r = upload(&admin, &id, &mbr_disk(0x01)).await;
+        assert_error(&r, 400);
+        assert!(
+            message(&r).contains("MBR PTE 0 has invalid boot flag"),
+            "{format}: {}",
+            r.text
+        );
+        let img = show(&admin, &id).await;
+        assert_eq!(img["status"], "queued", "{format}");
+        assert_eq!(img["size"], Value::Null);
+        assert_eq!(data_files(&cloud), files, "refused data is not kept");
+        // The same image takes a disk whose table is valid.
+        assert_eq!(upload(&admin, &id, &mbr_disk(0x80)).await.status, 204);
+        let img = show(&admin, &id).await;
+        assert_eq!(img["status"], "active", "{format}");
+        assert_eq!(img["size"], 1 << 20);
+    }
+    cloud.stop().await;
+}
+
+#[tokio::test]
 async fn concurrent_uploads_one_wins() {
     let (cloud, admin) = start().await;
     let id = create(

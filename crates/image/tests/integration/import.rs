@@ -162,3 +162,49 @@ async fn web_download_from_the_allow_list() {
     assert_error(&r, 409);
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn invalid_mbr_partition_table_is_refused_on_import() {
+    let base = serve_once(mbr_disk(0x7f)).await;
+    let allowed = base.clone();
+    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    // glance-direct: staging inspects, as an upload does.
+    let id = create(
+        &admin,
+        json!({"disk_format": "raw", "container_format": "bare"}),
+    )
+    .await;
+    let r = admin
+        .send_bytes(
+            "PUT",
+            &format!("/v2/images/{id}/stage"),
+            mbr_disk(0x7f).into(),
+            &[("content-type", "application/octet-stream")],
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400);
+    assert!(message(&r).contains("invalid boot flag"), "{}", r.text);
+    assert_eq!(show(&admin, &id).await["status"], "queued");
+    // web-download: the import fails and the image is back to queued.
+    let r = admin
+        .post(
+            &format!("/v2/images/{id}/import"),
+            json!({"method": {"name": "web-download", "uri": format!("{base}disk.raw")}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let mut img = Value::Null;
+    for _ in 0..100 {
+        img = show(&admin, &id).await;
+        if img["status"] != "importing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(img["status"], "queued", "{img}");
+    assert_eq!(img["size"], Value::Null, "{img}");
+    assert!(data_files(&cloud).is_empty(), "{:?}", data_files(&cloud));
+    cloud.stop().await;
+}

@@ -155,3 +155,17 @@ pub fn data_files(cloud: &TestCloud) -> Vec<String> {
     }
     out
 }
+
+/// A 1 MiB raw disk with an MBR holding one Linux partition whose boot
+/// flag is `boot` (0x00 and 0x80 are the valid ones).
+pub fn mbr_disk(boot: u8) -> Vec<u8> {
+    let mut d = vec![0u8; 1 << 20];
+    d[446] = boot;
+    d[446 + 1..446 + 4].copy_from_slice(&[0x20, 0x21, 0x00]);
+    d[446 + 4] = 0x83;
+    d[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());
+    d[446 + 12..446 + 16].copy_from_slice(&100u32.to_le_bytes());
+    d[510] = 0x55;
+    d[511] = 0xaa;
+    d
+}
