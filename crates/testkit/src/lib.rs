@@ -1,15 +1,29 @@
-//! Test fixtures shared by every service's integration tests.
+//! Test fixtures shared by every service's integration tests; the README
+//! beside this crate says how a new service's tests use them.
 //!
-//! [`TestCloud::start`] boots the real all-in-one cloud in process, on free
-//! loopback ports, with its state in a temporary directory and its store in
-//! a fresh SQLite file, or a fresh PostgreSQL database when
-//! `OXISTACK_TEST_DATABASE_URL` names a server. [`Client`] is a small HTTP
-//! client that speaks JSON and keeps a token.
+//! - [`TestCloud::start`] (or [`TestCloud::start_with`] a config tweak and a
+//!   clock) is the one way a test boots the cloud: the real composition
+//!   root, in process, on free loopback ports, with its state in a
+//!   temporary directory and its store in a fresh SQLite file, or a fresh
+//!   PostgreSQL database when `OXISTACK_TEST_DATABASE_URL` names a server.
+//!   [`TestCloud::stop_keeping_state`] and [`StoppedCloud::start`] restart
+//!   it on the same state, as the next process would.
+//! - [`fixtures`]: projects, users, role grants and tokens
+//!   ([`TestCloud::project_user`]), made through the identity API.
+//! - [`Client`]: a small HTTP client that speaks JSON and keeps a token.
+//! - [`root`]: the gate for tests that need root, network namespaces or
+//!   QEMU, and [`netns`]: test hosts as network namespaces joined by veth
+//!   pairs, all removed on drop.
+
+pub mod fixtures;
+pub mod netns;
+pub mod root;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use common::clock::SharedClock;
 use common::config::Config;
+pub use fixtures::ProjectUser;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
@@ -111,6 +125,39 @@ impl TestCloud {
 
     pub async fn stop(self) {
         self.cloud.shutdown(std::time::Duration::from_secs(5)).await;
+    }
+
+    /// Stops the cloud but keeps its state directory and store, for a test
+    /// of what the next process finds.
+    pub async fn stop_keeping_state(self) -> StoppedCloud {
+        self.cloud.shutdown(std::time::Duration::from_secs(5)).await;
+        StoppedCloud {
+            dir: self.dir,
+            config: self.config,
+            _dir_guard: self._dir_guard,
+        }
+    }
+}
+
+/// A [`TestCloud`] stopped with its state kept; the directory is removed
+/// when this (or the cloud started from it) is dropped.
+pub struct StoppedCloud {
+    pub dir: PathBuf,
+    pub config: Config,
+    _dir_guard: DirGuard,
+}
+
+impl StoppedCloud {
+    /// Starts a new process's worth of cloud on the same config, state
+    /// directory and store (on new free ports).
+    pub async fn start(self, clock: SharedClock) -> Result<TestCloud> {
+        let cloud = Cloud::start(self.config.clone(), clock).await?;
+        Ok(TestCloud {
+            cloud,
+            dir: self.dir,
+            config: self.config,
+            _dir_guard: self._dir_guard,
+        })
     }
 }
 

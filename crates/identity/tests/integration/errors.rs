@@ -326,22 +326,15 @@ async fn restart_resumes_the_same_cloud() {
     let admin = cloud.admin().await.unwrap();
     let pid = project(&admin, "kept").await;
     let token = admin.token().unwrap().to_string();
-    let mut config = cloud.config.clone();
     let password = cloud.cloud.admin_password.clone();
-    // Stop the first process but keep its state directory: the rest of
-    // `cloud` owns it until the end of the test.
-    cloud
-        .cloud
-        .shutdown(std::time::Duration::from_secs(5))
-        .await;
-    config.identity.port = 0;
-    let again = testkit::Cloud::start(config, std::sync::Arc::new(common::clock::SystemClock))
+    let stopped = cloud.stop_keeping_state().await;
+    let again = stopped
+        .start(std::sync::Arc::new(common::clock::SystemClock))
         .await
         .unwrap();
-    assert_eq!(again.admin_password, password);
-    let url = format!("http://{}", again.apis[0].addr);
-    let c = Client::new(&url).with_token(&token);
+    assert_eq!(again.cloud.admin_password, password);
+    let c = Client::new(&again.identity_url()).with_token(&token);
     let r = c.get(&format!("/v3/projects/{pid}")).await.unwrap();
     assert_eq!(r.status, 200, "same keys, same data: {}", r.text);
-    again.shutdown(std::time::Duration::from_secs(5)).await;
+    again.stop().await;
 }

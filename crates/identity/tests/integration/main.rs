@@ -13,17 +13,12 @@ mod tokens;
 use serde_json::{json, Value};
 use testkit::{Client, TestCloud};
 
+// The identity fixture lives in `testkit::fixtures`; these keep the
+// tests' short names and fail the test on any unexpected answer.
+
 /// Creates a user with `password` in the Default domain, with no roles.
 pub async fn user(admin: &Client, name: &str, password: &str) -> String {
-    let r = admin
-        .post(
-            "/v3/users",
-            json!({"user": {"name": name, "password": password, "domain_id": "default"}}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["user"]["id"].as_str().unwrap().to_string()
+    admin.create_user(name, password).await.unwrap()
 }
 
 /// Creates a user with `password` and grants `role` on project `project_id`.
@@ -34,45 +29,23 @@ pub async fn user_with_role(
     project_id: &str,
     role: &str,
 ) -> String {
-    let uid = user(admin, name, password).await;
-    let rid = role_id(admin, role).await;
-    let r = admin
-        .put(
-            &format!("/v3/projects/{project_id}/users/{uid}/roles/{rid}"),
-            None,
-        )
+    admin
+        .create_user_with_role(name, password, project_id, role)
         .await
-        .unwrap();
-    assert_eq!(r.status, 204, "{}", r.text);
-    uid
+        .unwrap()
 }
 
 pub async fn role_id(admin: &Client, name: &str) -> String {
-    let r = admin.get(&format!("/v3/roles?name={name}")).await.unwrap();
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["roles"][0]["id"].as_str().unwrap().to_string()
+    admin.role_id(name).await.unwrap()
 }
 
 pub async fn project(admin: &Client, name: &str) -> String {
-    let r = admin
-        .post(
-            "/v3/projects",
-            json!({"project": {"name": name, "domain_id": "default"}}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["project"]["id"].as_str().unwrap().to_string()
+    admin.create_project(name).await.unwrap()
 }
 
 /// A token for `user` scoped to project `project` (by name, Default domain).
 pub async fn token_for(cloud: &TestCloud, user: &str, password: &str, project: &str) -> Client {
-    let c = Client::new(&cloud.identity_url());
-    let t = c
-        .password_token(user, password, Some((project, "Default")))
-        .await
-        .unwrap();
-    c.with_token(&t)
+    cloud.token_for(user, password, project).await.unwrap()
 }
 
 pub fn ids(list: &Value, key: &str) -> Vec<String> {

@@ -27,41 +27,15 @@ pub async fn start_with(tweak: impl FnOnce(&mut common::config::Config)) -> (Tes
     (cloud, admin)
 }
 
-/// A new project with a user holding `role` in it; returns an image client
-/// with that user's token and the project id.
+/// A new project with a user holding `role` in it (both called `name`,
+/// the fixture of `testkit::fixtures`); returns an image client with that
+/// user's token and the project id.
 pub async fn project_user(cloud: &TestCloud, name: &str, role: &str) -> (Client, String) {
-    let idc = cloud.admin().await.unwrap();
-    let r = idc
-        .post(
-            "/v3/projects",
-            json!({"project": {"name": name, "domain_id": "default"}}),
-        )
+    let u = cloud
+        .project_user(name, name, testkit::fixtures::PASSWORD, role)
         .await
         .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text);
-    let pid = r.body["project"]["id"].as_str().unwrap().to_string();
-    let r = idc
-        .post(
-            "/v3/users",
-            json!({"user": {"name": name, "password": "pw-secret", "domain_id": "default"}}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text);
-    let uid = r.body["user"]["id"].as_str().unwrap().to_string();
-    let r = idc.get(&format!("/v3/roles?name={role}")).await.unwrap();
-    let rid = r.body["roles"][0]["id"].as_str().unwrap().to_string();
-    let r = idc
-        .put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), None)
-        .await
-        .unwrap();
-    assert_eq!(r.status, 204, "{}", r.text);
-    let c = Client::new(&cloud.identity_url());
-    let t = c
-        .password_token(name, "pw-secret", Some((name, "Default")))
-        .await
-        .unwrap();
-    (c.with_token(&t).at(&cloud.url("image")), pid)
+    (u.client.at(&cloud.url("image")), u.project_id)
 }
 
 pub async fn create(c: &Client, body: Value) -> String {

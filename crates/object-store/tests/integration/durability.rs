@@ -227,8 +227,7 @@ async fn restart_cleans_up_after_a_crash() {
         req(&store, "PUT", &p("/c/kept"), b"kept", &[]).await.status,
         201
     );
-    let cloud = tc.cloud;
-    cloud.shutdown(std::time::Duration::from_secs(5)).await;
+    let stopped = tc.stop_keeping_state().await;
     // What a process killed mid-upload, or between installing a file and
     // committing its row, leaves behind.
     let dir = cfg.object_data_dir();
@@ -244,7 +243,7 @@ async fn restart_cleans_up_after_a_crash() {
     std::fs::write(&orphan, b"never committed").unwrap();
     // The sweep only takes files older than the start (ctime seconds).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let cloud = testkit::Cloud::start(cfg.clone(), clock).await.unwrap();
+    let cloud = stopped.start(clock).await.unwrap();
     assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none());
     let mut swept = false;
     for _ in 0..50 {
@@ -255,25 +254,9 @@ async fn restart_cleans_up_after_a_crash() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(swept, "the uncommitted file is swept");
-    let url = cloud
-        .apis
-        .iter()
-        .find(|a| a.name == "object-store")
-        .map(|a| format!("http://{}", a.addr))
-        .unwrap();
-    let identity_url = cloud
-        .apis
-        .iter()
-        .find(|a| a.name == "identity")
-        .map(|a| format!("http://{}", a.addr))
-        .unwrap();
-    let t = Client::new(&identity_url)
-        .password_token("admin", &cloud.admin_password, Some(("admin", "Default")))
-        .await
-        .unwrap();
-    let store = Client::new(&url).with_token(&t);
+    let store = cloud.admin().await.unwrap().at(&cloud.url("object-store"));
     let r = req(&store, "GET", &p("/c/kept"), b"", &[]).await;
     assert_eq!((r.status, &r.bytes[..]), (200, &b"kept"[..]));
     assert_eq!(data_files(&dir), 1);
-    cloud.shutdown(std::time::Duration::from_secs(5)).await;
+    cloud.stop().await;
 }

@@ -55,61 +55,14 @@ impl Swift {
     }
 
     /// A client for `user` (created with `role` on a new or existing
-    /// project `project`), and that project's account.
+    /// project `project`: `testkit`'s fixture), and that project's account.
     pub async fn user(&self, name: &str, project: &str, role: &str) -> (Client, String) {
-        let pid = match self
-            .identity
-            .get(&format!("/v3/projects?name={project}"))
-            .await
-            .unwrap()
-            .body["projects"][0]["id"]
-            .as_str()
-        {
-            Some(id) => id.to_string(),
-            None => {
-                let r = self
-                    .identity
-                    .post(
-                        "/v3/projects",
-                        json!({"project": {"name": project, "domain_id": "default"}}),
-                    )
-                    .await
-                    .unwrap();
-                assert_eq!(r.status, 201, "{}", r.text);
-                r.body["project"]["id"].as_str().unwrap().to_string()
-            }
-        };
-        let r = self
-            .identity
-            .post(
-                "/v3/users",
-                json!({"user": {"name": name, "password": "pw-123456", "domain_id": "default"}}),
-            )
+        let u = self
+            .cloud
+            .project_user(project, name, "pw-123456", role)
             .await
             .unwrap();
-        assert_eq!(r.status, 201, "{}", r.text);
-        let uid = r.body["user"]["id"].as_str().unwrap().to_string();
-        let r = self
-            .identity
-            .get(&format!("/v3/roles?name={role}"))
-            .await
-            .unwrap();
-        let rid = r.body["roles"][0]["id"].as_str().unwrap().to_string();
-        let r = self
-            .identity
-            .put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), None)
-            .await
-            .unwrap();
-        assert_eq!(r.status, 204, "{}", r.text);
-        let c = Client::new(&self.cloud.identity_url());
-        let t = c
-            .password_token(name, "pw-123456", Some((project, "Default")))
-            .await
-            .unwrap();
-        (
-            Client::new(&self.cloud.url("object-store")).with_token(&t),
-            format!("AUTH_{pid}"),
-        )
+        (u.client.at(&self.cloud.url("object-store")), u.account())
     }
 
     /// A client without a token.
