@@ -8,13 +8,17 @@
 #
 # Steps: install missing Debian packages; the project virtualenv .venv with
 # the upstream OpenStack clients (tests/compat/requirements.txt); cargo fmt
-# --check; clippy; one release build of everything; cargo test with SQLite;
+# --check; clippy; cargo deny (deny.toml; cargo-deny installed if missing);
+# one release build of everything; cargo test with SQLite;
 # cargo test again against a throwaway PostgreSQL cluster
 # (OXISTACK_TEST_DATABASE_URL); the compat tests (tests/compat/run.py) against
 # the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL);
 # upstream tempest's API groups for every served service
 # (tests/tempest/conformance.py, configured by python-tempestconf) on each
 # store, with the skips listed in tests/tempest/skips.txt.
+# Run as root (as CI does), the tests that need root, network namespaces or
+# QEMU (testkit::root, names `root_…`) run too: OXISTACK_ROOT_TESTS=1 is set
+# unless OXISTACK_ROOT_TESTS=0 is given. Not as root, they skip and say so.
 # Every process and temporary directory it makes is removed on exit, also on
 # failure or interruption. The last line is "N passed, N failed", the sum of
 # the compat checks and tempest tests; the exit status is non-zero if any
@@ -34,6 +38,9 @@ VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BINARY="$TARGET_DIR/release/oxistack"
+# cargo-deny, pinned; installed with `cargo install --locked` when this exact
+# version is not on PATH (about 3 CPU-minutes to build).
+CARGO_DENY_VERSION=0.20.2
 
 WITH_POSTGRES=1
 COMPAT_ONLY=0
@@ -48,6 +55,17 @@ done
 
 # The first cargo test and compat runs use the default (SQLite); never inherit a URL.
 unset OXISTACK_TEST_DATABASE_URL OXISTACK_DATABASE_URL
+
+# Root-gated tests: on as root unless turned off; never half-on otherwise.
+if [[ $(id -u) -eq 0 && ${OXISTACK_ROOT_TESTS:-1} != 0 ]]; then
+    export OXISTACK_ROOT_TESTS=1
+    ROOT_TESTS_NOTE="run (root, OXISTACK_ROOT_TESTS=1)"
+elif [[ $(id -u) -eq 0 ]]; then
+    ROOT_TESTS_NOTE="skipped (OXISTACK_ROOT_TESTS=0 given)"
+else
+    unset OXISTACK_ROOT_TESTS
+    ROOT_TESTS_NOTE="skipped (not root)"
+fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 # ---- bookkeeping and cleanup --------------------------------------------------
@@ -136,6 +154,13 @@ step() {
     return 0
 }
 
+# step_ok NAME COMMAND...: like step, and says whether it passed.
+step_ok() {
+    local before=$FAILED_STEPS
+    step "$@"
+    [[ $FAILED_STEPS -eq $before ]]
+}
+
 # must NAME COMMAND...: like step, but stop the whole run on failure.
 must() {
     local before=$FAILED_STEPS
@@ -153,6 +178,7 @@ summary() {
     printf '  compat checks: %d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
     printf '  tempest: %d passed, %d failed, %d skipped (listed in tests/tempest/skips.txt)\n' \
         "$TEMPEST_PASSED" "$TEMPEST_FAILED" "$TEMPEST_SKIPPED"
+    printf '  root-gated tests (network namespaces, QEMU): %s\n' "$ROOT_TESTS_NOTE"
     printf '%d passed, %d failed\n' "$((COMPAT_PASSED + TEMPEST_PASSED))" \
         "$((COMPAT_FAILED + TEMPEST_FAILED))"
 }
@@ -285,6 +311,26 @@ pg_stop() {
 
 # ---- test steps -----------------------------------------------------------------
 
+install_cargo_deny() {
+    if [[ "$(cargo deny --version 2>/dev/null)" == "cargo-deny $CARGO_DENY_VERSION" ]]; then
+        echo "cargo-deny $CARGO_DENY_VERSION is installed"
+        return 0
+    fi
+    cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION"
+}
+
+# Licences, bans and sources always; advisories when RustSec's database (a
+# git clone from GitHub) can be fetched, which some build hosts cannot do.
+cargo_deny() {
+    if cargo deny fetch db; then
+        cargo deny check --hide-inclusion-graph
+    else
+        echo "RustSec's advisory database cannot be fetched from this machine;" \
+            "checking licenses, bans and sources only" >&2
+        cargo deny check --hide-inclusion-graph licenses bans sources
+    fi
+}
+
 cargo_tests() {
     if cargo nextest --version >/dev/null 2>&1; then
         cargo nextest run --release --workspace --no-tests=warn
@@ -338,6 +384,9 @@ must "virtualenv .venv ($REQUIREMENTS)" setup_venv
 if [[ $COMPAT_ONLY -eq 0 ]]; then
     must "cargo fmt --check" cargo fmt --all -- --check
     step "cargo clippy" cargo clippy --release --workspace --all-targets -- -D warnings
+    if step_ok "cargo-deny $CARGO_DENY_VERSION" install_cargo_deny; then
+        step "cargo deny (deny.toml)" cargo_deny
+    fi
     must "cargo build --release" cargo build --release --workspace --all-targets
     step "cargo test (SQLite)" cargo_tests
 else
