@@ -1,6 +1,6 @@
 //! Test hosts as network namespaces, for the root-gated tests (see
 //! [`crate::root`]): a [`TestNet`] creates uniquely named namespaces
-//! ([`TestHost`]), veth pairs between them and their addresses, runs
+//! ([`TestHost`]), veth pairs between them, bridges, addresses, runs
 //! commands inside with `ip netns exec`, and on drop — also when the test
 //! fails or panics — stops what it started there and deletes every link
 //! and namespace it made.
@@ -177,6 +177,23 @@ impl TestNet {
         ])?;
         self.links.push((a.name.clone(), a_dev.to_string()));
         self.links.push((b.name.clone(), b_dev.to_string()));
+        Ok(())
+    }
+
+    /// A Linux bridge `name` in `host`, up (a switch between the veth
+    /// ends [`TestNet::attach`]ed to it).
+    pub fn bridge(&mut self, host: &TestHost, name: &str) -> Result<()> {
+        ensure!(name.len() < 16, "interface names are at most 15 bytes");
+        host.ip(&["link", "add", "name", name, "type", "bridge"])?;
+        self.links.push((host.name.clone(), name.to_string()));
+        host.ip(&["link", "set", name, "up"])?;
+        Ok(())
+    }
+
+    /// Plugs `dev` of `host` into bridge `bridge` there and brings it up.
+    pub fn attach(&mut self, host: &TestHost, dev: &str, bridge: &str) -> Result<()> {
+        host.ip(&["link", "set", dev, "master", bridge])?;
+        host.ip(&["link", "set", dev, "up"])?;
         Ok(())
     }
 

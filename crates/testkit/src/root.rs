@@ -14,6 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The variable that turns the gated tests on.
 pub const ROOT_TESTS_ENV: &str = "OXISTACK_ROOT_TESTS";
@@ -77,7 +78,15 @@ fn check(need: Need) -> Result<()> {
             check(Need::Root)?;
             check(Need::Command("ip"))?;
             // Creating one is the only sure test (a container may forbid it).
-            let probe = format!("oxt-probe-{}", std::process::id());
+            // Named like a TestNet namespace, so a probe left by a killed
+            // process is swept like one; unique across parallel tests.
+            static PROBES: AtomicUsize = AtomicUsize::new(0);
+            let probe = format!(
+                "{}{}-probe{}",
+                crate::netns::PREFIX,
+                std::process::id(),
+                PROBES.fetch_add(1, Ordering::Relaxed)
+            );
             let out = Command::new("ip")
                 .args(["netns", "add", &probe])
                 .output()
@@ -120,12 +129,14 @@ fn is_executable(f: &Path) -> bool {
 /// `OXISTACK_ROOT_TESTS=1`, and fails it when that is set but a need is
 /// not met.
 ///
-/// ```ignore
-/// #[test]
-/// fn two_hosts_talk() {
+/// ```no_run
+/// use testkit::root::Need;
+///
+/// fn root_two_hosts_talk() {
 ///     testkit::require_root!(Need::NetNs, Need::Command("python3"));
 ///     // …
 /// }
+/// # root_two_hosts_talk();
 /// ```
 #[macro_export]
 macro_rules! require_root {

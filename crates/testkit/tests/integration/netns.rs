@@ -84,6 +84,32 @@ fn root_two_hosts_joined_by_a_veth_talk_and_leave_nothing() {
 }
 
 #[test]
+fn root_hosts_on_a_bridge_in_a_switch_namespace() {
+    require_root!(Need::NetNs, Need::Command("python3"));
+    let mut net = TestNet::new().unwrap();
+    let a = net.host("a").unwrap();
+    let b = net.host("b").unwrap();
+    let sw = net.host("switch").unwrap();
+    net.bridge(&sw, "oxt-br").unwrap();
+    net.veth(&a, "eth0", &sw, "oxt-sa").unwrap();
+    net.veth(&b, "eth0", &sw, "oxt-sb").unwrap();
+    net.attach(&sw, "oxt-sa", "oxt-br").unwrap();
+    net.attach(&sw, "oxt-sb", "oxt-br").unwrap();
+    a.add_address("eth0", "192.0.2.1/24").unwrap();
+    b.add_address("eth0", "192.0.2.2/24").unwrap();
+    net.spawn(&b, &["python3", "-c", SERVER]).unwrap();
+    let said = a.run(&["python3", "-c", CLIENT]).unwrap();
+    assert_eq!(said.trim(), "hello from b");
+    let made: Vec<String> = net.hosts().iter().map(|h| h.name().to_string()).collect();
+    net.remove().unwrap();
+    let left = namespaces().unwrap();
+    for name in &made {
+        assert!(!left.contains(name), "{name} left behind: {left:?}");
+    }
+    assert!(!root_links().iter().any(|l| l.starts_with("oxt-")));
+}
+
+#[test]
 fn root_a_panicking_test_leaves_nothing() {
     require_root!(Need::NetNs);
     let made = std::sync::Mutex::new(Vec::new());
