@@ -76,6 +76,30 @@ where
     }
 }
 
+/// The sum of counters `names` (each 0 when never bumped).
+pub async fn sum<'c, E>(conn: E, names: &[&str]) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT value FROM revisions WHERE name IN ({})",
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for n in names {
+        q = q.bind(*n);
+    }
+    let mut total: i64 = 0;
+    for r in q.fetch_all(conn).await? {
+        total = total.saturating_add(r.try_get::<i64, _>("value")?);
+    }
+    Ok(total)
+}
+
 /// The in-process side of the feed: wake-ups per name, and the PostgreSQL
 /// listener. One per [`crate::Db`] (cloned with it).
 #[derive(Debug, Clone)]
@@ -143,13 +167,26 @@ impl Revisions {
         after: i64,
         timeout: Duration,
     ) -> Result<i64, sqlx::Error> {
+        self.wait_sum(pool, &[name], after, timeout).await
+    }
+
+    /// As [`Revisions::wait`] for the sum of several counters: a document
+    /// built from several sources has, as its revision, the sum of theirs,
+    /// which grows whenever any of them is bumped.
+    pub async fn wait_sum(
+        &self,
+        pool: &AnyPool,
+        names: &[&str],
+        after: i64,
+        timeout: Duration,
+    ) -> Result<i64, sqlx::Error> {
         self.start_listener();
         // Subscribe before reading, so a bump between the read and the
         // sleep still wakes us.
-        let mut rx = self.sender(name).subscribe();
+        let mut rxs: Vec<_> = names.iter().map(|n| self.sender(n).subscribe()).collect();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let value = current(pool, name).await?;
+            let value = sum(pool, names).await?;
             if value > after {
                 return Ok(value);
             }
@@ -164,8 +201,10 @@ impl Revisions {
                     POLL_INTERVAL
                 };
             let wake = deadline.min(now + poll);
+            let changed =
+                futures_util::future::select_all(rxs.iter_mut().map(|rx| Box::pin(rx.changed())));
             tokio::select! {
-                _ = rx.changed() => {}
+                _ = changed => {}
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
@@ -338,6 +377,37 @@ mod tests {
         assert_eq!(v, 1);
         // Well under the poll interval: the commit woke it.
         assert!(took < POLL_INTERVAL, "took {took:?}");
+        db.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn wait_sum_wakes_on_any_of_its_counters() {
+        let dir = tempdir();
+        let db = testing::fresh(&dir).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        tx.bump("a").await.unwrap();
+        tx.bump("b").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(sum(&db.pool, &["a", "b", "never"]).await.unwrap(), 2);
+        let waiter = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.revisions()
+                    .wait_sum(&db.pool, &["a", "b"], 2, Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut tx = db.begin_write().await.unwrap();
+        tx.bump("b").await.unwrap();
+        tx.commit().await.unwrap();
+        let v = tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, 3);
         db.close().await;
         std::fs::remove_dir_all(&dir).ok();
     }
