@@ -68,7 +68,9 @@ pub fn endpoint_url(cfg: &Config, host: &str) -> String {
     format!("http://{host}:{}", cfg.internal_api_port)
 }
 
-/// Serves the internal API on `listener` until `shutdown`.
+/// Serves the internal API on `listener` until `shutdown`, then ends the
+/// long-polls in flight (an agent on another host keeps its connection
+/// open) so the graceful stop does not wait for them.
 pub async fn serve(
     nodes: Arc<Nodes>,
     listener: tokio::net::TcpListener,
@@ -76,6 +78,10 @@ pub async fn serve(
     opts: common::http::serve::ServeOptions,
     max_body: usize,
 ) -> std::io::Result<()> {
-    let router = api::router(nodes, max_body);
+    let router = api::router(nodes.clone(), max_body);
+    let shutdown = async move {
+        shutdown.await;
+        nodes.close_polls();
+    };
     common::http::serve::serve_with(listener, router, shutdown, opts).await
 }

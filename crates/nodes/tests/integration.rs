@@ -147,7 +147,14 @@ async fn an_agent_registers_long_polls_applies_and_reports() {
 
     stop_tx.send(()).unwrap();
     task.await.unwrap().unwrap();
+    // The in-process agent's long-poll does not hold the stop up.
+    let t = std::time::Instant::now();
     tc.stop().await;
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "stop took {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -509,9 +516,17 @@ async fn the_agent_waits_out_a_controller_restart_and_converges() {
     );
     let first = rx.borrow().applied.unwrap();
 
-    // The controller goes away; the state moves on meanwhile.
+    // The controller goes away (ending the agent's long-poll in flight at
+    // once rather than waiting it out); the state moves on meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = std::time::Instant::now();
     stop1.send(()).unwrap();
     srv1.await.unwrap().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t.elapsed()
+    );
     bump(&db, "test-part").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.borrow().applied, Some(first));

@@ -70,6 +70,9 @@ pub struct Nodes {
     join_secret_hash: String,
     validator: Arc<dyn TokenValidator>,
     sources: Vec<Arc<dyn DesiredStateSource>>,
+    /// Set when the server stops: long-polls answer at once, so a graceful
+    /// shutdown does not wait out their timeouts.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Nodes {
@@ -99,7 +102,20 @@ impl Nodes {
             join_secret_hash: hash(join_secret),
             validator,
             sources,
+            closing: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Ends every long-poll in flight (with "nothing new") and every one
+    /// that starts from now on.
+    pub fn close_polls(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Nodes::close_polls`] was called.
+    pub(crate) async fn closed(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     /// The revision-feed counters a node's document depends on.

@@ -125,11 +125,14 @@ impl Nodes {
                 .unwrap_or(self.settings.long_poll_default)
                 .min(self.settings.long_poll_max);
             let counters = self.counters();
-            let rev = self
+            let wait = self
                 .db
                 .revisions()
-                .wait_sum(&self.db.pool, &counters, after, timeout)
-                .await?;
+                .wait_sum(&self.db.pool, &counters, after, timeout);
+            let rev = tokio::select! {
+                r = wait => r?,
+                () = self.closed() => return Ok(None),
+            };
             if rev <= after {
                 return Ok(None);
             }
