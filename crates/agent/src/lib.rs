@@ -164,6 +164,8 @@ async fn converge(
     let mut token: Option<String> = None;
     let mut applied: Option<i64> = None;
     let mut state = Progress::default();
+    // Set while calls fail, so getting through again is logged once.
+    let mut away = false;
     let publish = |s: &Progress| {
         if let Some(p) = &progress {
             p.send_replace(s.clone());
@@ -195,6 +197,14 @@ async fn converge(
         let got = client
             .desired_state(&cfg.node_name, &t, applied, cfg.poll_timeout)
             .await;
+        match &got {
+            Err(e) if !e.is_unauthorized() => away = true,
+            _ if away => {
+                tracing::info!(node = %cfg.node_name, "the controller answers again");
+                away = false;
+            }
+            _ => {}
+        }
         match got {
             Ok(None) => backoff.reset(),
             Ok(Some(doc)) => {

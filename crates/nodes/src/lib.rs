@@ -78,6 +78,9 @@ pub async fn serve(
     opts: common::http::serve::ServeOptions,
     max_body: usize,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "internal API for node agents");
+    }
     let router = api::router(nodes.clone(), max_body);
     let shutdown = async move {
         shutdown.await;

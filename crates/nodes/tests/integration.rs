@@ -396,6 +396,42 @@ async fn the_long_poll_answers_at_once_waits_and_wakes() {
     assert!(r.body["revision"].as_i64().unwrap() > rev);
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
+    // Re-registering the node during a poll: the old token's poll gets a
+    // 401, not the document.
+    let rev = r.body["revision"].as_i64().unwrap();
+    let poll = {
+        let raw = raw.clone();
+        let node_auth = node_auth.clone();
+        tokio::spawn(async move {
+            raw.send(
+                "GET",
+                &format!("/internal/v1/nodes/p1/desired-state?after={rev}&timeout=30"),
+                None,
+                &[("authorization", node_auth.as_str())],
+            )
+            .await
+            .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = raw
+        .send(
+            "PUT",
+            "/internal/v1/nodes/p1",
+            Some(&body),
+            &[("authorization", &auth)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = tokio::time::timeout(Duration::from_secs(5), poll)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, 401, "{}", r.text);
+    let node_auth = format!("Bearer {}", r_token(&raw, &auth, &body).await);
+    let h = [("authorization", node_auth.as_str())];
+
     for q in ["after=x", "timeout=-1", "after=1&timeout=soon"] {
         let r = raw
             .send(
@@ -420,6 +456,21 @@ async fn the_long_poll_answers_at_once_waits_and_wakes() {
         .unwrap();
     assert_eq!(r.status, 400, "{}", r.text);
     tc.stop().await;
+}
+
+/// Registers node p1 again and returns its new token.
+async fn r_token(raw: &Client, auth: &str, body: &Value) -> String {
+    let r = raw
+        .send(
+            "PUT",
+            "/internal/v1/nodes/p1",
+            Some(body),
+            &[("authorization", auth)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["token"].as_str().unwrap().to_string()
 }
 
 /// A user-token validator for a registry without identity: refuses all.

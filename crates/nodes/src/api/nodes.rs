@@ -50,7 +50,8 @@ pub async fn desired_state(
     headers: HeaderMap,
     query: QueryMap,
 ) -> Result<Response, Error> {
-    let node = nodes.authenticate(&name, bearer(&headers)?).await?;
+    let token = bearer(&headers)?;
+    let node = nodes.authenticate(&name, token).await?;
     let after = query
         .get("after")
         .map(|v| {
@@ -66,7 +67,10 @@ pub async fn desired_state(
                 .map_err(|_| Error::bad_request("timeout must be a whole number of seconds."))
         })
         .transpose()?;
-    match nodes.wait_desired_state(&node, after, timeout).await? {
+    match nodes
+        .wait_desired_state(&node, token, after, timeout)
+        .await?
+    {
         Some(doc) => Ok(Json(doc).into_response()),
         None => Ok(StatusCode::NOT_MODIFIED.into_response()),
     }

@@ -113,9 +113,11 @@ impl Nodes {
 
     /// The long-poll: the document once its revision is past `after`, or
     /// `None` when `timeout` (capped) passed first. Counts as a heartbeat.
+    /// `token` is the one `node` authenticated with.
     pub async fn wait_desired_state(
         &self,
         node: &NodeInfo,
+        token: &str,
         after: Option<i64>,
         timeout: Option<Duration>,
     ) -> Result<Option<wire::DesiredState>, Error> {
@@ -137,11 +139,10 @@ impl Nodes {
                 return Ok(None);
             }
         }
-        // The node may have been re-registered while we waited.
-        let row = q::get(&self.db.pool, &node.name)
-            .await?
-            .ok_or_else(|| Error::unauthorized("The node is no longer registered."))?;
-        self.desired_state(&info(&row)?).await.map(Some)
+        // The node may have been re-registered while we waited: the
+        // document goes only to the holder of the current token.
+        let node = self.authenticate(&node.name, token).await?;
+        self.desired_state(&node).await.map(Some)
     }
 
     pub async fn report_status(
