@@ -115,6 +115,8 @@ struct Inner {
     pg_url: Option<String>,
     listener_started: AtomicBool,
     listening: AtomicBool,
+    /// Dropped with the feed, which tells the listener task to end.
+    alive: watch::Sender<()>,
 }
 
 impl Revisions {
@@ -125,6 +127,7 @@ impl Revisions {
                 pg_url,
                 listener_started: AtomicBool::new(false),
                 listening: AtomicBool::new(false),
+                alive: watch::channel(()).0,
             }),
         }
     }
@@ -180,6 +183,12 @@ impl Revisions {
         after: i64,
         timeout: Duration,
     ) -> Result<i64, sqlx::Error> {
+        if names.is_empty() {
+            // Nothing can change: wait out the timeout, as for any counter
+            // that is never bumped.
+            tokio::time::sleep(timeout).await;
+            return Ok(0);
+        }
         self.start_listener();
         // Subscribe before reading, so a bump between the read and the
         // sleep still wakes us.
@@ -219,63 +228,74 @@ impl Revisions {
             return;
         }
         let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(listen(url, weak));
+        tokio::spawn(listen(url, weak, self.inner.alive.subscribe()));
     }
 }
 
-/// The listener task: lives as long as its feed does.
-async fn listen(url: String, feed: Weak<Inner>) {
+/// The listener task: lives as long as its feed does (`alive` closes when
+/// the feed is dropped).
+async fn listen(url: String, feed: Weak<Inner>, mut alive: watch::Receiver<()>) {
     use sqlx::postgres::PgListener;
-    let mut listener: Option<PgListener> = None;
     loop {
+        let mut listener = tokio::select! {
+            _ = alive.changed() => return,
+            l = connect_listener(&url) => l,
+        };
         let Some(inner) = feed.upgrade() else { return };
-        let revisions = Revisions { inner };
+        let feed_now = Revisions { inner };
+        if listener.is_some() {
+            feed_now.inner.listening.store(true, Ordering::Release);
+            // Whatever was sent before we listened was missed.
+            feed_now.notify_all();
+        }
+        drop(feed_now);
         let Some(l) = listener.as_mut() else {
-            match PgListener::connect(&url).await {
-                Ok(mut l) => match l.listen(CHANNEL).await {
-                    Ok(()) => {
-                        revisions.inner.listening.store(true, Ordering::Release);
-                        // Anything sent before we listened was missed.
-                        revisions.notify_all();
-                        listener = Some(l);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "revision feed: LISTEN failed; polling");
-                    }
-                },
+            tokio::select! {
+                _ = alive.changed() => return,
+                () = tokio::time::sleep(Duration::from_secs(5)) => continue,
+            }
+        };
+        loop {
+            // Cancelling try_recv loses nothing we need: only when the feed
+            // is gone, and then the listener goes too.
+            let got = tokio::select! {
+                _ = alive.changed() => return,
+                got = l.try_recv() => got,
+            };
+            let Some(inner) = feed.upgrade() else { return };
+            let feed_now = Revisions { inner };
+            match got {
+                Ok(Some(n)) => feed_now.notify(n.payload()),
+                Ok(None) => {
+                    // The connection dropped and was made again (eager
+                    // reconnect): what was sent meanwhile is lost, so
+                    // every waiter re-reads.
+                    tracing::info!("revision feed: listener reconnected");
+                    feed_now.notify_all();
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "revision feed: cannot connect a listener; polling");
+                    tracing::warn!(error = %e, "revision feed: listener failed; polling until it is back");
+                    feed_now.inner.listening.store(false, Ordering::Release);
+                    feed_now.notify_all();
+                    break;
                 }
             }
-            drop(revisions);
-            if listener.is_none() {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+
+    async fn connect_listener(url: &str) -> Option<PgListener> {
+        let mut l = match PgListener::connect(url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "revision feed: cannot connect a listener; polling");
+                return None;
             }
-            continue;
         };
-        drop(revisions);
-        // Bounded so the task notices its feed is gone.
-        let got = tokio::time::timeout(Duration::from_secs(30), l.try_recv()).await;
-        let Some(inner) = feed.upgrade() else { return };
-        let revisions = Revisions { inner };
-        match got {
-            // Thirty quiet seconds without an error: the connection is up.
-            Err(_) => revisions.inner.listening.store(true, Ordering::Release),
-            Ok(Ok(Some(n))) => {
-                revisions.inner.listening.store(true, Ordering::Release);
-                revisions.notify(n.payload());
-            }
-            Ok(Ok(None)) => {
-                // The connection dropped; the next try_recv reconnects and
-                // what was sent meanwhile is lost: let every waiter re-read.
-                revisions.inner.listening.store(false, Ordering::Release);
-                revisions.notify_all();
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "revision feed: listener failed; reconnecting");
-                revisions.inner.listening.store(false, Ordering::Release);
-                revisions.notify_all();
-                listener = None;
+        match l.listen(CHANNEL).await {
+            Ok(()) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "revision feed: LISTEN failed; polling");
+                None
             }
         }
     }
@@ -390,6 +410,10 @@ mod tests {
         tx.bump("b").await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(sum(&db.pool, &["a", "b", "never"]).await.unwrap(), 2);
+        let none = db
+            .revisions()
+            .wait_sum(&db.pool, &[], 0, Duration::from_millis(10));
+        assert_eq!(none.await.unwrap(), 0);
         let waiter = {
             let db = db.clone();
             tokio::spawn(async move {
@@ -409,6 +433,54 @@ mod tests {
             .unwrap();
         assert_eq!(v, 3);
         db.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn the_listener_comes_back_after_its_connection_is_killed() {
+        if std::env::var("OXISTACK_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
+            return; // PostgreSQL only: SQLite has no listener
+        }
+        let dir = tempdir();
+        let url = testing::fresh_url(&dir).await.unwrap();
+        let a = crate::Db::open(&url).await.unwrap();
+        let b = crate::Db::open(&url).await.unwrap();
+        // Start the listener and let it connect.
+        a.revisions()
+            .wait(&a.pool, "n", 0, Duration::from_millis(500))
+            .await
+            .unwrap();
+        let killed: Vec<_> = sqlx::query(
+            "SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_all(&b.pool)
+        .await
+        .unwrap();
+        assert_eq!(killed.len(), 1, "one listener connection");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let v = a
+                    .revisions()
+                    .wait(&a.pool, "n", 0, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                (v, t.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut tx = b.begin_write().await.unwrap();
+        tx.bump("n").await.unwrap();
+        tx.commit().await.unwrap();
+        let (v, took) = waiter.await.unwrap();
+        assert_eq!(v, 1);
+        // Well under the poll interval: the new listener delivered it.
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        a.close().await;
+        b.close().await;
         std::fs::remove_dir_all(&dir).ok();
     }
 
