@@ -63,6 +63,9 @@ pub struct Config {
     /// Seconds a client has to send a request's headers (also how long an
     /// idle keep-alive connection stays open).
     pub header_read_timeout: u64,
+    /// Port of the internal API node agents call (`crates/nodes`); no
+    /// OpenStack service uses 9800.
+    pub internal_api_port: u16,
     pub identity: IdentityConfig,
     pub image: ImageConfig,
     pub object_store: ObjectStoreConfig,
@@ -227,6 +230,7 @@ impl Default for Config {
             max_request_body_size: 114_688,
             log_level: "info".into(),
             header_read_timeout: 10,
+            internal_api_port: 9800,
             identity: IdentityConfig::default(),
             image: ImageConfig::default(),
             object_store: ObjectStoreConfig::default(),

@@ -208,6 +208,18 @@ CREATE TABLE metadef_tags (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    hostname TEXT NOT NULL,
+    address TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    registered_at BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    status_at BIGINT NOT NULL
+);
+
 CREATE TABLE oauth1_access_tokens (
     id TEXT PRIMARY KEY,
     encrypted_secret TEXT NOT NULL,
@@ -312,6 +324,15 @@ CREATE TABLE roles (
     options TEXT NOT NULL DEFAULT '{}',
     extra TEXT NOT NULL DEFAULT '{}',
     UNIQUE (domain_id, name)
+);
+
+CREATE TABLE sagas (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    step BIGINT NOT NULL,
+    direction TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT NOT NULL
 );
 
 CREATE TABLE schema_migrations (
@@ -460,6 +481,8 @@ CREATE INDEX password_history_user ON password_history (user_id);
 CREATE INDEX projects_parent ON projects (parent_id);
 
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
+
+CREATE INDEX sagas_kind ON sagas (kind);
 
 CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
 

@@ -12,6 +12,8 @@
 //! PostgreSQL needs no such lock.
 
 pub mod migrate;
+pub mod revisions;
+pub mod saga;
 pub mod testing;
 
 use std::str::FromStr;
@@ -57,12 +59,16 @@ pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    revisions: revisions::Revisions,
 }
 
 /// A write transaction; on SQLite it also holds the process's write lock.
 pub struct WriteTx {
     pub tx: Tx,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    revisions: revisions::Revisions,
+    /// Counters bumped in this transaction, announced on commit.
+    bumped: Vec<String>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -84,8 +90,22 @@ impl WriteTx {
         &mut self.tx
     }
 
+    /// Bumps revision counter `name` in this transaction (see
+    /// [`revisions::bump`]); waiters in this process wake when it commits.
+    pub async fn bump(&mut self, name: &str) -> Result<i64, sqlx::Error> {
+        let v = revisions::bump(&mut self.tx, name).await?;
+        if !self.bumped.iter().any(|b| b == name) {
+            self.bumped.push(name.to_string());
+        }
+        Ok(v)
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.tx.commit().await?;
+        for name in &self.bumped {
+            self.revisions.notify(name);
+        }
+        Ok(())
     }
 }
 
@@ -137,6 +157,9 @@ impl Db {
             pool,
             kind,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            revisions: revisions::Revisions::new(
+                (kind == DbKind::Postgres).then(|| url.to_string()),
+            ),
         };
         migrate::run(&db).await?;
         Ok(db)
@@ -149,7 +172,17 @@ impl Db {
             DbKind::Postgres => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            _guard: guard,
+            revisions: self.revisions.clone(),
+            bumped: Vec::new(),
+        })
+    }
+
+    /// The revision feed's in-process side (waiting, waking).
+    pub fn revisions(&self) -> &revisions::Revisions {
+        &self.revisions
     }
 
     /// True when several processes may share this store (PostgreSQL), so

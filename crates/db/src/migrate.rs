@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "image_metadefs_tasks",
         include_str!("../migrations/0006_image_metadefs_tasks.sql"),
     ),
+    (7, "nodes", include_str!("../migrations/0007_nodes.sql")),
 ];
 
 pub fn latest() -> i64 {

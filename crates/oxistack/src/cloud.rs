@@ -23,6 +23,9 @@ pub struct Cloud {
     pub image: Arc<image::Glance>,
     /// The object store, unless `enable_swift` is off.
     pub object_store: Option<Arc<object_store::ObjectStore>>,
+    /// The node registry, served on the internal API at `internal_api`.
+    pub nodes: Arc<nodes::Nodes>,
+    pub internal_api: SocketAddr,
     pub apis: Vec<ServedApi>,
     pub clouds_yaml: std::path::PathBuf,
     /// The state directory's admin password (stale when `admin_password_current` is false).
@@ -86,11 +89,16 @@ impl Cloud {
             None
         };
 
+        let internal_listener =
+            common::http::serve::bind(SocketAddr::new(listen, cfg.internal_api_port)).await?;
+        cfg.internal_api_port = internal_listener.local_addr()?.port();
+
         let db = db::Db::open(&cfg.database_url())
             .await
             .with_context(|| format!("opening the store {}", db::redact(&cfg.database_url())))?;
         let identity = identity::build(&cfg, db.clone(), clock.clone())?;
         let image = image::build(&cfg, db.clone(), clock.clone()).await?;
+        let nodes = nodes::build(&cfg, db.clone(), clock.clone(), identity.clone(), vec![])?;
         let object_store = if cfg.enable_swift {
             let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
             Some(object_store::build(&cfg, db, clock, validator)?)
@@ -221,6 +229,20 @@ impl Cloud {
                 store.clone().run_background(wait_stop(stop_rx.clone())),
             ));
         }
+        let internal_api = internal_listener.local_addr()?;
+        servers.push(tokio::spawn(nodes::serve(
+            nodes.clone(),
+            internal_listener,
+            wait_stop(stop_rx.clone()),
+            serve_opts,
+            cfg.max_request_body_size,
+        )));
+        servers.push(tokio::spawn(agent::run(
+            agent::local(&cfg, internal_api)?,
+            vec![],
+            wait_stop(stop_rx.clone()),
+            None,
+        )));
         state.write_pid()?;
         let bound: Vec<(&str, SocketAddr)> = apis.iter().map(|a| (a.name, a.addr)).collect();
         state.write_apis(&bound)?;
@@ -228,6 +250,8 @@ impl Cloud {
             identity,
             image,
             object_store,
+            nodes,
+            internal_api,
             apis,
             clouds_yaml,
             admin_password,

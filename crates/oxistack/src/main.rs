@@ -87,6 +87,44 @@ enum Command {
     },
     /// Benchmarks against a running cloud.
     Bench(bench::BenchArgs),
+    /// Run a node agent for this host against a controller's internal API
+    /// (`oxistack up` runs one in-process; this is for other hosts).
+    Agent {
+        /// The controller's internal API, e.g. http://ctl:9800.
+        #[arg(long, value_name = "URL")]
+        controller: String,
+        /// This node's name [default: the host name].
+        #[arg(long, value_name = "NAME")]
+        node_name: Option<String>,
+        /// The roles this host takes.
+        #[arg(long, value_delimiter = ',', default_value = "network,compute")]
+        roles: Vec<String>,
+        /// The cluster join secret's file (the controller's
+        /// state_dir/node-secret, copied here).
+        #[arg(long, value_name = "PATH")]
+        secret_file: PathBuf,
+        /// The address other nodes reach this host on (reported to the
+        /// controller).
+        #[arg(long, value_name = "ADDR", default_value = "")]
+        address: String,
+        #[arg(long, default_value = "info")]
+        log_level: String,
+    },
+    /// The node registry.
+    Nodes {
+        #[command(subcommand)]
+        command: NodesCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NodesCommand {
+    /// Every registered node, its roles, whether it is up and when it last
+    /// reported.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -247,6 +285,50 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Bench(args) => bench::run(args).await.map(|()| 0),
+        Command::Agent {
+            controller,
+            node_name,
+            roles,
+            secret_file,
+            address,
+            log_level,
+        } => {
+            init_logging(&log_level);
+            let secret = nodes::secret::read(&secret_file)
+                .with_context(|| format!("reading {}", secret_file.display()))?;
+            let name = node_name.unwrap_or_else(agent::hostname);
+            let mut cfg = agent::AgentConfig::new(&controller, &name, roles, secret);
+            cfg.address = address;
+            agent::run(cfg, vec![], stop_signal(), None).await?;
+            Ok(0)
+        }
+        Command::Nodes {
+            command: NodesCommand::List { common },
+        } => {
+            let cfg = load(&common)?;
+            oxistack::state::require_cloud(&cfg.state_dir)?;
+            let db = db::Db::open(&cfg.database_url()).await?;
+            let now = common::clock::Clock::now_micros(&common::clock::SystemClock);
+            let list = nodes::app::nodes::list_store(&db, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("listing nodes: {e}"))?;
+            db.close().await;
+            println!(
+                "{:<24} {:<5} {:<28} {:<20} LAST REPORT",
+                "NAME", "STATE", "ROLES", "ADDRESS"
+            );
+            for n in list.nodes {
+                println!(
+                    "{:<24} {:<5} {:<28} {:<20} {}",
+                    n.name,
+                    n.state,
+                    n.roles.join(","),
+                    n.address,
+                    n.status_at.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -287,6 +369,22 @@ async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
     tracing::info!("shutting down");
     cloud.shutdown(std::time::Duration::from_secs(5)).await;
     Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Waits for SIGTERM or Ctrl-C; SIGHUP reloads what can change while the

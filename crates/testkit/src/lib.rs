@@ -76,6 +76,7 @@ impl TestCloud {
         config.identity.port = 0;
         config.image.port = 0;
         config.object_store.port = 0;
+        config.internal_api_port = 0;
         // Cheap hashing keeps the suite fast; production parameters are
         // covered by the password module's own tests.
         config.identity.password_hash_memory_kib = 256;

@@ -122,7 +122,7 @@ impl Identity {
     /// The current view of identity, rebuilt when the store moved on.
     pub async fn view(&self) -> Result<Arc<Snapshot>> {
         let want = if self.db.is_shared() {
-            crate::db::revision(&self.db.pool).await?
+            db::revisions::current(&self.db.pool, crate::db::REVISION).await?
         } else {
             self.local_rev.load(Ordering::Acquire)
         };
@@ -132,7 +132,7 @@ impl Identity {
         }
         let _g = self.refresh.lock().await;
         let cur = self.cached_view();
-        let rev = crate::db::revision(&self.db.pool).await?;
+        let rev = db::revisions::current(&self.db.pool, crate::db::REVISION).await?;
         if cur.revision == rev {
             self.local_rev.fetch_max(rev, Ordering::AcqRel);
             return Ok(cur);
@@ -155,7 +155,7 @@ impl Identity {
     /// Bumps the identity revision inside `tx` and commits, so every
     /// validator sees the change on its next request.
     pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
-        let rev = crate::db::bump_revision(tx.conn()).await?;
+        let rev = tx.bump(crate::db::REVISION).await?;
         tx.commit().await?;
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(())

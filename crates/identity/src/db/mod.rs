@@ -25,24 +25,10 @@ use serde_json::{Map, Value};
 
 pub type Conn = AnyConnection;
 
-/// Every identity write bumps this counter in the same transaction, so any
-/// replica can tell its cached view of identity is stale. Returns the new
-/// revision.
-pub async fn bump_revision(conn: &mut Conn) -> Result<i64, db::sqlx::Error> {
-    db::sqlx::query(
-        "UPDATE revisions SET value = value + 1 WHERE name = 'identity' RETURNING value",
-    )
-    .fetch_one(conn)
-    .await?
-    .try_get("value")
-}
-
-pub async fn revision(pool: &db::sqlx::AnyPool) -> Result<i64, db::sqlx::Error> {
-    db::sqlx::query("SELECT value FROM revisions WHERE name = 'identity'")
-        .fetch_one(pool)
-        .await?
-        .try_get("value")
-}
+/// The revision-feed counter every identity write bumps in its
+/// transaction (see `db::revisions`), so any replica can tell its cached
+/// view of identity is stale.
+pub const REVISION: &str = "identity";
 
 pub(crate) fn s(r: &AnyRow, col: &str) -> Result<String, db::sqlx::Error> {
     r.try_get(col)

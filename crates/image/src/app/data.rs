@@ -12,6 +12,14 @@
 //! its reservation returned and no file left. The streaming runs in its
 //! own task, so a client that disconnects (and so drops the request
 //! handler) still gets its upload cleaned up.
+//!
+//! This is the saga pattern of `db::saga` written out by hand for one
+//! step with a fixed undo, rather than through that module: the image row
+//! itself is the persisted progress (status saving/uploading plus
+//! `upload_id` and the lease), "abandon" is the undo (back to queued,
+//! reservation returned, file removed), and recovery is `Recovery::Unwind`
+//! (an upload found in flight after its process stopped, or whose lease
+//! lapsed, is abandoned, never completed).
 
 use super::Glance;
 use crate::db::images::{DataResult, Image};

@@ -1,0 +1,68 @@
+//! The internal API's routes and its two kinds of caller: node agents
+//! (`Authorization: Bearer` with the join secret at registration, then the
+//! node's token) and admins listing nodes (`X-Auth-Token`). Errors use
+//! Keystone's JSON body, the one the rest of the cloud's auth speaks.
+
+pub mod nodes;
+
+use crate::Nodes;
+use axum::http::HeaderMap;
+use axum::routing::{get, post, put};
+use axum::Router;
+use common::http::ErrorStyle;
+use common::Error;
+use std::sync::Arc;
+
+pub type State = axum::extract::State<Arc<Nodes>>;
+
+/// The whole internal API, with the shared layers applied.
+pub fn router(nodes: Arc<Nodes>, max_body: usize) -> Router {
+    let r = Router::new()
+        .route("/internal/v1/nodes", get(nodes::list))
+        .route("/internal/v1/nodes/{name}", put(nodes::register))
+        .route(
+            "/internal/v1/nodes/{name}/heartbeat",
+            post(nodes::heartbeat),
+        )
+        .route(
+            "/internal/v1/nodes/{name}/desired-state",
+            get(nodes::desired_state),
+        )
+        .route(
+            "/internal/v1/nodes/{name}/status",
+            put(nodes::report_status),
+        )
+        .fallback(common::http::errors::not_found)
+        .with_state(nodes);
+    common::http::service_layers(r, ErrorStyle::Keystone, max_body)
+}
+
+/// The bearer credential of a node call. A user token is named as the
+/// wrong kind of credential rather than looked at.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    match bearer {
+        Some(t) => Ok(t),
+        None if headers.contains_key("x-auth-token") => Err(Error::unauthorized(
+            "The internal API takes node credentials (Authorization: Bearer), not user tokens.",
+        )),
+        None => Err(Error::unauthorized(
+            "The request you have made requires node credentials.",
+        )),
+    }
+}
+
+/// The user token of an admin call; a node credential is refused.
+pub(crate) fn user_token(headers: &HeaderMap) -> Result<&str, Error> {
+    headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::unauthorized("The request you have made requires authentication."))
+}
