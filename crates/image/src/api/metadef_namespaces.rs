@@ -2,7 +2,7 @@
 //! delete-all calls on its objects, properties and tags), the namespace's
 //! resource type associations and `/v2/metadefs/resource_types`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::app::metadefs::NamespaceDetail;
 use crate::db::metadefs::{Association, Kind, Namespace};
 use axum::extract::{Path, State as S};
@@ -109,6 +109,8 @@ fn render_detail(d: &NamespaceDetail) -> Value {
     Value::Object(m)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces", tag = "metadef namespaces",
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, q: QueryMap) -> Result<Json<Value>> {
     let (page, next) = g.list_namespaces(&ctx, &q).await?;
     let keep: Vec<(&str, &str)> =
@@ -145,6 +147,9 @@ async fn list(S(g): State, Auth(ctx): Auth, q: QueryMap) -> Result<Json<Value>> 
     Ok(Json(body))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces", tag = "metadef namespaces",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn create(S(g): State, Auth(ctx): Auth, JsonBody(body): JsonBody<Value>) -> Result<Response> {
     let d = g.create_namespace(&ctx, body).await?;
     let mut r = (StatusCode::CREATED, Json(render_detail(&d))).into_response();
@@ -153,6 +158,9 @@ async fn create(S(g): State, Auth(ctx): Auth, JsonBody(body): JsonBody<Value>) -
     Ok(r)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
@@ -163,6 +171,10 @@ async fn show(
     Ok(Json(render_detail(&d)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
@@ -173,6 +185,9 @@ async fn update(
     Ok(Json(Value::Object(render(&n))))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     g.delete_namespace(&ctx, &ns).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -189,6 +204,9 @@ pub async fn remove_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/resource_types", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn list_associations(
     S(g): State,
     Auth(ctx): Auth,
@@ -200,6 +218,10 @@ async fn list_associations(
     })))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/resource_types", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn add_association(
     S(g): State,
     Auth(ctx): Auth,
@@ -210,6 +232,9 @@ async fn add_association(
     Ok((StatusCode::CREATED, Json(render_association(&a))).into_response())
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/resource_types/{rt}", tag = "metadef namespaces",
+    params(("ns" = String, Path), ("rt" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_association(
     S(g): State,
     Auth(ctx): Auth,
@@ -219,6 +244,8 @@ async fn remove_association(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/resource_types", tag = "metadef namespaces",
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn resource_types(S(g): State, Auth(ctx): Auth) -> Result<Json<Value>> {
     let rts = g.list_resource_types(&ctx).await?;
     let list: Vec<Value> = rts

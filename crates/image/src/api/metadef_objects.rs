@@ -1,6 +1,6 @@
 //! `/v2/metadefs/namespaces/{ns}/objects` and `…/objects/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -50,6 +50,9 @@ pub fn render(ns: &str, o: &Item) -> Value {
     Value::Object(m)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
     let (n, items) = g.list_items(&ctx, &ns, Kind::Object).await?;
     Ok(Json(json!({
@@ -58,6 +61,10 @@ async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Js
     })))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -68,6 +75,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&ns, &o))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
@@ -77,6 +87,10 @@ async fn show(
     Ok(Json(render(&ns, &o)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
@@ -87,6 +101,9 @@ async fn update(
     Ok(Json(render(&ns, &o)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -96,6 +113,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Object).await
 }

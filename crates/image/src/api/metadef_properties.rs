@@ -1,6 +1,6 @@
 //! `/v2/metadefs/namespaces/{ns}/properties` and `…/properties/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -46,11 +46,18 @@ pub fn render_map(props: &[Item]) -> Value {
     )
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
     let (_, items) = g.list_items(&ctx, &ns, Kind::Property).await?;
     Ok(Json(json!({ "properties": render_map(&items) })))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -61,6 +68,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&p))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
@@ -70,6 +80,10 @@ async fn show(
     Ok(Json(render(&p)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
@@ -82,6 +96,9 @@ async fn update(
     Ok(Json(render(&p)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -91,6 +108,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Property).await
 }

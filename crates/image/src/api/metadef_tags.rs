@@ -1,7 +1,7 @@
 //! `/v2/metadefs/namespaces/{ns}/tags` (list, bulk create, delete all) and
 //! `…/tags/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::{HeaderMap, StatusCode};
@@ -35,6 +35,9 @@ pub fn render(t: &Item) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
     let (_, items) = g.list_items(&ctx, &ns, Kind::Tag).await?;
     Ok(Json(
@@ -44,6 +47,10 @@ async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Js
 
 /// `POST …/tags {"tags": [{"name": …}, …]}`; `X-Openstack-Append: true`
 /// keeps the tags already there.
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn create_many(
     S(g): State,
     Auth(ctx): Auth,
@@ -62,6 +69,9 @@ async fn create_many(
 }
 
 /// `POST …/tags/{name}`: no body, the name is the path.
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 201, body = Object), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -73,6 +83,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(render(&t))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
@@ -82,6 +95,10 @@ async fn show(
     Ok(Json(render(&t)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = Object), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
@@ -92,6 +109,9 @@ async fn update(
     Ok(Json(render(&t)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -101,6 +121,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Tag).await
 }
