@@ -9,55 +9,11 @@
 //! An object name may hold slashes, which an OpenAPI path parameter
 //! cannot: the document describes single-segment names.
 
-use serde::Serialize;
+use crate::app::listing::{
+    AccountListingEntry, ContainerEntry, ContainerListingEntry, ObjectEntry, Subdir,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
-
-/// A container in a JSON account listing.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContainerEntry {
-    pub name: String,
-    /// Objects in the container.
-    pub count: i64,
-    pub bytes: i64,
-    pub last_modified: String,
-    pub storage_policy: String,
-}
-
-/// An object in a JSON container listing.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ObjectEntry {
-    pub name: String,
-    /// The object's ETag (MD5 of its data, or of its segments' ETags).
-    pub hash: String,
-    pub bytes: i64,
-    pub content_type: String,
-    pub last_modified: String,
-    /// A static large object's ETag over its data, quoted.
-    pub slo_etag: Option<String>,
-}
-
-/// Names under a delimiter, folded into one entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Subdir {
-    pub subdir: String,
-}
-
-/// An account listing entry: a container or a folded prefix.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum AccountListingEntry {
-    Container(ContainerEntry),
-    Subdir(Subdir),
-}
-
-/// A container listing entry: an object or a folded prefix.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ContainerListingEntry {
-    Object(ObjectEntry),
-    Subdir(Subdir),
-}
 
 /// The listing parameters of `GET` on an account or a container.
 #[derive(Debug, IntoParams)]
@@ -276,7 +232,7 @@ pub fn delete_object() {}
         post_object,
         delete_object,
     ),
-    components(schemas(SloSegment)),
+    components(schemas(SloSegment, ContainerEntry, ObjectEntry, Subdir)),
     modifiers(&Token),
     security(("token" = []))
 )]
