@@ -9,6 +9,7 @@
 //! An object name may hold slashes, which an OpenAPI path parameter
 //! cannot: the document describes single-segment names.
 
+use crate::app::info::Capabilities;
 use crate::app::listing::{
     AccountListingEntry, ContainerEntry, ContainerListingEntry, ObjectEntry, Subdir,
 };
@@ -85,10 +86,9 @@ impl utoipa::IntoResponses for SwiftErrors {
     }
 }
 
-/// Capabilities of the cluster and its middleware: one object per
-/// middleware, keyed by its name.
+/// Capabilities of the cluster and its middleware.
 #[utoipa::path(get, path = "/info", tag = "info", security(()),
-    responses((status = 200, body = Object)))]
+    responses((status = 200, body = Capabilities)))]
 pub fn info() {}
 
 /// Liveness.
