@@ -1,8 +1,8 @@
 //! The Swift v1 API's OpenAPI document. Swift's paths are routed by depth
 //! in one dispatcher ([`super::dispatch`]), not a route table, so each
 //! operation the dispatcher serves is described here by an annotated
-//! declaration named after it (`COPY`, which OpenAPI cannot name, and the
-//! `OPTIONS` preflight are described in prose). `oxistack openapi
+//! declaration named after it (`COPY`, which OpenAPI cannot name, is
+//! described in prose). `oxistack openapi
 //! object-store` prints the document; `docs/openapi/object-store.json`
 //! holds the checked-in copy.
 //!
@@ -208,12 +208,41 @@ pub fn post_object() {}
     responses((status = 204), (status = 200, description = "SLO delete result"), SwiftErrors))]
 pub fn delete_object() {}
 
+/// CORS preflight for the account (answered before authentication).
+#[utoipa::path(options, path = "/v1/{account}", tag = "cors", security(()),
+    params(("account" = String, Path), ("origin" = Option<String>, Header),
+        ("access-control-request-method" = Option<String>, Header),
+        ("access-control-request-headers" = Option<String>, Header)),
+    responses((status = 200, description = "Allowed; the Access-Control-* headers say what"),
+        (status = 401, description = "Refused")))]
+pub fn options_account() {}
+
+/// CORS preflight for a container, by its `X-Container-Meta-Access-Control-*`.
+#[utoipa::path(options, path = "/v1/{account}/{container}", tag = "cors", security(()),
+    params(("account" = String, Path), ("container" = String, Path),
+        ("origin" = Option<String>, Header),
+        ("access-control-request-method" = Option<String>, Header),
+        ("access-control-request-headers" = Option<String>, Header)),
+    responses((status = 200, description = "Allowed; the Access-Control-* headers say what"),
+        (status = 401, description = "Refused")))]
+pub fn options_container() {}
+
+/// CORS preflight for an object, by its container's settings.
+#[utoipa::path(options, path = "/v1/{account}/{container}/{object}", tag = "cors", security(()),
+    params(("account" = String, Path), ("container" = String, Path), ("object" = String, Path),
+        ("origin" = Option<String>, Header),
+        ("access-control-request-method" = Option<String>, Header),
+        ("access-control-request-headers" = Option<String>, Header)),
+    responses((status = 200, description = "Allowed; the Access-Control-* headers say what"),
+        (status = 401, description = "Refused")))]
+pub fn options_object() {}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "oxistack Object Storage service (OpenStack Swift v1)",
         version = "1",
-        description = "Swift v1 as oxistack serves it. Calls take a token in X-Auth-Token, a temp URL signature, or none where an ACL allows. COPY (a copy to the Destination header) and the CORS preflight OPTIONS are served on the object and container paths as Swift serves them."
+        description = "Swift v1 as oxistack serves it. Calls take a token in X-Auth-Token, a temp URL signature, or none where an ACL allows. COPY (a copy to the Destination header) is served on object paths as Swift serves it; OpenAPI has no COPY method, so it is not in this document."
     ),
     paths(
         info,
@@ -231,6 +260,9 @@ pub fn delete_object() {}
         put_object,
         post_object,
         delete_object,
+        options_account,
+        options_container,
+        options_object,
     ),
     components(schemas(SloSegment, ContainerEntry, ObjectEntry, Subdir)),
     modifiers(&Token),
@@ -258,6 +290,7 @@ impl utoipa::Modify for Token {
                 &mut item.delete,
                 &mut item.patch,
                 &mut item.head,
+                &mut item.options,
             ]
             .into_iter()
             .flatten()
