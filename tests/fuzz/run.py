@@ -33,7 +33,8 @@ run is there to find crashes, not to re-judge them. Schemathesis'
 not declare.
 
 Each operation is one result: `PASS service METHOD PATH` or `FAIL ...` with
-schemathesis' failure text. The last line is `LABEL: N passed, N failed`;
+schemathesis' failure text (an operation schemathesis skipped is printed as
+`SKIP` with its reason and counted in neither). The last line is `LABEL: N passed, N failed`;
 `--results FILE` also writes `N M` there for scripts/test.sh. Exit status is
 0 only when every operation passed and the server stayed up.
 """
@@ -137,15 +138,19 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def junit_results(path: Path) -> list[tuple[str, bool, str]]:
-    """(operation, passed, failure text) per test case of a JUnit report."""
-    results = []
+def junit_results(path: Path) -> list[tuple[str, bool | None, str]]:
+    """(operation, passed, text) per test case of a JUnit report; passed is
+    None for an operation schemathesis skipped (no failure, nothing run)."""
+    results: list[tuple[str, bool | None, str]] = []
     for case in ET.parse(path).getroot().iter("testcase"):
         problems = [el for el in case if el.tag in ("failure", "error")]
+        skips = [el for el in case if el.tag == "skipped"]
+        shown = problems or skips
         text = "\n".join(
-            (el.get("message") or "") + ("\n" + el.text if el.text else "") for el in problems
+            (el.get("message") or "") + ("\n" + el.text if el.text else "") for el in shown
         )
-        results.append((case.get("name") or "?", not problems, text))
+        verdict: bool | None = False if problems else (None if skips else True)
+        results.append((case.get("name") or "?", verdict, text))
     return results
 
 
@@ -156,7 +161,7 @@ def fuzz_service(
     project: str,
     work: Path,
     args: argparse.Namespace,
-) -> tuple[list[tuple[str, bool, str]], str]:
+) -> tuple[list[tuple[str, bool | None, str]], str]:
     """Runs schemathesis on one service; returns per-operation results and its output."""
     doc = DOCS / f"{service}.json"
     config = work / f"{service}.toml"
@@ -202,7 +207,7 @@ def fuzz_service(
     results = junit_results(junit)
     if not results:
         return [(f"{service}: schemathesis tested some operation", False, output[-4000:])], output
-    if proc.returncode != 0 and all(ok for _, ok, _ in results):
+    if proc.returncode != 0 and all(ok is not False for _, ok, _ in results):
         results.append((f"{service}: schemathesis exits 0 (got {proc.returncode})", False, output[-4000:]))
     return results, output
 
@@ -230,7 +235,7 @@ def main() -> int:
         if not services:
             parser.error(f"no document docs/openapi/{args.only}.json")
 
-    passed = failed = 0
+    passed = failed = skipped = 0
 
     def record(name: str, ok: bool, details: str = "") -> None:
         nonlocal passed, failed
@@ -276,6 +281,12 @@ def main() -> int:
             work.mkdir()
             results, _ = fuzz_service(service, base, token, project, work, args)
             for name, ok, text in results:
+                if ok is None:
+                    # Not a failure, but not a pass either: say so.
+                    skipped += 1
+                    print(f"SKIP {service} {name}: {text.strip().splitlines()[0] if text.strip() else 'skipped'}",
+                          flush=True)
+                    continue
                 details = text
                 if not ok:
                     # Warnings and errors only: the access log of a fuzz run
@@ -297,6 +308,8 @@ def main() -> int:
         server = None
         record(f"server: exits cleanly within {STOP_TIMEOUT:.0f} s of SIGTERM",
                in_time and code == 0, f"status {code}")
+        if skipped:
+            print(f"{skipped} operations skipped by schemathesis (not counted)", flush=True)
         return finish(args, passed, failed)
     except Terminated as exc:
         print(f"fuzz runner stopped by {exc}", file=sys.stderr)
