@@ -13,7 +13,9 @@
 # cargo test again against a throwaway PostgreSQL cluster
 # (OXISTACK_TEST_DATABASE_URL); the compat tests (tests/compat/run.py) against
 # the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL);
-# upstream tempest's API groups for every served service
+# the fuzz run (tests/fuzz/run.py: schemathesis against each service's
+# checked-in OpenAPI document, no 5xx and no dropped connection allowed), once,
+# on SQLite; upstream tempest's API groups for every served service
 # (tests/tempest/conformance.py, configured by python-tempestconf) on each
 # store, with the skips listed in tests/tempest/skips.txt.
 # Run as root (as CI does), the tests that need root, network namespaces or
@@ -21,8 +23,8 @@
 # unless OXISTACK_ROOT_TESTS=0 is given. Not as root, they skip and say so.
 # Every process and temporary directory it makes is removed on exit, also on
 # failure or interruption. The last line is "N passed, N failed", the sum of
-# the compat checks and tempest tests; the exit status is non-zero if any
-# step failed.
+# the compat checks, fuzzed operations and tempest tests; the exit status is
+# non-zero if any step failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,7 +50,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-postgres) WITH_POSTGRES=0 ;;
         --compat-only) COMPAT_ONLY=1 ;;
-        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -74,6 +76,8 @@ STEPS=()          # "ok|FAILED  name" lines for the closing summary
 FAILED_STEPS=0
 COMPAT_PASSED=0
 COMPAT_FAILED=0
+FUZZ_PASSED=0
+FUZZ_FAILED=0
 TEMPEST_PASSED=0
 TEMPEST_FAILED=0
 TEMPEST_SKIPPED=0
@@ -176,11 +180,12 @@ summary() {
     local line
     for line in "${STEPS[@]}"; do printf '  %s\n' "$line"; done
     printf '  compat checks: %d passed, %d failed\n' "$COMPAT_PASSED" "$COMPAT_FAILED"
+    printf '  fuzzed operations: %d passed, %d failed\n' "$FUZZ_PASSED" "$FUZZ_FAILED"
     printf '  tempest: %d passed, %d failed, %d skipped (listed in tests/tempest/skips.txt)\n' \
         "$TEMPEST_PASSED" "$TEMPEST_FAILED" "$TEMPEST_SKIPPED"
     printf '  root-gated tests (network namespaces, QEMU): %s\n' "$ROOT_TESTS_NOTE"
-    printf '%d passed, %d failed\n' "$((COMPAT_PASSED + TEMPEST_PASSED))" \
-        "$((COMPAT_FAILED + TEMPEST_FAILED))"
+    printf '%d passed, %d failed\n' "$((COMPAT_PASSED + FUZZ_PASSED + TEMPEST_PASSED))" \
+        "$((COMPAT_FAILED + FUZZ_FAILED + TEMPEST_FAILED))"
 }
 
 # ---- system packages ----------------------------------------------------------
@@ -355,6 +360,22 @@ compat() {
     fi
 }
 
+# fuzz LABEL: schemathesis against each service's checked-in OpenAPI document
+# (tests/fuzz/run.py) with the release binary, add up its counts.
+fuzz() {
+    local label=$1 results="$SCRATCH/fuzz-$1.txt" passed failed
+    rm -f "$results"
+    step "fuzz ($label)" "$VENV/bin/python" "$ROOT/tests/fuzz/run.py" \
+        --binary "$BINARY" --label "fuzz $label" --results "$results"
+    if [[ -s "$results" ]] && read -r passed failed <"$results"; then
+        FUZZ_PASSED=$((FUZZ_PASSED + passed))
+        FUZZ_FAILED=$((FUZZ_FAILED + failed))
+    else
+        echo "fuzz runner ($label) reported no results" >&2
+        FUZZ_FAILED=$((FUZZ_FAILED + 1))
+    fi
+}
+
 # tempest LABEL: upstream tempest's API groups against the release binary
 # (tests/tempest/conformance.py), add up its counts.
 tempest() {
@@ -394,6 +415,8 @@ else
 fi
 
 compat sqlite
+# Once, on SQLite: the documents and the handlers are the same on either store.
+fuzz sqlite
 tempest sqlite
 
 if [[ $WITH_POSTGRES -eq 1 ]]; then
@@ -435,6 +458,6 @@ if [[ $WITH_POSTGRES -eq 1 ]]; then
 fi
 
 summary
-if [[ $FAILED_STEPS -ne 0 || $COMPAT_FAILED -ne 0 || $TEMPEST_FAILED -ne 0 ]]; then
+if [[ $FAILED_STEPS -ne 0 || $COMPAT_FAILED -ne 0 || $FUZZ_FAILED -ne 0 || $TEMPEST_FAILED -ne 0 ]]; then
     exit 1
 fi

@@ -87,6 +87,14 @@ enum Command {
     },
     /// Benchmarks against a running cloud.
     Bench(bench::BenchArgs),
+    /// Print a service's OpenAPI document (pretty JSON, stable order), as
+    /// checked in under docs/openapi/: `oxistack openapi image >
+    /// docs/openapi/image.json` regenerates it.
+    Openapi {
+        /// The service type.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(oxistack::openapi::services()))]
+        service: String,
+    },
     /// Run a node agent for this host against a controller's internal API
     /// (`oxistack up` runs one in-process; this is for other hosts).
     Agent {
@@ -285,6 +293,12 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Bench(args) => bench::run(args).await.map(|()| 0),
+        Command::Openapi { service } => {
+            let doc = oxistack::openapi::document(&service)
+                .with_context(|| format!("no OpenAPI document for {service}"))??;
+            print!("{doc}");
+            Ok(0)
+        }
         Command::Agent {
             controller,
             node_name,

@@ -4,7 +4,7 @@
 //! the JSON body limit (`DefaultBodyLimit::disable`); their size is bounded
 //! by the quota and `image_size_cap` while streaming instead.
 
-use super::{glance_error, header, State};
+use super::{glance_error, header, GlanceError, GlanceErrors, State};
 use crate::app::data::{DataError, Incoming};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State as S};
@@ -17,6 +17,7 @@ use common::http::{JsonBody, RequestId};
 use common::{Error, Result};
 use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -64,6 +65,33 @@ fn incoming(headers: &HeaderMap) -> Result<Incoming> {
     })
 }
 
+/// Image data as sent or served: raw bytes.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct ImageData(pub Vec<u8>);
+
+/// `POST /v2/images/{id}/import`: the import method and its options
+/// (read as JSON and checked in `app/` with Glance's messages).
+#[derive(Debug, ToSchema)]
+pub struct ImportRequest {
+    pub method: ImportMethod,
+    pub stores: Option<Vec<String>>,
+    pub all_stores: Option<bool>,
+    pub all_stores_must_succeed: Option<bool>,
+}
+
+#[derive(Debug, ToSchema)]
+pub struct ImportMethod {
+    /// `glance-direct`, `web-download`, `copy-image`.
+    pub name: String,
+    pub uri: Option<String>,
+}
+
+#[utoipa::path(put, path = "/v2/images/{id}/file", tag = "image data",
+    params(("id" = String, Path),
+        ("x-openstack-image-size" = Option<u64>, Header, description = "The size of the data")),
+    request_body(content = ImageData, content_type = "application/octet-stream"),
+    responses((status = 204), (status = 410, description = "The image was deleted during the upload", body = GlanceError), GlanceErrors))]
 async fn upload(
     S(g): State,
     Auth(ctx): Auth,
@@ -77,6 +105,11 @@ async fn upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/v2/images/{id}/stage", tag = "image data",
+    params(("id" = String, Path),
+        ("x-openstack-image-size" = Option<u64>, Header, description = "The size of the data")),
+    request_body(content = ImageData, content_type = "application/octet-stream"),
+    responses((status = 204), (status = 410, description = "The image was deleted during the upload", body = GlanceError), GlanceErrors))]
 async fn stage(
     S(g): State,
     Auth(ctx): Auth,
@@ -90,6 +123,10 @@ async fn stage(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/v2/images/{id}/import", tag = "image data",
+    params(("id" = String, Path)),
+    request_body(content = ImportRequest, content_type = "application/json"),
+    responses((status = 202), (status = 410, description = "The image is gone", body = GlanceError), GlanceErrors))]
 async fn import(
     S(g): State,
     Auth(ctx): Auth,
@@ -142,6 +179,14 @@ fn range(headers: &HeaderMap, size: u64) -> std::result::Result<Option<(u64, u64
     Ok(Some((start, end)))
 }
 
+#[utoipa::path(get, path = "/v2/images/{id}/file", tag = "image data",
+    params(("id" = String, Path), ("range" = Option<String>, Header)),
+    responses(
+        (status = 200, body = ImageData, content_type = "application/octet-stream"),
+        (status = 204, description = "The image has no data"),
+        (status = 206, body = ImageData, content_type = "application/octet-stream"),
+        (status = 416, description = "Requested range not satisfiable", body = GlanceError),
+        GlanceErrors))]
 async fn download(
     S(g): State,
     Auth(ctx): Auth,

@@ -2,7 +2,10 @@
 //! delete-all calls on its objects, properties and tags), the namespace's
 //! resource type associations and `/v2/metadefs/resource_types`.
 
-use super::State;
+use super::metadef_objects::ObjectBody;
+use super::metadef_properties::definitions;
+use super::metadef_tags::TagName;
+use super::{GlanceErrors, State};
 use crate::app::metadefs::NamespaceDetail;
 use crate::db::metadefs::{Association, Kind, Namespace};
 use axum::extract::{Path, State as S};
@@ -14,8 +17,10 @@ use common::auth::Auth;
 use common::clock::iso_seconds;
 use common::http::{JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -39,140 +44,210 @@ pub fn href(ns: &str) -> String {
     format!("/v2/metadefs/namespaces/{ns}")
 }
 
-/// A namespace's own attributes, leaving out unset ones as Glance does.
-pub fn render(ns: &Namespace) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("namespace".into(), json!(ns.namespace));
-    if let Some(d) = &ns.display_name {
-        m.insert("display_name".into(), json!(d));
-    }
-    if let Some(d) = &ns.description {
-        m.insert("description".into(), json!(d));
-    }
-    m.insert("visibility".into(), json!(ns.visibility));
-    m.insert("protected".into(), json!(ns.protected));
-    if let Some(o) = &ns.owner {
-        m.insert("owner".into(), json!(o));
-    }
-    m.insert("created_at".into(), json!(iso_seconds(ns.created_at)));
-    m.insert("updated_at".into(), json!(iso_seconds(ns.updated_at)));
-    m.insert("self".into(), json!(href(&ns.namespace)));
-    m.insert("schema".into(), json!("/v2/schemas/metadefs/namespace"));
-    m
+/// A namespace as Glance prints it: its own attributes (unset ones left
+/// out), and in the calls that show them its associations, properties,
+/// objects and tags (empty collections left out).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamespaceBody {
+    pub namespace: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub visibility: String,
+    pub protected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(rename = "self")]
+    #[schema(rename = "self")]
+    pub self_link: String,
+    pub schema: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resource_type_associations: Vec<AssociationBody>,
+    /// Property definitions by name.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[schema(additional_properties)]
+    pub properties: Map<String, Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectBody>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagName>,
 }
 
-pub fn render_association(a: &Association) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(a.name));
-    if let Some(p) = &a.prefix {
-        m.insert("prefix".into(), json!(p));
+impl From<&Namespace> for NamespaceBody {
+    fn from(ns: &Namespace) -> Self {
+        NamespaceBody {
+            namespace: ns.namespace.clone(),
+            display_name: ns.display_name.clone(),
+            description: ns.description.clone(),
+            visibility: ns.visibility.clone(),
+            protected: ns.protected,
+            owner: ns.owner.clone(),
+            created_at: iso_seconds(ns.created_at),
+            updated_at: iso_seconds(ns.updated_at),
+            self_link: href(&ns.namespace),
+            schema: "/v2/schemas/metadefs/namespace".into(),
+            resource_type_associations: Vec::new(),
+            properties: Map::new(),
+            objects: Vec::new(),
+            tags: Vec::new(),
+        }
     }
-    if let Some(t) = &a.properties_target {
-        m.insert("properties_target".into(), json!(t));
-    }
-    m.insert("created_at".into(), json!(iso_seconds(a.created_at)));
-    m.insert("updated_at".into(), json!(iso_seconds(a.updated_at)));
-    Value::Object(m)
 }
 
-/// A namespace with its contents; empty collections are left out.
-fn render_detail(d: &NamespaceDetail) -> Value {
-    let mut m = render(&d.ns);
-    let ns = &d.ns.namespace;
-    if !d.associations.is_empty() {
-        m.insert(
-            "resource_type_associations".into(),
-            d.associations.iter().map(render_association).collect(),
-        );
-    }
-    if !d.properties.is_empty() {
-        m.insert(
-            "properties".into(),
-            super::metadef_properties::render_map(&d.properties),
-        );
-    }
-    if !d.objects.is_empty() {
-        m.insert(
-            "objects".into(),
-            d.objects
+impl From<&NamespaceDetail> for NamespaceBody {
+    fn from(d: &NamespaceDetail) -> Self {
+        let ns = &d.ns.namespace;
+        NamespaceBody {
+            resource_type_associations: d.associations.iter().map(AssociationBody::from).collect(),
+            properties: definitions(&d.properties),
+            objects: d.objects.iter().map(|o| ObjectBody::new(ns, o)).collect(),
+            tags: d
+                .tags
                 .iter()
-                .map(|o| super::metadef_objects::render(ns, o))
+                .map(|t| TagName {
+                    name: t.name.clone(),
+                })
                 .collect(),
-        );
+            ..NamespaceBody::from(&d.ns)
+        }
     }
-    if !d.tags.is_empty() {
-        m.insert(
-            "tags".into(),
-            d.tags.iter().map(|t| json!({"name": t.name})).collect(),
-        );
-    }
-    Value::Object(m)
 }
 
-async fn list(S(g): State, Auth(ctx): Auth, q: QueryMap) -> Result<Json<Value>> {
+/// A resource type association of a namespace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssociationBody {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties_target: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Association> for AssociationBody {
+    fn from(a: &Association) -> Self {
+        AssociationBody {
+            name: a.name.clone(),
+            prefix: a.prefix.clone(),
+            properties_target: a.properties_target.clone(),
+            created_at: iso_seconds(a.created_at),
+            updated_at: iso_seconds(a.updated_at),
+        }
+    }
+}
+
+/// `GET /v2/metadefs/namespaces`: a page with its links.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamespaceList {
+    pub namespaces: Vec<NamespaceBody>,
+    pub first: String,
+    pub schema: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// `GET …/{ns}/resource_types`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssociationList {
+    pub resource_type_associations: Vec<AssociationBody>,
+}
+
+/// A resource type namespaces can be associated with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceTypeBody {
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `GET /v2/metadefs/resource_types`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceTypeList {
+    pub resource_types: Vec<ResourceTypeBody>,
+}
+
+#[utoipa::path(get, path = "/v2/metadefs/namespaces", tag = "metadef namespaces",
+    params(
+        ("limit" = Option<u32>, Query), ("marker" = Option<String>, Query),
+        ("sort_key" = Option<String>, Query), ("sort_dir" = Option<String>, Query),
+        ("visibility" = Option<String>, Query), ("resource_types" = Option<String>, Query),
+    ),
+    responses((status = 200, body = NamespaceList), GlanceErrors))]
+async fn list(S(g): State, Auth(ctx): Auth, q: QueryMap) -> Result<Json<NamespaceList>> {
     let (page, next) = g.list_namespaces(&ctx, &q).await?;
     let keep: Vec<(&str, &str)> =
         q.0.iter()
             .filter(|(k, _)| k != "marker")
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-    let namespaces: Vec<Value> = page
+    let namespaces = page
         .iter()
-        .map(|(ns, assoc)| {
-            let mut m = render(ns);
-            if !assoc.is_empty() {
-                m.insert(
-                    "resource_type_associations".into(),
-                    assoc.iter().map(render_association).collect(),
-                );
-            }
-            Value::Object(m)
+        .map(|(ns, assoc)| NamespaceBody {
+            resource_type_associations: assoc.iter().map(AssociationBody::from).collect(),
+            ..NamespaceBody::from(ns)
         })
         .collect();
-    let mut body = json!({
-        "namespaces": namespaces,
-        "first": super::images::with_query("/v2/metadefs/namespaces", keep.iter().copied()),
-        "schema": "/v2/schemas/metadefs/namespaces",
-    });
-    if let Some(m) = next {
-        body["next"] = json!(super::images::with_query(
+    let next = next.map(|m| {
+        super::images::with_query(
             "/v2/metadefs/namespaces",
             keep.iter()
                 .copied()
-                .chain(std::iter::once(("marker", m.as_str())))
-        ));
-    }
-    Ok(Json(body))
+                .chain(std::iter::once(("marker", m.as_str()))),
+        )
+    });
+    Ok(Json(NamespaceList {
+        namespaces,
+        first: super::images::with_query("/v2/metadefs/namespaces", keep.iter().copied()),
+        schema: "/v2/schemas/metadefs/namespaces".into(),
+        next,
+    }))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces", tag = "metadef namespaces",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = NamespaceBody), GlanceErrors))]
 async fn create(S(g): State, Auth(ctx): Auth, JsonBody(body): JsonBody<Value>) -> Result<Response> {
     let d = g.create_namespace(&ctx, body).await?;
-    let mut r = (StatusCode::CREATED, Json(render_detail(&d))).into_response();
+    let mut r = (StatusCode::CREATED, Json(NamespaceBody::from(&d))).into_response();
     r.headers_mut()
         .insert(h::LOCATION, super::header(&href(&d.ns.namespace)));
     Ok(r)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path), ("resource_type" = Option<String>, Query)),
+    responses((status = 200, body = NamespaceBody), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
     Path(ns): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<NamespaceBody>> {
     let d = g.show_namespace(&ctx, &ns, q.get("resource_type")).await?;
-    Ok(Json(render_detail(&d)))
+    Ok(Json(NamespaceBody::from(&d)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = NamespaceBody), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
     Path(ns): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<NamespaceBody>> {
     let n = g.update_namespace(&ctx, &ns, body).await?;
-    Ok(Json(Value::Object(render(&n))))
+    Ok(Json(NamespaceBody::from(&n)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     g.delete_namespace(&ctx, &ns).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -189,17 +264,24 @@ pub async fn remove_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/resource_types", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = AssociationList), GlanceErrors))]
 async fn list_associations(
     S(g): State,
     Auth(ctx): Auth,
     Path(ns): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AssociationList>> {
     let a = g.list_associations(&ctx, &ns).await?;
-    Ok(Json(json!({
-        "resource_type_associations": a.iter().map(render_association).collect::<Vec<_>>(),
-    })))
+    Ok(Json(AssociationList {
+        resource_type_associations: a.iter().map(AssociationBody::from).collect(),
+    }))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/resource_types", tag = "metadef namespaces",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = AssociationBody), GlanceErrors))]
 async fn add_association(
     S(g): State,
     Auth(ctx): Auth,
@@ -207,9 +289,12 @@ async fn add_association(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let a = g.add_association(&ctx, &ns, body).await?;
-    Ok((StatusCode::CREATED, Json(render_association(&a))).into_response())
+    Ok((StatusCode::CREATED, Json(AssociationBody::from(&a))).into_response())
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/resource_types/{rt}", tag = "metadef namespaces",
+    params(("ns" = String, Path), ("rt" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_association(
     S(g): State,
     Auth(ctx): Auth,
@@ -219,14 +304,18 @@ async fn remove_association(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn resource_types(S(g): State, Auth(ctx): Auth) -> Result<Json<Value>> {
+#[utoipa::path(get, path = "/v2/metadefs/resource_types", tag = "metadef namespaces",
+    responses((status = 200, body = ResourceTypeList), GlanceErrors))]
+async fn resource_types(S(g): State, Auth(ctx): Auth) -> Result<Json<ResourceTypeList>> {
     let rts = g.list_resource_types(&ctx).await?;
-    let list: Vec<Value> = rts
-        .iter()
-        .map(|r| {
-            json!({"name": r.name, "created_at": iso_seconds(r.created_at),
-                   "updated_at": iso_seconds(r.updated_at)})
-        })
-        .collect();
-    Ok(Json(json!({ "resource_types": list })))
+    Ok(Json(ResourceTypeList {
+        resource_types: rts
+            .iter()
+            .map(|r| ResourceTypeBody {
+                name: r.name.clone(),
+                created_at: iso_seconds(r.created_at),
+                updated_at: iso_seconds(r.updated_at),
+            })
+            .collect(),
+    }))
 }

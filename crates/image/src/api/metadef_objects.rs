@@ -1,6 +1,6 @@
 //! `/v2/metadefs/namespaces/{ns}/objects` and `…/objects/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -11,8 +11,10 @@ use common::auth::Auth;
 use common::clock::iso_seconds;
 use common::http::JsonBody;
 use common::Result;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -26,38 +28,65 @@ pub fn routes() -> Router<Arc<crate::Glance>> {
         )
 }
 
-pub fn render(ns: &str, o: &Item) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(o.name));
-    if let Some(d) = o.body.get("description").filter(|d| !d.is_null()) {
-        m.insert("description".into(), d.clone());
+/// A metadata definition object: a named group of property definitions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectBody {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<Value>,
+    /// Names of the required properties.
+    pub required: Value,
+    /// Property definitions by name.
+    pub properties: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(rename = "self")]
+    #[schema(rename = "self")]
+    pub self_link: String,
+    pub schema: String,
+}
+
+impl ObjectBody {
+    pub fn new(ns: &str, o: &Item) -> Self {
+        let field = |k: &str| o.body.get(k).cloned();
+        ObjectBody {
+            name: o.name.clone(),
+            description: field("description").filter(|d| !d.is_null()),
+            required: field("required").unwrap_or_else(|| Value::Array(Vec::new())),
+            properties: field("properties").unwrap_or_else(|| Value::Object(Map::new())),
+            created_at: iso_seconds(o.created_at),
+            updated_at: iso_seconds(o.updated_at),
+            self_link: format!("/v2/metadefs/namespaces/{ns}/objects/{}", o.name),
+            schema: "/v2/schemas/metadefs/object".into(),
+        }
     }
-    m.insert(
-        "required".into(),
-        o.body.get("required").cloned().unwrap_or(json!([])),
-    );
-    m.insert(
-        "properties".into(),
-        o.body.get("properties").cloned().unwrap_or(json!({})),
-    );
-    m.insert("created_at".into(), json!(iso_seconds(o.created_at)));
-    m.insert("updated_at".into(), json!(iso_seconds(o.updated_at)));
-    m.insert(
-        "self".into(),
-        json!(format!("/v2/metadefs/namespaces/{ns}/objects/{}", o.name)),
-    );
-    m.insert("schema".into(), json!("/v2/schemas/metadefs/object"));
-    Value::Object(m)
 }
 
-async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
+/// `GET …/objects`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectList {
+    pub objects: Vec<ObjectBody>,
+    pub schema: String,
+}
+
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = ObjectList), GlanceErrors))]
+async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<ObjectList>> {
     let (n, items) = g.list_items(&ctx, &ns, Kind::Object).await?;
-    Ok(Json(json!({
-        "objects": items.iter().map(|o| render(&n.namespace, o)).collect::<Vec<_>>(),
-        "schema": "/v2/schemas/metadefs/objects",
-    })))
+    Ok(Json(ObjectList {
+        objects: items
+            .iter()
+            .map(|o| ObjectBody::new(&n.namespace, o))
+            .collect(),
+        schema: "/v2/schemas/metadefs/objects".into(),
+    }))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = ObjectBody), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -65,28 +94,38 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let o = g.create_item(&ctx, &ns, Kind::Object, None, body).await?;
-    Ok((StatusCode::CREATED, Json(render(&ns, &o))).into_response())
+    Ok((StatusCode::CREATED, Json(ObjectBody::new(&ns, &o))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = ObjectBody), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ObjectBody>> {
     let o = g.get_item(&ctx, &ns, Kind::Object, &name).await?;
-    Ok(Json(render(&ns, &o)))
+    Ok(Json(ObjectBody::new(&ns, &o)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = ObjectBody), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ObjectBody>> {
     let o = g.update_item(&ctx, &ns, Kind::Object, &name, body).await?;
-    Ok(Json(render(&ns, &o)))
+    Ok(Json(ObjectBody::new(&ns, &o)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -96,6 +135,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Object).await
 }

@@ -1,6 +1,6 @@
 //! `/v2/metadefs/namespaces/{ns}/properties` and `…/properties/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -10,8 +10,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::JsonBody;
 use common::Result;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -26,31 +28,60 @@ pub fn routes() -> Router<Arc<crate::Glance>> {
 }
 
 /// A property: its name beside its definition.
-pub fn render(p: &Item) -> Value {
-    let mut m = match &p.body {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    m.insert("name".into(), json!(p.name));
-    Value::Object(m)
+/// A property definition: its name beside the JSON-schema fragment it
+/// was defined with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PropertyBody {
+    pub name: String,
+    #[serde(flatten)]
+    #[schema(additional_properties)]
+    pub definition: Map<String, Value>,
 }
 
-/// Properties keyed by name (how a namespace and the list show them): the
-/// definitions without the name, which is the key.
-pub fn render_map(props: &[Item]) -> Value {
-    Value::Object(
-        props
-            .iter()
-            .map(|p| (p.name.clone(), p.body.clone()))
-            .collect(),
-    )
+impl From<&Item> for PropertyBody {
+    fn from(p: &Item) -> Self {
+        let mut definition = match &p.body {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        definition.remove("name");
+        PropertyBody {
+            name: p.name.clone(),
+            definition,
+        }
+    }
 }
 
-async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
+/// Property definitions by name, as a namespace and `GET …/properties`
+/// show them.
+pub fn definitions(props: &[Item]) -> Map<String, Value> {
+    props
+        .iter()
+        .map(|p| (p.name.clone(), p.body.clone()))
+        .collect()
+}
+
+/// `GET …/properties`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PropertyMap {
+    #[schema(additional_properties)]
+    pub properties: Map<String, Value>,
+}
+
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = PropertyMap), GlanceErrors))]
+async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<PropertyMap>> {
     let (_, items) = g.list_items(&ctx, &ns, Kind::Property).await?;
-    Ok(Json(json!({ "properties": render_map(&items) })))
+    Ok(Json(PropertyMap {
+        properties: definitions(&items),
+    }))
 }
 
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 201, body = PropertyBody), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -58,30 +89,40 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let p = g.create_item(&ctx, &ns, Kind::Property, None, body).await?;
-    Ok((StatusCode::CREATED, Json(render(&p))).into_response())
+    Ok((StatusCode::CREATED, Json(PropertyBody::from(&p))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = PropertyBody), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<PropertyBody>> {
     let p = g.get_item(&ctx, &ns, Kind::Property, &name).await?;
-    Ok(Json(render(&p)))
+    Ok(Json(PropertyBody::from(&p)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = PropertyBody), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<PropertyBody>> {
     let p = g
         .update_item(&ctx, &ns, Kind::Property, &name, body)
         .await?;
-    Ok(Json(render(&p)))
+    Ok(Json(PropertyBody::from(&p)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -91,6 +132,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Property).await
 }

@@ -1,7 +1,7 @@
 //! `/v2/metadefs/namespaces/{ns}/tags` (list, bulk create, delete all) and
 //! `…/tags/{name}`.
 
-use super::State;
+use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,8 +12,10 @@ use common::auth::Auth;
 use common::clock::iso_seconds;
 use common::http::JsonBody;
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Glance>> {
     Router::new()
@@ -27,23 +29,58 @@ pub fn routes() -> Router<Arc<crate::Glance>> {
         )
 }
 
-pub fn render(t: &Item) -> Value {
-    json!({
-        "name": t.name,
-        "created_at": iso_seconds(t.created_at),
-        "updated_at": iso_seconds(t.updated_at),
-    })
+/// A metadata definition tag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagBody {
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
-async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<Value>> {
+impl From<&Item> for TagBody {
+    fn from(t: &Item) -> Self {
+        TagBody {
+            name: t.name.clone(),
+            created_at: iso_seconds(t.created_at),
+            updated_at: iso_seconds(t.updated_at),
+        }
+    }
+}
+
+/// `GET …/tags`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagList {
+    pub tags: Vec<TagBody>,
+}
+
+/// A tag by name only, as `POST …/tags` answers and namespaces list them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagName {
+    pub name: String,
+}
+
+/// `POST …/tags`: the tags to create (the answer has the same shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagNames {
+    pub tags: Vec<TagName>,
+}
+
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    responses((status = 200, body = TagList), GlanceErrors))]
+async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<TagList>> {
     let (_, items) = g.list_items(&ctx, &ns, Kind::Tag).await?;
-    Ok(Json(
-        json!({ "tags": items.iter().map(render).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(TagList {
+        tags: items.iter().map(TagBody::from).collect(),
+    }))
 }
 
 /// `POST …/tags {"tags": [{"name": …}, …]}`; `X-Openstack-Append: true`
 /// keeps the tags already there.
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    request_body(content = TagNames, content_type = "application/json"),
+    responses((status = 201, body = TagNames), GlanceErrors))]
 async fn create_many(
     S(g): State,
     Auth(ctx): Auth,
@@ -57,11 +94,21 @@ async fn create_many(
         .and_then(common::http::query::parse_bool)
         .unwrap_or(false);
     let tags = g.create_tags(&ctx, &ns, body, append).await?;
-    let list: Vec<Value> = tags.iter().map(|t| json!({"name": t.name})).collect();
-    Ok((StatusCode::CREATED, Json(json!({ "tags": list }))).into_response())
+    let body = TagNames {
+        tags: tags
+            .iter()
+            .map(|t| TagName {
+                name: t.name.clone(),
+            })
+            .collect(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `POST …/tags/{name}`: no body, the name is the path.
+#[utoipa::path(post, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 201, body = TagBody), GlanceErrors))]
 async fn create(
     S(g): State,
     Auth(ctx): Auth,
@@ -70,28 +117,38 @@ async fn create(
     let t = g
         .create_item(&ctx, &ns, Kind::Tag, Some(&name), Value::Null)
         .await?;
-    Ok((StatusCode::CREATED, Json(render(&t))).into_response())
+    Ok((StatusCode::CREATED, Json(TagBody::from(&t))).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = TagBody), GlanceErrors))]
 async fn show(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TagBody>> {
     let t = g.get_item(&ctx, &ns, Kind::Tag, &name).await?;
-    Ok(Json(render(&t)))
+    Ok(Json(TagBody::from(&t)))
 }
 
+#[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = TagBody), GlanceErrors))]
 async fn update(
     S(g): State,
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TagBody>> {
     let t = g.update_item(&ctx, &ns, Kind::Tag, &name, body).await?;
-    Ok(Json(render(&t)))
+    Ok(Json(TagBody::from(&t)))
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove(
     S(g): State,
     Auth(ctx): Auth,
@@ -101,6 +158,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
+    params(("ns" = String, Path)),
+    responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Tag).await
 }

@@ -14,8 +14,11 @@ pub mod metadef_namespaces;
 pub mod metadef_objects;
 pub mod metadef_properties;
 pub mod metadef_tags;
+mod openapi;
 pub mod schemas;
 pub mod tasks;
+
+pub use openapi::openapi;
 
 use crate::app::data::DataError;
 use crate::Glance;
@@ -24,8 +27,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::http::{BaseUrl, ErrorStyle};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub type State = axum::extract::State<Arc<Glance>>;
 
@@ -78,25 +82,98 @@ const VERSIONS: &[(&str, &str)] = &[
     ("2.0", "SUPPORTED"),
 ];
 
-fn versions_doc(base: &str) -> Value {
-    let values: Vec<Value> = VERSIONS
-        .iter()
-        .map(|(v, status)| {
-            json!({"id": format!("v{v}"), "status": status,
-                   "links": [{"rel": "self", "href": format!("{base}/v2/")}]})
-        })
-        .collect();
-    json!({ "versions": values })
+/// `GET /versions`: every API version served.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Versions {
+    pub versions: Vec<Version>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Version {
+    pub id: String,
+    pub status: String,
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Link {
+    pub rel: String,
+    pub href: String,
+}
+
+fn versions_doc(base: &str) -> Versions {
+    Versions {
+        versions: VERSIONS
+            .iter()
+            .map(|(v, status)| Version {
+                id: format!("v{v}"),
+                status: (*status).to_string(),
+                links: vec![Link {
+                    rel: "self".into(),
+                    href: format!("{base}/v2/"),
+                }],
+            })
+            .collect(),
+    }
 }
 
 /// `GET /`: 300 Multiple Choices, as Glance answers an unversioned URL.
+#[utoipa::path(get, path = "/", tag = "versions", security(()),
+    responses((status = 300, body = Versions)))]
 async fn versions_choice(BaseUrl(base): BaseUrl) -> Response {
     (StatusCode::MULTIPLE_CHOICES, Json(versions_doc(&base))).into_response()
 }
 
 /// `GET /versions` (and `/v2`): the same document, 200.
-async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
+#[utoipa::path(get, path = "/versions", tag = "versions", security(()),
+    responses((status = 200, body = Versions)))]
+async fn versions(BaseUrl(base): BaseUrl) -> Json<Versions> {
     Json(versions_doc(&base))
+}
+
+/// Glance's error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GlanceError {
+    pub message: String,
+    pub code: String,
+    pub title: String,
+}
+
+/// The error statuses any Glance call may answer, each with
+/// [`GlanceError`]'s body.
+pub struct GlanceErrors;
+
+impl utoipa::IntoResponses for GlanceErrors {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        [
+            (400, "The request is malformed or invalid"),
+            (401, "No valid token"),
+            (403, "Not allowed"),
+            (404, "No such resource"),
+            (409, "Conflicts with the resource's state"),
+            (413, "Over a limit or quota"),
+            (415, "Unsupported media type"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("GlanceError")))
+                .build();
+            (
+                status.to_string(),
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", content)
+                    .build()
+                    .into(),
+            )
+        })
+        .collect()
+    }
 }
 
 /// A Glance error body for statuses `common::Error` has no variant for.

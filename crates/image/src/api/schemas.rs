@@ -4,8 +4,10 @@
 //! documents in `schema_docs/` (Glance's own, from its API reference
 //! samples, Apache-2.0; the task ones brought up to Glance's current task
 //! schema: `image_id`, `request_id`, `user_id` and the `api_image_import`
-//! type), since nothing here generates them.
+//! type), since nothing here generates them. These bodies are JSON
+//! Schema documents themselves, so they stay JSON values.
 
+use super::GlanceErrors;
 use crate::inspect::{CONTAINER_FORMATS, DISK_FORMATS};
 use axum::extract::Path;
 use axum::http::header;
@@ -23,8 +25,8 @@ pub fn routes() -> Router<Arc<crate::Glance>> {
         .route("/v2/schemas/images", get(images))
         .route("/v2/schemas/member", get(member))
         .route("/v2/schemas/members", get(members))
-        .route("/v2/schemas/task", get(|a| doc(a, TASK)))
-        .route("/v2/schemas/tasks", get(|a| doc(a, TASKS)))
+        .route("/v2/schemas/task", get(task))
+        .route("/v2/schemas/tasks", get(tasks))
         .route("/v2/schemas/metadefs/{name}", get(metadefs))
 }
 
@@ -68,6 +70,21 @@ async fn doc(Auth(_ctx): Auth, text: &'static str) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
+#[utoipa::path(get, path = "/v2/schemas/task", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
+async fn task(a: Auth) -> Response {
+    doc(a, TASK).await
+}
+
+#[utoipa::path(get, path = "/v2/schemas/tasks", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
+async fn tasks(a: Auth) -> Response {
+    doc(a, TASKS).await
+}
+
+#[utoipa::path(get, path = "/v2/schemas/metadefs/{name}", tag = "schemas",
+    params(("name" = String, Path, description = "namespace(s), object(s), property/properties, resource_type(s), tag(s)")),
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
 async fn metadefs(a: Auth, Path(name): Path<String>) -> Result<Response> {
     let text = METADEFS
         .iter()
@@ -127,10 +144,14 @@ pub fn image_schema() -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v2/schemas/image", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
 async fn image(Auth(_ctx): Auth) -> Json<Value> {
     Json(image_schema())
 }
 
+#[utoipa::path(get, path = "/v2/schemas/images", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
 async fn images(Auth(_ctx): Auth) -> Json<Value> {
     Json(json!({
         "name": "images",
@@ -164,10 +185,14 @@ fn member_schema() -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v2/schemas/member", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
 async fn member(Auth(_ctx): Auth) -> Json<Value> {
     Json(member_schema())
 }
 
+#[utoipa::path(get, path = "/v2/schemas/members", tag = "schemas",
+    responses((status = 200, description = "A JSON schema", body = Object), GlanceErrors))]
 async fn members(Auth(_ctx): Auth) -> Json<Value> {
     Json(json!({
         "name": "members",

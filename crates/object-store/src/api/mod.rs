@@ -11,6 +11,9 @@ pub mod containers;
 pub mod cors;
 pub mod info;
 pub mod objects;
+pub mod openapi;
+
+pub use openapi::openapi;
 
 use crate::app::{read, ObjectStore, Reply, ReplyBody, Request, SwiftError};
 use crate::names;

@@ -10,7 +10,6 @@ use super::{Access, ObjectStore, Reply, Request, Result, SwiftError};
 use crate::db::{accounts, accounts::Account, containers::Container, Metadata};
 use crate::http::{iso_listing, timestamp_normal};
 use axum::http::StatusCode;
-use serde_json::json;
 
 /// Metadata only the account's owner sees.
 const OWNER_ONLY: [&str; 2] = [
@@ -115,22 +114,7 @@ impl ObjectStore {
                 }
                 s
             }
-            Format::Json => {
-                let items: Vec<_> = entries
-                    .iter()
-                    .map(|e| match e {
-                        Entry::Item(c) => json!({
-                            "name": c.name,
-                            "count": c.object_count,
-                            "bytes": c.bytes_used,
-                            "last_modified": iso_listing(c.put_timestamp),
-                            "storage_policy": "Policy-0",
-                        }),
-                        Entry::Subdir(d) => json!({ "subdir": d }),
-                    })
-                    .collect();
-                serde_json::Value::Array(items).to_string()
-            }
+            Format::Json => listing::json_body::<_, listing::AccountListingEntry>(&entries)?,
             Format::Xml | Format::TextXml => {
                 let x = listing::xml_escape;
                 let mut s = format!(

@@ -9,7 +9,6 @@ use super::{acl, versions, Access, ObjectStore, Reply, Request, Result, SwiftErr
 use crate::db::{accounts, containers, containers::Container, objects::Object};
 use crate::http::{http_date, iso_listing, last_modified_secs, timestamp_normal};
 use axum::http::StatusCode;
-use serde_json::json;
 
 /// Container metadata only the owner sees.
 const OWNER_ONLY: [&str; 2] = [
@@ -300,28 +299,7 @@ impl ObjectStore {
                 }
                 s
             }
-            Format::Json => {
-                let items: Vec<_> = entries
-                    .iter()
-                    .map(|e| match e {
-                        Entry::Item(o) => {
-                            let mut v = json!({
-                                "name": o.name,
-                                "hash": o.etag,
-                                "bytes": o.slo_size.unwrap_or(o.size),
-                                "content_type": o.content_type,
-                                "last_modified": iso_listing(o.created_at),
-                            });
-                            if let Some(e) = &o.slo_etag {
-                                v["slo_etag"] = json!(format!("\"{e}\""));
-                            }
-                            v
-                        }
-                        Entry::Subdir(d) => json!({ "subdir": d }),
-                    })
-                    .collect();
-                serde_json::Value::Array(items).to_string()
-            }
+            Format::Json => listing::json_body::<_, listing::ContainerListingEntry>(&entries)?,
             Format::Xml | Format::TextXml => {
                 let x = listing::xml_escape;
                 let mut s = format!(
