@@ -59,6 +59,17 @@ pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/application_credentials",
+    operation_id = "app_creds_list",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -79,6 +90,18 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/application_credentials",
+    operation_id = "app_creds_create",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -94,6 +117,17 @@ async fn create(
     Ok(created(json!({"application_credential": v})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/application_credentials/{cred_id}",
+    operation_id = "app_creds_show",
+    tag = "app_creds",
+    params(("id" = String, Path), ("cred_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -107,6 +141,17 @@ async fn show(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/application_credentials/{cred_id}",
+    operation_id = "app_creds_delete",
+    tag = "app_creds",
+    params(("id" = String, Path), ("cred_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(
     S(id): State,
     Auth(ctx): Auth,
@@ -121,6 +166,17 @@ fn render_rule(r: &crate::db::access_rules::AccessRuleRow, base: &str) -> Value 
         "links": {"self": format!("{base}/v3/users/{}/access_rules/{}", r.user_id, r.id)}})
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/access_rules",
+    operation_id = "app_creds_list_rules",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_rules(
     S(id): State,
     Auth(ctx): Auth,
@@ -140,6 +196,17 @@ async fn list_rules(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/access_rules/{rule_id}",
+    operation_id = "app_creds_show_rule",
+    tag = "app_creds",
+    params(("id" = String, Path), ("rule_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_rule(
     S(id): State,
     Auth(ctx): Auth,
@@ -151,6 +218,17 @@ async fn show_rule(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/access_rules/{rule_id}",
+    operation_id = "app_creds_delete_rule",
+    tag = "app_creds",
+    params(("id" = String, Path), ("rule_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_rule(
     S(id): State,
     Auth(ctx): Auth,

@@ -88,8 +88,19 @@ fn grant_routes(
     )
 }
 
-pub fn routes() -> R {
-    let mut r: R = Router::new().route("/v3/role_assignments", get(role_assignments));
+/// One kind of grant: where its collection and item routes are and what
+/// they act on. The router and the OpenAPI document are both built from
+/// [`grant_kinds`].
+struct GrantKind {
+    on: On,
+    actor: ActorKind,
+    collection: String,
+    item: String,
+    inherited: bool,
+}
+
+fn grant_kinds() -> Vec<GrantKind> {
+    let mut out = Vec::new();
     for (on, prefix) in [
         (On::Project, "/v3/projects/{id}"),
         (On::Domain, "/v3/domains/{id}"),
@@ -97,7 +108,13 @@ pub fn routes() -> R {
     ] {
         for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
             let c = format!("{prefix}/{who}/{{actor_id}}/roles");
-            r = grant_routes(r, on, actor, &c, &format!("{c}/{{role_id}}"), false);
+            out.push(GrantKind {
+                on,
+                actor,
+                item: format!("{c}/{{role_id}}"),
+                collection: c,
+                inherited: false,
+            });
         }
     }
     // OS-INHERIT: grants on a domain or project that apply to every project
@@ -108,20 +125,85 @@ pub fn routes() -> R {
     ] {
         for (actor, who) in [(ActorKind::User, "users"), (ActorKind::Group, "groups")] {
             let c = format!("{prefix}/{who}/{{actor_id}}/roles");
-            r = grant_routes(
-                r,
+            out.push(GrantKind {
                 on,
                 actor,
-                &format!("{c}/inherited_to_projects"),
-                &format!("{c}/{{role_id}}/inherited_to_projects"),
-                true,
-            );
+                collection: format!("{c}/inherited_to_projects"),
+                item: format!("{c}/{{role_id}}/inherited_to_projects"),
+                inherited: true,
+            });
         }
+    }
+    out
+}
+
+pub fn routes() -> R {
+    let mut r: R = Router::new().route("/v3/role_assignments", get(role_assignments));
+    for g in grant_kinds() {
+        r = grant_routes(r, g.on, g.actor, &g.collection, &g.item, g.inherited);
     }
     r
 }
 
-async fn role_assignments(
+/// Adds the grant routes to the OpenAPI document.
+pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
+    use utoipa::openapi::HttpMethod;
+    let errors = super::COMMON_ERRORS;
+    for g in grant_kinds() {
+        let name = g
+            .collection
+            .trim_start_matches("/v3/")
+            .replace(['{', '}'], "")
+            .replace(['/', '-'], "_");
+        let params: Vec<&str> = ["id", "actor_id", "role_id"]
+            .into_iter()
+            .filter(|p| g.item.contains(&format!("{{{p}}}")))
+            .collect();
+        let collection_params: Vec<&str> =
+            params.iter().copied().filter(|p| *p != "role_id").collect();
+        let ok = [(200, "The granted roles", true)];
+        paths.add_path_operation(
+            &g.collection,
+            vec![HttpMethod::Get],
+            super::operation(
+                &format!("assignments_list_{name}"),
+                "assignments",
+                &collection_params,
+                &[ok.as_slice(), errors.as_slice()].concat(),
+            ),
+        );
+        let done = [(204, "No Content", false)];
+        for (method, verb) in [
+            (HttpMethod::Get, "check"),
+            (HttpMethod::Head, "check_head"),
+            (HttpMethod::Put, "grant"),
+            (HttpMethod::Delete, "revoke"),
+        ] {
+            paths.add_path_operation(
+                &g.item,
+                vec![method],
+                super::operation(
+                    &format!("assignments_{verb}_{name}"),
+                    "assignments",
+                    &params,
+                    &[done.as_slice(), errors.as_slice()].concat(),
+                ),
+            );
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/role_assignments",
+    operation_id = "assignments_role_assignments",
+    tag = "assignments",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn role_assignments(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,

@@ -39,6 +39,17 @@ fn nocatalog(q: &QueryMap) -> Result<bool> {
     Ok(q.flag("nocatalog")?.unwrap_or(false))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/auth/tokens",
+    operation_id = "auth_issue",
+    tag = "auth",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn issue(
     S(id): State,
     q: QueryMap,
@@ -79,6 +90,16 @@ async fn subject_ctx(
     Ok((token, ctx))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/auth/tokens",
+    operation_id = "auth_validate",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn validate(
     S(id): State,
     Auth(caller): Auth,
@@ -94,16 +115,46 @@ async fn validate(
     Ok(r)
 }
 
+#[utoipa::path(
+    head,
+    path = "/v3/auth/tokens",
+    operation_id = "auth_check",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check(S(id): State, Auth(caller): Auth, headers: HeaderMap) -> Result<StatusCode> {
     subject_ctx(&id, &caller, &headers, "identity:check_token").await?;
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/auth/tokens",
+    operation_id = "auth_revoke",
+    tag = "auth",
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn revoke(S(id): State, Auth(caller): Auth, headers: HeaderMap) -> Result<StatusCode> {
     id.revoke_token(&caller, subject(&headers)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/auth/catalog",
+    operation_id = "auth_catalog",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn catalog(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_catalog", json!({}))?;
     if caller.scope == Scope::Unscoped {
@@ -118,6 +169,16 @@ async fn catalog(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Re
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/auth/projects",
+    operation_id = "auth_projects",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_projects", json!({}))?;
     let snap = id.view().await?;
@@ -141,6 +202,16 @@ async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> R
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/auth/domains",
+    operation_id = "auth_domains",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_domains", json!({}))?;
     let snap = id.view().await?;
@@ -164,6 +235,16 @@ async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Re
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/auth/system",
+    operation_id = "auth_system",
+    tag = "auth",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn system(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     id.enforce(&caller, "identity:get_auth_system", json!({}))?;
     let snap = id.view().await?;

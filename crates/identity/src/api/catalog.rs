@@ -82,6 +82,16 @@ pub fn render_endpoint(e: &Endpoint, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/regions",
+    operation_id = "catalog_list_regions",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_regions(
     S(id): State,
     Auth(ctx): Auth,
@@ -99,6 +109,17 @@ async fn list_regions(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/regions",
+    operation_id = "catalog_create_region",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -110,6 +131,18 @@ async fn create_region(
     Ok(created(json!({"region": render_region(&r, &base)})))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_put_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn put_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -122,6 +155,17 @@ async fn put_region(
     Ok(created(json!({"region": render_region(&r, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_show_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -133,6 +177,18 @@ async fn show_region(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_update_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -146,6 +202,17 @@ async fn update_region(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_delete_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -155,6 +222,16 @@ async fn delete_region(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/services",
+    operation_id = "catalog_list_services",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_services(
     S(id): State,
     Auth(ctx): Auth,
@@ -172,6 +249,17 @@ async fn list_services(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/services",
+    operation_id = "catalog_create_service",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -183,6 +271,17 @@ async fn create_service(
     Ok(created(json!({"service": render_service(&s, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_show_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -194,6 +293,18 @@ async fn show_service(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_update_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -207,6 +318,17 @@ async fn update_service(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_delete_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -216,6 +338,16 @@ async fn delete_service(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/endpoints",
+    operation_id = "catalog_list_endpoints",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_endpoints(
     S(id): State,
     Auth(ctx): Auth,
@@ -233,6 +365,17 @@ async fn list_endpoints(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/endpoints",
+    operation_id = "catalog_create_endpoint",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_endpoint(
     S(id): State,
     Auth(ctx): Auth,
@@ -244,6 +387,17 @@ async fn create_endpoint(
     Ok(created(json!({"endpoint": render_endpoint(&e, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_show_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_endpoint(
     S(id): State,
     Auth(ctx): Auth,
@@ -255,6 +409,18 @@ async fn show_endpoint(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_update_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_endpoint(
     S(id): State,
     Auth(ctx): Auth,
@@ -268,6 +434,17 @@ async fn update_endpoint(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_delete_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_endpoint(
     S(id): State,
     Auth(ctx): Auth,

@@ -59,6 +59,16 @@ fn render_ec2(c: &Credential, base: &str) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/credentials",
+    operation_id = "credentials_list",
+    tag = "credentials",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -76,6 +86,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/credentials",
+    operation_id = "credentials_create",
+    tag = "credentials",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -88,6 +109,17 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_show",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -99,6 +131,18 @@ async fn show(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_update",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -112,6 +156,17 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_delete",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Result<StatusCode> {
     id.delete_credential(&ctx, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,6 +177,18 @@ struct Ec2Create {
     tenant_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/credentials/OS-EC2",
+    operation_id = "credentials_create_ec2",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -133,6 +200,17 @@ async fn create_ec2(
     Ok(created(json!({"credential": render_ec2(&c, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/credentials/OS-EC2",
+    operation_id = "credentials_list_ec2",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -161,6 +239,17 @@ async fn list_ec2(
     Ok(body)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/credentials/OS-EC2/{access}",
+    operation_id = "credentials_show_ec2",
+    tag = "credentials",
+    params(("id" = String, Path), ("access" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -173,6 +262,17 @@ async fn show_ec2(
     Ok(Json(json!({"credential": render_ec2(&c, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/credentials/OS-EC2/{access}",
+    operation_id = "credentials_delete_ec2",
+    tag = "credentials",
+    params(("id" = String, Path), ("access" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -184,6 +284,17 @@ async fn delete_ec2(
 
 /// `POST /v3/ec2tokens`: `{"credentials": {...}}` (or the older
 /// `ec2Credentials`), answered with a token like `POST /v3/auth/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v3/ec2tokens",
+    operation_id = "credentials_ec2tokens",
+    tag = "credentials",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Response> {
     let inner = body
         .get("credentials")

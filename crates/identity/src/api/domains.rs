@@ -35,6 +35,16 @@ pub fn render(d: &Domain, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains",
+    operation_id = "domains_list",
+    tag = "domains",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -54,6 +64,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/domains",
+    operation_id = "domains_create",
+    tag = "domains",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -65,6 +86,17 @@ async fn create(
     Ok(created(json!({"domain": render(&d, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/{id}",
+    operation_id = "domains_show",
+    tag = "domains",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -75,6 +107,18 @@ async fn show(
     Ok(Json(json!({"domain": render(&d, &base)})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/domains/{id}",
+    operation_id = "domains_update",
+    tag = "domains",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -87,6 +131,17 @@ async fn update(
     Ok(Json(json!({"domain": render(&d, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/domains/{id}",
+    operation_id = "domains_delete",
+    tag = "domains",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(did): Path<String>) -> Result<StatusCode> {
     id.delete_domain(&ctx, &did).await?;
     Ok(StatusCode::NO_CONTENT)

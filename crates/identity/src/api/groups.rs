@@ -38,6 +38,16 @@ pub fn render(g: &Group, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/groups",
+    operation_id = "groups_list",
+    tag = "groups",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -55,6 +65,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/groups",
+    operation_id = "groups_create",
+    tag = "groups",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -66,6 +87,17 @@ async fn create(
     Ok(created(json!({"group": render(&g, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_show",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -76,6 +108,18 @@ async fn show(
     Ok(Json(json!({"group": render(&g, &base)})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_update",
+    tag = "groups",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -88,11 +132,33 @@ async fn update(
     Ok(Json(json!({"group": render(&g, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_delete",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Result<StatusCode> {
     id.delete_group(&ctx, &gid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/groups/{id}/users",
+    operation_id = "groups_users",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn users(
     S(id): State,
     Auth(ctx): Auth,
@@ -115,6 +181,17 @@ async fn users(
     )
 }
 
+#[utoipa::path(
+    method(get, head),
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_check",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check(
     S(id): State,
     Auth(ctx): Auth,
@@ -125,6 +202,17 @@ async fn check(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_add",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn add(
     S(id): State,
     Auth(ctx): Auth,
@@ -135,6 +223,17 @@ async fn add(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_remove",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn remove(
     S(id): State,
     Auth(ctx): Auth,

@@ -27,6 +27,16 @@ pub fn render(p: &PolicyBlob, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/policies",
+    operation_id = "policies_list",
+    tag = "policies",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -44,6 +54,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/policies",
+    operation_id = "policies_create",
+    tag = "policies",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -56,6 +77,17 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/policies/{id}",
+    operation_id = "policies_show",
+    tag = "policies",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -67,6 +99,18 @@ async fn show(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/policies/{id}",
+    operation_id = "policies_update",
+    tag = "policies",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -80,6 +124,17 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/policies/{id}",
+    operation_id = "policies_delete",
+    tag = "policies",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     id.delete_policy(&ctx, &pid).await?;
     Ok(StatusCode::NO_CONTENT)

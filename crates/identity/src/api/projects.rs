@@ -70,6 +70,16 @@ pub fn render_domain(d: &Domain, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects",
+    operation_id = "projects_list",
+    tag = "projects",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -87,6 +97,17 @@ async fn list(
     list_body(&id, "projects", rendered, &base, "/v3/projects", &q)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/projects",
+    operation_id = "projects_create",
+    tag = "projects",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -102,6 +123,17 @@ async fn create(
     Ok(created(json!({"project": render(&p, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_show",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -116,6 +148,18 @@ async fn show(
     Ok(Json(json!({"project": render(&p, &base)})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_update",
+    tag = "projects",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -132,6 +176,17 @@ async fn update(
     Ok(Json(json!({"project": render(&p, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_delete",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     if id.is_domain_project(&pid).await? {
         id.delete_domain(&ctx, &pid).await?;
@@ -141,6 +196,17 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_list_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<Json<Value>> {
     let p = id
         .project_tags(&ctx, &pid, "identity:list_project_tags")
@@ -153,6 +219,18 @@ struct Tags {
     tags: Vec<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_replace_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn replace_tags(
     S(id): State,
     Auth(ctx): Auth,
@@ -165,12 +243,34 @@ async fn replace_tags(
     Ok(Json(json!({"tags": p.tags})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_delete_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     id.set_project_tags(&ctx, &pid, "identity:delete_project_tags", vec![])
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    method(get, head),
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_check_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check_tag(
     S(id): State,
     Auth(ctx): Auth,
@@ -188,6 +288,17 @@ async fn check_tag(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_add_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn add_tag(
     S(id): State,
     Auth(ctx): Auth,
@@ -197,6 +308,17 @@ async fn add_tag(
     Ok(StatusCode::CREATED)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_delete_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_tag(
     S(id): State,
     Auth(ctx): Auth,

@@ -47,6 +47,16 @@ fn brief(r: &Role, base: &str) -> Value {
     json!({"id": r.id, "name": r.name, "links": {"self": format!("{base}/v3/roles/{}", r.id)}})
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles",
+    operation_id = "roles_list",
+    tag = "roles",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -64,6 +74,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/roles",
+    operation_id = "roles_create",
+    tag = "roles",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -75,6 +96,17 @@ async fn create(
     Ok(created(json!({"role": render(&r, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_show",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -85,6 +117,18 @@ async fn show(
     Ok(Json(json!({"role": render(&r, &base)})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_update",
+    tag = "roles",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -97,6 +141,17 @@ async fn update(
     Ok(Json(json!({"role": render(&r, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_delete",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(rid): Path<String>) -> Result<StatusCode> {
     id.delete_role(&ctx, &rid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -107,6 +162,17 @@ fn inference(p: &Role, i: &Role, base: &str) -> Value {
            "links": {"self": format!("{base}/v3/roles/{}/implies/{}", p.id, i.id)}})
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_put_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn put_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -117,6 +183,17 @@ async fn put_implied(
     Ok(created(inference(&pr, &ir, &base)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_get_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn get_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -129,6 +206,17 @@ async fn get_implied(
     Ok(Json(inference(&pr, &ir, &base)))
 }
 
+#[utoipa::path(
+    head,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_check_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -139,6 +227,17 @@ async fn check_implied(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_delete_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -148,6 +247,17 @@ async fn delete_implied(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}/implies",
+    operation_id = "roles_list_implies",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_implies(
     S(id): State,
     Auth(ctx): Auth,
@@ -165,6 +275,16 @@ async fn list_implies(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/role_inferences",
+    operation_id = "roles_inferences",
+    tag = "roles",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn inferences(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     let inf = id.role_inferences(&ctx, None).await?;
     let items: Vec<Value> = inf

@@ -55,6 +55,16 @@ pub fn render(t: &Trust, snap: &Snapshot, base: &str) -> Value {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-TRUST/trusts",
+    operation_id = "trusts_list",
+    tag = "trusts",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -73,6 +83,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/OS-TRUST/trusts",
+    operation_id = "trusts_create",
+    tag = "trusts",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -85,6 +106,17 @@ async fn create(
     Ok(created(json!({"trust": render(&t, &snap, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-TRUST/trusts/{id}",
+    operation_id = "trusts_show",
+    tag = "trusts",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -96,11 +128,33 @@ async fn show(
     Ok(Json(json!({"trust": render(&t, &snap, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/OS-TRUST/trusts/{id}",
+    operation_id = "trusts_delete",
+    tag = "trusts",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(tid): Path<String>) -> Result<StatusCode> {
     id.delete_trust(&ctx, &tid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-TRUST/trusts/{id}/roles",
+    operation_id = "trusts_roles",
+    tag = "trusts",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn roles(
     S(id): State,
     Auth(ctx): Auth,
@@ -115,6 +169,17 @@ async fn roles(
     })))
 }
 
+#[utoipa::path(
+    method(get, head),
+    path = "/v3/OS-TRUST/trusts/{id}/roles/{role_id}",
+    operation_id = "trusts_check_role",
+    tag = "trusts",
+    params(("id" = String, Path), ("role_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check_role(
     S(id): State,
     Auth(ctx): Auth,

@@ -40,6 +40,16 @@ pub fn render(u: &User, base: &str) -> Value {
     with_extra(v, &u.extra)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users",
+    operation_id = "users_list",
+    tag = "users",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
@@ -57,6 +67,17 @@ async fn list(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users",
+    operation_id = "users_create",
+    tag = "users",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -68,6 +89,17 @@ async fn create(
     Ok(created(json!({"user": render(&u, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}",
+    operation_id = "users_show",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -78,6 +110,18 @@ async fn show(
     Ok(Json(json!({"user": render(&u, &base)})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/users/{id}",
+    operation_id = "users_update",
+    tag = "users",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -90,11 +134,34 @@ async fn update(
     Ok(Json(json!({"user": render(&u, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}",
+    operation_id = "users_delete",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(uid): Path<String>) -> Result<StatusCode> {
     id.delete_user(&ctx, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/password",
+    operation_id = "users_change_password",
+    tag = "users",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn change_password(
     S(id): State,
     Path(uid): Path<String>,
@@ -105,6 +172,17 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/groups",
+    operation_id = "users_groups",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn groups(
     S(id): State,
     Auth(ctx): Auth,
@@ -127,6 +205,17 @@ async fn groups(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/projects",
+    operation_id = "users_projects",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn projects(
     S(id): State,
     Auth(ctx): Auth,
