@@ -1,7 +1,7 @@
 //! `/v3/auth/*`: tokens, and what the caller's token can reach.
 
 use super::State;
-use crate::app::snapshot::Target;
+use crate::app::snapshot::{Snapshot, Target};
 use crate::app::tokens::AuthRequest;
 use axum::extract::State as S;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -9,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
-use common::context::Scope;
+use common::context::{AuthContext, Scope};
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -25,6 +27,258 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/auth/projects", get(projects))
         .route("/v3/auth/domains", get(domains))
         .route("/v3/auth/system", get(system))
+}
+
+/// `{"token": …}`: what Keystone returns on issue and validate.
+#[derive(Serialize, ToSchema)]
+pub struct TokenBody {
+    pub token: Token,
+}
+
+/// A token's body. Scope members are present only for their scope; roles
+/// and catalog only for scoped tokens (the catalog not with `nocatalog`).
+#[derive(Serialize, ToSchema)]
+pub struct Token {
+    pub methods: Vec<String>,
+    pub user: TokenUser,
+    pub audit_ids: Vec<String>,
+    pub expires_at: String,
+    pub issued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<TokenProject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_domain: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_admin_project: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<NamedRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemScope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<NamedRef>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Vec<CatalogServiceBody>>,
+    #[serde(rename = "OS-OAUTH1", skip_serializing_if = "Option::is_none")]
+    pub oauth1: Option<TokenOauth1>,
+    #[serde(rename = "OS-TRUST:trust", skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TokenTrust>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_credential: Option<TokenAppCred>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdRef {
+    pub id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenUser {
+    pub id: String,
+    pub name: String,
+    pub domain: NamedRef,
+    /// Always present; null when the password does not expire.
+    pub password_expires_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenProject {
+    pub id: String,
+    pub name: String,
+    pub domain: NamedRef,
+}
+
+/// `{"all": true}`: the system scope.
+#[derive(Serialize, ToSchema)]
+pub struct SystemScope {
+    pub all: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenOauth1 {
+    pub access_token_id: String,
+    pub consumer_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenTrust {
+    pub id: String,
+    pub impersonation: bool,
+    pub trustee_user: IdRef,
+    pub trustor_user: IdRef,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenAppCred {
+    pub id: String,
+    pub name: String,
+    pub restricted: bool,
+}
+
+/// One service in a catalog.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogServiceBody {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub name: String,
+    pub endpoints: Vec<CatalogEndpoint>,
+}
+
+/// One endpoint in a catalog; `region` and `region_id` are both the
+/// region's id (null when it has none), as Keystone gives them.
+#[derive(Serialize, ToSchema)]
+pub struct CatalogEndpoint {
+    pub id: String,
+    pub interface: String,
+    pub region: Option<String>,
+    pub region_id: Option<String>,
+    pub url: String,
+}
+
+/// `GET /v3/auth/catalog`.
+#[derive(Serialize, ToSchema)]
+pub struct AuthCatalogBody {
+    pub catalog: Vec<CatalogServiceBody>,
+    pub links: super::ListLinks,
+}
+
+pub(crate) fn render_catalog(snap: &Snapshot, project_id: Option<&str>) -> Vec<CatalogServiceBody> {
+    snap.catalog(project_id)
+        .into_iter()
+        .map(|c| CatalogServiceBody {
+            id: c.service.id.clone(),
+            service_type: c.service.service_type.clone(),
+            name: c.service.name.clone(),
+            endpoints: c
+                .endpoints
+                .into_iter()
+                .map(|(e, url)| CatalogEndpoint {
+                    id: e.id.clone(),
+                    interface: e.interface.clone(),
+                    region: e.region_id.clone(),
+                    region_id: e.region_id.clone(),
+                    url,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The token body for a validated token's context.
+pub(crate) fn render_token(snap: &Snapshot, ctx: &AuthContext, with_catalog: bool) -> TokenBody {
+    let mut t = Token {
+        methods: ctx.methods.clone(),
+        user: TokenUser {
+            id: ctx.user_id.clone(),
+            name: ctx.user_name.clone(),
+            domain: NamedRef {
+                id: ctx.user_domain_id.clone(),
+                name: ctx.user_domain_name.clone(),
+            },
+            password_expires_at: snap
+                .users
+                .get(&ctx.user_id)
+                .and_then(|u| u.password_expires_at)
+                .map(common::clock::iso_micros),
+        },
+        audit_ids: ctx.audit_ids.clone(),
+        expires_at: common::clock::iso_micros(ctx.expires_at),
+        issued_at: common::clock::iso_micros(ctx.issued_at),
+        project: None,
+        is_domain: None,
+        is_admin_project: None,
+        domain: None,
+        system: None,
+        roles: None,
+        catalog: None,
+        oauth1: None,
+        trust: None,
+        application_credential: None,
+    };
+    let project_id = match &ctx.scope {
+        Scope::Unscoped => None,
+        Scope::Project {
+            id,
+            name,
+            domain_id,
+            domain_name,
+        } => {
+            t.project = Some(TokenProject {
+                id: id.clone(),
+                name: name.clone(),
+                domain: NamedRef {
+                    id: domain_id.clone(),
+                    name: domain_name.clone(),
+                },
+            });
+            t.is_domain = Some(false);
+            t.is_admin_project = Some(ctx.is_admin_project);
+            Some(id.as_str())
+        }
+        Scope::Domain { id, name } => {
+            t.domain = Some(NamedRef {
+                id: id.clone(),
+                name: name.clone(),
+            });
+            None
+        }
+        Scope::System => {
+            t.system = Some(SystemScope { all: true });
+            None
+        }
+    };
+    if ctx.scope != Scope::Unscoped {
+        t.roles = Some(
+            ctx.roles
+                .iter()
+                .map(|r| NamedRef {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                })
+                .collect(),
+        );
+        if with_catalog {
+            t.catalog = Some(render_catalog(snap, project_id));
+        }
+    }
+    t.oauth1 = ctx
+        .oauth_access_token_id
+        .as_ref()
+        .and_then(|id| snap.oauth_access_tokens.get(id))
+        .map(|at| TokenOauth1 {
+            access_token_id: at.id.clone(),
+            consumer_id: at.consumer_id.clone(),
+        });
+    t.trust = ctx
+        .trust_id
+        .as_ref()
+        .and_then(|id| snap.trusts.get(id))
+        .map(|tr| TokenTrust {
+            id: tr.id.clone(),
+            impersonation: tr.impersonation,
+            trustee_user: IdRef {
+                id: tr.trustee_user_id.clone(),
+            },
+            trustor_user: IdRef {
+                id: tr.trustor_user_id.clone(),
+            },
+        });
+    t.application_credential = ctx
+        .application_credential_id
+        .as_ref()
+        .and_then(|id| snap.app_creds.get(id))
+        .map(|ac| TokenAppCred {
+            id: ac.id.clone(),
+            name: ac.name.clone(),
+            restricted: !ac.unrestricted,
+        });
+    TokenBody { token: t }
 }
 
 fn subject(headers: &HeaderMap) -> Result<&str> {
@@ -46,7 +300,7 @@ fn nocatalog(q: &QueryMap) -> Result<bool> {
     tag = "auth",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = TokenBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -66,7 +320,7 @@ async fn issue(
     }
     let issued = id.authenticate(req).await?;
     let snap = id.view().await?;
-    let body = id.render_token(&snap, &issued.ctx, !nocatalog(&q)?);
+    let body = render_token(&snap, &issued.ctx, !nocatalog(&q)?);
     let mut r = (StatusCode::CREATED, Json(body)).into_response();
     let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;
     r.headers_mut().insert("x-subject-token", v);
@@ -96,7 +350,7 @@ async fn subject_ctx(
     operation_id = "auth_validate",
     tag = "auth",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = TokenBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -108,7 +362,7 @@ async fn validate(
 ) -> Result<Response> {
     let (token, ctx) = subject_ctx(&id, &caller, &headers, "identity:validate_token").await?;
     let snap = id.view().await?;
-    let mut r = Json(id.render_token(&snap, &ctx, !nocatalog(&q)?)).into_response();
+    let mut r = Json(render_token(&snap, &ctx, !nocatalog(&q)?)).into_response();
     if let Ok(v) = HeaderValue::from_str(&token) {
         r.headers_mut().insert("x-subject-token", v);
     }
@@ -151,11 +405,15 @@ async fn revoke(S(id): State, Auth(caller): Auth, headers: HeaderMap) -> Result<
     operation_id = "auth_catalog",
     tag = "auth",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AuthCatalogBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn catalog(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
+async fn catalog(
+    S(id): State,
+    Auth(caller): Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<AuthCatalogBody>> {
     id.enforce(&caller, "identity:get_auth_catalog", json!({}))?;
     if caller.scope == Scope::Unscoped {
         return Err(Error::forbidden(
@@ -163,10 +421,10 @@ async fn catalog(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Re
         ));
     }
     let snap = id.view().await?;
-    Ok(Json(json!({
-        "catalog": snap.catalog(caller.project_id()),
-        "links": {"self": format!("{base}/v3/auth/catalog"), "previous": null, "next": null},
-    })))
+    Ok(Json(AuthCatalogBody {
+        catalog: render_catalog(&snap, caller.project_id()),
+        links: super::ListLinks::only_self(format!("{base}/v3/auth/catalog")),
+    }))
 }
 
 #[utoipa::path(

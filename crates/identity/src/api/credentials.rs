@@ -291,7 +291,7 @@ async fn delete_ec2(
     tag = "credentials",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = super::auth::TokenBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -309,7 +309,7 @@ async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Resp
     let snap = id.view().await?;
     let mut r = (
         StatusCode::OK,
-        Json(id.render_token(&snap, &issued.ctx, true)),
+        Json(super::auth::render_token(&snap, &issued.ctx, true)),
     )
         .into_response();
     let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;

@@ -198,6 +198,26 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 )]
 struct Doc;
 
+/// A list's `links`: Keystone gives `previous` and `next` as null when the
+/// list is not paged.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ListLinks {
+    #[serde(rename = "self")]
+    pub self_: String,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl ListLinks {
+    pub fn only_self(href: String) -> ListLinks {
+        ListLinks {
+            self_: href,
+            previous: None,
+            next: None,
+        }
+    }
+}
+
 /// Keystone's error body, as the shared error renderer writes it for the
 /// identity service.
 #[derive(serde::Serialize, utoipa::ToSchema)]
