@@ -5,8 +5,8 @@
 //! `/v3/role_assignments`.
 
 use super::State;
-use crate::app::assignments::GrantTarget;
-use crate::db::assignments::ActorKind;
+use crate::app::assignments::{GrantTarget, Named, RoleAssignment};
+use crate::db::assignments::{ActorKind, TargetKind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -14,8 +14,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, QueryMap};
 use common::{Error, Result};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 type R = Router<Arc<crate::Identity>>;
 
@@ -199,7 +201,7 @@ pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
     operation_id = "assignments_role_assignments",
     tag = "assignments",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleAssignmentsBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -208,17 +210,164 @@ pub(crate) async fn role_assignments(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
-    let items = id.list_role_assignments(&ctx, &q, &base).await?;
+) -> Result<Json<RoleAssignmentsBody>> {
+    let items = id.list_role_assignments(&ctx, &q).await?;
     let own = if q.0.is_empty() {
         String::new()
     } else {
         format!("?{}", raw_query(&q))
     };
-    Ok(Json(json!({
-        "role_assignments": items,
-        "links": {"self": format!("{base}/v3/role_assignments{own}"), "previous": null, "next": null},
-    })))
+    Ok(Json(RoleAssignmentsBody {
+        role_assignments: items.iter().map(|a| render(a, &base)).collect(),
+        links: super::ListLinks::only_self(format!("{base}/v3/role_assignments{own}")),
+    }))
+}
+
+/// `GET /v3/role_assignments`.
+#[derive(Serialize, ToSchema)]
+pub struct RoleAssignmentsBody {
+    pub role_assignments: Vec<RoleAssignmentBody>,
+    pub links: super::ListLinks,
+}
+
+/// One role assignment: the role, exactly one of `user` and `group`, the
+/// scope and links to the grant (and, for an effective row, to the group
+/// membership and the implying role it comes from).
+#[derive(Serialize, ToSchema)]
+pub struct RoleAssignmentBody {
+    pub role: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Reference>,
+    pub scope: AssignmentScope,
+    pub links: AssignmentLinks,
+}
+
+/// A referenced resource: its id, and with `include_names` its name and
+/// domain.
+#[derive(Serialize, ToSchema)]
+pub struct Reference {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainName>,
+}
+
+/// A domain reference; `name` is null when the domain is gone.
+#[derive(Serialize, ToSchema)]
+pub struct DomainName {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+/// Exactly one of `project`, `domain` and `system`.
+#[derive(Serialize, ToSchema)]
+pub struct AssignmentScope {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<super::auth::SystemScope>,
+    /// `"projects"` for an OS-INHERIT grant.
+    #[serde(
+        rename = "OS-INHERIT:inherited_to",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub inherited_to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssignmentLinks {
+    pub assignment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prior_role: Option<String>,
+}
+
+fn reference(id: &str, named: Option<&Named>) -> Reference {
+    Reference {
+        id: id.to_string(),
+        name: named.map(|n| n.name.clone()),
+        domain: named
+            .and_then(|n| n.domain.as_ref())
+            .map(|(id, name)| DomainName {
+                id: id.clone(),
+                name: name.clone(),
+            }),
+    }
+}
+
+fn render(a: &RoleAssignment, base: &str) -> RoleAssignmentBody {
+    let r = &a.row;
+    let actor = reference(&r.actor_id, a.actor.as_ref());
+    let (user, group, actor_path) = match r.actor {
+        ActorKind::User => (Some(actor), None, "users"),
+        ActorKind::Group => (None, Some(actor), "groups"),
+    };
+    let target = || Some(reference(&r.target_id, a.target.as_ref()));
+    let (scope, target_path) = match r.target {
+        TargetKind::Project => (
+            AssignmentScope {
+                project: target(),
+                domain: None,
+                system: None,
+                inherited_to: r.inherited.then(|| "projects".to_string()),
+            },
+            format!("projects/{}", r.target_id),
+        ),
+        TargetKind::Domain => (
+            AssignmentScope {
+                project: None,
+                domain: target(),
+                system: None,
+                inherited_to: r.inherited.then(|| "projects".to_string()),
+            },
+            format!("domains/{}", r.target_id),
+        ),
+        // System grants are never inherited.
+        TargetKind::System => (
+            AssignmentScope {
+                project: None,
+                domain: None,
+                system: Some(super::auth::SystemScope { all: true }),
+                inherited_to: None,
+            },
+            "system".to_string(),
+        ),
+    };
+    let granted = r.prior_role.as_deref().unwrap_or(&r.role_id);
+    let links = match &r.via_group {
+        Some(g) => AssignmentLinks {
+            assignment: format!("{base}/v3/{target_path}/groups/{g}/roles/{granted}"),
+            membership: Some(format!("{base}/v3/groups/{g}/users/{}", r.actor_id)),
+            prior_role: None,
+        },
+        None => AssignmentLinks {
+            assignment: format!(
+                "{base}/v3/{target_path}/{actor_path}/{}/roles/{granted}",
+                r.actor_id
+            ),
+            membership: None,
+            prior_role: None,
+        },
+    };
+    RoleAssignmentBody {
+        role: reference(&r.role_id, a.role.as_ref()),
+        user,
+        group,
+        scope,
+        links: AssignmentLinks {
+            prior_role: r
+                .prior_role
+                .as_ref()
+                .map(|p| format!("{base}/v3/roles/{p}")),
+            ..links
+        },
+    }
 }
 
 fn raw_query(q: &QueryMap) -> String {
