@@ -141,6 +141,13 @@ pub struct CatalogEndpoint {
     pub url: String,
 }
 
+/// `GET /v3/auth/domains`: the domains the caller has a role on.
+#[derive(Serialize, ToSchema)]
+pub struct AuthDomainsBody {
+    pub domains: Vec<super::domains::DomainBody>,
+    pub links: super::ListLinks,
+}
+
 /// `GET /v3/auth/catalog`.
 #[derive(Serialize, ToSchema)]
 pub struct AuthCatalogBody {
@@ -466,11 +473,15 @@ async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> R
     operation_id = "auth_domains",
     tag = "auth",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AuthDomainsBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
+async fn domains(
+    S(id): State,
+    Auth(caller): Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<AuthDomainsBody>> {
     id.enforce(&caller, "identity:get_auth_domains", json!({}))?;
     let snap = id.view().await?;
     let mut ds: Vec<&crate::db::domains::Domain> = snap
@@ -484,13 +495,13 @@ async fn domains(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Re
         })
         .collect();
     ds.sort_by(|a, b| a.id.cmp(&b.id));
-    let items: Vec<Value> = ds
-        .into_iter()
-        .map(|d| super::domains::render(d, &base))
-        .collect();
-    Ok(Json(
-        json!({"domains": items, "links": {"self": format!("{base}/v3/auth/domains"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(AuthDomainsBody {
+        domains: ds
+            .into_iter()
+            .map(|d| super::domains::render(d, &base))
+            .collect(),
+        links: super::ListLinks::only_self(format!("{base}/v3/auth/domains")),
+    }))
 }
 
 #[utoipa::path(

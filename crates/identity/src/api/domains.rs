@@ -1,6 +1,6 @@
 //! `/v3/domains`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::domains::DomainInput;
 use crate::db::domains::Domain;
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -20,19 +22,60 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/domains/{id}", get(show).patch(update).delete(delete))
 }
 
-pub fn render(d: &Domain, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": d.id,
-            "name": d.name,
-            "description": d.description,
-            "enabled": d.enabled,
-            "tags": [],
-            "options": {},
-            "links": {"self": format!("{base}/v3/domains/{}", d.id)},
-        }),
-        &d.extra,
-    )
+/// A domain as Keystone shows it, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct DomainBody {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub options: Map<String, Value>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"domain": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct DomainEnvelope {
+    pub domain: DomainBody,
+}
+
+/// `GET /v3/domains`.
+#[derive(Serialize, ToSchema)]
+pub struct DomainList {
+    pub domains: Vec<DomainBody>,
+    #[schema(value_type = super::ListLinks)]
+    pub links: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+}
+
+pub fn render(d: &Domain, base: &str) -> DomainBody {
+    DomainBody {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        enabled: d.enabled,
+        tags: Vec::new(),
+        options: Map::new(),
+        links: SelfLink {
+            self_: format!("{base}/v3/domains/{}", d.id),
+        },
+        extra: extra_without(
+            &d.extra,
+            &[
+                "id",
+                "name",
+                "description",
+                "enabled",
+                "tags",
+                "options",
+                "links",
+            ],
+        ),
+    }
 }
 
 #[utoipa::path(
@@ -41,7 +84,7 @@ pub fn render(d: &Domain, base: &str) -> Value {
     operation_id = "domains_list",
     tag = "domains",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = DomainList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -50,18 +93,23 @@ async fn list(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<DomainList>> {
     let items = id
         .list_domains(&ctx, q.get("name"), q.flag("enabled")?)
         .await?;
-    list_body(
+    let page = paged(
         &id,
-        "domains",
         items.iter().map(|d| render(d, &base)).collect(),
+        |d| d.id.as_str(),
         &base,
         "/v3/domains",
         &q,
-    )
+    )?;
+    Ok(Json(DomainList {
+        domains: page.items,
+        links: page.links,
+        truncated: page.truncated,
+    }))
 }
 
 #[utoipa::path(
@@ -71,7 +119,7 @@ async fn list(
     tag = "domains",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = DomainEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -83,7 +131,9 @@ async fn create(
 ) -> Result<Response> {
     let input: DomainInput = envelope(body, "domain")?;
     let d = id.create_domain(&ctx, input).await?;
-    Ok(created(json!({"domain": render(&d, &base)})))
+    Ok(created(DomainEnvelope {
+        domain: render(&d, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -93,7 +143,7 @@ async fn create(
     tag = "domains",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = DomainEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -102,9 +152,11 @@ async fn show(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(did): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<DomainEnvelope>> {
     let d = id.get_domain(&ctx, &did).await?;
-    Ok(Json(json!({"domain": render(&d, &base)})))
+    Ok(Json(DomainEnvelope {
+        domain: render(&d, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -115,7 +167,7 @@ async fn show(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = DomainEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -125,10 +177,12 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(did): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<DomainEnvelope>> {
     let input: DomainInput = envelope(body, "domain")?;
     let d = id.update_domain(&ctx, &did, input).await?;
-    Ok(Json(json!({"domain": render(&d, &base)})))
+    Ok(Json(DomainEnvelope {
+        domain: render(&d, &base),
+    }))
 }
 
 #[utoipa::path(

@@ -415,8 +415,57 @@ pub(crate) fn list_body(
     Ok(Json(body))
 }
 
+/// One page of a typed list: its items, `links` (self, previous, next) and
+/// whether more follow (Keystone's `truncated`, present only then).
+pub(crate) struct Paged<T> {
+    pub items: Vec<T>,
+    pub links: Value,
+    pub truncated: Option<bool>,
+}
+
+/// [`list_body`] for typed items: limit/marker pagination by `id_of`.
+pub(crate) fn paged<T>(
+    identity: &Identity,
+    items: Vec<T>,
+    id_of: impl Fn(&T) -> &str,
+    base: &str,
+    path: &str,
+    q: &QueryMap,
+) -> Result<Paged<T>> {
+    let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
+    let page = common::http::pagination::paginate(items, id_of, &params)?;
+    let links =
+        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
+    Ok(Paged {
+        truncated: page.next_marker.is_some().then_some(true),
+        items: page.items,
+        links,
+    })
+}
+
+/// The extra attributes a client stored on a resource (Keystone keeps and
+/// returns them), without those named like one of its own fields, which
+/// they must not override.
+pub(crate) fn extra_without(
+    extra: &serde_json::Map<String, Value>,
+    own: &[&str],
+) -> serde_json::Map<String, Value> {
+    extra
+        .iter()
+        .filter(|(k, _)| !own.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A resource's `links`: its own URL.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SelfLink {
+    #[serde(rename = "self")]
+    pub self_: String,
+}
+
 /// 201 Created with a JSON body.
-pub(crate) fn created(body: Value) -> Response {
+pub(crate) fn created<T: serde::Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
