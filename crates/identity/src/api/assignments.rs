@@ -15,7 +15,7 @@ use common::auth::Auth;
 use common::http::{BaseUrl, QueryMap};
 use common::{Error, Result};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -58,7 +58,7 @@ fn grant_routes(
         get(move |S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(p): Path<Vec<String>>, uri: axum::http::Uri| async move {
             let (target, actor_id, _) = parts(on, &p)?;
             let roles = id.list_grants(&ctx, actor, &actor_id, &target, inherited).await?;
-            let items: Vec<Value> = roles.iter().map(|r| super::roles::render(r, &base)).collect();
+            let items: Vec<_> = roles.iter().map(|r| super::roles::render(r, &base)).collect();
             Ok::<_, Error>(Json(json!({
                 "roles": items,
                 "links": {"self": format!("{base}{}", uri.path()), "previous": null, "next": null},

@@ -141,6 +141,13 @@ pub struct CatalogEndpoint {
     pub url: String,
 }
 
+/// `GET /v3/auth/projects`: the usable projects the caller has a role on.
+#[derive(Serialize, ToSchema)]
+pub struct AuthProjectsBody {
+    pub projects: Vec<super::projects::ProjectBody>,
+    pub links: super::ListLinks,
+}
+
 /// `GET /v3/auth/domains`: the domains the caller has a role on.
 #[derive(Serialize, ToSchema)]
 pub struct AuthDomainsBody {
@@ -440,11 +447,15 @@ async fn catalog(
     operation_id = "auth_projects",
     tag = "auth",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AuthProjectsBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
+async fn projects(
+    S(id): State,
+    Auth(caller): Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<AuthProjectsBody>> {
     id.enforce(&caller, "identity:get_auth_projects", json!({}))?;
     let snap = id.view().await?;
     let mut ps: Vec<&crate::db::projects::Project> = snap
@@ -458,13 +469,13 @@ async fn projects(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> R
         })
         .collect();
     ps.sort_by(|a, b| a.id.cmp(&b.id));
-    let items: Vec<Value> = ps
-        .into_iter()
-        .map(|p| super::projects::render(p, &base))
-        .collect();
-    Ok(Json(
-        json!({"projects": items, "links": {"self": format!("{base}/v3/auth/projects"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(AuthProjectsBody {
+        projects: ps
+            .into_iter()
+            .map(|p| super::projects::render(p, &base))
+            .collect(),
+        links: super::ListLinks::only_self(format!("{base}/v3/auth/projects")),
+    }))
 }
 
 #[utoipa::path(

@@ -292,7 +292,7 @@ async fn group_projects(
             "Could not find endpoint group: {gid}."
         )));
     }
-    let ps: Vec<Value> = snap
+    let ps: Vec<_> = snap
         .project_endpoint_groups
         .iter()
         .filter(|(_, g)| *g == gid)
@@ -429,7 +429,7 @@ async fn endpoint_projects(
     let snap = id
         .endpoint_filter_read(&ctx, "identity:list_projects_for_endpoint")
         .await?;
-    let ps: Vec<Value> = snap
+    let ps: Vec<_> = snap
         .project_endpoints
         .iter()
         .filter(|(_, e)| *e == eid)

@@ -1,6 +1,6 @@
 //! `/v3/groups` and `/v3/groups/{id}/users`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::groups::{GroupInput, Membership};
 use crate::db::groups::Group;
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -25,17 +27,40 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render(g: &Group, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": g.id,
-            "name": g.name,
-            "domain_id": g.domain_id,
-            "description": g.description,
-            "links": {"self": format!("{base}/v3/groups/{}", g.id)},
-        }),
-        &g.extra,
-    )
+/// A group as Keystone shows it, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct GroupBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub description: String,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"group": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct GroupEnvelope {
+    pub group: GroupBody,
+}
+
+super::list_type!(GroupList, groups, GroupBody, "A list of groups.");
+
+pub fn render(g: &Group, base: &str) -> GroupBody {
+    GroupBody {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        domain_id: g.domain_id.clone(),
+        description: g.description.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/groups/{}", g.id),
+        },
+        extra: extra_without(
+            &g.extra,
+            &["id", "name", "domain_id", "description", "links"],
+        ),
+    }
 }
 
 #[utoipa::path(
@@ -44,7 +69,7 @@ pub fn render(g: &Group, base: &str) -> Value {
     operation_id = "groups_list",
     tag = "groups",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = GroupList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -53,16 +78,17 @@ async fn list(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupList>> {
     let items = id.list_groups(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "groups",
         items.iter().map(|g| render(g, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/groups",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -72,7 +98,7 @@ async fn list(
     tag = "groups",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = GroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -84,7 +110,9 @@ async fn create(
 ) -> Result<Response> {
     let input: GroupInput = envelope(body, "group")?;
     let g = id.create_group(&ctx, input).await?;
-    Ok(created(json!({"group": render(&g, &base)})))
+    Ok(created(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -94,7 +122,7 @@ async fn create(
     tag = "groups",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = GroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -103,9 +131,11 @@ async fn show(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupEnvelope>> {
     let g = id.get_group(&ctx, &gid).await?;
-    Ok(Json(json!({"group": render(&g, &base)})))
+    Ok(Json(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -116,7 +146,7 @@ async fn show(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = GroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -126,10 +156,12 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupEnvelope>> {
     let input: GroupInput = envelope(body, "group")?;
     let g = id.update_group(&ctx, &gid, input).await?;
-    Ok(Json(json!({"group": render(&g, &base)})))
+    Ok(Json(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -155,7 +187,7 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Resul
     tag = "groups",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = super::users::UserList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -165,20 +197,21 @@ async fn users(
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<super::users::UserList>> {
     let items = id.list_group_users(&ctx, &gid).await?;
     let path = format!("/v3/groups/{gid}/users");
-    list_body(
+    paged(
         &id,
-        "users",
         items
             .iter()
             .map(|u| super::users::render(u, &base))
             .collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(

@@ -443,6 +443,33 @@ pub(crate) fn paged<T>(
     })
 }
 
+/// A typed list body: `{"<plural>": [...], "links": {...}}`, plus
+/// `"truncated": true` when a page stops short.
+macro_rules! list_type {
+    ($name:ident, $field:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub $field: Vec<$item>,
+            #[schema(value_type = crate::api::ListLinks)]
+            pub links: serde_json::Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub truncated: Option<bool>,
+        }
+
+        impl From<crate::api::Paged<$item>> for $name {
+            fn from(p: crate::api::Paged<$item>) -> $name {
+                $name {
+                    $field: p.items,
+                    links: p.links,
+                    truncated: p.truncated,
+                }
+            }
+        }
+    };
+}
+pub(crate) use list_type;
+
 /// The extra attributes a client stored on a resource (Keystone keeps and
 /// returns them), without those named like one of its own fields, which
 /// they must not override.

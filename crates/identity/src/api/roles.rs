@@ -1,6 +1,6 @@
 //! `/v3/roles`, `/v3/roles/{prior}/implies[/{implied}]`, `/v3/role_inferences`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::roles::RoleInput;
 use crate::db::roles::Role;
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -29,18 +31,43 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/role_inferences", get(inferences))
 }
 
-pub fn render(r: &Role, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": r.id,
-            "name": r.name,
-            "domain_id": r.domain_id,
-            "description": r.description,
-            "options": r.options,
-            "links": {"self": format!("{base}/v3/roles/{}", r.id)},
-        }),
-        &r.extra,
-    )
+/// A role as Keystone shows it (`domain_id` null for a global role), with
+/// the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct RoleBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: String,
+    pub options: Map<String, Value>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"role": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct RoleEnvelope {
+    pub role: RoleBody,
+}
+
+super::list_type!(RoleList, roles, RoleBody, "A list of roles.");
+
+pub fn render(r: &Role, base: &str) -> RoleBody {
+    RoleBody {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        domain_id: r.domain_id.clone(),
+        description: r.description.clone(),
+        options: r.options.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/roles/{}", r.id),
+        },
+        extra: extra_without(
+            &r.extra,
+            &["id", "name", "domain_id", "description", "options", "links"],
+        ),
+    }
 }
 
 fn brief(r: &Role, base: &str) -> Value {
@@ -53,7 +80,7 @@ fn brief(r: &Role, base: &str) -> Value {
     operation_id = "roles_list",
     tag = "roles",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -62,16 +89,17 @@ async fn list(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleList>> {
     let items = id.list_roles(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "roles",
         items.iter().map(|r| render(r, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/roles",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -81,7 +109,7 @@ async fn list(
     tag = "roles",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = RoleEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -93,7 +121,9 @@ async fn create(
 ) -> Result<Response> {
     let input: RoleInput = envelope(body, "role")?;
     let r = id.create_role(&ctx, input).await?;
-    Ok(created(json!({"role": render(&r, &base)})))
+    Ok(created(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -103,7 +133,7 @@ async fn create(
     tag = "roles",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -112,9 +142,11 @@ async fn show(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleEnvelope>> {
     let r = id.get_role(&ctx, &rid).await?;
-    Ok(Json(json!({"role": render(&r, &base)})))
+    Ok(Json(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -125,7 +157,7 @@ async fn show(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -135,10 +167,12 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleEnvelope>> {
     let input: RoleInput = envelope(body, "role")?;
     let r = id.update_role(&ctx, &rid, input).await?;
-    Ok(Json(json!({"role": render(&r, &base)})))
+    Ok(Json(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
 #[utoipa::path(
