@@ -1,6 +1,6 @@
 //! `/v3/regions`, `/v3/services`, `/v3/endpoints`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::catalog::{EndpointInput, RegionInput, ServiceInput};
 use crate::db::catalog::{Endpoint, Region, Service};
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -40,46 +42,134 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render_region(r: &Region, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": r.id,
-            "description": r.description,
-            "parent_region_id": r.parent_region_id,
-            "links": {"self": format!("{base}/v3/regions/{}", r.id)},
-        }),
-        &r.extra,
-    )
+/// A region, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct RegionBody {
+    pub id: String,
+    pub description: String,
+    pub parent_region_id: Option<String>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
-pub fn render_service(s: &Service, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": s.id,
-            "type": s.service_type,
-            "name": s.name,
-            "description": s.description,
-            "enabled": s.enabled,
-            "links": {"self": format!("{base}/v3/services/{}", s.id)},
-        }),
-        &s.extra,
-    )
+/// `{"region": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct RegionEnvelope {
+    pub region: RegionBody,
 }
 
-pub fn render_endpoint(e: &Endpoint, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": e.id,
-            "service_id": e.service_id,
-            "interface": e.interface,
-            "url": e.url,
-            "region": e.region_id,
-            "region_id": e.region_id,
-            "enabled": e.enabled,
-            "links": {"self": format!("{base}/v3/endpoints/{}", e.id)},
-        }),
-        &e.extra,
-    )
+super::list_type!(RegionList, regions, RegionBody, "A list of regions.");
+
+pub fn render_region(r: &Region, base: &str) -> RegionBody {
+    RegionBody {
+        id: r.id.clone(),
+        description: r.description.clone(),
+        parent_region_id: r.parent_region_id.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/regions/{}", r.id),
+        },
+        extra: extra_without(
+            &r.extra,
+            &["id", "description", "parent_region_id", "links"],
+        ),
+    }
+}
+
+/// A service, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceBody {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"service": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceEnvelope {
+    pub service: ServiceBody,
+}
+
+super::list_type!(ServiceList, services, ServiceBody, "A list of services.");
+
+pub fn render_service(s: &Service, base: &str) -> ServiceBody {
+    ServiceBody {
+        id: s.id.clone(),
+        service_type: s.service_type.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        enabled: s.enabled,
+        links: SelfLink {
+            self_: format!("{base}/v3/services/{}", s.id),
+        },
+        extra: extra_without(
+            &s.extra,
+            &["id", "type", "name", "description", "enabled", "links"],
+        ),
+    }
+}
+
+/// An endpoint (`region` and `region_id` both the region's id, null when
+/// it has none), with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointBody {
+    pub id: String,
+    pub service_id: String,
+    pub interface: String,
+    pub url: String,
+    pub region: Option<String>,
+    pub region_id: Option<String>,
+    pub enabled: bool,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"endpoint": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointEnvelope {
+    pub endpoint: EndpointBody,
+}
+
+super::list_type!(
+    EndpointList,
+    endpoints,
+    EndpointBody,
+    "A list of endpoints."
+);
+
+pub fn render_endpoint(e: &Endpoint, base: &str) -> EndpointBody {
+    EndpointBody {
+        id: e.id.clone(),
+        service_id: e.service_id.clone(),
+        interface: e.interface.clone(),
+        url: e.url.clone(),
+        region: e.region_id.clone(),
+        region_id: e.region_id.clone(),
+        enabled: e.enabled,
+        links: SelfLink {
+            self_: format!("{base}/v3/endpoints/{}", e.id),
+        },
+        extra: extra_without(
+            &e.extra,
+            &[
+                "id",
+                "service_id",
+                "interface",
+                "url",
+                "region",
+                "region_id",
+                "enabled",
+                "links",
+            ],
+        ),
+    }
 }
 
 #[utoipa::path(
@@ -88,7 +178,7 @@ pub fn render_endpoint(e: &Endpoint, base: &str) -> Value {
     operation_id = "catalog_list_regions",
     tag = "catalog",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RegionList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -97,16 +187,17 @@ async fn list_regions(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<RegionList>> {
     let items = id.list_regions(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "regions",
         items.iter().map(|r| render_region(r, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/regions",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -116,7 +207,7 @@ async fn list_regions(
     tag = "catalog",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -128,7 +219,9 @@ async fn create_region(
 ) -> Result<Response> {
     let input: RegionInput = envelope(body, "region")?;
     let r = id.create_region(&ctx, None, input).await?;
-    Ok(created(json!({"region": render_region(&r, &base)})))
+    Ok(created(RegionEnvelope {
+        region: render_region(&r, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -139,7 +232,7 @@ async fn create_region(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -152,7 +245,9 @@ async fn put_region(
 ) -> Result<Response> {
     let input: RegionInput = envelope(body, "region")?;
     let r = id.create_region(&ctx, Some(rid), input).await?;
-    Ok(created(json!({"region": render_region(&r, &base)})))
+    Ok(created(RegionEnvelope {
+        region: render_region(&r, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -162,7 +257,7 @@ async fn put_region(
     tag = "catalog",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -171,10 +266,10 @@ async fn show_region(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"region": render_region(&id.get_region(&ctx, &rid).await?, &base)}),
-    ))
+) -> Result<Json<RegionEnvelope>> {
+    Ok(Json(RegionEnvelope {
+        region: render_region(&id.get_region(&ctx, &rid).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -185,7 +280,7 @@ async fn show_region(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -195,11 +290,11 @@ async fn update_region(
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RegionEnvelope>> {
     let input: RegionInput = envelope(body, "region")?;
-    Ok(Json(
-        json!({"region": render_region(&id.update_region(&ctx, &rid, input).await?, &base)}),
-    ))
+    Ok(Json(RegionEnvelope {
+        region: render_region(&id.update_region(&ctx, &rid, input).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -228,7 +323,7 @@ async fn delete_region(
     operation_id = "catalog_list_services",
     tag = "catalog",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ServiceList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -237,16 +332,17 @@ async fn list_services(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<ServiceList>> {
     let items = id.list_services(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "services",
         items.iter().map(|s| render_service(s, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/services",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -256,7 +352,7 @@ async fn list_services(
     tag = "catalog",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = ServiceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -268,7 +364,9 @@ async fn create_service(
 ) -> Result<Response> {
     let input: ServiceInput = envelope(body, "service")?;
     let s = id.create_service(&ctx, input).await?;
-    Ok(created(json!({"service": render_service(&s, &base)})))
+    Ok(created(ServiceEnvelope {
+        service: render_service(&s, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -278,7 +376,7 @@ async fn create_service(
     tag = "catalog",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ServiceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -287,10 +385,10 @@ async fn show_service(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(sid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"service": render_service(&id.get_service(&ctx, &sid).await?, &base)}),
-    ))
+) -> Result<Json<ServiceEnvelope>> {
+    Ok(Json(ServiceEnvelope {
+        service: render_service(&id.get_service(&ctx, &sid).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -301,7 +399,7 @@ async fn show_service(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ServiceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -311,11 +409,11 @@ async fn update_service(
     BaseUrl(base): BaseUrl,
     Path(sid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ServiceEnvelope>> {
     let input: ServiceInput = envelope(body, "service")?;
-    Ok(Json(
-        json!({"service": render_service(&id.update_service(&ctx, &sid, input).await?, &base)}),
-    ))
+    Ok(Json(ServiceEnvelope {
+        service: render_service(&id.update_service(&ctx, &sid, input).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -344,7 +442,7 @@ async fn delete_service(
     operation_id = "catalog_list_endpoints",
     tag = "catalog",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -353,16 +451,17 @@ async fn list_endpoints(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointList>> {
     let items = id.list_endpoints(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "endpoints",
         items.iter().map(|e| render_endpoint(e, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/endpoints",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -372,7 +471,7 @@ async fn list_endpoints(
     tag = "catalog",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = EndpointEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -384,7 +483,9 @@ async fn create_endpoint(
 ) -> Result<Response> {
     let input: EndpointInput = envelope(body, "endpoint")?;
     let e = id.create_endpoint(&ctx, input).await?;
-    Ok(created(json!({"endpoint": render_endpoint(&e, &base)})))
+    Ok(created(EndpointEnvelope {
+        endpoint: render_endpoint(&e, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -394,7 +495,7 @@ async fn create_endpoint(
     tag = "catalog",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -403,10 +504,10 @@ async fn show_endpoint(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(eid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"endpoint": render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base)}),
-    ))
+) -> Result<Json<EndpointEnvelope>> {
+    Ok(Json(EndpointEnvelope {
+        endpoint: render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -417,7 +518,7 @@ async fn show_endpoint(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -427,11 +528,11 @@ async fn update_endpoint(
     BaseUrl(base): BaseUrl,
     Path(eid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointEnvelope>> {
     let input: EndpointInput = envelope(body, "endpoint")?;
-    Ok(Json(
-        json!({"endpoint": render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base)}),
-    ))
+    Ok(Json(EndpointEnvelope {
+        endpoint: render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base),
+    }))
 }
 
 #[utoipa::path(

@@ -331,7 +331,7 @@ async fn group_endpoints(
         .iter()
         .find(|g| g.id == gid)
         .ok_or_else(|| Error::not_found(format!("Could not find endpoint group: {gid}.")))?;
-    let es: Vec<Value> = snap
+    let es: Vec<_> = snap
         .endpoints
         .iter()
         .filter(|e| matches(g, e))
@@ -399,7 +399,7 @@ async fn project_endpoints(
         return Err(Error::not_found(format!("Could not find project: {pid}.")));
     }
     let only = snap.endpoint_filter(&pid).unwrap_or_default();
-    let es: Vec<Value> = snap
+    let es: Vec<_> = snap
         .endpoints
         .iter()
         .filter(|e| only.contains(&e.id))
