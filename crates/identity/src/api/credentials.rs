@@ -1,7 +1,7 @@
 //! `/v3/credentials`, `/v3/users/{id}/credentials/OS-EC2[/{access}]` and
 //! `/v3/ec2tokens`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, list_body, paged, SelfLink, State};
 use crate::app::credentials::{Credential, CredentialInput};
 use crate::app::ec2::SignedRequest;
 use axum::extract::{Path, State as S};
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -33,18 +35,49 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/ec2tokens", post(ec2tokens))
 }
 
-pub fn render(c: &Credential, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": c.id,
-            "user_id": c.user_id,
-            "project_id": c.project_id,
-            "type": c.cred_type,
-            "blob": c.blob,
-            "links": {"self": format!("{base}/v3/credentials/{}", c.id)},
-        }),
-        &c.extra,
-    )
+/// A credential with its blob in the clear, with the extra attributes
+/// stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialBody {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    #[serde(rename = "type")]
+    pub cred_type: String,
+    pub blob: String,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"credential": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialEnvelope {
+    pub credential: CredentialBody,
+}
+
+super::list_type!(
+    CredentialList,
+    credentials,
+    CredentialBody,
+    "A list of credentials."
+);
+
+pub fn render(c: &Credential, base: &str) -> CredentialBody {
+    CredentialBody {
+        id: c.id.clone(),
+        user_id: c.user_id.clone(),
+        project_id: c.project_id.clone(),
+        cred_type: c.cred_type.clone(),
+        blob: c.blob.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/credentials/{}", c.id),
+        },
+        extra: extra_without(
+            &c.extra,
+            &["id", "user_id", "project_id", "type", "blob", "links"],
+        ),
+    }
 }
 
 fn render_ec2(c: &Credential, base: &str) -> Value {
@@ -65,7 +98,7 @@ fn render_ec2(c: &Credential, base: &str) -> Value {
     operation_id = "credentials_list",
     tag = "credentials",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = CredentialList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -74,16 +107,17 @@ async fn list(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<CredentialList>> {
     let items = id.list_credentials(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "credentials",
         items.iter().map(|c| render(c, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/credentials",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
 #[utoipa::path(
@@ -93,7 +127,7 @@ async fn list(
     tag = "credentials",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -104,9 +138,9 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(created(
-        json!({"credential": render(&id.create_credential(&ctx, input).await?, &base)}),
-    ))
+    Ok(created(CredentialEnvelope {
+        credential: render(&id.create_credential(&ctx, input).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -116,7 +150,7 @@ async fn create(
     tag = "credentials",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -125,10 +159,10 @@ async fn show(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"credential": render(&id.get_credential(&ctx, &cid).await?, &base)}),
-    ))
+) -> Result<Json<CredentialEnvelope>> {
+    Ok(Json(CredentialEnvelope {
+        credential: render(&id.get_credential(&ctx, &cid).await?, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -139,7 +173,7 @@ async fn show(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -149,11 +183,11 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<CredentialEnvelope>> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(Json(
-        json!({"credential": render(&id.update_credential(&ctx, &cid, input).await?, &base)}),
-    ))
+    Ok(Json(CredentialEnvelope {
+        credential: render(&id.update_credential(&ctx, &cid, input).await?, &base),
+    }))
 }
 
 #[utoipa::path(
