@@ -496,17 +496,6 @@ pub(crate) fn created<T: serde::Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
-/// Adds the extra attributes to a rendered resource without letting them
-/// override the real fields.
-pub(crate) fn with_extra(mut v: Value, extra: &serde_json::Map<String, Value>) -> Value {
-    if let Value::Object(m) = &mut v {
-        for (k, x) in extra {
-            m.entry(k.clone()).or_insert_with(|| x.clone());
-        }
-    }
-    v
-}
-
 /// Unwraps `{"<key>": {...}}` or says which key was expected.
 pub(crate) fn envelope<T: serde::de::DeserializeOwned>(body: Value, key: &str) -> Result<T> {
     let Value::Object(mut m) = body else {
