@@ -200,3 +200,33 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(did): Path<String>) -> Resul
     id.delete_domain(&ctx, &did).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Extra attributes are returned beside the real fields and never
+    /// override (or duplicate) one, as Keystone's rendering does.
+    #[test]
+    fn extra_attributes_never_override_fields() {
+        let mut extra = Map::new();
+        extra.insert("name".into(), Value::from("shadow"));
+        extra.insert("links".into(), Value::from("shadow"));
+        extra.insert("color".into(), Value::from("blue"));
+        let d = Domain {
+            id: "d1".into(),
+            name: "real".into(),
+            description: String::new(),
+            enabled: true,
+            extra,
+            created_at: 0,
+        };
+        let text = serde_json::to_string(&render(&d, "http://h")).unwrap_or_default();
+        assert_eq!(text.matches("\"name\"").count(), 1, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(v["name"], "real");
+        assert_eq!(v["color"], "blue");
+        assert_eq!(v["links"]["self"], "http://h/v3/domains/d1");
+        assert_eq!(v["tags"], serde_json::json!([]));
+    }
+}
