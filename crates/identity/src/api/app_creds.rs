@@ -1,7 +1,7 @@
 //! `/v3/users/{id}/application_credentials[/{cred}]` and
 //! `/v3/users/{id}/access_rules[/{rule}]`.
 
-use super::{created, envelope, list_body, State};
+use super::{created, envelope, paged, SelfLink, State};
 use crate::app::app_creds::AppCredInput;
 use crate::app::snapshot::Snapshot;
 use crate::db::app_creds::AppCred;
@@ -13,8 +13,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -33,52 +35,145 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> Value {
-    let roles: Vec<Value> = a
-        .role_ids
-        .iter()
-        .filter_map(|r| snap.roles.get(r))
-        .map(|r| json!({"id": r.id, "name": r.name, "domain_id": r.domain_id}))
-        .collect();
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "description": a.description,
-        "user_id": a.user_id,
-        "project_id": a.project_id,
-        "system": a.system,
-        // Keystone returns the stored datetime through oslo's jsonutils:
-        // microseconds, no zone (tempest compares it with `isoformat()`).
-        "expires_at": a.expires_at.map(common::clock::iso_micros_naive),
-        "unrestricted": a.unrestricted,
-        "roles": roles,
-        "access_rules": snap.app_cred_rules.get(&a.id).map(|ids| ids.iter().filter_map(|id| snap.access_rules.get(id))
-            .map(|r| json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path})).collect::<Vec<_>>())
-            .unwrap_or_default(),
-        "links": {"self": format!("{base}/v3/users/{}/application_credentials/{}", a.user_id, a.id)},
-    })
+/// A role an application credential carries.
+#[derive(Serialize, ToSchema)]
+pub struct AppCredRole {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
 }
 
+/// An access rule as listed inside an application credential.
+#[derive(Serialize, ToSchema)]
+pub struct AppCredRule {
+    pub id: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+}
+
+/// An application credential; `secret` only in the answer to its creation.
+#[derive(Serialize, ToSchema)]
+pub struct AppCredBody {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub system: Option<String>,
+    /// Keystone returns the stored datetime through oslo's jsonutils:
+    /// microseconds, no zone (tempest compares it with `isoformat()`).
+    pub expires_at: Option<String>,
+    pub unrestricted: bool,
+    pub roles: Vec<AppCredRole>,
+    pub access_rules: Vec<AppCredRule>,
+    pub links: SelfLink,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `{"application_credential": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct AppCredEnvelope {
+    pub application_credential: AppCredBody,
+}
+
+super::list_type!(
+    AppCredList,
+    application_credentials,
+    AppCredBody,
+    "A list of application credentials."
+);
+
+pub fn render(a: &AppCred, snap: &Snapshot, base: &str) -> AppCredBody {
+    AppCredBody {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        user_id: a.user_id.clone(),
+        project_id: a.project_id.clone(),
+        system: a.system.clone(),
+        expires_at: a.expires_at.map(common::clock::iso_micros_naive),
+        unrestricted: a.unrestricted,
+        roles: a
+            .role_ids
+            .iter()
+            .filter_map(|r| snap.roles.get(r))
+            .map(|r| AppCredRole {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                domain_id: r.domain_id.clone(),
+            })
+            .collect(),
+        access_rules: snap
+            .app_cred_rules
+            .get(&a.id)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| snap.access_rules.get(id))
+                    .map(|r| AppCredRule {
+                        id: r.id.clone(),
+                        service: r.service.clone(),
+                        method: r.method.clone(),
+                        path: r.path.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        links: SelfLink {
+            self_: format!(
+                "{base}/v3/users/{}/application_credentials/{}",
+                a.user_id, a.id
+            ),
+        },
+        secret: None,
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/application_credentials",
+    operation_id = "app_creds_list",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = AppCredList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<AppCredList>> {
     let items = id.list_app_creds(&ctx, &uid, q.get("name")).await?;
     let snap = id.view().await?;
     let path = format!("/v3/users/{uid}/application_credentials");
-    list_body(
+    paged(
         &id,
-        "application_credentials",
         items.iter().map(|a| render(a, &snap, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/application_credentials",
+    operation_id = "app_creds_create",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = AppCredEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -90,23 +185,47 @@ async fn create(
     let (cred, secret) = id.create_app_cred(&ctx, &uid, input).await?;
     let snap = id.view().await?;
     let mut v = render(&cred, &snap, &base);
-    v["secret"] = json!(secret);
-    Ok(created(json!({"application_credential": v})))
+    v.secret = Some(secret);
+    Ok(created(AppCredEnvelope {
+        application_credential: v,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/application_credentials/{cred_id}",
+    operation_id = "app_creds_show",
+    tag = "app_creds",
+    params(("id" = String, Path), ("cred_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = AppCredEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((uid, cid)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AppCredEnvelope>> {
     let a = id.get_app_cred(&ctx, &uid, &cid).await?;
     let snap = id.view().await?;
-    Ok(Json(
-        json!({"application_credential": render(&a, &snap, &base)}),
-    ))
+    Ok(Json(AppCredEnvelope {
+        application_credential: render(&a, &snap, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/application_credentials/{cred_id}",
+    operation_id = "app_creds_delete",
+    tag = "app_creds",
+    params(("id" = String, Path), ("cred_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(
     S(id): State,
     Auth(ctx): Auth,
@@ -116,41 +235,105 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn render_rule(r: &crate::db::access_rules::AccessRuleRow, base: &str) -> Value {
-    json!({"id": r.id, "service": r.service, "method": r.method, "path": r.path,
-        "links": {"self": format!("{base}/v3/users/{}/access_rules/{}", r.user_id, r.id)}})
+/// An access rule.
+#[derive(Serialize, ToSchema)]
+pub struct AccessRuleBody {
+    pub id: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub links: SelfLink,
 }
 
+/// `{"access_rule": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessRuleEnvelope {
+    pub access_rule: AccessRuleBody,
+}
+
+super::list_type!(
+    AccessRuleList,
+    access_rules,
+    AccessRuleBody,
+    "A list of access rules."
+);
+
+fn render_rule(r: &crate::db::access_rules::AccessRuleRow, base: &str) -> AccessRuleBody {
+    AccessRuleBody {
+        id: r.id.clone(),
+        service: r.service.clone(),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/users/{}/access_rules/{}", r.user_id, r.id),
+        },
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/access_rules",
+    operation_id = "app_creds_list_rules",
+    tag = "app_creds",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = AccessRuleList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_rules(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<AccessRuleList>> {
     let items = id.list_access_rules(&ctx, &uid).await?;
     let path = format!("/v3/users/{uid}/access_rules");
-    list_body(
+    paged(
         &id,
-        "access_rules",
         items.iter().map(|r| render_rule(r, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/access_rules/{rule_id}",
+    operation_id = "app_creds_show_rule",
+    tag = "app_creds",
+    params(("id" = String, Path), ("rule_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = AccessRuleEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_rule(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((uid, rid)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"access_rule": render_rule(&id.get_access_rule(&ctx, &uid, &rid).await?, &base)}),
-    ))
+) -> Result<Json<AccessRuleEnvelope>> {
+    Ok(Json(AccessRuleEnvelope {
+        access_rule: render_rule(&id.get_access_rule(&ctx, &uid, &rid).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/access_rules/{rule_id}",
+    operation_id = "app_creds_delete_rule",
+    tag = "app_creds",
+    params(("id" = String, Path), ("rule_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_rule(
     S(id): State,
     Auth(ctx): Auth,

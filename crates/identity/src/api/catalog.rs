@@ -1,6 +1,6 @@
 //! `/v3/regions`, `/v3/services`, `/v3/endpoints`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::catalog::{EndpointInput, RegionInput, ServiceInput};
 use crate::db::catalog::{Endpoint, Region, Service};
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -40,65 +42,175 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render_region(r: &Region, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": r.id,
-            "description": r.description,
-            "parent_region_id": r.parent_region_id,
-            "links": {"self": format!("{base}/v3/regions/{}", r.id)},
-        }),
-        &r.extra,
-    )
+/// A region, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct RegionBody {
+    pub id: String,
+    pub description: String,
+    pub parent_region_id: Option<String>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
-pub fn render_service(s: &Service, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": s.id,
-            "type": s.service_type,
-            "name": s.name,
-            "description": s.description,
-            "enabled": s.enabled,
-            "links": {"self": format!("{base}/v3/services/{}", s.id)},
-        }),
-        &s.extra,
-    )
+/// `{"region": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct RegionEnvelope {
+    pub region: RegionBody,
 }
 
-pub fn render_endpoint(e: &Endpoint, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": e.id,
-            "service_id": e.service_id,
-            "interface": e.interface,
-            "url": e.url,
-            "region": e.region_id,
-            "region_id": e.region_id,
-            "enabled": e.enabled,
-            "links": {"self": format!("{base}/v3/endpoints/{}", e.id)},
-        }),
-        &e.extra,
-    )
+super::list_type!(RegionList, regions, RegionBody, "A list of regions.");
+
+pub fn render_region(r: &Region, base: &str) -> RegionBody {
+    RegionBody {
+        id: r.id.clone(),
+        description: r.description.clone(),
+        parent_region_id: r.parent_region_id.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/regions/{}", r.id),
+        },
+        extra: extra_without(
+            &r.extra,
+            &["id", "description", "parent_region_id", "links"],
+        ),
+    }
 }
 
+/// A service, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceBody {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"service": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceEnvelope {
+    pub service: ServiceBody,
+}
+
+super::list_type!(ServiceList, services, ServiceBody, "A list of services.");
+
+pub fn render_service(s: &Service, base: &str) -> ServiceBody {
+    ServiceBody {
+        id: s.id.clone(),
+        service_type: s.service_type.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        enabled: s.enabled,
+        links: SelfLink {
+            self_: format!("{base}/v3/services/{}", s.id),
+        },
+        extra: extra_without(
+            &s.extra,
+            &["id", "type", "name", "description", "enabled", "links"],
+        ),
+    }
+}
+
+/// An endpoint (`region` and `region_id` both the region's id, null when
+/// it has none), with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointBody {
+    pub id: String,
+    pub service_id: String,
+    pub interface: String,
+    pub url: String,
+    pub region: Option<String>,
+    pub region_id: Option<String>,
+    pub enabled: bool,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"endpoint": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointEnvelope {
+    pub endpoint: EndpointBody,
+}
+
+super::list_type!(
+    EndpointList,
+    endpoints,
+    EndpointBody,
+    "A list of endpoints."
+);
+
+pub fn render_endpoint(e: &Endpoint, base: &str) -> EndpointBody {
+    EndpointBody {
+        id: e.id.clone(),
+        service_id: e.service_id.clone(),
+        interface: e.interface.clone(),
+        url: e.url.clone(),
+        region: e.region_id.clone(),
+        region_id: e.region_id.clone(),
+        enabled: e.enabled,
+        links: SelfLink {
+            self_: format!("{base}/v3/endpoints/{}", e.id),
+        },
+        extra: extra_without(
+            &e.extra,
+            &[
+                "id",
+                "service_id",
+                "interface",
+                "url",
+                "region",
+                "region_id",
+                "enabled",
+                "links",
+            ],
+        ),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/regions",
+    operation_id = "catalog_list_regions",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = RegionList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_regions(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<RegionList>> {
     let items = id.list_regions(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "regions",
         items.iter().map(|r| render_region(r, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/regions",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/regions",
+    operation_id = "catalog_create_region",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = RegionEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -107,9 +219,23 @@ async fn create_region(
 ) -> Result<Response> {
     let input: RegionInput = envelope(body, "region")?;
     let r = id.create_region(&ctx, None, input).await?;
-    Ok(created(json!({"region": render_region(&r, &base)})))
+    Ok(created(RegionEnvelope {
+        region: render_region(&r, &base),
+    }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_put_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = RegionEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn put_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -119,33 +245,69 @@ async fn put_region(
 ) -> Result<Response> {
     let input: RegionInput = envelope(body, "region")?;
     let r = id.create_region(&ctx, Some(rid), input).await?;
-    Ok(created(json!({"region": render_region(&r, &base)})))
+    Ok(created(RegionEnvelope {
+        region: render_region(&r, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_show_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = RegionEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_region(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"region": render_region(&id.get_region(&ctx, &rid).await?, &base)}),
-    ))
+) -> Result<Json<RegionEnvelope>> {
+    Ok(Json(RegionEnvelope {
+        region: render_region(&id.get_region(&ctx, &rid).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_update_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = RegionEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_region(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RegionEnvelope>> {
     let input: RegionInput = envelope(body, "region")?;
-    Ok(Json(
-        json!({"region": render_region(&id.update_region(&ctx, &rid, input).await?, &base)}),
-    ))
+    Ok(Json(RegionEnvelope {
+        region: render_region(&id.update_region(&ctx, &rid, input).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/regions/{id}",
+    operation_id = "catalog_delete_region",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_region(
     S(id): State,
     Auth(ctx): Auth,
@@ -155,23 +317,45 @@ async fn delete_region(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/services",
+    operation_id = "catalog_list_services",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = ServiceList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_services(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<ServiceList>> {
     let items = id.list_services(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "services",
         items.iter().map(|s| render_service(s, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/services",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/services",
+    operation_id = "catalog_create_service",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = ServiceEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -180,33 +364,69 @@ async fn create_service(
 ) -> Result<Response> {
     let input: ServiceInput = envelope(body, "service")?;
     let s = id.create_service(&ctx, input).await?;
-    Ok(created(json!({"service": render_service(&s, &base)})))
+    Ok(created(ServiceEnvelope {
+        service: render_service(&s, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_show_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = ServiceEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_service(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(sid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"service": render_service(&id.get_service(&ctx, &sid).await?, &base)}),
-    ))
+) -> Result<Json<ServiceEnvelope>> {
+    Ok(Json(ServiceEnvelope {
+        service: render_service(&id.get_service(&ctx, &sid).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_update_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = ServiceEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_service(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(sid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ServiceEnvelope>> {
     let input: ServiceInput = envelope(body, "service")?;
-    Ok(Json(
-        json!({"service": render_service(&id.update_service(&ctx, &sid, input).await?, &base)}),
-    ))
+    Ok(Json(ServiceEnvelope {
+        service: render_service(&id.update_service(&ctx, &sid, input).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/services/{id}",
+    operation_id = "catalog_delete_service",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_service(
     S(id): State,
     Auth(ctx): Auth,
@@ -216,23 +436,45 @@ async fn delete_service(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/endpoints",
+    operation_id = "catalog_list_endpoints",
+    tag = "catalog",
+    responses(
+        (status = 200, description = "OK", body = EndpointList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_endpoints(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointList>> {
     let items = id.list_endpoints(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "endpoints",
         items.iter().map(|e| render_endpoint(e, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/endpoints",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/endpoints",
+    operation_id = "catalog_create_endpoint",
+    tag = "catalog",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = EndpointEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_endpoint(
     S(id): State,
     Auth(ctx): Auth,
@@ -241,33 +483,69 @@ async fn create_endpoint(
 ) -> Result<Response> {
     let input: EndpointInput = envelope(body, "endpoint")?;
     let e = id.create_endpoint(&ctx, input).await?;
-    Ok(created(json!({"endpoint": render_endpoint(&e, &base)})))
+    Ok(created(EndpointEnvelope {
+        endpoint: render_endpoint(&e, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_show_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = EndpointEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_endpoint(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(eid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"endpoint": render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base)}),
-    ))
+) -> Result<Json<EndpointEnvelope>> {
+    Ok(Json(EndpointEnvelope {
+        endpoint: render_endpoint(&id.get_endpoint(&ctx, &eid).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_update_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = EndpointEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_endpoint(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(eid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointEnvelope>> {
     let input: EndpointInput = envelope(body, "endpoint")?;
-    Ok(Json(
-        json!({"endpoint": render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base)}),
-    ))
+    Ok(Json(EndpointEnvelope {
+        endpoint: render_endpoint(&id.update_endpoint(&ctx, &eid, input).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/endpoints/{id}",
+    operation_id = "catalog_delete_endpoint",
+    tag = "catalog",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_endpoint(
     S(id): State,
     Auth(ctx): Auth,

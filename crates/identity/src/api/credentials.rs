@@ -1,7 +1,7 @@
 //! `/v3/credentials`, `/v3/users/{id}/credentials/OS-EC2[/{access}]` and
 //! `/v3/ec2tokens`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, list_body, paged, SelfLink, State};
 use crate::app::credentials::{Credential, CredentialInput};
 use crate::app::ec2::SignedRequest;
 use axum::extract::{Path, State as S};
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -33,18 +35,49 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/ec2tokens", post(ec2tokens))
 }
 
-pub fn render(c: &Credential, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": c.id,
-            "user_id": c.user_id,
-            "project_id": c.project_id,
-            "type": c.cred_type,
-            "blob": c.blob,
-            "links": {"self": format!("{base}/v3/credentials/{}", c.id)},
-        }),
-        &c.extra,
-    )
+/// A credential with its blob in the clear, with the extra attributes
+/// stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialBody {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    #[serde(rename = "type")]
+    pub cred_type: String,
+    pub blob: String,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"credential": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialEnvelope {
+    pub credential: CredentialBody,
+}
+
+super::list_type!(
+    CredentialList,
+    credentials,
+    CredentialBody,
+    "A list of credentials."
+);
+
+pub fn render(c: &Credential, base: &str) -> CredentialBody {
+    CredentialBody {
+        id: c.id.clone(),
+        user_id: c.user_id.clone(),
+        project_id: c.project_id.clone(),
+        cred_type: c.cred_type.clone(),
+        blob: c.blob.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/credentials/{}", c.id),
+        },
+        extra: extra_without(
+            &c.extra,
+            &["id", "user_id", "project_id", "type", "blob", "links"],
+        ),
+    }
 }
 
 fn render_ec2(c: &Credential, base: &str) -> Value {
@@ -59,23 +92,45 @@ fn render_ec2(c: &Credential, base: &str) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/credentials",
+    operation_id = "credentials_list",
+    tag = "credentials",
+    responses(
+        (status = 200, description = "OK", body = CredentialList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<CredentialList>> {
     let items = id.list_credentials(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "credentials",
         items.iter().map(|c| render(c, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/credentials",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/credentials",
+    operation_id = "credentials_create",
+    tag = "credentials",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = CredentialEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -83,35 +138,69 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(created(
-        json!({"credential": render(&id.create_credential(&ctx, input).await?, &base)}),
-    ))
+    Ok(created(CredentialEnvelope {
+        credential: render(&id.create_credential(&ctx, input).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_show",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = CredentialEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"credential": render(&id.get_credential(&ctx, &cid).await?, &base)}),
-    ))
+) -> Result<Json<CredentialEnvelope>> {
+    Ok(Json(CredentialEnvelope {
+        credential: render(&id.get_credential(&ctx, &cid).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_update",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = CredentialEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<CredentialEnvelope>> {
     let input: CredentialInput = envelope(body, "credential")?;
-    Ok(Json(
-        json!({"credential": render(&id.update_credential(&ctx, &cid, input).await?, &base)}),
-    ))
+    Ok(Json(CredentialEnvelope {
+        credential: render(&id.update_credential(&ctx, &cid, input).await?, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/credentials/{id}",
+    operation_id = "credentials_delete",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Result<StatusCode> {
     id.delete_credential(&ctx, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,6 +211,18 @@ struct Ec2Create {
     tenant_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/credentials/OS-EC2",
+    operation_id = "credentials_create_ec2",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -133,6 +234,17 @@ async fn create_ec2(
     Ok(created(json!({"credential": render_ec2(&c, &base)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/credentials/OS-EC2",
+    operation_id = "credentials_list_ec2",
+    tag = "credentials",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -161,6 +273,17 @@ async fn list_ec2(
     Ok(body)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/credentials/OS-EC2/{access}",
+    operation_id = "credentials_show_ec2",
+    tag = "credentials",
+    params(("id" = String, Path), ("access" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -173,6 +296,17 @@ async fn show_ec2(
     Ok(Json(json!({"credential": render_ec2(&c, &base)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/credentials/OS-EC2/{access}",
+    operation_id = "credentials_delete_ec2",
+    tag = "credentials",
+    params(("id" = String, Path), ("access" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_ec2(
     S(id): State,
     Auth(ctx): Auth,
@@ -184,6 +318,17 @@ async fn delete_ec2(
 
 /// `POST /v3/ec2tokens`: `{"credentials": {...}}` (or the older
 /// `ec2Credentials`), answered with a token like `POST /v3/auth/tokens`.
+#[utoipa::path(
+    post,
+    path = "/v3/ec2tokens",
+    operation_id = "credentials_ec2tokens",
+    tag = "credentials",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = super::auth::TokenBody),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Response> {
     let inner = body
         .get("credentials")
@@ -198,7 +343,7 @@ async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Resp
     let snap = id.view().await?;
     let mut r = (
         StatusCode::OK,
-        Json(id.render_token(&snap, &issued.ctx, true)),
+        Json(super::auth::render_token(&snap, &issued.ctx, true)),
     )
         .into_response();
     let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;

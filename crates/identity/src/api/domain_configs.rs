@@ -40,12 +40,36 @@ fn config_of(body: &Value) -> Result<&Value> {
         .ok_or_else(|| Error::bad_request("Invalid input: 'config' is a required property."))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/{id}/config",
+    operation_id = "domain_configs_show",
+    tag = "domain_configs",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<Json<Value>> {
     Ok(Json(
         json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/domains/{id}/config",
+    operation_id = "domain_configs_create",
+    tag = "domain_configs",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -65,6 +89,18 @@ async fn create(
     Ok((status, Json(json!({"config": cfg}))).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/domains/{id}/config",
+    operation_id = "domain_configs_update",
+    tag = "domain_configs",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -78,11 +114,33 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/domains/{id}/config",
+    operation_id = "domain_configs_delete",
+    tag = "domain_configs",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<StatusCode> {
     id.delete_domain_config(&ctx, &d, None, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/{id}/config/{group}",
+    operation_id = "domain_configs_show_group",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -95,6 +153,18 @@ async fn show_group(
 
 /// Updates answer the domain's whole configuration, as Keystone's
 /// `update_config` does.
+#[utoipa::path(
+    patch,
+    path = "/v3/domains/{id}/config/{group}",
+    operation_id = "domain_configs_update_group",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -108,6 +178,17 @@ async fn update_group(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/domains/{id}/config/{group}",
+    operation_id = "domain_configs_delete_group",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -117,6 +198,17 @@ async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/{id}/config/{group}/{option}",
+    operation_id = "domain_configs_show_option",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path), ("option" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_option(
     S(id): State,
     Auth(ctx): Auth,
@@ -126,6 +218,18 @@ async fn show_option(
     Ok(Json(json!({"config": {o.clone(): cfg[&g][&o]}})))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/domains/{id}/config/{group}/{option}",
+    operation_id = "domain_configs_update_option",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path), ("option" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_option(
     S(id): State,
     Auth(ctx): Auth,
@@ -139,6 +243,17 @@ async fn update_option(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/domains/{id}/config/{group}/{option}",
+    operation_id = "domain_configs_delete_option",
+    tag = "domain_configs",
+    params(("id" = String, Path), ("group" = String, Path), ("option" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_option(
     S(id): State,
     Auth(ctx): Auth,
@@ -149,12 +264,33 @@ async fn delete_option(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/config/default",
+    operation_id = "domain_configs_default_all",
+    tag = "domain_configs",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn default_all(S(id): State, Auth(ctx): Auth) -> Result<Json<Value>> {
     Ok(Json(
         json!({"config": id.default_domain_config(&ctx, None, None)?}),
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/config/{group}/default",
+    operation_id = "domain_configs_default_group",
+    tag = "domain_configs",
+    params(("group" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn default_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -165,6 +301,17 @@ async fn default_group(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/domains/config/{group}/{option}/default",
+    operation_id = "domain_configs_default_option",
+    tag = "domain_configs",
+    params(("group" = String, Path), ("option" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn default_option(
     S(id): State,
     Auth(ctx): Auth,

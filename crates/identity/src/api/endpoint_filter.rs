@@ -50,16 +50,54 @@ pub fn routes() -> R {
             &format!("{p}/endpoints/{{id}}/projects"),
             get(endpoint_projects),
         );
-    let r = association_routes(
-        r,
-        Assoc::Group,
-        &format!("{p}/endpoint_groups/{{id}}/projects/{{project_id}}"),
-    );
-    association_routes(
-        r,
-        Assoc::Endpoint,
-        &format!("{p}/projects/{{id}}/endpoints/{{endpoint_id}}"),
-    )
+    associations()
+        .into_iter()
+        .fold(r, |r, (kind, item)| association_routes(r, kind, &item))
+}
+
+/// The association routes (check, add, remove one link) and what they
+/// link; the router and the OpenAPI document are both built from it.
+fn associations() -> Vec<(Assoc, String)> {
+    let p = "/v3/OS-EP-FILTER";
+    vec![
+        (
+            Assoc::Group,
+            format!("{p}/endpoint_groups/{{id}}/projects/{{project_id}}"),
+        ),
+        (
+            Assoc::Endpoint,
+            format!("{p}/projects/{{id}}/endpoints/{{endpoint_id}}"),
+        ),
+    ]
+}
+
+/// Adds the association routes to the OpenAPI document.
+pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
+    use utoipa::openapi::HttpMethod;
+    for (kind, item) in associations() {
+        let (name, other) = match kind {
+            Assoc::Group => ("endpoint_group_project", "project_id"),
+            Assoc::Endpoint => ("project_endpoint", "endpoint_id"),
+        };
+        let responses = [&[(204, "No Content", false)][..], &super::COMMON_ERRORS[..]].concat();
+        for (method, verb) in [
+            (HttpMethod::Get, "check"),
+            (HttpMethod::Head, "check_head"),
+            (HttpMethod::Put, "add"),
+            (HttpMethod::Delete, "remove"),
+        ] {
+            paths.add_path_operation(
+                &item,
+                vec![method],
+                super::operation(
+                    &format!("endpoint_filter_{verb}_{name}"),
+                    "endpoint_filter",
+                    &["id", other],
+                    &responses,
+                ),
+            );
+        }
+    }
 }
 
 /// Routes for one kind of project association at `item`: GET and HEAD
@@ -96,6 +134,16 @@ fn links(base: &str, uri: &axum::http::Uri) -> Value {
     json!({"self": format!("{base}{}", uri.path()), "previous": null, "next": null})
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/endpoint_groups",
+    operation_id = "endpoint_filter_list_groups",
+    tag = "endpoint_filter",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_groups(
     S(id): State,
     Auth(ctx): Auth,
@@ -109,6 +157,17 @@ async fn list_groups(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/OS-EP-FILTER/endpoint_groups",
+    operation_id = "endpoint_filter_create_group",
+    tag = "endpoint_filter",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -121,6 +180,17 @@ async fn create_group(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}",
+    operation_id = "endpoint_filter_show_group",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -132,11 +202,34 @@ async fn show_group(
     ))
 }
 
+#[utoipa::path(
+    head,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}",
+    operation_id = "endpoint_filter_head_group",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn head_group(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Result<StatusCode> {
     id.get_endpoint_group(&ctx, &gid).await?;
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}",
+    operation_id = "endpoint_filter_update_group",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -150,6 +243,17 @@ async fn update_group(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}",
+    operation_id = "endpoint_filter_delete_group",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_group(
     S(id): State,
     Auth(ctx): Auth,
@@ -159,6 +263,17 @@ async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}/projects",
+    operation_id = "endpoint_filter_group_projects",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn group_projects(
     S(id): State,
     Auth(ctx): Auth,
@@ -177,7 +292,7 @@ async fn group_projects(
             "Could not find endpoint group: {gid}."
         )));
     }
-    let ps: Vec<Value> = snap
+    let ps: Vec<_> = snap
         .project_endpoint_groups
         .iter()
         .filter(|(_, g)| *g == gid)
@@ -187,6 +302,17 @@ async fn group_projects(
     Ok(Json(json!({"projects": ps, "links": links(&base, &uri)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/endpoint_groups/{id}/endpoints",
+    operation_id = "endpoint_filter_group_endpoints",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn group_endpoints(
     S(id): State,
     Auth(ctx): Auth,
@@ -205,7 +331,7 @@ async fn group_endpoints(
         .iter()
         .find(|g| g.id == gid)
         .ok_or_else(|| Error::not_found(format!("Could not find endpoint group: {gid}.")))?;
-    let es: Vec<Value> = snap
+    let es: Vec<_> = snap
         .endpoints
         .iter()
         .filter(|e| matches(g, e))
@@ -214,6 +340,17 @@ async fn group_endpoints(
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/projects/{id}/endpoint_groups",
+    operation_id = "endpoint_filter_project_groups",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn project_groups(
     S(id): State,
     Auth(ctx): Auth,
@@ -237,6 +374,17 @@ async fn project_groups(
 }
 
 /// The endpoints a project's catalog shows.
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/projects/{id}/endpoints",
+    operation_id = "endpoint_filter_project_endpoints",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn project_endpoints(
     S(id): State,
     Auth(ctx): Auth,
@@ -251,7 +399,7 @@ async fn project_endpoints(
         return Err(Error::not_found(format!("Could not find project: {pid}.")));
     }
     let only = snap.endpoint_filter(&pid).unwrap_or_default();
-    let es: Vec<Value> = snap
+    let es: Vec<_> = snap
         .endpoints
         .iter()
         .filter(|e| only.contains(&e.id))
@@ -260,6 +408,17 @@ async fn project_endpoints(
     Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-EP-FILTER/endpoints/{id}/projects",
+    operation_id = "endpoint_filter_endpoint_projects",
+    tag = "endpoint_filter",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn endpoint_projects(
     S(id): State,
     Auth(ctx): Auth,
@@ -270,7 +429,7 @@ async fn endpoint_projects(
     let snap = id
         .endpoint_filter_read(&ctx, "identity:list_projects_for_endpoint")
         .await?;
-    let ps: Vec<Value> = snap
+    let ps: Vec<_> = snap
         .project_endpoints
         .iter()
         .filter(|(_, e)| *e == eid)

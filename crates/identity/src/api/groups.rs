@@ -1,6 +1,6 @@
 //! `/v3/groups` and `/v3/groups/{id}/users`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::groups::{GroupInput, Membership};
 use crate::db::groups::Group;
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -25,36 +27,81 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render(g: &Group, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": g.id,
-            "name": g.name,
-            "domain_id": g.domain_id,
-            "description": g.description,
-            "links": {"self": format!("{base}/v3/groups/{}", g.id)},
-        }),
-        &g.extra,
-    )
+/// A group as Keystone shows it, with the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct GroupBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub description: String,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
+/// `{"group": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct GroupEnvelope {
+    pub group: GroupBody,
+}
+
+super::list_type!(GroupList, groups, GroupBody, "A list of groups.");
+
+pub fn render(g: &Group, base: &str) -> GroupBody {
+    GroupBody {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        domain_id: g.domain_id.clone(),
+        description: g.description.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/groups/{}", g.id),
+        },
+        extra: extra_without(
+            &g.extra,
+            &["id", "name", "domain_id", "description", "links"],
+        ),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/groups",
+    operation_id = "groups_list",
+    tag = "groups",
+    responses(
+        (status = 200, description = "OK", body = GroupList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupList>> {
     let items = id.list_groups(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "groups",
         items.iter().map(|g| render(g, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/groups",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/groups",
+    operation_id = "groups_create",
+    tag = "groups",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = GroupEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -63,58 +110,121 @@ async fn create(
 ) -> Result<Response> {
     let input: GroupInput = envelope(body, "group")?;
     let g = id.create_group(&ctx, input).await?;
-    Ok(created(json!({"group": render(&g, &base)})))
+    Ok(created(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_show",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = GroupEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupEnvelope>> {
     let g = id.get_group(&ctx, &gid).await?;
-    Ok(Json(json!({"group": render(&g, &base)})))
+    Ok(Json(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_update",
+    tag = "groups",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = GroupEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<GroupEnvelope>> {
     let input: GroupInput = envelope(body, "group")?;
     let g = id.update_group(&ctx, &gid, input).await?;
-    Ok(Json(json!({"group": render(&g, &base)})))
+    Ok(Json(GroupEnvelope {
+        group: render(&g, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/groups/{id}",
+    operation_id = "groups_delete",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> Result<StatusCode> {
     id.delete_group(&ctx, &gid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/groups/{id}/users",
+    operation_id = "groups_users",
+    tag = "groups",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = super::users::UserList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn users(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<super::users::UserList>> {
     let items = id.list_group_users(&ctx, &gid).await?;
     let path = format!("/v3/groups/{gid}/users");
-    list_body(
+    paged(
         &id,
-        "users",
         items
             .iter()
             .map(|u| super::users::render(u, &base))
             .collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    method(get, head),
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_check",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check(
     S(id): State,
     Auth(ctx): Auth,
@@ -125,6 +235,17 @@ async fn check(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_add",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn add(
     S(id): State,
     Auth(ctx): Auth,
@@ -135,6 +256,17 @@ async fn add(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/groups/{id}/users/{user_id}",
+    operation_id = "groups_remove",
+    tag = "groups",
+    params(("id" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn remove(
     S(id): State,
     Auth(ctx): Auth,

@@ -83,6 +83,16 @@ struct ConsumerInput {
     description: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-OAUTH1/consumers",
+    operation_id = "oauth1_list",
+    tag = "oauth1",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     let cs = id.list_consumers(&ctx).await?;
     Ok(Json(
@@ -91,6 +101,17 @@ async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<J
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/OS-OAUTH1/consumers",
+    operation_id = "oauth1_create",
+    tag = "oauth1",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -106,6 +127,17 @@ async fn create(
     Ok(created(json!({"consumer": v})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/OS-OAUTH1/consumers/{id}",
+    operation_id = "oauth1_show",
+    tag = "oauth1",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
@@ -117,6 +149,18 @@ async fn show(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/OS-OAUTH1/consumers/{id}",
+    operation_id = "oauth1_update",
+    tag = "oauth1",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
@@ -130,11 +174,32 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/OS-OAUTH1/consumers/{id}",
+    operation_id = "oauth1_delete",
+    tag = "oauth1",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Result<StatusCode> {
     id.delete_consumer(&ctx, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/OS-OAUTH1/request_token",
+    operation_id = "oauth1_request_token",
+    tag = "oauth1",
+    responses(
+        (status = 201, description = "The token, form-encoded (`oauth_token`, `oauth_token_secret`, `oauth_expires_at`)", body = String, content_type = "application/x-www-form-urlencoded"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn request_token(
     S(id): State,
     BaseUrl(base): BaseUrl,
@@ -156,6 +221,18 @@ async fn request_token(
     ]))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/OS-OAUTH1/authorize/{id}",
+    operation_id = "oauth1_authorize",
+    tag = "oauth1",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn authorize(
     S(id): State,
     Auth(ctx): Auth,
@@ -171,6 +248,16 @@ async fn authorize(
     Ok(Json(json!({"token": {"oauth_verifier": verifier}})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/OS-OAUTH1/access_token",
+    operation_id = "oauth1_access_token",
+    tag = "oauth1",
+    responses(
+        (status = 201, description = "The token, form-encoded (`oauth_token`, `oauth_token_secret`, `oauth_expires_at`)", body = String, content_type = "application/x-www-form-urlencoded"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn access_token(
     S(id): State,
     BaseUrl(base): BaseUrl,
@@ -194,6 +281,17 @@ fn render_access(t: &AccessToken, base: &str) -> Value {
                   "roles": format!("{base}/v3/users/{}/OS-OAUTH1/access_tokens/{}/roles", t.authorizing_user_id, t.id)}})
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/OS-OAUTH1/access_tokens",
+    operation_id = "oauth1_list_access",
+    tag = "oauth1",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_access(
     S(id): State,
     Auth(ctx): Auth,
@@ -207,6 +305,17 @@ async fn list_access(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/OS-OAUTH1/access_tokens/{token_id}",
+    operation_id = "oauth1_show_access",
+    tag = "oauth1",
+    params(("id" = String, Path), ("token_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show_access(
     S(id): State,
     Auth(ctx): Auth,
@@ -218,6 +327,17 @@ async fn show_access(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}/OS-OAUTH1/access_tokens/{token_id}",
+    operation_id = "oauth1_delete_access",
+    tag = "oauth1",
+    params(("id" = String, Path), ("token_id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_access(
     S(id): State,
     Auth(ctx): Auth,
@@ -227,6 +347,17 @@ async fn delete_access(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/OS-OAUTH1/access_tokens/{token_id}/roles",
+    operation_id = "oauth1_access_roles",
+    tag = "oauth1",
+    params(("id" = String, Path), ("token_id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn access_roles(
     S(id): State,
     Auth(ctx): Auth,

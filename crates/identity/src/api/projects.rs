@@ -1,6 +1,6 @@
 //! `/v3/projects` and `/v3/projects/{id}/tags`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::projects::ProjectInput;
 use crate::db::domains::Domain;
 use crate::db::projects::Project;
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -32,50 +34,99 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-pub fn render(p: &Project, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": p.id,
-            "name": p.name,
-            "domain_id": p.domain_id,
-            "parent_id": p.parent_id.as_deref().unwrap_or(&p.domain_id),
-            "description": p.description,
-            "enabled": p.enabled,
-            "is_domain": false,
-            "tags": p.tags,
-            "options": {},
-            "links": {"self": format!("{base}/v3/projects/{}", p.id)},
-        }),
-        &p.extra,
-    )
+/// A project as Keystone shows it, with the extra attributes stored on
+/// it; a domain seen through the projects API has no domain or parent.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub description: String,
+    pub enabled: bool,
+    pub is_domain: bool,
+    pub tags: Vec<String>,
+    pub options: Map<String, Value>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"project": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectEnvelope {
+    pub project: ProjectBody,
+}
+
+super::list_type!(ProjectList, projects, ProjectBody, "A list of projects.");
+
+const PROJECT_FIELDS: [&str; 10] = [
+    "id",
+    "name",
+    "domain_id",
+    "parent_id",
+    "description",
+    "enabled",
+    "is_domain",
+    "tags",
+    "options",
+    "links",
+];
+
+pub fn render(p: &Project, base: &str) -> ProjectBody {
+    ProjectBody {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        domain_id: Some(p.domain_id.clone()),
+        parent_id: Some(p.parent_id.clone().unwrap_or_else(|| p.domain_id.clone())),
+        description: p.description.clone(),
+        enabled: p.enabled,
+        is_domain: false,
+        tags: p.tags.clone(),
+        options: Map::new(),
+        links: SelfLink {
+            self_: format!("{base}/v3/projects/{}", p.id),
+        },
+        extra: extra_without(&p.extra, &PROJECT_FIELDS),
+    }
 }
 
 /// A domain seen through the projects API: the project acting as it,
 /// as Keystone shows one (no domain, no parent, `is_domain: true`).
-pub fn render_domain(d: &Domain, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": d.id,
-            "name": d.name,
-            "domain_id": null,
-            "parent_id": null,
-            "description": d.description,
-            "enabled": d.enabled,
-            "is_domain": true,
-            "tags": [],
-            "options": {},
-            "links": {"self": format!("{base}/v3/projects/{}", d.id)},
-        }),
-        &d.extra,
-    )
+pub fn render_domain(d: &Domain, base: &str) -> ProjectBody {
+    ProjectBody {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        domain_id: None,
+        parent_id: None,
+        description: d.description.clone(),
+        enabled: d.enabled,
+        is_domain: true,
+        tags: Vec::new(),
+        options: Map::new(),
+        links: SelfLink {
+            self_: format!("{base}/v3/projects/{}", d.id),
+        },
+        extra: extra_without(&d.extra, &PROJECT_FIELDS),
+    }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects",
+    operation_id = "projects_list",
+    tag = "projects",
+    responses(
+        (status = 200, description = "OK", body = ProjectList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<ProjectList>> {
     // Keystone lists projects acting as domains only when asked to.
     let rendered = if q.flag("is_domain")? == Some(true) {
         let items = id.list_domain_projects(&ctx, &q).await?;
@@ -84,9 +135,20 @@ async fn list(
         let items = id.list_projects(&ctx, &q).await?;
         items.iter().map(|p| render(p, &base)).collect()
     };
-    list_body(&id, "projects", rendered, &base, "/v3/projects", &q)
+    paged(&id, rendered, |x| x.id.as_str(), &base, "/v3/projects", &q).map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/projects",
+    operation_id = "projects_create",
+    tag = "projects",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = ProjectEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -96,42 +158,88 @@ async fn create(
     let input: ProjectInput = envelope(body, "project")?;
     if input.is_domain == Some(true) {
         let d = id.create_domain_project(&ctx, input).await?;
-        return Ok(created(json!({"project": render_domain(&d, &base)})));
+        return Ok(created(ProjectEnvelope {
+            project: render_domain(&d, &base),
+        }));
     }
     let p = id.create_project(&ctx, input).await?;
-    Ok(created(json!({"project": render(&p, &base)})))
+    Ok(created(ProjectEnvelope {
+        project: render(&p, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_show",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = ProjectEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(pid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ProjectEnvelope>> {
     if id.is_domain_project(&pid).await? {
         let d = id.get_domain(&ctx, &pid).await?;
-        return Ok(Json(json!({"project": render_domain(&d, &base)})));
+        return Ok(Json(ProjectEnvelope {
+            project: render_domain(&d, &base),
+        }));
     }
     let p = id.get_project(&ctx, &pid).await?;
-    Ok(Json(json!({"project": render(&p, &base)})))
+    Ok(Json(ProjectEnvelope {
+        project: render(&p, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_update",
+    tag = "projects",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = ProjectEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(pid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ProjectEnvelope>> {
     let input: ProjectInput = envelope(body, "project")?;
     if id.is_domain_project(&pid).await? {
         let d = id.update_domain_project(&ctx, &pid, input).await?;
-        return Ok(Json(json!({"project": render_domain(&d, &base)})));
+        return Ok(Json(ProjectEnvelope {
+            project: render_domain(&d, &base),
+        }));
     }
     let p = id.update_project(&ctx, &pid, input).await?;
-    Ok(Json(json!({"project": render(&p, &base)})))
+    Ok(Json(ProjectEnvelope {
+        project: render(&p, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}",
+    operation_id = "projects_delete",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     if id.is_domain_project(&pid).await? {
         id.delete_domain(&ctx, &pid).await?;
@@ -141,6 +249,17 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_list_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<Json<Value>> {
     let p = id
         .project_tags(&ctx, &pid, "identity:list_project_tags")
@@ -153,6 +272,18 @@ struct Tags {
     tags: Vec<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_replace_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn replace_tags(
     S(id): State,
     Auth(ctx): Auth,
@@ -165,12 +296,34 @@ async fn replace_tags(
     Ok(Json(json!({"tags": p.tags})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}/tags",
+    operation_id = "projects_delete_tags",
+    tag = "projects",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     id.set_project_tags(&ctx, &pid, "identity:delete_project_tags", vec![])
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    method(get, head),
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_check_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check_tag(
     S(id): State,
     Auth(ctx): Auth,
@@ -188,6 +341,17 @@ async fn check_tag(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_add_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn add_tag(
     S(id): State,
     Auth(ctx): Auth,
@@ -197,6 +361,17 @@ async fn add_tag(
     Ok(StatusCode::CREATED)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/projects/{id}/tags/{tag}",
+    operation_id = "projects_delete_tag",
+    tag = "projects",
+    params(("id" = String, Path), ("tag" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_tag(
     S(id): State,
     Auth(ctx): Auth,

@@ -1,6 +1,6 @@
 //! `/v3/roles`, `/v3/roles/{prior}/implies[/{implied}]`, `/v3/role_inferences`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::roles::RoleInput;
 use crate::db::roles::Role;
 use axum::extract::{Path, State as S};
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -29,41 +31,88 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/role_inferences", get(inferences))
 }
 
-pub fn render(r: &Role, base: &str) -> Value {
-    with_extra(
-        json!({
-            "id": r.id,
-            "name": r.name,
-            "domain_id": r.domain_id,
-            "description": r.description,
-            "options": r.options,
-            "links": {"self": format!("{base}/v3/roles/{}", r.id)},
-        }),
-        &r.extra,
-    )
+/// A role as Keystone shows it (`domain_id` null for a global role), with
+/// the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct RoleBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: String,
+    pub options: Map<String, Value>,
+    pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"role": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct RoleEnvelope {
+    pub role: RoleBody,
+}
+
+super::list_type!(RoleList, roles, RoleBody, "A list of roles.");
+
+pub fn render(r: &Role, base: &str) -> RoleBody {
+    RoleBody {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        domain_id: r.domain_id.clone(),
+        description: r.description.clone(),
+        options: r.options.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/roles/{}", r.id),
+        },
+        extra: extra_without(
+            &r.extra,
+            &["id", "name", "domain_id", "description", "options", "links"],
+        ),
+    }
 }
 
 fn brief(r: &Role, base: &str) -> Value {
     json!({"id": r.id, "name": r.name, "links": {"self": format!("{base}/v3/roles/{}", r.id)}})
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles",
+    operation_id = "roles_list",
+    tag = "roles",
+    responses(
+        (status = 200, description = "OK", body = RoleList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleList>> {
     let items = id.list_roles(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "roles",
         items.iter().map(|r| render(r, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/roles",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/roles",
+    operation_id = "roles_create",
+    tag = "roles",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = RoleEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -72,31 +121,71 @@ async fn create(
 ) -> Result<Response> {
     let input: RoleInput = envelope(body, "role")?;
     let r = id.create_role(&ctx, input).await?;
-    Ok(created(json!({"role": render(&r, &base)})))
+    Ok(created(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_show",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = RoleEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleEnvelope>> {
     let r = id.get_role(&ctx, &rid).await?;
-    Ok(Json(json!({"role": render(&r, &base)})))
+    Ok(Json(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_update",
+    tag = "roles",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = RoleEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(rid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleEnvelope>> {
     let input: RoleInput = envelope(body, "role")?;
     let r = id.update_role(&ctx, &rid, input).await?;
-    Ok(Json(json!({"role": render(&r, &base)})))
+    Ok(Json(RoleEnvelope {
+        role: render(&r, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/roles/{id}",
+    operation_id = "roles_delete",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(rid): Path<String>) -> Result<StatusCode> {
     id.delete_role(&ctx, &rid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -107,6 +196,17 @@ fn inference(p: &Role, i: &Role, base: &str) -> Value {
            "links": {"self": format!("{base}/v3/roles/{}/implies/{}", p.id, i.id)}})
 }
 
+#[utoipa::path(
+    put,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_put_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn put_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -117,6 +217,17 @@ async fn put_implied(
     Ok(created(inference(&pr, &ir, &base)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_get_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn get_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -129,6 +240,17 @@ async fn get_implied(
     Ok(Json(inference(&pr, &ir, &base)))
 }
 
+#[utoipa::path(
+    head,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_check_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn check_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -139,6 +261,17 @@ async fn check_implied(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/roles/{id}/implies/{implied}",
+    operation_id = "roles_delete_implied",
+    tag = "roles",
+    params(("id" = String, Path), ("implied" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete_implied(
     S(id): State,
     Auth(ctx): Auth,
@@ -148,6 +281,17 @@ async fn delete_implied(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/roles/{id}/implies",
+    operation_id = "roles_list_implies",
+    tag = "roles",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list_implies(
     S(id): State,
     Auth(ctx): Auth,
@@ -165,6 +309,16 @@ async fn list_implies(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/role_inferences",
+    operation_id = "roles_inferences",
+    tag = "roles",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn inferences(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
     let inf = id.role_inferences(&ctx, None).await?;
     let items: Vec<Value> = inf

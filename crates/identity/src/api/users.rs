@@ -1,7 +1,7 @@
 //! `/v3/users`, `/v3/users/{id}/password`, `/v3/users/{id}/groups`,
 //! `/v3/users/{id}/projects`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, extra_without, paged, SelfLink, State};
 use crate::app::users::{PasswordChange, UserInput};
 use crate::db::users::User;
 use axum::extract::{Path, State as S};
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -24,39 +26,99 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         .route("/v3/users/{id}/projects", get(projects))
 }
 
-pub fn render(u: &User, base: &str) -> Value {
-    let mut v = json!({
-        "id": u.id,
-        "name": u.name,
-        "domain_id": u.domain_id,
-        "enabled": u.enabled,
-        "password_expires_at": u.password_expires_at.map(common::clock::iso_seconds),
-        "options": u.options,
-        "links": {"self": format!("{base}/v3/users/{}", u.id)},
-    });
-    if let Some(dp) = &u.default_project_id {
-        v["default_project_id"] = json!(dp);
-    }
-    with_extra(v, &u.extra)
+/// A user as Keystone shows it (`default_project_id` only when set), with
+/// the extra attributes stored on it.
+#[derive(Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    /// Null unless passwords expire.
+    pub password_expires_at: Option<String>,
+    pub options: Map<String, Value>,
+    pub links: SelfLink,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_project_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
+/// `{"user": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct UserEnvelope {
+    pub user: UserBody,
+}
+
+super::list_type!(UserList, users, UserBody, "A list of users.");
+
+pub fn render(u: &User, base: &str) -> UserBody {
+    let mut own = vec![
+        "id",
+        "name",
+        "domain_id",
+        "enabled",
+        "password_expires_at",
+        "options",
+        "links",
+    ];
+    if u.default_project_id.is_some() {
+        own.push("default_project_id");
+    }
+    UserBody {
+        id: u.id.clone(),
+        name: u.name.clone(),
+        domain_id: u.domain_id.clone(),
+        enabled: u.enabled,
+        password_expires_at: u.password_expires_at.map(common::clock::iso_seconds),
+        options: u.options.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/users/{}", u.id),
+        },
+        default_project_id: u.default_project_id.clone(),
+        extra: extra_without(&u.extra, &own),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v3/users",
+    operation_id = "users_list",
+    tag = "users",
+    responses(
+        (status = 200, description = "OK", body = UserList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn list(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserList>> {
     let items = id.list_users(&ctx, &q).await?;
-    list_body(
+    paged(
         &id,
-        "users",
         items.iter().map(|u| render(u, &base)).collect(),
+        |x| x.id.as_str(),
         &base,
         "/v3/users",
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users",
+    operation_id = "users_create",
+    tag = "users",
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = UserEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn create(
     S(id): State,
     Auth(ctx): Auth,
@@ -65,36 +127,88 @@ async fn create(
 ) -> Result<Response> {
     let input: UserInput = envelope(body, "user")?;
     let u = id.create_user(&ctx, input).await?;
-    Ok(created(json!({"user": render(&u, &base)})))
+    Ok(created(UserEnvelope {
+        user: render(&u, &base),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}",
+    operation_id = "users_show",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = UserEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn show(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserEnvelope>> {
     let u = id.get_user(&ctx, &uid).await?;
-    Ok(Json(json!({"user": render(&u, &base)})))
+    Ok(Json(UserEnvelope {
+        user: render(&u, &base),
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v3/users/{id}",
+    operation_id = "users_update",
+    tag = "users",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 200, description = "OK", body = UserEnvelope),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn update(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserEnvelope>> {
     let input: UserInput = envelope(body, "user")?;
     let u = id.update_user(&ctx, &uid, input).await?;
-    Ok(Json(json!({"user": render(&u, &base)})))
+    Ok(Json(UserEnvelope {
+        user: render(&u, &base),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v3/users/{id}",
+    operation_id = "users_delete",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn delete(S(id): State, Auth(ctx): Auth, Path(uid): Path<String>) -> Result<StatusCode> {
     id.delete_user(&ctx, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v3/users/{id}/password",
+    operation_id = "users_change_password",
+    tag = "users",
+    params(("id" = String, Path)),
+    request_body(content = serde_json::Value, content_type = "application/json"),
+    responses(
+        (status = 204, description = "No Content"),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
+    )
+)]
 async fn change_password(
     S(id): State,
     Path(uid): Path<String>,
@@ -105,47 +219,71 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/groups",
+    operation_id = "users_groups",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = super::groups::GroupList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn groups(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<super::groups::GroupList>> {
     let items = id.list_user_groups(&ctx, &uid).await?;
     let path = format!("/v3/users/{uid}/groups");
-    list_body(
+    paged(
         &id,
-        "groups",
         items
             .iter()
             .map(|g| super::groups::render(g, &base))
             .collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v3/users/{id}/projects",
+    operation_id = "users_projects",
+    tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "OK", body = super::projects::ProjectList),
+        (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
+    )
+)]
 async fn projects(
     S(id): State,
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
+) -> Result<Json<super::projects::ProjectList>> {
     let items = id.list_user_projects(&ctx, &uid).await?;
     let items = crate::app::projects::filter_projects(items, &q)?;
     let path = format!("/v3/users/{uid}/projects");
-    list_body(
+    paged(
         &id,
-        "projects",
         items
             .iter()
             .map(|p| super::projects::render(p, &base))
             .collect(),
+        |x| x.id.as_str(),
         &base,
         &path,
         &q,
     )
+    .map(|p| Json(p.into()))
 }

@@ -227,8 +227,7 @@ impl Identity {
         &self,
         ctx: &AuthContext,
         q: &QueryMap,
-        base: &str,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<RoleAssignment>> {
         let scope_domain = q.get("scope.domain.id");
         let tree = q.flag("include_subtree")?.unwrap_or(false);
         if tree {
@@ -296,7 +295,7 @@ impl Identity {
                 && system_filter.is_none_or(|_| r.target == TargetKind::System)
                 && inherited_filter.is_none_or(|_| r.inherited);
             if keep {
-                out.push(render(&snap, &group_names, &r, names, base));
+                out.push(resolve(&snap, &group_names, r, names));
             }
         }
         Ok(out)
@@ -305,15 +304,38 @@ impl Identity {
 
 /// Assignment rows as stored, plus where an effective row came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Row {
-    actor: ActorKind,
-    actor_id: String,
-    target: TargetKind,
-    target_id: String,
-    role_id: String,
-    inherited: bool,
-    via_group: Option<String>,
-    prior_role: Option<String>,
+pub struct Row {
+    pub actor: ActorKind,
+    pub actor_id: String,
+    pub target: TargetKind,
+    pub target_id: String,
+    pub role_id: String,
+    pub inherited: bool,
+    /// For an effective row: the group whose grant it expands.
+    pub via_group: Option<String>,
+    /// For an effective row from a role implication: the role granted.
+    pub prior_role: Option<String>,
+}
+
+/// One row of the `/v3/role_assignments` report, with the names of what
+/// it references when the caller asked for them (`include_names`).
+#[derive(Debug, Clone)]
+pub struct RoleAssignment {
+    pub row: Row,
+    /// The role's, when names were asked for and the role exists.
+    pub role: Option<Named>,
+    /// The user's or group's.
+    pub actor: Option<Named>,
+    /// The project's or domain's (not the system's).
+    pub target: Option<Named>,
+}
+
+/// A referenced resource's name and, where it has one, its domain (the
+/// domain's name is `None` when the domain is gone).
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: String,
+    pub domain: Option<(String, Option<String>)>,
 }
 
 fn direct_rows(snap: &Snapshot) -> Vec<Row> {
@@ -395,99 +417,54 @@ fn effective_rows(snap: &Snapshot) -> Vec<Row> {
     set.into_iter().collect()
 }
 
-/// One assignment as Keystone renders it; with `names`, every reference
-/// (role, user or group, project or domain) also carries its name and
-/// domain, as `openstack role assignment list --names` reads them.
-fn render(
+/// One assignment with, when `names`, every reference (role, user or
+/// group, project or domain) named, as `openstack role assignment list
+/// --names` reads them.
+fn resolve(
     snap: &Snapshot,
     group_names: &HashMap<String, (String, String)>,
-    r: &Row,
+    row: Row,
     names: bool,
-    base: &str,
-) -> Value {
-    let mut role = json!({"id": r.role_id});
-    if names {
-        if let Some(x) = snap.roles.get(&r.role_id) {
-            role["name"] = json!(x.name);
-            if let Some(d) = &x.domain_id {
-                role["domain"] =
-                    json!({"id": d, "name": snap.domains.get(d).map(|d| d.name.clone())});
-            }
-        }
-    }
-    let mut actor = json!({"id": r.actor_id});
-    if names {
-        let named = match r.actor {
-            ActorKind::User => snap
-                .users
-                .get(&r.actor_id)
-                .map(|u| (u.name.clone(), u.domain_id.clone())),
-            ActorKind::Group => group_names.get(&r.actor_id).cloned(),
+) -> RoleAssignment {
+    if !names {
+        return RoleAssignment {
+            row,
+            role: None,
+            actor: None,
+            target: None,
         };
-        if let Some((n, d)) = named {
-            actor["name"] = json!(n);
-            actor["domain"] =
-                json!({"id": d, "name": snap.domains.get(&d).map(|x| x.name.clone())});
-        }
     }
-    let (scope_key, target_path) = match r.target {
-        TargetKind::Project => ("project", format!("projects/{}", r.target_id)),
-        TargetKind::Domain => ("domain", format!("domains/{}", r.target_id)),
-        TargetKind::System => ("system", "system".to_string()),
-    };
-    let mut scope = match r.target {
-        TargetKind::System => json!({"system": {"all": true}}),
-        _ => {
-            let mut t = json!({"id": r.target_id});
-            if names {
-                match r.target {
-                    TargetKind::Project => {
-                        if let Some(p) = snap.projects.get(&r.target_id) {
-                            t["name"] = json!(p.name);
-                            t["domain"] = json!({"id": p.domain_id, "name": snap.domains.get(&p.domain_id).map(|d| d.name.clone())});
-                        }
-                    }
-                    _ => {
-                        if let Some(d) = snap.domains.get(&r.target_id) {
-                            t["name"] = json!(d.name);
-                        }
-                    }
-                }
-            }
-            json!({ scope_key: t })
-        }
-    };
-    if r.inherited {
-        scope["OS-INHERIT:inherited_to"] = json!("projects");
-    }
-    let actor_key = if r.actor == ActorKind::User {
-        "user"
-    } else {
-        "group"
-    };
-    let actor_path = if r.actor == ActorKind::User {
-        "users"
-    } else {
-        "groups"
-    };
-    let mut links = json!({
-        "assignment": format!("{base}/v3/{target_path}/{actor_path}/{}/roles/{}", r.actor_id, r.prior_role.as_deref().unwrap_or(&r.role_id))
+    let domain = |d: &str| (d.to_string(), snap.domains.get(d).map(|x| x.name.clone()));
+    let role = snap.roles.get(&row.role_id).map(|x| Named {
+        name: x.name.clone(),
+        domain: x.domain_id.as_deref().map(domain),
     });
-    if let Some(g) = &r.via_group {
-        links["membership"] = json!(format!("{base}/v3/groups/{g}/users/{}", r.actor_id));
-        if let Some(assign) = links.get_mut("assignment") {
-            *assign = json!(format!(
-                "{base}/v3/{target_path}/groups/{g}/roles/{}",
-                r.prior_role.as_deref().unwrap_or(&r.role_id)
-            ));
-        }
+    let actor = match row.actor {
+        ActorKind::User => snap
+            .users
+            .get(&row.actor_id)
+            .map(|u| (u.name.clone(), u.domain_id.clone())),
+        ActorKind::Group => group_names.get(&row.actor_id).cloned(),
     }
-    if let Some(p) = &r.prior_role {
-        links["prior_role"] = json!(format!("{base}/v3/roles/{p}"));
+    .map(|(name, d)| Named {
+        name,
+        domain: Some(domain(&d)),
+    });
+    let target = match row.target {
+        TargetKind::Project => snap.projects.get(&row.target_id).map(|p| Named {
+            name: p.name.clone(),
+            domain: Some(domain(&p.domain_id)),
+        }),
+        TargetKind::Domain => snap.domains.get(&row.target_id).map(|d| Named {
+            name: d.name.clone(),
+            domain: None,
+        }),
+        TargetKind::System => None,
+    };
+    RoleAssignment {
+        row,
+        role,
+        actor,
+        target,
     }
-    let mut out = json!({"role": role, actor_key: actor, "scope": scope, "links": links});
-    if r.target == TargetKind::System {
-        out["scope"] = json!({"system": {"all": true}});
-    }
-    out
 }

@@ -304,11 +304,11 @@ impl Snapshot {
     /// The service catalog, with `%(project_id)s`-style URL templates filled
     /// in for a project scope (endpoints that need a project are left out
     /// of other scopes, as Keystone does).
-    pub fn catalog(&self, project_id: Option<&str>) -> serde_json::Value {
+    pub fn catalog(&self, project_id: Option<&str>) -> Vec<CatalogService<'_>> {
         let mut out = Vec::new();
         let only = project_id.and_then(|p| self.endpoint_filter(p));
         for s in self.services.iter().filter(|s| s.enabled) {
-            let mut eps = Vec::new();
+            let mut endpoints = Vec::new();
             for e in self.endpoints.iter().filter(|e| {
                 e.enabled
                     && e.service_id == s.id
@@ -317,27 +317,25 @@ impl Snapshot {
                 let Some(url) = substitute(&e.url, project_id) else {
                     continue;
                 };
-                eps.push(serde_json::json!({
-                    "id": e.id,
-                    "interface": e.interface,
-                    "region": e.region_id,
-                    "region_id": e.region_id,
-                    "url": url,
-                }));
+                endpoints.push((e, url));
             }
             // A filtered catalog leaves out the services it filtered away.
-            if only.is_some() && eps.is_empty() {
+            if only.is_some() && endpoints.is_empty() {
                 continue;
             }
-            out.push(serde_json::json!({
-                "id": s.id,
-                "type": s.service_type,
-                "name": s.name,
-                "endpoints": eps,
-            }));
+            out.push(CatalogService {
+                service: s,
+                endpoints,
+            });
         }
-        serde_json::Value::Array(out)
+        out
     }
+}
+
+/// One service of a catalog, with its endpoints and their URLs filled in.
+pub struct CatalogService<'a> {
+    pub service: &'a Service,
+    pub endpoints: Vec<(&'a Endpoint, String)>,
 }
 
 /// Fills `%(tenant_id)s`, `%(project_id)s` and `$(…)s` templates; `None`

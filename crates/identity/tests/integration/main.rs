@@ -7,6 +7,7 @@ mod assignments;
 mod catalog;
 mod errors;
 mod extensions;
+mod openapi;
 mod resources;
 mod tokens;
 
