@@ -9,6 +9,7 @@ pub type Build = fn() -> utoipa::openapi::OpenApi;
 /// Service type and the function building its document, in the order the
 /// command lists them.
 pub const SERVICES: &[(&str, Build)] = &[
+    ("identity", identity::api::openapi),
     ("image", image::api::openapi),
     ("object-store", object_store::api::openapi),
 ];
