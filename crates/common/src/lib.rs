@@ -19,4 +19,4 @@ pub mod ids;
 pub mod memory;
 pub mod policy;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

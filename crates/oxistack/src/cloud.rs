@@ -161,10 +161,7 @@ impl Cloud {
         }
 
         let (stop, stop_rx) = watch::channel(false);
-        let serve_opts = common::http::serve::ServeOptions {
-            header_read_timeout: std::time::Duration::from_secs(cfg.header_read_timeout),
-            ..Default::default()
-        };
+        let header_read_timeout = std::time::Duration::from_secs(cfg.header_read_timeout);
         let mut servers = Vec::new();
         let mut apis = Vec::new();
         let router = identity::api::router(identity.clone(), cfg.max_request_body_size);
@@ -178,8 +175,8 @@ impl Cloud {
             router,
             wait_stop(stop_rx.clone()),
             common::http::serve::ServeOptions {
-                error_style: common::http::ErrorStyle::Keystone,
-                ..serve_opts
+                header_read_timeout,
+                renderer: Arc::new(identity::api::errors::Keystone),
             },
         )));
         let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
@@ -194,8 +191,8 @@ impl Cloud {
             image_router,
             wait_stop(stop_rx.clone()),
             common::http::serve::ServeOptions {
-                error_style: common::http::ErrorStyle::Glance,
-                ..serve_opts
+                header_read_timeout,
+                renderer: Arc::new(image::api::errors::Glance),
             },
         )));
         servers.push(tokio::spawn(
@@ -213,8 +210,8 @@ impl Cloud {
                 router,
                 wait_stop(stop_rx.clone()),
                 common::http::serve::ServeOptions {
-                    error_style: common::http::ErrorStyle::Swift,
-                    ..serve_opts
+                    header_read_timeout,
+                    renderer: Arc::new(object_store::api::errors::Swift),
                 },
             )));
             servers.push(tokio::spawn(

@@ -7,6 +7,7 @@
 //! `metadef_objects`, `metadef_properties`, `metadef_tags`.
 
 pub mod discovery;
+pub mod errors;
 pub mod image_data;
 pub mod images;
 pub mod members;
@@ -17,13 +18,12 @@ pub mod metadef_tags;
 pub mod schemas;
 pub mod tasks;
 
-use crate::app::data::DataError;
 use crate::Glance;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::http::{BaseUrl, ErrorStyle};
+use common::http::BaseUrl;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ pub fn router(
         .fallback(common::http::errors::not_found)
         .with_state(glance);
     let r = common::auth::with_validator_for(r, validator, "image");
-    common::http::service_layers(r, ErrorStyle::Glance, max_body)
+    common::http::service_layers(r, Arc::new(errors::Glance), max_body)
 }
 
 /// Versions Glance 2.x lists with a single store backend plus the
@@ -97,24 +97,6 @@ async fn versions_choice(BaseUrl(base): BaseUrl) -> Response {
 /// `GET /versions` (and `/v2`): the same document, 200.
 async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
     Json(versions_doc(&base))
-}
-
-/// A Glance error body for statuses `common::Error` has no variant for.
-pub(crate) fn glance_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(common::http::errors::glance_body(status, message)),
-    )
-        .into_response()
-}
-
-impl IntoResponse for DataError {
-    fn into_response(self) -> Response {
-        match self {
-            DataError::Common(e) => e.into_response(),
-            DataError::Gone(msg) => glance_error(StatusCode::GONE, &msg),
-        }
-    }
 }
 
 pub(crate) fn header(v: &str) -> HeaderValue {

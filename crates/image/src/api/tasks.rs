@@ -121,10 +121,10 @@ async fn remove(S(g): State, Auth(ctx): Auth, Path(id): Path<String>) -> Result<
         .await
         .map(|_| ())
         .or_else(|e| match e {
-            Error::NotFound(_) => Ok(()),
+            e if e.kind() == common::ErrorKind::NotFound => Ok(()),
             other => Err(other),
         })?;
-    let mut r = Error::MethodNotAllowed.into_response();
+    let mut r = Error::method_not_allowed().into_response();
     r.headers_mut().insert(h::ALLOW, super::header("GET"));
     Ok(r)
 }

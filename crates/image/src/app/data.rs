@@ -27,22 +27,6 @@ use std::sync::Arc;
 /// writes than per chunk, little overshoot).
 const RESERVE_STEP: i64 = 64 << 20;
 
-/// Why a data request failed: a common error, or Glance's 410 for an
-/// image deleted while its data was being written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DataError {
-    #[error(transparent)]
-    Common(#[from] Error),
-    #[error("{0}")]
-    Gone(String),
-}
-
-impl From<db::sqlx::Error> for DataError {
-    fn from(e: db::sqlx::Error) -> Self {
-        DataError::Common(e.into())
-    }
-}
-
 /// What the request says about the data to come.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Incoming {
@@ -80,8 +64,9 @@ pub struct Download {
     pub checksum: Option<String>,
 }
 
-fn gone(id: &str) -> DataError {
-    DataError::Gone(format!(
+/// Glance's 410 for an image deleted while its data was being written.
+fn gone(id: &str) -> Error {
+    Error::gone(format!(
         "Image {id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded."
     ))
 }
@@ -90,7 +75,7 @@ fn store_error(e: SinkError) -> Error {
     match e {
         SinkError::Refused(r) => Error::bad_request(r.to_string()),
         SinkError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
-            Error::PayloadTooLarge(format!("Image storage media is full: {io}"))
+            Error::payload_too_large(format!("Image storage media is full: {io}"))
         }
         SinkError::Io(io) => Error::internal(format!("image store: {io}")),
     }
@@ -105,7 +90,7 @@ impl Glance {
         body: S,
         incoming: Incoming,
         staged: bool,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
@@ -120,8 +105,7 @@ impl Glance {
         if img.disk_format.is_none() || img.container_format.is_none() {
             return Err(Error::bad_request(
                 "Properties disk_format, container_format must be set prior to saving data.",
-            )
-            .into());
+            ));
         }
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
@@ -141,8 +125,7 @@ impl Glance {
                 .unwrap_or_else(|| img.status.clone());
             return Err(Error::conflict(format!(
                 "Image status transition from {now} to {to} is not allowed"
-            ))
-            .into());
+            )));
         }
         tx.commit().await?;
         // Its own task: if the client goes away the handler is dropped,
@@ -153,7 +136,7 @@ impl Glance {
                 .await
         });
         task.await
-            .map_err(|e| DataError::Common(Error::internal(format!("upload task: {e}"))))?
+            .map_err(|e| Error::internal(format!("upload task: {e}")))?
     }
 
     /// Streams `body` into the store for upload `upload_id` of `img`, and
@@ -165,7 +148,7 @@ impl Glance {
         body: S,
         incoming: Incoming,
         target: Target,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -191,7 +174,7 @@ impl Glance {
         mut body: S,
         incoming: Incoming,
         target: Target,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -200,11 +183,10 @@ impl Glance {
         let cap = u64::try_from(self.settings.size_cap).unwrap_or(u64::MAX);
         let declared = incoming.expected_size.or(incoming.content_length);
         if declared.is_some_and(|d| d > cap) {
-            return Err(Error::PayloadTooLarge(format!(
+            return Err(Error::payload_too_large(format!(
                 "The incoming image is too large: {} bytes, the limit is {cap}",
                 declared.unwrap_or(0)
-            ))
-            .into());
+            )));
         }
         let mut reserved: i64 = 0;
         if let Some(d) = declared {
@@ -223,10 +205,9 @@ impl Glance {
                 .map_err(|e| Error::bad_request(format!("Error reading the image data: {e}")))?;
             let after = sink.written() + chunk.len() as u64;
             if after > cap {
-                return Err(Error::PayloadTooLarge(format!(
+                return Err(Error::payload_too_large(format!(
                     "The incoming image is too large: the limit is {cap} bytes"
-                ))
-                .into());
+                )));
             }
             let after = i64::try_from(after).unwrap_or(i64::MAX);
             if after > reserved {
@@ -242,8 +223,7 @@ impl Glance {
                 return Err(Error::bad_request(format!(
                     "Size of the uploaded data ({}) does not match x-openstack-image-size ({expected})",
                     written.size
-                ))
-                .into());
+                )));
             }
         }
         let verdict = written
@@ -299,18 +279,17 @@ impl Glance {
     }
 
     /// Takes `delta` bytes of the owner's quota for the upload.
-    async fn reserve(&self, img: &Image, upload_id: &str, delta: i64) -> Result<(), DataError> {
+    async fn reserve(&self, img: &Image, upload_id: &str, delta: i64) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         if let Some(owner) = &img.owner {
             let max = self.settings.quota_bytes;
             if !crate::db::usage::take(tx.conn(), owner, 0, delta, -1, max).await? {
                 drop(tx);
                 let (_, used) = crate::db::usage::get(&self.db.pool, owner).await?;
-                return Err(Error::OverQuota(format!(
+                return Err(Error::over_quota(format!(
                     "Image exceeds the storage quota: {}",
                     Self::over_limit("image_size_total", max, used, delta)
-                ))
-                .into());
+                )));
             }
         }
         if !crate::db::images::add_reserved(tx.conn(), &img.id, upload_id, delta).await? {
@@ -384,7 +363,7 @@ impl Glance {
         id: &str,
         body: &Value,
         request_id: Option<&str>,
-    ) -> Result<(), DataError> {
+    ) -> Result<(), Error> {
         let method = body
             .get("method")
             .ok_or_else(|| Error::bad_request("Import request requires a 'method' field."))?;
@@ -393,13 +372,15 @@ impl Glance {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::bad_request("Import request requires a 'name' field."))?;
         if !self.import_methods().contains(&name) {
-            return Err(Error::bad_request(format!("Unknown import method name '{name}'.")).into());
+            return Err(Error::bad_request(format!(
+                "Unknown import method name '{name}'."
+            )));
         }
         for key in ["all_stores_must_succeed", "all_stores"] {
             if body.get(key).is_some_and(|v| !v.is_boolean()) {
-                return Err(
-                    Error::bad_request(format!("'{key}' must be boolean value only")).into(),
-                );
+                return Err(Error::bad_request(format!(
+                    "'{key}' must be boolean value only"
+                )));
             }
         }
         if let Some(stores) = body.get("stores") {
@@ -410,8 +391,7 @@ impl Glance {
                 return Err(Error::conflict(format!(
                     "The only store at this site is '{}'.",
                     crate::STORE_ID
-                ))
-                .into());
+                )));
             }
         }
         let (img, member) = self.visible_image(ctx, id).await?;
@@ -419,8 +399,7 @@ impl Glance {
         if img.disk_format.is_none() || img.container_format.is_none() {
             return Err(Error::conflict(
                 "'disk_format' and 'container_format' need to be set before import",
-            )
-            .into());
+            ));
         }
         // Glance's task input for an import.
         let input = serde_json::json!({"image_id": id, "import_req": body, "backend": null});
@@ -483,7 +462,7 @@ impl Glance {
     }
 
     /// Takes a staged image into `importing` (409 if nothing is staged).
-    async fn begin_staged_import(&self, img: &Image) -> Result<String, DataError> {
+    async fn begin_staged_import(&self, img: &Image) -> Result<String, Error> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
@@ -498,21 +477,20 @@ impl Glance {
         {
             return Err(Error::conflict(
                 "Image needs to be staged before 'glance-direct' method can be used",
-            )
-            .into());
+            ));
         }
         tx.commit().await?;
         Ok(upload_id)
     }
 
-    async fn finish_staged_import(&self, img: &Image, upload_id: &str) -> Result<(), DataError> {
+    async fn finish_staged_import(&self, img: &Image, upload_id: &str) -> Result<(), Error> {
         let id = img.id.as_str();
         // The data was hashed and inspected while staged; importing moves
         // it into the store.
         if let Err(e) = self.store.promote_staged(id).await {
             tracing::error!(image = id, error = %e, "import of staged data failed");
             self.abandon(id, upload_id).await?;
-            return Err(Error::internal(format!("import: {e}")).into());
+            return Err(Error::internal(format!("import: {e}")));
         }
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(tx.conn(), id, &["importing"], "active", None, self.now())
@@ -544,7 +522,7 @@ impl Glance {
 
     /// Takes a queued image into `importing` for a download; returns the
     /// upload id that ends it.
-    pub(crate) async fn begin_web_download(&self, img: &Image) -> Result<String, DataError> {
+    pub(crate) async fn begin_web_download(&self, img: &Image) -> Result<String, Error> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
@@ -559,8 +537,7 @@ impl Glance {
         {
             return Err(Error::conflict(
                 "Image needs to be in 'queued' state to use 'web-download' method",
-            )
-            .into());
+            ));
         }
         tx.commit().await?;
         Ok(upload_id)

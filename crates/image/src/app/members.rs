@@ -44,14 +44,14 @@ impl Glance {
         crate::db::members::insert(tx.conn(), &m)
             .await
             .map_err(|e| match Error::from(e) {
-                Error::Conflict(_) => Error::conflict(format!(
+                e if e.kind() == common::ErrorKind::Conflict => Error::conflict(format!(
                     "Member {member_id} already exists for image {image_id}"
                 )),
                 other => other,
             })?;
         let n = crate::db::members::count(tx.conn(), image_id).await?;
         if n > MAX_MEMBERS {
-            return Err(Error::OverQuota(format!(
+            return Err(Error::over_quota(format!(
                 "Maximum number of image members exceeded: attempted {n}, maximum {MAX_MEMBERS}"
             )));
         }

@@ -95,7 +95,7 @@ fn item_duplicate(kind: Kind, ns: &str, name: &str) -> Error {
 /// A unique violation becomes `dup`; any other error stays as it is.
 fn on_conflict(e: db::sqlx::Error, dup: impl FnOnce() -> Error) -> Error {
     match Error::from(e) {
-        Error::Conflict(_) => dup(),
+        e if e.kind() == common::ErrorKind::Conflict => dup(),
         other => other,
     }
 }

@@ -83,7 +83,8 @@ impl Format {
                 }
             }
         }
-        best.map(|b| b.2).ok_or_else(SwiftError::not_acceptable)
+        best.map(|b| b.2)
+            .ok_or_else(|| SwiftError::not_acceptable(""))
     }
 }
 
@@ -109,7 +110,7 @@ impl Params {
         {
             let n: usize = l.parse().unwrap_or(usize::MAX);
             if n > LISTING_LIMIT {
-                return Err(SwiftError::precondition(format!(
+                return Err(SwiftError::precondition_failed(format!(
                     "Maximum limit is {LISTING_LIMIT}"
                 )));
             }
