@@ -13,7 +13,7 @@ use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/images/{id}/members", get(list).post(create))
         .route(

@@ -17,7 +17,7 @@ use common::Result;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/metadefs/namespaces", get(list).post(create))
         .route(
@@ -180,7 +180,7 @@ async fn remove(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<
 
 /// `DELETE …/{objects,properties,tags}` on a namespace.
 pub async fn remove_all(
-    g: &crate::Glance,
+    g: &crate::Image,
     ctx: &common::context::AuthContext,
     ns: &str,
     kind: Kind,

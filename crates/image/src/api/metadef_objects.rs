@@ -14,7 +14,7 @@ use common::Result;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route(
             "/v2/metadefs/namespaces/{ns}/objects",

@@ -18,7 +18,7 @@ pub mod metadef_tags;
 pub mod schemas;
 pub mod tasks;
 
-use crate::Glance;
+use crate::Image;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -27,12 +27,12 @@ use common::http::BaseUrl;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub type State = axum::extract::State<Arc<Glance>>;
+pub type State = axum::extract::State<Arc<Image>>;
 
 /// The whole Glance API, with the shared layers applied. `max_body`
 /// bounds JSON bodies; image data routes stream and are not bounded by it.
 pub fn router(
-    glance: Arc<Glance>,
+    glance: Arc<Image>,
     validator: Arc<dyn common::auth::TokenValidator>,
     max_body: usize,
 ) -> Router {

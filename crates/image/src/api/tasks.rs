@@ -15,7 +15,7 @@ use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/tasks", get(list).post(create))
         .route("/v2/tasks/{id}", get(show).delete(remove))

@@ -13,7 +13,6 @@
 //! own task, so a client that disconnects (and so drops the request
 //! handler) still gets its upload cleaned up.
 
-use super::Glance;
 use crate::db::images::{DataResult, Image};
 use crate::store::SinkError;
 use bytes::Bytes;
@@ -81,7 +80,7 @@ fn store_error(e: SinkError) -> Error {
     }
 }
 
-impl Glance {
+impl super::Image {
     /// `PUT /v2/images/{id}/file` (`staged` false) or `PUT …/stage`.
     pub async fn upload<S, E>(
         self: &Arc<Self>,
@@ -613,7 +612,7 @@ impl Glance {
     /// On a shared store: resets lapsed uploads now and every
     /// [`LEASE_SWEEP`] until `stop`, so a replica that died does not leave
     /// its images `saving` while the others run. (A sole owner resets
-    /// everything at start instead, in [`Glance::recover`].)
+    /// everything at start instead, in [`super::Image::recover`].)
     pub async fn run_background(
         self: Arc<Self>,
         stop: impl std::future::Future<Output = ()> + Send,

@@ -3,7 +3,7 @@
 
 use super::list::ListQuery;
 use super::patch::{Change, Op};
-use super::{image_not_found, schema, Glance};
+use super::{image_not_found, schema};
 use crate::db::images::Image;
 use common::context::AuthContext;
 use common::http::QueryMap;
@@ -11,7 +11,7 @@ use common::{Error, Result};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-impl Glance {
+impl super::Image {
     /// 413 in unified limits' words.
     pub(crate) fn over_limit(resource: &str, limit: i64, usage: i64, delta: i64) -> Error {
         Error::over_quota(format!(

@@ -2,7 +2,7 @@
 //! each member accepts, rejects or leaves it pending, which decides
 //! whether the image appears in the member's default list.
 
-use super::Glance;
+use super::Image;
 use crate::db::members::Member;
 use common::context::AuthContext;
 use common::{Error, Result};
@@ -15,7 +15,7 @@ fn member_not_found(image_id: &str, member_id: &str) -> Error {
     Error::not_found(format!("Member {member_id} not found for image {image_id}"))
 }
 
-impl Glance {
+impl Image {
     pub async fn add_member(
         &self,
         ctx: &AuthContext,
