@@ -82,9 +82,12 @@ fn entry(cfg: &Config, port: u16) -> Entry {
     })
 }
 
-/// How the composition root finds and builds the identity service. It is
-/// built first, by name: the others need it to validate their tokens, so
-/// its context's validator is never consulted.
+/// How the composition root finds the identity service. `oxistack::cloud`
+/// binds its port like every other's but builds it by name, with
+/// [`build`] and [`service`], before the rest: the others' contexts carry
+/// it as their token validator. `build` here gives the same service from a
+/// context (whose validator it does not consult) for a composition root
+/// that needs nothing else from it.
 pub const SERVICE: ServiceDef = ServiceDef {
     service_type: "identity",
     port: |cfg| cfg.identity.port,
