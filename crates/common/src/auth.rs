@@ -7,7 +7,7 @@
 //! documents, `POST /v3/auth/tokens`) simply don't.
 
 use crate::context::AuthContext;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use std::future::Future;
@@ -83,7 +83,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
             .cloned()
             .ok_or_else(|| Error::internal("no token validator configured on this router"))?;
         let ctx = validator.0.validate(&token).await.map_err(|e| match e {
-            Error::NotFound(_) | Error::Unauthorized(_) => {
+            e if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unauthorized) => {
                 Error::unauthorized("The request you have made requires authentication.")
             }
             other => other,

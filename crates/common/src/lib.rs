@@ -18,5 +18,6 @@ pub mod http;
 pub mod ids;
 pub mod memory;
 pub mod policy;
+pub mod service;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

@@ -124,7 +124,7 @@ impl Policy {
         if self.check(action, creds, target) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
+            Err(Error::forbidden(format!(
                 "You are not authorized to perform the requested action: {action}."
             )))
         }

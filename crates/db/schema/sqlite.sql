@@ -340,6 +340,13 @@ CREATE TABLE schema_migrations (
             name TEXT NOT NULL,
             applied_at BIGINT NOT NULL);
 
+CREATE TABLE service_migrations (
+            service TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            applied_at BIGINT NOT NULL,
+            PRIMARY KEY (service, version));
+
 CREATE TABLE services (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,

@@ -32,17 +32,22 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub enum DbError {
     #[error("cannot open database {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
-    #[error("migration {version} ({name}) failed: {source}")]
+    #[error("migration {service} {version} ({name}) failed: {source}")]
     Migration {
+        service: &'static str,
         version: i64,
         name: String,
         source: sqlx::Error,
     },
     #[error(
-        "database schema is at version {found}, newer than this binary knows ({known}); \
-         upgrade oxistack before starting it on this database"
+        "database schema of {service} is at version {found}, newer than this binary knows \
+         ({known}); upgrade oxistack before starting it on this database"
     )]
-    TooNew { found: i64, known: i64 },
+    TooNew {
+        service: String,
+        found: i64,
+        known: i64,
+    },
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
 }

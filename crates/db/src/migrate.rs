@@ -1,48 +1,127 @@
-//! Versioned migrations, embedded in the binary.
+//! Versioned migrations, one sequence per service, embedded in the binary.
 //!
-//! Each file in `migrations/` is one version, applied once, in order, inside
-//! a transaction; `schema_migrations` records what was applied. A database
-//! whose version is newer than the binary knows is refused rather than
-//! guessed at. `schema/sqlite.sql` is the schema the migrations produce,
-//! checked by a test so a change to it is always deliberate.
+//! Each service owns `migrations/<service>/NNNN_name.sql`, numbered from
+//! 0001 on its own, so two branches adding to different services never
+//! both claim the same number. [`SERVICES`] lists the services in the fixed
+//! order they are migrated (identity first: its tables are the ones others
+//! may name). Each file is applied once, in order, inside a transaction;
+//! `service_migrations` records `(service, version)`. A database on which
+//! any service is newer than the binary knows (or that has a service the
+//! binary does not know) is refused rather than guessed at.
+//!
+//! Databases made before the sequences were split recorded one global
+//! sequence in `schema_migrations` (versions 1–6); the first start maps
+//! those rows onto the per-service versions ([`LEGACY`]) without applying
+//! anything again. `schema_migrations` then holds only [`LEGACY_SENTINEL`],
+//! so a binary from before the split refuses the database as too new
+//! instead of applying its files a second time.
+//!
+//! `schema/sqlite.sql` is the schema the migrations produce, checked by a
+//! test so a change to it is always deliberate.
 
 use crate::{Db, DbError, DbKind};
 use sqlx::Row;
 
-/// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "identity",
-        include_str!("../migrations/0001_identity.sql"),
-    ),
-    (2, "image", include_str!("../migrations/0002_image.sql")),
-    (
-        3,
-        "object_store",
-        include_str!("../migrations/0003_object_store.sql"),
-    ),
-    (
-        4,
-        "identity_ext",
-        include_str!("../migrations/0004_identity_ext.sql"),
-    ),
-    (
-        5,
-        "image_upload_lease",
-        include_str!("../migrations/0005_image_upload_lease.sql"),
-    ),
-    (
-        6,
-        "image_metadefs_tasks",
-        include_str!("../migrations/0006_image_metadefs_tasks.sql"),
-    ),
-    (7, "nodes", include_str!("../migrations/0007_nodes.sql")),
+/// One migration file of one service.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// One service's migrations, in order, numbered from 1 without gaps.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceMigrations {
+    /// The service type (`identity`, `image`, `object-store`), or `platform`
+    /// for the node registry and sagas; also the directory under
+    /// `migrations/`.
+    pub service: &'static str,
+    pub migrations: &'static [Migration],
+}
+
+impl ServiceMigrations {
+    /// The newest version this binary knows for the service.
+    pub fn latest(&self) -> i64 {
+        self.migrations.last().map(|m| m.version).unwrap_or(0)
+    }
+}
+
+pub const IDENTITY: ServiceMigrations = ServiceMigrations {
+    service: "identity",
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "identity",
+            sql: include_str!("../migrations/identity/0001_identity.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "identity_ext",
+            sql: include_str!("../migrations/identity/0002_identity_ext.sql"),
+        },
+    ],
+};
+
+pub const IMAGE: ServiceMigrations = ServiceMigrations {
+    service: "image",
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "image",
+            sql: include_str!("../migrations/image/0001_image.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "image_upload_lease",
+            sql: include_str!("../migrations/image/0002_image_upload_lease.sql"),
+        },
+        Migration {
+            version: 3,
+            name: "image_metadefs_tasks",
+            sql: include_str!("../migrations/image/0003_image_metadefs_tasks.sql"),
+        },
+    ],
+};
+
+pub const OBJECT_STORE: ServiceMigrations = ServiceMigrations {
+    service: "object-store",
+    migrations: &[Migration {
+        version: 1,
+        name: "object_store",
+        sql: include_str!("../migrations/object-store/0001_object_store.sql"),
+    }],
+};
+
+/// The tables of the platform itself rather than of one OpenStack service:
+/// the node registry behind the internal API (`crates/nodes`) and the
+/// sagas in progress (`db::saga`).
+pub const PLATFORM: ServiceMigrations = ServiceMigrations {
+    service: "platform",
+    migrations: &[Migration {
+        version: 1,
+        name: "nodes_sagas",
+        sql: include_str!("../migrations/platform/0001_nodes_sagas.sql"),
+    }],
+};
+
+/// Every service's migrations, in the order they are applied.
+pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, PLATFORM];
+
+/// The global versions of the one sequence used before the split, and the
+/// `(service, version)` each became.
+pub const LEGACY: &[(i64, &str, i64)] = &[
+    (1, "identity", 1),
+    (2, "image", 1),
+    (3, "object-store", 1),
+    (4, "identity", 2),
+    (5, "image", 2),
+    (6, "image", 3),
 ];
 
-pub fn latest() -> i64 {
-    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
-}
+/// The one row left in `schema_migrations`: above any version a binary
+/// from before the split knows, so such a binary refuses the database.
+pub const LEGACY_SENTINEL: i64 = 1_000_000;
 
 pub async fn run(db: &Db) -> Result<(), DbError> {
     let mut conn = db.pool.acquire().await?;
@@ -52,7 +131,7 @@ pub async fn run(db: &Db) -> Result<(), DbError> {
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply_pending(db, &mut conn).await;
+    let result = migrate(&mut conn, SERVICES).await;
     if db.kind == DbKind::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(7240151)")
             .execute(&mut *conn)
@@ -61,47 +140,174 @@ pub async fn run(db: &Db) -> Result<(), DbError> {
     result
 }
 
-async fn apply_pending(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<(), DbError> {
+/// The record time of an applied migration. Not an expiry or anything a
+/// test needs to steer, so it reads the wall clock itself rather than
+/// asking every caller of [`Db::open`] for a clock.
+#[allow(clippy::disallowed_methods)]
+fn now_micros() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+async fn migrate(
+    conn: &mut sqlx::AnyConnection,
+    services: &[ServiceMigrations],
+) -> Result<(), DbError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY,
             name TEXT NOT NULL,
-            applied_at BIGINT NOT NULL)",
+            applied_at BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS service_migrations (
+            service TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            applied_at BIGINT NOT NULL,
+            PRIMARY KEY (service, version))",
     )
     .execute(&mut *conn)
     .await?;
-    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("v")?;
-    if current > latest() {
-        return Err(DbError::TooNew {
-            found: current,
-            known: latest(),
-        });
+    adopt_legacy(conn).await?;
+
+    let rows =
+        sqlx::query("SELECT service, MAX(version) AS v FROM service_migrations GROUP BY service")
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut current = std::collections::HashMap::new();
+    for r in rows {
+        let service: String = r.try_get("service")?;
+        let v: i64 = r.try_get("v")?;
+        let known = services
+            .iter()
+            .find(|s| s.service == service)
+            .map(|s| s.latest());
+        match known {
+            Some(known) if v <= known => {
+                current.insert(service, v);
+            }
+            known => {
+                return Err(DbError::TooNew {
+                    service,
+                    found: v,
+                    known: known.unwrap_or(0),
+                })
+            }
+        }
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let _ = db;
-        let fail = |source| DbError::Migration {
-            version: *version,
-            name: name.to_string(),
-            source,
+    for s in services {
+        let at = current.get(s.service).copied().unwrap_or(0);
+        for m in s.migrations.iter().filter(|m| m.version > at) {
+            apply(conn, s.service, m).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    service: &'static str,
+    m: &Migration,
+) -> Result<(), DbError> {
+    let fail = |source| DbError::Migration {
+        service,
+        version: m.version,
+        name: m.name.to_string(),
+        source,
+    };
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
+    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(fail)?;
+    sqlx::query(
+        "INSERT INTO service_migrations (service, version, name, applied_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(service)
+    .bind(m.version)
+    .bind(m.name)
+    .bind(now_micros())
+    .execute(&mut *tx)
+    .await
+    .map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
+    tracing::info!(
+        service,
+        version = m.version,
+        name = m.name,
+        "applied database migration"
+    );
+    Ok(())
+}
+
+/// Moves the rows of the global sequence into `service_migrations` and
+/// leaves [`LEGACY_SENTINEL`] behind, in one transaction. A global version
+/// this binary never had (a newer binary's, from before the split) is
+/// refused.
+async fn adopt_legacy(conn: &mut sqlx::AnyConnection) -> Result<(), DbError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let rows =
+        sqlx::query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut has_sentinel = false;
+    for r in rows {
+        let version: i64 = r.try_get("version")?;
+        if version == LEGACY_SENTINEL {
+            has_sentinel = true;
+            continue;
+        }
+        let Some((_, service, v)) = LEGACY.iter().find(|l| l.0 == version) else {
+            return Err(DbError::TooNew {
+                service: "schema_migrations".into(),
+                found: version,
+                known: LEGACY.last().map(|l| l.0).unwrap_or(0),
+            });
         };
-        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(fail)?;
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
+        let name: String = r.try_get("name")?;
+        let applied_at: i64 = r.try_get("applied_at")?;
+        sqlx::query(
+            "INSERT INTO service_migrations (service, version, name, applied_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (service, version) DO NOTHING",
+        )
+        .bind(*service)
+        .bind(*v)
+        .bind(name)
+        .bind(applied_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !has_sentinel {
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
         )
-        .bind(*version)
-        .bind(*name)
-        .bind(common::clock::Clock::now_micros(
-            &common::clock::SystemClock,
-        ))
+        .bind(LEGACY_SENTINEL)
+        .bind("moved to service_migrations")
+        .bind(now_micros())
         .execute(&mut *tx)
-        .await
-        .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
-        tracing::info!(version, name, "applied database migration");
+        .await?;
     }
+    tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sequence_counts_from_one_without_gaps() {
+        for s in SERVICES {
+            for (i, m) in s.migrations.iter().enumerate() {
+                assert_eq!(m.version, i as i64 + 1, "{} {}", s.service, m.name);
+            }
+        }
+        for (_, service, v) in LEGACY {
+            let s = SERVICES.iter().find(|s| s.service == *service).unwrap();
+            assert!(*v <= s.latest());
+        }
+    }
 }

@@ -308,7 +308,8 @@ mod tests {
     use std::time::Instant;
 
     fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("oxistack-rev-{}", common::ids::hex_id()));
+        let d =
+            std::env::temp_dir().join(format!("oxistack-rev-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

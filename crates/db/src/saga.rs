@@ -425,7 +425,8 @@ mod tests {
     }
 
     fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("oxistack-saga-{}", common::ids::hex_id()));
+        let d =
+            std::env::temp_dir().join(format!("oxistack-saga-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

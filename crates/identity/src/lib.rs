@@ -21,6 +21,7 @@ pub use app::bootstrap::{BootstrapResult, BootstrapSpec, CatalogEntry};
 pub use app::{Identity, Settings};
 
 use common::config::Config;
+use common::service::{CatalogEntry as Entry, Service, ServiceContext, ServiceDef};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +73,71 @@ pub fn build(
 
 /// The catalog entry for the identity service itself.
 pub fn catalog_entry(cfg: &Config) -> CatalogEntry {
-    let port = cfg.identity.port;
-    CatalogEntry {
-        service_type: "identity".into(),
-        name: "keystone".into(),
-        description: "OpenStack Identity".into(),
-        public_url: format!("http://{}:{port}/v3", cfg.public_host()),
-        internal_url: format!("http://{}:{port}/v3", cfg.internal_host()),
-        admin_url: format!("http://{}:{port}/v3", cfg.internal_host()),
+    entry(cfg, cfg.identity.port)
+}
+
+fn entry(cfg: &Config, port: u16) -> Entry {
+    Entry::on_hosts(cfg, "identity", "keystone", "OpenStack Identity", |host| {
+        format!("http://{host}:{port}/v3")
+    })
+}
+
+/// How the composition root finds the identity service. `oxistack::cloud`
+/// binds its port like every other's but builds it by name, with
+/// [`build`] and [`service`], before the rest: the others' contexts carry
+/// it as their token validator. `build` here gives the same service from a
+/// context (whose validator it does not consult) for a composition root
+/// that needs nothing else from it.
+pub const SERVICE: ServiceDef = ServiceDef {
+    service_type: "identity",
+    port: |cfg| cfg.identity.port,
+    enabled: |_| true,
+    build: |ctx| {
+        Box::pin(async move {
+            let id = build(&ctx.config, ctx.db.clone(), ctx.clock.clone())?;
+            Ok(service(id, &ctx))
+        })
+    },
+};
+
+/// `identity` presented through the service seam, on `ctx`'s port.
+pub fn service(identity: Arc<Identity>, ctx: &ServiceContext) -> Arc<dyn Service> {
+    Arc::new(Served {
+        identity,
+        config: ctx.config.clone(),
+        port: ctx.port,
+    })
+}
+
+/// The identity service as the composition root drives it.
+struct Served {
+    identity: Arc<Identity>,
+    config: Arc<Config>,
+    port: u16,
+}
+
+impl Service for Served {
+    fn service_type(&self) -> &'static str {
+        SERVICE.service_type
+    }
+
+    fn catalog_entry(&self) -> Entry {
+        entry(&self.config, self.port)
+    }
+
+    fn router(self: Arc<Self>) -> axum::Router {
+        api::router(self.identity.clone(), self.config.max_request_body_size)
+    }
+
+    fn renderer(&self) -> common::http::Renderer {
+        Arc::new(api::errors::Keystone)
+    }
+
+    fn policy(&self) -> Option<&common::policy::Policy> {
+        Some(&self.identity.policy)
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.identity.clone()
     }
 }

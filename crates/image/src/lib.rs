@@ -16,9 +16,10 @@ pub mod inspect;
 pub mod policies;
 pub mod store;
 
-pub use app::{Glance, Settings};
+pub use app::{Image, Settings};
 
 use common::config::Config;
+use common::service::{BoxFuture, CatalogEntry, Service, ServiceContext, ServiceDef, Stop};
 use std::sync::Arc;
 
 /// The one store backend's identifier (`/v2/info/stores`, `stores`).
@@ -40,7 +41,7 @@ pub async fn build(
     cfg: &Config,
     db: ::db::Db,
     clock: common::clock::SharedClock,
-) -> Result<Arc<Glance>, SetupError> {
+) -> Result<Arc<Image>, SetupError> {
     let store = store::Store::open(&cfg.image_data_dir())?;
     let policy_file = (!cfg.image.policy_file.is_empty())
         .then(|| std::path::PathBuf::from(&cfg.image.policy_file));
@@ -54,7 +55,7 @@ pub async fn build(
         list_limit: c.list_limit,
         list_limit_max: c.list_limit_max,
     };
-    let glance = Arc::new(Glance {
+    let glance = Arc::new(Image {
         db,
         store,
         policy,
@@ -65,8 +66,63 @@ pub async fn build(
     Ok(glance)
 }
 
-/// The image service's URL on `host` (Glance's catalog endpoints carry
-/// no version; clients discover `/v2` from the root).
-pub fn endpoint_url(cfg: &Config, host: &str) -> String {
-    format!("http://{host}:{}", cfg.image.port)
+/// How the composition root finds and builds the image service.
+pub const SERVICE: ServiceDef = ServiceDef {
+    service_type: "image",
+    port: |cfg| cfg.image.port,
+    enabled: |_| true,
+    build: |ctx| {
+        Box::pin(async move {
+            let glance = build(&ctx.config, ctx.db.clone(), ctx.clock.clone()).await?;
+            let served: Arc<dyn Service> = Arc::new(Served { glance, ctx });
+            Ok(served)
+        })
+    },
+};
+
+/// The image service as the composition root drives it.
+struct Served {
+    glance: Arc<Image>,
+    ctx: ServiceContext,
+}
+
+impl Service for Served {
+    fn service_type(&self) -> &'static str {
+        SERVICE.service_type
+    }
+
+    fn catalog_entry(&self) -> CatalogEntry {
+        let port = self.ctx.port;
+        CatalogEntry::on_hosts(
+            &self.ctx.config,
+            "image",
+            "glance",
+            "OpenStack Image",
+            |host| format!("http://{host}:{port}"),
+        )
+    }
+
+    fn router(self: Arc<Self>) -> axum::Router {
+        api::router(
+            self.glance.clone(),
+            self.ctx.validator.clone(),
+            self.ctx.config.max_request_body_size,
+        )
+    }
+
+    fn renderer(&self) -> common::http::Renderer {
+        Arc::new(api::errors::Glance)
+    }
+
+    fn background(self: Arc<Self>, stop: Stop) -> Option<BoxFuture<'static, std::io::Result<()>>> {
+        Some(Box::pin(self.glance.clone().run_background(stop)))
+    }
+
+    fn policy(&self) -> Option<&common::policy::Policy> {
+        Some(&self.glance.policy)
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.glance.clone()
+    }
 }

@@ -81,7 +81,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "internal API for node agents");
     }
-    let router = api::router(nodes.clone(), max_body);
+    let router = api::router(nodes.clone(), opts.renderer.clone(), max_body);
     let shutdown = async move {
         shutdown.await;
         nodes.close_polls();

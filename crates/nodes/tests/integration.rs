@@ -527,7 +527,7 @@ async fn serve(
         async {
             let _ = rx.await;
         },
-        Default::default(),
+        common::http::serve::ServeOptions::new(Arc::new(identity::api::errors::Keystone)),
         65536,
     ));
     (tx, task)

@@ -43,6 +43,7 @@ pub mod store;
 pub use app::{ObjectStore, Settings};
 
 use common::config::Config;
+use common::service::{BoxFuture, CatalogEntry, Service, ServiceContext, ServiceDef, Stop};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,11 +74,66 @@ pub fn build(
     )))
 }
 
-/// The storage URL template clients get from the catalog:
-/// `http://HOST:8080/v1/AUTH_%(project_id)s`.
-pub fn endpoint_url(cfg: &Config, host: &str) -> String {
-    format!(
-        "http://{host}:{}/v1/AUTH_%(project_id)s",
-        cfg.object_store.port
-    )
+/// How the composition root finds and builds the object store
+/// (`enable_swift`).
+pub const SERVICE: ServiceDef = ServiceDef {
+    service_type: "object-store",
+    port: |cfg| cfg.object_store.port,
+    enabled: |cfg| cfg.enable_swift,
+    build: |ctx| {
+        Box::pin(async move {
+            let store = build(
+                &ctx.config,
+                ctx.db.clone(),
+                ctx.clock.clone(),
+                ctx.validator.clone(),
+            )?;
+            let served: Arc<dyn Service> = Arc::new(Served { store, ctx });
+            Ok(served)
+        })
+    },
+};
+
+/// The object store as the composition root drives it.
+struct Served {
+    store: Arc<ObjectStore>,
+    ctx: ServiceContext,
+}
+
+impl Service for Served {
+    fn service_type(&self) -> &'static str {
+        SERVICE.service_type
+    }
+
+    fn catalog_entry(&self) -> CatalogEntry {
+        let port = self.ctx.port;
+        CatalogEntry::on_hosts(
+            &self.ctx.config,
+            "object-store",
+            "swift",
+            "OpenStack Object Storage",
+            |host| format!("http://{host}:{port}/v1/AUTH_%(project_id)s"),
+        )
+    }
+
+    fn router(self: Arc<Self>) -> axum::Router {
+        api::router(self.store.clone(), self.ctx.config.max_request_body_size)
+    }
+
+    fn renderer(&self) -> common::http::Renderer {
+        Arc::new(api::errors::Swift)
+    }
+
+    /// Swift's reseller admin: the only role that sets account quotas.
+    fn extra_roles(&self) -> Vec<String> {
+        vec![self.ctx.config.object_store.reseller_admin_role.clone()]
+    }
+
+    fn background(self: Arc<Self>, stop: Stop) -> Option<BoxFuture<'static, std::io::Result<()>>> {
+        Some(Box::pin(self.store.clone().run_background(stop)))
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.store.clone()
+    }
 }

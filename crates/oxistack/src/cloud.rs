@@ -3,6 +3,7 @@
 use crate::state::StateDir;
 use anyhow::{Context, Result};
 use common::config::Config;
+use common::service::{Service, ServiceContext, ServiceDef};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -17,12 +18,15 @@ pub struct ServedApi {
     pub url: String,
 }
 
+/// Every service besides identity, in the order they start. Adding a
+/// service is a new crate exporting its `SERVICE` and one line here.
+pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE];
+
 /// A running cloud.
 pub struct Cloud {
     pub identity: Arc<identity::Identity>,
-    pub image: Arc<image::Glance>,
-    /// The object store, unless `enable_swift` is off.
-    pub object_store: Option<Arc<object_store::ObjectStore>>,
+    /// Every service that runs, identity first.
+    pub services: Vec<Arc<dyn Service>>,
     /// The node registry, served on the internal API at `internal_api`.
     pub nodes: Arc<nodes::Nodes>,
     pub internal_api: SocketAddr,
@@ -74,20 +78,14 @@ impl Cloud {
         let listen: IpAddr = cfg.listen.parse().context("listen address")?;
         // Bind first: a port already in use should fail the start before
         // anything is written, and port 0 must be known for the catalog.
-        let identity_listener =
-            common::http::serve::bind(SocketAddr::new(listen, cfg.identity.port)).await?;
-        cfg.identity.port = identity_listener.local_addr()?.port();
-        let image_listener =
-            common::http::serve::bind(SocketAddr::new(listen, cfg.image.port)).await?;
-        cfg.image.port = image_listener.local_addr()?.port();
-        let object_store_listener = if cfg.enable_swift {
-            let l =
-                common::http::serve::bind(SocketAddr::new(listen, cfg.object_store.port)).await?;
-            cfg.object_store.port = l.local_addr()?.port();
-            Some(l)
-        } else {
-            None
-        };
+        let defs: Vec<&ServiceDef> = std::iter::once(&identity::SERVICE)
+            .chain(SERVICES.iter().filter(|d| (d.enabled)(&cfg)))
+            .collect();
+        let mut listeners = Vec::new();
+        for def in &defs {
+            let l = common::http::serve::bind(SocketAddr::new(listen, (def.port)(&cfg))).await?;
+            listeners.push(l);
+        }
 
         let internal_listener =
             common::http::serve::bind(SocketAddr::new(listen, cfg.internal_api_port)).await?;
@@ -96,22 +94,37 @@ impl Cloud {
         let db = db::Db::open(&cfg.database_url())
             .await
             .with_context(|| format!("opening the store {}", db::redact(&cfg.database_url())))?;
-        let identity = identity::build(&cfg, db.clone(), clock.clone())?;
-        let image = image::build(&cfg, db.clone(), clock.clone()).await?;
-        let nodes = nodes::build(&cfg, db.clone(), clock.clone(), identity.clone(), vec![])?;
-        let object_store = if cfg.enable_swift {
-            let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
-            Some(object_store::build(&cfg, db, clock, validator)?)
-        } else {
-            None
-        };
-        let mut catalog = vec![identity::catalog_entry(&cfg), image_catalog_entry(&cfg)];
-        let mut extra_roles = vec![];
-        if cfg.enable_swift {
-            catalog.push(object_store_catalog_entry(&cfg));
-            // Swift's reseller admin: the only role that sets account quotas.
-            extra_roles.push(cfg.object_store.reseller_admin_role.clone());
+        let config = Arc::new(cfg);
+        let identity = identity::build(&config, db.clone(), clock.clone())?;
+        let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
+        let mut services = Vec::new();
+        for (def, listener) in defs.iter().zip(&listeners) {
+            let ctx = ServiceContext {
+                config: config.clone(),
+                db: db.clone(),
+                clock: clock.clone(),
+                validator: validator.clone(),
+                port: listener.local_addr()?.port(),
+            };
+            let svc = if def.service_type == identity::SERVICE.service_type {
+                identity::service(identity.clone(), &ctx)
+            } else {
+                (def.build)(ctx)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", def.service_type))?
+            };
+            services.push(svc);
         }
+        let nodes = nodes::build(
+            &config,
+            db.clone(),
+            clock.clone(),
+            validator.clone(),
+            vec![],
+        )?;
+        let cfg = &*config;
+        let catalog = services.iter().map(|s| s.catalog_entry()).collect();
+        let extra_roles = services.iter().flat_map(|s| s.extra_roles()).collect();
         let admin_password = state.admin_password()?;
         // The demo password is kept only once the demo user exists: an
         // older cloud resumed here gets no demo entry that cannot log in.
@@ -146,7 +159,7 @@ impl Cloud {
             }
             _ => demo_password,
         };
-        let auth_url = identity::catalog_entry(&cfg).public_url;
+        let auth_url = services[0].catalog_entry().public_url;
         let admin_password_current = identity
             .admin_password_matches(&admin_password)
             .await
@@ -169,72 +182,39 @@ impl Cloud {
         }
 
         let (stop, stop_rx) = watch::channel(false);
-        let serve_opts = common::http::serve::ServeOptions {
-            header_read_timeout: std::time::Duration::from_secs(cfg.header_read_timeout),
-            ..Default::default()
-        };
+        let header_read_timeout = std::time::Duration::from_secs(cfg.header_read_timeout);
         let mut servers = Vec::new();
         let mut apis = Vec::new();
-        let router = identity::api::router(identity.clone(), cfg.max_request_body_size);
-        apis.push(ServedApi {
-            name: "identity",
-            addr: identity_listener.local_addr()?,
-            url: auth_url,
-        });
-        servers.push(tokio::spawn(common::http::serve::serve_with(
-            identity_listener,
-            router,
-            wait_stop(stop_rx.clone()),
-            common::http::serve::ServeOptions {
-                error_style: common::http::ErrorStyle::Keystone,
-                ..serve_opts
-            },
-        )));
-        let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
-        let image_router = image::api::router(image.clone(), validator, cfg.max_request_body_size);
-        apis.push(ServedApi {
-            name: "image",
-            addr: image_listener.local_addr()?,
-            url: image::endpoint_url(&cfg, &cfg.public_host()),
-        });
-        servers.push(tokio::spawn(common::http::serve::serve_with(
-            image_listener,
-            image_router,
-            wait_stop(stop_rx.clone()),
-            common::http::serve::ServeOptions {
-                error_style: common::http::ErrorStyle::Glance,
-                ..serve_opts
-            },
-        )));
-        servers.push(tokio::spawn(
-            image.clone().run_background(wait_stop(stop_rx.clone())),
-        ));
-        if let (Some(store), Some(listener)) = (&object_store, object_store_listener) {
-            let router = object_store::api::router(store.clone(), cfg.max_request_body_size);
+        for (svc, listener) in services.iter().zip(listeners) {
             apis.push(ServedApi {
-                name: "object-store",
+                name: svc.service_type(),
                 addr: listener.local_addr()?,
-                url: object_store::endpoint_url(&cfg, &cfg.public_host()),
+                url: svc.catalog_entry().public_url,
             });
             servers.push(tokio::spawn(common::http::serve::serve_with(
                 listener,
-                router,
+                svc.clone().router(),
                 wait_stop(stop_rx.clone()),
                 common::http::serve::ServeOptions {
-                    error_style: common::http::ErrorStyle::Swift,
-                    ..serve_opts
+                    header_read_timeout,
+                    renderer: svc.renderer(),
                 },
             )));
-            servers.push(tokio::spawn(
-                store.clone().run_background(wait_stop(stop_rx.clone())),
-            ));
+            if let Some(work) = svc.clone().background(Box::pin(wait_stop(stop_rx.clone()))) {
+                servers.push(tokio::spawn(work));
+            }
         }
         let internal_api = internal_listener.local_addr()?;
         servers.push(tokio::spawn(nodes::serve(
             nodes.clone(),
             internal_listener,
             wait_stop(stop_rx.clone()),
-            serve_opts,
+            common::http::serve::ServeOptions {
+                header_read_timeout,
+                // The internal API speaks Keystone's error body, as the
+                // cloud's auth does.
+                renderer: std::sync::Arc::new(identity::api::errors::Keystone),
+            },
             cfg.max_request_body_size,
         )));
         servers.push(tokio::spawn(agent::run(
@@ -248,8 +228,7 @@ impl Cloud {
         state.write_apis(&bound)?;
         Ok(Cloud {
             identity,
-            image,
-            object_store,
+            services,
             nodes,
             internal_api,
             apis,
@@ -260,6 +239,14 @@ impl Cloud {
             stop,
             servers,
         })
+    }
+
+    /// The running service of type `T` (`image::Image`,
+    /// `object_store::ObjectStore`), if this cloud runs it.
+    pub fn service<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.services
+            .iter()
+            .find_map(|s| s.clone().as_any().downcast::<T>().ok())
     }
 
     /// The `oxistack ready:` line.
@@ -283,15 +270,16 @@ impl Cloud {
             .map(|a| a.url.as_str())
     }
 
-    /// Re-reads the identity and image policy files (on SIGHUP). A file
-    /// that fails to parse is reported and its service keeps the rules in
+    /// Re-reads the services' policy files (on SIGHUP). A file that
+    /// fails to parse is reported and its service keeps the rules in
     /// force. Returns one line per service that has a policy file.
     pub fn reload_policies(&self) -> Vec<Result<String, String>> {
         let mut out = Vec::new();
-        for (name, policy) in [
-            ("identity", &self.identity.policy),
-            ("image", &self.image.policy),
-        ] {
+        for svc in &self.services {
+            let Some(policy) = svc.policy() else {
+                continue;
+            };
+            let name = svc.service_type();
             match policy.reload() {
                 Ok(Some(f)) => out.push(Ok(format!("{name} policy {}", f.display()))),
                 Ok(None) => {}
@@ -309,32 +297,11 @@ impl Cloud {
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("requests still running after {grace:?}; stopping anyway");
         }
+        for svc in self.services.iter().rev() {
+            svc.shutdown().await;
+        }
         self.identity.db.close().await;
         self.state.remove_pid();
-    }
-}
-
-/// The catalog entry for the image service.
-fn image_catalog_entry(cfg: &Config) -> identity::CatalogEntry {
-    identity::CatalogEntry {
-        service_type: "image".into(),
-        name: "glance".into(),
-        description: "OpenStack Image".into(),
-        public_url: image::endpoint_url(cfg, &cfg.public_host()),
-        internal_url: image::endpoint_url(cfg, &cfg.internal_host()),
-        admin_url: image::endpoint_url(cfg, &cfg.internal_host()),
-    }
-}
-
-/// The catalog entry for the object store (`…/v1/AUTH_%(project_id)s`).
-fn object_store_catalog_entry(cfg: &Config) -> identity::CatalogEntry {
-    identity::CatalogEntry {
-        service_type: "object-store".into(),
-        name: "swift".into(),
-        description: "OpenStack Object Storage".into(),
-        public_url: object_store::endpoint_url(cfg, &cfg.public_host()),
-        internal_url: object_store::endpoint_url(cfg, &cfg.internal_host()),
-        admin_url: object_store::endpoint_url(cfg, &cfg.internal_host()),
     }
 }
 

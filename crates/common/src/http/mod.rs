@@ -8,7 +8,7 @@ pub mod query;
 pub mod request_id;
 pub mod serve;
 
-pub use errors::ErrorStyle;
+pub use errors::{ErrorReply, RenderError, Renderer};
 pub use json::JsonBody;
 pub use pagination::{Page, PageParams};
 pub use query::QueryMap;
@@ -49,20 +49,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BaseUrl {
 }
 
 /// Applies the layers every service router gets, outermost last: the
-/// request body limit, the header limits, error rendering in the service's
-/// style, request ids and the access log.
+/// request body limit, the header limits, error rendering with the
+/// service's renderer, request ids and the access log.
 pub fn service_layers<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
-    style: ErrorStyle,
+    renderer: Renderer,
     max_body: usize,
 ) -> axum::Router<S> {
-    service_layers_with_ids(router, style, max_body, request_id::IdForm::Openstack)
+    service_layers_with_ids(router, renderer, max_body, request_id::IdForm::Openstack)
 }
 
 /// [`service_layers`] with request ids in `ids`' form.
 pub fn service_layers_with_ids<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
-    style: ErrorStyle,
+    renderer: Renderer,
     max_body: usize,
     ids: request_id::IdForm,
 ) -> axum::Router<S> {
@@ -70,7 +70,7 @@ pub fn service_layers_with_ids<S: Clone + Send + Sync + 'static>(
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(serve::header_limits))
         .layer(axum::middleware::from_fn_with_state(
-            style,
+            renderer,
             errors::render_errors,
         ))
         .layer(axum::middleware::from_fn_with_state(

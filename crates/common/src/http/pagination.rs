@@ -44,7 +44,7 @@ pub fn paginate<T>(
         None => 0,
         Some(m) => match items.iter().position(|i| id_of(i) == m) {
             Some(pos) => pos + 1,
-            None => return Err(Error::BadRequest(format!("marker [{m}] not found"))),
+            None => return Err(Error::bad_request(format!("marker [{m}] not found"))),
         },
     };
     let mut rest: Vec<T> = items.into_iter().skip(start).collect();

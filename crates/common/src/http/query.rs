@@ -38,7 +38,7 @@ impl QueryMap {
         match self.get(key) {
             None => Ok(None),
             Some(v) => parse_bool(v).map(Some).ok_or_else(|| {
-                Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))
+                Error::bad_request(format!("Invalid value {v:?} for query parameter '{key}'"))
             }),
         }
     }
@@ -48,7 +48,7 @@ impl QueryMap {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                Error::BadRequest(format!("Invalid value {v:?} for query parameter '{key}'"))
+                Error::bad_request(format!("Invalid value {v:?} for query parameter '{key}'"))
             }),
         }
     }

@@ -20,7 +20,7 @@
 //!   `date`, which no service response is) the service's error body.
 
 use crate::error::Error;
-use crate::http::ErrorStyle;
+use crate::http::errors::{RenderError, Renderer};
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -45,19 +45,20 @@ pub const HYPER_MAX_HEADERS: usize = 256;
 pub const HYPER_MAX_HEAD_BYTES: usize = 256 * 1024;
 
 /// Connection settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Time a client has to send a whole request head.
     pub header_read_timeout: Duration,
-    /// The service's error style, for the responses hyper writes itself.
-    pub error_style: ErrorStyle,
+    /// The service's error renderer, for the responses hyper writes itself.
+    pub renderer: Renderer,
 }
 
-impl Default for ServeOptions {
-    fn default() -> Self {
+impl ServeOptions {
+    /// The defaults (a 10 s header read timeout) with `renderer`.
+    pub fn new(renderer: Renderer) -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            error_style: ErrorStyle::Keystone,
+            renderer,
         }
     }
 }
@@ -70,13 +71,14 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
-/// [`serve_with`] with the default options.
+/// [`serve_with`] with the default options and `renderer`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    renderer: Renderer,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, ServeOptions::default()).await
+    serve_with(listener, router, shutdown, ServeOptions::new(renderer)).await
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
@@ -122,7 +124,7 @@ pub async fn serve_with(
         });
         let io = ErrorBodies {
             inner: TokioIo::new(stream),
-            style: opts.error_style,
+            renderer: opts.renderer.clone(),
             pending: Vec::new(),
         };
         let conn = builder.serve_connection(io, svc);
@@ -154,7 +156,7 @@ pub async fn serve_with(
 pub async fn header_limits(req: Request, next: Next) -> Response {
     let headers = req.headers();
     if headers.len() > MAX_HEADER_COUNT {
-        return Error::HeaderFieldsTooLarge(format!(
+        return Error::header_fields_too_large(format!(
             "Too many headers: {} (at most {MAX_HEADER_COUNT}).",
             headers.len()
         ))
@@ -165,7 +167,7 @@ pub async fn header_limits(req: Request, next: Next) -> Response {
         .iter()
         .find(|(n, v)| n.as_str().len() + 2 + v.len() > MAX_HEADER_LINE)
     {
-        return Error::HeaderFieldsTooLarge(format!(
+        return Error::header_fields_too_large(format!(
             "Header line too long: {name} (at most {MAX_HEADER_LINE} bytes)."
         ))
         .into_response();
@@ -183,7 +185,7 @@ pub async fn header_limits(req: Request, next: Next) -> Response {
 /// IO does them, so large bodies keep hyper's zero-copy path.
 struct ErrorBodies<T> {
     inner: T,
-    style: ErrorStyle,
+    renderer: Renderer,
     /// Replacement bytes not yet written to `inner`.
     pending: Vec<u8>,
 }
@@ -230,7 +232,9 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for ErrorBodies<T> {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         }
-        if let Some(replacement) = hyper_refusal(buf).map(|s| refusal(this.style, s, buf)) {
+        if let Some(replacement) =
+            hyper_refusal(buf).map(|s| refusal(this.renderer.as_ref(), s, buf))
+        {
             this.pending = replacement;
             // Reported written whole; `drain` finishes it before any flush.
             let _ = this.drain(cx);
@@ -258,7 +262,7 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for ErrorBodies<T> {
         if total <= MAX_REFUSAL_LEN {
             let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
             if let Some(status) = hyper_refusal(&whole) {
-                this.pending = refusal(this.style, status, &whole);
+                this.pending = refusal(this.renderer.as_ref(), status, &whole);
                 let _ = this.drain(cx);
                 return Poll::Ready(Ok(total));
             }
@@ -314,36 +318,11 @@ fn hyper_refusal(buf: &[u8]) -> Option<axum::http::StatusCode> {
     None
 }
 
-/// The same refusal with the service's error body.
-fn refusal(style: ErrorStyle, status: axum::http::StatusCode, original: &[u8]) -> Vec<u8> {
-    use axum::http::StatusCode;
-    let message = if status == StatusCode::BAD_REQUEST {
-        "The server could not comply with the request since it is either malformed or otherwise incorrect."
-    } else {
-        "The request's header fields are too large."
-    };
-    let (content_type, body) = match style {
-        ErrorStyle::Keystone => (
-            "application/json",
-            serde_json::json!({"error": {
-                "code": status.as_u16(),
-                "title": status.canonical_reason().unwrap_or("Error"),
-                "message": message,
-            }})
-            .to_string(),
-        ),
-        ErrorStyle::Glance => (
-            "application/json",
-            crate::http::errors::glance_body(status, message).to_string(),
-        ),
-        ErrorStyle::Swift => (
-            "text/html; charset=UTF-8",
-            format!(
-                "<html><h1>{}</h1><p>{message}</p></html>",
-                status.canonical_reason().unwrap_or("Error")
-            ),
-        ),
-    };
+/// The same refusal with the service's error body (the standard
+/// explanation of its status: no request ever reached the service).
+fn refusal(renderer: &dyn RenderError, status: axum::http::StatusCode, original: &[u8]) -> Vec<u8> {
+    let reply = renderer.render(&Error::from_status(status, ""));
+    let (content_type, body) = (reply.content_type, reply.body);
     // Keep hyper's date line as it wrote it.
     let date = original
         .windows(6)
@@ -376,11 +355,19 @@ mod tests {
         );
         let ours = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\nx-openstack-request-id: req-1\r\ndate: Sun, 06 Dec 2026 20:09:10 GMT\r\n\r\n";
         assert_eq!(hyper_refusal(ours), None);
-        let out = refusal(
-            ErrorStyle::Swift,
-            axum::http::StatusCode::BAD_REQUEST,
-            hyper400,
-        );
+        #[derive(Debug)]
+        struct Html;
+        impl RenderError for Html {
+            fn render(&self, err: &Error) -> crate::http::errors::ErrorReply {
+                crate::http::errors::ErrorReply {
+                    status: err.status(),
+                    content_type: "text/html; charset=UTF-8",
+                    body: format!("<html><h1>Bad Request</h1><p>{err}</p></html>"),
+                    headers: Vec::new(),
+                }
+            }
+        }
+        let out = refusal(&Html, axum::http::StatusCode::BAD_REQUEST, hyper400);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/html; charset=UTF-8\r\ncontent-length: "), "{text}");
         assert!(

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod domain_configs;
 pub mod domains;
 pub mod endpoint_filter;
+pub mod errors;
 pub mod groups;
 pub mod json_home;
 pub mod oauth1;
@@ -23,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::http::{BaseUrl, ErrorStyle, QueryMap};
+use common::http::{BaseUrl, QueryMap};
 use common::Result;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -313,7 +314,7 @@ pub fn router(identity: Arc<Identity>, max_body: usize) -> Router {
         .fallback(common::http::errors::not_found)
         .with_state(identity);
     let r = common::auth::with_validator_for(r, validator, "identity");
-    let r = common::http::service_layers(r, ErrorStyle::Keystone, max_body);
+    let r = common::http::service_layers(r, Arc::new(errors::Keystone), max_body);
     // Before routing: Keystone's flask app has `strict_slashes` off, so
     // `/v3/users/` is `/v3/users`, and clients rely on it (tempest's
     // trusts client lists `OS-TRUST/trusts/`).
@@ -513,9 +514,10 @@ pub(crate) fn envelope<T: serde::de::DeserializeOwned>(body: Value, key: &str) -
     }
     let bytes = serde_json::to_vec(&inner)?;
     common::http::json::parse::<T>(&bytes).map_err(|e| match e {
-        common::Error::BadRequest(msg) => {
-            common::Error::BadRequest(msg.replacen("field '", &format!("field '{key}."), 1))
-        }
+        e if e.kind() == common::ErrorKind::BadRequest => common::Error::bad_request(
+            e.message()
+                .replacen("field '", &format!("field '{key}."), 1),
+        ),
         other => other,
     })
 }

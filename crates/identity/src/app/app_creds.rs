@@ -157,7 +157,7 @@ impl Identity {
         };
         let mut tx = self.begin().await?;
         crate::db::app_creds::insert(tx.conn(), &cred).await.map_err(|e| match Error::from(e) {
-            Error::Conflict(_) => Error::conflict(format!(
+            e if e.kind() == common::ErrorKind::Conflict => Error::conflict(format!(
                 "Conflict occurred attempting to store application_credential - Duplicate entry found with name {}.",
                 cred.name
             )),

@@ -16,16 +16,7 @@ use crate::db::users::User;
 use common::Result;
 use serde_json::Map;
 
-/// One service's catalog entry.
-#[derive(Debug, Clone)]
-pub struct CatalogEntry {
-    pub service_type: String,
-    pub name: String,
-    pub description: String,
-    pub public_url: String,
-    pub internal_url: String,
-    pub admin_url: String,
-}
+pub use common::service::CatalogEntry;
 
 #[derive(Debug, Clone)]
 pub struct BootstrapSpec {

@@ -140,7 +140,9 @@ impl Identity {
         crate::db::catalog::insert_region(tx.conn(), &r)
             .await
             .map_err(|e| match Error::from(e) {
-                Error::Conflict(_) => Error::conflict(format!("Duplicate ID, {}.", r.id)),
+                e if e.kind() == common::ErrorKind::Conflict => {
+                    Error::conflict(format!("Duplicate ID, {}.", r.id))
+                }
                 other => other,
             })?;
         self.commit(tx).await?;

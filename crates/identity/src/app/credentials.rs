@@ -141,7 +141,7 @@ impl Identity {
         crate::db::credentials::insert(tx.conn(), &stored)
             .await
             .map_err(|e| match Error::from(e) {
-                Error::Conflict(_) => Error::conflict(
+                e if e.kind() == common::ErrorKind::Conflict => Error::conflict(
                     "Conflict occurred attempting to store credential - Duplicate ID.",
                 ),
                 other => other,
@@ -194,7 +194,9 @@ impl Identity {
             .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:update_credential", target(&c.user_id))
             .map_err(|e| match e {
-                Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
+                e if e.kind() == common::ErrorKind::Forbidden && c.user_id != ctx.user_id => {
+                    not_found(id)
+                }
                 other => other,
             })?;
         if input.user_id.as_ref().is_some_and(|u| *u != c.user_id) {
@@ -269,7 +271,9 @@ impl Identity {
             .ok_or_else(|| not_found(id))?;
         self.enforce(ctx, "identity:delete_credential", target(&c.user_id))
             .map_err(|e| match e {
-                Error::Forbidden(_) if c.user_id != ctx.user_id => not_found(id),
+                e if e.kind() == common::ErrorKind::Forbidden && c.user_id != ctx.user_id => {
+                    not_found(id)
+                }
                 other => other,
             })?;
         let mut tx = self.begin().await?;

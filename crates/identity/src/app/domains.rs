@@ -219,7 +219,7 @@ pub(crate) fn strip_readonly(extra: &mut Map<String, Value>) {
 /// A unique-constraint failure as Keystone's 409.
 pub(crate) fn dup(e: db::sqlx::Error, kind: &str, name: &str) -> Error {
     match Error::from(e) {
-        Error::Conflict(_) => Error::conflict(format!("Conflict occurred attempting to store {kind} - Duplicate entry found with name {name}.")),
+        e if e.kind() == common::ErrorKind::Conflict => Error::conflict(format!("Conflict occurred attempting to store {kind} - Duplicate entry found with name {name}.")),
         other => other,
     }
 }

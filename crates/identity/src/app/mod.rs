@@ -196,7 +196,7 @@ pub const DESCRIPTION_MAX: usize = 255;
 /// a 400, as Keystone's schema validation answers before any lookup.
 pub fn validate_max_len(field: &str, value: Option<&str>, max: usize) -> Result<()> {
     if value.is_some_and(|v| v.chars().count() > max) {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::bad_request(format!(
             "Invalid input for field '{field}': longer than {max} characters."
         )));
     }
@@ -206,12 +206,12 @@ pub fn validate_max_len(field: &str, value: Option<&str>, max: usize) -> Result<
 /// A required, non-empty name of at most `max` characters.
 pub fn validate_name_max(field: &str, name: &str, max: usize) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::bad_request(format!(
             "Invalid input for field '{field}': it must not be empty."
         )));
     }
     if name.chars().count() > max {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::bad_request(format!(
             "Invalid input for field '{field}': longer than {max} characters."
         )));
     }

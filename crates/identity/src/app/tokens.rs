@@ -240,7 +240,7 @@ impl Identity {
             oauth_access_token_id,
         };
         let ctx = self.resolve(&snap, &payload).map_err(|e| match e {
-            Error::NotFound(_) => auth_failed(),
+            e if e.kind() == common::ErrorKind::NotFound => auth_failed(),
             other => other,
         })?;
         let at = u64::try_from(now / 1_000_000).unwrap_or(0);

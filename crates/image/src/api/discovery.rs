@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/info/import", get(import_info))
         .route("/v2/info/stores", get(stores))
@@ -123,6 +123,6 @@ fn mib(bytes: i64) -> i64 {
     }
 }
 
-async fn db_usage(g: &crate::Glance, project: &str) -> Result<(i64, i64)> {
+async fn db_usage(g: &crate::Image, project: &str) -> Result<(i64, i64)> {
     Ok(crate::db::usage::get(&g.db.pool, project).await?)
 }

@@ -4,8 +4,8 @@
 //! the JSON body limit (`DefaultBodyLimit::disable`); their size is bounded
 //! by the quota and `image_size_cap` while streaming instead.
 
-use super::{glance_error, header, GlanceError, GlanceErrors, State};
-use crate::app::data::{DataError, Incoming};
+use super::{header, GlanceError, GlanceErrors, State};
+use crate::app::data::Incoming;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Extension, Path, State as S};
 use axum::http::{header as h, HeaderMap, StatusCode};
@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route(
             "/v2/images/{id}/file",
@@ -39,7 +39,7 @@ fn incoming(headers: &HeaderMap) -> Result<Incoming> {
         let ct = ct.to_str().unwrap_or("");
         let base = ct.split(';').next().unwrap_or("").trim();
         if !base.eq_ignore_ascii_case("application/octet-stream") {
-            return Err(Error::UnsupportedMediaType(format!(
+            return Err(Error::unsupported_media_type(format!(
                 "Invalid content type {ct}"
             )));
         }
@@ -98,7 +98,7 @@ async fn upload(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> std::result::Result<StatusCode, DataError> {
+) -> std::result::Result<StatusCode, Error> {
     let inc = incoming(&headers)?;
     g.upload(&ctx, &id, body.into_data_stream(), inc, false)
         .await?;
@@ -116,7 +116,7 @@ async fn stage(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> std::result::Result<StatusCode, DataError> {
+) -> std::result::Result<StatusCode, Error> {
     let inc = incoming(&headers)?;
     g.upload(&ctx, &id, body.into_data_stream(), inc, true)
         .await?;
@@ -133,7 +133,7 @@ async fn import(
     Path(id): Path<String>,
     rid: Option<Extension<RequestId>>,
     JsonBody(body): JsonBody<Value>,
-) -> std::result::Result<StatusCode, DataError> {
+) -> std::result::Result<StatusCode, Error> {
     let rid = rid.map(|Extension(RequestId(r))| r);
     g.import(&ctx, &id, &body, rid.as_deref()).await?;
     Ok(StatusCode::ACCEPTED)
@@ -200,10 +200,8 @@ async fn download(
         Ok(None) => (StatusCode::OK, 0, d.size),
         Ok(Some((s, e))) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
         Err(()) => {
-            let mut r = glance_error(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "Requested range not satisfiable",
-            );
+            let mut r =
+                Error::range_not_satisfiable("Requested range not satisfiable").into_response();
             r.headers_mut()
                 .insert(h::CONTENT_RANGE, header(&format!("bytes */{}", d.size)));
             return Ok(r);

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/images", get(list).post(create))
         .route("/v2/images/{id}", get(show).patch(update).delete(delete))

@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/images/{id}/members", get(list).post(create))
         .route(

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/metadefs/namespaces", get(list).post(create))
         .route(
@@ -255,7 +255,7 @@ async fn remove(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<
 
 /// `DELETE …/{objects,properties,tags}` on a namespace.
 pub async fn remove_all(
-    g: &crate::Glance,
+    g: &crate::Image,
     ctx: &common::context::AuthContext,
     ns: &str,
     kind: Kind,

@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route(
             "/v2/metadefs/namespaces/{ns}/tags",

@@ -7,6 +7,7 @@
 //! `metadef_objects`, `metadef_properties`, `metadef_tags`.
 
 pub mod discovery;
+pub mod errors;
 pub mod image_data;
 pub mod images;
 pub mod members;
@@ -20,23 +21,22 @@ pub mod tasks;
 
 pub use openapi::openapi;
 
-use crate::app::data::DataError;
-use crate::Glance;
+use crate::Image;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use common::http::{BaseUrl, ErrorStyle};
+use common::http::BaseUrl;
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub type State = axum::extract::State<Arc<Glance>>;
+pub type State = axum::extract::State<Arc<Image>>;
 
 /// The whole Glance API, with the shared layers applied. `max_body`
 /// bounds JSON bodies; image data routes stream and are not bounded by it.
 pub fn router(
-    glance: Arc<Glance>,
+    glance: Arc<Image>,
     validator: Arc<dyn common::auth::TokenValidator>,
     max_body: usize,
 ) -> Router {
@@ -58,7 +58,7 @@ pub fn router(
         .fallback(common::http::errors::not_found)
         .with_state(glance);
     let r = common::auth::with_validator_for(r, validator, "image");
-    common::http::service_layers(r, ErrorStyle::Glance, max_body)
+    common::http::service_layers(r, Arc::new(errors::Glance), max_body)
 }
 
 /// Versions Glance 2.x lists with a single store backend plus the
@@ -173,24 +173,6 @@ impl utoipa::IntoResponses for GlanceErrors {
             )
         })
         .collect()
-    }
-}
-
-/// A Glance error body for statuses `common::Error` has no variant for.
-pub(crate) fn glance_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(common::http::errors::glance_body(status, message)),
-    )
-        .into_response()
-}
-
-impl IntoResponse for DataError {
-    fn into_response(self) -> Response {
-        match self {
-            DataError::Common(e) => e.into_response(),
-            DataError::Gone(msg) => glance_error(StatusCode::GONE, &msg),
-        }
     }
 }
 

@@ -19,7 +19,7 @@ use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/schemas/image", get(image))
         .route("/v2/schemas/images", get(images))

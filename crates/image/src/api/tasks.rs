@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-pub fn routes() -> Router<Arc<crate::Glance>> {
+pub fn routes() -> Router<Arc<crate::Image>> {
     Router::new()
         .route("/v2/tasks", get(list).post(create))
         .route("/v2/tasks/{id}", get(show).delete(remove))
@@ -180,10 +180,10 @@ async fn remove(S(g): State, Auth(ctx): Auth, Path(id): Path<String>) -> Result<
         .await
         .map(|_| ())
         .or_else(|e| match e {
-            Error::NotFound(_) => Ok(()),
+            e if e.kind() == common::ErrorKind::NotFound => Ok(()),
             other => Err(other),
         })?;
-    let mut r = Error::MethodNotAllowed.into_response();
+    let mut r = Error::method_not_allowed().into_response();
     r.headers_mut().insert(h::ALLOW, super::header("GET"));
     Ok(r)
 }

@@ -21,7 +21,6 @@
 //! (an upload found in flight after its process stopped, or whose lease
 //! lapsed, is abandoned, never completed).
 
-use super::Glance;
 use crate::db::images::{DataResult, Image};
 use crate::store::SinkError;
 use bytes::Bytes;
@@ -34,22 +33,6 @@ use std::sync::Arc;
 /// Quota is reserved ahead of the data in steps this big (fewer store
 /// writes than per chunk, little overshoot).
 const RESERVE_STEP: i64 = 64 << 20;
-
-/// Why a data request failed: a common error, or Glance's 410 for an
-/// image deleted while its data was being written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DataError {
-    #[error(transparent)]
-    Common(#[from] Error),
-    #[error("{0}")]
-    Gone(String),
-}
-
-impl From<db::sqlx::Error> for DataError {
-    fn from(e: db::sqlx::Error) -> Self {
-        DataError::Common(e.into())
-    }
-}
 
 /// What the request says about the data to come.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,8 +71,9 @@ pub struct Download {
     pub checksum: Option<String>,
 }
 
-fn gone(id: &str) -> DataError {
-    DataError::Gone(format!(
+/// Glance's 410 for an image deleted while its data was being written.
+fn gone(id: &str) -> Error {
+    Error::gone(format!(
         "Image {id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded."
     ))
 }
@@ -98,13 +82,13 @@ fn store_error(e: SinkError) -> Error {
     match e {
         SinkError::Refused(r) => Error::bad_request(r.to_string()),
         SinkError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
-            Error::PayloadTooLarge(format!("Image storage media is full: {io}"))
+            Error::payload_too_large(format!("Image storage media is full: {io}"))
         }
         SinkError::Io(io) => Error::internal(format!("image store: {io}")),
     }
 }
 
-impl Glance {
+impl super::Image {
     /// `PUT /v2/images/{id}/file` (`staged` false) or `PUT …/stage`.
     pub async fn upload<S, E>(
         self: &Arc<Self>,
@@ -113,7 +97,7 @@ impl Glance {
         body: S,
         incoming: Incoming,
         staged: bool,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
         E: std::fmt::Display + Send + 'static,
@@ -128,8 +112,7 @@ impl Glance {
         if img.disk_format.is_none() || img.container_format.is_none() {
             return Err(Error::bad_request(
                 "Properties disk_format, container_format must be set prior to saving data.",
-            )
-            .into());
+            ));
         }
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
@@ -149,8 +132,7 @@ impl Glance {
                 .unwrap_or_else(|| img.status.clone());
             return Err(Error::conflict(format!(
                 "Image status transition from {now} to {to} is not allowed"
-            ))
-            .into());
+            )));
         }
         tx.commit().await?;
         // Its own task: if the client goes away the handler is dropped,
@@ -161,7 +143,7 @@ impl Glance {
                 .await
         });
         task.await
-            .map_err(|e| DataError::Common(Error::internal(format!("upload task: {e}"))))?
+            .map_err(|e| Error::internal(format!("upload task: {e}")))?
     }
 
     /// Streams `body` into the store for upload `upload_id` of `img`, and
@@ -173,7 +155,7 @@ impl Glance {
         body: S,
         incoming: Incoming,
         target: Target,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -199,7 +181,7 @@ impl Glance {
         mut body: S,
         incoming: Incoming,
         target: Target,
-    ) -> Result<(), DataError>
+    ) -> Result<(), Error>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -208,11 +190,10 @@ impl Glance {
         let cap = u64::try_from(self.settings.size_cap).unwrap_or(u64::MAX);
         let declared = incoming.expected_size.or(incoming.content_length);
         if declared.is_some_and(|d| d > cap) {
-            return Err(Error::PayloadTooLarge(format!(
+            return Err(Error::payload_too_large(format!(
                 "The incoming image is too large: {} bytes, the limit is {cap}",
                 declared.unwrap_or(0)
-            ))
-            .into());
+            )));
         }
         let mut reserved: i64 = 0;
         if let Some(d) = declared {
@@ -231,10 +212,9 @@ impl Glance {
                 .map_err(|e| Error::bad_request(format!("Error reading the image data: {e}")))?;
             let after = sink.written() + chunk.len() as u64;
             if after > cap {
-                return Err(Error::PayloadTooLarge(format!(
+                return Err(Error::payload_too_large(format!(
                     "The incoming image is too large: the limit is {cap} bytes"
-                ))
-                .into());
+                )));
             }
             let after = i64::try_from(after).unwrap_or(i64::MAX);
             if after > reserved {
@@ -250,8 +230,7 @@ impl Glance {
                 return Err(Error::bad_request(format!(
                     "Size of the uploaded data ({}) does not match x-openstack-image-size ({expected})",
                     written.size
-                ))
-                .into());
+                )));
             }
         }
         let verdict = written
@@ -307,18 +286,17 @@ impl Glance {
     }
 
     /// Takes `delta` bytes of the owner's quota for the upload.
-    async fn reserve(&self, img: &Image, upload_id: &str, delta: i64) -> Result<(), DataError> {
+    async fn reserve(&self, img: &Image, upload_id: &str, delta: i64) -> Result<(), Error> {
         let mut tx = self.begin().await?;
         if let Some(owner) = &img.owner {
             let max = self.settings.quota_bytes;
             if !crate::db::usage::take(tx.conn(), owner, 0, delta, -1, max).await? {
                 drop(tx);
                 let (_, used) = crate::db::usage::get(&self.db.pool, owner).await?;
-                return Err(Error::OverQuota(format!(
+                return Err(Error::over_quota(format!(
                     "Image exceeds the storage quota: {}",
                     Self::over_limit("image_size_total", max, used, delta)
-                ))
-                .into());
+                )));
             }
         }
         if !crate::db::images::add_reserved(tx.conn(), &img.id, upload_id, delta).await? {
@@ -392,7 +370,7 @@ impl Glance {
         id: &str,
         body: &Value,
         request_id: Option<&str>,
-    ) -> Result<(), DataError> {
+    ) -> Result<(), Error> {
         let method = body
             .get("method")
             .ok_or_else(|| Error::bad_request("Import request requires a 'method' field."))?;
@@ -401,13 +379,15 @@ impl Glance {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::bad_request("Import request requires a 'name' field."))?;
         if !self.import_methods().contains(&name) {
-            return Err(Error::bad_request(format!("Unknown import method name '{name}'.")).into());
+            return Err(Error::bad_request(format!(
+                "Unknown import method name '{name}'."
+            )));
         }
         for key in ["all_stores_must_succeed", "all_stores"] {
             if body.get(key).is_some_and(|v| !v.is_boolean()) {
-                return Err(
-                    Error::bad_request(format!("'{key}' must be boolean value only")).into(),
-                );
+                return Err(Error::bad_request(format!(
+                    "'{key}' must be boolean value only"
+                )));
             }
         }
         if let Some(stores) = body.get("stores") {
@@ -418,8 +398,7 @@ impl Glance {
                 return Err(Error::conflict(format!(
                     "The only store at this site is '{}'.",
                     crate::STORE_ID
-                ))
-                .into());
+                )));
             }
         }
         let (img, member) = self.visible_image(ctx, id).await?;
@@ -427,8 +406,7 @@ impl Glance {
         if img.disk_format.is_none() || img.container_format.is_none() {
             return Err(Error::conflict(
                 "'disk_format' and 'container_format' need to be set before import",
-            )
-            .into());
+            ));
         }
         // Glance's task input for an import.
         let input = serde_json::json!({"image_id": id, "import_req": body, "backend": null});
@@ -491,7 +469,7 @@ impl Glance {
     }
 
     /// Takes a staged image into `importing` (409 if nothing is staged).
-    async fn begin_staged_import(&self, img: &Image) -> Result<String, DataError> {
+    async fn begin_staged_import(&self, img: &Image) -> Result<String, Error> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
@@ -506,21 +484,20 @@ impl Glance {
         {
             return Err(Error::conflict(
                 "Image needs to be staged before 'glance-direct' method can be used",
-            )
-            .into());
+            ));
         }
         tx.commit().await?;
         Ok(upload_id)
     }
 
-    async fn finish_staged_import(&self, img: &Image, upload_id: &str) -> Result<(), DataError> {
+    async fn finish_staged_import(&self, img: &Image, upload_id: &str) -> Result<(), Error> {
         let id = img.id.as_str();
         // The data was hashed and inspected while staged; importing moves
         // it into the store.
         if let Err(e) = self.store.promote_staged(id).await {
             tracing::error!(image = id, error = %e, "import of staged data failed");
             self.abandon(id, upload_id).await?;
-            return Err(Error::internal(format!("import: {e}")).into());
+            return Err(Error::internal(format!("import: {e}")));
         }
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(tx.conn(), id, &["importing"], "active", None, self.now())
@@ -552,7 +529,7 @@ impl Glance {
 
     /// Takes a queued image into `importing` for a download; returns the
     /// upload id that ends it.
-    pub(crate) async fn begin_web_download(&self, img: &Image) -> Result<String, DataError> {
+    pub(crate) async fn begin_web_download(&self, img: &Image) -> Result<String, Error> {
         let upload_id = common::ids::hex_id();
         let mut tx = self.begin().await?;
         if !crate::db::images::transition(
@@ -567,8 +544,7 @@ impl Glance {
         {
             return Err(Error::conflict(
                 "Image needs to be in 'queued' state to use 'web-download' method",
-            )
-            .into());
+            ));
         }
         tx.commit().await?;
         Ok(upload_id)
@@ -644,7 +620,7 @@ impl Glance {
     /// On a shared store: resets lapsed uploads now and every
     /// [`LEASE_SWEEP`] until `stop`, so a replica that died does not leave
     /// its images `saving` while the others run. (A sole owner resets
-    /// everything at start instead, in [`Glance::recover`].)
+    /// everything at start instead, in [`super::Image::recover`].)
     pub async fn run_background(
         self: Arc<Self>,
         stop: impl std::future::Future<Output = ()> + Send,

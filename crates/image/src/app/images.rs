@@ -3,7 +3,7 @@
 
 use super::list::ListQuery;
 use super::patch::{Change, Op};
-use super::{image_not_found, schema, Glance};
+use super::{image_not_found, schema};
 use crate::db::images::Image;
 use common::context::AuthContext;
 use common::http::QueryMap;
@@ -11,10 +11,10 @@ use common::{Error, Result};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-impl Glance {
+impl super::Image {
     /// 413 in unified limits' words.
     pub(crate) fn over_limit(resource: &str, limit: i64, usage: i64, delta: i64) -> Error {
-        Error::OverQuota(format!(
+        Error::over_quota(format!(
             "Resource {resource} is over limit of {limit} due to current usage {usage} and delta {delta}"
         ))
     }
@@ -100,7 +100,7 @@ impl Glance {
         crate::db::images::insert(tx.conn(), &img)
             .await
             .map_err(|e| match Error::from(e) {
-                Error::Conflict(_) => Error::conflict(format!(
+                e if e.kind() == common::ErrorKind::Conflict => Error::conflict(format!(
                     "An image with identifier {} already exists",
                     img.id
                 )),
@@ -327,7 +327,7 @@ impl Glance {
         crate::db::images::add_tag(tx.conn(), id, tag, self.now()).await?;
         let n = crate::db::images::count_tags(tx.conn(), id).await?;
         if n > schema::MAX_TAGS as i64 {
-            return Err(Error::OverQuota(format!(
+            return Err(Error::over_quota(format!(
                 "Maximum number of tags exceeded: attempted {n}, maximum {}",
                 schema::MAX_TAGS
             )));

@@ -2,7 +2,7 @@
 //! each member accepts, rejects or leaves it pending, which decides
 //! whether the image appears in the member's default list.
 
-use super::Glance;
+use super::Image;
 use crate::db::members::Member;
 use common::context::AuthContext;
 use common::{Error, Result};
@@ -15,7 +15,7 @@ fn member_not_found(image_id: &str, member_id: &str) -> Error {
     Error::not_found(format!("Member {member_id} not found for image {image_id}"))
 }
 
-impl Glance {
+impl Image {
     pub async fn add_member(
         &self,
         ctx: &AuthContext,
@@ -44,14 +44,14 @@ impl Glance {
         crate::db::members::insert(tx.conn(), &m)
             .await
             .map_err(|e| match Error::from(e) {
-                Error::Conflict(_) => Error::conflict(format!(
+                e if e.kind() == common::ErrorKind::Conflict => Error::conflict(format!(
                     "Member {member_id} already exists for image {image_id}"
                 )),
                 other => other,
             })?;
         let n = crate::db::members::count(tx.conn(), image_id).await?;
         if n > MAX_MEMBERS {
-            return Err(Error::OverQuota(format!(
+            return Err(Error::over_quota(format!(
                 "Maximum number of image members exceeded: attempted {n}, maximum {MAX_MEMBERS}"
             )));
         }

@@ -9,7 +9,7 @@
 //! in it. Input is checked against Glance's metadef schemas (the fields,
 //! types, lengths and enums that matter), with its 400/403/409 words.
 
-use super::Glance;
+use super::Image;
 use crate::db::metadefs::{self as mdb, Association, Item, Kind, Namespace, ResourceType};
 use common::context::AuthContext;
 use common::http::QueryMap;
@@ -95,7 +95,7 @@ fn item_duplicate(kind: Kind, ns: &str, name: &str) -> Error {
 /// A unique violation becomes `dup`; any other error stays as it is.
 fn on_conflict(e: db::sqlx::Error, dup: impl FnOnce() -> Error) -> Error {
     match Error::from(e) {
-        Error::Conflict(_) => dup(),
+        e if e.kind() == common::ErrorKind::Conflict => dup(),
         other => other,
     }
 }
@@ -280,7 +280,7 @@ fn association_input(body: &Map<String, Value>, now: i64) -> Result<Association>
     })
 }
 
-impl Glance {
+impl Image {
     /// The policy target (Glance's `MetadefAPIPolicy`): the namespace's
     /// owner and visibility, or the caller's project when there is no
     /// namespace (list, create).

@@ -13,7 +13,7 @@ pub mod patch;
 pub mod schema;
 pub mod tasks;
 
-use crate::db::images::Image;
+use crate::db::images as rows;
 use crate::db::members::Member;
 use crate::store::Store;
 use common::clock::SharedClock;
@@ -50,7 +50,7 @@ impl Default for Settings {
 }
 
 /// The image service's state.
-pub struct Glance {
+pub struct Image {
     pub db: db::Db,
     pub store: Store,
     pub policy: Policy,
@@ -58,7 +58,7 @@ pub struct Glance {
     pub settings: Settings,
 }
 
-impl std::fmt::Debug for Glance {
+impl std::fmt::Debug for Image {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Glance")
             .field("store", &self.store)
@@ -71,7 +71,7 @@ pub fn image_not_found(id: &str) -> Error {
     Error::not_found(format!("No image found with ID {id}"))
 }
 
-impl Glance {
+impl Image {
     pub fn now(&self) -> i64 {
         self.clock.now_micros()
     }
@@ -87,7 +87,7 @@ impl Glance {
     }
 
     /// The image as a policy target (Glance's `ImageTarget`).
-    pub fn target(&self, img: &Image, member: Option<&Member>) -> Value {
+    pub fn target(&self, img: &rows::Image, member: Option<&Member>) -> Value {
         json!({
             "id": img.id,
             "project_id": img.owner,
@@ -102,7 +102,7 @@ impl Glance {
     /// `is_image_visible`): admins, the owner, public and community
     /// images, and shared images the caller is a member of, whatever
     /// the member status.
-    pub fn visible(&self, ctx: &AuthContext, img: &Image, member: Option<&Member>) -> bool {
+    pub fn visible(&self, ctx: &AuthContext, img: &rows::Image, member: Option<&Member>) -> bool {
         if self.is_admin(ctx) || img.owner.is_none() {
             return true;
         }
@@ -121,7 +121,7 @@ impl Glance {
         &self,
         ctx: &AuthContext,
         id: &str,
-    ) -> Result<(Image, Option<Member>)> {
+    ) -> Result<(rows::Image, Option<Member>)> {
         let img = crate::db::images::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| image_not_found(id))?;
@@ -142,7 +142,7 @@ impl Glance {
         &self,
         ctx: &AuthContext,
         action: &str,
-        img: &Image,
+        img: &rows::Image,
         member: Option<&Member>,
     ) -> Result<()> {
         let creds = ctx.policy_credentials();

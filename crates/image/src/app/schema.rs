@@ -156,7 +156,7 @@ pub fn tags(v: &Value) -> Result<Vec<String>> {
         }
     }
     if out.len() > MAX_TAGS {
-        return Err(Error::OverQuota(format!(
+        return Err(Error::over_quota(format!(
             "Maximum number of tags exceeded: attempted {}, maximum {MAX_TAGS}",
             out.len()
         )));
@@ -231,7 +231,7 @@ pub fn set_extra(img: &mut Image, key: &str, v: &Value) -> Result<()> {
         }
     }
     if img.properties.len() > MAX_PROPERTIES {
-        return Err(Error::OverQuota(format!(
+        return Err(Error::over_quota(format!(
             "Maximum number of image properties exceeded: attempted {}, maximum {MAX_PROPERTIES}",
             img.properties.len()
         )));

@@ -10,7 +10,7 @@
 //! `web-download` (`[image] web_download_allowed`, empty by default): a URL
 //! outside it fails the task without being contacted.
 
-use super::Glance;
+use super::Image;
 use crate::db::tasks::Task;
 use common::context::AuthContext;
 use common::http::QueryMap;
@@ -47,7 +47,7 @@ fn check_import_from(input: &Value) -> Result<String> {
     Ok(uri.to_string())
 }
 
-impl Glance {
+impl Image {
     fn tasks_access(&self, ctx: &AuthContext) -> Result<()> {
         if self
             .policy

@@ -320,7 +320,7 @@ async fn lapsed_upload_leases_are_reset_and_live_ones_kept() {
         .await
         .unwrap();
     let admin = cloud.admin().await.unwrap().at(&cloud.url("image"));
-    let glance = cloud.cloud.image.clone();
+    let glance = cloud.cloud.service::<image::Image>().unwrap();
     let id = create(
         &admin,
         json!({"disk_format": "raw", "container_format": "bare"}),

@@ -201,7 +201,7 @@ async fn a_restart_fails_unfinished_tasks() {
     });
     let allowed = base.clone();
     let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
-    let glance = cloud.cloud.image.clone();
+    let glance = cloud.cloud.service::<image::Image>().unwrap();
     if glance.db.is_shared() {
         // On a shared store other replicas may be running tasks: a start
         // leaves them alone.

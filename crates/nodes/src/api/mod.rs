@@ -1,7 +1,8 @@
 //! The internal API's routes and its two kinds of caller: node agents
 //! (`Authorization: Bearer` with the join secret at registration, then the
-//! node's token) and admins listing nodes (`X-Auth-Token`). Errors use
-//! Keystone's JSON body, the one the rest of the cloud's auth speaks.
+//! node's token) and admins listing nodes (`X-Auth-Token`). Errors are
+//! rendered by the renderer the composition root gives (Keystone's JSON
+//! body, the one the rest of the cloud's auth speaks).
 
 pub mod nodes;
 
@@ -9,14 +10,14 @@ use crate::Nodes;
 use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use axum::Router;
-use common::http::ErrorStyle;
+use common::http::Renderer;
 use common::Error;
 use std::sync::Arc;
 
 pub type State = axum::extract::State<Arc<Nodes>>;
 
 /// The whole internal API, with the shared layers applied.
-pub fn router(nodes: Arc<Nodes>, max_body: usize) -> Router {
+pub fn router(nodes: Arc<Nodes>, renderer: Renderer, max_body: usize) -> Router {
     let r = Router::new()
         .route("/internal/v1/nodes", get(nodes::list))
         .route("/internal/v1/nodes/{name}", put(nodes::register))
@@ -34,7 +35,7 @@ pub fn router(nodes: Arc<Nodes>, max_body: usize) -> Router {
         )
         .fallback(common::http::errors::not_found)
         .with_state(nodes);
-    common::http::service_layers(r, ErrorStyle::Keystone, max_body)
+    common::http::service_layers(r, renderer, max_body)
 }
 
 /// The bearer credential of a node call. A user token is named as the

@@ -46,7 +46,7 @@ pub async fn cors(State(store): Store, req: Request, next: Next) -> Response {
     // container still answers with its CORS headers.
     let info = match store.cors_info(&path.account, container).await {
         Ok(i) => i,
-        Err(e) => return super::error_response(e, req.method() == Method::HEAD),
+        Err(e) => return e.into_response(),
     };
     let mut res = next.run(req).await;
     cors::decorate(&store.settings.cors, &info, &origin, res.headers_mut());
@@ -67,7 +67,7 @@ async fn preflight(
     let info = match (&path.container, origin) {
         (Some(c), Some(_)) => match store.cors_info(&path.account, c).await {
             Ok(i) => Some(i),
-            Err(e) => return super::error_response(e, false),
+            Err(e) => return e.into_response(),
         },
         _ => None,
     };
@@ -81,7 +81,11 @@ async fn preflight(
     );
     let mut res = match &answer {
         Preflight::Denied => {
-            let mut r = common::http::errors::swift_error(StatusCode::UNAUTHORIZED, None);
+            let mut r = common::http::RenderError::render(
+                &super::errors::Swift,
+                &common::Error::unauthorized(""),
+            )
+            .into_response();
             // Swift's preflight refusal is the proxy's own, not an auth
             // middleware's challenge.
             r.headers_mut().remove(header::WWW_AUTHENTICATE);

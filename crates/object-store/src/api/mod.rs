@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod bulk;
 pub mod containers;
 pub mod cors;
+pub mod errors;
 pub mod info;
 pub mod objects;
 pub mod openapi;
@@ -23,7 +24,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::http::{ErrorStyle, QueryMap};
+use common::http::QueryMap;
 use futures_util::StreamExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub fn router(store: Arc<ObjectStore>, max_body: usize) -> Router {
     // transaction id as both `X-Trans-Id` and `X-Openstack-Request-Id`;
     // the outermost shared layer sets both, so nothing escapes without.
     let ids = common::http::request_id::IdForm::Swift(store.clock.clone());
-    common::http::service_layers_with_ids(r, ErrorStyle::Swift, max_body, ids)
+    common::http::service_layers_with_ids(r, Arc::new(errors::Swift), max_body, ids)
 }
 
 /// The request body as the operations consume it.
@@ -60,22 +61,19 @@ fn body_stream(body: Body) -> crate::app::write::BodyStream {
 
 /// Every `/v1/…` request.
 async fn dispatch(State(store): Store, req: axum::extract::Request) -> Response {
-    let head = req.method() == Method::HEAD;
     let result = if matches!(*req.method(), Method::GET | Method::HEAD) {
         route(store, req).await
     } else {
         // Writes run in their own task: a client that goes away drops
         // this handler, but a write must not stop between committing its
         // row and keeping its file (or removing the old one).
-        tokio::spawn(route(store, req)).await.unwrap_or_else(|e| {
-            Err(SwiftError::Common(common::Error::internal(format!(
-                "request task: {e}"
-            ))))
-        })
+        tokio::spawn(route(store, req))
+            .await
+            .unwrap_or_else(|e| Err(SwiftError::internal(format!("request task: {e}"))))
     };
     match result {
         Ok(reply) => render(reply).await,
-        Err(e) => error_response(e, head),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -124,21 +122,7 @@ async fn route(store: Arc<ObjectStore>, req: axum::extract::Request) -> Result<R
 
 /// 405 for a method a resource does not have.
 pub fn method_not_allowed() -> SwiftError {
-    SwiftError::Common(common::Error::MethodNotAllowed)
-}
-
-/// A failed request in Swift's style (no body on HEAD).
-pub fn error_response(e: SwiftError, head: bool) -> Response {
-    let mut r = match e {
-        SwiftError::Common(e) => e.into_response(),
-        SwiftError::Status(s, reason) => common::http::errors::swift_error(s, reason.as_deref()),
-    };
-    if head {
-        *r.body_mut() = Body::empty();
-        r.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    }
-    r
+    SwiftError::method_not_allowed()
 }
 
 /// Renders a reply: small object bodies are read whole, larger ones
@@ -162,12 +146,7 @@ pub async fn render(reply: Reply) -> Response {
                 match read::read_all(pieces).await {
                     Ok(b) => (Body::from(b), total),
                     Err(e) => {
-                        return error_response(
-                            SwiftError::Common(common::Error::internal(format!(
-                                "object read: {e}"
-                            ))),
-                            false,
-                        )
+                        return SwiftError::internal(format!("object read: {e}")).into_response()
                     }
                 }
             } else {
@@ -181,8 +160,8 @@ pub async fn render(reply: Reply) -> Response {
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     // A reply with an error status already carries Swift's body (a 416
-    // page, SLO problem lists): the shared error layer must leave it be.
-    res.extensions_mut().insert(common::http::errors::Rendered);
+    // page, SLO problem lists) and always a Content-Type (below), so the
+    // shared error layer leaves it be.
     if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED {
         res.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(len));

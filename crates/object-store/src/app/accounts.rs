@@ -196,7 +196,7 @@ impl ObjectStore {
             return Ok((a.quota_bytes, a.quota_count));
         }
         if !access.reseller {
-            return Err(SwiftError::forbidden());
+            return Err(SwiftError::forbidden(""));
         }
         let parse = |v: Option<String>, current: Option<i64>| -> Result<Option<i64>> {
             match v {
@@ -205,7 +205,7 @@ impl ObjectStore {
                 Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => {
                     v.parse().map(Some).map_err(|_| SwiftError::bad_request(""))
                 }
-                Some(_) => Err(SwiftError::Common(common::Error::BadRequest(String::new()))),
+                Some(_) => Err(SwiftError::bad_request(String::new())),
             }
         };
         Ok((parse(bytes, a.quota_bytes)?, parse(count, a.quota_count)?))

@@ -74,17 +74,22 @@ impl ObjectStore {
                     !rules.iter().any(|r| r.allows("object-store", method, path))
                 }) =>
             {
-                Err(SwiftError::unauthorized())
+                Err(SwiftError::unauthorized(""))
             }
             Ok(ctx) => Ok(Caller::User(ctx)),
             // Swift runs keystonemiddleware with `delay_auth_decision`: a
             // token that does not validate makes an anonymous request,
             // which public containers still serve and everything else
             // answers with 401.
-            Err(common::Error::Unauthorized(_) | common::Error::NotFound(_)) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    common::ErrorKind::Unauthorized | common::ErrorKind::NotFound
+                ) =>
+            {
                 Ok(Caller::Anonymous)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -109,18 +114,18 @@ pub fn decide(settings: &Settings, caller: &Caller, t: Target<'_>) -> Result<Acc
                     ..Access::default()
                 })
             } else {
-                Err(SwiftError::unauthorized())
+                Err(SwiftError::unauthorized(""))
             }
         }
         Caller::Anonymous => {
             if !t.account.starts_with("AUTH_") {
-                return Err(SwiftError::unauthorized());
+                return Err(SwiftError::unauthorized(""));
             }
             let (referrers, groups) = acl::parse(t.acl);
             if unconfirmed(&t, &referrers, &groups) == Some(true) {
                 Ok(Access::default())
             } else {
-                Err(SwiftError::unauthorized())
+                Err(SwiftError::unauthorized(""))
             }
         }
         Caller::User(ctx) => decide_user(settings, ctx, t),
@@ -184,7 +189,7 @@ fn decide_identity(settings: &Settings, id: &Identity<'_>, t: Target<'_>) -> Res
     }
     // Nobody but a reseller deletes an account.
     if t.container.is_none() && t.object.is_none() && t.method == "DELETE" {
-        return Err(SwiftError::forbidden());
+        return Err(SwiftError::forbidden(""));
     }
     let (project_id, project_name, project_domain) =
         (id.project_id, id.project_name, id.project_domain_id);
@@ -211,7 +216,7 @@ fn decide_identity(settings: &Settings, id: &Identity<'_>, t: Target<'_>) -> Res
         return Ok(Access::default());
     }
     if project_id.is_empty() || t.account != format!("AUTH_{project_id}") {
-        return Err(SwiftError::forbidden());
+        return Err(SwiftError::forbidden(""));
     }
     if has(&settings.operator_roles) {
         return Ok(Access {
@@ -224,7 +229,7 @@ fn decide_identity(settings: &Settings, id: &Identity<'_>, t: Target<'_>) -> Res
         return Ok(Access::default());
     }
     if unconfirmed.is_some() {
-        return Err(SwiftError::forbidden());
+        return Err(SwiftError::forbidden(""));
     }
     if roles
         .iter()
@@ -232,7 +237,7 @@ fn decide_identity(settings: &Settings, id: &Identity<'_>, t: Target<'_>) -> Res
     {
         return Ok(Access::default());
     }
-    Err(SwiftError::forbidden())
+    Err(SwiftError::forbidden(""))
 }
 
 /// Access without a confirmed identity (`_authorize_unconfirmed_identity`):

@@ -87,17 +87,19 @@ impl ObjectStore {
     ) -> Result<Reply> {
         let format = result_format(req);
         if req.content_length()?.is_none() && !req.is_chunked() {
-            return Err(SwiftError::length_required());
+            return Err(SwiftError::length_required(
+                "Missing Content-Length header.",
+            ));
         }
         if let Some(ct) = req.header("content-type") {
             if !ct.is_empty() && !ct.starts_with("text/plain") {
-                return Err(SwiftError::not_acceptable());
+                return Err(SwiftError::not_acceptable(""));
             }
         }
         let mut raw = Vec::new();
         let mut fail = None;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|_| SwiftError::client_disconnect())?;
+            let chunk = chunk.map_err(|_| SwiftError::client_disconnected(""))?;
             raw.extend_from_slice(&chunk);
             if raw.len() > (MAX_DELETES_PER_REQUEST + 1) * (MAX_PATH_LENGTH + 1) {
                 fail = Some((

@@ -118,7 +118,7 @@ impl ObjectStore {
             Some((loc, mode)) if !loc.is_empty() => {
                 let loc = crate::names::decode(loc).map_err(SwiftError::from)?;
                 if !versions::valid_location(&loc) {
-                    return Err(SwiftError::precondition(
+                    return Err(SwiftError::precondition_failed(
                         "Container name cannot contain slashes",
                     ));
                 }
@@ -185,7 +185,7 @@ impl ObjectStore {
         let name = req.container()?;
         let current = containers::get(&self.db.pool, req.account(), name).await?;
         let access = self.authorize_container(req, "POST", current.as_ref())?;
-        let current = current.ok_or_else(SwiftError::not_found)?;
+        let current = current.ok_or_else(|| SwiftError::not_found(""))?;
         let s = self.settable(req, &access, Some(&current))?;
         let row = Container {
             put_timestamp: self.now(),
@@ -200,7 +200,7 @@ impl ObjectStore {
         let found = containers::update(tx.conn(), &row).await?;
         tx.commit().await?;
         if !found {
-            return Err(SwiftError::not_found());
+            return Err(SwiftError::not_found(""));
         }
         Ok(Reply::new(StatusCode::NO_CONTENT))
     }
@@ -221,9 +221,9 @@ impl ObjectStore {
             .is_some();
         drop(tx);
         if exists {
-            Err(SwiftError::conflict())
+            Err(SwiftError::conflict(""))
         } else {
-            Err(SwiftError::not_found())
+            Err(SwiftError::not_found(""))
         }
     }
 
@@ -266,7 +266,7 @@ impl ObjectStore {
         let method = if req.is_head() { "HEAD" } else { "GET" };
         let current = containers::get(&self.db.pool, req.account(), name).await?;
         let access = self.authorize_container(req, method, current.as_ref())?;
-        let c = current.ok_or_else(SwiftError::not_found)?;
+        let c = current.ok_or_else(|| SwiftError::not_found(""))?;
         let format = Format::negotiate(&req.query, &req.headers)?;
         let mut reply = Reply::new(StatusCode::NO_CONTENT);
         Self::container_headers(&c, &access, &mut reply);

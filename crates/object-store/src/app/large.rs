@@ -348,16 +348,18 @@ impl ObjectStore {
     ) -> Result<Reply> {
         let length = req.content_length()?;
         if length.is_none() && !req.is_chunked() {
-            return Err(SwiftError::length_required());
+            return Err(SwiftError::length_required(
+                "Missing Content-Length header.",
+            ));
         }
         let too_big =
-            || SwiftError::too_large(format!("Manifest File > {MAX_MANIFEST_SIZE} bytes"));
+            || SwiftError::payload_too_large(format!("Manifest File > {MAX_MANIFEST_SIZE} bytes"));
         if length.is_some_and(|l| l > MAX_MANIFEST_SIZE as u64) {
             return Err(too_big());
         }
         let mut raw = Vec::new();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|_| SwiftError::client_disconnect())?;
+            let chunk = chunk.map_err(|_| SwiftError::client_disconnected(""))?;
             raw.extend_from_slice(&chunk);
             if raw.len() > MAX_MANIFEST_SIZE {
                 return Err(too_big());
@@ -370,7 +372,7 @@ impl ObjectStore {
             .filter(|s| matches!(s, InSegment::Path { .. }))
             .count();
         if backed > MAX_MANIFEST_SEGMENTS {
-            return Err(SwiftError::too_large(format!(
+            return Err(SwiftError::payload_too_large(format!(
                 "Number of object-backed segments must be <= {MAX_MANIFEST_SEGMENTS}"
             )));
         }
@@ -401,11 +403,11 @@ impl ObjectStore {
                     };
                     let head = match self.may_read(req, &sc, Some(&so)).await {
                         Err(e) => Err(e),
-                        Ok(None) => Err(SwiftError::not_found()),
+                        Ok(None) => Err(SwiftError::not_found("")),
                         Ok(Some(_)) => self
                             .live_object(req.account(), &sc, &so)
                             .await?
-                            .ok_or_else(SwiftError::not_found),
+                            .ok_or_else(|| SwiftError::not_found("")),
                     };
                     let seg_obj = match head {
                         Ok(o) => o,
@@ -480,7 +482,7 @@ impl ObjectStore {
         let slo_etag = crate::store::md5_hex(etag_input.as_bytes());
         if let Some(client) = req.header("etag") {
             if normalize_etag(client) != slo_etag {
-                return Err(SwiftError::unprocessable());
+                return Err(SwiftError::unprocessable_entity(""));
             }
         }
         let json_data = Bytes::from(Value::Array(stored).to_string());
@@ -547,7 +549,7 @@ impl ObjectStore {
         out: &mut Vec<Piece>,
     ) -> Result<()> {
         if depth > MAX_NESTING {
-            return Err(SwiftError::conflict());
+            return Err(SwiftError::conflict(""));
         }
         let raw = self.read_small(&o.file_id).await?;
         let segments: Vec<Value> = serde_json::from_slice(&raw).map_err(common::Error::from)?;
@@ -563,22 +565,24 @@ impl ObjectStore {
             let hash = seg.get("hash").and_then(Value::as_str).unwrap_or("");
             let bytes = seg.get("bytes").and_then(Value::as_i64).unwrap_or(-1);
             let trimmed = name.trim_start_matches('/');
-            let (sc, so) = trimmed.split_once('/').ok_or_else(SwiftError::conflict)?;
+            let (sc, so) = trimmed
+                .split_once('/')
+                .ok_or_else(|| SwiftError::conflict(""))?;
             self.may_read(req, sc, Some(so)).await?;
             let s = self
                 .live_object(req.account(), sc, so)
                 .await?
-                .ok_or_else(SwiftError::conflict)?;
+                .ok_or_else(|| SwiftError::conflict(""))?;
             let mut pieces = Vec::new();
             if s.is_slo() {
                 if s.slo_etag.as_deref() != Some(hash) || s.slo_size != Some(bytes) {
-                    return Err(SwiftError::conflict());
+                    return Err(SwiftError::conflict(""));
                 }
                 self.slo_pieces_into(req, &s, depth + 1, &mut pieces)
                     .await?;
             } else {
                 if s.etag != hash || s.size != bytes {
-                    return Err(SwiftError::conflict());
+                    return Err(SwiftError::conflict(""));
                 }
                 pieces.push(Piece::File {
                     source: Source::Path(self.data.path(&s.file_id)),
@@ -591,9 +595,9 @@ impl ObjectStore {
                     let total = read::total_len(&pieces);
                     let spec = crate::http::parse_range(&format!("bytes={r}"))
                         .and_then(|v| v.first().copied())
-                        .ok_or_else(SwiftError::conflict)?;
+                        .ok_or_else(|| SwiftError::conflict(""))?;
                     let rr = crate::http::ranges_for_length(&[spec], total);
-                    let &(a, b) = rr.first().ok_or_else(SwiftError::conflict)?;
+                    let &(a, b) = rr.first().ok_or_else(|| SwiftError::conflict(""))?;
                     out.extend(read::slice(&pieces, a, b));
                 }
                 None => out.extend(pieces),
@@ -715,7 +719,7 @@ mod tests {
         let segs = parse_manifest(ok, "c/m").unwrap();
         assert_eq!(segs.len(), 3);
         let err = |b: &[u8]| match parse_manifest(b, "c/m") {
-            Err(SwiftError::Common(common::Error::BadRequest(m))) => m,
+            Err(e) if e.kind() == common::ErrorKind::BadRequest => e.message().to_string(),
             other => panic!("{other:?}"),
         };
         assert_eq!(err(b"{"), "Manifest must be valid JSON.\n");

@@ -87,7 +87,8 @@ impl Format {
                 }
             }
         }
-        best.map(|b| b.2).ok_or_else(SwiftError::not_acceptable)
+        best.map(|b| b.2)
+            .ok_or_else(|| SwiftError::not_acceptable(""))
     }
 }
 
@@ -113,7 +114,7 @@ impl Params {
         {
             let n: usize = l.parse().unwrap_or(usize::MAX);
             if n > LISTING_LIMIT {
-                return Err(SwiftError::precondition(format!(
+                return Err(SwiftError::precondition_failed(format!(
                     "Maximum limit is {LISTING_LIMIT}"
                 )));
             }
@@ -235,8 +236,7 @@ where
     E: Serialize + From<&'a Entry<T>>,
 {
     let items: Vec<E> = entries.iter().map(E::from).collect();
-    serde_json::to_string(&items)
-        .map_err(|e| SwiftError::Common(common::Error::internal(format!("listing: {e}"))))
+    serde_json::to_string(&items).map_err(|e| common::Error::internal(format!("listing: {e}")))
 }
 
 /// The smallest string greater than every string starting with `prefix`.

@@ -123,98 +123,19 @@ impl ObjectStore {
     }
 }
 
-/// Why a request failed: a common error (rendered in Swift's style), or a
-/// status [`Error`] has no variant for (411, 412, 416, 422, 408, 499, 406
-/// …), with Swift's specific reason as plain text or, `None`, swob's
-/// standard HTML page.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SwiftError {
-    #[error(transparent)]
-    Common(#[from] Error),
-    #[error("{0}")]
-    Status(StatusCode, Option<String>),
-}
+/// Why a request failed: the shared error, rendered in Swift's style by
+/// [`crate::api::errors::Swift`] (a message shows as Swift's specific
+/// reason where Swift gives one; an empty one means swob's standard page).
+pub type SwiftError = Error;
 
 pub type Result<T, E = SwiftError> = std::result::Result<T, E>;
 
-impl SwiftError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            SwiftError::Common(e) => e.status(),
-            SwiftError::Status(s, _) => *s,
-        }
-    }
-
-    pub fn precondition(reason: impl Into<String>) -> Self {
-        SwiftError::Status(StatusCode::PRECONDITION_FAILED, Some(reason.into()))
-    }
-
-    pub fn length_required() -> Self {
-        SwiftError::Status(
-            StatusCode::LENGTH_REQUIRED,
-            Some("Missing Content-Length header.".into()),
-        )
-    }
-
-    pub fn unprocessable() -> Self {
-        SwiftError::Status(StatusCode::UNPROCESSABLE_ENTITY, None)
-    }
-
-    pub fn client_disconnect() -> Self {
-        SwiftError::Status(status(499), None)
-    }
-
-    pub fn timeout() -> Self {
-        SwiftError::Status(StatusCode::REQUEST_TIMEOUT, None)
-    }
-
-    pub fn not_acceptable() -> Self {
-        SwiftError::Status(StatusCode::NOT_ACCEPTABLE, None)
-    }
-
-    pub fn not_found() -> Self {
-        Error::not_found("").into()
-    }
-
-    pub fn forbidden() -> Self {
-        Error::forbidden("").into()
-    }
-
-    pub fn unauthorized() -> Self {
-        Error::unauthorized("").into()
-    }
-
-    pub fn bad_request(reason: impl Into<String>) -> Self {
-        Error::bad_request(reason).into()
-    }
-
-    pub fn too_large(reason: impl Into<String>) -> Self {
-        Error::PayloadTooLarge(reason.into()).into()
-    }
-
-    pub fn conflict() -> Self {
-        Error::conflict("").into()
-    }
-}
-
-impl From<db::sqlx::Error> for SwiftError {
-    fn from(e: db::sqlx::Error) -> Self {
-        SwiftError::Common(e.into())
-    }
-}
-
-impl From<std::io::Error> for SwiftError {
-    fn from(e: std::io::Error) -> Self {
-        SwiftError::Common(e.into())
-    }
-}
-
-impl From<PathError> for SwiftError {
+impl From<PathError> for Error {
     fn from(e: PathError) -> Self {
         match e {
-            PathError::NotStorage => SwiftError::not_found(),
-            PathError::InvalidUtf8 => SwiftError::precondition("Invalid UTF8 or contains NULL"),
-            PathError::TooLong(m) => SwiftError::bad_request(m),
+            PathError::NotStorage => Error::not_found(""),
+            PathError::InvalidUtf8 => Error::precondition_failed("Invalid UTF8 or contains NULL"),
+            PathError::TooLong(m) => Error::bad_request(m),
         }
     }
 }
@@ -279,14 +200,14 @@ impl Request {
         self.path
             .container
             .as_deref()
-            .ok_or_else(SwiftError::not_found)
+            .ok_or_else(|| SwiftError::not_found(""))
     }
 
     pub fn object(&self) -> Result<&str> {
         self.path
             .object
             .as_deref()
-            .ok_or_else(SwiftError::not_found)
+            .ok_or_else(|| SwiftError::not_found(""))
     }
 }
 

@@ -171,7 +171,7 @@ impl ObjectStore {
                 referer: req.header("referer"),
             },
         )?;
-        let c = c.ok_or_else(SwiftError::not_found)?;
+        let c = c.ok_or_else(|| SwiftError::not_found(""))?;
         Ok((c, access))
     }
 
@@ -189,9 +189,9 @@ impl ObjectStore {
             .await?;
         if req.has_header("x-copy-from") {
             if req.query("multipart-manifest") == Some("put") {
-                return Err(SwiftError::Status(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    Some("Multipart Manifest PUTs cannot be COPY requests".into()),
+                return Err(SwiftError::new(
+                    common::ErrorKind::MethodNotAllowed,
+                    "Multipart Manifest PUTs cannot be COPY requests",
                 ));
             }
             if req.content_length()?.is_some_and(|l| l > 0) {
@@ -201,7 +201,7 @@ impl ObjectStore {
             }
             let raw = req.header("x-copy-from").unwrap_or_default();
             let (sc, so) = names::split_container_object(raw).ok_or_else(|| {
-                SwiftError::precondition(
+                SwiftError::precondition_failed(
                     "X-Copy-From header must be of the form <container name>/<object name>",
                 )
             })?;
@@ -224,10 +224,12 @@ impl ObjectStore {
         }
         let length = req.content_length()?;
         if length.is_none() && !req.is_chunked() {
-            return Err(SwiftError::length_required());
+            return Err(SwiftError::length_required(
+                "Missing Content-Length header.",
+            ));
         }
         if length.is_some_and(|l| l > self.settings.max_file_size) {
-            return Err(SwiftError::too_large("Your request is too large."));
+            return Err(SwiftError::payload_too_large("Your request is too large."));
         }
         let manifest = dlo_manifest(req)?;
         let metadata = meta::object_from_request(&req.headers)?;
@@ -241,7 +243,7 @@ impl ObjectStore {
             }
         };
         if must_not_exist && self.live_object(req.account(), cont, name).await?.is_some() {
-            return Err(SwiftError::Status(StatusCode::PRECONDITION_FAILED, None));
+            return Err(SwiftError::precondition_failed(""));
         }
         let account_row = accounts::get(&self.db.pool, req.account()).await?;
         let room = quota::precheck(
@@ -254,7 +256,7 @@ impl ObjectStore {
         let finished = self.receive(body, Expect { length, room }).await?;
         if let Some(etag) = req.header("etag") {
             if normalize_etag(etag).to_ascii_lowercase() != finished.md5 {
-                return Err(SwiftError::unprocessable());
+                return Err(SwiftError::unprocessable_entity(""));
             }
         }
         let installed = finished.install(&self.data).await?;
@@ -293,20 +295,23 @@ impl ObjectStore {
                     .header("if-match")
                     .is_some_and(|m| crate::http::Match::parse(m).is_star())
                 {
-                    return Err(SwiftError::Status(StatusCode::PRECONDITION_FAILED, None));
+                    return Err(SwiftError::precondition_failed(""));
                 }
-                return Err(SwiftError::not_found());
+                return Err(SwiftError::not_found(""));
             };
             match self.object_reply(req, &o, &access).await {
-                Err(SwiftError::Common(common::Error::Internal(m))) if m.contains("vanished") => {
+                Err(e)
+                    if e.kind() == common::ErrorKind::Internal
+                        && e.message().contains("vanished") =>
+                {
                     continue
                 }
                 r => return r,
             }
         }
-        Err(SwiftError::Common(common::Error::Unavailable(
-            "The object changed too often while being read; try again.".into(),
-        )))
+        Err(SwiftError::unavailable(
+            "The object changed too often while being read; try again.",
+        ))
     }
 
     async fn object_reply(&self, req: &Request, o: &Object, access: &Access) -> Result<Reply> {
@@ -357,7 +362,7 @@ impl ObjectStore {
             let file = match self.data.open_read(&o.file_id) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(common::Error::internal("object data vanished").into());
+                    return Err(common::Error::internal("object data vanished"));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -437,7 +442,7 @@ impl ObjectStore {
         match tokio::fs::read(&path).await {
             Ok(b) => Ok(bytes::Bytes::from(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(common::Error::internal("object data vanished").into())
+                Err(common::Error::internal("object data vanished"))
             }
             Err(e) => Err(e.into()),
         }
@@ -455,7 +460,7 @@ impl ObjectStore {
         let manifest = dlo_manifest(req)?;
         for _ in 0..3 {
             let Some(mut o) = self.live_object(req.account(), cont, name).await? else {
-                return Err(SwiftError::not_found());
+                return Err(SwiftError::not_found(""));
             };
             o.metadata = metadata.clone();
             o.delete_at = delete_at;
@@ -471,7 +476,7 @@ impl ObjectStore {
                 return Ok(Reply::new(StatusCode::ACCEPTED).default_body());
             }
         }
-        Err(SwiftError::not_found())
+        Err(SwiftError::not_found(""))
     }
 
     /// `DELETE /v1/{account}/{container}/{object}`.
@@ -488,7 +493,7 @@ impl ObjectStore {
         }
         match self.remove_object(req.account(), cont, name, None).await? {
             Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
-            None => Err(SwiftError::not_found()),
+            None => Err(SwiftError::not_found("")),
         }
     }
 
@@ -497,9 +502,9 @@ impl ObjectStore {
         let (cont, name) = (req.container()?, req.object()?);
         let dest = req
             .header("destination")
-            .ok_or_else(|| SwiftError::precondition("Destination header required"))?;
+            .ok_or_else(|| SwiftError::precondition_failed("Destination header required"))?;
         let (dc, dn) = names::split_container_object(dest).ok_or_else(|| {
-            SwiftError::precondition(
+            SwiftError::precondition_failed(
                 "Destination header must be of the form <container name>/<object name>",
             )
         })?;
@@ -553,7 +558,7 @@ impl ObjectStore {
         let source = self
             .live_object(sa, sc, so)
             .await?
-            .ok_or_else(SwiftError::not_found)?;
+            .ok_or_else(|| SwiftError::not_found(""))?;
         let manifest_get = req.query("multipart-manifest") == Some("get");
         let fresh = req
             .header("x-fresh-metadata")
@@ -612,7 +617,7 @@ impl ObjectStore {
                 .object_reply(&src_req, &source, &Access::default())
                 .await?;
             if !reply.status.is_success() {
-                return Err(SwiftError::Status(reply.status, None));
+                return Err(SwiftError::from_status(reply.status, ""));
             }
             let pieces = match reply.body {
                 super::ReplyBody::Pieces(p) => p,
@@ -621,7 +626,7 @@ impl ObjectStore {
             };
             let total = read::total_len(&pieces);
             if total > self.settings.max_file_size {
-                return Err(SwiftError::too_large("Your request is too large."));
+                return Err(SwiftError::payload_too_large("Your request is too large."));
             }
             let finished = self.assemble(pieces, room).await?;
             let inst = finished.install(&self.data).await?;

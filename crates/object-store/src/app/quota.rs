@@ -32,7 +32,7 @@ pub fn account_quotas(a: &Account) -> (Option<i64>, Option<i64>) {
 }
 
 pub fn exceeded() -> SwiftError {
-    SwiftError::too_large("Upload exceeds quota.")
+    SwiftError::payload_too_large("Upload exceeds quota.")
 }
 
 /// Before an upload of `incoming` bytes: 413 if it cannot fit, else how

@@ -9,7 +9,7 @@
 use super::{Caller, ObjectStore, Result, SwiftError};
 use crate::db;
 use crate::names::SwiftPath;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use common::http::QueryMap;
 use hmac::{Hmac, Mac};
@@ -31,10 +31,7 @@ pub struct TempUrl {
 }
 
 fn invalid() -> SwiftError {
-    SwiftError::Status(
-        StatusCode::UNAUTHORIZED,
-        Some("401 Unauthorized: Temp URL invalid\n".into()),
-    )
+    SwiftError::unauthorized("401 Unauthorized: Temp URL invalid\n")
 }
 
 /// `temp_url_expires`: seconds, or `%Y-%m-%dT%H:%M:%SZ`; 0 when invalid

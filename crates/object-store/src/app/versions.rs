@@ -32,7 +32,7 @@ impl ObjectStore {
         };
         match crate::db::containers::get(&self.db.pool, &c.account, loc).await? {
             Some(a) => Ok(Some(a)),
-            None => Err(SwiftError::Status(StatusCode::PRECONDITION_FAILED, None)),
+            None => Err(SwiftError::precondition_failed("")),
         }
     }
 
@@ -64,8 +64,8 @@ impl ObjectStore {
         self.copy_row(&current, &archive.name, &vname, access.reseller)
             .await
             .map_err(|e| match e.status().as_u16() {
-                400..=499 => SwiftError::Status(StatusCode::PRECONDITION_FAILED, None),
-                _ => SwiftError::Status(StatusCode::SERVICE_UNAVAILABLE, None),
+                400..=499 => SwiftError::precondition_failed(""),
+                _ => SwiftError::unavailable(""),
             })?;
         Ok(())
     }
@@ -103,7 +103,7 @@ impl ObjectStore {
         access: &Access,
     ) -> Result<Reply> {
         let Some(archive) = self.archive_of(c).await? else {
-            return Err(SwiftError::not_found());
+            return Err(SwiftError::not_found(""));
         };
         // Like Swift, the archive is written on the service's own
         // authority: the caller was authorised for the versioned container.
@@ -127,7 +127,7 @@ impl ObjectStore {
                 .await?;
             return match self.remove_object(&c.account, &c.name, name, None).await? {
                 Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
-                None => Err(SwiftError::not_found()),
+                None => Err(SwiftError::not_found("")),
             };
         }
         // Stack mode: pop the newest version back in place.
@@ -161,7 +161,7 @@ impl ObjectStore {
         }
         match self.remove_object(&c.account, &c.name, name, None).await? {
             Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
-            None => Err(SwiftError::not_found()),
+            None => Err(SwiftError::not_found("")),
         }
     }
 }

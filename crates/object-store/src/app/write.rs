@@ -44,7 +44,7 @@ impl ObjectStore {
         let mut w = self.data.writer_for(expect.length).await?;
         loop {
             let next = match tokio::time::timeout(CLIENT_TIMEOUT, body.next()).await {
-                Err(_) => return Err(SwiftError::timeout()),
+                Err(_) => return Err(SwiftError::request_timeout("")),
                 Ok(n) => n,
             };
             let chunk = match next {
@@ -52,12 +52,12 @@ impl ObjectStore {
                 Some(Ok(c)) => c,
                 Some(Err(e)) => {
                     tracing::info!(error = %e, "upload interrupted by the client");
-                    return Err(SwiftError::client_disconnect());
+                    return Err(SwiftError::client_disconnected(""));
                 }
             };
             let after = w.written() + chunk.len() as u64;
             if after > self.settings.max_file_size {
-                return Err(SwiftError::too_large("Your request is too large."));
+                return Err(SwiftError::payload_too_large("Your request is too large."));
             }
             if expect.room.is_some_and(|r| after > r) {
                 return Err(quota::exceeded());
@@ -68,7 +68,7 @@ impl ObjectStore {
             w.write(chunk).await?;
         }
         if expect.length.is_some_and(|l| w.written() < l) {
-            return Err(SwiftError::client_disconnect());
+            return Err(SwiftError::client_disconnected(""));
         }
         Ok(w.finish().await?)
     }
@@ -89,14 +89,11 @@ impl ObjectStore {
             .await?
             .is_none()
         {
-            return Err(SwiftError::not_found());
+            return Err(SwiftError::not_found(""));
         }
         let old = objects::get(tx.conn(), a, c, n).await?;
         if must_not_exist && old.as_ref().is_some_and(|o| !self.expired(o)) {
-            return Err(SwiftError::Status(
-                axum::http::StatusCode::PRECONDITION_FAILED,
-                None,
-            ));
+            return Err(SwiftError::precondition_failed(""));
         }
         objects::upsert(tx.conn(), row).await?;
         let (d_objects, d_bytes) = match &old {
@@ -105,7 +102,7 @@ impl ObjectStore {
         };
         let cont = containers::add_counts(tx.conn(), a, c, d_objects, d_bytes)
             .await?
-            .ok_or_else(SwiftError::not_found)?;
+            .ok_or_else(|| SwiftError::not_found(""))?;
         let acct = accounts::add_counts(tx.conn(), a, 0, d_objects, d_bytes).await?;
         quota::check_after(&cont, acct.as_ref(), d_objects, d_bytes, reseller)?;
         tx.commit().await?;

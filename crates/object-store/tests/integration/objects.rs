@@ -504,7 +504,11 @@ async fn expiry() {
     assert_eq!(r.header("x-container-bytes-used").unwrap(), "1");
     // The expirer reclaims what nobody read.
     clock.advance_secs(600);
-    let store = s.cloud.cloud.object_store.clone().unwrap();
+    let store = s
+        .cloud
+        .cloud
+        .service::<object_store::ObjectStore>()
+        .unwrap();
     assert_eq!(store.expire_once().await.unwrap(), 1);
     let r = req(a, "HEAD", &s.path("/c"), b"", &[]).await;
     assert_eq!(r.header("x-container-object-count").unwrap(), "0");

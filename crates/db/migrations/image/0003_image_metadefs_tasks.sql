@@ -1,5 +1,5 @@
 -- Image (Glance) metadata definitions ("metadefs") and tasks. Portable SQL as
--- in 0002: TEXT and BIGINT only, booleans as 0/1, times in microseconds.
+-- in 0001_image.sql: TEXT and BIGINT only, booleans as 0/1, times in microseconds.
 
 -- Namespaces are addressed by their unique `namespace` name, which an update
 -- may change; children refer to the stable `id` so a rename moves nothing.

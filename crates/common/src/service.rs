@@ -1,0 +1,156 @@
+//! The seam every service crate presents itself through, so the
+//! composition root (`oxistack::cloud`) treats them all alike: each crate
+//! exports one [`ServiceDef`] (how to find its port, whether it is
+//! enabled, how to build it from a [`ServiceContext`]) and its service
+//! type implements [`Service`] (catalog entry, routers, error renderer,
+//! extra roles, background tasks, shutdown, policy).
+//!
+//! Identity is built first and by name, since it bootstraps the cloud and
+//! validates everyone's tokens, but it implements [`Service`] like the
+//! rest. Each service's migrations are its own sequence in
+//! `crates/db/migrations/<service>/`, listed in `db::migrate::SERVICES`
+//! (the store migrates them all when it opens, before any service is
+//! built).
+
+use crate::auth::TokenValidator;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http::Renderer;
+use crate::policy::Policy;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed future, as the seam passes them around.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Resolves when the cloud stops.
+pub type Stop = BoxFuture<'static, ()>;
+
+/// Why a service could not be built.
+pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Building a service: the service, or why not.
+pub type Building = BoxFuture<'static, Result<Arc<dyn Service>, BuildError>>;
+
+/// One service's catalog entry (the endpoints registered for it in
+/// identity's catalog at bootstrap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub service_type: String,
+    pub name: String,
+    pub description: String,
+    pub public_url: String,
+    pub internal_url: String,
+    pub admin_url: String,
+}
+
+impl CatalogEntry {
+    /// An entry whose URLs are `url(host)` on the configuration's public
+    /// host (public) and internal host (internal and admin).
+    pub fn on_hosts(
+        cfg: &Config,
+        service_type: &str,
+        name: &str,
+        description: &str,
+        url: impl Fn(&str) -> String,
+    ) -> CatalogEntry {
+        CatalogEntry {
+            service_type: service_type.into(),
+            name: name.into(),
+            description: description.into(),
+            public_url: url(&cfg.public_host()),
+            internal_url: url(&cfg.internal_host()),
+            admin_url: url(&cfg.internal_host()),
+        }
+    }
+}
+
+/// What every service is built from.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub config: Arc<Config>,
+    pub db: db::Db,
+    pub clock: SharedClock,
+    /// Checks tokens (the identity service).
+    pub validator: Arc<dyn TokenValidator>,
+    /// The port the service's public listener is bound to (the configured
+    /// one, or the one the system chose for port 0).
+    pub port: u16,
+}
+
+impl std::fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the composition root finds, enables and builds a service.
+#[derive(Clone, Copy)]
+pub struct ServiceDef {
+    /// The service type (`image`): the name in the ready line and `apis`.
+    pub service_type: &'static str,
+    /// The configured port of its public API.
+    pub port: fn(&Config) -> u16,
+    /// Whether this cloud runs it (`enable_swift`).
+    pub enabled: fn(&Config) -> bool,
+    /// Builds it (and recovers anything a previous process left half done).
+    pub build: fn(ServiceContext) -> Building,
+}
+
+impl std::fmt::Debug for ServiceDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceDef")
+            .field("service_type", &self.service_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built service, as the composition root drives it.
+pub trait Service: Send + Sync + 'static {
+    /// The service type (`identity`, `image`, `object-store`).
+    fn service_type(&self) -> &'static str;
+
+    /// Its entry in the catalog.
+    fn catalog_entry(&self) -> CatalogEntry;
+
+    /// Its public API with the shared layers applied.
+    fn router(self: Arc<Self>) -> axum::Router;
+
+    /// Its part of the internal API the node agents use, if any.
+    fn internal_router(self: Arc<Self>) -> Option<axum::Router> {
+        None
+    }
+
+    /// How it spells errors (also for the requests hyper refuses on its
+    /// listener).
+    fn renderer(&self) -> Renderer;
+
+    /// Global roles it needs created at bootstrap (Swift's reseller admin).
+    fn extra_roles(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Work it runs beside its API until `stop` resolves (expiry, lease
+    /// sweeps).
+    fn background(self: Arc<Self>, stop: Stop) -> Option<BoxFuture<'static, std::io::Result<()>>> {
+        drop(stop);
+        None
+    }
+
+    /// Called once its servers and background work have stopped.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// Its policy rules, re-read on SIGHUP.
+    fn policy(&self) -> Option<&Policy> {
+        None
+    }
+
+    /// The concrete service, for callers that know its type (tests,
+    /// `oxistack admin`): `Arc::downcast` it.
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+}
