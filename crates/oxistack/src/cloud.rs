@@ -218,7 +218,7 @@ impl Cloud {
             cfg.max_request_body_size,
         )));
         servers.push(tokio::spawn(agent::run(
-            agent::local(&cfg, internal_api)?,
+            agent::local(cfg, internal_api)?,
             vec![],
             wait_stop(stop_rx.clone()),
             None,
