@@ -103,6 +103,16 @@ impl Pattern {
     pub fn remaining(&self) -> u64 {
         self.left
     }
+
+    /// The next piece (at most the pattern's length), `None` at the end.
+    pub fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.left == 0 {
+            return None;
+        }
+        let n = self.left.min(self.chunk.len() as u64) as usize;
+        self.left -= n as u64;
+        Some(self.chunk.slice(..n))
+    }
 }
 
 impl hyper::body::Body for Pattern {
@@ -113,12 +123,7 @@ impl hyper::body::Body for Pattern {
         mut self: Pin<&mut Self>,
         _cx: &mut TaskCx<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let n = self.left.min(self.chunk.len() as u64) as usize;
-        self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+        Poll::Ready(self.next_chunk().map(|c| Ok(Frame::data(c))))
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 
+use crate::cpu::{self, CpuResults};
 use crate::disk::{self, LargeResults, Pattern, RoundConfig, Service};
 use crate::identity::{self, Login};
 use crate::load::Target;
@@ -198,8 +199,12 @@ impl Service for Glance<'_> {
     }
 }
 
-/// Runs the suite and returns the numbers.
-pub async fn measure(args: &ImageArgs) -> anyhow::Result<LargeResults> {
+/// Server CPU-seconds per GiB uploaded that the suite aims at.
+pub const CPU_TARGET: f64 = 4.5;
+
+/// Runs the suite and returns the numbers: the rounds against `dd`, and
+/// (when the server's PID is known) the CPU rounds.
+pub async fn measure(args: &ImageArgs) -> anyhow::Result<(LargeResults, Option<CpuResults>)> {
     if args.drop_caches {
         // Before anything is written or measured.
         disk::check_drop_caches()?;
@@ -235,11 +240,90 @@ pub async fn measure(args: &ImageArgs) -> anyhow::Result<LargeResults> {
         id: None,
     };
     let rounds = disk::run_rounds(&cfg, &mut service).await?;
-    Ok(LargeResults {
-        size_mib: args.size_mib,
-        rounds,
-        idle_rss_kib: idle,
-    })
+    let cpu = match pid {
+        Some(pid) => Some(measure_cpu(&cfg, &mut service, pid).await?),
+        None => None,
+    };
+    Ok((
+        LargeResults {
+            size_mib: args.size_mib,
+            rounds,
+            idle_rss_kib: idle,
+        },
+        cpu,
+    ))
+}
+
+/// The CPU rounds (see [`crate::cpu`]): in each, one upload by the bench's
+/// client, one by `curl -T` of a file holding the same bytes, and the
+/// `openssl dgst` floor over that file.
+async fn measure_cpu(
+    cfg: &RoundConfig,
+    glance: &mut Glance<'_>,
+    pid: u32,
+) -> anyhow::Result<CpuResults> {
+    let bytes = cfg.size_mib << 20;
+    let file = cfg.dir.join("oxistack-bench-cpu.bin");
+    write_pattern_file(&file, bytes).await?;
+    let r = cpu_rounds(cfg, glance, pid, &file, bytes).await;
+    if let Err(e) = tokio::fs::remove_file(&file).await {
+        eprintln!("warning: removing {}: {e}", file.display());
+    }
+    r
+}
+
+async fn cpu_rounds(
+    cfg: &RoundConfig,
+    glance: &mut Glance<'_>,
+    pid: u32,
+    file: &std::path::Path,
+    bytes: u64,
+) -> anyhow::Result<CpuResults> {
+    let mut out = CpuResults {
+        target: CPU_TARGET,
+        ..CpuResults::default()
+    };
+    for round in 1..=cfg.rounds {
+        eprintln!("cpu round {round}/{}", cfg.rounds);
+        glance.begin_round().await?;
+        let s = cpu::measure(pid, bytes, || glance.upload(Pattern::new(bytes))).await;
+        glance.end_round().await;
+        out.bench.push(s?);
+
+        glance.begin_round().await?;
+        let url = format!(
+            "http://{}{}",
+            glance.target.authority,
+            glance
+                .target
+                .path(&format!("/v2/images/{}/file", glance.image_id()?))
+        );
+        let headers = [
+            ("X-Auth-Token", glance.token),
+            ("Content-Type", "application/octet-stream"),
+        ];
+        let s = cpu::measure(pid, bytes, || cpu::curl_upload(file, &url, &headers, 204)).await;
+        glance.end_round().await;
+        out.curl.push(s?);
+
+        out.floor.push(cpu::openssl_floor(file, bytes).await?);
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` of the upload pattern to `path` (and so into the page
+/// cache, where curl and openssl read it from).
+async fn write_pattern_file(path: &std::path::Path, bytes: u64) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut f = tokio::fs::File::create(path)
+        .await
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut body = Pattern::new(bytes);
+    while let Some(chunk) = body.next_chunk() {
+        f.write_all(&chunk).await?;
+    }
+    f.flush().await?;
+    Ok(())
 }
 
 /// The report: text table and the Markdown block for `BENCHMARKS.md`.
@@ -254,10 +338,31 @@ pub fn render(r: &LargeResults, command_line: &str) -> String {
     )
 }
 
+/// The CPU report: text table and the Markdown block.
+pub fn render_cpu(r: &CpuResults, size_mib: u64) -> String {
+    let table = cpu::table(r);
+    let what = format!(
+        "server CPU per GiB uploaded ({size_mib} MiB uploads, {} rounds, medians; \
+         utime + stime of the server process)",
+        r.bench.len()
+    );
+    format!(
+        "{what}\n\n{}\n{what}\n\n{}",
+        table.to_text(),
+        table.to_markdown()
+    )
+}
+
 pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
     let cmd = report::command_line(std::env::args());
-    let r = measure(&args).await?;
+    let (r, cpu) = measure(&args).await?;
     println!("{}", render(&r, &cmd));
+    match cpu {
+        Some(c) => println!("\n{}", render_cpu(&c, args.size_mib)),
+        None => {
+            println!("\n(no server PID known: CPU per GiB not measured; pass --pid or --state-dir)")
+        }
+    }
     Ok(())
 }
 

@@ -19,6 +19,8 @@
 //! * [`disk`] — what the image and object suites share: the `dd` baseline,
 //!   dropping the page cache, one streamed transfer, the rounds of
 //!   baseline-then-service, and the medians and verdicts of the comparison.
+//! * [`cpu`] — the server's CPU-seconds per GiB uploaded (bench client,
+//!   `curl -T`, and the `openssl dgst` floor).
 //! * [`identity`] — the Keystone suite: token issue and validation.
 //! * [`image`] — the Glance suite: large image upload/download throughput
 //!   against `dd`.
@@ -56,6 +58,7 @@
 //!   (with its TLS stack) would not be.
 
 pub mod clouds;
+pub mod cpu;
 pub mod disk;
 pub mod histogram;
 pub mod identity;

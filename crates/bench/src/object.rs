@@ -119,6 +119,9 @@ pub struct Phase {
 pub struct ObjectResults {
     pub concurrency: u16,
     pub small: Vec<Phase>,
+    /// The disk's durable 4 KiB writes per second from as many writers
+    /// ([`durable_small_writes`]), measured just before the PUT phase.
+    pub disk_small: Option<f64>,
     /// The large transfers (and the idle RSS both tables compare with).
     pub large: LargeResults,
 }
@@ -193,10 +196,11 @@ pub async fn measure(args: &ObjectArgs) -> anyhow::Result<ObjectResults> {
     }
     let result = run_phases(args, &swift, &token, &container, pid).await;
     cleanup(&swift, &token, &container, args.concurrency).await;
-    let (small, rounds) = result?;
+    let (small, disk_small, rounds) = result?;
     Ok(ObjectResults {
         concurrency: args.concurrency,
         small,
+        disk_small: Some(disk_small),
         large: LargeResults {
             size_mib: args.size_mib,
             rounds,
@@ -211,7 +215,7 @@ async fn run_phases(
     token: &str,
     container: &str,
     pid: Option<u32>,
-) -> anyhow::Result<(Vec<Phase>, Vec<disk::Round>)> {
+) -> anyhow::Result<(Vec<Phase>, f64, Vec<disk::Round>)> {
     let config = LoadConfig {
         concurrency: usize::from(args.concurrency),
         duration: Duration::from_secs(args.seconds),
@@ -221,6 +225,18 @@ async fn run_phases(
     };
     let small_body = Bytes::from(vec![b'x'; SMALL]);
     let mut small = Vec::new();
+    let dir = disk::baseline_dir(args.dir.as_deref(), args.state_dir.as_deref(), "objects");
+
+    eprintln!(
+        "disk: durable 4 KiB writes — {} writers, {} s…",
+        args.concurrency, args.seconds
+    );
+    let disk_small =
+        durable_small_writes(&dir, usize::from(args.concurrency), config.duration).await?;
+    eprintln!(
+        "disk: {} durable 4 KiB writes/s",
+        report::thousands(disk_small)
+    );
 
     eprintln!(
         "object: 4 KiB PUT — {} connections, {} s…",
@@ -317,7 +333,7 @@ async fn run_phases(
     });
 
     let cfg = RoundConfig {
-        dir: disk::baseline_dir(args.dir.as_deref(), args.state_dir.as_deref(), "objects"),
+        dir,
         size_mib: args.size_mib,
         rounds: args.rounds,
         drop_caches: args.drop_caches,
@@ -329,7 +345,79 @@ async fn run_phases(
         path: format!("{container}/{LARGE}"),
     };
     let rounds = disk::run_rounds(&cfg, &mut service).await?;
-    Ok((small, rounds))
+    Ok((small, disk_small, rounds))
+}
+
+/// Fan-out directories of the small-write baseline, as the object store
+/// has.
+const FANS: usize = 256;
+
+/// The disk's own rate of durable small writes: `writers` threads each
+/// writing 4 KiB files as a durable PUT must (a new temporary file,
+/// fsync, rename into one of 256 directories, fsync of that directory)
+/// for `duration`, in a scratch directory under `dir` that is removed
+/// afterwards. Returns writes per second.
+pub async fn durable_small_writes(
+    dir: &std::path::Path,
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let scratch = dir.join(format!("oxistack-bench-small-{}", std::process::id()));
+    let root = scratch.clone();
+    let r = tokio::task::spawn_blocking(move || durable_writes_in(&root, writers, duration))
+        .await
+        .context("small-write baseline thread")?;
+    if let Err(e) = std::fs::remove_dir_all(&scratch) {
+        eprintln!("warning: removing {}: {e}", scratch.display());
+    }
+    r
+}
+
+fn durable_writes_in(
+    root: &std::path::Path,
+    writers: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    use std::io::Write;
+    let tmp = root.join("tmp");
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let fans: Vec<PathBuf> = (0..FANS).map(|i| root.join(format!("{i:02x}"))).collect();
+    for f in &fans {
+        std::fs::create_dir_all(f)?;
+    }
+    let data = vec![b'x'; SMALL];
+    let start = std::time::Instant::now();
+    let counts = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let (tmp, fans, data) = (&tmp, &fans, &data);
+                s.spawn(move || -> std::io::Result<u64> {
+                    let mut n = 0u64;
+                    while start.elapsed() < duration {
+                        let name = format!("w{w}-{n}");
+                        let t = tmp.join(&name);
+                        let mut f = std::fs::File::create_new(&t)?;
+                        f.write_all(data)?;
+                        f.sync_all()?;
+                        let fan = &fans[(n as usize * 31 + w * 7) % FANS];
+                        std::fs::rename(&t, fan.join(&name))?;
+                        std::fs::File::open(fan)?.sync_all()?;
+                        n += 1;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")))
+            })
+            .collect::<std::io::Result<Vec<u64>>>()
+    })?;
+    let total: u64 = counts.iter().sum();
+    Ok(total as f64 / start.elapsed().as_secs_f64().max(1e-9))
 }
 
 /// Swift's side of the rounds: one large object, deleted after each round
@@ -449,6 +537,27 @@ pub fn render(r: &ObjectResults, command_line: &str) -> String {
             disk::rss_text(p.rss.as_ref().map(|s| s.max_rss_kib), r.large.idle_rss_kib),
         ]);
     }
+    if let Some(rate) = r.disk_small {
+        small.row([
+            format!(
+                "disk: durable 4 KiB writes ({} writers: temp file, fsync, rename, fsync of the directory)",
+                r.concurrency
+            ),
+            "—".into(),
+            report::thousands(rate),
+            "—".into(),
+            "—".into(),
+            "—".into(),
+            "—".into(),
+        ]);
+    }
+    let put_vs_disk = match (r.small.iter().find(|p| p.name == "4 KiB PUT"), r.disk_small) {
+        (Some(p), Some(d)) if d > 0.0 => format!(
+            "4 KiB PUT at {:.0} % of the disk's durable 4 KiB write rate\n",
+            100.0 * p.load.rate() / d
+        ),
+        _ => String::new(),
+    };
     let size = r.large.size_mib;
     let large = disk::table(
         &r.large,
@@ -457,7 +566,7 @@ pub fn render(r: &ObjectResults, command_line: &str) -> String {
     );
     let summary = disk::summary(&r.large);
     format!(
-        "object suite\n\n{}\n{summary}\n\n{}\n```\n{command_line}\n```\n\n{}\n{}\n{summary}\n\n{}",
+        "object suite\n\n{}{put_vs_disk}\n{summary}\n\n{}\n```\n{command_line}\n```\n\n{}\n{}{put_vs_disk}\n{summary}\n\n{}",
         small.to_text(),
         large.to_text(),
         report::machine(),
@@ -498,6 +607,7 @@ mod tests {
         };
         let r = ObjectResults {
             concurrency: 8,
+            disk_small: None,
             small: vec![Phase {
                 name: "4 KiB GET",
                 load,

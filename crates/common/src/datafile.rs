@@ -128,13 +128,16 @@ impl Drop for Pooled {
     }
 }
 
+mod dirsync;
+
 /// Fsyncs the directory holding `path`, so a rename or link survives a
-/// crash.
+/// crash; concurrent callers for one directory share the fsync
+/// ([`dirsync`]).
 pub fn sync_dir(path: &Path) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
+    match path.parent() {
+        Some(parent) => dirsync::sync(parent),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Renames `from` to `to` and fsyncs the directory, on the blocking pool.
@@ -251,7 +254,15 @@ struct Tap {
 
 /// An upload being written (see the module docs). Dropping it without
 /// [`Writer::finish`] discards the data.
+///
+/// A small upload (declared smaller than a [`BATCH`]: small objects,
+/// manifests) starts nothing until its end, when it is written, hashed and
+/// fsynced in one blocking call by [`Writer::finish`], without the writing
+/// thread, the digest threads and the hand-offs between them, which cost
+/// small writes more than the write itself.
 pub struct Writer<O: Observer> {
+    /// Until the threads start: what they will need.
+    pending: Option<(Hashing, O)>,
     tx: Option<mpsc::Sender<Bytes>>,
     handle: Option<tokio::task::JoinHandle<WriterResult<O>>>,
     taps: Vec<Tap>,
@@ -280,26 +291,64 @@ impl<O: Observer> Drop for Writer<O> {
     }
 }
 
+/// Opens a new temporary file (refusing one that exists).
+fn create_temp(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
 impl<O: Observer> Writer<O> {
     /// Starts writing a new file at `temp` (which must not exist), hashed
     /// as `hashing` says and shown to `observer`.
     pub async fn create(temp: PathBuf, hashing: Hashing, observer: O) -> std::io::Result<Self> {
-        let p = temp.clone();
-        let file = tokio::task::spawn_blocking(move || {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&p)
-        })
-        .await
-        .map_err(blocking_error)??;
-        let temp = TempFile(Some(temp));
+        Self::create_expecting(temp, hashing, observer, None).await
+    }
+
+    /// [`Writer::create`] for an upload of `expected` bytes, if known. One
+    /// smaller than a batch starts nothing yet: it is written in one go by
+    /// [`Writer::finish`] (and if more data comes after all, the threads
+    /// start with the first full batch). Any other creates the file and
+    /// starts the threads now.
+    pub async fn create_expecting(
+        temp: PathBuf,
+        hashing: Hashing,
+        observer: O,
+        expected: Option<u64>,
+    ) -> std::io::Result<Self> {
+        let mut w = Writer {
+            pending: None,
+            tx: None,
+            handle: None,
+            taps: Vec::new(),
+            temp: TempFile(None),
+            written: 0,
+            abandoned: Arc::new(AtomicBool::new(false)),
+            batch: Vec::new(),
+            pool: Pool::new(BATCH),
+        };
+        if expected.is_some_and(|n| n < BATCH as u64) {
+            w.temp = TempFile(Some(temp));
+            w.pending = Some((hashing, observer));
+        } else {
+            let p = temp.clone();
+            let file = tokio::task::spawn_blocking(move || create_temp(&p))
+                .await
+                .map_err(blocking_error)??;
+            w.temp = TempFile(Some(temp));
+            w.start(hashing, observer, Some(file));
+        }
+        Ok(w)
+    }
+
+    /// Starts the writing thread (which creates the file unless given
+    /// it) and the digest threads.
+    fn start(&mut self, hashing: Hashing, observer: O, file: Option<std::fs::File>) {
         let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let flag = abandoned.clone();
-        let taps = hashing
+        self.taps = hashing
             .threaded
             .iter()
             .map(|&a| {
@@ -311,18 +360,22 @@ impl<O: Observer> Writer<O> {
             })
             .collect();
         let inline = hashing.inline;
-        let handle =
-            tokio::task::spawn_blocking(move || write_loop(file, rx, &flag, observer, &inline));
-        Ok(Writer {
-            tx: Some(tx),
-            handle: Some(handle),
-            taps,
-            temp,
-            written: 0,
-            abandoned,
-            batch: Vec::new(),
-            pool: Pool::new(BATCH),
-        })
+        let flag = self.abandoned.clone();
+        let path = self.temp.0.clone().unwrap_or_default();
+        self.handle = Some(tokio::task::spawn_blocking(move || {
+            let file = match file {
+                Some(f) => f,
+                None => create_temp(&path)?,
+            };
+            let r = write_loop(file, rx, &flag, observer, &inline);
+            if r.is_err() {
+                // The writer may have been dropped (and its TempFile
+                // removed nothing) before the file was created here.
+                let _ = std::fs::remove_file(&path);
+            }
+            r
+        }));
+        self.tx = Some(tx);
     }
 
     /// Bytes accepted so far.
@@ -358,6 +411,9 @@ impl<O: Observer> Writer<O> {
     }
 
     async fn send(&mut self, chunk: Bytes) -> Result<(), WriteError<O::Error>> {
+        if let Some((hashing, observer)) = self.pending.take() {
+            self.start(hashing, observer, None);
+        }
         for tap in &self.taps {
             if let Some(tx) = &tap.tx {
                 // A tap stops early only on a digest failure, which
@@ -380,7 +436,7 @@ impl<O: Observer> Writer<O> {
         self.tx = None;
         match self.handle.take() {
             Some(h) => match h.await {
-                Ok(Err(e)) => e,
+                Ok(Err(e)) => self.disarm_if_not_ours(e),
                 Ok(Ok(_)) => std::io::Error::other("writer stopped early").into(),
                 Err(e) => blocking_error(e).into(),
             },
@@ -391,6 +447,9 @@ impl<O: Observer> Writer<O> {
     /// Ends the stream: the temporary file is complete and fsynced (not
     /// yet in place; see [`Completed::install`]).
     pub async fn finish(mut self) -> Result<Finished<O::Output>, WriteError<O::Error>> {
+        if let Some((hashing, observer)) = self.pending.take() {
+            return self.finish_small(hashing, observer).await;
+        }
         if !self.batch.is_empty() {
             let rest = self.pool.bytes(std::mem::take(&mut self.batch));
             self.send(rest).await?;
@@ -400,7 +459,10 @@ impl<O: Observer> Writer<O> {
             .handle
             .take()
             .ok_or_else(|| std::io::Error::other("writer already stopped"))?;
-        let written = handle.await.map_err(blocking_error)??;
+        let written = match handle.await.map_err(blocking_error)? {
+            Ok(w) => w,
+            Err(e) => return Err(self.disarm_if_not_ours(e)),
+        };
         let mut digests = written.digests;
         for mut tap in std::mem::take(&mut self.taps) {
             tap.tx = None;
@@ -409,6 +471,56 @@ impl<O: Observer> Writer<O> {
         Ok(Finished {
             size: written.size,
             digests,
+            observed: written.observed,
+            file: Completed(TempFile(self.temp.0.take())),
+        })
+    }
+
+    /// A temporary file that existed already is not ours to remove.
+    fn disarm_if_not_ours(&mut self, e: WriteError<O::Error>) -> WriteError<O::Error> {
+        if matches!(&e, WriteError::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists) {
+            self.temp.0 = None;
+        }
+        e
+    }
+
+    /// The whole upload fit in one batch: create, observe, hash, write and
+    /// fsync it in one blocking call.
+    async fn finish_small(
+        mut self,
+        hashing: Hashing,
+        mut observer: O,
+    ) -> Result<Finished<O::Output>, WriteError<O::Error>> {
+        let data = std::mem::take(&mut self.batch);
+        let path = self.temp.0.clone().unwrap_or_default();
+        let written = match tokio::task::spawn_blocking(move || -> WriterResult<O> {
+            if !data.is_empty() {
+                observer.observe(&data).map_err(WriteError::Refused)?;
+            }
+            let mut digests = Vec::new();
+            for &a in hashing.inline.iter().chain(&hashing.threaded) {
+                let mut d = Digest::new(a)?;
+                d.update(&data)?;
+                digests.push(d.finish_hex()?);
+            }
+            let mut file = create_temp(&path)?;
+            file.write_all(&data)?;
+            file.sync_all()?;
+            Ok(Written {
+                size: data.len() as u64,
+                digests,
+                observed: observer.finish(),
+            })
+        })
+        .await
+        .map_err(blocking_error)?
+        {
+            Ok(w) => w,
+            Err(e) => return Err(self.disarm_if_not_ours(e)),
+        };
+        Ok(Finished {
+            size: written.size,
+            digests: written.digests,
             observed: written.observed,
             file: Completed(TempFile(self.temp.0.take())),
         })
@@ -680,6 +792,69 @@ mod tests {
             assert!(std::fs::read_dir(&tmp)?.next().is_none());
             std::fs::remove_file(dest)?;
         }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn small_uploads_are_written_in_one_go() -> std::io::Result<()> {
+        let dir = scratch()?;
+        let tmp = dir.0.join("tmp");
+        let mixed = Hashing {
+            inline: vec![Algorithm::Sha512],
+            threaded: vec![Algorithm::Md5],
+        };
+        let mut w =
+            Writer::create_expecting(tmp.join("s"), mixed.clone(), NoBang(0), Some(11)).await?;
+        w.write(Bytes::from_static(b"hello ")).await.map_err(io)?;
+        w.write(Bytes::from_static(b"world")).await.map_err(io)?;
+        // Nothing on disk before the end.
+        assert!(!tmp.join("s").exists());
+        let f = w.finish().await.map_err(io)?;
+        assert_eq!((f.size, f.observed), (11, 11));
+        // Inline digests first, then threaded ones, as for large uploads.
+        assert_eq!(f.digests.len(), 2);
+        assert_eq!(f.digests[0].len(), 128);
+        assert_eq!(f.digests[1], "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        let dest = dir.0.join("s.data");
+        f.file.install(dest.clone()).await?;
+        assert_eq!(std::fs::read(&dest)?, b"hello world");
+
+        // Empty uploads make empty files.
+        let w = Writer::create_expecting(tmp.join("e"), mixed.clone(), (), Some(0)).await?;
+        let f = w.finish().await?;
+        assert_eq!(f.size, 0);
+        assert_eq!(f.digests[1], "d41d8cd98f00b204e9800998ecf8427e");
+        f.file.install(dir.0.join("e.data")).await?;
+        assert_eq!(std::fs::metadata(dir.0.join("e.data"))?.len(), 0);
+
+        // The observer still refuses small data.
+        let mut w =
+            Writer::create_expecting(tmp.join("r"), mixed.clone(), NoBang(0), Some(3)).await?;
+        w.write(Bytes::from_static(b"no!")).await.map_err(io)?;
+        assert!(matches!(w.finish().await, Err(WriteError::Refused("bang"))));
+        assert!(std::fs::read_dir(&tmp)?.next().is_none());
+
+        // A temporary name that exists is refused, and left alone.
+        std::fs::write(tmp.join("taken"), b"someone else's")?;
+        // (Small: at the end; more than declared: with the first batch.)
+        for size in [3, BATCH] {
+            let mut w =
+                Writer::create_expecting(tmp.join("taken"), mixed.clone(), (), Some(3)).await?;
+            let r = match w.write(Bytes::from(vec![b'x'; size])).await {
+                Ok(()) => w.finish().await.map(drop),
+                Err(e) => Err(e),
+            };
+            let kind = r.err().map(|e| std::io::Error::from(e).kind());
+            assert_eq!(kind, Some(std::io::ErrorKind::AlreadyExists));
+            assert_eq!(std::fs::read(tmp.join("taken"))?, b"someone else's");
+        }
+        // Unknown or large sizes create the file at once.
+        let r = Writer::create(tmp.join("taken"), mixed.clone(), ()).await;
+        assert_eq!(
+            r.err().map(|e| e.kind()),
+            Some(std::io::ErrorKind::AlreadyExists)
+        );
+        assert_eq!(std::fs::read(tmp.join("taken"))?, b"someone else's");
         Ok(())
     }
 

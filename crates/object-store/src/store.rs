@@ -3,7 +3,11 @@
 //!
 //! Layout: `<dir>/objects/<ab>/<file id>` holds one version of one object's
 //! data (`<ab>` the id's first two hex digits, so no directory grows
-//! huge); `<dir>/tmp/` holds files being written. A file is never
+//! huge); `<dir>/tmp/` holds files being written. New ids take their
+//! first two digits from a counter that moves on every [`FAN_RUN`] files
+//! instead of at random: writes close in time land in the same directory
+//! and so share its fsync ([`common::datafile::sync_dir`] groups them),
+//! while over time every directory gets its share. A file is never
 //! rewritten: every write gets a fresh id, so two uploads of the same name
 //! never touch the same file and the store row alone decides which one is
 //! the object (last writer wins), while readers holding the old file open
@@ -25,12 +29,21 @@ use common::digest::Algorithm;
 use md5::Digest as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The data directory.
 #[derive(Debug, Clone)]
 pub struct DataStore {
     dir: PathBuf,
+    /// Files named so far (see [`DataStore::new_file_id`]).
+    named: Arc<AtomicU64>,
 }
+
+/// Consecutive new files that share a fan-out directory: enough for the
+/// writes in flight at any moment to meet in one, few enough that the
+/// directories fill evenly.
+pub const FAN_RUN: u64 = 64;
 
 fn blocking_error(e: tokio::task::JoinError) -> std::io::Error {
     std::io::Error::other(format!("blocking task: {e}"))
@@ -48,7 +61,17 @@ impl DataStore {
         datafile::prepare_dirs(&dirs, &dir.join("tmp"))?;
         Ok(DataStore {
             dir: dir.to_path_buf(),
+            named: Arc::new(AtomicU64::new(first_count())),
         })
+    }
+
+    /// A new random file id whose first two hex digits (its directory)
+    /// are those of the current run of [`FAN_RUN`] files.
+    pub fn new_file_id(&self) -> String {
+        let n = self.named.fetch_add(1, Ordering::Relaxed);
+        let fan = (n / FAN_RUN) % 256;
+        let id = common::ids::hex_id();
+        format!("{fan:02x}{}", id.get(2..).unwrap_or_default())
     }
 
     pub fn dir(&self) -> &Path {
@@ -75,7 +98,7 @@ impl DataStore {
     /// writing, so hashing and copying into the page cache overlap (MD5
     /// is the slowest stage of an upload); small files keep to one thread.
     pub async fn writer_for(&self, expected: Option<u64>) -> std::io::Result<Writer> {
-        let file_id = common::ids::hex_id();
+        let file_id = self.new_file_id();
         let hashing = if expected.is_none_or(|n| n > SPLIT_HASHING_ABOVE) {
             Hashing {
                 inline: vec![],
@@ -87,13 +110,15 @@ impl DataStore {
                 threaded: vec![],
             }
         };
-        let inner = datafile::Writer::create(self.temp_path(&file_id), hashing, ()).await?;
+        let inner =
+            datafile::Writer::create_expecting(self.temp_path(&file_id), hashing, (), expected)
+                .await?;
         Ok(Writer { inner, file_id })
     }
 
     /// Writes `data` as a new file in one go (small objects, manifests).
     pub async fn write_all(&self, data: Bytes) -> std::io::Result<Installed> {
-        let mut w = self.writer().await?;
+        let mut w = self.writer_for(Some(data.len() as u64)).await?;
         w.write(data).await?;
         w.finish().await?.install(self).await
     }
@@ -102,7 +127,7 @@ impl DataStore {
     /// immutable, so sharing the inode is safe and makes server-side copy
     /// and versioning O(1)), or a byte copy where links are refused.
     pub async fn duplicate(&self, src_id: &str) -> std::io::Result<Installed> {
-        let file_id = common::ids::hex_id();
+        let file_id = self.new_file_id();
         let src = self.path(src_id);
         let dest = self.path(&file_id);
         let d = dest.clone();
@@ -176,6 +201,16 @@ impl DataStore {
         }
         Ok(out)
     }
+}
+
+/// Where a new store's counter starts: at a random directory, so a
+/// restarted process does not begin again at `00`.
+fn first_count() -> u64 {
+    let fan = common::ids::hex_id()
+        .get(..2)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    fan * FAN_RUN
 }
 
 /// Sizes above which the MD5 runs on a thread of its own.
@@ -332,5 +367,30 @@ mod tests {
         assert!(!dir.join("tmp").join("stale").exists());
         assert_eq!(store.unreferenced_before(i64::MAX).unwrap().len(), 2);
         assert!(store.unreferenced_before(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn new_files_come_in_runs_per_directory() {
+        let root = std::env::temp_dir().join(format!("oxistack-fans-{}", common::ids::hex_id()));
+        let store = DataStore::open(&root).unwrap();
+        let ids: Vec<String> = (0..3 * FAN_RUN).map(|_| store.new_file_id()).collect();
+        let _ = std::fs::remove_dir_all(&root);
+        let mut fans: Vec<&str> = ids.iter().map(|i| &i[..2]).collect();
+        // Three runs (four if the counter started mid-run: it does not).
+        fans.dedup();
+        assert_eq!(fans.len(), 3, "{fans:?}");
+        let first = u8::from_str_radix(fans[0], 16).unwrap();
+        assert_eq!(fans[1], format!("{:02x}", first.wrapping_add(1)));
+        // Still unique, still 32 hex digits.
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        assert!(ids
+            .iter()
+            .all(|i| i.len() == 32 && i.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(store
+            .path(&ids[0])
+            .starts_with(root.join("objects").join(fans[0])));
     }
 }
