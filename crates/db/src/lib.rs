@@ -11,6 +11,7 @@
 //! (the state directory lock guarantees one process per SQLite file).
 //! PostgreSQL needs no such lock.
 
+pub mod list;
 pub mod migrate;
 pub mod testing;
 

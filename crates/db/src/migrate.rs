@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "image_metadefs_tasks",
         include_str!("../migrations/0006_image_metadefs_tasks.sql"),
     ),
+    // 7 is left for the migration being written beside this one.
+    (
+        8,
+        "list_indexes",
+        include_str!("../migrations/0008_list_indexes.sql"),
+    ),
 ];
 
 pub fn latest() -> i64 {
