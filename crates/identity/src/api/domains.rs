@@ -1,6 +1,6 @@
 //! `/v3/domains`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, page_body, with_extra, State};
 use crate::app::domains::DomainInput;
 use crate::db::domains::Domain;
 use axum::extract::{Path, State as S};
@@ -41,17 +41,15 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let items = id
-        .list_domains(&ctx, q.get("name"), q.flag("enabled")?)
-        .await?;
-    list_body(
-        &id,
+    let page = id.list_domains(&ctx, &q).await?;
+    Ok(page_body(
         "domains",
-        items.iter().map(|d| render(d, &base)).collect(),
+        page.items.iter().map(|d| render(d, &base)).collect(),
+        page.next_marker.as_deref(),
         &base,
         "/v3/domains",
         &q,
-    )
+    ))
 }
 
 async fn create(

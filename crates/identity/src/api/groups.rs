@@ -1,6 +1,6 @@
 //! `/v3/groups` and `/v3/groups/{id}/users`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, list_body, page_body, with_extra, State};
 use crate::app::groups::{GroupInput, Membership};
 use crate::db::groups::Group;
 use axum::extract::{Path, State as S};
@@ -44,15 +44,15 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let items = id.list_groups(&ctx, &q).await?;
-    list_body(
-        &id,
+    let page = id.list_groups(&ctx, &q).await?;
+    Ok(page_body(
         "groups",
-        items.iter().map(|g| render(g, &base)).collect(),
+        page.items.iter().map(|g| render(g, &base)).collect(),
+        page.next_marker.as_deref(),
         &base,
         "/v3/groups",
         &q,
-    )
+    ))
 }
 
 async fn create(

@@ -138,6 +138,24 @@ pub(crate) fn list_body(
     Ok(Json(body))
 }
 
+/// `{"<plural>": [...], "links": {...}}` for a page paged in SQL (the same
+/// shape as [`list_body`]).
+pub(crate) fn page_body(
+    plural: &str,
+    items: Vec<Value>,
+    next_marker: Option<&str>,
+    base: &str,
+    path: &str,
+    q: &QueryMap,
+) -> Json<Value> {
+    let links = common::http::pagination::links(&format!("{base}{path}"), q, next_marker);
+    let mut body = json!({ plural: items, "links": links });
+    if next_marker.is_some() {
+        body["truncated"] = json!(true);
+    }
+    Json(body)
+}
+
 /// 201 Created with a JSON body.
 pub(crate) fn created(body: Value) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()

@@ -1,6 +1,6 @@
 //! `/v3/roles`, `/v3/roles/{prior}/implies[/{implied}]`, `/v3/role_inferences`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, page_body, with_extra, State};
 use crate::app::roles::RoleInput;
 use crate::db::roles::Role;
 use axum::extract::{Path, State as S};
@@ -53,15 +53,15 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let items = id.list_roles(&ctx, &q).await?;
-    list_body(
-        &id,
+    let page = id.list_roles(&ctx, &q).await?;
+    Ok(page_body(
         "roles",
-        items.iter().map(|r| render(r, &base)).collect(),
+        page.items.iter().map(|r| render(r, &base)).collect(),
+        page.next_marker.as_deref(),
         &base,
         "/v3/roles",
         &q,
-    )
+    ))
 }
 
 async fn create(

@@ -1,7 +1,7 @@
 //! `/v3/users`, `/v3/users/{id}/password`, `/v3/users/{id}/groups`,
 //! `/v3/users/{id}/projects`.
 
-use super::{created, envelope, list_body, with_extra, State};
+use super::{created, envelope, list_body, page_body, with_extra, State};
 use crate::app::users::{PasswordChange, UserInput};
 use crate::db::users::User;
 use axum::extract::{Path, State as S};
@@ -46,15 +46,15 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let items = id.list_users(&ctx, &q).await?;
-    list_body(
-        &id,
+    let page = id.list_users(&ctx, &q).await?;
+    Ok(page_body(
         "users",
-        items.iter().map(|u| render(u, &base)).collect(),
+        page.items.iter().map(|u| render(u, &base)).collect(),
+        page.next_marker.as_deref(),
         &base,
         "/v3/users",
         &q,
-    )
+    ))
 }
 
 async fn create(

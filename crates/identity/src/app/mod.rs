@@ -26,6 +26,7 @@ use crate::password::HashParams;
 use crate::token::KeyRepository;
 use common::clock::SharedClock;
 use common::context::AuthContext;
+use common::http::{Page, QueryMap};
 use common::policy::Policy;
 use common::{Error, Result};
 use serde_json::Value;
@@ -161,6 +162,18 @@ impl Identity {
         Ok(())
     }
 
+    /// The `limit` and `marker` of a list request (`list_limit` when the
+    /// request names no limit).
+    pub fn paging<'q>(&self, q: &'q QueryMap) -> Result<crate::db::Paging<'q>> {
+        let limit = q
+            .usize("limit")?
+            .or((self.settings.list_limit > 0).then_some(self.settings.list_limit));
+        Ok(crate::db::Paging {
+            limit,
+            marker: q.get("marker"),
+        })
+    }
+
     /// Checks `action` for the caller against `target`.
     pub fn enforce(&self, ctx: &AuthContext, action: &str, target: Value) -> Result<()> {
         self.policy
@@ -173,6 +186,20 @@ impl Identity {
 
     pub(crate) fn dummy_hash(&self) -> &str {
         &self.dummy_hash
+    }
+}
+
+/// A page of a list query as the API answers it: an unknown marker is a
+/// 400, as the in-memory paging answered.
+pub(crate) fn listed<T>(
+    r: std::result::Result<(Vec<T>, Option<String>), db::list::ListError>,
+) -> Result<Page<T>> {
+    match r {
+        Ok((items, next_marker)) => Ok(Page { items, next_marker }),
+        Err(db::list::ListError::MarkerNotFound(m)) => {
+            Err(Error::BadRequest(format!("marker [{m}] not found")))
+        }
+        Err(db::list::ListError::Sql(e)) => Err(e.into()),
     }
 }
 
