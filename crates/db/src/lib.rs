@@ -58,6 +58,17 @@ pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    url: ConnectUrl,
+}
+
+/// The URL the pool was opened with; shown without its password.
+#[derive(Clone)]
+struct ConnectUrl(Arc<str>);
+
+impl std::fmt::Debug for ConnectUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
 }
 
 /// A write transaction; on SQLite it also holds the process's write lock.
@@ -138,6 +149,7 @@ impl Db {
             pool,
             kind,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            url: ConnectUrl(Arc::from(url)),
         };
         migrate::run(&db).await?;
         Ok(db)
@@ -157,6 +169,12 @@ impl Db {
     /// in-process caches must check the store's revision counters.
     pub fn is_shared(&self) -> bool {
         self.kind == DbKind::Postgres
+    }
+
+    /// The URL this store was opened with, for a connection of its own
+    /// outside the pool (PostgreSQL's `LISTEN` needs one).
+    pub fn url(&self) -> &str {
+        &self.url.0
     }
 
     pub async fn close(&self) {

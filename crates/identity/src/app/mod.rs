@@ -15,6 +15,7 @@ pub mod groups;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
+pub mod revision_watch;
 pub mod roles;
 pub mod snapshot;
 pub mod token_cache;
@@ -72,6 +73,9 @@ pub struct Identity {
     /// SQLite, where this process is the only writer).
     local_rev: AtomicI64,
     refresh: tokio::sync::Mutex<()>,
+    /// On PostgreSQL, the revision other processes committed, heard by
+    /// `LISTEN` instead of read per request.
+    watch: Arc<revision_watch::RevisionWatch>,
     dummy_hash: String,
     pub(crate) token_cache: token_cache::TokenCache,
 }
@@ -104,6 +108,7 @@ impl Identity {
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
             refresh: tokio::sync::Mutex::new(()),
+            watch: Arc::default(),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
         }
@@ -121,11 +126,20 @@ impl Identity {
     }
 
     /// The current view of identity, rebuilt when the store moved on.
+    ///
+    /// The store's revision is known without a read on SQLite (this
+    /// process is the only writer) and, on PostgreSQL, while the revision
+    /// watch is connected; otherwise it is read from the store.
     pub async fn view(&self) -> Result<Arc<Snapshot>> {
+        let local = self.local_rev.load(Ordering::Acquire);
         let want = if self.db.is_shared() {
-            crate::db::revision(&self.db.pool).await?
+            self.watch.ensure_started(&self.db);
+            match self.watch.current() {
+                Some(heard) => heard.max(local),
+                None => crate::db::revision(&self.db.pool).await?,
+            }
         } else {
-            self.local_rev.load(Ordering::Acquire)
+            local
         };
         let cur = self.cached_view();
         if want >= 0 && cur.revision == want {
@@ -155,11 +169,45 @@ impl Identity {
 
     /// Bumps the identity revision inside `tx` and commits, so every
     /// validator sees the change on its next request.
-    pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
+    pub async fn commit(&self, tx: db::WriteTx) -> Result<()> {
+        self.commit_change(tx, None).await
+    }
+
+    /// [`Identity::commit`] for a write whose whole effect on the cached
+    /// view is `change`: the view is brought forward in memory instead of
+    /// being reloaded from the store on the next request.
+    pub(crate) async fn commit_change(
+        &self,
+        mut tx: db::WriteTx,
+        change: Option<snapshot::Change>,
+    ) -> Result<()> {
         let rev = crate::db::bump_revision(tx.conn()).await?;
+        if self.db.is_shared() {
+            crate::db::notify_revision(tx.conn(), rev).await?;
+        }
         tx.commit().await?;
+        if let Some(change) = change {
+            self.advance_view(rev, change).await;
+        }
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Applies this process's own write (revision `rev`) to the cached
+    /// view when the view is at `rev - 1`: revisions are bumped in the
+    /// writing transaction, so then this write is the only change since
+    /// the view was built. Otherwise the next request reloads as usual.
+    async fn advance_view(&self, rev: i64, change: snapshot::Change) {
+        let _g = self.refresh.lock().await;
+        let cur = self.cached_view();
+        if cur.revision != rev - 1 {
+            return;
+        }
+        let next = Arc::new(cur.successor(rev, change));
+        match self.view.write() {
+            Ok(mut g) => *g = next,
+            Err(p) => *p.into_inner() = next,
+        }
     }
 
     /// The `limit` and `marker` of a list request (`list_limit` when the

@@ -106,7 +106,9 @@ impl Identity {
             .await
             .map_err(|e| dup(e, "user", &u.name))?;
         self.remember_password(tx.conn(), &u).await?;
-        self.commit(tx).await?;
+        // Password history is not part of the view; the user row is.
+        self.commit_change(tx, Some(super::snapshot::Change::User(u.clone())))
+            .await?;
         Ok(u)
     }
 

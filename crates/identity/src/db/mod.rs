@@ -37,6 +37,17 @@ pub async fn bump_revision(conn: &mut Conn) -> Result<i64, db::sqlx::Error> {
     .try_get("value")
 }
 
+/// Announces revision `rev` to the other processes' revision watches
+/// (PostgreSQL; delivered when the transaction commits).
+pub async fn notify_revision(conn: &mut Conn, rev: i64) -> Result<(), db::sqlx::Error> {
+    db::sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::app::revision_watch::CHANNEL)
+        .bind(rev.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn revision(pool: &db::sqlx::AnyPool) -> Result<i64, db::sqlx::Error> {
     db::sqlx::query("SELECT value FROM revisions WHERE name = 'identity'")
         .fetch_one(pool)
