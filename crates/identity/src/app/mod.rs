@@ -32,6 +32,7 @@ use common::policy::Policy;
 use common::{Error, Result};
 use serde_json::Value;
 use snapshot::Snapshot;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -72,7 +73,9 @@ pub struct Identity {
     /// This process's latest known store revision (authoritative on
     /// SQLite, where this process is the only writer).
     local_rev: AtomicI64,
-    refresh: tokio::sync::Mutex<()>,
+    /// Serialises rebuilding and advancing the view; holds this process's
+    /// own changes by revision until the view reaches the one before.
+    refresh: tokio::sync::Mutex<BTreeMap<i64, snapshot::Change>>,
     /// On PostgreSQL, the revision other processes committed, heard by
     /// `LISTEN` instead of read per request.
     watch: Arc<revision_watch::RevisionWatch>,
@@ -107,7 +110,7 @@ impl Identity {
             settings,
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
-            refresh: tokio::sync::Mutex::new(()),
+            refresh: tokio::sync::Mutex::new(BTreeMap::new()),
             watch: Arc::default(),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
@@ -145,10 +148,14 @@ impl Identity {
         if want >= 0 && cur.revision == want {
             return Ok(cur);
         }
-        let _g = self.refresh.lock().await;
+        let mut pending = self.refresh.lock().await;
         let cur = self.cached_view();
+        // Brought forward by this process's own writes while we waited.
+        if want >= 0 && cur.revision >= want {
+            return Ok(cur);
+        }
         let rev = crate::db::revision(&self.db.pool).await?;
-        if cur.revision == rev {
+        if cur.revision >= rev {
             self.local_rev.fetch_max(rev, Ordering::AcqRel);
             return Ok(cur);
         }
@@ -158,6 +165,7 @@ impl Identity {
             Ok(mut g) => *g = snap.clone(),
             Err(p) => *p.into_inner() = snap.clone(),
         }
+        pending.retain(|r, _| *r > rev);
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(snap)
     }
@@ -194,19 +202,25 @@ impl Identity {
     }
 
     /// Applies this process's own write (revision `rev`) to the cached
-    /// view when the view is at `rev - 1`: revisions are bumped in the
+    /// view once the view is at `rev - 1`: revisions are bumped in the
     /// writing transaction, so then this write is the only change since
-    /// the view was built. Otherwise the next request reloads as usual.
+    /// the view was built. Concurrent writers may get here out of order,
+    /// so changes wait by revision for the one before them; a revision
+    /// nobody supplies (another process's write, or one without a known
+    /// change) leaves the chain broken and the next request reloads.
     async fn advance_view(&self, rev: i64, change: snapshot::Change) {
-        let _g = self.refresh.lock().await;
-        let cur = self.cached_view();
-        if cur.revision != rev - 1 {
-            return;
-        }
-        let next = Arc::new(cur.successor(rev, change));
-        match self.view.write() {
-            Ok(mut g) => *g = next,
-            Err(p) => *p.into_inner() = next,
+        let mut pending = self.refresh.lock().await;
+        let mut cur = self.cached_view();
+        pending.insert(rev, change);
+        // Changes the view already holds (or skipped by a reload).
+        pending.retain(|r, _| *r > cur.revision);
+        while let Some(change) = pending.remove(&(cur.revision + 1)) {
+            let next = Arc::new(cur.successor(cur.revision + 1, change));
+            match self.view.write() {
+                Ok(mut g) => *g = next.clone(),
+                Err(p) => *p.into_inner() = next.clone(),
+            }
+            cur = next;
         }
     }
 
