@@ -24,6 +24,8 @@
 //! * [`identity`] — the Keystone suite: token issue and validation.
 //! * [`image`] — the Glance suite: large image upload/download throughput
 //!   against `dd`.
+//! * [`lists`] — paged identity and image lists and one-user writes with
+//!   a large store.
 //! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
 //!   throughput against `dd`.
 //!
@@ -63,6 +65,7 @@ pub mod disk;
 pub mod histogram;
 pub mod identity;
 pub mod image;
+pub mod lists;
 pub mod load;
 pub mod object;
 pub mod report;
@@ -70,6 +73,7 @@ pub mod rss;
 
 pub use identity::IdentityArgs;
 pub use image::ImageArgs;
+pub use lists::ListsArgs;
 pub use object::ObjectArgs;
 
 /// Arguments of `oxistack bench`.
@@ -94,6 +98,10 @@ pub enum Suite {
     /// against `dd` on the same disk (medians over rounds), and the server's
     /// memory while streaming.
     Object(ObjectArgs),
+    /// Lists and writes with a large store: `GET /v3/users?limit=100`,
+    /// `GET /v2/images?limit=25` and creating one user, after seeding
+    /// 10,000 users and 10,000 images (p95 latencies against 20 ms).
+    Lists(ListsArgs),
 }
 
 /// Run the chosen suite and print its report on stdout (progress on stderr).
@@ -102,5 +110,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Suite::Identity(a) => identity::run(a).await,
         Suite::Image(a) => image::run(a).await,
         Suite::Object(a) => object::run(a).await,
+        Suite::Lists(a) => lists::run(a).await,
     }
 }

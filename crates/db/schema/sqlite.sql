@@ -477,6 +477,10 @@ CREATE INDEX credentials_user ON credentials (user_id);
 
 CREATE INDEX image_members_member ON image_members (member_id);
 
+CREATE INDEX image_tags_value ON image_tags (value);
+
+CREATE INDEX images_created_at_id ON images (created_at, id);
+
 CREATE INDEX images_owner ON images (owner);
 
 CREATE INDEX images_visibility ON images (visibility);
@@ -500,4 +504,6 @@ CREATE INDEX tasks_image ON tasks (image_id);
 CREATE INDEX tasks_owner ON tasks (owner);
 
 CREATE INDEX user_group_membership_group ON user_group_membership (group_id);
+
+CREATE INDEX users_domain_id ON users (domain_id, id);
 

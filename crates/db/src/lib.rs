@@ -11,6 +11,7 @@
 //! (the state directory lock guarantees one process per SQLite file).
 //! PostgreSQL needs no such lock.
 
+pub mod list;
 pub mod migrate;
 pub mod revisions;
 pub mod saga;
@@ -65,6 +66,17 @@ pub struct Db {
     pub kind: DbKind,
     write_lock: Arc<tokio::sync::Mutex<()>>,
     revisions: revisions::Revisions,
+    url: ConnectUrl,
+}
+
+/// The URL the pool was opened with; shown without its password.
+#[derive(Clone)]
+struct ConnectUrl(Arc<str>);
+
+impl std::fmt::Debug for ConnectUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
 }
 
 /// A write transaction; on SQLite it also holds the process's write lock.
@@ -165,6 +177,7 @@ impl Db {
             revisions: revisions::Revisions::new(
                 (kind == DbKind::Postgres).then(|| url.to_string()),
             ),
+            url: ConnectUrl(Arc::from(url)),
         };
         migrate::run(&db).await?;
         Ok(db)
@@ -194,6 +207,12 @@ impl Db {
     /// in-process caches must check the store's revision counters.
     pub fn is_shared(&self) -> bool {
         self.kind == DbKind::Postgres
+    }
+
+    /// The URL this store was opened with, for a connection of its own
+    /// outside the pool (PostgreSQL's `LISTEN` needs one).
+    pub fn url(&self) -> &str {
+        &self.url.0
     }
 
     pub async fn close(&self) {

@@ -60,6 +60,11 @@ pub const IDENTITY: ServiceMigrations = ServiceMigrations {
             name: "identity_ext",
             sql: include_str!("../migrations/identity/0002_identity_ext.sql"),
         },
+        Migration {
+            version: 3,
+            name: "list_indexes",
+            sql: include_str!("../migrations/identity/0003_list_indexes.sql"),
+        },
     ],
 };
 
@@ -80,6 +85,11 @@ pub const IMAGE: ServiceMigrations = ServiceMigrations {
             version: 3,
             name: "image_metadefs_tasks",
             sql: include_str!("../migrations/image/0003_image_metadefs_tasks.sql"),
+        },
+        Migration {
+            version: 4,
+            name: "list_indexes",
+            sql: include_str!("../migrations/image/0004_list_indexes.sql"),
         },
     ],
 };

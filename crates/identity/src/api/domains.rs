@@ -1,6 +1,6 @@
 //! `/v3/domains`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, SelfLink, State};
 use crate::app::domains::DomainInput;
 use crate::db::domains::Domain;
 use axum::extract::{Path, State as S};
@@ -94,17 +94,14 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<DomainList>> {
-    let items = id
-        .list_domains(&ctx, q.get("name"), q.flag("enabled")?)
-        .await?;
-    let page = paged(
-        &id,
-        items.iter().map(|d| render(d, &base)).collect(),
-        |d| d.id.as_str(),
+    let page = id.list_domains(&ctx, &q).await?;
+    let page = page_of(
+        page.items.iter().map(|d| render(d, &base)).collect(),
+        page.next_marker.as_deref(),
         &base,
         "/v3/domains",
         &q,
-    )?;
+    );
     Ok(Json(DomainList {
         domains: page.items,
         links: page.links,

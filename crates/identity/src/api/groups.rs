@@ -1,6 +1,6 @@
 //! `/v3/groups` and `/v3/groups/{id}/users`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, paged, SelfLink, State};
 use crate::app::groups::{GroupInput, Membership};
 use crate::db::groups::Group;
 use axum::extract::{Path, State as S};
@@ -79,16 +79,17 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<GroupList>> {
-    let items = id.list_groups(&ctx, &q).await?;
-    paged(
-        &id,
-        items.iter().map(|g| render(g, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        "/v3/groups",
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    let page = id.list_groups(&ctx, &q).await?;
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|g| render(g, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            "/v3/groups",
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(

@@ -424,6 +424,22 @@ pub(crate) struct Paged<T> {
     pub truncated: Option<bool>,
 }
 
+/// One page of typed items paged in SQL (see `db::list`): the links and
+/// `truncated` as [`paged`] gives them.
+pub(crate) fn page_of<T>(
+    items: Vec<T>,
+    next_marker: Option<&str>,
+    base: &str,
+    path: &str,
+    q: &QueryMap,
+) -> Paged<T> {
+    Paged {
+        links: common::http::pagination::links(&format!("{base}{path}"), q, next_marker),
+        truncated: next_marker.is_some().then_some(true),
+        items,
+    }
+}
+
 /// [`list_body`] for typed items: limit/marker pagination by `id_of`.
 pub(crate) fn paged<T>(
     identity: &Identity,

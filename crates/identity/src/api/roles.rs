@@ -1,6 +1,6 @@
 //! `/v3/roles`, `/v3/roles/{prior}/implies[/{implied}]`, `/v3/role_inferences`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, SelfLink, State};
 use crate::app::roles::RoleInput;
 use crate::db::roles::Role;
 use axum::extract::{Path, State as S};
@@ -90,16 +90,17 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<RoleList>> {
-    let items = id.list_roles(&ctx, &q).await?;
-    paged(
-        &id,
-        items.iter().map(|r| render(r, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        "/v3/roles",
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    let page = id.list_roles(&ctx, &q).await?;
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|r| render(r, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            "/v3/roles",
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(

@@ -1,7 +1,7 @@
 //! `/v3/users`, `/v3/users/{id}/password`, `/v3/users/{id}/groups`,
 //! `/v3/users/{id}/projects`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, paged, SelfLink, State};
 use crate::app::users::{PasswordChange, UserInput};
 use crate::db::users::User;
 use axum::extract::{Path, State as S};
@@ -96,16 +96,17 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<UserList>> {
-    let items = id.list_users(&ctx, &q).await?;
-    paged(
-        &id,
-        items.iter().map(|u| render(u, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        "/v3/users",
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    let page = id.list_users(&ctx, &q).await?;
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|u| render(u, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            "/v3/users",
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(

@@ -4,6 +4,7 @@
 use super::{validate_name_max, Identity};
 use crate::db::domains::Domain;
 use common::context::AuthContext;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -64,18 +65,12 @@ impl Identity {
         Ok(d)
     }
 
-    pub async fn list_domains(
-        &self,
-        ctx: &AuthContext,
-        name: Option<&str>,
-        enabled: Option<bool>,
-    ) -> Result<Vec<Domain>> {
+    /// One page of `GET /v3/domains`, filtered and paged in SQL.
+    pub async fn list_domains(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Domain>> {
         self.enforce(ctx, "identity:list_domains", json!({}))?;
-        Ok(crate::db::domains::list(&self.db.pool)
-            .await?
-            .into_iter()
-            .filter(|d| name.is_none_or(|n| d.name == n) && enabled.is_none_or(|e| d.enabled == e))
-            .collect())
+        let paging = self.paging(q)?;
+        let (name, enabled) = (q.get("name"), q.flag("enabled")?);
+        super::listed(crate::db::domains::list_page(&self.db, name, enabled, &paging).await)
     }
 
     pub async fn update_domain(

@@ -6,7 +6,7 @@ use super::{validate_name, Identity};
 use crate::db::groups::Group;
 use crate::db::users::User;
 use common::context::AuthContext;
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -74,20 +74,16 @@ impl Identity {
         Ok(g)
     }
 
-    pub async fn list_groups(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Group>> {
+    /// One page of `GET /v3/groups`, filtered and paged in SQL.
+    pub async fn list_groups(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Group>> {
         let domain = q.get("domain_id");
         self.enforce(
             ctx,
             "identity:list_groups",
             json!({"target": {"domain_id": domain}, "domain_id": domain}),
         )?;
-        Ok(crate::db::groups::list(&self.db.pool)
-            .await?
-            .into_iter()
-            .filter(|g| {
-                q.get("name").is_none_or(|n| g.name == n) && domain.is_none_or(|d| g.domain_id == d)
-            })
-            .collect())
+        let paging = self.paging(q)?;
+        super::listed(crate::db::groups::list_page(&self.db, q.get("name"), domain, &paging).await)
     }
 
     pub async fn update_group(

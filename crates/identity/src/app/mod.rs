@@ -15,6 +15,7 @@ pub mod groups;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
+pub mod revision_watch;
 pub mod roles;
 pub mod snapshot;
 pub mod token_cache;
@@ -26,10 +27,12 @@ use crate::password::HashParams;
 use crate::token::KeyRepository;
 use common::clock::SharedClock;
 use common::context::AuthContext;
+use common::http::{Page, QueryMap};
 use common::policy::Policy;
 use common::{Error, Result};
 use serde_json::Value;
 use snapshot::Snapshot;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -70,7 +73,12 @@ pub struct Identity {
     /// This process's latest known store revision (authoritative on
     /// SQLite, where this process is the only writer).
     local_rev: AtomicI64,
-    refresh: tokio::sync::Mutex<()>,
+    /// Serialises rebuilding and advancing the view; holds this process's
+    /// own changes by revision until the view reaches the one before.
+    refresh: tokio::sync::Mutex<BTreeMap<i64, snapshot::Change>>,
+    /// On PostgreSQL, the revision other processes committed, heard by
+    /// `LISTEN` instead of read per request.
+    watch: Arc<revision_watch::RevisionWatch>,
     dummy_hash: String,
     pub(crate) token_cache: token_cache::TokenCache,
 }
@@ -102,7 +110,8 @@ impl Identity {
             settings,
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
-            refresh: tokio::sync::Mutex::new(()),
+            refresh: tokio::sync::Mutex::new(BTreeMap::new()),
+            watch: Arc::default(),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
         }
@@ -120,20 +129,33 @@ impl Identity {
     }
 
     /// The current view of identity, rebuilt when the store moved on.
+    ///
+    /// The store's revision is known without a read on SQLite (this
+    /// process is the only writer) and, on PostgreSQL, while the revision
+    /// watch is connected; otherwise it is read from the store.
     pub async fn view(&self) -> Result<Arc<Snapshot>> {
+        let local = self.local_rev.load(Ordering::Acquire);
         let want = if self.db.is_shared() {
-            db::revisions::current(&self.db.pool, crate::db::REVISION).await?
+            self.watch.ensure_started(&self.db);
+            match self.watch.current() {
+                Some(heard) => heard.max(local),
+                None => crate::db::revision(&self.db.pool).await?,
+            }
         } else {
-            self.local_rev.load(Ordering::Acquire)
+            local
         };
         let cur = self.cached_view();
         if want >= 0 && cur.revision == want {
             return Ok(cur);
         }
-        let _g = self.refresh.lock().await;
+        let mut pending = self.refresh.lock().await;
         let cur = self.cached_view();
-        let rev = db::revisions::current(&self.db.pool, crate::db::REVISION).await?;
-        if cur.revision == rev {
+        // Brought forward by this process's own writes while we waited.
+        if want >= 0 && cur.revision >= want {
+            return Ok(cur);
+        }
+        let rev = crate::db::revision(&self.db.pool).await?;
+        if cur.revision >= rev {
             self.local_rev.fetch_max(rev, Ordering::AcqRel);
             return Ok(cur);
         }
@@ -143,6 +165,7 @@ impl Identity {
             Ok(mut g) => *g = snap.clone(),
             Err(p) => *p.into_inner() = snap.clone(),
         }
+        pending.retain(|r, _| *r > rev);
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(snap)
     }
@@ -154,11 +177,63 @@ impl Identity {
 
     /// Bumps the identity revision inside `tx` and commits, so every
     /// validator sees the change on its next request.
-    pub async fn commit(&self, mut tx: db::WriteTx) -> Result<()> {
+    pub async fn commit(&self, tx: db::WriteTx) -> Result<()> {
+        self.commit_change(tx, None).await
+    }
+
+    /// [`Identity::commit`] for a write whose whole effect on the cached
+    /// view is `change`: the view is brought forward in memory instead of
+    /// being reloaded from the store on the next request.
+    pub(crate) async fn commit_change(
+        &self,
+        mut tx: db::WriteTx,
+        change: Option<snapshot::Change>,
+    ) -> Result<()> {
         let rev = tx.bump(crate::db::REVISION).await?;
+        if self.db.is_shared() {
+            crate::db::notify_revision(tx.conn(), rev).await?;
+        }
         tx.commit().await?;
+        if let Some(change) = change {
+            self.advance_view(rev, change).await;
+        }
         self.local_rev.fetch_max(rev, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Applies this process's own write (revision `rev`) to the cached
+    /// view once the view is at `rev - 1`: revisions are bumped in the
+    /// writing transaction, so then this write is the only change since
+    /// the view was built. Concurrent writers may get here out of order,
+    /// so changes wait by revision for the one before them; a revision
+    /// nobody supplies (another process's write, or one without a known
+    /// change) leaves the chain broken and the next request reloads.
+    async fn advance_view(&self, rev: i64, change: snapshot::Change) {
+        let mut pending = self.refresh.lock().await;
+        let mut cur = self.cached_view();
+        pending.insert(rev, change);
+        // Changes the view already holds (or skipped by a reload).
+        pending.retain(|r, _| *r > cur.revision);
+        while let Some(change) = pending.remove(&(cur.revision + 1)) {
+            let next = Arc::new(cur.successor(cur.revision + 1, change));
+            match self.view.write() {
+                Ok(mut g) => *g = next.clone(),
+                Err(p) => *p.into_inner() = next.clone(),
+            }
+            cur = next;
+        }
+    }
+
+    /// The `limit` and `marker` of a list request (`list_limit` when the
+    /// request names no limit).
+    pub fn paging<'q>(&self, q: &'q QueryMap) -> Result<crate::db::Paging<'q>> {
+        let limit = q
+            .usize("limit")?
+            .or((self.settings.list_limit > 0).then_some(self.settings.list_limit));
+        Ok(crate::db::Paging {
+            limit,
+            marker: q.get("marker"),
+        })
     }
 
     /// Checks `action` for the caller against `target`.
@@ -173,6 +248,20 @@ impl Identity {
 
     pub(crate) fn dummy_hash(&self) -> &str {
         &self.dummy_hash
+    }
+}
+
+/// A page of a list query as the API answers it: an unknown marker is a
+/// 400, as the in-memory paging answered.
+pub(crate) fn listed<T>(
+    r: std::result::Result<(Vec<T>, Option<String>), db::list::ListError>,
+) -> Result<Page<T>> {
+    match r {
+        Ok((items, next_marker)) => Ok(Page { items, next_marker }),
+        Err(db::list::ListError::MarkerNotFound(m)) => {
+            Err(Error::bad_request(format!("marker [{m}] not found")))
+        }
+        Err(db::list::ListError::Sql(e)) => Err(e.into()),
     }
 }
 

@@ -5,7 +5,7 @@ use super::domains::strip_readonly;
 use super::{validate_name, Identity};
 use crate::db::roles::Role;
 use common::context::AuthContext;
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -68,16 +68,12 @@ impl Identity {
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn list_roles(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Role>> {
+    /// One page of `GET /v3/roles`, filtered and paged in SQL.
+    pub async fn list_roles(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Role>> {
         self.enforce(ctx, "identity:list_roles", json!({}))?;
         let domain = q.get("domain_id");
-        Ok(crate::db::roles::list(&self.db.pool)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                q.get("name").is_none_or(|n| r.name == n) && r.domain_id.as_deref() == domain
-            })
-            .collect())
+        let paging = self.paging(q)?;
+        super::listed(crate::db::roles::list_page(&self.db, q.get("name"), domain, &paging).await)
     }
 
     pub async fn update_role(

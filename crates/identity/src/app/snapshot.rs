@@ -29,6 +29,14 @@ pub enum Target {
     System,
 }
 
+/// A write whose whole effect on the view is known in memory.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A user row inserted or replaced, with nothing else changed in the
+    /// same transaction (no revocation event, membership or assignment).
+    User(User),
+}
+
 /// (user, target) → effective role ids, filled as tokens are validated.
 type RolesMemo = HashMap<(String, Target), Arc<Vec<String>>>;
 
@@ -37,7 +45,9 @@ pub struct Snapshot {
     pub revision: i64,
     pub domains: HashMap<String, Domain>,
     pub projects: HashMap<String, Project>,
-    pub users: HashMap<String, User>,
+    /// Shared between successive views, so a view brought forward by one
+    /// user write copies only this map.
+    pub users: Arc<HashMap<String, User>>,
     pub roles: HashMap<String, Role>,
     pub implied: HashMap<String, Vec<String>>,
     pub groups_of_user: HashMap<String, Vec<String>>,
@@ -98,7 +108,7 @@ impl Snapshot {
             revision,
             domains: domains.into_iter().map(|d| (d.id.clone(), d)).collect(),
             projects: projects.into_iter().map(|p| (p.id.clone(), p)).collect(),
-            users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            users: Arc::new(users.into_iter().map(|u| (u.id.clone(), u)).collect()),
             roles: roles.into_iter().map(|r| (r.id.clone(), r)).collect(),
             implied,
             groups_of_user,
@@ -140,6 +150,43 @@ impl Snapshot {
             admin_project_id,
             roles_memo: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// This view with one of this process's own writes applied, as the
+    /// view of revision `revision` (see `Identity::commit_change`).
+    pub fn successor(&self, revision: i64, change: Change) -> Snapshot {
+        let mut users = self.users.clone();
+        match change {
+            Change::User(u) => {
+                Arc::make_mut(&mut users).insert(u.id.clone(), u);
+            }
+        }
+        Snapshot {
+            revision,
+            domains: self.domains.clone(),
+            projects: self.projects.clone(),
+            users,
+            roles: self.roles.clone(),
+            implied: self.implied.clone(),
+            groups_of_user: self.groups_of_user.clone(),
+            assignments: self.assignments.clone(),
+            app_creds: self.app_creds.clone(),
+            access_rules: self.access_rules.clone(),
+            app_cred_rules: self.app_cred_rules.clone(),
+            oauth_access_tokens: self.oauth_access_tokens.clone(),
+            trusts: self.trusts.clone(),
+            revocations: self.revocations.clone(),
+            regions: self.regions.clone(),
+            services: self.services.clone(),
+            endpoints: self.endpoints.clone(),
+            endpoint_groups: self.endpoint_groups.clone(),
+            project_endpoints: self.project_endpoints.clone(),
+            project_endpoint_groups: self.project_endpoint_groups.clone(),
+            admin_project_id: self.admin_project_id.clone(),
+            // Effective roles depend on nothing a user row holds, but a
+            // fresh memo is the obviously safe choice.
+            roles_memo: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Ancestors of a project, nearest first.
@@ -488,6 +535,37 @@ mod tests {
         assert!(s
             .effective_roles("nobody", &Target::Project("top".into()))
             .is_empty());
+    }
+
+    #[test]
+    fn a_successor_carries_the_change_and_everything_else() {
+        let mut s = snap();
+        s.revision = 4;
+        let u = User {
+            id: "new".into(),
+            name: "n".into(),
+            domain_id: "d".into(),
+            enabled: true,
+            default_project_id: None,
+            password_hash: None,
+            password_created_at: None,
+            password_expires_at: None,
+            extra: Map::new(),
+            options: Map::new(),
+            created_at: 0,
+        };
+        let next = s.successor(5, Change::User(u.clone()));
+        assert_eq!(next.revision, 5);
+        assert_eq!(next.users.get("new"), Some(&u));
+        assert!(s.users.is_empty(), "the old view is unchanged");
+        assert_eq!(next.assignments.len(), s.assignments.len());
+        assert_eq!(
+            names(
+                &next,
+                &next.effective_roles("u", &Target::Project("top".into()))
+            ),
+            vec!["admin", "member", "reader"]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::projects::caller_domain;
 use super::{validate_name, Identity};
 use crate::db::users::User;
 use common::context::AuthContext;
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -106,7 +106,9 @@ impl Identity {
             .await
             .map_err(|e| dup(e, "user", &u.name))?;
         self.remember_password(tx.conn(), &u).await?;
-        self.commit(tx).await?;
+        // Password history is not part of the view; the user row is.
+        self.commit_change(tx, Some(super::snapshot::Change::User(u.clone())))
+            .await?;
         Ok(u)
     }
 
@@ -118,23 +120,21 @@ impl Identity {
         Ok(u)
     }
 
-    pub async fn list_users(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<User>> {
+    /// One page of `GET /v3/users`, filtered and paged in SQL.
+    pub async fn list_users(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<User>> {
         let domain = q.get("domain_id");
         self.enforce(
             ctx,
             "identity:list_users",
             json!({"target": {"domain_id": domain}, "domain_id": domain}),
         )?;
-        let enabled = q.flag("enabled")?;
-        Ok(crate::db::users::list(&self.db.pool)
-            .await?
-            .into_iter()
-            .filter(|u| {
-                q.get("name").is_none_or(|n| u.name == n)
-                    && domain.is_none_or(|d| u.domain_id == d)
-                    && enabled.is_none_or(|e| u.enabled == e)
-            })
-            .collect())
+        let filter = crate::db::users::UserFilter {
+            name: q.get("name"),
+            domain_id: domain,
+            enabled: q.flag("enabled")?,
+        };
+        let paging = self.paging(q)?;
+        super::listed(crate::db::users::list_page(&self.db, &filter, &paging).await)
     }
 
     pub async fn update_user(

@@ -1,6 +1,7 @@
 //! `domains` table.
 
 use super::{b, extra, extra_text, i, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 
@@ -26,6 +27,26 @@ fn row(r: &AnyRow) -> Result<Domain, sqlx::Error> {
 }
 
 const COLS: &str = "id, name, description, enabled, extra, created_at";
+
+/// One page of domains named `name` and `enabled` (either optional), in id
+/// order.
+pub async fn list_page(
+    db: &db::Db,
+    name: Option<&str>,
+    enabled: Option<bool>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<Domain>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "domains", COLS, "id");
+    if let Some(n) = name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    if let Some(e) = enabled {
+        q.filter("enabled = ?", [Bind::Int(db::b2i(e))]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
+}
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<Domain>, sqlx::Error> {
     sqlx::query(&format!("SELECT {COLS} FROM domains ORDER BY id"))

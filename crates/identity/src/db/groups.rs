@@ -1,6 +1,7 @@
 //! `groups` table.
 
 use super::{extra, extra_text, i, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 
@@ -26,6 +27,26 @@ fn row(r: &AnyRow) -> Result<Group, sqlx::Error> {
 }
 
 const COLS: &str = "id, name, domain_id, description, extra, created_at";
+
+/// One page of groups with `name` in `domain_id` (either optional), in id
+/// order.
+pub async fn list_page(
+    db: &db::Db,
+    name: Option<&str>,
+    domain_id: Option<&str>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<Group>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "groups", COLS, "id");
+    if let Some(n) = name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    if let Some(d) = domain_id {
+        q.filter("domain_id = ?", [Bind::from(d)]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
+}
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<Group>, sqlx::Error> {
     sqlx::query(&format!("SELECT {COLS} FROM groups ORDER BY id"))

@@ -30,6 +30,46 @@ pub type Conn = AnyConnection;
 /// view of identity is stale.
 pub const REVISION: &str = "identity";
 
+/// Announces revision `rev` to the other processes' revision watches
+/// (PostgreSQL; delivered when the transaction commits).
+pub async fn notify_revision(conn: &mut Conn, rev: i64) -> Result<(), db::sqlx::Error> {
+    db::sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(crate::app::revision_watch::CHANNEL)
+        .bind(rev.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The identity revision in the store.
+pub async fn revision(pool: &db::sqlx::AnyPool) -> Result<i64, db::sqlx::Error> {
+    db::revisions::current(pool, REVISION).await
+}
+
+/// One page of a keyset list (see `db::list`), its rows mapped by `row`.
+pub(crate) async fn page<T>(
+    pool: &db::sqlx::AnyPool,
+    q: &db::list::ListQuery,
+    row: impl Fn(&AnyRow) -> Result<T, db::sqlx::Error>,
+) -> Result<(Vec<T>, Option<String>), db::list::ListError> {
+    let p = q.fetch(pool).await?;
+    let items = p.rows.iter().map(row).collect::<Result<_, _>>()?;
+    Ok((items, p.next_marker))
+}
+
+/// The page a list request asks for: at most `limit` rows after `marker`.
+#[derive(Debug, Clone, Default)]
+pub struct Paging<'a> {
+    pub limit: Option<usize>,
+    pub marker: Option<&'a str>,
+}
+
+impl Paging<'_> {
+    pub(crate) fn apply(&self, q: &mut db::list::ListQuery) {
+        q.limit(self.limit).marker(self.marker);
+    }
+}
+
 pub(crate) fn s(r: &AnyRow, col: &str) -> Result<String, db::sqlx::Error> {
     r.try_get(col)
 }

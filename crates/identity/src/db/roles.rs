@@ -1,6 +1,7 @@
 //! `roles` and `implied_roles` tables. Global roles have `domain_id = ''`.
 
 use super::{extra, extra_text, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 
@@ -28,6 +29,30 @@ fn row(r: &AnyRow) -> Result<Role, sqlx::Error> {
 }
 
 const COLS: &str = "id, name, domain_id, description, options, extra";
+
+/// One page of roles named `name` (optional) of `domain_id` (global roles
+/// when `None`), in id order.
+pub async fn list_page(
+    db: &db::Db,
+    name: Option<&str>,
+    domain_id: Option<&str>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<Role>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "roles", COLS, "id");
+    if let Some(n) = name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    match domain_id {
+        // Global roles are stored with an empty domain, which no
+        // domain-specific filter names.
+        Some("") => q.filter("1 = 0", []),
+        Some(d) => q.filter("domain_id = ?", [Bind::from(d)]),
+        None => q.filter("domain_id = ''", []),
+    };
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
+}
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<Role>, sqlx::Error> {
     sqlx::query(&format!("SELECT {COLS} FROM roles ORDER BY id"))

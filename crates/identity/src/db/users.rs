@@ -1,6 +1,7 @@
 //! `users` and `user_group_membership` tables.
 
 use super::{b, extra, extra_text, i, oi, os, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 
@@ -46,6 +47,35 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<User>, sqlx::Error> {
         .iter()
         .map(row)
         .collect()
+}
+
+/// Filters of `GET /v3/users`.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter<'a> {
+    pub name: Option<&'a str>,
+    pub domain_id: Option<&'a str>,
+    pub enabled: Option<bool>,
+}
+
+/// One page of users matching `f`, in id order.
+pub async fn list_page(
+    db: &db::Db,
+    f: &UserFilter<'_>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<User>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "users", COLS, "id");
+    if let Some(n) = f.name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    if let Some(d) = f.domain_id {
+        q.filter("domain_id = ?", [Bind::from(d)]);
+    }
+    if let Some(e) = f.enabled {
+        q.filter("enabled = ?", [Bind::Int(db::b2i(e))]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<User>, sqlx::Error> {

@@ -422,6 +422,9 @@ async fn a_replica_sharing_keys_and_store_validates_tokens() {
     .unwrap();
     let ctx = replica.validate(&token).await.unwrap();
     assert_eq!(ctx.user_name, "admin");
+    // On PostgreSQL the replica now listens for revisions; give its
+    // watch a moment to connect so the revocation below travels by NOTIFY.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // A token revoked through the first process is refused by the replica
     // (on PostgreSQL through the shared revision; on SQLite a replica
     // process would see the same file).
@@ -436,7 +439,17 @@ async fn a_replica_sharing_keys_and_store_validates_tokens() {
         .unwrap();
     assert_eq!(r.status, 204);
     if replica.db.is_shared() {
-        assert!(replica.validate(&token).await.is_err());
+        // Another process hears of it when the notification arrives
+        // (milliseconds), not necessarily on its very next request.
+        let mut refused = false;
+        for _ in 0..100 {
+            if replica.validate(&token).await.is_err() {
+                refused = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(refused, "the replica never heard of the revocation");
     }
     replica.db.close().await;
     cloud.stop().await;

@@ -9,7 +9,6 @@ use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 
 impl super::Image {
     /// 413 in unified limits' words.
@@ -153,19 +152,13 @@ impl super::Image {
         let lq = ListQuery::parse(q, &self.settings)?;
         let admin = self.is_admin(ctx);
         let project = ctx.project_id();
-        let candidates =
-            crate::db::images::list_candidates(&self.db.pool, if admin { None } else { project })
-                .await?;
-        let memberships: HashMap<String, String> = match project {
-            Some(p) => crate::db::members::of_member(&self.db.pool, p)
-                .await?
-                .into_iter()
-                .map(|m| (m.image_id, m.status))
-                .collect(),
-            None => HashMap::new(),
-        };
-        let selected = lq.select(candidates, project, admin, &memberships);
-        lq.page(selected)
+        match crate::db::images::list_page(&self.db, &lq, project, admin).await {
+            Ok(page) => Ok(page),
+            Err(db::list::ListError::MarkerNotFound(m)) => {
+                Err(Error::bad_request(format!("Image {m} could not be found.")))
+            }
+            Err(db::list::ListError::Sql(e)) => Err(e.into()),
+        }
     }
 
     /// Applies JSON-patch `changes` (Glance's `update`).

@@ -2,14 +2,14 @@
 //! `in:` lists, size ranges, times with operators, tags, additional
 //! properties), which images a caller's list holds (its own, public,
 //! accepted shares; community ones only when asked), sorting with
-//! `sort=key:dir,…` or `sort_key`/`sort_dir`, and limit/marker.
+//! `sort=key:dir,…` or `sort_key`/`sort_dir`, and limit/marker. This
+//! parses and validates the request; `db::images::list_page` runs it as one
+//! keyset-paged query.
 
 use super::Settings;
-use crate::db::images::Image;
+pub use crate::db::images::{ListQuery, TimeOp};
 use common::http::QueryMap;
 use common::{Error, Result};
-use std::cmp::Ordering;
-use std::collections::HashMap;
 
 pub const SORT_KEYS: &[&str] = &[
     "name",
@@ -51,35 +51,6 @@ const NOT_FILTERS: &[&str] = &[
     "min_ram",
     "min_disk",
 ];
-
-#[derive(Debug, Clone)]
-enum TimeOp {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Eq,
-    Neq,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    pub limit: usize,
-    pub marker: Option<String>,
-    sort: Vec<(String, bool)>,
-    member_status: String,
-    visibility: Option<String>,
-    os_hidden: bool,
-    protected: Option<bool>,
-    tags: Vec<String>,
-    size_min: Option<i64>,
-    size_max: Option<i64>,
-    min_ram: Option<i64>,
-    min_disk: Option<i64>,
-    eq: Vec<(String, Vec<String>)>,
-    times: Vec<(String, TimeOp, i64)>,
-    props: Vec<(String, String)>,
-}
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::bad_request(msg)
@@ -286,158 +257,6 @@ impl ListQuery {
             out.push(("id".into(), last));
         }
         Ok(out)
-    }
-
-    /// The images of the list, filtered and sorted (before pagination).
-    /// `project` is the caller's project, `admin` whether it sees every
-    /// image, `memberships` the caller's member status per image id.
-    pub fn select(
-        &self,
-        images: Vec<Image>,
-        project: Option<&str>,
-        admin: bool,
-        memberships: &HashMap<String, String>,
-    ) -> Vec<Image> {
-        let mut out: Vec<Image> = images
-            .into_iter()
-            .filter(|i| self.listed(i, project, admin, memberships) && self.matches(i))
-            .collect();
-        out.sort_by(|a, b| self.compare(a, b));
-        out
-    }
-
-    fn listed(
-        &self,
-        i: &Image,
-        project: Option<&str>,
-        admin: bool,
-        memberships: &HashMap<String, String>,
-    ) -> bool {
-        if matches!(i.status.as_str(), "killed" | "deleted") {
-            return false;
-        }
-        let own = project.is_some() && i.owner.as_deref() == project;
-        match self.visibility.as_deref() {
-            Some("all") | None => {}
-            Some(v) if i.visibility != v => return false,
-            Some(_) => {}
-        }
-        // Community images are listed only when asked for (or owned).
-        if self.visibility.is_none() && i.visibility == "community" && !own {
-            return false;
-        }
-        if admin || own {
-            return true;
-        }
-        match i.visibility.as_str() {
-            "public" | "community" => true,
-            "shared" => memberships
-                .get(&i.id)
-                .is_some_and(|s| self.member_status == "all" || *s == self.member_status),
-            _ => false,
-        }
-    }
-
-    fn matches(&self, i: &Image) -> bool {
-        if i.os_hidden != self.os_hidden {
-            return false;
-        }
-        if self.protected.is_some_and(|p| p != i.protected) {
-            return false;
-        }
-        if !self.tags.iter().all(|t| i.tags.contains(t)) {
-            return false;
-        }
-        let size = i.size;
-        if self.size_min.is_some_and(|m| size.is_none_or(|s| s < m))
-            || self.size_max.is_some_and(|m| size.is_none_or(|s| s > m))
-        {
-            return false;
-        }
-        if self.min_ram.is_some_and(|m| i.min_ram != m)
-            || self.min_disk.is_some_and(|m| i.min_disk != m)
-        {
-            return false;
-        }
-        for (col, vals) in &self.eq {
-            let v = match col.as_str() {
-                "id" => Some(i.id.as_str()),
-                "name" => i.name.as_deref(),
-                "status" => Some(i.status.as_str()),
-                "owner" => i.owner.as_deref(),
-                "disk_format" => i.disk_format.as_deref(),
-                "container_format" => i.container_format.as_deref(),
-                "checksum" => i.checksum.as_deref(),
-                "os_hash_value" => i.os_hash_value.as_deref(),
-                _ => None,
-            };
-            if !v.is_some_and(|v| vals.iter().any(|x| x == v)) {
-                return false;
-            }
-        }
-        for (col, op, t) in &self.times {
-            let v = if col == "created_at" {
-                i.created_at
-            } else {
-                i.updated_at
-            };
-            // Stored with microseconds, shown and compared to the second.
-            let v = v - v.rem_euclid(1_000_000);
-            let ok = match op {
-                TimeOp::Gt => v > *t,
-                TimeOp::Gte => v >= *t,
-                TimeOp::Lt => v < *t,
-                TimeOp::Lte => v <= *t,
-                TimeOp::Eq => v == *t,
-                TimeOp::Neq => v != *t,
-            };
-            if !ok {
-                return false;
-            }
-        }
-        self.props
-            .iter()
-            .all(|(k, v)| i.properties.get(k).and_then(|x| x.as_str()) == Some(v.as_str()))
-    }
-
-    fn compare(&self, a: &Image, b: &Image) -> Ordering {
-        for (key, asc) in &self.sort {
-            let o = match key.as_str() {
-                "name" => a.name.cmp(&b.name),
-                "status" => a.status.cmp(&b.status),
-                "container_format" => a.container_format.cmp(&b.container_format),
-                "disk_format" => a.disk_format.cmp(&b.disk_format),
-                "size" => a.size.cmp(&b.size),
-                "created_at" => a.created_at.cmp(&b.created_at),
-                "updated_at" => a.updated_at.cmp(&b.updated_at),
-                _ => a.id.cmp(&b.id),
-            };
-            let o = if *asc { o } else { o.reverse() };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
-    }
-
-    /// One page of `items` and whether more follow.
-    pub fn page(&self, items: Vec<Image>) -> Result<(Vec<Image>, Option<String>)> {
-        let start = match &self.marker {
-            None => 0,
-            Some(m) => items
-                .iter()
-                .position(|i| &i.id == m)
-                .map(|p| p + 1)
-                .ok_or_else(|| bad(format!("Image {m} could not be found.")))?,
-        };
-        let mut rest: Vec<Image> = items.into_iter().skip(start).collect();
-        let next = if rest.len() > self.limit {
-            rest.truncate(self.limit);
-            rest.last().map(|i| i.id.clone())
-        } else {
-            None
-        };
-        Ok((rest, next))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `images` and `image_tags`.
 
 use super::Conn;
+use db::list::{Bind, Kind, ListError, ListQuery as DbList};
 use db::sqlx::{self, any::AnyRow, AnyPool, Row};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -86,44 +87,194 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Image>, sqlx::Error>
     Ok(Some(img))
 }
 
-/// The images `project` may see in a list: its own, public and community
-/// ones, and shared ones it is a member of (any member status; the caller
-/// filters by status). `None` (an admin) sees every image.
-pub async fn list_candidates(
-    pool: &AnyPool,
-    project: Option<&str>,
-) -> Result<Vec<Image>, sqlx::Error> {
-    let rows = match project {
-        None => {
-            sqlx::query(&format!("SELECT {COLS} FROM images"))
-                .fetch_all(pool)
-                .await?
-        }
-        Some(p) => {
-            sqlx::query(&format!(
-            "SELECT {COLS} FROM images WHERE owner = $1 OR visibility IN ('public', 'community') \
-                 OR (visibility = 'shared' AND id IN \
-                     (SELECT image_id FROM image_members WHERE member_id = $1))"
-        ))
-            .bind(p)
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    let mut images: Vec<Image> = rows.iter().map(row).collect::<Result<_, _>>()?;
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query("SELECT image_id, value FROM image_tags ORDER BY value")
-        .fetch_all(pool)
-        .await?
-    {
-        tags.entry(r.try_get("image_id")?)
-            .or_default()
-            .push(r.try_get("value")?);
+/// How a time filter compares (`created_at=gt:…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Neq,
+}
+
+/// A parsed `GET /v2/images` (see `app::list` for what each part means;
+/// parsing validated every column name against its allow list).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub marker: Option<String>,
+    /// (sort key, ascending), ending with `id`.
+    pub sort: Vec<(String, bool)>,
+    pub member_status: String,
+    pub visibility: Option<String>,
+    pub os_hidden: bool,
+    pub protected: Option<bool>,
+    pub tags: Vec<String>,
+    pub size_min: Option<i64>,
+    pub size_max: Option<i64>,
+    pub min_ram: Option<i64>,
+    pub min_disk: Option<i64>,
+    /// (column, any of these values).
+    pub eq: Vec<(String, Vec<String>)>,
+    /// (created_at or updated_at, operator, microseconds).
+    pub times: Vec<(String, TimeOp, i64)>,
+    /// Additional properties that must equal a string.
+    pub props: Vec<(String, String)>,
+}
+
+/// How each sort key is typed and whether it may be NULL.
+fn sort_column(key: &str) -> (Kind, bool) {
+    match key {
+        "size" => (Kind::Int, true),
+        "created_at" | "updated_at" => (Kind::Int, false),
+        "name" | "container_format" | "disk_format" => (Kind::Text, true),
+        _ => (Kind::Text, false),
     }
+}
+
+/// One page of the images `project` lists (every image for an admin):
+/// its own, public ones, community ones when asked for (or owned), and
+/// shared ones it is a member of with the asked member status; then `q`'s
+/// filters, sort, limit and marker, all in SQL.
+pub async fn list_page(
+    db: &db::Db,
+    q: &ListQuery,
+    project: Option<&str>,
+    admin: bool,
+) -> Result<(Vec<Image>, Option<String>), ListError> {
+    let mut l = DbList::new(db.kind, "images", COLS, "id");
+    l.filter("status NOT IN ('killed', 'deleted')", []);
+    match q.visibility.as_deref() {
+        Some("all") => {}
+        Some(v) => {
+            l.filter("visibility = ?", [Bind::from(v)]);
+        }
+        // Community images are listed only when asked for (or owned).
+        None => match project {
+            Some(p) => {
+                l.filter("visibility <> 'community' OR owner = ?", [Bind::from(p)]);
+            }
+            None => {
+                l.filter("visibility <> 'community'", []);
+            }
+        },
+    }
+    if !admin {
+        match project {
+            Some(p) => {
+                let mut binds = vec![Bind::from(p), Bind::from(p)];
+                let status = if q.member_status == "all" {
+                    ""
+                } else {
+                    binds.push(Bind::from(q.member_status.as_str()));
+                    " AND m.status = ?"
+                };
+                l.filter(
+                    &format!(
+                        "owner = ? OR visibility IN ('public', 'community') \
+                         OR (visibility = 'shared' AND EXISTS (SELECT 1 FROM image_members m \
+                         WHERE m.image_id = images.id AND m.member_id = ?{status}))"
+                    ),
+                    binds,
+                );
+            }
+            None => {
+                l.filter("visibility IN ('public', 'community')", []);
+            }
+        }
+    }
+    l.filter("os_hidden = ?", [Bind::Int(db::b2i(q.os_hidden))]);
+    if let Some(p) = q.protected {
+        l.filter("protected = ?", [Bind::Int(db::b2i(p))]);
+    }
+    for t in &q.tags {
+        l.filter(
+            "EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = images.id AND t.value = ?)",
+            [Bind::from(t.as_str())],
+        );
+    }
+    if let Some(m) = q.size_min {
+        l.filter("size >= ?", [Bind::Int(m)]);
+    }
+    if let Some(m) = q.size_max {
+        l.filter("size <= ?", [Bind::Int(m)]);
+    }
+    if let Some(m) = q.min_ram {
+        l.filter("min_ram = ?", [Bind::Int(m)]);
+    }
+    if let Some(m) = q.min_disk {
+        l.filter("min_disk = ?", [Bind::Int(m)]);
+    }
+    for (col, vals) in &q.eq {
+        l.filter_in(col, vals);
+    }
+    for (col, op, t) in &q.times {
+        let op = match op {
+            TimeOp::Gt => ">",
+            TimeOp::Gte => ">=",
+            TimeOp::Lt => "<",
+            TimeOp::Lte => "<=",
+            TimeOp::Eq => "=",
+            TimeOp::Neq => "<>",
+        };
+        // Stored with microseconds, shown and compared to the second.
+        l.filter(
+            &format!("({col} - ({col} % 1000000)) {op} ?"),
+            [Bind::Int(*t)],
+        );
+    }
+    for (k, v) in &q.props {
+        let cond = match db.kind {
+            db::DbKind::Sqlite => {
+                "EXISTS (SELECT 1 FROM json_each(images.properties) j \
+                 WHERE j.key = ? AND j.type = 'text' AND j.value = ?)"
+            }
+            db::DbKind::Postgres => {
+                "(images.properties::jsonb -> CAST(? AS TEXT)) = to_jsonb(CAST(? AS TEXT))"
+            }
+        };
+        l.filter(cond, [Bind::from(k.as_str()), Bind::from(v.as_str())]);
+    }
+    for (key, asc) in &q.sort {
+        let (kind, nullable) = sort_column(key);
+        l.sort_by(key, kind, nullable, *asc);
+    }
+    l.limit(Some(q.limit)).marker(q.marker.as_deref());
+    let page = l.fetch(&db.pool).await?;
+    let mut images: Vec<Image> = page.rows.iter().map(row).collect::<Result<_, _>>()?;
+    let mut tags = tags_of(&db.pool, images.iter().map(|i| i.id.as_str())).await?;
     for i in &mut images {
         i.tags = tags.remove(&i.id).unwrap_or_default();
     }
-    Ok(images)
+    Ok((images, page.next_marker))
+}
+
+/// The tags of the images `ids`, each image's in order.
+async fn tags_of<'a>(
+    pool: &AnyPool,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
+    let ids: Vec<&str> = ids.collect();
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT image_id, value FROM image_tags WHERE image_id IN ({}) ORDER BY value",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    for r in query.fetch_all(pool).await? {
+        out.entry(r.try_get("image_id")?)
+            .or_default()
+            .push(r.try_get("value")?);
+    }
+    Ok(out)
 }
 
 pub async fn insert(c: &mut Conn, i: &Image) -> Result<(), sqlx::Error> {

@@ -53,19 +53,6 @@ pub async fn get(
     .transpose()
 }
 
-/// Every membership of `member_id`, for list filtering.
-pub async fn of_member(pool: &AnyPool, member_id: &str) -> Result<Vec<Member>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLS} FROM image_members WHERE member_id = $1"
-    ))
-    .bind(member_id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(row)
-    .collect()
-}
-
 pub async fn count(c: &mut Conn, image_id: &str) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) AS n FROM image_members WHERE image_id = $1")
         .bind(image_id)

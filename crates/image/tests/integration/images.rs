@@ -192,6 +192,36 @@ async fn list_filters_sorting_and_pages() {
     let r = admin.get(&next).await.unwrap();
     assert_eq!(names(&r), ["delta"]);
     assert!(r.body.get("next").is_none());
+    // Times compare to the second.
+    assert_eq!(
+        names(&q("created_at=gte:2000-01-01T00:00:00Z".to_string()).await).len(),
+        4
+    );
+    assert!(names(&q("updated_at=lt:2000-01-01T00:00:00Z".to_string()).await).is_empty());
+    // Pages of one across NULL sizes and ties, both directions.
+    for (sort, want) in [
+        ("size:asc,name:desc", ["bravo", "alpha", "delta", "charlie"]),
+        ("size:desc,name:asc", ["charlie", "delta", "alpha", "bravo"]),
+    ] {
+        let mut seen = Vec::new();
+        let mut url = format!("/v2/images?sort={sort}&limit=1");
+        loop {
+            let r = admin.get(&url).await.unwrap();
+            assert_eq!(r.status, 200, "{}", r.text);
+            seen.extend(names(&r));
+            match r.body["next"].as_str() {
+                Some(n) => url = n.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "{sort}");
+    }
+    // A marker outside the filtered list is no marker.
+    let r = admin
+        .get(&format!("/v2/images?disk_format=qcow2&marker={}", ids[0]))
+        .await
+        .unwrap();
+    assert_error(&r, 400);
     // Bad parameters are 400s.
     for bad in [
         "sort=owner:asc",
