@@ -4,12 +4,10 @@
 //! one never written to reads as empty.
 
 use super::auth::Target;
-use super::listing::{self, Entry, Format, Params};
+use super::listing::{self, Entry, Params};
 use super::meta::{self, Kind};
-use super::{Access, ObjectStore, Reply, Request, Result, SwiftError};
+use super::{Access, ObjectStore, Request, Result, SwiftError};
 use crate::db::{accounts, accounts::Account, containers::Container, Metadata};
-use crate::http::{iso_listing, timestamp_normal};
-use axum::http::StatusCode;
 
 /// Metadata only the account's owner sees.
 const OWNER_ONLY: [&str; 2] = [
@@ -24,6 +22,23 @@ const REMOVE_QUOTA_BYTES: [&str; 2] = [
     "x-remove-account-quota-bytes",
     "x-remove-account-meta-quota-bytes",
 ];
+
+/// An account as `HEAD` shows it (a never-written account reads as
+/// empty, stamped now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub container_count: i64,
+    pub object_count: i64,
+    pub bytes_used: i64,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    pub put_timestamp: i64,
+    /// `x-account-meta-*` and the like, as stored, less what this caller
+    /// may not see.
+    pub metadata: Metadata,
+    pub quota_bytes: Option<i64>,
+    pub quota_count: Option<i64>,
+}
 
 impl ObjectStore {
     fn authorize_account(&self, req: &Request, method: &str) -> Result<Access> {
@@ -52,48 +67,38 @@ impl ObjectStore {
             }))
     }
 
-    fn account_headers(&self, a: &Account, access: &Access, reply: &mut Reply) {
-        reply.set("x-account-container-count", a.container_count.to_string());
-        reply.set("x-account-object-count", a.object_count.to_string());
-        reply.set("x-account-bytes-used", a.bytes_used.to_string());
-        reply.set("x-timestamp", timestamp_normal(a.created_at));
-        reply.set("x-put-timestamp", timestamp_normal(a.put_timestamp));
-        let p = "x-account-storage-policy-policy-0-";
-        reply.set(
-            &format!("{p}container-count"),
-            a.container_count.to_string(),
-        );
-        reply.set(&format!("{p}object-count"), a.object_count.to_string());
-        reply.set(&format!("{p}bytes-used"), a.bytes_used.to_string());
-        for (k, v) in &a.metadata {
-            if access.owner || !OWNER_ONLY.contains(&k.as_str()) {
-                reply.set(k, v);
-            }
-        }
-        if let Some(q) = a.quota_bytes {
-            reply.set("x-account-quota-bytes", q.to_string());
-        }
-        if let Some(q) = a.quota_count {
-            reply.set("x-account-quota-count", q.to_string());
-        }
-    }
-
-    /// `GET`/`HEAD /v1/{account}`.
-    pub async fn get_account(&self, req: &Request) -> Result<Reply> {
+    /// `GET`/`HEAD /v1/{account}` without the listing: the counts, the
+    /// quotas and the metadata this caller may see.
+    pub async fn account_info(&self, req: &Request) -> Result<AccountInfo> {
         let method = if req.is_head() { "HEAD" } else { "GET" };
         let access = self.authorize_account(req, method)?;
-        let format = Format::negotiate(&req.query, &req.headers)?;
         let a = self.account_or_empty(req.account()).await?;
-        let mut reply = Reply::new(StatusCode::NO_CONTENT);
-        self.account_headers(&a, &access, &mut reply);
-        reply.set("content-type", format.content_type());
-        if req.is_head() {
-            return Ok(reply);
-        }
+        // The temp URL keys are secrets: only the owner reads them back.
+        let metadata = a
+            .metadata
+            .into_iter()
+            .filter(|(k, _)| access.owner || !OWNER_ONLY.contains(&k.as_str()))
+            .collect();
+        Ok(AccountInfo {
+            container_count: a.container_count,
+            object_count: a.object_count,
+            bytes_used: a.bytes_used,
+            created_at: a.created_at,
+            put_timestamp: a.put_timestamp,
+            metadata,
+            quota_bytes: a.quota_bytes,
+            quota_count: a.quota_count,
+        })
+    }
+
+    /// The containers of a `GET /v1/{account}` listing, by the request's
+    /// `limit`, `marker`, `prefix`, `delimiter`, … (authorized by
+    /// [`ObjectStore::account_info`] first).
+    pub async fn list_account(&self, req: &Request) -> Result<Vec<Entry<Container>>> {
         let params = Params::from_query(&req.query)?;
         let pool = self.db.pool.clone();
         let account = req.account().to_string();
-        let entries = listing::list(
+        listing::list(
             &params,
             |c: &Container| c.name.as_str(),
             |page| {
@@ -101,52 +106,11 @@ impl ObjectStore {
                 async move { crate::db::containers::page(&pool, &account, &page).await }
             },
         )
-        .await?;
-        let body = match format {
-            Format::Plain => {
-                let mut s = String::new();
-                for e in &entries {
-                    match e {
-                        Entry::Item(c) => s.push_str(&c.name),
-                        Entry::Subdir(d) => s.push_str(d),
-                    }
-                    s.push('\n');
-                }
-                s
-            }
-            Format::Json => listing::json_body::<_, listing::AccountListingEntry>(&entries)?,
-            Format::Xml | Format::TextXml => {
-                let x = listing::xml_escape;
-                let mut s = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"{}\">\n",
-                    x(req.account())
-                );
-                for e in &entries {
-                    match e {
-                        Entry::Item(c) => s.push_str(&format!(
-                            "<container><name>{}</name><count>{}</count><bytes>{}</bytes>\
-                             <last_modified>{}</last_modified><storage_policy>Policy-0</storage_policy></container>\n",
-                            x(&c.name),
-                            c.object_count,
-                            c.bytes_used,
-                            iso_listing(c.put_timestamp)
-                        )),
-                        Entry::Subdir(d) => s.push_str(&format!("<subdir name=\"{}\" />\n", x(d))),
-                    }
-                }
-                s.push_str("</account>");
-                s
-            }
-        };
-        if body.is_empty() {
-            return Ok(reply);
-        }
-        reply.status = StatusCode::OK;
-        Ok(reply.with_body(format.content_type(), body))
+        .await
     }
 
     /// `POST /v1/{account}`.
-    pub async fn post_account(&self, req: &Request) -> Result<Reply> {
+    pub async fn post_account(&self, req: &Request) -> Result<()> {
         let access = self.authorize_account(req, "POST")?;
         let a = self.account_or_empty(req.account()).await?;
         let (quota_bytes, quota_count) = self.account_quota_update(req, &access, &a)?;
@@ -166,7 +130,7 @@ impl ObjectStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(Reply::new(StatusCode::NO_CONTENT))
+        Ok(())
     }
 
     /// The account's quotas after this request: only a reseller admin may

@@ -209,7 +209,7 @@ impl ObjectStore {
                 temp_url: None,
             };
             let outcome = if sub.path.object.is_some() {
-                self.delete_object(&sub).await
+                self.delete_object(&sub).await.map(drop)
             } else {
                 self.delete_container(&sub).await
             };

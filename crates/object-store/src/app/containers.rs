@@ -3,18 +3,50 @@
 //! metadata, ACLs, quotas and versioning settings.
 
 use super::auth::Target;
-use super::listing::{self, Entry, Format, Params};
+use super::listing::{self, Entry, Params};
 use super::meta::{self, Kind};
-use super::{acl, versions, Access, ObjectStore, Reply, Request, Result, SwiftError};
-use crate::db::{accounts, containers, containers::Container, objects::Object};
-use crate::http::{http_date, iso_listing, last_modified_secs, timestamp_normal};
-use axum::http::StatusCode;
+use super::{acl, versions, Access, ObjectStore, Request, Result, SwiftError};
+use crate::db::{accounts, containers, containers::Container, objects::Object, Metadata};
 
 /// Container metadata only the owner sees.
 const OWNER_ONLY: [&str; 2] = [
     "x-container-meta-temp-url-key",
     "x-container-meta-temp-url-key-2",
 ];
+
+/// What a container `PUT` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerPut {
+    Created,
+    /// It existed; its settings were updated.
+    Updated,
+}
+
+/// A container as `HEAD` shows it to this caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub object_count: i64,
+    pub bytes_used: i64,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    pub put_timestamp: i64,
+    /// As stored, less what this caller may not see.
+    pub metadata: Metadata,
+    /// Only for the owner.
+    pub read_acl: Option<String>,
+    pub write_acl: Option<String>,
+    pub versions: Option<Versioning>,
+}
+
+/// Where a versioned container keeps old versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioning {
+    /// The container name, unquoted.
+    pub location: String,
+    /// `X-History-Location` mode rather than `X-Versions-Location`
+    /// (stack).
+    pub history: bool,
+}
 
 /// The settable state of a container a PUT or POST arrives at.
 struct Settable {
@@ -139,7 +171,7 @@ impl ObjectStore {
     }
 
     /// `PUT /v1/{account}/{container}`.
-    pub async fn put_container(&self, req: &Request) -> Result<Reply> {
+    pub async fn put_container(&self, req: &Request) -> Result<ContainerPut> {
         let name = req.container()?.to_string();
         let access = self.authorize_container(req, "PUT", None)?;
         if let Some(p) = req.header("x-storage-policy") {
@@ -174,14 +206,14 @@ impl ObjectStore {
         }
         tx.commit().await?;
         Ok(if created {
-            Reply::new(StatusCode::CREATED).with_body("text/html; charset=UTF-8", "")
+            ContainerPut::Created
         } else {
-            Reply::new(StatusCode::ACCEPTED).default_body()
+            ContainerPut::Updated
         })
     }
 
     /// `POST /v1/{account}/{container}`.
-    pub async fn post_container(&self, req: &Request) -> Result<Reply> {
+    pub async fn post_container(&self, req: &Request) -> Result<()> {
         let name = req.container()?;
         let current = containers::get(&self.db.pool, req.account(), name).await?;
         let access = self.authorize_container(req, "POST", current.as_ref())?;
@@ -202,11 +234,11 @@ impl ObjectStore {
         if !found {
             return Err(SwiftError::not_found(""));
         }
-        Ok(Reply::new(StatusCode::NO_CONTENT))
+        Ok(())
     }
 
     /// `DELETE /v1/{account}/{container}`: 409 while objects remain.
-    pub async fn delete_container(&self, req: &Request) -> Result<Reply> {
+    pub async fn delete_container(&self, req: &Request) -> Result<()> {
         let name = req.container()?;
         let current = containers::get(&self.db.pool, req.account(), name).await?;
         self.authorize_container(req, "DELETE", current.as_ref())?;
@@ -214,7 +246,7 @@ impl ObjectStore {
         if containers::delete_if_empty(tx.conn(), req.account(), name).await? {
             accounts::add_counts(tx.conn(), req.account(), -1, 0, 0).await?;
             tx.commit().await?;
-            return Ok(Reply::new(StatusCode::NO_CONTENT));
+            return Ok(());
         }
         let exists = containers::get(tx.conn(), req.account(), name)
             .await?
@@ -227,58 +259,51 @@ impl ObjectStore {
         }
     }
 
-    fn container_headers(c: &Container, access: &Access, reply: &mut Reply) {
-        reply.set("x-container-object-count", c.object_count.to_string());
-        reply.set("x-container-bytes-used", c.bytes_used.to_string());
-        reply.set("x-timestamp", timestamp_normal(c.created_at));
-        reply.set("x-put-timestamp", timestamp_normal(c.put_timestamp));
-        reply.set(
-            "last-modified",
-            http_date(last_modified_secs(c.put_timestamp)),
-        );
-        reply.set("x-storage-policy", "Policy-0");
-        for (k, v) in &c.metadata {
-            if access.owner || !OWNER_ONLY.contains(&k.as_str()) {
-                reply.set(k, v);
-            }
-        }
-        if access.owner {
-            if let Some(a) = &c.read_acl {
-                reply.set("x-container-read", a);
-            }
-            if let Some(a) = &c.write_acl {
-                reply.set("x-container-write", a);
-            }
-        }
-        if let Some(loc) = &c.versions_location {
-            let h = if c.versions_mode.as_deref() == Some("history") {
-                "x-history-location"
-            } else {
-                "x-versions-location"
-            };
-            reply.set(h, crate::names::quote(loc));
-        }
-    }
-
-    /// `GET`/`HEAD /v1/{account}/{container}`.
-    pub async fn get_container(&self, req: &Request) -> Result<Reply> {
+    /// `GET`/`HEAD /v1/{account}/{container}` without the listing: the
+    /// counts, settings and the metadata this caller may see.
+    pub async fn container_info(&self, req: &Request) -> Result<ContainerInfo> {
         let name = req.container()?;
         let method = if req.is_head() { "HEAD" } else { "GET" };
         let current = containers::get(&self.db.pool, req.account(), name).await?;
         let access = self.authorize_container(req, method, current.as_ref())?;
         let c = current.ok_or_else(|| SwiftError::not_found(""))?;
-        let format = Format::negotiate(&req.query, &req.headers)?;
-        let mut reply = Reply::new(StatusCode::NO_CONTENT);
-        Self::container_headers(&c, &access, &mut reply);
-        reply.set("content-type", format.content_type());
-        if req.is_head() {
-            return Ok(reply);
-        }
+        // Temp URL keys and ACLs are the owner's: others never read them.
+        let metadata = c
+            .metadata
+            .into_iter()
+            .filter(|(k, _)| access.owner || !OWNER_ONLY.contains(&k.as_str()))
+            .collect();
+        let (read_acl, write_acl) = if access.owner {
+            (c.read_acl, c.write_acl)
+        } else {
+            (None, None)
+        };
+        let versions = c.versions_location.map(|location| Versioning {
+            location,
+            history: c.versions_mode.as_deref() == Some("history"),
+        });
+        Ok(ContainerInfo {
+            object_count: c.object_count,
+            bytes_used: c.bytes_used,
+            created_at: c.created_at,
+            put_timestamp: c.put_timestamp,
+            metadata,
+            read_acl,
+            write_acl,
+            versions,
+        })
+    }
+
+    /// The objects of a `GET /v1/{account}/{container}` listing, by the
+    /// request's `limit`, `marker`, `prefix`, `delimiter`, … (authorized
+    /// by [`ObjectStore::container_info`] first).
+    pub async fn list_container(&self, req: &Request) -> Result<Vec<Entry<Object>>> {
+        let name = req.container()?;
         let params = Params::from_query(&req.query)?;
         let pool = self.db.pool.clone();
         let (account, cname) = (req.account().to_string(), name.to_string());
         let now = self.now_secs();
-        let entries = listing::list(
+        listing::list(
             &params,
             |o: &Object| o.name.as_str(),
             |page| {
@@ -286,51 +311,6 @@ impl ObjectStore {
                 async move { crate::db::objects::page(&pool, &account, &cname, &page, now).await }
             },
         )
-        .await?;
-        let body = match format {
-            Format::Plain => {
-                let mut s = String::new();
-                for e in &entries {
-                    match e {
-                        Entry::Item(o) => s.push_str(&o.name),
-                        Entry::Subdir(d) => s.push_str(d),
-                    }
-                    s.push('\n');
-                }
-                s
-            }
-            Format::Json => listing::json_body::<_, listing::ContainerListingEntry>(&entries)?,
-            Format::Xml | Format::TextXml => {
-                let x = listing::xml_escape;
-                let mut s = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
-                    x(name)
-                );
-                for e in &entries {
-                    match e {
-                        Entry::Item(o) => s.push_str(&format!(
-                            "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes>\
-                             <content_type>{}</content_type><last_modified>{}</last_modified></object>",
-                            x(&o.name),
-                            x(&o.etag),
-                            o.slo_size.unwrap_or(o.size),
-                            x(&o.content_type),
-                            iso_listing(o.created_at)
-                        )),
-                        Entry::Subdir(d) => s.push_str(&format!(
-                            "<subdir name=\"{0}\"><name>{0}</name></subdir>",
-                            x(d)
-                        )),
-                    }
-                }
-                s.push_str("</container>");
-                s
-            }
-        };
-        if body.is_empty() {
-            return Ok(reply);
-        }
-        reply.status = StatusCode::OK;
-        Ok(reply.with_body(format.content_type(), body))
+        .await
     }
 }

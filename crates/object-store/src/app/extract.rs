@@ -319,7 +319,7 @@ impl Run<'_> {
             ..sub
         };
         match self.store.put_container(&sub).await {
-            Ok(reply) => Ok(reply.status == StatusCode::CREATED),
+            Ok(done) => Ok(done == crate::app::containers::ContainerPut::Created),
             Err(e) => Err(e.status().as_u16()),
         }
     }
