@@ -21,7 +21,7 @@ pub async fn handle(
     let bulk = req.query.has("bulk-delete");
     match req.method {
         Method::GET | Method::HEAD => get(store, req).await,
-        Method::POST | Method::DELETE if bulk => store.bulk_delete(req, body).await,
+        Method::POST | Method::DELETE if bulk => super::bulk::delete(store, req, body).await,
         Method::POST => {
             store.post_account(req).await?;
             Ok(Reply::new(StatusCode::NO_CONTENT))

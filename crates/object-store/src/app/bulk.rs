@@ -6,14 +6,11 @@
 //! (`Number Deleted`, `Number Not Found`, `Response Status`, `Errors`) in
 //! the format `Accept` asks for.
 
-use super::large::{result_body, result_format};
-use super::listing::Format;
 use super::write::BodyStream;
-use super::{ObjectStore, Reply, Request, Result, SwiftError};
+use super::{ObjectStore, Request, Result, SwiftError};
 use crate::names::{self, SwiftPath};
 use axum::http::{Method, StatusCode};
 use futures_util::StreamExt;
-use serde_json::json;
 use std::sync::Arc;
 
 /// `max_deletes_per_request`.
@@ -39,7 +36,9 @@ impl BulkItem {
     }
 }
 
-/// The outcome of a bulk deletion.
+/// The outcome of a bulk deletion (Swift's result document, which
+/// [`crate::api::bulk`] writes; a failure of the whole request is a
+/// `status` other than 200 here, still answered with a 200).
 #[derive(Debug, Clone, Default)]
 pub struct BulkResult {
     pub deleted: u64,
@@ -47,20 +46,6 @@ pub struct BulkResult {
     pub errors: Vec<(String, String)>,
     pub status: String,
     pub body: String,
-}
-
-impl BulkResult {
-    /// The 200 answer carrying the result document.
-    pub fn reply(&self, format: Format) -> Reply {
-        let fields = [
-            ("Number Deleted", json!(self.deleted)),
-            ("Number Not Found", json!(self.not_found)),
-            ("Response Body", json!(self.body)),
-            ("Response Status", json!(self.status)),
-        ];
-        let (ct, body) = result_body(format, &fields, &self.errors, "delete");
-        Reply::new(StatusCode::OK).with_body(&ct, body)
-    }
 }
 
 /// `413 Request Entity Too Large`: a status as swob writes it (its
@@ -84,8 +69,7 @@ impl ObjectStore {
         self: &Arc<Self>,
         req: &Request,
         mut body: BodyStream,
-    ) -> Result<Reply> {
-        let format = result_format(req);
+    ) -> Result<BulkResult> {
         if req.content_length()?.is_none() && !req.is_chunked() {
             return Err(SwiftError::length_required(
                 "Missing Content-Length header.",
@@ -142,7 +126,7 @@ impl ObjectStore {
                 body,
                 ..BulkResult::default()
             };
-            return Ok(r.reply(format));
+            return Ok(r);
         }
         // Objects first, then containers, as Swift orders them.
         let (objs, conts): (Vec<BulkItem>, Vec<BulkItem>) = items
@@ -155,7 +139,7 @@ impl ObjectStore {
             r.status = status_line(400);
             r.body = "Invalid bulk delete.".into();
         }
-        Ok(r.reply(format))
+        Ok(r)
     }
 
     /// Deletes each of `items` in order on behalf of `req`'s caller.

@@ -656,7 +656,7 @@ impl ObjectStore {
 
     /// `DELETE ?multipart-manifest=delete`: the segments (and those of
     /// nested SLOs), then the manifest.
-    pub async fn delete_slo(self: &Arc<Self>, req: &Request) -> Result<Reply> {
+    pub async fn delete_slo(self: &Arc<Self>, req: &Request) -> Result<BulkResult> {
         let (cont, name) = (req.container()?, req.object()?);
         let mut items: Vec<BulkItem> = Vec::new();
         let mut queue: Vec<(String, bool)> = vec![(format!("/{cont}/{name}"), true)];
@@ -703,8 +703,7 @@ impl ObjectStore {
         }
         // Segments first, then manifests innermost first (the outer one last).
         items.extend(manifests.into_iter().rev());
-        let result: BulkResult = self.bulk_delete_items(req, items).await;
-        Ok(result.reply(result_format(req)))
+        Ok(self.bulk_delete_items(req, items).await)
     }
 }
 

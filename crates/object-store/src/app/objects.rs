@@ -136,6 +136,17 @@ fn created(etag: &str, quoted: bool, created_at: i64) -> Reply {
         .with_body("text/html; charset=UTF-8", "")
 }
 
+/// What an object `DELETE` did.
+#[derive(Debug, Clone)]
+pub enum ObjectDeleted {
+    /// The object is gone (or, in a versioned container, the previous
+    /// version is back).
+    Deleted,
+    /// `?multipart-manifest=delete`: a static large object and its
+    /// segments, each deleted as in a bulk delete.
+    Manifest(super::bulk::BulkResult),
+}
+
 impl ObjectStore {
     /// Loads the container `container` of the request's account,
     /// authorises `method` against its ACL (read for GET/HEAD, write
@@ -480,19 +491,20 @@ impl ObjectStore {
     }
 
     /// `DELETE /v1/{account}/{container}/{object}`.
-    pub async fn delete_object(self: &Arc<Self>, req: &Request) -> Result<Reply> {
+    pub async fn delete_object(self: &Arc<Self>, req: &Request) -> Result<ObjectDeleted> {
         let (cont, name) = (req.container()?, req.object()?);
         let (c, access) = self
             .authorize_in_container(&req.caller, req, "DELETE", cont, Some(name))
             .await?;
         if req.query("multipart-manifest") == Some("delete") {
-            return self.delete_slo(req).await;
+            return Ok(ObjectDeleted::Manifest(self.delete_slo(req).await?));
         }
         if c.versions_location.is_some() {
-            return self.delete_versioned(req, &c, name, &access).await;
+            self.delete_versioned(req, &c, name, &access).await?;
+            return Ok(ObjectDeleted::Deleted);
         }
         match self.remove_object(req.account(), cont, name, None).await? {
-            Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
+            Some(_) => Ok(ObjectDeleted::Deleted),
             None => Err(SwiftError::not_found("")),
         }
     }

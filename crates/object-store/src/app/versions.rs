@@ -9,10 +9,9 @@
 //! archives the current version, writes a zero-byte delete marker and
 //! deletes the object. A missing archive container is 412.
 
-use super::{Access, ObjectStore, Reply, Request, Result, SwiftError};
+use super::{Access, ObjectStore, Request, Result, SwiftError};
 use crate::db::{containers::Container, objects::Object, Page};
 use crate::http::timestamp_normal;
-use axum::http::StatusCode;
 use std::sync::Arc;
 
 /// Content type of history-mode delete markers.
@@ -101,7 +100,7 @@ impl ObjectStore {
         c: &Container,
         name: &str,
         access: &Access,
-    ) -> Result<Reply> {
+    ) -> Result<()> {
         let Some(archive) = self.archive_of(c).await? else {
             return Err(SwiftError::not_found(""));
         };
@@ -126,7 +125,7 @@ impl ObjectStore {
             self.commit(&marker, installed, access.reseller, false)
                 .await?;
             return match self.remove_object(&c.account, &c.name, name, None).await? {
-                Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
+                Some(_) => Ok(()),
                 None => Err(SwiftError::not_found("")),
             };
         }
@@ -139,7 +138,7 @@ impl ObjectStore {
                 self.copy_row(&v, &c.name, name, access.reseller).await?;
                 self.remove_object(&c.account, &archive.name, &v.name, Some(&v.file_id))
                     .await?;
-                return Ok(Reply::new(StatusCode::NO_CONTENT));
+                return Ok(());
             }
             if current.is_none() {
                 // The marker is current: restore the version before it
@@ -154,13 +153,13 @@ impl ObjectStore {
                 }
                 self.remove_object(&c.account, &archive.name, &v.name, Some(&v.file_id))
                     .await?;
-                return Ok(Reply::new(StatusCode::NO_CONTENT));
+                return Ok(());
             }
             // Data on top of a marker: the delete goes back to the
             // marker state, i.e. just removes the current object.
         }
         match self.remove_object(&c.account, &c.name, name, None).await? {
-            Some(_) => Ok(Reply::new(StatusCode::NO_CONTENT)),
+            Some(_) => Ok(()),
             None => Err(SwiftError::not_found("")),
         }
     }
