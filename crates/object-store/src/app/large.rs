@@ -18,14 +18,13 @@
 
 use super::auth::Target;
 use super::bulk::{BulkItem, BulkResult};
-use super::listing::Format;
+use super::objects::{ObjectPut, ObjectWritten};
 use super::read::{self, Piece, Source};
 use super::write::BodyStream;
-use super::{quota, Access, ObjectStore, Reply, Request, Result, SwiftError};
+use super::{quota, Access, ObjectStore, Request, Result, SwiftError};
 use crate::db::{accounts, containers::Container, objects::Object, Page};
 use crate::http::{last_modified_secs, normalize_etag};
 use crate::names;
-use axum::http::StatusCode;
 use base64::Engine;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -202,86 +201,6 @@ fn parse_manifest(body: &[u8], own_path: &str) -> Result<Vec<InSegment>> {
     Ok(out)
 }
 
-/// Swift's `get_heartbeat_response_body`: the bulk/SLO result document.
-pub fn result_body(
-    format: Format,
-    fields: &[(&str, Value)],
-    errors: &[(String, String)],
-    root: &str,
-) -> (String, Bytes) {
-    match format {
-        Format::Json => {
-            let mut m = serde_json::Map::new();
-            for (k, v) in fields {
-                m.insert((*k).to_string(), v.clone());
-            }
-            m.insert(
-                "Errors".into(),
-                Value::Array(errors.iter().map(|(n, s)| json!([n, s])).collect()),
-            );
-            (
-                "application/json".into(),
-                Bytes::from(Value::Object(m).to_string()),
-            )
-        }
-        Format::Xml | Format::TextXml => {
-            let mut out = format!("<{root}>\n");
-            let mut sorted: Vec<&(&str, Value)> = fields.iter().collect();
-            sorted.sort_by_key(|(k, _)| *k);
-            for (k, v) in sorted {
-                let key = k.replace(' ', "_").to_lowercase();
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                out.push_str(&format!(
-                    "<{key}>{}</{key}>\n",
-                    super::listing::xml_escape(&text)
-                ));
-            }
-            out.push_str("<errors>\n");
-            for (n, s) in errors {
-                out.push_str(&format!(
-                    "<object><name>{}</name><status>{}</status></object>\n",
-                    super::listing::xml_escape(n),
-                    super::listing::xml_escape(s)
-                ));
-            }
-            out.push_str(&format!("</errors>\n</{root}>\n"));
-            let ct = if format == Format::Xml {
-                "application/xml"
-            } else {
-                "text/xml"
-            };
-            (ct.into(), Bytes::from(out))
-        }
-        Format::Plain => {
-            let mut sorted: Vec<&(&str, Value)> = fields.iter().collect();
-            sorted.sort_by_key(|(k, _)| *k);
-            let mut out = String::new();
-            for (k, v) in sorted {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                out.push_str(&format!("{k}: {text}\n"));
-            }
-            out.push_str("Errors:\n");
-            for (n, s) in errors {
-                out.push_str(&format!("{n}, {s}\n"));
-            }
-            ("text/plain".into(), Bytes::from(out))
-        }
-    }
-}
-
-/// The format a bulk or SLO result is written in: `Accept`'s best match
-/// (plain text when there is none).
-pub fn result_format(req: &Request) -> Format {
-    let q = common::http::QueryMap::default();
-    Format::negotiate(&q, &req.headers).unwrap_or(Format::Plain)
-}
-
 /// The stored manifest back in the form a client PUTs
 /// (`?multipart-manifest=get&format=raw`).
 pub fn manifest_to_put_format(raw: &[u8]) -> Result<Bytes> {
@@ -345,7 +264,7 @@ impl ObjectStore {
         name: &str,
         access: Access,
         mut body: BodyStream,
-    ) -> Result<Reply> {
+    ) -> Result<ObjectPut> {
         let length = req.content_length()?;
         if length.is_none() && !req.is_chunked() {
             return Err(SwiftError::length_required(
@@ -476,8 +395,7 @@ impl ObjectStore {
             }
         }
         if !problems.is_empty() {
-            let (ct, body) = result_body(result_format(req), &[], &problems, "upload");
-            return Ok(Reply::new(StatusCode::BAD_REQUEST).with_body(&ct, body));
+            return Ok(ObjectPut::ManifestRejected(problems));
         }
         let slo_etag = crate::store::md5_hex(etag_input.as_bytes());
         if let Some(client) = req.header("etag") {
@@ -513,13 +431,12 @@ impl ObjectStore {
             slo_size: Some(total),
         };
         self.commit(&row, installed, access.reseller, false).await?;
-        Ok(Reply::new(StatusCode::CREATED)
-            .header("etag", format!("\"{slo_etag}\""))
-            .header(
-                "last-modified",
-                crate::http::http_date(last_modified_secs(row.created_at)),
-            )
-            .with_body("text/html; charset=UTF-8", ""))
+        Ok(ObjectPut::Written(ObjectWritten {
+            etag: slo_etag,
+            quoted: true,
+            created_at: row.created_at,
+            copied: None,
+        }))
     }
 
     /// The pieces of an SLO's data, each segment checked against the
@@ -736,25 +653,7 @@ mod tests {
     }
 
     #[test]
-    fn result_documents() {
-        let fields = [
-            ("Response Status", json!("200 OK")),
-            ("Number Deleted", json!(2)),
-        ];
-        let errs = vec![("/c/o".to_string(), "401 Unauthorized".to_string())];
-        let (_, b) = result_body(Format::Plain, &fields, &errs, "delete");
-        assert_eq!(
-            std::str::from_utf8(&b).unwrap(),
-            "Number Deleted: 2\nResponse Status: 200 OK\nErrors:\n/c/o, 401 Unauthorized\n"
-        );
-        let (ct, b) = result_body(Format::Json, &fields, &errs, "delete");
-        assert_eq!(ct, "application/json");
-        let v: Value = serde_json::from_slice(&b).unwrap();
-        assert_eq!(v["Errors"][0][1], "401 Unauthorized");
-        let (_, b) = result_body(Format::Xml, &fields, &errs, "delete");
-        assert!(std::str::from_utf8(&b)
-            .unwrap()
-            .contains("<number_deleted>2</number_deleted>"));
+    fn manifests_back_in_put_format() {
         let raw = br#"[{"name": "/c/a", "hash": "h", "bytes": 3, "content_type": "x", "last_modified": "t", "range": "0-1"}]"#;
         let put: Value = serde_json::from_slice(&manifest_to_put_format(raw).unwrap()).unwrap();
         assert_eq!(

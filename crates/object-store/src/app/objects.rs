@@ -122,18 +122,41 @@ pub fn object_headers(o: &Object) -> Reply {
     r
 }
 
-/// 201 for a write, with the new object's ETag (quoted for manifests, as
-/// Swift answers them).
-fn created(etag: &str, quoted: bool, created_at: i64) -> Reply {
-    let etag = if quoted {
-        format!("\"{etag}\"")
-    } else {
-        etag.to_string()
-    };
-    Reply::new(StatusCode::CREATED)
-        .header("etag", etag)
-        .header("last-modified", http_date(last_modified_secs(created_at)))
-        .with_body("text/html; charset=UTF-8", "")
+/// What an object `PUT` (or `COPY`) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectPut {
+    Written(ObjectWritten),
+    /// An SLO manifest whose segments do not check out: each problem as
+    /// (quoted segment path, reason); nothing was written.
+    ManifestRejected(Vec<(String, String)>),
+}
+
+/// A new object, as its 201 describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectWritten {
+    /// The ETag clients see: the data's MD5, or an SLO's own ETag.
+    pub etag: String,
+    /// Whether the ETag is shown in quotes (manifests, as Swift answers
+    /// them).
+    pub quoted: bool,
+    /// Microseconds since the epoch.
+    pub created_at: i64,
+    /// Set for a server-side copy.
+    pub copied: Option<Copied>,
+}
+
+/// Where a copy came from and what the new object was written with
+/// (Swift's copy middleware echoes both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub account: String,
+    pub container: String,
+    pub object: String,
+    /// The source's creation, microseconds since the epoch.
+    pub source_created_at: i64,
+    /// The new object's user metadata (`x-object-meta-*`).
+    pub metadata: crate::db::Metadata,
+    pub delete_at: Option<i64>,
 }
 
 /// What an object `DELETE` did.
@@ -187,7 +210,11 @@ impl ObjectStore {
     }
 
     /// `PUT /v1/{account}/{container}/{object}`.
-    pub async fn put_object(self: &Arc<Self>, req: &Request, body: BodyStream) -> Result<Reply> {
+    pub async fn put_object(
+        self: &Arc<Self>,
+        req: &Request,
+        body: BodyStream,
+    ) -> Result<ObjectPut> {
         let (cont, name) = (req.container()?, req.object()?);
         if name.len() > MAX_OBJECT_NAME_LENGTH {
             return Err(SwiftError::bad_request(format!(
@@ -288,7 +315,12 @@ impl ObjectStore {
         };
         self.commit(&row, installed, access.reseller, must_not_exist)
             .await?;
-        Ok(created(&row.etag, false, row.created_at))
+        Ok(ObjectPut::Written(ObjectWritten {
+            etag: row.etag,
+            quoted: false,
+            created_at: row.created_at,
+            copied: None,
+        }))
     }
 
     /// `GET`/`HEAD /v1/{account}/{container}/{object}`.
@@ -462,7 +494,7 @@ impl ObjectStore {
     /// `POST /v1/{account}/{container}/{object}`: replaces the metadata,
     /// as Swift's object POST does (what the request does not repeat is
     /// dropped, `X-Delete-At` included).
-    pub async fn post_object(&self, req: &Request) -> Result<Reply> {
+    pub async fn post_object(&self, req: &Request) -> Result<()> {
         let (cont, name) = (req.container()?, req.object()?);
         self.authorize_in_container(&req.caller, req, "POST", cont, Some(name))
             .await?;
@@ -484,7 +516,7 @@ impl ObjectStore {
             let mut tx = self.db.begin_write().await?;
             if crate::db::objects::update_metadata(tx.conn(), &o).await? {
                 tx.commit().await?;
-                return Ok(Reply::new(StatusCode::ACCEPTED).default_body());
+                return Ok(());
             }
         }
         Err(SwiftError::not_found(""))
@@ -510,7 +542,7 @@ impl ObjectStore {
     }
 
     /// `COPY /v1/{account}/{container}/{object}` with `Destination`.
-    pub async fn copy_object(self: &Arc<Self>, req: &Request) -> Result<Reply> {
+    pub async fn copy_object(self: &Arc<Self>, req: &Request) -> Result<ObjectPut> {
         let (cont, name) = (req.container()?, req.object()?);
         let dest = req
             .header("destination")
@@ -556,7 +588,7 @@ impl ObjectStore {
         dest: &Container,
         dest_name: &str,
         access: Access,
-    ) -> Result<Reply> {
+    ) -> Result<ObjectPut> {
         let (sa, sc, so) = src;
         let mut src_req = req.clone();
         src_req.method = axum::http::Method::GET;
@@ -649,29 +681,27 @@ impl ObjectStore {
         row.file_id = installed.file_id.clone();
         self.commit(&row, installed, access.reseller, false).await?;
         let quoted = row.slo_etag.is_some();
-        let mut reply = created(
-            row.slo_etag.as_deref().unwrap_or(&row.etag),
-            quoted,
-            row.created_at,
-        )
-        .header("x-copied-from", names::quote(&format!("{sc}/{so}")))
-        .header("x-copied-from-account", names::quote(sa))
-        .header(
-            "x-copied-from-last-modified",
-            http_date(last_modified_secs(source.created_at)),
-        );
         // Swift's copy middleware answers with the metadata the new
         // object was written with (`_copy_headers` of the sink request:
         // user metadata and `X-Delete-At`), so a client sees what it got.
-        for (k, v) in &row.metadata {
-            if k.starts_with("x-object-meta-") {
-                reply.set(k, v);
-            }
-        }
-        if let Some(at) = row.delete_at {
-            reply.set("x-delete-at", at.to_string());
-        }
-        Ok(reply)
+        let metadata = row
+            .metadata
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("x-object-meta-"))
+            .collect();
+        Ok(ObjectPut::Written(ObjectWritten {
+            etag: row.slo_etag.unwrap_or(row.etag),
+            quoted,
+            created_at: row.created_at,
+            copied: Some(Copied {
+                account: sa.to_string(),
+                container: sc.to_string(),
+                object: so.to_string(),
+                source_created_at: source.created_at,
+                metadata,
+                delete_at: row.delete_at,
+            }),
+        }))
     }
 
     /// Writes the bytes of `pieces` into a new file.
