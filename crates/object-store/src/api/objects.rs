@@ -1,15 +1,20 @@
 //! `/v1/{account}/{container}/{object}`: `PUT`, `GET`, `HEAD`, `POST`,
-//! `DELETE` and `COPY`. Writes answer with [`ObjectPut`] and
-//! [`ObjectDeleted`]; this module turns them into Swift's statuses and
-//! headers (a 201 with the ETag, the copy middleware's `X-Copied-From*`,
-//! an SLO's problem document or delete result).
+//! `DELETE` and `COPY`. Reads answer with [`ObjectRead`], writes with
+//! [`ObjectPut`] and [`ObjectDeleted`]; this module turns them into
+//! Swift's statuses and headers (the object's headers, 304/412/416 and
+//! ranged bodies, a 201 with the ETag, the copy middleware's
+//! `X-Copied-From*`, an SLO's problem document or delete result).
 
 use super::bulk::{render_deleted, result_body, result_format};
 use super::method_not_allowed;
-use crate::app::objects::{ObjectDeleted, ObjectPut, ObjectWritten};
+use crate::app::objects::{
+    ObjectDeleted, ObjectPut, ObjectRead, ObjectWritten, Shown, SLO_MANIFEST_CONTENT_TYPE,
+};
+use crate::app::read::{self, Selection};
 use crate::app::write::BodyStream;
-use crate::app::{ObjectStore, Reply, Request, SwiftError};
-use crate::http::{http_date, last_modified_secs};
+use crate::app::{ObjectStore, Reply, ReplyBody, Request, SwiftError};
+use crate::db::objects::Object;
+use crate::http::{http_date, last_modified_secs, timestamp_normal};
 use crate::names;
 use axum::http::StatusCode;
 use std::sync::Arc;
@@ -20,7 +25,7 @@ pub async fn handle(
     body: BodyStream,
 ) -> Result<Reply, SwiftError> {
     match req.method.as_str() {
-        "GET" | "HEAD" => store.get_object(req).await,
+        "GET" | "HEAD" => Ok(read_reply(req, store.get_object(req).await?)),
         "PUT" => Ok(written(req, store.put_object(req, body).await?)),
         "POST" => {
             store.post_object(req).await?;
@@ -77,4 +82,110 @@ fn created(w: &ObjectWritten) -> Reply {
         }
     }
     reply
+}
+
+/// A `GET` or `HEAD`'s answer: the object's headers, then the
+/// conditionals' and `Range`'s outcome ([`read::select`]).
+fn read_reply(req: &Request, r: ObjectRead) -> Reply {
+    let mut reply = object_headers(&r.object);
+    match &r.shown {
+        Shown::Stored => {}
+        Shown::SloManifest => {
+            reply.set("content-type", SLO_MANIFEST_CONTENT_TYPE);
+            reply.set("etag", &r.object.etag);
+        }
+        Shown::Dlo { etag } => reply.set("etag", format!("\"{etag}\"")),
+    }
+    if let Some(t) = &r.temp_url {
+        reply.set("content-disposition", &t.disposition);
+        reply.set("expires", http_date(t.expires));
+    }
+    reply.set("accept-ranges", "bytes");
+    let total = r.total;
+    match read::select(req, &r.validators, total) {
+        Selection::NotModified => {
+            reply.status = StatusCode::NOT_MODIFIED;
+            reply.length = Some(0);
+            reply
+        }
+        Selection::PreconditionFailed => {
+            reply.status = StatusCode::PRECONDITION_FAILED;
+            reply.length = Some(0);
+            reply
+        }
+        Selection::Head => {
+            reply.length = Some(total);
+            reply
+        }
+        Selection::Unsatisfiable => {
+            let mut out = Reply::new(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header("content-range", format!("bytes */{total}"));
+            out.headers.extend(
+                reply
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| k.as_str().starts_with("x-") || *k == "accept-ranges")
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            out.with_body(
+                "text/html; charset=UTF-8",
+                "<html><h1>Requested Range Not Satisfiable</h1><p>The Range requested is not available.</p></html>",
+            )
+        }
+        Selection::Whole => {
+            reply.body = ReplyBody::Pieces(r.pieces);
+            reply
+        }
+        Selection::Range(s, e) => {
+            reply.status = StatusCode::PARTIAL_CONTENT;
+            reply.set("content-range", crate::http::content_range(s, e, total));
+            reply.body = ReplyBody::Pieces(read::slice(&r.pieces, s, e));
+            reply
+        }
+        Selection::Ranges(ranges) => {
+            let boundary = common::ids::hex_id();
+            let ctype = reply
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let body = read::multipart(&r.pieces, &ranges, &ctype, total, &boundary);
+            reply.status = StatusCode::PARTIAL_CONTENT;
+            reply.set(
+                "content-type",
+                format!("multipart/byteranges;boundary={boundary}"),
+            );
+            reply.body = ReplyBody::Pieces(body);
+            reply
+        }
+    }
+}
+
+/// The headers every object reply carries (Swift's object server plus
+/// what the middlewares add).
+fn object_headers(o: &Object) -> Reply {
+    let mut r = Reply::new(StatusCode::OK)
+        .header("content-type", &o.content_type)
+        .header("last-modified", http_date(last_modified_secs(o.created_at)))
+        .header("x-timestamp", timestamp_normal(o.created_at));
+    match (&o.slo_etag, &o.manifest) {
+        (Some(slo), _) => {
+            r.set("etag", format!("\"{slo}\""));
+            r.set("x-static-large-object", "True");
+            r.set("x-manifest-etag", &o.etag);
+        }
+        (None, Some(m)) => {
+            r.set("x-object-manifest", m);
+            r.set("etag", &o.etag);
+        }
+        (None, None) => r.set("etag", &o.etag),
+    }
+    for (k, v) in &o.metadata {
+        r.set(k, v);
+    }
+    if let Some(at) = o.delete_at {
+        r.set("x-delete-at", at.to_string());
+    }
+    r
 }

@@ -4,11 +4,11 @@
 //! `POST` (metadata), `COPY` and `DELETE`.
 
 use super::auth::Target;
-use super::read::{self, Piece, Source, Validators};
+use super::read::{self, Piece, Selection, Source, Validators};
 use super::write::{BodyStream, Expect};
-use super::{meta, quota, Access, Caller, ObjectStore, Reply, Request, Result, SwiftError};
+use super::{meta, quota, Access, Caller, ObjectStore, Request, Result, SwiftError};
 use crate::db::{accounts, containers::Container, objects::Object};
-use crate::http::{http_date, last_modified_secs, normalize_etag, timestamp_normal};
+use crate::http::{last_modified_secs, normalize_etag};
 use crate::names::{self, MAX_OBJECT_NAME_LENGTH};
 use axum::http::StatusCode;
 use std::sync::Arc;
@@ -94,33 +94,56 @@ pub fn dlo_manifest(req: &Request) -> Result<Option<String>> {
     Ok(Some(v.to_string()))
 }
 
-/// The headers every object reply carries (Swift's object server plus
-/// what the middlewares add).
-pub fn object_headers(o: &Object) -> Reply {
-    let mut r = Reply::new(StatusCode::OK)
-        .header("content-type", &o.content_type)
-        .header("last-modified", http_date(last_modified_secs(o.created_at)))
-        .header("x-timestamp", timestamp_normal(o.created_at));
-    match (&o.slo_etag, &o.manifest) {
-        (Some(slo), _) => {
-            r.set("etag", format!("\"{slo}\""));
-            r.set("x-static-large-object", "True");
-            r.set("x-manifest-etag", &o.etag);
-        }
-        (None, Some(m)) => {
-            r.set("x-object-manifest", m);
-            r.set("etag", &o.etag);
-        }
-        (None, None) => r.set("etag", &o.etag),
-    }
-    for (k, v) in &o.metadata {
-        r.set(k, v);
-    }
-    if let Some(at) = o.delete_at {
-        r.set("x-delete-at", at.to_string());
-    }
-    r
+/// An object `GET` or `HEAD` as planned: the row, how its headers differ
+/// from a plain object's, its bytes and what conditionals compare with.
+/// [`read::select`] then applies the conditionals and `Range`.
+#[derive(Debug)]
+pub struct ObjectRead {
+    /// The object's row, its metadata less what a temp URL hides.
+    pub object: Object,
+    pub shown: Shown,
+    pub pieces: Vec<Piece>,
+    /// The length of the whole object (the pieces' length, except for
+    /// a `HEAD` of an SLO, answered from the manifest without them).
+    pub total: u64,
+    pub validators: Validators,
+    /// Set when a temp URL let the request in.
+    pub temp_url: Option<TempUrlShown>,
 }
+
+/// How a read shows the object, where it is not as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// The object (or an SLO's assembled data) as stored.
+    Stored,
+    /// `?multipart-manifest=get` of an SLO: the manifest itself, as JSON
+    /// with the manifest file's own ETag.
+    SloManifest,
+    /// A DLO's assembled data, with the ETag of its segments' ETags.
+    Dlo { etag: String },
+}
+
+/// What a temp URL read adds: a `Content-Disposition` and an `Expires`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempUrlShown {
+    pub disposition: String,
+    /// Seconds since the epoch.
+    pub expires: i64,
+}
+
+impl ObjectRead {
+    /// The content type the reply carries (a ranged multipart body names
+    /// it for each part).
+    pub fn content_type(&self) -> &str {
+        match self.shown {
+            Shown::SloManifest => SLO_MANIFEST_CONTENT_TYPE,
+            _ => &self.object.content_type,
+        }
+    }
+}
+
+/// The content type of an SLO manifest read back as JSON.
+pub const SLO_MANIFEST_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// What an object `PUT` (or `COPY`) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,7 +347,7 @@ impl ObjectStore {
     }
 
     /// `GET`/`HEAD /v1/{account}/{container}/{object}`.
-    pub async fn get_object(&self, req: &Request) -> Result<Reply> {
+    pub async fn get_object(&self, req: &Request) -> Result<ObjectRead> {
         let (cont, name) = (req.container()?, req.object()?);
         let method = if req.is_head() { "HEAD" } else { "GET" };
         let (_c, access) = self
@@ -342,7 +365,7 @@ impl ObjectStore {
                 }
                 return Err(SwiftError::not_found(""));
             };
-            match self.object_reply(req, &o, &access).await {
+            match self.object_read(req, o, &access).await {
                 Err(e)
                     if e.kind() == common::ErrorKind::Internal
                         && e.message().contains("vanished") =>
@@ -357,50 +380,48 @@ impl ObjectStore {
         ))
     }
 
-    async fn object_reply(&self, req: &Request, o: &Object, access: &Access) -> Result<Reply> {
+    async fn object_read(&self, req: &Request, o: Object, access: &Access) -> Result<ObjectRead> {
         let manifest_get = req.query("multipart-manifest") == Some("get");
-        let mut reply = object_headers(o);
-        let (pieces, validators) = if o.is_slo() && manifest_get {
+        let last_modified = last_modified_secs(o.created_at);
+        let (pieces, validators, shown, total) = if o.is_slo() && manifest_get {
             let raw = self.read_small(&o.file_id).await?;
             let body = if req.query("format") == Some("raw") {
                 super::large::manifest_to_put_format(&raw)?
             } else {
                 raw
             };
-            reply.set("content-type", "application/json; charset=utf-8");
-            reply.set("etag", &o.etag);
             let v = Validators {
                 etag: o.etag.clone(),
-                last_modified: last_modified_secs(o.created_at),
+                last_modified,
             };
-            (vec![Piece::Data(body)], v)
+            let pieces = vec![Piece::Data(body)];
+            let total = read::total_len(&pieces);
+            (pieces, v, Shown::SloManifest, total)
         } else if o.is_slo() && req.is_head() {
             // A HEAD answers from the manifest's recorded size and ETag,
             // without reading the segments (as Swift's SLO middleware).
             let v = Validators {
                 etag: o.slo_etag.clone().unwrap_or_default(),
-                last_modified: last_modified_secs(o.created_at),
+                last_modified,
             };
             let total = u64::try_from(o.slo_size.unwrap_or(0)).unwrap_or(0);
-            if access.temp_url {
-                self.temp_url_headers(req, &mut reply);
-            }
-            return Ok(read::respond(req, reply, &v, Vec::new(), total));
+            (Vec::new(), v, Shown::Stored, total)
         } else if o.is_slo() {
-            let pieces = self.slo_pieces(req, o).await?;
+            let pieces = self.slo_pieces(req, &o).await?;
             let v = Validators {
                 etag: o.slo_etag.clone().unwrap_or_default(),
-                last_modified: last_modified_secs(o.created_at),
+                last_modified,
             };
-            (pieces, v)
+            let total = read::total_len(&pieces);
+            (pieces, v, Shown::Stored, total)
         } else if let (Some(m), false) = (&o.manifest, manifest_get) {
             let (pieces, etag) = self.dlo_pieces(req, m).await?;
-            reply.set("etag", format!("\"{etag}\""));
             let v = Validators {
-                etag,
-                last_modified: last_modified_secs(o.created_at),
+                etag: etag.clone(),
+                last_modified,
             };
-            (pieces, v)
+            let total = read::total_len(&pieces);
+            (pieces, v, Shown::Dlo { etag }, total)
         } else {
             let file = match self.data.open_read(&o.file_id) {
                 Ok(f) => f,
@@ -416,67 +437,25 @@ impl ObjectStore {
             };
             let v = Validators {
                 etag: o.etag.clone(),
-                last_modified: last_modified_secs(o.created_at),
+                last_modified,
             };
-            (vec![piece], v)
+            let pieces = vec![piece];
+            let total = read::total_len(&pieces);
+            (pieces, v, Shown::Stored, total)
         };
-        if access.temp_url {
-            self.temp_url_headers(req, &mut reply);
-        }
-        let total = read::total_len(&pieces);
-        Ok(read::respond(req, reply, &validators, pieces, total))
-    }
-
-    /// What a temp URL GET or HEAD answers differently: no private
-    /// metadata, a `Content-Disposition` and an `Expires`.
-    fn temp_url_headers(&self, req: &Request, reply: &mut Reply) {
-        let Some(info) = &req.temp_url else {
-            return;
+        let mut object = o;
+        let temp_url = match (&req.temp_url, access.temp_url) {
+            (Some(info), true) => Some(temp_url_shown(req, info, &mut object)),
+            _ => None,
         };
-        let private: Vec<_> = reply
-            .headers
-            .keys()
-            .filter(|k| {
-                let k = k.as_str();
-                k.starts_with("x-object-meta-") && !k.starts_with("x-object-meta-public-")
-            })
-            .cloned()
-            .collect();
-        for k in private {
-            reply.headers.remove(k);
-        }
-        let existing = reply
-            .headers
-            .get("content-disposition")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let name = req.path.object.as_deref().unwrap_or("");
-        let base = name
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or(name);
-        let disposition = |kind: &str, f: &str| {
-            format!(
-                "{kind}; filename=\"{}\"; filename*=UTF-8''{}",
-                quote_keep_space(f),
-                names::quote(f)
-            )
-        };
-        let value = if info.inline {
-            match &info.filename {
-                Some(f) => disposition("inline", f),
-                None => "inline".into(),
-            }
-        } else if let Some(f) = &info.filename {
-            disposition("attachment", f)
-        } else if let Some(e) = existing {
-            e
-        } else {
-            disposition("attachment", base)
-        };
-        reply.set("content-disposition", value.replace('\n', "%0A"));
-        reply.set("expires", http_date(info.expires));
+        Ok(ObjectRead {
+            object,
+            shown,
+            pieces,
+            total,
+            validators,
+            temp_url,
+        })
     }
 
     /// Reads a small object's data whole (manifests).
@@ -657,16 +636,35 @@ impl ObjectStore {
             }
             inst
         } else {
-            let reply = self
-                .object_reply(&src_req, &source, &Access::default())
+            let read = self
+                .object_read(&src_req, source.clone(), &Access::default())
                 .await?;
-            if !reply.status.is_success() {
-                return Err(SwiftError::from_status(reply.status, ""));
-            }
-            let pieces = match reply.body {
-                super::ReplyBody::Pieces(p) => p,
-                super::ReplyBody::Bytes(b) => vec![Piece::Data(b)],
-                super::ReplyBody::Empty => Vec::new(),
+            // The source is read as a GET would be, conditionals and
+            // `Range` included; what a GET would not answer with data
+            // fails the copy with that status.
+            let pieces = match read::select(&src_req, &read.validators, read.total) {
+                Selection::NotModified => {
+                    return Err(SwiftError::from_status(StatusCode::NOT_MODIFIED, ""))
+                }
+                Selection::PreconditionFailed => {
+                    return Err(SwiftError::from_status(StatusCode::PRECONDITION_FAILED, ""))
+                }
+                Selection::Unsatisfiable => {
+                    return Err(SwiftError::from_status(
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        "",
+                    ))
+                }
+                Selection::Head => Vec::new(),
+                Selection::Whole => read.pieces,
+                Selection::Range(s, e) => read::slice(&read.pieces, s, e),
+                Selection::Ranges(r) => read::multipart(
+                    &read.pieces,
+                    &r,
+                    header_text(read.content_type()).unwrap_or("application/octet-stream"),
+                    read.total,
+                    &common::ids::hex_id(),
+                ),
             };
             let total = read::total_len(&pieces);
             if total > self.settings.max_file_size {
@@ -720,4 +718,55 @@ impl ObjectStore {
 /// `quote(name, safe=' /')` for the `filename=` of a disposition.
 fn quote_keep_space(s: &str) -> String {
     names::quote(s).replace("%20", " ")
+}
+
+/// What a temp URL read shows: no private metadata (only
+/// `X-Object-Meta-Public-*` stays), and the `Content-Disposition` the URL
+/// asks for (else the stored one, else an attachment named after the
+/// object).
+fn temp_url_shown(req: &Request, info: &super::tempurl::TempUrl, o: &mut Object) -> TempUrlShown {
+    o.metadata
+        .retain(|k, _| !k.starts_with("x-object-meta-") || k.starts_with("x-object-meta-public-"));
+    let existing = o
+        .metadata
+        .get("content-disposition")
+        .and_then(|v| header_text(v))
+        .map(str::to_string);
+    let name = req.path.object.as_deref().unwrap_or("");
+    let base = name
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(name);
+    let disposition = |kind: &str, f: &str| {
+        format!(
+            "{kind}; filename=\"{}\"; filename*=UTF-8''{}",
+            quote_keep_space(f),
+            names::quote(f)
+        )
+    };
+    let value = if info.inline {
+        match &info.filename {
+            Some(f) => disposition("inline", f),
+            None => "inline".into(),
+        }
+    } else if let Some(f) = &info.filename {
+        disposition("attachment", f)
+    } else if let Some(e) = existing {
+        e
+    } else {
+        disposition("attachment", base)
+    };
+    TempUrlShown {
+        disposition: value.replace('\n', "%0A"),
+        expires: info.expires,
+    }
+}
+
+/// `v` if it is sent as a header and reads back as text (visible ASCII,
+/// spaces and tabs), as `HeaderValue::to_str` would; `None` otherwise.
+pub fn header_text(v: &str) -> Option<&str> {
+    v.bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        .then_some(v)
 }

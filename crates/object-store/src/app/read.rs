@@ -5,7 +5,7 @@
 //! `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`) as swob
 //! evaluates them.
 
-use super::{Reply, ReplyBody, Request};
+use super::Request;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -115,91 +115,72 @@ pub fn conditional(req: &Request, v: &Validators) -> Option<StatusCode> {
     None
 }
 
-/// Finishes a GET or HEAD of object data: `reply` carries the object's
-/// headers; `pieces` its `total` bytes. Applies conditionals, then
-/// `Range`.
-pub fn respond(
-    req: &Request,
-    mut reply: Reply,
-    v: &Validators,
-    pieces: Vec<Piece>,
-    total: u64,
-) -> Reply {
-    reply.set("accept-ranges", "bytes");
-    if let Some(status) = conditional(req, v) {
-        reply.status = status;
-        reply.body = ReplyBody::Empty;
-        reply.length = Some(0);
-        return reply;
+/// What a GET or HEAD of object data answers, after the conditionals
+/// and then `Range` (as swob evaluates them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// 304.
+    NotModified,
+    /// 412.
+    PreconditionFailed,
+    /// A `HEAD`: the headers and the whole length, no data.
+    Head,
+    /// 416: no requested range overlaps the object.
+    Unsatisfiable,
+    /// All of it.
+    Whole,
+    /// One range, `[start, end)`.
+    Range(u64, u64),
+    /// Several ranges, sent as `multipart/byteranges`.
+    Ranges(Vec<(u64, u64)>),
+}
+
+/// Plans the answer to `req` for an object of `total` bytes.
+pub fn select(req: &Request, v: &Validators, total: u64) -> Selection {
+    match conditional(req, v) {
+        Some(StatusCode::NOT_MODIFIED) => return Selection::NotModified,
+        Some(_) => return Selection::PreconditionFailed,
+        None => {}
     }
     if req.is_head() {
-        reply.length = Some(total);
-        return reply;
+        return Selection::Head;
     }
     let ranges = req
         .header("range")
         .and_then(crate::http::parse_range)
         .map(|specs| crate::http::ranges_for_length(&specs, total));
     match ranges {
-        Some(r) if r.is_empty() => {
-            let mut out = Reply::new(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header("content-range", format!("bytes */{total}"));
-            out.headers.extend(
-                reply
-                    .headers
-                    .iter()
-                    .filter(|(k, _)| k.as_str().starts_with("x-") || *k == "accept-ranges")
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            );
-            out.with_body(
-                "text/html; charset=UTF-8",
-                "<html><h1>Requested Range Not Satisfiable</h1><p>The Range requested is not available.</p></html>",
-            )
-        }
+        Some(r) if r.is_empty() => Selection::Unsatisfiable,
         // A zero-byte object asked for its last bytes: the whole (empty)
         // object, as swob, Apache and nginx answer.
-        Some(_) if total == 0 => {
-            reply.body = ReplyBody::Pieces(pieces);
-            reply
-        }
-        Some(r) if r.len() == 1 => {
-            let (s, e) = r[0];
-            reply.status = StatusCode::PARTIAL_CONTENT;
-            reply.set("content-range", crate::http::content_range(s, e, total));
-            reply.body = ReplyBody::Pieces(slice(&pieces, s, e));
-            reply
-        }
-        Some(r) => {
-            let boundary = common::ids::hex_id();
-            let ctype = reply
-                .headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let mut body = Vec::new();
-            for (s, e) in r {
-                body.push(Piece::Data(Bytes::from(format!(
-                    "--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: {}\r\n\r\n",
-                    crate::http::content_range(s, e, total)
-                ))));
-                body.extend(slice(&pieces, s, e));
-                body.push(Piece::Data(Bytes::from_static(b"\r\n")));
-            }
-            body.push(Piece::Data(Bytes::from(format!("--{boundary}--"))));
-            reply.status = StatusCode::PARTIAL_CONTENT;
-            reply.set(
-                "content-type",
-                format!("multipart/byteranges;boundary={boundary}"),
-            );
-            reply.body = ReplyBody::Pieces(body);
-            reply
-        }
-        None => {
-            reply.body = ReplyBody::Pieces(pieces);
-            reply
-        }
+        Some(_) if total == 0 => Selection::Whole,
+        Some(r) if r.len() == 1 => Selection::Range(r[0].0, r[0].1),
+        Some(r) => Selection::Ranges(r),
+        None => Selection::Whole,
     }
+}
+
+/// The `multipart/byteranges` body of `ranges` of `pieces` (each part
+/// headed by `content_type` and its `Content-Range`), separated by
+/// `boundary`.
+pub fn multipart(
+    pieces: &[Piece],
+    ranges: &[(u64, u64)],
+    content_type: &str,
+    total: u64,
+    boundary: &str,
+) -> Vec<Piece> {
+    let mut body = Vec::new();
+    for &(s, e) in ranges {
+        body.push(Piece::Data(Bytes::from(format!(
+            "--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            crate::http::content_range(s, e, total)
+        ))));
+        body.extend(slice(pieces, s, e));
+        body.push(Piece::Data(Bytes::from_static(b"\r\n")));
+    }
+    body.push(Piece::Data(Bytes::from(format!("--{boundary}--"))));
+    body
 }
 
 /// Bodies up to this size are read in one go; larger ones stream.
