@@ -4,10 +4,11 @@
 //! them into Swift's headers and its plain, JSON and XML listings.
 
 use super::method_not_allowed;
+use super::reply::Reply;
 use crate::app::accounts::AccountInfo;
 use crate::app::listing::{self, Entry, Format};
 use crate::app::write::BodyStream;
-use crate::app::{ObjectStore, Reply, Request, SwiftError};
+use crate::app::{ObjectStore, Request, SwiftError};
 use crate::db::containers::Container;
 use crate::http::{iso_listing, timestamp_normal};
 use axum::http::{Method, StatusCode};

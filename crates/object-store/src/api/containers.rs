@@ -4,9 +4,10 @@
 //! headers and plain, JSON and XML listings.
 
 use super::method_not_allowed;
+use super::reply::Reply;
 use crate::app::containers::{ContainerInfo, ContainerPut};
 use crate::app::listing::{self, Entry, Format};
-use crate::app::{ObjectStore, Reply, Request, SwiftError};
+use crate::app::{ObjectStore, Request, SwiftError};
 use crate::db::objects::Object;
 use crate::http::{http_date, iso_listing, last_modified_secs, timestamp_normal};
 use axum::http::{Method, StatusCode};

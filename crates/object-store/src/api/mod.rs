@@ -13,10 +13,11 @@ pub mod errors;
 pub mod info;
 pub mod objects;
 pub mod openapi;
+pub mod reply;
 
 pub use openapi::openapi;
 
-use crate::app::{read, ObjectStore, Reply, ReplyBody, Request, SwiftError};
+use crate::app::{read, ObjectStore, Request, SwiftError};
 use crate::names;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -26,6 +27,7 @@ use axum::routing::get;
 use axum::Router;
 use common::http::QueryMap;
 use futures_util::StreamExt;
+use reply::{Reply, ReplyBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -7,12 +7,13 @@
 
 use super::bulk::{render_deleted, result_body, result_format};
 use super::method_not_allowed;
+use super::reply::{Reply, ReplyBody};
 use crate::app::objects::{
     ObjectDeleted, ObjectPut, ObjectRead, ObjectWritten, Shown, SLO_MANIFEST_CONTENT_TYPE,
 };
 use crate::app::read::{self, Selection};
 use crate::app::write::BodyStream;
-use crate::app::{ObjectStore, Reply, ReplyBody, Request, SwiftError};
+use crate::app::{ObjectStore, Request, SwiftError};
 use crate::db::objects::Object;
 use crate::http::{http_date, last_modified_secs, timestamp_normal};
 use crate::names;

@@ -6,7 +6,6 @@
 //! evaluates them.
 
 use super::Request;
-use axum::http::StatusCode;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -83,17 +82,18 @@ pub struct Validators {
     pub last_modified: i64,
 }
 
-/// swob's `_get_conditional_response_status`: 304 or 412, or `None` to
-/// go on.
-pub fn conditional(req: &Request, v: &Validators) -> Option<StatusCode> {
+/// swob's `_get_conditional_response_status`: 304 or 412 (as
+/// [`Selection::NotModified`] and [`Selection::PreconditionFailed`]), or
+/// `None` to go on.
+pub fn conditional(req: &Request, v: &Validators) -> Option<Selection> {
     if let Some(m) = req.header("if-none-match") {
         if crate::http::Match::parse(m).contains(&v.etag) {
-            return Some(StatusCode::NOT_MODIFIED);
+            return Some(Selection::NotModified);
         }
     }
     if let Some(m) = req.header("if-match") {
         if !crate::http::Match::parse(m).contains(&v.etag) {
-            return Some(StatusCode::PRECONDITION_FAILED);
+            return Some(Selection::PreconditionFailed);
         }
     }
     if let Some(since) = req
@@ -101,7 +101,7 @@ pub fn conditional(req: &Request, v: &Validators) -> Option<StatusCode> {
         .and_then(crate::http::parse_http_date)
     {
         if v.last_modified <= since {
-            return Some(StatusCode::NOT_MODIFIED);
+            return Some(Selection::NotModified);
         }
     }
     if let Some(since) = req
@@ -109,7 +109,7 @@ pub fn conditional(req: &Request, v: &Validators) -> Option<StatusCode> {
         .and_then(crate::http::parse_http_date)
     {
         if v.last_modified > since {
-            return Some(StatusCode::PRECONDITION_FAILED);
+            return Some(Selection::PreconditionFailed);
         }
     }
     None
@@ -137,10 +137,8 @@ pub enum Selection {
 
 /// Plans the answer to `req` for an object of `total` bytes.
 pub fn select(req: &Request, v: &Validators, total: u64) -> Selection {
-    match conditional(req, v) {
-        Some(StatusCode::NOT_MODIFIED) => return Selection::NotModified,
-        Some(_) => return Selection::PreconditionFailed,
-        None => {}
+    if let Some(stop) = conditional(req, v) {
+        return stop;
     }
     if req.is_head() {
         return Selection::Head;
