@@ -770,3 +770,80 @@ pub fn header_text(v: &str) -> Option<&str> {
         .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
         .then_some(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::tempurl::TempUrl;
+
+    fn request(object: &str) -> Request {
+        Request {
+            method: axum::http::Method::GET,
+            path: names::SwiftPath {
+                account: "AUTH_a".into(),
+                container: Some("c".into()),
+                object: Some(object.into()),
+            },
+            headers: Default::default(),
+            query: Default::default(),
+            caller: Caller::Anonymous,
+            temp_url: None,
+        }
+    }
+
+    fn object(meta: &[(&str, &str)]) -> Object {
+        Object {
+            metadata: meta
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            ..Object::default()
+        }
+    }
+
+    #[test]
+    fn temp_url_reads_hide_private_metadata_and_name_the_download() {
+        let url = |filename: Option<&str>, inline| TempUrl {
+            expires: 1_700_000_000,
+            filename: filename.map(str::to_string),
+            inline,
+        };
+        let mut o = object(&[
+            ("x-object-meta-secret", "s"),
+            ("x-object-meta-public-note", "p"),
+            ("content-disposition", "attachment; filename=stored"),
+        ]);
+        let shown = temp_url_shown(&request("dir/file name.txt"), &url(None, false), &mut o);
+        assert_eq!(
+            o.metadata.keys().collect::<Vec<_>>(),
+            ["content-disposition", "x-object-meta-public-note"]
+        );
+        // The stored disposition wins when the URL names no file.
+        assert_eq!(shown.disposition, "attachment; filename=stored");
+        assert_eq!(shown.expires, 1_700_000_000);
+
+        let mut o = object(&[]);
+        let shown = temp_url_shown(&request("dir/file name.txt"), &url(None, false), &mut o);
+        assert_eq!(
+            shown.disposition,
+            "attachment; filename=\"file name.txt\"; filename*=UTF-8''file%20name.txt"
+        );
+        let shown = temp_url_shown(&request("o"), &url(Some("a\nb"), true), &mut o);
+        assert_eq!(
+            shown.disposition,
+            "inline; filename=\"a%0Ab\"; filename*=UTF-8''a%0Ab"
+        );
+        let shown = temp_url_shown(&request("o"), &url(None, true), &mut o);
+        assert_eq!(shown.disposition, "inline");
+    }
+
+    #[test]
+    fn header_text_is_what_reads_back_as_a_header() {
+        assert_eq!(
+            header_text("text/plain; a=b\tc"),
+            Some("text/plain; a=b\tc")
+        );
+        assert_eq!(header_text("caf\u{e9}"), None);
+        assert_eq!(header_text("a\u{7f}"), None);
+    }
+}

@@ -257,6 +257,84 @@ mod tests {
         v
     }
 
+    fn request(method: &str, headers: &[(&'static str, &str)]) -> Request {
+        let mut h = axum::http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, axum::http::HeaderValue::from_str(v).unwrap());
+        }
+        Request {
+            method: method.parse().unwrap(),
+            path: crate::names::SwiftPath {
+                account: "AUTH_a".into(),
+                container: Some("c".into()),
+                object: Some("o".into()),
+            },
+            headers: h,
+            query: common::http::QueryMap::default(),
+            caller: super::super::Caller::Anonymous,
+            temp_url: None,
+        }
+    }
+
+    #[test]
+    fn selects_after_conditionals_then_ranges() {
+        let v = Validators {
+            etag: "abc".into(),
+            last_modified: 1_000_000,
+        };
+        let sel =
+            |m: &str, h: &[(&'static str, &str)], total: u64| select(&request(m, h), &v, total);
+        assert_eq!(sel("GET", &[], 10), Selection::Whole);
+        assert_eq!(sel("HEAD", &[("range", "bytes=0-1")], 10), Selection::Head);
+        // Conditionals come before HEAD and Range.
+        assert_eq!(
+            sel("HEAD", &[("if-none-match", "\"abc\"")], 10),
+            Selection::NotModified
+        );
+        assert_eq!(
+            sel(
+                "GET",
+                &[("if-match", "\"xyz\""), ("range", "bytes=0-1")],
+                10
+            ),
+            Selection::PreconditionFailed
+        );
+        let later = crate::http::http_date(2_000_000);
+        assert_eq!(
+            sel("GET", &[("if-modified-since", &later)], 10),
+            Selection::NotModified
+        );
+        assert_eq!(
+            sel("GET", &[("range", "bytes=2-4")], 10),
+            Selection::Range(2, 5)
+        );
+        assert_eq!(
+            sel("GET", &[("range", "bytes=-3")], 10),
+            Selection::Range(7, 10)
+        );
+        assert_eq!(
+            sel("GET", &[("range", "bytes=0-0,5-6")], 10),
+            Selection::Ranges(vec![(0, 1), (5, 7)])
+        );
+        assert_eq!(
+            sel("GET", &[("range", "bytes=20-30")], 10),
+            Selection::Unsatisfiable
+        );
+        // The last bytes of an empty object: the whole (empty) object.
+        assert_eq!(sel("GET", &[("range", "bytes=-5")], 0), Selection::Whole);
+    }
+
+    #[test]
+    fn multipart_bodies_head_each_range() {
+        let p = data(&[b"abcdefgh"]);
+        let body = multipart(&p, &[(0, 2), (6, 8)], "text/plain", 8, "B");
+        assert_eq!(
+            String::from_utf8(flat(&body)).unwrap(),
+            "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/8\r\n\r\nab\r\n\
+             --B\r\nContent-Type: text/plain\r\nContent-Range: bytes 6-7/8\r\n\r\ngh\r\n--B--"
+        );
+    }
+
     #[test]
     fn slices_across_pieces() {
         let p = data(&[b"abc", b"defg", b"h"]);
