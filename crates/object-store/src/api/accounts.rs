@@ -3,10 +3,11 @@
 //! answer with [`AccountInfo`] and listing entries; this module turns
 //! them into Swift's headers and its plain, JSON and XML listings.
 
+use super::listing::{self, Format};
 use super::method_not_allowed;
 use super::reply::Reply;
 use crate::app::accounts::AccountInfo;
-use crate::app::listing::{self, Entry, Format};
+use crate::app::listing::Entry;
 use crate::app::write::BodyStream;
 use crate::app::{ObjectStore, Request, SwiftError};
 use crate::db::containers::Container;

@@ -5,10 +5,10 @@
 //! before the resource's own `PUT`). Always 200 with a result document in
 //! the format `Accept` asks for; an unknown archive format is a plain 400.
 
+use super::listing::{self, Format};
 use super::reply::Reply;
 use crate::app::bulk::{status_line, BulkResult};
 use crate::app::extract::{standard_body, Extracted};
-use crate::app::listing::{self, Format};
 use crate::app::write::BodyStream;
 use crate::app::{ObjectStore, Request, SwiftError};
 use crate::archive::Compression;

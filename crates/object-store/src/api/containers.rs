@@ -3,10 +3,11 @@
 //! [`ContainerPut`]; this module turns them into Swift's statuses,
 //! headers and plain, JSON and XML listings.
 
+use super::listing::{self, Format};
 use super::method_not_allowed;
 use super::reply::Reply;
 use crate::app::containers::{ContainerInfo, ContainerPut};
-use crate::app::listing::{self, Entry, Format};
+use crate::app::listing::Entry;
 use crate::app::{ObjectStore, Request, SwiftError};
 use crate::db::objects::Object;
 use crate::http::{http_date, iso_listing, last_modified_secs, timestamp_normal};

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod cors;
 pub mod errors;
 pub mod info;
+pub mod listing;
 pub mod objects;
 pub mod openapi;
 pub mod reply;

@@ -9,10 +9,10 @@
 //! An object name may hold slashes, which an OpenAPI path parameter
 //! cannot: the document describes single-segment names.
 
-use crate::app::info::Capabilities;
-use crate::app::listing::{
+use super::listing::{
     AccountListingEntry, ContainerEntry, ContainerListingEntry, ObjectEntry, Subdir,
 };
+use crate::app::info::Capabilities;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
