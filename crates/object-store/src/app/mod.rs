@@ -26,12 +26,12 @@ pub mod tempurl;
 pub mod versions;
 pub mod write;
 
+use crate::config::ObjectStoreConfig;
 use crate::names::{PathError, SwiftPath};
 use crate::store::DataStore;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use bytes::Bytes;
 use common::clock::SharedClock;
-use common::config::ObjectStoreConfig;
 use common::http::QueryMap;
 use common::Error;
 use std::sync::Arc;
