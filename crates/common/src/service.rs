@@ -1,9 +1,9 @@
 //! The seam every service crate presents itself through, so the
 //! composition root (`oxistack::cloud`) treats them all alike: each crate
-//! exports one [`ServiceDef`] (its config section, how to find its port, whether it is
-//! enabled, how to build it from a [`ServiceContext`]) and its service
-//! type implements [`Service`] (catalog entry, routers, error renderer,
-//! extra roles, background tasks, shutdown, policy).
+//! exports one [`ServiceDef`] (its config section, how to find its port,
+//! whether it is enabled, how to build it from a [`ServiceContext`]) and
+//! its service type implements [`Service`] (catalog entry, routers, error
+//! renderer, extra roles, background tasks, shutdown, policy).
 //!
 //! Identity is built first and by name, since it bootstraps the cloud and
 //! validates everyone's tokens, but it implements [`Service`] like the
