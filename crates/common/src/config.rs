@@ -6,8 +6,15 @@
 //! that works on one host, an absent file means all defaults, and any key can
 //! be overridden by an `OXISTACK_*` environment variable: `OXISTACK_LISTEN`
 //! for a top-level key, `OXISTACK_IDENTITY_PORT` for `[identity] port`.
+//!
+//! This module holds the shared keys. Each service's section (`[image]`)
+//! is defined by the service's crate as a [`Section`]; the loader is given
+//! the sections as [`SectionDef`]s (the composition root's list), keeps each
+//! one's table as written, and has its crate's type read and check it.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,149 +73,12 @@ pub struct Config {
     /// Port of the internal API node agents call (`crates/nodes`); no
     /// OpenStack service uses 9800.
     pub internal_api_port: u16,
-    pub identity: IdentityConfig,
-    pub image: ImageConfig,
-    pub object_store: ObjectStoreConfig,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct IdentityConfig {
-    pub port: u16,
-    /// Token lifetime in seconds (Keystone's `[token] expiration`).
-    pub token_expiration: i64,
-    /// Fernet keys kept by rotation (Keystone's `[fernet_tokens] max_active_keys`).
-    pub max_active_keys: usize,
-    /// Key repository; empty means `<state_dir>/fernet-keys`.
-    pub key_repository: String,
-    /// Key repository encrypting credential blobs; empty means
-    /// `<state_dir>/credential-keys`.
-    pub credential_key_repository: String,
-    /// A JSON policy file whose rules override the defaults.
-    pub policy_file: String,
-    /// Argon2id memory cost in KiB.
-    pub password_hash_memory_kib: u32,
-    /// Argon2id iterations.
-    pub password_hash_iterations: u32,
-    /// Default page size when a list request gives no `limit`; 0 = unlimited
-    /// as Keystone's `list_limit` unset.
-    pub list_limit: usize,
-    /// Keystone's `[security_compliance]` options, all off by default as in
-    /// Keystone: failed password attempts before the account locks (0 = never).
-    pub lockout_failure_attempts: u32,
-    /// Seconds a locked account stays locked.
-    pub lockout_duration: i64,
-    /// Days a password stays valid (0 = forever).
-    pub password_expires_days: u32,
-    /// A new password must differ from this many previous ones (0 = off).
-    pub unique_last_password_count: u32,
-    /// Days before a user may change their password again (0 = any time).
-    pub minimum_password_age: u32,
-    /// A regular expression every new password must match (empty = any).
-    pub password_regex: String,
-    /// What `password_regex` asks for, in words shown to the user.
-    pub password_regex_description: String,
-}
-
-/// `[image]`: the Glance service.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImageConfig {
-    pub port: u16,
-    /// Where image data lives; empty means `<state_dir>/images`.
-    pub data_dir: String,
-    /// Images a project may own (Glance's `image_count_total` limit);
-    /// -1 = unlimited.
-    pub quota_images: i64,
-    /// Bytes of image data (uploaded and staged) a project may store
-    /// (Glance's `image_size_total`, in bytes rather than MiB); -1 = unlimited.
-    pub quota_bytes: i64,
-    /// Largest single image in bytes (Glance's `image_size_cap`).
-    pub image_size_cap: i64,
-    /// URL prefixes `web-download` may fetch from (`http://mirror.lan/`);
-    /// empty disables the method, as an operator must opt in to letting
-    /// the cloud fetch URLs on a user's behalf.
-    pub web_download_allowed: Vec<String>,
-    /// Default page size of image lists (Glance's `limit_param_default`).
-    pub list_limit: usize,
-    /// Largest page a client may ask for (Glance's `api_limit_max`).
-    pub list_limit_max: usize,
-    /// A JSON policy file whose rules override Glance's defaults.
-    pub policy_file: String,
-}
-
-impl Default for ImageConfig {
-    fn default() -> Self {
-        Self {
-            port: 9292,
-            data_dir: String::new(),
-            quota_images: -1,
-            quota_bytes: -1,
-            image_size_cap: 1 << 40,
-            web_download_allowed: Vec::new(),
-            list_limit: 25,
-            list_limit_max: 1000,
-            policy_file: String::new(),
-        }
-    }
-}
-
-/// `[object_store]`: the Swift service.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ObjectStoreConfig {
-    pub port: u16,
-    /// Where object data lives; empty means `<state_dir>/objects`.
-    pub data_dir: String,
-    /// Roles that own the project's account (keystoneauth's
-    /// `operator_roles`; Kolla sets `admin, member`).
-    pub operator_roles: Vec<String>,
-    /// Roles that may read the project's account (keystoneauth's
-    /// `project_reader_roles`).
-    pub reader_roles: Vec<String>,
-    /// The role with access to every account, the only one allowed to set
-    /// account quotas (keystoneauth's `reseller_admin_role`).
-    pub reseller_admin_role: String,
-    /// Largest single object in bytes (Swift's `max_file_size`).
-    pub max_file_size: u64,
-    /// Seconds between passes of the expirer that reclaims objects past
-    /// their `X-Delete-At`.
-    pub expirer_interval: u64,
-    /// Containers one archive upload may create (Swift's bulk
-    /// `max_containers_per_extraction`).
-    pub max_containers_per_extraction: usize,
-    /// Failed members after which an archive upload stops (Swift's bulk
-    /// `max_failed_extractions`).
-    pub max_failed_extractions: usize,
-    /// Origins allowed cross-origin requests to every container, besides
-    /// each container's `X-Container-Meta-Access-Control-Allow-Origin`
-    /// (Swift's `cors_allow_origin`).
-    pub cors_allow_origin: Vec<String>,
-    /// Headers exposed to cross-origin callers besides Swift's own list
-    /// (Swift's `cors_expose_headers`).
-    pub cors_expose_headers: Vec<String>,
-    /// Swift's `strict_cors_mode`: a request from an origin the container
-    /// does not allow gets no CORS headers.
-    pub strict_cors_mode: bool,
-}
-
-impl Default for ObjectStoreConfig {
-    fn default() -> Self {
-        Self {
-            port: 8080,
-            data_dir: String::new(),
-            operator_roles: vec!["admin".into(), "member".into(), "swiftoperator".into()],
-            reader_roles: vec!["reader".into()],
-            reseller_admin_role: "ResellerAdmin".into(),
-            max_file_size: 5_368_709_122,
-            expirer_interval: 10,
-            max_containers_per_extraction: 10_000,
-            max_failed_extractions: 1000,
-            cors_allow_origin: Vec::new(),
-            cors_expose_headers: Vec::new(),
-            strict_cors_mode: true,
-        }
-    }
+    /// Each service's own section as written in the file (with any
+    /// `OXISTACK_*` overrides applied), keyed by section name. The
+    /// service crate owns its keys, defaults and rules ([`Section`]);
+    /// common only carries the table.
+    #[serde(skip)]
+    pub sections: BTreeMap<String, toml::Table>,
 }
 
 impl Default for Config {
@@ -231,34 +101,7 @@ impl Default for Config {
             log_level: "info".into(),
             header_read_timeout: 10,
             internal_api_port: 9800,
-            identity: IdentityConfig::default(),
-            image: ImageConfig::default(),
-            object_store: ObjectStoreConfig::default(),
-        }
-    }
-}
-
-impl Default for IdentityConfig {
-    fn default() -> Self {
-        Self {
-            port: 5000,
-            token_expiration: 3600,
-            max_active_keys: 3,
-            key_repository: String::new(),
-            credential_key_repository: String::new(),
-            policy_file: String::new(),
-            // OWASP's Argon2id setting m=7 MiB, t=5: as strong as its
-            // m=19 MiB, t=2, with a third of the memory per login.
-            password_hash_memory_kib: 7 * 1024,
-            password_hash_iterations: 5,
-            list_limit: 0,
-            lockout_failure_attempts: 0,
-            lockout_duration: 1800,
-            password_expires_days: 0,
-            unique_last_password_count: 0,
-            minimum_password_age: 0,
-            password_regex: String::new(),
-            password_regex_description: String::new(),
+            sections: BTreeMap::new(),
         }
     }
 }
@@ -266,11 +109,13 @@ impl Default for IdentityConfig {
 impl Config {
     /// Reads `path` (absent = defaults: for the default path only, see
     /// [`Config::load_given`]) and applies `OXISTACK_*` overrides from `env`.
+    /// `sections` are the services' sections the file may hold.
     pub fn load(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionDef],
     ) -> Result<Self, ConfigError> {
-        Self::load_file(path, false, env)
+        Self::load_file(path, false, env, sections)
     }
 
     /// As [`Config::load`] for a file the operator named (`--config`): its
@@ -278,19 +123,21 @@ impl Config {
     pub fn load_given(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionDef],
     ) -> Result<Self, ConfigError> {
-        Self::load_file(path, true, env)
+        Self::load_file(path, true, env, sections)
     }
 
     fn load_file(
         path: &Path,
         must_exist: bool,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionDef],
     ) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-                return Self::parse("", None, env);
+                return Self::parse("", None, env, sections);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ConfigError::Missing(path.to_path_buf()));
@@ -302,14 +149,25 @@ impl Config {
                 });
             }
         };
-        Self::parse(&text, Some(path), env)
+        Self::parse(&text, Some(path), env, sections)
     }
 
     pub fn from_toml(
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionDef],
     ) -> Result<Self, ConfigError> {
-        Self::parse(text, None, env)
+        Self::parse(text, None, env, sections)
+    }
+
+    /// The configuration as the TOML text [`Config::from_toml`] reads back
+    /// (shared keys, then the sections as given).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        let mut t = toml::Table::try_from(self).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (name, section) in &self.sections {
+            t.insert(name.clone(), toml::Value::Table(section.clone()));
+        }
+        toml::to_string(&t).map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     /// Parses `text` (read from `source`, named in errors) and applies
@@ -318,6 +176,7 @@ impl Config {
         text: &str,
         source: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
+        sections: &[SectionDef],
     ) -> Result<Self, ConfigError> {
         let in_file = |msg: String| match source {
             Some(p) => ConfigError::File {
@@ -329,8 +188,11 @@ impl Config {
         let mut file: toml::Table = toml::from_str(text).map_err(|e| in_file(e.to_string()))?;
         // The defaults tell each key's type, so `OXISTACK_ENABLE_SWIFT=false`
         // becomes a boolean and `OXISTACK_LISTEN=10.0.0.1` stays a string.
-        let defaults = toml::Table::try_from(Config::default())
+        let mut defaults = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for s in sections {
+            defaults.insert(s.name.to_string(), toml::Value::Table((s.defaults)()?));
+        }
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("OXISTACK_") else {
                 continue;
@@ -367,16 +229,69 @@ impl Config {
                 t.insert(key.to_string(), v);
             }
         }
-        let cfg: Config = toml::Value::Table(file)
+        // The sections leave the file before the shared keys are read, and
+        // each is read by its own crate's type.
+        let mut raw = BTreeMap::new();
+        for s in sections {
+            if let Some(v) = file.remove(s.name) {
+                raw.insert(s.name, v);
+            }
+        }
+        let mut cfg: Config = toml::Value::Table(file)
             .try_into()
-            .map_err(|e: toml::de::Error| in_file(e.to_string()))?;
-        cfg.validate().map_err(|e| match (e, source) {
+            .map_err(|e: toml::de::Error| in_file(unknown_with_sections(e, sections)))?;
+        for s in sections {
+            let Some(v) = raw.remove(s.name) else {
+                continue;
+            };
+            (s.parse)(&v).map_err(&in_file)?;
+            if let toml::Value::Table(t) = v {
+                cfg.sections.insert(s.name.to_string(), t);
+            }
+        }
+        cfg.validate_with(sections).map_err(|e| match (e, source) {
             (ConfigError::Invalid(m), Some(_)) => {
                 in_file(format!("{m} (with any OXISTACK_* overrides)"))
             }
             (e, _) => e,
         })?;
         Ok(cfg)
+    }
+
+    /// Checks the shared keys' rules, then each section's (its types and
+    /// rules): what `oxistack up` runs before it writes anything, also for
+    /// a configuration changed after it was loaded.
+    pub fn validate_with(&self, sections: &[SectionDef]) -> Result<(), ConfigError> {
+        self.validate()?;
+        for s in sections {
+            let v = toml::Value::Table(self.sections.get(s.name).cloned().unwrap_or_default());
+            (s.parse)(&v).map_err(ConfigError::Invalid)?;
+            (s.validate)(&v).map_err(ConfigError::Invalid)?;
+        }
+        Ok(())
+    }
+
+    /// The section `S` as configured: its keys over its defaults, checked
+    /// by its rules.
+    pub fn section<S: Section>(&self) -> Result<S, ConfigError> {
+        let v = toml::Value::Table(self.sections.get(S::NAME).cloned().unwrap_or_default());
+        let s = section_of::<S>(S::NAME, &v).map_err(ConfigError::Invalid)?;
+        s.validate().map_err(ConfigError::Invalid)?;
+        Ok(s)
+    }
+
+    /// Changes the section `S` (tests, command-line overrides); the rules
+    /// are checked when it is next read.
+    pub fn update_section<S: Section>(
+        &mut self,
+        change: impl FnOnce(&mut S),
+    ) -> Result<(), ConfigError> {
+        let v = toml::Value::Table(self.sections.get(S::NAME).cloned().unwrap_or_default());
+        let mut s = section_of::<S>(S::NAME, &v).map_err(ConfigError::Invalid)?;
+        change(&mut s);
+        let t = toml::Table::try_from(&s).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.sections.insert(S::NAME.to_string(), t);
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -401,48 +316,6 @@ impl Config {
         if self.header_read_timeout == 0 {
             return Err(ConfigError::Invalid(
                 "header_read_timeout must be positive".into(),
-            ));
-        }
-        if self.identity.token_expiration <= 0 {
-            return Err(ConfigError::Invalid(
-                "identity.token_expiration must be positive".into(),
-            ));
-        }
-        if self.identity.max_active_keys < 2 {
-            return Err(ConfigError::Invalid(
-                "identity.max_active_keys must be at least 2".into(),
-            ));
-        }
-        if self.image.list_limit == 0 || self.image.list_limit > self.image.list_limit_max {
-            return Err(ConfigError::Invalid(
-                "image.list_limit must be between 1 and image.list_limit_max".into(),
-            ));
-        }
-        if self.image.quota_images < -1
-            || self.image.quota_bytes < -1
-            || self.image.image_size_cap <= 0
-        {
-            return Err(ConfigError::Invalid(
-                "image quotas must be -1 (unlimited) or non-negative, image_size_cap positive"
-                    .into(),
-            ));
-        }
-        for p in &self.image.web_download_allowed {
-            if !(p.starts_with("http://") || p.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "image.web_download_allowed entry {p:?} is not an http(s) URL prefix"
-                )));
-            }
-        }
-        if self.object_store.max_file_size == 0 || self.object_store.expirer_interval == 0 {
-            return Err(ConfigError::Invalid(
-                "object_store.max_file_size and object_store.expirer_interval must be positive"
-                    .into(),
-            ));
-        }
-        if self.object_store.reseller_admin_role.is_empty() {
-            return Err(ConfigError::Invalid(
-                "object_store.reseller_admin_role must not be empty".into(),
             ));
         }
         Ok(())
@@ -473,40 +346,91 @@ impl Config {
             self.database_url.clone()
         }
     }
+}
 
-    /// The directory holding object data (`[object_store] data_dir`).
-    pub fn object_data_dir(&self) -> PathBuf {
-        if self.object_store.data_dir.is_empty() {
-            self.state_dir.join("objects")
-        } else {
-            PathBuf::from(&self.object_store.data_dir)
+/// A service's section of the file (`[image]`), defined by the service's
+/// own crate: its keys with their defaults (`Default`), how they are
+/// spelled (serde, with `deny_unknown_fields`) and the rules serde cannot
+/// express ([`Section::validate`]).
+pub trait Section: Serialize + DeserializeOwned + Default {
+    /// The section's name in the file, also the prefix of its
+    /// environment overrides (`object_store` → `OXISTACK_OBJECT_STORE_*`).
+    const NAME: &'static str;
+
+    /// Its rules; the message names the key (`image.list_limit must …`).
+    fn validate(&self) -> Result<(), String>;
+}
+
+/// What the loader knows of a section without its type, so `common` can
+/// read a file whose sections belong to crates it does not depend on.
+/// Built by [`SectionDef::of`]; each service's `ServiceDef` carries one.
+#[derive(Clone, Copy)]
+pub struct SectionDef {
+    pub name: &'static str,
+    /// The section's defaults, which tell the environment overrides' types.
+    pub defaults: fn() -> Result<toml::Table, ConfigError>,
+    /// Reads the section as written: the unknown-key and wrong-type errors.
+    pub parse: fn(&toml::Value) -> Result<(), String>,
+    /// Reads it and checks its rules: the invalid-value errors.
+    pub validate: fn(&toml::Value) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for SectionDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SectionDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SectionDef {
+    pub const fn of<S: Section>() -> SectionDef {
+        SectionDef {
+            name: S::NAME,
+            defaults: defaults_of::<S>,
+            parse: parse_of::<S>,
+            validate: validate_of::<S>,
         }
     }
+}
 
-    /// The directory holding image data (`[image] data_dir`).
-    pub fn image_data_dir(&self) -> PathBuf {
-        if self.image.data_dir.is_empty() {
-            self.state_dir.join("images")
-        } else {
-            PathBuf::from(&self.image.data_dir)
-        }
-    }
+fn defaults_of<S: Section>() -> Result<toml::Table, ConfigError> {
+    toml::Table::try_from(S::default()).map_err(|e| ConfigError::Invalid(e.to_string()))
+}
 
-    pub fn credential_key_repository(&self) -> PathBuf {
-        if self.identity.credential_key_repository.is_empty() {
-            self.state_dir.join("credential-keys")
-        } else {
-            PathBuf::from(&self.identity.credential_key_repository)
-        }
-    }
+fn parse_of<S: Section>(v: &toml::Value) -> Result<(), String> {
+    section_of::<S>(S::NAME, v).map(drop)
+}
 
-    pub fn key_repository(&self) -> PathBuf {
-        if self.identity.key_repository.is_empty() {
-            self.state_dir.join("fernet-keys")
-        } else {
-            PathBuf::from(&self.identity.key_repository)
-        }
+fn validate_of<S: Section>(v: &toml::Value) -> Result<(), String> {
+    section_of::<S>(S::NAME, v)?.validate()
+}
+
+/// The section read from `v`. It is read inside a one-entry table named
+/// after it so toml's errors carry the same key path as when the whole
+/// file was one struct (``in `identity.port` ``).
+fn section_of<S: Section>(name: &str, v: &toml::Value) -> Result<S, String> {
+    let mut t = toml::Table::new();
+    t.insert(name.to_string(), v.clone());
+    let mut m: BTreeMap<String, S> = toml::Value::Table(t)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.to_string())?;
+    m.remove(name)
+        .ok_or_else(|| format!("section {name} missing after parsing"))
+}
+
+/// serde's unknown-key message lists the shared keys only, as the sections
+/// were taken out before the shared keys were read; the sections are keys
+/// of the file too, so they are listed after them as they always were.
+fn unknown_with_sections(e: toml::de::Error, sections: &[SectionDef]) -> String {
+    let mut msg = e.to_string();
+    if msg.starts_with("unknown field `") && msg.contains(", expected one of ") {
+        let tail = msg.len() - msg.trim_end().len();
+        let end = msg.len() - tail;
+        let extra: String = sections.iter().map(|s| format!(", `{}`", s.name)).collect();
+        msg.insert_str(end, &extra);
     }
+    msg
 }
 
 fn bracket(h: &str) -> String {
@@ -544,23 +468,58 @@ fn typed(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
 
+    /// A section as a service crate defines one.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+    #[serde(default, deny_unknown_fields)]
+    struct Sample {
+        port: u16,
+        roles: Vec<String>,
+        strict: bool,
+    }
+
+    impl Default for Sample {
+        fn default() -> Self {
+            Self {
+                port: 8080,
+                roles: vec!["reader".into()],
+                strict: true,
+            }
+        }
+    }
+
+    impl Section for Sample {
+        const NAME: &'static str = "sample_store";
+        fn validate(&self) -> Result<(), String> {
+            if self.port == 1 {
+                return Err("sample_store.port must not be 1".into());
+            }
+            Ok(())
+        }
+    }
+
+    const SECTIONS: &[SectionDef] = &[SectionDef::of::<Sample>()];
+
     #[test]
     fn absent_file_is_defaults() {
-        let c = Config::load(Path::new("/nonexistent/oxistack.toml"), vec![]).unwrap();
+        let c = Config::load(Path::new("/nonexistent/oxistack.toml"), vec![], SECTIONS).unwrap();
         assert_eq!(c, Config::default());
+        assert_eq!(c.section::<Sample>().unwrap(), Sample::default());
     }
 
     #[test]
     fn errors_name_the_file_and_the_variable() {
-        let e = Config::load_given(Path::new("/nonexistent/oxistack.toml"), vec![]).unwrap_err();
+        let e = Config::load_given(Path::new("/nonexistent/oxistack.toml"), vec![], SECTIONS)
+            .unwrap_err();
         assert!(matches!(e, ConfigError::Missing(_)), "{e}");
         assert!(e.to_string().contains("/nonexistent/oxistack.toml"), "{e}");
         let f = std::env::temp_dir().join(format!("oxistack-{}.toml", crate::ids::hex_id()));
         std::fs::write(&f, "listen = \"10.0.0.1\"\n[identity\n").unwrap();
-        let e = Config::load(&f, vec![]).unwrap_err().to_string();
+        let e = Config::load(&f, vec![], SECTIONS).unwrap_err().to_string();
         assert!(e.contains(&f.display().to_string()), "{e}");
         std::fs::write(&f, "no_such_key = 1\n").unwrap();
-        let e = Config::load_given(&f, vec![]).unwrap_err().to_string();
+        let e = Config::load_given(&f, vec![], SECTIONS)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(&f.display().to_string()) && e.contains("no_such_key"),
             "{e}"
@@ -568,120 +527,122 @@ mod tests {
         std::fs::write(&f, "listen = \"10.0.0.1\"\n").unwrap();
         let e = Config::load_given(
             &f,
-            vec![("OXISTACK_OBJECT_STORE_PORT".into(), "eighty".into())],
+            vec![("OXISTACK_SAMPLE_STORE_PORT".into(), "eighty".into())],
+            SECTIONS,
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("OXISTACK_OBJECT_STORE_PORT")
+            e.contains("OXISTACK_SAMPLE_STORE_PORT")
                 && e.contains("eighty")
                 && e.contains("integer"),
             "{e}"
         );
-        assert_eq!(Config::load_given(&f, vec![]).unwrap().listen, "10.0.0.1");
+        std::fs::write(&f, "[sample_store]\nport = 1\n").unwrap();
+        let e = Config::load_given(&f, vec![], SECTIONS)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "invalid configuration in {}: sample_store.port must not be 1 \
+                 (with any OXISTACK_* overrides)",
+                f.display()
+            )
+        );
+        std::fs::write(&f, "listen = \"10.0.0.1\"\n").unwrap();
+        assert_eq!(
+            Config::load_given(&f, vec![], SECTIONS).unwrap().listen,
+            "10.0.0.1"
+        );
         std::fs::remove_file(&f).unwrap();
     }
 
     #[test]
     fn env_overrides_file_with_types() {
         let c = Config::from_toml(
-            "listen = \"10.0.0.5\"\nenable_swift = true\n[identity]\nport = 5001\n",
+            "listen = \"10.0.0.5\"\nenable_swift = true\n[sample_store]\nport = 5001\n",
             vec![
                 ("OXISTACK_ENABLE_SWIFT".into(), "false".into()),
-                ("OXISTACK_IDENTITY_PORT".into(), "6000".into()),
+                ("OXISTACK_SAMPLE_STORE_PORT".into(), "6000".into()),
+                (
+                    "OXISTACK_SAMPLE_STORE_ROLES".into(),
+                    "reader, auditor".into(),
+                ),
+                ("OXISTACK_SAMPLE_STORE_STRICT".into(), "off".into()),
                 ("OXISTACK_NETWORK_INTERFACE".into(), "eth1".into()),
                 ("UNRELATED".into(), "x".into()),
             ],
+            SECTIONS,
         )
         .unwrap();
         assert_eq!(c.listen, "10.0.0.5");
         assert!(!c.enable_swift);
-        assert_eq!(c.identity.port, 6000);
         assert_eq!(c.network_interface, "eth1");
+        let s: Sample = c.section().unwrap();
+        assert_eq!(s.port, 6000);
+        assert_eq!(s.roles, vec!["reader".to_string(), "auditor".to_string()]);
+        assert!(!s.strict);
     }
 
     #[test]
     fn rejects_unknown_keys_and_bad_values() {
-        assert!(Config::from_toml("no_such_key = 1", vec![]).is_err());
-        assert!(Config::from_toml("listen = \"nope\"", vec![]).is_err());
-        assert!(
-            Config::from_toml("", vec![("OXISTACK_IDENTITY_PORT".into(), "x".into())]).is_err()
-        );
-        assert!(Config::from_toml("compute_driver = \"xen\"", vec![]).is_err());
-    }
-
-    #[test]
-    fn image_section_defaults_and_overrides() {
-        let c = Config::from_toml("state_dir = \"/srv/ox\"\n", vec![]).unwrap();
-        assert_eq!(c.image.port, 9292);
-        assert_eq!(c.image.quota_bytes, -1);
-        assert!(
-            c.image.web_download_allowed.is_empty(),
-            "web-download is opt-in"
-        );
-        assert_eq!(c.image_data_dir(), PathBuf::from("/srv/ox/images"));
-        let c = Config::from_toml(
-            "[image]\nquota_images = 10\nweb_download_allowed = [\"http://mirror.lan/\"]\ndata_dir = \"/data\"\n",
-            vec![
-                ("OXISTACK_IMAGE_PORT".into(), "9393".into()),
-                ("OXISTACK_IMAGE_QUOTA_BYTES".into(), "1048576".into()),
-            ],
-        )
-        .unwrap();
-        assert_eq!(c.image.port, 9393);
-        assert_eq!(c.image.quota_images, 10);
-        assert_eq!(c.image.quota_bytes, 1_048_576);
-        assert_eq!(
-            c.image.web_download_allowed,
-            vec!["http://mirror.lan/".to_string()]
-        );
-        assert_eq!(c.image_data_dir(), PathBuf::from("/data"));
-        let c = Config::from_toml(
+        assert!(Config::from_toml("no_such_key = 1", vec![], SECTIONS).is_err());
+        assert!(Config::from_toml("listen = \"nope\"", vec![], SECTIONS).is_err());
+        assert!(Config::from_toml(
             "",
-            vec![(
-                "OXISTACK_IMAGE_WEB_DOWNLOAD_ALLOWED".into(),
-                "http://a/, http://b/".into(),
-            )],
+            vec![("OXISTACK_SAMPLE_STORE_PORT".into(), "x".into())],
+            SECTIONS
         )
-        .unwrap();
-        assert_eq!(
-            c.image.web_download_allowed,
-            vec!["http://a/".to_string(), "http://b/".to_string()]
-        );
-        assert!(
-            Config::from_toml("[image]\nweb_download_allowed = [\"ftp://x/\"]\n", vec![]).is_err()
-        );
-        assert!(Config::from_toml("[image]\nquota_bytes = -5\n", vec![]).is_err());
-        assert!(Config::from_toml("[image]\nlist_limit = 0\n", vec![]).is_err());
+        .is_err());
+        assert!(Config::from_toml("compute_driver = \"xen\"", vec![], SECTIONS).is_err());
+        // A section nobody defines is an unknown key like any other.
+        assert!(Config::from_toml("[sample_store]\n", vec![], &[]).is_err());
     }
 
     #[test]
-    fn object_store_section_defaults_and_overrides() {
-        let c = Config::from_toml("state_dir = \"/srv/ox\"\n", vec![]).unwrap();
-        assert_eq!(c.object_store.port, 8080);
-        assert_eq!(c.object_store.reseller_admin_role, "ResellerAdmin");
-        assert_eq!(c.object_store.max_file_size, 5_368_709_122);
-        assert_eq!(c.object_data_dir(), PathBuf::from("/srv/ox/objects"));
-        let c = Config::from_toml(
-            "[object_store]\ndata_dir = \"/data/swift\"\noperator_roles = [\"admin\"]\n",
-            vec![
-                ("OXISTACK_OBJECT_STORE_PORT".into(), "8081".into()),
-                (
-                    "OXISTACK_OBJECT_STORE_READER_ROLES".into(),
-                    "reader, auditor".into(),
-                ),
-            ],
-        )
-        .unwrap();
-        assert_eq!(c.object_store.port, 8081);
-        assert_eq!(c.object_store.operator_roles, vec!["admin".to_string()]);
+    fn section_errors_read_as_when_common_held_them() {
+        let err = |t: &str| {
+            Config::from_toml(t, vec![], SECTIONS)
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
-            c.object_store.reader_roles,
-            vec!["reader".to_string(), "auditor".to_string()]
+            err("no_such_key = 1"),
+            "invalid configuration: unknown field `no_such_key`, expected one of `listen`, \
+             `internal_address`, `public_address`, `network_interface`, \
+             `neutron_external_interface`, `state_dir`, `database_url`, `region`, \
+             `compute_driver`, `dataplane`, `enable_cinder`, `enable_swift`, \
+             `enable_horizon`, `max_request_body_size`, `log_level`, `header_read_timeout`, \
+             `internal_api_port`, `sample_store`\n"
         );
-        assert_eq!(c.object_data_dir(), PathBuf::from("/data/swift"));
-        assert!(Config::from_toml("[object_store]\nexpirer_interval = 0\n", vec![]).is_err());
-        assert!(Config::from_toml("[object_store]\nno_such = 1\n", vec![]).is_err());
+        assert_eq!(
+            err("[sample_store]\nport = \"x\""),
+            "invalid configuration: invalid type: string \"x\", expected u16\nin `sample_store.port`\n"
+        );
+        assert_eq!(
+            err("[sample_store]\nno_such = 1"),
+            "invalid configuration: unknown field `no_such`, expected one of `port`, `roles`, `strict`\nin `sample_store`\n"
+        );
+        assert_eq!(
+            err("sample_store = 1"),
+            "invalid configuration: invalid type: integer `1`, expected struct Sample\nin `sample_store`\n"
+        );
+        assert_eq!(
+            err("[sample_store]\nport = 1"),
+            "invalid configuration: sample_store.port must not be 1"
+        );
+    }
+
+    #[test]
+    fn sections_survive_to_toml_and_update() {
+        let mut c = Config::from_toml("[sample_store]\nport = 9\n", vec![], SECTIONS).unwrap();
+        let back = Config::from_toml(&c.to_toml().unwrap(), vec![], SECTIONS).unwrap();
+        assert_eq!(back, c);
+        c.update_section::<Sample>(|s| s.port = 1).unwrap();
+        assert_eq!(c.sections["sample_store"]["port"].as_integer(), Some(1));
+        assert!(c.section::<Sample>().is_err());
+        assert!(c.validate_with(SECTIONS).is_err());
     }
 
     #[test]

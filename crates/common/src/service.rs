@@ -1,9 +1,9 @@
 //! The seam every service crate presents itself through, so the
 //! composition root (`oxistack::cloud`) treats them all alike: each crate
-//! exports one [`ServiceDef`] (how to find its port, whether it is
-//! enabled, how to build it from a [`ServiceContext`]) and its service
-//! type implements [`Service`] (catalog entry, routers, error renderer,
-//! extra roles, background tasks, shutdown, policy).
+//! exports one [`ServiceDef`] (its config section, how to find its port,
+//! whether it is enabled, how to build it from a [`ServiceContext`]) and
+//! its service type implements [`Service`] (catalog entry, routers, error
+//! renderer, extra roles, background tasks, shutdown, policy).
 //!
 //! Identity is built first and by name, since it bootstraps the cloud and
 //! validates everyone's tokens, but it implements [`Service`] like the
@@ -14,7 +14,7 @@
 
 use crate::auth::TokenValidator;
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, ConfigError, SectionDef};
 use crate::http::Renderer;
 use crate::policy::Policy;
 use std::future::Future;
@@ -92,8 +92,12 @@ impl std::fmt::Debug for ServiceContext {
 pub struct ServiceDef {
     /// The service type (`image`): the name in the ready line and `apis`.
     pub service_type: &'static str,
-    /// The configured port of its public API.
-    pub port: fn(&Config) -> u16,
+    /// Its section of the configuration file (`[image]`), which its
+    /// crate defines; the composition root checks it before anything is
+    /// written.
+    pub config: SectionDef,
+    /// The configured port of its public API (from its section).
+    pub port: fn(&Config) -> Result<u16, ConfigError>,
     /// Whether this cloud runs it (`enable_swift`).
     pub enabled: fn(&Config) -> bool,
     /// Builds it (and recovers anything a previous process left half done).

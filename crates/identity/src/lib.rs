@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod app;
+pub mod config;
 pub mod db;
 pub mod password;
 pub mod policies;
@@ -30,6 +31,8 @@ pub enum SetupError {
     Keys(#[from] token::keys::KeyError),
     #[error(transparent)]
     Policy(#[from] common::policy::PolicyError),
+    #[error(transparent)]
+    Config(#[from] common::config::ConfigError),
     #[error("identity.password_regex: {0}")]
     PasswordRegex(#[from] regex_lite::Error),
 }
@@ -40,30 +43,31 @@ pub fn build(
     db: ::db::Db,
     clock: common::clock::SharedClock,
 ) -> Result<Arc<Identity>, SetupError> {
-    let keys = token::KeyRepository::open_or_create(&cfg.key_repository())?;
-    let cred_keys = token::KeyRepository::open_or_create(&cfg.credential_key_repository())?;
-    let policy_file = (!cfg.identity.policy_file.is_empty())
-        .then(|| std::path::PathBuf::from(&cfg.identity.policy_file));
+    let ic: config::IdentityConfig = cfg.section()?;
+    let keys = token::KeyRepository::open_or_create(&ic.key_repository(cfg))?;
+    let cred_keys = token::KeyRepository::open_or_create(&ic.credential_key_repository(cfg))?;
+    let policy_file =
+        (!ic.policy_file.is_empty()).then(|| std::path::PathBuf::from(&ic.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
     let settings = Settings {
-        token_lifetime: cfg.identity.token_expiration * 1_000_000,
+        token_lifetime: ic.token_expiration * 1_000_000,
         hash: password::HashParams {
-            memory_kib: cfg.identity.password_hash_memory_kib,
-            iterations: cfg.identity.password_hash_iterations,
+            memory_kib: ic.password_hash_memory_kib,
+            iterations: ic.password_hash_iterations,
         },
-        list_limit: cfg.identity.list_limit,
+        list_limit: ic.list_limit,
         compliance: app::Compliance {
-            lockout_failure_attempts: cfg.identity.lockout_failure_attempts,
-            lockout_duration: cfg.identity.lockout_duration * 1_000_000,
-            password_expires_days: cfg.identity.password_expires_days,
-            unique_last_password_count: cfg.identity.unique_last_password_count,
-            minimum_password_age: cfg.identity.minimum_password_age,
-            password_regex: if cfg.identity.password_regex.is_empty() {
+            lockout_failure_attempts: ic.lockout_failure_attempts,
+            lockout_duration: ic.lockout_duration * 1_000_000,
+            password_expires_days: ic.password_expires_days,
+            unique_last_password_count: ic.unique_last_password_count,
+            minimum_password_age: ic.minimum_password_age,
+            password_regex: if ic.password_regex.is_empty() {
                 None
             } else {
-                Some(regex_lite::Regex::new(&cfg.identity.password_regex)?)
+                Some(regex_lite::Regex::new(&ic.password_regex)?)
             },
-            password_regex_description: cfg.identity.password_regex_description.clone(),
+            password_regex_description: ic.password_regex_description.clone(),
         },
     };
     Ok(Arc::new(Identity::new(
@@ -72,8 +76,8 @@ pub fn build(
 }
 
 /// The catalog entry for the identity service itself.
-pub fn catalog_entry(cfg: &Config) -> CatalogEntry {
-    entry(cfg, cfg.identity.port)
+pub fn catalog_entry(cfg: &Config) -> Result<CatalogEntry, common::config::ConfigError> {
+    Ok(entry(cfg, cfg.section::<config::IdentityConfig>()?.port))
 }
 
 fn entry(cfg: &Config, port: u16) -> Entry {
@@ -90,7 +94,8 @@ fn entry(cfg: &Config, port: u16) -> Entry {
 /// that needs nothing else from it.
 pub const SERVICE: ServiceDef = ServiceDef {
     service_type: "identity",
-    port: |cfg| cfg.identity.port,
+    config: common::config::SectionDef::of::<config::IdentityConfig>(),
+    port: |cfg| Ok(cfg.section::<config::IdentityConfig>()?.port),
     enabled: |_| true,
     build: |ctx| {
         Box::pin(async move {

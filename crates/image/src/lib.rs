@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod app;
+pub mod config;
 pub mod db;
 pub mod inspect;
 pub mod policies;
@@ -31,6 +32,8 @@ pub enum SetupError {
     Store(#[from] std::io::Error),
     #[error(transparent)]
     Policy(#[from] common::policy::PolicyError),
+    #[error(transparent)]
+    Config(#[from] common::config::ConfigError),
     #[error("image store recovery: {0}")]
     Recover(#[from] common::Error),
 }
@@ -42,16 +45,15 @@ pub async fn build(
     db: ::db::Db,
     clock: common::clock::SharedClock,
 ) -> Result<Arc<Image>, SetupError> {
-    let store = store::Store::open(&cfg.image_data_dir())?;
-    let policy_file = (!cfg.image.policy_file.is_empty())
-        .then(|| std::path::PathBuf::from(&cfg.image.policy_file));
+    let c: config::ImageConfig = cfg.section()?;
+    let store = store::Store::open(&c.data_path(cfg))?;
+    let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
-    let c = &cfg.image;
     let settings = Settings {
         quota_images: c.quota_images,
         quota_bytes: c.quota_bytes,
         size_cap: c.image_size_cap,
-        web_download_allowed: c.web_download_allowed.clone(),
+        web_download_allowed: c.web_download_allowed,
         list_limit: c.list_limit,
         list_limit_max: c.list_limit_max,
     };
@@ -69,7 +71,8 @@ pub async fn build(
 /// How the composition root finds and builds the image service.
 pub const SERVICE: ServiceDef = ServiceDef {
     service_type: "image",
-    port: |cfg| cfg.image.port,
+    config: common::config::SectionDef::of::<config::ImageConfig>(),
+    port: |cfg| Ok(cfg.section::<config::ImageConfig>()?.port),
     enabled: |_| true,
     build: |ctx| {
         Box::pin(async move {

@@ -35,6 +35,7 @@
 pub mod api;
 pub mod app;
 pub mod archive;
+pub mod config;
 pub mod db;
 pub mod http;
 pub mod names;
@@ -53,6 +54,8 @@ pub enum SetupError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Config(#[from] common::config::ConfigError),
 }
 
 /// Builds the object store from the configuration over `db`; `validator`
@@ -63,12 +66,13 @@ pub fn build(
     clock: common::clock::SharedClock,
     validator: Arc<dyn common::auth::TokenValidator>,
 ) -> Result<Arc<ObjectStore>, SetupError> {
-    let dir = cfg.object_data_dir();
+    let c: config::ObjectStoreConfig = cfg.section()?;
+    let dir = c.data_path(cfg);
     let data = store::DataStore::open(&dir).map_err(|source| SetupError::DataDir {
         path: dir.clone(),
         source,
     })?;
-    let settings = Settings::from_config(&cfg.object_store);
+    let settings = Settings::from_config(&c);
     Ok(Arc::new(ObjectStore::new(
         db, data, clock, validator, settings,
     )))
@@ -78,7 +82,8 @@ pub fn build(
 /// (`enable_swift`).
 pub const SERVICE: ServiceDef = ServiceDef {
     service_type: "object-store",
-    port: |cfg| cfg.object_store.port,
+    config: common::config::SectionDef::of::<config::ObjectStoreConfig>(),
+    port: |cfg| Ok(cfg.section::<config::ObjectStoreConfig>()?.port),
     enabled: |cfg| cfg.enable_swift,
     build: |ctx| {
         Box::pin(async move {
@@ -88,7 +93,17 @@ pub const SERVICE: ServiceDef = ServiceDef {
                 ctx.clock.clone(),
                 ctx.validator.clone(),
             )?;
-            let served: Arc<dyn Service> = Arc::new(Served { store, ctx });
+            // As configured, not lowercased as `Settings` keeps it: the
+            // role is created under the name the operator wrote.
+            let reseller_admin_role = ctx
+                .config
+                .section::<config::ObjectStoreConfig>()?
+                .reseller_admin_role;
+            let served: Arc<dyn Service> = Arc::new(Served {
+                store,
+                ctx,
+                reseller_admin_role,
+            });
             Ok(served)
         })
     },
@@ -98,6 +113,7 @@ pub const SERVICE: ServiceDef = ServiceDef {
 struct Served {
     store: Arc<ObjectStore>,
     ctx: ServiceContext,
+    reseller_admin_role: String,
 }
 
 impl Service for Served {
@@ -126,7 +142,7 @@ impl Service for Served {
 
     /// Swift's reseller admin: the only role that sets account quotas.
     fn extra_roles(&self) -> Vec<String> {
-        vec![self.ctx.config.object_store.reseller_admin_role.clone()]
+        vec![self.reseller_admin_role.clone()]
     }
 
     fn background(self: Arc<Self>, stop: Stop) -> Option<BoxFuture<'static, std::io::Result<()>>> {

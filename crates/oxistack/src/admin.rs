@@ -46,7 +46,7 @@ pub async fn reset_password(cfg: &Config, given: Option<String>) -> Result<Passw
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
-    let auth_url = identity::catalog_entry(cfg).public_url;
+    let auth_url = identity::catalog_entry(cfg)?.public_url;
     let clouds_yaml =
         state::write_client_files(dir, &auth_url, &password, &cfg.region, demo.as_deref())?;
     Ok(PasswordReset {

@@ -2,7 +2,7 @@
 
 use crate::state::StateDir;
 use anyhow::{Context, Result};
-use common::config::Config;
+use common::config::{Config, SectionDef};
 use common::service::{Service, ServiceContext, ServiceDef};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,6 +21,16 @@ pub struct ServedApi {
 /// Every service besides identity, in the order they start. Adding a
 /// service is a new crate exporting its `SERVICE` and one line here.
 pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE];
+
+/// Every service's section of the configuration file, identity's first:
+/// the sections a file may hold (a disabled service's too), in the order
+/// errors list them.
+pub fn config_sections() -> Vec<SectionDef> {
+    std::iter::once(&identity::SERVICE)
+        .chain(SERVICES)
+        .map(|d| d.config)
+        .collect()
+}
 
 /// A running cloud.
 pub struct Cloud {
@@ -55,6 +65,9 @@ impl Cloud {
     /// A port of 0 in the configuration binds a free port (tests). A first
     /// start that fails leaves no half-made state directory behind.
     pub async fn start(cfg: Config, clock: common::clock::SharedClock) -> Result<Cloud> {
+        // Every section is checked before the state directory is touched,
+        // also for a configuration changed after it was loaded (tests).
+        cfg.validate_with(&config_sections())?;
         let state = StateDir::open(&cfg.state_dir)?;
         let path = state.path.clone();
         let fresh = state.fresh;
@@ -83,7 +96,7 @@ impl Cloud {
             .collect();
         let mut listeners = Vec::new();
         for def in &defs {
-            let l = common::http::serve::bind(SocketAddr::new(listen, (def.port)(&cfg))).await?;
+            let l = common::http::serve::bind(SocketAddr::new(listen, (def.port)(&cfg)?)).await?;
             listeners.push(l);
         }
 
@@ -320,5 +333,83 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
         if rx.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file's errors read as they did when `common` held every
+    /// section: the sections are listed among the file's keys, in order,
+    /// and a section's errors carry its path.
+    #[test]
+    fn every_section_is_a_key_of_the_file() {
+        let err = |t: &str| {
+            Config::from_toml(t, Vec::new(), &config_sections())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("no_such_key = 1"),
+            "invalid configuration: unknown field `no_such_key`, expected one of `listen`, \
+             `internal_address`, `public_address`, `network_interface`, \
+             `neutron_external_interface`, `state_dir`, `database_url`, `region`, \
+             `compute_driver`, `dataplane`, `enable_cinder`, `enable_swift`, \
+             `enable_horizon`, `max_request_body_size`, `log_level`, `header_read_timeout`, \
+             `internal_api_port`, `identity`, `image`, `object_store`\n"
+        );
+        assert_eq!(
+            err("[no_such]\nx = 1"),
+            err("no_such_key = 1").replace("no_such_key", "no_such")
+        );
+        assert_eq!(
+            err("[identity]\nport = \"x\""),
+            "invalid configuration: invalid type: string \"x\", expected u16\nin `identity.port`\n"
+        );
+        // A disabled service's section is still accepted and checked.
+        let c = Config::from_toml(
+            "enable_swift = false\n[object_store]\nport = 8081\n",
+            Vec::new(),
+            &config_sections(),
+        )
+        .unwrap();
+        assert_eq!((object_store::SERVICE.port)(&c).unwrap(), 8081);
+        assert!(
+            err("enable_swift = false\n[object_store]\nexpirer_interval = 0\n")
+                .contains("object_store.expirer_interval")
+        );
+        // The command line's round trip keeps every section.
+        let c = Config::from_toml(
+            "[identity]\nport = 5001\n[image]\nquota_images = 3\n",
+            vec![("OXISTACK_OBJECT_STORE_PORT".into(), "8082".into())],
+            &config_sections(),
+        )
+        .unwrap();
+        let back =
+            Config::from_toml(&c.to_toml().unwrap(), Vec::new(), &config_sections()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!((identity::SERVICE.port)(&back).unwrap(), 5001);
+        assert_eq!((object_store::SERVICE.port)(&back).unwrap(), 8082);
+    }
+
+    /// A configuration changed after loading (as tests do) is checked
+    /// before the state directory is made.
+    #[tokio::test]
+    async fn an_invalid_section_fails_the_start_before_anything_is_written() {
+        let dir = std::env::temp_dir().join(format!("oxistack-cfg-{}", common::ids::hex_id()));
+        let mut cfg = Config {
+            state_dir: dir.clone(),
+            ..Config::default()
+        };
+        cfg.update_section::<image::config::ImageConfig>(|c| c.list_limit = 0)
+            .unwrap();
+        let clock: common::clock::SharedClock = Arc::new(common::clock::SystemClock);
+        let e = Cloud::start(cfg, clock).await.err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("invalid configuration: image.list_limit must be between 1 and image.list_limit_max")
+        );
+        assert!(!dir.exists());
     }
 }

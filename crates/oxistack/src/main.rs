@@ -169,9 +169,14 @@ enum AdminCommand {
 }
 
 fn load(common: &Common) -> Result<Config> {
+    let sections = oxistack::cloud::config_sections();
     let mut cfg = match &common.config {
-        Some(path) => Config::load_given(path, std::env::vars()),
-        None => Config::load(std::path::Path::new(DEFAULT_CONFIG), std::env::vars()),
+        Some(path) => Config::load_given(path, std::env::vars(), &sections),
+        None => Config::load(
+            std::path::Path::new(DEFAULT_CONFIG),
+            std::env::vars(),
+            &sections,
+        ),
     }?;
     if let Some(d) = &common.state_dir {
         cfg.state_dir = d.clone();
@@ -230,7 +235,11 @@ async fn run(cli: Cli) -> Result<i32> {
                 cfg.dataplane = d;
             }
             // Re-validate after the command-line overrides.
-            let cfg = Config::from_toml(&toml_of(&cfg)?, Vec::<(String, String)>::new())?;
+            let cfg = Config::from_toml(
+                &cfg.to_toml()?,
+                Vec::<(String, String)>::new(),
+                &oxistack::cloud::config_sections(),
+            )?;
             let log = init_logging(&cfg.log_level);
             up(cfg, common, log).await?;
             Ok(0)
@@ -246,9 +255,10 @@ async fn run(cli: Cli) -> Result<i32> {
         } => {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
-            let dir = cfg.key_repository();
+            let ic: identity::config::IdentityConfig = cfg.section()?;
+            let dir = ic.key_repository(&cfg);
             oxistack::admin::check_key_repository(&cfg, &dir, "fernet")?;
-            identity::token::keys::rotate(&dir, cfg.identity.max_active_keys)?;
+            identity::token::keys::rotate(&dir, ic.max_active_keys)?;
             println!("rotated fernet keys in {}", dir.display());
             Ok(0)
         }
@@ -257,9 +267,10 @@ async fn run(cli: Cli) -> Result<i32> {
         } => {
             let cfg = load(&common)?;
             init_logging(&cfg.log_level);
-            let dir = cfg.credential_key_repository();
+            let ic: identity::config::IdentityConfig = cfg.section()?;
+            let dir = ic.credential_key_repository(&cfg);
             oxistack::admin::check_key_repository(&cfg, &dir, "credential")?;
-            identity::token::keys::rotate(&dir, cfg.identity.max_active_keys)?;
+            identity::token::keys::rotate(&dir, ic.max_active_keys)?;
             let db = db::Db::open(&cfg.database_url()).await?;
             let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
             let id = identity::build(&cfg, db, clock)?;
@@ -344,10 +355,6 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
-}
-
-fn toml_of(cfg: &Config) -> Result<String> {
-    Ok(toml::to_string(cfg)?)
 }
 
 async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {

@@ -101,13 +101,16 @@ pub async fn status(cfg: &Config) -> Status {
         })
         .collect();
     if targets.is_empty() {
-        targets.push(("identity".into(), SocketAddr::new(host, cfg.identity.port)));
-        targets.push(("image".into(), SocketAddr::new(host, cfg.image.port)));
-        if cfg.enable_swift {
-            targets.push((
-                "object-store".into(),
-                SocketAddr::new(host, cfg.object_store.port),
-            ));
+        // The configured ports of the services this configuration runs
+        // (identity first), each read from its own section. The loader
+        // has checked every section, so none fails to read here.
+        let defs = std::iter::once(&identity::SERVICE)
+            .chain(crate::cloud::SERVICES)
+            .filter(|d| (d.enabled)(cfg));
+        for def in defs {
+            if let Ok(port) = (def.port)(cfg) {
+                targets.push((def.service_type.into(), SocketAddr::new(host, port)));
+            }
         }
     }
     let mut apis = Vec::new();

@@ -143,6 +143,34 @@ fn commands_refuse_what_would_silently_go_wrong() {
     assert!(!o.status.success());
     assert!(text(&o).contains("OXISTACK_ENABLE_SWIFT"), "{}", text(&o));
 
+    // An invalid service section (read by the service's own crate) stops
+    // `up` before it writes anything, naming the file and the rule.
+    std::fs::write(&bad, "[image]\nlist_limit = 0\n").unwrap();
+    let fresh = s.0.join("never-made");
+    let o = run(
+        &env,
+        &[
+            "up",
+            "--config",
+            bad.to_str().unwrap(),
+            "--state-dir",
+            fresh.to_str().unwrap(),
+            "--dataplane",
+            "none",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(&format!(
+            "invalid configuration in {}: image.list_limit must be between 1 and \
+             image.list_limit_max (with any OXISTACK_* overrides)",
+            bad.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(!fresh.exists(), "nothing written");
+
     // Status of a directory with no cloud.
     let o = run(&env, &["status", "--state-dir", empty_s]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));

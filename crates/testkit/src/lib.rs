@@ -73,14 +73,16 @@ impl TestCloud {
             dataplane: "none".into(),
             ..Config::default()
         };
-        config.identity.port = 0;
-        config.image.port = 0;
-        config.object_store.port = 0;
+        config.update_section::<identity::config::IdentityConfig>(|c| {
+            c.port = 0;
+            // Cheap hashing keeps the suite fast; production parameters
+            // are covered by the password module's own tests.
+            c.password_hash_memory_kib = 256;
+            c.password_hash_iterations = 1;
+        })?;
+        config.update_section::<image::config::ImageConfig>(|c| c.port = 0)?;
+        config.update_section::<object_store::config::ObjectStoreConfig>(|c| c.port = 0)?;
         config.internal_api_port = 0;
-        // Cheap hashing keeps the suite fast; production parameters are
-        // covered by the password module's own tests.
-        config.identity.password_hash_memory_kib = 256;
-        config.identity.password_hash_iterations = 1;
         config.database_url = db::testing::fresh_url(&dir)
             .await
             .context("test database")?;

@@ -968,13 +968,16 @@ async fn security_compliance_when_configured() {
     let clock = std::sync::Arc::new(common::clock::ManualClock::new(1_800_000_000_000_000));
     let cloud = TestCloud::start_with(
         |c| {
-            c.identity.lockout_failure_attempts = 2;
-            c.identity.lockout_duration = 600;
-            c.identity.password_expires_days = 30;
-            c.identity.unique_last_password_count = 2;
-            c.identity.minimum_password_age = 1;
-            c.identity.password_regex = "^.{8,}$".into();
-            c.identity.password_regex_description = "at least 8 characters".into();
+            c.update_section::<identity::config::IdentityConfig>(|s| {
+                s.lockout_failure_attempts = 2;
+                s.lockout_duration = 600;
+                s.password_expires_days = 30;
+                s.unique_last_password_count = 2;
+                s.minimum_password_age = 1;
+                s.password_regex = "^.{8,}$".into();
+                s.password_regex_description = "at least 8 characters".into();
+            })
+            .unwrap();
         },
         clock.clone(),
     )

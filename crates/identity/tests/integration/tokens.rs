@@ -396,9 +396,15 @@ async fn role_removal_and_project_disable_take_effect_at_once() {
 #[tokio::test]
 async fn tokens_expire() {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000_000));
-    let cloud = TestCloud::start_with(|c| c.identity.token_expiration = 60, clock.clone())
-        .await
-        .unwrap();
+    let cloud = TestCloud::start_with(
+        |c| {
+            c.update_section::<identity::config::IdentityConfig>(|s| s.token_expiration = 60)
+                .unwrap()
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let admin = cloud.admin().await.unwrap();
     assert_eq!(admin.get("/v3/users").await.unwrap().status, 200);
     clock.advance_secs(59);
@@ -460,7 +466,8 @@ async fn key_rotation_keeps_issued_tokens_valid() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let before = admin.token().unwrap().to_string();
-    identity::token::keys::rotate(&cloud.config.key_repository(), 3).unwrap();
+    identity::token::keys::rotate(&identity::config::key_repository(&cloud.config).unwrap(), 3)
+        .unwrap();
     // The server re-reads the key directory at most once a second.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let after = cloud.admin().await.unwrap();
@@ -476,8 +483,10 @@ async fn key_rotation_keeps_issued_tokens_valid() {
         "new primary works"
     );
     // Two more rotations push the old primary out of the repository.
-    identity::token::keys::rotate(&cloud.config.key_repository(), 3).unwrap();
-    identity::token::keys::rotate(&cloud.config.key_repository(), 3).unwrap();
+    identity::token::keys::rotate(&identity::config::key_repository(&cloud.config).unwrap(), 3)
+        .unwrap();
+    identity::token::keys::rotate(&identity::config::key_repository(&cloud.config).unwrap(), 3)
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_error(&admin.get("/v3/users").await.unwrap(), 401);
     cloud.stop().await;

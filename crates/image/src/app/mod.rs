@@ -37,7 +37,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let c = common::config::ImageConfig::default();
+        let c = crate::config::ImageConfig::default();
         Settings {
             quota_images: c.quota_images,
             quota_bytes: c.quota_bytes,

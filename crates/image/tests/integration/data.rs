@@ -275,7 +275,11 @@ async fn wait_for_saving(admin: &Client, id: &str) -> Value {
 
 #[tokio::test]
 async fn interrupted_upload_leaves_queued_and_nothing_behind() {
-    let (cloud, admin) = start_with(|c| c.image.quota_bytes = 64 << 20).await;
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<image::config::ImageConfig>(|s| s.quota_bytes = 64 << 20)
+            .unwrap()
+    })
+    .await;
     let id = create(
         &admin,
         json!({"disk_format": "raw", "container_format": "bare"}),
@@ -316,9 +320,15 @@ async fn lapsed_upload_leases_are_reset_and_live_ones_kept() {
     // of waiting out the lease; the upload below stands in for the dead
     // process (its renewals run on real time, so none happens here).
     let clock = std::sync::Arc::new(common::clock::ManualClock::new(1_800_000_000_000_000));
-    let cloud = TestCloud::start_with(|c| c.image.quota_bytes = 64 << 20, clock.clone())
-        .await
-        .unwrap();
+    let cloud = TestCloud::start_with(
+        |c| {
+            c.update_section::<image::config::ImageConfig>(|s| s.quota_bytes = 64 << 20)
+                .unwrap()
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let admin = cloud.admin().await.unwrap().at(&cloud.url("image"));
     let glance = cloud.cloud.service::<image::Image>().unwrap();
     let id = create(
@@ -357,8 +367,11 @@ async fn lapsed_upload_leases_are_reset_and_live_ones_kept() {
 #[tokio::test]
 async fn quotas_count_and_bytes() {
     let (cloud, _admin) = start_with(|c| {
-        c.image.quota_images = 2;
-        c.image.quota_bytes = 1 << 20;
+        c.update_section::<image::config::ImageConfig>(|s| {
+            s.quota_images = 2;
+            s.quota_bytes = 1 << 20;
+        })
+        .unwrap();
     })
     .await;
     let (member, _) = project_user(&cloud, "quota", "member").await;

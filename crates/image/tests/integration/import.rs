@@ -104,7 +104,11 @@ async fn web_download_from_the_allow_list() {
     let data: Vec<u8> = (0..500_000u32).map(|i| (i % 7) as u8).collect();
     let base = serve_once(data.clone()).await;
     let allowed = base.clone();
-    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    let (cloud, admin) = start_with(move |c| {
+        c.update_section::<image::config::ImageConfig>(|s| s.web_download_allowed = vec![allowed])
+            .unwrap()
+    })
+    .await;
     let r = admin.get("/v2/info/import").await.unwrap();
     assert_eq!(
         r.body["import-methods"]["value"],
@@ -167,7 +171,11 @@ async fn web_download_from_the_allow_list() {
 async fn invalid_mbr_partition_table_is_refused_on_import() {
     let base = serve_once(mbr_disk(0x7f)).await;
     let allowed = base.clone();
-    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    let (cloud, admin) = start_with(move |c| {
+        c.update_section::<image::config::ImageConfig>(|s| s.web_download_allowed = vec![allowed])
+            .unwrap()
+    })
+    .await;
     // glance-direct: staging inspects, as an upload does.
     let id = create(
         &admin,

@@ -116,7 +116,7 @@ pub fn qcow2(virtual_size: u64, backing: bool) -> Vec<u8> {
 
 /// Files in the image data directory (excluding the empty subdirs).
 pub fn data_files(cloud: &TestCloud) -> Vec<String> {
-    let dir = cloud.config.image_data_dir();
+    let dir = image::config::data_dir(&cloud.config).unwrap();
     let mut out = Vec::new();
     for sub in ["", "staging", "tmp"] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {

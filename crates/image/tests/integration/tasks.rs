@@ -68,7 +68,11 @@ async fn import_task_from_the_allow_list() {
     let data: Vec<u8> = (0..70_000u32).map(|i| (i % 13) as u8).collect();
     let base = import::serve_once(data.clone()).await;
     let allowed = base.clone();
-    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    let (cloud, admin) = start_with(move |c| {
+        c.update_section::<image::config::ImageConfig>(|s| s.web_download_allowed = vec![allowed])
+            .unwrap()
+    })
+    .await;
     let r = admin
         .post("/v2/tasks", import_task(&format!("{base}disk.raw")))
         .await
@@ -200,7 +204,11 @@ async fn a_restart_fails_unfinished_tasks() {
         }
     });
     let allowed = base.clone();
-    let (cloud, admin) = start_with(move |c| c.image.web_download_allowed = vec![allowed]).await;
+    let (cloud, admin) = start_with(move |c| {
+        c.update_section::<image::config::ImageConfig>(|s| s.web_download_allowed = vec![allowed])
+            .unwrap()
+    })
+    .await;
     let glance = cloud.cloud.service::<image::Image>().unwrap();
     if glance.db.is_shared() {
         // On a shared store other replicas may be running tasks: a start

@@ -256,7 +256,7 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings::from_config(&common::config::ObjectStoreConfig::default())
+        Settings::from_config(&crate::config::ObjectStoreConfig::default())
     }
 
     /// A project-scoped user of the Default domain, as a decision input.

@@ -27,11 +27,11 @@ pub mod tempurl;
 pub mod versions;
 pub mod write;
 
+use crate::config::ObjectStoreConfig;
 use crate::names::{PathError, SwiftPath};
 use crate::store::DataStore;
 use axum::http::{HeaderMap, Method, StatusCode};
 use common::clock::SharedClock;
-use common::config::ObjectStoreConfig;
 use common::http::QueryMap;
 use common::Error;
 use std::sync::Arc;

@@ -200,9 +200,12 @@ async fn preflight_and_actual_requests() {
 async fn operator_origins_and_lax_mode() {
     let s = Swift::start_with(
         |c| {
-            c.object_store.cors_allow_origin = vec!["https://ops.example".into()];
-            c.object_store.cors_expose_headers = vec!["X-Ops".into()];
-            c.object_store.strict_cors_mode = false;
+            c.update_section::<object_store::config::ObjectStoreConfig>(|s| {
+                s.cors_allow_origin = vec!["https://ops.example".into()];
+                s.cors_expose_headers = vec!["X-Ops".into()];
+                s.strict_cors_mode = false;
+            })
+            .unwrap();
         },
         std::sync::Arc::new(common::clock::SystemClock),
     )

@@ -55,7 +55,7 @@ async fn concurrent_writers_of_one_name() {
         h.header("x-container-bytes-used").unwrap(),
         r.bytes.len().to_string()
     );
-    let dir = s.cloud.config.object_data_dir();
+    let dir = object_store::config::data_dir(&s.cloud.config).unwrap();
     assert_eq!(
         data_files(&dir),
         1,
@@ -86,7 +86,7 @@ async fn container_delete_races_object_put() {
             assert_eq!(h.header("x-container-object-count").unwrap(), "1");
         }
     }
-    let dir = s.cloud.config.object_data_dir();
+    let dir = object_store::config::data_dir(&s.cloud.config).unwrap();
     let r = req(&a, "HEAD", &s.path(""), b"", &[]).await;
     let objects: usize = r.header("x-account-object-count").unwrap().parse().unwrap();
     assert_eq!(
@@ -136,7 +136,10 @@ async fn concurrent_uploads_respect_quota() {
     assert_eq!(h.header("x-container-object-count").unwrap(), "3");
     let r = req(&a, "GET", &s.path("/q"), b"", &[]).await;
     assert_eq!(r.text.lines().count(), 3);
-    assert_eq!(data_files(&s.cloud.config.object_data_dir()), 3);
+    assert_eq!(
+        data_files(&object_store::config::data_dir(&s.cloud.config).unwrap()),
+        3
+    );
     s.stop().await;
 }
 
@@ -196,7 +199,9 @@ async fn readers_never_see_a_partial_upload() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     upload.abort();
     drop(tx);
-    let tmp = s.cloud.config.object_data_dir().join("tmp");
+    let tmp = object_store::config::data_dir(&s.cloud.config)
+        .unwrap()
+        .join("tmp");
     let mut clean = false;
     for _ in 0..50 {
         if std::fs::read_dir(&tmp).unwrap().next().is_none() {
@@ -230,7 +235,7 @@ async fn restart_cleans_up_after_a_crash() {
     let stopped = tc.stop_keeping_state().await;
     // What a process killed mid-upload, or between installing a file and
     // committing its row, leaves behind.
-    let dir = cfg.object_data_dir();
+    let dir = object_store::config::data_dir(&cfg).unwrap();
     std::fs::write(
         dir.join("tmp").join("0123456789abcdef0123456789abcdef"),
         b"partial",

@@ -425,9 +425,12 @@ async fn extract_is_authorised_member_by_member() {
 async fn extract_limits() {
     let s = Swift::start_with(
         |c| {
-            c.object_store.max_containers_per_extraction = 2;
-            c.object_store.max_failed_extractions = 2;
-            c.object_store.max_file_size = 10;
+            c.update_section::<object_store::config::ObjectStoreConfig>(|s| {
+                s.max_containers_per_extraction = 2;
+                s.max_failed_extractions = 2;
+                s.max_file_size = 10;
+            })
+            .unwrap();
         },
         std::sync::Arc::new(common::clock::SystemClock),
     )

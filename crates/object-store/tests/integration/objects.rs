@@ -131,7 +131,7 @@ async fn write_errors() {
         "<html><h1>Unprocessable Entity</h1><p>Unable to process the contained instructions</p></html>"
     );
     assert_eq!(req(a, "HEAD", &s.path("/c/o"), b"", &[]).await.status, 404);
-    let dir = s.cloud.config.object_data_dir();
+    let dir = object_store::config::data_dir(&s.cloud.config).unwrap();
     assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none());
     // 411 without a length (a raw request: clients always send one).
     let addr = s.cloud.url("object-store").replace("http://", "");
@@ -468,7 +468,16 @@ async fn copies() {
 #[tokio::test]
 async fn expiry() {
     let clock = Arc::new(common::clock::ManualClock::new(1_700_000_000_000_000));
-    let s = Swift::start_with(|c| c.object_store.expirer_interval = 3600, clock.clone()).await;
+    let s = Swift::start_with(
+        |c| {
+            c.update_section::<object_store::config::ObjectStoreConfig>(|s| {
+                s.expirer_interval = 3600
+            })
+            .unwrap()
+        },
+        clock.clone(),
+    )
+    .await;
     let a = &s.admin;
     assert_eq!(req(a, "PUT", &s.path("/c"), b"", &[]).await.status, 201);
     let r = req(
@@ -521,10 +530,14 @@ async fn expiry() {
     let r = req(a, "HEAD", &s.path("/c/p"), b"", &[]).await;
     assert!(r.header("x-delete-at").is_none());
     // Only data files of live objects remain.
-    let files: usize = std::fs::read_dir(s.cloud.config.object_data_dir().join("objects"))
-        .unwrap()
-        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
-        .sum();
+    let files: usize = std::fs::read_dir(
+        object_store::config::data_dir(&s.cloud.config)
+            .unwrap()
+            .join("objects"),
+    )
+    .unwrap()
+    .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+    .sum();
     assert_eq!(files, 1);
     s.stop().await;
 }
