@@ -316,3 +316,147 @@ where
     use serde::Deserialize;
     Ok(Some(Option::<T>::deserialize(d)?))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Writes applied to the cached view in memory must leave exactly the
+    //! view a fresh load of the store gives.
+
+    use super::snapshot::{Change, Snapshot};
+    use super::*;
+    use crate::db::domains::Domain;
+    use crate::db::projects::Project;
+    use crate::db::users::User;
+    use serde_json::Map;
+
+    async fn identity(dir: &std::path::Path) -> Identity {
+        let db = db::testing::fresh(dir).await.unwrap();
+        let keys = KeyRepository::open_or_create(&dir.join("keys")).unwrap();
+        let cred_keys = KeyRepository::open_or_create(&dir.join("cred-keys")).unwrap();
+        let policy = Policy::new(&crate::policies::defaults(), None).unwrap();
+        let clock: SharedClock = Arc::new(common::clock::ManualClock::new(1_000_000));
+        let settings = Settings {
+            token_lifetime: 3_600_000_000,
+            hash: HashParams {
+                memory_kib: 64,
+                iterations: 1,
+            },
+            list_limit: 0,
+            compliance: Compliance::default(),
+        };
+        Identity::new(db, keys, cred_keys, policy, clock, settings)
+    }
+
+    fn user(id: &str, name: &str) -> User {
+        User {
+            id: id.into(),
+            name: name.into(),
+            domain_id: "default".into(),
+            enabled: true,
+            default_project_id: None,
+            password_hash: None,
+            password_created_at: None,
+            password_expires_at: None,
+            extra: Map::new(),
+            options: Map::new(),
+            created_at: 7,
+        }
+    }
+
+    fn project(id: &str, name: &str, tags: &[&str]) -> Project {
+        Project {
+            id: id.into(),
+            name: name.into(),
+            domain_id: "default".into(),
+            parent_id: None,
+            description: String::new(),
+            enabled: true,
+            extra: Map::new(),
+            created_at: 7,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// The cached view, which must have been brought forward to the
+    /// store's revision in memory, equals a fresh load of the store.
+    async fn assert_view_is_fresh(id: &Identity) {
+        let view = id.cached_view();
+        let rev = crate::db::revision(&id.db.pool).await.unwrap();
+        assert_eq!(view.revision, rev, "the write was applied in memory");
+        let fresh = Snapshot::load(&id.db, rev, 0).await.unwrap();
+        assert_eq!(view.users, fresh.users);
+        assert_eq!(view.projects, fresh.projects);
+        assert_eq!(view.admin_project_id, fresh.admin_project_id);
+        assert_eq!(view.assignments.len(), fresh.assignments.len());
+        assert_eq!(
+            view.domains
+                .keys()
+                .collect::<std::collections::BTreeSet<_>>(),
+            fresh.domains.keys().collect()
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_applied_in_memory_equal_a_fresh_load() {
+        let dir = std::env::temp_dir().join(format!("oxistack-view-{}", common::ids::hex_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let id = identity(&dir).await;
+        if crate::db::domains::get(&id.db.pool, "default")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            let mut tx = id.begin().await.unwrap();
+            let d = Domain {
+                id: "default".into(),
+                name: "Default".into(),
+                description: String::new(),
+                enabled: true,
+                extra: Map::new(),
+                created_at: 0,
+            };
+            crate::db::domains::insert(tx.conn(), &d).await.unwrap();
+            id.commit(tx).await.unwrap();
+        }
+        id.view().await.unwrap();
+
+        // User create.
+        let mut u = user("u1", "alice");
+        let mut tx = id.begin().await.unwrap();
+        crate::db::users::insert(tx.conn(), &u).await.unwrap();
+        id.commit_change(tx, Some(Change::User(u.clone())))
+            .await
+            .unwrap();
+        assert_view_is_fresh(&id).await;
+
+        // User update (no password change).
+        u.name = "alice2".into();
+        u.enabled = false;
+        u.extra.insert("email".into(), "a@example.org".into());
+        let mut tx = id.begin().await.unwrap();
+        crate::db::users::update(tx.conn(), &u).await.unwrap();
+        id.commit_change(tx, Some(Change::User(u.clone())))
+            .await
+            .unwrap();
+        assert_view_is_fresh(&id).await;
+        assert!(!id.cached_view().user_usable("u1"), "disabled at once");
+
+        // Project create, tags in any order; `admin` in Default is the
+        // admin project.
+        for p in [
+            project("p1", "other", &["b", "a"]),
+            project("p2", "admin", &[]),
+        ] {
+            let mut tx = id.begin().await.unwrap();
+            crate::db::projects::insert(tx.conn(), &p).await.unwrap();
+            id.commit_change(tx, Some(Change::Project(p)))
+                .await
+                .unwrap();
+            assert_view_is_fresh(&id).await;
+        }
+        assert_eq!(id.cached_view().admin_project_id.as_deref(), Some("p2"));
+
+        id.db.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
