@@ -15,7 +15,6 @@ pub mod groups;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
-pub mod revision_watch;
 pub mod roles;
 pub mod snapshot;
 pub mod token_cache;
@@ -76,9 +75,6 @@ pub struct Identity {
     /// Serialises rebuilding and advancing the view; holds this process's
     /// own changes by revision until the view reaches the one before.
     refresh: tokio::sync::Mutex<BTreeMap<i64, snapshot::Change>>,
-    /// On PostgreSQL, the revision other processes committed, heard by
-    /// `LISTEN` instead of read per request.
-    watch: Arc<revision_watch::RevisionWatch>,
     dummy_hash: String,
     pub(crate) token_cache: token_cache::TokenCache,
 }
@@ -111,7 +107,6 @@ impl Identity {
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
             refresh: tokio::sync::Mutex::new(BTreeMap::new()),
-            watch: Arc::default(),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
         }
@@ -132,12 +127,12 @@ impl Identity {
     ///
     /// The store's revision is known without a read on SQLite (this
     /// process is the only writer) and, on PostgreSQL, while the revision
-    /// watch is connected; otherwise it is read from the store.
+    /// feed's listener is connected (`db::revisions::Revisions::heard`);
+    /// otherwise it is read from the store.
     pub async fn view(&self) -> Result<Arc<Snapshot>> {
         let local = self.local_rev.load(Ordering::Acquire);
         let want = if self.db.is_shared() {
-            self.watch.ensure_started(&self.db);
-            match self.watch.current() {
+            match self.db.revisions().heard(crate::db::REVISION) {
                 Some(heard) => heard.max(local),
                 None => crate::db::revision(&self.db.pool).await?,
             }
@@ -189,10 +184,9 @@ impl Identity {
         mut tx: db::WriteTx,
         change: Option<snapshot::Change>,
     ) -> Result<()> {
+        // The bump announces the new revision to other processes (on
+        // PostgreSQL) and records it in this one at commit.
         let rev = tx.bump(crate::db::REVISION).await?;
-        if self.db.is_shared() {
-            crate::db::notify_revision(tx.conn(), rev).await?;
-        }
         tx.commit().await?;
         if let Some(change) = change {
             self.advance_view(rev, change).await;
