@@ -381,7 +381,8 @@ mod tests {
         assert_eq!(view.users, fresh.users);
         assert_eq!(view.projects, fresh.projects);
         assert_eq!(view.admin_project_id, fresh.admin_project_id);
-        assert_eq!(view.assignments.len(), fresh.assignments.len());
+        // In the same order: the direct role-assignment list follows it.
+        assert_eq!(view.assignments, fresh.assignments);
         assert_eq!(
             view.domains
                 .keys()
@@ -449,6 +450,61 @@ mod tests {
             assert_view_is_fresh(&id).await;
         }
         assert_eq!(id.cached_view().admin_project_id.as_deref(), Some("p2"));
+
+        // Grants (one twice: idempotent) and a revoke, inserted where the
+        // store's order puts them.
+        let mut tx = id.begin().await.unwrap();
+        for r in ["r1", "r2"] {
+            let role = crate::db::roles::Role {
+                id: r.into(),
+                name: r.into(),
+                domain_id: None,
+                description: String::new(),
+                options: Map::new(),
+                extra: Map::new(),
+            };
+            crate::db::roles::insert(tx.conn(), &role).await.unwrap();
+        }
+        id.commit(tx).await.unwrap();
+        id.view().await.unwrap();
+        let grant = |actor, actor_id: &str, target, target_id: &str, role: &str, inherited| {
+            snapshot::Change::Grant(crate::db::assignments::Assignment {
+                actor,
+                actor_id: actor_id.into(),
+                target,
+                target_id: target_id.into(),
+                role_id: role.into(),
+                inherited,
+            })
+        };
+        use crate::db::assignments::{ActorKind as A, TargetKind as T};
+        let changes = [
+            grant(A::User, "u1", T::Project, "p2", "r2", false),
+            grant(A::User, "u1", T::Project, "p1", "r2", false),
+            grant(A::User, "u1", T::Project, "p1", "r1", true),
+            grant(A::User, "u1", T::Project, "p1", "r1", false),
+            grant(A::Group, "g", T::Domain, "default", "r1", false),
+            grant(A::User, "u1", T::Project, "p1", "r2", false),
+        ];
+        for c in changes {
+            let Change::Grant(a) = &c else { unreachable!() };
+            let mut tx = id.begin().await.unwrap();
+            crate::db::assignments::insert(tx.conn(), a).await.unwrap();
+            id.commit_change(tx, Some(c.clone())).await.unwrap();
+            assert_view_is_fresh(&id).await;
+        }
+        assert_eq!(id.cached_view().assignments.len(), 5);
+        let Change::Grant(a) = grant(A::User, "u1", T::Project, "p1", "r1", true) else {
+            unreachable!()
+        };
+        let mut tx = id.begin().await.unwrap();
+        assert_eq!(
+            crate::db::assignments::delete(tx.conn(), &a).await.unwrap(),
+            1
+        );
+        id.commit_change(tx, Some(Change::Revoke(a))).await.unwrap();
+        assert_view_is_fresh(&id).await;
+        assert_eq!(id.cached_view().assignments.len(), 4);
 
         id.db.close().await;
         std::fs::remove_dir_all(&dir).ok();

@@ -38,6 +38,10 @@ pub enum Change {
     /// A project row inserted, with nothing else changed in the same
     /// transaction (a new project has no assignments or children yet).
     Project(Project),
+    /// A role assignment granted (idempotent: no change when present).
+    Grant(Assignment),
+    /// A role assignment revoked, with no revocation event.
+    Revoke(Assignment),
 }
 
 /// (user, target) → effective role ids, filled as tokens are validated.
@@ -55,7 +59,9 @@ pub struct Snapshot {
     pub roles: HashMap<String, Role>,
     pub implied: HashMap<String, Vec<String>>,
     pub groups_of_user: HashMap<String, Vec<String>>,
-    pub assignments: Vec<Assignment>,
+    /// In the store's order (`db::assignments::order_key`), persistent
+    /// like `users`.
+    pub assignments: imbl::Vector<Assignment>,
     pub app_creds: HashMap<String, AppCred>,
     /// Access rules by id, and the rule ids of each application credential.
     pub access_rules: HashMap<String, crate::db::access_rules::AccessRuleRow>,
@@ -116,7 +122,7 @@ impl Snapshot {
             roles: roles.into_iter().map(|r| (r.id.clone(), r)).collect(),
             implied,
             groups_of_user,
-            assignments: crate::db::assignments::list(pool).await?,
+            assignments: crate::db::assignments::list(pool).await?.into(),
             app_creds: crate::db::app_creds::list(pool)
                 .await?
                 .into_iter()
@@ -163,6 +169,11 @@ impl Snapshot {
         let mut users = self.users.clone();
         let mut projects = self.projects.clone();
         let mut admin_project_id = self.admin_project_id.clone();
+        let mut assignments = self.assignments.clone();
+        let at = |v: &imbl::Vector<Assignment>, a: &Assignment| {
+            let key = crate::db::assignments::order_key(a);
+            v.binary_search_by(|x| crate::db::assignments::order_key(x).cmp(&key))
+        };
         match change {
             Change::User(u) => {
                 users.insert(u.id.clone(), u);
@@ -177,6 +188,16 @@ impl Snapshot {
                 }
                 projects.insert(p.id.clone(), p);
             }
+            Change::Grant(a) => {
+                if let Err(i) = at(&assignments, &a) {
+                    assignments.insert(i, a);
+                }
+            }
+            Change::Revoke(a) => {
+                if let Ok(i) = at(&assignments, &a) {
+                    assignments.remove(i);
+                }
+            }
         }
         Snapshot {
             revision,
@@ -186,7 +207,7 @@ impl Snapshot {
             roles: self.roles.clone(),
             implied: self.implied.clone(),
             groups_of_user: self.groups_of_user.clone(),
-            assignments: self.assignments.clone(),
+            assignments,
             app_creds: self.app_creds.clone(),
             access_rules: self.access_rules.clone(),
             app_cred_rules: self.app_cred_rules.clone(),
@@ -491,7 +512,7 @@ mod tests {
             s.projects.insert(p.id.clone(), p);
         }
         s.groups_of_user.insert("u".into(), vec!["g".into()]);
-        s.assignments = vec![
+        s.assignments = imbl::vector![
             assign(ActorKind::User, "u", TargetKind::Project, "top", "m", false),
             assign(ActorKind::Group, "g", TargetKind::Project, "mid", "x", true),
             assign(ActorKind::User, "u", TargetKind::Domain, "d", "a", true),
