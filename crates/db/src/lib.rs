@@ -84,8 +84,9 @@ pub struct WriteTx {
     pub tx: Tx,
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     revisions: revisions::Revisions,
-    /// Counters bumped in this transaction, announced on commit.
-    bumped: Vec<String>,
+    /// Counters bumped in this transaction and their new values,
+    /// announced on commit.
+    bumped: Vec<(String, i64)>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -111,16 +112,18 @@ impl WriteTx {
     /// [`revisions::bump`]); waiters in this process wake when it commits.
     pub async fn bump(&mut self, name: &str) -> Result<i64, sqlx::Error> {
         let v = revisions::bump(&mut self.tx, name).await?;
-        if !self.bumped.iter().any(|b| b == name) {
-            self.bumped.push(name.to_string());
+        // Values only grow within a transaction: keep the last.
+        match self.bumped.iter_mut().find(|(b, _)| b == name) {
+            Some(b) => b.1 = v,
+            None => self.bumped.push((name.to_string(), v)),
         }
         Ok(v)
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
-        for name in &self.bumped {
-            self.revisions.notify(name);
+        for (name, value) in &self.bumped {
+            self.revisions.committed(name, *value);
         }
         Ok(())
     }
@@ -170,13 +173,15 @@ impl Db {
                 url: redact(url),
                 source,
             })?;
+        let revisions = revisions::Revisions::new(
+            (kind == DbKind::Postgres).then(|| url.to_string()),
+            pool.clone(),
+        );
         let db = Db {
             pool,
             kind,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
-            revisions: revisions::Revisions::new(
-                (kind == DbKind::Postgres).then(|| url.to_string()),
-            ),
+            revisions,
             url: ConnectUrl(Arc::from(url)),
         };
         migrate::run(&db).await?;

@@ -138,12 +138,11 @@ impl Identity {
             }
         }
         let mut tx = self.begin().await?;
-        crate::db::assignments::insert(
-            tx.conn(),
-            &Self::assignment(actor, actor_id, target, role_id, inherited),
-        )
-        .await?;
-        self.commit(tx).await
+        let a = Self::assignment(actor, actor_id, target, role_id, inherited);
+        crate::db::assignments::insert(tx.conn(), &a).await?;
+        // The assignment row is the whole change.
+        self.commit_change(tx, Some(super::snapshot::Change::Grant(a)))
+            .await
     }
 
     /// `HEAD|GET …/roles/{role}`: 204 or 404.
@@ -190,7 +189,10 @@ impl Identity {
                 "Could not find role assignment with role: {role_id}, actor: {actor_id}."
             )));
         }
-        self.commit(tx).await
+        // The row is the whole change: tokens lose the role on their next
+        // validation, with no revocation event.
+        self.commit_change(tx, Some(super::snapshot::Change::Revoke(a)))
+            .await
     }
 
     /// `GET …/roles`: the roles granted directly to the actor on the target.

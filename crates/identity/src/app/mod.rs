@@ -15,7 +15,6 @@ pub mod groups;
 pub mod oauth1;
 pub mod policies;
 pub mod projects;
-pub mod revision_watch;
 pub mod roles;
 pub mod snapshot;
 pub mod token_cache;
@@ -76,9 +75,6 @@ pub struct Identity {
     /// Serialises rebuilding and advancing the view; holds this process's
     /// own changes by revision until the view reaches the one before.
     refresh: tokio::sync::Mutex<BTreeMap<i64, snapshot::Change>>,
-    /// On PostgreSQL, the revision other processes committed, heard by
-    /// `LISTEN` instead of read per request.
-    watch: Arc<revision_watch::RevisionWatch>,
     dummy_hash: String,
     pub(crate) token_cache: token_cache::TokenCache,
 }
@@ -111,7 +107,6 @@ impl Identity {
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
             refresh: tokio::sync::Mutex::new(BTreeMap::new()),
-            watch: Arc::default(),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
         }
@@ -132,12 +127,12 @@ impl Identity {
     ///
     /// The store's revision is known without a read on SQLite (this
     /// process is the only writer) and, on PostgreSQL, while the revision
-    /// watch is connected; otherwise it is read from the store.
+    /// feed's listener is connected (`db::revisions::Revisions::heard`);
+    /// otherwise it is read from the store.
     pub async fn view(&self) -> Result<Arc<Snapshot>> {
         let local = self.local_rev.load(Ordering::Acquire);
         let want = if self.db.is_shared() {
-            self.watch.ensure_started(&self.db);
-            match self.watch.current() {
+            match self.db.revisions().heard(crate::db::REVISION) {
                 Some(heard) => heard.max(local),
                 None => crate::db::revision(&self.db.pool).await?,
             }
@@ -189,10 +184,9 @@ impl Identity {
         mut tx: db::WriteTx,
         change: Option<snapshot::Change>,
     ) -> Result<()> {
+        // The bump announces the new revision to other processes (on
+        // PostgreSQL) and records it in this one at commit.
         let rev = tx.bump(crate::db::REVISION).await?;
-        if self.db.is_shared() {
-            crate::db::notify_revision(tx.conn(), rev).await?;
-        }
         tx.commit().await?;
         if let Some(change) = change {
             self.advance_view(rev, change).await;
@@ -315,4 +309,204 @@ where
 {
     use serde::Deserialize;
     Ok(Some(Option::<T>::deserialize(d)?))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Writes applied to the cached view in memory must leave exactly the
+    //! view a fresh load of the store gives.
+
+    use super::snapshot::{Change, Snapshot};
+    use super::*;
+    use crate::db::domains::Domain;
+    use crate::db::projects::Project;
+    use crate::db::users::User;
+    use serde_json::Map;
+
+    async fn identity(dir: &std::path::Path) -> Identity {
+        let db = db::testing::fresh(dir).await.unwrap();
+        let keys = KeyRepository::open_or_create(&dir.join("keys")).unwrap();
+        let cred_keys = KeyRepository::open_or_create(&dir.join("cred-keys")).unwrap();
+        let policy = Policy::new(&crate::policies::defaults(), None).unwrap();
+        let clock: SharedClock = Arc::new(common::clock::ManualClock::new(1_000_000));
+        let settings = Settings {
+            token_lifetime: 3_600_000_000,
+            hash: HashParams {
+                memory_kib: 64,
+                iterations: 1,
+            },
+            list_limit: 0,
+            compliance: Compliance::default(),
+        };
+        Identity::new(db, keys, cred_keys, policy, clock, settings)
+    }
+
+    fn user(id: &str, name: &str) -> User {
+        User {
+            id: id.into(),
+            name: name.into(),
+            domain_id: "default".into(),
+            enabled: true,
+            default_project_id: None,
+            password_hash: None,
+            password_created_at: None,
+            password_expires_at: None,
+            extra: Map::new(),
+            options: Map::new(),
+            created_at: 7,
+        }
+    }
+
+    fn project(id: &str, name: &str, tags: &[&str]) -> Project {
+        Project {
+            id: id.into(),
+            name: name.into(),
+            domain_id: "default".into(),
+            parent_id: None,
+            description: String::new(),
+            enabled: true,
+            extra: Map::new(),
+            created_at: 7,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    /// The cached view, which must have been brought forward to the
+    /// store's revision in memory, equals a fresh load of the store.
+    async fn assert_view_is_fresh(id: &Identity) {
+        let view = id.cached_view();
+        let rev = crate::db::revision(&id.db.pool).await.unwrap();
+        assert_eq!(view.revision, rev, "the write was applied in memory");
+        let fresh = Snapshot::load(&id.db, rev, 0).await.unwrap();
+        assert_eq!(view.users, fresh.users);
+        assert_eq!(view.projects, fresh.projects);
+        assert_eq!(view.admin_project_id, fresh.admin_project_id);
+        // In the same order: the direct role-assignment list follows it.
+        assert_eq!(view.assignments, fresh.assignments);
+        assert_eq!(
+            view.domains
+                .keys()
+                .collect::<std::collections::BTreeSet<_>>(),
+            fresh.domains.keys().collect()
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_applied_in_memory_equal_a_fresh_load() {
+        let dir = std::env::temp_dir().join(format!("oxistack-view-{}", common::ids::hex_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let id = identity(&dir).await;
+        if crate::db::domains::get(&id.db.pool, "default")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            let mut tx = id.begin().await.unwrap();
+            let d = Domain {
+                id: "default".into(),
+                name: "Default".into(),
+                description: String::new(),
+                enabled: true,
+                extra: Map::new(),
+                created_at: 0,
+            };
+            crate::db::domains::insert(tx.conn(), &d).await.unwrap();
+            id.commit(tx).await.unwrap();
+        }
+        id.view().await.unwrap();
+
+        // User create.
+        let mut u = user("u1", "alice");
+        let mut tx = id.begin().await.unwrap();
+        crate::db::users::insert(tx.conn(), &u).await.unwrap();
+        id.commit_change(tx, Some(Change::User(u.clone())))
+            .await
+            .unwrap();
+        assert_view_is_fresh(&id).await;
+
+        // User update (no password change).
+        u.name = "alice2".into();
+        u.enabled = false;
+        u.extra.insert("email".into(), "a@example.org".into());
+        let mut tx = id.begin().await.unwrap();
+        crate::db::users::update(tx.conn(), &u).await.unwrap();
+        id.commit_change(tx, Some(Change::User(u.clone())))
+            .await
+            .unwrap();
+        assert_view_is_fresh(&id).await;
+        assert!(!id.cached_view().user_usable("u1"), "disabled at once");
+
+        // Project create, tags in any order; `admin` in Default is the
+        // admin project.
+        for p in [
+            project("p1", "other", &["b", "a"]),
+            project("p2", "admin", &[]),
+        ] {
+            let mut tx = id.begin().await.unwrap();
+            crate::db::projects::insert(tx.conn(), &p).await.unwrap();
+            id.commit_change(tx, Some(Change::Project(p)))
+                .await
+                .unwrap();
+            assert_view_is_fresh(&id).await;
+        }
+        assert_eq!(id.cached_view().admin_project_id.as_deref(), Some("p2"));
+
+        // Grants (one twice: idempotent) and a revoke, inserted where the
+        // store's order puts them.
+        let mut tx = id.begin().await.unwrap();
+        for r in ["r1", "r2"] {
+            let role = crate::db::roles::Role {
+                id: r.into(),
+                name: r.into(),
+                domain_id: None,
+                description: String::new(),
+                options: Map::new(),
+                extra: Map::new(),
+            };
+            crate::db::roles::insert(tx.conn(), &role).await.unwrap();
+        }
+        id.commit(tx).await.unwrap();
+        id.view().await.unwrap();
+        let grant = |actor, actor_id: &str, target, target_id: &str, role: &str, inherited| {
+            snapshot::Change::Grant(crate::db::assignments::Assignment {
+                actor,
+                actor_id: actor_id.into(),
+                target,
+                target_id: target_id.into(),
+                role_id: role.into(),
+                inherited,
+            })
+        };
+        use crate::db::assignments::{ActorKind as A, TargetKind as T};
+        let changes = [
+            grant(A::User, "u1", T::Project, "p2", "r2", false),
+            grant(A::User, "u1", T::Project, "p1", "r2", false),
+            grant(A::User, "u1", T::Project, "p1", "r1", true),
+            grant(A::User, "u1", T::Project, "p1", "r1", false),
+            grant(A::Group, "g", T::Domain, "default", "r1", false),
+            grant(A::User, "u1", T::Project, "p1", "r2", false),
+        ];
+        for c in changes {
+            let Change::Grant(a) = &c else { unreachable!() };
+            let mut tx = id.begin().await.unwrap();
+            crate::db::assignments::insert(tx.conn(), a).await.unwrap();
+            id.commit_change(tx, Some(c.clone())).await.unwrap();
+            assert_view_is_fresh(&id).await;
+        }
+        assert_eq!(id.cached_view().assignments.len(), 5);
+        let Change::Grant(a) = grant(A::User, "u1", T::Project, "p1", "r1", true) else {
+            unreachable!()
+        };
+        let mut tx = id.begin().await.unwrap();
+        assert_eq!(
+            crate::db::assignments::delete(tx.conn(), &a).await.unwrap(),
+            1
+        );
+        id.commit_change(tx, Some(Change::Revoke(a))).await.unwrap();
+        assert_view_is_fresh(&id).await;
+        assert_eq!(id.cached_view().assignments.len(), 4);
+
+        id.db.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

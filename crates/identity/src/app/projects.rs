@@ -138,7 +138,10 @@ impl Identity {
         crate::db::projects::insert(tx.conn(), &p)
             .await
             .map_err(|e| dup(e, "project", &p.name))?;
-        self.commit(tx).await?;
+        // The project row (with its tags) is the whole change: a new
+        // project has no children or assignments yet.
+        self.commit_change(tx, Some(super::snapshot::Change::Project(p.clone())))
+            .await?;
         Ok(p)
     }
 

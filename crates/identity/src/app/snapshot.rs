@@ -35,6 +35,13 @@ pub enum Change {
     /// A user row inserted or replaced, with nothing else changed in the
     /// same transaction (no revocation event, membership or assignment).
     User(User),
+    /// A project row inserted, with nothing else changed in the same
+    /// transaction (a new project has no assignments or children yet).
+    Project(Project),
+    /// A role assignment granted (idempotent: no change when present).
+    Grant(Assignment),
+    /// A role assignment revoked, with no revocation event.
+    Revoke(Assignment),
 }
 
 /// (user, target) → effective role ids, filled as tokens are validated.
@@ -44,14 +51,17 @@ type RolesMemo = HashMap<(String, Target), Arc<Vec<String>>>;
 pub struct Snapshot {
     pub revision: i64,
     pub domains: HashMap<String, Domain>,
-    pub projects: HashMap<String, Project>,
-    /// Shared between successive views, so a view brought forward by one
-    /// user write copies only this map.
-    pub users: Arc<HashMap<String, User>>,
+    /// Persistent maps (structurally shared between successive views): a
+    /// view brought forward by one user or project write copies a path of
+    /// the tree, not 10,000 entries.
+    pub projects: imbl::HashMap<String, Project>,
+    pub users: imbl::HashMap<String, User>,
     pub roles: HashMap<String, Role>,
     pub implied: HashMap<String, Vec<String>>,
     pub groups_of_user: HashMap<String, Vec<String>>,
-    pub assignments: Vec<Assignment>,
+    /// In the store's order (`db::assignments::order_key`), persistent
+    /// like `users`.
+    pub assignments: imbl::Vector<Assignment>,
     pub app_creds: HashMap<String, AppCred>,
     /// Access rules by id, and the rule ids of each application credential.
     pub access_rules: HashMap<String, crate::db::access_rules::AccessRuleRow>,
@@ -108,11 +118,11 @@ impl Snapshot {
             revision,
             domains: domains.into_iter().map(|d| (d.id.clone(), d)).collect(),
             projects: projects.into_iter().map(|p| (p.id.clone(), p)).collect(),
-            users: Arc::new(users.into_iter().map(|u| (u.id.clone(), u)).collect()),
+            users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
             roles: roles.into_iter().map(|r| (r.id.clone(), r)).collect(),
             implied,
             groups_of_user,
-            assignments: crate::db::assignments::list(pool).await?,
+            assignments: crate::db::assignments::list(pool).await?.into(),
             app_creds: crate::db::app_creds::list(pool)
                 .await?
                 .into_iter()
@@ -155,21 +165,49 @@ impl Snapshot {
     /// This view with one of this process's own writes applied, as the
     /// view of revision `revision` (see `Identity::commit_change`).
     pub fn successor(&self, revision: i64, change: Change) -> Snapshot {
+        // Cloning a persistent map is O(1); an insert copies one path.
         let mut users = self.users.clone();
+        let mut projects = self.projects.clone();
+        let mut admin_project_id = self.admin_project_id.clone();
+        let mut assignments = self.assignments.clone();
+        let at = |v: &imbl::Vector<Assignment>, a: &Assignment| {
+            let key = crate::db::assignments::order_key(a);
+            v.binary_search_by(|x| crate::db::assignments::order_key(x).cmp(&key))
+        };
         match change {
             Change::User(u) => {
-                Arc::make_mut(&mut users).insert(u.id.clone(), u);
+                users.insert(u.id.clone(), u);
+            }
+            Change::Project(mut p) => {
+                // The store hands tags back sorted by name.
+                p.tags.sort();
+                // As `load` finds it: names are unique per domain, so
+                // there is at most one such project.
+                if admin_project_id.is_none() && p.name == "admin" && p.domain_id == "default" {
+                    admin_project_id = Some(p.id.clone());
+                }
+                projects.insert(p.id.clone(), p);
+            }
+            Change::Grant(a) => {
+                if let Err(i) = at(&assignments, &a) {
+                    assignments.insert(i, a);
+                }
+            }
+            Change::Revoke(a) => {
+                if let Ok(i) = at(&assignments, &a) {
+                    assignments.remove(i);
+                }
             }
         }
         Snapshot {
             revision,
             domains: self.domains.clone(),
-            projects: self.projects.clone(),
+            projects,
             users,
             roles: self.roles.clone(),
             implied: self.implied.clone(),
             groups_of_user: self.groups_of_user.clone(),
-            assignments: self.assignments.clone(),
+            assignments,
             app_creds: self.app_creds.clone(),
             access_rules: self.access_rules.clone(),
             app_cred_rules: self.app_cred_rules.clone(),
@@ -182,9 +220,10 @@ impl Snapshot {
             endpoint_groups: self.endpoint_groups.clone(),
             project_endpoints: self.project_endpoints.clone(),
             project_endpoint_groups: self.project_endpoint_groups.clone(),
-            admin_project_id: self.admin_project_id.clone(),
-            // Effective roles depend on nothing a user row holds, but a
-            // fresh memo is the obviously safe choice.
+            admin_project_id,
+            // Effective roles depend on nothing a user row holds, and a
+            // new project has no assignments, but a fresh memo is the
+            // obviously safe choice.
             roles_memo: Mutex::new(HashMap::new()),
         }
     }
@@ -473,7 +512,7 @@ mod tests {
             s.projects.insert(p.id.clone(), p);
         }
         s.groups_of_user.insert("u".into(), vec!["g".into()]);
-        s.assignments = vec![
+        s.assignments = imbl::vector![
             assign(ActorKind::User, "u", TargetKind::Project, "top", "m", false),
             assign(ActorKind::Group, "g", TargetKind::Project, "mid", "x", true),
             assign(ActorKind::User, "u", TargetKind::Domain, "d", "a", true),

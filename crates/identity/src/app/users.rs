@@ -198,8 +198,13 @@ impl Identity {
         }
         if password_changed {
             self.revoke_user_in(tx.conn(), &u.id, None).await?;
+            self.commit(tx).await?;
+        } else {
+            // Only the user row changed (password history is not in the
+            // view), so the view is brought forward in memory.
+            self.commit_change(tx, Some(super::snapshot::Change::User(u.clone())))
+                .await?;
         }
-        self.commit(tx).await?;
         Ok(u)
     }
 

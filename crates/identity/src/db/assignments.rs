@@ -27,6 +27,18 @@ pub struct Assignment {
     pub inherited: bool,
 }
 
+/// Where `a` sorts in [`list`]'s order, so an assignment added to the
+/// cached view in memory lands where a fresh load would put it.
+pub fn order_key(a: &Assignment) -> (&'static str, &str, &str, &str, bool) {
+    (
+        type_name(a.actor, a.target),
+        &a.actor_id,
+        &a.target_id,
+        &a.role_id,
+        a.inherited,
+    )
+}
+
 fn type_name(a: ActorKind, t: TargetKind) -> &'static str {
     match (a, t) {
         (ActorKind::User, TargetKind::Project) => "UserProject",
@@ -53,7 +65,7 @@ fn parse_type(t: &str) -> Option<(ActorKind, TargetKind)> {
 pub async fn list(pool: &AnyPool) -> Result<Vec<Assignment>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT type, actor_id, target_id, role_id, inherited FROM assignments \
-         ORDER BY type, actor_id, target_id, role_id",
+         ORDER BY type, actor_id, target_id, role_id, inherited",
     )
     .fetch_all(pool)
     .await?;

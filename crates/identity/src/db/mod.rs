@@ -30,17 +30,6 @@ pub type Conn = AnyConnection;
 /// view of identity is stale.
 pub const REVISION: &str = "identity";
 
-/// Announces revision `rev` to the other processes' revision watches
-/// (PostgreSQL; delivered when the transaction commits).
-pub async fn notify_revision(conn: &mut Conn, rev: i64) -> Result<(), db::sqlx::Error> {
-    db::sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(crate::app::revision_watch::CHANNEL)
-        .bind(rev.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// The identity revision in the store.
 pub async fn revision(pool: &db::sqlx::AnyPool) -> Result<i64, db::sqlx::Error> {
     db::revisions::current(pool, REVISION).await
