@@ -14,13 +14,22 @@ use tokio::sync::watch;
 
 const LISTEN: &str = "127.0.1.2";
 
+/// A cloud whose in-process agent has registered: its registration bumps
+/// the nodes counter, and a test reading revisions must not race it.
 async fn cloud() -> TestCloud {
-    TestCloud::start_with(
+    let tc = TestCloud::start_with(
         |c| c.listen = LISTEN.into(),
         Arc::new(common::clock::SystemClock),
     )
     .await
-    .unwrap()
+    .unwrap();
+    for _ in 0..200 {
+        if !tc.cloud.nodes.list().await.unwrap().nodes.is_empty() {
+            return tc;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the in-process agent did not register within 10 s");
 }
 
 fn secret(tc: &TestCloud) -> String {
