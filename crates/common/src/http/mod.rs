@@ -1,8 +1,10 @@
 //! HTTP glue every service shares: error bodies, request ids, strict JSON
-//! input, query strings, pagination links and serving with a clean shutdown.
+//! input, query strings, pagination links, serving with a clean shutdown,
+//! and what every OpenAPI document shares.
 
 pub mod errors;
 pub mod json;
+pub mod openapi;
 pub mod pagination;
 pub mod query;
 pub mod request_id;

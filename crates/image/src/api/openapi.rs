@@ -4,7 +4,7 @@
 //! holds the checked-in copy.
 
 use super::*;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use common::http::openapi::TokenAuth;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -80,47 +80,10 @@ use utoipa::OpenApi;
         discovery::usage,
     ),
     components(schemas(GlanceError)),
-    modifiers(&Token),
+    modifiers(&TokenAuth),
     security(("token" = []))
 )]
 struct ImageApi;
-
-/// Adds the `X-Auth-Token` security scheme the `security` requirement
-/// names, and makes operation ids unique (a handler's name, such as
-/// `list`, recurs in every resource's module) by prefixing its tag.
-struct Token;
-
-impl utoipa::Modify for Token {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Auth-Token"))),
-        );
-        for item in doc.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let tag = op
-                    .tags
-                    .as_ref()
-                    .and_then(|t| t.first())
-                    .map(|t| t.replace(' ', "_"));
-                if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
-                    *id = format!("{tag}.{id}");
-                }
-            }
-        }
-    }
-}
 
 /// The Image service's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
