@@ -3,6 +3,7 @@
 //! and what every OpenAPI document shares.
 
 pub mod errors;
+pub mod fields;
 pub mod json;
 pub mod openapi;
 pub mod pagination;
@@ -11,6 +12,7 @@ pub mod request_id;
 pub mod serve;
 
 pub use errors::{ErrorReply, RenderError, Renderer};
+pub use fields::Fields;
 pub use json::JsonBody;
 pub use pagination::{Page, PageParams};
 pub use query::QueryMap;
