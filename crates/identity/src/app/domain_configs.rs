@@ -10,6 +10,7 @@
 //! SQL. The LDAP password is stored and never shown back (Keystone's
 //! sensitive options).
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::Identity;
 use common::context::AuthContext;
 use common::{Error, Result};
@@ -164,7 +165,7 @@ fn not_found(domain: &str) -> Error {
 
 impl Identity {
     async fn config_domain(&self, ctx: &AuthContext, action: &str, domain: &str) -> Result<()> {
-        self.enforce(ctx, action, json!({"target": {"domain": {"id": domain}}}))?;
+        self.enforce(ctx, action, PolicyTarget::none().domain(Ref::id(domain)))?;
         if crate::db::domains::get(&self.db.pool, domain)
             .await?
             .is_none()
@@ -305,7 +306,11 @@ impl Identity {
         group: Option<&str>,
         option: Option<&str>,
     ) -> Result<Value> {
-        self.enforce(ctx, "identity:get_domain_config_default", json!({}))?;
+        self.enforce(
+            ctx,
+            "identity:get_domain_config_default",
+            PolicyTarget::none(),
+        )?;
         let group_of = |g: &str, opts: &[&str]| {
             let m: Map<String, Value> = opts
                 .iter()

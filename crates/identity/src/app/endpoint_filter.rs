@@ -4,6 +4,7 @@
 //! with any association sees only those endpoints in its catalog (one with
 //! none sees them all, Keystone's default).
 
+use super::policy_target::PolicyTarget;
 use super::snapshot::Snapshot;
 use super::Identity;
 use crate::db::catalog::Endpoint;
@@ -11,7 +12,7 @@ use crate::db::endpoint_filter::{Assoc, EndpointGroup};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct GroupInput {
@@ -90,7 +91,7 @@ impl Identity {
         ctx: &AuthContext,
         input: GroupInput,
     ) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:create_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:create_endpoint_group", PolicyTarget::none())?;
         let name = input
             .name
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
@@ -112,7 +113,7 @@ impl Identity {
     }
 
     pub async fn get_endpoint_group(&self, ctx: &AuthContext, id: &str) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:get_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:get_endpoint_group", PolicyTarget::none())?;
         self.view()
             .await?
             .endpoint_groups
@@ -127,7 +128,7 @@ impl Identity {
         ctx: &AuthContext,
         name: Option<&str>,
     ) -> Result<Vec<EndpointGroup>> {
-        self.enforce(ctx, "identity:list_endpoint_groups", json!({}))?;
+        self.enforce(ctx, "identity:list_endpoint_groups", PolicyTarget::none())?;
         Ok(self
             .view()
             .await?
@@ -144,7 +145,7 @@ impl Identity {
         id: &str,
         input: GroupInput,
     ) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:update_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:update_endpoint_group", PolicyTarget::none())?;
         let mut g = self.get_endpoint_group(ctx, id).await?;
         if let Some(n) = input.name {
             super::validate_name("name", &n)?;
@@ -164,7 +165,7 @@ impl Identity {
     }
 
     pub async fn delete_endpoint_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:delete_endpoint_group", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::endpoint_filter::delete_group(tx.conn(), id).await? == 0 {
             return Err(group_nf(id));
@@ -190,7 +191,7 @@ impl Identity {
             (Assoc::Group, Op::Check) => "identity:get_endpoint_group_in_project",
             (Assoc::Group, Op::Remove) => "identity:remove_endpoint_group_from_project",
         };
-        self.enforce(ctx, action, json!({}))?;
+        self.enforce(ctx, action, PolicyTarget::none())?;
         let snap = self.view().await?;
         if !snap.projects.contains_key(project) {
             return Err(Error::not_found(format!(
@@ -244,7 +245,7 @@ impl Identity {
         ctx: &AuthContext,
         action: &str,
     ) -> Result<std::sync::Arc<Snapshot>> {
-        self.enforce(ctx, action, json!({}))?;
+        self.enforce(ctx, action, PolicyTarget::none())?;
         self.view().await
     }
 }

@@ -14,6 +14,7 @@ pub mod endpoint_filter;
 pub mod groups;
 pub mod oauth1;
 pub mod policies;
+pub mod policy_target;
 pub mod projects;
 pub mod roles;
 pub mod snapshot;
@@ -230,8 +231,15 @@ impl Identity {
         })
     }
 
-    /// Checks `action` for the caller against `target`.
-    pub fn enforce(&self, ctx: &AuthContext, action: &str, target: Value) -> Result<()> {
+    /// Checks `action` for the caller against `target` (a
+    /// [`policy_target::PolicyTarget`], or a JSON document of that shape).
+    pub fn enforce(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        target: impl serde::Serialize,
+    ) -> Result<()> {
+        let target = serde_json::to_value(target)?;
         self.policy
             .enforce(action, &ctx.policy_credentials(), &target)
     }

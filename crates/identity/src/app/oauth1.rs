@@ -6,6 +6,7 @@
 //! RFC 5849 describes; the signature is checked here against the consumer's
 //! and the token's secrets.
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::db::oauth1::{AccessToken, Consumer, RequestToken};
@@ -14,7 +15,7 @@ use common::context::AuthContext;
 use common::{Error, Result};
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha1::Sha1;
 
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -159,7 +160,7 @@ impl Identity {
         ctx: &AuthContext,
         description: String,
     ) -> Result<(Consumer, String)> {
-        self.enforce(ctx, "identity:create_consumer", json!({}))?;
+        self.enforce(ctx, "identity:create_consumer", PolicyTarget::none())?;
         let secret = common::ids::random_secret(24);
         let c = Consumer {
             id: common::ids::hex_id(),
@@ -174,14 +175,14 @@ impl Identity {
     }
 
     pub async fn get_consumer(&self, ctx: &AuthContext, id: &str) -> Result<Consumer> {
-        self.enforce(ctx, "identity:get_consumer", json!({}))?;
+        self.enforce(ctx, "identity:get_consumer", PolicyTarget::none())?;
         crate::db::oauth1::get_consumer(&self.db.pool, id)
             .await?
             .ok_or_else(|| consumer_nf(id))
     }
 
     pub async fn list_consumers(&self, ctx: &AuthContext) -> Result<Vec<Consumer>> {
-        self.enforce(ctx, "identity:list_consumers", json!({}))?;
+        self.enforce(ctx, "identity:list_consumers", PolicyTarget::none())?;
         Ok(crate::db::oauth1::consumers(&self.db.pool).await?)
     }
 
@@ -191,7 +192,7 @@ impl Identity {
         id: &str,
         description: Option<String>,
     ) -> Result<Consumer> {
-        self.enforce(ctx, "identity:update_consumer", json!({}))?;
+        self.enforce(ctx, "identity:update_consumer", PolicyTarget::none())?;
         let mut c = crate::db::oauth1::get_consumer(&self.db.pool, id)
             .await?
             .ok_or_else(|| consumer_nf(id))?;
@@ -207,7 +208,7 @@ impl Identity {
     /// Deleting a consumer deletes its tokens, and so ends the Keystone
     /// tokens obtained with them.
     pub async fn delete_consumer(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_consumer", json!({}))?;
+        self.enforce(ctx, "identity:delete_consumer", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::oauth1::delete_consumer(tx.conn(), id).await? == 0 {
             return Err(consumer_nf(id));
@@ -437,7 +438,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_access_tokens",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let snap = self.view().await?;
         let mut v: Vec<AccessToken> = snap
@@ -460,7 +461,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:get_access_token",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )
         .map_err(|_| nf())?;
         let snap = self.view().await?;
@@ -482,7 +483,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:delete_access_token",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let mut tx = self.begin().await?;
         crate::db::oauth1::delete_access_token(tx.conn(), id).await?;
