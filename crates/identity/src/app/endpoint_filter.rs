@@ -9,10 +9,12 @@ use super::snapshot::Snapshot;
 use super::Identity;
 use crate::db::catalog::Endpoint;
 use crate::db::endpoint_filter::{Assoc, EndpointGroup};
+use crate::db::projects::Project;
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct GroupInput {
@@ -240,13 +242,118 @@ impl Identity {
         }
     }
 
-    pub async fn endpoint_filter_read(
-        &self,
-        ctx: &AuthContext,
-        action: &str,
-    ) -> Result<std::sync::Arc<Snapshot>> {
+    /// The snapshot, once the caller may make read `action`.
+    async fn endpoint_filter_read(&self, ctx: &AuthContext, action: &str) -> Result<Arc<Snapshot>> {
         self.enforce(ctx, action, PolicyTarget::none())?;
         self.view().await
+    }
+
+    /// `GET …/endpoint_groups/{id}/projects`: the projects associated with
+    /// an endpoint group.
+    pub async fn endpoint_group_projects(
+        &self,
+        ctx: &AuthContext,
+        group_id: &str,
+    ) -> Result<Vec<Project>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_projects_associated_with_endpoint_group")
+            .await?;
+        if !snap.endpoint_groups.iter().any(|g| g.id == group_id) {
+            return Err(group_nf(group_id));
+        }
+        Ok(snap
+            .project_endpoint_groups
+            .iter()
+            .filter(|(_, g)| g == group_id)
+            .filter_map(|(p, _)| snap.projects.get(p).cloned())
+            .collect())
+    }
+
+    /// `GET …/endpoint_groups/{id}/endpoints`: the endpoints a group's
+    /// filters select.
+    pub async fn endpoint_group_endpoints(
+        &self,
+        ctx: &AuthContext,
+        group_id: &str,
+    ) -> Result<Vec<Endpoint>> {
+        let snap = self
+            .endpoint_filter_read(
+                ctx,
+                "identity:list_endpoints_associated_with_endpoint_group",
+            )
+            .await?;
+        let g = snap
+            .endpoint_groups
+            .iter()
+            .find(|g| g.id == group_id)
+            .ok_or_else(|| group_nf(group_id))?;
+        Ok(snap
+            .endpoints
+            .iter()
+            .filter(|e| matches(g, e))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/projects/{id}/endpoint_groups`: the groups associated with a
+    /// project (none for an unknown project, as Keystone answers).
+    pub async fn project_endpoint_groups(
+        &self,
+        ctx: &AuthContext,
+        project_id: &str,
+    ) -> Result<Vec<EndpointGroup>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_endpoint_groups_for_project")
+            .await?;
+        Ok(snap
+            .project_endpoint_groups
+            .iter()
+            .filter(|(p, _)| p == project_id)
+            .filter_map(|(_, g)| snap.endpoint_groups.iter().find(|x| x.id == *g))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/projects/{id}/endpoints`: the endpoints a project's catalog
+    /// shows.
+    pub async fn project_endpoints(
+        &self,
+        ctx: &AuthContext,
+        project_id: &str,
+    ) -> Result<Vec<Endpoint>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_endpoints_for_project")
+            .await?;
+        if !snap.projects.contains_key(project_id) {
+            return Err(Error::not_found(format!(
+                "Could not find project: {project_id}."
+            )));
+        }
+        let only = snap.endpoint_filter(project_id).unwrap_or_default();
+        Ok(snap
+            .endpoints
+            .iter()
+            .filter(|e| only.contains(&e.id))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/endpoints/{id}/projects`: the projects associated with an
+    /// endpoint directly (none for an unknown endpoint).
+    pub async fn endpoint_projects(
+        &self,
+        ctx: &AuthContext,
+        endpoint_id: &str,
+    ) -> Result<Vec<Project>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_projects_for_endpoint")
+            .await?;
+        Ok(snap
+            .project_endpoints
+            .iter()
+            .filter(|(_, e)| e == endpoint_id)
+            .filter_map(|(p, _)| snap.projects.get(p).cloned())
+            .collect())
     }
 }
 
