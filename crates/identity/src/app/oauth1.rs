@@ -10,12 +10,12 @@ use super::policy_target::{PolicyTarget, Ref};
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::db::oauth1::{AccessToken, Consumer, RequestToken};
+use crate::db::roles::Role;
 use base64::Engine;
 use common::context::AuthContext;
 use common::{Error, Result};
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::Value;
 use sha1::Sha1;
 
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -257,7 +257,7 @@ impl Identity {
         &self,
         ctx: &AuthContext,
         request_token: &str,
-        roles: &[Value],
+        roles: &[String],
     ) -> Result<String> {
         if ctx.trust_id.is_some() || ctx.application_credential_id.is_some() {
             return Err(Error::forbidden(
@@ -274,16 +274,11 @@ impl Identity {
         let snap = self.view().await?;
         let held = snap.effective_roles(&ctx.user_id, &Target::Project(t.project_id.clone()));
         let mut ids = Vec::new();
-        for r in roles {
-            let want = r
-                .get("id")
-                .or_else(|| r.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+        for want in roles {
             let role = snap
                 .roles
                 .values()
-                .find(|x| (x.id == want || x.name == want) && held.contains(&x.id))
+                .find(|x| (x.id == *want || x.name == *want) && held.contains(&x.id))
                 .ok_or_else(|| {
                     Error::unauthorized(format!(
                         "The user does not hold role {want} on the project."
@@ -470,6 +465,21 @@ impl Identity {
             .filter(|t| t.authorizing_user_id == user_id)
             .cloned()
             .ok_or_else(nf)
+    }
+
+    /// The roles an access token delegates (those that still exist).
+    pub async fn user_access_token_roles(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        id: &str,
+    ) -> Result<Vec<Role>> {
+        let t = self.user_access_token(ctx, user_id, id).await?;
+        let snap = self.view().await?;
+        Ok(t.role_ids
+            .iter()
+            .filter_map(|r| snap.roles.get(r).cloned())
+            .collect())
     }
 
     /// Deleting an access token ends the Keystone tokens obtained with it.
