@@ -81,7 +81,7 @@ pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
             Assoc::Group => ("endpoint_group_project", "project_id"),
             Assoc::Endpoint => ("project_endpoint", "endpoint_id"),
         };
-        let responses = [&[(204, "No Content", false)][..], &super::COMMON_ERRORS[..]].concat();
+        let responses = [&[(204, "No Content", None)][..], &super::COMMON_ERRORS[..]].concat();
         for (method, verb) in [
             (HttpMethod::Get, "check"),
             (HttpMethod::Head, "check_head"),

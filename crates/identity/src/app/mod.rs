@@ -4,6 +4,7 @@
 
 pub mod app_creds;
 pub mod assignments;
+pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod credentials;
