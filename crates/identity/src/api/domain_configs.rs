@@ -68,7 +68,7 @@ impl OptionBody {
 #[derive(Deserialize, ToSchema)]
 pub struct ConfigRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = true)]
     pub config: Option<Value>,
 }
 
