@@ -195,7 +195,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         users::groups,
         users::projects
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(ErrorBody, ErrorDetail, assignments::GrantedRoles))
 )]
 struct Doc;
 
@@ -237,12 +237,12 @@ pub struct ErrorDetail {
 
 /// One operation described by hand, for routes built from tables: its
 /// path parameters are strings; each response is (status, description,
-/// whether it carries a JSON body — errors carry [`ErrorBody`]).
+/// the component schema of its JSON body, if it has one).
 pub(crate) fn operation(
     operation_id: &str,
     tag: &str,
     params: &[&str],
-    responses: &[(u16, &str, bool)],
+    responses: &[(u16, &str, Option<&str>)],
 ) -> utoipa::openapi::path::Operation {
     use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
@@ -262,18 +262,11 @@ pub(crate) fn operation(
     }
     for (status, description, body) in responses {
         let mut r = ResponseBuilder::new().description(*description);
-        if *status >= 400 {
+        if let Some(schema) = body {
             r = r.content(
                 "application/json",
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            );
-        } else if *body {
-            r = r.content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::schema::Object::new()))
+                    .schema(Some(Ref::from_schema_name(*schema)))
                     .build(),
             );
         }
@@ -283,11 +276,11 @@ pub(crate) fn operation(
 }
 
 /// The error responses every authenticated operation can give.
-pub(crate) const COMMON_ERRORS: [(u16, &str, bool); 4] = [
-    (400, "Bad request", true),
-    (401, "Authentication required", true),
-    (403, "Forbidden", true),
-    (404, "Not found", true),
+pub(crate) const COMMON_ERRORS: [(u16, &str, Option<&str>); 4] = [
+    (400, "Bad request", Some("ErrorBody")),
+    (401, "Authentication required", Some("ErrorBody")),
+    (403, "Forbidden", Some("ErrorBody")),
+    (404, "Not found", Some("ErrorBody")),
 ];
 
 /// The whole Keystone API, with the shared layers applied.
@@ -345,14 +338,61 @@ fn without_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Req
     req
 }
 
-fn version_doc(base: &str) -> Value {
-    json!({
-        "id": "v3.14",
-        "status": "stable",
-        "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": format!("{base}/v3/")}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
-    })
+/// One API version, as Keystone's discovery documents describe it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionBody {
+    pub id: &'static str,
+    pub status: &'static str,
+    pub updated: &'static str,
+    pub links: Vec<VersionLink>,
+    #[serde(rename = "media-types")]
+    pub media_types: Vec<MediaType>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionLink {
+    pub rel: &'static str,
+    pub href: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MediaType {
+    pub base: &'static str,
+    #[serde(rename = "type")]
+    pub media_type: &'static str,
+}
+
+/// `GET /`: `{"versions": {"values": [...]}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Versions {
+    pub versions: VersionValues,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionValues {
+    pub values: Vec<VersionBody>,
+}
+
+/// `GET /v3`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionEnvelope {
+    pub version: VersionBody,
+}
+
+fn version_doc(base: &str) -> VersionBody {
+    VersionBody {
+        id: "v3.14",
+        status: "stable",
+        updated: "2020-04-07T00:00:00Z",
+        links: vec![VersionLink {
+            rel: "self",
+            href: format!("{base}/v3/"),
+        }],
+        media_types: vec![MediaType {
+            base: "application/json",
+            media_type: "application/vnd.openstack.identity-v3+json",
+        }],
+    }
 }
 
 #[utoipa::path(
@@ -361,7 +401,8 @@ fn version_doc(base: &str) -> Value {
     operation_id = "versions",
     tag = "version",
     responses(
-        (status = 300, description = "The API versions (or, for `Accept: application/json-home`, 200 with the JSON Home document)", body = serde_json::Value),
+        (status = 300, description = "The API versions", body = Versions),
+        (status = 200, description = "With `Accept: application/json-home`: the JSON Home document of v3", body = json_home::JsonHome, content_type = "application/json-home"),
     )
 )]
 /// `GET /`: 300 Multiple Choices, as Keystone answers; the JSON Home
@@ -372,7 +413,11 @@ async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     }
     (
         StatusCode::MULTIPLE_CHOICES,
-        Json(json!({"versions": {"values": [version_doc(&base)]}})),
+        Json(Versions {
+            versions: VersionValues {
+                values: vec![version_doc(&base)],
+            },
+        }),
     )
         .into_response()
 }
@@ -383,7 +428,10 @@ async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     operation_id = "version",
     tag = "version",
     responses(
-        (status = 200, description = "The v3 version document, or its JSON Home document", body = serde_json::Value),
+        (status = 200, description = "The v3 version document, or with `Accept: application/json-home` its JSON Home document", content(
+            (VersionEnvelope = "application/json"),
+            (json_home::JsonHome = "application/json-home"),
+        )),
     )
 )]
 /// `GET /v3`: the version, or its JSON Home document (paths relative to
@@ -392,7 +440,10 @@ async fn version(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     if json_home::wanted(&headers) {
         return json_home::response("");
     }
-    Json(json!({"version": version_doc(&base)})).into_response()
+    Json(VersionEnvelope {
+        version: version_doc(&base),
+    })
+    .into_response()
 }
 
 /// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.
