@@ -446,27 +446,6 @@ async fn version(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     .into_response()
 }
 
-/// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.
-pub(crate) fn list_body(
-    identity: &Identity,
-    plural: &str,
-    items: Vec<Value>,
-    base: &str,
-    path: &str,
-    q: &QueryMap,
-) -> Result<Json<Value>> {
-    let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
-    let page =
-        common::http::pagination::paginate(items, |v| v["id"].as_str().unwrap_or(""), &params)?;
-    let links =
-        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
-    let mut body = json!({ plural: page.items, "links": links });
-    if page.next_marker.is_some() {
-        body["truncated"] = json!(true);
-    }
-    Ok(Json(body))
-}
-
 /// One page of a typed list: its items, `links` (self, previous, next) and
 /// whether more follow (Keystone's `truncated`, present only then).
 pub(crate) struct Paged<T> {
@@ -475,8 +454,9 @@ pub(crate) struct Paged<T> {
     pub truncated: Option<bool>,
 }
 
-/// One page of typed items paged in SQL (see `db::list`): the links and
-/// `truncated` as [`paged`] gives them.
+/// One page of typed items and the marker of the next page (paged in SQL
+/// by `db::list`, or in memory by [`paged`]): the page with Keystone's
+/// `links` (the next link keeps the request's filters) and `truncated`.
 pub(crate) fn page_of<T>(
     items: Vec<T>,
     next_marker: Option<&str>,
@@ -491,7 +471,9 @@ pub(crate) fn page_of<T>(
     }
 }
 
-/// [`list_body`] for typed items: limit/marker pagination by `id_of`.
+/// [`page_of`] for a list held in memory (in list order): limit/marker
+/// pagination by `id_of`, for the lists not read page by page from SQL
+/// (those derived from assignments, the catalog, policies).
 pub(crate) fn paged<T>(
     identity: &Identity,
     items: Vec<T>,
@@ -502,13 +484,13 @@ pub(crate) fn paged<T>(
 ) -> Result<Paged<T>> {
     let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
     let page = common::http::pagination::paginate(items, id_of, &params)?;
-    let links =
-        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
-    Ok(Paged {
-        truncated: page.next_marker.is_some().then_some(true),
-        items: page.items,
-        links,
-    })
+    Ok(page_of(
+        page.items,
+        page.next_marker.as_deref(),
+        base,
+        path,
+        q,
+    ))
 }
 
 /// A typed list body: `{"<plural>": [...], "links": {...}}`, plus
