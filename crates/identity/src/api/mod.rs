@@ -26,7 +26,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::http::{BaseUrl, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 pub type State = axum::extract::State<Arc<Identity>>;
