@@ -208,6 +208,32 @@ CREATE TABLE metadef_tags (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE network_tags (
+    resource_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (resource_id, tag)
+);
+
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    shared BIGINT NOT NULL,
+    router_external BIGINT NOT NULL,
+    mtu BIGINT NOT NULL,
+    port_security_enabled BIGINT NOT NULL,
+    network_type TEXT NOT NULL,
+    physical_network TEXT,
+    segmentation_id BIGINT,
+    segment_key TEXT NOT NULL UNIQUE,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE nodes (
     name TEXT PRIMARY KEY,
     hostname TEXT NOT NULL,
@@ -486,6 +512,10 @@ CREATE INDEX images_owner ON images (owner);
 CREATE INDEX images_visibility ON images (visibility);
 
 CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
+
+CREATE INDEX network_tags_tag ON network_tags (tag);
+
+CREATE INDEX networks_project ON networks (project_id);
 
 CREATE INDEX password_history_user ON password_history (user_id);
 

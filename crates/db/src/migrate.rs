@@ -103,6 +103,15 @@ pub const OBJECT_STORE: ServiceMigrations = ServiceMigrations {
     }],
 };
 
+pub const NETWORK: ServiceMigrations = ServiceMigrations {
+    service: "network",
+    migrations: &[Migration {
+        version: 1,
+        name: "network",
+        sql: include_str!("../migrations/network/0001_network.sql"),
+    }],
+};
+
 /// The tables of the platform itself rather than of one OpenStack service:
 /// the node registry behind the internal API (`crates/nodes`) and the
 /// sagas in progress (`db::saga`).
@@ -116,7 +125,7 @@ pub const PLATFORM: ServiceMigrations = ServiceMigrations {
 };
 
 /// Every service's migrations, in the order they are applied.
-pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, PLATFORM];
+pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, NETWORK, PLATFORM];
 
 /// The global versions of the one sequence used before the split, and the
 /// `(service, version)` each became.
