@@ -188,14 +188,14 @@ pub fn list_body(
         format!("{base}{path}?{}", pairs.join("&"))
     };
     let mut links = Vec::new();
-    if !(n < limit && !req.page_reverse) {
+    if n >= limit || req.page_reverse {
         let mut extra = Vec::new();
         if let Some(last) = ids.last() {
             extra.push(("marker", last.as_str()));
         }
         links.push(serde_json::json!({"rel": "next", "href": href(extra)}));
     }
-    if !(n < limit && req.page_reverse) {
+    if n >= limit || !req.page_reverse {
         let mut extra = Vec::new();
         if let Some(first) = ids.first() {
             extra.push(("marker", first.as_str()));

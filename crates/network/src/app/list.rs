@@ -94,17 +94,13 @@ pub fn limit(q: &QueryMap, max: Option<usize>) -> Result<Option<usize>> {
     })
 }
 
-fn bool_value(name: &str, v: &str) -> Result<i64> {
+fn bool_value(v: &str) -> Result<i64> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(1),
         "false" | "0" => Ok(0),
         _ => Err(super::invalid_input(format!(
             "'{v}' cannot be converted to boolean"
-        )))
-        .map_err(|e: Error| {
-            tracing::debug!(filter = name, "bad boolean filter");
-            e
-        }),
+        ))),
     }
 }
 
@@ -150,7 +146,7 @@ pub fn parse(
                 let mut binds = Vec::new();
                 for v in &values {
                     let n = if a.kind == AttrKind::Bool {
-                        bool_value(a.name, v)?
+                        bool_value(v)?
                     } else {
                         v.trim()
                             .parse::<i64>()
