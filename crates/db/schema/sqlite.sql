@@ -382,6 +382,27 @@ CREATE TABLE services (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE subnets (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    ip_version BIGINT NOT NULL,
+    cidr TEXT NOT NULL,
+    gateway_ip TEXT,
+    enable_dhcp BIGINT NOT NULL,
+    ipv6_ra_mode TEXT,
+    ipv6_address_mode TEXT,
+    subnetpool_id TEXT,
+    allocation_pools TEXT NOT NULL,
+    dns_nameservers TEXT NOT NULL,
+    host_routes TEXT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE swift_accounts (
     account TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -524,6 +545,10 @@ CREATE INDEX projects_parent ON projects (parent_id);
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
 
 CREATE INDEX sagas_kind ON sagas (kind);
+
+CREATE INDEX subnets_network ON subnets (network_id);
+
+CREATE INDEX subnets_project ON subnets (project_id);
 
 CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
 

@@ -105,11 +105,18 @@ pub const OBJECT_STORE: ServiceMigrations = ServiceMigrations {
 
 pub const NETWORK: ServiceMigrations = ServiceMigrations {
     service: "network",
-    migrations: &[Migration {
-        version: 1,
-        name: "network",
-        sql: include_str!("../migrations/network/0001_network.sql"),
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "network",
+            sql: include_str!("../migrations/network/0001_network.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "subnets",
+            sql: include_str!("../migrations/network/0002_subnets.sql"),
+        },
+    ],
 };
 
 /// The tables of the platform itself rather than of one OpenStack service:

@@ -19,6 +19,15 @@ const ADMIN_OR_PROJECT_READER: &str =
 const GET_NETWORK: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
     or 'True':%(shared)s or 'True':%(router:external)s";
 
+/// Changing a subnet: admins, or members of the subnet's or the network's
+/// project.
+const ADMIN_OR_NETWORK_OWNER: &str = "rule:context_is_admin or (role:member and \
+    project_id:%(project_id)s) or (role:member and project_id:%(network:project_id)s)";
+/// Reading a subnet: its project's readers, or anyone when its network is
+/// shared.
+const GET_SUBNET: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or 'True':%(shared)s";
+
 /// The attributes only an admin may set or see, per resource.
 pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[(
     "network",
@@ -55,6 +64,13 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("get_network_tags", GET_NETWORK),
         ("update_network_tags", ADMIN_OR_PROJECT_MEMBER),
         ("delete_network_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("create_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("get_subnet", GET_SUBNET),
+        ("update_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("delete_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("get_subnet_tags", GET_SUBNET),
+        ("update_subnet_tags", ADMIN_OR_NETWORK_OWNER),
+        ("delete_subnet_tags", ADMIN_OR_NETWORK_OWNER),
         ("get_extension", ""),
         ("get_quota", ADMIN_OR_PROJECT_READER),
     ]

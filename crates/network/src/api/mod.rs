@@ -1,12 +1,13 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `tags`.
+//! `subnets`, `tags`.
 
 pub mod errors;
 pub mod extensions;
 pub mod networks;
 mod openapi;
+pub mod subnets;
 pub mod tags;
 
 pub use openapi::openapi;
@@ -37,6 +38,7 @@ pub fn router(
         .route("/v2.0/", get(resources))
         .merge(extensions::routes())
         .merge(networks::routes())
+        .merge(subnets::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);
@@ -111,7 +113,7 @@ pub struct ResourceLink {
 }
 
 /// The core collections (`name`, `collection`) this server serves.
-const RESOURCES: &[(&str, &str)] = &[("network", "networks")];
+const RESOURCES: &[(&str, &str)] = &[("network", "networks"), ("subnet", "subnets")];
 
 #[utoipa::path(get, path = "/v2.0", tag = "versions",
     responses((status = 200, body = Resources), NeutronErrors))]

@@ -24,6 +24,11 @@ use utoipa::OpenApi;
         networks::show,
         networks::update,
         networks::delete,
+        subnets::list,
+        subnets::create,
+        subnets::show,
+        subnets::update,
+        subnets::delete,
         tags::list,
         tags::replace,
         tags::remove_all,
@@ -63,7 +68,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 15);
+        assert_eq!(n, 20);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -6,6 +6,7 @@
 pub mod attrs;
 pub mod list;
 pub mod networks;
+pub mod subnets;
 pub mod tags;
 
 use crate::config::NetworkConfig;

@@ -173,9 +173,9 @@ impl Network {
             .collect())
     }
 
-    /// The subnet ids of each network (none until subnets exist).
-    async fn subnet_ids_of(&self, _ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
-        Ok(HashMap::new())
+    /// The subnet ids of each network.
+    async fn subnet_ids_of(&self, ids: &[String]) -> Result<HashMap<String, Vec<String>>> {
+        Ok(crate::db::subnets::ids_by_network(&self.db.pool, ids).await?)
     }
 
     pub async fn show_network(&self, ctx: &AuthContext, id: &str) -> Result<NetworkView> {
@@ -394,6 +394,11 @@ impl Network {
         planned: &[(NetworkRow, Segment)],
     ) -> Result<Vec<NetworkRow>, Retry> {
         let mut tx = self.begin().await?;
+        // Write first: on SQLite a transaction that reads (the free VNI)
+        // and only then writes fails with SQLITE_BUSY_SNAPSHOT, without
+        // waiting, if a writer outside this process's write lock
+        // committed in between; one that starts with a write waits.
+        tx.bump(crate::REVISION).await.map_err(Error::from)?;
         let mut out = Vec::with_capacity(planned.len());
         for (row, seg) in planned {
             let mut row = row.clone();
@@ -416,7 +421,6 @@ impl Network {
             }
             out.push(row);
         }
-        tx.bump(crate::REVISION).await.map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         Ok(out)
     }
@@ -486,6 +490,11 @@ impl Network {
             return Err(super::policy_refused("delete_network"));
         }
         let mut tx = self.begin().await?;
+        // Its subnets go with it (and their tags).
+        for s in crate::db::subnets::of_network(&mut *tx.conn(), id).await? {
+            tags::clear(tx.conn(), &s.id).await?;
+            crate::db::subnets::delete(tx.conn(), &s.id).await?;
+        }
         tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));

@@ -4,7 +4,7 @@
 //! change bumps the parent's revision.
 
 use super::{invalid_input, Network};
-use crate::db::{networks, tags};
+use crate::db::{networks, subnets, tags};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::Value;
@@ -13,7 +13,7 @@ const MAX_TAG_LEN: usize = 255;
 const MAX_TAGS_COUNT: usize = 50;
 
 /// Collections whose resources take tags.
-pub const COLLECTIONS: &[&str] = &["networks"];
+pub const COLLECTIONS: &[&str] = &["networks", "subnets"];
 
 fn tag_not_found(tag: &str) -> Error {
     Error::not_found(format!("Tag {tag} could not be found.")).with_fault("TagNotFound")
@@ -47,6 +47,17 @@ impl Network {
                 }
                 Ok(())
             }
+            "subnets" => {
+                let (s, n) = self.visible_subnet(ctx, id).await?;
+                let action = format!("{verb}_subnet_tags");
+                let changes = verb != "get";
+                if (changes && !self.may_change_subnet(ctx, &s, n.as_ref()))
+                    || !self.check(ctx, &action, &super::subnets::target(&s, n.as_ref()))
+                {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
             _ => Err(Error::not_found("The resource could not be found.")),
         }
     }
@@ -56,6 +67,7 @@ impl Network {
         let now = self.now();
         let found = match collection {
             "networks" => networks::touch(tx.conn(), id, now).await?,
+            "subnets" => subnets::touch(tx.conn(), id, now).await?,
             _ => false,
         };
         if !found {

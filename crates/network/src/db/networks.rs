@@ -147,6 +147,16 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Er
     Ok(r.rows_affected() == 1)
 }
 
+/// Locks the network's row for the rest of the transaction (a write
+/// that changes nothing); false when it is gone.
+pub async fn lock(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE networks SET status = status WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("DELETE FROM networks WHERE id = $1")
         .bind(id)

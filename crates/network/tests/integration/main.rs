@@ -5,6 +5,7 @@
 
 mod basics;
 mod networks;
+mod subnets;
 
 use serde_json::{json, Value};
 use testkit::{Client, Resp, TestCloud};
