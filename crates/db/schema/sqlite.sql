@@ -208,6 +208,32 @@ CREATE TABLE metadef_tags (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE network_tags (
+    resource_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (resource_id, tag)
+);
+
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    shared BIGINT NOT NULL,
+    router_external BIGINT NOT NULL,
+    mtu BIGINT NOT NULL,
+    port_security_enabled BIGINT NOT NULL,
+    network_type TEXT NOT NULL,
+    physical_network TEXT,
+    segmentation_id BIGINT,
+    segment_key TEXT NOT NULL UNIQUE,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE nodes (
     name TEXT PRIMARY KEY,
     hostname TEXT NOT NULL,
@@ -356,6 +382,27 @@ CREATE TABLE services (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE subnets (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    ip_version BIGINT NOT NULL,
+    cidr TEXT NOT NULL,
+    gateway_ip TEXT,
+    enable_dhcp BIGINT NOT NULL,
+    ipv6_ra_mode TEXT,
+    ipv6_address_mode TEXT,
+    subnetpool_id TEXT,
+    allocation_pools TEXT NOT NULL,
+    dns_nameservers TEXT NOT NULL,
+    host_routes TEXT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE swift_accounts (
     account TEXT PRIMARY KEY,
     created_at BIGINT NOT NULL,
@@ -487,6 +534,10 @@ CREATE INDEX images_visibility ON images (visibility);
 
 CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
 
+CREATE INDEX network_tags_tag ON network_tags (tag);
+
+CREATE INDEX networks_project ON networks (project_id);
+
 CREATE INDEX password_history_user ON password_history (user_id);
 
 CREATE INDEX projects_domain_id ON projects (domain_id, id);
@@ -496,6 +547,10 @@ CREATE INDEX projects_parent ON projects (parent_id);
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
 
 CREATE INDEX sagas_kind ON sagas (kind);
+
+CREATE INDEX subnets_network ON subnets (network_id);
+
+CREATE INDEX subnets_project ON subnets (project_id);
 
 CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
 

@@ -108,6 +108,22 @@ pub const OBJECT_STORE: ServiceMigrations = ServiceMigrations {
     }],
 };
 
+pub const NETWORK: ServiceMigrations = ServiceMigrations {
+    service: "network",
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "network",
+            sql: include_str!("../migrations/network/0001_network.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "subnets",
+            sql: include_str!("../migrations/network/0002_subnets.sql"),
+        },
+    ],
+};
+
 /// The tables of the platform itself rather than of one OpenStack service:
 /// the node registry behind the internal API (`crates/nodes`) and the
 /// sagas in progress (`db::saga`).
@@ -121,7 +137,7 @@ pub const PLATFORM: ServiceMigrations = ServiceMigrations {
 };
 
 /// Every service's migrations, in the order they are applied.
-pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, PLATFORM];
+pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, NETWORK, PLATFORM];
 
 /// The global versions of the one sequence used before the split, and the
 /// `(service, version)` each became.

@@ -20,7 +20,7 @@ pub struct ServedApi {
 
 /// Every service besides identity, in the order they start. Adding a
 /// service is a new crate exporting its `SERVICE` and one line here.
-pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE];
+pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE, network::SERVICE];
 
 /// Every service's section of the configuration file, identity's first:
 /// the sections a file may hold (a disabled service's too), in the order
@@ -365,7 +365,7 @@ mod tests {
              `neutron_external_interface`, `state_dir`, `database_url`, `region`, \
              `compute_driver`, `dataplane`, `enable_cinder`, `enable_swift`, \
              `enable_horizon`, `max_request_body_size`, `log_level`, `header_read_timeout`, \
-             `internal_api_port`, `identity`, `image`, `object_store`\n"
+             `internal_api_port`, `identity`, `image`, `object_store`, `network`\n"
         );
         assert_eq!(
             err("[no_such]\nx = 1"),

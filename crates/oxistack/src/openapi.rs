@@ -12,6 +12,7 @@ pub const SERVICES: &[(&str, Build)] = &[
     ("identity", identity::api::openapi),
     ("image", image::api::openapi),
     ("object-store", object_store::api::openapi),
+    ("network", network::api::openapi),
 ];
 
 /// The service types that have a document.

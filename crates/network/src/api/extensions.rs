@@ -1,0 +1,138 @@
+//! `/v2.0/extensions` and `/v2.0/extensions/{alias}`: exactly the
+//! extensions this server implements, with neutron-lib's names,
+//! descriptions and timestamps (clients look an alias up and change
+//! behaviour on it, so none is listed before its API works).
+
+use super::NeutronErrors;
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::auth::Auth;
+use common::{Error, Result};
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<Arc<crate::Network>> {
+    Router::new()
+        .route("/v2.0/extensions", get(list))
+        .route("/v2.0/extensions/{alias}", get(show))
+}
+
+/// One extension: (alias, name, description, updated).
+pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+        "2013-01-14T10:00:00-00:00",
+    ),
+    (
+        "net-mtu",
+        "Network MTU",
+        "Provides MTU attribute for a network resource.",
+        "2015-03-25T10:00:00-00:00",
+    ),
+    (
+        "pagination",
+        "Pagination support",
+        "Extension that indicates that pagination is enabled.",
+        "2016-06-12T00:00:00-00:00",
+    ),
+    (
+        "port-security",
+        "Port Security",
+        "Provides port security",
+        "2012-07-23T10:00:00-00:00",
+    ),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+        "2016-09-09T09:09:09-09:09",
+    ),
+    (
+        "provider",
+        "Provider Network",
+        "Expose mapping of virtual networks to physical networks",
+        "2012-09-07T10:00:00-00:00",
+    ),
+    (
+        "sorting",
+        "Sorting support",
+        "Extension that indicates that sorting is enabled.",
+        "2016-06-12T00:00:00-00:00",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+        "2016-02-10T10:00:00-00:00",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+        "2016-04-11T10:00:00-00:00",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: network",
+        "Enables to set tag on resources with standard attribute.",
+        "2017-01-01T00:00:00-00:00",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+        "2016-09-12T10:00:00-00:00",
+    ),
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Extension {
+    pub alias: String,
+    pub name: String,
+    pub description: String,
+    pub updated: String,
+    pub links: Vec<super::Link>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtensionList {
+    pub extensions: Vec<Extension>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtensionShow {
+    pub extension: Extension,
+}
+
+fn ext(e: &(&str, &str, &str, &str)) -> Extension {
+    Extension {
+        alias: e.0.into(),
+        name: e.1.into(),
+        description: e.2.into(),
+        updated: e.3.into(),
+        links: Vec::new(),
+    }
+}
+
+#[utoipa::path(get, path = "/v2.0/extensions", tag = "extensions",
+    responses((status = 200, body = ExtensionList), NeutronErrors))]
+async fn list(_auth: Auth) -> Json<ExtensionList> {
+    Json(ExtensionList {
+        extensions: EXTENSIONS.iter().map(ext).collect(),
+    })
+}
+
+#[utoipa::path(get, path = "/v2.0/extensions/{alias}", tag = "extensions",
+    params(("alias" = String, Path)),
+    responses((status = 200, body = ExtensionShow), NeutronErrors))]
+async fn show(_auth: Auth, Path(alias): Path<String>) -> Result<Json<ExtensionShow>> {
+    EXTENSIONS
+        .iter()
+        .find(|e| e.0 == alias)
+        .map(|e| Json(ExtensionShow { extension: ext(e) }))
+        .ok_or_else(|| Error::not_found(format!("Extension with alias {alias} does not exist")))
+}

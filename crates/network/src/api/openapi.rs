@@ -1,0 +1,77 @@
+//! The Networking v2.0 API's OpenAPI document, built from the handlers'
+//! `#[utoipa::path]` annotations and the types beside them; `oxistack
+//! openapi network` prints it and `docs/openapi/network.json` holds the
+//! checked-in copy.
+
+use super::*;
+use common::http::openapi::TokenAuth;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "oxistack Network service (OpenStack Neutron v2.0)",
+        version = "2.0",
+        description = "Neutron's v2.0 API as oxistack serves it. Every call except the version document takes a token in X-Auth-Token; every path also answers with `.json` appended."
+    ),
+    paths(
+        versions,
+        resources,
+        extensions::list,
+        extensions::show,
+        networks::list,
+        networks::create,
+        networks::show,
+        networks::update,
+        networks::delete,
+        subnets::list,
+        subnets::create,
+        subnets::show,
+        subnets::update,
+        subnets::delete,
+        tags::list,
+        tags::replace,
+        tags::remove_all,
+        tags::show,
+        tags::add,
+        tags::remove,
+    ),
+    components(schemas(NeutronError, NeutronErrorBody)),
+    modifiers(&TokenAuth),
+    security(("token" = []))
+)]
+struct NetworkApi;
+
+/// The Network service's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    NetworkApi::openapi()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// Every operation has its own operation id.
+    #[test]
+    fn document_lists_operations() {
+        let doc = super::openapi();
+        let mut ids: Vec<String> = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(|item| {
+                [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                    .into_iter()
+                    .flatten()
+                    .map(|op| op.operation_id.clone().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let n = ids.len();
+        assert_eq!(n, 20);
+        assert!(ids.contains(&"networks.list".to_string()));
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "operation ids repeat");
+    }
+}

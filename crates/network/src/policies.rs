@@ -1,0 +1,77 @@
+//! Neutron's default policy rules (neutron/conf/policies), as data: the
+//! secure-RBAC personas (admin, project member, project reader) with the
+//! resource's `project_id` as target, and the admin-only attributes
+//! (`shared`, `router:external`, `provider:*`, `binding:*`) as
+//! `<action>:<attribute>` rules. An operator's policy file overrides any
+//! of them.
+//!
+//! Which resources a caller may *see* is decided before these rules, as
+//! Neutron's database layer does (its own project's, plus shared and
+//! external networks): a resource the caller cannot see is a 404.
+
+const ADMIN: &str = "rule:context_is_admin";
+const ADMIN_OR_PROJECT_MEMBER: &str =
+    "rule:context_is_admin or (role:member and project_id:%(project_id)s)";
+const ADMIN_OR_PROJECT_READER: &str =
+    "rule:context_is_admin or (role:reader and project_id:%(project_id)s)";
+/// Reading a network: its project's readers, or anyone for a shared or
+/// external one.
+const GET_NETWORK: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or 'True':%(shared)s or 'True':%(router:external)s";
+
+/// Changing a subnet: admins, or members of the subnet's or the network's
+/// project.
+const ADMIN_OR_NETWORK_OWNER: &str = "rule:context_is_admin or (role:member and \
+    project_id:%(project_id)s) or (role:member and project_id:%(network:project_id)s)";
+/// Reading a subnet: its project's readers, or anyone when its network is
+/// shared.
+const GET_SUBNET: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or 'True':%(shared)s";
+
+/// The attributes only an admin may set or see, per resource.
+pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[(
+    "network",
+    &[
+        "shared",
+        "router:external",
+        "provider:network_type",
+        "provider:physical_network",
+        "provider:segmentation_id",
+    ],
+)];
+
+pub fn defaults() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("context_is_admin", "role:admin"),
+        ("admin_only", ADMIN),
+        ("create_network", ADMIN_OR_PROJECT_MEMBER),
+        ("create_network:shared", ADMIN),
+        ("create_network:router:external", ADMIN),
+        ("create_network:provider:network_type", ADMIN),
+        ("create_network:provider:physical_network", ADMIN),
+        ("create_network:provider:segmentation_id", ADMIN),
+        ("get_network", GET_NETWORK),
+        ("get_network:provider:network_type", ADMIN),
+        ("get_network:provider:physical_network", ADMIN),
+        ("get_network:provider:segmentation_id", ADMIN),
+        ("update_network", ADMIN_OR_PROJECT_MEMBER),
+        ("update_network:shared", ADMIN),
+        ("update_network:router:external", ADMIN),
+        ("update_network:provider:network_type", ADMIN),
+        ("update_network:provider:physical_network", ADMIN),
+        ("update_network:provider:segmentation_id", ADMIN),
+        ("delete_network", ADMIN_OR_PROJECT_MEMBER),
+        ("get_network_tags", GET_NETWORK),
+        ("update_network_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_network_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("create_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("get_subnet", GET_SUBNET),
+        ("update_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("delete_subnet", ADMIN_OR_NETWORK_OWNER),
+        ("get_subnet_tags", GET_SUBNET),
+        ("update_subnet_tags", ADMIN_OR_NETWORK_OWNER),
+        ("delete_subnet_tags", ADMIN_OR_NETWORK_OWNER),
+        ("get_extension", ""),
+        ("get_quota", ADMIN_OR_PROJECT_READER),
+    ]
+}
