@@ -26,7 +26,7 @@ pub struct AppCredInput {
     pub project_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct RoleSel {
     pub id: Option<String>,
     pub name: Option<String>,

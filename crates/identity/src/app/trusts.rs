@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 /// Keystone's `[trust] max_redelegation_count`.
 const MAX_REDELEGATION: i64 = 3;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TrustInput {
     pub trustor_user_id: String,
     pub trustee_user_id: String,
