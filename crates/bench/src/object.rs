@@ -120,11 +120,27 @@ pub struct ObjectResults {
     pub concurrency: u16,
     pub small: Vec<Phase>,
     /// The disk's durable 4 KiB writes per second from as many writers
-    /// ([`durable_small_writes`]), measured just before the PUT phase.
-    pub disk_small: Option<f64>,
+    /// ([`durable_small_writes`]), measured just before the PUT phases.
+    pub disk_small: Option<DiskSmall>,
     /// The large transfers (and the idle RSS both tables compare with).
     pub large: LargeResults,
 }
+
+/// The disk's own durable 4 KiB write rates, one per PUT phase.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskSmall {
+    /// New files only (what a PUT of a new name does).
+    pub create: f64,
+    /// Each new file also removes the one written [`NAMES_PER_WORKER`]
+    /// writes earlier (what an overwrite does: the replaced file is
+    /// deleted). On ext4 the freed inodes make later allocations in the
+    /// same group slower, so this is the fair floor for overwrites.
+    pub replace: f64,
+}
+
+/// The PUT phases: new names, then overwrites of a fixed set.
+const PUT_NEW: &str = "4 KiB PUT, new names";
+const PUT_OVERWRITE: &str = "4 KiB PUT, overwrites";
 
 fn simple(
     target: &Target,
@@ -195,7 +211,7 @@ pub async fn measure(args: &ObjectArgs) -> anyhow::Result<ObjectResults> {
         );
     }
     let result = run_phases(args, &swift, &token, &container, pid).await;
-    cleanup(&swift, &token, &container, args.concurrency).await;
+    cleanup(&swift, &token, &container).await;
     let (small, disk_small, rounds) = result?;
     Ok(ObjectResults {
         concurrency: args.concurrency,
@@ -215,7 +231,7 @@ async fn run_phases(
     token: &str,
     container: &str,
     pid: Option<u32>,
-) -> anyhow::Result<(Vec<Phase>, f64, Vec<disk::Round>)> {
+) -> anyhow::Result<(Vec<Phase>, DiskSmall, Vec<disk::Round>)> {
     let config = LoadConfig {
         concurrency: usize::from(args.concurrency),
         duration: Duration::from_secs(args.seconds),
@@ -227,55 +243,65 @@ async fn run_phases(
     let mut small = Vec::new();
     let dir = disk::baseline_dir(args.dir.as_deref(), args.state_dir.as_deref(), "objects");
 
+    let writers = usize::from(args.concurrency);
     eprintln!(
-        "disk: durable 4 KiB writes — {} writers, {} s…",
+        "disk: durable 4 KiB writes — {} writers, {} s, new files then replacing…",
         args.concurrency, args.seconds
     );
-    let disk_small =
-        durable_small_writes(&dir, usize::from(args.concurrency), config.duration).await?;
-    eprintln!(
-        "disk: {} durable 4 KiB writes/s",
-        report::thousands(disk_small)
-    );
-
-    eprintln!(
-        "object: 4 KiB PUT — {} connections, {} s…",
-        args.concurrency, args.seconds
-    );
-    let (t, tok, c, b) = (
-        swift.clone(),
-        token.to_string(),
-        container.to_string(),
-        small_body.clone(),
-    );
-    let sampler = pid.map(|p| rss::Sampler::start(p, rss::SAMPLE_EVERY));
-    let put = load::run(
-        swift,
-        &config,
-        move |ctx| {
-            let path = format!("{c}/w{}-{}", ctx.worker, ctx.seq % NAMES_PER_WORKER);
-            simple(&t, Method::PUT, &path, &tok, b.clone())
-        },
-        |x| match x.parts.status.as_u16() {
-            201 => Ok(()),
-            s => Err(format!("status {s}")),
-        },
-    )
-    .await;
-    let rss = match sampler {
-        Some(s) => Some(s.finish().await),
-        None => None,
+    let disk_small = DiskSmall {
+        create: durable_small_writes(&dir, writers, config.duration, false).await?,
+        replace: durable_small_writes(&dir, writers, config.duration, true).await?,
     };
     eprintln!(
-        "object: 4 KiB PUT: {} req/s, {} errors",
-        report::thousands(put.rate()),
-        put.errors.total()
+        "disk: {} durable 4 KiB writes/s (new files), {} (replacing)",
+        report::thousands(disk_small.create),
+        report::thousands(disk_small.replace)
     );
-    small.push(Phase {
-        name: "4 KiB PUT",
-        load: put,
-        rss,
-    });
+
+    for (name, overwrite) in [(PUT_NEW, false), (PUT_OVERWRITE, true)] {
+        eprintln!(
+            "object: {name} — {} connections, {} s…",
+            args.concurrency, args.seconds
+        );
+        let (t, tok, c, b) = (
+            swift.clone(),
+            token.to_string(),
+            container.to_string(),
+            small_body.clone(),
+        );
+        let sampler = pid.map(|p| rss::Sampler::start(p, rss::SAMPLE_EVERY));
+        let put = load::run(
+            swift,
+            &config,
+            move |ctx| {
+                let path = if overwrite {
+                    format!("{c}/w{}-{}", ctx.worker, ctx.seq % NAMES_PER_WORKER)
+                } else {
+                    format!("{c}/n{}-{}", ctx.worker, ctx.seq)
+                };
+                simple(&t, Method::PUT, &path, &tok, b.clone())
+            },
+            |x| match x.parts.status.as_u16() {
+                201 => Ok(()),
+                s => Err(format!("status {s}")),
+            },
+        )
+        .await;
+        let rss = match sampler {
+            Some(s) => Some(s.finish().await),
+            None => None,
+        };
+        eprintln!(
+            "object: {name}: {} req/s, {} errors",
+            report::thousands(put.rate()),
+            put.errors.total()
+        );
+        small.push(Phase {
+            name,
+            load: put,
+            rss,
+        });
+    }
 
     for i in 0..GET_OBJECTS {
         let reply = disk::send(
@@ -361,12 +387,14 @@ pub async fn durable_small_writes(
     dir: &std::path::Path,
     writers: usize,
     duration: Duration,
+    replace: bool,
 ) -> anyhow::Result<f64> {
     let scratch = dir.join(format!("oxistack-bench-small-{}", std::process::id()));
     let root = scratch.clone();
-    let r = tokio::task::spawn_blocking(move || durable_writes_in(&root, writers, duration))
-        .await
-        .context("small-write baseline thread")?;
+    let r =
+        tokio::task::spawn_blocking(move || durable_writes_in(&root, writers, duration, replace))
+            .await
+            .context("small-write baseline thread")?;
     if let Err(e) = std::fs::remove_dir_all(&scratch) {
         eprintln!("warning: removing {}: {e}", scratch.display());
     }
@@ -377,6 +405,7 @@ fn durable_writes_in(
     root: &std::path::Path,
     writers: usize,
     duration: Duration,
+    replace: bool,
 ) -> anyhow::Result<f64> {
     use std::io::Write;
     let tmp = root.join("tmp");
@@ -402,6 +431,11 @@ fn durable_writes_in(
                         let fan = &fans[(n as usize * 31 + w * 7) % FANS];
                         std::fs::rename(&t, fan.join(&name))?;
                         std::fs::File::open(fan)?.sync_all()?;
+                        if replace && n >= NAMES_PER_WORKER {
+                            let old = n - NAMES_PER_WORKER;
+                            let old_fan = &fans[(old as usize * 31 + w * 7) % FANS];
+                            std::fs::remove_file(old_fan.join(format!("w{w}-{old}")))?;
+                        }
                         n += 1;
                     }
                     Ok(n)
@@ -488,31 +522,67 @@ impl Service for Swift<'_> {
     }
 }
 
-/// Deletes everything the run wrote (bulk delete, then the container).
-async fn cleanup(swift: &Target, token: &str, container: &str, concurrency: u16) {
-    // The large object again, in case a round's own DELETE failed.
-    let mut names = vec![format!("{container}/{LARGE}")];
-    for w in 0..concurrency {
-        for i in 0..NAMES_PER_WORKER {
-            names.push(format!("{container}/w{w}-{i}"));
+/// Deletes everything the run wrote: the container's listing, page by
+/// page, through bulk delete (the new-name phase writes as many objects
+/// as it managed), then the container.
+async fn cleanup(swift: &Target, token: &str, container: &str) {
+    // A page of 4,000 names (about 40 KB) fits the 64 KiB of a reply the
+    // client keeps, and a bulk delete of it Swift's 10,000-name limit.
+    for _ in 0..1_000 {
+        let names = match list_page(swift, token, container).await {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("warning: listing {container}: {e:#}");
+                break;
+            }
+        };
+        if names.is_empty() {
+            break;
+        }
+        let paths: Vec<String> = names.iter().map(|n| format!("{container}/{n}")).collect();
+        if let Err(e) = bulk_delete(swift, token, paths).await {
+            eprintln!("warning: cleaning up {container}: {e:#}");
+            break;
         }
     }
-    for i in 0..GET_OBJECTS {
-        names.push(format!("{container}/g{i}"));
+    if let Err(e) = bulk_delete(swift, token, vec![container.to_string()]).await {
+        eprintln!("warning: deleting {container}: {e:#}");
     }
-    names.push(container.to_string());
-    let body = Bytes::from(names.join("\n"));
-    if let Ok(req) = swift
+}
+
+async fn list_page(swift: &Target, token: &str, container: &str) -> anyhow::Result<Vec<String>> {
+    let req = swift
+        .request(Method::GET, &format!("{container}?format=plain&limit=4000"))
+        .header("x-auth-token", token)
+        .body(Body::default())?;
+    let reply = disk::send(swift, req).await?;
+    if reply.status.as_u16() == 204 {
+        return Ok(Vec::new());
+    }
+    if !reply.status.is_success() {
+        bail!("GET {container} answered {}", reply.status);
+    }
+    Ok(String::from_utf8_lossy(&reply.head)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+async fn bulk_delete(swift: &Target, token: &str, paths: Vec<String>) -> anyhow::Result<()> {
+    // The bench's names need no percent-encoding (letters, digits, `-`).
+    let body = Bytes::from(paths.join("\n"));
+    let req = swift
         .request(Method::POST, "?bulk-delete")
         .header("x-auth-token", token)
         .header("content-type", "text/plain")
         .header(CONTENT_LENGTH, body.len())
-        .body(Body::new(body))
-    {
-        if let Err(e) = disk::send(swift, req).await {
-            eprintln!("warning: cleaning up {container}: {e:#}");
-        }
+        .body(Body::new(body))?;
+    let reply = disk::send(swift, req).await?;
+    if !reply.status.is_success() {
+        bail!("bulk delete answered {}", reply.status);
     }
+    Ok(())
 }
 
 /// The report: text tables and the Markdown block for `BENCHMARKS.md`.
@@ -537,27 +607,41 @@ pub fn render(r: &ObjectResults, command_line: &str) -> String {
             disk::rss_text(p.rss.as_ref().map(|s| s.max_rss_kib), r.large.idle_rss_kib),
         ]);
     }
-    if let Some(rate) = r.disk_small {
-        small.row([
-            format!(
-                "disk: durable 4 KiB writes ({} writers: temp file, fsync, rename, fsync of the directory)",
-                r.concurrency
-            ),
-            "—".into(),
-            report::thousands(rate),
-            "—".into(),
-            "—".into(),
-            "—".into(),
-            "—".into(),
-        ]);
+    if let Some(d) = r.disk_small {
+        for (what, rate) in [
+            ("new files", d.create),
+            ("each replacing an earlier one", d.replace),
+        ] {
+            small.row([
+                format!(
+                    "disk: durable 4 KiB writes, {what} ({} writers: temp file, fsync, rename, fsync of the directory)",
+                    r.concurrency
+                ),
+                "—".into(),
+                report::thousands(rate),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+                "—".into(),
+            ]);
+        }
     }
-    let put_vs_disk = match (r.small.iter().find(|p| p.name == "4 KiB PUT"), r.disk_small) {
-        (Some(p), Some(d)) if d > 0.0 => format!(
-            "4 KiB PUT at {:.0} % of the disk's durable 4 KiB write rate\n",
-            100.0 * p.load.rate() / d
-        ),
-        _ => String::new(),
-    };
+    let mut put_vs_disk = String::new();
+    if let Some(d) = r.disk_small {
+        for (phase, floor, what) in [
+            (PUT_NEW, d.create, "new files"),
+            (PUT_OVERWRITE, d.replace, "replacing writes"),
+        ] {
+            if let Some(p) = r.small.iter().find(|p| p.name == phase) {
+                if floor > 0.0 {
+                    put_vs_disk.push_str(&format!(
+                        "{phase} at {:.0} % of the disk's durable 4 KiB write rate ({what})\n",
+                        100.0 * p.load.rate() / floor
+                    ));
+                }
+            }
+        }
+    }
     let size = r.large.size_mib;
     let large = disk::table(
         &r.large,

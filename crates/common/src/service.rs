@@ -66,6 +66,49 @@ impl CatalogEntry {
     }
 }
 
+/// A node as the services that feed it see it (the node registry in
+/// `crates/nodes` authenticates it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub name: String,
+    pub hostname: String,
+    pub address: String,
+    pub roles: Vec<String>,
+}
+
+impl NodeInfo {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// A service's part of every node's desired state (the network service's
+/// bridges and routers for this host, the compute service's instances),
+/// and where the node's status reports come back to it.
+pub trait DesiredStateSource: Send + Sync {
+    /// The part's key in the document's `parts`.
+    fn name(&self) -> &'static str;
+    /// The revision-feed counter the service bumps in every write that
+    /// changes this part, for any node.
+    fn counter(&self) -> &'static str;
+    /// This node's part (`null` when it has none).
+    fn part<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, Result<serde_json::Value, crate::Error>>;
+    /// A status report of `node` (one document per role it holds), after
+    /// the registry stored it: the service updates what it shows (a port
+    /// ACTIVE once its host has built it). The default ignores reports.
+    fn report<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        roles: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, Result<(), crate::Error>> {
+        let _ = (node, roles);
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// What every service is built from.
 #[derive(Clone)]
 pub struct ServiceContext {
@@ -123,8 +166,16 @@ pub trait Service: Send + Sync + 'static {
     /// Its public API with the shared layers applied.
     fn router(self: Arc<Self>) -> axum::Router;
 
-    /// Its part of the internal API the node agents use, if any.
+    /// Its part of the internal API the node agents use, if any, served
+    /// under `/internal/v1/nodes/{name}/<service type>/` behind the node's
+    /// own credentials: handlers find the caller as an
+    /// `axum::Extension<NodeInfo>`.
     fn internal_router(self: Arc<Self>) -> Option<axum::Router> {
+        None
+    }
+
+    /// Its part of every node's desired state, if any.
+    fn desired_state(self: Arc<Self>) -> Option<Arc<dyn DesiredStateSource>> {
         None
     }
 

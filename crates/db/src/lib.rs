@@ -8,8 +8,14 @@
 //! SQLite allows one writer at a time and answers `SQLITE_BUSY` to a second
 //! transaction that tries to upgrade from read to write; rather than retry,
 //! [`Db::begin_write`] serialises write transactions within the process
-//! (the state directory lock guarantees one process per SQLite file).
-//! PostgreSQL needs no such lock.
+//! (the state directory lock guarantees one process per SQLite file) and
+//! starts them with `BEGIN IMMEDIATE`, so they hold the file's write lock
+//! from their first statement: a single-statement write outside the
+//! process lock (a node heartbeat, a login-failure counter) then waits for
+//! them (`busy_timeout`) instead of invalidating their snapshot, which a
+//! deferred transaction that read first would see as an immediate
+//! `SQLITE_BUSY_SNAPSHOT` on its first write. PostgreSQL needs no such
+//! lock.
 
 pub mod list;
 pub mod migrate;
@@ -194,7 +200,10 @@ impl Db {
             DbKind::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             DbKind::Postgres => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            DbKind::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx {
             tx,
             _guard: guard,
@@ -250,6 +259,52 @@ pub fn i2b(i: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
+    /// A write transaction that reads before it writes is not undone by a
+    /// single-statement write that lands in between from outside the
+    /// process's write lock: that write waits for the transaction instead.
+    #[tokio::test]
+    async fn an_outside_write_does_not_break_a_write_transaction() {
+        let dir = std::env::temp_dir().join(format!("oxistack-db-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = crate::testing::fresh(&dir).await.unwrap();
+        sqlx::query("CREATE TABLE t_race (k TEXT PRIMARY KEY, v BIGINT NOT NULL)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t_race (k, v) VALUES ('a', 0), ('b', 0)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let v: i64 = sqlx::query_scalar("SELECT v FROM t_race WHERE k = 'a'")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        let pool = db.pool.clone();
+        let outside = tokio::spawn(async move {
+            sqlx::query("UPDATE t_race SET v = v + 1 WHERE k = 'b'")
+                .execute(&pool)
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        sqlx::query("UPDATE t_race SET v = $1 WHERE k = 'a'")
+            .bind(v + 1)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        outside.await.unwrap().unwrap();
+        let vs: Vec<i64> = sqlx::query_scalar("SELECT v FROM t_race ORDER BY k")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(vs, vec![1, 1]);
+        db.close().await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

@@ -77,11 +77,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     opts: common::http::serve::ServeOptions,
     max_body: usize,
+    services: Vec<(&'static str, axum::Router)>,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "internal API for node agents");
     }
-    let router = api::router(nodes.clone(), opts.renderer.clone(), max_body);
+    let router = api::router(nodes.clone(), opts.renderer.clone(), max_body, services);
     let shutdown = async move {
         shutdown.await;
         nodes.close_polls();

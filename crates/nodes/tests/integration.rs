@@ -494,8 +494,12 @@ impl common::auth::TokenValidator for NoUsers {
     }
 }
 
-/// A service's part of the document, keyed by its own counter.
-struct Part;
+/// A service's part of the document, keyed by its own counter; it keeps
+/// the status reports handed to it.
+#[derive(Default)]
+struct Part {
+    reports: Mutex<Vec<(String, Value)>>,
+}
 
 impl nodes::DesiredStateSource for Part {
     fn name(&self) -> &'static str {
@@ -510,12 +514,34 @@ impl nodes::DesiredStateSource for Part {
     ) -> BoxFuture<'a, Result<Value, common::Error>> {
         Box::pin(async move { Ok(json!({"for": node.name})) })
     }
+    fn report<'a>(
+        &'a self,
+        node: &'a nodes::NodeInfo,
+        roles: &'a serde_json::Map<String, Value>,
+    ) -> BoxFuture<'a, Result<(), common::Error>> {
+        self.reports
+            .lock()
+            .unwrap()
+            .push((node.name.clone(), Value::Object(roles.clone())));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A service's internal router: who is calling.
+fn whoami() -> axum::Router {
+    axum::Router::new().route(
+        "/whoami",
+        axum::routing::get(
+            |axum::Extension(n): axum::Extension<nodes::NodeInfo>| async move { n.name },
+        ),
+    )
 }
 
 /// Serves a registry over `db` on `addr` until the returned sender fires.
 async fn serve(
     db: &db::Db,
     addr: std::net::SocketAddr,
+    part: Arc<Part>,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
@@ -525,7 +551,7 @@ async fn serve(
         Arc::new(common::clock::SystemClock),
         "join-secret",
         Arc::new(NoUsers),
-        vec![Arc::new(Part)],
+        vec![part],
         nodes::Settings::default(),
     ));
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -538,6 +564,7 @@ async fn serve(
         },
         common::http::serve::ServeOptions::new(Arc::new(identity::api::errors::Keystone)),
         65536,
+        vec![("test", whoami())],
     ));
     (tx, task)
 }
@@ -568,7 +595,7 @@ async fn the_agent_waits_out_a_controller_restart_and_converges() {
     assert_eq!(*rx.borrow(), Progress::default(), "nothing to talk to yet");
 
     // The controller comes up: the agent registers and applies.
-    let (stop1, srv1) = serve(&db, addr).await;
+    let (stop1, srv1) = serve(&db, addr, Arc::default()).await;
     wait_for(&mut rx, "the first document", |p| p.applied.is_some()).await;
     assert_eq!(
         rec.docs.lock().unwrap()[0]["parts"]["test"],
@@ -593,7 +620,7 @@ async fn the_agent_waits_out_a_controller_restart_and_converges() {
 
     // Back again: the agent converges to the new revision, with its
     // token still valid (no new registration needed).
-    let (stop2, srv2) = serve(&db, addr).await;
+    let (stop2, srv2) = serve(&db, addr, Arc::default()).await;
     wait_for(&mut rx, "the document after the restart", |p| {
         p.applied > Some(first)
     })
@@ -627,6 +654,98 @@ async fn the_agent_waits_out_a_controller_restart_and_converges() {
     agent_task.await.unwrap().unwrap();
     stop2.send(()).unwrap();
     srv2.await.unwrap().unwrap();
+    db.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A service's internal routes answer only the named node's own token,
+/// and a node's status report reaches the services' parts.
+#[tokio::test]
+async fn service_routes_take_node_credentials_and_reports_reach_services() {
+    let dir = std::env::temp_dir().join(format!("oxistack-nodes-{}", common::ids::hex_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = db::testing::fresh(&dir).await.unwrap();
+    let addr = tokio::net::TcpListener::bind((LISTEN, 0))
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let part = Arc::new(Part::default());
+    let (stop, srv) = serve(&db, addr, part.clone()).await;
+    let reg = nodes::Nodes::new(
+        db.clone(),
+        Arc::new(common::clock::SystemClock),
+        "join-secret",
+        Arc::new(NoUsers),
+        vec![],
+        nodes::Settings::default(),
+    );
+    let mut tokens = Vec::new();
+    for name in ["n1", "n2"] {
+        let r = reg
+            .register(
+                "join-secret",
+                name,
+                nodes::wire::RegisterRequest {
+                    hostname: name.into(),
+                    address: "192.0.2.8".into(),
+                    roles: vec!["network".into()],
+                },
+            )
+            .await
+            .unwrap();
+        tokens.push(format!("Bearer {}", r.token));
+    }
+    let raw = Client::new(&format!("http://{addr}"));
+    let whoami = |node: &str| format!("/internal/v1/nodes/{node}/test/whoami");
+    let r = raw
+        .send("GET", &whoami("n1"), None, &[("authorization", &tokens[0])])
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.text.as_str()), (200, "n1"));
+    for (path, headers) in [
+        (whoami("n1"), vec![]),
+        (whoami("n1"), vec![("x-auth-token", "a-user-token")]),
+        (whoami("n1"), vec![("authorization", tokens[1].as_str())]),
+        (whoami("n2"), vec![("authorization", tokens[0].as_str())]),
+        (
+            whoami("nobody"),
+            vec![("authorization", tokens[0].as_str())],
+        ),
+    ] {
+        let r = raw.send("GET", &path, None, &headers).await.unwrap();
+        assert_eq!(r.status, 401, "{path} {headers:?}: {}", r.text);
+    }
+    // An unknown route under a service is the API's 404.
+    let r = raw
+        .send(
+            "GET",
+            "/internal/v1/nodes/n1/test/nothing",
+            None,
+            &[("authorization", &tokens[0])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    let status = json!({"network": {"ports": {"p1": "ACTIVE"}}});
+    let r = raw
+        .send(
+            "PUT",
+            "/internal/v1/nodes/n2/status",
+            Some(&json!({"revision": 3, "roles": status})),
+            &[("authorization", &tokens[1])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        *part.reports.lock().unwrap(),
+        vec![("n2".to_string(), status)]
+    );
+
+    stop.send(()).unwrap();
+    srv.await.unwrap().unwrap();
     db.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }

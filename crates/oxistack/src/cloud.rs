@@ -128,12 +128,16 @@ impl Cloud {
             };
             services.push(svc);
         }
+        let sources = services
+            .iter()
+            .filter_map(|s| s.clone().desired_state())
+            .collect();
         let nodes = nodes::build(
             &config,
             db.clone(),
             clock.clone(),
             validator.clone(),
-            vec![],
+            sources,
         )?;
         let cfg = &*config;
         let catalog = services.iter().map(|s| s.catalog_entry()).collect();
@@ -229,6 +233,10 @@ impl Cloud {
                 renderer: std::sync::Arc::new(identity::api::errors::Keystone),
             },
             cfg.max_request_body_size,
+            services
+                .iter()
+                .filter_map(|s| Some((s.service_type(), s.clone().internal_router()?)))
+                .collect(),
         )));
         servers.push(tokio::spawn(agent::run(
             agent::local(cfg, internal_api)?,

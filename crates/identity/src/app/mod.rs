@@ -75,6 +75,13 @@ pub struct Identity {
     /// Serialises rebuilding and advancing the view; holds this process's
     /// own changes by revision until the view reaches the one before.
     refresh: tokio::sync::Mutex<BTreeMap<i64, snapshot::Change>>,
+    /// Held by a write from its revision bump until its change is in the
+    /// view, so this process's writes reach the view in revision order
+    /// and a reader that finds the view behind can tell a write of ours
+    /// still landing (wait for it) from another process's (reload). The
+    /// bump's row lock already serialises writers from bump to commit, so
+    /// this adds only the in-memory step to that section.
+    committing: tokio::sync::Mutex<()>,
     dummy_hash: String,
     pub(crate) token_cache: token_cache::TokenCache,
 }
@@ -107,6 +114,7 @@ impl Identity {
             view: RwLock::new(Arc::new(Snapshot::empty())),
             local_rev: AtomicI64::new(-1),
             refresh: tokio::sync::Mutex::new(BTreeMap::new()),
+            committing: tokio::sync::Mutex::new(()),
             dummy_hash,
             token_cache: token_cache::TokenCache::default(),
         }
@@ -141,6 +149,15 @@ impl Identity {
         };
         let cur = self.cached_view();
         if want >= 0 && cur.revision == want {
+            return Ok(cur);
+        }
+        // A write of this process may be between its commit and its
+        // change reaching the view (or its own NOTIFY may have arrived
+        // first): wait for it rather than rebuild the whole view.
+        let landed = self.committing.lock().await;
+        drop(landed);
+        let cur = self.cached_view();
+        if want >= 0 && cur.revision >= want {
             return Ok(cur);
         }
         let mut pending = self.refresh.lock().await;
@@ -186,6 +203,7 @@ impl Identity {
     ) -> Result<()> {
         // The bump announces the new revision to other processes (on
         // PostgreSQL) and records it in this one at commit.
+        let _in_order = self.committing.lock().await;
         let rev = tx.bump(crate::db::REVISION).await?;
         tx.commit().await?;
         if let Some(change) = change {

@@ -16,9 +16,17 @@ use std::sync::Arc;
 
 pub type State = axum::extract::State<Arc<Nodes>>;
 
-/// The whole internal API, with the shared layers applied.
-pub fn router(nodes: Arc<Nodes>, renderer: Renderer, max_body: usize) -> Router {
-    let r = Router::new()
+/// The whole internal API, with the shared layers applied: the registry's
+/// routes and each service's internal router (`(service type, router)`),
+/// mounted at `/internal/v1/nodes/{name}/<service type>` behind the
+/// node's credentials.
+pub fn router(
+    nodes: Arc<Nodes>,
+    renderer: Renderer,
+    max_body: usize,
+    services: Vec<(&'static str, Router)>,
+) -> Router {
+    let mut r = Router::new()
         .route("/internal/v1/nodes", get(nodes::list))
         .route("/internal/v1/nodes/{name}", put(nodes::register))
         .route(
@@ -34,8 +42,34 @@ pub fn router(nodes: Arc<Nodes>, renderer: Renderer, max_body: usize) -> Router 
             put(nodes::report_status),
         )
         .fallback(common::http::errors::not_found)
-        .with_state(nodes);
+        .with_state(nodes.clone());
+    for (service_type, svc) in services {
+        let svc = svc.layer(axum::middleware::from_fn_with_state(
+            nodes.clone(),
+            node_credentials,
+        ));
+        r = r.nest(&format!("/internal/v1/nodes/{{name}}/{service_type}"), svc);
+    }
     common::http::service_layers(r, renderer, max_body)
+}
+
+/// Lets a request into a service's internal routes only with the named
+/// node's current token, and hands the handlers that node.
+async fn node_credentials(
+    axum::extract::State(nodes): State,
+    params: axum::extract::RawPathParams,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, Error> {
+    let name = params
+        .iter()
+        .find(|(k, _)| *k == "name")
+        .map(|(_, v)| v.to_string())
+        .ok_or_else(|| Error::not_found("No node is named in the path."))?;
+    let token = bearer(req.headers())?.to_string();
+    let node = nodes.authenticate(&name, &token).await?;
+    req.extensions_mut().insert(node);
+    Ok(next.run(req).await)
 }
 
 /// The bearer credential of a node call. A user token is named as the

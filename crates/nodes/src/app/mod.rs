@@ -5,40 +5,13 @@
 
 pub mod nodes;
 
-use common::auth::{BoxFuture, TokenValidator};
+use common::auth::TokenValidator;
 use common::clock::SharedClock;
+pub use common::service::{DesiredStateSource, NodeInfo};
 use common::Error;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A node as desired-state sources see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeInfo {
-    pub name: String,
-    pub hostname: String,
-    pub address: String,
-    pub roles: Vec<String>,
-}
-
-impl NodeInfo {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-}
-
-/// A service's part of a node's desired state (the network service's
-/// bridges and routers for this host, the compute service's instances).
-pub trait DesiredStateSource: Send + Sync {
-    /// The part's key in the document's `parts`.
-    fn name(&self) -> &'static str;
-    /// The revision-feed counter the service bumps in every write that
-    /// changes this part, for any node.
-    fn counter(&self) -> &'static str;
-    /// This node's part (`null` when it has none).
-    fn part<'a>(&'a self, node: &'a NodeInfo) -> BoxFuture<'a, Result<Value, Error>>;
-}
 
 /// Tunables, with defaults that suit one host.
 #[derive(Debug, Clone)]

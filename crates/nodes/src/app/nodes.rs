@@ -159,7 +159,21 @@ impl Nodes {
         }
         let doc = json!({"revision": report.revision, "roles": report.roles}).to_string();
         q::set_status(&self.db.pool, &node.name, &doc, self.clock.now_micros()).await?;
-        Ok(())
+        // Each service takes what it shows from the report (ports and
+        // router interfaces ACTIVE); one that fails does not keep the
+        // others from theirs, and the agent reports again after its next
+        // change.
+        let mut first_error = None;
+        for source in &self.sources {
+            if let Err(e) = source.report(node, &report.roles).await {
+                tracing::warn!(node = %node.name, part = source.name(), error = %e, "status report not applied");
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     pub async fn list(&self) -> Result<wire::NodeList, Error> {
