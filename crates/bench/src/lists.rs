@@ -1,13 +1,15 @@
 //! `oxistack bench lists`: paged lists and single writes with a large store.
 //!
 //! 1. Seeds (unless `--no-seed`) `--users` users (`bench-user-N`, no
-//!    password) and `--images` images (`bench-image-N`, raw/bare, no data)
-//!    through the APIs, 8 at a time; users that already exist (409) are
-//!    fine, so a second run on the same store adds none.
+//!    password), `--projects` projects (`bench-project-N`) and `--images`
+//!    images (`bench-image-N`, raw/bare, no data) through the APIs, 8 at a
+//!    time; users and projects that already exist (409) are fine, so a
+//!    second run on the same store adds none.
 //! 2. Phases, each a closed-loop [`load::run`] of `--seconds` over
 //!    `--concurrency` connections after `--warmup`:
-//!    `GET /v3/users?limit=100`, `GET /v2/images?limit=25`, and
-//!    `POST /v3/users` (one new user, no password, a fresh name each).
+//!    `GET /v3/users?limit=100`, `GET /v3/projects?limit=100`,
+//!    `GET /v2/images?limit=25`, and `POST /v3/users` (one new user, no
+//!    password, a fresh name each).
 //!
 //! Targets (issue 10): each phase's p95 ≤ 20 ms. The report prints p50,
 //! p95 and p99 beside the rate, and a Markdown block for `BENCHMARKS.md`.
@@ -49,6 +51,10 @@ pub struct ListsArgs {
     /// Users to have in the store before measuring
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub users: u64,
+
+    /// Projects to have in the store before measuring
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub projects: u64,
 
     /// Images to create before measuring
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
@@ -165,6 +171,21 @@ pub async fn measure(args: &ListsArgs) -> anyhow::Result<Vec<PhaseResult>> {
             r.ok,
             r.errors.total()
         );
+        let (t, tok, n) = (keystone.clone(), token.clone(), args.projects);
+        eprintln!("lists: seeding {} projects…", args.projects);
+        let r = seed(&keystone, conc, args.projects, timeout, move |i| {
+            if i >= n {
+                return get(&t, "/v3/projects?limit=1", &tok);
+            }
+            let body = json!({"project": {"name": format!("bench-project-{i}")}}).to_string();
+            json_post(&t, "/v3/projects", &tok, Bytes::from(body))
+        })
+        .await;
+        eprintln!(
+            "lists: projects: {} created, {} not (409 when seeded before)",
+            r.ok,
+            r.errors.total()
+        );
         let (t, tok, n) = (glance.clone(), token.clone(), args.images);
         eprintln!("lists: seeding {} images…", args.images);
         let r = seed(&glance, conc, args.images, timeout, move |i| {
@@ -203,8 +224,9 @@ pub async fn measure(args: &ListsArgs) -> anyhow::Result<Vec<PhaseResult>> {
             .finish()
     };
     let mut out = Vec::new();
-    let phases: [&'static str; 3] = [
+    let phases: [&'static str; 4] = [
         "GET /v3/users?limit=100",
+        "GET /v3/projects?limit=100",
         "GET /v2/images?limit=25",
         "POST /v3/users (one user)",
     ];
@@ -226,6 +248,16 @@ pub async fn measure(args: &ListsArgs) -> anyhow::Result<Vec<PhaseResult>> {
                 .await
             }
             1 => {
+                let t = keystone.clone();
+                load::run(
+                    &keystone,
+                    &config,
+                    move |_| get(&t, "/v3/projects?limit=100", &tok),
+                    load::accept_any,
+                )
+                .await
+            }
+            2 => {
                 let t = glance.clone();
                 load::run(
                     &glance,
@@ -299,8 +331,8 @@ pub fn render(phases: &[PhaseResult], args: &ListsArgs, command_line: &str) -> S
         ]);
     }
     let mut s = format!(
-        "Lists with {} users and {} images seeded, {} connections, {} s per phase\n\n",
-        args.users, args.images, args.concurrency, args.seconds
+        "Lists with {} users, {} projects and {} images seeded, {} connections, {} s per phase\n\n",
+        args.users, args.projects, args.images, args.concurrency, args.seconds
     );
     s.push_str(&table.to_text());
     for e in &errors {

@@ -520,7 +520,7 @@ CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
 
-CREATE INDEX credentials_user ON credentials (user_id);
+CREATE INDEX credentials_user_id ON credentials (user_id, id);
 
 CREATE INDEX image_members_member ON image_members (member_id);
 
@@ -540,6 +540,8 @@ CREATE INDEX networks_project ON networks (project_id);
 
 CREATE INDEX password_history_user ON password_history (user_id);
 
+CREATE INDEX projects_domain_id ON projects (domain_id, id);
+
 CREATE INDEX projects_parent ON projects (parent_id);
 
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
@@ -557,6 +559,10 @@ CREATE INDEX swift_objects_file ON swift_objects (file_id);
 CREATE INDEX tasks_image ON tasks (image_id);
 
 CREATE INDEX tasks_owner ON tasks (owner);
+
+CREATE INDEX trusts_trustee_user_id ON trusts (trustee_user_id, id);
+
+CREATE INDEX trusts_trustor_user_id ON trusts (trustor_user_id, id);
 
 CREATE INDEX user_group_membership_group ON user_group_membership (group_id);
 

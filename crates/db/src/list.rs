@@ -15,6 +15,17 @@
 //!
 //! On PostgreSQL text keys other than the id compare with `COLLATE "C"`, so
 //! both engines order names byte by byte whatever the database's locale.
+//!
+//! Projection (`fields=`) is not a list query's business: a service
+//! applies it to the rendered resources (`common::http::Fields`). Reading
+//! fewer columns would save little, since a page is already bounded by
+//! `limit`, while a resource is more than its row (tags, roles and links
+//! come from other tables, extra attributes from a JSON column), its
+//! rendering needs most columns whatever is asked (links, extra
+//! attributes checked against the resource's own names), the marker
+//! needs the id and sort keys, and selecting last keeps one rendering
+//! path for every request (Neutron's lists are the ones that take
+//! `fields=`).
 
 use crate::DbKind;
 use sqlx::any::AnyRow;

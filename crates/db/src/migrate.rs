@@ -65,6 +65,11 @@ pub const IDENTITY: ServiceMigrations = ServiceMigrations {
             name: "list_indexes",
             sql: include_str!("../migrations/identity/0003_list_indexes.sql"),
         },
+        Migration {
+            version: 4,
+            name: "more_list_indexes",
+            sql: include_str!("../migrations/identity/0004_more_list_indexes.sql"),
+        },
     ],
 };
 

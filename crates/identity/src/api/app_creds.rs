@@ -1,7 +1,7 @@
 //! `/v3/users/{id}/application_credentials[/{cred}]` and
 //! `/v3/users/{id}/access_rules[/{rule}]`.
 
-use super::{created, envelope, paged, SelfLink, State};
+use super::{created, envelope, page_of, SelfLink, State};
 use crate::app::app_creds::AppCredInput;
 use crate::app::snapshot::Snapshot;
 use crate::db::app_creds::AppCred;
@@ -148,18 +148,20 @@ async fn list(
     Path(uid): Path<String>,
     q: QueryMap,
 ) -> Result<Json<AppCredList>> {
-    let items = id.list_app_creds(&ctx, &uid, q.get("name")).await?;
+    let page = id.list_app_creds(&ctx, &uid, &q).await?;
+    // The view names the roles and holds the access rules.
     let snap = id.view().await?;
     let path = format!("/v3/users/{uid}/application_credentials");
-    paged(
-        &id,
-        items.iter().map(|a| render(a, &snap, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        &path,
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|a| render(a, &snap, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            &path,
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(
@@ -288,17 +290,18 @@ async fn list_rules(
     Path(uid): Path<String>,
     q: QueryMap,
 ) -> Result<Json<AccessRuleList>> {
-    let items = id.list_access_rules(&ctx, &uid).await?;
+    let page = id.list_access_rules(&ctx, &uid, &q).await?;
     let path = format!("/v3/users/{uid}/access_rules");
-    paged(
-        &id,
-        items.iter().map(|r| render_rule(r, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        &path,
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|r| render_rule(r, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            &path,
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(

@@ -15,7 +15,6 @@ use common::auth::Auth;
 use common::http::{BaseUrl, QueryMap};
 use common::{Error, Result};
 use serde::Serialize;
-use serde_json::json;
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -55,39 +54,96 @@ fn grant_routes(
 ) -> R {
     r.route(
         collection,
-        get(move |S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl, Path(p): Path<Vec<String>>, uri: axum::http::Uri| async move {
-            let (target, actor_id, _) = parts(on, &p)?;
-            let roles = id.list_grants(&ctx, actor, &actor_id, &target, inherited).await?;
-            let items: Vec<_> = roles.iter().map(|r| super::roles::render(r, &base)).collect();
-            Ok::<_, Error>(Json(json!({
-                "roles": items,
-                "links": {"self": format!("{base}{}", uri.path()), "previous": null, "next": null},
-            })))
-        }),
+        get(
+            move |S(id): State,
+                  Auth(ctx): Auth,
+                  BaseUrl(base): BaseUrl,
+                  Path(p): Path<Vec<String>>,
+                  uri: axum::http::Uri| async move {
+                let (target, actor_id, _) = parts(on, &p)?;
+                let roles = id
+                    .list_grants(&ctx, actor, &actor_id, &target, inherited)
+                    .await?;
+                Ok::<_, Error>(Json(GrantedRoles {
+                    roles: roles
+                        .iter()
+                        .map(|r| super::roles::render(r, &base))
+                        .collect(),
+                    links: super::ListLinks::only_self(format!("{base}{}", uri.path())),
+                }))
+            },
+        ),
     )
     .route(
         item,
-        get(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
-            let (target, actor_id, role) = parts(on, &p)?;
-            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
-            Ok::<_, Error>(StatusCode::NO_CONTENT)
-        })
-        .head(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
-            let (target, actor_id, role) = parts(on, &p)?;
-            id.check_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
-            Ok::<_, Error>(StatusCode::NO_CONTENT)
-        })
-        .put(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
-            let (target, actor_id, role) = parts(on, &p)?;
-            id.create_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
-            Ok::<_, Error>(StatusCode::NO_CONTENT)
-        })
-        .delete(move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
-            let (target, actor_id, role) = parts(on, &p)?;
-            id.revoke_grant(&ctx, actor, &actor_id, &target, &role.unwrap_or_default(), inherited).await?;
-            Ok::<_, Error>(StatusCode::NO_CONTENT)
-        }),
+        get(
+            move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
+                let (target, actor_id, role) = parts(on, &p)?;
+                id.check_grant(
+                    &ctx,
+                    actor,
+                    &actor_id,
+                    &target,
+                    &role.unwrap_or_default(),
+                    inherited,
+                )
+                .await?;
+                Ok::<_, Error>(StatusCode::NO_CONTENT)
+            },
+        )
+        .head(
+            move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
+                let (target, actor_id, role) = parts(on, &p)?;
+                id.check_grant(
+                    &ctx,
+                    actor,
+                    &actor_id,
+                    &target,
+                    &role.unwrap_or_default(),
+                    inherited,
+                )
+                .await?;
+                Ok::<_, Error>(StatusCode::NO_CONTENT)
+            },
+        )
+        .put(
+            move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
+                let (target, actor_id, role) = parts(on, &p)?;
+                id.create_grant(
+                    &ctx,
+                    actor,
+                    &actor_id,
+                    &target,
+                    &role.unwrap_or_default(),
+                    inherited,
+                )
+                .await?;
+                Ok::<_, Error>(StatusCode::NO_CONTENT)
+            },
+        )
+        .delete(
+            move |S(id): State, Auth(ctx): Auth, Path(p): Path<Vec<String>>| async move {
+                let (target, actor_id, role) = parts(on, &p)?;
+                id.revoke_grant(
+                    &ctx,
+                    actor,
+                    &actor_id,
+                    &target,
+                    &role.unwrap_or_default(),
+                    inherited,
+                )
+                .await?;
+                Ok::<_, Error>(StatusCode::NO_CONTENT)
+            },
+        ),
     )
+}
+
+/// The roles granted to an actor on a target (the list is not paged).
+#[derive(Serialize, ToSchema)]
+pub struct GrantedRoles {
+    pub roles: Vec<super::roles::RoleBody>,
+    pub links: super::ListLinks,
 }
 
 /// One kind of grant: where its collection and item routes are and what
@@ -163,7 +219,7 @@ pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
             .collect();
         let collection_params: Vec<&str> =
             params.iter().copied().filter(|p| *p != "role_id").collect();
-        let ok = [(200, "The granted roles", true)];
+        let ok = [(200, "The granted roles", Some("GrantedRoles"))];
         paths.add_path_operation(
             &g.collection,
             vec![HttpMethod::Get],
@@ -174,7 +230,7 @@ pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
                 &[ok.as_slice(), errors.as_slice()].concat(),
             ),
         );
-        let done = [(204, "No Content", false)];
+        let done = [(204, "No Content", None)];
         for (method, verb) in [
             (HttpMethod::Get, "check"),
             (HttpMethod::Head, "check_head"),

@@ -1,7 +1,7 @@
 //! `/v3/auth/*`: tokens, and what the caller's token can reach.
 
 use super::State;
-use crate::app::snapshot::{Snapshot, Target};
+use crate::app::snapshot::Snapshot;
 use crate::app::tokens::AuthRequest;
 use axum::extract::State as S;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -13,7 +13,6 @@ use common::context::{AuthContext, Scope};
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
 use serde::Serialize;
-use serde_json::{json, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -152,6 +151,14 @@ pub struct AuthProjectsBody {
 #[derive(Serialize, ToSchema)]
 pub struct AuthDomainsBody {
     pub domains: Vec<super::domains::DomainBody>,
+    pub links: super::ListLinks,
+}
+
+/// `GET /v3/auth/system`: the system scope when the caller has a role on
+/// it, else nothing.
+#[derive(Serialize, ToSchema)]
+pub struct AuthSystemBody {
+    pub system: Vec<SystemScope>,
     pub links: super::ListLinks,
 }
 
@@ -344,17 +351,12 @@ async fn issue(
 /// Validates the subject token after checking the caller may.
 async fn subject_ctx(
     id: &crate::Identity,
-    caller: &common::context::AuthContext,
+    caller: &AuthContext,
     headers: &HeaderMap,
     action: &str,
-) -> Result<(String, Arc<common::context::AuthContext>)> {
+) -> Result<(String, Arc<AuthContext>)> {
     let token = subject(headers)?.to_string();
-    let ctx = id.validate(&token).await?;
-    id.enforce(
-        caller,
-        action,
-        json!({"target": {"token": {"user_id": ctx.user_id}}}),
-    )?;
+    let ctx = id.validate_subject(caller, &token, action).await?;
     Ok((token, ctx))
 }
 
@@ -428,13 +430,7 @@ async fn catalog(
     Auth(caller): Auth,
     BaseUrl(base): BaseUrl,
 ) -> Result<Json<AuthCatalogBody>> {
-    id.enforce(&caller, "identity:get_auth_catalog", json!({}))?;
-    if caller.scope == Scope::Unscoped {
-        return Err(Error::forbidden(
-            "A scoped token is required to produce a service catalog.",
-        ));
-    }
-    let snap = id.view().await?;
+    let snap = id.auth_catalog(&caller).await?;
     Ok(Json(AuthCatalogBody {
         catalog: render_catalog(&snap, caller.project_id()),
         links: super::ListLinks::only_self(format!("{base}/v3/auth/catalog")),
@@ -456,22 +452,10 @@ async fn projects(
     Auth(caller): Auth,
     BaseUrl(base): BaseUrl,
 ) -> Result<Json<AuthProjectsBody>> {
-    id.enforce(&caller, "identity:get_auth_projects", json!({}))?;
-    let snap = id.view().await?;
-    let mut ps: Vec<&crate::db::projects::Project> = snap
-        .projects
-        .values()
-        .filter(|p| {
-            snap.project_usable(&p.id)
-                && !snap
-                    .effective_roles(&caller.user_id, &Target::Project(p.id.clone()))
-                    .is_empty()
-        })
-        .collect();
-    ps.sort_by(|a, b| a.id.cmp(&b.id));
+    let ps = id.auth_projects(&caller).await?;
     Ok(Json(AuthProjectsBody {
         projects: ps
-            .into_iter()
+            .iter()
             .map(|p| super::projects::render(p, &base))
             .collect(),
         links: super::ListLinks::only_self(format!("{base}/v3/auth/projects")),
@@ -493,22 +477,10 @@ async fn domains(
     Auth(caller): Auth,
     BaseUrl(base): BaseUrl,
 ) -> Result<Json<AuthDomainsBody>> {
-    id.enforce(&caller, "identity:get_auth_domains", json!({}))?;
-    let snap = id.view().await?;
-    let mut ds: Vec<&crate::db::domains::Domain> = snap
-        .domains
-        .values()
-        .filter(|d| {
-            d.enabled
-                && !snap
-                    .effective_roles(&caller.user_id, &Target::Domain(d.id.clone()))
-                    .is_empty()
-        })
-        .collect();
-    ds.sort_by(|a, b| a.id.cmp(&b.id));
+    let ds = id.auth_domains(&caller).await?;
     Ok(Json(AuthDomainsBody {
         domains: ds
-            .into_iter()
+            .iter()
             .map(|d| super::domains::render(d, &base))
             .collect(),
         links: super::ListLinks::only_self(format!("{base}/v3/auth/domains")),
@@ -521,22 +493,22 @@ async fn domains(
     operation_id = "auth_system",
     tag = "auth",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AuthSystemBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn system(S(id): State, Auth(caller): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
-    id.enforce(&caller, "identity:get_auth_system", json!({}))?;
-    let snap = id.view().await?;
-    let has = !snap
-        .effective_roles(&caller.user_id, &Target::System)
-        .is_empty();
-    let items = if has {
-        json!([{"all": true}])
-    } else {
-        json!([])
-    };
-    Ok(Json(
-        json!({"system": items, "links": {"self": format!("{base}/v3/auth/system"), "previous": null, "next": null}}),
-    ))
+async fn system(
+    S(id): State,
+    Auth(caller): Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<AuthSystemBody>> {
+    let has = id.auth_system(&caller).await?;
+    Ok(Json(AuthSystemBody {
+        system: if has {
+            vec![SystemScope { all: true }]
+        } else {
+            Vec::new()
+        },
+        links: super::ListLinks::only_self(format!("{base}/v3/auth/system")),
+    }))
 }

@@ -1,7 +1,7 @@
 //! `/v3/credentials`, `/v3/users/{id}/credentials/OS-EC2[/{access}]` and
 //! `/v3/ec2tokens`.
 
-use super::{created, envelope, extra_without, list_body, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, SelfLink, State};
 use crate::app::credentials::{Credential, CredentialInput};
 use crate::app::ec2::SignedRequest;
 use axum::extract::{Path, State as S};
@@ -13,7 +13,7 @@ use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -80,16 +80,53 @@ pub fn render(c: &Credential, base: &str) -> CredentialBody {
     }
 }
 
-fn render_ec2(c: &Credential, base: &str) -> Value {
+/// An EC2 credential as Keystone's OS-EC2 API shows it: the access and
+/// secret from its blob, the project as `tenant_id`. The blob's values
+/// are shown as stored (a credential made through `/v3/credentials` may
+/// hold any JSON there).
+#[derive(Serialize, ToSchema)]
+pub struct Ec2CredentialBody {
+    pub user_id: String,
+    pub tenant_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub access: Value,
+    #[schema(value_type = Option<String>)]
+    pub secret: Value,
+    #[schema(value_type = Option<String>)]
+    pub trust_id: Value,
+    pub links: SelfLink,
+}
+
+/// `{"credential": …}` of the OS-EC2 API.
+#[derive(Serialize, ToSchema)]
+pub struct Ec2CredentialEnvelope {
+    pub credential: Ec2CredentialBody,
+}
+
+super::list_type!(
+    Ec2CredentialList,
+    credentials,
+    Ec2CredentialBody,
+    "A list of a user's EC2 credentials."
+);
+
+fn render_ec2(c: &Credential, base: &str) -> Ec2CredentialBody {
     let blob: Value = serde_json::from_str(&c.blob).unwrap_or_default();
-    json!({
-        "user_id": c.user_id,
-        "tenant_id": c.project_id,
-        "access": blob["access"],
-        "secret": blob["secret"],
-        "trust_id": blob.get("trust_id").cloned().unwrap_or(Value::Null),
-        "links": {"self": format!("{base}/v3/users/{}/credentials/OS-EC2/{}", c.user_id, blob["access"].as_str().unwrap_or(""))},
-    })
+    let field = |k: &str| blob.get(k).cloned().unwrap_or(Value::Null);
+    Ec2CredentialBody {
+        user_id: c.user_id.clone(),
+        tenant_id: c.project_id.clone(),
+        access: field("access"),
+        secret: field("secret"),
+        trust_id: field("trust_id"),
+        links: SelfLink {
+            self_: format!(
+                "{base}/v3/users/{}/credentials/OS-EC2/{}",
+                c.user_id,
+                blob["access"].as_str().unwrap_or("")
+            ),
+        },
+    }
 }
 
 #[utoipa::path(
@@ -108,16 +145,17 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<CredentialList>> {
-    let items = id.list_credentials(&ctx, &q).await?;
-    paged(
-        &id,
-        items.iter().map(|c| render(c, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        "/v3/credentials",
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    let page = id.list_credentials(&ctx, &q).await?;
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|c| render(c, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            "/v3/credentials",
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(
@@ -206,9 +244,11 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(cid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(serde::Deserialize)]
-struct Ec2Create {
-    tenant_id: String,
+/// `POST /v3/users/{id}/credentials/OS-EC2`: the project the new
+/// access key is for.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct Ec2Create {
+    pub tenant_id: String,
 }
 
 #[utoipa::path(
@@ -217,9 +257,9 @@ struct Ec2Create {
     operation_id = "credentials_create_ec2",
     tag = "credentials",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = Ec2Create, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = Ec2CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -231,7 +271,9 @@ async fn create_ec2(
     JsonBody(body): JsonBody<Ec2Create>,
 ) -> Result<Response> {
     let c = id.create_ec2(&ctx, &uid, &body.tenant_id).await?;
-    Ok(created(json!({"credential": render_ec2(&c, &base)})))
+    Ok(created(Ec2CredentialEnvelope {
+        credential: render_ec2(&c, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -241,7 +283,7 @@ async fn create_ec2(
     tag = "credentials",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = Ec2CredentialList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -251,26 +293,19 @@ async fn list_ec2(
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
     q: QueryMap,
-) -> Result<Json<Value>> {
-    let items = id.list_ec2(&ctx, &uid).await?;
+) -> Result<Json<Ec2CredentialList>> {
+    let page = id.list_ec2(&ctx, &uid, &q).await?;
     let path = format!("/v3/users/{uid}/credentials/OS-EC2");
-    let rendered: Vec<Value> = items
-        .iter()
-        .map(|c| {
-            let mut v = render_ec2(c, &base);
-            v["id"] = json!(c.id);
-            v
-        })
-        .collect();
-    let mut body = list_body(&id, "credentials", rendered, &base, &path, &q)?;
-    if let Some(items) = body.0["credentials"].as_array_mut() {
-        for v in items {
-            if let Some(m) = v.as_object_mut() {
-                m.remove("id");
-            }
-        }
-    }
-    Ok(body)
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|c| render_ec2(c, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            &path,
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(
@@ -280,7 +315,7 @@ async fn list_ec2(
     tag = "credentials",
     params(("id" = String, Path), ("access" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = Ec2CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -289,11 +324,13 @@ async fn show_ec2(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((uid, access)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Ec2CredentialEnvelope>> {
     let c = id
         .get_ec2(&ctx, &uid, &access, "identity:ec2_get_credential")
         .await?;
-    Ok(Json(json!({"credential": render_ec2(&c, &base)})))
+    Ok(Json(Ec2CredentialEnvelope {
+        credential: render_ec2(&c, &base),
+    }))
 }
 
 #[utoipa::path(

@@ -2,6 +2,7 @@
 //! `/v3/domains/config[/{group}[/{option}]]/default`.
 
 use super::State;
+use crate::app::domain_configs::DomainConfig;
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,8 +11,11 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::JsonBody;
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -35,9 +39,56 @@ pub fn routes() -> Router<Arc<crate::Identity>> {
         )
 }
 
-fn config_of(body: &Value) -> Result<&Value> {
-    body.get("config")
-        .ok_or_else(|| Error::bad_request("Invalid input: 'config' is a required property."))
+/// `{"config": {group: {option: value}}}`: a domain's configuration, or
+/// the defaults. Option values are whatever the client stored.
+#[derive(Serialize, ToSchema)]
+pub struct ConfigBody {
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, serde_json::Value>>)]
+    pub config: DomainConfig,
+}
+
+/// `{"config": {option: value}}`: one option.
+#[derive(Serialize, ToSchema)]
+pub struct OptionBody {
+    pub config: BTreeMap<String, Value>,
+}
+
+impl OptionBody {
+    fn of(option: String, value: Value) -> OptionBody {
+        OptionBody {
+            config: BTreeMap::from([(option, value)]),
+        }
+    }
+}
+
+/// A configuration to store: `{group: {option: value}}`, or
+/// `{option: value}` when updating one option. Its shape is checked when
+/// it is applied (403 as Keystone's `InvalidDomainConfig`); other members
+/// of the body are ignored.
+#[derive(Deserialize, ToSchema)]
+pub struct ConfigRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object, required = true)]
+    pub config: Option<Value>,
+}
+
+/// A member that is there, even as null (absent is `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The `config` of an object body; anything else lacks it (400).
+fn config_of(body: Value) -> Result<Value> {
+    let missing = || Error::bad_request("Invalid input: 'config' is a required property.");
+    // An array would deserialize as the struct's members in order: only
+    // an object has a `config`.
+    if !body.is_object() {
+        return Err(missing());
+    }
+    serde_json::from_value::<ConfigRequest>(body)
+        .ok()
+        .and_then(|r| r.config)
+        .ok_or_else(missing)
 }
 
 #[utoipa::path(
@@ -47,14 +98,14 @@ fn config_of(body: &Value) -> Result<&Value> {
     tag = "domain_configs",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn show(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
-    ))
+async fn show(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<Json<ConfigBody>> {
+    Ok(Json(ConfigBody {
+        config: id.get_domain_config(&ctx, &d, None, None).await?,
+    }))
 }
 
 #[utoipa::path(
@@ -63,10 +114,10 @@ async fn show(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<Js
     operation_id = "domain_configs_create",
     tag = "domain_configs",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConfigRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 201, description = "Created", body = ConfigBody),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -77,7 +128,7 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let replaced = id
-        .set_domain_config(&ctx, &d, config_of(&body)?, true, None, None)
+        .set_domain_config(&ctx, &d, &config_of(body)?, true, None, None)
         .await?;
     let cfg = id.get_domain_config(&ctx, &d, None, None).await?;
     // Keystone: 201 for a new configuration, 200 when one was replaced.
@@ -86,7 +137,7 @@ async fn create(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(json!({"config": cfg}))).into_response())
+    Ok((status, Json(ConfigBody { config: cfg })).into_response())
 }
 
 #[utoipa::path(
@@ -95,9 +146,9 @@ async fn create(
     operation_id = "domain_configs_update",
     tag = "domain_configs",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConfigRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -106,12 +157,12 @@ async fn update(
     Auth(ctx): Auth,
     Path(d): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    id.set_domain_config(&ctx, &d, config_of(&body)?, false, None, None)
+) -> Result<Json<ConfigBody>> {
+    id.set_domain_config(&ctx, &d, &config_of(body)?, false, None, None)
         .await?;
-    Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
-    ))
+    Ok(Json(ConfigBody {
+        config: id.get_domain_config(&ctx, &d, None, None).await?,
+    }))
 }
 
 #[utoipa::path(
@@ -137,7 +188,7 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(d): Path<String>) -> Result<
     tag = "domain_configs",
     params(("id" = String, Path), ("group" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -145,10 +196,10 @@ async fn show_group(
     S(id): State,
     Auth(ctx): Auth,
     Path((d, g)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, Some(&g), None).await?}),
-    ))
+) -> Result<Json<ConfigBody>> {
+    Ok(Json(ConfigBody {
+        config: id.get_domain_config(&ctx, &d, Some(&g), None).await?,
+    }))
 }
 
 /// Updates answer the domain's whole configuration, as Keystone's
@@ -159,9 +210,9 @@ async fn show_group(
     operation_id = "domain_configs_update_group",
     tag = "domain_configs",
     params(("id" = String, Path), ("group" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConfigRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -170,12 +221,12 @@ async fn update_group(
     Auth(ctx): Auth,
     Path((d, g)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    id.set_domain_config(&ctx, &d, config_of(&body)?, false, Some(&g), None)
+) -> Result<Json<ConfigBody>> {
+    id.set_domain_config(&ctx, &d, &config_of(body)?, false, Some(&g), None)
         .await?;
-    Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
-    ))
+    Ok(Json(ConfigBody {
+        config: id.get_domain_config(&ctx, &d, None, None).await?,
+    }))
 }
 
 #[utoipa::path(
@@ -205,7 +256,7 @@ async fn delete_group(
     tag = "domain_configs",
     params(("id" = String, Path), ("group" = String, Path), ("option" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = OptionBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -213,9 +264,9 @@ async fn show_option(
     S(id): State,
     Auth(ctx): Auth,
     Path((d, g, o)): Path<(String, String, String)>,
-) -> Result<Json<Value>> {
-    let cfg = id.get_domain_config(&ctx, &d, Some(&g), Some(&o)).await?;
-    Ok(Json(json!({"config": {o.clone(): cfg[&g][&o]}})))
+) -> Result<Json<OptionBody>> {
+    let value = id.get_domain_config_option(&ctx, &d, &g, &o).await?;
+    Ok(Json(OptionBody::of(o, value)))
 }
 
 #[utoipa::path(
@@ -224,9 +275,9 @@ async fn show_option(
     operation_id = "domain_configs_update_option",
     tag = "domain_configs",
     params(("id" = String, Path), ("group" = String, Path), ("option" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConfigRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -235,12 +286,12 @@ async fn update_option(
     Auth(ctx): Auth,
     Path((d, g, o)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    id.set_domain_config(&ctx, &d, config_of(&body)?, false, Some(&g), Some(&o))
+) -> Result<Json<ConfigBody>> {
+    id.set_domain_config(&ctx, &d, &config_of(body)?, false, Some(&g), Some(&o))
         .await?;
-    Ok(Json(
-        json!({"config": id.get_domain_config(&ctx, &d, None, None).await?}),
-    ))
+    Ok(Json(ConfigBody {
+        config: id.get_domain_config(&ctx, &d, None, None).await?,
+    }))
 }
 
 #[utoipa::path(
@@ -270,14 +321,14 @@ async fn delete_option(
     operation_id = "domain_configs_default_all",
     tag = "domain_configs",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn default_all(S(id): State, Auth(ctx): Auth) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"config": id.default_domain_config(&ctx, None, None)?}),
-    ))
+async fn default_all(S(id): State, Auth(ctx): Auth) -> Result<Json<ConfigBody>> {
+    Ok(Json(ConfigBody {
+        config: id.default_domain_config(&ctx, None)?,
+    }))
 }
 
 #[utoipa::path(
@@ -287,7 +338,7 @@ async fn default_all(S(id): State, Auth(ctx): Auth) -> Result<Json<Value>> {
     tag = "domain_configs",
     params(("group" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConfigBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -295,10 +346,10 @@ async fn default_group(
     S(id): State,
     Auth(ctx): Auth,
     Path(g): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"config": id.default_domain_config(&ctx, Some(&g), None)?}),
-    ))
+) -> Result<Json<ConfigBody>> {
+    Ok(Json(ConfigBody {
+        config: id.default_domain_config(&ctx, Some(&g))?,
+    }))
 }
 
 #[utoipa::path(
@@ -308,7 +359,7 @@ async fn default_group(
     tag = "domain_configs",
     params(("group" = String, Path), ("option" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = OptionBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -316,8 +367,7 @@ async fn default_option(
     S(id): State,
     Auth(ctx): Auth,
     Path((g, o)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"config": id.default_domain_config(&ctx, Some(&g), Some(&o))?}),
-    ))
+) -> Result<Json<OptionBody>> {
+    let value = id.default_domain_config_option(&ctx, &g, &o)?;
+    Ok(Json(OptionBody::of(o, value)))
 }

@@ -1,7 +1,7 @@
 //! `/v3/OS-EP-FILTER/…`: endpoint groups and project–endpoint associations.
 
-use super::{created, State};
-use crate::app::endpoint_filter::{matches, GroupInput, Op};
+use super::{created, ListLinks, SelfLink, State};
+use crate::app::endpoint_filter::{GroupInput, Op};
 use crate::db::endpoint_filter::{Assoc, EndpointGroup};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
@@ -11,8 +11,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 type R = Router<Arc<crate::Identity>>;
 
@@ -79,7 +81,7 @@ pub(crate) fn document(paths: &mut utoipa::openapi::Paths) {
             Assoc::Group => ("endpoint_group_project", "project_id"),
             Assoc::Endpoint => ("project_endpoint", "endpoint_id"),
         };
-        let responses = [&[(204, "No Content", false)][..], &super::COMMON_ERRORS[..]].concat();
+        let responses = [&[(204, "No Content", None)][..], &super::COMMON_ERRORS[..]].concat();
         for (method, verb) in [
             (HttpMethod::Get, "check"),
             (HttpMethod::Head, "check_head"),
@@ -125,13 +127,94 @@ fn association_routes(r: R, kind: Assoc, item: &str) -> R {
     )
 }
 
-fn render(g: &EndpointGroup, base: &str) -> Value {
-    json!({"id": g.id, "name": g.name, "description": g.description, "filters": g.filters,
-        "links": {"self": format!("{base}/v3/OS-EP-FILTER/endpoint_groups/{}", g.id)}})
+/// An endpoint group: the endpoints matching all its `filters`
+/// (`interface`, `service_id`, `region_id`).
+#[derive(Serialize, ToSchema)]
+pub struct EndpointGroupBody {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub filters: Map<String, Value>,
+    pub links: SelfLink,
 }
 
-fn links(base: &str, uri: &axum::http::Uri) -> Value {
-    json!({"self": format!("{base}{}", uri.path()), "previous": null, "next": null})
+/// `{"endpoint_group": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointGroupEnvelope {
+    pub endpoint_group: EndpointGroupBody,
+}
+
+/// A list of endpoint groups.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointGroupList {
+    pub endpoint_groups: Vec<EndpointGroupBody>,
+    pub links: ListLinks,
+}
+
+/// The projects associated with an endpoint or an endpoint group.
+#[derive(Serialize, ToSchema)]
+pub struct AssociatedProjects {
+    pub projects: Vec<super::projects::ProjectBody>,
+    pub links: ListLinks,
+}
+
+/// The endpoints of an endpoint group or of a project's catalog.
+#[derive(Serialize, ToSchema)]
+pub struct AssociatedEndpoints {
+    pub endpoints: Vec<super::catalog::EndpointBody>,
+    pub links: ListLinks,
+}
+
+fn render(g: &EndpointGroup, base: &str) -> EndpointGroupBody {
+    EndpointGroupBody {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        description: g.description.clone(),
+        filters: g.filters.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/OS-EP-FILTER/endpoint_groups/{}", g.id),
+        },
+    }
+}
+
+/// The lists here are not paged: a link to themselves only.
+fn links(base: &str, uri: &axum::http::Uri) -> ListLinks {
+    ListLinks::only_self(format!("{base}{}", uri.path()))
+}
+
+fn groups(gs: &[EndpointGroup], base: &str, uri: &axum::http::Uri) -> EndpointGroupList {
+    EndpointGroupList {
+        endpoint_groups: gs.iter().map(|g| render(g, base)).collect(),
+        links: links(base, uri),
+    }
+}
+
+fn projects(
+    ps: &[crate::db::projects::Project],
+    base: &str,
+    uri: &axum::http::Uri,
+) -> AssociatedProjects {
+    AssociatedProjects {
+        projects: ps
+            .iter()
+            .map(|p| super::projects::render(p, base))
+            .collect(),
+        links: links(base, uri),
+    }
+}
+
+fn endpoints(
+    es: &[crate::db::catalog::Endpoint],
+    base: &str,
+    uri: &axum::http::Uri,
+) -> AssociatedEndpoints {
+    AssociatedEndpoints {
+        endpoints: es
+            .iter()
+            .map(|e| super::catalog::render_endpoint(e, base))
+            .collect(),
+        links: links(base, uri),
+    }
 }
 
 #[utoipa::path(
@@ -140,7 +223,7 @@ fn links(base: &str, uri: &axum::http::Uri) -> Value {
     operation_id = "endpoint_filter_list_groups",
     tag = "endpoint_filter",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointGroupList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -150,11 +233,9 @@ async fn list_groups(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointGroupList>> {
     let gs = id.list_endpoint_groups(&ctx, q.get("name")).await?;
-    Ok(Json(
-        json!({"endpoint_groups": gs.iter().map(|g| render(g, &base)).collect::<Vec<_>>(), "links": links(&base, &uri)}),
-    ))
+    Ok(Json(groups(&gs, &base, &uri)))
 }
 
 #[utoipa::path(
@@ -164,7 +245,7 @@ async fn list_groups(
     tag = "endpoint_filter",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = EndpointGroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -175,9 +256,10 @@ async fn create_group(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
     let input: GroupInput = super::envelope(body, "endpoint_group")?;
-    Ok(created(
-        json!({"endpoint_group": render(&id.create_endpoint_group(&ctx, input).await?, &base)}),
-    ))
+    let g = id.create_endpoint_group(&ctx, input).await?;
+    Ok(created(EndpointGroupEnvelope {
+        endpoint_group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -187,7 +269,7 @@ async fn create_group(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointGroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -196,10 +278,11 @@ async fn show_group(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"endpoint_group": render(&id.get_endpoint_group(&ctx, &gid).await?, &base)}),
-    ))
+) -> Result<Json<EndpointGroupEnvelope>> {
+    let g = id.get_endpoint_group(&ctx, &gid).await?;
+    Ok(Json(EndpointGroupEnvelope {
+        endpoint_group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -226,7 +309,7 @@ async fn head_group(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> R
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointGroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -236,11 +319,12 @@ async fn update_group(
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointGroupEnvelope>> {
     let input: GroupInput = super::envelope(body, "endpoint_group")?;
-    Ok(Json(
-        json!({"endpoint_group": render(&id.update_endpoint_group(&ctx, &gid, input).await?, &base)}),
-    ))
+    let g = id.update_endpoint_group(&ctx, &gid, input).await?;
+    Ok(Json(EndpointGroupEnvelope {
+        endpoint_group: render(&g, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -270,7 +354,7 @@ async fn delete_group(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AssociatedProjects),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -280,26 +364,9 @@ async fn group_projects(
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
-    let snap = id
-        .endpoint_filter_read(
-            &ctx,
-            "identity:list_projects_associated_with_endpoint_group",
-        )
-        .await?;
-    if !snap.endpoint_groups.iter().any(|g| g.id == gid) {
-        return Err(Error::not_found(format!(
-            "Could not find endpoint group: {gid}."
-        )));
-    }
-    let ps: Vec<_> = snap
-        .project_endpoint_groups
-        .iter()
-        .filter(|(_, g)| *g == gid)
-        .filter_map(|(p, _)| snap.projects.get(p))
-        .map(|p| super::projects::render(p, &base))
-        .collect();
-    Ok(Json(json!({"projects": ps, "links": links(&base, &uri)})))
+) -> Result<Json<AssociatedProjects>> {
+    let ps = id.endpoint_group_projects(&ctx, &gid).await?;
+    Ok(Json(projects(&ps, &base, &uri)))
 }
 
 #[utoipa::path(
@@ -309,7 +376,7 @@ async fn group_projects(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AssociatedEndpoints),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -319,25 +386,9 @@ async fn group_endpoints(
     BaseUrl(base): BaseUrl,
     Path(gid): Path<String>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
-    let snap = id
-        .endpoint_filter_read(
-            &ctx,
-            "identity:list_endpoints_associated_with_endpoint_group",
-        )
-        .await?;
-    let g = snap
-        .endpoint_groups
-        .iter()
-        .find(|g| g.id == gid)
-        .ok_or_else(|| Error::not_found(format!("Could not find endpoint group: {gid}.")))?;
-    let es: Vec<_> = snap
-        .endpoints
-        .iter()
-        .filter(|e| matches(g, e))
-        .map(|e| super::catalog::render_endpoint(e, &base))
-        .collect();
-    Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
+) -> Result<Json<AssociatedEndpoints>> {
+    let es = id.endpoint_group_endpoints(&ctx, &gid).await?;
+    Ok(Json(endpoints(&es, &base, &uri)))
 }
 
 #[utoipa::path(
@@ -347,7 +398,7 @@ async fn group_endpoints(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = EndpointGroupList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -357,20 +408,9 @@ async fn project_groups(
     BaseUrl(base): BaseUrl,
     Path(pid): Path<String>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
-    let snap = id
-        .endpoint_filter_read(&ctx, "identity:list_endpoint_groups_for_project")
-        .await?;
-    let gs: Vec<Value> = snap
-        .project_endpoint_groups
-        .iter()
-        .filter(|(p, _)| *p == pid)
-        .filter_map(|(_, g)| snap.endpoint_groups.iter().find(|x| x.id == *g))
-        .map(|g| render(g, &base))
-        .collect();
-    Ok(Json(
-        json!({"endpoint_groups": gs, "links": links(&base, &uri)}),
-    ))
+) -> Result<Json<EndpointGroupList>> {
+    let gs = id.project_endpoint_groups(&ctx, &pid).await?;
+    Ok(Json(groups(&gs, &base, &uri)))
 }
 
 /// The endpoints a project's catalog shows.
@@ -381,7 +421,7 @@ async fn project_groups(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AssociatedEndpoints),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -391,21 +431,9 @@ async fn project_endpoints(
     BaseUrl(base): BaseUrl,
     Path(pid): Path<String>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
-    let snap = id
-        .endpoint_filter_read(&ctx, "identity:list_endpoints_for_project")
-        .await?;
-    if !snap.projects.contains_key(&pid) {
-        return Err(Error::not_found(format!("Could not find project: {pid}.")));
-    }
-    let only = snap.endpoint_filter(&pid).unwrap_or_default();
-    let es: Vec<_> = snap
-        .endpoints
-        .iter()
-        .filter(|e| only.contains(&e.id))
-        .map(|e| super::catalog::render_endpoint(e, &base))
-        .collect();
-    Ok(Json(json!({"endpoints": es, "links": links(&base, &uri)})))
+) -> Result<Json<AssociatedEndpoints>> {
+    let es = id.project_endpoints(&ctx, &pid).await?;
+    Ok(Json(endpoints(&es, &base, &uri)))
 }
 
 #[utoipa::path(
@@ -415,7 +443,7 @@ async fn project_endpoints(
     tag = "endpoint_filter",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AssociatedProjects),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -425,16 +453,7 @@ async fn endpoint_projects(
     BaseUrl(base): BaseUrl,
     Path(eid): Path<String>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>> {
-    let snap = id
-        .endpoint_filter_read(&ctx, "identity:list_projects_for_endpoint")
-        .await?;
-    let ps: Vec<_> = snap
-        .project_endpoints
-        .iter()
-        .filter(|(_, e)| *e == eid)
-        .filter_map(|(p, _)| snap.projects.get(p))
-        .map(|p| super::projects::render(p, &base))
-        .collect();
-    Ok(Json(json!({"projects": ps, "links": links(&base, &uri)})))
+) -> Result<Json<AssociatedProjects>> {
+    let ps = id.endpoint_projects(&ctx, &eid).await?;
+    Ok(Json(projects(&ps, &base, &uri)))
 }

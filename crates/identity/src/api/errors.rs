@@ -1,10 +1,10 @@
 //! Keystone's error body: `{"error": {"code": 404, "title": "Not Found",
 //! "message": "…"}}`, and `WWW-Authenticate: Keystone uri="/v3"` on a 401.
 
+use super::{ErrorBody, ErrorDetail};
 use axum::http::{header, StatusCode};
 use common::http::{ErrorReply, RenderError};
 use common::Error;
-use serde_json::json;
 
 /// Renders [`Error`]s as Keystone does.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,14 +17,15 @@ impl RenderError for Keystone {
             StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
             s => s.canonical_reason().unwrap_or("Error"),
         };
-        let reply = ErrorReply::json(
-            status,
-            &json!({"error": {
-                "code": status.as_u16(),
-                "title": title,
-                "message": err.public_message(),
-            }}),
-        );
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: status.as_u16(),
+                title: title.to_string(),
+                message: err.public_message(),
+            },
+        };
+        // Strings and a number: serialising it cannot fail.
+        let reply = ErrorReply::json(status, &serde_json::to_value(&body).unwrap_or_default());
         if status == StatusCode::UNAUTHORIZED {
             reply.with_header(header::WWW_AUTHENTICATE, "Keystone uri=\"/v3\"")
         } else {
@@ -36,6 +37,7 @@ impl RenderError for Keystone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn body(r: &ErrorReply) -> serde_json::Value {
         serde_json::from_str(&r.body).unwrap()

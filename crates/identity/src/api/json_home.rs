@@ -8,7 +8,9 @@
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// The media type of the document.
 pub const JSON_HOME: &str = "application/json-home";
@@ -499,23 +501,50 @@ const RESOURCES: &[Row] = &[
     ),
 ];
 
+/// A JSON Home document: the resource of each relation.
+#[derive(Serialize, ToSchema)]
+pub struct JsonHome {
+    pub resources: BTreeMap<String, HomeResource>,
+}
+
+/// A resource: a fixed `href`, or an `href-template` with the relation of
+/// each of its variables.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum HomeResource {
+    Fixed {
+        href: String,
+    },
+    Template {
+        #[serde(rename = "href-template")]
+        href_template: String,
+        #[serde(rename = "href-vars")]
+        href_vars: BTreeMap<String, String>,
+    },
+}
+
 /// The document with every path under `prefix` (`""` at `/v3`, `"/v3"`
 /// at `/`, as Keystone's `translate_urls` does).
-pub fn document(prefix: &str) -> Value {
-    let mut resources = Map::new();
-    for (rel, path, vars) in RESOURCES {
-        let entry = if vars.is_empty() {
-            json!({"href": format!("{prefix}{path}")})
-        } else {
-            let vars: Map<String, Value> = vars
-                .iter()
-                .map(|(name, param)| ((*name).to_string(), json!(format!("{REL_BASE}{param}"))))
-                .collect();
-            json!({"href-template": format!("{prefix}{path}"), "href-vars": vars})
-        };
-        resources.insert(format!("{REL_BASE}{rel}"), entry);
-    }
-    json!({ "resources": resources })
+pub fn document(prefix: &str) -> JsonHome {
+    let resources = RESOURCES
+        .iter()
+        .map(|(rel, path, vars)| {
+            let href = format!("{prefix}{path}");
+            let resource = if vars.is_empty() {
+                HomeResource::Fixed { href }
+            } else {
+                HomeResource::Template {
+                    href_template: href,
+                    href_vars: vars
+                        .iter()
+                        .map(|(name, param)| ((*name).to_string(), format!("{REL_BASE}{param}")))
+                        .collect(),
+                }
+            };
+            (format!("{REL_BASE}{rel}"), resource)
+        })
+        .collect();
+    JsonHome { resources }
 }
 
 /// The response: the document as `application/json-home`.
@@ -596,7 +625,7 @@ mod tests {
 
     #[test]
     fn document_is_prefixed() {
-        let d = document("/v3");
+        let d = serde_json::to_value(document("/v3")).unwrap_or_default();
         let rel = format!("{REL_BASE}rel/auth_tokens");
         assert_eq!(d["resources"][&rel]["href"], "/v3/auth/tokens");
         let rel = format!("{REL_BASE}ext/OS-TRUST/1.0/rel/trust");

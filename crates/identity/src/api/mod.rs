@@ -26,7 +26,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::http::{BaseUrl, QueryMap};
 use common::Result;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 pub type State = axum::extract::State<Arc<Identity>>;
@@ -195,7 +195,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         users::groups,
         users::projects
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(ErrorBody, ErrorDetail, assignments::GrantedRoles))
 )]
 struct Doc;
 
@@ -237,12 +237,12 @@ pub struct ErrorDetail {
 
 /// One operation described by hand, for routes built from tables: its
 /// path parameters are strings; each response is (status, description,
-/// whether it carries a JSON body — errors carry [`ErrorBody`]).
+/// the component schema of its JSON body, if it has one).
 pub(crate) fn operation(
     operation_id: &str,
     tag: &str,
     params: &[&str],
-    responses: &[(u16, &str, bool)],
+    responses: &[(u16, &str, Option<&str>)],
 ) -> utoipa::openapi::path::Operation {
     use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
@@ -262,18 +262,11 @@ pub(crate) fn operation(
     }
     for (status, description, body) in responses {
         let mut r = ResponseBuilder::new().description(*description);
-        if *status >= 400 {
+        if let Some(schema) = body {
             r = r.content(
                 "application/json",
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            );
-        } else if *body {
-            r = r.content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::schema::Object::new()))
+                    .schema(Some(Ref::from_schema_name(*schema)))
                     .build(),
             );
         }
@@ -283,11 +276,11 @@ pub(crate) fn operation(
 }
 
 /// The error responses every authenticated operation can give.
-pub(crate) const COMMON_ERRORS: [(u16, &str, bool); 4] = [
-    (400, "Bad request", true),
-    (401, "Authentication required", true),
-    (403, "Forbidden", true),
-    (404, "Not found", true),
+pub(crate) const COMMON_ERRORS: [(u16, &str, Option<&str>); 4] = [
+    (400, "Bad request", Some("ErrorBody")),
+    (401, "Authentication required", Some("ErrorBody")),
+    (403, "Forbidden", Some("ErrorBody")),
+    (404, "Not found", Some("ErrorBody")),
 ];
 
 /// The whole Keystone API, with the shared layers applied.
@@ -345,14 +338,61 @@ fn without_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Req
     req
 }
 
-fn version_doc(base: &str) -> Value {
-    json!({
-        "id": "v3.14",
-        "status": "stable",
-        "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": format!("{base}/v3/")}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
-    })
+/// One API version, as Keystone's discovery documents describe it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionBody {
+    pub id: &'static str,
+    pub status: &'static str,
+    pub updated: &'static str,
+    pub links: Vec<VersionLink>,
+    #[serde(rename = "media-types")]
+    pub media_types: Vec<MediaType>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionLink {
+    pub rel: &'static str,
+    pub href: String,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MediaType {
+    pub base: &'static str,
+    #[serde(rename = "type")]
+    pub media_type: &'static str,
+}
+
+/// `GET /`: `{"versions": {"values": [...]}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Versions {
+    pub versions: VersionValues,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionValues {
+    pub values: Vec<VersionBody>,
+}
+
+/// `GET /v3`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct VersionEnvelope {
+    pub version: VersionBody,
+}
+
+fn version_doc(base: &str) -> VersionBody {
+    VersionBody {
+        id: "v3.14",
+        status: "stable",
+        updated: "2020-04-07T00:00:00Z",
+        links: vec![VersionLink {
+            rel: "self",
+            href: format!("{base}/v3/"),
+        }],
+        media_types: vec![MediaType {
+            base: "application/json",
+            media_type: "application/vnd.openstack.identity-v3+json",
+        }],
+    }
 }
 
 #[utoipa::path(
@@ -361,7 +401,8 @@ fn version_doc(base: &str) -> Value {
     operation_id = "versions",
     tag = "version",
     responses(
-        (status = 300, description = "The API versions (or, for `Accept: application/json-home`, 200 with the JSON Home document)", body = serde_json::Value),
+        (status = 300, description = "The API versions", body = Versions),
+        (status = 200, description = "With `Accept: application/json-home`: the JSON Home document of v3", body = json_home::JsonHome, content_type = "application/json-home"),
     )
 )]
 /// `GET /`: 300 Multiple Choices, as Keystone answers; the JSON Home
@@ -372,7 +413,11 @@ async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     }
     (
         StatusCode::MULTIPLE_CHOICES,
-        Json(json!({"versions": {"values": [version_doc(&base)]}})),
+        Json(Versions {
+            versions: VersionValues {
+                values: vec![version_doc(&base)],
+            },
+        }),
     )
         .into_response()
 }
@@ -383,7 +428,10 @@ async fn versions(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     operation_id = "version",
     tag = "version",
     responses(
-        (status = 200, description = "The v3 version document, or its JSON Home document", body = serde_json::Value),
+        (status = 200, description = "The v3 version document, or with `Accept: application/json-home` its JSON Home document", content(
+            (VersionEnvelope = "application/json"),
+            (json_home::JsonHome = "application/json-home"),
+        )),
     )
 )]
 /// `GET /v3`: the version, or its JSON Home document (paths relative to
@@ -392,28 +440,10 @@ async fn version(BaseUrl(base): BaseUrl, headers: HeaderMap) -> Response {
     if json_home::wanted(&headers) {
         return json_home::response("");
     }
-    Json(json!({"version": version_doc(&base)})).into_response()
-}
-
-/// `{"<plural>": [...], "links": {...}}` with limit/marker pagination.
-pub(crate) fn list_body(
-    identity: &Identity,
-    plural: &str,
-    items: Vec<Value>,
-    base: &str,
-    path: &str,
-    q: &QueryMap,
-) -> Result<Json<Value>> {
-    let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
-    let page =
-        common::http::pagination::paginate(items, |v| v["id"].as_str().unwrap_or(""), &params)?;
-    let links =
-        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
-    let mut body = json!({ plural: page.items, "links": links });
-    if page.next_marker.is_some() {
-        body["truncated"] = json!(true);
-    }
-    Ok(Json(body))
+    Json(VersionEnvelope {
+        version: version_doc(&base),
+    })
+    .into_response()
 }
 
 /// One page of a typed list: its items, `links` (self, previous, next) and
@@ -424,8 +454,9 @@ pub(crate) struct Paged<T> {
     pub truncated: Option<bool>,
 }
 
-/// One page of typed items paged in SQL (see `db::list`): the links and
-/// `truncated` as [`paged`] gives them.
+/// One page of typed items and the marker of the next page (paged in SQL
+/// by `db::list`, or in memory by [`paged`]): the page with Keystone's
+/// `links` (the next link keeps the request's filters) and `truncated`.
 pub(crate) fn page_of<T>(
     items: Vec<T>,
     next_marker: Option<&str>,
@@ -440,7 +471,9 @@ pub(crate) fn page_of<T>(
     }
 }
 
-/// [`list_body`] for typed items: limit/marker pagination by `id_of`.
+/// [`page_of`] for a list held in memory (in list order): limit/marker
+/// pagination by `id_of`, for the lists not read page by page from SQL
+/// (those derived from assignments, the catalog, policies).
 pub(crate) fn paged<T>(
     identity: &Identity,
     items: Vec<T>,
@@ -451,13 +484,13 @@ pub(crate) fn paged<T>(
 ) -> Result<Paged<T>> {
     let params = common::http::PageParams::from_query(q, identity.settings.list_limit)?;
     let page = common::http::pagination::paginate(items, id_of, &params)?;
-    let links =
-        common::http::pagination::links(&format!("{base}{path}"), q, page.next_marker.as_deref());
-    Ok(Paged {
-        truncated: page.next_marker.is_some().then_some(true),
-        items: page.items,
-        links,
-    })
+    Ok(page_of(
+        page.items,
+        page.next_marker.as_deref(),
+        base,
+        path,
+        q,
+    ))
 }
 
 /// A typed list body: `{"<plural>": [...], "links": {...}}`, plus

@@ -1,7 +1,7 @@
 //! `/v3/OS-OAUTH1/…`: consumers, request and access tokens, authorization,
 //! and `/v3/users/{id}/OS-OAUTH1/access_tokens`.
 
-use super::{created, State};
+use super::{created, ListLinks, SelfLink, State};
 use crate::app::oauth1::SignedRequest;
 use crate::db::oauth1::{AccessToken, Consumer};
 use axum::extract::{Path, State as S};
@@ -12,8 +12,10 @@ use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Arc<crate::Identity>> {
     Router::new()
@@ -55,8 +57,150 @@ pub fn signed_request(
     }
 }
 
-fn render(c: &Consumer, base: &str) -> Value {
-    json!({"id": c.id, "description": c.description, "links": {"self": format!("{base}/v3/OS-OAUTH1/consumers/{}", c.id)}})
+/// An OAuth consumer; its secret only in the answer that creates it.
+#[derive(Serialize, ToSchema)]
+pub struct ConsumerBody {
+    pub id: String,
+    pub description: String,
+    pub links: SelfLink,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// `{"consumer": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ConsumerEnvelope {
+    pub consumer: ConsumerBody,
+}
+
+/// A list of consumers.
+#[derive(Serialize, ToSchema)]
+pub struct ConsumerList {
+    pub consumers: Vec<ConsumerBody>,
+    pub links: ListLinks,
+}
+
+fn render(c: &Consumer, base: &str) -> ConsumerBody {
+    ConsumerBody {
+        id: c.id.clone(),
+        description: c.description.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/OS-OAUTH1/consumers/{}", c.id),
+        },
+        secret: None,
+    }
+}
+
+/// `PUT /v3/OS-OAUTH1/authorize/{id}`: `{"roles": [{"id": …} |
+/// {"name": …}]}`, the roles (held by the caller on the token's project)
+/// to delegate.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct AuthorizeRequest {
+    #[serde(default, deserialize_with = "role_choices")]
+    pub roles: Vec<RoleChoice>,
+}
+
+impl AuthorizeRequest {
+    /// The request in `body`. Every body is read (as Keystone's handler
+    /// reads it): one without a list of roles names none, and the checks
+    /// on the request token come before the check that some are named.
+    fn of(body: Value) -> AuthorizeRequest {
+        // An array would deserialize as the struct's members in order.
+        if !body.is_object() {
+            return AuthorizeRequest::default();
+        }
+        serde_json::from_value(body).unwrap_or_default()
+    }
+}
+
+/// A list of roles, or none when `roles` is not a list.
+fn role_choices<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<RoleChoice>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items.iter().map(RoleChoice::of).collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// One role to delegate, by id or else by name: the id or name asked for,
+/// empty when the entry gives neither as a string (no role is named so).
+pub struct RoleChoice(pub String);
+
+impl RoleChoice {
+    fn of(v: &Value) -> RoleChoice {
+        RoleChoice(
+            v.get("id")
+                .or_else(|| v.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+}
+
+impl utoipa::PartialSchema for RoleChoice {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some("A role by `id` or by `name`."))
+            .property("id", ObjectBuilder::new().schema_type(Type::String))
+            .property("name", ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
+impl ToSchema for RoleChoice {}
+
+/// The verifier the consumer needs to get its access token.
+#[derive(Serialize, ToSchema)]
+pub struct VerifierBody {
+    pub token: Verifier,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Verifier {
+    pub oauth_verifier: String,
+}
+
+/// An access token a user authorized; `expires_at` null when it does not
+/// expire.
+#[derive(Serialize, ToSchema)]
+pub struct AccessTokenBody {
+    pub id: String,
+    pub consumer_id: String,
+    pub project_id: String,
+    pub authorizing_user_id: String,
+    pub expires_at: Option<String>,
+    pub links: AccessTokenLinks,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessTokenLinks {
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// The roles it delegates.
+    pub roles: String,
+}
+
+/// `{"access_token": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessTokenEnvelope {
+    pub access_token: AccessTokenBody,
+}
+
+/// A user's access tokens.
+#[derive(Serialize, ToSchema)]
+pub struct AccessTokenList {
+    pub access_tokens: Vec<AccessTokenBody>,
+    pub links: ListLinks,
+}
+
+/// The roles an access token delegates.
+#[derive(Serialize, ToSchema)]
+pub struct AccessTokenRoles {
+    pub roles: Vec<super::roles::RoleBrief>,
+    pub links: ListLinks,
 }
 
 fn form(pairs: &[(&str, String)]) -> Response {
@@ -89,16 +233,16 @@ struct ConsumerInput {
     operation_id = "oauth1_list",
     tag = "oauth1",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConsumerList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
+async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<ConsumerList>> {
     let cs = id.list_consumers(&ctx).await?;
-    Ok(Json(
-        json!({"consumers": cs.iter().map(|c| render(c, &base)).collect::<Vec<_>>(),
-        "links": {"self": format!("{base}/v3/OS-OAUTH1/consumers"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(ConsumerList {
+        consumers: cs.iter().map(|c| render(c, &base)).collect(),
+        links: ListLinks::only_self(format!("{base}/v3/OS-OAUTH1/consumers")),
+    }))
 }
 
 #[utoipa::path(
@@ -108,7 +252,7 @@ async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<J
     tag = "oauth1",
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = ConsumerEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -122,9 +266,12 @@ async fn create(
     let (c, secret) = id
         .create_consumer(&ctx, input.description.unwrap_or_default())
         .await?;
-    let mut v = render(&c, &base);
-    v["secret"] = json!(secret);
-    Ok(created(json!({"consumer": v})))
+    Ok(created(ConsumerEnvelope {
+        consumer: ConsumerBody {
+            secret: Some(secret),
+            ..render(&c, &base)
+        },
+    }))
 }
 
 #[utoipa::path(
@@ -134,7 +281,7 @@ async fn create(
     tag = "oauth1",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConsumerEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -143,10 +290,11 @@ async fn show(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"consumer": render(&id.get_consumer(&ctx, &cid).await?, &base)}),
-    ))
+) -> Result<Json<ConsumerEnvelope>> {
+    let c = id.get_consumer(&ctx, &cid).await?;
+    Ok(Json(ConsumerEnvelope {
+        consumer: render(&c, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -157,7 +305,7 @@ async fn show(
     params(("id" = String, Path)),
     request_body(content = serde_json::Value, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ConsumerEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -167,11 +315,12 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(cid): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConsumerEnvelope>> {
     let input: ConsumerInput = super::envelope(body, "consumer")?;
-    Ok(Json(
-        json!({"consumer": render(&id.update_consumer(&ctx, &cid, input.description).await?, &base)}),
-    ))
+    let c = id.update_consumer(&ctx, &cid, input.description).await?;
+    Ok(Json(ConsumerEnvelope {
+        consumer: render(&c, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -227,9 +376,9 @@ async fn request_token(
     operation_id = "oauth1_authorize",
     tag = "oauth1",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = AuthorizeRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = VerifierBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -238,14 +387,18 @@ async fn authorize(
     Auth(ctx): Auth,
     Path(rt): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    let roles = body
-        .get("roles")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+) -> Result<Json<VerifierBody>> {
+    let roles: Vec<String> = AuthorizeRequest::of(body)
+        .roles
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     let verifier = id.oauth_authorize(&ctx, &rt, &roles).await?;
-    Ok(Json(json!({"token": {"oauth_verifier": verifier}})))
+    Ok(Json(VerifierBody {
+        token: Verifier {
+            oauth_verifier: verifier,
+        },
+    }))
 }
 
 #[utoipa::path(
@@ -274,11 +427,22 @@ async fn access_token(
     ]))
 }
 
-fn render_access(t: &AccessToken, base: &str) -> Value {
-    json!({"id": t.id, "consumer_id": t.consumer_id, "project_id": t.project_id,
-        "authorizing_user_id": t.authorizing_user_id, "expires_at": t.expires_at.map(common::clock::iso_micros),
-        "links": {"self": format!("{base}/v3/users/{}/OS-OAUTH1/access_tokens/{}", t.authorizing_user_id, t.id),
-                  "roles": format!("{base}/v3/users/{}/OS-OAUTH1/access_tokens/{}/roles", t.authorizing_user_id, t.id)}})
+fn render_access(t: &AccessToken, base: &str) -> AccessTokenBody {
+    let own = format!(
+        "{base}/v3/users/{}/OS-OAUTH1/access_tokens/{}",
+        t.authorizing_user_id, t.id
+    );
+    AccessTokenBody {
+        id: t.id.clone(),
+        consumer_id: t.consumer_id.clone(),
+        project_id: t.project_id.clone(),
+        authorizing_user_id: t.authorizing_user_id.clone(),
+        expires_at: t.expires_at.map(common::clock::iso_micros),
+        links: AccessTokenLinks {
+            roles: format!("{own}/roles"),
+            self_: own,
+        },
+    }
 }
 
 #[utoipa::path(
@@ -288,7 +452,7 @@ fn render_access(t: &AccessToken, base: &str) -> Value {
     tag = "oauth1",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AccessTokenList),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -297,12 +461,12 @@ async fn list_access(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(uid): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AccessTokenList>> {
     let ts = id.user_access_tokens(&ctx, &uid).await?;
-    Ok(Json(
-        json!({"access_tokens": ts.iter().map(|t| render_access(t, &base)).collect::<Vec<_>>(),
-        "links": {"self": format!("{base}/v3/users/{uid}/OS-OAUTH1/access_tokens"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(AccessTokenList {
+        access_tokens: ts.iter().map(|t| render_access(t, &base)).collect(),
+        links: ListLinks::only_self(format!("{base}/v3/users/{uid}/OS-OAUTH1/access_tokens")),
+    }))
 }
 
 #[utoipa::path(
@@ -312,7 +476,7 @@ async fn list_access(
     tag = "oauth1",
     params(("id" = String, Path), ("token_id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AccessTokenEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -321,10 +485,11 @@ async fn show_access(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((uid, tid)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    Ok(Json(
-        json!({"access_token": render_access(&id.user_access_token(&ctx, &uid, &tid).await?, &base)}),
-    ))
+) -> Result<Json<AccessTokenEnvelope>> {
+    let t = id.user_access_token(&ctx, &uid, &tid).await?;
+    Ok(Json(AccessTokenEnvelope {
+        access_token: render_access(&t, &base),
+    }))
 }
 
 #[utoipa::path(
@@ -354,7 +519,7 @@ async fn delete_access(
     tag = "oauth1",
     params(("id" = String, Path), ("token_id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = AccessTokenRoles),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -363,16 +528,15 @@ async fn access_roles(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((uid, tid)): Path<(String, String)>,
-) -> Result<Json<Value>> {
-    let t = id.user_access_token(&ctx, &uid, &tid).await?;
-    let snap = id.view().await?;
-    let roles: Vec<Value> = t
-        .role_ids
-        .iter()
-        .filter_map(|r| snap.roles.get(r))
-        .map(|r| json!({"id": r.id, "name": r.name, "links": {"self": format!("{base}/v3/roles/{}", r.id)}}))
-        .collect();
-    Ok(Json(
-        json!({"roles": roles, "links": {"self": format!("{base}/v3/users/{uid}/OS-OAUTH1/access_tokens/{tid}/roles"), "previous": null, "next": null}}),
-    ))
+) -> Result<Json<AccessTokenRoles>> {
+    let roles = id.user_access_token_roles(&ctx, &uid, &tid).await?;
+    Ok(Json(AccessTokenRoles {
+        roles: roles
+            .iter()
+            .map(|r| super::roles::brief(r, &base))
+            .collect(),
+        links: ListLinks::only_self(format!(
+            "{base}/v3/users/{uid}/OS-OAUTH1/access_tokens/{tid}/roles"
+        )),
+    }))
 }

@@ -1,6 +1,6 @@
 //! `/v3/projects` and `/v3/projects/{id}/tags`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, SelfLink, State};
 use crate::app::projects::ProjectInput;
 use crate::db::domains::Domain;
 use crate::db::projects::Project;
@@ -13,7 +13,7 @@ use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -50,6 +50,13 @@ pub struct ProjectBody {
     pub links: SelfLink,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `{"tags": […]}`: a project's tags (the answer, and the body that
+/// replaces them).
+#[derive(Serialize, serde::Deserialize, ToSchema)]
+pub struct ProjectTags {
+    pub tags: Vec<String>,
 }
 
 /// `{"project": …}`.
@@ -128,14 +135,18 @@ async fn list(
     q: QueryMap,
 ) -> Result<Json<ProjectList>> {
     // Keystone lists projects acting as domains only when asked to.
-    let rendered = if q.flag("is_domain")? == Some(true) {
-        let items = id.list_domain_projects(&ctx, &q).await?;
-        items.iter().map(|d| render_domain(d, &base)).collect()
+    let (rendered, next_marker) = if q.flag("is_domain")? == Some(true) {
+        let page = id.list_domain_projects(&ctx, &q).await?;
+        let items = page.items.iter().map(|d| render_domain(d, &base));
+        (items.collect(), page.next_marker)
     } else {
-        let items = id.list_projects(&ctx, &q).await?;
-        items.iter().map(|p| render(p, &base)).collect()
+        let page = id.list_projects(&ctx, &q).await?;
+        let items = page.items.iter().map(|p| render(p, &base));
+        (items.collect(), page.next_marker)
     };
-    paged(&id, rendered, |x| x.id.as_str(), &base, "/v3/projects", &q).map(|p| Json(p.into()))
+    Ok(Json(
+        page_of(rendered, next_marker.as_deref(), &base, "/v3/projects", &q).into(),
+    ))
 }
 
 #[utoipa::path(
@@ -256,20 +267,19 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Resul
     tag = "projects",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ProjectTags),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn list_tags(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<Json<Value>> {
+async fn list_tags(
+    S(id): State,
+    Auth(ctx): Auth,
+    Path(pid): Path<String>,
+) -> Result<Json<ProjectTags>> {
     let p = id
         .project_tags(&ctx, &pid, "identity:list_project_tags")
         .await?;
-    Ok(Json(json!({"tags": p.tags})))
-}
-
-#[derive(serde::Deserialize)]
-struct Tags {
-    tags: Vec<String>,
+    Ok(Json(ProjectTags { tags: p.tags }))
 }
 
 #[utoipa::path(
@@ -278,9 +288,9 @@ struct Tags {
     operation_id = "projects_replace_tags",
     tag = "projects",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ProjectTags, content_type = "application/json"),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ProjectTags),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -288,12 +298,12 @@ async fn replace_tags(
     S(id): State,
     Auth(ctx): Auth,
     Path(pid): Path<String>,
-    JsonBody(t): JsonBody<Tags>,
-) -> Result<Json<Value>> {
+    JsonBody(t): JsonBody<ProjectTags>,
+) -> Result<Json<ProjectTags>> {
     let p = id
         .set_project_tags(&ctx, &pid, "identity:update_project_tags", t.tags)
         .await?;
-    Ok(Json(json!({"tags": p.tags})))
+    Ok(Json(ProjectTags { tags: p.tags }))
 }
 
 #[utoipa::path(
@@ -348,7 +358,7 @@ async fn check_tag(
     tag = "projects",
     params(("id" = String, Path), ("tag" = String, Path)),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created"),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]

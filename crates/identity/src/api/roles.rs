@@ -1,6 +1,6 @@
 //! `/v3/roles`, `/v3/roles/{prior}/implies[/{implied}]`, `/v3/role_inferences`.
 
-use super::{created, envelope, extra_without, page_of, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, ListLinks, SelfLink, State};
 use crate::app::roles::RoleInput;
 use crate::db::roles::Role;
 use axum::extract::{Path, State as S};
@@ -12,7 +12,7 @@ use common::auth::Auth;
 use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::Result;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -70,8 +70,64 @@ pub fn render(r: &Role, base: &str) -> RoleBody {
     }
 }
 
-fn brief(r: &Role, base: &str) -> Value {
-    json!({"id": r.id, "name": r.name, "links": {"self": format!("{base}/v3/roles/{}", r.id)}})
+/// A role as an implication or a delegation names it.
+#[derive(Serialize, ToSchema)]
+pub struct RoleBrief {
+    pub id: String,
+    pub name: String,
+    pub links: SelfLink,
+}
+
+pub fn brief(r: &Role, base: &str) -> RoleBrief {
+    RoleBrief {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        links: SelfLink {
+            self_: format!("{base}/v3/roles/{}", r.id),
+        },
+    }
+}
+
+/// One implication: the prior role and the role it implies.
+#[derive(Serialize, ToSchema)]
+pub struct RoleInference {
+    pub prior_role: RoleBrief,
+    pub implies: RoleBrief,
+}
+
+/// `/v3/roles/{prior}/implies/{implied}`.
+#[derive(Serialize, ToSchema)]
+pub struct RoleInferenceEnvelope {
+    pub role_inference: RoleInference,
+    pub links: SelfLink,
+}
+
+/// A prior role and every role it implies directly.
+#[derive(Serialize, ToSchema)]
+pub struct PriorRoleInference {
+    pub prior_role: RoleBrief,
+    pub implies: Vec<RoleBrief>,
+}
+
+/// `GET /v3/roles/{prior}/implies`.
+#[derive(Serialize, ToSchema)]
+pub struct ImpliedRoles {
+    pub role_inference: PriorRoleInference,
+    pub links: SelfLink,
+}
+
+/// `GET /v3/role_inferences`.
+#[derive(Serialize, ToSchema)]
+pub struct RoleInferences {
+    pub role_inferences: Vec<PriorRoleInference>,
+    pub links: ListLinks,
+}
+
+fn prior_inference(p: &Role, implies: &[Role], base: &str) -> PriorRoleInference {
+    PriorRoleInference {
+        prior_role: brief(p, base),
+        implies: implies.iter().map(|r| brief(r, base)).collect(),
+    }
 }
 
 #[utoipa::path(
@@ -192,9 +248,16 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(rid): Path<String>) -> Resul
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn inference(p: &Role, i: &Role, base: &str) -> Value {
-    json!({"role_inference": {"prior_role": brief(p, base), "implies": brief(i, base)},
-           "links": {"self": format!("{base}/v3/roles/{}/implies/{}", p.id, i.id)}})
+fn inference(p: &Role, i: &Role, base: &str) -> RoleInferenceEnvelope {
+    RoleInferenceEnvelope {
+        role_inference: RoleInference {
+            prior_role: brief(p, base),
+            implies: brief(i, base),
+        },
+        links: SelfLink {
+            self_: format!("{base}/v3/roles/{}/implies/{}", p.id, i.id),
+        },
+    }
 }
 
 #[utoipa::path(
@@ -204,7 +267,7 @@ fn inference(p: &Role, i: &Role, base: &str) -> Value {
     tag = "roles",
     params(("id" = String, Path), ("implied" = String, Path)),
     responses(
-        (status = 201, description = "Created", body = serde_json::Value),
+        (status = 201, description = "Created", body = RoleInferenceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
     )
 )]
@@ -225,7 +288,7 @@ async fn put_implied(
     tag = "roles",
     params(("id" = String, Path), ("implied" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleInferenceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -234,7 +297,7 @@ async fn get_implied(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path((p, i)): Path<(String, String)>,
-) -> Result<Json<Value>> {
+) -> Result<Json<RoleInferenceEnvelope>> {
     let (pr, ir) = id
         .check_implied_role(&ctx, "identity:get_implied_role", &p, &i)
         .await?;
@@ -289,7 +352,7 @@ async fn delete_implied(
     tag = "roles",
     params(("id" = String, Path)),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ImpliedRoles),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
@@ -298,16 +361,18 @@ async fn list_implies(
     Auth(ctx): Auth,
     BaseUrl(base): BaseUrl,
     Path(p): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ImpliedRoles>> {
     let inf = id.role_inferences(&ctx, Some(&p)).await?;
     let (prior, implies) = inf
         .into_iter()
         .next()
         .ok_or_else(|| crate::app::roles::not_found(&p))?;
-    Ok(Json(json!({
-        "role_inference": {"prior_role": brief(&prior, &base), "implies": implies.iter().map(|r| brief(r, &base)).collect::<Vec<_>>()},
-        "links": {"self": format!("{base}/v3/roles/{p}/implies")},
-    })))
+    Ok(Json(ImpliedRoles {
+        role_inference: prior_inference(&prior, &implies, &base),
+        links: SelfLink {
+            self_: format!("{base}/v3/roles/{p}/implies"),
+        },
+    }))
 }
 
 #[utoipa::path(
@@ -316,17 +381,21 @@ async fn list_implies(
     operation_id = "roles_inferences",
     tag = "roles",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RoleInferences),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody),
     )
 )]
-async fn inferences(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<Json<Value>> {
+async fn inferences(
+    S(id): State,
+    Auth(ctx): Auth,
+    BaseUrl(base): BaseUrl,
+) -> Result<Json<RoleInferences>> {
     let inf = id.role_inferences(&ctx, None).await?;
-    let items: Vec<Value> = inf
-        .iter()
-        .map(|(p, is)| json!({"prior_role": brief(p, &base), "implies": is.iter().map(|r| brief(r, &base)).collect::<Vec<_>>()}))
-        .collect();
-    Ok(Json(
-        json!({"role_inferences": items, "links": {"self": format!("{base}/v3/role_inferences"), "previous": null, "next": null}}),
-    ))
+    Ok(Json(RoleInferences {
+        role_inferences: inf
+            .iter()
+            .map(|(p, is)| prior_inference(p, is, &base))
+            .collect(),
+        links: ListLinks::only_self(format!("{base}/v3/role_inferences")),
+    }))
 }

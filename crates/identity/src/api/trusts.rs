@@ -1,6 +1,6 @@
 //! `/v3/OS-TRUST/trusts[/{id}[/roles[/{role}]]]`.
 
-use super::{created, envelope, extra_without, paged, SelfLink, State};
+use super::{created, envelope, extra_without, page_of, SelfLink, State};
 use crate::app::snapshot::Snapshot;
 use crate::app::trusts::TrustInput;
 use crate::db::trusts::Trust;
@@ -150,17 +150,19 @@ async fn list(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<TrustList>> {
-    let items = id.list_trusts(&ctx, &q).await?;
+    let page = id.list_trusts(&ctx, &q).await?;
+    // The view names the delegated roles.
     let snap = id.view().await?;
-    paged(
-        &id,
-        items.iter().map(|t| render(t, &snap, &base)).collect(),
-        |x| x.id.as_str(),
-        &base,
-        "/v3/OS-TRUST/trusts",
-        &q,
-    )
-    .map(|p| Json(p.into()))
+    Ok(Json(
+        page_of(
+            page.items.iter().map(|t| render(t, &snap, &base)).collect(),
+            page.next_marker.as_deref(),
+            &base,
+            "/v3/OS-TRUST/trusts",
+            &q,
+        )
+        .into(),
+    ))
 }
 
 #[utoipa::path(

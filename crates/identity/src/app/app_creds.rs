@@ -6,6 +6,7 @@
 use super::{validate_name, Identity};
 use crate::db::app_creds::AppCred;
 use common::context::{AuthContext, Scope};
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -171,29 +172,29 @@ impl Identity {
         Ok((cred, secret))
     }
 
+    /// One page of the user's application credentials (named `name`,
+    /// when the request asks), filtered and paged in SQL.
     pub async fn list_app_creds(
         &self,
         ctx: &AuthContext,
         user_id: &str,
-        name: Option<&str>,
-    ) -> Result<Vec<AppCred>> {
+        q: &QueryMap,
+    ) -> Result<Page<AppCred>> {
         self.enforce(
             ctx,
             "identity:list_application_credentials",
             Self::owner_target(user_id),
         )?;
-        let snap = self.view().await?;
-        if !snap.users.contains_key(user_id) {
+        if crate::db::users::get(&self.db.pool, user_id)
+            .await?
+            .is_none()
+        {
             return Err(super::users::not_found(user_id));
         }
-        let mut v: Vec<AppCred> = snap
-            .app_creds
-            .values()
-            .filter(|a| a.user_id == user_id && name.is_none_or(|n| a.name == n))
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(v)
+        let paging = self.paging(q)?;
+        super::listed(
+            crate::db::app_creds::list_page(&self.db, user_id, q.get("name"), &paging).await,
+        )
     }
 
     /// Another user's credential is a 404, never a 403.
@@ -297,25 +298,20 @@ fn rule_nf(id: &str) -> Error {
 }
 
 impl Identity {
+    /// One page of the user's access rules, paged in SQL.
     pub async fn list_access_rules(
         &self,
         ctx: &AuthContext,
         user_id: &str,
-    ) -> Result<Vec<crate::db::access_rules::AccessRuleRow>> {
+        q: &QueryMap,
+    ) -> Result<Page<crate::db::access_rules::AccessRuleRow>> {
         self.enforce(
             ctx,
             "identity:list_access_rules",
             Self::owner_target(user_id),
         )?;
-        let snap = self.view().await?;
-        let mut v: Vec<_> = snap
-            .access_rules
-            .values()
-            .filter(|r| r.user_id == user_id)
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(v)
+        let paging = self.paging(q)?;
+        super::listed(crate::db::access_rules::list_page(&self.db, user_id, &paging).await)
     }
 
     pub async fn get_access_rule(

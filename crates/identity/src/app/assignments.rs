@@ -2,6 +2,7 @@
 //! `/v3/role_assignments` report, including its `effective` form where
 //! group memberships, inheritance and role implications are expanded.
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::snapshot::Snapshot;
 use super::Identity;
 use crate::db::assignments::{ActorKind, Assignment, TargetKind};
@@ -9,7 +10,6 @@ use crate::db::roles::Role;
 use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
-use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 
 /// A grant's target as named in the URL.
@@ -26,7 +26,7 @@ impl Identity {
         actor: ActorKind,
         actor_id: &str,
         target: &GrantTarget,
-    ) -> Result<Value> {
+    ) -> Result<PolicyTarget> {
         let pool = &self.db.pool;
         let domain_id = match target {
             GrantTarget::Project(p) => Some(
@@ -55,9 +55,10 @@ impl Identity {
                     .ok_or_else(|| super::groups::not_found(actor_id))?;
             }
         }
-        Ok(
-            json!({"target": {"domain_id": domain_id, "project": {"domain_id": domain_id}}, "domain_id": domain_id}),
-        )
+        Ok(PolicyTarget::none()
+            .within(domain_id.as_deref())
+            .project(Ref::in_domain(domain_id.as_deref()))
+            .domain_id(domain_id.as_deref()))
     }
 
     fn grant_action(target: &GrantTarget, actor: ActorKind, verb: &str) -> String {
@@ -239,13 +240,15 @@ impl Identity {
             self.enforce(
                 ctx,
                 "identity:list_role_assignments_for_tree",
-                json!({"target": {"project": {"id": pid}}}),
+                PolicyTarget::none().project(Ref::id(pid)),
             )?;
         } else {
             self.enforce(
                 ctx,
                 "identity:list_role_assignments",
-                json!({"target": {"domain_id": scope_domain}, "domain_id": scope_domain}),
+                PolicyTarget::none()
+                    .within(scope_domain)
+                    .domain_id(scope_domain),
             )?;
         }
         let effective = q.flag("effective")?.unwrap_or(false);

@@ -1,13 +1,14 @@
 //! Regions, services and endpoints: the service catalog.
 
 use super::domains::strip_readonly;
+use super::policy_target::PolicyTarget;
 use super::Identity;
 use crate::db::catalog::{Endpoint, Region, Service};
 use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RegionInput {
@@ -108,7 +109,7 @@ impl Identity {
         id: Option<String>,
         mut input: RegionInput,
     ) -> Result<Region> {
-        self.enforce(ctx, "identity:create_region", json!({}))?;
+        self.enforce(ctx, "identity:create_region", PolicyTarget::none())?;
         if let (Some(a), Some(b)) = (&id, &input.id) {
             if a != b {
                 return Err(Error::bad_request(
@@ -150,14 +151,14 @@ impl Identity {
     }
 
     pub async fn get_region(&self, ctx: &AuthContext, id: &str) -> Result<Region> {
-        self.enforce(ctx, "identity:get_region", json!({}))?;
+        self.enforce(ctx, "identity:get_region", PolicyTarget::none())?;
         crate::db::catalog::get_region(&self.db.pool, id)
             .await?
             .ok_or_else(|| region_nf(id))
     }
 
     pub async fn list_regions(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Region>> {
-        self.enforce(ctx, "identity:list_regions", json!({}))?;
+        self.enforce(ctx, "identity:list_regions", PolicyTarget::none())?;
         Ok(crate::db::catalog::regions(&self.db.pool)
             .await?
             .into_iter()
@@ -174,7 +175,7 @@ impl Identity {
         id: &str,
         mut input: RegionInput,
     ) -> Result<Region> {
-        self.enforce(ctx, "identity:update_region", json!({}))?;
+        self.enforce(ctx, "identity:update_region", PolicyTarget::none())?;
         let mut r = crate::db::catalog::get_region(&self.db.pool, id)
             .await?
             .ok_or_else(|| region_nf(id))?;
@@ -216,7 +217,7 @@ impl Identity {
     }
 
     pub async fn delete_region(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_region", json!({}))?;
+        self.enforce(ctx, "identity:delete_region", PolicyTarget::none())?;
         let snap = self.view().await?;
         if snap
             .regions
@@ -248,7 +249,7 @@ impl Identity {
         ctx: &AuthContext,
         mut input: ServiceInput,
     ) -> Result<Service> {
-        self.enforce(ctx, "identity:create_service", json!({}))?;
+        self.enforce(ctx, "identity:create_service", PolicyTarget::none())?;
         let t = input
             .service_type
             .take()
@@ -270,14 +271,14 @@ impl Identity {
     }
 
     pub async fn get_service(&self, ctx: &AuthContext, id: &str) -> Result<Service> {
-        self.enforce(ctx, "identity:get_service", json!({}))?;
+        self.enforce(ctx, "identity:get_service", PolicyTarget::none())?;
         crate::db::catalog::get_service(&self.db.pool, id)
             .await?
             .ok_or_else(|| service_nf(id))
     }
 
     pub async fn list_services(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Service>> {
-        self.enforce(ctx, "identity:list_services", json!({}))?;
+        self.enforce(ctx, "identity:list_services", PolicyTarget::none())?;
         Ok(crate::db::catalog::services(&self.db.pool)
             .await?
             .into_iter()
@@ -294,7 +295,7 @@ impl Identity {
         id: &str,
         mut input: ServiceInput,
     ) -> Result<Service> {
-        self.enforce(ctx, "identity:update_service", json!({}))?;
+        self.enforce(ctx, "identity:update_service", PolicyTarget::none())?;
         let mut s = crate::db::catalog::get_service(&self.db.pool, id)
             .await?
             .ok_or_else(|| service_nf(id))?;
@@ -320,7 +321,7 @@ impl Identity {
     }
 
     pub async fn delete_service(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_service", json!({}))?;
+        self.enforce(ctx, "identity:delete_service", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::catalog::delete_service(tx.conn(), id).await? == 0 {
             return Err(service_nf(id));
@@ -365,7 +366,7 @@ impl Identity {
         ctx: &AuthContext,
         mut input: EndpointInput,
     ) -> Result<Endpoint> {
-        self.enforce(ctx, "identity:create_endpoint", json!({}))?;
+        self.enforce(ctx, "identity:create_endpoint", PolicyTarget::none())?;
         let service_id = input
             .service_id
             .take()
@@ -412,14 +413,14 @@ impl Identity {
     }
 
     pub async fn get_endpoint(&self, ctx: &AuthContext, id: &str) -> Result<Endpoint> {
-        self.enforce(ctx, "identity:get_endpoint", json!({}))?;
+        self.enforce(ctx, "identity:get_endpoint", PolicyTarget::none())?;
         crate::db::catalog::get_endpoint(&self.db.pool, id)
             .await?
             .ok_or_else(|| endpoint_nf(id))
     }
 
     pub async fn list_endpoints(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Endpoint>> {
-        self.enforce(ctx, "identity:list_endpoints", json!({}))?;
+        self.enforce(ctx, "identity:list_endpoints", PolicyTarget::none())?;
         Ok(crate::db::catalog::endpoints(&self.db.pool)
             .await?
             .into_iter()
@@ -438,7 +439,7 @@ impl Identity {
         id: &str,
         mut input: EndpointInput,
     ) -> Result<Endpoint> {
-        self.enforce(ctx, "identity:update_endpoint", json!({}))?;
+        self.enforce(ctx, "identity:update_endpoint", PolicyTarget::none())?;
         let mut e = crate::db::catalog::get_endpoint(&self.db.pool, id)
             .await?
             .ok_or_else(|| endpoint_nf(id))?;
@@ -482,7 +483,7 @@ impl Identity {
     }
 
     pub async fn delete_endpoint(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_endpoint", json!({}))?;
+        self.enforce(ctx, "identity:delete_endpoint", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::catalog::delete_endpoint(tx.conn(), id).await? == 0 {
             return Err(endpoint_nf(id));

@@ -12,7 +12,7 @@ use super::domains::strip_readonly;
 use super::Identity;
 use crate::db::credentials::StoredCredential;
 use common::context::AuthContext;
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -160,27 +160,36 @@ impl Identity {
         self.open(c)
     }
 
+    /// One page of `GET /v3/credentials`, filtered and paged in SQL.
     /// Admins and system readers see every credential; anyone else only
     /// their own, as Keystone filters them.
     pub async fn list_credentials(
         &self,
         ctx: &AuthContext,
         q: &QueryMap,
-    ) -> Result<Vec<Credential>> {
+    ) -> Result<Page<Credential>> {
         let sees_all = self.check(ctx, "identity:list_credentials", &json!({}));
-        let mut out = Vec::new();
-        for c in crate::db::credentials::list(&self.db.pool).await? {
-            if !sees_all && c.user_id != ctx.user_id {
-                continue;
-            }
-            if q.get("user_id").is_some_and(|u| c.user_id != u)
-                || q.get("type").is_some_and(|t| c.cred_type != t)
-            {
-                continue;
-            }
-            out.push(self.open(c)?);
-        }
-        Ok(out)
+        let filter = crate::db::credentials::CredentialFilter {
+            user_id: q.get("user_id"),
+            owner: (!sees_all).then_some(ctx.user_id.as_str()),
+            cred_type: q.get("type"),
+        };
+        let paging = self.paging(q)?;
+        let page =
+            super::listed(crate::db::credentials::list_page(&self.db, &filter, &paging).await)?;
+        self.open_page(page)
+    }
+
+    /// A page of stored credentials with their blobs in the clear.
+    fn open_page(&self, page: Page<StoredCredential>) -> Result<Page<Credential>> {
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|c| self.open(c))
+                .collect::<Result<_>>()?,
+            next_marker: page.next_marker,
+        })
     }
 
     pub async fn update_credential(
@@ -321,19 +330,28 @@ impl Identity {
         self.open(stored)
     }
 
-    pub async fn list_ec2(&self, ctx: &AuthContext, user_id: &str) -> Result<Vec<Credential>> {
+    /// One page of the user's EC2 credentials, in id order (the SHA-256
+    /// of the access key, which is also the marker).
+    pub async fn list_ec2(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        q: &QueryMap,
+    ) -> Result<Page<Credential>> {
         self.enforce(
             ctx,
             "identity:ec2_list_credentials",
             json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
         )?;
-        let mut out = Vec::new();
-        for c in crate::db::credentials::list(&self.db.pool).await? {
-            if c.user_id == user_id && c.cred_type == "ec2" {
-                out.push(self.open(c)?);
-            }
-        }
-        Ok(out)
+        let filter = crate::db::credentials::CredentialFilter {
+            user_id: Some(user_id),
+            owner: None,
+            cred_type: Some("ec2"),
+        };
+        let paging = self.paging(q)?;
+        let page =
+            super::listed(crate::db::credentials::list_page(&self.db, &filter, &paging).await)?;
+        self.open_page(page)
     }
 
     /// One EC2 credential of `user_id` by its access key.

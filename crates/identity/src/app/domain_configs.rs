@@ -10,10 +10,16 @@
 //! SQL. The LDAP password is stored and never shown back (Keystone's
 //! sensitive options).
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::Identity;
 use common::context::AuthContext;
 use common::{Error, Result};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A domain's configuration: group → option → value. Values are what the
+/// client stored (Keystone takes any JSON for an option).
+pub type DomainConfig = BTreeMap<String, BTreeMap<String, Value>>;
 
 /// Keystone's `DomainConfigManager.whitelisted_options`, with each
 /// option's default from keystone.conf (`keystone/conf/identity.py`,
@@ -80,24 +86,27 @@ const WHITELISTED: &[(&str, &[&str])] = &[
 /// `sensitive_options`).
 const SENSITIVE: [(&str, &str); 1] = [("ldap", "password")];
 
-/// The default value of a whitelisted option, as keystone.conf has it.
+/// The default value of a whitelisted option, as keystone.conf has it
+/// (null for an option without one).
 fn default_value(group: &str, option: &str) -> Value {
     match (group, option) {
-        ("identity", "driver") => json!("sql"),
-        ("ldap", "url") => json!("ldap://localhost"),
-        ("ldap", "suffix") => json!("cn=example,cn=com"),
-        ("ldap", "query_scope") => json!("one"),
-        ("ldap", "page_size" | "user_enabled_mask") => json!(0),
-        ("ldap", "alias_dereferencing") => json!("default"),
-        ("ldap", "user_objectclass") => json!("inetOrgPerson"),
-        ("ldap", "user_id_attribute" | "group_id_attribute") => json!("cn"),
-        ("ldap", "user_name_attribute") => json!("sn"),
-        ("ldap", "user_description_attribute" | "group_desc_attribute") => json!("description"),
-        ("ldap", "user_mail_attribute") => json!("mail"),
-        ("ldap", "user_pass_attribute") => json!("userPassword"),
-        ("ldap", "user_enabled_attribute") => json!("enabled"),
-        ("ldap", "user_enabled_default") => json!("True"),
-        ("ldap", "user_attribute_ignore") => json!(["default_project_id"]),
+        ("identity", "driver") => Value::from("sql"),
+        ("ldap", "url") => Value::from("ldap://localhost"),
+        ("ldap", "suffix") => Value::from("cn=example,cn=com"),
+        ("ldap", "query_scope") => Value::from("one"),
+        ("ldap", "page_size" | "user_enabled_mask") => Value::from(0),
+        ("ldap", "alias_dereferencing") => Value::from("default"),
+        ("ldap", "user_objectclass") => Value::from("inetOrgPerson"),
+        ("ldap", "user_id_attribute" | "group_id_attribute") => Value::from("cn"),
+        ("ldap", "user_name_attribute") => Value::from("sn"),
+        ("ldap", "user_description_attribute" | "group_desc_attribute") => {
+            Value::from("description")
+        }
+        ("ldap", "user_mail_attribute") => Value::from("mail"),
+        ("ldap", "user_pass_attribute") => Value::from("userPassword"),
+        ("ldap", "user_enabled_attribute") => Value::from("enabled"),
+        ("ldap", "user_enabled_default") => Value::from("True"),
+        ("ldap", "user_attribute_ignore") => Value::from(vec!["default_project_id"]),
         (
             "ldap",
             "user_enabled_invert"
@@ -105,25 +114,25 @@ fn default_value(group: &str, option: &str) -> Value {
             | "user_enabled_emulation_use_group_config"
             | "group_members_are_ids"
             | "use_tls",
-        ) => json!(false),
+        ) => Value::from(false),
         (
             "ldap",
             "user_additional_attribute_mapping"
             | "group_attribute_ignore"
             | "group_additional_attribute_mapping",
-        ) => json!([]),
-        ("ldap", "group_objectclass") => json!("groupOfNames"),
-        ("ldap", "group_name_attribute") => json!("ou"),
-        ("ldap", "group_member_attribute") => json!("member"),
-        ("ldap", "tls_req_cert") => json!("demand"),
-        ("ldap", "use_pool" | "use_auth_pool") => json!(true),
-        ("ldap", "pool_size") => json!(10),
-        ("ldap", "pool_retry_max") => json!(3),
-        ("ldap", "pool_retry_delay") => json!(0.1),
-        ("ldap", "pool_connection_timeout") => json!(-1),
-        ("ldap", "pool_connection_lifetime") => json!(600),
-        ("ldap", "auth_pool_size") => json!(100),
-        ("ldap", "auth_pool_connection_lifetime") => json!(60),
+        ) => Value::Array(Vec::new()),
+        ("ldap", "group_objectclass") => Value::from("groupOfNames"),
+        ("ldap", "group_name_attribute") => Value::from("ou"),
+        ("ldap", "group_member_attribute") => Value::from("member"),
+        ("ldap", "tls_req_cert") => Value::from("demand"),
+        ("ldap", "use_pool" | "use_auth_pool") => Value::from(true),
+        ("ldap", "pool_size") => Value::from(10),
+        ("ldap", "pool_retry_max") => Value::from(3),
+        ("ldap", "pool_retry_delay") => Value::from(0.1),
+        ("ldap", "pool_connection_timeout") => Value::from(-1),
+        ("ldap", "pool_connection_lifetime") => Value::from(600),
+        ("ldap", "auth_pool_size") => Value::from(100),
+        ("ldap", "auth_pool_connection_lifetime") => Value::from(60),
         _ => Value::Null,
     }
 }
@@ -164,7 +173,7 @@ fn not_found(domain: &str) -> Error {
 
 impl Identity {
     async fn config_domain(&self, ctx: &AuthContext, action: &str, domain: &str) -> Result<()> {
-        self.enforce(ctx, action, json!({"target": {"domain": {"id": domain}}}))?;
+        self.enforce(ctx, action, PolicyTarget::none().domain(Ref::id(domain)))?;
         if crate::db::domains::get(&self.db.pool, domain)
             .await?
             .is_none()
@@ -174,19 +183,19 @@ impl Identity {
         Ok(())
     }
 
-    /// The stored configuration as `{group: {option: value}}`, without
-    /// sensitive options.
+    /// The stored configuration (of one group, or one option of it),
+    /// without sensitive options; 404 when nothing is set there.
     pub async fn get_domain_config(
         &self,
         ctx: &AuthContext,
         domain: &str,
         group: Option<&str>,
         option: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<DomainConfig> {
         self.config_domain(ctx, "identity:get_domain_config", domain)
             .await?;
         let rows = crate::db::domain_configs::get(&self.db.pool, domain).await?;
-        let mut out = Map::new();
+        let mut out = DomainConfig::new();
         for (g, o, v) in rows {
             if SENSITIVE.contains(&(g.as_str(), o.as_str()))
                 || group.is_some_and(|x| x != g)
@@ -194,15 +203,30 @@ impl Identity {
             {
                 continue;
             }
-            let entry = out.entry(g).or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(m) = entry {
-                m.insert(o, v);
-            }
+            out.entry(g).or_default().insert(o, v);
         }
         if out.is_empty() {
             return Err(not_found(domain));
         }
-        Ok(Value::Object(out))
+        Ok(out)
+    }
+
+    /// One stored option's value.
+    pub async fn get_domain_config_option(
+        &self,
+        ctx: &AuthContext,
+        domain: &str,
+        group: &str,
+        option: &str,
+    ) -> Result<Value> {
+        let cfg = self
+            .get_domain_config(ctx, domain, Some(group), Some(option))
+            .await?;
+        Ok(cfg
+            .get(group)
+            .and_then(|opts| opts.get(option))
+            .cloned()
+            .unwrap_or(Value::Null))
     }
 
     /// `PUT /v3/domains/{id}/config` (`create`): replaces the whole
@@ -225,9 +249,13 @@ impl Identity {
             "identity:update_domain_config"
         };
         self.config_domain(ctx, action, domain).await?;
+        let wrapped;
         let config = match (group, option) {
-            (Some(g), Some(_)) => json!({ g: config }),
-            _ => config.clone(),
+            (Some(g), Some(_)) => {
+                wrapped = Value::Object(Map::from_iter([(g.to_string(), config.clone())]));
+                &wrapped
+            }
+            _ => config,
         };
         let groups = config
             .as_object()
@@ -296,47 +324,55 @@ impl Identity {
         self.commit(tx).await
     }
 
-    /// `/v3/domains/config[/{group}[/{option}]]/default`: Keystone's
-    /// `get_config_default`, `{group: {option: default}}` for the
-    /// whitelisted options, or `{option: default}` for one option.
+    /// `/v3/domains/config[/{group}]/default`: Keystone's
+    /// `get_config_default` for the whitelisted options, of every group or
+    /// of one.
     pub fn default_domain_config(
         &self,
         ctx: &AuthContext,
         group: Option<&str>,
-        option: Option<&str>,
-    ) -> Result<Value> {
-        self.enforce(ctx, "identity:get_domain_config_default", json!({}))?;
-        let group_of = |g: &str, opts: &[&str]| {
-            let m: Map<String, Value> = opts
-                .iter()
-                .map(|o| ((*o).to_string(), default_value(g, o)))
-                .collect();
-            Value::Object(m)
-        };
-        match (group, option) {
-            (None, _) => Ok(Value::Object(
-                WHITELISTED
-                    .iter()
-                    .map(|(g, opts)| ((*g).to_string(), group_of(g, opts)))
-                    .collect(),
-            )),
-            (Some(g), None) => {
-                check_option(g, None)?;
-                let opts = whitelisted(g).unwrap_or_default();
-                Ok(json!({ g: group_of(g, opts) }))
-            }
-            (Some(g), Some(o)) => {
-                check_option(g, Some(o))?;
-                // A sensitive option passes the check but has no default
-                // to show.
-                if !whitelisted(g).unwrap_or_default().contains(&o) {
-                    return Err(Error::forbidden(format!(
-                        "Invalid domain specific configuration: Reading the default for option {o} in group {g} is not supported."
-                    )));
-                }
-                Ok(json!({ o: default_value(g, o) }))
-            }
+    ) -> Result<DomainConfig> {
+        self.enforce(
+            ctx,
+            "identity:get_domain_config_default",
+            PolicyTarget::none(),
+        )?;
+        if let Some(g) = group {
+            check_option(g, None)?;
         }
+        Ok(WHITELISTED
+            .iter()
+            .filter(|(g, _)| group.is_none_or(|x| x == *g))
+            .map(|(g, opts)| {
+                let defaults = opts
+                    .iter()
+                    .map(|o| ((*o).to_string(), default_value(g, o)))
+                    .collect();
+                ((*g).to_string(), defaults)
+            })
+            .collect())
+    }
+
+    /// `/v3/domains/config/{group}/{option}/default`: one option's default.
+    pub fn default_domain_config_option(
+        &self,
+        ctx: &AuthContext,
+        group: &str,
+        option: &str,
+    ) -> Result<Value> {
+        self.enforce(
+            ctx,
+            "identity:get_domain_config_default",
+            PolicyTarget::none(),
+        )?;
+        check_option(group, Some(option))?;
+        // A sensitive option passes the check but has no default to show.
+        if !whitelisted(group).unwrap_or_default().contains(&option) {
+            return Err(Error::forbidden(format!(
+                "Invalid domain specific configuration: Reading the default for option {option} in group {group} is not supported."
+            )));
+        }
+        Ok(default_value(group, option))
     }
 }
 
@@ -354,7 +390,10 @@ mod tests {
         assert!(check_option("ldap", Some("password")).is_ok());
         assert!(check_option("ldap", Some("nope")).is_err());
         assert!(check_option("nope", None).is_err());
-        assert_eq!(default_value("ldap", "pool_retry_delay"), json!(0.1));
+        assert_eq!(
+            default_value("ldap", "pool_retry_delay"),
+            serde_json::json!(0.1)
+        );
         assert_eq!(default_value("identity", "list_limit"), Value::Null);
     }
 }

@@ -1,13 +1,14 @@
 //! Domains: names are unique; a domain must be disabled before it is
 //! deleted, and deleting it removes everything it owns.
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::{validate_name_max, Identity};
 use crate::db::domains::Domain;
 use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct DomainInput {
@@ -25,7 +26,7 @@ pub fn not_found(id: &str) -> Error {
 
 impl Identity {
     pub async fn create_domain(&self, ctx: &AuthContext, mut input: DomainInput) -> Result<Domain> {
-        self.enforce(ctx, "identity:create_domain", json!({}))?;
+        self.enforce(ctx, "identity:create_domain", PolicyTarget::none())?;
         let name = input
             .name
             .take()
@@ -60,14 +61,14 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:get_domain",
-            json!({"target": {"domain": {"id": d.id}}}),
+            PolicyTarget::none().domain(Ref::id(&d.id)),
         )?;
         Ok(d)
     }
 
     /// One page of `GET /v3/domains`, filtered and paged in SQL.
     pub async fn list_domains(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Domain>> {
-        self.enforce(ctx, "identity:list_domains", json!({}))?;
+        self.enforce(ctx, "identity:list_domains", PolicyTarget::none())?;
         let paging = self.paging(q)?;
         let (name, enabled) = (q.get("name"), q.flag("enabled")?);
         super::listed(crate::db::domains::list_page(&self.db, name, enabled, &paging).await)
@@ -82,7 +83,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:update_domain",
-            json!({"target": {"domain": {"id": id}}}),
+            PolicyTarget::none().domain(Ref::id(id)),
         )?;
         let mut d = crate::db::domains::get(&self.db.pool, id)
             .await?
@@ -122,7 +123,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:delete_domain",
-            json!({"target": {"domain": {"id": id}}}),
+            PolicyTarget::none().domain(Ref::id(id)),
         )?;
         let d = crate::db::domains::get(&self.db.pool, id)
             .await?

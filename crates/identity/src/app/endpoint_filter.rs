@@ -4,14 +4,17 @@
 //! with any association sees only those endpoints in its catalog (one with
 //! none sees them all, Keystone's default).
 
+use super::policy_target::PolicyTarget;
 use super::snapshot::Snapshot;
 use super::Identity;
 use crate::db::catalog::Endpoint;
 use crate::db::endpoint_filter::{Assoc, EndpointGroup};
+use crate::db::projects::Project;
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use std::sync::Arc;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct GroupInput {
@@ -90,7 +93,7 @@ impl Identity {
         ctx: &AuthContext,
         input: GroupInput,
     ) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:create_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:create_endpoint_group", PolicyTarget::none())?;
         let name = input
             .name
             .ok_or_else(|| Error::bad_request("Invalid input for field 'name': required."))?;
@@ -112,7 +115,7 @@ impl Identity {
     }
 
     pub async fn get_endpoint_group(&self, ctx: &AuthContext, id: &str) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:get_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:get_endpoint_group", PolicyTarget::none())?;
         self.view()
             .await?
             .endpoint_groups
@@ -127,7 +130,7 @@ impl Identity {
         ctx: &AuthContext,
         name: Option<&str>,
     ) -> Result<Vec<EndpointGroup>> {
-        self.enforce(ctx, "identity:list_endpoint_groups", json!({}))?;
+        self.enforce(ctx, "identity:list_endpoint_groups", PolicyTarget::none())?;
         Ok(self
             .view()
             .await?
@@ -144,7 +147,7 @@ impl Identity {
         id: &str,
         input: GroupInput,
     ) -> Result<EndpointGroup> {
-        self.enforce(ctx, "identity:update_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:update_endpoint_group", PolicyTarget::none())?;
         let mut g = self.get_endpoint_group(ctx, id).await?;
         if let Some(n) = input.name {
             super::validate_name("name", &n)?;
@@ -164,7 +167,7 @@ impl Identity {
     }
 
     pub async fn delete_endpoint_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_endpoint_group", json!({}))?;
+        self.enforce(ctx, "identity:delete_endpoint_group", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::endpoint_filter::delete_group(tx.conn(), id).await? == 0 {
             return Err(group_nf(id));
@@ -190,7 +193,7 @@ impl Identity {
             (Assoc::Group, Op::Check) => "identity:get_endpoint_group_in_project",
             (Assoc::Group, Op::Remove) => "identity:remove_endpoint_group_from_project",
         };
-        self.enforce(ctx, action, json!({}))?;
+        self.enforce(ctx, action, PolicyTarget::none())?;
         let snap = self.view().await?;
         if !snap.projects.contains_key(project) {
             return Err(Error::not_found(format!(
@@ -239,13 +242,118 @@ impl Identity {
         }
     }
 
-    pub async fn endpoint_filter_read(
+    /// The snapshot, once the caller may make read `action`.
+    async fn endpoint_filter_read(&self, ctx: &AuthContext, action: &str) -> Result<Arc<Snapshot>> {
+        self.enforce(ctx, action, PolicyTarget::none())?;
+        self.view().await
+    }
+
+    /// `GET …/endpoint_groups/{id}/projects`: the projects associated with
+    /// an endpoint group.
+    pub async fn endpoint_group_projects(
         &self,
         ctx: &AuthContext,
-        action: &str,
-    ) -> Result<std::sync::Arc<Snapshot>> {
-        self.enforce(ctx, action, json!({}))?;
-        self.view().await
+        group_id: &str,
+    ) -> Result<Vec<Project>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_projects_associated_with_endpoint_group")
+            .await?;
+        if !snap.endpoint_groups.iter().any(|g| g.id == group_id) {
+            return Err(group_nf(group_id));
+        }
+        Ok(snap
+            .project_endpoint_groups
+            .iter()
+            .filter(|(_, g)| g == group_id)
+            .filter_map(|(p, _)| snap.projects.get(p).cloned())
+            .collect())
+    }
+
+    /// `GET …/endpoint_groups/{id}/endpoints`: the endpoints a group's
+    /// filters select.
+    pub async fn endpoint_group_endpoints(
+        &self,
+        ctx: &AuthContext,
+        group_id: &str,
+    ) -> Result<Vec<Endpoint>> {
+        let snap = self
+            .endpoint_filter_read(
+                ctx,
+                "identity:list_endpoints_associated_with_endpoint_group",
+            )
+            .await?;
+        let g = snap
+            .endpoint_groups
+            .iter()
+            .find(|g| g.id == group_id)
+            .ok_or_else(|| group_nf(group_id))?;
+        Ok(snap
+            .endpoints
+            .iter()
+            .filter(|e| matches(g, e))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/projects/{id}/endpoint_groups`: the groups associated with a
+    /// project (none for an unknown project, as Keystone answers).
+    pub async fn project_endpoint_groups(
+        &self,
+        ctx: &AuthContext,
+        project_id: &str,
+    ) -> Result<Vec<EndpointGroup>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_endpoint_groups_for_project")
+            .await?;
+        Ok(snap
+            .project_endpoint_groups
+            .iter()
+            .filter(|(p, _)| p == project_id)
+            .filter_map(|(_, g)| snap.endpoint_groups.iter().find(|x| x.id == *g))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/projects/{id}/endpoints`: the endpoints a project's catalog
+    /// shows.
+    pub async fn project_endpoints(
+        &self,
+        ctx: &AuthContext,
+        project_id: &str,
+    ) -> Result<Vec<Endpoint>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_endpoints_for_project")
+            .await?;
+        if !snap.projects.contains_key(project_id) {
+            return Err(Error::not_found(format!(
+                "Could not find project: {project_id}."
+            )));
+        }
+        let only = snap.endpoint_filter(project_id).unwrap_or_default();
+        Ok(snap
+            .endpoints
+            .iter()
+            .filter(|e| only.contains(&e.id))
+            .cloned()
+            .collect())
+    }
+
+    /// `GET …/endpoints/{id}/projects`: the projects associated with an
+    /// endpoint directly (none for an unknown endpoint).
+    pub async fn endpoint_projects(
+        &self,
+        ctx: &AuthContext,
+        endpoint_id: &str,
+    ) -> Result<Vec<Project>> {
+        let snap = self
+            .endpoint_filter_read(ctx, "identity:list_projects_for_endpoint")
+            .await?;
+        Ok(snap
+            .project_endpoints
+            .iter()
+            .filter(|(_, e)| e == endpoint_id)
+            .filter_map(|(p, _)| snap.projects.get(p).cloned())
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Groups and their members.
 
 use super::domains::{dup, strip_readonly};
+use super::policy_target::{PolicyTarget, Ref};
 use super::projects::caller_domain;
 use super::{validate_name, Identity};
 use crate::db::groups::Group;
@@ -9,7 +10,7 @@ use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct GroupInput {
@@ -24,8 +25,10 @@ pub fn not_found(id: &str) -> Error {
     Error::not_found(format!("Could not find group: {id}."))
 }
 
-fn target(g: &Group) -> Value {
-    json!({"target": {"group": {"id": g.id, "domain_id": g.domain_id}}, "domain_id": g.domain_id})
+fn target(g: &Group) -> PolicyTarget {
+    PolicyTarget::none()
+        .group(Ref::owned(&g.id, &g.domain_id))
+        .domain_id(g.domain_id.as_str())
 }
 
 impl Identity {
@@ -40,7 +43,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:create_group",
-            json!({"target": {"group": {"domain_id": domain_id}}}),
+            PolicyTarget::none().group(Ref::in_domain(domain_id.as_str())),
         )?;
         if crate::db::domains::get(&self.db.pool, &domain_id)
             .await?
@@ -80,7 +83,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_groups",
-            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+            PolicyTarget::none().within(domain).domain_id(domain),
         )?;
         let paging = self.paging(q)?;
         super::listed(crate::db::groups::list_page(&self.db, q.get("name"), domain, &paging).await)
@@ -152,7 +155,9 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_groups_for_user",
-            json!({"target": {"user": {"id": u.id, "domain_id": u.domain_id}}, "user_id": u.id}),
+            PolicyTarget::none()
+                .user(Ref::owned(&u.id, &u.domain_id))
+                .user_id(&u.id),
         )?;
         let snap = self.view().await?;
         let ids = snap

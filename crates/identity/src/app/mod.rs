@@ -4,6 +4,7 @@
 
 pub mod app_creds;
 pub mod assignments;
+pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod credentials;
@@ -14,6 +15,7 @@ pub mod endpoint_filter;
 pub mod groups;
 pub mod oauth1;
 pub mod policies;
+pub mod policy_target;
 pub mod projects;
 pub mod roles;
 pub mod snapshot;
@@ -248,8 +250,15 @@ impl Identity {
         })
     }
 
-    /// Checks `action` for the caller against `target`.
-    pub fn enforce(&self, ctx: &AuthContext, action: &str, target: Value) -> Result<()> {
+    /// Checks `action` for the caller against `target` (a
+    /// [`policy_target::PolicyTarget`], or a JSON document of that shape).
+    pub fn enforce(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        target: impl serde::Serialize,
+    ) -> Result<()> {
+        let target = serde_json::to_value(target)?;
         self.policy
             .enforce(action, &ctx.policy_credentials(), &target)
     }

@@ -6,15 +6,16 @@
 //! RFC 5849 describes; the signature is checked here against the consumer's
 //! and the token's secrets.
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::db::oauth1::{AccessToken, Consumer, RequestToken};
+use crate::db::roles::Role;
 use base64::Engine;
 use common::context::AuthContext;
 use common::{Error, Result};
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Value};
 use sha1::Sha1;
 
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -159,7 +160,7 @@ impl Identity {
         ctx: &AuthContext,
         description: String,
     ) -> Result<(Consumer, String)> {
-        self.enforce(ctx, "identity:create_consumer", json!({}))?;
+        self.enforce(ctx, "identity:create_consumer", PolicyTarget::none())?;
         let secret = common::ids::random_secret(24);
         let c = Consumer {
             id: common::ids::hex_id(),
@@ -174,14 +175,14 @@ impl Identity {
     }
 
     pub async fn get_consumer(&self, ctx: &AuthContext, id: &str) -> Result<Consumer> {
-        self.enforce(ctx, "identity:get_consumer", json!({}))?;
+        self.enforce(ctx, "identity:get_consumer", PolicyTarget::none())?;
         crate::db::oauth1::get_consumer(&self.db.pool, id)
             .await?
             .ok_or_else(|| consumer_nf(id))
     }
 
     pub async fn list_consumers(&self, ctx: &AuthContext) -> Result<Vec<Consumer>> {
-        self.enforce(ctx, "identity:list_consumers", json!({}))?;
+        self.enforce(ctx, "identity:list_consumers", PolicyTarget::none())?;
         Ok(crate::db::oauth1::consumers(&self.db.pool).await?)
     }
 
@@ -191,7 +192,7 @@ impl Identity {
         id: &str,
         description: Option<String>,
     ) -> Result<Consumer> {
-        self.enforce(ctx, "identity:update_consumer", json!({}))?;
+        self.enforce(ctx, "identity:update_consumer", PolicyTarget::none())?;
         let mut c = crate::db::oauth1::get_consumer(&self.db.pool, id)
             .await?
             .ok_or_else(|| consumer_nf(id))?;
@@ -207,7 +208,7 @@ impl Identity {
     /// Deleting a consumer deletes its tokens, and so ends the Keystone
     /// tokens obtained with them.
     pub async fn delete_consumer(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_consumer", json!({}))?;
+        self.enforce(ctx, "identity:delete_consumer", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::oauth1::delete_consumer(tx.conn(), id).await? == 0 {
             return Err(consumer_nf(id));
@@ -256,7 +257,7 @@ impl Identity {
         &self,
         ctx: &AuthContext,
         request_token: &str,
-        roles: &[Value],
+        roles: &[String],
     ) -> Result<String> {
         if ctx.trust_id.is_some() || ctx.application_credential_id.is_some() {
             return Err(Error::forbidden(
@@ -273,16 +274,11 @@ impl Identity {
         let snap = self.view().await?;
         let held = snap.effective_roles(&ctx.user_id, &Target::Project(t.project_id.clone()));
         let mut ids = Vec::new();
-        for r in roles {
-            let want = r
-                .get("id")
-                .or_else(|| r.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
+        for want in roles {
             let role = snap
                 .roles
                 .values()
-                .find(|x| (x.id == want || x.name == want) && held.contains(&x.id))
+                .find(|x| (x.id == *want || x.name == *want) && held.contains(&x.id))
                 .ok_or_else(|| {
                     Error::unauthorized(format!(
                         "The user does not hold role {want} on the project."
@@ -437,7 +433,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_access_tokens",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let snap = self.view().await?;
         let mut v: Vec<AccessToken> = snap
@@ -460,7 +456,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:get_access_token",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )
         .map_err(|_| nf())?;
         let snap = self.view().await?;
@@ -469,6 +465,21 @@ impl Identity {
             .filter(|t| t.authorizing_user_id == user_id)
             .cloned()
             .ok_or_else(nf)
+    }
+
+    /// The roles an access token delegates (those that still exist).
+    pub async fn user_access_token_roles(
+        &self,
+        ctx: &AuthContext,
+        user_id: &str,
+        id: &str,
+    ) -> Result<Vec<Role>> {
+        let t = self.user_access_token(ctx, user_id, id).await?;
+        let snap = self.view().await?;
+        Ok(t.role_ids
+            .iter()
+            .filter_map(|r| snap.roles.get(r).cloned())
+            .collect())
     }
 
     /// Deleting an access token ends the Keystone tokens obtained with it.
@@ -482,7 +493,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:delete_access_token",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let mut tx = self.begin().await?;
         crate::db::oauth1::delete_access_token(tx.conn(), id).await?;

@@ -2,13 +2,14 @@
 //! that still call the legacy API; they do not change enforcement.
 
 use super::domains::strip_readonly;
+use super::policy_target::PolicyTarget;
 use super::Identity;
 use crate::db::policies::PolicyBlob;
 use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct PolicyInput {
@@ -29,7 +30,7 @@ impl Identity {
         ctx: &AuthContext,
         mut input: PolicyInput,
     ) -> Result<PolicyBlob> {
-        self.enforce(ctx, "identity:create_policy", json!({}))?;
+        self.enforce(ctx, "identity:create_policy", PolicyTarget::none())?;
         let blob = input
             .blob
             .take()
@@ -52,14 +53,14 @@ impl Identity {
     }
 
     pub async fn get_policy(&self, ctx: &AuthContext, id: &str) -> Result<PolicyBlob> {
-        self.enforce(ctx, "identity:get_policy", json!({}))?;
+        self.enforce(ctx, "identity:get_policy", PolicyTarget::none())?;
         crate::db::policies::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| not_found(id))
     }
 
     pub async fn list_policies(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<PolicyBlob>> {
-        self.enforce(ctx, "identity:list_policies", json!({}))?;
+        self.enforce(ctx, "identity:list_policies", PolicyTarget::none())?;
         Ok(crate::db::policies::list(&self.db.pool)
             .await?
             .into_iter()
@@ -73,7 +74,7 @@ impl Identity {
         id: &str,
         mut input: PolicyInput,
     ) -> Result<PolicyBlob> {
-        self.enforce(ctx, "identity:update_policy", json!({}))?;
+        self.enforce(ctx, "identity:update_policy", PolicyTarget::none())?;
         let mut p = crate::db::policies::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -92,7 +93,7 @@ impl Identity {
     }
 
     pub async fn delete_policy(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_policy", json!({}))?;
+        self.enforce(ctx, "identity:delete_policy", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::policies::delete(tx.conn(), id).await? == 0 {
             return Err(not_found(id));

@@ -5,7 +5,7 @@ use super::domains::{dup, strip_readonly};
 use super::{validate_name_max, Identity};
 use crate::db::projects::Project;
 use common::context::{AuthContext, Scope};
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -157,15 +157,24 @@ impl Identity {
         Ok(p)
     }
 
-    pub async fn list_projects(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Project>> {
-        let domain = q.get("domain_id");
+    /// One page of `GET /v3/projects`, filtered and paged in SQL. As in
+    /// Keystone, a domain-scoped caller is checked against its own domain
+    /// and sees only that domain's projects; anyone else is checked
+    /// against the `domain_id` asked for.
+    pub async fn list_projects(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Project>> {
+        let scope_domain = match &ctx.scope {
+            Scope::Domain { id, .. } => Some(id.as_str()),
+            _ => None,
+        };
+        let domain = scope_domain.or(q.get("domain_id"));
         self.enforce(
             ctx,
             "identity:list_projects",
             json!({"target": {"domain_id": domain}, "domain_id": domain}),
         )?;
-        let all = crate::db::projects::list(&self.db.pool).await?;
-        filter_projects(all, q)
+        let filter = project_filter(q, scope_domain)?;
+        let paging = self.paging(q)?;
+        super::listed(crate::db::projects::list_page(&self.db, &filter, &paging).await)
     }
 
     pub async fn update_project(
@@ -317,26 +326,27 @@ impl Identity {
     }
 
     /// `GET /v3/projects?is_domain=true`: the domains, filtered by the
-    /// project filters that apply to them.
+    /// project filters that apply to them and paged in SQL.
     pub async fn list_domain_projects(
         &self,
         ctx: &AuthContext,
         q: &QueryMap,
-    ) -> Result<Vec<crate::db::domains::Domain>> {
-        // A domain has no domain, parent or tags: those filters match none.
+    ) -> Result<Page<crate::db::domains::Domain>> {
+        let paging = self.paging(q)?;
+        // A domain has no domain, parent or tags: those filters match none
+        // (and so no marker names one of them).
         if ["domain_id", "parent_id", "tags", "tags-any"]
             .iter()
             .any(|k| q.get(k).is_some())
         {
-            return Ok(Vec::new());
+            return super::listed(match paging.marker {
+                Some(m) => Err(db::list::ListError::MarkerNotFound(m.to_string())),
+                None => Ok((Vec::new(), None)),
+            });
         }
         self.enforce(ctx, "identity:list_domains", json!({}))?;
         let (name, enabled) = (q.get("name"), q.flag("enabled")?);
-        Ok(crate::db::domains::list(&self.db.pool)
-            .await?
-            .into_iter()
-            .filter(|d| name.is_none_or(|n| d.name == n) && enabled.is_none_or(|e| d.enabled == e))
-            .collect())
+        super::listed(crate::db::domains::list_page(&self.db, name, enabled, &paging).await)
     }
 
     /// `PATCH /v3/projects/{id}` on a domain: name, description, enabled.
@@ -402,6 +412,26 @@ fn csv(v: Option<&str>) -> Option<Vec<&str>> {
     v.map(|s| s.split(',').filter(|t| !t.is_empty()).collect())
 }
 
+/// The SQL filters of a project list request.
+fn project_filter<'q>(
+    q: &'q QueryMap,
+    scope_domain_id: Option<&'q str>,
+) -> Result<crate::db::projects::ProjectFilter<'q>> {
+    Ok(crate::db::projects::ProjectFilter {
+        name: q.get("name"),
+        domain_id: q.get("domain_id"),
+        scope_domain_id,
+        parent_id: q.get("parent_id"),
+        enabled: q.flag("enabled")?,
+        tags: csv(q.get("tags")),
+        tags_any: csv(q.get("tags-any")),
+        not_tags: csv(q.get("not-tags")),
+        not_tags_any: csv(q.get("not-tags-any")),
+    })
+}
+
+/// The project filters applied to projects already in memory (a user's
+/// projects, found through their assignments).
 pub fn filter_projects(all: Vec<Project>, q: &QueryMap) -> Result<Vec<Project>> {
     let enabled = q.flag("enabled")?;
     let is_domain = q.flag("is_domain")?;

@@ -2,13 +2,14 @@
 //! role may imply `admin` (Keystone's `prohibited_implied_role`).
 
 use super::domains::strip_readonly;
+use super::policy_target::PolicyTarget;
 use super::{validate_name, Identity};
 use crate::db::roles::Role;
 use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct RoleInput {
@@ -30,7 +31,7 @@ fn role_dup(e: db::sqlx::Error, name: &str) -> Error {
 
 impl Identity {
     pub async fn create_role(&self, ctx: &AuthContext, mut input: RoleInput) -> Result<Role> {
-        self.enforce(ctx, "identity:create_role", json!({}))?;
+        self.enforce(ctx, "identity:create_role", PolicyTarget::none())?;
         let name = input
             .name
             .take()
@@ -62,7 +63,7 @@ impl Identity {
     }
 
     pub async fn get_role(&self, ctx: &AuthContext, id: &str) -> Result<Role> {
-        self.enforce(ctx, "identity:get_role", json!({}))?;
+        self.enforce(ctx, "identity:get_role", PolicyTarget::none())?;
         crate::db::roles::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| not_found(id))
@@ -70,7 +71,7 @@ impl Identity {
 
     /// One page of `GET /v3/roles`, filtered and paged in SQL.
     pub async fn list_roles(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Role>> {
-        self.enforce(ctx, "identity:list_roles", json!({}))?;
+        self.enforce(ctx, "identity:list_roles", PolicyTarget::none())?;
         let domain = q.get("domain_id");
         let paging = self.paging(q)?;
         super::listed(crate::db::roles::list_page(&self.db, q.get("name"), domain, &paging).await)
@@ -82,7 +83,7 @@ impl Identity {
         id: &str,
         mut input: RoleInput,
     ) -> Result<Role> {
-        self.enforce(ctx, "identity:update_role", json!({}))?;
+        self.enforce(ctx, "identity:update_role", PolicyTarget::none())?;
         let mut r = crate::db::roles::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -112,7 +113,7 @@ impl Identity {
     }
 
     pub async fn delete_role(&self, ctx: &AuthContext, id: &str) -> Result<()> {
-        self.enforce(ctx, "identity:delete_role", json!({}))?;
+        self.enforce(ctx, "identity:delete_role", PolicyTarget::none())?;
         let mut tx = self.begin().await?;
         if crate::db::roles::delete(tx.conn(), id).await? == 0 {
             return Err(not_found(id));
@@ -128,7 +129,7 @@ impl Identity {
         prior: &str,
         implied: &str,
     ) -> Result<(Role, Role)> {
-        self.enforce(ctx, action, json!({}))?;
+        self.enforce(ctx, action, PolicyTarget::none())?;
         let p = crate::db::roles::get(&self.db.pool, prior)
             .await?
             .ok_or_else(|| not_found(prior))?;
@@ -223,7 +224,7 @@ impl Identity {
         } else {
             "identity:list_role_inference_rules"
         };
-        self.enforce(ctx, action, json!({}))?;
+        self.enforce(ctx, action, PolicyTarget::none())?;
         let snap = self.view().await?;
         if let Some(p) = prior {
             if !snap.roles.contains_key(p) {

@@ -1,5 +1,6 @@
 //! Issuing, validating and revoking tokens (`/v3/auth/tokens`).
 
+use super::policy_target::PolicyTarget;
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::token::format::{
@@ -9,7 +10,7 @@ use crate::token::format::{
 use common::context::{AuthContext, RoleRef, Scope};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
@@ -679,7 +680,9 @@ impl Identity {
     /// `DELETE /v3/auth/tokens`: revokes the subject token (by audit id).
     pub async fn revoke_token(&self, caller: &AuthContext, subject: &str) -> Result<()> {
         let (payload, ctx) = self.validate_payload(subject).await?;
-        let target = json!({"target": {"token": {"user_id": ctx.user_id}}, "token": {"user_id": ctx.user_id}});
+        let target = PolicyTarget::none()
+            .token_of(&ctx.user_id)
+            .token(&ctx.user_id);
         self.enforce(caller, "identity:revoke_token", target)?;
         let audit = payload
             .audit_ids

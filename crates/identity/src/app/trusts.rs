@@ -9,7 +9,7 @@ use super::Identity;
 use crate::db::trusts::Trust;
 use crate::token::format::TokenScope;
 use common::context::AuthContext;
-use common::http::QueryMap;
+use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -191,42 +191,42 @@ impl Identity {
         Ok(t)
     }
 
-    /// Trusts the caller may see: all for admins and system readers, else
-    /// those where the caller is trustor or trustee.
-    /// `GET /v3/OS-TRUST/trusts`, as Keystone's `TrustResource.get`
-    /// decides it: with `trustor_user_id` (or else `trustee_user_id`), the
-    /// trusts of that user under `identity:list_trusts_for_trustor`
-    /// (`…_for_trustee`), which admits the user themself; with neither,
-    /// every trust under `identity:list_trusts` (admins, system readers;
-    /// a 403 for anyone else, who lists their own through the filters).
-    pub async fn list_trusts(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Vec<Trust>> {
+    /// One page of `GET /v3/OS-TRUST/trusts`, filtered and paged in SQL,
+    /// as Keystone's `TrustResource.get` decides it: with
+    /// `trustor_user_id` (or else `trustee_user_id`), the trusts of that
+    /// user under `identity:list_trusts_for_trustor` (`…_for_trustee`),
+    /// which admits the user themself; with neither, every trust under
+    /// `identity:list_trusts` (admins, system readers; a 403 for anyone
+    /// else, who lists their own through the filters).
+    pub async fn list_trusts(&self, ctx: &AuthContext, q: &QueryMap) -> Result<Page<Trust>> {
         let trustor = q.get("trustor_user_id");
         let trustee = q.get("trustee_user_id");
-        if let Some(u) = trustor {
+        let filter = if let Some(u) = trustor {
             self.enforce(
                 ctx,
                 "identity:list_trusts_for_trustor",
                 json!({"target": {"trust": {"trustor_user_id": u}}}),
             )?;
+            crate::db::trusts::TrustFilter {
+                trustor_user_id: Some(u),
+                trustee_user_id: None,
+            }
         } else if let Some(u) = trustee {
             self.enforce(
                 ctx,
                 "identity:list_trusts_for_trustee",
                 json!({"target": {"trust": {"trustee_user_id": u}}}),
             )?;
+            crate::db::trusts::TrustFilter {
+                trustor_user_id: None,
+                trustee_user_id: Some(u),
+            }
         } else {
             self.enforce(ctx, "identity:list_trusts", json!({}))?;
-        }
-        let snap = self.view().await?;
-        let mut v: Vec<Trust> = snap
-            .trusts
-            .values()
-            .filter(|t| trustor.is_none_or(|u| t.trustor_user_id == u))
-            .filter(|t| trustor.is_some() || trustee.is_none_or(|u| t.trustee_user_id == u))
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(v)
+            crate::db::trusts::TrustFilter::default()
+        };
+        let paging = self.paging(q)?;
+        super::listed(crate::db::trusts::list_page(&self.db, &filter, &paging).await)
     }
 
     pub async fn get_trust(&self, ctx: &AuthContext, id: &str) -> Result<Trust> {

@@ -2,6 +2,7 @@
 //! password change, and token revocation when a password changes.
 
 use super::domains::{dup, strip_readonly};
+use super::policy_target::{PolicyTarget, Ref};
 use super::projects::caller_domain;
 use super::{validate_name, Identity};
 use crate::db::users::User;
@@ -9,7 +10,7 @@ use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct UserInput {
@@ -35,8 +36,11 @@ pub fn not_found(id: &str) -> Error {
     Error::not_found(format!("Could not find user: {id}."))
 }
 
-fn target(u: &User) -> Value {
-    json!({"target": {"user": {"id": u.id, "domain_id": u.domain_id}}, "user_id": u.id, "domain_id": u.domain_id})
+fn target(u: &User) -> PolicyTarget {
+    PolicyTarget::none()
+        .user(Ref::owned(&u.id, &u.domain_id))
+        .user_id(&u.id)
+        .domain_id(u.domain_id.as_str())
 }
 
 fn validate_password(p: &str) -> Result<()> {
@@ -60,7 +64,9 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:create_user",
-            json!({"target": {"user": {"domain_id": domain_id}}, "domain_id": domain_id}),
+            PolicyTarget::none()
+                .user(Ref::in_domain(domain_id.as_str()))
+                .domain_id(domain_id.as_str()),
         )?;
         let pool = &self.db.pool;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
@@ -126,7 +132,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_users",
-            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+            PolicyTarget::none().within(domain).domain_id(domain),
         )?;
         let filter = crate::db::users::UserFilter {
             name: q.get("name"),

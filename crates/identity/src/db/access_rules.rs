@@ -1,7 +1,8 @@
 //! `access_rules` and `application_credential_access_rules`.
 
 use super::{s, Conn};
-use db::sqlx::{self, AnyPool};
+use db::list::{Bind, Kind, ListError, ListQuery};
+use db::sqlx::{self, any::AnyRow, AnyPool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessRuleRow {
@@ -12,21 +13,38 @@ pub struct AccessRuleRow {
     pub method: String,
 }
 
+fn row(r: &AnyRow) -> Result<AccessRuleRow, sqlx::Error> {
+    Ok(AccessRuleRow {
+        id: s(r, "id")?,
+        user_id: s(r, "user_id")?,
+        service: s(r, "service")?,
+        path: s(r, "path")?,
+        method: s(r, "method")?,
+    })
+}
+
+const COLS: &str = "id, user_id, service, path, method";
+
 pub async fn list(pool: &AnyPool) -> Result<Vec<AccessRuleRow>, sqlx::Error> {
-    sqlx::query("SELECT id, user_id, service, path, method FROM access_rules ORDER BY id")
+    sqlx::query(&format!("SELECT {COLS} FROM access_rules ORDER BY id"))
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(AccessRuleRow {
-                id: s(r, "id")?,
-                user_id: s(r, "user_id")?,
-                service: s(r, "service")?,
-                path: s(r, "path")?,
-                method: s(r, "method")?,
-            })
-        })
+        .map(row)
         .collect()
+}
+
+/// One page of `user_id`'s access rules, in id order.
+pub async fn list_page(
+    db: &db::Db,
+    user_id: &str,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<AccessRuleRow>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "access_rules", COLS, "id");
+    q.filter("user_id = ?", [Bind::from(user_id)]);
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
 }
 
 /// (application credential, access rule) links.

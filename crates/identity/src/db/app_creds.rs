@@ -1,6 +1,7 @@
 //! `application_credentials` and their role subsets.
 
 use super::{b, i, oi, os, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use std::collections::HashMap;
 
@@ -63,6 +64,40 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<AppCred>, sqlx::Error> {
         a.role_ids.sort();
     }
     Ok(v)
+}
+
+/// One page of `user_id`'s application credentials (named `name`, when
+/// given), in id order, with their roles.
+pub async fn list_page(
+    db: &db::Db,
+    user_id: &str,
+    name: Option<&str>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<AppCred>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "application_credentials", COLS, "id");
+    q.filter("user_id = ?", [Bind::from(user_id)]);
+    if let Some(n) = name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    let (mut items, next) = super::page(&db.pool, &q, row).await?;
+    let ids: Vec<String> = items.iter().map(|a| a.id.clone()).collect();
+    let rows = super::rows_for(
+        &db.pool,
+        "SELECT application_credential_id, role_id FROM application_credential_roles",
+        "application_credential_id",
+        &ids,
+        "role_id",
+    )
+    .await?;
+    let mut roles = super::grouped(&rows, "application_credential_id", "role_id")?;
+    for a in &mut items {
+        a.role_ids = roles.remove(&a.id).unwrap_or_default();
+        // As `list` gives them to the view.
+        a.role_ids.sort();
+    }
+    Ok((items, next))
 }
 
 pub async fn insert(c: &mut Conn, a: &AppCred) -> Result<(), sqlx::Error> {

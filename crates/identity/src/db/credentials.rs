@@ -1,6 +1,7 @@
 //! `credentials` table. Blobs are stored encrypted (see app::credentials).
 
 use super::{extra, extra_text, i, os, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 
@@ -36,6 +37,34 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<StoredCredential>, sqlx::Error> 
         .iter()
         .map(row)
         .collect()
+}
+
+/// Filters of a credential list (each optional; all must hold).
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilter<'a> {
+    pub user_id: Option<&'a str>,
+    /// The caller, when it may see only its own credentials.
+    pub owner: Option<&'a str>,
+    pub cred_type: Option<&'a str>,
+}
+
+/// One page of credentials matching `f`, in id order (blobs still
+/// encrypted).
+pub async fn list_page(
+    db: &db::Db,
+    f: &CredentialFilter<'_>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<StoredCredential>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "credentials", COLS, "id");
+    for u in [f.user_id, f.owner].into_iter().flatten() {
+        q.filter("user_id = ?", [Bind::from(u)]);
+    }
+    if let Some(t) = f.cred_type {
+        q.filter("type = ?", [Bind::from(t)]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    super::page(&db.pool, &q, row).await
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<StoredCredential>, sqlx::Error> {

@@ -46,6 +46,49 @@ pub(crate) async fn page<T>(
     Ok((items, p.next_marker))
 }
 
+/// The rows of `select` (a `SELECT … FROM table`) whose `key` column is
+/// one of `ids`, in `order`: the tags, roles or links of one page of a
+/// list. The ids are bound in chunks, so a page without a limit stays
+/// under the engines' bound on parameters per statement (SQLite's 32766,
+/// PostgreSQL's 65535); rows are grouped by key afterwards, so order
+/// across chunks does not matter.
+pub(crate) async fn rows_for(
+    pool: &db::sqlx::AnyPool,
+    select: &str,
+    key: &str,
+    ids: &[String],
+    order: &str,
+) -> Result<Vec<AnyRow>, db::sqlx::Error> {
+    const CHUNK: usize = 500;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "{select} WHERE {key} IN ({}) ORDER BY {order}",
+            marks.join(", ")
+        );
+        let mut q = db::sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
+/// `(key, value)` text pairs of `rows`, grouped by key in row order.
+pub(crate) fn grouped(
+    rows: &[AnyRow],
+    key: &str,
+    value: &str,
+) -> Result<std::collections::HashMap<String, Vec<String>>, db::sqlx::Error> {
+    let mut m: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for r in rows {
+        m.entry(s(r, key)?).or_default().push(s(r, value)?);
+    }
+    Ok(m)
+}
+
 /// The page a list request asks for: at most `limit` rows after `marker`.
 #[derive(Debug, Clone, Default)]
 pub struct Paging<'a> {

@@ -1,6 +1,7 @@
 //! `projects` and `project_tags` tables.
 
 use super::{b, extra, extra_text, i, os, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -59,6 +60,109 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Project>, sqlx::Error> {
         p.tags = tags.remove(&p.id).unwrap_or_default();
     }
     Ok(v)
+}
+
+/// Filters of `GET /v3/projects` (each optional; all must hold).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter<'a> {
+    pub name: Option<&'a str>,
+    pub domain_id: Option<&'a str>,
+    /// The caller's own domain, for a domain-scoped token: it sees only
+    /// that domain's projects, whatever `domain_id` asks.
+    pub scope_domain_id: Option<&'a str>,
+    /// A top-level project's parent is its domain, as Keystone shows it.
+    pub parent_id: Option<&'a str>,
+    pub enabled: Option<bool>,
+    /// Every one of these tags.
+    pub tags: Option<Vec<&'a str>>,
+    /// At least one of these tags.
+    pub tags_any: Option<Vec<&'a str>>,
+    /// Not every one of these tags.
+    pub not_tags: Option<Vec<&'a str>>,
+    /// None of these tags.
+    pub not_tags_any: Option<Vec<&'a str>>,
+}
+
+/// `EXISTS` a tag of the listed project named one of `n` placeholders.
+fn has_tag(n: usize) -> String {
+    let marks = vec!["?"; n].join(", ");
+    format!(
+        "EXISTS (SELECT 1 FROM project_tags t WHERE t.project_id = projects.id AND t.name IN ({marks}))"
+    )
+}
+
+fn binds(tags: &[&str]) -> Vec<Bind> {
+    tags.iter().map(|t| Bind::from(*t)).collect()
+}
+
+/// One page of projects matching `f`, in id order, with their tags.
+pub async fn list_page(
+    db: &db::Db,
+    f: &ProjectFilter<'_>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<Project>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "projects", COLS, "id");
+    if let Some(n) = f.name {
+        q.filter("name = ?", [Bind::from(n)]);
+    }
+    for d in [f.domain_id, f.scope_domain_id].into_iter().flatten() {
+        q.filter("domain_id = ?", [Bind::from(d)]);
+    }
+    if let Some(p) = f.parent_id {
+        // Spelled out rather than COALESCE so both indexes can serve it.
+        q.filter(
+            "parent_id = ? OR (parent_id IS NULL AND domain_id = ?)",
+            [Bind::from(p), Bind::from(p)],
+        );
+    }
+    if let Some(e) = f.enabled {
+        q.filter("enabled = ?", [Bind::Int(db::b2i(e))]);
+    }
+    // The tag filters keep the in-memory answers for empty lists
+    // (`tags=` matches every project, `tags-any=` none, `not-tags=` none,
+    // `not-tags-any=` every one).
+    if let Some(ts) = &f.tags {
+        for t in ts {
+            q.filter(&has_tag(1), [Bind::from(*t)]);
+        }
+    }
+    if let Some(ts) = &f.tags_any {
+        if ts.is_empty() {
+            q.filter("1 = 0", []);
+        } else {
+            q.filter(&has_tag(ts.len()), binds(ts));
+        }
+    }
+    if let Some(ts) = &f.not_tags {
+        if ts.is_empty() {
+            q.filter("1 = 0", []);
+        } else {
+            let all = vec![has_tag(1); ts.len()].join(" AND ");
+            q.filter(&format!("NOT ({all})"), binds(ts));
+        }
+    }
+    if let Some(ts) = &f.not_tags_any {
+        if !ts.is_empty() {
+            q.filter(&format!("NOT {}", has_tag(ts.len())), binds(ts));
+        }
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    let (mut items, next) = super::page(&db.pool, &q, row).await?;
+    let ids: Vec<String> = items.iter().map(|p| p.id.clone()).collect();
+    let rows = super::rows_for(
+        &db.pool,
+        "SELECT project_id, name FROM project_tags",
+        "project_id",
+        &ids,
+        "name",
+    )
+    .await?;
+    let mut tags = super::grouped(&rows, "project_id", "name")?;
+    for p in &mut items {
+        p.tags = tags.remove(&p.id).unwrap_or_default();
+    }
+    Ok((items, next))
 }
 
 pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Project>, sqlx::Error> {

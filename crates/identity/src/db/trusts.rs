@@ -1,6 +1,7 @@
 //! `trusts` and `trust_roles` tables.
 
 use super::{b, extra, extra_text, i, oi, os, s, Conn};
+use db::list::{Bind, Kind, ListError, ListQuery};
 use db::sqlx::{self, any::AnyRow, AnyPool};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -70,6 +71,49 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Trust>, sqlx::Error> {
         t.role_ids.sort();
     }
     Ok(v)
+}
+
+/// Filters of `GET /v3/OS-TRUST/trusts` (each optional; both must hold).
+#[derive(Debug, Clone, Default)]
+pub struct TrustFilter<'a> {
+    pub trustor_user_id: Option<&'a str>,
+    pub trustee_user_id: Option<&'a str>,
+}
+
+/// One page of the trusts not deleted that match `f`, in id order, with
+/// their roles.
+pub async fn list_page(
+    db: &db::Db,
+    f: &TrustFilter<'_>,
+    paging: &super::Paging<'_>,
+) -> Result<(Vec<Trust>, Option<String>), ListError> {
+    let mut q = ListQuery::new(db.kind, "trusts", COLS, "id");
+    q.filter("deleted_at IS NULL", []);
+    if let Some(u) = f.trustor_user_id {
+        q.filter("trustor_user_id = ?", [Bind::from(u)]);
+    }
+    if let Some(u) = f.trustee_user_id {
+        q.filter("trustee_user_id = ?", [Bind::from(u)]);
+    }
+    q.sort_by("id", Kind::Text, false, true);
+    paging.apply(&mut q);
+    let (mut items, next) = super::page(&db.pool, &q, row).await?;
+    let ids: Vec<String> = items.iter().map(|t| t.id.clone()).collect();
+    let rows = super::rows_for(
+        &db.pool,
+        "SELECT trust_id, role_id FROM trust_roles",
+        "trust_id",
+        &ids,
+        "trust_id",
+    )
+    .await?;
+    let mut roles = super::grouped(&rows, "trust_id", "role_id")?;
+    for t in &mut items {
+        t.role_ids = roles.remove(&t.id).unwrap_or_default();
+        // As `list` gives them to the view.
+        t.role_ids.sort();
+    }
+    Ok((items, next))
 }
 
 pub async fn insert(c: &mut Conn, t: &Trust) -> Result<(), sqlx::Error> {

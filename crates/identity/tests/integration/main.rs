@@ -7,6 +7,7 @@ mod assignments;
 mod catalog;
 mod errors;
 mod extensions;
+mod lists;
 mod openapi;
 mod resources;
 mod tokens;
