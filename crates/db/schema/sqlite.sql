@@ -149,6 +149,15 @@ CREATE TABLE implied_roles (
     PRIMARY KEY (prior_role_id, implied_role_id)
 );
 
+CREATE TABLE ipallocations (
+    subnet_id TEXT NOT NULL REFERENCES subnets (id) ON DELETE CASCADE,
+    ip_address TEXT NOT NULL,
+    port_id TEXT NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    network_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (subnet_id, ip_address)
+);
+
 CREATE TABLE metadef_namespace_resource_types (
     namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
     resource_type TEXT NOT NULL REFERENCES metadef_resource_types(name),
@@ -288,6 +297,29 @@ CREATE TABLE policies (
     type TEXT NOT NULL,
     blob TEXT NOT NULL,
     extra TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE ports (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    mac_address TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    device_owner TEXT NOT NULL,
+    port_security_enabled BIGINT NOT NULL,
+    binding_host_id TEXT NOT NULL,
+    binding_vnic_type TEXT NOT NULL,
+    binding_profile TEXT NOT NULL,
+    security_groups TEXT NOT NULL,
+    allowed_address_pairs TEXT NOT NULL,
+    extra_dhcp_opts TEXT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
 );
 
 CREATE TABLE project_endpoint_groups (
@@ -532,6 +564,8 @@ CREATE INDEX images_owner ON images (owner);
 
 CREATE INDEX images_visibility ON images (visibility);
 
+CREATE INDEX ipallocations_port ON ipallocations (port_id);
+
 CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
 
 CREATE INDEX network_tags_tag ON network_tags (tag);
@@ -539,6 +573,12 @@ CREATE INDEX network_tags_tag ON network_tags (tag);
 CREATE INDEX networks_project ON networks (project_id);
 
 CREATE INDEX password_history_user ON password_history (user_id);
+
+CREATE INDEX ports_device_id ON ports (device_id);
+
+CREATE UNIQUE INDEX ports_network_mac ON ports (network_id, mac_address);
+
+CREATE INDEX ports_project ON ports (project_id);
 
 CREATE INDEX projects_domain_id ON projects (domain_id, id);
 

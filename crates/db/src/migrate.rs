@@ -121,6 +121,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "subnets",
             sql: include_str!("../migrations/network/0002_subnets.sql"),
         },
+        Migration {
+            version: 3,
+            name: "ports",
+            sql: include_str!("../migrations/network/0003_ports.sql"),
+        },
     ],
 };
 

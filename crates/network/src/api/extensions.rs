@@ -22,10 +22,28 @@ pub fn routes() -> Router<Arc<crate::Network>> {
 /// One extension: (alias, name, description, updated).
 pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     (
+        "allowed-address-pairs",
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+        "2013-07-23T10:00:00-00:00",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+        "2014-02-03T10:00:00-00:00",
+    ),
+    (
         "external-net",
         "Neutron external network",
         "Adds external network attribute to network resource.",
         "2013-01-14T10:00:00-00:00",
+    ),
+    (
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+        "2013-03-17T12:00:00-00:00",
     ),
     (
         "net-mtu",
@@ -86,6 +104,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Resource timestamps",
         "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
         "2016-09-12T10:00:00-00:00",
+    ),
+    (
+        "tag-ports-during-bulk-creation",
+        "Tag Ports During Bulk Creation",
+        "Allow to tag ports during bulk creation",
+        "2019-12-29T19:00:00-00:00",
     ),
 ];
 

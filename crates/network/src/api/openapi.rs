@@ -29,6 +29,11 @@ use utoipa::OpenApi;
         subnets::show,
         subnets::update,
         subnets::delete,
+        ports::list,
+        ports::create,
+        ports::show,
+        ports::update,
+        ports::delete,
         tags::list,
         tags::replace,
         tags::remove_all,
@@ -68,7 +73,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 20);
+        assert_eq!(n, 25);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

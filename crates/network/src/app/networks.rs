@@ -490,6 +490,12 @@ impl Network {
             return Err(super::policy_refused("delete_network"));
         }
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if !rows::lock(tx.conn(), id).await? {
+            return Err(not_found(id));
+        }
+        // Only its DHCP port may remain; it goes with it.
+        self.release_network(tx.conn(), id).await?;
         // Its subnets go with it (and their tags).
         for s in crate::db::subnets::of_network(&mut *tx.conn(), id).await? {
             tags::clear(tx.conn(), &s.id).await?;
@@ -499,7 +505,6 @@ impl Network {
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         Ok(())
     }

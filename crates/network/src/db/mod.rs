@@ -4,6 +4,7 @@
 //! can never both win one. No rules live here: they are in `app`.
 
 pub mod networks;
+pub mod ports;
 pub mod subnets;
 pub mod tags;
 

@@ -5,6 +5,7 @@
 
 mod basics;
 mod networks;
+mod ports;
 mod subnets;
 
 use serde_json::{json, Value};
