@@ -217,6 +217,13 @@ CREATE TABLE metadef_tags (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE network_quotas (
+    project_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (project_id, resource)
+);
+
 CREATE TABLE network_tags (
     resource_id TEXT NOT NULL,
     tag TEXT NOT NULL,

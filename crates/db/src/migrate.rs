@@ -126,6 +126,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "ports",
             sql: include_str!("../migrations/network/0003_ports.sql"),
         },
+        Migration {
+            version: 4,
+            name: "quotas",
+            sql: include_str!("../migrations/network/0004_quotas.sql"),
+        },
     ],
 };
 

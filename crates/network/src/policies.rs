@@ -118,5 +118,7 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("delete_port_tags", ADMIN_OR_PORT_OWNER),
         ("get_extension", ""),
         ("get_quota", ADMIN_OR_PROJECT_READER),
+        ("update_quota", ADMIN),
+        ("delete_quota", ADMIN),
     ]
 }

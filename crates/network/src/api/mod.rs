@@ -1,13 +1,14 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `tags`.
+//! `subnets`, `ports`, `quotas`, `tags`.
 
 pub mod errors;
 pub mod extensions;
 pub mod networks;
 mod openapi;
 pub mod ports;
+pub mod quotas;
 pub mod subnets;
 pub mod tags;
 
@@ -41,6 +42,7 @@ pub fn router(
         .merge(networks::routes())
         .merge(subnets::routes())
         .merge(ports::routes())
+        .merge(quotas::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);
@@ -119,6 +121,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("network", "networks"),
     ("subnet", "subnets"),
     ("port", "ports"),
+    ("quota", "quotas"),
 ];
 
 #[utoipa::path(get, path = "/v2.0", tag = "versions",

@@ -34,6 +34,12 @@ use utoipa::OpenApi;
         ports::show,
         ports::update,
         ports::delete,
+        quotas::list,
+        quotas::show,
+        quotas::default,
+        quotas::details,
+        quotas::update,
+        quotas::delete,
         tags::list,
         tags::replace,
         tags::remove_all,
@@ -73,7 +79,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 25);
+        assert_eq!(n, 31);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -7,6 +7,7 @@ pub mod attrs;
 pub mod list;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
 pub mod subnets;
 pub mod tags;
 

@@ -399,6 +399,11 @@ impl Network {
         // waiting, if a writer outside this process's write lock
         // committed in between; one that starts with a write waits.
         tx.bump(crate::REVISION).await.map_err(Error::from)?;
+        let adding: Vec<(String, i64)> = planned
+            .iter()
+            .map(|(r, _)| (r.project_id.clone(), 1))
+            .collect();
+        self.check_quota(tx.conn(), "network", &adding).await?;
         let mut out = Vec::with_capacity(planned.len());
         for (row, seg) in planned {
             let mut row = row.clone();

@@ -898,6 +898,11 @@ impl Network {
     async fn insert_ports(&self, planned: &[Planned]) -> Result<Vec<PortRow>, Retry> {
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
+        let adding: Vec<(String, i64)> = planned
+            .iter()
+            .map(|p| (p.row.project_id.clone(), 1))
+            .collect();
+        self.check_quota(tx.conn(), "port", &adding).await?;
         let mut out = Vec::with_capacity(planned.len());
         for p in planned {
             let mut row = p.row.clone();

@@ -693,10 +693,13 @@ impl Network {
             planned.push(self.new_subnet(ctx, a).await?);
         }
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        let adding: Vec<(String, i64)> =
+            planned.iter().map(|s| (s.project_id.clone(), 1)).collect();
+        self.check_quota(tx.conn(), "subnet", &adding).await?;
         for s in &planned {
             self.insert_subnet(tx.conn(), s).await?;
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         self.subnet_views(planned).await
     }

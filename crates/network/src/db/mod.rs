@@ -5,6 +5,7 @@
 
 pub mod networks;
 pub mod ports;
+pub mod quotas;
 pub mod subnets;
 pub mod tags;
 

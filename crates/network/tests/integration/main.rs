@@ -6,6 +6,7 @@
 mod basics;
 mod networks;
 mod ports;
+mod quotas;
 mod subnets;
 
 use serde_json::{json, Value};
