@@ -53,6 +53,11 @@ CREATE TABLE credentials (
     created_at BIGINT NOT NULL
 );
 
+CREATE TABLE default_security_groups (
+    project_id TEXT PRIMARY KEY,
+    security_group_id TEXT NOT NULL REFERENCES security_groups (id) ON DELETE CASCADE
+);
+
 CREATE TABLE domain_configs (
     domain_id TEXT NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
     grp TEXT NOT NULL,
@@ -405,6 +410,34 @@ CREATE TABLE schema_migrations (
             name TEXT NOT NULL,
             applied_at BIGINT NOT NULL);
 
+CREATE TABLE security_group_rules (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    security_group_id TEXT NOT NULL REFERENCES security_groups (id) ON DELETE CASCADE,
+    remote_group_id TEXT REFERENCES security_groups (id) ON DELETE CASCADE,
+    direction TEXT NOT NULL,
+    ethertype TEXT NOT NULL,
+    protocol TEXT,
+    port_range_min BIGINT,
+    port_range_max BIGINT,
+    remote_ip_prefix TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE security_groups (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    stateful BIGINT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE service_migrations (
             service TEXT NOT NULL,
             version BIGINT NOT NULL,
@@ -594,6 +627,14 @@ CREATE INDEX projects_parent ON projects (parent_id);
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
 
 CREATE INDEX sagas_kind ON sagas (kind);
+
+CREATE INDEX security_group_rules_group ON security_group_rules (security_group_id);
+
+CREATE INDEX security_group_rules_project ON security_group_rules (project_id);
+
+CREATE INDEX security_group_rules_remote ON security_group_rules (remote_group_id);
+
+CREATE INDEX security_groups_project ON security_groups (project_id);
 
 CREATE INDEX subnets_network ON subnets (network_id);
 

@@ -131,6 +131,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "quotas",
             sql: include_str!("../migrations/network/0004_quotas.sql"),
         },
+        Migration {
+            version: 5,
+            name: "security_groups",
+            sql: include_str!("../migrations/network/0005_security_groups.sql"),
+        },
     ],
 };
 

@@ -37,6 +37,12 @@ const GET_PORT: &str = "rule:context_is_admin or (role:reader and project_id:%(p
 const ADMIN_OR_NETWORK_OWNER_ONLY: &str =
     "rule:context_is_admin or (role:member and project_id:%(network:project_id)s)";
 
+/// Security group rules: the rule's project, or the group's owner.
+const GET_SG_RULE: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or (role:reader and project_id:%(security_group:project_id)s)";
+const ADMIN_OR_SG_OWNER: &str = "rule:context_is_admin or (role:member and \
+    project_id:%(project_id)s) or (role:member and project_id:%(security_group:project_id)s)";
+
 /// The attributes only an admin may set or see, per resource.
 pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[
     (
@@ -116,6 +122,16 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("get_port_tags", GET_PORT),
         ("update_port_tags", ADMIN_OR_PORT_OWNER),
         ("delete_port_tags", ADMIN_OR_PORT_OWNER),
+        ("create_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_group", ADMIN_OR_PROJECT_READER),
+        ("update_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_groups_tags", ADMIN_OR_PROJECT_READER),
+        ("update_security_groups_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_security_groups_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("create_security_group_rule", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_group_rule", GET_SG_RULE),
+        ("delete_security_group_rule", ADMIN_OR_SG_OWNER),
         ("get_extension", ""),
         ("get_quota", ADMIN_OR_PROJECT_READER),
         ("update_quota", ADMIN),

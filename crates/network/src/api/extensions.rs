@@ -88,6 +88,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2012-07-29T10:00:00-00:00",
     ),
     (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+        "2012-10-05T10:00:00-00:00",
+    ),
+    (
         "sorting",
         "Sorting support",
         "Extension that indicates that sorting is enabled.",
@@ -116,6 +122,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Resource timestamps",
         "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
         "2016-09-12T10:00:00-00:00",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+        "2019-11-26T09:00:00-00:00",
     ),
     (
         "tag-ports-during-bulk-creation",

@@ -1,7 +1,7 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `quotas`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `tags`.
 
 pub mod errors;
 pub mod extensions;
@@ -9,6 +9,7 @@ pub mod networks;
 mod openapi;
 pub mod ports;
 pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 
@@ -43,6 +44,7 @@ pub fn router(
         .merge(subnets::routes())
         .merge(ports::routes())
         .merge(quotas::routes())
+        .merge(security_groups::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);
@@ -122,6 +124,8 @@ const RESOURCES: &[(&str, &str)] = &[
     ("subnet", "subnets"),
     ("port", "ports"),
     ("quota", "quotas"),
+    ("security_group", "security-groups"),
+    ("security_group_rule", "security-group-rules"),
 ];
 
 #[utoipa::path(get, path = "/v2.0", tag = "versions",

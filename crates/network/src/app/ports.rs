@@ -807,11 +807,8 @@ impl Network {
         };
         let port_security =
             attrs::boolean(a, "port_security_enabled")?.unwrap_or(net.port_security_enabled);
-        let sgs = match a.get("security_groups") {
-            Some(v) => security_groups(v)?,
-            None => Vec::new(),
-        };
-        if !port_security && !sgs.is_empty() {
+        let requested_sgs = a.get("security_groups").map(security_groups).transpose()?;
+        if !port_security && requested_sgs.as_ref().is_some_and(|s| !s.is_empty()) {
             return Err(Error::bad_request(
                 "Port security must be enabled and port must have an IP address in order to use security groups.",
             )
@@ -828,6 +825,16 @@ impl Network {
             Some(v) => merge_dhcp_opts(&[], dhcp_opts(v)?),
             None => Vec::new(),
         };
+        let device_owner = attrs::text(a, "device_owner", 255)?.unwrap_or_default();
+        let sgs = self
+            .port_groups(
+                ctx,
+                &project_id,
+                &device_owner,
+                requested_sgs,
+                port_security,
+            )
+            .await?;
         let now = self.now();
         let mut row = PortRow {
             id: common::ids::uuid(),
@@ -839,7 +846,7 @@ impl Network {
             status: String::new(),
             mac_address,
             device_id: attrs::text(a, "device_id", 255)?.unwrap_or_default(),
-            device_owner: attrs::text(a, "device_owner", 255)?.unwrap_or_default(),
+            device_owner,
             port_security_enabled: port_security,
             binding_host_id: attrs::string(a, "binding:host_id", 255, true)?
                 .flatten()
@@ -921,6 +928,8 @@ impl Network {
                     }
                 }
             }
+            self.groups_still_exist(tx.conn(), &row.security_groups)
+                .await?;
             let subnets = subnet_rows::of_network(&mut *tx.conn(), &row.network_id).await?;
             let ips = self
                 .choose_addresses(tx.conn(), &row, p.fixed.as_deref(), &subnets, &[])
@@ -1182,6 +1191,10 @@ impl Network {
         }
         if let Some(v) = a.get("security_groups") {
             row.security_groups = security_groups(v)?;
+            if row.security_groups != cur.security_groups {
+                self.check_port_groups(ctx, &cur.project_id, &row.security_groups)
+                    .await?;
+            }
         }
         if let Some(v) = a.get("allowed_address_pairs") {
             row.allowed_address_pairs = address_pairs(v, &row.mac_address)?;
@@ -1248,6 +1261,8 @@ impl Network {
         if !net_rows::lock(tx.conn(), &row.network_id).await? {
             return Err(Retry::Fail(not_found(&row.id)));
         }
+        self.groups_still_exist(tx.conn(), &row.security_groups)
+            .await?;
         if let Some(fixed) = fixed {
             let held = rows::allocations_of(&mut *tx.conn(), std::slice::from_ref(&row.id))
                 .await?

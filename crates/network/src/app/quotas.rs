@@ -33,6 +33,8 @@ fn table(resource: &str) -> Option<&'static str> {
         "network" => Some("networks"),
         "subnet" => Some("subnets"),
         "port" => Some("ports"),
+        "security_group" => Some("security_groups"),
+        "security_group_rule" => Some("security_group_rules"),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 

@@ -7,6 +7,7 @@ mod basics;
 mod networks;
 mod ports;
 mod quotas;
+mod security_groups;
 mod subnets;
 
 use serde_json::{json, Value};

@@ -262,7 +262,15 @@ async fn updates_binding_status_and_security_attributes() {
 
     // Allowed address pairs, extra DHCP options, security groups, port
     // security.
-    let sg = "85cc3048-abc3-43cc-89b3-377341426ac5";
+    let r = alice
+        .post(
+            "/v2.0/security-groups",
+            json!({"security_group": {"name": "sg"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sg = r.body["security_group"]["id"].as_str().unwrap().to_string();
     let r = alice
         .put(
             &format!("/v2.0/ports/{pid}"),
