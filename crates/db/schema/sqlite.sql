@@ -53,6 +53,11 @@ CREATE TABLE credentials (
     created_at BIGINT NOT NULL
 );
 
+CREATE TABLE default_security_groups (
+    project_id TEXT PRIMARY KEY,
+    security_group_id TEXT NOT NULL REFERENCES security_groups (id) ON DELETE CASCADE
+);
+
 CREATE TABLE domain_configs (
     domain_id TEXT NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
     grp TEXT NOT NULL,
@@ -149,6 +154,15 @@ CREATE TABLE implied_roles (
     PRIMARY KEY (prior_role_id, implied_role_id)
 );
 
+CREATE TABLE ipallocations (
+    subnet_id TEXT NOT NULL REFERENCES subnets (id) ON DELETE CASCADE,
+    ip_address TEXT NOT NULL,
+    port_id TEXT NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    network_id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (subnet_id, ip_address)
+);
+
 CREATE TABLE metadef_namespace_resource_types (
     namespace_id TEXT NOT NULL REFERENCES metadef_namespaces(id) ON DELETE CASCADE,
     resource_type TEXT NOT NULL REFERENCES metadef_resource_types(name),
@@ -206,6 +220,13 @@ CREATE TABLE metadef_tags (
     name TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE network_quotas (
+    project_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (project_id, resource)
 );
 
 CREATE TABLE network_tags (
@@ -290,6 +311,29 @@ CREATE TABLE policies (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE ports (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    network_id TEXT NOT NULL REFERENCES networks (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    mac_address TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    device_owner TEXT NOT NULL,
+    port_security_enabled BIGINT NOT NULL,
+    binding_host_id TEXT NOT NULL,
+    binding_vnic_type TEXT NOT NULL,
+    binding_profile TEXT NOT NULL,
+    security_groups TEXT NOT NULL,
+    allowed_address_pairs TEXT NOT NULL,
+    extra_dhcp_opts TEXT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE project_endpoint_groups (
     project_id TEXT NOT NULL,
     endpoint_group_id TEXT NOT NULL REFERENCES endpoint_groups(id) ON DELETE CASCADE,
@@ -365,6 +409,34 @@ CREATE TABLE schema_migrations (
             version BIGINT PRIMARY KEY,
             name TEXT NOT NULL,
             applied_at BIGINT NOT NULL);
+
+CREATE TABLE security_group_rules (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    security_group_id TEXT NOT NULL REFERENCES security_groups (id) ON DELETE CASCADE,
+    remote_group_id TEXT REFERENCES security_groups (id) ON DELETE CASCADE,
+    direction TEXT NOT NULL,
+    ethertype TEXT NOT NULL,
+    protocol TEXT,
+    port_range_min BIGINT,
+    port_range_max BIGINT,
+    remote_ip_prefix TEXT,
+    description TEXT NOT NULL DEFAULT '',
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE security_groups (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    stateful BIGINT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
 
 CREATE TABLE service_migrations (
             service TEXT NOT NULL,
@@ -532,6 +604,8 @@ CREATE INDEX images_owner ON images (owner);
 
 CREATE INDEX images_visibility ON images (visibility);
 
+CREATE INDEX ipallocations_port ON ipallocations (port_id);
+
 CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
 
 CREATE INDEX network_tags_tag ON network_tags (tag);
@@ -540,6 +614,12 @@ CREATE INDEX networks_project ON networks (project_id);
 
 CREATE INDEX password_history_user ON password_history (user_id);
 
+CREATE INDEX ports_device_id ON ports (device_id);
+
+CREATE UNIQUE INDEX ports_network_mac ON ports (network_id, mac_address);
+
+CREATE INDEX ports_project ON ports (project_id);
+
 CREATE INDEX projects_domain_id ON projects (domain_id, id);
 
 CREATE INDEX projects_parent ON projects (parent_id);
@@ -547,6 +627,14 @@ CREATE INDEX projects_parent ON projects (parent_id);
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
 
 CREATE INDEX sagas_kind ON sagas (kind);
+
+CREATE INDEX security_group_rules_group ON security_group_rules (security_group_id);
+
+CREATE INDEX security_group_rules_project ON security_group_rules (project_id);
+
+CREATE INDEX security_group_rules_remote ON security_group_rules (remote_group_id);
+
+CREATE INDEX security_groups_project ON security_groups (project_id);
 
 CREATE INDEX subnets_network ON subnets (network_id);
 

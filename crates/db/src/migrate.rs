@@ -121,6 +121,21 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "subnets",
             sql: include_str!("../migrations/network/0002_subnets.sql"),
         },
+        Migration {
+            version: 3,
+            name: "ports",
+            sql: include_str!("../migrations/network/0003_ports.sql"),
+        },
+        Migration {
+            version: 4,
+            name: "quotas",
+            sql: include_str!("../migrations/network/0004_quotas.sql"),
+        },
+        Migration {
+            version: 5,
+            name: "security_groups",
+            sql: include_str!("../migrations/network/0005_security_groups.sql"),
+        },
     ],
 };
 

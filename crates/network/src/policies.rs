@@ -28,17 +28,43 @@ const ADMIN_OR_NETWORK_OWNER: &str = "rule:context_is_admin or (role:member and 
 const GET_SUBNET: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
     or 'True':%(shared)s";
 
+/// Ports: the port's project, or the owner of its network.
+const ADMIN_OR_PORT_OWNER: &str = "rule:context_is_admin or (role:member and \
+    project_id:%(project_id)s) or (role:member and project_id:%(network:project_id)s)";
+const GET_PORT: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or (role:reader and project_id:%(network:project_id)s)";
+/// Choosing a port's MAC or address: the network's owner.
+const ADMIN_OR_NETWORK_OWNER_ONLY: &str =
+    "rule:context_is_admin or (role:member and project_id:%(network:project_id)s)";
+
+/// Security group rules: the rule's project, or the group's owner.
+const GET_SG_RULE: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
+    or (role:reader and project_id:%(security_group:project_id)s)";
+const ADMIN_OR_SG_OWNER: &str = "rule:context_is_admin or (role:member and \
+    project_id:%(project_id)s) or (role:member and project_id:%(security_group:project_id)s)";
+
 /// The attributes only an admin may set or see, per resource.
-pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[(
-    "network",
-    &[
-        "shared",
-        "router:external",
-        "provider:network_type",
-        "provider:physical_network",
-        "provider:segmentation_id",
-    ],
-)];
+pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[
+    (
+        "network",
+        &[
+            "shared",
+            "router:external",
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+        ],
+    ),
+    (
+        "port",
+        &[
+            "binding:host_id",
+            "binding:profile",
+            "binding:vif_type",
+            "binding:vif_details",
+        ],
+    ),
+];
 
 pub fn defaults() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -71,7 +97,44 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("get_subnet_tags", GET_SUBNET),
         ("update_subnet_tags", ADMIN_OR_NETWORK_OWNER),
         ("delete_subnet_tags", ADMIN_OR_NETWORK_OWNER),
+        ("create_port", ADMIN_OR_PROJECT_MEMBER),
+        ("create_port:mac_address", ADMIN_OR_NETWORK_OWNER_ONLY),
+        (
+            "create_port:fixed_ips:ip_address",
+            ADMIN_OR_NETWORK_OWNER_ONLY,
+        ),
+        ("create_port:binding:host_id", ADMIN),
+        ("create_port:binding:profile", ADMIN),
+        ("get_port", GET_PORT),
+        ("get_port:binding:host_id", ADMIN),
+        ("get_port:binding:profile", ADMIN),
+        ("get_port:binding:vif_type", ADMIN),
+        ("get_port:binding:vif_details", ADMIN),
+        ("update_port", ADMIN_OR_PORT_OWNER),
+        ("update_port:mac_address", ADMIN),
+        (
+            "update_port:fixed_ips:ip_address",
+            ADMIN_OR_NETWORK_OWNER_ONLY,
+        ),
+        ("update_port:binding:host_id", ADMIN),
+        ("update_port:binding:profile", ADMIN),
+        ("delete_port", ADMIN_OR_PORT_OWNER),
+        ("get_port_tags", GET_PORT),
+        ("update_port_tags", ADMIN_OR_PORT_OWNER),
+        ("delete_port_tags", ADMIN_OR_PORT_OWNER),
+        ("create_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_group", ADMIN_OR_PROJECT_READER),
+        ("update_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_security_group", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_groups_tags", ADMIN_OR_PROJECT_READER),
+        ("update_security_groups_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_security_groups_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("create_security_group_rule", ADMIN_OR_PROJECT_MEMBER),
+        ("get_security_group_rule", GET_SG_RULE),
+        ("delete_security_group_rule", ADMIN_OR_SG_OWNER),
         ("get_extension", ""),
         ("get_quota", ADMIN_OR_PROJECT_READER),
+        ("update_quota", ADMIN),
+        ("delete_quota", ADMIN),
     ]
 }

@@ -22,10 +22,28 @@ pub fn routes() -> Router<Arc<crate::Network>> {
 /// One extension: (alias, name, description, updated).
 pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     (
+        "allowed-address-pairs",
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+        "2013-07-23T10:00:00-00:00",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+        "2014-02-03T10:00:00-00:00",
+    ),
+    (
         "external-net",
         "Neutron external network",
         "Adds external network attribute to network resource.",
         "2013-01-14T10:00:00-00:00",
+    ),
+    (
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+        "2013-03-17T12:00:00-00:00",
     ),
     (
         "net-mtu",
@@ -58,6 +76,24 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2012-09-07T10:00:00-00:00",
     ),
     (
+        "quota_details",
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+        "2017-02-10T10:00:00-00:00",
+    ),
+    (
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per project",
+        "2012-07-29T10:00:00-00:00",
+    ),
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+        "2012-10-05T10:00:00-00:00",
+    ),
+    (
         "sorting",
         "Sorting support",
         "Extension that indicates that sorting is enabled.",
@@ -86,6 +122,18 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Resource timestamps",
         "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
         "2016-09-12T10:00:00-00:00",
+    ),
+    (
+        "stateful-security-group",
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+        "2019-11-26T09:00:00-00:00",
+    ),
+    (
+        "tag-ports-during-bulk-creation",
+        "Tag Ports During Bulk Creation",
+        "Allow to tag ports during bulk creation",
+        "2019-12-29T19:00:00-00:00",
     ),
 ];
 

@@ -1,12 +1,15 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `tags`.
 
 pub mod errors;
 pub mod extensions;
 pub mod networks;
 mod openapi;
+pub mod ports;
+pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 
@@ -39,6 +42,9 @@ pub fn router(
         .merge(extensions::routes())
         .merge(networks::routes())
         .merge(subnets::routes())
+        .merge(ports::routes())
+        .merge(quotas::routes())
+        .merge(security_groups::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);
@@ -113,7 +119,14 @@ pub struct ResourceLink {
 }
 
 /// The core collections (`name`, `collection`) this server serves.
-const RESOURCES: &[(&str, &str)] = &[("network", "networks"), ("subnet", "subnets")];
+const RESOURCES: &[(&str, &str)] = &[
+    ("network", "networks"),
+    ("subnet", "subnets"),
+    ("port", "ports"),
+    ("quota", "quotas"),
+    ("security_group", "security-groups"),
+    ("security_group_rule", "security-group-rules"),
+];
 
 #[utoipa::path(get, path = "/v2.0", tag = "versions",
     responses((status = 200, body = Resources), NeutronErrors))]

@@ -29,6 +29,26 @@ use utoipa::OpenApi;
         subnets::show,
         subnets::update,
         subnets::delete,
+        ports::list,
+        ports::create,
+        ports::show,
+        ports::update,
+        ports::delete,
+        quotas::list,
+        quotas::show,
+        quotas::default,
+        quotas::details,
+        quotas::update,
+        quotas::delete,
+        security_groups::list,
+        security_groups::create,
+        security_groups::show,
+        security_groups::update,
+        security_groups::delete,
+        security_groups::list_rules,
+        security_groups::create_rules,
+        security_groups::show_rule,
+        security_groups::delete_rule,
         tags::list,
         tags::replace,
         tags::remove_all,
@@ -68,7 +88,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 20);
+        assert_eq!(n, 40);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -166,6 +166,16 @@ pub fn text(a: &Attrs, key: &str, max: usize) -> Result<Option<String>> {
     Ok(string(a, key, max, false)?.flatten())
 }
 
+/// neutron-lib's `convert_to_int` of one value: numbers or numeric
+/// strings.
+pub fn to_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// An integer attribute (neutron-lib's `convert_to_int`: numbers or
 /// numeric strings), when present; `null` allowed when `nullable`.
 pub fn integer(a: &Attrs, key: &str, nullable: bool) -> Result<Option<Option<i64>>> {

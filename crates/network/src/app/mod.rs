@@ -6,6 +6,9 @@
 pub mod attrs;
 pub mod list;
 pub mod networks;
+pub mod ports;
+pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 
@@ -27,6 +30,9 @@ pub struct Settings {
     pub quotas: Quotas,
     /// `None`: no server-side page limit.
     pub pagination_max_limit: Option<usize>,
+    /// The shared `dataplane = none`: no agent will report ports up, so
+    /// a bound port is ACTIVE at once.
+    pub dataplane_none: bool,
 }
 
 /// Default quotas per resource; -1 is unlimited.
@@ -43,10 +49,7 @@ pub struct Quotas {
 }
 
 impl Settings {
-    pub fn from_config(
-        c: &NetworkConfig,
-        _shared: &common::config::Config,
-    ) -> Result<Self, String> {
+    pub fn from_config(c: &NetworkConfig, shared: &common::config::Config) -> Result<Self, String> {
         Ok(Settings {
             vni_ranges: c.vni_ranges()?,
             mac_prefix: c.mac_prefix()?,
@@ -63,6 +66,7 @@ impl Settings {
                 subnetpool: c.quota_subnetpool,
             },
             pagination_max_limit: usize::try_from(c.pagination_max_limit).ok(),
+            dataplane_none: shared.dataplane == "none",
         })
     }
 }
@@ -87,6 +91,7 @@ impl Default for Settings {
                 subnetpool: -1,
             },
             pagination_max_limit: None,
+            dataplane_none: false,
         })
     }
 }

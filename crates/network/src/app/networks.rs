@@ -399,6 +399,11 @@ impl Network {
         // waiting, if a writer outside this process's write lock
         // committed in between; one that starts with a write waits.
         tx.bump(crate::REVISION).await.map_err(Error::from)?;
+        let adding: Vec<(String, i64)> = planned
+            .iter()
+            .map(|(r, _)| (r.project_id.clone(), 1))
+            .collect();
+        self.check_quota(tx.conn(), "network", &adding).await?;
         let mut out = Vec::with_capacity(planned.len());
         for (row, seg) in planned {
             let mut row = row.clone();
@@ -490,6 +495,12 @@ impl Network {
             return Err(super::policy_refused("delete_network"));
         }
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if !rows::lock(tx.conn(), id).await? {
+            return Err(not_found(id));
+        }
+        // Only its DHCP port may remain; it goes with it.
+        self.release_network(tx.conn(), id).await?;
         // Its subnets go with it (and their tags).
         for s in crate::db::subnets::of_network(&mut *tx.conn(), id).await? {
             tags::clear(tx.conn(), &s.id).await?;
@@ -499,7 +510,6 @@ impl Network {
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         Ok(())
     }

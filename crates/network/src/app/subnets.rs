@@ -693,10 +693,13 @@ impl Network {
             planned.push(self.new_subnet(ctx, a).await?);
         }
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        let adding: Vec<(String, i64)> =
+            planned.iter().map(|s| (s.project_id.clone(), 1)).collect();
+        self.check_quota(tx.conn(), "subnet", &adding).await?;
         for s in &planned {
             self.insert_subnet(tx.conn(), s).await?;
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         self.subnet_views(planned).await
     }
@@ -721,6 +724,11 @@ impl Network {
             }
         }
         rows::insert(conn, s).await?;
+        if s.enable_dhcp {
+            if let Some(net) = net_rows::get(&mut *conn, &s.network_id).await? {
+                self.dhcp_port_on(conn, &net, s).await?;
+            }
+        }
         Ok(())
     }
 
@@ -806,12 +814,24 @@ impl Network {
         row.revision_number = cur.revision_number + 1;
         row.updated_at = self.now();
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
         if !rows::update(tx.conn(), &row).await? {
             return Err(Error::conflict(format!(
                 "Subnet {id} was changed by another request; retry"
             )));
         }
-        tx.bump(crate::REVISION).await?;
+        if row.enable_dhcp != cur.enable_dhcp {
+            if !net_rows::lock(tx.conn(), &row.network_id).await? {
+                return Err(not_found(id));
+            }
+            if row.enable_dhcp {
+                if let Some(n) = net_rows::get(&mut *tx.conn(), &row.network_id).await? {
+                    self.dhcp_port_on(tx.conn(), &n, &row).await?;
+                }
+            } else {
+                self.dhcp_port_off(tx.conn(), &row.network_id, id).await?;
+            }
+        }
         tx.commit().await?;
         self.show_subnet(ctx, id).await
     }
@@ -823,11 +843,15 @@ impl Network {
         }
         self.enforce(ctx, "delete_subnet", &target(&cur, net.as_ref()))?;
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if !net_rows::lock(tx.conn(), &cur.network_id).await? {
+            return Err(not_found(id));
+        }
+        self.release_subnet(tx.conn(), &cur.network_id, id).await?;
         tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! change bumps the parent's revision.
 
 use super::{invalid_input, Network};
-use crate::db::{networks, subnets, tags};
+use crate::db::{networks, ports, security_groups, subnets, tags};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::Value;
@@ -13,7 +13,7 @@ const MAX_TAG_LEN: usize = 255;
 const MAX_TAGS_COUNT: usize = 50;
 
 /// Collections whose resources take tags.
-pub const COLLECTIONS: &[&str] = &["networks", "subnets"];
+pub const COLLECTIONS: &[&str] = &["networks", "subnets", "ports", "security-groups"];
 
 fn tag_not_found(tag: &str) -> Error {
     Error::not_found(format!("Tag {tag} could not be found.")).with_fault("TagNotFound")
@@ -58,6 +58,22 @@ impl Network {
                 }
                 Ok(())
             }
+            "ports" => {
+                let (p, n) = self.visible_port(ctx, id).await?;
+                let action = format!("{verb}_port_tags");
+                if !self.check(ctx, &action, &super::ports::target(&p, n.as_ref())) {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
+            "security-groups" => {
+                let g = self.visible_group(ctx, id).await?;
+                let action = format!("{verb}_security_groups_tags");
+                if !self.check(ctx, &action, &super::security_groups::target(&g)) {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
             _ => Err(Error::not_found("The resource could not be found.")),
         }
     }
@@ -68,6 +84,8 @@ impl Network {
         let found = match collection {
             "networks" => networks::touch(tx.conn(), id, now).await?,
             "subnets" => subnets::touch(tx.conn(), id, now).await?,
+            "ports" => ports::touch(tx.conn(), id, now).await?,
+            "security-groups" => security_groups::touch(tx.conn(), id, now).await?,
             _ => false,
         };
         if !found {

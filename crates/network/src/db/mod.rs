@@ -4,6 +4,9 @@
 //! can never both win one. No rules live here: they are in `app`.
 
 pub mod networks;
+pub mod ports;
+pub mod quotas;
+pub mod security_groups;
 pub mod subnets;
 pub mod tags;
 

@@ -5,6 +5,9 @@
 
 mod basics;
 mod networks;
+mod ports;
+mod quotas;
+mod security_groups;
 mod subnets;
 
 use serde_json::{json, Value};
