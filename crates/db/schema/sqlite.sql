@@ -454,6 +454,24 @@ CREATE TABLE services (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE subnetpools (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    ip_version BIGINT NOT NULL,
+    -- JSON list of CIDRs, compacted and sorted.
+    prefixes TEXT NOT NULL,
+    min_prefixlen BIGINT NOT NULL,
+    max_prefixlen BIGINT NOT NULL,
+    default_prefixlen BIGINT NOT NULL,
+    shared BIGINT NOT NULL,
+    is_default BIGINT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE subnets (
     id TEXT PRIMARY KEY,
     project_id TEXT NOT NULL,
@@ -636,9 +654,13 @@ CREATE INDEX security_group_rules_remote ON security_group_rules (remote_group_i
 
 CREATE INDEX security_groups_project ON security_groups (project_id);
 
+CREATE INDEX subnetpools_project ON subnetpools (project_id);
+
 CREATE INDEX subnets_network ON subnets (network_id);
 
 CREATE INDEX subnets_project ON subnets (project_id);
+
+CREATE INDEX subnets_subnetpool ON subnets (subnetpool_id);
 
 CREATE INDEX swift_objects_delete_at ON swift_objects (delete_at);
 

@@ -136,6 +136,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "security_groups",
             sql: include_str!("../migrations/network/0005_security_groups.sql"),
         },
+        Migration {
+            version: 6,
+            name: "subnetpools",
+            sql: include_str!("../migrations/network/0006_subnetpools.sql"),
+        },
     ],
 };
 

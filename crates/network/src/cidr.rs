@@ -139,6 +139,93 @@ impl std::fmt::Display for Cidr {
     }
 }
 
+/// Inclusive address ranges of one family, merged and sorted: the set
+/// arithmetic subnet pools need (netaddr's `IPSet`).
+pub fn merge(mut ranges: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match out.last_mut() {
+            Some(last) if last.1 == u128::MAX || s <= last.1 + 1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// `a` less `b` (both merged).
+pub fn subtract(a: &[(u128, u128)], b: &[(u128, u128)]) -> Vec<(u128, u128)> {
+    let mut out = Vec::new();
+    for &(mut s, e) in a {
+        let mut done = false;
+        for &(bs, be) in b {
+            if be < s || bs > e {
+                continue;
+            }
+            if bs > s {
+                out.push((s, bs - 1));
+            }
+            if be >= e {
+                done = true;
+                break;
+            }
+            s = be + 1;
+        }
+        if !done {
+            out.push((s, e));
+        }
+    }
+    out
+}
+
+/// Whether every address of `a` is in `b` (both merged).
+pub fn is_subset(a: &[(u128, u128)], b: &[(u128, u128)]) -> bool {
+    subtract(a, b).is_empty()
+}
+
+/// The fewest CIDRs covering exactly the ranges, in address order.
+pub fn to_cidrs(version: Version, ranges: &[(u128, u128)]) -> Vec<Cidr> {
+    let bits: u32 = if version == 4 { 32 } else { 128 };
+    let mut out = Vec::new();
+    for &(mut s, e) in ranges {
+        loop {
+            // The largest aligned block at `s` that ends by `e`.
+            let mut host = if s == 0 {
+                bits
+            } else {
+                s.trailing_zeros().min(bits)
+            };
+            while host > 0 {
+                let span = if host >= 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << host) - 1
+                };
+                if s.checked_add(span).is_some_and(|end| end <= e) {
+                    break;
+                }
+                host -= 1;
+            }
+            let span = if host >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << host) - 1
+            };
+            out.push(Cidr {
+                version,
+                network: s,
+                prefixlen: (bits - host) as u8,
+            });
+            let end = s + span;
+            if end >= e {
+                break;
+            }
+            s = end + 1;
+        }
+    }
+    out
+}
+
 /// The modified EUI-64 address of `mac` in the /64 `prefix` (RFC 4291),
 /// as Neutron gives ports on SLAAC and DHCPv6-stateless subnets.
 pub fn eui64(prefix: &Cidr, mac: [u8; 6]) -> IpAddr {
@@ -226,5 +313,23 @@ mod tests {
         assert_eq!(format_mac(mac), "fa:16:3e:12:34:56");
         assert!(parse_mac("fa:16:3e:12:34").is_none());
         assert!(parse_mac("fa:16:3e:12:34:zz").is_none());
+    }
+
+    #[test]
+    fn sets_merge_subtract_and_split() {
+        let r = |s: &str| {
+            let (c, _) = Cidr::parse(s).unwrap();
+            (c.network, c.last())
+        };
+        let m = merge(vec![r("10.0.1.0/24"), r("10.0.0.0/24")]);
+        assert_eq!(to_cidrs(4, &m)[0].to_string(), "10.0.0.0/23");
+        let left = subtract(&m, &[r("10.0.0.0/26")]);
+        let parts: Vec<String> = to_cidrs(4, &left).iter().map(|c| c.to_string()).collect();
+        assert_eq!(parts, ["10.0.0.64/26", "10.0.0.128/25", "10.0.1.0/24"]);
+        assert!(is_subset(&[r("10.0.1.0/25")], &m));
+        assert!(!is_subset(&[r("10.0.2.0/25")], &m));
+        let all = merge(vec![r("::/0")]);
+        assert_eq!(to_cidrs(6, &all)[0].to_string(), "::/0");
+        assert!(subtract(&all, &all).is_empty());
     }
 }

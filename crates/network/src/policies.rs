@@ -37,6 +37,10 @@ const GET_PORT: &str = "rule:context_is_admin or (role:reader and project_id:%(p
 const ADMIN_OR_NETWORK_OWNER_ONLY: &str =
     "rule:context_is_admin or (role:member and project_id:%(network:project_id)s)";
 
+/// Reading a subnet pool: its project's readers, or anyone when shared.
+const GET_SUBNETPOOL: &str = "rule:context_is_admin or (role:reader and \
+    project_id:%(project_id)s) or 'True':%(shared)s";
+
 /// Security group rules: the rule's project, or the group's owner.
 const GET_SG_RULE: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
     or (role:reader and project_id:%(security_group:project_id)s)";
@@ -132,6 +136,16 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("create_security_group_rule", ADMIN_OR_PROJECT_MEMBER),
         ("get_security_group_rule", GET_SG_RULE),
         ("delete_security_group_rule", ADMIN_OR_SG_OWNER),
+        ("create_subnetpool", ADMIN_OR_PROJECT_MEMBER),
+        ("create_subnetpool:shared", ADMIN),
+        ("create_subnetpool:is_default", ADMIN),
+        ("get_subnetpool", GET_SUBNETPOOL),
+        ("update_subnetpool", ADMIN_OR_PROJECT_MEMBER),
+        ("update_subnetpool:is_default", ADMIN),
+        ("delete_subnetpool", ADMIN_OR_PROJECT_MEMBER),
+        ("get_subnetpools_tags", GET_SUBNETPOOL),
+        ("update_subnetpools_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_subnetpools_tags", ADMIN_OR_PROJECT_MEMBER),
         ("get_extension", ""),
         ("get_quota", ADMIN_OR_PROJECT_READER),
         ("update_quota", ADMIN),

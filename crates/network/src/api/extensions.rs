@@ -130,6 +130,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2019-11-26T09:00:00-00:00",
     ),
     (
+        "subnet_allocation",
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+        "2015-03-30T10:00:00-00:00",
+    ),
+    (
         "tag-ports-during-bulk-creation",
         "Tag Ports During Bulk Creation",
         "Allow to tag ports during bulk creation",

@@ -1,7 +1,7 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `quotas`, `security_groups`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `tags`.
 
 pub mod errors;
 pub mod extensions;
@@ -10,6 +10,7 @@ mod openapi;
 pub mod ports;
 pub mod quotas;
 pub mod security_groups;
+pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
 
@@ -45,6 +46,7 @@ pub fn router(
         .merge(ports::routes())
         .merge(quotas::routes())
         .merge(security_groups::routes())
+        .merge(subnetpools::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);
@@ -126,6 +128,7 @@ const RESOURCES: &[(&str, &str)] = &[
     ("quota", "quotas"),
     ("security_group", "security-groups"),
     ("security_group_rule", "security-group-rules"),
+    ("subnetpool", "subnetpools"),
 ];
 
 #[utoipa::path(get, path = "/v2.0", tag = "versions",

@@ -49,6 +49,11 @@ use utoipa::OpenApi;
         security_groups::create_rules,
         security_groups::show_rule,
         security_groups::delete_rule,
+        subnetpools::list,
+        subnetpools::create,
+        subnetpools::show,
+        subnetpools::update,
+        subnetpools::delete,
         tags::list,
         tags::replace,
         tags::remove_all,
@@ -88,7 +93,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 40);
+        assert_eq!(n, 45);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -35,6 +35,7 @@ fn table(resource: &str) -> Option<&'static str> {
         "port" => Some("ports"),
         "security_group" => Some("security_groups"),
         "security_group_rule" => Some("security_group_rules"),
+        "subnetpool" => Some("subnetpools"),
         _ => None,
     }
 }

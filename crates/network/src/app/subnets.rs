@@ -547,139 +547,45 @@ impl Network {
             },
         };
         let cidr_text = attrs::string(a, "cidr", 255, true)?.flatten();
-        let Some(cidr_text) = cidr_text else {
-            if let Some(pool) = attrs::string(a, "subnetpool_id", 255, true)?.flatten() {
-                return Err(
-                    Error::not_found(format!("Subnet pool {pool} could not be found."))
-                        .with_fault("SubnetPoolNotFound"),
-                );
+        let pool = self.requested_pool(ctx, a, ip_version).await?;
+        let (c, cidr_text) = match (cidr_text, &pool) {
+            (None, Some(p)) => {
+                let len = attrs::integer(a, "prefixlen", true)?.flatten();
+                let mut conn = self.db.pool.acquire().await?;
+                let c = self.allocate_from_pool(&mut conn, &p.id, None, len).await?;
+                (c, c.to_string())
             }
-            return Err(Error::bad_request(
-                "Bad subnets request: A cidr must be specified in the absence of a subnet pool.",
-            )
-            .with_fault("BadRequest"));
-        };
-        let c = match Cidr::parse(&cidr_text) {
-            Some((c, true)) if cidr_text.contains('/') => c,
-            Some((c, _)) => {
-                return Err(bad_attr(
-                    "cidr",
-                    format!(
-                        "'{cidr_text}' isn't a recognized IP subnet cidr, '{c}' is recommended"
-                    ),
-                ))
+            (None, None) => {
+                return Err(Error::bad_request(
+                    "Bad subnets request: A cidr must be specified in the absence of a subnet pool.",
+                )
+                .with_fault("BadRequest"));
             }
-            None => {
-                return Err(bad_attr(
-                    "cidr",
-                    format!("'{cidr_text}' is not a valid IP subnet"),
-                ))
-            }
-        };
-        if i64::from(c.version) != ip_version {
-            return Err(ip_mismatch("cidr", &cidr_text, ip_version));
-        }
-        if c.prefixlen == 0 {
-            return Err(invalid_input("0 is not allowed as CIDR prefix length"));
-        }
-        let enable_dhcp = attrs::boolean(a, "enable_dhcp")?.unwrap_or(true);
-        let ra_mode = ipv6_mode(a, "ipv6_ra_mode")?;
-        let addr_mode = ipv6_mode(a, "ipv6_address_mode")?;
-        if enable_dhcp {
-            check_dhcp_cidr(&c)?;
-        }
-        let gateway = match a.get("gateway_ip") {
-            None => (c.size() > 1).then(|| c.ip(c.network + 1).to_string()),
-            Some(Value::Null) => None,
-            Some(Value::String(g)) => {
-                let n = ip_of_version("gateway_ip", g, ip_version)?;
-                check_gateway(&c, n)?;
-                Some(c.ip(n).to_string())
-            }
-            Some(v) => {
-                return Err(bad_attr(
-                    "gateway_ip",
-                    format!("'{}' is not a valid IP address", show(v)),
-                ))
-            }
-        };
-        let dns = match a.get("dns_nameservers") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(v) => dns_nameservers(v, ip_version)?,
-        };
-        let routes = match a.get("host_routes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(v) => host_routes(v, ip_version)?,
-        };
-        if ip_version == 4 {
-            if ra_mode.is_some() {
-                return Err(invalid_input(
-                    "ipv6_ra_mode is not valid when ip_version is 4",
-                ));
-            }
-            if addr_mode.is_some() {
-                return Err(invalid_input(
-                    "ipv6_address_mode is not valid when ip_version is 4",
-                ));
-            }
-        } else {
-            if (ra_mode.is_some() || addr_mode.is_some()) && !enable_dhcp {
-                return Err(invalid_input(
-                    "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False",
-                ));
-            }
-            if let (Some(r), Some(m)) = (&ra_mode, &addr_mode) {
-                if r != m {
-                    return Err(invalid_input(format!(
-                        "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{m}' is not valid. If both attributes are set, they must be the same value"
-                    )));
+            (Some(t), _) => {
+                let c = parse_cidr(&t, ip_version)?;
+                if let Some(p) = &pool {
+                    let mut conn = self.db.pool.acquire().await?;
+                    self.allocate_from_pool(&mut conn, &p.id, Some(c), None)
+                        .await?;
                 }
-            }
-        }
-        let gw_int = gateway
-            .as_deref()
-            .and_then(cidr::parse_ip)
-            .map(|ip| cidr::to_int(ip).1);
-        let pools = match a.get("allocation_pools") {
-            None | Some(Value::Null) => default_pools(&c, gw_int),
-            Some(v) => {
-                let p = requested_pools(v, &c)?;
-                if let (Some(g), Some(t)) = (gw_int, gateway.as_deref()) {
-                    gateway_out_of_pools(&c, g, t, &p)?;
-                }
-                p
+                (c, t)
             }
         };
-        let now = self.now();
-        let row = SubnetRow {
-            id: common::ids::uuid(),
+        build_subnet(
+            a,
             project_id,
-            network_id: net.id.clone(),
-            name: attrs::text(a, "name", 255)?.unwrap_or_default(),
-            description: attrs::text(a, "description", 255)?.unwrap_or_default(),
+            &net.id,
             ip_version,
-            cidr: c.to_string(),
-            gateway_ip: gateway,
-            enable_dhcp,
-            ipv6_ra_mode: ra_mode,
-            ipv6_address_mode: addr_mode,
-            subnetpool_id: None,
-            allocation_pools: pools
-                .iter()
-                .map(|(s, e)| (c.ip(*s).to_string(), c.ip(*e).to_string()))
-                .collect(),
-            dns_nameservers: dns,
-            host_routes: routes,
-            revision_number: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        if is_auto_address(&row) && c.prefixlen != 64 {
-            return Err(invalid_input(format!(
-                "Invalid CIDR {cidr_text} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"
-            )));
-        }
-        Ok(row)
+            c,
+            &cidr_text,
+            pool.map(|p| p.id),
+        )
+        .map(|mut row| {
+            let now = self.now();
+            row.created_at = now;
+            row.updated_at = now;
+            row
+        })
     }
 
     /// Creates the subnets of one request (bulk: all or none).
@@ -697,11 +603,55 @@ impl Network {
         let adding: Vec<(String, i64)> =
             planned.iter().map(|s| (s.project_id.clone(), 1)).collect();
         self.check_quota(tx.conn(), "subnet", &adding).await?;
-        for s in &planned {
+        for (a, s) in items.iter().zip(planned.iter_mut()) {
+            // A CIDR from a pool is chosen again now that no other network
+            // writer can run: the one seen above may have been taken since,
+            // and earlier subnets of this request are now in the pool.
+            if let Some(pool) = s.subnetpool_id.clone() {
+                self.reallocate(tx.conn(), a, s, &pool).await?;
+            }
             self.insert_subnet(tx.conn(), s).await?;
         }
         tx.commit().await?;
         self.subnet_views(planned).await
+    }
+
+    /// Chooses a pool subnet's CIDR again inside the write transaction:
+    /// a requested one must still be free, an allocated one is carved anew
+    /// and the attributes that follow from it rebuilt.
+    async fn reallocate(
+        &self,
+        conn: &mut crate::db::Conn,
+        a: &Attrs,
+        s: &mut SubnetRow,
+        pool: &str,
+    ) -> Result<()> {
+        let Some((c, _)) = Cidr::parse(&s.cidr) else {
+            return Err(Error::internal(format!(
+                "planned CIDR {} unreadable",
+                s.cidr
+            )));
+        };
+        if attrs::string(a, "cidr", 255, true)?.flatten().is_some() {
+            self.allocate_from_pool(conn, pool, Some(c), None).await?;
+            return Ok(());
+        }
+        let len = attrs::integer(a, "prefixlen", true)?.flatten();
+        let c = self.allocate_from_pool(conn, pool, None, len).await?;
+        let mut row = build_subnet(
+            a,
+            s.project_id.clone(),
+            &s.network_id,
+            s.ip_version,
+            c,
+            &c.to_string(),
+            Some(pool.to_string()),
+        )?;
+        row.created_at = s.created_at;
+        row.updated_at = s.updated_at;
+        row.id = s.id.clone();
+        *s = row;
+        Ok(())
     }
 
     /// Locks the network, checks overlap with its subnets, inserts.
@@ -855,6 +805,144 @@ impl Network {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The rest of a create request once its CIDR is known: DHCP, gateway,
+/// pools, DNS servers, host routes and the IPv6 modes, validated against
+/// `c` (a CIDR taken from a pool is chosen twice, so this runs twice).
+fn build_subnet(
+    a: &Attrs,
+    project_id: String,
+    network_id: &str,
+    ip_version: i64,
+    c: Cidr,
+    cidr_text: &str,
+    subnetpool_id: Option<String>,
+) -> Result<SubnetRow> {
+    let enable_dhcp = attrs::boolean(a, "enable_dhcp")?.unwrap_or(true);
+    let ra_mode = ipv6_mode(a, "ipv6_ra_mode")?;
+    let addr_mode = ipv6_mode(a, "ipv6_address_mode")?;
+    if enable_dhcp {
+        check_dhcp_cidr(&c)?;
+    }
+    let gateway = match a.get("gateway_ip") {
+        None => (c.size() > 1).then(|| c.ip(c.network + 1).to_string()),
+        Some(Value::Null) => None,
+        Some(Value::String(g)) => {
+            let n = ip_of_version("gateway_ip", g, ip_version)?;
+            check_gateway(&c, n)?;
+            Some(c.ip(n).to_string())
+        }
+        Some(v) => {
+            return Err(bad_attr(
+                "gateway_ip",
+                format!("'{}' is not a valid IP address", show(v)),
+            ))
+        }
+    };
+    let dns = match a.get("dns_nameservers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => dns_nameservers(v, ip_version)?,
+    };
+    let routes = match a.get("host_routes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => host_routes(v, ip_version)?,
+    };
+    if ip_version == 4 {
+        if ra_mode.is_some() {
+            return Err(invalid_input(
+                "ipv6_ra_mode is not valid when ip_version is 4",
+            ));
+        }
+        if addr_mode.is_some() {
+            return Err(invalid_input(
+                "ipv6_address_mode is not valid when ip_version is 4",
+            ));
+        }
+    } else {
+        if (ra_mode.is_some() || addr_mode.is_some()) && !enable_dhcp {
+            return Err(invalid_input(
+                "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False",
+            ));
+        }
+        if let (Some(r), Some(m)) = (&ra_mode, &addr_mode) {
+            if r != m {
+                return Err(invalid_input(format!(
+                    "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{m}' is not valid. If both attributes are set, they must be the same value"
+                )));
+            }
+        }
+    }
+    let gw_int = gateway
+        .as_deref()
+        .and_then(cidr::parse_ip)
+        .map(|ip| cidr::to_int(ip).1);
+    let pools = match a.get("allocation_pools") {
+        None | Some(Value::Null) => default_pools(&c, gw_int),
+        Some(v) => {
+            let p = requested_pools(v, &c)?;
+            if let (Some(g), Some(t)) = (gw_int, gateway.as_deref()) {
+                gateway_out_of_pools(&c, g, t, &p)?;
+            }
+            p
+        }
+    };
+    let row = SubnetRow {
+        id: common::ids::uuid(),
+        project_id,
+        network_id: network_id.to_string(),
+        name: attrs::text(a, "name", 255)?.unwrap_or_default(),
+        description: attrs::text(a, "description", 255)?.unwrap_or_default(),
+        ip_version,
+        cidr: c.to_string(),
+        gateway_ip: gateway,
+        enable_dhcp,
+        ipv6_ra_mode: ra_mode,
+        ipv6_address_mode: addr_mode,
+        subnetpool_id,
+        allocation_pools: pools
+            .iter()
+            .map(|(s, e)| (c.ip(*s).to_string(), c.ip(*e).to_string()))
+            .collect(),
+        dns_nameservers: dns,
+        host_routes: routes,
+        revision_number: 0,
+        // Set by the caller.
+        created_at: 0,
+        updated_at: 0,
+    };
+    if is_auto_address(&row) && c.prefixlen != 64 {
+        return Err(invalid_input(format!(
+            "Invalid CIDR {cidr_text} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"
+        )));
+    }
+    Ok(row)
+}
+
+/// A requested subnet CIDR, canonical and of family `ip_version`.
+fn parse_cidr(cidr_text: &str, ip_version: i64) -> Result<Cidr> {
+    let c = match Cidr::parse(cidr_text) {
+        Some((c, true)) if cidr_text.contains('/') => c,
+        Some((c, _)) => {
+            return Err(bad_attr(
+                "cidr",
+                format!("'{cidr_text}' isn't a recognized IP subnet cidr, '{c}' is recommended"),
+            ))
+        }
+        None => {
+            return Err(bad_attr(
+                "cidr",
+                format!("'{cidr_text}' is not a valid IP subnet"),
+            ))
+        }
+    };
+    if i64::from(c.version) != ip_version {
+        return Err(ip_mismatch("cidr", cidr_text, ip_version));
+    }
+    if c.prefixlen == 0 {
+        return Err(invalid_input("0 is not allowed as CIDR prefix length"));
+    }
+    Ok(c)
 }
 
 /// The stored pools as integer ranges.

@@ -4,7 +4,7 @@
 //! change bumps the parent's revision.
 
 use super::{invalid_input, Network};
-use crate::db::{networks, ports, security_groups, subnets, tags};
+use crate::db::{networks, ports, security_groups, subnetpools, subnets, tags};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::Value;
@@ -13,7 +13,13 @@ const MAX_TAG_LEN: usize = 255;
 const MAX_TAGS_COUNT: usize = 50;
 
 /// Collections whose resources take tags.
-pub const COLLECTIONS: &[&str] = &["networks", "subnets", "ports", "security-groups"];
+pub const COLLECTIONS: &[&str] = &[
+    "networks",
+    "subnets",
+    "ports",
+    "security-groups",
+    "subnetpools",
+];
 
 fn tag_not_found(tag: &str) -> Error {
     Error::not_found(format!("Tag {tag} could not be found.")).with_fault("TagNotFound")
@@ -74,6 +80,14 @@ impl Network {
                 }
                 Ok(())
             }
+            "subnetpools" => {
+                let p = self.visible_pool(ctx, id).await?;
+                let action = format!("{verb}_subnetpools_tags");
+                if !self.check(ctx, &action, &super::subnetpools::target(&p)) {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
             _ => Err(Error::not_found("The resource could not be found.")),
         }
     }
@@ -86,6 +100,7 @@ impl Network {
             "subnets" => subnets::touch(tx.conn(), id, now).await?,
             "ports" => ports::touch(tx.conn(), id, now).await?,
             "security-groups" => security_groups::touch(tx.conn(), id, now).await?,
+            "subnetpools" => subnetpools::touch(tx.conn(), id, now).await?,
             _ => false,
         };
         if !found {

@@ -7,6 +7,7 @@ pub mod networks;
 pub mod ports;
 pub mod quotas;
 pub mod security_groups;
+pub mod subnetpools;
 pub mod subnets;
 pub mod tags;
 

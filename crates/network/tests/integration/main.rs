@@ -8,6 +8,7 @@ mod networks;
 mod ports;
 mod quotas;
 mod security_groups;
+mod subnetpools;
 mod subnets;
 
 use serde_json::{json, Value};
