@@ -141,6 +141,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "subnetpools",
             sql: include_str!("../migrations/network/0006_subnetpools.sql"),
         },
+        Migration {
+            version: 7,
+            name: "routers",
+            sql: include_str!("../migrations/network/0007_routers.sql"),
+        },
     ],
 };
 

@@ -1,0 +1,337 @@
+//! Routers: visibility (own project's, everything for admins), create,
+//! update, delete while no interface is left, and interfaces by subnet
+//! (a port holding the subnet's gateway address). External gateways and
+//! extra routes are not served yet: a request setting them is refused.
+//!
+//! Interface changes run in one write transaction after the revision
+//! bump, so the gateway address check and the overlap check see every
+//! other writer's committed work.
+
+use super::attrs::{self, Attrs};
+use super::list::{self, attr, Attr, AttrKind};
+use super::{invalid_input, Network};
+use crate::cidr::Cidr;
+use crate::db::ports as port_rows;
+use crate::db::routers::{self as rows, RouterRow};
+use crate::db::subnets as subnet_rows;
+use common::context::AuthContext;
+use common::http::QueryMap;
+use common::{Error, Result};
+use db::list::{Bind, ListQuery};
+use serde_json::{json, Value};
+
+pub fn not_found(id: &str) -> Error {
+    Error::not_found(format!("Router {id} could not be found.")).with_fault("RouterNotFound")
+}
+
+const KNOWN: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "project_id",
+    "tenant_id",
+    "admin_state_up",
+    "status",
+    "external_gateway_info",
+    "created_at",
+    "updated_at",
+    "revision_number",
+];
+const POST: &[&str] = &[
+    "name",
+    "description",
+    "project_id",
+    "tenant_id",
+    "admin_state_up",
+    "external_gateway_info",
+];
+const PUT: &[&str] = &[
+    "name",
+    "description",
+    "admin_state_up",
+    "external_gateway_info",
+];
+
+/// What a router list can filter and sort on.
+pub const ATTRS: &[Attr] = &[
+    attr("id", "id", AttrKind::Text),
+    attr("name", "name", AttrKind::Text),
+    attr("description", "description", AttrKind::Text),
+    attr("project_id", "project_id", AttrKind::Text),
+    attr("tenant_id", "project_id", AttrKind::Text),
+    attr("admin_state_up", "admin_state_up", AttrKind::Bool),
+    attr("status", "status", AttrKind::Text),
+    attr("revision_number", "revision_number", AttrKind::Int),
+    attr("created_at", "created_at", AttrKind::Int),
+    attr("updated_at", "updated_at", AttrKind::Int),
+];
+
+/// The attributes policy rules see for a router.
+pub fn target(r: &RouterRow) -> Value {
+    json!({"id": r.id, "project_id": r.project_id, "tenant_id": r.project_id})
+}
+
+/// What `add_router_interface` and `remove_router_interface` answer.
+#[derive(Debug, Clone)]
+pub struct InterfaceInfo {
+    pub router_id: String,
+    pub project_id: String,
+    pub port_id: String,
+    pub subnet_id: String,
+    pub network_id: String,
+}
+
+/// Gateways are not served yet: only an absent or null
+/// `external_gateway_info` is accepted, so nothing is silently dropped.
+fn no_gateway(a: &Attrs) -> Result<()> {
+    if a.get("external_gateway_info").is_some_and(|v| !v.is_null()) {
+        return Err(invalid_input(
+            "external_gateway_info is not supported by this server",
+        ));
+    }
+    Ok(())
+}
+
+fn subnet_id_of(body: &Value) -> Result<String> {
+    let Some(o) = body.as_object() else {
+        return Err(Error::bad_request(
+            "Bad router request: Either subnet_id or port_id must be specified.",
+        )
+        .with_fault("BadRequest"));
+    };
+    if o.contains_key("port_id") {
+        return Err(invalid_input(
+            "interfaces by port_id are not supported by this server",
+        ));
+    }
+    match o.get("subnet_id") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(invalid_input("subnet_id must be a string")),
+        None => Err(Error::bad_request(
+            "Bad router request: Either subnet_id or port_id must be specified.",
+        )
+        .with_fault("BadRequest")),
+    }
+}
+
+fn bad_router(msg: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("Bad router request: {msg}.")).with_fault("BadRequest")
+}
+
+impl Network {
+    /// The router `id` if the caller can see it, else 404.
+    pub async fn visible_router(&self, ctx: &AuthContext, id: &str) -> Result<RouterRow> {
+        let r = rows::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let own = ctx.project_id() == Some(r.project_id.as_str());
+        if !(self.is_admin(ctx) || own) || !self.check(ctx, "get_router", &target(&r)) {
+            return Err(not_found(id));
+        }
+        Ok(r)
+    }
+
+    pub async fn list_routers(
+        &self,
+        ctx: &AuthContext,
+        q: &QueryMap,
+    ) -> Result<(Vec<RouterRow>, list::Request)> {
+        let mut base = ListQuery::new(self.db.kind, "routers", rows::COLUMNS, "id");
+        if !self.is_admin(ctx) {
+            let project = ctx.project_id().unwrap_or("").to_string();
+            base.filter("project_id = ?", [Bind::Text(project)]);
+        }
+        let req = list::parse(q, ATTRS, base, "id", self.settings.pagination_max_limit)?;
+        let mut found = match rows::list(&self.db.pool, &req.query).await {
+            Ok(r) => r,
+            Err(db::list::ListError::MarkerNotFound(m)) => return Err(not_found(&m)),
+            Err(db::list::ListError::Sql(e)) => return Err(e.into()),
+        };
+        if req.page_reverse {
+            found.reverse();
+        }
+        Ok((found, req))
+    }
+
+    pub async fn create_routers(
+        &self,
+        ctx: &AuthContext,
+        items: Vec<Attrs>,
+    ) -> Result<Vec<RouterRow>> {
+        let now = self.now();
+        let mut planned = Vec::with_capacity(items.len());
+        for a in &items {
+            attrs::check_keys(a, KNOWN, POST, true)?;
+            let project_id = self.owner(ctx, attrs::requested_project(a)?)?;
+            let tgt = json!({"project_id": project_id, "tenant_id": project_id});
+            self.enforce(ctx, "create_router", &tgt)?;
+            no_gateway(a)?;
+            planned.push(RouterRow {
+                id: common::ids::uuid(),
+                project_id,
+                name: attrs::text(a, "name", 255)?.unwrap_or_default(),
+                description: attrs::text(a, "description", 255)?.unwrap_or_default(),
+                admin_state_up: attrs::boolean(a, "admin_state_up")?.unwrap_or(true),
+                status: "ACTIVE".into(),
+                revision_number: 0,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        let adding: Vec<(String, i64)> =
+            planned.iter().map(|r| (r.project_id.clone(), 1)).collect();
+        self.check_quota(tx.conn(), "router", &adding).await?;
+        for r in &planned {
+            rows::insert(tx.conn(), r).await?;
+        }
+        tx.commit().await?;
+        Ok(planned)
+    }
+
+    pub async fn update_router(&self, ctx: &AuthContext, id: &str, a: Attrs) -> Result<RouterRow> {
+        attrs::check_keys(&a, KNOWN, PUT, false)?;
+        let cur = self.visible_router(ctx, id).await?;
+        self.enforce(ctx, "update_router", &target(&cur))?;
+        no_gateway(&a)?;
+        let mut row = cur.clone();
+        if let Some(v) = attrs::text(&a, "name", 255)? {
+            row.name = v;
+        }
+        if let Some(v) = attrs::text(&a, "description", 255)? {
+            row.description = v;
+        }
+        if let Some(v) = attrs::boolean(&a, "admin_state_up")? {
+            row.admin_state_up = v;
+        }
+        row.revision_number = cur.revision_number + 1;
+        row.updated_at = self.now();
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if !rows::update(tx.conn(), &row).await? {
+            return Err(Error::conflict(format!(
+                "Router {id} was changed by another request; retry"
+            )));
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn delete_router(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let cur = self.visible_router(ctx, id).await?;
+        self.enforce(ctx, "delete_router", &target(&cur))?;
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if !port_rows::of_device(tx.conn(), id).await?.is_empty() {
+            return Err(
+                Error::conflict(format!("Router {id} still has ports")).with_fault("RouterInUse")
+            );
+        }
+        if !rows::delete(tx.conn(), id).await? {
+            return Err(not_found(id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn add_router_interface(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        body: &Value,
+    ) -> Result<InterfaceInfo> {
+        let router = self.visible_router(ctx, id).await?;
+        self.enforce(ctx, "add_router_interface", &target(&router))?;
+        let subnet_id = subnet_id_of(body)?;
+        let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
+        let Some(gateway_ip) = subnet.gateway_ip.clone() else {
+            return Err(bad_router(
+                "Subnet for router interface must have a gateway IP",
+            ));
+        };
+        let Some((new_cidr, _)) = Cidr::parse(&subnet.cidr) else {
+            return Err(invalid_input(format!("bad cidr {}", subnet.cidr)));
+        };
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if rows::get(&mut *tx.conn(), id).await?.is_none() {
+            return Err(not_found(id));
+        }
+        let ports = port_rows::of_device(tx.conn(), id).await?;
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let held = port_rows::allocations_of(&mut *tx.conn(), &ids).await?;
+        for a in held.values().flatten() {
+            if a.subnet_id == subnet.id {
+                return Err(bad_router(format!(
+                    "Router already has a port on subnet {}",
+                    subnet.id
+                )));
+            }
+            let Some(other) = subnet_rows::get(&mut *tx.conn(), &a.subnet_id).await? else {
+                continue;
+            };
+            let Some((oc, _)) = Cidr::parse(&other.cidr) else {
+                continue;
+            };
+            if oc.overlaps(&new_cidr) {
+                return Err(bad_router(format!(
+                    "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
+                    subnet.cidr, subnet.id, other.cidr, other.id
+                )));
+            }
+        }
+        let port = self
+            .router_interface_port(tx.conn(), id, &router.project_id, &subnet, &gateway_ip)
+            .await?;
+        rows::touch(tx.conn(), id, self.now()).await?;
+        tx.commit().await?;
+        Ok(InterfaceInfo {
+            router_id: id.to_string(),
+            project_id: router.project_id,
+            port_id: port.id,
+            subnet_id: subnet.id,
+            network_id: subnet.network_id,
+        })
+    }
+
+    pub async fn remove_router_interface(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        body: &Value,
+    ) -> Result<InterfaceInfo> {
+        let router = self.visible_router(ctx, id).await?;
+        self.enforce(ctx, "remove_router_interface", &target(&router))?;
+        let subnet_id = subnet_id_of(body)?;
+        let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        let ports = port_rows::of_device(tx.conn(), id).await?;
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let held = port_rows::allocations_of(&mut *tx.conn(), &ids).await?;
+        let Some(port_id) = held
+            .iter()
+            .find(|(_, allocs)| allocs.iter().any(|a| a.subnet_id == subnet.id))
+            .map(|(p, _)| p.clone())
+        else {
+            return Err(Error::not_found(format!(
+                "Router {id} has no interface on subnet {}",
+                subnet.id
+            ))
+            .with_fault("RouterInterfaceNotFoundForSubnet"));
+        };
+        port_rows::release_all(tx.conn(), &port_id).await?;
+        crate::db::tags::clear(tx.conn(), &port_id).await?;
+        port_rows::delete(tx.conn(), &port_id).await?;
+        rows::touch(tx.conn(), id, self.now()).await?;
+        tx.commit().await?;
+        Ok(InterfaceInfo {
+            router_id: id.to_string(),
+            project_id: router.project_id,
+            port_id,
+            subnet_id: subnet.id,
+            network_id: subnet.network_id,
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! Routers and their interfaces by subnet.
+
+use super::{assert_error, create_network, project_user, start};
+use serde_json::{json, Value};
+
+async fn subnet(c: &testkit::Client, net: &Value, cidr: &str) -> Value {
+    let r = c
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": cidr}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["subnet"].clone()
+}
+
+#[tokio::test]
+async fn routers_and_interfaces_by_subnet() {
+    let (cloud, admin) = start().await;
+    let (user, project) = project_user(&cloud, "routeruser", "member").await;
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "r1"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let router = r.body["router"].clone();
+    assert_eq!(router["status"], "ACTIVE");
+    assert_eq!(router["admin_state_up"], true);
+    assert_eq!(router["external_gateway_info"], Value::Null);
+    assert_eq!(router["project_id"], project);
+    let rid = router["id"].as_str().unwrap().to_string();
+
+    let r = user.get("/v2.0/routers").await.unwrap();
+    assert_eq!(r.body["routers"].as_array().unwrap().len(), 1, "{}", r.text);
+    let r = user
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            Some(json!({"router": {"name": "r2", "admin_state_up": false}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["router"]["name"], "r2");
+    assert_eq!(r.body["router"]["revision_number"], 1);
+    let r = user
+        .post(
+            "/v2.0/routers",
+            json!({"router": {"external_gateway_info": {"network_id": "x"}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+
+    // Another project cannot see it.
+    let (other, _) = project_user(&cloud, "routerother", "member").await;
+    let r = other.get(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_error(&r, 404, "RouterNotFound");
+
+    let net = create_network(&user, json!({"name": "n"})).await;
+    let s1 = subnet(&user, &net, "10.1.0.0/24").await;
+    let net2 = create_network(&user, json!({"name": "n2"})).await;
+    let s2 = subnet(&user, &net2, "10.1.0.0/25").await;
+    let s3 = subnet(&user, &net2, "10.2.0.0/24").await;
+
+    let add = format!("/v2.0/routers/{rid}/add_router_interface");
+    let remove = format!("/v2.0/routers/{rid}/remove_router_interface");
+    let r = user
+        .put(&add, Some(json!({"subnet_id": s1["id"]})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["id"], rid.as_str());
+    assert_eq!(r.body["subnet_id"], s1["id"]);
+    assert_eq!(r.body["subnet_ids"], json!([s1["id"]]));
+    assert_eq!(r.body["network_id"], net["id"]);
+    assert_eq!(r.body["project_id"], project);
+    assert_eq!(r.body["tenant_id"], project);
+    let port_id = r.body["port_id"].as_str().unwrap().to_string();
+    let r = user.get(&format!("/v2.0/ports/{port_id}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let port = &r.body["port"];
+    assert_eq!(port["device_owner"], "network:router_interface");
+    assert_eq!(port["device_id"], rid.as_str());
+    assert_eq!(port["status"], "ACTIVE");
+    assert_eq!(port["fixed_ips"][0]["ip_address"], "10.1.0.1");
+
+    // Same subnet twice, an overlapping subnet, no gateway.
+    let r = user
+        .put(&add, Some(json!({"subnet_id": s1["id"]})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    let r = user
+        .put(&add, Some(json!({"subnet_id": s2["id"]})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert!(r.text.contains("overlaps"), "{}", r.text);
+    let r = user.put(&add, Some(json!({}))).await.unwrap();
+    assert_error(&r, 400, "BadRequest");
+
+    // The gateway address taken by another port.
+    let r = user
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net2["id"],
+                "fixed_ips": [{"subnet_id": s3["id"], "ip_address": "10.2.0.1"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let blocker = r.body["port"]["id"].as_str().unwrap().to_string();
+    let r = user
+        .put(&add, Some(json!({"subnet_id": s3["id"]})))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "IpAddressAlreadyAllocated");
+    let r = user
+        .delete(&format!("/v2.0/ports/{blocker}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    // In use: the router, the interface port, the subnet.
+    let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_error(&r, 409, "RouterInUse");
+    let r = user
+        .delete(&format!("/v2.0/ports/{port_id}"))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "ServicePortInUse");
+    let r = user
+        .delete(&format!("/v2.0/subnets/{}", s1["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "SubnetInUse");
+
+    let r = user
+        .put(&remove, Some(json!({"subnet_id": s1["id"]})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["port_id"], port_id.as_str());
+    let r = user.get(&format!("/v2.0/ports/{port_id}")).await.unwrap();
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = user
+        .put(&remove, Some(json!({"subnet_id": s1["id"]})))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "RouterInterfaceNotFoundForSubnet");
+    let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = admin.get(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_error(&r, 404, "RouterNotFound");
+}
+
+#[tokio::test]
+async fn router_quota_is_enforced() {
+    let (cloud, admin) = start().await;
+    let (user, project) = project_user(&cloud, "rquota", "member").await;
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"router": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "a"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "b"}}))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "OverQuota");
+}
