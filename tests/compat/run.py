@@ -22,29 +22,34 @@ only when every check passed.
 
 from __future__ import annotations
 
-import argparse
-import ctypes
 import importlib
 import logging
 import os
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from harness import (
+    STOP_TIMEOUT,
+    Server,
+    Tally,
+    Terminated,
+    catch_signals,
+    client_env,
+    parse_runner_args,
+    runner_args,
+    start_server,
+)
+
 HERE = Path(__file__).resolve().parent
-READY_PREFIX = "oxistack ready:"
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 120.0
 
 
@@ -94,87 +99,6 @@ class Result:
             if body.strip():
                 text += f"  {title}:\n" + "".join(f"    {line}\n" for line in body.splitlines())
         return text
-
-
-class Server:
-    """One `oxistack up` process, its output collected line by line."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.argv = argv
-        self.lines: list[str] = []
-        self.lock = threading.Lock()
-        self.ready = threading.Event()
-        self.ready_line = ""
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            preexec_fn=_die_with_parent,
-        )
-        self.threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True),
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _pump(self, stream: Any, tag: str) -> None:
-        for line in stream:
-            line = line.rstrip("\n")
-            with self.lock:
-                self.lines.append(f"[{tag}] {line}")
-            if tag == "out" and line.startswith(READY_PREFIX) and not self.ready.is_set():
-                self.ready_line = line
-                self.ready.set()
-
-    def wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.ready.wait(0.2):
-                return True
-            if self.proc.poll() is not None:
-                # Let the pumps drain what the process printed before dying.
-                for thread in self.threads:
-                    thread.join(2)
-                return self.ready.is_set()
-        return False
-
-    def mark(self) -> int:
-        with self.lock:
-            return len(self.lines)
-
-    def log_since(self, mark: int) -> list[str]:
-        with self.lock:
-            return self.lines[mark:]
-
-    def stop(self, timeout: float) -> tuple[bool, int | None]:
-        """SIGTERM, wait; SIGKILL if it does not exit. Returns (exited_in_time, code)."""
-        if self.proc.poll() is not None:
-            return True, self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout)
-            in_time = True
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-            in_time = False
-        for thread in self.threads:
-            thread.join(2)
-        return in_time, code
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL if the runner dies, so no server outlives it."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 @dataclass
@@ -281,14 +205,6 @@ def _last_line(result: Result) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def client_env() -> dict[str, str]:
-    """The environment for clients and server: ours less any OS_* cloud settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env["NO_COLOR"] = "1"
-    env["PYTHONWARNINGS"] = "ignore"
-    return env
-
-
 class _TranscriptLog(logging.Handler):
     """Client-library log records (keystoneauth, openstacksdk) go into the check's transcript."""
 
@@ -315,73 +231,28 @@ def load_checks(only: str | None) -> list[Check]:
     return list(CHECKS)
 
 
-class Terminated(BaseException):
-    """Raised in the runner on SIGTERM/SIGHUP so that cleanup still runs."""
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise Terminated(f"signal {signum}")
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", required=True, help="path of the oxistack binary")
-    parser.add_argument("--label", default="compat", help="word printed before the summary")
-    parser.add_argument("--listen", default="127.0.0.7", help="loopback address for the cloud")
-    parser.add_argument("--results", help="file to write 'PASSED FAILED' into")
+    parser = runner_args(__doc__.split("\n\n")[0], label="compat", listen="127.0.0.7")
     parser.add_argument("--only", help="run only checks whose name contains this")
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
-    args = parser.parse_args()
+    args = parse_runner_args(parser)
 
     logging.basicConfig(level=logging.WARNING, handlers=[LOG_HANDLER])
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    catch_signals()
 
-    binary = Path(args.binary).resolve()
-    if not args.listen.startswith("127."):
-        parser.error("--listen must be a loopback (127.x.y.z) address")
     checks = load_checks(args.only)
-    passed = failed = 0
-
-    def record(name: str, ok: bool, details: str = "") -> None:
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"PASS {name}", flush=True)
-        else:
-            failed += 1
-            print(f"FAIL {name}", flush=True)
-            if details:
-                print("".join(f"    | {line}\n" for line in details.rstrip("\n").splitlines()), end="")
-            sys.stdout.flush()
+    tally = Tally()
+    record = tally.record
 
     tmp = Path(tempfile.mkdtemp(prefix="oxistack-compat-"))
     server: Server | None = None
     try:
         env = client_env()
-        argv = [
-            str(binary), "up",
-            "--state-dir", str(tmp),
-            "--listen", args.listen,
-            "--dataplane", "none",
-            "--compute-driver", "fake",
-        ]
         db = os.environ.get("OXISTACK_DATABASE_URL")
-        print(f"== {args.label}: {shlex.join(argv)} (database: {db or 'default (SQLite)'})", flush=True)
-        if not binary.is_file():
-            record("server: binary exists", False, f"{binary} not found")
-            return finish(args, passed, failed)
         started = time.monotonic()
-        server = Server(argv, env)
-        if not server.wait_ready(READY_TIMEOUT):
-            code = server.proc.poll()
-            why = f"exited with status {code}" if code is not None else f"no ready line in {READY_TIMEOUT:.0f} s"
-            record(
-                f"server: `oxistack up` prints '{READY_PREFIX}'",
-                False,
-                f"{why}; server output:\n" + "\n".join(server.log_since(0)),
-            )
-            return finish(args, passed, failed)
+        server = start_server(tally, args, tmp, env, f" (database: {db or 'default (SQLite)'})")
+        if server is None:
+            return tally.finish(args)
         record(f"server: `oxistack up` ready in {time.monotonic() - started:.1f} s", True)
         print(f"    {server.ready_line}", flush=True)
 
@@ -414,7 +285,7 @@ def main() -> int:
                     f"exited with status {server.proc.returncode}; last output:\n"
                     + "\n".join(server.log_since(mark)),
                 )
-                return finish(args, passed, failed)
+                return tally.finish(args)
 
         mark = server.mark()
         in_time, code = server.stop(STOP_TIMEOUT)
@@ -427,11 +298,11 @@ def main() -> int:
                 + "\n".join(cloud.server.log_since(mark))
             ),
         )
-        return finish(args, passed, failed)
+        return tally.finish(args)
     except Terminated as exc:
         print(f"compat runner stopped by {exc}", file=sys.stderr)
-        failed += 1
-        return finish(args, passed, failed)
+        tally.failed += 1
+        return tally.finish(args)
     finally:
         if server is not None:
             server.stop(STOP_TIMEOUT)
@@ -456,13 +327,6 @@ def _failure_details(cloud: Cloud, server: Server, mark: int, message: str) -> s
     if log:
         text += "server output meanwhile:\n" + "\n".join(log[-80:]) + "\n"
     return text
-
-
-def finish(args: argparse.Namespace, passed: int, failed: int) -> int:
-    if args.results:
-        Path(args.results).write_text(f"{passed} {failed}\n", encoding="utf-8")
-    print(f"{args.label}: {passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

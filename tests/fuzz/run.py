@@ -45,7 +45,6 @@ import argparse
 import json
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -59,14 +58,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent / "compat"))
 
-from run import (  # noqa: E402
-    READY_PREFIX,
-    READY_TIMEOUT,
+from harness import (  # noqa: E402
     STOP_TIMEOUT,
     Server,
+    Tally,
     Terminated,
-    _on_signal,
+    catch_signals,
     client_env,
+    parse_runner_args,
+    runner_args,
+    start_server,
 )
 
 DOCS = ROOT / "docs" / "openapi"
@@ -213,61 +214,30 @@ def fuzz_service(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--binary", required=True, help="path of the oxistack binary")
-    parser.add_argument("--label", default="fuzz", help="word printed before the summary")
-    parser.add_argument("--listen", default="127.0.0.10", help="loopback address for the cloud")
+    parser = runner_args(__doc__.split("\n\n")[0], label="fuzz", listen="127.0.0.10")
     parser.add_argument("--max-examples", type=int, default=20, help="examples per operation")
     parser.add_argument("--seed", type=int, default=20261206, help="schemathesis' random seed")
     parser.add_argument("--only", help="fuzz only this service type")
-    parser.add_argument("--results", help="file to write 'PASSED FAILED' into")
     parser.add_argument("--keep", action="store_true", help="keep the state directory")
-    args = parser.parse_args()
+    args = parse_runner_args(parser)
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    if not args.listen.startswith("127."):
-        parser.error("--listen must be a loopback (127.x.y.z) address")
-    binary = Path(args.binary).resolve()
+    catch_signals()
     services = sorted(p.stem for p in DOCS.glob("*.json"))
     if args.only:
         services = [s for s in services if s == args.only]
         if not services:
             parser.error(f"no document docs/openapi/{args.only}.json")
 
-    passed = failed = skipped = 0
-
-    def record(name: str, ok: bool, details: str = "") -> None:
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"PASS {name}", flush=True)
-        else:
-            failed += 1
-            print(f"FAIL {name}", flush=True)
-            if details:
-                print("".join(f"    | {line}\n" for line in details.rstrip("\n").splitlines()), end="")
-            sys.stdout.flush()
+    tally = Tally()
+    record = tally.record
+    skipped = 0
 
     tmp = Path(tempfile.mkdtemp(prefix="oxistack-fuzz-"))
     server: Server | None = None
     try:
-        argv = [
-            str(binary), "up",
-            "--state-dir", str(tmp / "state"),
-            "--listen", args.listen,
-            "--dataplane", "none",
-            "--compute-driver", "fake",
-        ]
-        print(f"== {args.label}: {shlex.join(argv)}", flush=True)
-        if not binary.is_file():
-            record("server: binary exists", False, f"{binary} not found")
-            return finish(args, passed, failed)
-        server = Server(argv, client_env())
-        if not server.wait_ready(READY_TIMEOUT):
-            record(f"server: `oxistack up` prints '{READY_PREFIX}'", False,
-                   "\n".join(server.log_since(0)))
-            return finish(args, passed, failed)
+        server = start_server(tally, args, tmp / "state", client_env())
+        if server is None:
+            return tally.finish(args)
         token, project, endpoints = admin_token(tmp / "state" / "clouds.yaml")
         for service in services:
             if service not in endpoints:
@@ -303,18 +273,18 @@ def main() -> int:
             if server.proc.poll() is not None:
                 record(f"server: still running after fuzzing {service}", False,
                        "\n".join(server.log_since(mark)[-80:]))
-                return finish(args, passed, failed)
+                return tally.finish(args)
         in_time, code = server.stop(STOP_TIMEOUT)
         server = None
         record(f"server: exits cleanly within {STOP_TIMEOUT:.0f} s of SIGTERM",
                in_time and code == 0, f"status {code}")
         if skipped:
             print(f"{skipped} operations skipped by schemathesis (not counted)", flush=True)
-        return finish(args, passed, failed)
+        return tally.finish(args)
     except Terminated as exc:
         print(f"fuzz runner stopped by {exc}", file=sys.stderr)
-        failed += 1
-        return finish(args, passed, failed)
+        tally.failed += 1
+        return tally.finish(args)
     finally:
         if server is not None:
             server.stop(STOP_TIMEOUT)
@@ -322,13 +292,6 @@ def main() -> int:
             print(f"kept state directory {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def finish(args: argparse.Namespace, passed: int, failed: int) -> int:
-    if args.results:
-        Path(args.results).write_text(f"{passed} {failed}\n", encoding="utf-8")
-    print(f"{args.label}: {passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

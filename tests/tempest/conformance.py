@@ -52,14 +52,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "compat"))
 
-# The compat runner already knows how to start and stop one `oxistack up`,
-# and how a signal becomes an exception that still lets cleanup run.
-from run import (  # noqa: E402
+# The runners' shared harness already knows how to start and stop one
+# `oxistack up`, and how a signal becomes an exception that still lets
+# cleanup run.
+from harness import (  # noqa: E402
     READY_TIMEOUT,
     STOP_TIMEOUT,
     Server,
     Terminated,
-    _on_signal,
+    catch_signals,
     client_env,
 )
 
@@ -186,8 +187,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the workspace and state directory")
     args = parser.parse_args()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    catch_signals()
     if not args.listen.startswith("127."):
         parser.error("--listen must be a loopback (127.x.y.z) address")
     binary = Path(args.binary).resolve()

@@ -382,6 +382,7 @@ fn bind_all<'q>(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::testing::TestDir;
     use std::cmp::Ordering;
 
     #[derive(Debug, Clone)]
@@ -392,11 +393,9 @@ mod tests {
         grp: String,
     }
 
-    async fn setup() -> (crate::Db, std::path::PathBuf, Vec<R>) {
-        let dir =
-            std::env::temp_dir().join(format!("oxistack-list-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+    async fn setup() -> (crate::Db, TestDir, Vec<R>) {
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         sqlx::raw_sql(
             "CREATE TABLE list_t (id TEXT PRIMARY KEY, name TEXT, size BIGINT, grp TEXT NOT NULL)",
         )
@@ -484,7 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn keyset_pages_match_a_full_sort() {
-        let (db, dir, rows) = setup().await;
+        let (db, _dir, rows) = setup().await;
         let orders: &[&[(&str, bool)]] = &[
             &[],
             &[("id", false)],
@@ -510,12 +509,11 @@ mod tests {
             }
         }
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn markers_outside_the_list_and_unlimited_lists() {
-        let (db, dir, rows) = setup().await;
+        let (db, _dir, rows) = setup().await;
         let mut q = query(&db, &[("name", true)], Some("x"));
         q.marker(Some("nope"));
         assert!(matches!(
@@ -543,7 +541,6 @@ mod tests {
         some.filter_in("id", &["id01".to_string(), "id02".to_string()]);
         assert_eq!(some.fetch(&db.pool).await.unwrap().rows.len(), 2);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

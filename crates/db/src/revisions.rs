@@ -397,20 +397,13 @@ fn parse(payload: &str) -> (&str, Option<i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing;
+    use crate::testing::TestDir;
     use std::time::Instant;
-
-    fn tempdir() -> std::path::PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("oxistack-rev-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
 
     #[tokio::test]
     async fn bump_creates_and_increments_counters() {
-        let dir = tempdir();
-        let db = testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         assert_eq!(current(&db.pool, "t").await.unwrap(), 0);
         let mut tx = db.begin_write().await.unwrap();
         assert_eq!(tx.bump("t").await.unwrap(), 1);
@@ -425,13 +418,12 @@ mod tests {
         // The migration's identity counter is an ordinary one.
         assert_eq!(current(&db.pool, "identity").await.unwrap(), 1);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn wait_returns_at_once_when_newer() {
-        let dir = tempdir();
-        let db = testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let mut tx = db.begin_write().await.unwrap();
         tx.bump("n").await.unwrap();
         tx.commit().await.unwrap();
@@ -444,13 +436,12 @@ mod tests {
         assert_eq!(v, 1);
         assert!(t.elapsed() < Duration::from_secs(2));
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn wait_times_out_with_the_same_value() {
-        let dir = tempdir();
-        let db = testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let t = Instant::now();
         let v = db
             .revisions()
@@ -461,13 +452,12 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(300));
         assert!(t.elapsed() < Duration::from_secs(3));
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn a_commit_wakes_a_waiter_immediately() {
-        let dir = tempdir();
-        let db = testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let waiter = {
             let db = db.clone();
             tokio::spawn(async move {
@@ -492,13 +482,12 @@ mod tests {
         // Well under the poll interval: the commit woke it.
         assert!(took < POLL_INTERVAL, "took {took:?}");
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn wait_sum_wakes_on_any_of_its_counters() {
-        let dir = tempdir();
-        let db = testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let mut tx = db.begin_write().await.unwrap();
         tx.bump("a").await.unwrap();
         tx.bump("b").await.unwrap();
@@ -527,7 +516,6 @@ mod tests {
             .unwrap();
         assert_eq!(v, 3);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
@@ -535,8 +523,8 @@ mod tests {
         if std::env::var("OXISTACK_TEST_DATABASE_URL").map_or(true, |v| v.is_empty()) {
             return; // PostgreSQL only: SQLite has no listener
         }
-        let dir = tempdir();
-        let url = testing::fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let a = crate::Db::open(&url).await.unwrap();
         let b = crate::Db::open(&url).await.unwrap();
         // Start the listener and let it connect.
@@ -575,7 +563,6 @@ mod tests {
         assert!(took < Duration::from_secs(2), "took {took:?}");
         a.close().await;
         b.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
@@ -600,8 +587,8 @@ mod tests {
 
     #[tokio::test]
     async fn heard_follows_commits_while_the_listener_is_connected() {
-        let dir = tempdir();
-        let url = testing::fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let a = crate::Db::open(&url).await.unwrap();
         let b = crate::Db::open(&url).await.unwrap();
         if !a.is_shared() {
@@ -613,7 +600,6 @@ mod tests {
             assert_eq!(a.revisions().heard("identity"), None);
             a.close().await;
             b.close().await;
-            std::fs::remove_dir_all(&dir).ok();
             return;
         }
         // Seeded from the store when the listener connects: the
@@ -656,15 +642,14 @@ mod tests {
         assert!(back, "heard {:?}", a.revisions().heard("identity"));
         a.close().await;
         b.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn another_handle_on_the_store_is_seen() {
         // A second `Db` on the same store stands for another process: on
         // PostgreSQL its bump arrives by NOTIFY, on SQLite by the poll.
-        let dir = tempdir();
-        let url = testing::fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let a = crate::Db::open(&url).await.unwrap();
         let b = crate::Db::open(&url).await.unwrap();
         let waiter = {
@@ -696,6 +681,5 @@ mod tests {
         }
         a.close().await;
         b.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

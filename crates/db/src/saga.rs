@@ -372,6 +372,7 @@ pub async fn resume_all<C: Send + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestDir;
     use std::sync::Mutex;
 
     /// Records every action and undo, so a test can check exactly which
@@ -424,13 +425,6 @@ mod tests {
         )
     }
 
-    fn tempdir() -> std::path::PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("oxistack-saga-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     async fn rows(db: &Db) -> i64 {
         sqlx::query("SELECT COUNT(*) AS n FROM sagas")
             .fetch_one(&db.pool)
@@ -441,8 +435,8 @@ mod tests {
 
     #[tokio::test]
     async fn runs_every_step_and_forgets_the_saga() {
-        let dir = tempdir();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let log = Log::default();
         let state = saga()
             .run(&db, &log, "s1", serde_json::json!({"x": 1}))
@@ -456,13 +450,12 @@ mod tests {
         );
         assert_eq!(rows(&db).await, 0);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn a_failure_at_each_step_undoes_exactly_the_completed_ones_in_reverse() {
-        let dir = tempdir();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let names = ["a", "b", "c"];
         for i in 0..3 {
             let log = Log::default();
@@ -481,13 +474,12 @@ mod tests {
             assert_eq!(rows(&db).await, 0);
         }
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn a_crash_going_forward_is_unwound_on_restart() {
-        let dir = tempdir();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         for i in 0..3 {
             let log = Log::default();
             let err = saga()
@@ -515,13 +507,12 @@ mod tests {
             assert_eq!(rows(&db).await, 0);
         }
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn a_crash_going_forward_continues_when_the_saga_says_so() {
-        let dir = tempdir();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let log = Log::default();
         let s = saga().with_recovery(Recovery::Continue);
         s.clone()
@@ -537,7 +528,6 @@ mod tests {
         assert_eq!(log.take(), ["do b", "do c"]);
         assert_eq!(rows(&db).await, 0);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     struct FailingUndo(Mutex<u32>);
@@ -564,8 +554,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_undo_that_fails_is_finished_by_resume() {
-        let dir = tempdir();
-        let db = crate::testing::fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let log = Log::default();
         let s: Saga<Log> = Saga::new(
             "flaky",
@@ -593,6 +583,5 @@ mod tests {
         assert_eq!(log.take(), ["undo flaky", "undo a done"]);
         assert_eq!(rows(&db).await, 0);
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,9 +1,48 @@
 //! Test helpers: a fresh store on SQLite in a temporary file, or on
 //! PostgreSQL when `OXISTACK_TEST_DATABASE_URL` names a server (each call
 //! then gets its own new database on it, dropped by nobody: the test
-//! command throws the whole cluster away).
+//! command throws the whole cluster away), and [`TestDir`], the temporary
+//! directory a test's store lives in.
 
 use crate::{Db, DbError};
+use std::path::{Path, PathBuf};
+
+/// A new temporary directory for one test (its SQLite store, keys, …),
+/// removed with everything in it when dropped, so a test that fails
+/// midway leaves nothing behind either.
+#[derive(Debug)]
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    pub fn new() -> std::io::Result<TestDir> {
+        let path =
+            std::env::temp_dir().join(format!("oxistack-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TestDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The URL of a fresh store kept in this directory ([`fresh_url`]).
+    pub async fn fresh_url(&self) -> Result<String, DbError> {
+        fresh_url(&self.0).await
+    }
+
+    /// A fresh store kept in this directory ([`fresh`]).
+    pub async fn fresh(&self) -> Result<Db, DbError> {
+        fresh(&self.0).await
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        // Nothing to do about a directory that will not go: the system's
+        // temporary directory is cleaned eventually.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// The URL of a new, empty database for one test. `dir` holds the SQLite
 /// file when no PostgreSQL server is configured.
@@ -61,8 +100,8 @@ mod tests {
 
     #[tokio::test]
     async fn migrations_apply_and_are_idempotent() {
-        let dir = tempdir();
-        let url = fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let db = Db::open(&url).await.unwrap();
         assert_eq!(versions(&db).await, all_versions());
         // A binary from before the per-service sequences sees a version it
@@ -80,13 +119,12 @@ mod tests {
         let db = Db::open(&url).await.unwrap();
         assert_eq!(versions(&db).await, all_versions());
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn refuses_a_newer_schema() {
-        let dir = tempdir();
-        let url = fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let db = Db::open(&url).await.unwrap();
         sqlx::query(
             "INSERT INTO service_migrations (service, version, name, applied_at) \
@@ -101,13 +139,12 @@ mod tests {
             Err(DbError::TooNew { service, .. }) => assert_eq!(service, "image"),
             other => panic!("expected TooNew, got {other:?}"),
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn refuses_a_service_it_does_not_know() {
-        let dir = tempdir();
-        let url = fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         let db = Db::open(&url).await.unwrap();
         sqlx::query(
             "INSERT INTO service_migrations (service, version, name, applied_at) \
@@ -121,7 +158,6 @@ mod tests {
             Err(DbError::TooNew { service, .. }) => assert_eq!(service, "future-service"),
             other => panic!("expected TooNew, got {other:?}"),
         }
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// A database made by a binary with the one global sequence (versions
@@ -130,8 +166,8 @@ mod tests {
     /// applied again (a second `CREATE TABLE` would fail the start).
     #[tokio::test]
     async fn adopts_a_database_from_the_global_sequence() {
-        let dir = tempdir();
-        let url = fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         {
             sqlx::any::install_default_drivers();
             let connect = if url.starts_with("sqlite:") {
@@ -197,13 +233,12 @@ mod tests {
         let db = Db::open(&url).await.unwrap();
         assert_eq!(versions(&db).await, all_versions());
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
     async fn refuses_a_global_version_it_never_had() {
-        let dir = tempdir();
-        let url = fresh_url(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let url = dir.fresh_url().await.unwrap();
         {
             sqlx::any::install_default_drivers();
             let connect = if url.starts_with("sqlite:") {
@@ -227,7 +262,6 @@ mod tests {
             sqlx::Connection::close(conn).await.unwrap();
         }
         assert!(matches!(Db::open(&url).await, Err(DbError::TooNew { .. })));
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]
@@ -235,8 +269,8 @@ mod tests {
         if std::env::var("OXISTACK_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
             return; // the snapshot is SQLite's; PostgreSQL runs the same files
         }
-        let dir = tempdir();
-        let db = fresh(&dir).await.unwrap();
+        let dir = TestDir::new().unwrap();
+        let db = dir.fresh().await.unwrap();
         let rows = sqlx::query(
             "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' \
              ORDER BY type DESC, name",
@@ -260,12 +294,5 @@ mod tests {
             "schema drifted: rerun with OXISTACK_BLESS=1 and review the diff"
         );
         db.close().await;
-        std::fs::remove_dir_all(&dir).ok();
-    }
-
-    fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("oxistack-db-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
     }
 }

@@ -571,9 +571,8 @@ async fn serve(
 
 #[tokio::test]
 async fn the_agent_waits_out_a_controller_restart_and_converges() {
-    let dir = std::env::temp_dir().join(format!("oxistack-nodes-{}", common::ids::hex_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = db::testing::fresh(&dir).await.unwrap();
+    let dir = db::testing::TestDir::new().unwrap();
+    let db = dir.fresh().await.unwrap();
     // A free port on our address, closed again: the controller is away.
     let addr = tokio::net::TcpListener::bind((LISTEN, 0))
         .await
@@ -655,16 +654,14 @@ async fn the_agent_waits_out_a_controller_restart_and_converges() {
     stop2.send(()).unwrap();
     srv2.await.unwrap().unwrap();
     db.close().await;
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A service's internal routes answer only the named node's own token,
 /// and a node's status report reaches the services' parts.
 #[tokio::test]
 async fn service_routes_take_node_credentials_and_reports_reach_services() {
-    let dir = std::env::temp_dir().join(format!("oxistack-nodes-{}", common::ids::hex_id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = db::testing::fresh(&dir).await.unwrap();
+    let dir = db::testing::TestDir::new().unwrap();
+    let db = dir.fresh().await.unwrap();
     let addr = tokio::net::TcpListener::bind((LISTEN, 0))
         .await
         .unwrap()
@@ -747,5 +744,4 @@ async fn service_routes_take_node_credentials_and_reports_reach_services() {
     stop.send(()).unwrap();
     srv.await.unwrap().unwrap();
     db.close().await;
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -170,7 +170,7 @@ async fn list(
     operation_id = "app_creds_create",
     tag = "app_creds",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = AppCredCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = AppCredEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -344,4 +344,51 @@ async fn delete_rule(
 ) -> Result<StatusCode> {
     id.delete_access_rule(&ctx, &uid, &rid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v3/users/{id}/application_credentials` body:
+/// `{"application_credential": …}`, read as `app::app_creds::AppCredInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct AppCredCreateRequest {
+    pub application_credential: AppCredCreate,
+}
+
+/// A new application credential, for the token's project; no other
+/// attribute is accepted.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppCredCreate {
+    pub name: String,
+    pub description: Option<String>,
+    /// Generated (and shown once, in the reply) when absent.
+    pub secret: Option<String>,
+    /// An ISO 8601 timestamp in the future; never expires when absent.
+    pub expires_at: Option<String>,
+    /// A subset of the token's roles; all of them when absent or empty.
+    pub roles: Option<Vec<crate::app::app_creds::RoleSel>>,
+    /// Whether the credential may create further application credentials
+    /// and trusts.
+    pub unrestricted: Option<bool>,
+    pub access_rules: Option<Vec<AccessRuleRequest>>,
+    /// Only null: system-scoped application credentials are not supported.
+    pub system: Option<Value>,
+    /// The token's project, if given.
+    pub project_id: Option<String>,
+}
+
+/// One access rule of a new application credential: an existing rule of
+/// the user by `id`, or `service`, `method` and `path`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct AccessRuleRequest {
+    #[serde(default)]
+    pub id: String,
+    /// The service type the rule is for, 1 to 64 characters.
+    #[serde(default)]
+    pub service: String,
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`.
+    #[serde(default)]
+    pub method: String,
+    /// The request path, starting with `/`, at most 225 characters.
+    #[serde(default)]
+    pub path: String,
 }

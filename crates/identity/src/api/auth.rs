@@ -319,7 +319,7 @@ fn nocatalog(q: &QueryMap) -> Result<bool> {
     path = "/v3/auth/tokens",
     operation_id = "auth_issue",
     tag = "auth",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = AuthRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = TokenBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),

@@ -205,7 +205,7 @@ async fn list_regions(
     path = "/v3/regions",
     operation_id = "catalog_create_region",
     tag = "catalog",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RegionRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -230,7 +230,7 @@ async fn create_region(
     operation_id = "catalog_put_region",
     tag = "catalog",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RegionRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -278,7 +278,7 @@ async fn show_region(
     operation_id = "catalog_update_region",
     tag = "catalog",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RegionRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = RegionEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -350,7 +350,7 @@ async fn list_services(
     path = "/v3/services",
     operation_id = "catalog_create_service",
     tag = "catalog",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ServiceCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ServiceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -397,7 +397,7 @@ async fn show_service(
     operation_id = "catalog_update_service",
     tag = "catalog",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ServiceUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = ServiceEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -469,7 +469,7 @@ async fn list_endpoints(
     path = "/v3/endpoints",
     operation_id = "catalog_create_endpoint",
     tag = "catalog",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = EndpointCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = EndpointEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -516,7 +516,7 @@ async fn show_endpoint(
     operation_id = "catalog_update_endpoint",
     tag = "catalog",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = EndpointUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = EndpointEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -553,4 +553,113 @@ async fn delete_endpoint(
 ) -> Result<StatusCode> {
     id.delete_endpoint(&ctx, &eid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v3/regions`, `PUT` and `PATCH /v3/regions/{id}` body:
+/// `{"region": …}`, read as `app::catalog::RegionInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RegionRequest {
+    pub region: RegionFields,
+}
+
+/// A region's attributes; none is required.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RegionFields {
+    /// With `POST`, the id to give the region (generated when absent);
+    /// with `PUT`, equal to the id in the path if given; `PATCH` ignores it.
+    pub id: Option<String>,
+    pub description: Option<String>,
+    /// Null clears it.
+    pub parent_region_id: Option<String>,
+    /// Any other attribute is stored with the region and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /v3/services` body: `{"service": …}`, read as
+/// `app::catalog::ServiceInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ServiceCreateRequest {
+    pub service: ServiceCreate,
+}
+
+/// A new service.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ServiceCreate {
+    /// The service type (`compute`, `identity`, …).
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// Any other attribute is stored with the service and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH /v3/services/{id}` body: `{"service": …}`, read as
+/// `app::catalog::ServiceInput`; only the attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ServiceUpdateRequest {
+    pub service: ServiceUpdate,
+}
+
+/// The attributes of a service to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ServiceUpdate {
+    #[serde(rename = "type")]
+    pub service_type: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// Any other attribute is stored with the service and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /v3/endpoints` body: `{"endpoint": …}`, read as
+/// `app::catalog::EndpointInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointCreateRequest {
+    pub endpoint: EndpointCreate,
+}
+
+/// A new endpoint.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointCreate {
+    pub service_id: String,
+    /// `public`, `internal` or `admin`.
+    pub interface: String,
+    /// An http(s) URL.
+    pub url: String,
+    pub region_id: Option<String>,
+    /// Deprecated alias of `region_id`, still sent by old clients.
+    pub region: Option<String>,
+    pub enabled: Option<bool>,
+    /// Any other attribute is stored with the endpoint and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH /v3/endpoints/{id}` body: `{"endpoint": …}`, read as
+/// `app::catalog::EndpointInput`; only the attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointUpdateRequest {
+    pub endpoint: EndpointUpdate,
+}
+
+/// The attributes of an endpoint to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointUpdate {
+    pub service_id: Option<String>,
+    pub interface: Option<String>,
+    pub url: Option<String>,
+    /// Null clears it.
+    pub region_id: Option<String>,
+    /// Deprecated alias of `region_id`.
+    pub region: Option<String>,
+    pub enabled: Option<bool>,
+    /// Any other attribute is stored with the endpoint and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

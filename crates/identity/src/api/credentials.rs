@@ -163,7 +163,7 @@ async fn list(
     path = "/v3/credentials",
     operation_id = "credentials_create",
     tag = "credentials",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = CredentialCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -209,7 +209,7 @@ async fn show(
     operation_id = "credentials_update",
     tag = "credentials",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = CredentialUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = CredentialEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -360,7 +360,7 @@ async fn delete_ec2(
     path = "/v3/ec2tokens",
     operation_id = "credentials_ec2tokens",
     tag = "credentials",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = Ec2TokensRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = super::auth::TokenBody),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -386,4 +386,58 @@ async fn ec2tokens(S(id): State, JsonBody(body): JsonBody<Value>) -> Result<Resp
     let v = HeaderValue::from_str(&issued.token).map_err(Error::internal)?;
     r.headers_mut().insert("x-subject-token", v);
     Ok(r)
+}
+
+/// `POST` body: `{"credential": …}`, read as `app::credentials::CredentialInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct CredentialCreateRequest {
+    pub credential: CredentialCreate,
+}
+
+/// A new credential.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct CredentialCreate {
+    /// The credential itself, serialized; for `ec2` a JSON object with
+    /// `access` and `secret`.
+    pub blob: String,
+    /// `ec2`, `totp`, `cert` or another type.
+    #[serde(rename = "type")]
+    pub cred_type: String,
+    pub user_id: String,
+    /// Required for `ec2` credentials.
+    pub project_id: Option<String>,
+    /// Any other attribute is stored with the credential and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"credential": …}`, read as `app::credentials::CredentialInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct CredentialUpdateRequest {
+    pub credential: CredentialUpdate,
+}
+
+/// The attributes of a credential to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct CredentialUpdate {
+    pub blob: Option<String>,
+    #[serde(rename = "type")]
+    pub cred_type: Option<String>,
+    pub user_id: Option<String>,
+    /// Null clears it.
+    pub project_id: Option<String>,
+    /// Any other attribute is stored with the credential and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /v3/ec2tokens` body: the signed request under `credentials`, or
+/// under `ec2Credentials` as older clients send it; one of them is
+/// required (`credentials` is read first).
+#[derive(serde::Deserialize, ToSchema)]
+pub struct Ec2TokensRequest {
+    pub credentials: Option<SignedRequest>,
+    #[serde(rename = "ec2Credentials")]
+    pub ec2_credentials: Option<SignedRequest>,
 }

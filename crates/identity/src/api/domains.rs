@@ -114,7 +114,7 @@ async fn list(
     path = "/v3/domains",
     operation_id = "domains_create",
     tag = "domains",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = DomainCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = DomainEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -162,7 +162,7 @@ async fn show(
     operation_id = "domains_update",
     tag = "domains",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = DomainUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = DomainEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -226,4 +226,42 @@ mod tests {
         assert_eq!(v["links"]["self"], "http://h/v3/domains/d1");
         assert_eq!(v["tags"], serde_json::json!([]));
     }
+}
+
+/// `POST` body: `{"domain": …}`, read as `app::domains::DomainInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct DomainCreateRequest {
+    pub domain: DomainCreate,
+}
+
+/// A new domain.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct DomainCreate {
+    pub name: String,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// The id to give the domain, generated when absent.
+    pub id: Option<String>,
+    /// Any other attribute is stored with the domain and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"domain": …}`, read as `app::domains::DomainInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct DomainUpdateRequest {
+    pub domain: DomainUpdate,
+}
+
+/// The attributes of a domain to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct DomainUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub id: Option<String>,
+    /// Any other attribute is stored with the domain and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

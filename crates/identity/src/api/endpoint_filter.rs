@@ -243,7 +243,7 @@ async fn list_groups(
     path = "/v3/OS-EP-FILTER/endpoint_groups",
     operation_id = "endpoint_filter_create_group",
     tag = "endpoint_filter",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = EndpointGroupCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = EndpointGroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -307,7 +307,7 @@ async fn head_group(S(id): State, Auth(ctx): Auth, Path(gid): Path<String>) -> R
     operation_id = "endpoint_filter_update_group",
     tag = "endpoint_filter",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = EndpointGroupUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = EndpointGroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -456,4 +456,48 @@ async fn endpoint_projects(
 ) -> Result<Json<AssociatedProjects>> {
     let ps = id.endpoint_projects(&ctx, &eid).await?;
     Ok(Json(projects(&ps, &base, &uri)))
+}
+
+/// `POST /v3/OS-EP-FILTER/endpoint_groups` body: `{"endpoint_group": …}`,
+/// read as `app::endpoint_filter::GroupInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointGroupCreateRequest {
+    pub endpoint_group: EndpointGroupCreate,
+}
+
+/// A new endpoint group.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointGroupCreate {
+    pub name: String,
+    pub description: Option<String>,
+    pub filters: EndpointGroupFilters,
+}
+
+/// `PATCH /v3/OS-EP-FILTER/endpoint_groups/{id}` body:
+/// `{"endpoint_group": …}`, read as `app::endpoint_filter::GroupInput`;
+/// only the attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointGroupUpdateRequest {
+    pub endpoint_group: EndpointGroupUpdate,
+}
+
+/// The attributes of an endpoint group to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct EndpointGroupUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub filters: Option<EndpointGroupFilters>,
+}
+
+/// The endpoint attributes a group matches: at least one, each a string;
+/// an endpoint belongs to the group when it matches all of them.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointGroupFilters {
+    #[serde(default)]
+    pub interface: String,
+    #[serde(default)]
+    pub service_id: String,
+    #[serde(default)]
+    pub region_id: String,
 }

@@ -97,7 +97,7 @@ async fn list(
     path = "/v3/groups",
     operation_id = "groups_create",
     tag = "groups",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = GroupCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = GroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -145,7 +145,7 @@ async fn show(
     operation_id = "groups_update",
     tag = "groups",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = GroupUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = GroupEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -276,4 +276,39 @@ async fn remove(
     id.group_membership(&ctx, &gid, &uid, Membership::Remove)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST` body: `{"group": …}`, read as `app::groups::GroupInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct GroupCreateRequest {
+    pub group: GroupCreate,
+}
+
+/// A new group.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct GroupCreate {
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    /// Any other attribute is stored with the group and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"group": …}`, read as `app::groups::GroupInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct GroupUpdateRequest {
+    pub group: GroupUpdate,
+}
+
+/// The attributes of a group to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct GroupUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    /// Any other attribute is stored with the group and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

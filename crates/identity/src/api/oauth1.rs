@@ -222,9 +222,18 @@ fn form(pairs: &[(&str, String)]) -> Response {
         .into_response()
 }
 
-#[derive(serde::Deserialize, Default)]
-struct ConsumerInput {
-    description: Option<String>,
+/// A consumer's attributes, on create and update; other attributes are
+/// ignored.
+#[derive(serde::Deserialize, Default, ToSchema)]
+pub struct ConsumerInput {
+    pub description: Option<String>,
+}
+
+/// `POST /v3/OS-OAUTH1/consumers` and `PATCH …/consumers/{id}` body:
+/// `{"consumer": …}`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ConsumerRequest {
+    pub consumer: ConsumerInput,
 }
 
 #[utoipa::path(
@@ -250,7 +259,7 @@ async fn list(S(id): State, Auth(ctx): Auth, BaseUrl(base): BaseUrl) -> Result<J
     path = "/v3/OS-OAUTH1/consumers",
     operation_id = "oauth1_create",
     tag = "oauth1",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConsumerRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ConsumerEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -303,7 +312,7 @@ async fn show(
     operation_id = "oauth1_update",
     tag = "oauth1",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ConsumerRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = ConsumerEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),

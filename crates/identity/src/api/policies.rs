@@ -87,7 +87,7 @@ async fn list(
     path = "/v3/policies",
     operation_id = "policies_create",
     tag = "policies",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = PolicyCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = PolicyEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -133,7 +133,7 @@ async fn show(
     operation_id = "policies_update",
     tag = "policies",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = PolicyUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = PolicyEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -166,4 +166,41 @@ async fn update(
 async fn delete(S(id): State, Auth(ctx): Auth, Path(pid): Path<String>) -> Result<StatusCode> {
     id.delete_policy(&ctx, &pid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST` body: `{"policy": …}`, read as `app::policies::PolicyInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct PolicyCreateRequest {
+    pub policy: PolicyCreate,
+}
+
+/// A new policy.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct PolicyCreate {
+    /// The serialized policy.
+    pub blob: String,
+    /// The MIME type of the blob.
+    #[serde(rename = "type")]
+    pub policy_type: String,
+    /// Any other attribute is stored with the policy and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"policy": …}`, read as `app::policies::PolicyInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct PolicyUpdateRequest {
+    pub policy: PolicyUpdate,
+}
+
+/// The attributes of a policy to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct PolicyUpdate {
+    pub blob: Option<String>,
+    #[serde(rename = "type")]
+    pub policy_type: Option<String>,
+    /// Any other attribute is stored with the policy and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

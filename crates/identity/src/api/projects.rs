@@ -154,7 +154,7 @@ async fn list(
     path = "/v3/projects",
     operation_id = "projects_create",
     tag = "projects",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ProjectCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ProjectEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -214,7 +214,7 @@ async fn show(
     operation_id = "projects_update",
     tag = "projects",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = ProjectUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = ProjectEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -389,4 +389,50 @@ async fn delete_tag(
 ) -> Result<StatusCode> {
     id.delete_project_tag(&ctx, &pid, &tag).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST` body: `{"project": …}`, read as `app::projects::ProjectInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ProjectCreateRequest {
+    pub project: ProjectCreate,
+}
+
+/// A new project.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ProjectCreate {
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    /// Whether the project is itself a domain.
+    pub is_domain: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the project and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"project": …}`, read as `app::projects::ProjectInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ProjectUpdateRequest {
+    pub project: ProjectUpdate,
+}
+
+/// The attributes of a project to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct ProjectUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub is_domain: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the project and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

@@ -164,7 +164,7 @@ async fn list(
     path = "/v3/roles",
     operation_id = "roles_create",
     tag = "roles",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RoleCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = RoleEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -212,7 +212,7 @@ async fn show(
     operation_id = "roles_update",
     tag = "roles",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = RoleUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = RoleEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -398,4 +398,42 @@ async fn inferences(
             .collect(),
         links: ListLinks::only_self(format!("{base}/v3/role_inferences")),
     }))
+}
+
+/// `POST` body: `{"role": …}`, read as `app::roles::RoleInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RoleCreateRequest {
+    pub role: RoleCreate,
+}
+
+/// A new role.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RoleCreate {
+    pub name: String,
+    /// Set for a domain-specific role.
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the role and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"role": …}`, read as `app::roles::RoleInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RoleUpdateRequest {
+    pub role: RoleUpdate,
+}
+
+/// The attributes of a role to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct RoleUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the role and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

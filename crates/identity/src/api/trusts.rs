@@ -170,7 +170,7 @@ async fn list(
     path = "/v3/OS-TRUST/trusts",
     operation_id = "trusts_create",
     tag = "trusts",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = TrustCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = TrustEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -279,4 +279,11 @@ async fn check_role(
         .find(|r| r.id == rid)
         .ok_or_else(|| Error::not_found(format!("Could not find role: {rid}.")))?;
     Ok(Json(TrustRoleEnvelope { role }))
+}
+
+/// `POST /v3/OS-TRUST/trusts` body: `{"trust": …}`; the trust is the
+/// parsed [`TrustInput`] itself, other attributes kept as extra ones.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct TrustCreateRequest {
+    pub trust: TrustInput,
 }

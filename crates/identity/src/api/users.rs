@@ -114,7 +114,7 @@ async fn list(
     path = "/v3/users",
     operation_id = "users_create",
     tag = "users",
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = UserCreateRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = UserEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -162,7 +162,7 @@ async fn show(
     operation_id = "users_update",
     tag = "users",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = UserUpdateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "OK", body = UserEnvelope),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -204,7 +204,7 @@ async fn delete(S(id): State, Auth(ctx): Auth, Path(uid): Path<String>) -> Resul
     operation_id = "users_change_password",
     tag = "users",
     params(("id" = String, Path)),
-    request_body(content = serde_json::Value, content_type = "application/json"),
+    request_body(content = PasswordChangeRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "No Content"),
         (status = 400, description = "Bad request", body = super::ErrorBody), (status = 401, description = "Authentication required", body = super::ErrorBody), (status = 403, description = "Forbidden", body = super::ErrorBody), (status = 404, description = "Not found", body = super::ErrorBody), (status = 409, description = "Conflict", body = super::ErrorBody),
@@ -287,4 +287,54 @@ async fn projects(
         &q,
     )
     .map(|p| Json(p.into()))
+}
+
+/// `POST` body: `{"user": …}`, read as `app::users::UserInput`.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct UserCreateRequest {
+    pub user: UserCreate,
+}
+
+/// A new user.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct UserCreate {
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub password: Option<String>,
+    pub enabled: Option<bool>,
+    pub default_project_id: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the user and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `PATCH` body: `{"user": …}`, read as `app::users::UserInput`; only the
+/// attributes given change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct UserUpdateRequest {
+    pub user: UserUpdate,
+}
+
+/// The attributes of a user to change.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub domain_id: Option<String>,
+    /// Null removes the password.
+    pub password: Option<String>,
+    pub enabled: Option<bool>,
+    /// Null clears it.
+    pub default_project_id: Option<String>,
+    pub options: Option<Map<String, Value>>,
+    /// Any other attribute is stored with the user and shown back.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `POST /v3/users/{id}/password` body: `{"user": …}`, the new and the
+/// original password; no token is needed.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct PasswordChangeRequest {
+    pub user: PasswordChange,
 }

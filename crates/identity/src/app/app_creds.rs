@@ -3,13 +3,14 @@
 //! from a project-scoped token; a restricted credential's token may not
 //! create or delete credentials.
 
+use super::policy_target::{PolicyTarget, Ref};
 use super::{validate_name, Identity};
 use crate::db::app_creds::AppCred;
 use common::context::{AuthContext, Scope};
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +26,7 @@ pub struct AppCredInput {
     pub project_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct RoleSel {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -36,8 +37,8 @@ fn not_found(id: &str) -> Error {
 }
 
 impl Identity {
-    fn owner_target(user_id: &str) -> Value {
-        json!({"user_id": user_id, "target": {"user": {"id": user_id}}})
+    fn owner_target(user_id: &str) -> PolicyTarget {
+        PolicyTarget::none().user_id(user_id).user(Ref::id(user_id))
     }
 
     fn forbid_restricted(ctx: &AuthContext, snap: &super::snapshot::Snapshot) -> Result<()> {

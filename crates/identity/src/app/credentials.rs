@@ -9,13 +9,14 @@
 //! so `/v3/ec2tokens` finds it from the access key alone.
 
 use super::domains::strip_readonly;
+use super::policy_target::{PolicyTarget, Ref};
 use super::Identity;
 use crate::db::credentials::StoredCredential;
 use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Deserialize, Default)]
@@ -53,8 +54,18 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn target(user_id: &str) -> Value {
-    json!({"target": {"credential": {"user_id": user_id}}, "user_id": user_id})
+fn target(user_id: &str) -> PolicyTarget {
+    PolicyTarget::none().credential_of(user_id).user_id(user_id)
+}
+
+/// The blob of a new EC2 credential, as Keystone's `ec2tokens` reads it:
+/// `trust_id` is written as null (no delegation), so a later blob update
+/// is held to the same.
+#[derive(Serialize)]
+struct Ec2Blob<'a> {
+    access: &'a str,
+    secret: &'a str,
+    trust_id: Option<&'a str>,
 }
 
 impl Identity {
@@ -168,7 +179,7 @@ impl Identity {
         ctx: &AuthContext,
         q: &QueryMap,
     ) -> Result<Page<Credential>> {
-        let sees_all = self.check(ctx, "identity:list_credentials", &json!({}));
+        let sees_all = self.check(ctx, "identity:list_credentials", PolicyTarget::none());
         let filter = crate::db::credentials::CredentialFilter {
             user_id: q.get("user_id"),
             owner: (!sees_all).then_some(ctx.user_id.as_str()),
@@ -301,7 +312,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:ec2_create_credential",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let snap = self.view().await?;
         if !snap.users.contains_key(user_id) {
@@ -314,7 +325,11 @@ impl Identity {
         }
         let access = common::ids::hex_id();
         let secret = common::ids::hex_id();
-        let blob = json!({"access": access, "secret": secret, "trust_id": null}).to_string();
+        let blob = serde_json::to_string(&Ec2Blob {
+            access: &access,
+            secret: &secret,
+            trust_id: None,
+        })?;
         let stored = StoredCredential {
             id: ec2_id(&access),
             user_id: user_id.to_string(),
@@ -341,7 +356,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:ec2_list_credentials",
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )?;
         let filter = crate::db::credentials::CredentialFilter {
             user_id: Some(user_id),
@@ -366,7 +381,7 @@ impl Identity {
         self.enforce(
             ctx,
             action,
-            json!({"user_id": user_id, "target": {"user": {"id": user_id}}}),
+            PolicyTarget::none().user_id(user_id).user(Ref::id(user_id)),
         )
         .map_err(|_| nf())?;
         let c = crate::db::credentials::get(&self.db.pool, &ec2_id(access))

@@ -17,7 +17,8 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The request a client signed, as `/v3/ec2tokens` receives it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = Ec2SignedRequest)]
 pub struct SignedRequest {
     pub access: String,
     pub signature: String,

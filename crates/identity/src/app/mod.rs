@@ -31,7 +31,6 @@ use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::policy::Policy;
 use common::{Error, Result};
-use serde_json::Value;
 use snapshot::Snapshot;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -250,21 +249,29 @@ impl Identity {
         })
     }
 
-    /// Checks `action` for the caller against `target` (a
-    /// [`policy_target::PolicyTarget`], or a JSON document of that shape).
+    /// Checks `action` for the caller against `target`.
     pub fn enforce(
         &self,
         ctx: &AuthContext,
         action: &str,
-        target: impl serde::Serialize,
+        target: policy_target::PolicyTarget,
     ) -> Result<()> {
         let target = serde_json::to_value(target)?;
         self.policy
             .enforce(action, &ctx.policy_credentials(), &target)
     }
 
-    pub fn check(&self, ctx: &AuthContext, action: &str, target: &Value) -> bool {
-        self.policy.check(action, &ctx.policy_credentials(), target)
+    /// Whether the caller passes `action` on `target`, for a call that
+    /// narrows what it answers rather than refusing. A target that cannot
+    /// be written down passes nothing.
+    pub fn check(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        target: policy_target::PolicyTarget,
+    ) -> bool {
+        serde_json::to_value(target)
+            .is_ok_and(|t| self.policy.check(action, &ctx.policy_credentials(), &t))
     }
 
     pub(crate) fn dummy_hash(&self) -> &str {

@@ -20,6 +20,8 @@ pub struct PolicyTarget {
     domain_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<TokenOwner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust: Option<TrustRef>,
 }
 
 /// `target.…`: the resources acted on.
@@ -36,6 +38,10 @@ struct Resources {
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<TokenOwner>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    trust: Option<TrustRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential: Option<CredentialOwner>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     domain_id: Option<String>,
 }
 
@@ -46,6 +52,8 @@ impl Resources {
             && unknown(&self.project)
             && unknown(&self.domain)
             && self.token.is_none()
+            && self.trust.is_none()
+            && self.credential.is_none()
             && self.domain_id.is_none()
     }
 }
@@ -98,6 +106,48 @@ struct TokenOwner {
     user_id: String,
 }
 
+/// A credential, by the user owning it.
+#[derive(Debug, Serialize)]
+struct CredentialOwner {
+    user_id: String,
+}
+
+/// A trust, by the users it binds (those known: a list filtered by one
+/// of them names only that one).
+#[derive(Debug, Serialize)]
+pub struct TrustRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trustor_user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trustee_user_id: Option<String>,
+}
+
+impl TrustRef {
+    /// An existing trust from `trustor` to `trustee`.
+    pub fn between(trustor_user_id: &str, trustee_user_id: &str) -> TrustRef {
+        TrustRef {
+            trustor_user_id: Some(trustor_user_id.to_string()),
+            trustee_user_id: Some(trustee_user_id.to_string()),
+        }
+    }
+
+    /// The trusts (or the trust asked for) of this trustor.
+    pub fn trustor(user_id: &str) -> TrustRef {
+        TrustRef {
+            trustor_user_id: Some(user_id.to_string()),
+            trustee_user_id: None,
+        }
+    }
+
+    /// The trusts of this trustee.
+    pub fn trustee(user_id: &str) -> TrustRef {
+        TrustRef {
+            trustor_user_id: None,
+            trustee_user_id: Some(user_id.to_string()),
+        }
+    }
+}
+
 impl PolicyTarget {
     /// No target: the rule looks only at the caller.
     pub fn none() -> PolicyTarget {
@@ -136,6 +186,20 @@ impl PolicyTarget {
         self
     }
 
+    /// `target.trust`: the trust acted on, or the trusts listed.
+    pub fn trust(mut self, t: TrustRef) -> PolicyTarget {
+        self.target.trust = Some(t);
+        self
+    }
+
+    /// `target.credential.user_id`: the credential acted on, by its owner.
+    pub fn credential_of(mut self, user_id: &str) -> PolicyTarget {
+        self.target.credential = Some(CredentialOwner {
+            user_id: user_id.to_string(),
+        });
+        self
+    }
+
     /// `target.domain_id`: the domain a list or grant is confined to.
     pub fn within<'a>(mut self, domain_id: impl Into<Option<&'a str>>) -> PolicyTarget {
         self.target.domain_id = domain_id.into().map(str::to_string);
@@ -159,6 +223,14 @@ impl PolicyTarget {
         self.token = Some(TokenOwner {
             user_id: user_id.to_string(),
         });
+        self
+    }
+
+    /// The flat `trust`: the trust a create request asks for (Keystone
+    /// checks `identity:create_trust` against the request body, whose
+    /// `trust` lands at the top of the target).
+    pub fn trust_requested(mut self, t: TrustRef) -> PolicyTarget {
+        self.trust = Some(t);
         self
     }
 }
@@ -251,6 +323,38 @@ mod tests {
         same(
             PolicyTarget::none().user_id("u").user(Ref::id("u")),
             json!({"user_id": "u", "target": {"user": {"id": "u"}}}),
+        );
+        same(
+            PolicyTarget::none()
+                .project(Ref::owned("p", "d"))
+                .domain_id("d"),
+            json!({"target": {"project": {"id": "p", "domain_id": "d"}}, "domain_id": "d"}),
+        );
+        same(
+            PolicyTarget::none()
+                .project(Ref::in_domain("d"))
+                .domain_id("d"),
+            json!({"target": {"project": {"domain_id": "d"}}, "domain_id": "d"}),
+        );
+        same(
+            PolicyTarget::none().credential_of("u").user_id("u"),
+            json!({"target": {"credential": {"user_id": "u"}}, "user_id": "u"}),
+        );
+        same(
+            PolicyTarget::none().trust(TrustRef::between("a", "b")),
+            json!({"target": {"trust": {"trustor_user_id": "a", "trustee_user_id": "b"}}}),
+        );
+        same(
+            PolicyTarget::none().trust(TrustRef::trustor("a")),
+            json!({"target": {"trust": {"trustor_user_id": "a"}}}),
+        );
+        same(
+            PolicyTarget::none().trust(TrustRef::trustee("b")),
+            json!({"target": {"trust": {"trustee_user_id": "b"}}}),
+        );
+        same(
+            PolicyTarget::none().trust_requested(TrustRef::trustor("a")),
+            json!({"trust": {"trustor_user_id": "a"}}),
         );
     }
 }

@@ -2,13 +2,14 @@
 //! `parent_id`, tags, and no deleting a project that still has children.
 
 use super::domains::{dup, strip_readonly};
+use super::policy_target::{PolicyTarget, Ref};
 use super::{validate_name_max, Identity};
 use crate::db::projects::Project;
 use common::context::{AuthContext, Scope};
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ProjectInput {
@@ -53,8 +54,10 @@ fn validate_tags(tags: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn target(p: &Project) -> Value {
-    json!({"target": {"project": {"id": p.id, "domain_id": p.domain_id}}, "domain_id": p.domain_id})
+fn target(p: &Project) -> PolicyTarget {
+    PolicyTarget::none()
+        .project(Ref::owned(&p.id, &p.domain_id))
+        .domain_id(p.domain_id.as_str())
 }
 
 /// The domain a request acts in when it names none: the token's.
@@ -115,7 +118,9 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:create_project",
-            json!({"target": {"project": {"domain_id": domain_id}}, "domain_id": domain_id}),
+            PolicyTarget::none()
+                .project(Ref::in_domain(domain_id.as_str()))
+                .domain_id(domain_id.as_str()),
         )?;
         if crate::db::domains::get(pool, &domain_id).await?.is_none() {
             return Err(Error::bad_request(format!(
@@ -170,7 +175,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:list_projects",
-            json!({"target": {"domain_id": domain}, "domain_id": domain}),
+            PolicyTarget::none().within(domain).domain_id(domain),
         )?;
         let filter = project_filter(q, scope_domain)?;
         let paging = self.paging(q)?;
@@ -344,7 +349,7 @@ impl Identity {
                 None => Ok((Vec::new(), None)),
             });
         }
-        self.enforce(ctx, "identity:list_domains", json!({}))?;
+        self.enforce(ctx, "identity:list_domains", PolicyTarget::none())?;
         let (name, enabled) = (q.get("name"), q.flag("enabled")?);
         super::listed(crate::db::domains::list_page(&self.db, name, enabled, &paging).await)
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AuthRequest {
     pub auth: AuthBody,
     /// The signed HTTP request, for the `oauth1` method (filled in by the
@@ -22,7 +22,7 @@ pub struct AuthRequest {
     pub oauth: Option<super::oauth1::SignedRequest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AuthBody {
     pub identity: IdentityReq,
     /// An object, or the string `"unscoped"`.
@@ -30,7 +30,7 @@ pub struct AuthBody {
     pub scope: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct IdentityReq {
     pub methods: Vec<String>,
     pub password: Option<PasswordReq>,
@@ -38,12 +38,12 @@ pub struct IdentityReq {
     pub application_credential: Option<AppCredReq>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordReq {
     pub user: UserRef,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct UserRef {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -51,18 +51,18 @@ pub struct UserRef {
     pub password: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, utoipa::ToSchema)]
 pub struct DomainRef {
     pub id: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenReq {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AppCredReq {
     pub id: Option<String>,
     pub name: Option<String>,

@@ -4,6 +4,7 @@
 //! and optionally allowing the trustee to delegate further (redelegation,
 //! bounded by a depth that shrinks at each step).
 
+use super::policy_target::{PolicyTarget, TrustRef};
 use super::snapshot::{Snapshot, Target};
 use super::Identity;
 use crate::db::trusts::Trust;
@@ -12,12 +13,12 @@ use common::context::AuthContext;
 use common::http::{Page, QueryMap};
 use common::{Error, Result};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Keystone's `[trust] max_redelegation_count`.
 const MAX_REDELEGATION: i64 = 3;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TrustInput {
     pub trustor_user_id: String,
     pub trustee_user_id: String,
@@ -38,8 +39,8 @@ fn not_found(id: &str) -> Error {
     Error::not_found(format!("Could not find trust: {id}."))
 }
 
-fn target(t: &Trust) -> Value {
-    json!({"target": {"trust": {"trustor_user_id": t.trustor_user_id, "trustee_user_id": t.trustee_user_id}}})
+fn target(t: &Trust) -> PolicyTarget {
+    PolicyTarget::none().trust(TrustRef::between(&t.trustor_user_id, &t.trustee_user_id))
 }
 
 impl Identity {
@@ -47,7 +48,7 @@ impl Identity {
         self.enforce(
             ctx,
             "identity:create_trust",
-            json!({"trust": {"trustor_user_id": input.trustor_user_id}}),
+            PolicyTarget::none().trust_requested(TrustRef::trustor(&input.trustor_user_id)),
         )?;
         let snap = self.view().await?;
         if !snap.users.contains_key(&input.trustee_user_id) {
@@ -205,7 +206,7 @@ impl Identity {
             self.enforce(
                 ctx,
                 "identity:list_trusts_for_trustor",
-                json!({"target": {"trust": {"trustor_user_id": u}}}),
+                PolicyTarget::none().trust(TrustRef::trustor(u)),
             )?;
             crate::db::trusts::TrustFilter {
                 trustor_user_id: Some(u),
@@ -215,14 +216,14 @@ impl Identity {
             self.enforce(
                 ctx,
                 "identity:list_trusts_for_trustee",
-                json!({"target": {"trust": {"trustee_user_id": u}}}),
+                PolicyTarget::none().trust(TrustRef::trustee(u)),
             )?;
             crate::db::trusts::TrustFilter {
                 trustor_user_id: None,
                 trustee_user_id: Some(u),
             }
         } else {
-            self.enforce(ctx, "identity:list_trusts", json!({}))?;
+            self.enforce(ctx, "identity:list_trusts", PolicyTarget::none())?;
             crate::db::trusts::TrustFilter::default()
         };
         let paging = self.paging(q)?;

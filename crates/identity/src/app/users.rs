@@ -26,7 +26,7 @@ pub struct UserInput {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     pub password: String,
     pub original_password: String,

@@ -1,13 +1,13 @@
-//! `/v2/metadefs/namespaces`, `/v2/metadefs/namespaces/{ns}` (and the
-//! delete-all calls on its objects, properties and tags), the namespace's
-//! resource type associations and `/v2/metadefs/resource_types`.
+//! `/v2/metadefs/namespaces`, `/v2/metadefs/namespaces/{ns}`, the
+//! namespace's resource type associations and `/v2/metadefs/resource_types`.
 
+use super::metadef_items::ItemView;
 use super::metadef_objects::ObjectBody;
 use super::metadef_properties::definitions;
 use super::metadef_tags::TagName;
 use super::{GlanceErrors, State};
 use crate::app::metadefs::NamespaceDetail;
-use crate::db::metadefs::{Association, Kind, Namespace};
+use crate::db::metadefs::{Association, Namespace};
 use axum::extract::{Path, State as S};
 use axum::http::{header as h, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -103,14 +103,8 @@ impl From<&NamespaceDetail> for NamespaceBody {
         NamespaceBody {
             resource_type_associations: d.associations.iter().map(AssociationBody::from).collect(),
             properties: definitions(&d.properties),
-            objects: d.objects.iter().map(|o| ObjectBody::new(ns, o)).collect(),
-            tags: d
-                .tags
-                .iter()
-                .map(|t| TagName {
-                    name: t.name.clone(),
-                })
-                .collect(),
+            objects: d.objects.iter().map(|o| ObjectBody::view(ns, o)).collect(),
+            tags: d.tags.iter().map(TagName::from).collect(),
             ..NamespaceBody::from(&d.ns)
         }
     }
@@ -250,17 +244,6 @@ async fn update(
     responses((status = 204), GlanceErrors))]
 async fn remove(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
     g.delete_namespace(&ctx, &ns).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `DELETE …/{objects,properties,tags}` on a namespace.
-pub async fn remove_all(
-    g: &crate::Image,
-    ctx: &common::context::AuthContext,
-    ns: &str,
-    kind: Kind,
-) -> Result<StatusCode> {
-    g.delete_namespace_items(ctx, ns, kind).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

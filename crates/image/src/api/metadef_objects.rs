@@ -1,10 +1,11 @@
 //! `/v2/metadefs/namespaces/{ns}/objects` and `…/objects/{name}`.
 
+use super::metadef_items::{self as items, ItemView};
 use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -46,8 +47,10 @@ pub struct ObjectBody {
     pub schema: String,
 }
 
-impl ObjectBody {
-    pub fn new(ns: &str, o: &Item) -> Self {
+impl ItemView for ObjectBody {
+    const KIND: Kind = Kind::Object;
+
+    fn view(ns: &str, o: &Item) -> Self {
         let field = |k: &str| o.body.get(k).cloned();
         ObjectBody {
             name: o.name.clone(),
@@ -73,12 +76,8 @@ pub struct ObjectList {
     params(("ns" = String, Path)),
     responses((status = 200, body = ObjectList), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<ObjectList>> {
-    let (n, items) = g.list_items(&ctx, &ns, Kind::Object).await?;
     Ok(Json(ObjectList {
-        objects: items
-            .iter()
-            .map(|o| ObjectBody::new(&n.namespace, o))
-            .collect(),
+        objects: items::list(&g, &ctx, &ns).await?,
         schema: "/v2/schemas/metadefs/objects".into(),
     }))
 }
@@ -93,8 +92,7 @@ async fn create(
     Path(ns): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
-    let o = g.create_item(&ctx, &ns, Kind::Object, None, body).await?;
-    Ok((StatusCode::CREATED, Json(ObjectBody::new(&ns, &o))).into_response())
+    items::create::<ObjectBody>(&g, &ctx, &ns, None, body).await
 }
 
 #[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
@@ -105,8 +103,7 @@ async fn show(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<ObjectBody>> {
-    let o = g.get_item(&ctx, &ns, Kind::Object, &name).await?;
-    Ok(Json(ObjectBody::new(&ns, &o)))
+    items::show(&g, &ctx, &ns, &name).await
 }
 
 #[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
@@ -119,8 +116,7 @@ async fn update(
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<ObjectBody>> {
-    let o = g.update_item(&ctx, &ns, Kind::Object, &name, body).await?;
-    Ok(Json(ObjectBody::new(&ns, &o)))
+    items::update(&g, &ctx, &ns, &name, body).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects/{name}", tag = "metadef objects",
@@ -131,13 +127,12 @@ async fn remove(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    g.delete_item(&ctx, &ns, Kind::Object, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
+    items::remove(&g, &ctx, &ns, Kind::Object, &name).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/objects", tag = "metadef objects",
     params(("ns" = String, Path)),
     responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
-    super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Object).await
+    items::remove_all(&g, &ctx, &ns, Kind::Object).await
 }

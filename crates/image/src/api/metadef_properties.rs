@@ -1,10 +1,11 @@
 //! `/v2/metadefs/namespaces/{ns}/properties` and `…/properties/{name}`.
 
+use super::metadef_items::{self as items, ItemView};
 use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -27,7 +28,6 @@ pub fn routes() -> Router<Arc<crate::Image>> {
         )
 }
 
-/// A property: its name beside its definition.
 /// A property definition: its name beside the JSON-schema fragment it
 /// was defined with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,8 +38,10 @@ pub struct PropertyBody {
     pub definition: Map<String, Value>,
 }
 
-impl From<&Item> for PropertyBody {
-    fn from(p: &Item) -> Self {
+impl ItemView for PropertyBody {
+    const KIND: Kind = Kind::Property;
+
+    fn view(_ns: &str, p: &Item) -> Self {
         let mut definition = match &p.body {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
@@ -88,8 +90,7 @@ async fn create(
     Path(ns): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response> {
-    let p = g.create_item(&ctx, &ns, Kind::Property, None, body).await?;
-    Ok((StatusCode::CREATED, Json(PropertyBody::from(&p))).into_response())
+    items::create::<PropertyBody>(&g, &ctx, &ns, None, body).await
 }
 
 #[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
@@ -100,8 +101,7 @@ async fn show(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<PropertyBody>> {
-    let p = g.get_item(&ctx, &ns, Kind::Property, &name).await?;
-    Ok(Json(PropertyBody::from(&p)))
+    items::show(&g, &ctx, &ns, &name).await
 }
 
 #[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
@@ -114,10 +114,7 @@ async fn update(
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<PropertyBody>> {
-    let p = g
-        .update_item(&ctx, &ns, Kind::Property, &name, body)
-        .await?;
-    Ok(Json(PropertyBody::from(&p)))
+    items::update(&g, &ctx, &ns, &name, body).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties/{name}", tag = "metadef properties",
@@ -128,13 +125,12 @@ async fn remove(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    g.delete_item(&ctx, &ns, Kind::Property, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
+    items::remove(&g, &ctx, &ns, Kind::Property, &name).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/properties", tag = "metadef properties",
     params(("ns" = String, Path)),
     responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
-    super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Property).await
+    items::remove_all(&g, &ctx, &ns, Kind::Property).await
 }

@@ -1,6 +1,7 @@
 //! `/v2/metadefs/namespaces/{ns}/tags` (list, bulk create, delete all) and
 //! `…/tags/{name}`.
 
+use super::metadef_items::{self as items, ItemView};
 use super::{GlanceErrors, State};
 use crate::db::metadefs::{Item, Kind};
 use axum::extract::{Path, State as S};
@@ -37,8 +38,10 @@ pub struct TagBody {
     pub updated_at: String,
 }
 
-impl From<&Item> for TagBody {
-    fn from(t: &Item) -> Self {
+impl ItemView for TagBody {
+    const KIND: Kind = Kind::Tag;
+
+    fn view(_ns: &str, t: &Item) -> Self {
         TagBody {
             name: t.name.clone(),
             created_at: iso_seconds(t.created_at),
@@ -59,6 +62,14 @@ pub struct TagName {
     pub name: String,
 }
 
+impl From<&Item> for TagName {
+    fn from(t: &Item) -> Self {
+        TagName {
+            name: t.name.clone(),
+        }
+    }
+}
+
 /// `POST …/tags`: the tags to create (the answer has the same shape).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TagNames {
@@ -69,9 +80,8 @@ pub struct TagNames {
     params(("ns" = String, Path)),
     responses((status = 200, body = TagList), GlanceErrors))]
 async fn list(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<Json<TagList>> {
-    let (_, items) = g.list_items(&ctx, &ns, Kind::Tag).await?;
     Ok(Json(TagList {
-        tags: items.iter().map(TagBody::from).collect(),
+        tags: items::list(&g, &ctx, &ns).await?,
     }))
 }
 
@@ -95,12 +105,7 @@ async fn create_many(
         .unwrap_or(false);
     let tags = g.create_tags(&ctx, &ns, body, append).await?;
     let body = TagNames {
-        tags: tags
-            .iter()
-            .map(|t| TagName {
-                name: t.name.clone(),
-            })
-            .collect(),
+        tags: tags.iter().map(TagName::from).collect(),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -114,10 +119,7 @@ async fn create(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    let t = g
-        .create_item(&ctx, &ns, Kind::Tag, Some(&name), Value::Null)
-        .await?;
-    Ok((StatusCode::CREATED, Json(TagBody::from(&t))).into_response())
+    items::create::<TagBody>(&g, &ctx, &ns, Some(&name), Value::Null).await
 }
 
 #[utoipa::path(get, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
@@ -128,8 +130,7 @@ async fn show(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<Json<TagBody>> {
-    let t = g.get_item(&ctx, &ns, Kind::Tag, &name).await?;
-    Ok(Json(TagBody::from(&t)))
+    items::show(&g, &ctx, &ns, &name).await
 }
 
 #[utoipa::path(put, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
@@ -142,8 +143,7 @@ async fn update(
     Path((ns, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<TagBody>> {
-    let t = g.update_item(&ctx, &ns, Kind::Tag, &name, body).await?;
-    Ok(Json(TagBody::from(&t)))
+    items::update(&g, &ctx, &ns, &name, body).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags/{name}", tag = "metadef tags",
@@ -154,13 +154,12 @@ async fn remove(
     Auth(ctx): Auth,
     Path((ns, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    g.delete_item(&ctx, &ns, Kind::Tag, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
+    items::remove(&g, &ctx, &ns, Kind::Tag, &name).await
 }
 
 #[utoipa::path(delete, path = "/v2/metadefs/namespaces/{ns}/tags", tag = "metadef tags",
     params(("ns" = String, Path)),
     responses((status = 204), GlanceErrors))]
 async fn remove_all(S(g): State, Auth(ctx): Auth, Path(ns): Path<String>) -> Result<StatusCode> {
-    super::metadef_namespaces::remove_all(&g, &ctx, &ns, Kind::Tag).await
+    items::remove_all(&g, &ctx, &ns, Kind::Tag).await
 }

@@ -4,13 +4,15 @@
 //! (`…/file`, `…/stage`, `…/import`), `members`, `schemas`, `discovery`
 //! (`/v2/info/…`), `tasks` (`/v2/tasks…`), and the metadata definitions
 //! as Glance splits them: `metadef_namespaces` (with resource types),
-//! `metadef_objects`, `metadef_properties`, `metadef_tags`.
+//! `metadef_objects`, `metadef_properties`, `metadef_tags`, and what the
+//! last three share, `metadef_items`.
 
 pub mod discovery;
 pub mod errors;
 pub mod image_data;
 pub mod images;
 pub mod members;
+pub mod metadef_items;
 pub mod metadef_namespaces;
 pub mod metadef_objects;
 pub mod metadef_properties;

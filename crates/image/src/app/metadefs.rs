@@ -72,6 +72,41 @@ fn kind_word(kind: Kind) -> &'static str {
     }
 }
 
+/// Glance's policy rules for the calls on one kind of namespace item.
+struct ItemRules {
+    list: &'static str,
+    get: &'static str,
+    add: &'static str,
+    modify: &'static str,
+    delete: &'static str,
+}
+
+fn item_rules(kind: Kind) -> ItemRules {
+    match kind {
+        Kind::Object => ItemRules {
+            list: "get_metadef_objects",
+            get: "get_metadef_object",
+            add: "add_metadef_object",
+            modify: "modify_metadef_object",
+            delete: "delete_metadef_object",
+        },
+        Kind::Property => ItemRules {
+            list: "get_metadef_properties",
+            get: "get_metadef_property",
+            add: "add_metadef_property",
+            modify: "modify_metadef_property",
+            delete: "remove_metadef_property",
+        },
+        Kind::Tag => ItemRules {
+            list: "get_metadef_tags",
+            get: "get_metadef_tag",
+            add: "add_metadef_tag",
+            modify: "modify_metadef_tag",
+            delete: "delete_metadef_tag",
+        },
+    }
+}
+
 fn item_not_found(kind: Kind, ns: &str, name: &str) -> Error {
     Error::not_found(format!(
         "The metadata definition {} with name={name} was not found in namespace={ns}.",
@@ -329,6 +364,18 @@ impl Image {
             Some(ns) if self.ns_visible(ctx, &ns) => Ok(ns),
             _ => Err(namespace_not_found(name)),
         }
+    }
+
+    /// The visible namespace `name` once the caller passes `action` on it.
+    async fn namespace_for(
+        &self,
+        ctx: &AuthContext,
+        name: &str,
+        action: &str,
+    ) -> Result<Namespace> {
+        let ns = self.visible_namespace(ctx, name).await?;
+        self.md_enforce(ctx, action, Some(&ns))?;
+        Ok(ns)
     }
 
     /// The visible namespace `name` after the read rule `action`, which
@@ -710,13 +757,7 @@ impl Image {
         name: &str,
         kind: Kind,
     ) -> Result<(Namespace, Vec<Item>)> {
-        let action = match kind {
-            Kind::Object => "get_metadef_objects",
-            Kind::Property => "get_metadef_properties",
-            Kind::Tag => "get_metadef_tags",
-        };
-        let ns = self.visible_namespace(ctx, name).await?;
-        self.md_enforce(ctx, action, Some(&ns))?;
+        let ns = self.namespace_for(ctx, name, item_rules(kind).list).await?;
         let items = mdb::list_items(&self.db.pool, kind, &ns.id).await?;
         Ok((ns, items))
     }
@@ -728,13 +769,7 @@ impl Image {
         kind: Kind,
         item: &str,
     ) -> Result<Item> {
-        let action = match kind {
-            Kind::Object => "get_metadef_object",
-            Kind::Property => "get_metadef_property",
-            Kind::Tag => "get_metadef_tag",
-        };
-        let ns = self.visible_namespace(ctx, name).await?;
-        self.md_enforce(ctx, action, Some(&ns))?;
+        let ns = self.namespace_for(ctx, name, item_rules(kind).get).await?;
         mdb::get_item(&self.db.pool, kind, &ns.id, item)
             .await?
             .ok_or_else(|| item_not_found(kind, name, item))
@@ -751,24 +786,23 @@ impl Image {
         body: Value,
     ) -> Result<Item> {
         let ns = self.visible_namespace(ctx, name).await?;
-        let (action, (item_name, item_body)) = match kind {
+        let (item_name, item_body) = match kind {
             Kind::Object => {
                 let b = as_object("object", body)?;
                 check_read_only(&b)?;
-                ("add_metadef_object", object_input(&b)?)
+                object_input(&b)?
             }
             Kind::Property => {
                 let b = as_object("property", body)?;
                 check_read_only(&b)?;
-                ("add_metadef_property", property_input(&b)?)
+                property_input(&b)?
             }
             Kind::Tag => {
                 let t = tag.unwrap_or_default();
-                let n = tag_name(&json!({ "name": t }))?;
-                ("add_metadef_tag", (n, Value::Null))
+                (tag_name(&json!({ "name": t }))?, Value::Null)
             }
         };
-        self.md_enforce(ctx, action, Some(&ns))?;
+        self.md_enforce(ctx, item_rules(kind).add, Some(&ns))?;
         let now = self.now();
         let it = Item {
             name: item_name,
@@ -839,15 +873,12 @@ impl Image {
         let schema = kind_word(kind);
         let b = as_object(schema, body)?;
         check_read_only(&b)?;
-        let (action, (new_name, new_body)) = match kind {
-            Kind::Object => ("modify_metadef_object", object_input(&b)?),
-            Kind::Property => ("modify_metadef_property", property_input(&b)?),
-            Kind::Tag => (
-                "modify_metadef_tag",
-                (tag_name(&Value::Object(b.clone()))?, Value::Null),
-            ),
+        let (new_name, new_body) = match kind {
+            Kind::Object => object_input(&b)?,
+            Kind::Property => property_input(&b)?,
+            Kind::Tag => (tag_name(&Value::Object(b.clone()))?, Value::Null),
         };
-        self.md_enforce(ctx, action, Some(&ns))?;
+        self.md_enforce(ctx, item_rules(kind).modify, Some(&ns))?;
         let old = mdb::get_item(&self.db.pool, kind, &ns.id, item)
             .await?
             .ok_or_else(|| item_not_found(kind, name, item))?;
@@ -875,13 +906,9 @@ impl Image {
         kind: Kind,
         item: &str,
     ) -> Result<()> {
-        let ns = self.visible_namespace(ctx, name).await?;
-        let action = match kind {
-            Kind::Object => "delete_metadef_object",
-            Kind::Property => "remove_metadef_property",
-            Kind::Tag => "delete_metadef_tag",
-        };
-        self.md_enforce(ctx, action, Some(&ns))?;
+        let ns = self
+            .namespace_for(ctx, name, item_rules(kind).delete)
+            .await?;
         if ns.protected {
             return Err(Error::forbidden(format!(
                 "Metadata definition {} {item} is protected and cannot be deleted.",

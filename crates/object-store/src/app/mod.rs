@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod acl;
 pub mod auth;
 pub mod bulk;
+pub mod commit;
 pub mod containers;
 pub mod cors;
 pub mod expirer;
@@ -84,6 +85,8 @@ pub struct ObjectStore {
     pub clock: SharedClock,
     pub validator: Arc<dyn common::auth::TokenValidator>,
     pub settings: Settings,
+    /// PUT rows waiting for the next group commit (SQLite).
+    commits: commit::Queue,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -109,6 +112,7 @@ impl ObjectStore {
             clock,
             validator,
             settings,
+            commits: commit::Queue::default(),
         }
     }
 

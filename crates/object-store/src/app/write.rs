@@ -5,7 +5,8 @@
 //! Every object write takes its container's row first (an `UPDATE` of the
 //! counters), then reads what it replaces, writes the object row, moves
 //! the container's and the account's counters and checks the quotas
-//! against them, all in one transaction. On PostgreSQL the container row
+//! against them, all in one transaction (on SQLite, one transaction for
+//! the PUTs that arrive together: [`super::commit`]). On PostgreSQL the container row
 //! lock orders concurrent writes to one container, so the object they
 //! replace is always the one committed last, and its file is removed only
 //! after the commit; on SQLite write transactions are serialised anyway.
@@ -76,6 +77,9 @@ impl ObjectStore {
     /// Makes `row` (its data in `installed`) the object, replacing what
     /// was there; returns the replaced row. With `must_not_exist` an
     /// existing object is 412 (`If-None-Match: *`).
+    ///
+    /// On SQLite the row joins the next group commit ([`super::commit`]);
+    /// on PostgreSQL, where writers run in parallel, it commits alone.
     pub async fn commit(
         &self,
         row: &Object,
@@ -83,36 +87,25 @@ impl ObjectStore {
         reseller: bool,
         must_not_exist: bool,
     ) -> Result<Option<Object>> {
-        let (a, c, n) = (&row.account, &row.container, &row.name);
-        let mut tx = self.db.begin_write().await?;
-        if containers::add_counts(tx.conn(), a, c, 0, 0)
-            .await?
-            .is_none()
-        {
-            return Err(SwiftError::not_found(""));
-        }
-        let old = objects::get(tx.conn(), a, c, n).await?;
-        if must_not_exist && old.as_ref().is_some_and(|o| !self.expired(o)) {
-            return Err(SwiftError::precondition_failed(""));
-        }
-        objects::upsert(tx.conn(), row).await?;
-        let (d_objects, d_bytes) = match &old {
-            Some(o) => (0, row.size - o.size),
-            None => (1, row.size),
+        let put = super::commit::Put {
+            row: row.clone(),
+            installed,
+            reseller,
+            must_not_exist,
         };
-        let cont = containers::add_counts(tx.conn(), a, c, d_objects, d_bytes)
-            .await?
-            .ok_or_else(|| SwiftError::not_found(""))?;
-        let acct = accounts::add_counts(tx.conn(), a, 0, d_objects, d_bytes).await?;
-        quota::check_after(&cont, acct.as_ref(), d_objects, d_bytes, reseller)?;
-        tx.commit().await?;
-        installed.keep();
-        if let Some(o) = &old {
-            if o.file_id != row.file_id {
-                self.data.remove(&o.file_id).await;
-            }
+        if self.db.is_shared() {
+            self.committer().commit_one(put).await
+        } else {
+            self.commits.submit(self.committer(), put).await
         }
-        Ok(old)
+    }
+
+    fn committer(&self) -> super::commit::Committer {
+        super::commit::Committer {
+            db: self.db.clone(),
+            data: self.data.clone(),
+            clock: self.clock.clone(),
+        }
     }
 
     /// Removes the object (only the version whose data is `file_id`, when

@@ -65,6 +65,53 @@ async fn concurrent_writers_of_one_name() {
     s.stop().await;
 }
 
+/// PUTs that arrive together are committed together; one that fails
+/// (`If-None-Match: *` on an existing object) fails alone and the others
+/// still land, with counters and files matching.
+#[tokio::test]
+async fn a_failing_put_among_concurrent_ones_fails_alone() {
+    let s = Swift::start().await;
+    let a = s.admin.clone();
+    assert_eq!(req(&a, "PUT", &s.path("/g"), b"", &[]).await.status, 201);
+    assert_eq!(
+        req(&a, "PUT", &s.path("/g/taken"), b"first", &[])
+            .await
+            .status,
+        201
+    );
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for i in 0..12 {
+            let (a, path) = (a.clone(), s.path(&format!("/g/o{round}-{i}")));
+            tasks.push(tokio::spawn(async move {
+                (201, req(&a, "PUT", &path, b"data", &[]).await.status)
+            }));
+        }
+        for _ in 0..4 {
+            let (a, path) = (a.clone(), s.path("/g/taken"));
+            tasks.push(tokio::spawn(async move {
+                let r = req(&a, "PUT", &path, b"second", &[("if-none-match", "*")]).await;
+                (412, r.status)
+            }));
+        }
+    }
+    for t in tasks {
+        let (want, got) = t.await.unwrap();
+        assert_eq!(got, want);
+    }
+    let r = req(&a, "GET", &s.path("/g/taken"), b"", &[]).await;
+    assert_eq!(&r.bytes[..], b"first");
+    let h = req(&a, "HEAD", &s.path("/g"), b"", &[]).await;
+    assert_eq!(h.header("x-container-object-count").unwrap(), "37");
+    assert_eq!(
+        h.header("x-container-bytes-used").unwrap(),
+        (36 * 4 + 5).to_string()
+    );
+    let dir = object_store::config::data_dir(&s.cloud.config).unwrap();
+    assert_eq!(data_files(&dir), 37, "one file per object, no leftovers");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn container_delete_races_object_put() {
     let s = Swift::start().await;
