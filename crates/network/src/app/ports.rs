@@ -347,7 +347,7 @@ fn security_groups(v: &Value) -> Result<Vec<String>> {
 
 /// oslo's `is_uuid_like`: 32 hex digits, dashes allowed where UUIDs
 /// put them.
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let hex: String = s.chars().filter(|c| *c != '-').collect();
     hex.len() == 32
         && hex.chars().all(|c| c.is_ascii_hexdigit())

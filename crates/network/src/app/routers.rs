@@ -21,7 +21,8 @@ use db::list::{Bind, ListQuery};
 use serde_json::{json, Value};
 
 pub fn not_found(id: &str) -> Error {
-    Error::not_found(format!("Router {id} could not be found.")).with_fault("RouterNotFound")
+    // neutron-lib's RouterNotFound message has no final period.
+    Error::not_found(format!("Router {id} could not be found")).with_fault("RouterNotFound")
 }
 
 const KNOWN: &[&str] = &[
@@ -92,25 +93,31 @@ fn no_gateway(a: &Attrs) -> Result<()> {
     Ok(())
 }
 
-fn subnet_id_of(body: &Value) -> Result<String> {
-    let Some(o) = body.as_object() else {
-        return Err(Error::bad_request(
-            "Bad router request: Either subnet_id or port_id must be specified.",
-        )
-        .with_fault("BadRequest"));
-    };
-    if o.contains_key("port_id") {
-        return Err(invalid_input(
-            "interfaces by port_id are not supported by this server",
-        ));
+/// The `subnet_id` of an interface request, validated in the order of
+/// neutron's `_validate_interface_info`.
+fn subnet_id_of(body: &Value, for_removal: bool) -> Result<String> {
+    let o = body.as_object();
+    let get = |k: &str| o.and_then(|o| o.get(k));
+    let (port, subnet) = (get("port_id"), get("subnet_id"));
+    if port.is_none() && subnet.is_none() {
+        return Err(bad_router("Either subnet_id or port_id must be specified"));
     }
-    match o.get("subnet_id") {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(invalid_input("subnet_id must be a string")),
-        None => Err(Error::bad_request(
-            "Bad router request: Either subnet_id or port_id must be specified.",
-        )
-        .with_fault("BadRequest")),
+    for v in [port, subnet].into_iter().flatten() {
+        if !v.as_str().is_some_and(super::ports::is_uuid) {
+            return Err(bad_router(format!(
+                "'{}' is not a valid UUID",
+                attrs::show(v)
+            )));
+        }
+    }
+    if !for_removal && port.is_some() && subnet.is_some() {
+        return Err(bad_router("Cannot specify both subnet-id and port-id"));
+    }
+    match subnet.and_then(Value::as_str) {
+        Some(s) if port.is_none() => Ok(s.to_string()),
+        _ => Err(invalid_input(
+            "interfaces by port_id are not supported by this server",
+        )),
     }
 }
 
@@ -223,10 +230,14 @@ impl Network {
         self.enforce(ctx, "delete_router", &target(&cur))?;
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
-        if !port_rows::of_device(tx.conn(), id).await?.is_empty() {
-            return Err(
-                Error::conflict(format!("Router {id} still has ports")).with_fault("RouterInUse")
-            );
+        let attached = port_rows::of_device(tx.conn(), id).await?;
+        if !attached.is_empty() {
+            let ids: Vec<&str> = attached.iter().map(|p| p.id.as_str()).collect();
+            return Err(Error::conflict(format!(
+                "Router {id} has ports still attached: {}",
+                ids.join(", ")
+            ))
+            .with_fault("RouterInUse"));
         }
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
@@ -243,7 +254,7 @@ impl Network {
     ) -> Result<InterfaceInfo> {
         let router = self.visible_router(ctx, id).await?;
         self.enforce(ctx, "add_router_interface", &target(&router))?;
-        let subnet_id = subnet_id_of(body)?;
+        let subnet_id = subnet_id_of(body, false)?;
         let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
         let Some(gateway_ip) = subnet.gateway_ip.clone() else {
             return Err(bad_router(
@@ -303,7 +314,7 @@ impl Network {
     ) -> Result<InterfaceInfo> {
         let router = self.visible_router(ctx, id).await?;
         self.enforce(ctx, "remove_router_interface", &target(&router))?;
-        let subnet_id = subnet_id_of(body)?;
+        let subnet_id = subnet_id_of(body, true)?;
         let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;

@@ -125,6 +125,38 @@ async fn routers_and_interfaces_by_subnet() {
     // In use: the router, the interface port, the subnet.
     let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
     assert_error(&r, 409, "RouterInUse");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        format!("Router {rid} has ports still attached: {port_id}")
+    );
+    // Interface requests are checked as neutron's _validate_interface_info.
+    let r = user.put(&add, Some(json!({}))).await.unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Bad router request: Either subnet_id or port_id must be specified."
+    );
+    let r = user
+        .put(&add, Some(json!({"subnet_id": "nope"})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Bad router request: 'nope' is not a valid UUID."
+    );
+    let r = user
+        .put(
+            &add,
+            Some(json!({"subnet_id": s1["id"], "port_id": s1["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Bad router request: Cannot specify both subnet-id and port-id."
+    );
     let r = user
         .delete(&format!("/v2.0/ports/{port_id}"))
         .await
@@ -153,6 +185,10 @@ async fn routers_and_interfaces_by_subnet() {
     assert_eq!(r.status, 204, "{}", r.text);
     let r = admin.get(&format!("/v2.0/routers/{rid}")).await.unwrap();
     assert_error(&r, 404, "RouterNotFound");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        format!("Router {rid} could not be found")
+    );
 }
 
 #[tokio::test]
