@@ -146,6 +146,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "routers",
             sql: include_str!("../migrations/network/0007_routers.sql"),
         },
+        Migration {
+            version: 8,
+            name: "router_gateway",
+            sql: include_str!("../migrations/network/0008_router_gateway.sql"),
+        },
     ],
 };
 

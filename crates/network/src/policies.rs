@@ -137,6 +137,16 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("get_security_group_rule", GET_SG_RULE),
         ("delete_security_group_rule", ADMIN_OR_SG_OWNER),
         ("create_router", ADMIN_OR_PROJECT_MEMBER),
+        ("create_router:external_gateway_info:enable_snat", ADMIN),
+        (
+            "create_router:external_gateway_info:external_fixed_ips",
+            ADMIN,
+        ),
+        ("update_router:external_gateway_info:enable_snat", ADMIN),
+        (
+            "update_router:external_gateway_info:external_fixed_ips",
+            ADMIN,
+        ),
         ("get_router", ADMIN_OR_PROJECT_READER),
         ("update_router", ADMIN_OR_PROJECT_MEMBER),
         ("delete_router", ADMIN_OR_PROJECT_MEMBER),

@@ -4,7 +4,7 @@
 use super::{list_body, render, NeutronErrors, State};
 use crate::app::attrs;
 use crate::app::routers::InterfaceInfo;
-use crate::db::routers::RouterRow;
+use crate::app::routers::RouterView;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -43,7 +43,7 @@ pub struct RouterBody {
     pub tenant_id: String,
     pub admin_state_up: bool,
     pub status: String,
-    /// External gateways are not served yet: always null.
+    /// `{"network_id", "enable_snat", "external_fixed_ips"}` or null.
     pub external_gateway_info: Option<Value>,
     pub created_at: String,
     pub updated_at: String,
@@ -51,7 +51,8 @@ pub struct RouterBody {
 }
 
 impl RouterBody {
-    pub fn new(r: &RouterRow) -> Self {
+    pub fn new(v: &RouterView) -> Self {
+        let r = &v.row;
         RouterBody {
             id: r.id.clone(),
             name: r.name.clone(),
@@ -60,7 +61,7 @@ impl RouterBody {
             tenant_id: r.project_id.clone(),
             admin_state_up: r.admin_state_up,
             status: r.status.clone(),
-            external_gateway_info: None,
+            external_gateway_info: v.gateway.clone(),
             created_at: iso_seconds(r.created_at),
             updated_at: iso_seconds(r.updated_at),
             revision_number: r.revision_number,
@@ -87,7 +88,8 @@ pub struct RouterWrite {
     pub name: Option<String>,
     pub description: Option<String>,
     pub admin_state_up: Option<bool>,
-    /// Only null is accepted for now.
+    /// `{"network_id", "enable_snat", "external_fixed_ips"}`; null or
+    /// `{}` clears the gateway.
     pub external_gateway_info: Option<Value>,
     pub project_id: Option<String>,
 }
@@ -155,7 +157,11 @@ async fn list(
     let (found, req) = n.list_routers(&ctx, &q).await?;
     let fields = Fields::from_query(&q);
     let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
-    let items = found
+    let mut views = Vec::with_capacity(found.len());
+    for r in found {
+        views.push(n.router_view(r).await?);
+    }
+    let items = views
         .iter()
         .map(|r| render(&RouterBody::new(r), fields.as_ref()))
         .collect();
@@ -198,6 +204,7 @@ async fn show(
     q: QueryMap,
 ) -> Result<Json<Value>> {
     let r = n.visible_router(&ctx, &id).await?;
+    let r = n.router_view(r).await?;
     let fields = Fields::from_query(&q);
     Ok(Json(
         json!({"router": render(&RouterBody::new(&r), fields.as_ref())}),

@@ -1,7 +1,7 @@
 //! Routers: visibility (own project's, everything for admins), create,
-//! update, delete while no interface is left, and interfaces by subnet
-//! (a port holding the subnet's gateway address). External gateways and
-//! extra routes are not served yet: a request setting them is refused.
+//! update, delete while no interface is left, the external gateway (a
+//! project-less port on a `router:external` network), and interfaces by
+//! subnet (a port holding the subnet's gateway address).
 //!
 //! Interface changes run in one write transaction after the revision
 //! bump, so the gateway address check and the overlap check see every
@@ -82,15 +82,96 @@ pub struct InterfaceInfo {
     pub network_id: String,
 }
 
-/// Gateways are not served yet: only an absent or null
-/// `external_gateway_info` is accepted, so nothing is silently dropped.
-fn no_gateway(a: &Attrs) -> Result<()> {
-    if a.get("external_gateway_info").is_some_and(|v| !v.is_null()) {
-        return Err(invalid_input(
-            "external_gateway_info is not supported by this server",
-        ));
+/// A requested `external_gateway_info`: `None` clears the gateway.
+#[derive(Debug, Clone)]
+struct GatewayReq {
+    network_id: String,
+    enable_snat: Option<bool>,
+    external_fixed_ips: Option<Value>,
+}
+
+/// `external_gateway_info` as neutron's `type:dict_or_nodata` validator
+/// takes it: absent → `None`; null or `{}` → clear; else a dict with the
+/// required `network_id` and optional `enable_snat`, `external_fixed_ips`.
+fn gateway_req(a: &Attrs) -> Result<Option<Option<GatewayReq>>> {
+    let Some(v) = a.get("external_gateway_info") else {
+        return Ok(None);
+    };
+    let o = match v {
+        Value::Null => return Ok(Some(None)),
+        Value::Object(o) if o.is_empty() => return Ok(Some(None)),
+        Value::Object(o) => o,
+        other => {
+            return Err(invalid_input(format!(
+                "Invalid input for external_gateway_info. Reason: '{}' is not a dictionary.",
+                attrs::show(other)
+            )))
+        }
+    };
+    let bad = |reason: String| {
+        invalid_input(format!(
+            "Invalid input for external_gateway_info. Reason: {reason}."
+        ))
+    };
+    let allowed = ["network_id", "enable_snat", "external_fixed_ips"];
+    let mut extra: Vec<&str> = o
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !allowed.contains(k))
+        .collect();
+    if !extra.is_empty() {
+        extra.sort_unstable();
+        return Err(bad(format!(
+            "Unexpected keys supplied: {}",
+            extra.join(", ")
+        )));
     }
-    Ok(())
+    let network_id = match o.get("network_id") {
+        Some(Value::String(s)) if super::ports::is_uuid(s) => s.clone(),
+        Some(other) => return Err(bad(format!("'{}' is not a valid UUID", attrs::show(other)))),
+        None => {
+            return Err(bad(
+                "Validation of dictionary's keys failed. Expected keys: {'network_id'}".into(),
+            ))
+        }
+    };
+    let enable_snat = match o.get("enable_snat") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("false") => Some(false),
+        Some(other) => {
+            return Err(bad(format!(
+                "'{}' cannot be converted to boolean",
+                attrs::show(other)
+            )))
+        }
+    };
+    Ok(Some(Some(GatewayReq {
+        network_id,
+        enable_snat,
+        external_fixed_ips: o.get("external_fixed_ips").cloned(),
+    })))
+}
+
+/// A router with its gateway as shown.
+#[derive(Debug, Clone)]
+pub struct RouterView {
+    pub row: RouterRow,
+    /// `external_gateway_info`, or None without a gateway.
+    pub gateway: Option<Value>,
+}
+
+fn gateway_info(r: &RouterRow, port: &port_rows::PortRow, ips: &[port_rows::Allocation]) -> Value {
+    let fixed: Vec<Value> = ips
+        .iter()
+        .map(|a| json!({"subnet_id": a.subnet_id, "ip_address": a.ip_address}))
+        .collect();
+    json!({
+        "network_id": port.network_id,
+        "enable_snat": r.enable_snat,
+        "external_fixed_ips": fixed,
+    })
 }
 
 /// The `subnet_id` of an interface request, validated in the order of
@@ -126,6 +207,81 @@ fn bad_router(msg: impl std::fmt::Display) -> Error {
 }
 
 impl Network {
+    /// The router as shown: its row and gateway.
+    pub async fn router_view(&self, row: RouterRow) -> Result<RouterView> {
+        let Some(port) = port_rows::gateway_of(&self.db.pool, &row.id).await? else {
+            return Ok(RouterView { row, gateway: None });
+        };
+        let ips = port_rows::allocations_of(&self.db.pool, std::slice::from_ref(&port.id))
+            .await?
+            .remove(&port.id)
+            .unwrap_or_default();
+        let gateway = Some(gateway_info(&row, &port, &ips));
+        Ok(RouterView { row, gateway })
+    }
+
+    /// Checks a gateway request against policy and the network before any
+    /// write: neutron's `_validate_gw_info`.
+    async fn check_gateway(
+        &self,
+        ctx: &AuthContext,
+        action: &str,
+        tgt: &Value,
+        g: &GatewayReq,
+    ) -> Result<()> {
+        if g.enable_snat.is_some() {
+            self.enforce(
+                ctx,
+                &format!("{action}:external_gateway_info:enable_snat"),
+                tgt,
+            )?;
+        }
+        if g.external_fixed_ips.as_ref().is_some_and(|v| !v.is_null()) {
+            self.enforce(
+                ctx,
+                &format!("{action}:external_gateway_info:external_fixed_ips"),
+                tgt,
+            )?;
+        }
+        let net = crate::db::networks::get(&self.db.pool, &g.network_id)
+            .await?
+            .ok_or_else(|| super::networks::not_found(&g.network_id))?;
+        if !net.router_external {
+            return Err(bad_router(format!(
+                "Network {} is not an external network",
+                g.network_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets the router's gateway in its transaction: drops the old port,
+    /// makes the new one on the (locked) external network.
+    async fn write_gateway(
+        &self,
+        conn: &mut crate::db::Conn,
+        router_id: &str,
+        g: Option<&GatewayReq>,
+    ) -> Result<()> {
+        if let Some(old) = port_rows::gateway_of(&mut *conn, router_id).await? {
+            port_rows::release_all(conn, &old.id).await?;
+            crate::db::tags::clear(conn, &old.id).await?;
+            port_rows::delete(conn, &old.id).await?;
+        }
+        let Some(g) = g else {
+            return Ok(());
+        };
+        if !crate::db::networks::lock(conn, &g.network_id).await? {
+            return Err(super::networks::not_found(&g.network_id));
+        }
+        let Some(net) = crate::db::networks::get(&mut *conn, &g.network_id).await? else {
+            return Err(super::networks::not_found(&g.network_id));
+        };
+        self.router_gateway_port(conn, router_id, &net, g.external_fixed_ips.as_ref())
+            .await?;
+        Ok(())
+    }
+
     /// The router `id` if the caller can see it, else 404.
     pub async fn visible_router(&self, ctx: &AuthContext, id: &str) -> Result<RouterRow> {
         let r = rows::get(&self.db.pool, id)
@@ -164,45 +320,65 @@ impl Network {
         &self,
         ctx: &AuthContext,
         items: Vec<Attrs>,
-    ) -> Result<Vec<RouterRow>> {
+    ) -> Result<Vec<RouterView>> {
         let now = self.now();
         let mut planned = Vec::with_capacity(items.len());
+        let mut gateways = Vec::with_capacity(items.len());
         for a in &items {
             attrs::check_keys(a, KNOWN, POST, true)?;
             let project_id = self.owner(ctx, attrs::requested_project(a)?)?;
             let tgt = json!({"project_id": project_id, "tenant_id": project_id});
             self.enforce(ctx, "create_router", &tgt)?;
-            no_gateway(a)?;
+            let gw = gateway_req(a)?.flatten();
+            if let Some(g) = &gw {
+                self.check_gateway(ctx, "create_router", &tgt, g).await?;
+            }
             planned.push(RouterRow {
                 id: common::ids::uuid(),
                 project_id,
                 name: attrs::text(a, "name", 255)?.unwrap_or_default(),
                 description: attrs::text(a, "description", 255)?.unwrap_or_default(),
                 admin_state_up: attrs::boolean(a, "admin_state_up")?.unwrap_or(true),
+                enable_snat: gw.as_ref().and_then(|g| g.enable_snat).unwrap_or(true),
                 status: "ACTIVE".into(),
                 revision_number: 0,
                 created_at: now,
                 updated_at: now,
             });
+            gateways.push(gw);
         }
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
         let adding: Vec<(String, i64)> =
             planned.iter().map(|r| (r.project_id.clone(), 1)).collect();
         self.check_quota(tx.conn(), "router", &adding).await?;
-        for r in &planned {
+        for (r, g) in planned.iter().zip(&gateways) {
             rows::insert(tx.conn(), r).await?;
+            if g.is_some() {
+                self.write_gateway(tx.conn(), &r.id, g.as_ref()).await?;
+            }
         }
         tx.commit().await?;
-        Ok(planned)
+        let mut out = Vec::with_capacity(planned.len());
+        for r in planned {
+            out.push(self.router_view(r).await?);
+        }
+        Ok(out)
     }
 
-    pub async fn update_router(&self, ctx: &AuthContext, id: &str, a: Attrs) -> Result<RouterRow> {
+    pub async fn update_router(&self, ctx: &AuthContext, id: &str, a: Attrs) -> Result<RouterView> {
         attrs::check_keys(&a, KNOWN, PUT, false)?;
         let cur = self.visible_router(ctx, id).await?;
         self.enforce(ctx, "update_router", &target(&cur))?;
-        no_gateway(&a)?;
+        let gw = gateway_req(&a)?;
+        if let Some(Some(g)) = &gw {
+            self.check_gateway(ctx, "update_router", &target(&cur), g)
+                .await?;
+        }
         let mut row = cur.clone();
+        if let Some(g) = &gw {
+            row.enable_snat = g.as_ref().and_then(|g| g.enable_snat).unwrap_or(true);
+        }
         if let Some(v) = attrs::text(&a, "name", 255)? {
             row.name = v;
         }
@@ -221,8 +397,11 @@ impl Network {
                 "Router {id} was changed by another request; retry"
             )));
         }
+        if let Some(g) = &gw {
+            self.write_gateway(tx.conn(), id, g.as_ref()).await?;
+        }
         tx.commit().await?;
-        Ok(row)
+        self.router_view(row).await
     }
 
     pub async fn delete_router(&self, ctx: &AuthContext, id: &str) -> Result<()> {
@@ -230,7 +409,11 @@ impl Network {
         self.enforce(ctx, "delete_router", &target(&cur))?;
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
-        let attached = port_rows::of_device(tx.conn(), id).await?;
+        let attached: Vec<_> = port_rows::of_device(tx.conn(), id)
+            .await?
+            .into_iter()
+            .filter(|p| p.device_owner == super::ports::DEVICE_OWNER_ROUTER_INTF)
+            .collect();
         if !attached.is_empty() {
             let ids: Vec<&str> = attached.iter().map(|p| p.id.as_str()).collect();
             return Err(Error::conflict(format!(
@@ -239,6 +422,8 @@ impl Network {
             ))
             .with_fault("RouterInUse"));
         }
+        // The gateway goes with the router, as neutron's delete_router.
+        self.write_gateway(tx.conn(), id, None).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }
@@ -319,7 +504,11 @@ impl Network {
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
         let ports = port_rows::of_device(tx.conn(), id).await?;
-        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<String> = ports
+            .iter()
+            .filter(|p| p.device_owner == super::ports::DEVICE_OWNER_ROUTER_INTF)
+            .map(|p| p.id.clone())
+            .collect();
         let held = port_rows::allocations_of(&mut *tx.conn(), &ids).await?;
         let Some(port_id) = held
             .iter()

@@ -342,3 +342,21 @@ pub async fn list(
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?)
 }
+
+/// The router's gateway port (device_owner `network:router_gateway`), if
+/// it has one.
+pub async fn gateway_of<'c, E>(conn: E, router_id: &str) -> Result<Option<PortRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ports WHERE device_id = $1 AND device_owner = 'network:router_gateway'"
+    );
+    sqlx::query(&sql)
+        .bind(router_id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}

@@ -15,13 +15,16 @@ pub struct RouterRow {
     pub name: String,
     pub description: String,
     pub admin_state_up: bool,
+    /// `external_gateway_info.enable_snat` (shown only with a gateway).
+    pub enable_snat: bool,
     pub status: String,
     pub revision_number: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-pub const COLUMNS: &str = "id, project_id, name, description, admin_state_up, status, \
+pub const COLUMNS: &str =
+    "id, project_id, name, description, admin_state_up, enable_snat, status, \
     revision_number, created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
@@ -31,6 +34,7 @@ fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
         name: r.try_get("name")?,
         description: r.try_get("description")?,
         admin_state_up: i2b(r.try_get("admin_state_up")?),
+        enable_snat: i2b(r.try_get("enable_snat")?),
         status: r.try_get("status")?,
         revision_number: r.try_get("revision_number")?,
         created_at: r.try_get("created_at")?,
@@ -55,7 +59,8 @@ where
 pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO routers (id, project_id, name, description, admin_state_up, status, \
-         revision_number, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         revision_number, created_at, updated_at, enable_snat) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&r.id)
     .bind(&r.project_id)
@@ -66,6 +71,7 @@ pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
     .bind(r.revision_number)
     .bind(r.created_at)
     .bind(r.updated_at)
+    .bind(b2i(r.enable_snat))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -76,7 +82,8 @@ pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
 pub async fn update(conn: &mut Conn, r: &RouterRow) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "UPDATE routers SET name = $1, description = $2, admin_state_up = $3, \
-         revision_number = $4, updated_at = $5 WHERE id = $6 AND revision_number = $7",
+         revision_number = $4, updated_at = $5, enable_snat = $8 \
+         WHERE id = $6 AND revision_number = $7",
     )
     .bind(&r.name)
     .bind(&r.description)
@@ -85,6 +92,7 @@ pub async fn update(conn: &mut Conn, r: &RouterRow) -> Result<bool, sqlx::Error>
     .bind(r.updated_at)
     .bind(&r.id)
     .bind(r.revision_number - 1)
+    .bind(b2i(r.enable_snat))
     .execute(&mut *conn)
     .await?;
     Ok(res.rows_affected() == 1)

@@ -214,3 +214,153 @@ async fn router_quota_is_enforced() {
         .unwrap();
     assert_error(&r, 409, "OverQuota");
 }
+
+#[tokio::test]
+async fn router_external_gateway() {
+    let (cloud, admin) = start().await;
+    let (user, project) = project_user(&cloud, "gwuser", "member").await;
+    let ext = create_network(&admin, json!({"name": "public", "router:external": true})).await;
+    let ext_sub = subnet(&admin, &ext, "203.0.113.0/24").await;
+    let plain = create_network(&user, json!({"name": "private"})).await;
+
+    // Not an external network: 400 as neutron's _validate_gw_info.
+    let r = user
+        .post(
+            "/v2.0/routers",
+            json!({"router": {"external_gateway_info": {"network_id": plain["id"]}}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        format!(
+            "Bad router request: Network {} is not an external network.",
+            plain["id"].as_str().unwrap()
+        )
+    );
+    // enable_snat and external_fixed_ips are admin-only.
+    for gw in [
+        json!({"network_id": ext["id"], "enable_snat": false}),
+        json!({"network_id": ext["id"], "external_fixed_ips": [{"subnet_id": ext_sub["id"]}]}),
+    ] {
+        let r = user
+            .post(
+                "/v2.0/routers",
+                json!({"router": {"external_gateway_info": gw}}),
+            )
+            .await
+            .unwrap();
+        assert_error(&r, 403, "PolicyNotAuthorized");
+    }
+
+    let r = user
+        .post(
+            "/v2.0/routers",
+            json!({"router": {"name": "gw", "external_gateway_info": {"network_id": ext["id"]}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let router = r.body["router"].clone();
+    let rid = router["id"].as_str().unwrap().to_string();
+    let gw = &router["external_gateway_info"];
+    assert_eq!(gw["network_id"], ext["id"]);
+    assert_eq!(gw["enable_snat"], true);
+    let ips = gw["external_fixed_ips"].as_array().unwrap();
+    assert_eq!(ips.len(), 1, "{}", r.text);
+    assert_eq!(ips[0]["subnet_id"], ext_sub["id"]);
+    // .1 is the subnet's gateway, .2 its DHCP port's.
+    assert_eq!(ips[0]["ip_address"], "203.0.113.3");
+
+    // The gateway port: project-less, ACTIVE, protected.
+    let r = admin
+        .get(&format!(
+            "/v2.0/ports?device_id={rid}&device_owner=network:router_gateway"
+        ))
+        .await
+        .unwrap();
+    let ports = r.body["ports"].as_array().unwrap().clone();
+    assert_eq!(ports.len(), 1, "{}", r.text);
+    assert_eq!(ports[0]["status"], "ACTIVE");
+    assert_eq!(ports[0]["project_id"], "");
+    assert_eq!(ports[0]["network_id"], ext["id"]);
+    let gw_port = ports[0]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .delete(&format!("/v2.0/ports/{gw_port}"))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "ServicePortInUse");
+    // The external network cannot go while the router uses it.
+    let r = admin
+        .delete(&format!("/v2.0/networks/{}", ext["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "NetworkInUse");
+    let r = user.get(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_eq!(r.body["router"]["external_gateway_info"], *gw);
+    assert_eq!(r.body["router"]["project_id"], project);
+
+    // An admin may pick the address and turn SNAT off.
+    let r = admin
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            Some(json!({"router": {"external_gateway_info": {
+                "network_id": ext["id"], "enable_snat": false,
+                "external_fixed_ips": [{"ip_address": "203.0.113.50"}]}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let gw = &r.body["router"]["external_gateway_info"];
+    assert_eq!(gw["enable_snat"], false);
+    assert_eq!(
+        gw["external_fixed_ips"],
+        json!([{"subnet_id": ext_sub["id"], "ip_address": "203.0.113.50"}])
+    );
+    let r = admin
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            Some(json!({"router": {"external_gateway_info": {
+                "network_id": ext["id"],
+                "external_fixed_ips": [{"ip_address": "203.0.113.1"}]}}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    let r = admin.get(&format!("/v2.0/ports/{gw_port}")).await.unwrap();
+    assert_error(&r, 404, "PortNotFound");
+
+    // Clearing the gateway removes its port; then the network may go.
+    let r = user
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            Some(json!({"router": {"external_gateway_info": {}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["router"]["external_gateway_info"], Value::Null);
+    let r = admin
+        .get(&format!("/v2.0/ports?device_id={rid}"))
+        .await
+        .unwrap();
+    assert_eq!(r.body["ports"], json!([]), "{}", r.text);
+
+    // A router deleted with its gateway takes the port along.
+    let r = user
+        .put(
+            &format!("/v2.0/routers/{rid}"),
+            Some(json!({"router": {"external_gateway_info": {"network_id": ext["id"]}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = admin
+        .delete(&format!("/v2.0/networks/{}", ext["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+}
