@@ -106,10 +106,11 @@ pub struct RouterUpdate {
     pub router: RouterWrite,
 }
 
-/// The interface request: `{"subnet_id": ...}`.
+/// The interface request: `{"subnet_id": ...}` or `{"port_id": ...}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InterfaceRequest {
     pub subnet_id: Option<String>,
+    pub port_id: Option<String>,
 }
 
 /// What adding or removing an interface answers.
@@ -131,8 +132,8 @@ impl InterfaceBody {
             tenant_id: i.project_id.clone(),
             project_id: i.project_id,
             port_id: i.port_id,
-            subnet_ids: vec![i.subnet_id.clone()],
-            subnet_id: i.subnet_id,
+            subnet_id: i.subnet_ids.first().cloned().unwrap_or_default(),
+            subnet_ids: i.subnet_ids,
             network_id: i.network_id,
         }
     }

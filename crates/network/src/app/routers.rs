@@ -13,7 +13,7 @@ use super::{invalid_input, Network};
 use crate::cidr::Cidr;
 use crate::db::ports as port_rows;
 use crate::db::routers::{self as rows, RouterRow};
-use crate::db::subnets as subnet_rows;
+use crate::db::subnets::{self as subnet_rows, SubnetRow};
 use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
@@ -78,7 +78,8 @@ pub struct InterfaceInfo {
     pub router_id: String,
     pub project_id: String,
     pub port_id: String,
-    pub subnet_id: String,
+    /// The port's subnets; the first is the answer's `subnet_id`.
+    pub subnet_ids: Vec<String>,
     pub network_id: String,
 }
 
@@ -174,9 +175,16 @@ fn gateway_info(r: &RouterRow, port: &port_rows::PortRow, ips: &[port_rows::Allo
     })
 }
 
-/// The `subnet_id` of an interface request, validated in the order of
-/// neutron's `_validate_interface_info`.
-fn subnet_id_of(body: &Value, for_removal: bool) -> Result<String> {
+/// What an interface request names.
+enum Iface {
+    Subnet(String),
+    /// The port and, on removal, an optional subnet it must be on.
+    Port(String, Option<String>),
+}
+
+/// An interface request, validated in the order of neutron's
+/// `_validate_interface_info`.
+fn iface_of(body: &Value, for_removal: bool) -> Result<Iface> {
     let o = body.as_object();
     let get = |k: &str| o.and_then(|o| o.get(k));
     let (port, subnet) = (get("port_id"), get("subnet_id"));
@@ -194,12 +202,11 @@ fn subnet_id_of(body: &Value, for_removal: bool) -> Result<String> {
     if !for_removal && port.is_some() && subnet.is_some() {
         return Err(bad_router("Cannot specify both subnet-id and port-id"));
     }
-    match subnet.and_then(Value::as_str) {
-        Some(s) if port.is_none() => Ok(s.to_string()),
-        _ => Err(invalid_input(
-            "interfaces by port_id are not supported by this server",
-        )),
-    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    Ok(match text(port) {
+        Some(p) => Iface::Port(p, text(subnet)),
+        None => Iface::Subnet(text(subnet).unwrap_or_default()),
+    })
 }
 
 fn bad_router(msg: impl std::fmt::Display) -> Error {
@@ -431,6 +438,48 @@ impl Network {
         Ok(())
     }
 
+    /// Neutron's `_check_for_dup_router_subnets`: 400 when the router
+    /// already has a port on one of `new`, or one of them overlaps a
+    /// subnet it has a port on.
+    async fn check_dup_subnets(
+        &self,
+        conn: &mut crate::db::Conn,
+        router_id: &str,
+        new: &[SubnetRow],
+    ) -> Result<()> {
+        let ports = port_rows::of_device(conn, router_id).await?;
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let held = port_rows::allocations_of(&mut *conn, &ids).await?;
+        for a in held.values().flatten() {
+            if new.iter().any(|s| s.id == a.subnet_id) {
+                return Err(bad_router(format!(
+                    "Router already has a port on subnet {}",
+                    a.subnet_id
+                )));
+            }
+        }
+        for a in held.values().flatten() {
+            let Some(other) = subnet_rows::get(&mut *conn, &a.subnet_id).await? else {
+                continue;
+            };
+            let Some((oc, _)) = Cidr::parse(&other.cidr) else {
+                continue;
+            };
+            for s in new {
+                let Some((nc, _)) = Cidr::parse(&s.cidr) else {
+                    return Err(invalid_input(format!("bad cidr {}", s.cidr)));
+                };
+                if oc.overlaps(&nc) {
+                    return Err(bad_router(format!(
+                        "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
+                        s.cidr, s.id, other.cidr, other.id
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub async fn add_router_interface(
         &self,
         ctx: &AuthContext,
@@ -439,44 +488,23 @@ impl Network {
     ) -> Result<InterfaceInfo> {
         let router = self.visible_router(ctx, id).await?;
         self.enforce(ctx, "add_router_interface", &target(&router))?;
-        let subnet_id = subnet_id_of(body, false)?;
+        let subnet_id = match iface_of(body, false)? {
+            Iface::Subnet(s) => s,
+            Iface::Port(p, _) => return self.add_interface_by_port(ctx, &router, &p).await,
+        };
         let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
         let Some(gateway_ip) = subnet.gateway_ip.clone() else {
             return Err(bad_router(
                 "Subnet for router interface must have a gateway IP",
             ));
         };
-        let Some((new_cidr, _)) = Cidr::parse(&subnet.cidr) else {
-            return Err(invalid_input(format!("bad cidr {}", subnet.cidr)));
-        };
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
         if rows::get(&mut *tx.conn(), id).await?.is_none() {
             return Err(not_found(id));
         }
-        let ports = port_rows::of_device(tx.conn(), id).await?;
-        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
-        let held = port_rows::allocations_of(&mut *tx.conn(), &ids).await?;
-        for a in held.values().flatten() {
-            if a.subnet_id == subnet.id {
-                return Err(bad_router(format!(
-                    "Router already has a port on subnet {}",
-                    subnet.id
-                )));
-            }
-            let Some(other) = subnet_rows::get(&mut *tx.conn(), &a.subnet_id).await? else {
-                continue;
-            };
-            let Some((oc, _)) = Cidr::parse(&other.cidr) else {
-                continue;
-            };
-            if oc.overlaps(&new_cidr) {
-                return Err(bad_router(format!(
-                    "Cidr {} of subnet {} overlaps with cidr {} of subnet {}",
-                    subnet.cidr, subnet.id, other.cidr, other.id
-                )));
-            }
-        }
+        self.check_dup_subnets(tx.conn(), id, std::slice::from_ref(&subnet))
+            .await?;
         let port = self
             .router_interface_port(tx.conn(), id, &router.project_id, &subnet, &gateway_ip)
             .await?;
@@ -486,8 +514,85 @@ impl Network {
             router_id: id.to_string(),
             project_id: router.project_id,
             port_id: port.id,
-            subnet_id: subnet.id,
+            subnet_ids: vec![subnet.id],
             network_id: subnet.network_id,
+        })
+    }
+
+    /// Neutron's `_add_interface_by_port`: an unattached port of the
+    /// caller's with fixed IPs (at most one IPv4 subnet) becomes the
+    /// router's interface.
+    async fn add_interface_by_port(
+        &self,
+        ctx: &AuthContext,
+        router: &RouterRow,
+        port_id: &str,
+    ) -> Result<InterfaceInfo> {
+        let (port, _) = self.visible_port(ctx, port_id).await?;
+        if !self.is_admin(ctx) && port.project_id != router.project_id {
+            return Err(super::ports::not_found(port_id));
+        }
+        let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        if rows::get(&mut *tx.conn(), &router.id).await?.is_none() {
+            return Err(not_found(&router.id));
+        }
+        // Checked again after the bump so two routers cannot take it.
+        let Some(mut port) = port_rows::get(&mut *tx.conn(), &port.id).await? else {
+            return Err(super::ports::not_found(port_id));
+        };
+        if !port.device_id.is_empty() {
+            return Err(Error::conflict(format!(
+                "Unable to complete operation on port {} for network {}. Port already has \
+                 an attached device {}.",
+                port.id, port.network_id, port.device_id
+            ))
+            .with_fault("PortInUse"));
+        }
+        let ips = port_rows::allocations_of(&mut *tx.conn(), std::slice::from_ref(&port.id))
+            .await?
+            .remove(&port.id)
+            .unwrap_or_default();
+        if ips.is_empty() {
+            return Err(bad_router("Router port must have at least one fixed IP"));
+        }
+        let mut subnets: Vec<SubnetRow> = Vec::new();
+        for a in &ips {
+            if subnets.iter().any(|s| s.id == a.subnet_id) {
+                continue;
+            }
+            if let Some(s) = subnet_rows::get(&mut *tx.conn(), &a.subnet_id).await? {
+                subnets.push(s);
+            }
+        }
+        self.check_dup_subnets(tx.conn(), &router.id, &subnets)
+            .await?;
+        if subnets.iter().filter(|s| s.ip_version == 4).count() > 1 {
+            return Err(bad_router(
+                "Cannot have multiple IPv4 subnets on router port",
+            ));
+        }
+        port.device_id = router.id.clone();
+        port.device_owner = super::ports::DEVICE_OWNER_ROUTER_INTF.into();
+        // No agent reports router ports up without a data plane.
+        if self.settings.dataplane_none {
+            port.status = "ACTIVE".into();
+        }
+        port.revision_number += 1;
+        port.updated_at = self.now();
+        if !port_rows::update(tx.conn(), &port).await? {
+            return Err(Error::conflict(format!(
+                "Port {port_id} was changed by another request; retry"
+            )));
+        }
+        rows::touch(tx.conn(), &router.id, self.now()).await?;
+        tx.commit().await?;
+        Ok(InterfaceInfo {
+            router_id: router.id.clone(),
+            project_id: router.project_id.clone(),
+            port_id: port.id,
+            subnet_ids: subnets.into_iter().map(|s| s.id).collect(),
+            network_id: port.network_id,
         })
     }
 
@@ -499,39 +604,80 @@ impl Network {
     ) -> Result<InterfaceInfo> {
         let router = self.visible_router(ctx, id).await?;
         self.enforce(ctx, "remove_router_interface", &target(&router))?;
-        let subnet_id = subnet_id_of(body, true)?;
-        let (subnet, _) = self.visible_subnet(ctx, &subnet_id).await?;
+        let (by_port, subnet_id) = match iface_of(body, true)? {
+            Iface::Subnet(s) => (None, Some(s)),
+            Iface::Port(p, s) => (Some(p), s),
+        };
+        let subnet = match &subnet_id {
+            Some(s) => Some(self.visible_subnet(ctx, s).await?.0),
+            None => None,
+        };
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
-        let ports = port_rows::of_device(tx.conn(), id).await?;
-        let ids: Vec<String> = ports
-            .iter()
+        let ports: Vec<_> = port_rows::of_device(tx.conn(), id)
+            .await?
+            .into_iter()
             .filter(|p| p.device_owner == super::ports::DEVICE_OWNER_ROUTER_INTF)
-            .map(|p| p.id.clone())
             .collect();
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
         let held = port_rows::allocations_of(&mut *tx.conn(), &ids).await?;
-        let Some(port_id) = held
-            .iter()
-            .find(|(_, allocs)| allocs.iter().any(|a| a.subnet_id == subnet.id))
-            .map(|(p, _)| p.clone())
-        else {
-            return Err(Error::not_found(format!(
-                "Router {id} has no interface on subnet {}",
-                subnet.id
-            ))
-            .with_fault("RouterInterfaceNotFoundForSubnet"));
+        let port = match (&by_port, &subnet) {
+            (Some(p), _) => {
+                let Some(port) = ports.iter().find(|x| &x.id == p) else {
+                    return Err(Error::not_found(format!(
+                        "Router {id} does not have an interface with id {p}"
+                    ))
+                    .with_fault("RouterInterfaceNotFound"));
+                };
+                if let Some(s) = &subnet {
+                    let on = held
+                        .get(p)
+                        .is_some_and(|a| a.iter().any(|a| a.subnet_id == s.id));
+                    if !on {
+                        return Err(Error::bad_request(format!(
+                            "Subnet on port {p} does not match the requested subnet {}.",
+                            s.id
+                        ))
+                        .with_fault("SubnetMismatchForPort"));
+                    }
+                }
+                port.clone()
+            }
+            (None, Some(s)) => {
+                let found = ports.iter().find(|x| {
+                    held.get(&x.id)
+                        .is_some_and(|a| a.iter().any(|a| a.subnet_id == s.id))
+                });
+                let Some(port) = found else {
+                    return Err(Error::not_found(format!(
+                        "Router {id} has no interface on subnet {}",
+                        s.id
+                    ))
+                    .with_fault("RouterInterfaceNotFoundForSubnet"));
+                };
+                port.clone()
+            }
+            (None, None) => {
+                return Err(bad_router("Either subnet_id or port_id must be specified"))
+            }
         };
-        port_rows::release_all(tx.conn(), &port_id).await?;
-        crate::db::tags::clear(tx.conn(), &port_id).await?;
-        port_rows::delete(tx.conn(), &port_id).await?;
+        let mut subnet_ids: Vec<String> = Vec::new();
+        for a in held.get(&port.id).into_iter().flatten() {
+            if !subnet_ids.contains(&a.subnet_id) {
+                subnet_ids.push(a.subnet_id.clone());
+            }
+        }
+        port_rows::release_all(tx.conn(), &port.id).await?;
+        crate::db::tags::clear(tx.conn(), &port.id).await?;
+        port_rows::delete(tx.conn(), &port.id).await?;
         rows::touch(tx.conn(), id, self.now()).await?;
         tx.commit().await?;
         Ok(InterfaceInfo {
             router_id: id.to_string(),
             project_id: router.project_id,
-            port_id,
-            subnet_id: subnet.id,
-            network_id: subnet.network_id,
+            port_id: port.id,
+            subnet_ids,
+            network_id: port.network_id,
         })
     }
 }

@@ -364,3 +364,101 @@ async fn router_external_gateway() {
         .unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
 }
+
+#[tokio::test]
+async fn router_interfaces_by_port() {
+    let (cloud, _admin) = start().await;
+    let (user, project) = project_user(&cloud, "portiface", "member").await;
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "r"}}))
+        .await
+        .unwrap();
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let add = format!("/v2.0/routers/{rid}/add_router_interface");
+    let remove = format!("/v2.0/routers/{rid}/remove_router_interface");
+    let net = create_network(&user, json!({"name": "n"})).await;
+    let sub = subnet(&user, &net, "10.9.0.0/24").await;
+    let other = subnet(&user, &net, "10.8.0.0/24").await;
+    let r = user
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net["id"],
+                "fixed_ips": [{"subnet_id": sub["id"], "ip_address": "10.9.0.20"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let pid = r.body["port"]["id"].as_str().unwrap().to_string();
+
+    let r = user.put(&add, Some(json!({"port_id": pid}))).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["port_id"], pid.as_str());
+    assert_eq!(r.body["subnet_id"], sub["id"]);
+    assert_eq!(r.body["subnet_ids"], json!([sub["id"]]));
+    assert_eq!(r.body["network_id"], net["id"]);
+    assert_eq!(r.body["project_id"], project);
+    let r = user.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
+    assert_eq!(r.body["port"]["device_owner"], "network:router_interface");
+    assert_eq!(r.body["port"]["device_id"], rid.as_str());
+    assert_eq!(r.body["port"]["status"], "ACTIVE");
+
+    // Attached already: 409 PortInUse; a subnet already on the router: 400.
+    let r = user.put(&add, Some(json!({"port_id": pid}))).await.unwrap();
+    assert_error(&r, 409, "PortInUse");
+    let r = user
+        .put(&add, Some(json!({"subnet_id": sub["id"]})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        format!(
+            "Bad router request: Router already has a port on subnet {}.",
+            sub["id"].as_str().unwrap()
+        )
+    );
+    // A port with no address.
+    let r = user
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net["id"], "fixed_ips": []}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let bare = r.body["port"]["id"].as_str().unwrap().to_string();
+    let r = user
+        .put(&add, Some(json!({"port_id": bare})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "BadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Bad router request: Router port must have at least one fixed IP."
+    );
+
+    // Removal: a wrong subnet, an unknown interface, then the port.
+    let r = user
+        .put(
+            &remove,
+            Some(json!({"port_id": pid, "subnet_id": other["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "SubnetMismatchForPort");
+    let r = user
+        .put(&remove, Some(json!({"port_id": bare})))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "RouterInterfaceNotFound");
+    let r = user
+        .put(&remove, Some(json!({"port_id": pid})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["subnet_ids"], json!([sub["id"]]));
+    let r = user.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
+    assert_error(&r, 404, "PortNotFound");
+    let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+}
