@@ -406,7 +406,7 @@ CREATE TABLE routers (
     revision_number BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-, enable_snat BIGINT NOT NULL DEFAULT 1);
+, enable_snat BIGINT NOT NULL DEFAULT 1, routes TEXT NOT NULL DEFAULT '[]');
 
 CREATE TABLE sagas (
     id TEXT PRIMARY KEY,

@@ -151,6 +151,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "router_gateway",
             sql: include_str!("../migrations/network/0008_router_gateway.sql"),
         },
+        Migration {
+            version: 9,
+            name: "router_routes",
+            sql: include_str!("../migrations/network/0009_router_routes.sql"),
+        },
     ],
 };
 

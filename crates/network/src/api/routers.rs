@@ -45,6 +45,8 @@ pub struct RouterBody {
     pub status: String,
     /// `{"network_id", "enable_snat", "external_fixed_ips"}` or null.
     pub external_gateway_info: Option<Value>,
+    /// Extra routes: `[{"destination", "nexthop"}]`.
+    pub routes: Vec<RouteBody>,
     pub created_at: String,
     pub updated_at: String,
     pub revision_number: i64,
@@ -62,11 +64,26 @@ impl RouterBody {
             admin_state_up: r.admin_state_up,
             status: r.status.clone(),
             external_gateway_info: v.gateway.clone(),
+            routes: r
+                .routes
+                .iter()
+                .map(|(d, n)| RouteBody {
+                    destination: d.clone(),
+                    nexthop: n.clone(),
+                })
+                .collect(),
             created_at: iso_seconds(r.created_at),
             updated_at: iso_seconds(r.updated_at),
             revision_number: r.revision_number,
         }
     }
+}
+
+/// One extra route.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RouteBody {
+    pub destination: String,
+    pub nexthop: String,
 }
 
 /// `{"router": {...}}`.
@@ -91,6 +108,8 @@ pub struct RouterWrite {
     /// `{"network_id", "enable_snat", "external_fixed_ips"}`; null or
     /// `{}` clears the gateway.
     pub external_gateway_info: Option<Value>,
+    /// Extra routes (update only); each nexthop on an attached subnet.
+    pub routes: Option<Vec<RouteBody>>,
     pub project_id: Option<String>,
 }
 

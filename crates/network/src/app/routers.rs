@@ -34,6 +34,7 @@ const KNOWN: &[&str] = &[
     "admin_state_up",
     "status",
     "external_gateway_info",
+    "routes",
     "created_at",
     "updated_at",
     "revision_number",
@@ -51,7 +52,73 @@ const PUT: &[&str] = &[
     "description",
     "admin_state_up",
     "external_gateway_info",
+    "routes",
 ];
+
+/// neutron's default `max_routes`.
+const MAX_ROUTES: usize = 30;
+
+/// Routes as Python prints the request's list, for `InvalidRoutes`.
+fn routes_text(routes: &[(String, String)]) -> String {
+    let items: Vec<String> = routes
+        .iter()
+        .map(|(d, n)| format!("{{'destination': '{d}', 'nexthop': '{n}'}}"))
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn bad_routes(reason: impl std::fmt::Display) -> Error {
+    Error::bad_request(format!("Invalid input for routes. Reason: {reason}."))
+        .with_fault("InvalidInput")
+}
+
+/// `routes` as neutron-lib's `type:hostroutes` validator takes them.
+fn routes_req(router_id: &str, v: &Value) -> Result<Vec<(String, String)>> {
+    let Value::Array(items) = v else {
+        return Err(bad_routes(format!(
+            "Invalid data format for hostroute: '{}'",
+            attrs::show(v)
+        )));
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in items {
+        let keys_ok = r.as_object().is_some_and(|o| {
+            o.len() == 2 && o.contains_key("destination") && o.contains_key("nexthop")
+        });
+        let (true, Some(d), Some(n)) = (
+            keys_ok,
+            r.get("destination").and_then(Value::as_str),
+            r.get("nexthop").and_then(Value::as_str),
+        ) else {
+            return Err(bad_routes(format!(
+                "Invalid data format for hostroute: '{}'",
+                attrs::show(r)
+            )));
+        };
+        match Cidr::parse(d) {
+            Some((_, true)) if d.contains('/') => {}
+            _ => return Err(bad_routes(format!("'{d}' is not a valid CIDR"))),
+        }
+        if crate::cidr::parse_ip(n).is_none() {
+            return Err(bad_routes(format!("'{n}' is not a valid IP address")));
+        }
+        let route = (d.to_string(), n.to_string());
+        if out.contains(&route) {
+            return Err(bad_routes(format!(
+                "Duplicate hostroute '{{'destination': '{d}', 'nexthop': '{n}'}}'"
+            )));
+        }
+        out.push(route);
+    }
+    if out.len() > MAX_ROUTES {
+        return Err(Error::bad_request(format!(
+            "Unable to complete operation for {router_id}. The number of routes exceeds \
+             the maximum {MAX_ROUTES}."
+        ))
+        .with_fault("RoutesExhausted"));
+    }
+    Ok(out)
+}
 
 /// What a router list can filter and sort on.
 pub const ATTRS: &[Attr] = &[
@@ -347,6 +414,7 @@ impl Network {
                 description: attrs::text(a, "description", 255)?.unwrap_or_default(),
                 admin_state_up: attrs::boolean(a, "admin_state_up")?.unwrap_or(true),
                 enable_snat: gw.as_ref().and_then(|g| g.enable_snat).unwrap_or(true),
+                routes: Vec::new(),
                 status: "ACTIVE".into(),
                 revision_number: 0,
                 created_at: now,
@@ -395,6 +463,13 @@ impl Network {
         if let Some(v) = attrs::boolean(&a, "admin_state_up")? {
             row.admin_state_up = v;
         }
+        let new_routes = match a.get("routes") {
+            Some(v) => Some(routes_req(id, v)?),
+            None => None,
+        };
+        if let Some(r) = &new_routes {
+            row.routes = r.clone();
+        }
         row.revision_number = cur.revision_number + 1;
         row.updated_at = self.now();
         let mut tx = self.begin().await?;
@@ -406,6 +481,9 @@ impl Network {
         }
         if let Some(g) = &gw {
             self.write_gateway(tx.conn(), id, g.as_ref()).await?;
+        }
+        if let Some(r) = &new_routes {
+            self.check_nexthops(tx.conn(), id, r).await?;
         }
         tx.commit().await?;
         self.router_view(row).await
@@ -435,6 +513,50 @@ impl Network {
             return Err(not_found(id));
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Neutron's `_validate_routes`: every nexthop on a subnet one of the
+    /// router's ports is on, and none of their addresses.
+    async fn check_nexthops(
+        &self,
+        conn: &mut crate::db::Conn,
+        router_id: &str,
+        routes: &[(String, String)],
+    ) -> Result<()> {
+        let ports = port_rows::of_device(conn, router_id).await?;
+        let ids: Vec<String> = ports.iter().map(|p| p.id.clone()).collect();
+        let held = port_rows::allocations_of(&mut *conn, &ids).await?;
+        let mut cidrs = Vec::new();
+        let mut ips = Vec::new();
+        for a in held.values().flatten() {
+            if let Some(s) = subnet_rows::get(&mut *conn, &a.subnet_id).await? {
+                if let Some((c, _)) = Cidr::parse(&s.cidr) {
+                    cidrs.push(c);
+                }
+            }
+            if let Some(ip) = crate::cidr::parse_ip(&a.ip_address) {
+                ips.push(ip);
+            }
+        }
+        for (_, nexthop) in routes {
+            let Some(ip) = crate::cidr::parse_ip(nexthop) else {
+                continue;
+            };
+            let invalid = |reason: &str| {
+                Error::bad_request(format!(
+                    "Invalid format for routes: {}, {reason}",
+                    routes_text(routes)
+                ))
+                .with_fault("InvalidRoutes")
+            };
+            if !cidrs.iter().any(|c| c.contains_ip(ip)) {
+                return Err(invalid("the nexthop is not connected with router"));
+            }
+            if ips.contains(&ip) {
+                return Err(invalid("the nexthop is used by router"));
+            }
+        }
         Ok(())
     }
 
@@ -665,6 +787,30 @@ impl Network {
         for a in held.get(&port.id).into_iter().flatten() {
             if !subnet_ids.contains(&a.subnet_id) {
                 subnet_ids.push(a.subnet_id.clone());
+            }
+        }
+        // extraroute's _confirm_router_interface_not_in_use.
+        let routes = rows::get(&mut *tx.conn(), id)
+            .await?
+            .map(|r| r.routes)
+            .unwrap_or_default();
+        for sid in &subnet_ids {
+            let Some(s) = subnet_rows::get(&mut *tx.conn(), sid).await? else {
+                continue;
+            };
+            let Some((c, _)) = Cidr::parse(&s.cidr) else {
+                continue;
+            };
+            let used = routes
+                .iter()
+                .filter_map(|(_, n)| crate::cidr::parse_ip(n))
+                .any(|ip| c.contains_ip(ip));
+            if used {
+                return Err(Error::conflict(format!(
+                    "Router interface for subnet {sid} on router {id} cannot be deleted, as it \
+                     is required by one or more routes."
+                ))
+                .with_fault("RouterInterfaceInUseByRoute"));
             }
         }
         port_rows::release_all(tx.conn(), &port.id).await?;

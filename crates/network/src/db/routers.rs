@@ -17,6 +17,8 @@ pub struct RouterRow {
     pub admin_state_up: bool,
     /// `external_gateway_info.enable_snat` (shown only with a gateway).
     pub enable_snat: bool,
+    /// Extra routes: (destination, nexthop).
+    pub routes: Vec<(String, String)>,
     pub status: String,
     pub revision_number: i64,
     pub created_at: i64,
@@ -24,8 +26,8 @@ pub struct RouterRow {
 }
 
 pub const COLUMNS: &str =
-    "id, project_id, name, description, admin_state_up, enable_snat, status, \
-    revision_number, created_at, updated_at";
+    "id, project_id, name, description, admin_state_up, enable_snat, routes, \
+    status, revision_number, created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
     Ok(RouterRow {
@@ -35,11 +37,19 @@ fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
         description: r.try_get("description")?,
         admin_state_up: i2b(r.try_get("admin_state_up")?),
         enable_snat: i2b(r.try_get("enable_snat")?),
+        routes: {
+            let s: String = r.try_get("routes")?;
+            serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+        },
         status: r.try_get("status")?,
         revision_number: r.try_get("revision_number")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
+}
+
+fn encode_routes(routes: &[(String, String)]) -> String {
+    serde_json::to_string(routes).unwrap_or_else(|_| "[]".into())
 }
 
 pub async fn get<'c, E>(conn: E, id: &str) -> Result<Option<RouterRow>, sqlx::Error>
@@ -59,8 +69,8 @@ where
 pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO routers (id, project_id, name, description, admin_state_up, status, \
-         revision_number, created_at, updated_at, enable_snat) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         revision_number, created_at, updated_at, enable_snat, routes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&r.id)
     .bind(&r.project_id)
@@ -72,6 +82,7 @@ pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
     .bind(r.created_at)
     .bind(r.updated_at)
     .bind(b2i(r.enable_snat))
+    .bind(encode_routes(&r.routes))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -82,8 +93,8 @@ pub async fn insert(conn: &mut Conn, r: &RouterRow) -> Result<(), sqlx::Error> {
 pub async fn update(conn: &mut Conn, r: &RouterRow) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "UPDATE routers SET name = $1, description = $2, admin_state_up = $3, \
-         revision_number = $4, updated_at = $5, enable_snat = $8 \
-         WHERE id = $6 AND revision_number = $7",
+         revision_number = $4, updated_at = $5, enable_snat = $8, \
+         routes = $9 WHERE id = $6 AND revision_number = $7",
     )
     .bind(&r.name)
     .bind(&r.description)
@@ -93,6 +104,7 @@ pub async fn update(conn: &mut Conn, r: &RouterRow) -> Result<bool, sqlx::Error>
     .bind(&r.id)
     .bind(r.revision_number - 1)
     .bind(b2i(r.enable_snat))
+    .bind(encode_routes(&r.routes))
     .execute(&mut *conn)
     .await?;
     Ok(res.rows_affected() == 1)

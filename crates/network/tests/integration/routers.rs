@@ -462,3 +462,102 @@ async fn router_interfaces_by_port() {
     let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
 }
+
+#[tokio::test]
+async fn router_extra_routes() {
+    let (cloud, _admin) = start().await;
+    let (user, _) = project_user(&cloud, "routesuser", "member").await;
+    let r = user.get("/v2.0/extensions/extraroute").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "r"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.body["router"]["routes"], json!([]), "{}", r.text);
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let url = format!("/v2.0/routers/{rid}");
+    let net = create_network(&user, json!({"name": "n"})).await;
+    let sub = subnet(&user, &net, "10.1.0.0/24").await;
+    let r = user
+        .put(
+            &format!("{url}/add_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let route = json!({"destination": "192.168.0.0/24", "nexthop": "10.1.0.5"});
+    let r = user
+        .put(&url, Some(json!({"router": {"routes": [route]}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["router"]["routes"], json!([route]));
+    let r = user.get(&url).await.unwrap();
+    assert_eq!(r.body["router"]["routes"], json!([route]));
+
+    let r = user
+        .put(
+            &url,
+            Some(json!({"router": {"routes": [
+                {"destination": "192.168.0.0/24", "nexthop": "10.2.0.5"}]}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "InvalidRoutes");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Invalid format for routes: [{'destination': '192.168.0.0/24', 'nexthop': '10.2.0.5'}], \
+         the nexthop is not connected with router"
+    );
+    let r = user
+        .put(
+            &url,
+            Some(json!({"router": {"routes": [
+                {"destination": "192.168.0.0/24", "nexthop": "10.1.0.1"}]}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "InvalidRoutes");
+    let r = user
+        .put(
+            &url,
+            Some(json!({"router": {"routes": [{"destination": "nope", "nexthop": "10.1.0.5"}]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"routes": [route]}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+    // The routes were left as they were.
+    let r = user.get(&url).await.unwrap();
+    assert_eq!(r.body["router"]["routes"], json!([route]));
+
+    // The interface a nexthop needs cannot go.
+    let r = user
+        .put(
+            &format!("{url}/remove_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 409, "RouterInterfaceInUseByRoute");
+    let r = user
+        .put(&url, Some(json!({"router": {"routes": []}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["router"]["routes"], json!([]));
+    let r = user
+        .put(
+            &format!("{url}/remove_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+}
