@@ -396,6 +396,18 @@ CREATE TABLE roles (
     UNIQUE (domain_id, name)
 );
 
+CREATE TABLE routers (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    admin_state_up BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+, enable_snat BIGINT NOT NULL DEFAULT 1, routes TEXT NOT NULL DEFAULT '[]');
+
 CREATE TABLE sagas (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -643,6 +655,8 @@ CREATE INDEX projects_domain_id ON projects (domain_id, id);
 CREATE INDEX projects_parent ON projects (parent_id);
 
 CREATE INDEX revocation_events_revoked_at ON revocation_events (revoked_at);
+
+CREATE INDEX routers_project ON routers (project_id);
 
 CREATE INDEX sagas_kind ON sagas (kind);
 

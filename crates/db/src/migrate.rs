@@ -141,6 +141,21 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "subnetpools",
             sql: include_str!("../migrations/network/0006_subnetpools.sql"),
         },
+        Migration {
+            version: 7,
+            name: "routers",
+            sql: include_str!("../migrations/network/0007_routers.sql"),
+        },
+        Migration {
+            version: 8,
+            name: "router_gateway",
+            sql: include_str!("../migrations/network/0008_router_gateway.sql"),
+        },
+        Migration {
+            version: 9,
+            name: "router_routes",
+            sql: include_str!("../migrations/network/0009_router_routes.sql"),
+        },
     ],
 };
 

@@ -88,6 +88,18 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2012-07-29T10:00:00-00:00",
     ),
     (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+        "2013-02-01T10:00:00-00:00",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+        "2012-07-20T10:00:00-00:00",
+    ),
+    (
         "security-group",
         "security-group",
         "The security groups extension.",

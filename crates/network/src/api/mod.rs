@@ -1,7 +1,7 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`, `tags`.
 
 pub mod errors;
 pub mod extensions;
@@ -9,6 +9,7 @@ pub mod networks;
 mod openapi;
 pub mod ports;
 pub mod quotas;
+pub mod routers;
 pub mod security_groups;
 pub mod subnetpools;
 pub mod subnets;
@@ -47,6 +48,7 @@ pub fn router(
         .merge(quotas::routes())
         .merge(security_groups::routes())
         .merge(subnetpools::routes())
+        .merge(routers::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);

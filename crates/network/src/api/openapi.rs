@@ -49,6 +49,13 @@ use utoipa::OpenApi;
         security_groups::create_rules,
         security_groups::show_rule,
         security_groups::delete_rule,
+        routers::list,
+        routers::create,
+        routers::show,
+        routers::update,
+        routers::delete,
+        routers::add_interface,
+        routers::remove_interface,
         subnetpools::list,
         subnetpools::create,
         subnetpools::show,
@@ -93,7 +100,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 45);
+        assert_eq!(n, 52);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -347,7 +347,7 @@ fn security_groups(v: &Value) -> Result<Vec<String>> {
 
 /// oslo's `is_uuid_like`: 32 hex digits, dashes allowed where UUIDs
 /// put them.
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let hex: String = s.chars().filter(|c| *c != '-').collect();
     hex.len() == 32
         && hex.chars().all(|c| c.is_ascii_hexdigit())
@@ -1300,6 +1300,16 @@ impl Network {
             return Err(policy_refused("delete_port"));
         }
         self.enforce(ctx, "delete_port", &target(&cur, net.as_ref()))?;
+        if cur.device_owner == DEVICE_OWNER_ROUTER_INTF
+            || cur.device_owner == DEVICE_OWNER_ROUTER_GW
+        {
+            // neutron's L3 plugin guards router ports (prevent_l3_port_deletion).
+            return Err(Error::conflict(format!(
+                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                cur.device_owner
+            ))
+            .with_fault("ServicePortInUse"));
+        }
         let mut tx = self.begin().await?;
         tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
@@ -1456,6 +1466,154 @@ fn address_pairs_need_security() -> Error {
         "Port Security must be enabled in order to have allowed address pairs on a port.",
     )
     .with_fault("AddressPairAndPortSecurityRequired")
+}
+
+/// neutron-lib's `DEVICE_OWNER_ROUTER_INTF`.
+pub const DEVICE_OWNER_ROUTER_INTF: &str = "network:router_interface";
+/// neutron-lib's `DEVICE_OWNER_ROUTER_GW`.
+pub const DEVICE_OWNER_ROUTER_GW: &str = "network:router_gateway";
+
+impl Network {
+    /// Makes a router's gateway port on the external network `net`
+    /// (locked by the caller, after its revision bump): the requested
+    /// `external_fixed_ips` (the port `fixed_ips` format) or the default
+    /// allocation. Like neutron's, it belongs to no project.
+    pub(crate) async fn router_gateway_port(
+        &self,
+        conn: &mut crate::db::Conn,
+        router_id: &str,
+        net: &NetworkRow,
+        external_fixed_ips: Option<&Value>,
+    ) -> Result<(PortRow, Vec<Allocation>)> {
+        let fixed = match external_fixed_ips {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(fixed_ips(v)?),
+        };
+        let now = self.now();
+        let mut p = PortRow {
+            id: common::ids::uuid(),
+            project_id: String::new(),
+            network_id: net.id.clone(),
+            name: String::new(),
+            description: String::new(),
+            admin_state_up: true,
+            status: String::new(),
+            mac_address: String::new(),
+            device_id: router_id.to_string(),
+            device_owner: DEVICE_OWNER_ROUTER_GW.into(),
+            port_security_enabled: false,
+            binding_host_id: String::new(),
+            binding_vnic_type: "normal".into(),
+            binding_profile: json!({}),
+            security_groups: Vec::new(),
+            allowed_address_pairs: Vec::new(),
+            extra_dhcp_opts: Vec::new(),
+            revision_number: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        // No agent reports router ports up without a data plane.
+        p.status = if self.settings.dataplane_none {
+            "ACTIVE".into()
+        } else {
+            "DOWN".into()
+        };
+        let retry = |e: Retry| match e {
+            Retry::Fail(e) => e,
+            Retry::Again => Error::conflict("address or MAC taken; retry"),
+        };
+        p.mac_address = self.free_mac(conn, &net.id).await.map_err(retry)?;
+        let subnets = subnet_rows::of_network(&mut *conn, &net.id).await?;
+        let ips = self
+            .choose_addresses(conn, &p, fixed.as_deref(), &subnets, &[])
+            .await
+            .map_err(retry)?;
+        if fixed.is_some() {
+            for a in &ips {
+                let gw = subnets
+                    .iter()
+                    .find(|s| s.id == a.subnet_id)
+                    .and_then(|s| s.gateway_ip.as_deref());
+                if gw == Some(a.ip_address.as_str()) {
+                    return Err(Error::bad_request(format!(
+                        "Bad router request: External IP {} is the same as the gateway IP.",
+                        a.ip_address
+                    ))
+                    .with_fault("BadRequest"));
+                }
+            }
+        }
+        rows::insert(conn, &p).await?;
+        for (i, a) in ips.iter().enumerate() {
+            rows::allocate(conn, &p, a, i as i64).await?;
+        }
+        Ok((p, ips))
+    }
+
+    /// Makes a router's interface port on `subnet` holding the subnet's
+    /// gateway address (409 `IpAddressAlreadyAllocated` when a port has
+    /// it). Runs in the router's transaction after its revision bump.
+    pub(crate) async fn router_interface_port(
+        &self,
+        conn: &mut crate::db::Conn,
+        router_id: &str,
+        project_id: &str,
+        subnet: &SubnetRow,
+        gateway_ip: &str,
+    ) -> Result<PortRow> {
+        if rows::taken_in(conn, &subnet.id)
+            .await?
+            .iter()
+            .any(|a| a == gateway_ip)
+        {
+            return Err(Error::conflict(format!(
+                "IP address {gateway_ip} already allocated in subnet {}",
+                subnet.id
+            ))
+            .with_fault("IpAddressAlreadyAllocated"));
+        }
+        let now = self.now();
+        let mut p = PortRow {
+            id: common::ids::uuid(),
+            project_id: project_id.to_string(),
+            network_id: subnet.network_id.clone(),
+            name: String::new(),
+            description: String::new(),
+            admin_state_up: true,
+            status: String::new(),
+            mac_address: String::new(),
+            device_id: router_id.to_string(),
+            device_owner: DEVICE_OWNER_ROUTER_INTF.into(),
+            port_security_enabled: false,
+            binding_host_id: String::new(),
+            binding_vnic_type: "normal".into(),
+            binding_profile: json!({}),
+            security_groups: Vec::new(),
+            allowed_address_pairs: Vec::new(),
+            extra_dhcp_opts: Vec::new(),
+            revision_number: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        // No agent reports router ports up without a data plane.
+        p.status = if self.settings.dataplane_none {
+            "ACTIVE".into()
+        } else {
+            "DOWN".into()
+        };
+        p.mac_address = match self.free_mac(conn, &subnet.network_id).await {
+            Ok(m) => m,
+            Err(Retry::Fail(e)) => return Err(e),
+            Err(Retry::Again) => return Err(Error::conflict("MAC taken; retry")),
+        };
+        rows::insert(conn, &p).await?;
+        let a = Allocation {
+            subnet_id: subnet.id.clone(),
+            ip_address: gateway_ip.to_string(),
+        };
+        rows::allocate(conn, &p, &a, 0).await?;
+        Ok(p)
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ fn table(resource: &str) -> Option<&'static str> {
         "security_group" => Some("security_groups"),
         "security_group_rule" => Some("security_group_rules"),
         "subnetpool" => Some("subnetpools"),
+        "router" => Some("routers"),
         _ => None,
     }
 }

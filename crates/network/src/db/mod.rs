@@ -6,6 +6,7 @@
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod routers;
 pub mod security_groups;
 pub mod subnetpools;
 pub mod subnets;

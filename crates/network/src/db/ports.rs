@@ -100,6 +100,16 @@ pub async fn of_network(conn: &mut Conn, network_id: &str) -> Result<Vec<PortRow
     rows.iter().map(from_row).collect()
 }
 
+/// The ports of a device (a router's interfaces), oldest first.
+pub async fn of_device(conn: &mut Conn, device_id: &str) -> Result<Vec<PortRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM ports WHERE device_id = $1 ORDER BY created_at, id");
+    let rows = sqlx::query(&sql)
+        .bind(device_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Inserts `p`; a unique violation means its MAC is taken on the network.
 pub async fn insert(conn: &mut Conn, p: &PortRow) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -331,4 +341,22 @@ pub async fn list(
         .iter()
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The router's gateway port (device_owner `network:router_gateway`), if
+/// it has one.
+pub async fn gateway_of<'c, E>(conn: E, router_id: &str) -> Result<Option<PortRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ports WHERE device_id = $1 AND device_owner = 'network:router_gateway'"
+    );
+    sqlx::query(&sql)
+        .bind(router_id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }

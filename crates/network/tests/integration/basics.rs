@@ -42,11 +42,13 @@ async fn versions_extensions_and_json_suffix() {
         "standard-attr-tag",
         "pagination",
         "sorting",
+        "router",
+        "extraroute",
     ] {
         assert!(aliases.contains(&a), "{a} missing from {aliases:?}");
     }
     // Nothing not implemented yet.
-    for a in ["router", "dvr", "external-gateway-multihoming", "agent"] {
+    for a in ["dvr", "external-gateway-multihoming", "agent"] {
         assert!(!aliases.contains(&a), "{a} listed");
     }
     let r = admin.get("/v2.0/extensions.json").await.unwrap();

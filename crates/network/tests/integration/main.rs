@@ -7,6 +7,7 @@ mod basics;
 mod networks;
 mod ports;
 mod quotas;
+mod routers;
 mod security_groups;
 mod subnetpools;
 mod subnets;
