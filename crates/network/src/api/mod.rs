@@ -19,6 +19,8 @@ pub use openapi::openapi;
 
 use crate::Network;
 use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -165,6 +167,19 @@ pub fn render<T: Serialize>(item: &T, fields: Option<&Fields>) -> Value {
         f.retain(&mut v);
     }
     v
+}
+
+/// A create's 201: `{plural: [...]}` for a bulk request, else
+/// `{singular: {...}}` with the one item.
+pub fn created(singular: &str, plural: &str, bulk: bool, items: Vec<Value>) -> Response {
+    let mut out = Map::new();
+    if bulk {
+        out.insert(plural.to_string(), Value::Array(items));
+    } else {
+        let one = items.into_iter().next().unwrap_or(Value::Null);
+        out.insert(singular.to_string(), one);
+    }
+    (StatusCode::CREATED, Json(Value::Object(out))).into_response()
 }
 
 /// `{collection: [...], "<collection>_links": [...]}` as Neutron's

@@ -5,7 +5,7 @@ use crate::app::attrs;
 use crate::app::networks::NetworkView;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -191,12 +191,7 @@ async fn create(S(g): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|v| render(&body(&g, &ctx, v), None))
         .collect();
-    let out = if bulk {
-        json!({"networks": rendered})
-    } else {
-        json!({"network": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created("network", "networks", bulk, rendered))
 }
 
 #[utoipa::path(get, path = "/v2.0/networks/{id}", tag = "networks",

@@ -6,7 +6,7 @@ use crate::app::ports::PortView;
 use crate::Network;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -252,12 +252,7 @@ async fn create(S(g): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|v| render(&PortBody::new(&g, &ctx, v), None))
         .collect();
-    let out = if bulk {
-        json!({"ports": rendered})
-    } else {
-        json!({"port": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created("port", "ports", bulk, rendered))
 }
 
 #[utoipa::path(get, path = "/v2.0/ports/{id}", tag = "ports",

@@ -7,7 +7,7 @@ use crate::app::routers::InterfaceInfo;
 use crate::app::routers::RouterView;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -206,12 +206,7 @@ async fn create(S(n): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|r| render(&RouterBody::new(r), None))
         .collect();
-    let out = if bulk {
-        json!({"routers": rendered})
-    } else {
-        json!({"router": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created("router", "routers", bulk, rendered))
 }
 
 #[utoipa::path(get, path = "/v2.0/routers/{id}", tag = "routers",

@@ -7,7 +7,7 @@ use crate::app::security_groups::GroupView;
 use crate::db::security_groups::RuleRow;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -227,12 +227,12 @@ async fn create(S(g): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|v| render(&GroupBody::new(v), None))
         .collect();
-    let out = if bulk {
-        json!({"security_groups": rendered})
-    } else {
-        json!({"security_group": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created(
+        "security_group",
+        "security_groups",
+        bulk,
+        rendered,
+    ))
 }
 
 #[utoipa::path(get, path = "/v2.0/security-groups/{id}", tag = "security-groups",
@@ -323,12 +323,12 @@ async fn create_rules(
         .iter()
         .map(|r| render(&RuleBody::new(r), None))
         .collect();
-    let out = if bulk {
-        json!({"security_group_rules": rendered})
-    } else {
-        json!({"security_group_rule": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created(
+        "security_group_rule",
+        "security_group_rules",
+        bulk,
+        rendered,
+    ))
 }
 
 #[utoipa::path(get, path = "/v2.0/security-group-rules/{id}", tag = "security-groups",

@@ -5,7 +5,7 @@ use crate::app::attrs;
 use crate::app::subnetpools::PoolView;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -165,12 +165,7 @@ async fn create(S(n): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|v| render(&PoolBody::new(v), None))
         .collect();
-    let out = if bulk {
-        json!({"subnetpools": rendered})
-    } else {
-        json!({"subnetpool": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created("subnetpool", "subnetpools", bulk, rendered))
 }
 
 #[utoipa::path(get, path = "/v2.0/subnetpools/{id}", tag = "subnetpools",

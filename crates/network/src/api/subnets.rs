@@ -5,7 +5,7 @@ use crate::app::attrs;
 use crate::app::subnets::SubnetView;
 use axum::extract::{OriginalUri, Path, State as S};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
@@ -198,12 +198,7 @@ async fn create(S(g): State, Auth(ctx): Auth, JsonBody(b): JsonBody<Value>) -> R
         .iter()
         .map(|v| render(&SubnetBody::new(v), None))
         .collect();
-    let out = if bulk {
-        json!({"subnets": rendered})
-    } else {
-        json!({"subnet": rendered.into_iter().next().unwrap_or(Value::Null)})
-    };
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok(super::created("subnet", "subnets", bulk, rendered))
 }
 
 #[utoipa::path(get, path = "/v2.0/subnets/{id}", tag = "subnets",
