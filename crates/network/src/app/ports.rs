@@ -1474,6 +1474,45 @@ pub const DEVICE_OWNER_ROUTER_INTF: &str = "network:router_interface";
 pub const DEVICE_OWNER_ROUTER_GW: &str = "network:router_gateway";
 
 impl Network {
+    /// A new port a router owns (its gateway or an interface), without
+    /// MAC or addresses yet: ACTIVE when no data plane will report it up.
+    fn router_port(
+        &self,
+        project_id: &str,
+        network_id: &str,
+        router_id: &str,
+        device_owner: &str,
+    ) -> PortRow {
+        let now = self.now();
+        PortRow {
+            id: common::ids::uuid(),
+            project_id: project_id.to_string(),
+            network_id: network_id.to_string(),
+            name: String::new(),
+            description: String::new(),
+            admin_state_up: true,
+            // No agent reports router ports up without a data plane.
+            status: if self.settings.dataplane_none {
+                "ACTIVE".into()
+            } else {
+                "DOWN".into()
+            },
+            mac_address: String::new(),
+            device_id: router_id.to_string(),
+            device_owner: device_owner.to_string(),
+            port_security_enabled: false,
+            binding_host_id: String::new(),
+            binding_vnic_type: "normal".into(),
+            binding_profile: json!({}),
+            security_groups: Vec::new(),
+            allowed_address_pairs: Vec::new(),
+            extra_dhcp_opts: Vec::new(),
+            revision_number: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Makes a router's gateway port on the external network `net`
     /// (locked by the caller, after its revision bump): the requested
     /// `external_fixed_ips` (the port `fixed_ips` format) or the default
@@ -1489,35 +1528,7 @@ impl Network {
             None | Some(Value::Null) => None,
             Some(v) => Some(fixed_ips(v)?),
         };
-        let now = self.now();
-        let mut p = PortRow {
-            id: common::ids::uuid(),
-            project_id: String::new(),
-            network_id: net.id.clone(),
-            name: String::new(),
-            description: String::new(),
-            admin_state_up: true,
-            status: String::new(),
-            mac_address: String::new(),
-            device_id: router_id.to_string(),
-            device_owner: DEVICE_OWNER_ROUTER_GW.into(),
-            port_security_enabled: false,
-            binding_host_id: String::new(),
-            binding_vnic_type: "normal".into(),
-            binding_profile: json!({}),
-            security_groups: Vec::new(),
-            allowed_address_pairs: Vec::new(),
-            extra_dhcp_opts: Vec::new(),
-            revision_number: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        // No agent reports router ports up without a data plane.
-        p.status = if self.settings.dataplane_none {
-            "ACTIVE".into()
-        } else {
-            "DOWN".into()
-        };
+        let mut p = self.router_port("", &net.id, router_id, DEVICE_OWNER_ROUTER_GW);
         let retry = |e: Retry| match e {
             Retry::Fail(e) => e,
             Retry::Again => Error::conflict("address or MAC taken; retry"),
@@ -1572,35 +1583,12 @@ impl Network {
             ))
             .with_fault("IpAddressAlreadyAllocated"));
         }
-        let now = self.now();
-        let mut p = PortRow {
-            id: common::ids::uuid(),
-            project_id: project_id.to_string(),
-            network_id: subnet.network_id.clone(),
-            name: String::new(),
-            description: String::new(),
-            admin_state_up: true,
-            status: String::new(),
-            mac_address: String::new(),
-            device_id: router_id.to_string(),
-            device_owner: DEVICE_OWNER_ROUTER_INTF.into(),
-            port_security_enabled: false,
-            binding_host_id: String::new(),
-            binding_vnic_type: "normal".into(),
-            binding_profile: json!({}),
-            security_groups: Vec::new(),
-            allowed_address_pairs: Vec::new(),
-            extra_dhcp_opts: Vec::new(),
-            revision_number: 0,
-            created_at: now,
-            updated_at: now,
-        };
-        // No agent reports router ports up without a data plane.
-        p.status = if self.settings.dataplane_none {
-            "ACTIVE".into()
-        } else {
-            "DOWN".into()
-        };
+        let mut p = self.router_port(
+            project_id,
+            &subnet.network_id,
+            router_id,
+            DEVICE_OWNER_ROUTER_INTF,
+        );
         p.mac_address = match self.free_mac(conn, &subnet.network_id).await {
             Ok(m) => m,
             Err(Retry::Fail(e)) => return Err(e),
