@@ -92,6 +92,22 @@ CREATE TABLE endpoints (
     extra TEXT NOT NULL DEFAULT '{}'
 );
 
+CREATE TABLE floatingips (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    floating_network_id TEXT NOT NULL,
+    floating_port_id TEXT NOT NULL,
+    floating_ip_address TEXT NOT NULL,
+    fixed_port_id TEXT,
+    fixed_ip_address TEXT,
+    router_id TEXT,
+    status TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE groups (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -309,6 +325,20 @@ CREATE TABLE policies (
     type TEXT NOT NULL,
     blob TEXT NOT NULL,
     extra TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE port_forwardings (
+    id TEXT PRIMARY KEY,
+    floatingip_id TEXT NOT NULL REFERENCES floatingips (id) ON DELETE CASCADE,
+    internal_port_id TEXT NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    protocol TEXT NOT NULL,
+    internal_ip_address TEXT NOT NULL,
+    internal_port BIGINT NOT NULL,
+    external_port BIGINT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    revision_number BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
 );
 
 CREATE TABLE ports (
@@ -624,6 +654,15 @@ CREATE INDEX assignments_target ON assignments (target_id);
 
 CREATE INDEX credentials_user_id ON credentials (user_id, id);
 
+CREATE UNIQUE INDEX floatingips_assoc
+    ON floatingips (floating_network_id, fixed_port_id, fixed_ip_address);
+
+CREATE INDEX floatingips_fixed_port ON floatingips (fixed_port_id);
+
+CREATE INDEX floatingips_project ON floatingips (project_id);
+
+CREATE INDEX floatingips_router ON floatingips (router_id);
+
 CREATE INDEX image_members_member ON image_members (member_id);
 
 CREATE INDEX image_tags_value ON image_tags (value);
@@ -643,6 +682,14 @@ CREATE INDEX network_tags_tag ON network_tags (tag);
 CREATE INDEX networks_project ON networks (project_id);
 
 CREATE INDEX password_history_user ON password_history (user_id);
+
+CREATE UNIQUE INDEX port_forwardings_external
+    ON port_forwardings (floatingip_id, protocol, external_port);
+
+CREATE UNIQUE INDEX port_forwardings_internal
+    ON port_forwardings (protocol, internal_port_id, internal_ip_address, internal_port);
+
+CREATE INDEX port_forwardings_port ON port_forwardings (internal_port_id);
 
 CREATE INDEX ports_device_id ON ports (device_id);
 

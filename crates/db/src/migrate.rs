@@ -156,6 +156,16 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "router_routes",
             sql: include_str!("../migrations/network/0009_router_routes.sql"),
         },
+        Migration {
+            version: 10,
+            name: "floatingips",
+            sql: include_str!("../migrations/network/0010_floatingips.sql"),
+        },
+        Migration {
+            version: 11,
+            name: "port_forwardings",
+            sql: include_str!("../migrations/network/0011_port_forwardings.sql"),
+        },
     ],
 };
 

@@ -14,6 +14,16 @@ const ADMIN_OR_PROJECT_MEMBER: &str =
     "rule:context_is_admin or (role:member and project_id:%(project_id)s)";
 const ADMIN_OR_PROJECT_READER: &str =
     "rule:context_is_admin or (role:reader and project_id:%(project_id)s)";
+/// Choosing a floating IP's address: admins and the project's managers.
+const ADMIN_OR_PROJECT_MANAGER: &str =
+    "rule:context_is_admin or (role:manager and project_id:%(project_id)s)";
+/// Port forwardings have no project of their own: their floating IP's
+/// (`ext_parent_project_id`) decides.
+const ADMIN_OR_PARENT_OWNER_MEMBER: &str =
+    "rule:context_is_admin or (role:member and project_id:%(ext_parent_project_id)s)";
+const ADMIN_OR_PARENT_OWNER_READER: &str =
+    "rule:context_is_admin or (role:reader and project_id:%(ext_parent_project_id)s)";
+
 /// Reading a network: its project's readers, or anyone for a shared or
 /// external one.
 const GET_NETWORK: &str = "rule:context_is_admin or (role:reader and project_id:%(project_id)s) \
@@ -152,6 +162,34 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("delete_router", ADMIN_OR_PROJECT_MEMBER),
         ("add_router_interface", ADMIN_OR_PROJECT_MEMBER),
         ("remove_router_interface", ADMIN_OR_PROJECT_MEMBER),
+        ("create_floatingip", ADMIN_OR_PROJECT_MEMBER),
+        (
+            "create_floatingip:floating_ip_address",
+            ADMIN_OR_PROJECT_MANAGER,
+        ),
+        ("get_floatingip", ADMIN_OR_PROJECT_READER),
+        ("update_floatingip", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_floatingip", ADMIN_OR_PROJECT_MEMBER),
+        ("get_floatingips_tags", ADMIN_OR_PROJECT_READER),
+        ("update_floatingips_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("delete_floatingips_tags", ADMIN_OR_PROJECT_MEMBER),
+        ("get_floatingip_pool", ADMIN_OR_PROJECT_READER),
+        (
+            "create_floatingip_port_forwarding",
+            ADMIN_OR_PARENT_OWNER_MEMBER,
+        ),
+        (
+            "get_floatingip_port_forwarding",
+            ADMIN_OR_PARENT_OWNER_READER,
+        ),
+        (
+            "update_floatingip_port_forwarding",
+            ADMIN_OR_PARENT_OWNER_MEMBER,
+        ),
+        (
+            "delete_floatingip_port_forwarding",
+            ADMIN_OR_PARENT_OWNER_MEMBER,
+        ),
         ("create_subnetpool", ADMIN_OR_PROJECT_MEMBER),
         ("create_subnetpool:shared", ADMIN),
         ("create_subnetpool:is_default", ADMIN),

@@ -1,10 +1,12 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`,
+//! `floatingips` (with port forwardings and pools), `tags`.
 
 pub mod errors;
 pub mod extensions;
+pub mod floatingips;
 pub mod networks;
 mod openapi;
 pub mod ports;
@@ -51,6 +53,7 @@ pub fn router(
         .merge(security_groups::routes())
         .merge(subnetpools::routes())
         .merge(routers::routes())
+        .merge(floatingips::routes())
         .merge(tags::routes())
         .fallback(common::http::errors::not_found)
         .with_state(neutron);

@@ -56,6 +56,17 @@ use utoipa::OpenApi;
         routers::delete,
         routers::add_interface,
         routers::remove_interface,
+        floatingips::list,
+        floatingips::create,
+        floatingips::show,
+        floatingips::update,
+        floatingips::delete,
+        floatingips::list_pfs,
+        floatingips::create_pf,
+        floatingips::show_pf,
+        floatingips::update_pf,
+        floatingips::delete_pf,
+        floatingips::pools,
         subnetpools::list,
         subnetpools::create,
         subnetpools::show,
@@ -100,7 +111,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 52);
+        assert_eq!(n, 63);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -4,8 +4,10 @@
 //! Handlers in `api` call these; these call `db`.
 
 pub mod attrs;
+pub mod floatingips;
 pub mod list;
 pub mod networks;
+pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;
 pub mod routers;

@@ -1272,6 +1272,10 @@ impl Network {
             let ips = self
                 .choose_addresses(tx.conn(), row, Some(fixed), &subnets, &held)
                 .await?;
+            self.check_fip_fixed_ip_kept(tx.conn(), &row.id, &ips)
+                .await?;
+            self.drop_port_forwardings_off(tx.conn(), &row.id, &ips)
+                .await?;
             rows::release_all(tx.conn(), &row.id).await?;
             for (i, a) in ips.iter().enumerate() {
                 rows::allocate(tx.conn(), row, a, i as i64).await?;
@@ -1300,8 +1304,13 @@ impl Network {
             return Err(policy_refused("delete_port"));
         }
         self.enforce(ctx, "delete_port", &target(&cur, net.as_ref()))?;
+        let fip_port = cur.device_owner == super::floatingips::DEVICE_OWNER_FLOATINGIP
+            && crate::db::floatingips::get(&self.db.pool, &cur.device_id)
+                .await?
+                .is_some();
         if cur.device_owner == DEVICE_OWNER_ROUTER_INTF
             || cur.device_owner == DEVICE_OWNER_ROUTER_GW
+            || fip_port
         {
             // neutron's L3 plugin guards router ports (prevent_l3_port_deletion).
             return Err(Error::conflict(format!(
@@ -1311,11 +1320,12 @@ impl Network {
             .with_fault("ServicePortInUse"));
         }
         let mut tx = self.begin().await?;
+        tx.bump(crate::REVISION).await?;
+        self.release_port_floatingips(ctx, tx.conn(), id).await?;
         tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }
-        tx.bump(crate::REVISION).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1554,6 +1564,46 @@ impl Network {
                 }
             }
         }
+        rows::insert(conn, &p).await?;
+        for (i, a) in ips.iter().enumerate() {
+            rows::allocate(conn, &p, a, i as i64).await?;
+        }
+        Ok((p, ips))
+    }
+
+    /// Makes a floating IP's port on the external network `net` (locked
+    /// by the caller, after its revision bump): the requested address or
+    /// subnet (the port `fixed_ips` format) or the default allocation.
+    /// Like neutron's it belongs to no project, its device is the
+    /// floating IP and its status is `N/A`.
+    pub(crate) async fn floatingip_port(
+        &self,
+        conn: &mut crate::db::Conn,
+        floatingip_id: &str,
+        net: &NetworkRow,
+        fixed_ips_req: Option<&Value>,
+    ) -> Result<(PortRow, Vec<Allocation>)> {
+        let fixed = match fixed_ips_req {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(fixed_ips(v)?),
+        };
+        let mut p = self.router_port(
+            "",
+            &net.id,
+            floatingip_id,
+            super::floatingips::DEVICE_OWNER_FLOATINGIP,
+        );
+        p.status = "N/A".into();
+        let retry = |e: Retry| match e {
+            Retry::Fail(e) => e,
+            Retry::Again => Error::conflict("address or MAC taken; retry"),
+        };
+        p.mac_address = self.free_mac(conn, &net.id).await.map_err(retry)?;
+        let subnets = subnet_rows::of_network(&mut *conn, &net.id).await?;
+        let ips = self
+            .choose_addresses(conn, &p, fixed.as_deref(), &subnets, &[])
+            .await
+            .map_err(retry)?;
         rows::insert(conn, &p).await?;
         for (i, a) in ips.iter().enumerate() {
             rows::allocate(conn, &p, a, i as i64).await?;

@@ -37,6 +37,7 @@ fn table(resource: &str) -> Option<&'static str> {
         "security_group_rule" => Some("security_group_rules"),
         "subnetpool" => Some("subnetpools"),
         "router" => Some("routers"),
+        "floatingip" => Some("floatingips"),
         _ => None,
     }
 }

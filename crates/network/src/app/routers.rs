@@ -338,6 +338,10 @@ impl Network {
         g: Option<&GatewayReq>,
     ) -> Result<()> {
         if let Some(old) = port_rows::gateway_of(&mut *conn, router_id).await? {
+            if g.is_none_or(|g| g.network_id != old.network_id) {
+                self.check_gateway_serves_no_fip(conn, router_id, &old.network_id)
+                    .await?;
+            }
             port_rows::release_all(conn, &old.id).await?;
             crate::db::tags::clear(conn, &old.id).await?;
             port_rows::delete(conn, &old.id).await?;
@@ -813,6 +817,8 @@ impl Network {
                 .with_fault("RouterInterfaceInUseByRoute"));
             }
         }
+        self.check_interface_serves_no_fip(tx.conn(), id, &subnet_ids)
+            .await?;
         port_rows::release_all(tx.conn(), &port.id).await?;
         crate::db::tags::clear(tx.conn(), &port.id).await?;
         port_rows::delete(tx.conn(), &port.id).await?;

@@ -3,7 +3,9 @@
 //! addresses, MACs) rest on unique indexes, so two concurrent requests
 //! can never both win one. No rules live here: they are in `app`.
 
+pub mod floatingips;
 pub mod networks;
+pub mod port_forwardings;
 pub mod ports;
 pub mod quotas;
 pub mod routers;

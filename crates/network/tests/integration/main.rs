@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
 mod basics;
+mod floatingips;
 mod networks;
+mod port_forwardings;
 mod ports;
 mod quotas;
 mod routers;
