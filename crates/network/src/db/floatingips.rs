@@ -224,7 +224,7 @@ pub async fn routers_for(
          AND p.device_owner IN ('network:router_interface', \
          'network:router_interface_distributed', 'network:ha_router_replicated_interface') \
          AND g.network_id = $3 AND g.device_owner = 'network:router_gateway' \
-         ORDER BY p.device_id",
+         ORDER BY router_id, ip_address",
     )
     .bind(network_id)
     .bind(subnet_id)
