@@ -639,3 +639,45 @@ async fn association_rules() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn concurrent_associations_take_one_fixed_ip_once() {
+    let (cloud, admin) = start().await;
+    let (user, _) = project_user(&cloud, "fiprace", "member").await;
+    let (ext, _) = external(&admin, "100.64.0.0/24").await;
+    let (net, _, _) = tenant_side(&user, &ext, "10.30.0.0/24").await;
+    let p = port(&user, &net).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let f = fip(&user, json!({"floating_network_id": ext["id"]})).await;
+        ids.push(f["id"].as_str().unwrap().to_string());
+    }
+    let mut tasks = Vec::new();
+    for id in ids {
+        let c = user.clone();
+        let body = json!({"floatingip": {"port_id": p["id"]}});
+        tasks.push(tokio::spawn(async move {
+            c.put(&format!("/v2.0/floatingips/{id}"), Some(body))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.status == 200 {
+            ok += 1;
+        } else {
+            assert_error(&r, 409, "FloatingIPPortAlreadyAssociated");
+        }
+    }
+    assert_eq!(ok, 1);
+    let r = user
+        .get(&format!(
+            "/v2.0/floatingips?port_id={}",
+            p["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.body["floatingips"].as_array().unwrap().len(), 1);
+}
