@@ -156,6 +156,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "router_routes",
             sql: include_str!("../migrations/network/0009_router_routes.sql"),
         },
+        Migration {
+            version: 10,
+            name: "agents",
+            sql: include_str!("../migrations/network/0010_agents.sql"),
+        },
     ],
 };
 

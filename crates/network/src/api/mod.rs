@@ -1,8 +1,10 @@
 //! The Networking v2.0 HTTP API: routes, version discovery, the
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
-//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`, `tags`.
+//! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`, `tags`,
+//! `agents` (with availability zones).
 
+pub mod agents;
 pub mod errors;
 pub mod extensions;
 pub mod networks;
@@ -43,6 +45,7 @@ pub fn router(
         .route("/", get(versions))
         .route("/v2.0", get(resources))
         .route("/v2.0/", get(resources))
+        .merge(agents::routes())
         .merge(extensions::routes())
         .merge(networks::routes())
         .merge(subnets::routes())

@@ -67,6 +67,11 @@ use utoipa::OpenApi;
         tags::show,
         tags::add,
         tags::remove,
+        agents::list,
+        agents::show,
+        agents::update,
+        agents::delete,
+        agents::list_zones,
     ),
     components(schemas(NeutronError, NeutronErrorBody)),
     modifiers(&TokenAuth),
@@ -100,7 +105,7 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 52);
+        assert_eq!(n, 57);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

@@ -3,8 +3,10 @@
 //! maps: `attrs`), lists (`list`), and one module per resource.
 //! Handlers in `api` call these; these call `db`.
 
+pub mod agents;
 pub mod attrs;
 pub mod list;
+pub mod feed;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
@@ -104,6 +106,8 @@ pub struct Network {
     pub policy: Policy,
     pub clock: SharedClock,
     pub settings: Settings,
+    /// The node registry, read-only: agents and the feed's placement.
+    pub nodes: std::sync::Arc<dyn common::service::NodeDirectory>,
 }
 
 impl std::fmt::Debug for Network {
