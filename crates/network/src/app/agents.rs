@@ -353,12 +353,13 @@ impl Network {
         if !self.check(ctx, "get_agent", &json!({})) {
             return Ok((Vec::new(), req));
         }
-        let alive = match q.get("alive").filter(|v| !v.is_empty()) {
-            Some(v) => Some(attrs::to_bool(&Value::String(v.to_string())).ok_or_else(|| {
-                super::invalid_input(format!("'{v}' cannot be converted to boolean"))
-            })?),
-            None => None,
-        };
+        let alive =
+            match q.get("alive").filter(|v| !v.is_empty()) {
+                Some(v) => Some(attrs::to_bool(&Value::String(v.to_string())).ok_or_else(
+                    || super::invalid_input(format!("'{v}' cannot be converted to boolean")),
+                )?),
+                None => None,
+            };
         let mut found = match rows::list(&self.db.pool, &req.query).await {
             Ok(r) => r,
             Err(db::list::ListError::MarkerNotFound(m)) => return Err(not_found(&m)),

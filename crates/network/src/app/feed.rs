@@ -285,7 +285,17 @@ fn is_infra(p: &PortRow) -> bool {
     )
 }
 
-/// Who owns which port and carries which network, cut from a snapshot.
+/// The node that owns port `p`: its binding host, or the node its router
+/// or DHCP server is scheduled to.
+fn owner<'a>(placement: &'a Placement, p: &'a PortRow) -> Option<&'a str> {
+    match p.device_owner.as_str() {
+        DEVICE_OWNER_ROUTER_INTF | DEVICE_OWNER_ROUTER_GW => placement.router_host(&p.device_id),
+        DEVICE_OWNER_DHCP => placement.dhcp_host(&p.network_id),
+        _ => Some(p.binding_host_id.as_str()).filter(|h| !h.is_empty()),
+    }
+}
+
+/// Who carries which network, cut from a snapshot.
 struct Layout<'a> {
     snap: &'a Snapshot,
     placement: &'a Placement,
@@ -307,29 +317,11 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// The node that owns port `p`: its binding host, or the node its
-    /// router or DHCP server is scheduled to.
-    fn owner(&self, p: &PortRow) -> Option<&'a str> {
-        match p.device_owner.as_str() {
-            DEVICE_OWNER_ROUTER_INTF | DEVICE_OWNER_ROUTER_GW => {
-                self.placement.router_host(&p.device_id)
-            }
-            DEVICE_OWNER_DHCP => self.placement.dhcp_host(&p.network_id),
-            _ => self
-                .snap
-                .ports
-                .iter()
-                .find(|q| q.id == p.id)
-                .map(|q| q.binding_host_id.as_str())
-                .filter(|h| !h.is_empty()),
-        }
-    }
-
     /// Node name → the networks it carries.
     fn carriers(&self) -> HashMap<&'a str, BTreeSet<&'a str>> {
         let mut out: HashMap<&str, BTreeSet<&str>> = HashMap::new();
         for p in &self.snap.ports {
-            if let Some(h) = self.owner(p) {
+            if let Some(h) = owner(self.placement, p) {
                 out.entry(h).or_default().insert(p.network_id.as_str());
             }
         }
@@ -502,7 +494,10 @@ impl Network {
                         address: addresses(&p.id).into_iter().find(|a| a.subnet_id == s.id),
                     });
                 let mut entries = Vec::new();
-                for p in on_net.iter().filter(|p| p.device_owner != DEVICE_OWNER_DHCP) {
+                for p in on_net
+                    .iter()
+                    .filter(|p| p.device_owner != DEVICE_OWNER_DHCP)
+                {
                     for ip in ips(&p.id).into_iter().filter(|i| i.subnet_id == s.id) {
                         entries.push(FeedDhcpEntry {
                             port_id: p.id.clone(),
@@ -530,11 +525,8 @@ impl Network {
                 .iter()
                 .filter(|r| placement.router_host(&r.id) == Some(me))
             {
-                let legs: Vec<&PortRow> = snap
-                    .ports
-                    .iter()
-                    .filter(|p| p.device_id == r.id)
-                    .collect();
+                let legs: Vec<&PortRow> =
+                    snap.ports.iter().filter(|p| p.device_id == r.id).collect();
                 let interfaces = legs
                     .iter()
                     .filter(|p| p.device_owner == DEVICE_OWNER_ROUTER_INTF)
@@ -689,14 +681,7 @@ impl Network {
             let Some(p) = crate::db::ports::get(tx.conn(), id).await? else {
                 continue;
             };
-            let owner = match p.device_owner.as_str() {
-                DEVICE_OWNER_ROUTER_INTF | DEVICE_OWNER_ROUTER_GW => {
-                    placement.router_host(&p.device_id)
-                }
-                DEVICE_OWNER_DHCP => placement.dhcp_host(&p.network_id),
-                _ => Some(p.binding_host_id.as_str()).filter(|h| !h.is_empty()),
-            };
-            if owner != Some(node.name.as_str()) {
+            if owner(&placement, &p) != Some(node.name.as_str()) {
                 continue;
             }
             if crate::db::feed::set_port_status(tx.conn(), id, status, now).await? {

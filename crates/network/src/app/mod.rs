@@ -5,8 +5,8 @@
 
 pub mod agents;
 pub mod attrs;
-pub mod list;
 pub mod feed;
+pub mod list;
 pub mod networks;
 pub mod ports;
 pub mod quotas;

@@ -41,15 +41,12 @@ pub async fn snapshot(conn: &mut Conn) -> Result<Snapshot, sqlx::Error> {
     .iter()
     .map(subnets::from_row)
     .collect::<Result<Vec<_>, _>>()?;
-    let ports = sqlx::query(&format!(
-        "SELECT {} FROM ports ORDER BY id",
-        ports::COLUMNS
-    ))
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(ports::from_row)
-    .collect::<Result<Vec<_>, _>>()?;
+    let ports = sqlx::query(&format!("SELECT {} FROM ports ORDER BY id", ports::COLUMNS))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(ports::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut allocations: HashMap<String, Vec<Allocation>> = HashMap::new();
     for r in sqlx::query(
         "SELECT port_id, subnet_id, ip_address FROM ipallocations ORDER BY port_id, position",

@@ -17,8 +17,7 @@ struct Node {
 impl Node {
     async fn register(cloud: &TestCloud, name: &str, address: &str, roles: &[&str]) -> Node {
         let internal = Client::new(&format!("http://{}", cloud.cloud.internal_api));
-        let secret =
-            nodes::secret::read(&cloud.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
+        let secret = nodes::secret::read(&cloud.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
         let body = json!({"hostname": name, "address": address, "roles": roles});
         let r = internal
             .send(
@@ -87,7 +86,10 @@ async fn agents_of(c: &Client, host: &str) -> Vec<Value> {
 async fn host_everything_on(admin: &Client, keep: &str) {
     for t in ["L3 agent", "DHCP agent"] {
         let r = admin
-            .get(&format!("/v2.0/agents?agent_type={}", t.replace(' ', "%20")))
+            .get(&format!(
+                "/v2.0/agents?agent_type={}",
+                t.replace(' ', "%20")
+            ))
             .await
             .unwrap();
         for a in r.body["agents"].as_array().unwrap() {
@@ -135,7 +137,12 @@ async fn agents_follow_the_node_registry() {
     assert_eq!(
         kinds,
         [
-            ("DHCP agent", "neutron-dhcp-agent", "dhcp_agent", json!("nova")),
+            (
+                "DHCP agent",
+                "neutron-dhcp-agent",
+                "dhcp_agent",
+                json!("nova")
+            ),
             ("L3 agent", "neutron-l3-agent", "l3_agent", json!("nova")),
             (
                 "Linux bridge agent",
@@ -143,7 +150,12 @@ async fn agents_follow_the_node_registry() {
                 "N/A",
                 Value::Null
             ),
-            ("Metadata agent", "neutron-metadata-agent", "N/A", Value::Null),
+            (
+                "Metadata agent",
+                "neutron-metadata-agent",
+                "N/A",
+                Value::Null
+            ),
         ]
     );
     for a in &agents {
@@ -239,8 +251,14 @@ async fn agents_follow_the_node_registry() {
     for (body, why) in [
         (json!({"agent": {"host": "x"}}), "read-only"),
         (json!({"agent": {"bogus": 1}}), "unknown"),
-        (json!({"agent": {"admin_state_up": "maybe"}}), "not a boolean"),
-        (json!({"agent": {"description": "d".repeat(256)}}), "too long"),
+        (
+            json!({"agent": {"admin_state_up": "maybe"}}),
+            "not a boolean",
+        ),
+        (
+            json!({"agent": {"description": "d".repeat(256)}}),
+            "too long",
+        ),
         (json!({"agents": {}}), "no agent key"),
     ] {
         let r = admin
@@ -296,7 +314,10 @@ async fn agents_follow_the_node_registry() {
         r.body["extension"]["description"],
         "The agent management extension."
     );
-    let r = admin.get("/v2.0/extensions/availability_zone").await.unwrap();
+    let r = admin
+        .get("/v2.0/extensions/availability_zone")
+        .await
+        .unwrap();
     assert_eq!(r.body["extension"]["name"], "Availability Zone");
     cloud.stop().await;
 }
@@ -319,14 +340,20 @@ async fn availability_zones_come_from_l3_and_dhcp_agents() {
         .get("/v2.0/availability_zones?resource=router&fields=resource")
         .await
         .unwrap();
-    assert_eq!(r.body, json!({"availability_zones": [{"resource": "router"}]}));
+    assert_eq!(
+        r.body,
+        json!({"availability_zones": [{"resource": "router"}]})
+    );
     let r = admin
         .get("/v2.0/availability_zones?name=other")
         .await
         .unwrap();
     assert_eq!(r.body, json!({"availability_zones": []}));
     // With every L3 agent disabled, the router zone is unavailable.
-    let r = admin.get("/v2.0/agents?agent_type=L3%20agent").await.unwrap();
+    let r = admin
+        .get("/v2.0/agents?agent_type=L3%20agent")
+        .await
+        .unwrap();
     for a in r.body["agents"].as_array().unwrap() {
         let r = admin
             .put(
@@ -388,7 +415,10 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
     assert_eq!(r.status, 201, "{}", r.text);
     let port = r.body["port"].clone();
     let pid = port["id"].as_str().unwrap().to_string();
-    let ip = port["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string();
+    let ip = port["fixed_ips"][0]["ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(port["status"], "DOWN");
     let r = admin
         .post("/v2.0/routers", json!({"router": {"name": "fr"}}))
@@ -474,7 +504,9 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
         .await;
     assert_eq!(r.status, 204);
     let r = net
-        .report(json!({"network": {"ports": {rport.clone(): "ACTIVE", dport.id.clone(): "ACTIVE"}}}))
+        .report(
+            json!({"network": {"ports": {rport.clone(): "ACTIVE", dport.id.clone(): "ACTIVE"}}}),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     for id in [&rport, &dport.id] {
@@ -493,7 +525,11 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
         .report(json!({"compute": {"network_ports": {pid.clone(): "ACTIVE"}}}))
         .await;
     assert_eq!(r.status, 204);
-    assert_eq!(cmp.desired().await.0, rev, "an unchanged status bumps nothing");
+    assert_eq!(
+        cmp.desired().await.0,
+        rev,
+        "an unchanged status bumps nothing"
+    );
     let r = cmp
         .report(json!({"compute": {"network_ports": {pid.clone(): "DOWN"}}}))
         .await;
