@@ -701,7 +701,153 @@ impl Network {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn address() -> FeedAddress {
+        FeedAddress {
+            subnet_id: "s".into(),
+            ip_address: "10.0.0.1".into(),
+            prefixlen: 24,
+        }
+    }
+
+    /// A document with every struct present at least once.
+    fn full() -> NodeFeed {
+        let seg = FeedSegment {
+            network_type: "vxlan".into(),
+            physical_network: None,
+            segmentation_id: Some(7),
+        };
+        let route = FeedRoute {
+            destination: "0.0.0.0/0".into(),
+            nexthop: "10.0.0.254".into(),
+        };
+        NodeFeed {
+            networks: vec![FeedNetwork {
+                id: "n".into(),
+                admin_state_up: true,
+                mtu: 1450,
+                router_external: false,
+                segment: seg.clone(),
+                subnets: vec![FeedSubnet {
+                    id: "s".into(),
+                    ip_version: 4,
+                    cidr: "10.0.0.0/24".into(),
+                    gateway_ip: Some("10.0.0.1".into()),
+                    enable_dhcp: true,
+                    dns_nameservers: vec![],
+                    host_routes: vec![route.clone()],
+                }],
+                remote_vteps: vec!["192.0.2.1".into()],
+            }],
+            ports: vec![FeedPort {
+                id: "p".into(),
+                network_id: "n".into(),
+                segment: seg,
+                mac_address: "fa:16:3e:00:00:01".into(),
+                admin_state_up: true,
+                device_owner: "compute:nova".into(),
+                device_id: "vm".into(),
+                fixed_ips: vec![FeedIp {
+                    subnet_id: "s".into(),
+                    ip_address: "10.0.0.5".into(),
+                }],
+                port_security_enabled: true,
+                allowed_address_pairs: vec![FeedAddressPair {
+                    ip_address: "10.0.0.6".into(),
+                    mac_address: "fa:16:3e:00:00:01".into(),
+                }],
+                security_groups: vec!["g".into()],
+                status: "DOWN".into(),
+            }],
+            security_groups: vec![FeedSecurityGroup {
+                id: "g".into(),
+                stateful: true,
+                rules: vec![FeedRule {
+                    id: "r".into(),
+                    direction: "ingress".into(),
+                    ethertype: "IPv4".into(),
+                    protocol: None,
+                    port_range_min: None,
+                    port_range_max: None,
+                    remote_ip_prefix: None,
+                    remote_group_id: Some("g".into()),
+                }],
+            }],
+            remote_groups: BTreeMap::from([("g".into(), vec!["10.0.0.5".into()])]),
+            dhcp: vec![FeedDhcp {
+                network_id: "n".into(),
+                subnet_id: "s".into(),
+                port: Some(FeedDhcpPort {
+                    id: "d".into(),
+                    mac_address: "fa:16:3e:00:00:02".into(),
+                    address: Some(address()),
+                }),
+                entries: vec![FeedDhcpEntry {
+                    port_id: "p".into(),
+                    mac_address: "fa:16:3e:00:00:01".into(),
+                    ip_address: "10.0.0.5".into(),
+                    hostname: "host-10-0-0-5".into(),
+                    extra_dhcp_opts: vec![],
+                }],
+            }],
+            routers: vec![FeedRouter {
+                id: "r".into(),
+                admin_state_up: true,
+                interfaces: vec![FeedLeg {
+                    port_id: "i".into(),
+                    network_id: "n".into(),
+                    mac_address: "fa:16:3e:00:00:03".into(),
+                    addresses: vec![address()],
+                }],
+                gateway: Some(FeedGateway {
+                    port_id: "q".into(),
+                    network_id: "ext".into(),
+                    mac_address: "fa:16:3e:00:00:04".into(),
+                    addresses: vec![address()],
+                    enable_snat: true,
+                    default_gateways: vec!["203.0.113.1".into()],
+                }),
+                routes: vec![route],
+            }],
+        }
+    }
+
+    fn keys(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    out.insert(k.clone());
+                    keys(v, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Every key the feed can carry is documented in docs/agent-feed.md,
+    /// and the document reads back as it was written.
+    #[test]
+    fn the_contract_round_trips_and_is_documented() {
+        let v = serde_json::to_value(full()).unwrap();
+        assert_eq!(
+            serde_json::from_value::<NodeFeed>(v.clone()).unwrap(),
+            full()
+        );
+        let doc = include_str!("../../../../docs/agent-feed.md");
+        let mut all = BTreeSet::new();
+        keys(&v, &mut all);
+        // The group id keying remote_groups is data, not a key.
+        all.remove("g");
+        for k in all {
+            assert!(doc.contains(&format!("\"{k}\"")), "{k} undocumented");
+        }
+        let mut extra = v.clone();
+        extra["surprise"] = Value::Bool(true);
+        assert!(serde_json::from_value::<NodeFeed>(extra).is_err());
+    }
 
     #[test]
     fn hostnames_are_neutrons() {

@@ -390,7 +390,28 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
     cmp.desired().await;
     host_everything_on(&admin, "net-f").await;
 
+    // A network write wakes the node's long-poll at once.
+    let (rev, _) = net.desired().await;
+    let poll = {
+        let internal = net.internal.clone();
+        let (path, auth) = (
+            format!("/internal/v1/nodes/net-f/desired-state?after={rev}&timeout=20"),
+            net.auth.clone(),
+        );
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = internal
+                .send("GET", &path, None, &[("authorization", &auth)])
+                .await
+                .unwrap();
+            (r.status, t.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let n = create_network(&admin, json!({"name": "fed"})).await;
+    let (status, waited) = poll.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(waited < std::time::Duration::from_secs(10), "{waited:?}");
     let nid = n["id"].as_str().unwrap();
     let r = admin
         .post(
