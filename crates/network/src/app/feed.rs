@@ -257,12 +257,26 @@ pub struct FeedGateway {
     pub default_gateways: Vec<String>,
 }
 
-/// The port statuses in a node's report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PortReport {
-    #[serde(default)]
-    pub ports: BTreeMap<String, String>,
+/// A port's status as a node reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PortStatus {
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "DOWN")]
+    Down,
 }
+
+impl PortStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortStatus::Active => "ACTIVE",
+            PortStatus::Down => "DOWN",
+        }
+    }
+}
+
+/// The port statuses in a node's report: port id → status.
+pub type PortReport = BTreeMap<String, PortStatus>;
 
 fn segment(n: &NetworkRow) -> FeedSegment {
     FeedSegment {
@@ -295,43 +309,24 @@ fn owner<'a>(placement: &'a Placement, p: &'a PortRow) -> Option<&'a str> {
     }
 }
 
-/// Who carries which network, cut from a snapshot.
-struct Layout<'a> {
+/// Node name → the networks it carries: those of the ports it owns and
+/// of the DHCP servers scheduled to it.
+fn carriers<'a>(
     snap: &'a Snapshot,
     placement: &'a Placement,
-    dhcp_networks: BTreeSet<&'a str>,
-}
-
-impl<'a> Layout<'a> {
-    fn new(snap: &'a Snapshot, placement: &'a Placement) -> Self {
-        let dhcp_networks = snap
-            .subnets
-            .iter()
-            .filter(|s| s.enable_dhcp)
-            .map(|s| s.network_id.as_str())
-            .collect();
-        Layout {
-            snap,
-            placement,
-            dhcp_networks,
+) -> HashMap<&'a str, BTreeSet<&'a str>> {
+    let mut out: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for p in &snap.ports {
+        if let Some(h) = owner(placement, p) {
+            out.entry(h).or_default().insert(p.network_id.as_str());
         }
     }
-
-    /// Node name → the networks it carries.
-    fn carriers(&self) -> HashMap<&'a str, BTreeSet<&'a str>> {
-        let mut out: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-        for p in &self.snap.ports {
-            if let Some(h) = owner(self.placement, p) {
-                out.entry(h).or_default().insert(p.network_id.as_str());
-            }
+    for s in snap.subnets.iter().filter(|s| s.enable_dhcp) {
+        if let Some(h) = placement.dhcp_host(&s.network_id) {
+            out.entry(h).or_default().insert(s.network_id.as_str());
         }
-        for n in &self.dhcp_networks {
-            if let Some(h) = self.placement.dhcp_host(n) {
-                out.entry(h).or_default().insert(n);
-            }
-        }
-        out
     }
+    out
 }
 
 impl Network {
@@ -344,8 +339,7 @@ impl Network {
         tx.commit().await?;
         let infos: Vec<NodeInfo> = dir.iter().map(|e| e.node.clone()).collect();
         let placement = Placement::new(&infos, &agents);
-        let layout = Layout::new(&snap, &placement);
-        let carriers = layout.carriers();
+        let carriers = carriers(&snap, &placement);
         let me = node.name.as_str();
 
         let ips = |id: &str| -> Vec<FeedIp> {
@@ -656,16 +650,8 @@ impl Network {
         let Some(reported) = reported else {
             return Ok(());
         };
-        let statuses: BTreeMap<String, String> = serde_json::from_value(reported.clone())
+        let statuses: PortReport = serde_json::from_value(reported.clone())
             .map_err(|e| Error::bad_request(format!("Invalid port statuses: {e}.")))?;
-        if let Some((id, s)) = statuses
-            .iter()
-            .find(|(_, s)| !matches!(s.as_str(), "ACTIVE" | "DOWN"))
-        {
-            return Err(Error::bad_request(format!(
-                "Invalid status {s:?} for port {id}: ACTIVE or DOWN."
-            )));
-        }
         if statuses.is_empty() {
             return Ok(());
         }
@@ -684,7 +670,7 @@ impl Network {
             if owner(&placement, &p) != Some(node.name.as_str()) {
                 continue;
             }
-            if crate::db::feed::set_port_status(tx.conn(), id, status, now).await? {
+            if crate::db::feed::set_port_status(tx.conn(), id, status.as_str(), now).await? {
                 changed += 1;
             }
         }
