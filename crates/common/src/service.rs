@@ -109,6 +109,26 @@ pub trait DesiredStateSource: Send + Sync {
     }
 }
 
+/// A registered node as services that show nodes see it (Neutron's agents,
+/// Nova's `os-services`): read-only, so no service reads the registry's
+/// table itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryEntry {
+    pub node: NodeInfo,
+    /// When the node first registered (micros).
+    pub registered_at: i64,
+    /// Its last heartbeat (micros).
+    pub heartbeat_at: i64,
+    /// Heard from within the registry's liveness window.
+    pub up: bool,
+}
+
+/// The node registry, read-only (implemented by `crates/nodes`).
+pub trait NodeDirectory: Send + Sync {
+    /// Every registered node, by name.
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<DirectoryEntry>, crate::Error>>;
+}
+
 /// What every service is built from.
 #[derive(Clone)]
 pub struct ServiceContext {
@@ -120,6 +140,8 @@ pub struct ServiceContext {
     /// The port the service's public listener is bound to (the configured
     /// one, or the one the system chose for port 0).
     pub port: u16,
+    /// The node registry, read-only.
+    pub nodes: Arc<dyn NodeDirectory>,
 }
 
 impl std::fmt::Debug for ServiceContext {

@@ -238,6 +238,19 @@ CREATE TABLE metadef_tags (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE network_agents (
+    id TEXT PRIMARY KEY,
+    agent_type TEXT NOT NULL,
+    binary_name TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    host TEXT NOT NULL,
+    availability_zone TEXT,
+    admin_state_up BIGINT NOT NULL,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT NOT NULL
+);
+
 CREATE TABLE network_quotas (
     project_id TEXT NOT NULL,
     resource TEXT NOT NULL,
@@ -676,6 +689,8 @@ CREATE INDEX images_visibility ON images (visibility);
 CREATE INDEX ipallocations_port ON ipallocations (port_id);
 
 CREATE UNIQUE INDEX metadef_tags_name ON metadef_tags (namespace_id, lower(name));
+
+CREATE UNIQUE INDEX network_agents_type_host ON network_agents (agent_type, host);
 
 CREATE INDEX network_tags_tag ON network_tags (tag);
 

@@ -166,6 +166,11 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
             name: "port_forwardings",
             sql: include_str!("../migrations/network/0011_port_forwardings.sql"),
         },
+        Migration {
+            version: 12,
+            name: "agents",
+            sql: include_str!("../migrations/network/0012_agents.sql"),
+        },
     ],
 };
 

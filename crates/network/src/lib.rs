@@ -22,7 +22,9 @@ pub mod policies;
 pub use app::{Network, Settings};
 
 use common::config::Config;
-use common::service::{CatalogEntry, Service, ServiceContext, ServiceDef};
+use common::service::{
+    BoxFuture, CatalogEntry, DesiredStateSource, NodeInfo, Service, ServiceContext, ServiceDef,
+};
 use std::sync::Arc;
 
 /// The revision-feed counter every network write bumps.
@@ -43,6 +45,7 @@ pub fn build(
     cfg: &Config,
     db: ::db::Db,
     clock: common::clock::SharedClock,
+    nodes: Arc<dyn common::service::NodeDirectory>,
 ) -> Result<Arc<Network>, SetupError> {
     let c: config::NetworkConfig = cfg.section()?;
     let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
@@ -53,6 +56,7 @@ pub fn build(
         policy,
         clock,
         settings,
+        nodes,
     }))
 }
 
@@ -64,7 +68,12 @@ pub const SERVICE: ServiceDef = ServiceDef {
     enabled: |_| true,
     build: |ctx| {
         Box::pin(async move {
-            let neutron = build(&ctx.config, ctx.db.clone(), ctx.clock.clone())?;
+            let neutron = build(
+                &ctx.config,
+                ctx.db.clone(),
+                ctx.clock.clone(),
+                ctx.nodes.clone(),
+            )?;
             let served: Arc<dyn Service> = Arc::new(Served { neutron, ctx });
             Ok(served)
         })
@@ -102,6 +111,10 @@ impl Service for Served {
         )
     }
 
+    fn desired_state(self: Arc<Self>) -> Option<Arc<dyn DesiredStateSource>> {
+        Some(Arc::new(Feed(self.neutron.clone())))
+    }
+
     fn renderer(&self) -> common::http::Renderer {
         Arc::new(api::errors::Neutron)
     }
@@ -112,5 +125,39 @@ impl Service for Served {
 
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self.neutron.clone()
+    }
+}
+
+/// The network part of every node's desired state (`app::feed`), and the
+/// port statuses the nodes report. A node's first fetch also makes its
+/// agents (`app::agents`), as an upstream agent's first `report_state`.
+struct Feed(Arc<Network>);
+
+impl DesiredStateSource for Feed {
+    fn name(&self) -> &'static str {
+        "network"
+    }
+
+    fn counter(&self) -> &'static str {
+        REVISION
+    }
+
+    fn part<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+    ) -> BoxFuture<'a, Result<serde_json::Value, common::Error>> {
+        Box::pin(async move {
+            self.0.ensure_agents(node).await?;
+            let feed = self.0.node_feed(node).await?;
+            serde_json::to_value(feed).map_err(|e| common::Error::internal(e.to_string()))
+        })
+    }
+
+    fn report<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        roles: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, Result<(), common::Error>> {
+        Box::pin(async move { self.0.apply_report(node, roles).await })
     }
 }

@@ -83,6 +83,10 @@ pub const ADMIN_ATTRIBUTES: &[(&str, &[&str])] = &[
 pub fn defaults() -> Vec<(&'static str, &'static str)> {
     vec![
         ("context_is_admin", "role:admin"),
+        ("get_agent", ADMIN),
+        ("update_agent", ADMIN),
+        ("delete_agent", ADMIN),
+        ("get_availability_zone", "role:reader"),
         ("admin_only", ADMIN),
         ("create_network", ADMIN_OR_PROJECT_MEMBER),
         ("create_network:shared", ADMIN),

@@ -18,6 +18,7 @@ pub mod db;
 pub mod secret;
 pub mod wire;
 
+pub use app::directory::Directory;
 pub use app::{DesiredStateSource, NodeInfo, Nodes, Settings};
 
 use common::config::Config;

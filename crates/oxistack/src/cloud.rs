@@ -110,6 +110,8 @@ impl Cloud {
         let config = Arc::new(cfg);
         let identity = identity::build(&config, db.clone(), clock.clone())?;
         let validator: Arc<dyn common::auth::TokenValidator> = identity.clone();
+        let directory: Arc<dyn common::service::NodeDirectory> =
+            Arc::new(nodes::Directory::new(db.clone(), clock.clone()));
         let mut services = Vec::new();
         for (def, listener) in defs.iter().zip(&listeners) {
             let ctx = ServiceContext {
@@ -118,6 +120,7 @@ impl Cloud {
                 clock: clock.clone(),
                 validator: validator.clone(),
                 port: listener.local_addr()?.port(),
+                nodes: directory.clone(),
             };
             let svc = if def.service_type == identity::SERVICE.service_type {
                 identity::service(identity.clone(), &ctx)

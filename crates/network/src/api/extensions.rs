@@ -22,10 +22,28 @@ pub fn routes() -> Router<Arc<crate::Network>> {
 /// One extension: (alias, name, description, updated).
 pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     (
+        "agent",
+        "agent",
+        "The agent management extension.",
+        "2013-02-03T10:00:00-00:00",
+    ),
+    (
+        "agent-resources-synced",
+        "Agent's Resource View Synced to Placement",
+        "Stores success/failure of last sync to Placement",
+        "2018-12-19T00:00:00-00:00",
+    ),
+    (
         "allowed-address-pairs",
         "Allowed Address Pairs",
         "Provides allowed address pairs",
         "2013-07-23T10:00:00-00:00",
+    ),
+    (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+        "2015-01-01T10:00:00-00:00",
     ),
     (
         "binding",

@@ -2,8 +2,10 @@
 //! `.json` suffix every path accepts, list links, and the JSON shapes
 //! Neutron prints. One file per URL family: `extensions`, `networks`,
 //! `subnets`, `ports`, `quotas`, `security_groups`, `subnetpools`, `routers`,
-//! `floatingips` (with port forwardings and pools), `tags`.
+//! `floatingips` (with port forwardings and pools), `tags`, `agents` (with
+//! availability zones).
 
+pub mod agents;
 pub mod errors;
 pub mod extensions;
 pub mod floatingips;
@@ -45,6 +47,7 @@ pub fn router(
         .route("/", get(versions))
         .route("/v2.0", get(resources))
         .route("/v2.0/", get(resources))
+        .merge(agents::routes())
         .merge(extensions::routes())
         .merge(networks::routes())
         .merge(subnets::routes())

@@ -78,6 +78,11 @@ use utoipa::OpenApi;
         tags::show,
         tags::add,
         tags::remove,
+        agents::list,
+        agents::show,
+        agents::update,
+        agents::delete,
+        agents::list_zones,
     ),
     components(schemas(NeutronError, NeutronErrorBody)),
     modifiers(&TokenAuth),
@@ -111,7 +116,8 @@ mod tests {
             })
             .collect();
         let n = ids.len();
-        assert_eq!(n, 63);
+
+        assert_eq!(n, 68);
         assert!(ids.contains(&"networks.list".to_string()));
         ids.sort();
         ids.dedup();

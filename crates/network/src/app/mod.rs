@@ -3,7 +3,9 @@
 //! maps: `attrs`), lists (`list`), and one module per resource.
 //! Handlers in `api` call these; these call `db`.
 
+pub mod agents;
 pub mod attrs;
+pub mod feed;
 pub mod floatingips;
 pub mod list;
 pub mod networks;
@@ -106,6 +108,8 @@ pub struct Network {
     pub policy: Policy,
     pub clock: SharedClock,
     pub settings: Settings,
+    /// The node registry, read-only: agents and the feed's placement.
+    pub nodes: std::sync::Arc<dyn common::service::NodeDirectory>,
 }
 
 impl std::fmt::Debug for Network {

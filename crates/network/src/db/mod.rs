@@ -3,6 +3,8 @@
 //! addresses, MACs) rest on unique indexes, so two concurrent requests
 //! can never both win one. No rules live here: they are in `app`.
 
+pub mod agents;
+pub mod feed;
 pub mod floatingips;
 pub mod networks;
 pub mod port_forwardings;

@@ -29,7 +29,7 @@ pub const COLUMNS: &str =
     "id, project_id, name, description, admin_state_up, enable_snat, routes, \
     status, revision_number, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
+pub fn from_row(r: &AnyRow) -> Result<RouterRow, sqlx::Error> {
     Ok(RouterRow {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,

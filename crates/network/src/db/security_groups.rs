@@ -61,7 +61,7 @@ pub const RULE_COLUMNS: &str = "id, project_id, security_group_id, remote_group_
     ethertype, protocol, port_range_min, port_range_max, remote_ip_prefix, description, \
     revision_number, created_at, updated_at";
 
-fn rule(r: &AnyRow) -> Result<RuleRow, sqlx::Error> {
+pub fn rule(r: &AnyRow) -> Result<RuleRow, sqlx::Error> {
     Ok(RuleRow {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,

@@ -44,11 +44,13 @@ async fn versions_extensions_and_json_suffix() {
         "sorting",
         "router",
         "extraroute",
+        "agent",
+        "availability_zone",
     ] {
         assert!(aliases.contains(&a), "{a} missing from {aliases:?}");
     }
     // Nothing not implemented yet.
-    for a in ["dvr", "external-gateway-multihoming", "agent"] {
+    for a in ["dvr", "external-gateway-multihoming", "l3_agent_scheduler"] {
         assert!(!aliases.contains(&a), "{a} listed");
     }
     let r = admin.get("/v2.0/extensions.json").await.unwrap();

@@ -622,12 +622,9 @@ async fn association_rules() {
     // A status report (the agent feed's hook).
     // The service over the same store, as the agent feed holds it.
     let store = db::Db::open(&cloud.config.database_url()).await.unwrap();
-    let net_service = network::build(
-        &cloud.config,
-        store,
-        std::sync::Arc::new(common::clock::SystemClock),
-    )
-    .unwrap();
+    let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
+    let directory = std::sync::Arc::new(nodes::Directory::new(store.clone(), clock.clone()));
+    let net_service = network::build(&cloud.config, store, clock, directory).unwrap();
     assert!(net_service
         .set_floatingip_status(&fid, "ERROR")
         .await

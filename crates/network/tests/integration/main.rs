@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
+mod agents;
 mod basics;
 mod floatingips;
 mod networks;

@@ -3,6 +3,7 @@
 //! desired-state document is assembled and long-polled, and who may list
 //! nodes (admins).
 
+pub mod directory;
 pub mod nodes;
 
 use common::auth::TokenValidator;

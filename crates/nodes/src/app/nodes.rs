@@ -200,7 +200,7 @@ pub async fn list_store(db: &db::Db, now: i64) -> Result<wire::NodeList, Error> 
 
 /// A stored node as shown: `up` when heard from within `down_after` seconds.
 fn view(r: &NodeRow, now: i64, down_after: i64) -> wire::Node {
-    let up = now.saturating_sub(r.heartbeat_at) <= down_after.saturating_mul(1_000_000);
+    let up = view_up(r.heartbeat_at, now, down_after);
     let status = match serde_json::from_str::<Value>(&r.status) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
@@ -218,7 +218,12 @@ fn view(r: &NodeRow, now: i64, down_after: i64) -> wire::Node {
     }
 }
 
-fn info(r: &NodeRow) -> Result<NodeInfo, Error> {
+/// The liveness rule: heard from within `down_after` seconds.
+pub(crate) fn view_up(heartbeat_at: i64, now: i64, down_after: i64) -> bool {
+    now.saturating_sub(heartbeat_at) <= down_after.saturating_mul(1_000_000)
+}
+
+pub(crate) fn info(r: &NodeRow) -> Result<NodeInfo, Error> {
     Ok(NodeInfo {
         name: r.name.clone(),
         hostname: r.hostname.clone(),

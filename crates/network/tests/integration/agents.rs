@@ -1,0 +1,561 @@
+//! Agents and availability zones from the node registry, the agent feed
+//! (the `network` part of a node's desired state) and the port statuses
+//! nodes report, end to end through the internal API.
+
+use super::{assert_error, create_network, project_user, start, start_with};
+use network::app::feed::NodeFeed;
+use serde_json::{json, Value};
+use testkit::{Client, TestCloud};
+
+/// A node registered through the internal API, with its token.
+struct Node {
+    name: String,
+    internal: Client,
+    auth: String,
+}
+
+impl Node {
+    async fn register(cloud: &TestCloud, name: &str, address: &str, roles: &[&str]) -> Node {
+        let internal = Client::new(&format!("http://{}", cloud.cloud.internal_api));
+        let secret = nodes::secret::read(&cloud.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
+        let body = json!({"hostname": name, "address": address, "roles": roles});
+        let r = internal
+            .send(
+                "PUT",
+                &format!("/internal/v1/nodes/{name}"),
+                Some(&body),
+                &[("authorization", &format!("Bearer {secret}"))],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+        Node {
+            name: name.into(),
+            internal,
+            auth: format!("Bearer {}", r.body["token"].as_str().unwrap()),
+        }
+    }
+
+    /// The node's desired state now: (revision, its network part).
+    async fn desired(&self) -> (i64, Value) {
+        let r = self
+            .internal
+            .send(
+                "GET",
+                &format!("/internal/v1/nodes/{}/desired-state", self.name),
+                None,
+                &[("authorization", &self.auth)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        (
+            r.body["revision"].as_i64().unwrap(),
+            r.body["document"]["parts"]["network"].clone(),
+        )
+    }
+
+    /// The network part, read through the typed contract.
+    async fn feed(&self) -> NodeFeed {
+        serde_json::from_value(self.desired().await.1).unwrap()
+    }
+
+    async fn report(&self, roles: Value) -> testkit::Resp {
+        let (revision, _) = self.desired().await;
+        self.internal
+            .send(
+                "PUT",
+                &format!("/internal/v1/nodes/{}/status", self.name),
+                Some(&json!({"revision": revision, "roles": roles})),
+                &[("authorization", &self.auth)],
+            )
+            .await
+            .unwrap()
+    }
+}
+
+async fn agents_of(c: &Client, host: &str) -> Vec<Value> {
+    let r = c.get(&format!("/v2.0/agents?host={host}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["agents"].as_array().unwrap().clone()
+}
+
+/// Turns off the L3 and DHCP agents of every network node but `keep`,
+/// so routers and DHCP go to `keep` (the test cloud's own in-process
+/// node is a network node too).
+async fn host_everything_on(admin: &Client, keep: &str) {
+    for t in ["L3 agent", "DHCP agent"] {
+        let r = admin
+            .get(&format!(
+                "/v2.0/agents?agent_type={}",
+                t.replace(' ', "%20")
+            ))
+            .await
+            .unwrap();
+        for a in r.body["agents"].as_array().unwrap() {
+            let up = a["host"] == keep;
+            let r = admin
+                .put(
+                    &format!("/v2.0/agents/{}", a["id"].as_str().unwrap()),
+                    Some(json!({"agent": {"admin_state_up": up}})),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    }
+}
+
+fn is_agent_time(v: &Value) -> bool {
+    let s = v.as_str().unwrap_or("");
+    s.len() == 19 && s.as_bytes()[10] == b' ' && !s.contains('T') && !s.ends_with('Z')
+}
+
+#[tokio::test]
+async fn agents_follow_the_node_registry() {
+    let (cloud, admin) = start().await;
+    let net = Node::register(&cloud, "net-a", "192.0.2.10", &["network"]).await;
+    let cmp = Node::register(&cloud, "cmp-a", "192.0.2.20", &["compute"]).await;
+    // Registered but not yet heard from: no agents.
+    assert!(agents_of(&admin, "net-a").await.is_empty());
+    net.desired().await;
+    cmp.desired().await;
+
+    let mut agents = agents_of(&admin, "net-a").await;
+    agents.sort_by_key(|a| a["agent_type"].as_str().unwrap().to_string());
+    let kinds: Vec<(&str, &str, &str, Value)> = agents
+        .iter()
+        .map(|a| {
+            (
+                a["agent_type"].as_str().unwrap(),
+                a["binary"].as_str().unwrap(),
+                a["topic"].as_str().unwrap(),
+                a["availability_zone"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                "DHCP agent",
+                "neutron-dhcp-agent",
+                "dhcp_agent",
+                json!("nova")
+            ),
+            ("L3 agent", "neutron-l3-agent", "l3_agent", json!("nova")),
+            (
+                "Linux bridge agent",
+                "neutron-linuxbridge-agent",
+                "N/A",
+                Value::Null
+            ),
+            (
+                "Metadata agent",
+                "neutron-metadata-agent",
+                "N/A",
+                Value::Null
+            ),
+        ]
+    );
+    for a in &agents {
+        assert_eq!(a["host"], "net-a");
+        assert_eq!(a["alive"], true);
+        assert_eq!(a["admin_state_up"], true);
+        assert_eq!(a["description"], Value::Null);
+        assert_eq!(a["resources_synced"], Value::Null);
+        for k in ["created_at", "started_at", "heartbeat_timestamp"] {
+            assert!(is_agent_time(&a[k]), "{k}: {}", a[k]);
+        }
+        assert!(a["configurations"].is_object());
+    }
+    let lb = &agents[2];
+    assert_eq!(lb["configurations"]["tunneling_ip"], "192.0.2.10");
+    assert_eq!(lb["configurations"]["tunnel_types"], json!(["vxlan"]));
+    let compute = agents_of(&admin, "cmp-a").await;
+    assert_eq!(compute.len(), 1);
+    assert_eq!(compute[0]["agent_type"], "Linux bridge agent");
+
+    // The id is stable from one fetch to the next.
+    net.desired().await;
+    let again = agents_of(&admin, "net-a").await;
+    let ids = |v: &[Value]| {
+        let mut ids: Vec<String> = v.iter().map(|a| a["id"].as_str().unwrap().into()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&agents), ids(&again));
+
+    // Filters, fields, sorting, paging.
+    let r = admin
+        .get("/v2.0/agents?host=net-a&agent_type=L3%20agent&fields=id&fields=host")
+        .await
+        .unwrap();
+    let found = r.body["agents"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{}", r.text);
+    assert_eq!(found[0], json!({"id": agents[1]["id"], "host": "net-a"}));
+    let r = admin
+        .get("/v2.0/agents?alive=true&host=cmp-a")
+        .await
+        .unwrap();
+    assert_eq!(r.body["agents"].as_array().unwrap().len(), 1);
+    let r = admin
+        .get("/v2.0/agents?alive=false&host=cmp-a")
+        .await
+        .unwrap();
+    assert_eq!(r.body["agents"], json!([]));
+    assert_error(
+        &admin.get("/v2.0/agents?alive=maybe").await.unwrap(),
+        400,
+        "InvalidInput",
+    );
+    let r = admin
+        .get("/v2.0/agents?sort_key=host&sort_dir=desc&limit=2")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["agents"].as_array().unwrap().len(), 2);
+    assert!(r.body["agents_links"].is_array());
+    assert_error(
+        &admin
+            .get("/v2.0/agents?sort_key=alive&sort_dir=asc")
+            .await
+            .unwrap(),
+        400,
+        "HTTPBadRequest",
+    );
+
+    // Show and update.
+    let id = agents[1]["id"].as_str().unwrap();
+    let r = admin.get(&format!("/v2.0/agents/{id}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["agent"]["agent_type"], "L3 agent");
+    let r = admin
+        .put(
+            &format!("/v2.0/agents/{id}"),
+            Some(json!({"agent": {"admin_state_up": false, "description": "drained"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["agent"]["admin_state_up"], false);
+    assert_eq!(r.body["agent"]["description"], "drained");
+    let r = admin
+        .put(
+            &format!("/v2.0/agents/{id}"),
+            Some(json!({"agent": {"description": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["agent"]["description"], Value::Null, "{}", r.text);
+    for (body, why) in [
+        (json!({"agent": {"host": "x"}}), "read-only"),
+        (json!({"agent": {"bogus": 1}}), "unknown"),
+        (
+            json!({"agent": {"admin_state_up": "maybe"}}),
+            "not a boolean",
+        ),
+        (
+            json!({"agent": {"description": "d".repeat(256)}}),
+            "too long",
+        ),
+        (json!({"agents": {}}), "no agent key"),
+    ] {
+        let r = admin
+            .put(&format!("/v2.0/agents/{id}"), Some(body))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400, "{why}: {}", r.text);
+    }
+    let r = admin
+        .get("/v2.0/agents?admin_state_up=false&host=net-a")
+        .await
+        .unwrap();
+    assert_eq!(r.body["agents"].as_array().unwrap().len(), 1, "{}", r.text);
+
+    // Admin only: others see no agents and none by id.
+    let (user, _) = project_user(&cloud, "agentuser", "member").await;
+    let r = user.get("/v2.0/agents").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["agents"], json!([]));
+    let path = format!("/v2.0/agents/{id}");
+    assert_error(&user.get(&path).await.unwrap(), 404, "HTTPNotFound");
+    assert_error(
+        &user
+            .put(&path, Some(json!({"agent": {"description": "x"}})))
+            .await
+            .unwrap(),
+        404,
+        "HTTPNotFound",
+    );
+    assert_error(&user.delete(&path).await.unwrap(), 404, "HTTPNotFound");
+
+    // Delete; the node's next fetch makes it again, with a new id.
+    let r = admin.delete(&path).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_error(&admin.get(&path).await.unwrap(), 404, "AgentNotFound");
+    assert_error(&admin.delete(&path).await.unwrap(), 404, "AgentNotFound");
+    assert_error(
+        &admin
+            .put(&path, Some(json!({"agent": {"description": "x"}})))
+            .await
+            .unwrap(),
+        404,
+        "AgentNotFound",
+    );
+    net.desired().await;
+    let back = agents_of(&admin, "net-a").await;
+    assert_eq!(back.len(), 4);
+    assert!(back.iter().all(|a| a["id"] != id));
+
+    let r = admin.get("/v2.0/extensions/agent").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["extension"]["description"],
+        "The agent management extension."
+    );
+    let r = admin
+        .get("/v2.0/extensions/availability_zone")
+        .await
+        .unwrap();
+    assert_eq!(r.body["extension"]["name"], "Availability Zone");
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn availability_zones_come_from_l3_and_dhcp_agents() {
+    let (cloud, admin) = start().await;
+    let net = Node::register(&cloud, "net-z", "192.0.2.11", &["network"]).await;
+    net.desired().await;
+    let r = admin.get("/v2.0/availability_zones").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"availability_zones": [
+            {"name": "nova", "resource": "network", "state": "available"},
+            {"name": "nova", "resource": "router", "state": "available"},
+        ]})
+    );
+    let r = admin
+        .get("/v2.0/availability_zones?resource=router&fields=resource")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body,
+        json!({"availability_zones": [{"resource": "router"}]})
+    );
+    let r = admin
+        .get("/v2.0/availability_zones?name=other")
+        .await
+        .unwrap();
+    assert_eq!(r.body, json!({"availability_zones": []}));
+    // With every L3 agent disabled, the router zone is unavailable.
+    let r = admin
+        .get("/v2.0/agents?agent_type=L3%20agent")
+        .await
+        .unwrap();
+    for a in r.body["agents"].as_array().unwrap() {
+        let r = admin
+            .put(
+                &format!("/v2.0/agents/{}", a["id"].as_str().unwrap()),
+                Some(json!({"agent": {"admin_state_up": false}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let (reader, _) = project_user(&cloud, "azreader", "reader").await;
+    let r = reader
+        .get("/v2.0/availability_zones?state=unavailable")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"availability_zones": [
+            {"name": "nova", "resource": "router", "state": "unavailable"},
+        ]})
+    );
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
+    // A data plane that reports: ports wait for their node to say ACTIVE.
+    let (cloud, admin) = start_with(|c| c.dataplane = "linux".into()).await;
+    let net = Node::register(&cloud, "net-f", "192.0.2.30", &["network"]).await;
+    let cmp = Node::register(&cloud, "cmp-f", "192.0.2.40", &["compute"]).await;
+    let other = Node::register(&cloud, "cmp-g", "192.0.2.50", &["compute"]).await;
+    net.desired().await;
+    cmp.desired().await;
+    host_everything_on(&admin, "net-f").await;
+
+    // A network write wakes the node's long-poll at once.
+    let (rev, _) = net.desired().await;
+    let poll = {
+        let internal = net.internal.clone();
+        let (path, auth) = (
+            format!("/internal/v1/nodes/net-f/desired-state?after={rev}&timeout=20"),
+            net.auth.clone(),
+        );
+        tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = internal
+                .send("GET", &path, None, &[("authorization", &auth)])
+                .await
+                .unwrap();
+            (r.status, t.elapsed())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let n = create_network(&admin, json!({"name": "fed"})).await;
+    let (status, waited) = poll.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(waited < std::time::Duration::from_secs(10), "{waited:?}");
+    let nid = n["id"].as_str().unwrap();
+    let r = admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": nid, "ip_version": 4, "cidr": "10.9.0.0/24",
+                "dns_nameservers": ["192.0.2.53"]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sid = r.body["subnet"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": nid, "binding:host_id": "cmp-f",
+                "device_owner": "compute:nova", "device_id": "vm1",
+                "allowed_address_pairs": [{"ip_address": "10.9.0.200"}],
+                "extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1400"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let port = r.body["port"].clone();
+    let pid = port["id"].as_str().unwrap().to_string();
+    let ip = port["fixed_ips"][0]["ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(port["status"], "DOWN");
+    let r = admin
+        .post("/v2.0/routers", json!({"router": {"name": "fr"}}))
+        .await
+        .unwrap();
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .put(
+            &format!("/v2.0/routers/{rid}/add_router_interface"),
+            Some(json!({"subnet_id": sid})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rport = r.body["port_id"].as_str().unwrap().to_string();
+
+    // The compute node: its port, its groups, the network's other VTEPs.
+    let f = cmp.feed().await;
+    assert_eq!(f.ports.len(), 1, "{f:?}");
+    let p = &f.ports[0];
+    assert_eq!(p.id, pid);
+    assert_eq!(p.network_id, nid);
+    assert_eq!(p.segment.network_type, "vxlan");
+    assert!(p.segment.segmentation_id.is_some());
+    assert_eq!(p.fixed_ips[0].ip_address, ip);
+    assert!(p.port_security_enabled);
+    assert_eq!(p.allowed_address_pairs[0].ip_address, "10.9.0.200");
+    assert_eq!(p.allowed_address_pairs[0].mac_address, port["mac_address"]);
+    assert_eq!(p.security_groups.len(), 1);
+    let sg = &f.security_groups[0];
+    assert_eq!(sg.id, p.security_groups[0]);
+    assert_eq!(sg.rules.len(), 4, "the default group's rules");
+    // The default group's ingress rules name the group itself.
+    let members = &f.remote_groups[&sg.id];
+    assert!(members.contains(&ip) && members.contains(&"10.9.0.200".to_string()));
+    assert_eq!(f.networks.len(), 1);
+    assert_eq!(f.networks[0].id, nid);
+    assert_eq!(f.networks[0].remote_vteps, ["192.0.2.30"]);
+    assert_eq!(f.networks[0].subnets[0].dns_nameservers, ["192.0.2.53"]);
+    assert!(f.routers.is_empty() && f.dhcp.is_empty());
+
+    // The network node: the router, DHCP for the subnet, the compute VTEP.
+    let f = net.feed().await;
+    assert!(f.ports.is_empty());
+    let fnet = f.networks.iter().find(|n| n.id == nid).unwrap();
+    assert_eq!(fnet.remote_vteps, ["192.0.2.40"]);
+    let router = f.routers.iter().find(|r| r.id == rid).unwrap();
+    assert_eq!(router.interfaces.len(), 1);
+    let leg = &router.interfaces[0];
+    assert_eq!(leg.port_id, rport);
+    assert_eq!(leg.addresses[0].ip_address, "10.9.0.1");
+    assert_eq!(leg.addresses[0].prefixlen, 24);
+    assert_eq!(leg.addresses[0].subnet_id, sid);
+    assert!(router.gateway.is_none());
+    let dhcp = f.dhcp.iter().find(|d| d.subnet_id == sid).unwrap();
+    let dport = dhcp.port.as_ref().unwrap();
+    assert!(dport.address.is_some());
+    let entry = dhcp.entries.iter().find(|e| e.port_id == pid).unwrap();
+    assert_eq!(entry.ip_address, ip);
+    assert_eq!(entry.hostname, format!("host-{}", ip.replace('.', "-")));
+    assert_eq!(entry.extra_dhcp_opts[0]["opt_name"], "mtu");
+    // A node with nothing on the network has no part of it.
+    assert!(other.feed().await.networks.is_empty());
+
+    // Reports: a node sets the status of its own ports only.
+    let r = other
+        .report(json!({"compute": {"network_ports": {pid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = admin.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
+    assert_eq!(r.body["port"]["status"], "DOWN");
+    let before = r.body["port"]["revision_number"].as_i64().unwrap();
+    let r = cmp
+        .report(json!({"compute": {"network_ports": {pid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = admin.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
+    assert_eq!(r.body["port"]["status"], "ACTIVE");
+    assert_eq!(r.body["port"]["revision_number"], before + 1);
+    // The router's port belongs to the network node hosting the router.
+    let r = cmp
+        .report(json!({"compute": {"network_ports": {rport.clone(): "DOWN"}}}))
+        .await;
+    assert_eq!(r.status, 204);
+    let r = net
+        .report(
+            json!({"network": {"ports": {rport.clone(): "ACTIVE", dport.id.clone(): "ACTIVE"}}}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    for id in [&rport, &dport.id] {
+        let r = admin.get(&format!("/v2.0/ports/{id}")).await.unwrap();
+        assert_eq!(r.body["port"]["status"], "ACTIVE", "{id}");
+    }
+    // Bad statuses are refused; reports without ports change nothing.
+    let r = cmp
+        .report(json!({"compute": {"network_ports": {pid.clone(): "UP"}}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = cmp.report(json!({"compute": {"handled": false}})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (rev, _) = cmp.desired().await;
+    let r = cmp
+        .report(json!({"compute": {"network_ports": {pid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        cmp.desired().await.0,
+        rev,
+        "an unchanged status bumps nothing"
+    );
+    let r = cmp
+        .report(json!({"compute": {"network_ports": {pid.clone(): "DOWN"}}}))
+        .await;
+    assert_eq!(r.status, 204);
+    let r = admin.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
+    assert_eq!(r.body["port"]["status"], "DOWN");
+    cloud.stop().await;
+}
