@@ -46,6 +46,18 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2013-03-17T12:00:00-00:00",
     ),
     (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+        "2013-03-28T10:00:00-00:00",
+    ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+        "2017-11-28T09:00:00-00:00",
+    ),
+    (
         "net-mtu",
         "Network MTU",
         "Provides MTU attribute for a network resource.",

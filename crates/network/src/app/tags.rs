@@ -4,7 +4,7 @@
 //! change bumps the parent's revision.
 
 use super::{invalid_input, Network};
-use crate::db::{networks, ports, security_groups, subnetpools, subnets, tags};
+use crate::db::{networks, ports, routers, security_groups, subnetpools, subnets, tags};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::Value;
@@ -19,6 +19,7 @@ pub const COLLECTIONS: &[&str] = &[
     "ports",
     "security-groups",
     "subnetpools",
+    "routers",
 ];
 
 fn tag_not_found(tag: &str) -> Error {
@@ -88,6 +89,14 @@ impl Network {
                 }
                 Ok(())
             }
+            "routers" => {
+                let r = self.visible_router(ctx, id).await?;
+                let action = format!("{verb}_router_tags");
+                if !self.check(ctx, &action, &super::routers::target(&r)) {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
             _ => Err(Error::not_found("The resource could not be found.")),
         }
     }
@@ -101,6 +110,7 @@ impl Network {
             "ports" => ports::touch(tx.conn(), id, now).await?,
             "security-groups" => security_groups::touch(tx.conn(), id, now).await?,
             "subnetpools" => subnetpools::touch(tx.conn(), id, now).await?,
+            "routers" => routers::touch(tx.conn(), id, now).await?,
             _ => false,
         };
         if !found {
