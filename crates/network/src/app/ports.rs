@@ -1478,7 +1478,8 @@ impl Network {
                 rows::touch(conn, port_id, self.now()).await?;
             }
         }
-        self.dhcp_port_off(conn, &subnet.network_id, subnet_id).await
+        self.dhcp_port_off(conn, &subnet.network_id, subnet_id)
+            .await
     }
 
     /// Refuses (409 `NetworkInUse`) when a port other than DHCP's is on

@@ -612,7 +612,9 @@ async fn ports_filter_by_ip_substring() {
     assert_eq!(ids(&r), HashSet::from([id(&p19)]), "{}", r.text);
     for literal in ["%25", "_", "10.0.0._"] {
         let r = alice
-            .get(&format!("/v2.0/ports?fixed_ips=ip_address_substr%3D{literal}"))
+            .get(&format!(
+                "/v2.0/ports?fixed_ips=ip_address_substr%3D{literal}"
+            ))
             .await
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text);

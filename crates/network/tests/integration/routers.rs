@@ -630,7 +630,12 @@ async fn router_routes_null_interface_port_update_and_tags() {
     assert_eq!(r.status, 204, "{}", r.text);
     let r = user.get(&url).await.unwrap();
     assert_eq!(r.body["router"]["tags"], json!(["red"]), "{}", r.text);
-    assert_eq!(r.body["router"]["revision_number"], before + 1, "{}", r.text);
+    assert_eq!(
+        r.body["router"]["revision_number"],
+        before + 1,
+        "{}",
+        r.text
+    );
     let r = user.get("/v2.0/routers?tags=red").await.unwrap();
     assert_eq!(r.body["routers"].as_array().unwrap().len(), 1, "{}", r.text);
     let r = user.get("/v2.0/routers?tags=blue").await.unwrap();

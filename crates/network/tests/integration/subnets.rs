@@ -482,7 +482,10 @@ async fn auto_address_subnets_delete_with_ports() {
             r.body["port"]["revision_number"].as_i64().unwrap()
                 > port["revision_number"].as_i64().unwrap()
         );
-        let r = alice.delete(&format!("/v2.0/networks/{nid}")).await.unwrap();
+        let r = alice
+            .delete(&format!("/v2.0/networks/{nid}"))
+            .await
+            .unwrap();
         assert_error(&r, 409, "NetworkInUse");
         assert!(msg(&r).contains("There are one or more ports still in use on the network"));
     }
