@@ -91,7 +91,8 @@ impl Network {
             }
             "routers" => {
                 let r = self.visible_router(ctx, id).await?;
-                let action = format!("{verb}_router_tags");
+                // neutron's current rule names (2025.1 renamed `*_routers_tags`).
+                let action = format!("{verb}_router:tags");
                 if !self.check(ctx, &action, &super::routers::target(&r)) {
                     return Err(super::policy_refused(&action));
                 }

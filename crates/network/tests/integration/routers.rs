@@ -653,6 +653,23 @@ async fn router_routes_null_interface_port_update_and_tags() {
     assert_eq!(r.status, 204, "{}", r.text);
     let r = user.get(&format!("{url}/tags/a")).await.unwrap();
     assert_error(&r, 404, "TagNotFound");
+    // A reader of the project reads the tags but cannot change them
+    // (`get_router:tags` / `update_router:tags`).
+    let reader = cloud
+        .project_user(
+            "routertempest",
+            "routertagreader",
+            testkit::fixtures::PASSWORD,
+            "reader",
+        )
+        .await
+        .unwrap()
+        .client
+        .at(&cloud.url("network"));
+    let r = reader.get(&format!("{url}/tags")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = reader.put(&format!("{url}/tags/x"), None).await.unwrap();
+    assert_error(&r, 403, "PolicyNotAuthorized");
     // Another project's user cannot tag it (it does not see it).
     let (other, _) = project_user(&cloud, "routertagother", "member").await;
     let r = other.put(&format!("{url}/tags/x"), None).await.unwrap();
