@@ -13,11 +13,15 @@ What it does, in order:
    `OXISTACK_DATABASE_URL`), and a small HTTP server on the same address that
    serves the test image (the image service's `web-download` import is
    allowed to fetch from it, and only from it: nothing leaves loopback);
-2. `tempest init` a workspace and lets python-tempestconf
+2. `tempest init`s a workspace; creates, as the cloud's admin, what an
+   operator's cloud has before tempest is pointed at it: an external flat
+   network `public` on `physnet1` with a subnet in a documentation range
+   (see PUBLIC_NETWORK); then lets python-tempestconf
    (`discover-tempest-config --create`) write its `etc/tempest.conf` from the
-   `clouds.yaml` the cloud wrote, discovering services, versions and
-   extensions by itself; the only values given are where the test image is
-   (a local file and the loopback URL) — see OVERRIDES;
+   `clouds.yaml` the cloud wrote, discovering services, versions,
+   extensions and the public network (`public_network_id`) by itself; the
+   only values given are where the test image is (a local file and the
+   loopback URL);
 3. runs `tempest run` on the API groups of every service the cloud serves,
    concurrency 2, excluding the tests listed in skips.txt beside this file
    (each with the reason it does not apply);
@@ -66,8 +70,19 @@ from harness import (  # noqa: E402
 
 SKIPS_FILE = HERE / "skips.txt"
 # Every service `oxistack up` serves today, as tempest names its API groups.
-DEFAULT_GROUPS = ["identity", "image", "object_storage"]
+DEFAULT_GROUPS = ["identity", "image", "object_storage", "network"]
 DISCOVER_TIMEOUT = 300
+# The operator's external network, as devstack makes it: python-tempestconf
+# takes the ACTIVE `router:external` network with a subnet (preferring the
+# one named `public`) as `network.public_network_id`, which the router
+# gateway, external network and floating IP tests need. 198.51.100.0/24 is
+# TEST-NET-2 (RFC 5737): never routed, and `--dataplane none` plumbs nothing.
+PUBLIC_NETWORK = [
+    ["network", "create", "public", "--external", "--provider-network-type", "flat",
+     "--provider-physical-network", "physnet1"],
+    ["subnet", "create", "public-subnet", "--network", "public", "--subnet-range",
+     "198.51.100.0/24", "--gateway", "198.51.100.1", "--no-dhcp"],
+]
 RUN_TIMEOUT = 1800
 
 
@@ -246,6 +261,16 @@ def main() -> int:
         if code != 0:
             print(f"FAIL tempest init exited {code}:\n{tail(tmp / 'init.log')}")
             return finish(args, passed, failed + 1, skipped)
+
+        for number, command in enumerate(PUBLIC_NETWORK):
+            log = tmp / f"public-network-{number}.log"
+            code = run_logged(
+                [str(bin_dir / "openstack"), "--os-cloud", "oxistack", *command],
+                log, cwd=tmp, env=tool_env, timeout=120,
+            )
+            if code != 0:
+                print(f"FAIL openstack {shlex.join(command)} exited {code}:\n{tail(log)}")
+                return finish(args, passed, failed + 1, skipped)
 
         started = time.monotonic()
         discover = [

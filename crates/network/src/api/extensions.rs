@@ -70,6 +70,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "2013-03-17T12:00:00-00:00",
     ),
     (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+        "2013-03-28T10:00:00-00:00",
+    ),
+    (
         "fip-port-details",
         "Floating IP Port Details Extension",
         "Add port_details attribute to Floating IP resource",
@@ -92,6 +98,12 @@ pub const EXTENSIONS: &[(&str, &str, &str, &str)] = &[
         "Floating IP Pools Extension",
         "Provides a floating IP pools API.",
         "2018-03-21T10:00:00-00:00",
+    ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+        "2017-11-28T09:00:00-00:00",
     ),
     (
         "net-mtu",

@@ -50,6 +50,7 @@ pub struct RouterBody {
     pub created_at: String,
     pub updated_at: String,
     pub revision_number: i64,
+    pub tags: Vec<String>,
 }
 
 impl RouterBody {
@@ -75,6 +76,7 @@ impl RouterBody {
             created_at: iso_seconds(r.created_at),
             updated_at: iso_seconds(r.updated_at),
             revision_number: r.revision_number,
+            tags: v.tags.clone(),
         }
     }
 }
@@ -164,7 +166,9 @@ impl InterfaceBody {
         ("marker" = Option<String>, Query), ("page_reverse" = Option<bool>, Query),
         ("sort_key" = Option<Vec<String>>, Query), ("sort_dir" = Option<Vec<String>>, Query),
         ("name" = Option<String>, Query), ("admin_state_up" = Option<bool>, Query),
-        ("status" = Option<String>, Query),
+        ("status" = Option<String>, Query), ("tags" = Option<String>, Query),
+        ("tags-any" = Option<String>, Query), ("not-tags" = Option<String>, Query),
+        ("not-tags-any" = Option<String>, Query),
     ),
     responses((status = 200, body = RouterMany), NeutronErrors))]
 async fn list(

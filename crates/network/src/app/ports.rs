@@ -654,7 +654,12 @@ impl Network {
     /// Neutron's status for a port: ACTIVE once the data plane has it,
     /// which without a data plane (`dataplane = none`) is when bound.
     fn port_status(&self, p: &PortRow) -> String {
-        if self.settings.dataplane_none && !p.binding_host_id.is_empty() && p.admin_state_up {
+        // Router ports are bound by the L3 scheduler, not by a client's
+        // binding:host_id, so they count as bound as long as their router
+        // has them (as `router_port` made them).
+        let bound = !p.binding_host_id.is_empty()
+            || (p.device_owner.starts_with("network:router_") && !p.device_id.is_empty());
+        if self.settings.dataplane_none && bound && p.admin_state_up {
             "ACTIVE".into()
         } else {
             "DOWN".into()
@@ -712,9 +717,11 @@ impl Network {
         // on one allocation, values of one key OR'ed (upstream).
         let mut ips: Vec<String> = Vec::new();
         let mut subnets: Vec<String> = Vec::new();
+        let mut substrings: Vec<String> = Vec::new();
         for v in q.get_all("fixed_ips") {
             if let Some((k, val)) = v.split_once('=') {
                 match k {
+                    "ip_address_substr" if !val.is_empty() => substrings.push(val.to_string()),
                     "ip_address" => ips.push(
                         cidr::parse_ip(val)
                             .map(|a| a.to_string())
@@ -748,6 +755,22 @@ impl Network {
                     conds.join(" AND ")
                 ),
                 binds,
+            );
+        }
+        // ip-substring-filtering: any of the port's addresses contains any
+        // of the substrings (ml2's `_get_ports_query`), apart from the
+        // conditions above on one allocation.
+        if !substrings.is_empty() {
+            let conds = vec!["ip_address LIKE ? ESCAPE '\\'"; substrings.len()].join(" OR ");
+            base.filter(
+                &format!("id IN (SELECT port_id FROM ipallocations WHERE {conds})"),
+                substrings.iter().map(|s| {
+                    let escaped = s
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    Bind::Text(format!("%{escaped}%"))
+                }),
             );
         }
         for sg in q.get_all("security_groups").filter(|v| !v.is_empty()) {
@@ -1431,22 +1454,42 @@ impl Network {
         Ok(())
     }
 
-    /// Refuses (409 `SubnetInUse`) when a port other than DHCP's holds an
-    /// address on the subnet, then lets DHCP's go.
+    /// Neutron's `_remove_subnet_ip_allocations_from_ports`: 409
+    /// `SubnetInUse` while a router interface holds an address on the
+    /// subnet, or (unless the subnet is SLAAC or DHCPv6-stateless, whose
+    /// addresses every port gets without asking) any port but DHCP's;
+    /// then the remaining addresses go, and DHCP's port with its last one.
     pub(crate) async fn release_subnet(
         &self,
         conn: &mut crate::db::Conn,
-        network_id: &str,
-        subnet_id: &str,
+        subnet: &SubnetRow,
     ) -> Result<()> {
-        let users = rows::on_subnet(conn, subnet_id).await?;
-        if users.iter().any(|(_, owner)| owner != DEVICE_OWNER_DHCP) {
-            return Err(Error::conflict(format!(
+        let subnet_id = subnet.id.as_str();
+        let in_use = || {
+            Error::conflict(format!(
                 "Unable to complete operation on subnet {subnet_id}: One or more ports have an IP allocation from this subnet."
             ))
-            .with_fault("SubnetInUse"));
+            .with_fault("SubnetInUse")
+        };
+        let users = rows::on_subnet(conn, subnet_id).await?;
+        if users
+            .iter()
+            .any(|(_, owner)| ROUTER_INTERFACE_OWNERS.contains(&owner.as_str()))
+        {
+            return Err(in_use());
         }
-        self.dhcp_port_off(conn, network_id, subnet_id).await
+        let auto = super::subnets::is_auto_address(subnet);
+        if !auto && users.iter().any(|(_, owner)| owner != DEVICE_OWNER_DHCP) {
+            return Err(in_use());
+        }
+        for (port_id, owner) in &users {
+            if owner != DEVICE_OWNER_DHCP {
+                rows::release_on_subnet(conn, port_id, subnet_id).await?;
+                rows::touch(conn, port_id, self.now()).await?;
+            }
+        }
+        self.dhcp_port_off(conn, &subnet.network_id, subnet_id)
+            .await
     }
 
     /// Refuses (409 `NetworkInUse`) when a port other than DHCP's is on
@@ -1480,6 +1523,12 @@ fn address_pairs_need_security() -> Error {
 
 /// neutron-lib's `DEVICE_OWNER_ROUTER_INTF`.
 pub const DEVICE_OWNER_ROUTER_INTF: &str = "network:router_interface";
+/// neutron-lib's `ROUTER_INTERFACE_OWNERS`.
+const ROUTER_INTERFACE_OWNERS: &[&str] = &[
+    DEVICE_OWNER_ROUTER_INTF,
+    "network:ha_router_replicated_interface",
+    "network:router_interface_distributed",
+];
 /// neutron-lib's `DEVICE_OWNER_ROUTER_GW`.
 pub const DEVICE_OWNER_ROUTER_GW: &str = "network:router_gateway";
 

@@ -38,6 +38,7 @@ const KNOWN: &[&str] = &[
     "created_at",
     "updated_at",
     "revision_number",
+    "tags",
 ];
 const POST: &[&str] = &[
     "name",
@@ -228,6 +229,7 @@ pub struct RouterView {
     pub row: RouterRow,
     /// `external_gateway_info`, or None without a gateway.
     pub gateway: Option<Value>,
+    pub tags: Vec<String>,
 }
 
 fn gateway_info(r: &RouterRow, port: &port_rows::PortRow, ips: &[port_rows::Allocation]) -> Value {
@@ -283,15 +285,23 @@ fn bad_router(msg: impl std::fmt::Display) -> Error {
 impl Network {
     /// The router as shown: its row and gateway.
     pub async fn router_view(&self, row: RouterRow) -> Result<RouterView> {
+        let tags = crate::db::tags::of(&self.db.pool, std::slice::from_ref(&row.id))
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
         let Some(port) = port_rows::gateway_of(&self.db.pool, &row.id).await? else {
-            return Ok(RouterView { row, gateway: None });
+            return Ok(RouterView {
+                row,
+                gateway: None,
+                tags,
+            });
         };
         let ips = port_rows::allocations_of(&self.db.pool, std::slice::from_ref(&port.id))
             .await?
             .remove(&port.id)
             .unwrap_or_default();
         let gateway = Some(gateway_info(&row, &port, &ips));
-        Ok(RouterView { row, gateway })
+        Ok(RouterView { row, gateway, tags })
     }
 
     /// Checks a gateway request against policy and the network before any
@@ -468,6 +478,8 @@ impl Network {
             row.admin_state_up = v;
         }
         let new_routes = match a.get("routes") {
+            // neutron-lib converts `routes` with convert_none_to_empty_list.
+            Some(Value::Null) => Some(Vec::new()),
             Some(v) => Some(routes_req(id, v)?),
             None => None,
         };
@@ -513,6 +525,7 @@ impl Network {
         }
         // The gateway goes with the router, as neutron's delete_router.
         self.write_gateway(tx.conn(), id, None).await?;
+        crate::db::tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));
         }

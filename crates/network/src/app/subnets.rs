@@ -797,7 +797,7 @@ impl Network {
         if !net_rows::lock(tx.conn(), &cur.network_id).await? {
             return Err(not_found(id));
         }
-        self.release_subnet(tx.conn(), &cur.network_id, id).await?;
+        self.release_subnet(tx.conn(), &cur).await?;
         tags::clear(tx.conn(), id).await?;
         if !rows::delete(tx.conn(), id).await? {
             return Err(not_found(id));

@@ -4,7 +4,9 @@
 //! change bumps the parent's revision.
 
 use super::{invalid_input, Network};
-use crate::db::{floatingips, networks, ports, security_groups, subnetpools, subnets, tags};
+use crate::db::{
+    floatingips, networks, ports, routers, security_groups, subnetpools, subnets, tags,
+};
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::Value;
@@ -20,6 +22,7 @@ pub const COLLECTIONS: &[&str] = &[
     "security-groups",
     "subnetpools",
     "floatingips",
+    "routers",
 ];
 
 fn tag_not_found(tag: &str) -> Error {
@@ -97,6 +100,15 @@ impl Network {
                 }
                 Ok(())
             }
+            "routers" => {
+                let r = self.visible_router(ctx, id).await?;
+                // neutron's current rule names (2025.1 renamed `*_routers_tags`).
+                let action = format!("{verb}_router:tags");
+                if !self.check(ctx, &action, &super::routers::target(&r)) {
+                    return Err(super::policy_refused(&action));
+                }
+                Ok(())
+            }
             _ => Err(Error::not_found("The resource could not be found.")),
         }
     }
@@ -111,6 +123,7 @@ impl Network {
             "security-groups" => security_groups::touch(tx.conn(), id, now).await?,
             "subnetpools" => subnetpools::touch(tx.conn(), id, now).await?,
             "floatingips" => floatingips::touch(tx.conn(), id, now).await?,
+            "routers" => routers::touch(tx.conn(), id, now).await?,
             _ => false,
         };
         if !found {

@@ -560,3 +560,64 @@ async fn concurrent_creates_never_share_an_address() {
     assert_eq!(r.body["ports"].as_array().unwrap().len(), 150);
     cloud.stop().await;
 }
+
+/// ip-substring-filtering: `fixed_ips=ip_address_substr=…` matches a
+/// port with any address containing any of the substrings; `%` and `_`
+/// are taken literally.
+#[tokio::test]
+async fn ports_filter_by_ip_substring() {
+    let (cloud, _admin) = start().await;
+    let (alice, _) = project_user(&cloud, "ipsubstr", "member").await;
+    let r = alice
+        .get("/v2.0/extensions/ip-substring-filtering")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let net = create_network(&alice, json!({})).await;
+    let nid = net["id"].as_str().unwrap();
+    let s = create_subnet(
+        &alice,
+        json!({"network_id": nid, "ip_version": 4, "cidr": "10.0.0.0/24", "enable_dhcp": false}),
+    )
+    .await;
+    let at = |ip: &str| json!({"network_id": nid, "fixed_ips": [{"subnet_id": s["id"], "ip_address": ip}]});
+    let p9 = create_port(&alice, at("10.0.0.9")).await;
+    let p10 = create_port(&alice, at("10.0.0.10")).await;
+    let p19 = create_port(&alice, at("10.0.0.19")).await;
+    let ids = |r: &Resp| -> HashSet<String> {
+        r.body["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id = |p: &Value| p["id"].as_str().unwrap().to_string();
+    let r = alice
+        .get("/v2.0/ports?fixed_ips=ip_address_substr%3D0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r), HashSet::from([id(&p10), id(&p19)]), "{}", r.text);
+    let r = alice
+        .get("/v2.0/ports?fixed_ips=ip_address_substr%3D.9&fixed_ips=ip_address_substr%3D.10")
+        .await
+        .unwrap();
+    assert_eq!(ids(&r), HashSet::from([id(&p9), id(&p10)]), "{}", r.text);
+    // With an exact address too: both conditions hold.
+    let r = alice
+        .get("/v2.0/ports?fixed_ips=ip_address_substr%3D0.0.1&fixed_ips=ip_address%3D10.0.0.19")
+        .await
+        .unwrap();
+    assert_eq!(ids(&r), HashSet::from([id(&p19)]), "{}", r.text);
+    for literal in ["%25", "_", "10.0.0._"] {
+        let r = alice
+            .get(&format!(
+                "/v2.0/ports?fixed_ips=ip_address_substr%3D{literal}"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(ids(&r).is_empty(), "{literal}: {}", r.text);
+    }
+}

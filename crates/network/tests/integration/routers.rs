@@ -561,3 +561,133 @@ async fn router_extra_routes() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// What tempest's router tests do after the basics: `routes: null`
+/// clears the routes (convert_none_to_empty_list), so the interface can
+/// go; a router interface port updated through the port API (fixed_ips
+/// by subnet) keeps its router and stays ACTIVE; routers take tags.
+#[tokio::test]
+async fn router_routes_null_interface_port_update_and_tags() {
+    let (cloud, _admin) = start().await;
+    let (user, _) = project_user(&cloud, "routertempest", "member").await;
+    let r = user
+        .post("/v2.0/routers", json!({"router": {"name": "r"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.body["router"]["tags"], json!([]), "{}", r.text);
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let url = format!("/v2.0/routers/{rid}");
+    let net = create_network(&user, json!({"name": "n"})).await;
+    let sub = subnet(&user, &net, "10.1.0.0/24").await;
+    let r = user
+        .put(
+            &format!("{url}/add_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let port_id = r.body["port_id"].as_str().unwrap().to_string();
+
+    let route = json!({"destination": "192.168.0.0/24", "nexthop": "10.1.0.5"});
+    let r = user
+        .put(&url, Some(json!({"router": {"routes": [route]}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user
+        .put(&url, Some(json!({"router": {"routes": null}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["router"]["routes"], json!([]));
+
+    // The interface port's address changes; it stays the router's, ACTIVE.
+    let r = user
+        .put(
+            &format!("/v2.0/ports/{port_id}"),
+            Some(json!({"port": {"fixed_ips": [{"subnet_id": sub["id"]}]}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let p = &r.body["port"];
+    assert_eq!(p["fixed_ips"][0]["subnet_id"], sub["id"]);
+    assert_eq!(p["device_owner"], "network:router_interface");
+    assert_eq!(p["device_id"], rid.as_str());
+    assert_eq!(p["status"], "ACTIVE", "{}", r.text);
+
+    // Tags on the router: the tag API (bumping its revision), the body,
+    // the tag filters.
+    let before = user.get(&url).await.unwrap().body["router"]["revision_number"]
+        .as_i64()
+        .unwrap();
+    let r = user.put(&format!("{url}/tags/red"), None).await.unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = user.get(&format!("{url}/tags")).await.unwrap();
+    assert_eq!(r.body["tags"], json!(["red"]), "{}", r.text);
+    let r = user.get(&format!("{url}/tags/red")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user.get(&url).await.unwrap();
+    assert_eq!(r.body["router"]["tags"], json!(["red"]), "{}", r.text);
+    assert_eq!(
+        r.body["router"]["revision_number"],
+        before + 1,
+        "{}",
+        r.text
+    );
+    let r = user.get("/v2.0/routers?tags=red").await.unwrap();
+    assert_eq!(r.body["routers"].as_array().unwrap().len(), 1, "{}", r.text);
+    let r = user.get("/v2.0/routers?tags=blue").await.unwrap();
+    assert_eq!(r.body["routers"], json!([]), "{}", r.text);
+    let r = user
+        .put(
+            &format!("{url}/tags"),
+            Some(json!({"tags": ["a", "b", "c"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["tags"], json!(["a", "b", "c"]));
+    let r = user.delete(&format!("{url}/tags")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user.get(&format!("{url}/tags/a")).await.unwrap();
+    assert_error(&r, 404, "TagNotFound");
+    // A reader of the project reads the tags but cannot change them
+    // (`get_router:tags` / `update_router:tags`).
+    let reader = cloud
+        .project_user(
+            "routertempest",
+            "routertagreader",
+            testkit::fixtures::PASSWORD,
+            "reader",
+        )
+        .await
+        .unwrap()
+        .client
+        .at(&cloud.url("network"));
+    let r = reader.get(&format!("{url}/tags")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = reader.put(&format!("{url}/tags/x"), None).await.unwrap();
+    assert_error(&r, 403, "PolicyNotAuthorized");
+    // Another project's user cannot tag it (it does not see it).
+    let (other, _) = project_user(&cloud, "routertagother", "member").await;
+    let r = other.put(&format!("{url}/tags/x"), None).await.unwrap();
+    assert_error(&r, 404, "RouterNotFound");
+
+    // The interface goes now that no route needs it, then the router.
+    let r = user
+        .put(
+            &format!("{url}/remove_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user.put(&format!("{url}/tags/gone"), None).await.unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = user.delete(&url).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user.get(&format!("{url}/tags")).await.unwrap();
+    assert_error(&r, 404, "RouterNotFound");
+}

@@ -433,3 +433,108 @@ async fn concurrent_overlapping_creates_leave_one() {
     assert_eq!(ok, 1);
     cloud.stop().await;
 }
+
+/// Neutron's `_remove_subnet_ip_allocations_from_ports`: a SLAAC or
+/// DHCPv6-stateless subnet goes even while ports have addresses on it
+/// (they lose them; the network still has the ports), a stateful one or
+/// one with a router interface does not.
+#[tokio::test]
+async fn auto_address_subnets_delete_with_ports() {
+    let (cloud, _admin) = start().await;
+    let (alice, _) = project_user(&cloud, "autoaddr", "member").await;
+    for mode in ["slaac", "dhcpv6-stateless"] {
+        let net = create_network(&alice, json!({})).await;
+        let nid = net["id"].as_str().unwrap();
+        let s = create_subnet(
+            &alice,
+            json!({"network_id": nid, "ip_version": 6, "cidr": "2001:db8::/64",
+                   "ipv6_ra_mode": mode, "ipv6_address_mode": mode}),
+        )
+        .await;
+        let r = alice
+            .post("/v2.0/ports", json!({"port": {"network_id": nid}}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+        let port = r.body["port"].clone();
+        assert_eq!(port["fixed_ips"][0]["subnet_id"], s["id"], "{}", r.text);
+        let r = alice
+            .delete(&format!("/v2.0/subnets/{}", s["id"].as_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 204, "{mode}: {}", r.text);
+        let r = alice.get("/v2.0/subnets").await.unwrap();
+        assert!(
+            !r.body["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["id"] == s["id"]),
+            "{}",
+            r.text
+        );
+        let r = alice
+            .get(&format!("/v2.0/ports/{}", port["id"].as_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(r.body["port"]["fixed_ips"], json!([]), "{}", r.text);
+        assert!(
+            r.body["port"]["revision_number"].as_i64().unwrap()
+                > port["revision_number"].as_i64().unwrap()
+        );
+        let r = alice
+            .delete(&format!("/v2.0/networks/{nid}"))
+            .await
+            .unwrap();
+        assert_error(&r, 409, "NetworkInUse");
+        assert!(msg(&r).contains("There are one or more ports still in use on the network"));
+    }
+
+    // DHCPv6-stateful: the port's address is its own, so 409.
+    let net = create_network(&alice, json!({})).await;
+    let nid = net["id"].as_str().unwrap();
+    let s = create_subnet(
+        &alice,
+        json!({"network_id": nid, "ip_version": 6, "cidr": "2001:db8:1::/64",
+               "ipv6_ra_mode": "dhcpv6-stateful", "ipv6_address_mode": "dhcpv6-stateful"}),
+    )
+    .await;
+    let r = alice
+        .post("/v2.0/ports", json!({"port": {"network_id": nid}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = alice
+        .delete(&format!("/v2.0/subnets/{}", s["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "SubnetInUse");
+
+    // SLAAC with a router interface on it: 409 too.
+    let net = create_network(&alice, json!({})).await;
+    let nid = net["id"].as_str().unwrap();
+    let s = create_subnet(
+        &alice,
+        json!({"network_id": nid, "ip_version": 6, "cidr": "2001:db8:2::/64",
+               "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+    )
+    .await;
+    let r = alice
+        .post("/v2.0/routers", json!({"router": {"name": "r"}}))
+        .await
+        .unwrap();
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let r = alice
+        .put(
+            &format!("/v2.0/routers/{rid}/add_router_interface"),
+            Some(json!({"subnet_id": s["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = alice
+        .delete(&format!("/v2.0/subnets/{}", s["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "SubnetInUse");
+}
