@@ -20,7 +20,13 @@
 //! - **Network-role nodes** also get the `routers` scheduled to them and
 //!   the `dhcp` servers of the networks scheduled to them (rendezvous
 //!   hashing over the network nodes whose L3 / DHCP agent is
-//!   `admin_state_up`; see `app::agents`).
+//!   `admin_state_up`; see `app::agents`). Each router carries what its
+//!   gateway leg does beyond SNAT: its `floatingips` (associated with a
+//!   port: the floating and fixed addresses, the external network, the
+//!   internal port and its MAC, the status) for 1:1 DNAT/SNAT and for
+//!   answering ARP for the floating address on the gateway, and its
+//!   `port_forwardings` (floating address and id, protocol, external
+//!   port, internal address, port number and port id) for per-port DNAT.
 //! - `networks` lists every network the node carries (a port bound here,
 //!   a DHCP server or a router leg here), with its segment, its subnets
 //!   and, for VXLAN, `remote_vteps`: the addresses of the other nodes
@@ -40,7 +46,12 @@
 //! Others are ignored, so a report that raced a rescheduling does no
 //! harm. Any other value is a 400.
 //!
-//! Floating IPs and port forwardings are not in the feed yet.
+//! A network node's `network` document may also carry `"floatingips":
+//! {"<floating IP id>": "ACTIVE" | "DOWN" | "ERROR"}` ([`FipReport`]),
+//! applied as `Network::set_floatingip_status` does, only for the
+//! floating IPs of routers scheduled to that node. With `dataplane =
+//! none` these are ignored: a floating IP is ACTIVE while a router
+//! serves it. Either kind of report that changes nothing bumps nothing.
 
 use super::agents::Placement;
 use super::ports::{DEVICE_OWNER_DHCP, DEVICE_OWNER_ROUTER_GW, DEVICE_OWNER_ROUTER_INTF};
@@ -231,6 +242,47 @@ pub struct FeedRouter {
     pub gateway: Option<FeedGateway>,
     /// Extra routes.
     pub routes: Vec<FeedRoute>,
+    /// The floating IPs associated with a port through this router, by id.
+    pub floatingips: Vec<FeedFloatingIp>,
+    /// The port forwardings of the floating IPs this router serves, by id.
+    pub port_forwardings: Vec<FeedPortForwarding>,
+}
+
+/// A floating IP associated with an internal port: DNAT of
+/// `floating_ip_address` to `fixed_ip_address` and SNAT back, the
+/// floating address answered for on the gateway leg on
+/// `floating_network_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedFloatingIp {
+    pub id: String,
+    pub floating_ip_address: String,
+    /// The external network (the router's gateway leg is on it).
+    pub floating_network_id: String,
+    pub fixed_ip_address: String,
+    /// The internal port holding `fixed_ip_address`.
+    pub port_id: String,
+    /// That port's MAC.
+    pub mac_address: String,
+    /// `ACTIVE`, `DOWN` or `ERROR`, as last reported.
+    pub status: String,
+}
+
+/// One port forwarding: `protocol` traffic to `floating_ip_address`
+/// port `external_port` goes to `internal_ip_address` port
+/// `internal_port`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedPortForwarding {
+    pub id: String,
+    pub floatingip_id: String,
+    pub floating_ip_address: String,
+    /// `tcp`, `udp`, `sctp`, … as stored.
+    pub protocol: String,
+    pub external_port: i64,
+    pub internal_ip_address: String,
+    pub internal_port: i64,
+    pub internal_port_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,6 +329,31 @@ impl PortStatus {
 
 /// The port statuses in a node's report: port id → status.
 pub type PortReport = BTreeMap<String, PortStatus>;
+
+/// A floating IP's status as a network node reports it (neutron-lib's
+/// `FLOATINGIP_STATUS_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FipStatus {
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "DOWN")]
+    Down,
+    #[serde(rename = "ERROR")]
+    Error,
+}
+
+impl FipStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FipStatus::Active => "ACTIVE",
+            FipStatus::Down => "DOWN",
+            FipStatus::Error => "ERROR",
+        }
+    }
+}
+
+/// The floating IP statuses in a network node's report: id → status.
+pub type FipReport = BTreeMap<String, FipStatus>;
 
 fn segment(n: &NetworkRow) -> FeedSegment {
     FeedSegment {
@@ -556,6 +633,44 @@ impl Network {
                             default_gateways,
                         }
                     });
+                let served: Vec<_> = snap
+                    .floatingips
+                    .iter()
+                    .filter(|f| f.router_id.as_deref() == Some(r.id.as_str()))
+                    .collect();
+                let floatingips = served
+                    .iter()
+                    .filter_map(|f| {
+                        let port_id = f.fixed_port_id.as_ref()?;
+                        let port = snap.ports.iter().find(|p| &p.id == port_id)?;
+                        Some(FeedFloatingIp {
+                            id: f.id.clone(),
+                            floating_ip_address: f.floating_ip_address.clone(),
+                            floating_network_id: f.floating_network_id.clone(),
+                            fixed_ip_address: f.fixed_ip_address.clone()?,
+                            port_id: port_id.clone(),
+                            mac_address: port.mac_address.clone(),
+                            status: f.status.clone(),
+                        })
+                    })
+                    .collect();
+                let port_forwardings = snap
+                    .port_forwardings
+                    .iter()
+                    .filter_map(|pf| {
+                        let f = served.iter().find(|f| f.id == pf.floatingip_id)?;
+                        Some(FeedPortForwarding {
+                            id: pf.id.clone(),
+                            floatingip_id: f.id.clone(),
+                            floating_ip_address: f.floating_ip_address.clone(),
+                            protocol: pf.protocol.clone(),
+                            external_port: pf.external_port,
+                            internal_ip_address: pf.internal_ip_address.clone(),
+                            internal_port: pf.internal_port,
+                            internal_port_id: pf.internal_port_id.clone(),
+                        })
+                    })
+                    .collect();
                 routers.push(FeedRouter {
                     id: r.id.clone(),
                     admin_state_up: r.admin_state_up,
@@ -569,6 +684,8 @@ impl Network {
                             nexthop: n.clone(),
                         })
                         .collect(),
+                    floatingips,
+                    port_forwardings,
                 });
             }
         }
@@ -640,19 +757,37 @@ impl Network {
 
     /// Applies a node's status report: the `ports` of its `network`
     /// document (or its `compute` document's `network_ports`), for the
-    /// ports it owns.
+    /// ports it owns, and a network node's `floatingips`, for the
+    /// floating IPs of the routers it hosts.
     pub async fn apply_report(&self, node: &NodeInfo, roles: &Map<String, Value>) -> Result<()> {
-        let reported = if node.has_role("network") {
-            roles.get("network").and_then(|d| d.get("ports"))
+        let (ports, fips) = if node.has_role("network") {
+            let doc = roles.get("network");
+            (
+                doc.and_then(|d| d.get("ports")),
+                doc.and_then(|d| d.get("floatingips")),
+            )
         } else {
-            roles.get("compute").and_then(|d| d.get("network_ports"))
+            (
+                roles.get("compute").and_then(|d| d.get("network_ports")),
+                None,
+            )
         };
-        let Some(reported) = reported else {
-            return Ok(());
+        let statuses: PortReport = match ports {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| Error::bad_request(format!("Invalid port statuses: {e}.")))?,
+            None => PortReport::new(),
         };
-        let statuses: PortReport = serde_json::from_value(reported.clone())
-            .map_err(|e| Error::bad_request(format!("Invalid port statuses: {e}.")))?;
-        if statuses.is_empty() {
+        let mut fip_statuses: FipReport = match fips {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| Error::bad_request(format!("Invalid floating IP statuses: {e}.")))?,
+            None => FipReport::new(),
+        };
+        if self.settings.dataplane_none {
+            // No data plane decides these: a floating IP is ACTIVE while
+            // a router serves it (`fip_status`).
+            fip_statuses.clear();
+        }
+        if statuses.is_empty() && fip_statuses.is_empty() {
             return Ok(());
         }
         let dir = self.nodes.nodes().await?;
@@ -660,6 +795,7 @@ impl Network {
         let agents = crate::db::agents::all(&self.db.pool).await?;
         let placement = Placement::new(&infos, &agents);
         let now = self.now();
+        let me = Some(node.name.as_str());
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
         let mut changed = 0;
@@ -667,10 +803,29 @@ impl Network {
             let Some(p) = crate::db::ports::get(tx.conn(), id).await? else {
                 continue;
             };
-            if owner(&placement, &p) != Some(node.name.as_str()) {
+            if owner(&placement, &p) != me {
                 continue;
             }
             if crate::db::feed::set_port_status(tx.conn(), id, status.as_str(), now).await? {
+                changed += 1;
+            }
+        }
+        for (id, status) in &fip_statuses {
+            // Read after the bump: the router it has now decides.
+            let Some(f) = crate::db::floatingips::get(&mut *tx.conn(), id).await? else {
+                continue;
+            };
+            let host = f
+                .router_id
+                .as_deref()
+                .and_then(|r| placement.router_host(r));
+            if host != me {
+                continue;
+            }
+            if self
+                .write_floatingip_status(tx.conn(), &f, status.as_str())
+                .await?
+            {
                 changed += 1;
             }
         }
@@ -796,6 +951,25 @@ mod tests {
                     default_gateways: vec!["203.0.113.1".into()],
                 }),
                 routes: vec![route],
+                floatingips: vec![FeedFloatingIp {
+                    id: "f".into(),
+                    floating_ip_address: "203.0.113.10".into(),
+                    floating_network_id: "ext".into(),
+                    fixed_ip_address: "10.0.0.5".into(),
+                    port_id: "p".into(),
+                    mac_address: "fa:16:3e:00:00:01".into(),
+                    status: "ACTIVE".into(),
+                }],
+                port_forwardings: vec![FeedPortForwarding {
+                    id: "pf".into(),
+                    floatingip_id: "f2".into(),
+                    floating_ip_address: "203.0.113.11".into(),
+                    protocol: "tcp".into(),
+                    external_port: 2222,
+                    internal_ip_address: "10.0.0.5".into(),
+                    internal_port: 22,
+                    internal_port_id: "p".into(),
+                }],
             }],
         }
     }

@@ -116,6 +116,16 @@ pub fn target(f: &FloatingIpRow) -> Value {
     })
 }
 
+/// neutron's `update_floatingip_status` takes these statuses only.
+fn check_status(status: &str) -> Result<()> {
+    if STATUSES.contains(&status) {
+        return Ok(());
+    }
+    Err(Error::bad_request(format!(
+        "Invalid input for status. Reason: {status} is not in valid_values."
+    )))
+}
+
 /// A floating IP with what is rendered beside its row.
 #[derive(Debug, Clone)]
 pub struct FloatingIpView {
@@ -635,18 +645,31 @@ impl Network {
 
     /// Records the status a data plane reports for a floating IP
     /// (`ACTIVE`, `DOWN` or `ERROR`, as neutron's
-    /// `update_floatingip_status`); false when it is gone.
+    /// `update_floatingip_status`); false when it is gone. The status it
+    /// already has changes nothing, so the revision stays put.
     pub async fn set_floatingip_status(&self, id: &str, status: &str) -> Result<bool> {
-        if !STATUSES.contains(&status) {
-            return Err(Error::bad_request(format!(
-                "Invalid input for status. Reason: {status} is not in valid_values."
-            )));
-        }
+        check_status(status)?;
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
-        let found = rows::set_status(tx.conn(), id, status, self.now()).await?;
-        tx.commit().await?;
-        Ok(found)
+        let Some(f) = rows::get(&mut *tx.conn(), id).await? else {
+            return Ok(false);
+        };
+        if self.write_floatingip_status(tx.conn(), &f, status).await? {
+            tx.commit().await?;
+        }
+        Ok(true)
+    }
+
+    /// `set_floatingip_status` inside a caller's transaction (after its
+    /// revision bump), for `f` as read there: true when it changed.
+    pub(crate) async fn write_floatingip_status(
+        &self,
+        conn: &mut crate::db::Conn,
+        f: &FloatingIpRow,
+        status: &str,
+    ) -> Result<bool> {
+        check_status(status)?;
+        Ok(rows::change_status(conn, &f.id, status, self.now()).await?)
     }
 
     /// Neutron's `disassociate_floatingips` in a port delete's

@@ -1,8 +1,11 @@
 //! Whole-cloud reads for the agent feed (every network, subnet, port,
-//! address and router at once: a node's document is cut from this
-//! snapshot), and the port status the nodes' reports set.
+//! address, router, floating IP and port forwarding at once: a node's
+//! document is cut from this snapshot), and the port status the nodes'
+//! reports set.
 
+use super::floatingips::{self, FloatingIpRow};
 use super::networks::{self, NetworkRow};
+use super::port_forwardings::{self, PortForwardingRow};
 use super::ports::{self, Allocation, PortRow};
 use super::routers::{self, RouterRow};
 use super::subnets::{self, SubnetRow};
@@ -20,6 +23,8 @@ pub struct Snapshot {
     /// Each port's addresses, in allocation order.
     pub allocations: HashMap<String, Vec<Allocation>>,
     pub routers: Vec<RouterRow>,
+    pub floatingips: Vec<FloatingIpRow>,
+    pub port_forwardings: Vec<PortForwardingRow>,
 }
 
 pub async fn snapshot(conn: &mut Conn) -> Result<Snapshot, sqlx::Error> {
@@ -71,12 +76,16 @@ pub async fn snapshot(conn: &mut Conn) -> Result<Snapshot, sqlx::Error> {
     .iter()
     .map(routers::from_row)
     .collect::<Result<Vec<_>, _>>()?;
+    let floatingips = floatingips::all(&mut *conn).await?;
+    let port_forwardings = port_forwardings::all(&mut *conn).await?;
     Ok(Snapshot {
         networks,
         subnets,
         ports,
         allocations,
         routers,
+        floatingips,
+        port_forwardings,
     })
 }
 

@@ -71,6 +71,13 @@ async fn select_where(
     rows.iter().map(from_row).collect()
 }
 
+/// Every floating IP, by id (the agent feed's snapshot).
+pub async fn all(conn: &mut Conn) -> Result<Vec<FloatingIpRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM floatingips ORDER BY id");
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The floating IPs associated with a port.
 pub async fn of_fixed_port(
     conn: &mut Conn,
@@ -164,6 +171,27 @@ pub async fn set_status(
     let r = sqlx::query(
         "UPDATE floatingips SET status = $1, revision_number = revision_number + 1, \
          updated_at = $2 WHERE id = $3",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the status a data plane reports and bumps the revision, only
+/// when it differs (so a report repeating itself moves nothing); false
+/// when it already had it or is gone.
+pub async fn change_status(
+    conn: &mut Conn,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE floatingips SET status = $1, revision_number = revision_number + 1, \
+         updated_at = $2 WHERE id = $3 AND status <> $1",
     )
     .bind(status)
     .bind(now)

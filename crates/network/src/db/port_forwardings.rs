@@ -68,6 +68,13 @@ where
     rows.iter().map(from_row).collect()
 }
 
+/// Every rule, by id (the agent feed's snapshot).
+pub async fn all(conn: &mut Conn) -> Result<Vec<PortForwardingRow>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM port_forwardings ORDER BY id");
+    let rows = sqlx::query(&sql).fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The rules of one floating IP.
 pub async fn of_floatingip<'c, E>(
     conn: E,

@@ -2,6 +2,7 @@
 //! (the `network` part of a node's desired state) and the port statuses
 //! nodes report, end to end through the internal API.
 
+use super::floatingips::{external, fip, port, tenant_side};
 use super::{assert_error, create_network, project_user, start, start_with};
 use network::app::feed::NodeFeed;
 use serde_json::{json, Value};
@@ -557,5 +558,220 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
     assert_eq!(r.status, 204);
     let r = admin.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
     assert_eq!(r.body["port"]["status"], "DOWN");
+    cloud.stop().await;
+}
+
+/// A long-poll of `node`'s desired state after its current revision:
+/// the status and how long it waited.
+fn long_poll(node: &Node, rev: i64) -> tokio::task::JoinHandle<(u16, std::time::Duration)> {
+    let internal = node.internal.clone();
+    let (path, auth) = (
+        format!(
+            "/internal/v1/nodes/{}/desired-state?after={rev}&timeout=20",
+            node.name
+        ),
+        node.auth.clone(),
+    );
+    tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        let r = internal
+            .send("GET", &path, None, &[("authorization", &auth)])
+            .await
+            .unwrap();
+        (r.status, t.elapsed())
+    })
+}
+
+async fn fip_of(admin: &Client, id: &str) -> Value {
+    let r = admin.get(&format!("/v2.0/floatingips/{id}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["floatingip"].clone()
+}
+
+#[tokio::test]
+async fn the_feed_carries_floating_ips_and_reports_set_their_status() {
+    let (cloud, admin) = start_with(|c| c.dataplane = "linux".into()).await;
+    let net = Node::register(&cloud, "net-h", "192.0.2.60", &["network"]).await;
+    let idle = Node::register(&cloud, "net-i", "192.0.2.61", &["network"]).await;
+    net.desired().await;
+    idle.desired().await;
+    host_everything_on(&admin, "net-h").await;
+    let (ext, ext_sub) = external(&admin, "198.51.100.0/24").await;
+    let (inside, _, rid) = tenant_side(&admin, &ext, "10.11.0.0/24").await;
+    let p = port(&admin, &inside).await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let ip = p["fixed_ips"][0]["ip_address"].as_str().unwrap();
+    let f = fip(&admin, json!({"floating_network_id": ext["id"]})).await;
+    let fid = f["id"].as_str().unwrap().to_string();
+    let address = f["floating_ip_address"].as_str().unwrap();
+
+    // Not associated: nothing to NAT yet.
+    let router = |feed: &NodeFeed| feed.routers.iter().find(|r| r.id == rid).cloned();
+    let r = router(&net.feed().await).unwrap();
+    assert!(r.floatingips.is_empty() && r.port_forwardings.is_empty());
+    assert_eq!(r.gateway.as_ref().unwrap().network_id, ext["id"]);
+
+    // Associating wakes the hosting node's long-poll at once.
+    let (rev, _) = net.desired().await;
+    let poll = long_poll(&net, rev);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = admin
+        .put(
+            &format!("/v2.0/floatingips/{fid}"),
+            Some(json!({"floatingip": {"port_id": pid}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["floatingip"]["status"], "DOWN", "until reported");
+    let (status, waited) = poll.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(waited < std::time::Duration::from_secs(10), "{waited:?}");
+
+    let feed = net.feed().await;
+    let r = router(&feed).unwrap();
+    assert_eq!(r.floatingips.len(), 1, "{r:?}");
+    let got = &r.floatingips[0];
+    assert_eq!(got.id, fid);
+    assert_eq!(got.floating_ip_address, address);
+    assert_eq!(got.floating_network_id, ext["id"]);
+    assert_eq!(got.fixed_ip_address, ip);
+    assert_eq!(got.port_id, pid);
+    assert_eq!(got.mac_address, p["mac_address"]);
+    assert_eq!(got.status, "DOWN");
+    // The gateway leg it is answered on is on that network's subnet.
+    let gw = r.gateway.as_ref().unwrap();
+    assert_eq!(gw.addresses[0].subnet_id, ext_sub["id"]);
+    // The node not hosting the router has none of it.
+    assert!(router(&idle.feed().await).is_none());
+
+    // Reports: only the node hosting the router sets the status.
+    let r = idle
+        .report(json!({"network": {"floatingips": {fid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let before = fip_of(&admin, &fid).await;
+    assert_eq!(before["status"], "DOWN");
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let after = fip_of(&admin, &fid).await;
+    assert_eq!(after["status"], "ACTIVE");
+    assert_eq!(
+        after["revision_number"].as_i64().unwrap(),
+        before["revision_number"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        router(&net.feed().await).unwrap().floatingips[0].status,
+        "ACTIVE"
+    );
+    // The same again bumps nothing; a bad status is a 400.
+    let (rev, _) = net.desired().await;
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        net.desired().await.0,
+        rev,
+        "an unchanged status bumps nothing"
+    );
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "UP"}}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(fip_of(&admin, &fid).await["status"], "ACTIVE");
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "ERROR"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(fip_of(&admin, &fid).await["status"], "ERROR");
+
+    // A port forwarding: its rule, with its floating IP's address.
+    let p2 = port(&admin, &inside).await;
+    let ip2 = p2["fixed_ips"][0]["ip_address"].as_str().unwrap();
+    let f2 = fip(&admin, json!({"floating_network_id": ext["id"]})).await;
+    let r = admin
+        .post(
+            &format!(
+                "/v2.0/floatingips/{}/port_forwardings",
+                f2["id"].as_str().unwrap()
+            ),
+            json!({"port_forwarding": {"protocol": "tcp", "internal_ip_address": ip2,
+                "internal_port": 22, "external_port": 2222, "internal_port_id": p2["id"]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let pf_id = r.body["port_forwarding"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = router(&net.feed().await).unwrap();
+    assert_eq!(r.floatingips.len(), 1, "a rule's floating IP has no port");
+    assert_eq!(r.port_forwardings.len(), 1, "{r:?}");
+    let pf = &r.port_forwardings[0];
+    assert_eq!(pf.id, pf_id);
+    assert_eq!(pf.floatingip_id, f2["id"]);
+    assert_eq!(pf.floating_ip_address, f2["floating_ip_address"]);
+    assert_eq!(pf.protocol, "tcp");
+    assert_eq!((pf.external_port, pf.internal_port), (2222, 22));
+    assert_eq!(pf.internal_ip_address, ip2);
+    assert_eq!(pf.internal_port_id, p2["id"]);
+
+    // Disassociated: gone from the feed, DOWN, and no longer the node's.
+    let r = admin
+        .put(
+            &format!("/v2.0/floatingips/{fid}"),
+            Some(json!({"floatingip": {"port_id": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = router(&net.feed().await).unwrap();
+    assert!(r.floatingips.is_empty(), "{r:?}");
+    assert_eq!(r.port_forwardings.len(), 1);
+    assert_eq!(fip_of(&admin, &fid).await["status"], "DOWN");
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "ACTIVE"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(fip_of(&admin, &fid).await["status"], "DOWN");
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_data_plane_floating_ip_reports_change_nothing() {
+    let (cloud, admin) = start().await;
+    let net = Node::register(&cloud, "net-j", "192.0.2.70", &["network"]).await;
+    net.desired().await;
+    host_everything_on(&admin, "net-j").await;
+    let (ext, _) = external(&admin, "198.51.100.0/24").await;
+    let (inside, _, rid) = tenant_side(&admin, &ext, "10.12.0.0/24").await;
+    let p = port(&admin, &inside).await;
+    let f = fip(
+        &admin,
+        json!({"floating_network_id": ext["id"], "port_id": p["id"]}),
+    )
+    .await;
+    let fid = f["id"].as_str().unwrap().to_string();
+    assert_eq!(f["status"], "ACTIVE", "a router serves it");
+    let feed = net.feed().await;
+    let r = feed.routers.iter().find(|r| r.id == rid).unwrap();
+    assert_eq!(r.floatingips[0].id, fid);
+    assert_eq!(r.floatingips[0].status, "ACTIVE");
+    let (rev, _) = net.desired().await;
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "DOWN"}}}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(fip_of(&admin, &fid).await["status"], "ACTIVE");
+    assert_eq!(net.desired().await.0, rev);
+    // Still validated.
+    let r = net
+        .report(json!({"network": {"floatingips": {fid.clone(): "UP"}}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
     cloud.stop().await;
 }
