@@ -26,6 +26,8 @@
 //!   against `dd`.
 //! * [`lists`] — paged identity and image lists and one-user writes with
 //!   a large store.
+//! * [`network`] — the Neutron suite: port creates, paged and full port
+//!   lists with 10,000 ports.
 //! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
 //!   throughput against `dd`.
 //!
@@ -67,6 +69,7 @@ pub mod identity;
 pub mod image;
 pub mod lists;
 pub mod load;
+pub mod network;
 pub mod object;
 pub mod report;
 pub mod rss;
@@ -74,6 +77,7 @@ pub mod rss;
 pub use identity::IdentityArgs;
 pub use image::ImageArgs;
 pub use lists::ListsArgs;
+pub use network::NetworkArgs;
 pub use object::ObjectArgs;
 
 /// Arguments of `oxistack bench`.
@@ -102,6 +106,10 @@ pub enum Suite {
     /// `GET /v2/images?limit=25` and creating one user, after seeding
     /// 10,000 users and 10,000 images (p95 latencies against 20 ms).
     Lists(ListsArgs),
+    /// Neutron: `POST /v2.0/ports` rate on one network with a /16 subnet,
+    /// then `GET /v2.0/ports?limit=100` and the full unpaginated list with
+    /// 10,000 ports in the store, and the server's memory.
+    Network(NetworkArgs),
 }
 
 /// Run the chosen suite and print its report on stdout (progress on stderr).
@@ -111,5 +119,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Suite::Image(a) => image::run(a).await,
         Suite::Object(a) => object::run(a).await,
         Suite::Lists(a) => lists::run(a).await,
+        Suite::Network(a) => network::run(a).await,
     }
 }

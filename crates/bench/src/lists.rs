@@ -114,7 +114,7 @@ fn get(target: &Target, path: &str, token: &str) -> anyhow::Result<hyper::Reques
 /// Sends requests `0..n` (rounded up to a multiple of `concurrency`; the
 /// factory answers the extra indices with a read) over `concurrency`
 /// connections and returns the report.
-async fn seed<F>(
+pub(crate) async fn seed<F>(
     target: &Target,
     concurrency: usize,
     n: u64,

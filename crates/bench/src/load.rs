@@ -192,8 +192,19 @@ impl Conn {
         self.sender.ready().await
     }
 
-    /// Send one request and read the whole response body.
+    /// Send one request and read the whole response body, keeping its
+    /// first [`KEEP_BODY_BYTES`].
     pub async fn exchange(&mut self, req: Request<Body>) -> Result<Exchange, hyper::Error> {
+        self.exchange_keeping(req, KEEP_BODY_BYTES).await
+    }
+
+    /// Send one request and read the whole response body, keeping its first
+    /// `keep` bytes (a suite that must parse a large listing keeps it all).
+    pub async fn exchange_keeping(
+        &mut self,
+        req: Request<Body>,
+        keep: usize,
+    ) -> Result<Exchange, hyper::Error> {
         let resp = self.sender.send_request(req).await?;
         let (parts, mut body) = resp.into_parts();
         let mut kept = Vec::new();
@@ -201,7 +212,7 @@ impl Conn {
         while let Some(frame) = body.frame().await {
             if let Ok(data) = frame?.into_data() {
                 body_len += data.len() as u64;
-                let room = KEEP_BODY_BYTES.saturating_sub(kept.len());
+                let room = keep.saturating_sub(kept.len());
                 if room > 0 {
                     kept.extend_from_slice(data.get(..room.min(data.len())).unwrap_or(&data));
                 }
