@@ -628,6 +628,30 @@ impl Network {
         Ok(())
     }
 
+    /// Before an external network goes: its floating IPs that serve
+    /// nothing (no port, no port forwarding) go with it, as ML2's
+    /// `delete_disassociated_floatingips`; the others keep their ports,
+    /// so the network stays in use.
+    pub(crate) async fn delete_disassociated_floatingips(
+        &self,
+        conn: &mut crate::db::Conn,
+        network_id: &str,
+    ) -> Result<()> {
+        for f in rows::of_floating_network(conn, network_id).await? {
+            if f.fixed_port_id.is_some()
+                || !pf_rows::of_floatingip(&mut *conn, &f.id).await?.is_empty()
+            {
+                continue;
+            }
+            tags::clear(conn, &f.id).await?;
+            rows::delete(conn, &f.id).await?;
+            port_rows::release_all(conn, &f.floating_port_id).await?;
+            tags::clear(conn, &f.floating_port_id).await?;
+            port_rows::delete(conn, &f.floating_port_id).await?;
+        }
+        Ok(())
+    }
+
     /// `GET /v2.0/floatingip_pools`: the IPv4 subnets of external
     /// networks, shown as the caller's project's.
     pub async fn floatingip_pools(

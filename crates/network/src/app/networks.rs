@@ -499,6 +499,7 @@ impl Network {
         if !rows::lock(tx.conn(), id).await? {
             return Err(not_found(id));
         }
+        self.delete_disassociated_floatingips(tx.conn(), id).await?;
         // Only its DHCP port may remain; it goes with it.
         self.release_network(tx.conn(), id).await?;
         // Its subnets go with it (and their tags).

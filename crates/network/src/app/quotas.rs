@@ -12,7 +12,7 @@ use super::{invalid_input, Network, Quotas};
 use crate::db::quotas as rows;
 use common::context::AuthContext;
 use common::{Error, Result};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Neutron's quota resources, in its order.
@@ -171,12 +171,18 @@ impl Network {
         &self,
         ctx: &AuthContext,
         project_id: &str,
-        a: Attrs,
+        mut a: Attrs,
     ) -> Result<QuotaSet> {
         let tgt = json!({"project_id": project_id, "tenant_id": project_id});
         if !self.check(ctx, "update_quota", &tgt) {
             return Err(admin_required("Only admin can view or configure quota"));
         }
+        // The `quota-check-limit` extension's flags (python-openstackclient
+        // always sends one): a limit below the usage is refused unless
+        // `force` is true; `check_limit` is what neutron does anyway since
+        // 2025.1, so it is accepted and changes nothing.
+        let force = a.remove("force") == Some(Value::Bool(true));
+        a.remove("check_limit");
         let mut extra: Vec<&str> = a
             .keys()
             .map(String::as_str)
@@ -209,6 +215,19 @@ impl Network {
         }
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
+        // After the bump, so no create of this project slips in between
+        // the count and the new limit.
+        for (k, n) in set.iter().filter(|_| !force) {
+            let Some(t) = table(k).filter(|_| *n >= 0) else {
+                continue;
+            };
+            let used = rows::count(&mut *tx.conn(), t, project_id).await?;
+            if used > *n {
+                return Err(Error::bad_request(format!(
+                    "Quota limit {n} for {k} must be greater than or equal to already used {used}"
+                )));
+            }
+        }
         for (k, n) in &set {
             rows::set(tx.conn(), project_id, k, *n).await?;
         }

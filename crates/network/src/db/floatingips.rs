@@ -86,6 +86,14 @@ pub async fn of_fixed_port(
     select_where(conn, "fixed_port_id", port_id).await
 }
 
+/// The floating IPs taken from an external network.
+pub async fn of_floating_network(
+    conn: &mut Conn,
+    network_id: &str,
+) -> Result<Vec<FloatingIpRow>, sqlx::Error> {
+    select_where(conn, "floating_network_id", network_id).await
+}
+
 /// The floating IPs a router serves (associated or forwarding).
 pub async fn of_router(
     conn: &mut Conn,

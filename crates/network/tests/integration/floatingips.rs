@@ -252,13 +252,6 @@ async fn floatingip_crud_and_validation() {
     assert_eq!(r.body["floatingips"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["floatingips"][0]["tags"], json!(["blue"]));
 
-    // The external network cannot go while floating IPs use it.
-    let r = admin
-        .delete(&format!("/v2.0/networks/{}", ext["id"].as_str().unwrap()))
-        .await
-        .unwrap();
-    assert_error(&r, 409, "NetworkInUse");
-
     // Pools: the external IPv4 subnets.
     let r = user.get("/v2.0/floatingip_pools").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
@@ -288,6 +281,89 @@ async fn floatingip_crud_and_validation() {
         .await
         .unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
+}
+
+/// As ML2's `delete_network`: floating IPs that serve nothing go with
+/// their external network; one associated through a router keeps it.
+#[tokio::test]
+async fn deleting_an_external_network_takes_its_idle_floating_ips() {
+    let (cloud, admin) = start().await;
+    let (user, _) = project_user(&cloud, "fipnetdel", "member").await;
+    let (ext, _) = external(&admin, "192.0.2.0/24").await;
+    let ext_id = ext["id"].as_str().unwrap();
+    let idle = fip(&user, json!({"floating_network_id": ext_id})).await;
+    let idle_port = admin
+        .get(&format!(
+            "/v2.0/ports?device_id={}",
+            idle["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    let idle_port = idle_port.body["ports"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Associated through a router: the network stays in use.
+    let (net, sub, rid) = tenant_side(&user, &ext, "10.9.0.0/24").await;
+    let p = port(&user, &net).await;
+    let busy = fip(
+        &user,
+        json!({"floating_network_id": ext_id, "port_id": p["id"]}),
+    )
+    .await;
+    let r = admin
+        .delete(&format!("/v2.0/networks/{ext_id}"))
+        .await
+        .unwrap();
+    assert_error(&r, 409, "NetworkInUse");
+    // Refused as a whole: the idle floating IP is still there.
+    let r = user
+        .get(&format!(
+            "/v2.0/floatingips/{}",
+            idle["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Once the router is gone, the network goes with its idle floating IPs.
+    let r = user
+        .delete(&format!(
+            "/v2.0/floatingips/{}",
+            busy["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user
+        .put(
+            &format!("/v2.0/routers/{rid}/remove_router_interface"),
+            Some(json!({"subnet_id": sub["id"]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = user.delete(&format!("/v2.0/routers/{rid}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = admin
+        .delete(&format!("/v2.0/networks/{ext_id}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user
+        .get(&format!(
+            "/v2.0/floatingips/{}",
+            idle["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "FloatingIPNotFound");
+    let r = admin
+        .get(&format!("/v2.0/ports/{idle_port}"))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "PortNotFound");
 }
 
 #[tokio::test]

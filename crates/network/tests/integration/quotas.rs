@@ -220,3 +220,65 @@ async fn quotas_are_enforced_atomically() {
     assert_eq!(created, 1);
     cloud.stop().await;
 }
+
+/// python-openstackclient sends `check_limit: true` (or `force: true`
+/// with `--force`) in every quota update, as neutron's
+/// `quota-check-limit` extension takes them: a limit below the usage is
+/// refused unless forced.
+#[tokio::test]
+async fn quota_updates_check_the_usage_unless_forced() {
+    let (cloud, admin) = start().await;
+    let (alice, project) = project_user(&cloud, "checker", "member").await;
+    for name in ["a", "b"] {
+        create_network(&alice, json!({ "name": name })).await;
+    }
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"network": 5, "router": 3, "check_limit": true}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["quota"]["network"], 5);
+    assert!(r.body["quota"].get("check_limit").is_none(), "{}", r.text);
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"network": 1, "check_limit": true}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "HTTPBadRequest");
+    assert_eq!(
+        r.body["NeutronError"]["message"],
+        "Quota limit 1 for network must be greater than or equal to already used 2"
+    );
+    // Without the flag it is checked all the same (neutron since 2025.1).
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"network": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"network": 1, "force": true}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["quota"]["network"], 1);
+    // Unlimited is never below the usage.
+    let r = admin
+        .put(
+            &format!("/v2.0/quotas/{project}"),
+            Some(json!({"quota": {"network": -1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+}
