@@ -15,6 +15,7 @@
 //! without a handler is reported as `{"handled": false}`.
 
 pub mod client;
+pub mod net;
 
 use common::auth::BoxFuture;
 use serde_json::{json, Map, Value};

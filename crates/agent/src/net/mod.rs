@@ -1,0 +1,6 @@
+//! The network role's host side: what the agent does to the kernel
+//! (namespaces, links, bridges, VXLAN, nftables, DHCP, the metadata proxy)
+//! to converge a host to its part of the network feed
+//! (`docs/agent-feed.md`).
+
+pub mod netns;
