@@ -33,8 +33,10 @@ cd "$ROOT"
 # Debian packages the tests need; add to this list as the project grows
 # (e.g. qemu-utils for the image tests). Checked with dpkg, installed if missing.
 # gcc, pkg-config and libssl-dev build the binary (uploads are hashed with
-# OpenSSL).
-APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils)
+# OpenSSL). The network data plane's root tests need iproute2, nftables,
+# dnsmasq (dnsmasq-base, and dhcp_release from dnsmasq-utils) and busybox
+# (udhcpc as the instances' DHCP client).
+APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils iproute2 nftables dnsmasq-base dnsmasq-utils busybox)
 PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
