@@ -57,6 +57,7 @@ pub fn build(
         clock,
         settings,
         nodes,
+        ipam_hints: Default::default(),
     }))
 }
 

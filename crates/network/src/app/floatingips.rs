@@ -207,7 +207,7 @@ impl Network {
 
     async fn floatingip_views(&self, found: Vec<FloatingIpRow>) -> Result<Vec<FloatingIpView>> {
         let ids: Vec<String> = found.iter().map(|f| f.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
         let mut out = Vec::with_capacity(found.len());
         for row in found {
             let port = match &row.fixed_port_id {

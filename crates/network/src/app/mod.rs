@@ -110,6 +110,11 @@ pub struct Network {
     pub settings: Settings,
     /// The node registry, read-only: agents and the feed's placement.
     pub nodes: std::sync::Arc<dyn common::service::NodeDirectory>,
+    /// IPAM's cursor per subnet: where this process next looks for a free
+    /// address, and the release count (`db::ports::RELEASES`) it was set
+    /// at (see `ports::any_address`). Only a hint: every address is still
+    /// checked in the locked write transaction.
+    pub ipam_hints: std::sync::Mutex<std::collections::HashMap<String, (u128, u64)>>,
 }
 
 impl std::fmt::Debug for Network {

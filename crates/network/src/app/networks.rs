@@ -161,7 +161,7 @@ impl Network {
 
     async fn views(&self, rows: Vec<NetworkRow>) -> Result<Vec<NetworkView>> {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
         let mut subnets = self.subnet_ids_of(&ids).await?;
         Ok(rows
             .into_iter()

@@ -589,6 +589,19 @@ fn port_tags(a: &Attrs) -> Result<Vec<String>> {
 }
 
 /// The first address of `pools` not in `taken`.
+/// How many addresses IPAM's fast path checks one by one before it reads
+/// the whole subnet.
+const IPAM_PROBES: usize = 16;
+
+/// The pools' addresses from `start` on, in order, up to the last pool's
+/// end (no wrap: what lies before `start` is the full scan's).
+fn candidates_from(pools: &[(u128, u128)], start: u128) -> impl Iterator<Item = u128> + '_ {
+    pools
+        .iter()
+        .filter(move |(_, e)| *e >= start)
+        .flat_map(move |(s, e)| (*s.max(&start))..=*e)
+}
+
 fn next_free(pools: &[(u128, u128)], taken: &HashSet<u128>) -> Option<u128> {
     for (s, e) in pools {
         let mut n = *s;
@@ -681,8 +694,8 @@ impl Network {
 
     async fn port_views(&self, rows: Vec<PortRow>) -> Result<Vec<PortView>> {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
-        let mut ips = rows::allocations_of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
+        let mut ips = rows::allocations_of(&mut *self.db.pool.acquire().await?, &ids).await?;
         Ok(rows
             .into_iter()
             .map(|row| PortView {
@@ -1127,6 +1140,44 @@ impl Network {
             return Ok(Some(k.clone()));
         }
         let c = subnet_cidr(s)?;
+        let gateway = s
+            .gateway_ip
+            .as_deref()
+            .and_then(cidr::parse_ip)
+            .map(|g| cidr::to_int(g).1);
+        let pools = super::subnets::stored_pools(s);
+        let chosen_here: HashSet<u128> = chosen
+            .iter()
+            .filter(|a| a.subnet_id == s.id)
+            .filter_map(|a| cidr::parse_ip(&a.ip_address).map(|ip| cidr::to_int(ip).1))
+            .collect();
+        // Fast path: a few primary-key probes from this process's cursor,
+        // instead of reading every address of the subnet (a /16 holds
+        // thousands). Addresses below the cursor that were freed since are
+        // found by the full scan once the probes run out.
+        let releases = rows::RELEASES.load(std::sync::atomic::Ordering::SeqCst);
+        let hint = self
+            .ipam_hints
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&s.id).copied())
+            .filter(|(_, at)| *at == releases)
+            .map(|(next, _)| next);
+        if let Some(start) = hint {
+            for n in candidates_from(&pools, start).take(IPAM_PROBES) {
+                if Some(n) == gateway || chosen_here.contains(&n) {
+                    continue;
+                }
+                let text = c.ip(n).to_string();
+                if !rows::is_taken(conn, &s.id, &text).await? {
+                    self.set_ipam_hint(&s.id, n + 1);
+                    return Ok(Some(Allocation {
+                        subnet_id: s.id.clone(),
+                        ip_address: text,
+                    }));
+                }
+            }
+        }
         let mut taken: HashSet<u128> = rows::taken_in(conn, &s.id)
             .await?
             .iter()
@@ -1138,14 +1189,24 @@ impl Network {
             )
             .filter_map(|t| cidr::parse_ip(t).map(|ip| cidr::to_int(ip).1))
             .collect();
-        if let Some(g) = s.gateway_ip.as_deref().and_then(cidr::parse_ip) {
-            taken.insert(cidr::to_int(g).1);
+        if let Some(g) = gateway {
+            taken.insert(g);
         }
-        let pools = super::subnets::stored_pools(s);
-        Ok(next_free(&pools, &taken).map(|n| Allocation {
+        let found = next_free(&pools, &taken);
+        if let Some(n) = found {
+            self.set_ipam_hint(&s.id, n + 1);
+        }
+        Ok(found.map(|n| Allocation {
             subnet_id: s.id.clone(),
             ip_address: c.ip(n).to_string(),
         }))
+    }
+
+    fn set_ipam_hint(&self, subnet_id: &str, next: u128) {
+        let releases = rows::RELEASES.load(std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut h) = self.ipam_hints.lock() {
+            h.insert(subnet_id.to_string(), (next, releases));
+        }
     }
 
     /// Whether the caller may change `p` (its project's members, the
@@ -1707,6 +1768,21 @@ impl Network {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn candidates_start_at_the_cursor_and_stop_at_the_last_pool() {
+        let pools = [(2, 4), (8, 9)];
+        assert_eq!(
+            candidates_from(&pools, 0).collect::<Vec<_>>(),
+            vec![2, 3, 4, 8, 9]
+        );
+        assert_eq!(
+            candidates_from(&pools, 4).collect::<Vec<_>>(),
+            vec![4, 8, 9]
+        );
+        assert_eq!(candidates_from(&pools, 6).collect::<Vec<_>>(), vec![8, 9]);
+        assert_eq!(candidates_from(&pools, 10).count(), 0);
+    }
 
     #[test]
     fn next_free_skips_taken_and_walks_pools() {

@@ -285,10 +285,13 @@ fn bad_router(msg: impl std::fmt::Display) -> Error {
 impl Network {
     /// The router as shown: its row and gateway.
     pub async fn router_view(&self, row: RouterRow) -> Result<RouterView> {
-        let tags = crate::db::tags::of(&self.db.pool, std::slice::from_ref(&row.id))
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default();
+        let tags = crate::db::tags::of(
+            &mut *self.db.pool.acquire().await?,
+            std::slice::from_ref(&row.id),
+        )
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
         let Some(port) = port_rows::gateway_of(&self.db.pool, &row.id).await? else {
             return Ok(RouterView {
                 row,
@@ -296,10 +299,13 @@ impl Network {
                 tags,
             });
         };
-        let ips = port_rows::allocations_of(&self.db.pool, std::slice::from_ref(&port.id))
-            .await?
-            .remove(&port.id)
-            .unwrap_or_default();
+        let ips = port_rows::allocations_of(
+            &mut *self.db.pool.acquire().await?,
+            std::slice::from_ref(&port.id),
+        )
+        .await?
+        .remove(&port.id)
+        .unwrap_or_default();
         let gateway = Some(gateway_info(&row, &port, &ips));
         Ok(RouterView { row, gateway, tags })
     }

@@ -630,7 +630,7 @@ impl Network {
 
     async fn group_views(&self, groups: Vec<GroupRow>) -> Result<Vec<GroupView>> {
         let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
         let mut rules = rows::rules_of(&self.db.pool, &ids).await?;
         Ok(groups
             .into_iter()

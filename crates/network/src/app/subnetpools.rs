@@ -241,7 +241,7 @@ impl Network {
 
     async fn pool_views(&self, pools: Vec<PoolRow>) -> Result<Vec<PoolView>> {
         let ids: Vec<String> = pools.iter().map(|p| p.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
         Ok(pools
             .into_iter()
             .map(|row| PoolView {

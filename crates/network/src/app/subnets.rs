@@ -470,7 +470,7 @@ impl Network {
 
     async fn subnet_views(&self, rows: Vec<SubnetRow>) -> Result<Vec<SubnetView>> {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut tags = tags::of(&self.db.pool, &ids).await?;
+        let mut tags = tags::of(&mut *self.db.pool.acquire().await?, &ids).await?;
         Ok(rows
             .into_iter()
             .map(|row| SubnetView {

@@ -140,7 +140,7 @@ impl Network {
         id: &str,
     ) -> Result<Vec<String>> {
         self.tag_parent(ctx, collection, id, "get").await?;
-        let mut t = tags::of(&self.db.pool, &[id.to_string()]).await?;
+        let mut t = tags::of(&mut *self.db.pool.acquire().await?, &[id.to_string()]).await?;
         Ok(t.remove(id).unwrap_or_default())
     }
 

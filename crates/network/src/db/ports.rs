@@ -190,6 +190,7 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Er
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
+    note_release();
     sqlx::query("DELETE FROM ipallocations WHERE port_id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -219,36 +220,59 @@ pub struct Allocation {
 }
 
 /// The addresses of each of `ports`, in the order given.
-pub async fn allocations_of<'c, E>(
-    conn: E,
+pub async fn allocations_of(
+    conn: &mut Conn,
     ports: &[String],
-) -> Result<HashMap<String, Vec<Allocation>>, sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+) -> Result<HashMap<String, Vec<Allocation>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<Allocation>> = HashMap::new();
     if ports.is_empty() {
         return Ok(out);
     }
-    let marks: Vec<String> = (1..=ports.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT port_id, subnet_id, ip_address FROM ipallocations WHERE port_id IN ({}) \
-         ORDER BY position",
-        marks.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for p in ports {
-        q = q.bind(p);
-    }
-    for r in q.fetch_all(conn).await? {
-        out.entry(r.try_get("port_id")?)
-            .or_default()
-            .push(Allocation {
-                subnet_id: r.try_get("subnet_id")?,
-                ip_address: r.try_get("ip_address")?,
-            });
+    for chunk in ports.chunks(super::tags::IN_CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT port_id, subnet_id, ip_address FROM ipallocations WHERE port_id IN ({}) \
+             ORDER BY position",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q.bind(p);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("port_id")?)
+                .or_default()
+                .push(Allocation {
+                    subnet_id: r.try_get("subnet_id")?,
+                    ip_address: r.try_get("ip_address")?,
+                });
+        }
     }
     Ok(out)
+}
+
+/// How many times this process has released addresses. IPAM's cursors
+/// (`app::ports`) are only trusted while it stays where they were set: a
+/// release may have freed an address below one, which must be given
+/// again before higher ones.
+pub static RELEASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn note_release() {
+    RELEASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether `ip_address` is taken on a subnet (one primary-key lookup).
+pub async fn is_taken(
+    conn: &mut Conn,
+    subnet_id: &str,
+    ip_address: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("SELECT 1 FROM ipallocations WHERE subnet_id = $1 AND ip_address = $2")
+        .bind(subnet_id)
+        .bind(ip_address)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(r.is_some())
 }
 
 /// The addresses taken on a subnet.
@@ -283,6 +307,7 @@ pub async fn allocate(
 
 /// Releases every address of a port.
 pub async fn release_all(conn: &mut Conn, port_id: &str) -> Result<(), sqlx::Error> {
+    note_release();
     sqlx::query("DELETE FROM ipallocations WHERE port_id = $1")
         .bind(port_id)
         .execute(&mut *conn)
@@ -296,6 +321,7 @@ pub async fn release_on_subnet(
     port_id: &str,
     subnet_id: &str,
 ) -> Result<(), sqlx::Error> {
+    note_release();
     sqlx::query("DELETE FROM ipallocations WHERE port_id = $1 AND subnet_id = $2")
         .bind(port_id)
         .bind(subnet_id)

@@ -4,28 +4,34 @@ use super::Conn;
 use db::sqlx::{self, Row};
 use std::collections::HashMap;
 
+/// How many ids one `IN (…)` list carries: SQLite refuses more than
+/// 32,766 bound values, and a full list of ports can be longer.
+pub const IN_CHUNK: usize = 500;
+
 /// The tags of each of `ids`, sorted.
-pub async fn of<'c, E>(conn: E, ids: &[String]) -> Result<HashMap<String, Vec<String>>, sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+pub async fn of(
+    conn: &mut Conn,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "SELECT resource_id, tag FROM network_tags WHERE resource_id IN ({}) ORDER BY tag",
-        marks.join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for id in ids {
-        q = q.bind(id);
-    }
-    for r in q.fetch_all(conn).await? {
-        out.entry(r.try_get("resource_id")?)
-            .or_default()
-            .push(r.try_get("tag")?);
+    for chunk in ids.chunks(IN_CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT resource_id, tag FROM network_tags WHERE resource_id IN ({}) ORDER BY tag",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("resource_id")?)
+                .or_default()
+                .push(r.try_get("tag")?);
+        }
     }
     Ok(out)
 }
