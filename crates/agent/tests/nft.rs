@@ -1,0 +1,243 @@
+//! Router NAT by real traffic: two instances behind a router namespace
+//! whose `oxistack-nat` table `agent::net::l3nat` renders and applies,
+//! and an "internet" namespace on 203.0.113.0/24 with no route back to
+//! the instances' subnets. The internet sees the gateway address (SNAT),
+//! reaches an instance by its floating IP (which is also what that
+//! instance goes out as), and reaches another through a port
+//! forwarding. Namespaces and links are made with `ip` here; everything
+//! goes with the namespaces, removed even on panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use agent::net::l3nat::{self, PortForwarding, RouterNat};
+use agent::net::nft::{self, Family};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use testkit::require_root;
+use testkit::root::Need;
+
+const INST1: &str = "oxtnat-i1";
+const INST2: &str = "oxtnat-i2";
+const ROUTER: &str = "oxtnat-r";
+const NET: &str = "oxtnat-net";
+
+/// Removes the namespaces (and with them every link in them).
+struct Namespaces(&'static [&'static str]);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Kills a server left running by a failed test.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sh(args: &[&str]) {
+    let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+    assert!(st.success(), "{args:?}: {st}");
+}
+
+fn ip_in(ns: &str, args: &str) {
+    let mut all = vec!["ip", "-n", ns];
+    all.extend(args.split_whitespace());
+    sh(&all);
+}
+
+/// Accepts one TCP connection on `addr:port` in `ns` and sends the peer's
+/// address back.
+fn serve(ns: &str, addr: &str, port: u16) -> Server {
+    let code = "import socket,sys\n\
+        s=socket.socket()\n\
+        s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+        s.bind((sys.argv[1],int(sys.argv[2])))\n\
+        s.listen()\n\
+        s.settimeout(20)\n\
+        print('ready',flush=True)\n\
+        c,a=s.accept()\n\
+        c.sendall(a[0].encode())\n\
+        c.close()\n";
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "python3",
+            "-c",
+            code,
+            addr,
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Server(child)
+}
+
+/// Connects from `ns` to `addr:port`: the address the server saw, or the
+/// client's error.
+fn connect(ns: &str, addr: &str, port: u16) -> Result<String, String> {
+    let code = "import socket,sys\n\
+        c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)\n\
+        print(c.recv(100).decode())\n";
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "python3",
+            "-c",
+            code,
+            addr,
+            &port.to_string(),
+        ])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+#[test]
+fn root_router_nat_snat_floating_ips_and_port_forwarding() {
+    require_root!(Need::NetNs, Need::Command("nft"), Need::Command("python3"));
+    let all: &'static [&'static str] = &[INST1, INST2, ROUTER, NET];
+    let _ns = Namespaces(all);
+    for ns in all {
+        let _ = Command::new("ip")
+            .args(["netns", "del", ns])
+            .stderr(Stdio::null())
+            .status();
+        sh(&["ip", "netns", "add", ns]);
+        ip_in(ns, "link set lo up");
+    }
+    // instance 1 (10.0.0.5) — qr-oxta (10.0.0.1) | instance 2 (10.0.1.5)
+    // — qr-oxtb (10.0.1.1) | router qg-oxt (203.0.113.2 + the floating
+    // addresses as /32s, as neutron puts them) — internet 203.0.113.100.
+    for (inst, qr, dev_addr, gw_addr) in [
+        (INST1, "qr-oxta", "10.0.0.5/24", "10.0.0.1"),
+        (INST2, "qr-oxtb", "10.0.1.5/24", "10.0.1.1"),
+    ] {
+        ip_in(
+            ROUTER,
+            &format!("link add {qr} type veth peer name eth0 netns {inst}"),
+        );
+        ip_in(ROUTER, &format!("addr add {gw_addr}/24 dev {qr}"));
+        ip_in(ROUTER, &format!("link set {qr} up"));
+        ip_in(inst, &format!("addr add {dev_addr} dev eth0"));
+        ip_in(inst, "link set eth0 up");
+        ip_in(inst, &format!("route add default via {gw_addr}"));
+    }
+    ip_in(
+        ROUTER,
+        &format!("link add qg-oxt type veth peer name eth0 netns {NET}"),
+    );
+    ip_in(ROUTER, "addr add 203.0.113.2/24 dev qg-oxt");
+    ip_in(ROUTER, "addr add 203.0.113.10/32 dev qg-oxt");
+    ip_in(ROUTER, "addr add 203.0.113.20/32 dev qg-oxt");
+    ip_in(ROUTER, "link set qg-oxt up");
+    ip_in(NET, "addr add 203.0.113.100/24 dev eth0");
+    ip_in(NET, "link set eth0 up");
+    l3nat::enable_forwarding(ROUTER).unwrap();
+
+    let router = RouterNat {
+        gateway_device: "qg-oxt".into(),
+        gateway_addresses: vec!["203.0.113.2".into()],
+        enable_snat: true,
+        internal_subnets: vec!["10.0.0.1/24".into(), "10.0.1.1/24".into()],
+        floating_ips: vec![("203.0.113.10".into(), "10.0.1.5".into())],
+        port_forwardings: vec![PortForwarding {
+            floating_ip_address: "203.0.113.20".into(),
+            protocol: "tcp".into(),
+            external_port: 2222,
+            internal_ip_address: "10.0.0.5".into(),
+            internal_port: 8080,
+        }],
+    };
+
+    // Without the table the internet cannot answer the instances (no
+    // route back) nor reach them.
+    assert_eq!(
+        nft::list_table(Some(ROUTER), Family::Inet, l3nat::TABLE).unwrap(),
+        None
+    );
+    {
+        let _srv = serve(INST2, "10.0.1.5", 7000);
+        assert!(connect(NET, "203.0.113.10", 7000).is_err());
+    }
+
+    let skipped = l3nat::apply(ROUTER, &router).unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    // Applying again replaces, not appends.
+    l3nat::apply(ROUTER, &router).unwrap();
+    let listed = nft::list_table(Some(ROUTER), Family::Inet, l3nat::TABLE)
+        .unwrap()
+        .unwrap();
+    let rules = listed.iter().filter(|o| o.get("rule").is_some()).count();
+    assert_eq!(rules, 5, "{listed:?}");
+
+    // SNAT: instance 1 goes out as the gateway address.
+    {
+        let _srv = serve(NET, "203.0.113.100", 9000);
+        assert_eq!(
+            connect(INST1, "203.0.113.100", 9000).unwrap(),
+            "203.0.113.2"
+        );
+    }
+    // The floating IP: instance 2 goes out as it …
+    {
+        let _srv = serve(NET, "203.0.113.100", 9001);
+        assert_eq!(
+            connect(INST2, "203.0.113.100", 9001).unwrap(),
+            "203.0.113.10"
+        );
+    }
+    // … and is reached by it, seeing the real client.
+    {
+        let _srv = serve(INST2, "10.0.1.5", 7000);
+        assert_eq!(connect(NET, "203.0.113.10", 7000).unwrap(), "203.0.113.100");
+    }
+    // The port forwarding: 203.0.113.20:2222 is instance 1's 8080, and
+    // nothing else on that address is.
+    {
+        let _srv = serve(INST1, "10.0.0.5", 8080);
+        assert_eq!(connect(NET, "203.0.113.20", 2222).unwrap(), "203.0.113.100");
+    }
+    {
+        let _srv = serve(INST1, "10.0.0.5", 8081);
+        assert!(connect(NET, "203.0.113.20", 8081).is_err());
+    }
+
+    // Without SNAT, instance 1 is not translated any more (its packets
+    // leave as 10.0.0.5, which the internet cannot answer).
+    let mut no_snat = router.clone();
+    no_snat.enable_snat = false;
+    l3nat::apply(ROUTER, &no_snat).unwrap();
+    {
+        let _srv = serve(NET, "203.0.113.100", 9002);
+        assert!(connect(INST1, "203.0.113.100", 9002).is_err());
+    }
+
+    l3nat::remove(ROUTER).unwrap();
+    l3nat::remove(ROUTER).unwrap();
+    assert_eq!(
+        nft::list_table(Some(ROUTER), Family::Inet, l3nat::TABLE).unwrap(),
+        None
+    );
+}
