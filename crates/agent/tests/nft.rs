@@ -6,11 +6,17 @@
 //! instance goes out as), and reaches another through a port
 //! forwarding. Namespaces and links are made with `ip` here; everything
 //! goes with the namespaces, removed even on panic.
+//!
+//! Security groups the same way: two instances on a bridge in a "host"
+//! namespace whose `oxistack-sg` tables `agent::net::secgroups` applies:
+//! TCP is refused until a rule allows it, the answer passes without an
+//! egress rule (stateful), and a spoofed source address is dropped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use agent::net::l3nat::{self, PortForwarding, RouterNat};
 use agent::net::nft::{self, Family};
+use agent::net::secgroups::{self, SgInput, SgNetwork, SgPort, SgRule};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use testkit::require_root;
@@ -91,20 +97,18 @@ fn serve(ns: &str, addr: &str, port: u16) -> Server {
 /// Connects from `ns` to `addr:port`: the address the server saw, or the
 /// client's error.
 fn connect(ns: &str, addr: &str, port: u16) -> Result<String, String> {
+    connect_from(ns, "", addr, port)
+}
+
+/// As [`connect`], from source address `src` (`""`: the kernel's choice).
+fn connect_from(ns: &str, src: &str, addr: &str, port: u16) -> Result<String, String> {
     let code = "import socket,sys\n\
-        c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)\n\
+        c=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3,\
+        source_address=(sys.argv[3],0) if sys.argv[3] else None)\n\
         print(c.recv(100).decode())\n";
+    let port = port.to_string();
     let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "python3",
-            "-c",
-            code,
-            addr,
-            &port.to_string(),
-        ])
+        .args(["netns", "exec", ns, "python3", "-c", code, addr, &port, src])
         .output()
         .unwrap();
     if out.status.success() {
@@ -238,6 +242,181 @@ fn root_router_nat_snat_floating_ips_and_port_forwarding() {
     l3nat::remove(ROUTER).unwrap();
     assert_eq!(
         nft::list_table(Some(ROUTER), Family::Inet, l3nat::TABLE).unwrap(),
+        None
+    );
+}
+
+const HOST: &str = "oxtsg-h";
+const SG_A: &str = "oxtsg-a";
+const SG_B: &str = "oxtsg-b";
+
+#[test]
+fn root_security_groups_stateful_filter_and_anti_spoofing() {
+    require_root!(Need::NetNs, Need::Command("nft"), Need::Command("python3"));
+    let all: &'static [&'static str] = &[HOST, SG_A, SG_B];
+    let _ns = Namespaces(all);
+    for ns in all {
+        let _ = Command::new("ip")
+            .args(["netns", "del", ns])
+            .stderr(Stdio::null())
+            .status();
+        sh(&["ip", "netns", "add", ns]);
+        ip_in(ns, "link set lo up");
+    }
+    ip_in(HOST, "link add oxtsg-br type bridge");
+    ip_in(HOST, "link set oxtsg-br up");
+    for (inst, tap, mac, addr) in [
+        (SG_A, "tapoxtsga", "fa:16:3e:00:00:05", "10.0.0.5/24"),
+        (SG_B, "tapoxtsgb", "fa:16:3e:00:00:06", "10.0.0.6/24"),
+    ] {
+        ip_in(
+            HOST,
+            &format!("link add {tap} type veth peer name eth0 netns {inst}"),
+        );
+        ip_in(HOST, &format!("link set {tap} master oxtsg-br up"));
+        ip_in(inst, &format!("link set eth0 address {mac}"));
+        ip_in(inst, &format!("addr add {addr} dev eth0"));
+        ip_in(inst, "link set eth0 up");
+    }
+    let port = |tap: &str, mac: &str, ip: &str, group: &str| SgPort {
+        tap: tap.into(),
+        mac_address: mac.into(),
+        fixed_ips: vec![ip.into()],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_groups: vec![group.into()],
+    };
+    let rule =
+        |direction: &str, protocol: Option<&str>, port: Option<i64>, prefix: Option<&str>| SgRule {
+            direction: direction.into(),
+            ethertype: "IPv4".into(),
+            protocol: protocol.map(Into::into),
+            port_range_min: port,
+            port_range_max: port,
+            remote_ip_prefix: prefix.map(Into::into),
+            remote_group_id: None,
+        };
+    let mut input = SgInput {
+        networks: vec![SgNetwork {
+            bridge: "oxtsg-br".into(),
+            zone: 7,
+        }],
+        ports: vec![
+            port("tapoxtsga", "fa:16:3e:00:00:05", "10.0.0.5", "ga"),
+            port("tapoxtsgb", "fa:16:3e:00:00:06", "10.0.0.6", "gb"),
+        ],
+        // A may send anything; B nothing new, and accepts nothing yet.
+        groups: [
+            ("ga".to_string(), vec![rule("egress", None, None, None)]),
+            ("gb".to_string(), vec![]),
+        ]
+        .into_iter()
+        .collect(),
+        remote_groups: Default::default(),
+    };
+
+    // Without the tables A reaches B.
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8080);
+        assert_eq!(connect(SG_A, "10.0.0.6", 8080).unwrap(), "10.0.0.5");
+    }
+
+    let skipped = secgroups::apply(Some(HOST), &input).unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert!(
+        nft::list_table(Some(HOST), Family::Bridge, secgroups::TABLE)
+            .unwrap()
+            .is_some()
+    );
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8080);
+        assert!(
+            connect(SG_A, "10.0.0.6", 8080).is_err(),
+            "ingress is denied by default"
+        );
+    }
+
+    // A rule lets TCP 8080 in; B's answer needs no egress rule.
+    input.groups.insert(
+        "gb".into(),
+        vec![rule(
+            "ingress",
+            Some("tcp"),
+            Some(8080),
+            Some("10.0.0.0/24"),
+        )],
+    );
+    secgroups::apply(Some(HOST), &input).unwrap();
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8080);
+        assert_eq!(connect(SG_A, "10.0.0.6", 8080).unwrap(), "10.0.0.5");
+    }
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8081);
+        assert!(
+            connect(SG_A, "10.0.0.6", 8081).is_err(),
+            "only 8080 is allowed"
+        );
+    }
+    // B may not open connections (no egress rule), even to a port A's
+    // ingress allows: the answers above passed by conntrack alone.
+    input.groups.insert(
+        "ga".into(),
+        vec![
+            rule("egress", None, None, None),
+            rule("ingress", Some("tcp"), Some(9000), None),
+        ],
+    );
+    secgroups::apply(Some(HOST), &input).unwrap();
+    {
+        let _srv = serve(SG_A, "10.0.0.5", 9000);
+        let r = connect(SG_B, "10.0.0.5", 9000);
+        if r.is_ok() {
+            let o = Command::new("ip")
+                .args(["netns", "exec", HOST, "nft", "list", "ruleset"])
+                .output()
+                .unwrap();
+            eprintln!("DEBUG {}", String::from_utf8_lossy(&o.stdout));
+        }
+        assert!(r.is_err(), "egress is denied by default");
+    }
+    input
+        .groups
+        .get_mut("gb")
+        .unwrap()
+        .push(rule("egress", Some("tcp"), None, None));
+    secgroups::apply(Some(HOST), &input).unwrap();
+    {
+        let _srv = serve(SG_A, "10.0.0.5", 9000);
+        assert_eq!(connect(SG_B, "10.0.0.5", 9000).unwrap(), "10.0.0.6");
+    }
+    // A source address that is not A's (though the rule's prefix would
+    // allow it) is dropped at A's bridge port.
+    ip_in(SG_A, "addr add 10.0.0.99/24 dev eth0");
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8080);
+        assert!(
+            connect_from(SG_A, "10.0.0.99", "10.0.0.6", 8080).is_err(),
+            "spoofed"
+        );
+    }
+    // … and passes once it is an allowed address pair of A's.
+    input.ports[0]
+        .allowed_address_pairs
+        .push(("10.0.0.99".into(), String::new()));
+    secgroups::apply(Some(HOST), &input).unwrap();
+    {
+        let _srv = serve(SG_B, "10.0.0.6", 8080);
+        assert_eq!(
+            connect_from(SG_A, "10.0.0.99", "10.0.0.6", 8080).unwrap(),
+            "10.0.0.99"
+        );
+    }
+
+    secgroups::remove(Some(HOST)).unwrap();
+    secgroups::remove(Some(HOST)).unwrap();
+    assert_eq!(
+        nft::list_table(Some(HOST), Family::Inet, secgroups::TABLE).unwrap(),
         None
     );
 }

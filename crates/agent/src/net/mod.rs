@@ -6,3 +6,4 @@
 pub mod l3nat;
 pub mod netns;
 pub mod nft;
+pub mod secgroups;
