@@ -252,7 +252,12 @@ const SG_B: &str = "oxtsg-b";
 
 #[test]
 fn root_security_groups_stateful_filter_and_anti_spoofing() {
-    require_root!(Need::NetNs, Need::Command("nft"), Need::Command("python3"));
+    require_root!(
+        Need::NetNs,
+        Need::Command("nft"),
+        Need::Command("python3"),
+        Need::Command("busybox")
+    );
     let all: &'static [&'static str] = &[HOST, SG_A, SG_B];
     let _ns = Namespaces(all);
     for ns in all {
@@ -413,10 +418,42 @@ fn root_security_groups_stateful_filter_and_anti_spoofing() {
         );
     }
 
+    // IPv6: neighbour discovery passes by default (the ping below needs
+    // it), an echo request only once a rule lets it in.
+    for (inst, addr) in [(SG_A, "fd00::5/64"), (SG_B, "fd00::6/64")] {
+        ip_in(inst, &format!("addr add {addr} dev eth0 nodad"));
+    }
+    input.ports[0].fixed_ips.push("fd00::5".into());
+    input.ports[1].fixed_ips.push("fd00::6".into());
+    let v6 = |mut r: SgRule| {
+        r.ethertype = "IPv6".into();
+        r
+    };
+    let a_rules = input.groups.get_mut("ga").unwrap();
+    a_rules.push(v6(rule("egress", None, None, None)));
+    secgroups::apply(Some(HOST), &input).unwrap();
+    assert!(!ping6(SG_A, "fd00::6"), "no ingress ICMPv6 rule on B yet");
+    let b_rules = input.groups.get_mut("gb").unwrap();
+    b_rules.push(v6(rule("ingress", Some("icmp"), None, None)));
+    secgroups::apply(Some(HOST), &input).unwrap();
+    assert!(ping6(SG_A, "fd00::6"));
+
     secgroups::remove(Some(HOST)).unwrap();
     secgroups::remove(Some(HOST)).unwrap();
     assert_eq!(
         nft::list_table(Some(HOST), Family::Inet, secgroups::TABLE).unwrap(),
         None
     );
+}
+
+/// Whether one echo from `ns` to `addr` is answered.
+fn ping6(ns: &str, addr: &str) -> bool {
+    Command::new("ip")
+        .args([
+            "netns", "exec", ns, "busybox", "ping6", "-c", "1", "-W", "2", addr,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
 }

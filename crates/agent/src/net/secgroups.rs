@@ -20,7 +20,9 @@
 //! - inet `forward`: established/related accepted, invalid dropped; then
 //!   the source port's `egress-<tap>` chain (a matching rule returns, the
 //!   end drops) and the destination port's `ingress-<tap>` chain (a
-//!   matching rule accepts, the end drops). Traffic of ports without
+//!   matching rule accepts, the end drops), each chain starting with
+//!   neutron's defaults (DHCP answers in, no DHCP or RA out, neighbour
+//!   discovery both ways). Traffic of ports without
 //!   port security carries no index and is not filtered.
 //!
 //! Remote groups are named sets (`rg4-…`, `rg6-…`) of their members'
@@ -28,7 +30,8 @@
 //! `FeedRule`, …) so this module does not depend on the controller's
 //! crate; the role fills them with the device names it made.
 //!
-//! Not covered yet: traffic from a port to the host itself (the inet
+//! Not covered yet: router advertisements to a port (neutron lets in the
+//! subnet gateway's), traffic from a port to the host itself (the inet
 //! `input` hook), stateless groups (`stateful: false` is treated as
 //! stateful), and replacing one port's chains alone (the tables are
 //! replaced whole; the per-port chains are what make that possible).
@@ -310,26 +313,7 @@ pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
         // An accept in an ingress chain ends the whole hook, so every
         // egress check must come first.
         ingress_jumps.push(vec![mark_masked_eq(HIGH, idx << 16), nft::jump(&ingress)]);
-        // An instance is no DHCP server (neutron drops its offers), and
-        // gets its own server's answers whatever its groups say.
-        inet.rule(
-            &egress,
-            vec![
-                nft::meta_eq("l4proto", 17u8),
-                nft::payload_eq("udp", "sport", 67u16),
-                nft::drop_(),
-            ],
-        );
-        inet.rule(
-            &ingress,
-            vec![
-                nft::meta_eq("nfproto", "ipv4"),
-                nft::meta_eq("l4proto", 17u8),
-                nft::payload_eq("udp", "sport", 67u16),
-                nft::payload_eq("udp", "dport", 68u16),
-                nft::accept(),
-            ],
-        );
+        default_rules(&mut inet, &egress, &ingress);
         for gid in &p.security_groups {
             let Some(rules) = input.groups.get(gid) else {
                 skipped.push(Skipped(format!(
@@ -360,6 +344,49 @@ pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
         inet.rule("forward", jump);
     }
     (br, inet, skipped)
+}
+
+/// What every filtered port gets before its groups' rules, as neutron's
+/// firewall drivers do: an instance is no DHCP server and sends no router
+/// advertisements; it always gets its DHCP answers and may always do
+/// neighbour discovery (the ICMPv6 types neutron allows by default:
+/// ingress MLD query, NS, NA; egress also RS).
+fn default_rules(inet: &mut Table, egress: &str, ingress: &str) {
+    let udp_ports = |v6: bool, sport: u16, dport: Option<u16>| {
+        let mut e = vec![
+            nft::meta_eq("nfproto", if v6 { "ipv6" } else { "ipv4" }),
+            nft::meta_eq("l4proto", 17u8),
+            nft::payload_eq("udp", "sport", sport),
+        ];
+        if let Some(d) = dport {
+            e.push(nft::payload_eq("udp", "dport", d));
+        }
+        e
+    };
+    let icmpv6 = |types: &[u8]| {
+        vec![
+            nft::meta_eq("nfproto", "ipv6"),
+            nft::meta_eq("l4proto", 58u8),
+            nft::payload_eq("icmpv6", "type", json!({ "set": types })),
+        ]
+    };
+    let with = |mut e: Vec<Value>, verdict: Value| {
+        e.push(verdict);
+        e
+    };
+    inet.rule(egress, with(udp_ports(false, 67, None), nft::drop_()));
+    inet.rule(egress, with(udp_ports(true, 547, None), nft::drop_()));
+    inet.rule(egress, with(icmpv6(&[134]), nft::drop_()));
+    inet.rule(
+        egress,
+        with(icmpv6(&[130, 133, 135, 136]), json!({"return": null})),
+    );
+    inet.rule(ingress, with(udp_ports(false, 67, Some(68)), nft::accept()));
+    inet.rule(
+        ingress,
+        with(udp_ports(true, 547, Some(546)), nft::accept()),
+    );
+    inet.rule(ingress, with(icmpv6(&[130, 135, 136]), nft::accept()));
 }
 
 /// The anti-spoofing chain of port `p`: pass (and mark) what it may send.
