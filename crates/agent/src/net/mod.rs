@@ -3,4 +3,5 @@
 //! to converge a host to its part of the network feed
 //! (`docs/agent-feed.md`).
 
+pub mod dhcp;
 pub mod netns;
