@@ -191,7 +191,8 @@ impl NetworkDhcp<'_> {
 }
 
 /// Groups the feed's DHCP servers by network, for the networks the feed
-/// also describes.
+/// also describes and that are up (neutron's agent disables DHCP for an
+/// `admin_state_up: false` network).
 pub fn networks(feed: &NodeFeed) -> Vec<NetworkDhcp<'_>> {
     let mut by_net: BTreeMap<&str, Vec<&FeedDhcp>> = BTreeMap::new();
     for d in &feed.dhcp {
@@ -200,7 +201,10 @@ pub fn networks(feed: &NodeFeed) -> Vec<NetworkDhcp<'_>> {
     by_net
         .into_iter()
         .filter_map(|(id, servers)| {
-            let network = feed.networks.iter().find(|n| n.id == id)?;
+            let network = feed
+                .networks
+                .iter()
+                .find(|n| n.id == id && n.admin_state_up)?;
             Some(NetworkDhcp { network, servers })
         })
         .collect()
@@ -612,9 +616,7 @@ fn running(files: &Files) -> Option<(Pid, Vec<String>)> {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     let want = format!("--pid-file={}", files.pid.display());
-    args.iter()
-        .any(|a| *a == want)
-        .then_some((Pid::from_raw(pid), args))
+    args.contains(&want).then_some((Pid::from_raw(pid), args))
 }
 
 fn alive(pid: Pid) -> bool {
@@ -1264,5 +1266,8 @@ mod tests {
         let nets = networks(&feed);
         assert_eq!(nets.len(), 1);
         assert!(nets[0].port().is_none());
+        let mut down = feed.clone();
+        down.networks[0].admin_state_up = false;
+        assert!(networks(&down).is_empty());
     }
 }
