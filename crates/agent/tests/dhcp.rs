@@ -123,11 +123,15 @@ fn entry(port: &str, mac: &str, ip: &str) -> FeedDhcpEntry {
 }
 
 fn feed(entries: Vec<FeedDhcpEntry>) -> NodeFeed {
+    feed_mtu(entries, 1400)
+}
+
+fn feed_mtu(entries: Vec<FeedDhcpEntry>, mtu: i64) -> NodeFeed {
     NodeFeed {
         networks: vec![FeedNetwork {
             id: NET.into(),
             admin_state_up: true,
-            mtu: 1400,
+            mtu,
             router_external: false,
             segment: FeedSegment {
                 network_type: "vxlan".into(),
@@ -306,12 +310,32 @@ fn root_dnsmasq_serves_reloads_releases_and_goes() {
     // An agent restart: a new service over the same state adopts the
     // running dnsmasq instead of starting another.
     let restarted = Dhcp::new(cfg);
-    let errors = restarted.sync(&feed(both), plumbing);
+    let errors = restarted.sync(&feed(both.clone()), plumbing);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(pid(&restarted), first_pid);
 
+    // A changed command line (the MTU) restarts dnsmasq; it starts from
+    // a lease file holding every host, and serves the new MTU.
+    let errors = restarted.sync(&feed_mtu(both, 1300), plumbing);
+    assert!(errors.is_empty(), "{errors:?}");
+    let second_pid = pid(&restarted);
+    assert_ne!(second_pid, first_pid);
+    wait_for("both leases kept over the restart", || {
+        let l = std::fs::read_to_string(&leases).unwrap_or_default();
+        l.contains(MAC_A) && l.contains(MAC_B)
+    });
+    let got = udhcpc(&a, &dir, "a2").expect("client A got no lease after the restart");
+    assert!(
+        got.contains("ip=10.77.0.5 ") && got.contains("mtu=1300 "),
+        "{got}"
+    );
+    let first_pid = second_pid;
+
     // Removed: B's lease is released (A's stays) and B is refused.
-    let errors = restarted.sync(&feed(vec![entry(PORT_A, MAC_A, "10.77.0.5")]), plumbing);
+    let errors = restarted.sync(
+        &feed_mtu(vec![entry(PORT_A, MAC_A, "10.77.0.5")], 1300),
+        plumbing,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(pid(&restarted), first_pid);
     wait_for("B's lease released", || {

@@ -420,6 +420,47 @@ pub fn addn_hosts_file(dhcp: &NetworkDhcp<'_>, cfg: &DhcpConfig) -> String {
     buf
 }
 
+/// The lease file a dnsmasq starts from (`_output_init_lease_file`): an
+/// infinite (`0`) lease for every IPv4 host, so that a client renewing
+/// after a restart or a rescheduling is not NAKed; IPv6 leases (their
+/// IAID is unknown here) and the server DUID are kept from `existing`.
+pub fn init_lease_file(dhcp: &NetworkDhcp<'_>, existing: &str) -> String {
+    let mut buf = String::new();
+    let mut v6_leases: BTreeMap<IpAddr, &str> = BTreeMap::new();
+    for line in existing.lines() {
+        if line.starts_with("duid ") {
+            buf.push_str(line);
+            buf.push('\n');
+            continue;
+        }
+        let fields: Vec<&str> = line.split(' ').collect();
+        if let [_, _, ip, _, _] = fields.as_slice() {
+            if let Ok(ip @ IpAddr::V6(_)) = ip.parse::<IpAddr>() {
+                v6_leases.insert(ip, line);
+            }
+        }
+    }
+    for server in &dhcp.servers {
+        let Some(subnet) = dhcp.subnet(&server.subnet_id).filter(|s| s.enable_dhcp) else {
+            continue;
+        };
+        for e in &server.entries {
+            if subnet.ip_version == 4 {
+                buf.push_str(&format!("0 {} {} * *\n", e.mac_address, e.ip_address));
+            } else if let Some(line) = e
+                .ip_address
+                .parse::<IpAddr>()
+                .ok()
+                .and_then(|ip| v6_leases.get(&ip))
+            {
+                buf.push_str(line);
+                buf.push('\n');
+            }
+        }
+    }
+    buf
+}
+
 /// `_format_option`: `tag:TAG,[extra tag,]option:NAME|NUM|option6:X,ARGS…`.
 fn format_option(ip_version: i64, tag: &str, option: &str, args: &[&str]) -> String {
     let option = option.split('\n').next().unwrap_or_default();
@@ -769,9 +810,9 @@ impl Dhcp {
             }
             Some((pid, _)) => {
                 stop(pid);
-                self.spawn(&ns, id, &files, cmd)
+                self.spawn(net, &ns, &files, cmd)
             }
-            None => self.spawn(&ns, id, &files, cmd),
+            None => self.spawn(net, &ns, &files, cmd),
         }
     }
 
@@ -780,11 +821,14 @@ impl Dhcp {
     /// file.
     fn spawn(
         &self,
+        net: &NetworkDhcp<'_>,
         ns: &str,
-        network: &str,
         files: &Files,
         cmd: Vec<String>,
     ) -> Result<(), DhcpError> {
+        let network = &net.network.id;
+        let existing = std::fs::read_to_string(&files.leases).unwrap_or_default();
+        replace_file(&files.leases, &init_lease_file(net, &existing))?;
         let log = files.dir.join("dnsmasq.log");
         let err_file = std::fs::File::create(&log).map_err(io_err(&log))?;
         let mut command = Command::new(&cmd[0]);
@@ -1229,6 +1273,53 @@ mod tests {
                  {t},249,10.0.0.0/24,0.0.0.0,169.254.169.254/32,192.168.0.1,0.0.0.0/0,192.168.0.1\n\
                  {t},option:router,192.168.0.1"
             )
+        );
+    }
+
+    #[test]
+    fn initial_leases_are_neutrons() {
+        let net = network(vec![
+            subnet(V4, 4, "192.168.0.0/24", Some("192.168.0.1")),
+            subnet(V6, 6, "fdca:3ba5:a17a:4ba3::/64", None),
+        ]);
+        let s4 = server(
+            V4,
+            "192.168.0.10",
+            24,
+            vec![entry("aaaa", "00:00:80:aa:bb:cc", "192.168.0.2", vec![])],
+        );
+        let s6 = server(
+            V6,
+            "fdca:3ba5:a17a:4ba3::10",
+            64,
+            vec![
+                entry(
+                    "aaaa",
+                    "00:00:80:aa:bb:cc",
+                    "fdca:3ba5:a17a:4ba3::2",
+                    vec![],
+                ),
+                entry(
+                    "bbbb",
+                    "00:00:0f:aa:bb:cc",
+                    "fdca:3ba5:a17a:4ba3::3",
+                    vec![],
+                ),
+            ],
+        );
+        let dhcp = NetworkDhcp {
+            network: &net,
+            servers: vec![&s4, &s6],
+        };
+        let existing = "duid 00:01:00:01:2a:00\n\
+                        1700000000 00:00:80:aa:bb:cc 192.168.0.9 host *\n\
+                        1700000000 1234 fdca:3ba5:a17a:4ba3::2 host 00:01\n\
+                        1700000000 5678 fdca:3ba5:a17a:4ba3::99 gone 00:02\n";
+        assert_eq!(
+            init_lease_file(&dhcp, existing),
+            "duid 00:01:00:01:2a:00\n\
+             0 00:00:80:aa:bb:cc 192.168.0.2 * *\n\
+             1700000000 1234 fdca:3ba5:a17a:4ba3::2 host 00:01\n"
         );
     }
 
