@@ -389,7 +389,14 @@ pub fn hosts_file(dhcp: &NetworkDhcp<'_>, cfg: &DhcpConfig) -> String {
                 buf.push_str(&format!("{mac},{tag}{name},{ip}\n"));
                 continue;
             }
-            let client_id = opts.iter().find(|o| is_client_id(&o.name));
+            // One line per host, whatever the value holds (as options).
+            let client_id = opts
+                .iter()
+                .find(|o| is_client_id(&o.name))
+                .map(|o| ExtraOpt {
+                    value: o.value.split('\n').next().unwrap_or_default().to_string(),
+                    ..o.clone()
+                });
             let port_tag = format!("set:port-{}", e.port_id);
             match client_id {
                 Some(c) if opts.len() > 1 => buf.push_str(&format!(
@@ -762,6 +769,7 @@ impl Dhcp {
         plumbing: &dyn DhcpPlumbing,
     ) -> Result<(), DhcpError> {
         let id = &net.network.id;
+        check_id(id)?;
         let Some((port_id, mac, addresses)) = net.port() else {
             return Err(DhcpError::Feed {
                 network: id.clone(),
@@ -894,6 +902,7 @@ impl Dhcp {
     /// Stops a network's dnsmasq and removes its device, namespace and
     /// files.
     pub fn remove(&self, network_id: &str, plumbing: &dyn DhcpPlumbing) -> Result<(), DhcpError> {
+        check_id(network_id)?;
         let files = self.files(network_id);
         if let Some((pid, _)) = running(&files) {
             stop(pid);
@@ -920,6 +929,17 @@ impl Dhcp {
             Err(e) => Err(io_err(&files.dir)(e)),
         }
     }
+}
+
+/// Network ids name a directory and a namespace: one plain component.
+fn check_id(id: &str) -> Result<(), DhcpError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(DhcpError::Feed {
+            network: id.to_string(),
+            detail: "not a network id".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The link names of the calling thread's namespace.
@@ -1341,6 +1361,10 @@ mod tests {
         assert_eq!(ns_device(DHCP_PORT), "ns-d0d0d0d0-aa");
         assert_eq!(tap_device(DHCP_PORT), "tapd0d0d0d0-aa");
         assert_eq!(ns_device("short"), "ns-short");
+        assert!(check_id(NET).is_ok());
+        for bad in ["", "..", "a/b", "x y"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
         let d = Dhcp::new(cfg());
         assert_eq!(d.namespace(NET), format!("oxt1-qdhcp-{NET}"));
         let net = network(vec![subnet(V4, 4, "192.168.0.0/24", None)]);
