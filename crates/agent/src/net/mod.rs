@@ -3,6 +3,7 @@
 //! to converge a host to its part of the network feed
 //! (`docs/agent-feed.md`).
 
+pub mod dhcp;
 pub mod l3nat;
 pub mod netns;
 pub mod nft;
