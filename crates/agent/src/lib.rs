@@ -10,6 +10,12 @@
 //! deleted) makes it register again. Handlers must be idempotent: the same
 //! document can be applied twice (after a restart of either side).
 //!
+//! The network role's kernel work goes through `rtnetlink` (links,
+//! addresses, routes, bridge FDB entries and link events over netlink
+//! sockets opened inside each namespace) rather than an `ip` process per
+//! device: it is the maintained Rust netlink stack, async on tokio, and
+//! exposes the raw request API the FDB append (`NLM_F_APPEND`) needs.
+//!
 //! The role handlers themselves (network: bridges, routers, DHCP; compute:
 //! instances) are written by the network and compute services; a role
 //! without a handler is reported as `{"handled": false}`.

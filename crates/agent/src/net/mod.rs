@@ -3,4 +3,7 @@
 //! to converge a host to its part of the network feed
 //! (`docs/agent-feed.md`).
 
+pub mod l2;
+pub mod link;
 pub mod netns;
+pub mod role;
