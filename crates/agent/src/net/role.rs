@@ -160,6 +160,10 @@ impl RoleHandler for NetworkRole {
             }
         })
     }
+
+    fn changes(&self) -> Option<Arc<Notify>> {
+        Some(self.changes())
+    }
 }
 
 async fn ensure_bridge(
