@@ -42,6 +42,12 @@ fn prefix11(id: &str) -> &str {
     }
 }
 
+/// Whether this kernel has 8021q (it publishes `/proc/net/vlan` when
+/// built in or loaded).
+pub fn kernel_has_vlan() -> bool {
+    std::path::Path::new("/proc/net/vlan").exists()
+}
+
 /// How this host's L2 is wired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct L2Config {

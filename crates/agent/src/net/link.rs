@@ -457,12 +457,8 @@ impl Netlink {
                     // (the message's family says nothing of the address).
                     NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
                         dst = match b.len() {
-                            4 => <[u8; 4]>::try_from(b.as_slice())
-                                .ok()
-                                .map(|a| IpAddr::from(a)),
-                            16 => <[u8; 16]>::try_from(b.as_slice())
-                                .ok()
-                                .map(|a| IpAddr::from(a)),
+                            4 => <[u8; 4]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+                            16 => <[u8; 16]>::try_from(b.as_slice()).ok().map(IpAddr::from),
                             _ => None,
                         }
                     }

@@ -34,6 +34,21 @@ pub struct NetworkRoleConfig {
     pub l2: L2Config,
 }
 
+/// Parses Neutron's `physical_interface_mappings` (`physnet1:eth1,physnet2:eth2`).
+pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (phys, iface) = item
+            .split_once(':')
+            .filter(|(p, i)| !p.is_empty() && !i.is_empty() && !i.contains(':'))
+            .ok_or_else(|| format!("{item:?}: expected PHYSNET:INTERFACE"))?;
+        if out.insert(phys.to_string(), iface.to_string()).is_some() {
+            return Err(format!("physical network {phys:?} is mapped twice"));
+        }
+    }
+    Ok(out)
+}
+
 struct Inner {
     cfg: NetworkRoleConfig,
     netlink: OnceCell<Netlink>,
@@ -329,6 +344,22 @@ async fn follow_links(role: std::sync::Weak<Inner>, nl: Netlink, mut events: Lin
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(%port, error = %e, "cannot plug"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mappings_parse_as_neutron_writes_them() {
+        let m = parse_mappings("physnet1:eth1, physnet2:veth0").unwrap();
+        assert_eq!(m["physnet1"], "eth1");
+        assert_eq!(m["physnet2"], "veth0");
+        assert!(parse_mappings("").unwrap().is_empty());
+        for bad in ["physnet1", ":eth1", "physnet1:", "a:b:c", "p:a,p:b"] {
+            assert!(parse_mappings(bad).is_err(), "{bad}");
         }
     }
 }
