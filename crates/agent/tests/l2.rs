@@ -204,6 +204,22 @@ async fn root_flat_network_plugs_taps_on_link_events_and_carries_traffic() {
     assert_eq!(port_status(&report, &p1.id), "ACTIVE", "{report}");
     assert_eq!(port_status(&report, &p2.id), "ACTIVE", "{report}");
 
+    // A restarted agent (a new role, nothing in memory) converges to the
+    // same links: no duplicates, the ports still ACTIVE.
+    let links_before = host.links().await.unwrap();
+    let restarted = NetworkRole::new(NetworkRoleConfig {
+        node_prefix: "oxt-l2a-".into(),
+        namespace: Some(h.into()),
+        l2: L2Config {
+            physical_mappings: BTreeMap::from([("physnet1".into(), "oxtphys0".into())]),
+            ..L2Config::default()
+        },
+    });
+    let report = restarted.apply(&document(&want)).await;
+    assert_eq!(port_status(&report, &p1.id), "ACTIVE", "{report}");
+    assert_eq!(host.links().await.unwrap(), links_before);
+    drop(restarted);
+
     // The instance goes: its port is DOWN.
     host.delete(&tap_name(&p1.id)).await.unwrap();
     let report = role.apply(&document(&want)).await;

@@ -55,6 +55,8 @@ struct Inner {
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
     changed: Arc<Notify>,
+    /// Taps the link-event task has seen plugged.
+    plugged: Mutex<BTreeSet<String>>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -82,6 +84,7 @@ impl NetworkRole {
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
                 changed: Arc::new(Notify::new()),
+                plugged: Mutex::new(BTreeSet::new()),
                 watcher: Mutex::new(None),
             }),
         }
@@ -241,19 +244,21 @@ async fn ensure_bridge(
 }
 
 /// Enslaves `tap` (if it exists) to `bridge` with the network's MTU and
-/// brings it up.
+/// brings it up. None: the tap or the bridge is not there; Some(changed):
+/// plugged, and whether this call changed anything.
 async fn plug(
     nl: &Netlink,
     plan: &Plan,
     tap: &str,
     bridge: &str,
-) -> Result<bool, super::link::LinkError> {
+) -> Result<Option<bool>, super::link::LinkError> {
     let Some(t) = nl.link(tap).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(br) = nl.link(bridge).await? else {
-        return Ok(false);
+        return Ok(None);
     };
+    let mut changed = false;
     let mtu = plan
         .bridges
         .iter()
@@ -262,15 +267,18 @@ async fn plug(
     if let Some(m) = mtu {
         if t.mtu != Some(m) {
             nl.set_mtu(tap, m).await?;
+            changed = true;
         }
     }
     if t.master != Some(br.index) {
         nl.set_master(tap, bridge).await?;
+        changed = true;
     }
     if !t.up {
         nl.set_up(tap).await?;
+        changed = true;
     }
-    Ok(true)
+    Ok(Some(changed))
 }
 
 /// Deletes the bridges and VXLAN devices this agent owns that the plan
@@ -329,20 +337,29 @@ async fn follow_links(role: std::sync::Weak<Inner>, nl: Netlink, mut events: Lin
             continue;
         };
         if removed {
+            if let Ok(mut p) = inner.plugged.lock() {
+                p.remove(&link.name);
+            }
             tracing::info!(%port, tap = %link.name, "port device gone");
             inner.changed.notify_one();
             continue;
         }
         match plug(&nl, &plan, &link.name, &bridge).await {
-            Ok(true) => {
-                // Our own changes echo back as events; only a real change
-                // of state is worth a report.
-                if link.master.is_none() || !link.up {
+            Ok(Some(changed)) => {
+                // Our own changes echo back as events: report only when
+                // this event changed something, or the first time the tap
+                // is seen plugged (someone else may have plugged it).
+                let first = inner
+                    .plugged
+                    .lock()
+                    .map(|mut p| p.insert(link.name.clone()))
+                    .unwrap_or(false);
+                if changed || first {
                     tracing::info!(%port, tap = %link.name, %bridge, "plugged");
+                    inner.changed.notify_one();
                 }
-                inner.changed.notify_one();
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(e) => tracing::warn!(%port, error = %e, "cannot plug"),
         }
     }
