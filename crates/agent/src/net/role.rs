@@ -96,25 +96,37 @@ impl NetworkRole {
         self.inner.changed.clone()
     }
 
-    /// Opens netlink in the role's namespace and starts following link
-    /// events (once).
+    /// Opens netlink in the role's namespace (once) and makes sure the
+    /// link-event task runs: started on first use, and started again if
+    /// its socket went away (e.g. the kernel dropped it on overflow), so
+    /// taps are never left to the next document.
     async fn netlink(&self) -> Result<&Netlink, String> {
         let ns = self.inner.cfg.namespace.clone();
-        self.inner
+        let nl = self
+            .inner
             .netlink
-            .get_or_try_init(|| async {
-                // Subscribed before the first listing, so a tap made while
-                // we converge is not missed.
-                let events = LinkEvents::subscribe(ns.as_deref()).map_err(|e| e.to_string())?;
-                let nl = Netlink::open(ns.as_deref()).map_err(|e| e.to_string())?;
-                let weak = Arc::downgrade(&self.inner);
-                let task = tokio::spawn(follow_links(weak, nl.clone(), events));
-                if let Ok(mut w) = self.inner.watcher.lock() {
-                    *w = Some(task);
+            .get_or_try_init(|| async { Netlink::open(ns.as_deref()).map_err(|e| e.to_string()) })
+            .await?;
+        let running = self
+            .inner
+            .watcher
+            .lock()
+            .map_err(|_| "the link-event task's lock is poisoned".to_string())?
+            .as_ref()
+            .is_some_and(|t| !t.is_finished());
+        if !running {
+            // Subscribed before this apply lists the links, so a tap made
+            // while it converges is not missed.
+            let events = LinkEvents::subscribe(ns.as_deref()).map_err(|e| e.to_string())?;
+            let weak = Arc::downgrade(&self.inner);
+            let task = tokio::spawn(follow_links(weak, nl.clone(), events));
+            if let Ok(mut w) = self.inner.watcher.lock() {
+                if let Some(old) = w.replace(task) {
+                    old.abort();
                 }
-                Ok(nl)
-            })
-            .await
+            }
+        }
+        Ok(nl)
     }
 
     /// Converges to `feed` and returns the role's status document.
@@ -318,6 +330,13 @@ fn status(feed: &NodeFeed, plan: &Plan, links: &[Link], errors: Vec<String>) -> 
 /// Follows link events: plugs a wanted tap as it appears and signals a
 /// change when a wanted tap comes or goes. Ends with the role.
 async fn follow_links(role: std::sync::Weak<Inner>, nl: Netlink, mut events: LinkEvents) {
+    follow(&role, &nl, &mut events).await;
+    if role.upgrade().is_some() {
+        tracing::warn!("the link-event socket closed; it is opened again at the next apply");
+    }
+}
+
+async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEvents) {
     while let Some(ev) = events.next().await {
         let Some(inner) = role.upgrade() else {
             return;
@@ -344,7 +363,7 @@ async fn follow_links(role: std::sync::Weak<Inner>, nl: Netlink, mut events: Lin
             inner.changed.notify_one();
             continue;
         }
-        match plug(&nl, &plan, &link.name, &bridge).await {
+        match plug(nl, &plan, &link.name, &bridge).await {
             Ok(Some(changed)) => {
                 // Our own changes echo back as events: report only when
                 // this event changed something, or the first time the tap
