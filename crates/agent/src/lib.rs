@@ -10,6 +10,12 @@
 //! deleted) makes it register again. Handlers must be idempotent: the same
 //! document can be applied twice (after a restart of either side).
 //!
+//! The network role's kernel work goes through `rtnetlink` (links,
+//! addresses, routes, bridge FDB entries and link events over netlink
+//! sockets opened inside each namespace) rather than an `ip` process per
+//! device: it is the maintained Rust netlink stack, async on tokio, and
+//! exposes the raw request API the FDB append (`NLM_F_APPEND`) needs.
+//!
 //! The role handlers themselves (network: bridges, routers, DHCP; compute:
 //! instances) are written by the network and compute services; a role
 //! without a handler is reported as `{"handled": false}`.
@@ -29,6 +35,21 @@ pub trait RoleHandler: Send + Sync {
     /// Applies `document` (the whole desired state: `node`, `roles`,
     /// `parts`) and returns this role's status document.
     fn apply<'a>(&'a self, document: &'a Value) -> BoxFuture<'a, Value>;
+    /// Notified when the role's status changed on its own (a port's
+    /// device appeared or went), so the agent applies the last document
+    /// again and reports without waiting for a new one.
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+}
+
+/// Resolves when any handler signals a change (never without any).
+async fn any_change(notifies: &[Arc<tokio::sync::Notify>]) {
+    if notifies.is_empty() {
+        std::future::pending::<()>().await;
+    }
+    let waits = notifies.iter().map(|n| Box::pin(n.notified()));
+    futures_util::future::select_all(waits).await;
 }
 
 /// Where the agent reports to and who it is.
@@ -164,6 +185,10 @@ async fn converge(
     let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
     let mut token: Option<String> = None;
     let mut applied: Option<i64> = None;
+    // The document last applied and reported, applied again when a
+    // handler's status changes on its own.
+    let mut last: Option<nodes::wire::DesiredState> = None;
+    let notifies: Vec<_> = handlers.iter().filter_map(|h| h.changes()).collect();
     let mut state = Progress::default();
     // Set while calls fail, so getting through again is logged once.
     let mut away = false;
@@ -178,6 +203,7 @@ async fn converge(
             None => match client.register(cfg).await {
                 Ok(t) => {
                     tracing::info!(node = %cfg.node_name, "registered with the controller");
+                    last = None;
                     state.registered = true;
                     state.registrations += 1;
                     publish(&state);
@@ -195,9 +221,14 @@ async fn converge(
                 }
             },
         };
-        let got = client
-            .desired_state(&cfg.node_name, &t, applied, cfg.poll_timeout)
-            .await;
+        let poll = client.desired_state(&cfg.node_name, &t, applied, cfg.poll_timeout);
+        let got = match &last {
+            Some(doc) => tokio::select! {
+                r = poll => r,
+                () = any_change(&notifies) => Ok(Some(doc.clone())),
+            },
+            None => poll.await,
+        };
         match &got {
             Err(e) if !e.is_unauthorized() => away = true,
             _ if away => {
@@ -217,6 +248,7 @@ async fn converge(
                 match client.report_status(&cfg.node_name, &t, &report).await {
                     Ok(()) => {
                         applied = Some(doc.revision);
+                        last = Some(doc);
                         state.applied = applied;
                         publish(&state);
                         backoff.reset();

@@ -115,6 +115,23 @@ enum Command {
         /// controller).
         #[arg(long, value_name = "ADDR", default_value = "")]
         address: String,
+        /// network role: this host's VXLAN tunnel endpoint (IPv4).
+        #[arg(long, value_name = "ADDR")]
+        tunnel_ip: Option<std::net::Ipv4Addr>,
+        /// network role: the underlay device VXLAN devices are bound to.
+        #[arg(long, value_name = "NAME")]
+        tunnel_dev: Option<String>,
+        /// network role: flat networks' interfaces, PHYSNET:INTERFACE,…
+        #[arg(long, value_name = "MAPPINGS", default_value = "")]
+        physical_interface_mappings: String,
+        /// network role: the network namespace it works in [default: the
+        /// agent's own].
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// network role: prefix of the namespaces it makes (simulated
+        /// hosts sharing one kernel).
+        #[arg(long, value_name = "PREFIX", default_value = "")]
+        node_prefix: String,
         #[arg(long, default_value = "info")]
         log_level: String,
     },
@@ -316,6 +333,11 @@ async fn run(cli: Cli) -> Result<i32> {
             roles,
             secret_file,
             address,
+            tunnel_ip,
+            tunnel_dev,
+            physical_interface_mappings,
+            netns,
+            node_prefix,
             log_level,
         } => {
             init_logging(&log_level);
@@ -324,7 +346,31 @@ async fn run(cli: Cli) -> Result<i32> {
             let name = node_name.unwrap_or_else(agent::hostname);
             let mut cfg = agent::AgentConfig::new(&controller, &name, roles, secret);
             cfg.address = address;
-            agent::run(cfg, vec![], stop_signal(), None).await?;
+            let mut handlers: Vec<std::sync::Arc<dyn agent::RoleHandler>> = Vec::new();
+            if cfg.roles.iter().any(|r| r == "network") {
+                let physical_mappings =
+                    agent::net::role::parse_mappings(&physical_interface_mappings)
+                        .map_err(|e| anyhow::anyhow!("--physical-interface-mappings: {e}"))?;
+                let vlan_supported = agent::net::l2::kernel_has_vlan();
+                if !vlan_supported {
+                    tracing::warn!(
+                        "this kernel has no 8021q: VLAN provider networks are refused on this host"
+                    );
+                }
+                handlers.push(std::sync::Arc::new(agent::net::role::NetworkRole::new(
+                    agent::net::role::NetworkRoleConfig {
+                        node_prefix,
+                        namespace: netns,
+                        l2: agent::net::l2::L2Config {
+                            tunnel_ip,
+                            tunnel_dev,
+                            physical_mappings,
+                            vlan_supported,
+                        },
+                    },
+                )));
+            }
+            agent::run(cfg, handlers, stop_signal(), None).await?;
             Ok(0)
         }
         Command::Nodes {

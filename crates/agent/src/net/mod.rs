@@ -4,7 +4,10 @@
 //! (`docs/agent-feed.md`).
 
 pub mod dhcp;
+pub mod l2;
 pub mod l3nat;
+pub mod link;
 pub mod netns;
 pub mod nft;
+pub mod role;
 pub mod secgroups;

@@ -1,0 +1,401 @@
+//! The agent's `network` role: converges this host's L2 (bridges, their
+//! uplinks, the `tap…` devices of the ports bound here) to the node's
+//! network feed (`document.parts.network`, typed as
+//! `network::app::feed::NodeFeed`) and reports `ports: {id: ACTIVE|DOWN}`
+//! as the feed's report contract defines.
+//!
+//! Taps are plugged as soon as they appear: a task follows the kernel's
+//! link events (RTNLGRP_LINK) in the role's namespace and enslaves any
+//! `tap…` device the last feed wants, then signals [`NetworkRole::changes`]
+//! so the agent can report again. Every apply also reconciles: it builds
+//! what is missing and removes the bridges and VXLAN devices it owns (by
+//! name prefix) that the feed no longer wants, so a restart converges
+//! without duplicates or leaks.
+
+use super::l2::{self, L2Config, Plan, Uplink};
+use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
+use crate::RoleHandler;
+use common::auth::BoxFuture;
+use network::app::feed::NodeFeed;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Notify, OnceCell};
+
+/// How the network role is set up on this host.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkRoleConfig {
+    /// The node prefix put in front of every namespace the role makes
+    /// (`oxt1-qdhcp-…`), so simulated hosts can share one kernel.
+    pub node_prefix: String,
+    /// The namespace the role works in (None: the agent's own).
+    pub namespace: Option<String>,
+    pub l2: L2Config,
+}
+
+/// Parses Neutron's `physical_interface_mappings` (`physnet1:eth1,physnet2:eth2`).
+pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (phys, iface) = item
+            .split_once(':')
+            .filter(|(p, i)| !p.is_empty() && !i.is_empty() && !i.contains(':'))
+            .ok_or_else(|| format!("{item:?}: expected PHYSNET:INTERFACE"))?;
+        if out.insert(phys.to_string(), iface.to_string()).is_some() {
+            return Err(format!("physical network {phys:?} is mapped twice"));
+        }
+    }
+    Ok(out)
+}
+
+struct Inner {
+    cfg: NetworkRoleConfig,
+    netlink: OnceCell<Netlink>,
+    /// The last plan, read by the link-event task.
+    plan: Mutex<Plan>,
+    changed: Arc<Notify>,
+    /// Taps the link-event task has seen plugged.
+    plugged: Mutex<BTreeSet<String>>,
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The `network` role handler.
+#[derive(Clone)]
+pub struct NetworkRole {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut w) = self.watcher.lock() {
+            if let Some(h) = w.take() {
+                h.abort();
+            }
+        }
+    }
+}
+
+impl NetworkRole {
+    pub fn new(cfg: NetworkRoleConfig) -> NetworkRole {
+        NetworkRole {
+            inner: Arc::new(Inner {
+                cfg,
+                netlink: OnceCell::new(),
+                plan: Mutex::new(Plan::default()),
+                changed: Arc::new(Notify::new()),
+                plugged: Mutex::new(BTreeSet::new()),
+                watcher: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Notified whenever a port's device appeared (and was plugged) or
+    /// went, i.e. when a new report would differ.
+    pub fn changes(&self) -> Arc<Notify> {
+        self.inner.changed.clone()
+    }
+
+    /// Opens netlink in the role's namespace (once) and makes sure the
+    /// link-event task runs: started on first use, and started again if
+    /// its socket went away (e.g. the kernel dropped it on overflow), so
+    /// taps are never left to the next document.
+    async fn netlink(&self) -> Result<&Netlink, String> {
+        let ns = self.inner.cfg.namespace.clone();
+        let nl = self
+            .inner
+            .netlink
+            .get_or_try_init(|| async { Netlink::open(ns.as_deref()).map_err(|e| e.to_string()) })
+            .await?;
+        let running = self
+            .inner
+            .watcher
+            .lock()
+            .map_err(|_| "the link-event task's lock is poisoned".to_string())?
+            .as_ref()
+            .is_some_and(|t| !t.is_finished());
+        if !running {
+            // Subscribed before this apply lists the links, so a tap made
+            // while it converges is not missed.
+            let events = LinkEvents::subscribe(ns.as_deref()).map_err(|e| e.to_string())?;
+            let weak = Arc::downgrade(&self.inner);
+            let task = tokio::spawn(follow_links(weak, nl.clone(), events));
+            if let Ok(mut w) = self.inner.watcher.lock() {
+                if let Some(old) = w.replace(task) {
+                    old.abort();
+                }
+            }
+        }
+        Ok(nl)
+    }
+
+    /// Converges to `feed` and returns the role's status document.
+    pub async fn converge(&self, feed: &NodeFeed) -> Value {
+        let plan = l2::plan(&self.inner.cfg.l2, feed);
+        if let Ok(mut p) = self.inner.plan.lock() {
+            *p = plan.clone();
+        }
+        let mut errors: Vec<String> = plan
+            .refused
+            .iter()
+            .map(|(n, why)| format!("network {n}: {why}"))
+            .collect();
+        let nl = match self.netlink().await {
+            Ok(nl) => nl,
+            Err(e) => {
+                errors.push(format!("netlink: {e}"));
+                return status(feed, &plan, &[], errors);
+            }
+        };
+        for b in &plan.bridges {
+            if let Err(e) = ensure_bridge(nl, b, self.inner.cfg.l2.tunnel_dev.as_deref()).await {
+                errors.push(format!("network {}: {e}", b.network_id));
+            }
+        }
+        for (tap, (_, bridge)) in &plan.taps {
+            if let Err(e) = plug(nl, &plan, tap, bridge).await {
+                errors.push(format!("{tap}: {e}"));
+            }
+        }
+        if let Err(e) = remove_unwanted(nl, &plan).await {
+            errors.push(format!("cleanup: {e}"));
+        }
+        for e in &errors {
+            tracing::warn!(error = %e, "network role");
+        }
+        let links = nl.links().await.unwrap_or_else(|e| {
+            errors.push(format!("list links: {e}"));
+            Vec::new()
+        });
+        status(feed, &plan, &links, errors)
+    }
+}
+
+impl RoleHandler for NetworkRole {
+    fn role(&self) -> &'static str {
+        "network"
+    }
+
+    fn apply<'a>(&'a self, document: &'a Value) -> BoxFuture<'a, Value> {
+        Box::pin(async move {
+            let part = document.get("parts").and_then(|p| p.get("network"));
+            // No feed (no network service) or a malformed one: change
+            // nothing rather than tear the host down.
+            let Some(part) = part.filter(|p| !p.is_null()) else {
+                return json!({"ports": {}, "errors": ["the document has no network part"]});
+            };
+            match serde_json::from_value::<NodeFeed>(part.clone()) {
+                Ok(feed) => self.converge(&feed).await,
+                Err(e) => json!({"ports": {}, "errors": [format!("unreadable network feed: {e}")]}),
+            }
+        })
+    }
+
+    fn changes(&self) -> Option<Arc<Notify>> {
+        Some(self.changes())
+    }
+}
+
+async fn ensure_bridge(
+    nl: &Netlink,
+    b: &l2::BridgePlan,
+    tunnel_dev: Option<&str>,
+) -> Result<(), super::link::LinkError> {
+    nl.ensure_bridge(&b.bridge).await?;
+    nl.set_mtu(&b.bridge, b.mtu).await?;
+    let uplink = match &b.uplink {
+        Uplink::Physical(iface) => {
+            if nl.link(iface).await?.is_none() {
+                return Err(super::link::LinkError::NoSuchLink(iface.clone()));
+            }
+            iface.clone()
+        }
+        Uplink::Vlan { interface, vlan } => {
+            let name = format!("{interface}.{vlan}");
+            nl.ensure_vlan(&name, interface, *vlan).await?;
+            nl.set_mtu(&name, b.mtu).await?;
+            name
+        }
+        Uplink::Vxlan {
+            device,
+            vni,
+            local,
+            remotes,
+        } => {
+            nl.ensure_vxlan(device, *vni, *local, tunnel_dev).await?;
+            nl.set_mtu(device, b.mtu).await?;
+            let have: BTreeSet<IpAddr> = nl
+                .fdb(device)
+                .await?
+                .into_iter()
+                .filter(|(mac, _)| *mac == ZERO_MAC)
+                .map(|(_, dst)| dst)
+                .collect();
+            let want: BTreeSet<IpAddr> = remotes.iter().map(|r| IpAddr::V4(*r)).collect();
+            for r in want.difference(&have) {
+                nl.fdb_append(device, ZERO_MAC, *r).await?;
+            }
+            for r in have.difference(&want) {
+                nl.fdb_delete(device, ZERO_MAC, *r).await?;
+            }
+            device.clone()
+        }
+    };
+    let bridge = nl.link(&b.bridge).await?;
+    let enslaved = nl
+        .link(&uplink)
+        .await?
+        .and_then(|l| l.master)
+        .zip(bridge.map(|b| b.index))
+        .is_some_and(|(m, b)| m == b);
+    if !enslaved {
+        nl.set_master(&uplink, &b.bridge).await?;
+    }
+    nl.set_up(&uplink).await?;
+    nl.set_up(&b.bridge).await
+}
+
+/// Enslaves `tap` (if it exists) to `bridge` with the network's MTU and
+/// brings it up. None: the tap or the bridge is not there; Some(changed):
+/// plugged, and whether this call changed anything.
+async fn plug(
+    nl: &Netlink,
+    plan: &Plan,
+    tap: &str,
+    bridge: &str,
+) -> Result<Option<bool>, super::link::LinkError> {
+    let Some(t) = nl.link(tap).await? else {
+        return Ok(None);
+    };
+    let Some(br) = nl.link(bridge).await? else {
+        return Ok(None);
+    };
+    let mut changed = false;
+    let mtu = plan
+        .bridges
+        .iter()
+        .find(|b| b.bridge == bridge)
+        .map(|b| b.mtu);
+    if let Some(m) = mtu {
+        if t.mtu != Some(m) {
+            nl.set_mtu(tap, m).await?;
+            changed = true;
+        }
+    }
+    if t.master != Some(br.index) {
+        nl.set_master(tap, bridge).await?;
+        changed = true;
+    }
+    if !t.up {
+        nl.set_up(tap).await?;
+        changed = true;
+    }
+    Ok(Some(changed))
+}
+
+/// Deletes the bridges and VXLAN devices this agent owns that the plan
+/// no longer wants.
+async fn remove_unwanted(nl: &Netlink, plan: &Plan) -> Result<(), super::link::LinkError> {
+    for l in nl.links().await? {
+        let owned = l.name.starts_with(l2::BRIDGE_PREFIX) || l.name.starts_with(l2::VXLAN_PREFIX);
+        if owned && !plan.wants_link(&l.name) {
+            tracing::info!(link = %l.name, "removing a device the feed no longer wants");
+            nl.delete(&l.name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `{"ports": {id: ACTIVE|DOWN}, "errors": [...]}`: a port is ACTIVE when
+/// it is administratively up and its tap is up in its network's bridge.
+fn status(feed: &NodeFeed, plan: &Plan, links: &[Link], errors: Vec<String>) -> Value {
+    let mut ports = Map::new();
+    for p in &feed.ports {
+        let tap = l2::tap_name(&p.id);
+        let plugged = plan.taps.get(&tap).is_some_and(|(_, bridge)| {
+            let br = links.iter().find(|l| &l.name == bridge);
+            let t = links.iter().find(|l| l.name == tap);
+            matches!((br, t), (Some(br), Some(t)) if t.master == Some(br.index) && t.up && br.up)
+        });
+        let s = if plugged && p.admin_state_up {
+            "ACTIVE"
+        } else {
+            "DOWN"
+        };
+        ports.insert(p.id.clone(), json!(s));
+    }
+    json!({"ports": ports, "errors": errors})
+}
+
+/// Follows link events: plugs a wanted tap as it appears and signals a
+/// change when a wanted tap comes or goes. Ends with the role.
+async fn follow_links(role: std::sync::Weak<Inner>, nl: Netlink, mut events: LinkEvents) {
+    follow(&role, &nl, &mut events).await;
+    if role.upgrade().is_some() {
+        tracing::warn!("the link-event socket closed; it is opened again at the next apply");
+    }
+}
+
+async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEvents) {
+    while let Some(ev) = events.next().await {
+        let Some(inner) = role.upgrade() else {
+            return;
+        };
+        let (link, removed) = match ev {
+            LinkEvent::New(l) => (l, false),
+            LinkEvent::Removed(l) => (l, true),
+        };
+        if !link.name.starts_with(l2::TAP_PREFIX) {
+            continue;
+        }
+        let plan = match inner.plan.lock() {
+            Ok(p) => p.clone(),
+            Err(_) => continue,
+        };
+        let Some((port, bridge)) = plan.taps.get(&link.name).cloned() else {
+            continue;
+        };
+        if removed {
+            if let Ok(mut p) = inner.plugged.lock() {
+                p.remove(&link.name);
+            }
+            tracing::info!(%port, tap = %link.name, "port device gone");
+            inner.changed.notify_one();
+            continue;
+        }
+        match plug(nl, &plan, &link.name, &bridge).await {
+            Ok(Some(changed)) => {
+                // Our own changes echo back as events: report only when
+                // this event changed something, or the first time the tap
+                // is seen plugged (someone else may have plugged it).
+                let first = inner
+                    .plugged
+                    .lock()
+                    .map(|mut p| p.insert(link.name.clone()))
+                    .unwrap_or(false);
+                if changed || first {
+                    tracing::info!(%port, tap = %link.name, %bridge, "plugged");
+                    inner.changed.notify_one();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%port, error = %e, "cannot plug"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mappings_parse_as_neutron_writes_them() {
+        let m = parse_mappings("physnet1:eth1, physnet2:veth0").unwrap();
+        assert_eq!(m["physnet1"], "eth1");
+        assert_eq!(m["physnet2"], "veth0");
+        assert!(parse_mappings("").unwrap().is_empty());
+        for bad in ["physnet1", ":eth1", "physnet1:", "a:b:c", "p:a,p:b"] {
+            assert!(parse_mappings(bad).is_err(), "{bad}");
+        }
+    }
+}
