@@ -10,4 +10,5 @@ pub mod link;
 pub mod netns;
 pub mod nft;
 pub mod role;
+pub mod router;
 pub mod secgroups;

@@ -157,6 +157,7 @@ impl NetworkRole {
                 errors.push(format!("{tap}: {e}"));
             }
         }
+        let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
         if let Err(e) = remove_unwanted(nl, &plan).await {
             errors.push(format!("cleanup: {e}"));
         }
@@ -167,7 +168,9 @@ impl NetworkRole {
             errors.push(format!("list links: {e}"));
             Vec::new()
         });
-        status(feed, &plan, &links, errors)
+        let mut out = status(feed, &plan, &links, errors);
+        routers.merge_into(&mut out);
+        out
     }
 }
 
