@@ -38,7 +38,10 @@ pub fn namespace_name(node_prefix: &str, router_id: &str) -> String {
 }
 
 fn leg_name(prefix: &str, port_id: &str) -> String {
-    let end = port_id.char_indices().nth(11).map_or(port_id.len(), |(i, _)| i);
+    let end = port_id
+        .char_indices()
+        .nth(11)
+        .map_or(port_id.len(), |(i, _)| i);
     format!("{prefix}{}", &port_id[..end])
 }
 
@@ -107,7 +110,11 @@ fn gateway_addresses(r: &FeedRouter) -> Vec<(IpAddr, u8)> {
         .floatingips
         .iter()
         .map(|f| f.floating_ip_address.as_str())
-        .chain(r.port_forwardings.iter().map(|p| p.floating_ip_address.as_str()));
+        .chain(
+            r.port_forwardings
+                .iter()
+                .map(|p| p.floating_ip_address.as_str()),
+        );
     for f in floating {
         if let Ok(a) = f.parse::<Ipv4Addr>() {
             let a = (IpAddr::V4(a), 32);
@@ -144,7 +151,11 @@ pub async fn converge(host: &Netlink, node_prefix: &str, feed: &NodeFeed) -> Rou
                     report.ports.insert(port, json!("ACTIVE"));
                 }
                 // Served once the gateway leg and its NAT are in place.
-                let s = if r.gateway.is_some() { "ACTIVE" } else { "DOWN" };
+                let s = if r.gateway.is_some() {
+                    "ACTIVE"
+                } else {
+                    "DOWN"
+                };
                 for f in &r.floatingips {
                     report.floatingips.insert(f.id.clone(), json!(s));
                 }
@@ -158,7 +169,12 @@ pub async fn converge(host: &Netlink, node_prefix: &str, feed: &NodeFeed) -> Rou
         }
     }
     for r in feed.routers.iter().filter(|r| !r.admin_state_up) {
-        for l in r.interfaces.iter().map(|l| &l.port_id).chain(r.gateway.as_ref().map(|g| &g.port_id)) {
+        for l in r
+            .interfaces
+            .iter()
+            .map(|l| &l.port_id)
+            .chain(r.gateway.as_ref().map(|g| &g.port_id))
+        {
             report.ports.insert(l.clone(), json!("DOWN"));
         }
         for f in &r.floatingips {
@@ -218,18 +234,36 @@ async fn build(
     let mut devices = BTreeSet::new();
     for l in &r.interfaces {
         let dev = leg_name(INTERNAL_PREFIX, &l.port_id);
-        leg(host, &rt, ns, feed, &l.port_id, &l.network_id, &l.mac_address, &dev)
-            .await
-            .map_err(|e| format!("{dev}: {e}"))?;
+        leg(
+            host,
+            &rt,
+            ns,
+            feed,
+            &l.port_id,
+            &l.network_id,
+            &l.mac_address,
+            &dev,
+        )
+        .await
+        .map_err(|e| format!("{dev}: {e}"))?;
         addrs.reconcile(&rt, &dev, &addresses(&l.addresses)).await?;
         devices.insert(dev);
         legs.push(l.port_id.clone());
     }
     if let Some(gw) = &r.gateway {
         let dev = leg_name(GATEWAY_PREFIX, &gw.port_id);
-        leg(host, &rt, ns, feed, &gw.port_id, &gw.network_id, &gw.mac_address, &dev)
-            .await
-            .map_err(|e| format!("{dev}: {e}"))?;
+        leg(
+            host,
+            &rt,
+            ns,
+            feed,
+            &gw.port_id,
+            &gw.network_id,
+            &gw.mac_address,
+            &dev,
+        )
+        .await
+        .map_err(|e| format!("{dev}: {e}"))?;
         addrs.reconcile(&rt, &dev, &gateway_addresses(r)).await?;
         for g in &gw.default_gateways {
             if let Ok(g) = g.parse::<Ipv4Addr>() {
@@ -334,7 +368,12 @@ impl Addresses {
     }
 
     /// Makes `dev`'s global addresses exactly `want`.
-    async fn reconcile(&self, rt: &Netlink, dev: &str, want: &[(IpAddr, u8)]) -> Result<(), String> {
+    async fn reconcile(
+        &self,
+        rt: &Netlink,
+        dev: &str,
+        want: &[(IpAddr, u8)],
+    ) -> Result<(), String> {
         let Some(link) = rt.link(dev).await.map_err(|e| e.to_string())? else {
             return Err(format!("{dev}: gone"));
         };
@@ -438,7 +477,10 @@ mod tests {
     #[test]
     fn names_follow_neutron() {
         assert_eq!(namespace_name("oxt1-", "r1"), "oxt1-qrouter-r1");
-        assert_eq!(leg_name(INTERNAL_PREFIX, "0123456789abcdef"), "qr-0123456789a");
+        assert_eq!(
+            leg_name(INTERNAL_PREFIX, "0123456789abcdef"),
+            "qr-0123456789a"
+        );
         assert_eq!(leg_name(GATEWAY_PREFIX, "short"), "qg-short");
         assert!(leg_name(GATEWAY_PREFIX, "0123456789abcdef").len() <= 15);
     }
@@ -450,7 +492,10 @@ mod tests {
         assert_eq!(nat.gateway_device, "qg-fedcba98765");
         assert_eq!(nat.gateway_addresses, vec!["203.0.113.5"]);
         assert_eq!(nat.internal_subnets, vec!["10.0.0.1/24"]);
-        assert_eq!(nat.floating_ips, vec![("203.0.113.9".into(), "10.0.0.7".into())]);
+        assert_eq!(
+            nat.floating_ips,
+            vec![("203.0.113.9".into(), "10.0.0.7".into())]
+        );
         assert_eq!(nat.port_forwardings[0].internal_port, 22);
         let a = gateway_addresses(&r);
         let want: Vec<(IpAddr, u8)> = vec![
@@ -477,7 +522,10 @@ mod tests {
             json!({"ports": {"a": "DOWN", "b": "ACTIVE"}, "floatingips": {"f": "ACTIVE"},
                 "errors": ["x", "y"]})
         );
-        assert_eq!(v4_cidr("10.1.0.0/16"), Some((Ipv4Addr::new(10, 1, 0, 0), 16)));
+        assert_eq!(
+            v4_cidr("10.1.0.0/16"),
+            Some((Ipv4Addr::new(10, 1, 0, 0), 16))
+        );
         assert_eq!(v4_cidr("fd00::/64"), None);
     }
 }
