@@ -65,6 +65,49 @@ async fn wait_ping(ns: &str, addr: &str) {
     panic!("{ns} cannot ping {addr}");
 }
 
+/// Waits up to 10 s for route `dest` to be (or not be) in `ns`.
+async fn wait_route(ns: &str, dest: &str, present: bool) {
+    for _ in 0..200 {
+        let out = Command::new("ip")
+            .args(["-n", ns, "-4", "route", "show", dest])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        if out.stdout.is_empty() != present {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("route {dest} in {ns}: expected present={present}");
+}
+
+/// The cloud's own host is a network node too: once this node's L3 agent
+/// shows, every other L3 agent is disabled so the router is scheduled
+/// here.
+async fn only_l3_agent(c: &Client, node: &str) {
+    for _ in 0..200 {
+        let r = c.get("/v2.0/agents?agent_type=L3%20agent").await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        let agents = r.body["agents"].as_array().cloned().unwrap_or_default();
+        if agents.iter().any(|a| a["host"] == node) {
+            for a in agents.iter().filter(|a| a["host"] != node) {
+                let id = a["id"].as_str().unwrap();
+                let r = c
+                    .put(
+                        &format!("/v2.0/agents/{id}"),
+                        Some(json!({"agent": {"admin_state_up": false}})),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no L3 agent on {node}");
+}
+
 async fn post(c: &Client, path: &str, body: Value) -> Value {
     let r = c.post(path, body).await.unwrap();
     assert!(
@@ -236,6 +279,7 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
     let (ext, _) = flat_net(&admin, "extnet", "203.0.113.0/24", "203.0.113.1", true).await;
     let (na, sa) = flat_net(&admin, "phys-a", "10.81.1.0/24", "10.81.1.1", false).await;
     let (nb, sb) = flat_net(&admin, "phys-b", "10.81.2.0/24", "10.81.2.1", false).await;
+    only_l3_agent(&admin, node).await;
     let r = post(
         &admin,
         "/v2.0/routers",
@@ -272,6 +316,26 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
     // East-west through the router.
     wait_ping(vm1, &a2).await;
     wait_ping(vm2, &a1).await;
+    // An extra route goes into the router's namespace, and out again.
+    let set_routes = |routes: Value| {
+        let admin = &admin;
+        let rid = &rid;
+        async move {
+            let r = admin
+                .put(
+                    &format!("/v2.0/routers/{rid}"),
+                    Some(json!({"router": {"routes": routes}})),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    };
+    set_routes(json!([{"destination": "198.51.100.0/24", "nexthop": a1}])).await;
+    wait_route(&ns, "198.51.100.0/24", true).await;
+    set_routes(json!([])).await;
+    wait_route(&ns, "198.51.100.0/24", false).await;
+
     // The internet has no route back to 10.81/16: only SNAT to the
     // gateway address brings the reply back.
     wait_ping(vm1, "203.0.113.1").await;

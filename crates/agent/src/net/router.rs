@@ -23,6 +23,8 @@ use super::netns;
 use futures_util::TryStreamExt;
 use network::app::feed::{FeedAddress, FeedRouter, NodeFeed};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
+use rtnetlink::RouteMessageBuilder;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -227,7 +229,7 @@ async fn build(
     .await
     .map_err(|e| e.to_string())??;
     let rt = Netlink::open(Some(ns)).map_err(|e| e.to_string())?;
-    let addrs = Addresses::open(ns)?;
+    let kernel = RouterKernel::open(ns)?;
     rt.set_up("lo").await.map_err(|e| e.to_string())?;
 
     let mut legs = Vec::new();
@@ -246,7 +248,9 @@ async fn build(
         )
         .await
         .map_err(|e| format!("{dev}: {e}"))?;
-        addrs.reconcile(&rt, &dev, &addresses(&l.addresses)).await?;
+        kernel
+            .reconcile(&rt, &dev, &addresses(&l.addresses))
+            .await?;
         devices.insert(dev);
         legs.push(l.port_id.clone());
     }
@@ -264,26 +268,29 @@ async fn build(
         )
         .await
         .map_err(|e| format!("{dev}: {e}"))?;
-        addrs.reconcile(&rt, &dev, &gateway_addresses(r)).await?;
-        for g in &gw.default_gateways {
-            if let Ok(g) = g.parse::<Ipv4Addr>() {
-                rt.add_route_v4(Ipv4Addr::UNSPECIFIED, 0, g)
-                    .await
-                    .map_err(|e| format!("default route: {e}"))?;
-            }
-        }
+        kernel.reconcile(&rt, &dev, &gateway_addresses(r)).await?;
         devices.insert(dev);
         legs.push(gw.port_id.clone());
     }
+    // Routes via a next hop: the default route(s) and the extra routes;
+    // any other such route in the namespace is one the feed dropped.
+    let mut routes: Vec<(Ipv4Addr, u8, Ipv4Addr)> = r
+        .gateway
+        .iter()
+        .flat_map(|g| &g.default_gateways)
+        .filter_map(|g| Some((Ipv4Addr::UNSPECIFIED, 0, g.parse().ok()?)))
+        .collect();
     for route in &r.routes {
-        let (Some((dest, len)), Ok(via)) = (v4_cidr(&route.destination), route.nexthop.parse())
-        else {
-            continue;
-        };
-        rt.add_route_v4(dest, len, via)
-            .await
-            .map_err(|e| format!("route {}: {e}", route.destination))?;
+        if let (Some((dest, len)), Ok(via)) = (v4_cidr(&route.destination), route.nexthop.parse()) {
+            routes.push((dest, len, via));
+        }
     }
+    for (dest, len, via) in &routes {
+        rt.add_route_v4(*dest, *len, *via)
+            .await
+            .map_err(|e| format!("route {dest}/{len} via {via}: {e}"))?;
+    }
+    kernel.prune_routes(&routes).await?;
     for l in rt.links().await.map_err(|e| e.to_string())? {
         let ours = l.name.starts_with(INTERNAL_PREFIX) || l.name.starts_with(GATEWAY_PREFIX);
         if ours && !devices.contains(&l.name) {
@@ -348,14 +355,14 @@ async fn leg(
     rt.set_up(dev).await
 }
 
-/// Address listing and removal in a router namespace (the shared
-/// `Netlink` only adds).
-struct Addresses {
+/// Address and route listing and removal in a router namespace (the
+/// shared `Netlink` only adds).
+struct RouterKernel {
     handle: rtnetlink::Handle,
 }
 
-impl Addresses {
-    fn open(ns: &str) -> Result<Addresses, String> {
+impl RouterKernel {
+    fn open(ns: &str) -> Result<RouterKernel, String> {
         let rt = tokio::runtime::Handle::current();
         let (conn, handle, _) = netns::run_in(Some(ns), move || {
             let _guard = rt.enter();
@@ -364,7 +371,7 @@ impl Addresses {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
-        Ok(Addresses { handle })
+        Ok(RouterKernel { handle })
     }
 
     /// Makes `dev`'s global addresses exactly `want`.
@@ -414,6 +421,52 @@ impl Addresses {
                 rt.add_address(dev, *a, *len)
                     .await
                     .map_err(|e| format!("{dev}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the main table's IPv4 routes via a next hop that are not
+    /// in `want` (connected routes have no next hop and are left alone).
+    async fn prune_routes(&self, want: &[(Ipv4Addr, u8, Ipv4Addr)]) -> Result<(), String> {
+        let have: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| format!("list routes: {e}"))?;
+        for m in have {
+            let table = m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(m.header.table));
+            if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
+                continue;
+            }
+            let mut dest = Ipv4Addr::UNSPECIFIED;
+            let mut via = None;
+            for a in &m.attributes {
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(d)) => dest = *d,
+                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => via = Some(*g),
+                    _ => {}
+                }
+            }
+            let Some(via) = via else { continue };
+            let key = (dest, m.header.destination_prefix_length, via);
+            if !want.contains(&key) {
+                self.handle
+                    .route()
+                    .del(m)
+                    .execute()
+                    .await
+                    .map_err(|e| format!("remove route {}/{} via {via}: {e}", key.0, key.1))?;
             }
         }
         Ok(())
