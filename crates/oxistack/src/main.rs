@@ -367,6 +367,7 @@ async fn run(cli: Cli) -> Result<i32> {
                             physical_mappings,
                             vlan_supported,
                         },
+                        dhcp_state_dir: None,
                     },
                 )));
             }
