@@ -52,10 +52,7 @@ impl NetlinkPlumbing {
         if inside.link(dev).await.map_err(e)?.is_none() {
             // A tap without its peer is left from a namespace that went.
             self.host.delete(&tap).await.map_err(e)?;
-            self.host
-                .add_veth(&tap, dev, Some(ns))
-                .await
-                .map_err(e)?;
+            self.host.add_veth(&tap, dev, Some(ns)).await.map_err(e)?;
         }
         let Some(br) = self.host.link(&bridge).await.map_err(e)? else {
             return Err(format!("no bridge {bridge} yet"));
@@ -429,7 +426,11 @@ mod tests {
         assert_eq!(p.security_groups, vec!["sg-1".to_string()]);
         let r = &input.groups["sg-1"][0];
         assert_eq!(
-            (r.direction.as_str(), r.protocol.as_deref(), r.port_range_min),
+            (
+                r.direction.as_str(),
+                r.protocol.as_deref(),
+                r.port_range_min
+            ),
             ("ingress", Some("tcp"), Some(22))
         );
         assert_eq!(input.remote_groups["sg-1"], vec!["10.0.0.5".to_string()]);
