@@ -9,5 +9,6 @@ pub mod l3nat;
 pub mod link;
 pub mod netns;
 pub mod nft;
+pub mod ports;
 pub mod role;
 pub mod secgroups;
