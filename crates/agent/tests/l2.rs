@@ -167,6 +167,7 @@ async fn root_flat_network_plugs_taps_on_link_events_and_carries_traffic() {
             physical_mappings: BTreeMap::from([("physnet1".into(), "oxtphys0".into())]),
             ..L2Config::default()
         },
+        dhcp_state_dir: None,
     });
     let net = network("f1a7f1a7f1a7-net", "flat", Some("physnet1"), None, &[]);
     let p1 = port("a1a1a1a1a1a1-p1", &net, "fa:16:3e:00:00:01", "10.50.0.11");
@@ -214,6 +215,7 @@ async fn root_flat_network_plugs_taps_on_link_events_and_carries_traffic() {
             physical_mappings: BTreeMap::from([("physnet1".into(), "oxtphys0".into())]),
             ..L2Config::default()
         },
+        dhcp_state_dir: None,
     });
     let report = restarted.apply(&document(&want)).await;
     assert_eq!(port_status(&report, &p1.id), "ACTIVE", "{report}");
@@ -271,6 +273,7 @@ async fn root_vxlan_carries_traffic_between_two_simulated_hosts() {
                 tunnel_dev: Some(dev.into()),
                 ..L2Config::default()
             },
+            dhcp_state_dir: None,
         })
     };
     let role_a = role(ha, [192, 0, 2, 1], "oxtul0");

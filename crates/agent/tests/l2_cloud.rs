@@ -86,6 +86,7 @@ async fn root_a_bound_port_goes_active_when_its_tap_is_plugged() {
             physical_mappings: BTreeMap::from([("physnet1".into(), "oxtphys0".into())]),
             ..L2Config::default()
         },
+        dhcp_state_dir: None,
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let agent_task = tokio::spawn(agent::run(

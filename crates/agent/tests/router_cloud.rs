@@ -265,6 +265,7 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
             physical_mappings: mappings.clone(),
             ..L2Config::default()
         },
+        dhcp_state_dir: None,
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let agent_task = tokio::spawn(agent::run(
@@ -305,6 +306,20 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
     }
     let (_p1, a1) = instance(&admin, &host, node, &na, vm1, "10.81.1.1").await;
     let (p2, a2) = instance(&admin, &host, node, &nb, vm2, "10.81.2.1").await;
+    // The default group lets its members in, not the internet: allow
+    // ping from anywhere so the floating IP can be shown to work.
+    let r = admin.get(&format!("/v2.0/ports/{p2}")).await.unwrap();
+    let sg = r.body["port"]["security_groups"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        &admin,
+        "/v2.0/security-group-rules",
+        json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"}}),
+    )
+    .await;
 
     // The router's legs are reported ACTIVE once built.
     for l in &legs {

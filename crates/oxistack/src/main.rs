@@ -132,6 +132,10 @@ enum Command {
         /// hosts sharing one kernel).
         #[arg(long, value_name = "PREFIX", default_value = "")]
         node_prefix: String,
+        /// network role: where the DHCP servers (dnsmasq) of the networks
+        /// scheduled here keep their files.
+        #[arg(long, value_name = "PATH", default_value = "/var/lib/oxistack/dhcp")]
+        dhcp_state_dir: PathBuf,
         #[arg(long, default_value = "info")]
         log_level: String,
     },
@@ -338,6 +342,7 @@ async fn run(cli: Cli) -> Result<i32> {
             physical_interface_mappings,
             netns,
             node_prefix,
+            dhcp_state_dir,
             log_level,
         } => {
             init_logging(&log_level);
@@ -367,6 +372,7 @@ async fn run(cli: Cli) -> Result<i32> {
                             physical_mappings,
                             vlan_supported,
                         },
+                        dhcp_state_dir: Some(dhcp_state_dir),
                     },
                 )));
             }

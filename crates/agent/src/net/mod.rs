@@ -9,6 +9,7 @@ pub mod l3nat;
 pub mod link;
 pub mod netns;
 pub mod nft;
+pub mod ports;
 pub mod role;
 pub mod router;
 pub mod secgroups;

@@ -32,6 +32,9 @@ pub struct NetworkRoleConfig {
     /// The namespace the role works in (None: the agent's own).
     pub namespace: Option<String>,
     pub l2: L2Config,
+    /// Where the DHCP servers' files go (`dhcp::DhcpConfig::state_dir`);
+    /// None: this node serves no DHCP.
+    pub dhcp_state_dir: Option<std::path::PathBuf>,
 }
 
 /// Parses Neutron's `physical_interface_mappings` (`physnet1:eth1,physnet2:eth2`).
@@ -58,6 +61,7 @@ struct Inner {
     /// Taps the link-event task has seen plugged.
     plugged: Mutex<BTreeSet<String>>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    ports: super::ports::PortServices,
 }
 
 /// The `network` role handler.
@@ -80,6 +84,11 @@ impl NetworkRole {
     pub fn new(cfg: NetworkRoleConfig) -> NetworkRole {
         NetworkRole {
             inner: Arc::new(Inner {
+                ports: super::ports::PortServices::new(
+                    cfg.namespace.clone(),
+                    &cfg.node_prefix,
+                    cfg.dhcp_state_dir.as_deref(),
+                ),
                 cfg,
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
@@ -168,9 +177,10 @@ impl NetworkRole {
             errors.push(format!("list links: {e}"));
             Vec::new()
         });
-        let mut out = status(feed, &plan, &links, errors);
-        routers.merge_into(&mut out);
-        out
+        let mut st = status(feed, &plan, &links, errors);
+        self.inner.ports.converge(feed, &plan, nl, &mut st).await;
+        routers.merge_into(&mut st);
+        st
     }
 }
 

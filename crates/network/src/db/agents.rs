@@ -119,11 +119,7 @@ pub async fn update(conn: &mut Conn, a: &AgentRow) -> Result<bool, sqlx::Error> 
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM network_agents WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "network_agents", id).await
 }
 
 /// A page of agents.
@@ -131,10 +127,5 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<Vec<AgentRow>, db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    Ok(page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(super::list_rows(pool, q, from_row).await?.0)
 }

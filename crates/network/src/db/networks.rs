@@ -137,14 +137,7 @@ pub async fn update(conn: &mut Conn, n: &NetworkRow) -> Result<bool, sqlx::Error
 /// Bumps the revision of a network whose standard attributes changed
 /// elsewhere (its tags).
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE networks SET revision_number = revision_number + 1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    super::touch_row(conn, "networks", id, now).await
 }
 
 /// Locks the network's row for the rest of the transaction (a write
@@ -158,11 +151,7 @@ pub async fn lock(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM networks WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "networks", id).await
 }
 
 /// The VNIs in use between `first` and `last`, ascending.
@@ -183,11 +172,5 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<(Vec<NetworkRow>, Option<String>), db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    let rows = page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((rows, page.next_marker))
+    super::list_rows(pool, q, from_row).await
 }

@@ -140,11 +140,7 @@ pub async fn update(conn: &mut Conn, p: &PortForwardingRow) -> Result<bool, sqlx
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM port_forwardings WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "port_forwardings", id).await
 }
 
 /// A page of port forwardings.
@@ -152,10 +148,5 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<Vec<PortForwardingRow>, db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    Ok(page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(super::list_rows(pool, q, from_row).await?.0)
 }

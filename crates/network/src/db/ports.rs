@@ -179,14 +179,7 @@ pub async fn update(conn: &mut Conn, p: &PortRow) -> Result<bool, sqlx::Error> {
 
 /// Bumps the revision of a port whose tags or addresses changed.
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE ports SET revision_number = revision_number + 1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    super::touch_row(conn, "ports", id, now).await
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
@@ -361,12 +354,7 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<Vec<PortRow>, db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    Ok(page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(super::list_rows(pool, q, from_row).await?.0)
 }
 
 /// The router's gateway port (device_owner `network:router_gateway`), if

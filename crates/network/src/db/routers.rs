@@ -112,22 +112,11 @@ pub async fn update(conn: &mut Conn, r: &RouterRow) -> Result<bool, sqlx::Error>
 
 /// Bumps the revision (an interface added or removed).
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE routers SET revision_number = revision_number + 1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    super::touch_row(conn, "routers", id, now).await
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM routers WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "routers", id).await
 }
 
 /// A page of routers.
@@ -135,10 +124,5 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<Vec<RouterRow>, db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    Ok(page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(super::list_rows(pool, q, from_row).await?.0)
 }

@@ -203,25 +203,13 @@ pub async fn update(conn: &mut Conn, g: &GroupRow) -> Result<bool, sqlx::Error> 
 
 /// Bumps the revision of a group whose rules or tags changed.
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE security_groups SET revision_number = revision_number + 1, updated_at = $1 \
-         WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    super::touch_row(conn, "security_groups", id, now).await
 }
 
 /// Deletes the group (its rules, the rules naming it as remote and its
 /// default record go with it).
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM security_groups WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "security_groups", id).await
 }
 
 /// Whether any port names the group (the ports keep their group ids as a

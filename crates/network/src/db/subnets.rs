@@ -180,22 +180,11 @@ pub async fn update(conn: &mut Conn, s: &SubnetRow) -> Result<bool, sqlx::Error>
 
 /// Bumps the revision of a subnet whose tags changed.
 pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE subnets SET revision_number = revision_number + 1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    super::touch_row(conn, "subnets", id, now).await
 }
 
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM subnets WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::delete_row(conn, "subnets", id).await
 }
 
 /// A page of subnets.
@@ -203,10 +192,5 @@ pub async fn list(
     pool: &db::sqlx::AnyPool,
     q: &ListQuery,
 ) -> Result<Vec<SubnetRow>, db::list::ListError> {
-    let page = q.fetch(pool).await?;
-    Ok(page
-        .rows
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?)
+    Ok(super::list_rows(pool, q, from_row).await?.0)
 }
