@@ -318,6 +318,7 @@ fn root_security_groups_stateful_filter_and_anti_spoofing() {
         .into_iter()
         .collect(),
         remote_groups: Default::default(),
+        stateless_groups: Default::default(),
     };
 
     // Without the tables A reaches B.

@@ -102,6 +102,22 @@ impl Table {
         self.objects.push(json!({ "set": set }));
     }
 
+    /// A named set of `kind` without flags (`mark`, `ether_addr`, …).
+    pub fn plain_set(&mut self, name: &str, kind: &str) {
+        self.objects.push(json!({"set": {
+            "family": self.family.as_str(), "table": self.name, "name": name, "type": kind,
+        }}));
+    }
+
+    /// A verdict map keyed by `kind` (`ifname`, `mark`, …), so one rule
+    /// dispatches to any number of per-port chains.
+    pub fn vmap(&mut self, name: &str, kind: &str) {
+        self.objects.push(json!({"map": {
+            "family": self.family.as_str(), "table": self.name, "name": name,
+            "type": kind, "map": "verdict",
+        }}));
+    }
+
     /// A rule at the end of `chain`.
     pub fn rule(&mut self, chain: &str, expr: Vec<Value>) {
         self.objects.push(json!({"rule": {
@@ -120,6 +136,31 @@ impl Table {
         cmds.extend(self.objects.iter().map(|o| json!({ "add": o })));
         json!({ "nftables": cmds })
     }
+}
+
+/// The objects of a table (chains, sets, maps, rules) in the order added.
+impl Table {
+    pub fn objects(&self) -> &[Value] {
+        &self.objects
+    }
+}
+
+/// `add` or `delete` of `elems` in set or map `set` of a table (a map's
+/// element is a `[key, value]` pair; deleting takes the key alone).
+pub fn element(verb: &str, family: Family, table: &str, set: &str, elems: Vec<Value>) -> Value {
+    json!({ verb: {"element": {
+        "family": family.as_str(), "table": table, "name": set, "elem": elems,
+    }}})
+}
+
+/// A chain as the object of a command (`flush`, `delete`, `add`).
+pub fn chain_object(family: Family, table: &str, name: &str) -> Value {
+    json!({"chain": {"family": family.as_str(), "table": table, "name": name}})
+}
+
+/// A rule at the end of `chain` as the object of an `add`.
+pub fn rule_object(family: Family, table: &str, chain: &str, expr: Vec<Value>) -> Value {
+    json!({"rule": {"family": family.as_str(), "table": table, "chain": chain, "expr": expr}})
 }
 
 /// The transaction removing a table if it exists.
@@ -167,6 +208,11 @@ pub fn accept() -> Value {
 
 pub fn drop_() -> Value {
     json!({"drop": null})
+}
+
+/// `notrack`: no connection tracking for this packet.
+pub fn notrack() -> Value {
+    json!({ "notrack": null })
 }
 
 pub fn jump(chain: &str) -> Value {

@@ -16,13 +16,13 @@ use super::dhcp::{self, Dhcp, DhcpConfig, DhcpPlumbing};
 use super::l2::{self, Plan};
 use super::link::{parse_mac, Netlink};
 use super::netns;
-use super::secgroups::{self, SgInput, SgNetwork, SgPort, SgRule};
+use super::secgroups::{Firewall, SgInput, SgNetwork, SgPort, SgRule};
 use network::app::feed::{FeedAddress, FeedNetwork, NodeFeed};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The DHCP port's device over rtnetlink: a veth whose `tap…` end is on
 /// the network's bridge in the role's namespace and whose `ns-…` end is
@@ -209,6 +209,12 @@ pub fn sg_input(feed: &NodeFeed, plan: &Plan, zones: &BTreeMap<String, u16>) -> 
         ports,
         groups,
         remote_groups: feed.remote_groups.clone(),
+        stateless_groups: feed
+            .security_groups
+            .iter()
+            .filter(|g| !g.stateful)
+            .map(|g| g.id.clone())
+            .collect(),
     }
 }
 
@@ -232,10 +238,10 @@ fn dnsmasq_runs(pid_file: &Path) -> bool {
 
 /// DHCP and security groups of the role.
 pub struct PortServices {
-    /// The role's namespace (None: the agent's own).
-    namespace: Option<String>,
     dhcp: Option<Dhcp>,
     zones: Mutex<Zones>,
+    /// The security-group tables, updated incrementally.
+    firewall: Arc<Mutex<Firewall>>,
 }
 
 impl PortServices {
@@ -246,9 +252,9 @@ impl PortServices {
         dhcp_state_dir: Option<&Path>,
     ) -> PortServices {
         PortServices {
-            namespace,
             dhcp: dhcp_state_dir.map(|d| Dhcp::new(DhcpConfig::new(d, node_prefix))),
             zones: Mutex::new(Zones::default()),
+            firewall: Arc::new(Mutex::new(Firewall::new(namespace))),
         }
     }
 
@@ -263,14 +269,15 @@ impl PortServices {
             Err(_) => BTreeMap::new(),
         };
         let input = sg_input(feed, plan, &zones);
-        let ns = self.namespace.clone();
-        let applied = match tokio::task::spawn_blocking(move || {
-            secgroups::apply(ns.as_deref(), &input)
+        let fw = self.firewall.clone();
+        let applied = match tokio::task::spawn_blocking(move || match fw.lock() {
+            Ok(mut fw) => fw.apply(&input).map_err(|e| e.to_string()),
+            Err(_) => Err("the firewall's lock is poisoned".to_string()),
         })
         .await
         {
-            Ok(Ok(skipped)) => {
-                for s in skipped {
+            Ok(Ok(a)) => {
+                for s in a.skipped {
                     errors.push(format!("security group rule skipped: {}", s.0));
                 }
                 true

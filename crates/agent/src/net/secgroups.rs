@@ -38,7 +38,7 @@
 
 use crate::net::nft::{self, Family, NftError, Table};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The name of both tables.
 pub const TABLE: &str = "oxistack-sg";
@@ -85,6 +85,9 @@ pub struct SgInput {
     pub groups: BTreeMap<String, Vec<SgRule>>,
     /// Group id → member addresses (`NodeFeed.remote_groups`).
     pub remote_groups: BTreeMap<String, Vec<String>>,
+    /// The groups with `stateful: false`: their ports' traffic is not
+    /// tracked, so answers need rules of their own.
+    pub stateless_groups: BTreeSet<String>,
 }
 
 /// A rule left out because it cannot be expressed.
@@ -100,10 +103,6 @@ fn mark() -> Value {
 
 fn set_mark(value: Value) -> Value {
     json!({"mangle": {"key": mark(), "value": value}})
-}
-
-fn mark_masked_eq(mask: u32, value: u32) -> Value {
-    json!({"match": {"op": "==", "left": {"&": [mark(), mask]}, "right": value}})
 }
 
 /// An address or prefix as a match's right side.
@@ -222,33 +221,214 @@ fn rule_exprs(r: &SgRule, ingress: bool) -> Result<Vec<Value>, String> {
     Ok(e)
 }
 
-/// Renders both tables (bridge, inet) and what was left out.
-pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
-    let mut br = Table::new(Family::Bridge, TABLE);
-    let mut inet = Table::new(Family::Inet, TABLE);
-    let mut skipped = Vec::new();
+/// Per-port indexes (the mark's halves), stable while a port stays: the
+/// lowest free number from 1, new ports taken in tap order, so adding a
+/// port never renumbers the others (which would touch every port's
+/// dispatch entries).
+#[derive(Debug, Default)]
+pub struct Indexes {
+    by_tap: BTreeMap<String, u32>,
+}
 
-    // Remote group sets, both families, before the rules naming them.
-    for (gid, members) in &input.remote_groups {
-        for v6 in [false, true] {
-            let elems = members
-                .iter()
-                .filter(|a| is_v6(a) == v6)
-                .map(|a| addr_value(a))
-                .collect();
-            inet.set(
-                &group_set(gid, v6),
-                if v6 { "ipv6_addr" } else { "ipv4_addr" },
-                elems,
-            );
+impl Indexes {
+    /// The indexes of exactly `taps` (more than 0xffff get none).
+    pub fn assign<'a>(&mut self, taps: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, u32> {
+        let taps: BTreeSet<&str> = taps.into_iter().collect();
+        self.by_tap.retain(|t, _| taps.contains(t.as_str()));
+        let mut used: BTreeSet<u32> = self.by_tap.values().copied().collect();
+        let mut next = 1u32;
+        for t in taps {
+            if self.by_tap.contains_key(t) {
+                continue;
+            }
+            while used.contains(&next) {
+                next += 1;
+            }
+            if next > LOW {
+                break;
+            }
+            used.insert(next);
+            self.by_tap.insert(t.to_string(), next);
+        }
+        self.by_tap.clone()
+    }
+}
+
+/// A named set of the inet table: its type, whether it holds prefixes,
+/// and its elements keyed by their JSON text (so they can be diffed).
+#[derive(Debug, Clone, PartialEq)]
+struct SetPart {
+    kind: &'static str,
+    interval: bool,
+    elems: BTreeMap<String, Value>,
+}
+
+impl SetPart {
+    fn new(kind: &'static str, interval: bool) -> SetPart {
+        SetPart {
+            kind,
+            interval,
+            elems: BTreeMap::new(),
         }
     }
 
+    fn insert(&mut self, v: Value) {
+        self.elems.insert(v.to_string(), v);
+    }
+
+    fn object(&self, name: &str, with_elems: bool) -> Value {
+        let mut set = json!({
+            "family": Family::Inet.as_str(), "table": TABLE, "name": name, "type": self.kind,
+        });
+        if self.interval {
+            set["flags"] = json!(["interval"]);
+        }
+        if with_elems && !self.elems.is_empty() {
+            set["elem"] = Value::Array(self.elems.values().cloned().collect());
+        }
+        json!({ "set": set })
+    }
+}
+
+/// One port's part of the tables: its index, its chains with their
+/// rules (bridge `spoof-`/`out-`, inet `egress-`/`ingress-`).
+#[derive(Debug, Clone, PartialEq)]
+struct PortPart {
+    idx: u32,
+    bridge: Vec<(String, Vec<Vec<Value>>)>,
+    inet: Vec<(String, Vec<Vec<Value>>)>,
+}
+
+impl PortPart {
+    /// (family, map, element, key) of each dispatch entry.
+    fn entries(&self, tap: &str) -> Vec<(Family, &'static str, Value, Value)> {
+        let j = |c: String| nft::jump(&c);
+        vec![
+            (
+                Family::Bridge,
+                MAP_SPOOF,
+                json!([tap, j(format!("spoof-{tap}"))]),
+                json!(tap),
+            ),
+            (
+                Family::Bridge,
+                MAP_OUT,
+                json!([tap, j(format!("out-{tap}"))]),
+                json!(tap),
+            ),
+            (
+                Family::Inet,
+                MAP_EGRESS,
+                json!([self.idx, j(format!("egress-{tap}"))]),
+                json!(self.idx),
+            ),
+            (
+                Family::Inet,
+                MAP_INGRESS,
+                json!([self.idx << 16, j(format!("ingress-{tap}"))]),
+                json!(self.idx << 16),
+            ),
+        ]
+    }
+
+    fn chains(&self) -> impl Iterator<Item = (Family, &(String, Vec<Vec<Value>>))> {
+        self.bridge
+            .iter()
+            .map(|c| (Family::Bridge, c))
+            .chain(self.inet.iter().map(|c| (Family::Inet, c)))
+    }
+}
+
+/// Both tables as rendered, in parts that can be diffed: what every
+/// port shares (base chains, dispatch maps, zone rules), the named sets,
+/// and each port's own part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Render {
+    bridge_base: Vec<Value>,
+    inet_base: Vec<Value>,
+    sets: BTreeMap<String, SetPart>,
+    ports: BTreeMap<String, PortPart>,
+    /// What was left out.
+    pub skipped: Vec<Skipped>,
+}
+
+const MAP_SPOOF: &str = "spoof";
+const MAP_OUT: &str = "out";
+const MAP_EGRESS: &str = "egress";
+const MAP_INGRESS: &str = "ingress";
+/// Indexes of stateless ports (source side: the mark's low half).
+const SET_SL_SRC: &str = "stateless-src";
+/// MACs of stateless ports (destination side: the mark's high half is
+/// set after the inet prerouting hook, so the frame's destination MAC).
+const SET_SL_DST: &str = "stateless-dst";
+
+/// Renders both tables with indexes assigned afresh (tap order).
+pub fn render(input: &SgInput) -> Render {
+    let idx = Indexes::default().assign(input.ports.iter().map(|p| p.tap.as_str()));
+    render_with(input, &idx)
+}
+
+/// Renders both tables with port indexes `idx` (tap → index).
+pub fn render_with(input: &SgInput, idx: &BTreeMap<String, u32>) -> Render {
+    let mut br = Table::new(Family::Bridge, TABLE);
+    let mut inet = Table::new(Family::Inet, TABLE);
+    let mut skipped = Vec::new();
+    let mut sets = BTreeMap::new();
+
+    // Remote group sets, both families.
+    for (gid, members) in &input.remote_groups {
+        for v6 in [false, true] {
+            let mut set = SetPart::new(if v6 { "ipv6_addr" } else { "ipv4_addr" }, true);
+            for a in members.iter().filter(|a| is_v6(a) == v6) {
+                set.insert(addr_value(a));
+            }
+            sets.insert(group_set(gid, v6), set);
+        }
+    }
+    let mut sl_src = SetPart::new("mark", false);
+    let mut sl_dst = SetPart::new("ether_addr", false);
+
     br.base_chain("prerouting", "filter", "prerouting", -200, "accept");
     br.base_chain("forward", "filter", "forward", -200, "accept");
+    br.vmap(MAP_SPOOF, "ifname");
+    br.vmap(MAP_OUT, "ifname");
+    br.rule(
+        "prerouting",
+        vec![
+            json!({"vmap": {"key": {"meta": {"key": "iifname"}}, "data": nft::set_ref(MAP_SPOOF)}}),
+        ],
+    );
+    br.rule(
+        "forward",
+        vec![json!({"vmap": {"key": {"meta": {"key": "oifname"}}, "data": nft::set_ref(MAP_OUT)}})],
+    );
     inet.base_chain("zone", "filter", "prerouting", -300, "accept");
     inet.base_chain("forward", "filter", "forward", 0, "accept");
-    for n in &input.networks {
+    inet.vmap(MAP_EGRESS, "mark");
+    inet.vmap(MAP_INGRESS, "mark");
+    // Stateless ports' traffic is not tracked (neutron's `CT --notrack`
+    // for them): it must skip the zone rules below, as `ct zone set`
+    // would give it a conntrack template again.
+    inet.rule(
+        "zone",
+        vec![
+            json!({"match": {"op": "==", "left": {"&": [mark(), LOW]},
+                "right": nft::set_ref(SET_SL_SRC)}}),
+            nft::notrack(),
+            nft::accept(),
+        ],
+    );
+    inet.rule(
+        "zone",
+        vec![
+            nft::payload_eq("ether", "daddr", nft::set_ref(SET_SL_DST)),
+            nft::notrack(),
+            nft::accept(),
+        ],
+    );
+    let mut networks = input.networks.clone();
+    networks.sort_by(|a, b| a.bridge.cmp(&b.bridge));
+    for n in &networks {
         inet.rule(
             "zone",
             vec![
@@ -272,48 +452,42 @@ pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
             nft::drop_(),
         ],
     );
+    // An accept in an ingress chain ends the whole hook, so the source
+    // port's egress chain comes first (its matches return).
+    inet.rule(
+        "forward",
+        vec![json!({"vmap": {"key": {"&": [mark(), LOW]}, "data": nft::set_ref(MAP_EGRESS)}})],
+    );
+    inet.rule(
+        "forward",
+        vec![json!({"vmap": {"key": {"&": [mark(), HIGH]}, "data": nft::set_ref(MAP_INGRESS)}})],
+    );
 
-    let mut ports: Vec<&SgPort> = input
-        .ports
-        .iter()
-        .filter(|p| p.port_security_enabled)
-        .collect();
-    ports.sort_by(|a, b| a.tap.cmp(&b.tap));
-    let mut ingress_jumps = Vec::new();
-    for (i, p) in ports.iter().enumerate() {
-        // Index 0 is "no port"; 0xffff ports per host is plenty.
-        let Ok(idx) = u32::try_from(i + 1) else { break };
-        if idx > LOW {
-            skipped.push(Skipped(format!("port {}: too many ports", p.tap)));
-            continue;
-        }
+    let mut ports = BTreeMap::new();
+    for p in input.ports.iter().filter(|p| p.port_security_enabled) {
         let tap = p.tap.as_str();
-        let spoof = format!("spoof-{tap}");
-        br.chain(&spoof);
-        br.rule(
-            "prerouting",
-            vec![nft::meta_eq("iifname", tap), nft::jump(&spoof)],
-        );
-        br.rule(
-            "forward",
-            vec![
-                nft::meta_eq("oifname", tap),
-                set_mark(json!({"|": [{"&": [mark(), LOW]}, idx << 16]})),
-            ],
-        );
-        render_spoof(&mut br, &spoof, p, idx);
-
-        let (egress, ingress) = (format!("egress-{tap}"), format!("ingress-{tap}"));
-        inet.chain(&egress);
-        inet.chain(&ingress);
-        inet.rule(
-            "forward",
-            vec![mark_masked_eq(LOW, idx), nft::jump(&egress)],
-        );
-        // An accept in an ingress chain ends the whole hook, so every
-        // egress check must come first.
-        ingress_jumps.push(vec![mark_masked_eq(HIGH, idx << 16), nft::jump(&ingress)]);
-        default_rules(&mut inet, &egress, &ingress);
+        let Some(&i) = idx.get(tap) else {
+            skipped.push(Skipped(format!("port {tap}: too many ports")));
+            continue;
+        };
+        let stateless = p
+            .security_groups
+            .iter()
+            .any(|g| input.stateless_groups.contains(g));
+        if stateless {
+            sl_src.insert(json!(i));
+            for m in std::iter::once(&p.mac_address)
+                .chain(p.allowed_address_pairs.iter().map(|(_, m)| m))
+                .filter(|m| !m.is_empty())
+            {
+                sl_dst.insert(json!(m.to_ascii_lowercase()));
+            }
+        }
+        let spoof = render_spoof(p, i);
+        let out = vec![vec![set_mark(
+            json!({"|": [{"&": [mark(), LOW]}, i << 16]}),
+        )]];
+        let (mut egress, mut ingress) = default_rules();
         for gid in &p.security_groups {
             let Some(rules) = input.groups.get(gid) else {
                 skipped.push(Skipped(format!(
@@ -327,23 +501,257 @@ pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
                     Ok(mut e) => {
                         if ingress_rule {
                             e.push(nft::accept());
-                            inet.rule(&ingress, e);
+                            ingress.push(e);
                         } else {
                             e.push(json!({"return": null}));
-                            inet.rule(&egress, e);
+                            egress.push(e);
                         }
                     }
                     Err(why) => skipped.push(Skipped(format!("port {tap}, group {gid}: {why}"))),
                 }
             }
         }
-        inet.rule(&egress, vec![nft::drop_()]);
-        inet.rule(&ingress, vec![nft::drop_()]);
+        egress.push(vec![nft::drop_()]);
+        ingress.push(vec![nft::drop_()]);
+        ports.insert(
+            tap.to_string(),
+            PortPart {
+                idx: i,
+                bridge: vec![(format!("spoof-{tap}"), spoof), (format!("out-{tap}"), out)],
+                inet: vec![
+                    (format!("egress-{tap}"), egress),
+                    (format!("ingress-{tap}"), ingress),
+                ],
+            },
+        );
     }
-    for jump in ingress_jumps {
-        inet.rule("forward", jump);
+    sets.insert(SET_SL_SRC.to_string(), sl_src);
+    sets.insert(SET_SL_DST.to_string(), sl_dst);
+    Render {
+        bridge_base: br.objects().to_vec(),
+        inet_base: inet.objects().to_vec(),
+        sets,
+        ports,
+        skipped,
     }
-    (br, inet, skipped)
+}
+
+fn table_object(family: Family) -> Value {
+    json!({"table": {"family": family.as_str(), "name": TABLE}})
+}
+
+fn add(o: Value) -> Value {
+    json!({ "add": o })
+}
+
+fn add_chain(cmds: &mut Vec<Value>, family: Family, name: &str, rules: &[Vec<Value>], new: bool) {
+    if new {
+        cmds.push(add(nft::chain_object(family, TABLE, name)));
+    }
+    for r in rules {
+        cmds.push(add(nft::rule_object(family, TABLE, name, r.clone())));
+    }
+}
+
+fn add_entries(cmds: &mut Vec<Value>, tap: &str, p: &PortPart) {
+    for (family, map, elem, _) in p.entries(tap) {
+        cmds.push(nft::element("add", family, TABLE, map, vec![elem]));
+    }
+}
+
+impl Render {
+    /// The transaction replacing both tables whole: with the table's
+    /// deletion it also removes whatever stale chain, set or rule a
+    /// failed or foreign change left.
+    pub fn replace_document(&self) -> Value {
+        let mut cmds = Vec::new();
+        for family in [Family::Bridge, Family::Inet] {
+            cmds.push(add(table_object(family)));
+            cmds.push(json!({ "delete": table_object(family) }));
+            cmds.push(add(table_object(family)));
+        }
+        // Sets before the rules naming them; chains before the
+        // dispatch entries jumping to them.
+        for (name, set) in &self.sets {
+            cmds.push(add(set.object(name, true)));
+        }
+        cmds.extend(self.bridge_base.iter().cloned().map(add));
+        cmds.extend(self.inet_base.iter().cloned().map(add));
+        for (tap, p) in &self.ports {
+            for (family, (name, rules)) in p.chains() {
+                add_chain(&mut cmds, family, name, rules, true);
+            }
+            add_entries(&mut cmds, tap, p);
+        }
+        json!({ "nftables": cmds })
+    }
+
+    /// The transaction turning `old` (what is applied) into `self`,
+    /// touching only what changed: new and removed ports' chains and
+    /// dispatch entries, changed ports' chains (flushed and refilled),
+    /// set elements added and removed. None when the shared part (base
+    /// chains, zone rules per network) changed: then replace whole.
+    pub fn diff_document(&self, old: &Render) -> Option<Value> {
+        if self.bridge_base != old.bridge_base || self.inet_base != old.inet_base {
+            return None;
+        }
+        let mut cmds = Vec::new();
+        let mut removed_elems = Vec::new();
+        for (name, set) in &self.sets {
+            match old.sets.get(name) {
+                None => cmds.push(add(set.object(name, true))),
+                Some(o) if o.kind != set.kind || o.interval != set.interval => return None,
+                Some(o) => {
+                    let added: Vec<Value> = set
+                        .elems
+                        .iter()
+                        .filter(|(k, _)| !o.elems.contains_key(*k))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    if !added.is_empty() {
+                        cmds.push(nft::element("add", Family::Inet, TABLE, name, added));
+                    }
+                    let gone: Vec<Value> = o
+                        .elems
+                        .iter()
+                        .filter(|(k, _)| !set.elems.contains_key(*k))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    if !gone.is_empty() {
+                        removed_elems.push(nft::element("delete", Family::Inet, TABLE, name, gone));
+                    }
+                }
+            }
+        }
+        for (tap, op) in &old.ports {
+            let np = self.ports.get(tap);
+            if np == Some(op) {
+                continue;
+            }
+            let same_idx = np.is_some_and(|n| n.idx == op.idx);
+            if !same_idx {
+                for (family, map, _, key) in op.entries(tap) {
+                    cmds.push(nft::element("delete", family, TABLE, map, vec![key]));
+                }
+            }
+            match np {
+                // The chain names follow from the tap: the same chains,
+                // refilled in the same transaction.
+                Some(np) => {
+                    for (family, (name, rules)) in np.chains() {
+                        cmds.push(json!({"flush": nft::chain_object(family, TABLE, name)}));
+                        add_chain(&mut cmds, family, name, rules, false);
+                    }
+                    if !same_idx {
+                        add_entries(&mut cmds, tap, np);
+                    }
+                }
+                None => {
+                    for (family, (name, _)) in op.chains() {
+                        let c = nft::chain_object(family, TABLE, name);
+                        cmds.push(json!({ "flush": c.clone() }));
+                        cmds.push(json!({ "delete": c }));
+                    }
+                }
+            }
+        }
+        for (tap, np) in &self.ports {
+            if old.ports.contains_key(tap) {
+                continue;
+            }
+            for (family, (name, rules)) in np.chains() {
+                add_chain(&mut cmds, family, name, rules, true);
+            }
+            add_entries(&mut cmds, tap, np);
+        }
+        cmds.extend(removed_elems);
+        // Sets last: no rule names them any more.
+        for (name, set) in &old.sets {
+            if !self.sets.contains_key(name) {
+                cmds.push(json!({ "delete": set.object(name, false) }));
+            }
+        }
+        Some(json!({ "nftables": cmds }))
+    }
+}
+
+/// How the last [`Firewall::apply`] went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub skipped: Vec<Skipped>,
+    /// Whether only the changes were applied (false: replaced whole).
+    pub incremental: bool,
+    /// How many nft commands the transaction had (0: nothing changed).
+    pub commands: usize,
+}
+
+/// The security-group tables of one namespace, with the last render
+/// applied kept in memory so the next apply sends only what changed.
+/// After a failure (or at start) the tables are replaced whole.
+#[derive(Debug)]
+pub struct Firewall {
+    ns: Option<String>,
+    indexes: Indexes,
+    last: Option<Render>,
+}
+
+impl Firewall {
+    pub fn new(ns: Option<String>) -> Firewall {
+        Firewall {
+            ns,
+            indexes: Indexes::default(),
+            last: None,
+        }
+    }
+
+    /// Applies `input` as one transaction: the changes since the last
+    /// success, or both tables whole.
+    pub fn apply(&mut self, input: &SgInput) -> Result<Applied, NftError> {
+        let taps = input
+            .ports
+            .iter()
+            .filter(|p| p.port_security_enabled)
+            .map(|p| p.tap.as_str());
+        let idx = self.indexes.assign(taps);
+        let new = render_with(input, &idx);
+        let skipped = new.skipped.clone();
+        let diff = self.last.take().and_then(|old| new.diff_document(&old));
+        if let Some(doc) = diff {
+            let commands = doc["nftables"].as_array().map_or(0, Vec::len);
+            let r = if commands == 0 {
+                Ok(())
+            } else {
+                nft::apply(self.ns.as_deref(), &doc)
+            };
+            match r {
+                Ok(()) => {
+                    self.last = Some(new);
+                    return Ok(Applied {
+                        skipped,
+                        incremental: true,
+                        commands,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "security groups: incremental update failed, replacing the tables")
+                }
+            }
+        }
+        let doc = new.replace_document();
+        nft::apply(self.ns.as_deref(), &doc)?;
+        self.last = Some(new);
+        Ok(Applied {
+            skipped,
+            incremental: false,
+            commands: doc["nftables"].as_array().map_or(0, Vec::len),
+        })
+    }
+
+    /// Removes both tables; the next apply replaces whole.
+    pub fn remove(&mut self) -> Result<(), NftError> {
+        self.last = None;
+        remove(self.ns.as_deref())
+    }
 }
 
 /// What every filtered port gets before its groups' rules, as neutron's
@@ -351,7 +759,7 @@ pub fn render(input: &SgInput) -> (Table, Table, Vec<Skipped>) {
 /// advertisements; it always gets its DHCP answers and may always do
 /// neighbour discovery (the ICMPv6 types neutron allows by default:
 /// ingress MLD query, NS, NA; egress also RS).
-fn default_rules(inet: &mut Table, egress: &str, ingress: &str) {
+fn default_rules() -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
     let udp_ports = |v6: bool, sport: u16, dport: Option<u16>| {
         let mut e = vec![
             nft::meta_eq("nfproto", if v6 { "ipv6" } else { "ipv4" }),
@@ -374,23 +782,23 @@ fn default_rules(inet: &mut Table, egress: &str, ingress: &str) {
         e.push(verdict);
         e
     };
-    inet.rule(egress, with(udp_ports(false, 67, None), nft::drop_()));
-    inet.rule(egress, with(udp_ports(true, 547, None), nft::drop_()));
-    inet.rule(egress, with(icmpv6(&[134]), nft::drop_()));
-    inet.rule(
-        egress,
+    let egress = vec![
+        with(udp_ports(false, 67, None), nft::drop_()),
+        with(udp_ports(true, 547, None), nft::drop_()),
+        with(icmpv6(&[134]), nft::drop_()),
         with(icmpv6(&[130, 133, 135, 136]), json!({"return": null})),
-    );
-    inet.rule(ingress, with(udp_ports(false, 67, Some(68)), nft::accept()));
-    inet.rule(
-        ingress,
+    ];
+    let ingress = vec![
+        with(udp_ports(false, 67, Some(68)), nft::accept()),
         with(udp_ports(true, 547, Some(546)), nft::accept()),
-    );
-    inet.rule(ingress, with(icmpv6(&[130, 135, 136]), nft::accept()));
+        with(icmpv6(&[130, 135, 136]), nft::accept()),
+    ];
+    (egress, ingress)
 }
 
 /// The anti-spoofing chain of port `p`: pass (and mark) what it may send.
-fn render_spoof(br: &mut Table, chain: &str, p: &SgPort, idx: u32) {
+fn render_spoof(p: &SgPort, idx: u32) -> Vec<Vec<Value>> {
+    let mut rules = Vec::new();
     let mark_and_accept = || vec![set_mark(json!(idx)), nft::accept()];
     let mac = p.mac_address.to_ascii_lowercase();
     let mut pairs: Vec<(String, String)> = p
@@ -414,7 +822,7 @@ fn render_spoof(br: &mut Table, chain: &str, p: &SgPort, idx: u32) {
             nft::payload_eq(if v6 { "ip6" } else { "ip" }, "saddr", addr_value(addr)),
         ];
         e.extend(mark_and_accept());
-        br.rule(chain, e);
+        rules.push(e);
         if !v6 {
             let mut e = vec![
                 nft::payload_eq("ether", "saddr", m.as_str()),
@@ -423,7 +831,7 @@ fn render_spoof(br: &mut Table, chain: &str, p: &SgPort, idx: u32) {
                 nft::payload_eq("arp", "saddr ip", addr_value(addr)),
             ];
             e.extend(mark_and_accept());
-            br.rule(chain, e);
+            rules.push(e);
         }
     }
     // The port's own MAC may probe (ARP from 0.0.0.0), ask DHCP, and use
@@ -434,51 +842,36 @@ fn render_spoof(br: &mut Table, chain: &str, p: &SgPort, idx: u32) {
         e.extend(mark_and_accept());
         e
     };
-    br.rule(
-        chain,
-        own(vec![
-            nft::payload_eq("ether", "type", "arp"),
-            nft::payload_eq("arp", "saddr ether", mac.as_str()),
-            nft::payload_eq("arp", "saddr ip", "0.0.0.0"),
-        ]),
-    );
-    br.rule(
-        chain,
-        own(vec![
-            nft::payload_eq("ether", "type", "ip"),
-            nft::payload_eq("ip", "saddr", "0.0.0.0"),
-            nft::payload_eq("ip", "daddr", "255.255.255.255"),
-            nft::payload_eq("ip", "protocol", "udp"),
-            nft::payload_eq("udp", "sport", 68u16),
-            nft::payload_eq("udp", "dport", 67u16),
-        ]),
-    );
+    rules.push(own(vec![
+        nft::payload_eq("ether", "type", "arp"),
+        nft::payload_eq("arp", "saddr ether", mac.as_str()),
+        nft::payload_eq("arp", "saddr ip", "0.0.0.0"),
+    ]));
+    rules.push(own(vec![
+        nft::payload_eq("ether", "type", "ip"),
+        nft::payload_eq("ip", "saddr", "0.0.0.0"),
+        nft::payload_eq("ip", "daddr", "255.255.255.255"),
+        nft::payload_eq("ip", "protocol", "udp"),
+        nft::payload_eq("udp", "sport", 68u16),
+        nft::payload_eq("udp", "dport", 67u16),
+    ]));
     for src in [nft::prefix("fe80::", 64), Value::String("::".into())] {
-        br.rule(
-            chain,
-            own(vec![
-                nft::payload_eq("ether", "type", "ip6"),
-                nft::payload_eq("ip6", "saddr", src),
-            ]),
-        );
+        rules.push(own(vec![
+            nft::payload_eq("ether", "type", "ip6"),
+            nft::payload_eq("ip6", "saddr", src),
+        ]));
     }
-    br.rule(chain, vec![nft::drop_()]);
+    rules.push(vec![nft::drop_()]);
+    rules
 }
 
-/// Renders and applies both tables in namespace `ns` (`None`: the
-/// agent's own), each as one transaction, the bridge table first.
+/// Renders and replaces both tables in namespace `ns` (`None`: the
+/// agent's own) whole, in one transaction (no memory of an earlier
+/// apply: [`Firewall`] is what sends only the changes).
 pub fn apply(ns: Option<&str>, input: &SgInput) -> Result<Vec<Skipped>, NftError> {
-    let (br, inet, skipped) = render(input);
-    // One document for both keeps them consistent: the marks the bridge
-    // table sets are the ones the inet table reads.
-    let mut cmds = Vec::new();
-    for t in [&br, &inet] {
-        if let Some(a) = t.replace_document()["nftables"].as_array() {
-            cmds.extend(a.iter().cloned());
-        }
-    }
-    nft::apply(ns, &json!({ "nftables": cmds }))?;
-    Ok(skipped)
+    Firewall::new(ns.map(String::from))
+        .apply(input)
+        .map(|a| a.skipped)
 }
 
 /// Removes both tables from `ns`.
@@ -540,54 +933,283 @@ mod tests {
         assert!(rule_exprs(&r, false).is_err());
     }
 
-    #[test]
-    fn ports_without_port_security_get_no_chains() {
-        let port = |tap: &str, on: bool| SgPort {
+    fn port(tap: &str, on: bool, groups: &[&str]) -> SgPort {
+        SgPort {
             tap: tap.into(),
             mac_address: "fa:16:3e:00:00:01".into(),
             fixed_ips: vec!["10.0.0.5".into()],
             allowed_address_pairs: vec![],
             port_security_enabled: on,
-            security_groups: vec![],
-        };
+            security_groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn cmds(doc: &Value) -> Vec<Value> {
+        doc["nftables"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Each command as `verb kind name` (`add chain egress-tapa`, …).
+    fn summary(doc: &Value) -> Vec<String> {
+        cmds(doc)
+            .iter()
+            .filter_map(|c| {
+                let (verb, o) = c.as_object()?.iter().next()?;
+                let (kind, body) = o.as_object()?.iter().next()?;
+                let name = body
+                    .get("name")
+                    .or_else(|| body.get("chain"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                Some(format!("{verb} {kind} {name}"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ports_without_port_security_get_no_chains() {
         let input = SgInput {
-            ports: vec![port("tapa", true), port("tapb", false)],
+            ports: vec![port("tapa", true, &[]), port("tapb", false, &[])],
             ..SgInput::default()
         };
-        let (br, inet, _) = render(&input);
-        let text = format!("{}{}", br.replace_document(), inet.replace_document());
+        let text = render(&input).replace_document().to_string();
         assert!(text.contains("spoof-tapa") && text.contains("ingress-tapa"));
         assert!(!text.contains("tapb"));
     }
 
     #[test]
-    fn every_egress_check_comes_before_any_ingress_check() {
+    fn dispatch_is_two_verdict_maps_with_egress_first() {
         // An ingress accept ends the hook: checked first, it would let a
-        // port's traffic skip its own egress rules.
-        let port = |tap: &str| SgPort {
-            tap: tap.into(),
-            mac_address: "fa:16:3e:00:00:01".into(),
-            fixed_ips: vec!["10.0.0.5".into()],
-            allowed_address_pairs: vec![],
-            port_security_enabled: true,
-            security_groups: vec![],
-        };
+        // port's traffic skip its own egress rules. And one rule per map,
+        // not per port, whatever the number of ports.
         let input = SgInput {
-            ports: vec![port("tapa"), port("tapb")],
+            ports: (0..50)
+                .map(|i| port(&format!("tap{i}"), true, &[]))
+                .collect(),
             ..SgInput::default()
         };
-        let (_, inet, _) = render(&input);
-        let targets: Vec<String> = inet.replace_document()["nftables"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let doc = render(&input).replace_document();
+        let forward: Vec<Value> = cmds(&doc)
+            .iter()
             .filter_map(|c| c["add"].get("rule"))
-            .filter(|r| r["chain"] == "forward")
-            .filter_map(|r| r["expr"][1]["jump"]["target"].as_str().map(String::from))
+            .filter(|r| r["chain"] == "forward" && r["family"] == "inet")
+            .map(|r| r["expr"].clone())
             .collect();
+        let maps: Vec<&str> = forward
+            .iter()
+            .filter_map(|e| e[0]["vmap"]["data"].as_str())
+            .collect();
+        assert_eq!(maps, ["@egress", "@ingress"]);
+        assert_eq!(forward.len(), 4, "ct state established, invalid, two maps");
+        let entries = summary(&doc)
+            .iter()
+            .filter(|s| s.as_str() == "add element ingress")
+            .count();
+        assert_eq!(entries, 50);
+    }
+
+    #[test]
+    fn indexes_are_stable_and_reused() {
+        let mut ix = Indexes::default();
+        let a = ix.assign(["tapb", "tapa"]);
+        assert_eq!((a["tapa"], a["tapb"]), (1, 2));
+        let a = ix.assign(["tapb", "tapc", "tap0"]);
+        assert_eq!(a["tapb"], 2, "kept");
         assert_eq!(
-            targets,
-            ["egress-tapa", "egress-tapb", "ingress-tapa", "ingress-tapb"]
+            (a["tap0"], a["tapc"]),
+            (1, 3),
+            "freed 1 reused, in tap order"
         );
+    }
+
+    #[test]
+    fn an_unchanged_input_is_an_empty_diff() {
+        let input = SgInput {
+            ports: vec![port("tapa", true, &["g"])],
+            groups: [(
+                "g".to_string(),
+                vec![rule("ingress", Some("tcp"), Some(22), Some(22))],
+            )]
+            .into_iter()
+            .collect(),
+            ..SgInput::default()
+        };
+        let r = render(&input);
+        assert_eq!(
+            cmds(&render(&input).diff_document(&r).unwrap_or_default()),
+            Vec::<Value>::new()
+        );
+    }
+
+    #[test]
+    fn adding_a_port_adds_its_chains_and_entries_only() {
+        let mut input = SgInput {
+            networks: vec![SgNetwork {
+                bridge: "brq1".into(),
+                zone: 1,
+            }],
+            ports: (0..100)
+                .map(|i| port(&format!("tap{i:03}"), true, &[]))
+                .collect(),
+            ..SgInput::default()
+        };
+        let mut ix = Indexes::default();
+        let old = render_with(
+            &input,
+            &ix.assign(input.ports.iter().map(|p| p.tap.as_str())),
+        );
+        input.ports.push(port("tapnew", true, &[]));
+        let new = render_with(
+            &input,
+            &ix.assign(input.ports.iter().map(|p| p.tap.as_str())),
+        );
+        let doc = new.diff_document(&old).unwrap_or_default();
+        let s = summary(&doc);
+        assert!(!s.iter().any(|c| c.contains("table")), "{s:?}");
+        assert!(
+            cmds(&doc).iter().all(|c| c.to_string().contains("tapnew")
+                || c["add"]["element"]["name"] == "egress"
+                || c["add"]["element"]["name"] == "ingress"),
+            "{s:?}"
+        );
+        for want in [
+            "add chain spoof-tapnew",
+            "add chain out-tapnew",
+            "add chain egress-tapnew",
+            "add chain ingress-tapnew",
+            "add element spoof",
+            "add element out",
+            "add element egress",
+            "add element ingress",
+        ] {
+            assert!(s.contains(&want.to_string()), "{want}: {s:?}");
+        }
+        let ingress = cmds(&doc)
+            .into_iter()
+            .find(|c| c["add"]["element"]["name"] == "ingress")
+            .unwrap_or_default();
+        assert_eq!(
+            ingress["add"]["element"]["elem"][0][0],
+            101 << 16,
+            "next free index"
+        );
+        assert_eq!(
+            s.len(),
+            8 + new.ports["tapnew"]
+                .chains()
+                .map(|(_, c)| c.1.len())
+                .sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn removing_a_port_drops_its_entries_then_its_chains() {
+        let input = SgInput {
+            ports: vec![port("tapa", true, &[]), port("tapb", true, &[])],
+            ..SgInput::default()
+        };
+        let mut ix = Indexes::default();
+        let old = render_with(&input, &ix.assign(["tapa", "tapb"]));
+        let mut less = input.clone();
+        less.ports.remove(1);
+        let new = render_with(&less, &ix.assign(["tapa"]));
+        let s = summary(&new.diff_document(&old).unwrap_or_default());
+        assert_eq!(
+            s,
+            [
+                "delete element spoof",
+                "delete element out",
+                "delete element egress",
+                "delete element ingress",
+                "flush chain spoof-tapb",
+                "delete chain spoof-tapb",
+                "flush chain out-tapb",
+                "delete chain out-tapb",
+                "flush chain egress-tapb",
+                "delete chain egress-tapb",
+                "flush chain ingress-tapb",
+                "delete chain ingress-tapb",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_change_refills_that_ports_chains_and_membership_moves_elements() {
+        let mut r = rule("ingress", None, None, None);
+        r.remote_group_id = Some("g".into());
+        let mut input = SgInput {
+            ports: vec![port("tapa", true, &["g"]), port("tapb", true, &[])],
+            groups: [("g".to_string(), vec![r])].into_iter().collect(),
+            remote_groups: [("g".to_string(), vec!["10.0.0.5".to_string()])]
+                .into_iter()
+                .collect(),
+            ..SgInput::default()
+        };
+        let old = render(&input);
+        input
+            .remote_groups
+            .insert("g".into(), vec!["10.0.0.6".into()]);
+        input
+            .groups
+            .get_mut("g")
+            .map(|g| g.push(rule("egress", None, None, None)));
+        let doc = render(&input).diff_document(&old).unwrap_or_default();
+        let s = summary(&doc);
+        assert_eq!(s[0], "add element rg4-g");
+        assert_eq!(s.last().map(String::as_str), Some("delete element rg4-g"));
+        assert!(s.contains(&"flush chain egress-tapa".to_string()));
+        assert!(!s.iter().any(|c| c.contains("tapb")), "{s:?}");
+        assert!(!s.iter().any(|c| c.contains("element spoof")), "{s:?}");
+        assert_eq!(cmds(&doc)[0]["add"]["element"]["elem"][0], "10.0.0.6");
+    }
+
+    #[test]
+    fn a_new_network_replaces_whole() {
+        let mut input = SgInput::default();
+        let old = render(&input);
+        input.networks.push(SgNetwork {
+            bridge: "brq1".into(),
+            zone: 1,
+        });
+        assert!(render(&input).diff_document(&old).is_none());
+        let s = summary(&render(&input).replace_document());
+        assert_eq!(
+            &s[..3],
+            [
+                "add table oxistack-sg",
+                "delete table oxistack-sg",
+                "add table oxistack-sg"
+            ]
+        );
+    }
+
+    #[test]
+    fn stateless_ports_are_not_tracked_either_way() {
+        let mut p = port("tapa", true, &["sl"]);
+        p.allowed_address_pairs
+            .push(("10.0.0.9".into(), "FA:16:3E:00:00:09".into()));
+        let input = SgInput {
+            ports: vec![p, port("tapb", true, &["sf"])],
+            stateless_groups: ["sl".to_string()].into_iter().collect(),
+            ..SgInput::default()
+        };
+        let r = render(&input);
+        let src: Vec<&Value> = r.sets[SET_SL_SRC].elems.values().collect();
+        assert_eq!(src, [&json!(r.ports["tapa"].idx)]);
+        let dst: Vec<&Value> = r.sets[SET_SL_DST].elems.values().collect();
+        assert_eq!(
+            dst,
+            [&json!("fa:16:3e:00:00:01"), &json!("fa:16:3e:00:00:09")]
+        );
+        // The notrack rules come before the zone rules and end the chain.
+        let zone: Vec<Value> = r
+            .inet_base
+            .iter()
+            .filter_map(|o| o.get("rule"))
+            .filter(|r| r["chain"] == "zone")
+            .map(|r| r["expr"].clone())
+            .collect();
+        assert_eq!(zone[0][1], json!({"notrack": null}));
+        assert_eq!(zone[0][2], json!({"accept": null}));
+        assert_eq!(zone[1][0]["match"]["left"]["payload"]["field"], "daddr");
     }
 }
