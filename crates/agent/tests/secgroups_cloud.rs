@@ -543,3 +543,176 @@ fn root_bench_add_one_port_to_1000() {
     );
     assert!(one < full);
 }
+
+/// Both tables of `ns` as `nft list` prints them, lines sorted (chains
+/// made later are listed later; what they hold is what counts).
+fn listing(ns: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for family in ["bridge", "inet"] {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "list", "table", family])
+            .arg(agent::net::secgroups::TABLE)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty()),
+        );
+    }
+    lines.sort();
+    lines
+}
+
+/// Every kind of change goes through the kernel as an incremental
+/// transaction (a refused one would fall back to a whole replace), and
+/// leaves the same tables as a whole replace of the same input does.
+#[test]
+fn root_incremental_updates_match_a_whole_replace() {
+    require_root!(Need::NetNs, Need::Command("nft"));
+    let (inc, whole) = ("oxt-sg-inc", "oxt-sg-whole");
+    let _cleanup = Cleanup::create(PREFIX, vec![inc, whole], None);
+    let rule = |direction: &str, proto: Option<&str>, port: Option<i64>, rg: Option<&str>| SgRule {
+        direction: direction.into(),
+        ethertype: "IPv4".into(),
+        protocol: proto.map(Into::into),
+        port_range_min: port,
+        port_range_max: port,
+        remote_ip_prefix: None,
+        remote_group_id: rg.map(Into::into),
+    };
+    let port = |i: u32, group: &str| SgPort {
+        tap: format!("tapinc{i}"),
+        mac_address: format!("fa:16:3e:00:00:{i:02x}"),
+        fixed_ips: vec![format!("10.0.0.{i}")],
+        allowed_address_pairs: vec![],
+        port_security_enabled: true,
+        security_groups: vec![group.into()],
+    };
+    let mut input = SgInput {
+        networks: vec![SgNetwork {
+            bridge: "brqinc".into(),
+            zone: 3,
+        }],
+        ports: (1..=5).map(|i| port(i, "g")).collect(),
+        groups: [
+            (
+                "g".to_string(),
+                vec![
+                    rule("ingress", Some("tcp"), Some(22), None),
+                    rule("ingress", None, None, Some("g")),
+                    rule("egress", None, None, None),
+                ],
+            ),
+            (
+                "sl".to_string(),
+                vec![rule("ingress", Some("udp"), Some(53), None)],
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        stateless_groups: ["sl".to_string()].into_iter().collect(),
+        ..SgInput::default()
+    };
+    let members = |input: &SgInput| -> Vec<String> {
+        input
+            .ports
+            .iter()
+            .filter(|p| p.security_groups.iter().any(|g| g == "g"))
+            .map(|p| p.fixed_ips[0].clone())
+            .collect()
+    };
+    input.remote_groups.insert("g".into(), members(&input));
+    let mut fw = Firewall::new(Some(inc.into()));
+    assert!(!fw.apply(&input).unwrap().incremental, "the first is whole");
+    let mut full = Firewall::new(Some(whole.into()));
+    full.apply(&input).unwrap();
+
+    let steps: Vec<(&str, Box<dyn Fn(&mut SgInput)>)> = vec![
+        ("add a port", Box::new(|i| i.ports.push(port(9, "g")))),
+        (
+            "remove a port",
+            Box::new(|i| {
+                i.ports.remove(1);
+            }),
+        ),
+        (
+            "change a group's rules",
+            Box::new(|i| {
+                if let Some(g) = i.groups.get_mut("g") {
+                    g.push(rule("ingress", Some("icmp"), None, None));
+                }
+            }),
+        ),
+        (
+            "make a port stateless",
+            Box::new(|i| i.ports[0].security_groups = vec!["sl".into()]),
+        ),
+        (
+            "an allowed address pair",
+            Box::new(|i| {
+                i.ports[2]
+                    .allowed_address_pairs
+                    .push(("10.0.0.99".into(), "fa:16:3e:00:00:99".into()))
+            }),
+        ),
+        (
+            "port security off",
+            Box::new(|i| i.ports[3].port_security_enabled = false),
+        ),
+        (
+            "a new remote group",
+            Box::new(|i| {
+                i.remote_groups
+                    .insert("other".into(), vec!["10.9.9.9".into()]);
+            }),
+        ),
+        (
+            "a remote group goes",
+            Box::new(|i| {
+                i.remote_groups.remove("other");
+            }),
+        ),
+        (
+            "the index freed is taken again",
+            Box::new(|i| i.ports.push(port(10, "g"))),
+        ),
+    ];
+    for (what, change) in steps {
+        change(&mut input);
+        let m = members(&input);
+        input.remote_groups.insert("g".into(), m);
+        let a = fw.apply(&input).unwrap();
+        assert!(a.incremental, "{what}: replaced whole");
+        assert!(a.commands > 0, "{what}: nothing sent");
+        // The same inputs in the same order (so the same port indexes),
+        // each replaced whole.
+        full.forget();
+        assert!(!full.apply(&input).unwrap().incremental);
+        let (a, b) = (listing(inc), listing(whole));
+        if a != b {
+            let only_inc: Vec<_> = a.iter().filter(|l| !b.contains(l)).collect();
+            let only_whole: Vec<_> = b.iter().filter(|l| !a.contains(l)).collect();
+            panic!("{what}: incremental {only_inc:#?}\nwhole {only_whole:#?}");
+        }
+    }
+    // A network change replaces whole (zone rules are shared).
+    input.networks.push(SgNetwork {
+        bridge: "brqinc2".into(),
+        zone: 4,
+    });
+    assert!(!fw.apply(&input).unwrap().incremental);
+    // A table removed behind the agent's back: the incremental
+    // transaction fails and the tables are replaced whole.
+    agent::net::secgroups::remove(Some(inc)).unwrap();
+    input.ports.push(port(11, "g"));
+    let a = fw.apply(&input).unwrap();
+    assert!(!a.incremental, "replaced after the failed update");
+    assert!(!listing(inc).is_empty());
+}

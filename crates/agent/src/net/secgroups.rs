@@ -747,6 +747,12 @@ impl Firewall {
         })
     }
 
+    /// Forgets what was applied (keeping the port indexes): the next
+    /// apply replaces both tables whole.
+    pub fn forget(&mut self) {
+        self.last = None;
+    }
+
     /// Removes both tables; the next apply replaces whole.
     pub fn remove(&mut self) -> Result<(), NftError> {
         self.last = None;
