@@ -34,7 +34,9 @@ use support::{
 use testkit::require_root;
 use testkit::root::Need;
 
-const PREFIX: &str = "oxt-sg-";
+/// The cloud test's prefix. Each test's [`Cleanup`] removes every
+/// namespace starting with its prefix, so no prefix is another's start.
+const PREFIX: &str = "oxt-sg-c-";
 
 /// A server in `ns` that accepts connections on `addr:port`, writes each
 /// peer's `address:port` and keeps every connection open until killed.
@@ -214,15 +216,15 @@ async fn root_same_cidr_isolation_spoofing_remote_groups_and_stateless() {
         Need::Command("busybox"),
         Need::Command("python3")
     );
-    let h = "oxt-sg-h";
-    let (a1, a2, b1, b2) = ("oxt-sg-a1", "oxt-sg-a2", "oxt-sg-b1", "oxt-sg-b2");
+    let h = "oxt-sg-c-h";
+    let (a1, a2, b1, b2) = ("oxt-sg-c-a1", "oxt-sg-c-a2", "oxt-sg-c-b1", "oxt-sg-c-b2");
     let _cleanup = Cleanup::create(PREFIX, vec![h, a1, a2, b1, b2], None);
     let host = Netlink::open(Some(h)).unwrap();
     host.add_veth("oxsphys0", "oxsphys1", None).await.unwrap();
     host.add_veth("oxsphys2", "oxsphys3", None).await.unwrap();
 
     let cloud = SimCloud::start(SimHost {
-        node: "oxt-sg-node",
+        node: "oxt-sg-c-node",
         address: "192.0.2.90",
         namespace: h,
         prefix: PREFIX,
@@ -459,8 +461,8 @@ async fn root_same_cidr_isolation_spoofing_remote_groups_and_stateless() {
 #[ignore]
 fn root_bench_add_one_port_to_1000() {
     require_root!(Need::NetNs, Need::Command("nft"));
-    let ns = "oxt-sg-bench";
-    let _cleanup = Cleanup::create(PREFIX, vec![ns], None);
+    let ns = "oxt-sg-bench-h";
+    let _cleanup = Cleanup::create("oxt-sg-bench-", vec![ns], None);
     let rules = vec![
         SgRule {
             direction: "ingress".into(),
@@ -576,8 +578,8 @@ fn listing(ns: &str) -> Vec<String> {
 #[test]
 fn root_incremental_updates_match_a_whole_replace() {
     require_root!(Need::NetNs, Need::Command("nft"));
-    let (inc, whole) = ("oxt-sg-inc", "oxt-sg-whole");
-    let _cleanup = Cleanup::create(PREFIX, vec![inc, whole], None);
+    let (inc, whole) = ("oxt-sg-inc-a", "oxt-sg-inc-w");
+    let _cleanup = Cleanup::create("oxt-sg-inc-", vec![inc, whole], None);
     let rule = |direction: &str, proto: Option<&str>, port: Option<i64>, rg: Option<&str>| SgRule {
         direction: direction.into(),
         ethertype: "IPv4".into(),

@@ -39,6 +39,7 @@
 use crate::net::nft::{self, Family, NftError, Table};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The name of both tables.
 pub const TABLE: &str = "oxistack-sg";
@@ -297,6 +298,19 @@ struct PortPart {
     idx: u32,
     bridge: Vec<(String, Vec<Vec<Value>>)>,
     inet: Vec<(String, Vec<Vec<Value>>)>,
+    /// What this port's rules left out.
+    skipped: Vec<Skipped>,
+    /// What it was made from: an equal key next time reuses the part.
+    key: PortKey,
+}
+
+/// Everything one port's part depends on.
+#[derive(Debug, Clone, PartialEq)]
+struct PortKey {
+    port: SgPort,
+    idx: u32,
+    /// The rules of each of its groups (None: not in the feed).
+    rules: Vec<Option<Vec<SgRule>>>,
 }
 
 impl PortPart {
@@ -347,7 +361,7 @@ pub struct Render {
     bridge_base: Vec<Value>,
     inet_base: Vec<Value>,
     sets: BTreeMap<String, SetPart>,
-    ports: BTreeMap<String, PortPart>,
+    ports: BTreeMap<String, Arc<PortPart>>,
     /// What was left out.
     pub skipped: Vec<Skipped>,
 }
@@ -370,6 +384,12 @@ pub fn render(input: &SgInput) -> Render {
 
 /// Renders both tables with port indexes `idx` (tap → index).
 pub fn render_with(input: &SgInput, idx: &BTreeMap<String, u32>) -> Render {
+    render_reusing(input, idx, None)
+}
+
+/// [`render_with`], reusing the unchanged ports' parts of `last` (so
+/// adding one port to a thousand builds one port's rules, not all).
+fn render_reusing(input: &SgInput, idx: &BTreeMap<String, u32>, last: Option<&Render>) -> Render {
     let mut br = Table::new(Family::Bridge, TABLE);
     let mut inet = Table::new(Family::Inet, TABLE);
     let mut skipped = Vec::new();
@@ -483,6 +503,24 @@ pub fn render_with(input: &SgInput, idx: &BTreeMap<String, u32>) -> Render {
                 sl_dst.insert(json!(m.to_ascii_lowercase()));
             }
         }
+        let key = PortKey {
+            port: p.clone(),
+            idx: i,
+            rules: p
+                .security_groups
+                .iter()
+                .map(|g| input.groups.get(g).cloned())
+                .collect(),
+        };
+        if let Some(part) = last
+            .and_then(|l| l.ports.get(tap))
+            .filter(|part| part.key == key)
+        {
+            skipped.extend(part.skipped.iter().cloned());
+            ports.insert(tap.to_string(), Arc::clone(part));
+            continue;
+        }
+        let mut port_skipped = Vec::new();
         let spoof = render_spoof(p, i);
         let out = vec![vec![set_mark(
             json!({"|": [{"&": [mark(), LOW]}, i << 16]}),
@@ -490,7 +528,7 @@ pub fn render_with(input: &SgInput, idx: &BTreeMap<String, u32>) -> Render {
         let (mut egress, mut ingress) = default_rules();
         for gid in &p.security_groups {
             let Some(rules) = input.groups.get(gid) else {
-                skipped.push(Skipped(format!(
+                port_skipped.push(Skipped(format!(
                     "port {tap}: group {gid} is not in the feed"
                 )));
                 continue;
@@ -507,22 +545,27 @@ pub fn render_with(input: &SgInput, idx: &BTreeMap<String, u32>) -> Render {
                             egress.push(e);
                         }
                     }
-                    Err(why) => skipped.push(Skipped(format!("port {tap}, group {gid}: {why}"))),
+                    Err(why) => {
+                        port_skipped.push(Skipped(format!("port {tap}, group {gid}: {why}")))
+                    }
                 }
             }
         }
         egress.push(vec![nft::drop_()]);
         ingress.push(vec![nft::drop_()]);
+        skipped.extend(port_skipped.iter().cloned());
         ports.insert(
             tap.to_string(),
-            PortPart {
+            Arc::new(PortPart {
                 idx: i,
+                skipped: port_skipped,
+                key,
                 bridge: vec![(format!("spoof-{tap}"), spoof), (format!("out-{tap}"), out)],
                 inet: vec![
                     (format!("egress-{tap}"), egress),
                     (format!("ingress-{tap}"), ingress),
                 ],
-            },
+            }),
         );
     }
     sets.insert(SET_SL_SRC.to_string(), sl_src);
@@ -625,7 +668,7 @@ impl Render {
         }
         for (tap, op) in &old.ports {
             let np = self.ports.get(tap);
-            if np == Some(op) {
+            if np.is_some_and(|n| Arc::ptr_eq(n, op) || n == op) {
                 continue;
             }
             let same_idx = np.is_some_and(|n| n.idx == op.idx);
@@ -713,7 +756,7 @@ impl Firewall {
             .filter(|p| p.port_security_enabled)
             .map(|p| p.tap.as_str());
         let idx = self.indexes.assign(taps);
-        let new = render_with(input, &idx);
+        let new = render_reusing(input, &idx, self.last.as_ref());
         let skipped = new.skipped.clone();
         let diff = self.last.take().and_then(|old| new.diff_document(&old));
         if let Some(doc) = diff {
