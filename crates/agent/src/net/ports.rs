@@ -1,7 +1,8 @@
 //! The network role's per-port services: DHCP (one dnsmasq per network,
 //! `dhcp::Dhcp`, its port plumbed here over rtnetlink) and security groups
 //! (`secgroups::SgInput` built from the feed's ports and groups, applied
-//! in the role's namespace). [`PortServices::converge`] runs both after
+//! in the role's namespace by one `secgroups::Firewall` that keeps what
+//! it applied, so each apply sends only the changes). [`PortServices::converge`] runs both after
 //! the L2 is in place and turns the role's status into the report
 //! contract's: a bound port is ACTIVE only when its tap is plugged AND its
 //! rules are applied; a DHCP port is ACTIVE once its dnsmasq runs.
@@ -441,5 +442,13 @@ mod tests {
             ("ingress", Some("tcp"), Some(22))
         );
         assert_eq!(input.remote_groups["sg-1"], vec!["10.0.0.5".to_string()]);
+        assert!(input.stateless_groups.is_empty());
+        let mut stateless = feed.clone();
+        stateless.security_groups[0].stateful = false;
+        let input = sg_input(&stateless, &plan, &zones);
+        assert_eq!(
+            input.stateless_groups.into_iter().collect::<Vec<_>>(),
+            ["sg-1"]
+        );
     }
 }

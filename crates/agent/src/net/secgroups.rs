@@ -1,40 +1,58 @@
 //! Security groups and anti-spoofing for the ports plugged into this
 //! host's bridges: a `bridge oxistack-sg` table and an `inet
 //! oxistack-sg` table in the namespace owning the bridges, rendered from
-//! the feed's ports, groups and remote-group members and applied whole.
+//! the feed's ports, groups and remote-group members.
 //!
 //! This kernel has no conntrack in the bridge family, but bridged IPv4
 //! and IPv6 go through the inet hooks (br_netfilter), where the in and
-//! out devices are the bridge, not the ports. So:
-//! - bridge `prerouting`: a frame from a port's tap jumps to that port's
+//! out devices are the bridge, not the ports. Each filtered port gets an
+//! index (stable while it stays, [`Indexes`]) and four chains; dispatch
+//! to them is one verdict-map lookup per hook, whatever the number of
+//! ports:
+//! - bridge `prerouting`: `iifname vmap @spoof` → the port's
 //!   `spoof-<tap>` chain: only the port's MAC with its fixed IPs (and
 //!   each allowed address pair's MAC with its address) pass, for IPv4,
 //!   IPv6 (plus link-local and the unspecified source of DAD) and ARP;
 //!   the DHCP client's discover from 0.0.0.0 passes; everything else is
 //!   dropped. A passing frame gets the port's index as the low 16 bits of
 //!   the packet mark.
-//! - bridge `forward` (before br_netfilter's own hook): a frame to a
-//!   port's tap gets that port's index in the high 16 bits.
-//! - inet `prerouting` (raw): a conntrack zone per network, by bridge,
-//!   so overlapping CIDRs of different networks do not mix.
+//! - bridge `forward` (before br_netfilter's own hook): `oifname vmap
+//!   @out` → `out-<tap>`, which puts the port's index in the high 16 bits.
+//! - inet `prerouting` (raw): traffic from or to a port of a stateless
+//!   group (`stateful: false`) is not tracked (`notrack`, as neutron's
+//!   `CT --notrack` for such ports; by source index, and by destination
+//!   MAC since the high bits are set later); everything else gets a
+//!   conntrack zone per network, by bridge, so overlapping CIDRs of
+//!   different networks never share connection state.
 //! - inet `forward`: established/related accepted, invalid dropped; then
-//!   the source port's `egress-<tap>` chain (a matching rule returns, the
-//!   end drops) and the destination port's `ingress-<tap>` chain (a
-//!   matching rule accepts, the end drops), each chain starting with
+//!   `mark & 0xffff vmap @egress` → the source port's `egress-<tap>`
+//!   chain (a matching rule returns, the end drops) and `mark &
+//!   0xffff0000 vmap @ingress` → the destination port's `ingress-<tap>`
+//!   (a matching rule accepts, the end drops), each chain starting with
 //!   neutron's defaults (DHCP answers in, no DHCP or RA out, neighbour
-//!   discovery both ways). Traffic of ports without
-//!   port security carries no index and is not filtered.
+//!   discovery both ways). Untracked traffic is neither established nor
+//!   invalid: a stateless port's answers need rules of their own. Traffic
+//!   of ports without port security carries no index and is not
+//!   filtered.
 //!
 //! Remote groups are named sets (`rg4-…`, `rg6-…`) of their members'
 //! addresses. The input types mirror the feed's (`FeedPort`,
 //! `FeedRule`, …) so this module does not depend on the controller's
 //! crate; the role fills them with the device names it made.
 //!
+//! Updates ([`Firewall`]): the last applied [`Render`] is kept in memory
+//! and the next apply sends only the difference as one transaction
+//! (a new port's chains, rules and map entries; a gone port's entries,
+//! then its chains flushed and deleted; a changed port's chains flushed
+//! and refilled; set elements added and removed), reusing the unchanged
+//! ports' rendered parts. Both tables are replaced whole (which also
+//! removes any stale chain or set) at start, when the shared part
+//! changes (a network comes or goes: the zone rules) and after any
+//! failed update.
+//!
 //! Not covered yet: router advertisements to a port (neutron lets in the
-//! subnet gateway's), traffic from a port to the host itself (the inet
-//! `input` hook), stateless groups (`stateful: false` is treated as
-//! stateful), and replacing one port's chains alone (the tables are
-//! replaced whole; the per-port chains are what make that possible).
+//! subnet gateway's) and traffic from a port to the host itself (the inet
+//! `input` hook).
 
 use crate::net::nft::{self, Family, NftError, Table};
 use serde_json::{json, Value};
