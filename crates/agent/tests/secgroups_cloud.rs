@@ -636,7 +636,8 @@ fn root_incremental_updates_match_a_whole_replace() {
     let mut full = Firewall::new(Some(whole.into()));
     full.apply(&input).unwrap();
 
-    let steps: Vec<(&str, Box<dyn Fn(&mut SgInput)>)> = vec![
+    type Change<'a> = Box<dyn Fn(&mut SgInput) + 'a>;
+    let steps: Vec<(&str, Change)> = vec![
         ("add a port", Box::new(|i| i.ports.push(port(9, "g")))),
         (
             "remove a port",

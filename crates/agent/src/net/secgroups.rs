@@ -1215,10 +1215,9 @@ mod tests {
         input
             .remote_groups
             .insert("g".into(), vec!["10.0.0.6".into()]);
-        input
-            .groups
-            .get_mut("g")
-            .map(|g| g.push(rule("egress", None, None, None)));
+        if let Some(g) = input.groups.get_mut("g") {
+            g.push(rule("egress", None, None, None));
+        }
         let doc = render(&input).diff_document(&old).unwrap_or_default();
         let s = summary(&doc);
         assert_eq!(s[0], "add element rg4-g");
