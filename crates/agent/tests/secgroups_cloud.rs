@@ -12,7 +12,8 @@
 //!   allowed address pair passes, and with port security off nothing is
 //!   filtered;
 //! - a stateless group (`stateful: false`): answers are not let back in
-//!   by conntrack; they need an ingress rule of their own.
+//!   by conntrack (the host keeps no state for its flows); they need an
+//!   ingress rule of their own.
 //!
 //! And, `#[ignore]`d: how long adding one port takes with 1,000 present.
 
@@ -450,7 +451,24 @@ async fn root_same_cidr_isolation_spoofing_remote_groups_and_stateless() {
     })
     .await;
     assert!(seen.starts_with("10.90.0.10:"), "{seen}");
-    drop(_srv);
+    // And the host keeps no connection state for it.
+    let (seen, _held) = blocking(move || connect_held(b1, 40002, "10.90.0.20", 8080))
+        .await
+        .unwrap();
+    assert_eq!(seen, "10.90.0.10:40002");
+    let table = blocking(move || {
+        Command::new("ip")
+            .args(["netns", "exec", h, "cat", "/proc/net/nf_conntrack"])
+            .output()
+            .unwrap()
+    })
+    .await;
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        !table.contains("sport=40002 "),
+        "a stateless flow is not tracked: {table}"
+    );
+    drop((_srv, _held));
 
     cloud.stop().await;
 }
