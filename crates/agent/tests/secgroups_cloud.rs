@@ -645,7 +645,10 @@ fn root_incremental_updates_match_a_whole_replace() {
             .ports
             .iter()
             .filter(|p| p.security_groups.iter().any(|g| g == "g"))
-            .map(|p| p.fixed_ips[0].clone())
+            .flat_map(|p| {
+                let pairs = p.allowed_address_pairs.iter().map(|(a, _)| a.clone());
+                p.fixed_ips.iter().cloned().chain(pairs)
+            })
             .collect()
     };
     input.remote_groups.insert("g".into(), members(&input));
@@ -703,6 +706,18 @@ fn root_incremental_updates_match_a_whole_replace() {
         (
             "the index freed is taken again",
             Box::new(|i| i.ports.push(port(10, "g"))),
+        ),
+        (
+            "a member's prefix covering other members",
+            Box::new(|i| {
+                i.ports[3]
+                    .allowed_address_pairs
+                    .push(("10.0.0.0/28".into(), String::new()))
+            }),
+        ),
+        (
+            "the prefix goes",
+            Box::new(|i| i.ports[3].allowed_address_pairs.clear()),
         ),
     ];
     for (what, change) in steps {

@@ -35,8 +35,10 @@
 //!   of ports without port security carries no index and is not
 //!   filtered.
 //!
-//! Remote groups are named sets (`rg4-…`, `rg6-…`) of their members'
-//! addresses. The input types mirror the feed's (`FeedPort`,
+//! Remote groups are named interval sets (`rg4-…`, `rg6-…`) of their
+//! members' addresses and allowed-pair prefixes, reduced to disjoint
+//! elements (nft refuses overlapping ones; a member inside another's
+//! prefix is left out). The input types mirror the feed's (`FeedPort`,
 //! `FeedRule`, …) so this module does not depend on the controller's
 //! crate; the role fills them with the device names it made.
 //!
@@ -167,6 +169,80 @@ fn proto_number(name: &str, v6: bool) -> Option<u8> {
 
 fn short(id: &str) -> &str {
     id.get(..11).unwrap_or(id)
+}
+
+/// Members (addresses or prefixes of one family) as the elements of an
+/// interval set, which refuses overlapping ones: each reduced to its
+/// network, and those inside another member left out (an allowed
+/// address pair's prefix may hold other members' addresses). Also what
+/// cannot be parsed.
+fn disjoint<'a>(members: impl Iterator<Item = &'a String>) -> (Vec<Value>, Vec<String>) {
+    let mut nets: BTreeSet<(u8, u128, bool)> = BTreeSet::new();
+    let mut bad = Vec::new();
+    for m in members {
+        let (addr, len) = match m.split_once('/') {
+            Some((a, l)) => (a, l.parse::<u8>().ok()),
+            None => (m.as_str(), None),
+        };
+        let (bits, max, v6) = match addr.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => (u128::from(u32::from(a)), 32u8, false),
+            Ok(std::net::IpAddr::V6(a)) => (u128::from(a), 128u8, true),
+            Err(_) => {
+                bad.push(m.clone());
+                continue;
+            }
+        };
+        let len = match len {
+            Some(l) if l <= max => l,
+            None if !m.contains('/') => max,
+            _ => {
+                bad.push(m.clone());
+                continue;
+            }
+        };
+        let host = u32::from(max - len);
+        let net = if host >= 128 {
+            0
+        } else {
+            (bits >> host) << host
+        };
+        nets.insert((len, net, v6));
+    }
+    // Shortest prefixes first: each kept one covers the longer ones after.
+    let mut kept: Vec<(u8, u128, bool)> = Vec::new();
+    let mut covering: Vec<(u8, u128, u8)> = Vec::new();
+    for (len, net, v6) in nets {
+        let max = if v6 { 128 } else { 32 };
+        let inside = covering.iter().any(|&(clen, cnet, cmax)| {
+            let host = u32::from(cmax - clen);
+            cmax == max && (host >= 128 || (net >> host) == (cnet >> host))
+        });
+        if inside {
+            continue;
+        }
+        if len < max {
+            covering.push((len, net, max));
+        }
+        kept.push((len, net, v6));
+    }
+    let elems = kept
+        .into_iter()
+        .map(|(len, net, v6)| {
+            let (addr, max) = if v6 {
+                (std::net::Ipv6Addr::from(net).to_string(), 128)
+            } else {
+                // A v4 network fits in 32 bits.
+                let v4 = u32::try_from(net).unwrap_or(0);
+                (std::net::Ipv4Addr::from(v4).to_string(), 32)
+            };
+            if len == max {
+                Value::String(addr)
+            } else {
+                nft::prefix(&addr, len)
+            }
+        })
+        .collect();
+    (elems, bad)
 }
 
 /// The set name of a remote group's members of one family.
@@ -417,8 +493,12 @@ fn render_reusing(input: &SgInput, idx: &BTreeMap<String, u32>, last: Option<&Re
     for (gid, members) in &input.remote_groups {
         for v6 in [false, true] {
             let mut set = SetPart::new(if v6 { "ipv6_addr" } else { "ipv4_addr" }, true);
-            for a in members.iter().filter(|a| is_v6(a) == v6) {
-                set.insert(addr_value(a));
+            let (elems, bad) = disjoint(members.iter().filter(|a| is_v6(a) == v6));
+            for e in elems {
+                set.insert(e);
+            }
+            for b in bad {
+                skipped.push(Skipped(format!("remote group {gid}: member {b:?}")));
             }
             sets.insert(group_set(gid, v6), set);
         }
@@ -650,19 +730,29 @@ impl Render {
     /// The transaction turning `old` (what is applied) into `self`,
     /// touching only what changed: new and removed ports' chains and
     /// dispatch entries, changed ports' chains (flushed and refilled),
-    /// set elements added and removed. None when the shared part (base
+    /// set elements removed and added. None when the shared part (base
     /// chains, zone rules per network) changed: then replace whole.
     pub fn diff_document(&self, old: &Render) -> Option<Value> {
         if self.bridge_base != old.bridge_base || self.inet_base != old.inet_base {
             return None;
         }
         let mut cmds = Vec::new();
-        let mut removed_elems = Vec::new();
         for (name, set) in &self.sets {
             match old.sets.get(name) {
                 None => cmds.push(add(set.object(name, true))),
                 Some(o) if o.kind != set.kind || o.interval != set.interval => return None,
                 Some(o) => {
+                    // Gone elements first: an interval set refuses a new
+                    // prefix overlapping one still in it.
+                    let gone: Vec<Value> = o
+                        .elems
+                        .iter()
+                        .filter(|(k, _)| !set.elems.contains_key(*k))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    if !gone.is_empty() {
+                        cmds.push(nft::element("delete", Family::Inet, TABLE, name, gone));
+                    }
                     let added: Vec<Value> = set
                         .elems
                         .iter()
@@ -671,15 +761,6 @@ impl Render {
                         .collect();
                     if !added.is_empty() {
                         cmds.push(nft::element("add", Family::Inet, TABLE, name, added));
-                    }
-                    let gone: Vec<Value> = o
-                        .elems
-                        .iter()
-                        .filter(|(k, _)| !set.elems.contains_key(*k))
-                        .map(|(_, v)| v.clone())
-                        .collect();
-                    if !gone.is_empty() {
-                        removed_elems.push(nft::element("delete", Family::Inet, TABLE, name, gone));
                     }
                 }
             }
@@ -725,7 +806,6 @@ impl Render {
             }
             add_entries(&mut cmds, tap, np);
         }
-        cmds.extend(removed_elems);
         // Sets last: no rule names them any more.
         for (name, set) in &old.sets {
             if !self.sets.contains_key(name) {
@@ -1220,12 +1300,40 @@ mod tests {
         }
         let doc = render(&input).diff_document(&old).unwrap_or_default();
         let s = summary(&doc);
-        assert_eq!(s[0], "add element rg4-g");
-        assert_eq!(s.last().map(String::as_str), Some("delete element rg4-g"));
+        assert_eq!(&s[..2], ["delete element rg4-g", "add element rg4-g"]);
         assert!(s.contains(&"flush chain egress-tapa".to_string()));
         assert!(!s.iter().any(|c| c.contains("tapb")), "{s:?}");
         assert!(!s.iter().any(|c| c.contains("element spoof")), "{s:?}");
-        assert_eq!(cmds(&doc)[0]["add"]["element"]["elem"][0], "10.0.0.6");
+        assert_eq!(cmds(&doc)[0]["delete"]["element"]["elem"][0], "10.0.0.5");
+        assert_eq!(cmds(&doc)[1]["add"]["element"]["elem"][0], "10.0.0.6");
+    }
+
+    #[test]
+    fn remote_group_members_become_disjoint_elements() {
+        let m: Vec<String> = [
+            "10.0.0.5",
+            "10.0.0.5",
+            "10.0.0.7/24",
+            "10.0.1.9",
+            "10.0.0.0/16",
+            "nonsense",
+            "fd00::1",
+            "fd00::/64",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (v4, bad) = disjoint(m.iter().filter(|a| !is_v6(a)));
+        assert_eq!(v4, vec![nft::prefix("10.0.0.0", 16)], "all inside the /16");
+        assert_eq!(bad, ["nonsense"]);
+        let (v6, _) = disjoint(m.iter().filter(|a| is_v6(a)));
+        assert_eq!(v6, vec![nft::prefix("fd00::", 64)]);
+        let hosts: Vec<String> = ["10.0.0.6", "10.0.0.5", "10.0.0.4/31"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (v4, _) = disjoint(hosts.iter());
+        assert_eq!(v4, vec![nft::prefix("10.0.0.4", 31), json!("10.0.0.6")]);
     }
 
     #[test]
