@@ -318,20 +318,12 @@ impl MetadataProxy {
         let listener =
             tokio::net::TcpListener::from_std(std_listener).map_err(|e| e.to_string())?;
         let networks = Arc::new(RwLock::new(site.networks.clone()));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state((self.shared.clone(), networks.clone()));
-        let ns = site.namespace.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await;
-            if let Err(e) = served {
-                tracing::warn!(namespace = %ns, error = %e, "metadata proxy: listener failed");
-            }
-        });
+        let task = serve(
+            listener,
+            self.shared.clone(),
+            networks.clone(),
+            site.namespace.clone(),
+        );
         Ok(Listener {
             inode,
             device: site.device.clone(),
@@ -347,6 +339,29 @@ impl MetadataProxy {
 }
 
 type HandlerState = (Arc<Shared>, Arc<RwLock<BTreeSet<String>>>);
+
+/// Serves `listener` (wherever it was bound) on the agent's runtime,
+/// answering for `networks`.
+fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    networks: Arc<RwLock<BTreeSet<String>>>,
+    label: String,
+) -> tokio::task::JoinHandle<()> {
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state((shared, networks));
+    tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+        if let Err(e) = served {
+            tracing::warn!(namespace = %label, error = %e, "metadata proxy: listener failed");
+        }
+    })
+}
 
 fn plain(status: StatusCode, msg: &str) -> Response {
     (
@@ -615,6 +630,107 @@ mod tests {
         assert_eq!(identify(&ix, &routed, ip("10.0.2.5")), None);
         assert_eq!(identify(&ix, &routed, ip("10.0.1.77")), None);
         assert_eq!(identify(&ix, &isolated, ip("10.0.2.9")), None);
+    }
+
+    /// A stand-in metadata API on loopback: `/ok` echoes the headers it
+    /// got (200, JSON), `/status/N` answers N.
+    async fn upstream() -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let app = axum::Router::new().fallback(
+            |h: axum::http::HeaderMap, uri: axum::http::Uri, body: Bytes| async move {
+                if let Some(code) = uri.path().strip_prefix("/status/") {
+                    let code = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+                    return (code, "upstream says no").into_response();
+                }
+                let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let echo = serde_json::json!({
+                    "path": uri.to_string(),
+                    "instance": get("x-instance-id"),
+                    "tenant": get("x-tenant-id"),
+                    "signature": get("x-instance-id-signature"),
+                    "for": get("x-forwarded-for"),
+                    "body": String::from_utf8_lossy(&body),
+                });
+                axum::Json(echo).into_response()
+            },
+        );
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        url
+    }
+
+    /// The proxy served on loopback for `networks`, with 127.0.0.1
+    /// known as instance `vm` on network `n`: its address.
+    async fn proxy_on_loopback(url: &str, networks: &[&str]) -> (SocketAddr, MetadataProxy) {
+        let p = MetadataProxy::new(MetadataConfig {
+            url: url.into(),
+            secret: "s3cret".into(),
+        });
+        let mut f = feed();
+        f.metadata = vec![md("n", "127.0.0.1", "p", "vm")];
+        *p.shared.index.write().unwrap() = index(&f);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let nets = networks.iter().map(|n| n.to_string()).collect();
+        std::mem::forget(serve(
+            l,
+            p.shared.clone(),
+            Arc::new(RwLock::new(nets)),
+            "test".into(),
+        ));
+        (addr, p)
+    }
+
+    async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+        let client: HttpClient =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http();
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let r = client.request(req).await.unwrap();
+        let status = r.status().as_u16();
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&b).into_owned())
+    }
+
+    #[tokio::test]
+    async fn requests_are_signed_for_the_instance_and_answers_mapped_as_neutron() {
+        let url = upstream().await;
+        let (addr, _p) = proxy_on_loopback(&url, &["n"]).await;
+        let (status, body) = call(addr, "GET", "/latest/meta-data/instance-id?x=1", "").await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["path"], "/latest/meta-data/instance-id?x=1");
+        assert_eq!(v["instance"], "vm");
+        assert_eq!(v["tenant"], "proj");
+        assert_eq!(v["for"], "127.0.0.1");
+        assert_eq!(
+            v["signature"],
+            nodes::secret::sign_instance_id("s3cret", "vm")
+        );
+        // The method and body go through (Nova's password POST).
+        let (status, body) = call(addr, "POST", "/openstack/latest/password", "pw").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"body\":\"pw\""), "{body}");
+        for (upstream, mapped) in [(403, 403), (404, 404), (409, 409), (500, 500), (418, 500)] {
+            let (status, _) = call(addr, "GET", &format!("/status/{upstream}"), "").await;
+            assert_eq!(status, mapped, "upstream {upstream}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_sources_get_404_and_a_dead_upstream_500() {
+        let url = upstream().await;
+        // 127.0.0.1 is known on `n` only.
+        let (addr, _p) = proxy_on_loopback(&url, &["other"]).await;
+        assert_eq!(call(addr, "GET", "/latest", "").await.0, 404);
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let (addr, _p) = proxy_on_loopback(&dead, &["n"]).await;
+        assert_eq!(call(addr, "GET", "/latest", "").await.0, 500);
     }
 
     #[test]
