@@ -170,6 +170,7 @@ fn feed_mtu(entries: Vec<FeedDhcpEntry>, mtu: i64) -> NodeFeed {
             entries,
         }],
         routers: vec![],
+        metadata: vec![],
     }
 }
 

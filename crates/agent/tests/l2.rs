@@ -91,6 +91,7 @@ fn feed(networks: Vec<FeedNetwork>, ports: Vec<FeedPort>) -> NodeFeed {
         remote_groups: BTreeMap::new(),
         dhcp: vec![],
         routers: vec![],
+        metadata: vec![],
     }
 }
 

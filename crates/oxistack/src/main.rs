@@ -136,6 +136,10 @@ enum Command {
         /// scheduled here keep their files.
         #[arg(long, value_name = "PATH", default_value = "/var/lib/oxistack/dhcp")]
         dhcp_state_dir: PathBuf,
+        /// network role: the metadata API the proxy on 169.254.169.254
+        /// forwards to [default: port 8775 on the controller's host].
+        #[arg(long, value_name = "URL")]
+        metadata_url: Option<String>,
         #[arg(long, default_value = "info")]
         log_level: String,
     },
@@ -343,12 +347,21 @@ async fn run(cli: Cli) -> Result<i32> {
             netns,
             node_prefix,
             dhcp_state_dir,
+            metadata_url,
             log_level,
         } => {
             init_logging(&log_level);
             let secret = nodes::secret::read(&secret_file)
                 .with_context(|| format!("reading {}", secret_file.display()))?;
             let name = node_name.unwrap_or_else(agent::hostname);
+            // The proxy's shared secret derives from the join secret.
+            let metadata = match metadata_url {
+                Some(url) => Some(agent::net::metadata::MetadataConfig {
+                    url,
+                    secret: nodes::secret::metadata_secret(&secret),
+                }),
+                None => agent::net::metadata::MetadataConfig::for_controller(&controller, &secret),
+            };
             let mut cfg = agent::AgentConfig::new(&controller, &name, roles, secret);
             cfg.address = address;
             let mut handlers: Vec<std::sync::Arc<dyn agent::RoleHandler>> = Vec::new();
@@ -362,8 +375,8 @@ async fn run(cli: Cli) -> Result<i32> {
                         "this kernel has no 8021q: VLAN provider networks are refused on this host"
                     );
                 }
-                handlers.push(std::sync::Arc::new(agent::net::role::NetworkRole::new(
-                    agent::net::role::NetworkRoleConfig {
+                let role =
+                    agent::net::role::NetworkRole::new(agent::net::role::NetworkRoleConfig {
                         node_prefix,
                         namespace: netns,
                         l2: agent::net::l2::L2Config {
@@ -373,8 +386,14 @@ async fn run(cli: Cli) -> Result<i32> {
                             vlan_supported,
                         },
                         dhcp_state_dir: Some(dhcp_state_dir),
-                    },
-                )));
+                    });
+                match metadata {
+                    Some(m) => role.serve_metadata(m),
+                    None => tracing::warn!(
+                        "no metadata URL (give --metadata-url): no metadata proxy on this host"
+                    ),
+                }
+                handlers.push(std::sync::Arc::new(role));
             }
             agent::run(cfg, handlers, stop_signal(), None).await?;
             Ok(0)

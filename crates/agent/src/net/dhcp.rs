@@ -1377,6 +1377,7 @@ mod tests {
             remote_groups: BTreeMap::new(),
             dhcp: vec![no_port],
             routers: vec![],
+            metadata: vec![],
         };
         let nets = networks(&feed);
         assert_eq!(nets.len(), 1);

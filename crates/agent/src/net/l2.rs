@@ -272,6 +272,7 @@ mod tests {
             remote_groups: BTreeMap::new(),
             dhcp: vec![],
             routers: vec![],
+            metadata: vec![],
         };
         let p = plan(&cfg, &feed);
         assert_eq!(

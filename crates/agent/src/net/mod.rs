@@ -7,6 +7,7 @@ pub mod dhcp;
 pub mod l2;
 pub mod l3nat;
 pub mod link;
+pub mod metadata;
 pub mod netns;
 pub mod nft;
 pub mod ports;

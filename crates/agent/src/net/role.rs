@@ -62,6 +62,8 @@ struct Inner {
     plugged: Mutex<BTreeSet<String>>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
     ports: super::ports::PortServices,
+    /// The metadata proxy, when [`NetworkRole::serve_metadata`] set it.
+    metadata: std::sync::OnceLock<super::metadata::MetadataProxy>,
 }
 
 /// The `network` role handler.
@@ -95,8 +97,19 @@ impl NetworkRole {
                 changed: Arc::new(Notify::new()),
                 plugged: Mutex::new(BTreeSet::new()),
                 watcher: Mutex::new(None),
+                metadata: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Serves 169.254.169.254 in this role's router and isolated DHCP
+    /// namespaces (`net::metadata`), proxying to `cfg.url`. Set once,
+    /// before the first apply; a second call is ignored.
+    pub fn serve_metadata(&self, cfg: super::metadata::MetadataConfig) {
+        let _ = self
+            .inner
+            .metadata
+            .set(super::metadata::MetadataProxy::new(cfg));
     }
 
     /// Notified whenever a port's device appeared (and was plugged) or
@@ -180,6 +193,17 @@ impl NetworkRole {
         let mut st = status(feed, &plan, &links, errors);
         self.inner.ports.converge(feed, &plan, nl, &mut st).await;
         routers.merge_into(&mut st);
+        if let Some(m) = self.inner.metadata.get() {
+            let sites = super::metadata::sites(
+                feed,
+                &self.inner.cfg.node_prefix,
+                self.inner.cfg.dhcp_state_dir.is_some(),
+            );
+            let errors = m.converge(feed, &sites).await;
+            if let Some(list) = st.get_mut("errors").and_then(Value::as_array_mut) {
+                list.extend(errors.into_iter().map(Value::String));
+            }
+        }
         st
     }
 }

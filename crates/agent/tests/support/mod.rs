@@ -138,6 +138,17 @@ pub struct SimCloud {
 
 impl SimCloud {
     pub async fn start(host: SimHost) -> SimCloud {
+        SimCloud::start_inner(host, None).await
+    }
+
+    /// As [`SimCloud::start`], with the role's metadata proxy sending to
+    /// `metadata_url`, signed with the secret derived from the cloud's
+    /// join secret (`nodes::secret::metadata_secret`).
+    pub async fn start_with_metadata(host: SimHost, metadata_url: &str) -> SimCloud {
+        SimCloud::start_inner(host, Some(metadata_url.to_string())).await
+    }
+
+    async fn start_inner(host: SimHost, metadata_url: Option<String>) -> SimCloud {
         let mappings = host.mappings.clone();
         let tc = TestCloud::start_with(
             |c| {
@@ -172,6 +183,12 @@ impl SimCloud {
             },
             dhcp_state_dir: host.dhcp_dir,
         });
+        if let Some(url) = metadata_url {
+            role.serve_metadata(agent::net::metadata::MetadataConfig {
+                url,
+                secret: nodes::secret::metadata_secret(&cfg.secret),
+            });
+        }
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let agent = tokio::spawn(agent::run(
             cfg,
@@ -488,4 +505,75 @@ pub fn connect(ns: &str, addr: &str, port: u16) -> Result<String, String> {
 /// Runs blocking test code (subprocesses) off the runtime's workers.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// What busybox `udhcpc` was given: its environment at `bound`.
+#[derive(Debug, Default, Clone)]
+pub struct Lease {
+    pub ip: String,
+    pub mask: String,
+    pub router: String,
+    /// Option 121 as busybox hands it over: `DEST/LEN GW DEST/LEN GW …`.
+    pub staticroutes: String,
+}
+
+/// busybox udhcpc in `vm` (eth0) asking for the classless static routes
+/// too (`-O staticroutes`): the lease, or None. `dir` holds its hook
+/// script and result; nothing is applied to the namespace.
+pub fn udhcpc_lease(vm: &str, dir: &Path) -> Option<Lease> {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = dir.join(format!("{vm}.lease"));
+    let script = dir.join(format!("{vm}.lease.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = bound ] && printf '%s\\n%s\\n%s\\n%s\\n' \"$ip\" \"$mask\" \"$router\" \"$staticroutes\" > {}\nexit 0\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let st = Command::new("ip")
+        .args([
+            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+        ])
+        .args(["-O", "staticroutes", "-t", "5", "-T", "1", "-s"])
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    if !st.success() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&out).ok()?;
+    let mut l = text.lines().map(|s| s.trim().to_string());
+    Some(Lease {
+        ip: l.next().unwrap_or_default(),
+        mask: l.next().unwrap_or_default(),
+        router: l.next().unwrap_or_default(),
+        staticroutes: l.next().unwrap_or_default(),
+    })
+}
+
+/// `GET http://{host}{path}` from `ns` with python3 (3 s timeout): the
+/// status and body, or the error.
+pub fn http_get(ns: &str, host: &str, path: &str) -> Result<(u16, String), String> {
+    let code = "import http.client,sys\n\
+        c=http.client.HTTPConnection(sys.argv[1],80,timeout=3)\n\
+        c.request('GET',sys.argv[2])\n\
+        r=c.getresponse()\n\
+        print(r.status)\n\
+        print(r.read().decode(),end='')\n";
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", code, host, path])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (status, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let status = status.trim().parse().map_err(|_| text.clone())?;
+    Ok((status, body.to_string()))
 }

@@ -83,6 +83,26 @@ pub struct NodeFeed {
     pub dhcp: Vec<FeedDhcp>,
     /// Routers on this node (network role), by id.
     pub routers: Vec<FeedRouter>,
+    /// What the metadata proxy needs to name the instance behind a
+    /// source address (network role): the addressed non-router, non-DHCP
+    /// ports with a `device_id` on every network that has an interface
+    /// of a router here or a DHCP server here, by network, address and
+    /// port id. Absent in an older document: none.
+    #[serde(default)]
+    pub metadata: Vec<FeedMetadataPort>,
+}
+
+/// One instance address the metadata proxy may see as a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedMetadataPort {
+    pub network_id: String,
+    pub ip_address: String,
+    pub port_id: String,
+    /// The instance (`X-Instance-ID`).
+    pub device_id: String,
+    /// Its project (`X-Tenant-ID`).
+    pub project_id: String,
 }
 
 /// How a network reaches the wire.
@@ -690,6 +710,36 @@ impl Network {
             }
         }
 
+        // The instances the metadata proxy may be asked about here.
+        let mut metadata = Vec::new();
+        if node.has_role("network") {
+            let served: BTreeSet<&str> = routers
+                .iter()
+                .flat_map(|r| r.interfaces.iter().map(|l| l.network_id.as_str()))
+                .chain(dhcp.iter().map(|d| d.network_id.as_str()))
+                .collect();
+            for p in snap.ports.iter().filter(|p| {
+                !is_infra(p) && !p.device_id.is_empty() && served.contains(p.network_id.as_str())
+            }) {
+                for ip in ips(&p.id) {
+                    metadata.push(FeedMetadataPort {
+                        network_id: p.network_id.clone(),
+                        ip_address: ip.ip_address,
+                        port_id: p.id.clone(),
+                        device_id: p.device_id.clone(),
+                        project_id: p.project_id.clone(),
+                    });
+                }
+            }
+            metadata.sort_by(|a, b| {
+                (&a.network_id, &a.ip_address, &a.port_id).cmp(&(
+                    &b.network_id,
+                    &b.ip_address,
+                    &b.port_id,
+                ))
+            });
+        }
+
         // The networks carried here, with their VTEP flood lists.
         let address_of: HashMap<&str, &str> = dir
             .iter()
@@ -752,6 +802,7 @@ impl Network {
             remote_groups,
             dhcp,
             routers,
+            metadata,
         })
     }
 
@@ -970,6 +1021,13 @@ mod tests {
                     internal_port: 22,
                     internal_port_id: "p".into(),
                 }],
+            }],
+            metadata: vec![FeedMetadataPort {
+                network_id: "n".into(),
+                ip_address: "10.0.0.5".into(),
+                port_id: "p".into(),
+                device_id: "vm".into(),
+                project_id: "proj".into(),
             }],
         }
     }

@@ -775,3 +775,107 @@ async fn without_a_data_plane_floating_ip_reports_change_nothing() {
     assert_eq!(r.status, 400, "{}", r.text);
     cloud.stop().await;
 }
+
+/// A port on `net` for instance `vm` (empty: none): the port.
+async fn instance_port(admin: &Client, net: &Value, vm: &str) -> Value {
+    let r = admin
+        .post(
+            "/v2.0/ports",
+            json!({"port": {"network_id": net["id"], "device_owner": "compute:nova",
+                "device_id": vm}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["port"].clone()
+}
+
+#[tokio::test]
+async fn the_feed_names_the_instances_the_metadata_proxy_serves() {
+    let (cloud, admin) = start_with(|c| c.dataplane = "linux".into()).await;
+    let net = Node::register(&cloud, "net-m", "192.0.2.70", &["network"]).await;
+    let cmp = Node::register(&cloud, "cmp-m", "192.0.2.71", &["compute"]).await;
+    net.desired().await;
+    cmp.desired().await;
+    host_everything_on(&admin, "net-m").await;
+
+    // Routed (a router interface, no DHCP), isolated (DHCP, no router),
+    // and one served by neither.
+    let routed = create_network(&admin, json!({"name": "routed"})).await;
+    let r = admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": routed["id"], "ip_version": 4,
+                "cidr": "10.12.1.0/24", "enable_dhcp": false}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let routed_subnet = r.body["subnet"]["id"].clone();
+    let r = admin
+        .post("/v2.0/routers", json!({"router": {"name": "mr"}}))
+        .await
+        .unwrap();
+    let rid = r.body["router"]["id"].as_str().unwrap().to_string();
+    let r = admin
+        .put(
+            &format!("/v2.0/routers/{rid}/add_router_interface"),
+            Some(json!({"subnet_id": routed_subnet})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let isolated = create_network(&admin, json!({"name": "isolated"})).await;
+    super::floatingips::subnet(&admin, &isolated, "10.12.2.0/24").await;
+    let neither = create_network(&admin, json!({"name": "neither"})).await;
+    let r = admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": neither["id"], "ip_version": 4,
+                "cidr": "10.12.3.0/24", "enable_dhcp": false}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let vr = instance_port(&admin, &routed, "vm-r").await;
+    let vi = instance_port(&admin, &isolated, "vm-i").await;
+    instance_port(&admin, &neither, "vm-x").await;
+    // No instance behind it: nothing to name.
+    instance_port(&admin, &routed, "").await;
+
+    let f = net.feed().await;
+    let got: Vec<(String, String, String, String, String)> = f
+        .metadata
+        .iter()
+        .map(|m| {
+            (
+                m.network_id.clone(),
+                m.ip_address.clone(),
+                m.port_id.clone(),
+                m.device_id.clone(),
+                m.project_id.clone(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String, String, String, String)> = [&vr, &vi]
+        .iter()
+        .map(|p| {
+            (
+                p["network_id"].as_str().unwrap().to_string(),
+                p["fixed_ips"][0]["ip_address"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                p["id"].as_str().unwrap().to_string(),
+                p["device_id"].as_str().unwrap().to_string(),
+                p["project_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "{f:?}");
+    // A node without the network role proxies nothing.
+    assert!(cmp.feed().await.metadata.is_empty());
+    cloud.stop().await;
+}
