@@ -648,6 +648,17 @@ fn replace_file(path: &Path, content: &str) -> Result<bool, DhcpError> {
     Ok(true)
 }
 
+/// A process's command line, split at its NULs (None: it is gone).
+fn cmdline_of(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
 /// The running dnsmasq of `files`, by its pid file: its pid and command
 /// line, when the pid is alive and is a dnsmasq started with that pid
 /// file (a stale file or a reused pid is not ours).
@@ -657,14 +668,53 @@ fn running(files: &Files) -> Option<(Pid, Vec<String>)> {
         .trim()
         .parse()
         .ok()?;
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let args = cmdline_of(pid)?;
     let want = format!("--pid-file={}", files.pid.display());
-    args.contains(&want).then_some((Pid::from_raw(pid), args))
+    (args.contains(&want) && alive(Pid::from_raw(pid))).then_some((Pid::from_raw(pid), args))
+}
+
+/// Every live process started with `files`' pid file, found by its
+/// command line in `/proc`: also a dnsmasq whose pid file is gone (the
+/// state directory wiped, an agent killed between spawn and pid file) or
+/// a second one started for the same network, both leaks otherwise.
+fn instances(files: &Files) -> Vec<(Pid, Vec<String>)> {
+    let want = format!("--pid-file={}", files.pid.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Some(args) = cmdline_of(pid).filter(|a| a.contains(&want)) {
+            if alive(Pid::from_raw(pid)) {
+                out.push((Pid::from_raw(pid), args));
+            }
+        }
+    }
+    out
+}
+
+/// The one dnsmasq of `files` to keep: the pid file's, else one found by
+/// its command line (adopted: the pid file is written again). Any other
+/// instance is stopped, so a network never has two.
+fn adopt(files: &Files) -> Option<(Pid, Vec<String>)> {
+    let all = instances(files);
+    let keep = running(files).or_else(|| all.first().cloned());
+    for (pid, _) in &all {
+        if keep.as_ref().is_some_and(|(k, _)| k != pid) {
+            tracing::warn!(%pid, pid_file = %files.pid.display(), "stopping a second dnsmasq");
+            stop(*pid);
+        }
+    }
+    if let Some((pid, _)) = &keep {
+        if running(files).is_none() {
+            tracing::info!(%pid, pid_file = %files.pid.display(), "adopting a dnsmasq without its pid file");
+            let _ = std::fs::write(&files.pid, format!("{pid}\n"));
+        }
+    }
+    keep
 }
 
 fn alive(pid: Pid) -> bool {
@@ -741,15 +791,26 @@ impl Dhcp {
         errors
     }
 
-    /// The networks that have a directory under the state directory.
+    /// The networks this node serves or served: a directory under the
+    /// state directory, or a `<prefix>qdhcp-` namespace (found by its
+    /// name even when the state directory lost its content).
     pub fn known(&self) -> Result<BTreeSet<String>, DhcpError> {
+        let mut out = BTreeSet::new();
+        let ns_prefix = self.namespace("");
+        let namespaces = netns::list().map_err(io_err(Path::new(netns::RUN_DIR)))?;
+        for ns in namespaces {
+            if let Some(id) = ns.strip_prefix(&ns_prefix) {
+                if check_id(id).is_ok() {
+                    out.insert(id.to_string());
+                }
+            }
+        }
         let dir = &self.cfg.state_dir;
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(io_err(dir)(e)),
         };
-        let mut out = BTreeSet::new();
         for entry in entries {
             let entry = entry.map_err(io_err(dir))?;
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -789,7 +850,7 @@ impl Dhcp {
         let files = self.files(id);
         std::fs::create_dir_all(&files.dir).map_err(io_err(&files.dir))?;
         let hosts = hosts_file(net, &self.cfg);
-        let proc = running(&files);
+        let proc = adopt(&files);
 
         // Upstream's _release_unused_leases: before the new files, so the
         // released host cannot renew from the old ones meanwhile.
@@ -904,7 +965,7 @@ impl Dhcp {
     pub fn remove(&self, network_id: &str, plumbing: &dyn DhcpPlumbing) -> Result<(), DhcpError> {
         check_id(network_id)?;
         let files = self.files(network_id);
-        if let Some((pid, _)) = running(&files) {
+        for (pid, _) in instances(&files) {
             stop(pid);
         }
         let ns = self.namespace(network_id);

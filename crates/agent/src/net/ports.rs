@@ -265,6 +265,11 @@ impl PortServices {
         let input = sg_input(feed, plan, &zones);
         let ns = self.namespace.clone();
         let applied = match tokio::task::spawn_blocking(move || {
+            // Nothing here to filter: the tables go, so a host whose
+            // resources were all deleted keeps nothing of oxistack's.
+            if input.networks.is_empty() && input.ports.is_empty() {
+                return secgroups::remove(ns.as_deref()).map(|()| Vec::new());
+            }
             secgroups::apply(ns.as_deref(), &input)
         })
         .await
