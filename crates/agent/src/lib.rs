@@ -376,7 +376,11 @@ mod tests {
             Duration::from_secs(60),
         );
         let mut r = Resync::new(every, min, max);
-        assert_eq!(r.after_apply(false), every, "a clean apply waits the period");
+        assert_eq!(
+            r.after_apply(false),
+            every,
+            "a clean apply waits the period"
+        );
         for n in 0..8u32 {
             let d = r.after_apply(true);
             let ceiling = (min * 2u32.pow(n)).min(max);
@@ -400,7 +404,10 @@ mod tests {
         m.insert("compute".into(), json!({"handled": false}));
         m.insert("network".into(), json!({"ports": {}, "errors": []}));
         assert!(!has_errors(&m));
-        m.insert("network".into(), json!({"ports": {}, "errors": ["tap: gone"]}));
+        m.insert(
+            "network".into(),
+            json!({"ports": {}, "errors": ["tap: gone"]}),
+        );
         assert!(has_errors(&m));
     }
 }

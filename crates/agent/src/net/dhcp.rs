@@ -696,15 +696,27 @@ fn instances(files: &Files) -> Vec<(Pid, Vec<String>)> {
     out
 }
 
+/// Whether `pid` runs in the named namespace `ns` (same nsfs inode).
+fn in_namespace(pid: Pid, ns: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| (m.dev(), m.ino()));
+    let named = std::fs::metadata(Path::new(netns::RUN_DIR).join(ns)).map(|m| (m.dev(), m.ino()));
+    matches!((theirs, named), (Ok(a), Ok(b)) if a == b)
+}
+
 /// The one dnsmasq of `files` to keep: the pid file's, else one found by
-/// its command line (adopted: the pid file is written again). Any other
-/// instance is stopped, so a network never has two.
-fn adopt(files: &Files) -> Option<(Pid, Vec<String>)> {
+/// its command line (adopted: the pid file is written again), and only
+/// if it runs in the network's namespace `ns` (one whose namespace was
+/// deleted under it serves nobody). Any other instance is stopped, so a
+/// network never has two.
+fn adopt(files: &Files, ns: &str) -> Option<(Pid, Vec<String>)> {
     let all = instances(files);
-    let keep = running(files).or_else(|| all.first().cloned());
+    let keep = running(files)
+        .or_else(|| all.first().cloned())
+        .filter(|(pid, _)| in_namespace(*pid, ns));
     for (pid, _) in &all {
-        if keep.as_ref().is_some_and(|(k, _)| k != pid) {
-            tracing::warn!(%pid, pid_file = %files.pid.display(), "stopping a second dnsmasq");
+        if keep.as_ref().is_none_or(|(k, _)| k != pid) {
+            tracing::warn!(%pid, pid_file = %files.pid.display(), "stopping a dnsmasq not to keep");
             stop(*pid);
         }
     }
@@ -850,7 +862,7 @@ impl Dhcp {
         let files = self.files(id);
         std::fs::create_dir_all(&files.dir).map_err(io_err(&files.dir))?;
         let hosts = hosts_file(net, &self.cfg);
-        let proc = adopt(&files);
+        let proc = adopt(&files, &ns);
 
         // Upstream's _release_unused_leases: before the new files, so the
         // released host cannot renew from the old ones meanwhile.
