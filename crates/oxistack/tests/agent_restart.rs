@@ -42,7 +42,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::{
     blocking, bound_port, delete, flat_net, linux_cloud, only_agent_at, plug_instance, port_triple,
-    post, put, udhcpc, wait_ping, wait_port, wait_status, Cleanup,
+    post, put, udhcpc, wait_ping, wait_port, wait_status, Cleanup, SimCloud, SimHost,
 };
 use testkit::require_root;
 use testkit::root::Need;
@@ -53,6 +53,9 @@ const PREFIX: &str = "oxt-kc-";
 const GUARD: &str = "oxt-kc";
 const NODE: &str = "oxt-kc-node";
 const PORTS: usize = 20;
+
+/// The tests' guards remove every `oxt-kc…` namespace: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The `oxistack agent` process; SIGKILLed when dropped.
 struct AgentProc(Child);
@@ -352,6 +355,7 @@ async fn traffic(v1: &'static str, addr: &str, udhcpc_dir: &Path, fip: Option<&s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_an_agent_killed_anywhere_converges_without_duplicates_or_leaks() {
     require_root!(Need::NetNs);
+    let _serial = SERIAL.lock().await;
     let (h, inet, v1, vm) = ("oxt-kch", "oxt-kci", "oxt-kcv1", "oxt-kcvm");
     let dhcp_dir = std::env::temp_dir().join(format!("oxt-kc-dhcp-{}", std::process::id()));
     let udhcpc_dir = std::env::temp_dir().join(format!("oxt-kc-udhcpc-{}", std::process::id()));
@@ -642,4 +646,48 @@ async fn root_an_agent_killed_anywhere_converges_without_duplicates_or_leaks() {
     tc.stop().await;
     let _ = std::fs::remove_dir_all(&udhcpc_dir);
     let _ = std::fs::remove_file(&log);
+}
+
+/// An apply that reported errors is applied again with back-off, with no
+/// new document: a flat network's interface that does not exist yet (the
+/// apply reports it missing) is enslaved to the bridge once it appears,
+/// which only the retry does (link events are followed for taps only,
+/// and nothing changes in the API), proven by traffic across it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_a_failed_apply_is_retried_until_the_missing_interface_appears() {
+    require_root!(Need::NetNs);
+    let _serial = SERIAL.lock().await;
+    let (h, v) = ("oxt-kcrh", "oxt-kcrv");
+    let _cleanup = Cleanup::create("oxt-kcr", vec![h, v], None);
+    let cloud = SimCloud::start(SimHost {
+        node: "oxt-kc-rnode",
+        address: "192.0.2.64",
+        namespace: h,
+        prefix: "oxt-kcr-",
+        mappings: BTreeMap::from([("phys-r".to_string(), "oxkr0".to_string())]),
+        dhcp_dir: None,
+    })
+    .await;
+    let admin = &cloud.admin;
+    let (n, _) = flat_net(admin, "phys-r", "10.84.1.0/24", "10.84.1.1", false, false).await;
+    let host = Netlink::open(Some(h)).unwrap();
+    let (p, mac, a) = port_triple(&bound_port(admin, cloud.node, &n, v, json!({})).await);
+    plug_instance(&host, v, &p, &mac, Some((&a, 24)), None).await;
+
+    wait_port(admin, &p, "ACTIVE").await;
+    // Several applies (the tap's plugging, retries) fail meanwhile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // The interface appears; nothing in the API changes.
+    host.add_veth("oxkr0", "oxkr1", None).await.unwrap();
+    host.add_address("oxkr1", "10.84.1.9".parse().unwrap(), 24)
+        .await
+        .unwrap();
+    host.set_up("oxkr1").await.unwrap();
+    wait_ping(v, "10.84.1.9").await;
+    let bridge = host.link(&bridge_name(&n)).await.unwrap().unwrap();
+    let uplink = host.link("oxkr0").await.unwrap().unwrap();
+    assert_eq!(uplink.master, Some(bridge.index));
+
+    cloud.stop().await;
 }
