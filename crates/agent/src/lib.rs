@@ -8,7 +8,9 @@
 //! away it backs off (bounded exponential with jitter) and retries; a 401
 //! (token rotated by another registration of this name, or the node
 //! deleted) makes it register again. Handlers must be idempotent: the same
-//! document can be applied twice (after a restart of either side).
+//! document can be applied twice (after a restart of either side), and
+//! the loop applies the last one again by itself ([`Resync`]): with
+//! back-off while applies report errors, periodically once they are clean.
 //!
 //! The network role's kernel work goes through `rtnetlink` (links,
 //! addresses, routes, bridge FDB entries and link events over netlink
