@@ -673,27 +673,51 @@ fn running(files: &Files) -> Option<(Pid, Vec<String>)> {
     (args.contains(&want) && alive(Pid::from_raw(pid))).then_some((Pid::from_raw(pid), args))
 }
 
-/// Every live process started with `files`' pid file, found by its
-/// command line in `/proc`: also a dnsmasq whose pid file is gone (the
-/// state directory wiped, an agent killed between spawn and pid file) or
-/// a second one started for the same network, both leaks otherwise.
-fn instances(files: &Files) -> Vec<(Pid, Vec<String>)> {
-    let want = format!("--pid-file={}", files.pid.display());
+/// Live processes by the pid file their command line names
+/// (`--pid-file=PATH` → pid and command line), from one pass over
+/// `/proc`.
+type ByPidFile = BTreeMap<String, Vec<(Pid, Vec<String>)>>;
+
+fn scan_pid_files() -> ByPidFile {
+    let mut out = ByPidFile::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+        return out;
     };
-    let mut out = Vec::new();
     for e in entries.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        if let Some(args) = cmdline_of(pid).filter(|a| a.contains(&want)) {
-            if alive(Pid::from_raw(pid)) {
-                out.push((Pid::from_raw(pid), args));
-            }
+        let Some(args) = cmdline_of(pid) else {
+            continue;
+        };
+        let Some(file) = args.iter().find_map(|a| a.strip_prefix("--pid-file=")) else {
+            continue;
+        };
+        if alive(Pid::from_raw(pid)) {
+            out.entry(file.to_string())
+                .or_default()
+                .push((Pid::from_raw(pid), args.clone()));
         }
     }
     out
+}
+
+/// Every live process started with `files`' pid file, found by its
+/// command line: also a dnsmasq whose pid file is gone (the state
+/// directory wiped, an agent killed between spawn and pid file) or a
+/// second one started for the same network, both leaks otherwise.
+fn instances(procs: &ByPidFile, files: &Files) -> Vec<(Pid, Vec<String>)> {
+    procs
+        .get(files.pid.to_string_lossy().as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether `pid` is still a process of `files` (the scan may be seconds
+/// old: never signal a pid reused meanwhile).
+fn still_instance(pid: Pid, files: &Files) -> bool {
+    let want = format!("--pid-file={}", files.pid.display());
+    cmdline_of(pid.as_raw()).is_some_and(|a| a.contains(&want))
 }
 
 /// Whether `pid` runs in the named namespace `ns` (same nsfs inode).
@@ -709,13 +733,13 @@ fn in_namespace(pid: Pid, ns: &str) -> bool {
 /// if it runs in the network's namespace `ns` (one whose namespace was
 /// deleted under it serves nobody). Any other instance is stopped, so a
 /// network never has two.
-fn adopt(files: &Files, ns: &str) -> Option<(Pid, Vec<String>)> {
-    let all = instances(files);
+fn adopt(procs: &ByPidFile, files: &Files, ns: &str) -> Option<(Pid, Vec<String>)> {
+    let all = instances(procs, files);
     let keep = running(files)
         .or_else(|| all.first().cloned())
         .filter(|(pid, _)| in_namespace(*pid, ns));
     for (pid, _) in &all {
-        if keep.as_ref().is_none_or(|(k, _)| k != pid) {
+        if keep.as_ref().is_none_or(|(k, _)| k != pid) && still_instance(*pid, files) {
             tracing::warn!(%pid, pid_file = %files.pid.display(), "stopping a dnsmasq not to keep");
             stop(*pid);
         }
@@ -781,19 +805,22 @@ impl Dhcp {
     pub fn sync(&self, feed: &NodeFeed, plumbing: &dyn DhcpPlumbing) -> Vec<DhcpError> {
         let mut errors = Vec::new();
         let mut wanted = BTreeSet::new();
+        // One pass over /proc for every network (a process started by
+        // this sync is found by its pid file).
+        let procs = scan_pid_files();
         for net in networks(feed) {
             if net.port().is_none() {
                 continue;
             }
             wanted.insert(net.network.id.clone());
-            if let Err(e) = self.ensure(&net, plumbing) {
+            if let Err(e) = self.ensure_with(&procs, &net, plumbing) {
                 errors.push(e);
             }
         }
         match self.known() {
             Ok(known) => {
                 for id in known.difference(&wanted) {
-                    if let Err(e) = self.remove(id, plumbing) {
+                    if let Err(e) = self.remove_with(&procs, id, plumbing) {
                         errors.push(e);
                     }
                 }
@@ -841,6 +868,15 @@ impl Dhcp {
         net: &NetworkDhcp<'_>,
         plumbing: &dyn DhcpPlumbing,
     ) -> Result<(), DhcpError> {
+        self.ensure_with(&scan_pid_files(), net, plumbing)
+    }
+
+    fn ensure_with(
+        &self,
+        procs: &ByPidFile,
+        net: &NetworkDhcp<'_>,
+        plumbing: &dyn DhcpPlumbing,
+    ) -> Result<(), DhcpError> {
         let id = &net.network.id;
         check_id(id)?;
         let Some((port_id, mac, addresses)) = net.port() else {
@@ -862,7 +898,7 @@ impl Dhcp {
         let files = self.files(id);
         std::fs::create_dir_all(&files.dir).map_err(io_err(&files.dir))?;
         let hosts = hosts_file(net, &self.cfg);
-        let proc = adopt(&files, &ns);
+        let proc = adopt(procs, &files, &ns);
 
         // Upstream's _release_unused_leases: before the new files, so the
         // released host cannot renew from the old ones meanwhile.
@@ -975,10 +1011,21 @@ impl Dhcp {
     /// Stops a network's dnsmasq and removes its device, namespace and
     /// files.
     pub fn remove(&self, network_id: &str, plumbing: &dyn DhcpPlumbing) -> Result<(), DhcpError> {
+        self.remove_with(&scan_pid_files(), network_id, plumbing)
+    }
+
+    fn remove_with(
+        &self,
+        procs: &ByPidFile,
+        network_id: &str,
+        plumbing: &dyn DhcpPlumbing,
+    ) -> Result<(), DhcpError> {
         check_id(network_id)?;
         let files = self.files(network_id);
-        for (pid, _) in instances(&files) {
-            stop(pid);
+        for (pid, _) in instances(procs, &files) {
+            if still_instance(pid, &files) {
+                stop(pid);
+            }
         }
         let ns = self.namespace(network_id);
         // The port id is only in the hosts of the last feed; the device
