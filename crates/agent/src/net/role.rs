@@ -442,6 +442,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_wanted_taps_are_the_ports_dhcp_ports_and_router_legs() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "ports": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [{"network_id": "n", "subnet_id": "s", "entries": [],
+                "port": {"id": "dhcp-port-000000", "mac_address": "fa:16:3e:00:00:01",
+                    "address": null}}],
+            "routers": [{"id": "r", "admin_state_up": true, "routes": [],
+                "floatingips": [], "port_forwardings": [],
+                "interfaces": [{"port_id": "leg-port-0000000", "network_id": "n",
+                    "mac_address": "fa:16:3e:00:00:02", "addresses": []}],
+                "gateway": {"port_id": "gw-port-00000000", "network_id": "e",
+                    "mac_address": "fa:16:3e:00:00:03", "addresses": [],
+                    "enable_snat": true, "default_gateways": []}}]
+        }))
+        .unwrap();
+        let mut plan = Plan::default();
+        plan.taps.insert(
+            l2::tap_name("vm-port-00000000"),
+            ("vm-port-00000000".into(), l2::bridge_name("n")),
+        );
+        let want = wanted_taps(&plan, &feed);
+        let names: BTreeSet<String> = [
+            "vm-port-00000000",
+            "dhcp-port-000000",
+            "leg-port-0000000",
+            "gw-port-00000000",
+        ]
+        .iter()
+        .map(|id| l2::tap_name(id))
+        .collect();
+        assert_eq!(want, names);
+    }
+
+    #[test]
     fn mappings_parse_as_neutron_writes_them() {
         let m = parse_mappings("physnet1:eth1, physnet2:veth0").unwrap();
         assert_eq!(m["physnet1"], "eth1");
