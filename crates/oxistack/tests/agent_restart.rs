@@ -393,6 +393,8 @@ async fn root_an_agent_killed_anywhere_converges_without_duplicates_or_leaks() {
         log: log.clone(),
     };
     let _ = std::fs::remove_file(&log);
+    // Kept when the test fails.
+    eprintln!("the agents' log: {}", log.display());
     let mut agent = Some(start_agent(&args));
     only_agent_at(&admin, NODE, "DHCP agent").await;
     only_agent_at(&admin, NODE, "L3 agent").await;
