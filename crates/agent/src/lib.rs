@@ -8,7 +8,9 @@
 //! away it backs off (bounded exponential with jitter) and retries; a 401
 //! (token rotated by another registration of this name, or the node
 //! deleted) makes it register again. Handlers must be idempotent: the same
-//! document can be applied twice (after a restart of either side).
+//! document can be applied twice (after a restart of either side), and
+//! the loop applies the last one again by itself ([`Resync`]): with
+//! back-off while applies report errors, periodically once they are clean.
 //!
 //! The network role's kernel work goes through `rtnetlink` (links,
 //! addresses, routes, bridge FDB entries and link events over netlink
@@ -67,6 +69,11 @@ pub struct AgentConfig {
     pub poll_timeout: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// How often the last document is applied again although nothing
+    /// changed, to repair drift (a device or rule removed behind the
+    /// agent's back). An apply that reported errors is retried sooner,
+    /// with back-off from `backoff_min` to `backoff_max`.
+    pub resync_interval: Duration,
 }
 
 impl AgentConfig {
@@ -81,6 +88,7 @@ impl AgentConfig {
             poll_timeout: Duration::from_secs(30),
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            resync_interval: Duration::from_secs(60),
         }
     }
 }
@@ -161,6 +169,45 @@ impl Backoff {
     }
 }
 
+/// When the loop applies the last document again without a new one: with
+/// bounded back-off while the applies report errors (a missing interface
+/// that appears later, a dnsmasq that died, an nft failure), and every
+/// `interval` once they are clean, to repair drift.
+#[derive(Debug, Clone)]
+pub struct Resync {
+    interval: Duration,
+    retry: Backoff,
+}
+
+impl Resync {
+    pub fn new(interval: Duration, retry_min: Duration, retry_max: Duration) -> Resync {
+        Resync {
+            interval,
+            retry: Backoff::new(retry_min, retry_max.min(interval)),
+        }
+    }
+
+    /// The wait before the next apply of the same document, given whether
+    /// the apply just made reported errors.
+    pub fn after_apply(&mut self, had_errors: bool) -> Duration {
+        if had_errors {
+            self.retry.next_delay().min(self.interval)
+        } else {
+            self.retry.reset();
+            self.interval
+        }
+    }
+}
+
+/// Whether any role's status lists errors (`"errors": [...]`, non-empty).
+pub fn has_errors(status: &Map<String, Value>) -> bool {
+    status.values().any(|s| {
+        s.get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|e| !e.is_empty())
+    })
+}
+
 /// Runs the agent until `shutdown`, reporting progress on `progress`.
 pub async fn run(
     cfg: AgentConfig,
@@ -190,6 +237,9 @@ async fn converge(
     let mut last: Option<nodes::wire::DesiredState> = None;
     let notifies: Vec<_> = handlers.iter().filter_map(|h| h.changes()).collect();
     let mut state = Progress::default();
+    let mut resync = Resync::new(cfg.resync_interval, cfg.backoff_min, cfg.backoff_max);
+    // When the last document is applied again on its own (see `Resync`).
+    let mut again = tokio::time::Instant::now();
     // Set while calls fail, so getting through again is logged once.
     let mut away = false;
     let publish = |s: &Progress| {
@@ -226,6 +276,10 @@ async fn converge(
             Some(doc) => tokio::select! {
                 r = poll => r,
                 () = any_change(&notifies) => Ok(Some(doc.clone())),
+                () = tokio::time::sleep_until(again) => {
+                    tracing::debug!(revision = doc.revision, "applying the last document again");
+                    Ok(Some(doc.clone()))
+                }
             },
             None => poll.await,
         };
@@ -241,6 +295,8 @@ async fn converge(
             Ok(None) => backoff.reset(),
             Ok(Some(doc)) => {
                 let status = apply(cfg, handlers, &doc.document).await;
+                let wait = resync.after_apply(has_errors(&status));
+                again = tokio::time::Instant::now() + wait;
                 let report = nodes::wire::StatusReport {
                     revision: doc.revision,
                     roles: status,
@@ -312,5 +368,48 @@ mod tests {
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn failed_applies_are_retried_with_back_off_then_resynced_periodically() {
+        let (min, max, every) = (
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+        );
+        let mut r = Resync::new(every, min, max);
+        assert_eq!(
+            r.after_apply(false),
+            every,
+            "a clean apply waits the period"
+        );
+        for n in 0..8u32 {
+            let d = r.after_apply(true);
+            let ceiling = (min * 2u32.pow(n)).min(max);
+            assert!(d <= ceiling && d >= ceiling / 2, "retry {n}: {d:?}");
+        }
+        assert_eq!(r.after_apply(false), every);
+        assert!(
+            r.after_apply(true) <= min,
+            "a clean apply resets the back-off"
+        );
+        // The retries never wait longer than the period itself.
+        let mut short = Resync::new(Duration::from_millis(300), min, max);
+        for _ in 0..10 {
+            assert!(short.after_apply(true) <= Duration::from_millis(300));
+        }
+    }
+
+    #[test]
+    fn errors_are_read_from_every_role() {
+        let mut m = Map::new();
+        m.insert("compute".into(), json!({"handled": false}));
+        m.insert("network".into(), json!({"ports": {}, "errors": []}));
+        assert!(!has_errors(&m));
+        m.insert(
+            "network".into(),
+            json!({"ports": {}, "errors": ["tap: gone"]}),
+        );
+        assert!(has_errors(&m));
     }
 }

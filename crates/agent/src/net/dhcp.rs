@@ -648,6 +648,17 @@ fn replace_file(path: &Path, content: &str) -> Result<bool, DhcpError> {
     Ok(true)
 }
 
+/// A process's command line, split at its NULs (None: it is gone).
+fn cmdline_of(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
 /// The running dnsmasq of `files`, by its pid file: its pid and command
 /// line, when the pid is alive and is a dnsmasq started with that pid
 /// file (a stale file or a reused pid is not ours).
@@ -657,14 +668,89 @@ fn running(files: &Files) -> Option<(Pid, Vec<String>)> {
         .trim()
         .parse()
         .ok()?;
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let args = cmdline_of(pid)?;
     let want = format!("--pid-file={}", files.pid.display());
-    args.contains(&want).then_some((Pid::from_raw(pid), args))
+    (args.contains(&want) && alive(Pid::from_raw(pid))).then_some((Pid::from_raw(pid), args))
+}
+
+/// Live processes by the pid file their command line names
+/// (`--pid-file=PATH` → pid and command line), from one pass over
+/// `/proc`.
+type ByPidFile = BTreeMap<String, Vec<(Pid, Vec<String>)>>;
+
+fn scan_pid_files() -> ByPidFile {
+    let mut out = ByPidFile::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Some(args) = cmdline_of(pid) else {
+            continue;
+        };
+        let Some(file) = args.iter().find_map(|a| a.strip_prefix("--pid-file=")) else {
+            continue;
+        };
+        if alive(Pid::from_raw(pid)) {
+            out.entry(file.to_string())
+                .or_default()
+                .push((Pid::from_raw(pid), args.clone()));
+        }
+    }
+    out
+}
+
+/// Every live process started with `files`' pid file, found by its
+/// command line: also a dnsmasq whose pid file is gone (the state
+/// directory wiped, an agent killed between spawn and pid file) or a
+/// second one started for the same network, both leaks otherwise.
+fn instances(procs: &ByPidFile, files: &Files) -> Vec<(Pid, Vec<String>)> {
+    procs
+        .get(files.pid.to_string_lossy().as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether `pid` is still a process of `files` (the scan may be seconds
+/// old: never signal a pid reused meanwhile).
+fn still_instance(pid: Pid, files: &Files) -> bool {
+    let want = format!("--pid-file={}", files.pid.display());
+    cmdline_of(pid.as_raw()).is_some_and(|a| a.contains(&want))
+}
+
+/// Whether `pid` runs in the named namespace `ns` (same nsfs inode).
+fn in_namespace(pid: Pid, ns: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| (m.dev(), m.ino()));
+    let named = std::fs::metadata(Path::new(netns::RUN_DIR).join(ns)).map(|m| (m.dev(), m.ino()));
+    matches!((theirs, named), (Ok(a), Ok(b)) if a == b)
+}
+
+/// The one dnsmasq of `files` to keep: the pid file's, else one found by
+/// its command line (adopted: the pid file is written again), and only
+/// if it runs in the network's namespace `ns` (one whose namespace was
+/// deleted under it serves nobody). Any other instance is stopped, so a
+/// network never has two.
+fn adopt(procs: &ByPidFile, files: &Files, ns: &str) -> Option<(Pid, Vec<String>)> {
+    let all = instances(procs, files);
+    let keep = running(files)
+        .or_else(|| all.first().cloned())
+        .filter(|(pid, _)| in_namespace(*pid, ns));
+    for (pid, _) in &all {
+        if keep.as_ref().is_none_or(|(k, _)| k != pid) && still_instance(*pid, files) {
+            tracing::warn!(%pid, pid_file = %files.pid.display(), "stopping a dnsmasq not to keep");
+            stop(*pid);
+        }
+    }
+    if let Some((pid, _)) = &keep {
+        if running(files).is_none() {
+            tracing::info!(%pid, pid_file = %files.pid.display(), "adopting a dnsmasq without its pid file");
+            let _ = std::fs::write(&files.pid, format!("{pid}\n"));
+        }
+    }
+    keep
 }
 
 fn alive(pid: Pid) -> bool {
@@ -719,19 +805,22 @@ impl Dhcp {
     pub fn sync(&self, feed: &NodeFeed, plumbing: &dyn DhcpPlumbing) -> Vec<DhcpError> {
         let mut errors = Vec::new();
         let mut wanted = BTreeSet::new();
+        // One pass over /proc for every network (a process started by
+        // this sync is found by its pid file).
+        let procs = scan_pid_files();
         for net in networks(feed) {
             if net.port().is_none() {
                 continue;
             }
             wanted.insert(net.network.id.clone());
-            if let Err(e) = self.ensure(&net, plumbing) {
+            if let Err(e) = self.ensure_with(&procs, &net, plumbing) {
                 errors.push(e);
             }
         }
         match self.known() {
             Ok(known) => {
                 for id in known.difference(&wanted) {
-                    if let Err(e) = self.remove(id, plumbing) {
+                    if let Err(e) = self.remove_with(&procs, id, plumbing) {
                         errors.push(e);
                     }
                 }
@@ -741,15 +830,26 @@ impl Dhcp {
         errors
     }
 
-    /// The networks that have a directory under the state directory.
+    /// The networks this node serves or served: a directory under the
+    /// state directory, or a `<prefix>qdhcp-` namespace (found by its
+    /// name even when the state directory lost its content).
     pub fn known(&self) -> Result<BTreeSet<String>, DhcpError> {
+        let mut out = BTreeSet::new();
+        let ns_prefix = self.namespace("");
+        let namespaces = netns::list().map_err(io_err(Path::new(netns::RUN_DIR)))?;
+        for ns in namespaces {
+            if let Some(id) = ns.strip_prefix(&ns_prefix) {
+                if check_id(id).is_ok() {
+                    out.insert(id.to_string());
+                }
+            }
+        }
         let dir = &self.cfg.state_dir;
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(io_err(dir)(e)),
         };
-        let mut out = BTreeSet::new();
         for entry in entries {
             let entry = entry.map_err(io_err(dir))?;
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -765,6 +865,15 @@ impl Dhcp {
     /// spawned when not running).
     pub fn ensure(
         &self,
+        net: &NetworkDhcp<'_>,
+        plumbing: &dyn DhcpPlumbing,
+    ) -> Result<(), DhcpError> {
+        self.ensure_with(&scan_pid_files(), net, plumbing)
+    }
+
+    fn ensure_with(
+        &self,
+        procs: &ByPidFile,
         net: &NetworkDhcp<'_>,
         plumbing: &dyn DhcpPlumbing,
     ) -> Result<(), DhcpError> {
@@ -789,7 +898,7 @@ impl Dhcp {
         let files = self.files(id);
         std::fs::create_dir_all(&files.dir).map_err(io_err(&files.dir))?;
         let hosts = hosts_file(net, &self.cfg);
-        let proc = running(&files);
+        let proc = adopt(procs, &files, &ns);
 
         // Upstream's _release_unused_leases: before the new files, so the
         // released host cannot renew from the old ones meanwhile.
@@ -902,10 +1011,21 @@ impl Dhcp {
     /// Stops a network's dnsmasq and removes its device, namespace and
     /// files.
     pub fn remove(&self, network_id: &str, plumbing: &dyn DhcpPlumbing) -> Result<(), DhcpError> {
+        self.remove_with(&scan_pid_files(), network_id, plumbing)
+    }
+
+    fn remove_with(
+        &self,
+        procs: &ByPidFile,
+        network_id: &str,
+        plumbing: &dyn DhcpPlumbing,
+    ) -> Result<(), DhcpError> {
         check_id(network_id)?;
         let files = self.files(network_id);
-        if let Some((pid, _)) = running(&files) {
-            stop(pid);
+        for (pid, _) in instances(procs, &files) {
+            if still_instance(pid, &files) {
+                stop(pid);
+            }
         }
         let ns = self.namespace(network_id);
         // The port id is only in the hosts of the last feed; the device

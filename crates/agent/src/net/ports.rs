@@ -9,9 +9,10 @@
 //!
 //! Conntrack zones: one per network, assigned here in memory (the lowest
 //! free number from 1, networks first seen together taken in id order)
-//! and freed when the network leaves the feed. After an agent restart the
-//! same feed gives the same zones; a different order of arrival may not,
-//! which costs the established flows of the renumbered networks once.
+//! and freed when the network leaves the feed. An agent started afresh
+//! first reads the zones back from the `zone` chain of the table it
+//! finds in the kernel (`iifname BRIDGE ct zone set N`), so a restart
+//! keeps every network's zone and its established flows.
 
 use super::dhcp::{self, Dhcp, DhcpConfig, DhcpPlumbing};
 use super::l2::{self, Plan};
@@ -121,9 +122,23 @@ impl DhcpPlumbing for NetlinkPlumbing {
 #[derive(Debug, Default)]
 pub struct Zones {
     by_network: BTreeMap<String, u16>,
+    /// Whether the kernel's zones were read (once, at the first apply).
+    seeded: bool,
 }
 
 impl Zones {
+    /// Takes the zones found in the kernel (network → zone) as already
+    /// assigned; a zone given twice is taken once.
+    pub fn seed(&mut self, found: BTreeMap<String, u16>) {
+        self.seeded = true;
+        let mut used: BTreeSet<u16> = self.by_network.values().copied().collect();
+        for (n, z) in found {
+            if z != 0 && !self.by_network.contains_key(&n) && used.insert(z) {
+                self.by_network.insert(n, z);
+            }
+        }
+    }
+
     /// The zones of exactly `networks`: kept ones keep theirs, new ones
     /// (in id order) get the lowest free numbers, gone ones free theirs.
     /// None for a network when all 65535 are taken.
@@ -146,6 +161,38 @@ impl Zones {
         }
         self.by_network.clone()
     }
+}
+
+/// The zones of the security-group table already in `ns` by bridge name
+/// (the `zone` chain's `iifname BRIDGE ct zone set N` rules); empty when
+/// there is no table.
+pub fn zones_in_kernel(ns: Option<&str>) -> Result<BTreeMap<String, u16>, super::nft::NftError> {
+    let items = super::nft::list_table(ns, super::nft::Family::Inet, secgroups::TABLE)?;
+    Ok(zones_of_table(&items.unwrap_or_default()))
+}
+
+fn zones_of_table(items: &[Value]) -> BTreeMap<String, u16> {
+    let mut out = BTreeMap::new();
+    for rule in items.iter().filter_map(|i| i.get("rule")) {
+        if rule["chain"] != "zone" {
+            continue;
+        }
+        let Some(expr) = rule["expr"].as_array() else {
+            continue;
+        };
+        let bridge = expr.iter().find_map(|e| {
+            let m = e.get("match")?;
+            (m["left"]["meta"]["key"] == "iifname").then(|| m["right"].as_str())?
+        });
+        let zone = expr.iter().find_map(|e| {
+            let m = e.get("mangle")?;
+            (m["key"]["ct"]["key"] == "zone").then(|| m["value"].as_u64())?
+        });
+        if let (Some(b), Some(z)) = (bridge, zone.and_then(|z| u16::try_from(z).ok())) {
+            out.insert(b.to_string(), z);
+        }
+    }
+    out
 }
 
 /// The security-group input for the ports the L2 plan plugs (their
@@ -265,6 +312,23 @@ impl PortServices {
     pub async fn converge(&self, feed: &NodeFeed, plan: &Plan, host: &Netlink, status: &mut Value) {
         let mut errors = Vec::new();
         let nets: BTreeSet<String> = plan.bridges.iter().map(|b| b.network_id.clone()).collect();
+        if self.zones.lock().is_ok_and(|z| !z.seeded) {
+            let ns = self.namespace.clone();
+            match tokio::task::spawn_blocking(move || zones_in_kernel(ns.as_deref())).await {
+                Ok(Ok(by_bridge)) => {
+                    let found = plan
+                        .bridges
+                        .iter()
+                        .filter_map(|b| Some((b.network_id.clone(), *by_bridge.get(&b.bridge)?)))
+                        .collect();
+                    if let Ok(mut z) = self.zones.lock() {
+                        z.seed(found);
+                    }
+                }
+                Ok(Err(e)) => errors.push(format!("reading the conntrack zones: {e}")),
+                Err(e) => errors.push(format!("reading the conntrack zones: {e}")),
+            }
+        }
         let zones = match self.zones.lock() {
             Ok(mut z) => z.assign(&nets),
             Err(_) => BTreeMap::new(),
@@ -272,13 +336,21 @@ impl PortServices {
         let input = sg_input(feed, plan, &zones);
         let fw = self.firewall.clone();
         let applied = match tokio::task::spawn_blocking(move || match fw.lock() {
-            Ok(mut fw) => fw.apply(&input).map_err(|e| e.to_string()),
+            // Nothing here to filter: the tables go, so a host whose
+            // resources were all deleted keeps nothing of oxistack's.
+            Ok(mut fw) if input.networks.is_empty() && input.ports.is_empty() => {
+                fw.remove().map(|()| Vec::new()).map_err(|e| e.to_string())
+            }
+            Ok(mut fw) => fw
+                .apply(&input)
+                .map(|a| a.skipped)
+                .map_err(|e| e.to_string()),
             Err(_) => Err("the firewall's lock is poisoned".to_string()),
         })
         .await
         {
-            Ok(Ok(a)) => {
-                for s in a.skipped {
+            Ok(Ok(skipped)) => {
+                for s in skipped {
                     errors.push(format!("security group rule skipped: {}", s.0));
                 }
                 true
@@ -366,6 +438,34 @@ mod tests {
         assert!(!a.contains_key("a"));
         let a = z.assign(&set(&["b", "c", "d"]));
         assert_eq!((a["b"], a["c"], a["d"]), (2, 1, 3));
+    }
+
+    #[test]
+    fn zones_found_in_the_kernel_are_kept() {
+        let items: Vec<Value> = serde_json::from_value(json!([
+            {"table": {"family": "inet", "name": "oxistack-sg"}},
+            {"rule": {"family": "inet", "table": "oxistack-sg", "chain": "zone", "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "brqb"}},
+                {"mangle": {"key": {"ct": {"key": "zone"}}, "value": 1}}]}},
+            {"rule": {"family": "inet", "table": "oxistack-sg", "chain": "zone", "expr": [
+                {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "brqa"}},
+                {"mangle": {"key": {"ct": {"key": "zone"}}, "value": 2}}]}},
+            {"rule": {"family": "inet", "table": "oxistack-sg", "chain": "forward", "expr": []}}
+        ]))
+        .unwrap();
+        let by_bridge = zones_of_table(&items);
+        assert_eq!(
+            by_bridge,
+            BTreeMap::from([("brqa".to_string(), 2), ("brqb".to_string(), 1)])
+        );
+        let mut z = Zones::default();
+        z.seed(BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]));
+        let a = z.assign(&set(&["a", "b", "c"]));
+        assert_eq!(
+            (a["a"], a["b"], a["c"]),
+            (2, 1, 3),
+            "not renumbered by id order"
+        );
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl NetworkRole {
             }
         }
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
-        if let Err(e) = remove_unwanted(nl, &plan).await {
+        if let Err(e) = remove_unwanted(nl, &plan, feed).await {
             errors.push(format!("cleanup: {e}"));
         }
         for e in &errors {
@@ -330,10 +330,50 @@ async fn plug(
     Ok(Some(changed))
 }
 
+/// The `tap…` devices the feed wants on this host's bridges: the bound
+/// ports' and the host ends of the DHCP ports' and router legs' veths.
+fn wanted_taps(plan: &Plan, feed: &NodeFeed) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = plan.taps.keys().cloned().collect();
+    let dhcp = feed
+        .dhcp
+        .iter()
+        .filter_map(|d| d.port.as_ref())
+        .map(|p| &p.id);
+    let legs = feed.routers.iter().flat_map(|r| {
+        r.interfaces
+            .iter()
+            .map(|l| &l.port_id)
+            .chain(r.gateway.as_ref().map(|g| &g.port_id))
+    });
+    out.extend(dhcp.chain(legs).map(|id| l2::tap_name(id)));
+    out
+}
+
 /// Deletes the bridges and VXLAN devices this agent owns that the plan
-/// no longer wants.
-async fn remove_unwanted(nl: &Netlink, plan: &Plan) -> Result<(), super::link::LinkError> {
-    for l in nl.links().await? {
+/// no longer wants, and releases from its bridges the taps no port wants
+/// any more (a deleted port's device left by its hypervisor would
+/// otherwise stay on the network with no security-group chains). The
+/// taps themselves are not ours to delete.
+async fn remove_unwanted(
+    nl: &Netlink,
+    plan: &Plan,
+    feed: &NodeFeed,
+) -> Result<(), super::link::LinkError> {
+    let links = nl.links().await?;
+    let bridges: BTreeSet<u32> = links
+        .iter()
+        .filter(|l| l.name.starts_with(l2::BRIDGE_PREFIX))
+        .map(|l| l.index)
+        .collect();
+    let taps = wanted_taps(plan, feed);
+    for l in &links {
+        let on_ours = l.master.is_some_and(|m| bridges.contains(&m));
+        if l.name.starts_with(l2::TAP_PREFIX) && on_ours && !taps.contains(&l.name) {
+            tracing::info!(link = %l.name, "releasing a tap no port wants from its bridge");
+            nl.set_nomaster(&l.name).await?;
+        }
+    }
+    for l in links {
         let owned = l.name.starts_with(l2::BRIDGE_PREFIX) || l.name.starts_with(l2::VXLAN_PREFIX);
         if owned && !plan.wants_link(&l.name) {
             tracing::info!(link = %l.name, "removing a device the feed no longer wants");
@@ -424,6 +464,40 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wanted_taps_are_the_ports_dhcp_ports_and_router_legs() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "ports": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [{"network_id": "n", "subnet_id": "s", "entries": [],
+                "port": {"id": "dhcp-port-000000", "mac_address": "fa:16:3e:00:00:01",
+                    "address": null}}],
+            "routers": [{"id": "r", "admin_state_up": true, "routes": [],
+                "floatingips": [], "port_forwardings": [],
+                "interfaces": [{"port_id": "leg-port-0000000", "network_id": "n",
+                    "mac_address": "fa:16:3e:00:00:02", "addresses": []}],
+                "gateway": {"port_id": "gw-port-00000000", "network_id": "e",
+                    "mac_address": "fa:16:3e:00:00:03", "addresses": [],
+                    "enable_snat": true, "default_gateways": []}}]
+        }))
+        .unwrap();
+        let mut plan = Plan::default();
+        plan.taps.insert(
+            l2::tap_name("vm-port-00000000"),
+            ("vm-port-00000000".into(), l2::bridge_name("n")),
+        );
+        let want = wanted_taps(&plan, &feed);
+        let names: BTreeSet<String> = [
+            "vm-port-00000000",
+            "dhcp-port-000000",
+            "leg-port-0000000",
+            "gw-port-00000000",
+        ]
+        .iter()
+        .map(|id| l2::tap_name(id))
+        .collect();
+        assert_eq!(want, names);
+    }
 
     #[test]
     fn mappings_parse_as_neutron_writes_them() {

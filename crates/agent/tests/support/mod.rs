@@ -136,6 +136,58 @@ pub struct SimCloud {
     agent: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// The in-process cloud alone (`dataplane = linux`, the physnet
+/// mappings), for a test that runs its agent elsewhere (the `oxistack
+/// agent` binary): the cloud and its admin client at the network endpoint.
+pub async fn linux_cloud(mappings: BTreeMap<String, String>) -> (TestCloud, Client) {
+    let tc = TestCloud::start_with(
+        |c| {
+            c.dataplane = "linux".into();
+            c.update_section::<network::config::NetworkConfig>(|n| {
+                n.physical_interface_mappings = mappings.clone();
+            })
+            .unwrap();
+        },
+        Arc::new(common::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let admin = tc.admin().await.unwrap().at(&tc.url("network"));
+    (tc, admin)
+}
+
+/// [`SimCloud::only_agent_here`] for any agent process named `node`.
+pub async fn only_agent_at(admin: &Client, node: &str, agent_type: &str) {
+    let q = agent_type.replace(' ', "%20");
+    for _ in 0..200 {
+        let r = admin
+            .get(&format!("/v2.0/agents?agent_type={q}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        let agents = r.body["agents"].as_array().cloned().unwrap_or_default();
+        if agents
+            .iter()
+            .any(|a| a["host"] == node && a["alive"] == true)
+        {
+            for a in agents.iter().filter(|a| a["host"] != node) {
+                let id = a["id"].as_str().unwrap();
+                let r = admin
+                    .put(
+                        &format!("/v2.0/agents/{id}"),
+                        Some(json!({"agent": {"admin_state_up": false}})),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.status, 200, "{}", r.text);
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no live {agent_type} on {node}");
+}
+
 impl SimCloud {
     pub async fn start(host: SimHost) -> SimCloud {
         SimCloud::start_inner(host, None).await
@@ -149,20 +201,7 @@ impl SimCloud {
     }
 
     async fn start_inner(host: SimHost, metadata_url: Option<String>) -> SimCloud {
-        let mappings = host.mappings.clone();
-        let tc = TestCloud::start_with(
-            |c| {
-                c.dataplane = "linux".into();
-                c.update_section::<network::config::NetworkConfig>(|n| {
-                    n.physical_interface_mappings = mappings.clone();
-                })
-                .unwrap();
-            },
-            Arc::new(common::clock::SystemClock),
-        )
-        .await
-        .unwrap();
-        let admin = tc.admin().await.unwrap().at(&tc.url("network"));
+        let (tc, admin) = linux_cloud(host.mappings.clone()).await;
         let secret = nodes::secret::read(&tc.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
         let mut cfg = AgentConfig::new(
             &format!("http://{}", tc.cloud.internal_api),
@@ -218,36 +257,7 @@ impl SimCloud {
     /// of `agent_type` (`L3 agent`, `DHCP agent`) is alive, every other
     /// agent of that type is disabled so what it serves is scheduled here.
     pub async fn only_agent_here(&self, agent_type: &str) {
-        let q = agent_type.replace(' ', "%20");
-        for _ in 0..200 {
-            let r = self
-                .admin
-                .get(&format!("/v2.0/agents?agent_type={q}"))
-                .await
-                .unwrap();
-            assert_eq!(r.status, 200, "{}", r.text);
-            let agents = r.body["agents"].as_array().cloned().unwrap_or_default();
-            if agents
-                .iter()
-                .any(|a| a["host"] == self.node && a["alive"] == true)
-            {
-                for a in agents.iter().filter(|a| a["host"] != self.node) {
-                    let id = a["id"].as_str().unwrap();
-                    let r = self
-                        .admin
-                        .put(
-                            &format!("/v2.0/agents/{id}"),
-                            Some(json!({"agent": {"admin_state_up": false}})),
-                        )
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status, 200, "{}", r.text);
-                }
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no live {agent_type} on {}", self.node);
+        only_agent_at(&self.admin, self.node, agent_type).await;
     }
 }
 
