@@ -9,7 +9,8 @@
 //! interface's IPv4 address (else the internal address), flat networks
 //! use `[network] physical_interface_mappings` where an empty interface
 //! means `neutron_external_interface`, and dnsmasq's files go under
-//! `<state_dir>/dhcp`.
+//! `<state_dir>-dhcp` (dnsmasq drops to `nobody`, which cannot enter the
+//! private state directory).
 
 use crate::net::role::{NetworkRole, NetworkRoleConfig};
 use crate::RoleHandler;
@@ -40,7 +41,9 @@ pub struct AgentSection {
     /// Put in front of every namespace the role makes (`<prefix>qdhcp-…`,
     /// `<prefix>qrouter-…`), so several simulated hosts share one kernel.
     pub node_prefix: String,
-    /// Where dnsmasq's files go; empty: `<state_dir>/dhcp`.
+    /// Where dnsmasq's files go; empty: `<state_dir>-dhcp`, beside the
+    /// state directory rather than in it: dnsmasq reads them as `nobody`
+    /// and the state directory is private (mode 0700).
     pub dhcp_state_dir: String,
 }
 
@@ -146,6 +149,35 @@ fn interface_ipv4(ns: Option<&str>, iface: &str) -> Result<Option<Ipv4Addr>, Str
     .map_err(|e| e.to_string())?
 }
 
+/// `<state_dir>-dhcp`: beside the state directory, whose mode 0700
+/// keeps `nobody` (dnsmasq's user) out.
+pub fn default_dhcp_dir(state_dir: &std::path::Path) -> PathBuf {
+    let mut name = state_dir.as_os_str().to_os_string();
+    name.push("-dhcp");
+    PathBuf::from(name)
+}
+
+/// dnsmasq drops to `nobody` and reads its hosts and options files again
+/// on SIGHUP: every existing directory above `dir` must be searchable by
+/// others, or new ports would never get a lease.
+pub fn check_dhcp_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for a in dir.ancestors() {
+        if let Ok(m) = std::fs::metadata(a) {
+            if m.is_dir() && m.permissions().mode() & 0o001 == 0 {
+                return Err(format!(
+                    "dnsmasq (running as nobody) cannot reach its files in {}: {} is not searchable \
+                     by others (mode {:o}); set agent.dhcp_state_dir to a directory outside it",
+                    dir.display(),
+                    a.display(),
+                    m.permissions().mode() & 0o7777
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The network role's settings for this host from the configuration:
 /// `[agent]`, `[network] physical_interface_mappings` and the shared
 /// keys. `dhcp`: this host serves DHCP (a network node). Also checks
@@ -208,7 +240,7 @@ pub fn network_role_config(cfg: &Config, dhcp: bool) -> Result<NetworkRoleConfig
     }
     let dhcp_state_dir = dhcp.then(|| {
         if a.dhcp_state_dir.is_empty() {
-            cfg.state_dir.join("dhcp")
+            default_dhcp_dir(&cfg.state_dir)
         } else {
             PathBuf::from(&a.dhcp_state_dir)
         }
@@ -243,7 +275,11 @@ pub fn network_handler(
         return Ok(None);
     }
     check_tools(network)?;
-    let role = NetworkRole::new(network_role_config(cfg, network)?);
+    let rc = network_role_config(cfg, network)?;
+    if let Some(d) = &rc.dhcp_state_dir {
+        check_dhcp_dir(d)?;
+    }
+    let role = NetworkRole::new(rc);
     Ok(Some(if network {
         Arc::new(role)
     } else {
@@ -325,7 +361,7 @@ mod tests {
         assert_eq!(r.l2.tunnel_dev, None);
         assert_eq!(r.l2.physical_mappings["physnet1"], "veth-ext");
         assert_eq!(r.l2.physical_mappings["physnet2"], "eth2");
-        assert_eq!(r.dhcp_state_dir, Some(PathBuf::from("/srv/ox/dhcp")));
+        assert_eq!(r.dhcp_state_dir, Some(PathBuf::from("/srv/ox-dhcp")));
         assert_eq!((r.node_prefix.as_str(), r.namespace.as_deref()), ("", None));
         // A compute-only node serves no DHCP; an explicit VTEP wins; a
         // physnet with no interface anywhere is left unmapped.
@@ -361,6 +397,22 @@ mod tests {
             e.contains("nosuchif0") && e.contains("agent.local_ip"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_dhcp_dir_nobody_can_reach_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let private = t.path().join("state");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = check_dhcp_dir(&private.join("dhcp")).unwrap_err();
+        assert!(
+            e.contains("agent.dhcp_state_dir") && e.contains("700"),
+            "{e}"
+        );
+        check_dhcp_dir(&default_dhcp_dir(&private)).unwrap();
     }
 
     #[test]

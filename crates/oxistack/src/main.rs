@@ -143,7 +143,7 @@ enum Command {
         node_prefix: Option<String>,
         /// network role: where the DHCP servers (dnsmasq) of the networks
         /// scheduled here keep their files [default: agent.dhcp_state_dir,
-        /// else STATE_DIR/dhcp].
+        /// else STATE_DIR-dhcp, beside the private state directory].
         #[arg(long, value_name = "PATH")]
         dhcp_state_dir: Option<PathBuf>,
         #[arg(long, default_value = "info")]
