@@ -4,11 +4,16 @@
 //! an upstream router namespace (`oxe-up`: 192.0.2.1 on the external
 //! segment, forwarding to an "internet" `oxe-inet` on 203.0.113.0/24 and
 //! an operator client `oxe-client` on 192.168.50.0/24; no NAT there).
-//! The test's API client runs inside `oxe-host` (the cloud listens on
-//! that namespace's loopback). "Instances" are namespaces whose `eth0` is
-//! the peer of a port's `tap…` in `oxe-host`. Proven by traffic: DHCP
-//! leases from busybox `udhcpc` (address, router, MTU, classless routes),
-//! ping and TCP between two ports of a VXLAN network, SNAT to the
+//! The cloud listens on an underlay veth (198.51.100.1, also its VXLAN
+//! endpoint by default) toward a compute-only host `oxe-cmp` running the
+//! real `oxistack agent --roles compute` (198.51.100.2). The test's API
+//! client runs inside `oxe-host`. "Instances" are namespaces whose `eth0`
+//! is the peer of a port's `tap…` in the host namespace their port is
+//! bound to. Proven by traffic: DHCP leases from busybox `udhcpc`
+//! (address, router, MTU, classless routes), also on the compute-only
+//! host over VXLAN; ping and TCP between two ports of a VXLAN network,
+//! ping across the two hosts, routing between two subnets through a
+//! router, SNAT to the
 //! internet (its server sees the router's gateway address, and the reply
 //! comes back through conntrack), a floating IP reachable from the
 //! client, a security group that blocks TCP to it until a rule allows it,
@@ -43,6 +48,12 @@ const INET: &str = "oxe-inet";
 const CLIENT: &str = "oxe-client";
 const VM1: &str = "oxe-vm1";
 const VM2: &str = "oxe-vm2";
+const VM3: &str = "oxe-vm3";
+const VM4: &str = "oxe-vm4";
+/// A compute-only host (`oxistack agent --roles compute`), joined to
+/// the cloud's host by an underlay veth (198.51.100.0/24).
+const CMP: &str = "oxe-cmp";
+const CMP_NODE: &str = "oxe-cmp-node";
 
 /// What busybox `udhcpc` was given: `ip`, `router`, `mtu`, `staticroutes`.
 #[derive(Debug, Default)]
@@ -154,6 +165,18 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 async fn build_upstream() {
     let host = Netlink::open(Some(HOST)).unwrap();
     host.set_up("lo").await.unwrap();
+    // The underlay (the cloud listens here; VXLAN endpoints).
+    host.add_veth("oxe-ul", "ul0", Some(CMP)).await.unwrap();
+    host.add_address("oxe-ul", "198.51.100.1".parse().unwrap(), 24)
+        .await
+        .unwrap();
+    host.set_up("oxe-ul").await.unwrap();
+    let cmp = Netlink::open(Some(CMP)).unwrap();
+    cmp.add_address("ul0", "198.51.100.2".parse().unwrap(), 24)
+        .await
+        .unwrap();
+    cmp.set_up("ul0").await.unwrap();
+    cmp.set_up("lo").await.unwrap();
     host.add_veth("oxe-ext", "ext0", Some(UP)).await.unwrap();
     host.set_up("oxe-ext").await.unwrap();
     let up = Netlink::open(Some(UP)).unwrap();
@@ -190,13 +213,36 @@ async fn build_upstream() {
     }
 }
 
+/// Starts `oxistack agent --roles compute` in `oxe-cmp`, against the
+/// cloud's internal API on the underlay.
+fn start_compute(state: &Path, tmp: &Path) -> Server {
+    let log = std::fs::File::create(tmp.join("compute.log")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxistack"));
+    cmd.arg("agent")
+        .args(["--controller", "http://198.51.100.1:9800"])
+        .args(["--node-name", CMP_NODE, "--roles", "compute"])
+        .args(["--address", "198.51.100.2", "--tunnel-ip", "198.51.100.2"])
+        .args(["--node-prefix", "oxe-c-"])
+        .arg("--config")
+        .arg(tmp.join("none.toml"))
+        .arg("--secret-file")
+        .arg(state.join("node-secret"))
+        .arg("--state-dir")
+        .arg(tmp.join("compute"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log);
+    std::fs::write(tmp.join("none.toml"), "").unwrap();
+    Server(netns::spawn_in(Some(CMP), cmd).unwrap())
+}
+
 /// Starts `oxistack up` in `oxe-host` and waits for its ready line: the
 /// process and its (identity, network) URLs.
 fn start_cloud(state: &Path) -> (Server, String, String) {
     let config = state.with_extension("toml");
     std::fs::write(
         &config,
-        "listen = \"127.0.0.1\"\nneutron_external_interface = \"oxe-ext\"\n\
+        "listen = \"198.51.100.1\"\nneutron_external_interface = \"oxe-ext\"\n\
          [agent]\nnode_prefix = \"oxe-\"\n",
     )
     .unwrap();
@@ -256,7 +302,7 @@ fn root_oxistack_up_runs_the_network_data_plane() {
         // Dropped last: namespaces, the role's dnsmasq servers and files.
         let _cleanup = Cleanup::create(
             PREFIX,
-            vec![HOST, UP, INET, CLIENT, VM1, VM2],
+            vec![HOST, UP, INET, CLIENT, CMP, VM1, VM2, VM3, VM4],
             Some(agent::config::default_dhcp_dir(&state)),
         );
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -266,6 +312,7 @@ fn root_oxistack_up_runs_the_network_data_plane() {
         rt.block_on(build_upstream());
         // Dropped first: the cloud is killed before its namespaces go.
         let (_cloud, identity, network) = start_cloud(&state);
+        let _compute = start_compute(&state, &tmp);
         let (s, t) = (state.clone(), tmp.clone());
         // The API client runs inside the host namespace.
         let r = netns::run_in(Some(HOST), move || {
@@ -277,8 +324,9 @@ fn root_oxistack_up_runs_the_network_data_plane() {
         });
         if r.is_err() {
             panic!(
-                "the scenario failed; the cloud's log:\n{}",
-                std::fs::read_to_string(state.with_extension("log")).unwrap_or_default()
+                "the scenario failed; the cloud's log:\n{}\nthe compute agent's log:\n{}",
+                std::fs::read_to_string(state.with_extension("log")).unwrap_or_default(),
+                std::fs::read_to_string(tmp.join("compute.log")).unwrap_or_default()
             );
         }
     }
@@ -392,10 +440,15 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
     wait_port(&admin, &dhcp_port.expect("no DHCP port"), "ACTIVE").await;
 
     // Two instances: leases with the right address, router, MTU, routes.
+    let cmp = Netlink::open(Some(CMP)).unwrap();
     let mut vms = Vec::new();
-    for vm in [VM1, VM2] {
-        let (p, mac, a) = port_triple(&bound_port(&admin, &node, &nid, vm, json!({})).await);
-        support::plug_instance(&host, vm, &p, &mac, None, None).await;
+    for (vm, on, nl) in [
+        (VM1, node.as_str(), &host),
+        (VM2, &node, &host),
+        (VM4, CMP_NODE, &cmp),
+    ] {
+        let (p, mac, a) = port_triple(&bound_port(&admin, on, &nid, vm, json!({})).await);
+        support::plug_instance(nl, vm, &p, &mac, None, None).await;
         wait_port(&admin, &p, "ACTIVE").await;
         let mut got = None;
         for _ in 0..10 {
@@ -444,7 +497,53 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
             .unwrap();
         vms.push((p, a));
     }
-    let ((p1, a1), (p2, a2)) = (vms[0].clone(), vms[1].clone());
+    let ((p1, a1), (p2, a2), (_, a4)) = (vms[0].clone(), vms[1].clone(), vms[2].clone());
+
+    // The compute-only host plugged its port (reported ACTIVE above, as
+    // its `compute` role's `network_ports`), and its instance, leased by
+    // the network node's dnsmasq over VXLAN, reaches one on the other
+    // host.
+    wait_ping(VM4, &a1).await;
+    wait_ping(VM1, &a4).await;
+
+    // A second subnet on the router: routed to and from the first.
+    let net2 = post(
+        &admin,
+        "/v2.0/networks",
+        json!({"network": {"name": "second"}}),
+    )
+    .await;
+    let nid2 = net2["network"]["id"].as_str().unwrap().to_string();
+    let sub2 = post(
+        &admin,
+        "/v2.0/subnets",
+        json!({"subnet": {"network_id": nid2, "ip_version": 4, "cidr": "10.91.0.0/24",
+            "gateway_ip": "10.91.0.1", "enable_dhcp": false}}),
+    )
+    .await["subnet"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leg2 = support::put(
+        &admin,
+        &format!("/v2.0/routers/{rid}/add_router_interface"),
+        json!({"subnet_id": sub2}),
+    )
+    .await["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (p3, mac3, a3) = port_triple(&bound_port(&admin, &node, &nid2, VM3, json!({})).await);
+    support::plug_instance(&host, VM3, &p3, &mac3, Some((&a3, 24)), Some("10.91.0.1")).await;
+    Netlink::open(Some(VM3))
+        .unwrap()
+        .set_mtu("eth0", mtu as u32)
+        .await
+        .unwrap();
+    wait_port(&admin, &leg2, "ACTIVE").await;
+    wait_port(&admin, &p3, "ACTIVE").await;
+    wait_ping(VM3, &a1).await;
+    wait_ping(VM1, &a3).await;
 
     // East-west: ping and TCP between the two ports (the default group
     // lets its members in).
