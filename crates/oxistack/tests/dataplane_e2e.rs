@@ -274,6 +274,9 @@ fn start_cloud(state: &Path) -> (Server, String, String) {
             ),
         }
     };
+    // Its stdout stays open (and drained) while it runs: a closed pipe
+    // would fail its next line.
+    std::thread::spawn(move || lines.for_each(drop));
     let url = |name: &str| {
         ready
             .split_whitespace()
