@@ -287,6 +287,16 @@ fn start_cloud(state: &Path) -> (Server, String, String) {
     (server, url("identity"), url("network"))
 }
 
+/// Removes the test's directory (state, logs) when it ends, also on
+/// panic (the failure message carries the logs).
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn root_oxistack_up_runs_the_network_data_plane() {
     require_root!(
@@ -299,6 +309,7 @@ fn root_oxistack_up_runs_the_network_data_plane() {
     let before = own_links();
     let tmp = std::env::temp_dir().join(format!("oxe-{}", common::ids::hex_id()));
     std::fs::create_dir_all(&tmp).unwrap();
+    let _tmp = RemoveDir(tmp.clone());
     let state = tmp.join("state");
     let state_str = state.display().to_string();
     {
@@ -351,7 +362,6 @@ fn root_oxistack_up_runs_the_network_data_plane() {
     assert!(new.is_empty(), "links left: {new:?}");
     let procs = processes_mentioning(&state_str);
     assert!(procs.is_empty(), "processes left: {procs:?}");
-    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
