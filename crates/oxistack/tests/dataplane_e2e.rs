@@ -682,3 +682,46 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
     assert_eq!(seen.as_deref(), Ok("192.168.50.10"));
     drop(srv);
 }
+
+/// `up --dataplane linux` refuses to start, before writing anything,
+/// when a tool of the data plane is missing (naming its package) or an
+/// `[agent]` value is bad (naming the key). Needs no root: nothing on
+/// the host is touched.
+#[test]
+fn up_refuses_a_missing_tool_or_a_bad_agent_setting() {
+    let tmp = std::env::temp_dir().join(format!("oxe-refuse-{}", common::ids::hex_id()));
+    let _tmp = RemoveDir(tmp.clone());
+    let state = tmp.join("state");
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oxistack"));
+        cmd.args(["up", "--dataplane", "linux", "--compute-driver", "fake"])
+            .arg("--config")
+            .arg(tmp.join("none.toml"))
+            .arg("--state-dir")
+            .arg(&state)
+            .env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("none.toml"), "").unwrap();
+    let empty = tmp.join("bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = run(&[("PATH", empty.to_str().unwrap())]);
+    assert!(
+        e.contains("nft (package nftables)")
+            && e.contains("dnsmasq (package dnsmasq-base")
+            && e.contains("dhcp_release (package dnsmasq-utils)"),
+        "{e}"
+    );
+    let e = run(&[("OXISTACK_AGENT_LOCAL_IP", "10.0.0")]);
+    assert!(
+        e.contains("agent.local_ip \"10.0.0\" is not an IPv4 address"),
+        "{e}"
+    );
+    assert!(!state.exists(), "a refused start wrote {}", state.display());
+}
