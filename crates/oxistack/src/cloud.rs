@@ -22,13 +22,16 @@ pub struct ServedApi {
 /// service is a new crate exporting its `SERVICE` and one line here.
 pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE, network::SERVICE];
 
-/// Every service's section of the configuration file, identity's first:
-/// the sections a file may hold (a disabled service's too), in the order
-/// errors list them.
+/// Every service's section of the configuration file, identity's first,
+/// then the node agent's `[agent]`: the sections a file may hold (a
+/// disabled service's too), in the order errors list them.
 pub fn config_sections() -> Vec<SectionDef> {
     std::iter::once(&identity::SERVICE)
         .chain(SERVICES)
         .map(|d| d.config)
+        .chain(std::iter::once(
+            SectionDef::of::<agent::config::AgentSection>(),
+        ))
         .collect()
 }
 
@@ -65,13 +68,27 @@ impl Cloud {
     /// A port of 0 in the configuration binds a free port (tests). A first
     /// start that fails leaves no half-made state directory behind.
     pub async fn start(cfg: Config, clock: common::clock::SharedClock) -> Result<Cloud> {
+        Self::start_with_agent(cfg, clock, |_: &agent::AgentConfig| Ok(Vec::new())).await
+    }
+
+    /// [`Cloud::start`], with the in-process agent running the handlers
+    /// `handlers` makes from its configuration (join secret, internal API)
+    /// once the cloud has them (`oxistack up --dataplane linux`: the
+    /// network role, see `agent::config::network_handler`). Plain `start`
+    /// runs it with none, so a cloud embedded in a test never touches the
+    /// host.
+    pub async fn start_with_agent(
+        cfg: Config,
+        clock: common::clock::SharedClock,
+        handlers: impl FnOnce(&agent::AgentConfig) -> Result<Vec<Arc<dyn agent::RoleHandler>>, String>,
+    ) -> Result<Cloud> {
         // Every section is checked before the state directory is touched,
         // also for a configuration changed after it was loaded (tests).
         cfg.validate_with(&config_sections())?;
         let state = StateDir::open(&cfg.state_dir)?;
         let path = state.path.clone();
         let fresh = state.fresh;
-        match Self::start_in(state, cfg, clock).await {
+        match Self::start_in(state, cfg, clock, handlers).await {
             Ok(c) => Ok(c),
             Err(e) => {
                 // `start_in` dropped the lock with its state; nobody else
@@ -87,6 +104,7 @@ impl Cloud {
         state: StateDir,
         mut cfg: Config,
         clock: common::clock::SharedClock,
+        handlers: impl FnOnce(&agent::AgentConfig) -> Result<Vec<Arc<dyn agent::RoleHandler>>, String>,
     ) -> Result<Cloud> {
         let listen: IpAddr = cfg.listen.parse().context("listen address")?;
         // Bind first: a port already in use should fail the start before
@@ -201,6 +219,10 @@ impl Cloud {
             );
         }
 
+        // The agent's handlers are made before anything is served, so one
+        // that cannot be made fails the start with nothing running.
+        let local = agent::local(cfg, internal_listener.local_addr()?)?;
+        let handlers = handlers(&local).map_err(|e| anyhow::anyhow!(e))?;
         let (stop, stop_rx) = watch::channel(false);
         let header_read_timeout = std::time::Duration::from_secs(cfg.header_read_timeout);
         let mut servers = Vec::new();
@@ -242,8 +264,8 @@ impl Cloud {
                 .collect(),
         )));
         servers.push(tokio::spawn(agent::run(
-            agent::local(cfg, internal_api)?,
-            vec![],
+            local,
+            handlers,
             wait_stop(stop_rx.clone()),
             None,
         )));
@@ -368,7 +390,7 @@ mod tests {
              `neutron_external_interface`, `state_dir`, `database_url`, `region`, \
              `compute_driver`, `dataplane`, `enable_cinder`, `enable_swift`, \
              `enable_horizon`, `max_request_body_size`, `log_level`, `header_read_timeout`, \
-             `internal_api_port`, `identity`, `image`, `object_store`, `network`\n"
+             `internal_api_port`, `identity`, `image`, `object_store`, `network`, `agent`\n"
         );
         assert_eq!(
             err("[no_such]\nx = 1"),

@@ -115,27 +115,37 @@ enum Command {
         /// controller).
         #[arg(long, value_name = "ADDR", default_value = "")]
         address: String,
-        /// network role: this host's VXLAN tunnel endpoint (IPv4).
+        /// The configuration file whose `[agent]` and `[network]
+        /// physical_interface_mappings` (and shared keys) set the network
+        /// role up; the options below win over it.
+        #[command(flatten)]
+        common: Common,
+        /// network role: this host's VXLAN tunnel endpoint (IPv4)
+        /// [default: agent.local_ip, else the tunnel interface's address].
         #[arg(long, value_name = "ADDR")]
         tunnel_ip: Option<std::net::Ipv4Addr>,
-        /// network role: the underlay device VXLAN devices are bound to.
+        /// network role: the underlay device VXLAN devices are bound to
+        /// [default: agent.tunnel_interface, else network_interface].
         #[arg(long, value_name = "NAME")]
         tunnel_dev: Option<String>,
         /// network role: flat networks' interfaces, PHYSNET:INTERFACE,…
-        #[arg(long, value_name = "MAPPINGS", default_value = "")]
-        physical_interface_mappings: String,
-        /// network role: the network namespace it works in [default: the
-        /// agent's own].
+        /// [default: [network] physical_interface_mappings, an empty
+        /// interface meaning neutron_external_interface].
+        #[arg(long, value_name = "MAPPINGS")]
+        physical_interface_mappings: Option<String>,
+        /// network role: the network namespace it works in [default:
+        /// agent.netns, else the agent's own].
         #[arg(long, value_name = "NAME")]
         netns: Option<String>,
         /// network role: prefix of the namespaces it makes (simulated
-        /// hosts sharing one kernel).
-        #[arg(long, value_name = "PREFIX", default_value = "")]
-        node_prefix: String,
+        /// hosts sharing one kernel) [default: agent.node_prefix].
+        #[arg(long, value_name = "PREFIX")]
+        node_prefix: Option<String>,
         /// network role: where the DHCP servers (dnsmasq) of the networks
-        /// scheduled here keep their files.
-        #[arg(long, value_name = "PATH", default_value = "/var/lib/oxistack/dhcp")]
-        dhcp_state_dir: PathBuf,
+        /// scheduled here keep their files [default: agent.dhcp_state_dir,
+        /// else STATE_DIR-dhcp, beside the private state directory].
+        #[arg(long, value_name = "PATH")]
+        dhcp_state_dir: Option<PathBuf>,
         /// network role: the metadata API the proxy on 169.254.169.254
         /// forwards to [default: port 8775 on the controller's host].
         #[arg(long, value_name = "URL")]
@@ -341,6 +351,7 @@ async fn run(cli: Cli) -> Result<i32> {
             roles,
             secret_file,
             address,
+            common,
             tunnel_ip,
             tunnel_dev,
             physical_interface_mappings,
@@ -351,6 +362,33 @@ async fn run(cli: Cli) -> Result<i32> {
             log_level,
         } => {
             init_logging(&log_level);
+            let mut file = load(&common)?;
+            file.update_section::<agent::config::AgentSection>(|a| {
+                if let Some(ip) = tunnel_ip {
+                    a.local_ip = ip.to_string();
+                }
+                if let Some(d) = tunnel_dev {
+                    a.tunnel_interface = d;
+                }
+                if let Some(n) = netns {
+                    a.netns = n;
+                }
+                if let Some(p) = node_prefix {
+                    a.node_prefix = p;
+                }
+                if let Some(d) = dhcp_state_dir {
+                    a.dhcp_state_dir = d.display().to_string();
+                }
+            })?;
+            if let Some(m) = physical_interface_mappings {
+                let m = agent::net::role::parse_mappings(&m)
+                    .map_err(|e| anyhow::anyhow!("--physical-interface-mappings: {e}"))?;
+                file.update_section::<network::config::NetworkConfig>(|n| {
+                    n.physical_interface_mappings = m;
+                })?;
+            }
+            // Re-validate after the command-line overrides.
+            file.validate_with(&oxistack::cloud::config_sections())?;
             let secret = nodes::secret::read(&secret_file)
                 .with_context(|| format!("reading {}", secret_file.display()))?;
             let name = node_name.unwrap_or_else(agent::hostname);
@@ -364,37 +402,10 @@ async fn run(cli: Cli) -> Result<i32> {
             };
             let mut cfg = agent::AgentConfig::new(&controller, &name, roles, secret);
             cfg.address = address;
-            let mut handlers: Vec<std::sync::Arc<dyn agent::RoleHandler>> = Vec::new();
-            if cfg.roles.iter().any(|r| r == "network") {
-                let physical_mappings =
-                    agent::net::role::parse_mappings(&physical_interface_mappings)
-                        .map_err(|e| anyhow::anyhow!("--physical-interface-mappings: {e}"))?;
-                let vlan_supported = agent::net::l2::kernel_has_vlan();
-                if !vlan_supported {
-                    tracing::warn!(
-                        "this kernel has no 8021q: VLAN provider networks are refused on this host"
-                    );
-                }
-                let role =
-                    agent::net::role::NetworkRole::new(agent::net::role::NetworkRoleConfig {
-                        node_prefix,
-                        namespace: netns,
-                        l2: agent::net::l2::L2Config {
-                            tunnel_ip,
-                            tunnel_dev,
-                            physical_mappings,
-                            vlan_supported,
-                        },
-                        dhcp_state_dir: Some(dhcp_state_dir),
-                    });
-                match metadata {
-                    Some(m) => role.serve_metadata(m),
-                    None => tracing::warn!(
-                        "no metadata URL (give --metadata-url): no metadata proxy on this host"
-                    ),
-                }
-                handlers.push(std::sync::Arc::new(role));
-            }
+            let handlers: Vec<_> = agent::config::network_handler(&file, &cfg.roles, metadata)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .into_iter()
+                .collect();
             agent::run(cfg, handlers, stop_signal(), None).await?;
             Ok(0)
         }
@@ -429,13 +440,29 @@ async fn run(cli: Cli) -> Result<i32> {
 }
 
 async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
-    if cfg.dataplane == "linux" {
-        tracing::warn!(
-            "the linux dataplane has no networking to manage yet; nothing on the host is changed"
-        );
+    // The in-process agent holds every role; with the linux data plane
+    // it runs the network role on this host (checked before anything
+    // starts: a missing tool fails here, naming its package).
+    let linux = cfg.dataplane == "linux";
+    if linux {
+        agent::config::check_tools(true)
+            .map_err(|e| anyhow::anyhow!("the linux data plane: {e}"))?;
     }
+    // Built once the cloud knows its join secret and internal API: the
+    // metadata proxy signs with a secret derived from the former and
+    // forwards to port 8775 on the latter's host.
+    let net_cfg = cfg.clone();
+    let handlers = move |a: &agent::AgentConfig| -> Result<Vec<std::sync::Arc<dyn agent::RoleHandler>>, String> {
+        if !linux {
+            return Ok(Vec::new());
+        }
+        let metadata = agent::net::metadata::MetadataConfig::for_controller(&a.controller, &a.secret);
+        agent::config::network_handler(&net_cfg, &a.roles, metadata)
+            .map(|h| h.into_iter().collect())
+            .map_err(|e| format!("the linux data plane: {e}"))
+    };
     let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
-    let cloud = oxistack::cloud::Cloud::start(cfg, clock)
+    let cloud = oxistack::cloud::Cloud::start_with_agent(cfg, clock, handlers)
         .await
         .context("starting the cloud")?;
     println!("{}", cloud.ready_line());

@@ -18,7 +18,7 @@ use super::dhcp::{self, Dhcp, DhcpConfig, DhcpPlumbing};
 use super::l2::{self, Plan};
 use super::link::{parse_mac, Netlink};
 use super::netns;
-use super::secgroups::{Firewall, SgInput, SgNetwork, SgPort, SgRule};
+use super::secgroups::{self, Firewall, SgInput, SgNetwork, SgPort, SgRule};
 use network::app::feed::{FeedAddress, FeedNetwork, NodeFeed};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -286,6 +286,8 @@ fn dnsmasq_runs(pid_file: &Path) -> bool {
 
 /// DHCP and security groups of the role.
 pub struct PortServices {
+    /// The namespace the role works in (None: the agent's own).
+    namespace: Option<String>,
     dhcp: Option<Dhcp>,
     zones: Mutex<Zones>,
     /// The security-group tables, updated incrementally.
@@ -302,7 +304,8 @@ impl PortServices {
         PortServices {
             dhcp: dhcp_state_dir.map(|d| Dhcp::new(DhcpConfig::new(d, node_prefix))),
             zones: Mutex::new(Zones::default()),
-            firewall: Arc::new(Mutex::new(Firewall::new(namespace))),
+            firewall: Arc::new(Mutex::new(Firewall::new(namespace.clone()))),
+            namespace,
         }
     }
 
