@@ -989,6 +989,7 @@ mod tests {
             },
             subnets,
             remote_vteps: vec![],
+            remote_macs: vec![],
         }
     }
 

@@ -234,22 +234,24 @@ async fn ensure_bridge(
             vni,
             local,
             remotes,
+            macs,
         } => {
             nl.ensure_vxlan(device, *vni, *local, tunnel_dev).await?;
             nl.set_mtu(device, b.mtu).await?;
-            let have: BTreeSet<IpAddr> = nl
-                .fdb(device)
-                .await?
-                .into_iter()
-                .filter(|(mac, _)| *mac == ZERO_MAC)
-                .map(|(_, dst)| dst)
+            // Flood entries (all-zero MAC, one per remote VTEP) and
+            // per-MAC entries, kept exactly as planned: stale ones go
+            // first so a MAC that moved never has two destinations.
+            let have: BTreeSet<([u8; 6], IpAddr)> = nl.fdb(device).await?.into_iter().collect();
+            let want: BTreeSet<([u8; 6], IpAddr)> = remotes
+                .iter()
+                .map(|r| (ZERO_MAC, IpAddr::V4(*r)))
+                .chain(macs.iter().map(|(m, r)| (*m, IpAddr::V4(*r))))
                 .collect();
-            let want: BTreeSet<IpAddr> = remotes.iter().map(|r| IpAddr::V4(*r)).collect();
-            for r in want.difference(&have) {
-                nl.fdb_append(device, ZERO_MAC, *r).await?;
+            for (mac, r) in have.difference(&want) {
+                nl.fdb_delete(device, *mac, *r).await?;
             }
-            for r in have.difference(&want) {
-                nl.fdb_delete(device, ZERO_MAC, *r).await?;
+            for (mac, r) in want.difference(&have) {
+                nl.fdb_append(device, *mac, *r).await?;
             }
             device.clone()
         }
