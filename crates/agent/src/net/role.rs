@@ -52,8 +52,22 @@ pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, Stri
     Ok(out)
 }
 
+/// Where the role's applies spent their time, summed since it started
+/// (the data-plane bench reads it around a phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ApplyTimes {
+    pub applies: u64,
+    pub total: std::time::Duration,
+    /// Bridges, uplinks and taps, and the removal of what is unwanted.
+    pub l2: std::time::Duration,
+    pub routers: std::time::Duration,
+    /// DHCP and security groups (`ports::PortServices::converge`).
+    pub port_services: std::time::Duration,
+}
+
 struct Inner {
     cfg: NetworkRoleConfig,
+    times: Mutex<ApplyTimes>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
@@ -90,6 +104,7 @@ impl NetworkRole {
                     cfg.dhcp_state_dir.as_deref(),
                 ),
                 cfg,
+                times: Mutex::new(ApplyTimes::default()),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
                 changed: Arc::new(Notify::new()),
@@ -138,8 +153,14 @@ impl NetworkRole {
         Ok(nl)
     }
 
+    /// Where the applies so far spent their time.
+    pub fn apply_times(&self) -> ApplyTimes {
+        self.inner.times.lock().map(|t| *t).unwrap_or_default()
+    }
+
     /// Converges to `feed` and returns the role's status document.
     pub async fn converge(&self, feed: &NodeFeed) -> Value {
+        let start = std::time::Instant::now();
         let plan = l2::plan(&self.inner.cfg.l2, feed);
         if let Ok(mut p) = self.inner.plan.lock() {
             *p = plan.clone();
@@ -166,7 +187,9 @@ impl NetworkRole {
                 errors.push(format!("{tap}: {e}"));
             }
         }
+        let l2_done = std::time::Instant::now();
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
+        let routers_done = std::time::Instant::now();
         if let Err(e) = remove_unwanted(nl, &plan).await {
             errors.push(format!("cleanup: {e}"));
         }
@@ -178,8 +201,17 @@ impl NetworkRole {
             Vec::new()
         });
         let mut st = status(feed, &plan, &links, errors);
+        let services = std::time::Instant::now();
         self.inner.ports.converge(feed, &plan, nl, &mut st).await;
+        let done = std::time::Instant::now();
         routers.merge_into(&mut st);
+        if let Ok(mut t) = self.inner.times.lock() {
+            t.applies += 1;
+            t.total += done - start;
+            t.routers += routers_done - l2_done;
+            t.port_services += done - services;
+            t.l2 += (l2_done - start) + (services - routers_done);
+        }
         st
     }
 }
