@@ -421,6 +421,13 @@ async fn measure(
         make_tap(&host, &port, &format!("n{i}")).await?;
         wait_active(&mut api, &port, timeout).await?;
         create.record_duration(t.elapsed());
+        if (i + 1) % 20 == 0 {
+            eprintln!(
+                "  {} done, p50 so far {}",
+                i + 1,
+                report::latency(create.percentile_duration(50.0))
+            );
+        }
     }
     let create_spent = Spent::between(before, role.apply_times());
 

@@ -11,6 +11,14 @@
 //! what is missing and removes the bridges and VXLAN devices it owns (by
 //! name prefix) that the feed no longer wants, so a restart converges
 //! without duplicates or leaks.
+//!
+//! Cost per apply, for hosts with many ports: the taps are plugged from
+//! one dump of the links (one request per tap only when it needs
+//! plugging: master, MTU and up together), and the port services
+//! (security groups, DHCP) are skipped when the feed is the one they last
+//! converged to cleanly, port statuses aside (re-applies after a tap
+//! event or after the node's own report). [`NetworkRole::apply_times`]
+//! says where the time went.
 
 use super::l2::{self, L2Config, Plan, Uplink};
 use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
@@ -18,7 +26,7 @@ use crate::RoleHandler;
 use common::auth::BoxFuture;
 use network::app::feed::NodeFeed;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, OnceCell};
@@ -65,9 +73,28 @@ pub struct ApplyTimes {
     pub port_services: std::time::Duration,
 }
 
+/// The port services' last clean outcome (rules applied, no error, every
+/// DHCP port up) and the feed it was for, port statuses left out.
+struct ServicesMemo {
+    feed: NodeFeed,
+    /// The DHCP ports' statuses it added to the report.
+    dhcp_ports: Map<String, Value>,
+}
+
+/// `feed` without the ports' `status` (what this node last reported):
+/// reporting a port ACTIVE changes that and nothing the services use.
+fn services_key(feed: &NodeFeed) -> NodeFeed {
+    let mut f = feed.clone();
+    for p in &mut f.ports {
+        p.status.clear();
+    }
+    f
+}
+
 struct Inner {
     cfg: NetworkRoleConfig,
     times: Mutex<ApplyTimes>,
+    services_memo: Mutex<Option<ServicesMemo>>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
@@ -105,6 +132,7 @@ impl NetworkRole {
                 ),
                 cfg,
                 times: Mutex::new(ApplyTimes::default()),
+                services_memo: Mutex::new(None),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
                 changed: Arc::new(Notify::new()),
@@ -182,10 +210,23 @@ impl NetworkRole {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
-        for (tap, (_, bridge)) in &plan.taps {
-            if let Err(e) = plug(nl, &plan, tap, bridge).await {
-                errors.push(format!("{tap}: {e}"));
+        // One dump of the links for every tap, not a lookup per tap.
+        match nl.links().await {
+            Ok(links) => {
+                let by_name: BTreeMap<&str, &Link> =
+                    links.iter().map(|l| (l.name.as_str(), l)).collect();
+                for (tap, (_, bridge)) in &plan.taps {
+                    let (Some(t), Some(br)) =
+                        (by_name.get(tap.as_str()), by_name.get(bridge.as_str()))
+                    else {
+                        continue;
+                    };
+                    if let Err(e) = nl.plug_link(t, br.index, bridge_mtu(&plan, bridge)).await {
+                        errors.push(format!("{tap}: {e}"));
+                    }
+                }
             }
+            Err(e) => errors.push(format!("list links: {e}")),
         }
         let l2_done = std::time::Instant::now();
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
@@ -202,7 +243,7 @@ impl NetworkRole {
         });
         let mut st = status(feed, &plan, &links, errors);
         let services = std::time::Instant::now();
-        self.inner.ports.converge(feed, &plan, nl, &mut st).await;
+        self.port_services(feed, &plan, nl, &mut st).await;
         let done = std::time::Instant::now();
         routers.merge_into(&mut st);
         if let Ok(mut t) = self.inner.times.lock() {
@@ -213,6 +254,48 @@ impl NetworkRole {
             t.l2 += (l2_done - start) + (services - routers_done);
         }
         st
+    }
+}
+
+impl NetworkRole {
+    /// Security groups and DHCP (`ports::PortServices`), skipped when the
+    /// feed is the one they last converged cleanly to, port statuses
+    /// aside: the agent applies again when a tap comes or goes and when
+    /// its own report changed a port's status, and neither changes the
+    /// rules or the DHCP servers. The memo is dropped on any error, so a
+    /// failed apply is retried in full.
+    async fn port_services(&self, feed: &NodeFeed, plan: &Plan, nl: &Netlink, st: &mut Value) {
+        let key = services_key(feed);
+        let memo = self.inner.services_memo.lock().ok().and_then(|m| {
+            m.as_ref()
+                .filter(|m| m.feed == key)
+                .map(|m| m.dhcp_ports.clone())
+        });
+        if let Some(dhcp_ports) = memo {
+            if let Some(ports) = st.get_mut("ports").and_then(Value::as_object_mut) {
+                ports.extend(dhcp_ports);
+            }
+            return;
+        }
+        let ports_of = |st: &Value| st.get("ports").and_then(Value::as_object).cloned();
+        let errors_of = |st: &Value| st.get("errors").and_then(Value::as_array).map(Vec::len);
+        let (before, errors_before) = (ports_of(st).unwrap_or_default(), errors_of(st));
+        self.inner.ports.converge(feed, plan, nl, st).await;
+        let after = ports_of(st).unwrap_or_default();
+        let dhcp_ports: Map<String, Value> = after
+            .iter()
+            .filter(|(id, _)| !before.contains_key(*id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        let clean = errors_of(st) == errors_before
+            && before.iter().all(|(id, v)| after.get(id) == Some(v))
+            && dhcp_ports.values().all(|v| v == "ACTIVE");
+        if let Ok(mut m) = self.inner.services_memo.lock() {
+            *m = clean.then_some(ServicesMemo {
+                feed: key,
+                dhcp_ports,
+            });
+        }
     }
 }
 
@@ -317,27 +400,17 @@ async fn plug(
     let Some(br) = nl.link(bridge).await? else {
         return Ok(None);
     };
-    let mut changed = false;
-    let mtu = plan
-        .bridges
+    nl.plug_link(&t, br.index, bridge_mtu(plan, bridge))
+        .await
+        .map(Some)
+}
+
+/// The MTU the plan gives `bridge`'s network.
+fn bridge_mtu(plan: &Plan, bridge: &str) -> Option<u32> {
+    plan.bridges
         .iter()
         .find(|b| b.bridge == bridge)
-        .map(|b| b.mtu);
-    if let Some(m) = mtu {
-        if t.mtu != Some(m) {
-            nl.set_mtu(tap, m).await?;
-            changed = true;
-        }
-    }
-    if t.master != Some(br.index) {
-        nl.set_master(tap, bridge).await?;
-        changed = true;
-    }
-    if !t.up {
-        nl.set_up(tap).await?;
-        changed = true;
-    }
-    Ok(Some(changed))
+        .map(|b| b.mtu)
 }
 
 /// Deletes the bridges and VXLAN devices this agent owns that the plan
@@ -434,6 +507,28 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_services_memo_ignores_port_statuses_only() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [], "routers": [],
+            "ports": [{"id": "p", "network_id": "n",
+                "segment": {"network_type": "flat", "physical_network": "physnet1",
+                    "segmentation_id": null},
+                "mac_address": "fa:16:3e:00:00:01", "admin_state_up": true,
+                "device_owner": "compute:nova", "device_id": "vm", "fixed_ips": [],
+                "port_security_enabled": true, "allowed_address_pairs": [],
+                "security_groups": [], "status": "DOWN"}]
+        }))
+        .unwrap();
+        let mut reported = feed.clone();
+        reported.ports[0].status = "ACTIVE".into();
+        assert_eq!(services_key(&feed), services_key(&reported));
+        let mut moved = feed.clone();
+        moved.ports[0].mac_address = "fa:16:3e:00:00:02".into();
+        assert_ne!(services_key(&feed), services_key(&moved));
+    }
 
     #[test]
     fn mappings_parse_as_neutron_writes_them() {
