@@ -210,8 +210,10 @@ impl NetworkRole {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
-        // One dump of the links for every tap, not a lookup per tap.
-        match nl.links().await {
+        // One dump of the links for every tap, not a lookup per tap (and
+        // for the cleanup below: routers add no brq/vxlan devices).
+        let dumped = nl.links().await;
+        match &dumped {
             Ok(links) => {
                 let by_name: BTreeMap<&str, &Link> =
                     links.iter().map(|l| (l.name.as_str(), l)).collect();
@@ -231,7 +233,7 @@ impl NetworkRole {
         let l2_done = std::time::Instant::now();
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
         let routers_done = std::time::Instant::now();
-        if let Err(e) = remove_unwanted(nl, &plan).await {
+        if let Err(e) = remove_unwanted(nl, &plan, dumped.ok()).await {
             errors.push(format!("cleanup: {e}"));
         }
         for e in &errors {
@@ -414,9 +416,17 @@ fn bridge_mtu(plan: &Plan, bridge: &str) -> Option<u32> {
 }
 
 /// Deletes the bridges and VXLAN devices this agent owns that the plan
-/// no longer wants.
-async fn remove_unwanted(nl: &Netlink, plan: &Plan) -> Result<(), super::link::LinkError> {
-    for l in nl.links().await? {
+/// no longer wants, among `links` (this apply's dump; None: dump now).
+async fn remove_unwanted(
+    nl: &Netlink,
+    plan: &Plan,
+    links: Option<Vec<Link>>,
+) -> Result<(), super::link::LinkError> {
+    let links = match links {
+        Some(l) => l,
+        None => nl.links().await?,
+    };
+    for l in links {
         let owned = l.name.starts_with(l2::BRIDGE_PREFIX) || l.name.starts_with(l2::VXLAN_PREFIX);
         if owned && !plan.wants_link(&l.name) {
             tracing::info!(link = %l.name, "removing a device the feed no longer wants");
