@@ -151,6 +151,7 @@ fn feed_mtu(entries: Vec<FeedDhcpEntry>, mtu: i64) -> NodeFeed {
                 }],
             }],
             remote_vteps: vec![],
+            remote_macs: vec![],
         }],
         ports: vec![],
         security_groups: vec![],

@@ -60,6 +60,7 @@ fn network(
         },
         subnets: vec![],
         remote_vteps: vteps.iter().map(|s| s.to_string()).collect(),
+        remote_macs: vec![],
     }
 }
 
@@ -279,10 +280,16 @@ async fn root_vxlan_carries_traffic_between_two_simulated_hosts() {
     };
     let role_a = role(ha, [192, 0, 2, 1], "oxtul0");
     let role_b = role(hb, [192, 0, 2, 2], "oxtul1");
-    let on_a = network("e1e1e1e1e1e1-vx", "vxlan", None, Some(1001), &["192.0.2.2"]);
-    let on_b = network("e1e1e1e1e1e1-vx", "vxlan", None, Some(1001), &["192.0.2.1"]);
+    let mut on_a = network("e1e1e1e1e1e1-vx", "vxlan", None, Some(1001), &["192.0.2.2"]);
+    let mut on_b = network("e1e1e1e1e1e1-vx", "vxlan", None, Some(1001), &["192.0.2.1"]);
     let pa = port("c3c3c3c3c3c3-pa", &on_a, "fa:16:3e:00:01:01", "10.60.0.11");
     let pb = port("d4d4d4d4d4d4-pb", &on_b, "fa:16:3e:00:01:02", "10.60.0.12");
+    let remote = |mac: &str, vtep: &str| network::app::feed::FeedRemoteMac {
+        mac_address: mac.into(),
+        vtep: vtep.into(),
+    };
+    on_a.remote_macs = vec![remote(&pb.mac_address, "192.0.2.2")];
+    on_b.remote_macs = vec![remote(&pa.mac_address, "192.0.2.1")];
     let feed_a = feed(vec![on_a.clone()], vec![pa.clone()]);
     let feed_b = feed(vec![on_b.clone()], vec![pb.clone()]);
     let bridge = bridge_name(&on_a.id);
@@ -298,6 +305,13 @@ async fn root_vxlan_carries_traffic_between_two_simulated_hosts() {
     let zero: Vec<_> = fdb.iter().filter(|(m, _)| *m == [0; 6]).collect();
     assert_eq!(zero.len(), 1, "{fdb:?}");
     assert_eq!(zero[0].1, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
+    // And B's port's MAC toward B's VTEP.
+    let pb_mac = agent::net::link::parse_mac(&pb.mac_address).unwrap();
+    assert!(
+        fdb.contains(&(pb_mac, "192.0.2.2".parse().unwrap())),
+        "{fdb:?}"
+    );
+    assert_eq!(fdb.len(), 2, "{fdb:?}");
     assert_eq!(a.link("vxlan-1001").await.unwrap().unwrap().mtu, Some(1450));
 
     instance(&a, &tap_name(&pa.id), va, "10.60.0.11", &pa.mac_address).await;
@@ -320,7 +334,7 @@ async fn root_vxlan_carries_traffic_between_two_simulated_hosts() {
         .apply(&document(&feed(vec![alone], vec![pa.clone()])))
         .await;
     let fdb = a.fdb("vxlan-1001").await.unwrap();
-    assert!(fdb.iter().all(|(m, _)| *m != [0; 6]), "{fdb:?}");
+    assert!(fdb.is_empty(), "flood and per-MAC entries gone: {fdb:?}");
     // Nothing wanted: the bridge and the VXLAN device go.
     role_a.apply(&document(&feed(vec![], vec![]))).await;
     assert!(a.links_with_prefix("brq").await.unwrap().is_empty());

@@ -30,6 +30,10 @@
 //!   lists with 10,000 ports.
 //! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
 //!   throughput against `dd`.
+//! * [`dataplane`] — the network data plane (root only): an in-process
+//!   cloud and a network-role agent in `oxb-` namespaces; cold convergence
+//!   of 1,000 ports and port create → ACTIVE. The binary starts the cloud
+//!   for it (a [`dataplane::StartCloud`]).
 //!
 //! A new request-rate suite is one more file: build a [`load::Target`], call
 //! [`load::run`] per phase with a closure that makes each request, wrap it in
@@ -63,6 +67,7 @@
 
 pub mod clouds;
 pub mod cpu;
+pub mod dataplane;
 pub mod disk;
 pub mod histogram;
 pub mod identity;
@@ -110,15 +115,23 @@ pub enum Suite {
     /// then `GET /v2.0/ports?limit=100` and the full unpaginated list with
     /// 10,000 ports in the store, and the server's memory.
     Network(NetworkArgs),
+    /// Network data plane (root only; needs no running cloud): cold
+    /// convergence of 1,000 ports on one host and port create → ACTIVE
+    /// p50/p95, with an in-process cloud (`dataplane = linux`) and a
+    /// network-role agent in namespaces it makes and removes (`oxb-…`).
+    Dataplane(dataplane::DataplaneArgs),
 }
 
-/// Run the chosen suite and print its report on stdout (progress on stderr).
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+/// Run the chosen suite and print its report on stdout (progress on
+/// stderr). `dataplane` starts the in-process cloud of the data-plane
+/// suite (the binary's; this crate cannot depend on it).
+pub async fn run(args: BenchArgs, dataplane: dataplane::StartCloud) -> anyhow::Result<()> {
     match args.suite {
         Suite::Identity(a) => identity::run(a).await,
         Suite::Image(a) => image::run(a).await,
         Suite::Object(a) => object::run(a).await,
         Suite::Lists(a) => lists::run(a).await,
         Suite::Network(a) => network::run(a).await,
+        Suite::Dataplane(a) => dataplane::run(a, dataplane).await,
     }
 }

@@ -338,7 +338,9 @@ async fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
-        Command::Bench(args) => bench::run(args).await.map(|()| 0),
+        Command::Bench(args) => bench::run(args, Box::new(|dir| Box::pin(dataplane_cloud(dir))))
+            .await
+            .map(|()| 0),
         Command::Openapi { service } => {
             let doc = oxistack::openapi::document(&service)
                 .with_context(|| format!("no OpenAPI document for {service}"))??;
@@ -437,6 +439,47 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The cloud of `oxistack bench dataplane`: in `state_dir`, on loopback
+/// ports of its choosing, `dataplane = linux`, no port quota (it makes
+/// more than Neutron's default 500).
+async fn dataplane_cloud(state_dir: std::path::PathBuf) -> Result<bench::dataplane::LocalCloud> {
+    let mut cfg = Config {
+        listen: "127.0.0.1".into(),
+        state_dir,
+        dataplane: "linux".into(),
+        internal_api_port: 0,
+        ..Config::default()
+    };
+    cfg.update_section::<identity::config::IdentityConfig>(|c| c.port = 0)?;
+    cfg.update_section::<image::config::ImageConfig>(|c| c.port = 0)?;
+    cfg.update_section::<object_store::config::ObjectStoreConfig>(|c| c.port = 0)?;
+    cfg.update_section::<network::config::NetworkConfig>(|c| {
+        c.port = 0;
+        c.quota_port = -1;
+    })?;
+    let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
+    let cloud = oxistack::cloud::Cloud::start(cfg, clock)
+        .await
+        .context("starting the cloud")?;
+    let url = |name: &str| {
+        cloud
+            .apis
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| format!("http://{}", a.addr))
+            .unwrap_or_default()
+    };
+    let secret = nodes::secret::read(&cloud.state.path.join(nodes::SECRET_FILE))?;
+    Ok(bench::dataplane::LocalCloud {
+        identity_url: url("identity"),
+        network_url: url("network"),
+        internal_url: format!("http://{}", cloud.internal_api),
+        admin_password: cloud.admin_password.clone(),
+        node_secret: secret,
+        shutdown: Box::pin(cloud.shutdown(std::time::Duration::from_secs(5))),
+    })
 }
 
 async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {

@@ -1109,6 +1109,7 @@ mod tests {
             },
             subnets,
             remote_vteps: vec![],
+            remote_macs: vec![],
         }
     }
 

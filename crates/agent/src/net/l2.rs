@@ -1,7 +1,8 @@
 //! What L2 a host needs, computed from its network feed: one bridge per
 //! network it carries (`brq` + network id[..11]), its uplink (the mapped
 //! physical interface of a flat network, or a `vxlan-<VNI>` device with a
-//! flooding FDB entry per remote VTEP), its MTU, and which `tap…` device
+//! flooding FDB entry per remote VTEP and a per-MAC entry for every port
+//! of the network on another host), its MTU, and which `tap…` device
 //! goes into which bridge. Pure: [`plan`] touches nothing; `role` applies
 //! it.
 //!
@@ -9,6 +10,7 @@
 //! simulated hosts sharing one kernel each run in their own host
 //! namespace, where the names cannot collide.
 
+use super::link::parse_mac;
 use network::app::feed::NodeFeed;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -74,6 +76,9 @@ pub enum Uplink {
         vni: u32,
         local: Ipv4Addr,
         remotes: Vec<Ipv4Addr>,
+        /// Per-MAC entries: a remote port's MAC → its host's VTEP,
+        /// sorted, one VTEP per MAC.
+        macs: Vec<([u8; 6], Ipv4Addr)>,
     },
     /// VLAN provider network: `interface.VLAN`.
     Vlan { interface: String, vlan: u16 },
@@ -176,11 +181,23 @@ fn uplink(cfg: &L2Config, n: &network::app::feed::FeedNetwork) -> Result<Uplink,
                 .collect();
             remotes.sort();
             remotes.dedup();
+            // A MAC claimed by two remote ports (a race in a migration)
+            // gets the first VTEP: an FDB entry has one destination.
+            let mut by_mac: BTreeMap<[u8; 6], Ipv4Addr> = BTreeMap::new();
+            for r in &n.remote_macs {
+                let (Some(mac), Ok(vtep)) = (parse_mac(&r.mac_address), r.vtep.parse()) else {
+                    continue;
+                };
+                if vtep != local && mac != [0; 6] {
+                    by_mac.entry(mac).or_insert(vtep);
+                }
+            }
             Ok(Uplink::Vxlan {
                 device: vxlan_name(vni),
                 vni,
                 local,
                 remotes,
+                macs: by_mac.into_iter().collect(),
             })
         }
         other => Err(format!("network type {other:?} is not supported")),
@@ -190,7 +207,7 @@ fn uplink(cfg: &L2Config, n: &network::app::feed::FeedNetwork) -> Result<Uplink,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use network::app::feed::{FeedNetwork, FeedPort, FeedSegment};
+    use network::app::feed::{FeedNetwork, FeedPort, FeedRemoteMac, FeedSegment};
 
     fn net(
         id: &str,
@@ -211,6 +228,7 @@ mod tests {
             },
             subnets: vec![],
             remote_vteps: vteps.iter().map(|s| s.to_string()).collect(),
+            remote_macs: vec![],
         }
     }
 
@@ -250,13 +268,26 @@ mod tests {
             vlan_supported: false,
         };
         let flat = net("aaaaaaaaaaaa-flat", "flat", Some("physnet1"), None, &[]);
-        let vx = net(
+        let mut vx = net(
             "bbbbbbbbbbbb-vx",
             "vxlan",
             None,
             Some(42),
             &["10.9.0.3", "10.9.0.1", "10.9.0.2", "bad"],
         );
+        let rm = |mac: &str, vtep: &str| FeedRemoteMac {
+            mac_address: mac.into(),
+            vtep: vtep.into(),
+        };
+        vx.remote_macs = vec![
+            rm("fa:16:3e:00:00:0b", "10.9.0.3"),
+            rm("FA:16:3E:00:00:0A", "10.9.0.2"),
+            // Ours, unreadable, or claimed twice: left out / first wins.
+            rm("fa:16:3e:00:00:0c", "10.9.0.1"),
+            rm("not-a-mac", "10.9.0.2"),
+            rm("fa:16:3e:00:00:0d", "bad"),
+            rm("fa:16:3e:00:00:0b", "10.9.0.2"),
+        ];
         let vlan = net(
             "cccccccccccc-vlan",
             "vlan",
@@ -293,6 +324,10 @@ mod tests {
                         vni: 42,
                         local: Ipv4Addr::new(10, 9, 0, 1),
                         remotes: vec![Ipv4Addr::new(10, 9, 0, 2), Ipv4Addr::new(10, 9, 0, 3)],
+                        macs: vec![
+                            ([0xfa, 0x16, 0x3e, 0, 0, 0x0a], Ipv4Addr::new(10, 9, 0, 2)),
+                            ([0xfa, 0x16, 0x3e, 0, 0, 0x0b], Ipv4Addr::new(10, 9, 0, 3)),
+                        ],
                     },
                 },
             ]

@@ -307,6 +307,35 @@ impl Netlink {
             .await
     }
 
+    /// Plugs `link` in one request: enslaved to bridge index `master`,
+    /// with `mtu` when given, and up; only what differs is sent. Whether
+    /// it changed anything.
+    pub async fn plug_link(
+        &self,
+        link: &Link,
+        master: u32,
+        mtu: Option<u32>,
+    ) -> Result<bool, LinkError> {
+        let mut b = LinkUnspec::new_with_index(link.index);
+        let mut changed = false;
+        if let Some(m) = mtu.filter(|m| link.mtu != Some(*m)) {
+            b = b.mtu(m);
+            changed = true;
+        }
+        if link.master != Some(master) {
+            b = b.controller(master);
+            changed = true;
+        }
+        if !link.up {
+            b = b.up();
+            changed = true;
+        }
+        if changed {
+            self.set(&link.name, b.build()).await?;
+        }
+        Ok(changed)
+    }
+
     /// Releases `name` from its bridge.
     pub async fn set_nomaster(&self, name: &str) -> Result<(), LinkError> {
         let idx = self.index(name).await?;

@@ -508,6 +508,7 @@ mod tests {
                 host_routes: vec![],
             }],
             remote_vteps: vec![],
+            remote_macs: vec![],
         }
     }
 

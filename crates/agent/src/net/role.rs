@@ -11,6 +11,14 @@
 //! what is missing and removes the bridges and VXLAN devices it owns (by
 //! name prefix) that the feed no longer wants, so a restart converges
 //! without duplicates or leaks.
+//!
+//! Cost per apply, for hosts with many ports: the taps are plugged from
+//! one dump of the links (one request per tap only when it needs
+//! plugging: master, MTU and up together), and the port services
+//! (security groups, DHCP) are skipped when the feed is the one they last
+//! converged to cleanly, port statuses aside (re-applies after a tap
+//! event or after the node's own report). [`NetworkRole::apply_times`]
+//! says where the time went.
 
 use super::l2::{self, L2Config, Plan, Uplink};
 use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
@@ -18,7 +26,7 @@ use crate::RoleHandler;
 use common::auth::BoxFuture;
 use network::app::feed::NodeFeed;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, OnceCell};
@@ -52,8 +60,49 @@ pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, Stri
     Ok(out)
 }
 
+/// Where the role's applies spent their time, summed since it started
+/// (the data-plane bench reads it around a phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ApplyTimes {
+    pub applies: u64,
+    pub total: std::time::Duration,
+    /// Bridges, uplinks and taps, and the removal of what is unwanted.
+    pub l2: std::time::Duration,
+    pub routers: std::time::Duration,
+    /// DHCP and security groups (`ports::PortServices::converge`).
+    pub port_services: std::time::Duration,
+}
+
+/// How long a clean pass of the port services stands for the same feed
+/// (well under the agent's 60 s periodic re-apply).
+const SERVICES_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The port services' last clean outcome (rules applied, no error, every
+/// DHCP port up) and the feed it was for, port statuses left out.
+struct ServicesMemo {
+    /// When it was made: older than [`SERVICES_MEMO_TTL`] it is not used,
+    /// so the agent's periodic re-apply still repairs drift (a dnsmasq
+    /// that died, a table removed by hand).
+    at: std::time::Instant,
+    feed: NodeFeed,
+    /// The DHCP ports' statuses it added to the report.
+    dhcp_ports: Map<String, Value>,
+}
+
+/// `feed` without the ports' `status` (what this node last reported):
+/// reporting a port ACTIVE changes that and nothing the services use.
+fn services_key(feed: &NodeFeed) -> NodeFeed {
+    let mut f = feed.clone();
+    for p in &mut f.ports {
+        p.status.clear();
+    }
+    f
+}
+
 struct Inner {
     cfg: NetworkRoleConfig,
+    times: Mutex<ApplyTimes>,
+    services_memo: Mutex<Option<ServicesMemo>>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
@@ -92,6 +141,8 @@ impl NetworkRole {
                     cfg.dhcp_state_dir.as_deref(),
                 ),
                 cfg,
+                times: Mutex::new(ApplyTimes::default()),
+                services_memo: Mutex::new(None),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
                 changed: Arc::new(Notify::new()),
@@ -151,8 +202,14 @@ impl NetworkRole {
         Ok(nl)
     }
 
+    /// Where the applies so far spent their time.
+    pub fn apply_times(&self) -> ApplyTimes {
+        self.inner.times.lock().map(|t| *t).unwrap_or_default()
+    }
+
     /// Converges to `feed` and returns the role's status document.
     pub async fn converge(&self, feed: &NodeFeed) -> Value {
+        let start = std::time::Instant::now();
         let plan = l2::plan(&self.inner.cfg.l2, feed);
         if let Ok(mut p) = self.inner.plan.lock() {
             *p = plan.clone();
@@ -174,13 +231,30 @@ impl NetworkRole {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
-        for (tap, (_, bridge)) in &plan.taps {
-            if let Err(e) = plug(nl, &plan, tap, bridge).await {
-                errors.push(format!("{tap}: {e}"));
+        // One dump of the links for every tap, not a lookup per tap (and
+        // for the cleanup below: routers add no brq/vxlan devices).
+        let dumped = nl.links().await;
+        match &dumped {
+            Ok(links) => {
+                let by_name: BTreeMap<&str, &Link> =
+                    links.iter().map(|l| (l.name.as_str(), l)).collect();
+                for (tap, (_, bridge)) in &plan.taps {
+                    let (Some(t), Some(br)) =
+                        (by_name.get(tap.as_str()), by_name.get(bridge.as_str()))
+                    else {
+                        continue;
+                    };
+                    if let Err(e) = nl.plug_link(t, br.index, bridge_mtu(&plan, bridge)).await {
+                        errors.push(format!("{tap}: {e}"));
+                    }
+                }
             }
+            Err(e) => errors.push(format!("list links: {e}")),
         }
+        let l2_done = std::time::Instant::now();
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
-        if let Err(e) = remove_unwanted(nl, &plan, feed).await {
+        let routers_done = std::time::Instant::now();
+        if let Err(e) = remove_unwanted(nl, &plan, feed, dumped.ok()).await {
             errors.push(format!("cleanup: {e}"));
         }
         for e in &errors {
@@ -191,8 +265,17 @@ impl NetworkRole {
             Vec::new()
         });
         let mut st = status(feed, &plan, &links, errors);
-        self.inner.ports.converge(feed, &plan, nl, &mut st).await;
+        let services = std::time::Instant::now();
+        self.port_services(feed, &plan, nl, &mut st).await;
+        let done = std::time::Instant::now();
         routers.merge_into(&mut st);
+        if let Ok(mut t) = self.inner.times.lock() {
+            t.applies += 1;
+            t.total += done - start;
+            t.routers += routers_done - l2_done;
+            t.port_services += done - services;
+            t.l2 += (l2_done - start) + (services - routers_done);
+        }
         if let Some(m) = self.inner.metadata.get() {
             let sites = super::metadata::sites(
                 feed,
@@ -205,6 +288,49 @@ impl NetworkRole {
             }
         }
         st
+    }
+}
+
+impl NetworkRole {
+    /// Security groups and DHCP (`ports::PortServices`), skipped when the
+    /// feed is the one they last converged cleanly to, port statuses
+    /// aside: the agent applies again when a tap comes or goes and when
+    /// its own report changed a port's status, and neither changes the
+    /// rules or the DHCP servers. The memo is dropped on any error, so a
+    /// failed apply is retried in full.
+    async fn port_services(&self, feed: &NodeFeed, plan: &Plan, nl: &Netlink, st: &mut Value) {
+        let key = services_key(feed);
+        let memo = self.inner.services_memo.lock().ok().and_then(|m| {
+            m.as_ref()
+                .filter(|m| m.feed == key && m.at.elapsed() < SERVICES_MEMO_TTL)
+                .map(|m| m.dhcp_ports.clone())
+        });
+        if let Some(dhcp_ports) = memo {
+            if let Some(ports) = st.get_mut("ports").and_then(Value::as_object_mut) {
+                ports.extend(dhcp_ports);
+            }
+            return;
+        }
+        let ports_of = |st: &Value| st.get("ports").and_then(Value::as_object).cloned();
+        let errors_of = |st: &Value| st.get("errors").and_then(Value::as_array).map(Vec::len);
+        let (before, errors_before) = (ports_of(st).unwrap_or_default(), errors_of(st));
+        self.inner.ports.converge(feed, plan, nl, st).await;
+        let after = ports_of(st).unwrap_or_default();
+        let dhcp_ports: Map<String, Value> = after
+            .iter()
+            .filter(|(id, _)| !before.contains_key(*id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        let clean = errors_of(st) == errors_before
+            && before.iter().all(|(id, v)| after.get(id) == Some(v))
+            && dhcp_ports.values().all(|v| v == "ACTIVE");
+        if let Ok(mut m) = self.inner.services_memo.lock() {
+            *m = clean.then_some(ServicesMemo {
+                at: std::time::Instant::now(),
+                feed: key,
+                dhcp_ports,
+            });
+        }
     }
 }
 
@@ -258,22 +384,24 @@ async fn ensure_bridge(
             vni,
             local,
             remotes,
+            macs,
         } => {
             nl.ensure_vxlan(device, *vni, *local, tunnel_dev).await?;
             nl.set_mtu(device, b.mtu).await?;
-            let have: BTreeSet<IpAddr> = nl
-                .fdb(device)
-                .await?
-                .into_iter()
-                .filter(|(mac, _)| *mac == ZERO_MAC)
-                .map(|(_, dst)| dst)
+            // Flood entries (all-zero MAC, one per remote VTEP) and
+            // per-MAC entries, kept exactly as planned: stale ones go
+            // first so a MAC that moved never has two destinations.
+            let have: BTreeSet<([u8; 6], IpAddr)> = nl.fdb(device).await?.into_iter().collect();
+            let want: BTreeSet<([u8; 6], IpAddr)> = remotes
+                .iter()
+                .map(|r| (ZERO_MAC, IpAddr::V4(*r)))
+                .chain(macs.iter().map(|(m, r)| (*m, IpAddr::V4(*r))))
                 .collect();
-            let want: BTreeSet<IpAddr> = remotes.iter().map(|r| IpAddr::V4(*r)).collect();
-            for r in want.difference(&have) {
-                nl.fdb_append(device, ZERO_MAC, *r).await?;
+            for (mac, r) in have.difference(&want) {
+                nl.fdb_delete(device, *mac, *r).await?;
             }
-            for r in have.difference(&want) {
-                nl.fdb_delete(device, ZERO_MAC, *r).await?;
+            for (mac, r) in want.difference(&have) {
+                nl.fdb_append(device, *mac, *r).await?;
             }
             device.clone()
         }
@@ -307,27 +435,17 @@ async fn plug(
     let Some(br) = nl.link(bridge).await? else {
         return Ok(None);
     };
-    let mut changed = false;
-    let mtu = plan
-        .bridges
+    nl.plug_link(&t, br.index, bridge_mtu(plan, bridge))
+        .await
+        .map(Some)
+}
+
+/// The MTU the plan gives `bridge`'s network.
+fn bridge_mtu(plan: &Plan, bridge: &str) -> Option<u32> {
+    plan.bridges
         .iter()
         .find(|b| b.bridge == bridge)
-        .map(|b| b.mtu);
-    if let Some(m) = mtu {
-        if t.mtu != Some(m) {
-            nl.set_mtu(tap, m).await?;
-            changed = true;
-        }
-    }
-    if t.master != Some(br.index) {
-        nl.set_master(tap, bridge).await?;
-        changed = true;
-    }
-    if !t.up {
-        nl.set_up(tap).await?;
-        changed = true;
-    }
-    Ok(Some(changed))
+        .map(|b| b.mtu)
 }
 
 /// The `tap…` devices the feed wants on this host's bridges: the bound
@@ -352,14 +470,19 @@ fn wanted_taps(plan: &Plan, feed: &NodeFeed) -> BTreeSet<String> {
 /// Deletes the bridges and VXLAN devices this agent owns that the plan
 /// no longer wants, and releases from its bridges the taps no port wants
 /// any more (a deleted port's device left by its hypervisor would
-/// otherwise stay on the network with no security-group chains). The
-/// taps themselves are not ours to delete.
+/// otherwise stay on the network with no security-group chains), among
+/// `links` (this apply's dump; None: dump now). The taps themselves are
+/// not ours to delete.
 async fn remove_unwanted(
     nl: &Netlink,
     plan: &Plan,
     feed: &NodeFeed,
+    links: Option<Vec<Link>>,
 ) -> Result<(), super::link::LinkError> {
-    let links = nl.links().await?;
+    let links = match links {
+        Some(l) => l,
+        None => nl.links().await?,
+    };
     let bridges: BTreeSet<u32> = links
         .iter()
         .filter(|l| l.name.starts_with(l2::BRIDGE_PREFIX))
@@ -497,6 +620,28 @@ mod tests {
         .map(|id| l2::tap_name(id))
         .collect();
         assert_eq!(want, names);
+    }
+
+    #[test]
+    fn the_services_memo_ignores_port_statuses_only() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [], "routers": [],
+            "ports": [{"id": "p", "network_id": "n",
+                "segment": {"network_type": "flat", "physical_network": "physnet1",
+                    "segmentation_id": null},
+                "mac_address": "fa:16:3e:00:00:01", "admin_state_up": true,
+                "device_owner": "compute:nova", "device_id": "vm", "fixed_ips": [],
+                "port_security_enabled": true, "allowed_address_pairs": [],
+                "security_groups": [], "status": "DOWN"}]
+        }))
+        .unwrap();
+        let mut reported = feed.clone();
+        reported.ports[0].status = "ACTIVE".into();
+        assert_eq!(services_key(&feed), services_key(&reported));
+        let mut moved = feed.clone();
+        moved.ports[0].mac_address = "fa:16:3e:00:00:02".into();
+        assert_ne!(services_key(&feed), services_key(&moved));
     }
 
     #[test]

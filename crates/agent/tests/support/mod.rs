@@ -188,62 +188,115 @@ pub async fn only_agent_at(admin: &Client, node: &str, agent_type: &str) {
     panic!("no live {agent_type} on {node}");
 }
 
-impl SimCloud {
-    pub async fn start(host: SimHost) -> SimCloud {
-        SimCloud::start_inner(host, None).await
-    }
+/// One more simulated host's agent against a [`SimCloud`]
+/// ([`SimCloud::add_agent`]).
+pub struct SimAgent {
+    pub node: &'static str,
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    agent: tokio::task::JoinHandle<std::io::Result<()>>,
+}
 
+impl SimAgent {
+    /// Stops the agent, which must have run without error.
+    pub async fn stop(self) {
+        let _ = self.stop_tx.send(());
+        self.agent.await.unwrap().unwrap();
+    }
+}
+
+/// Starts `agent::run` with the network role for `host` against `tc`;
+/// `l2` is the role's L2 (its physical mappings are `host.mappings`);
+/// with `metadata_url`, the role's metadata proxy sends there, signed
+/// with the secret derived from the cloud's join secret.
+fn spawn_agent(
+    tc: &TestCloud,
+    host: SimHost,
+    l2: L2Config,
+    metadata_url: Option<String>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let secret = nodes::secret::read(&tc.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
+    let mut cfg = AgentConfig::new(
+        &format!("http://{}", tc.cloud.internal_api),
+        host.node,
+        vec!["network".into()],
+        secret,
+    );
+    cfg.address = host.address.into();
+    cfg.poll_timeout = Duration::from_secs(5);
+    cfg.backoff_min = Duration::from_millis(50);
+    cfg.backoff_max = Duration::from_millis(300);
+    let role = NetworkRole::new(NetworkRoleConfig {
+        node_prefix: host.prefix.into(),
+        namespace: Some(host.namespace.into()),
+        l2: L2Config {
+            physical_mappings: host.mappings,
+            ..l2
+        },
+        dhcp_state_dir: host.dhcp_dir,
+    });
+    if let Some(url) = metadata_url {
+        role.serve_metadata(agent::net::metadata::MetadataConfig {
+            url,
+            secret: nodes::secret::metadata_secret(&cfg.secret),
+        });
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(agent::run(
+        cfg,
+        vec![Arc::new(role)],
+        async {
+            let _ = stop_rx.await;
+        },
+        None,
+    ));
+    (stop_tx, agent)
+}
+
+impl SimCloud {
     /// As [`SimCloud::start`], with the role's metadata proxy sending to
     /// `metadata_url`, signed with the secret derived from the cloud's
     /// join secret (`nodes::secret::metadata_secret`).
     pub async fn start_with_metadata(host: SimHost, metadata_url: &str) -> SimCloud {
-        SimCloud::start_inner(host, Some(metadata_url.to_string())).await
+        SimCloud::start_inner(host, L2Config::default(), Some(metadata_url.to_string())).await
     }
 
-    async fn start_inner(host: SimHost, metadata_url: Option<String>) -> SimCloud {
+    /// [`SimCloud::start`] with the role's L2 set up as `l2` (a VTEP
+    /// address and tunnel device for VXLAN); `host.mappings` still give
+    /// the physical mappings.
+    pub async fn start_with_l2(host: SimHost, l2: L2Config) -> SimCloud {
+        SimCloud::start_inner(host, l2, None).await
+    }
+
+    async fn start_inner(host: SimHost, l2: L2Config, metadata_url: Option<String>) -> SimCloud {
         let (tc, admin) = linux_cloud(host.mappings.clone()).await;
-        let secret = nodes::secret::read(&tc.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
-        let mut cfg = AgentConfig::new(
-            &format!("http://{}", tc.cloud.internal_api),
-            host.node,
-            vec!["network".into()],
-            secret,
-        );
-        cfg.address = host.address.into();
-        cfg.poll_timeout = Duration::from_secs(5);
-        cfg.backoff_min = Duration::from_millis(50);
-        cfg.backoff_max = Duration::from_millis(300);
-        let role = NetworkRole::new(NetworkRoleConfig {
-            node_prefix: host.prefix.into(),
-            namespace: Some(host.namespace.into()),
-            l2: L2Config {
-                physical_mappings: host.mappings,
-                ..L2Config::default()
-            },
-            dhcp_state_dir: host.dhcp_dir,
-        });
-        if let Some(url) = metadata_url {
-            role.serve_metadata(agent::net::metadata::MetadataConfig {
-                url,
-                secret: nodes::secret::metadata_secret(&cfg.secret),
-            });
-        }
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let agent = tokio::spawn(agent::run(
-            cfg,
-            vec![Arc::new(role)],
-            async {
-                let _ = stop_rx.await;
-            },
-            None,
-        ));
+        let node = host.node;
+        let (stop_tx, agent) = spawn_agent(&tc, host, l2, metadata_url);
         SimCloud {
             tc,
             admin,
-            node: host.node,
+            node,
             stop_tx,
             agent,
         }
+    }
+
+    /// A second (third...) simulated host: its own agent with the
+    /// network role against this cloud. Stop it before the cloud.
+    pub fn add_agent(&self, host: SimHost, l2: L2Config) -> SimAgent {
+        let node = host.node;
+        let (stop_tx, agent) = spawn_agent(&self.tc, host, l2, None);
+        SimAgent {
+            node,
+            stop_tx,
+            agent,
+        }
+    }
+
+    pub async fn start(host: SimHost) -> SimCloud {
+        SimCloud::start_with_l2(host, L2Config::default()).await
     }
 
     /// Stops the agent (which must have run without error) and the cloud.

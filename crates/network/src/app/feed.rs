@@ -30,7 +30,10 @@
 //! - `networks` lists every network the node carries (a port bound here,
 //!   a DHCP server or a router leg here), with its segment, its subnets
 //!   and, for VXLAN, `remote_vteps`: the addresses of the other nodes
-//!   carrying it, sorted (the flood list for head-end replication).
+//!   carrying it, sorted (the flood list for head-end replication), and
+//!   `remote_macs`: the (MAC, VTEP) of every port of the network owned by
+//!   another node (bound there, or a router / DHCP port scheduled there),
+//!   for per-MAC forwarding-database entries, sorted by MAC then VTEP.
 //!
 //! Keys are never left out: an empty list or `null` says "none". Order
 //! is stable (by id), so an unchanged cloud gives an identical document.
@@ -129,6 +132,20 @@ pub struct FeedNetwork {
     /// VXLAN: the other nodes carrying this network (their registered
     /// addresses), sorted; empty otherwise.
     pub remote_vteps: Vec<String>,
+    /// VXLAN: where the network's ports on other nodes are (one entry
+    /// per port, sorted by MAC then VTEP); empty otherwise. Absent in
+    /// documents from servers that predate it, read as none.
+    #[serde(default)]
+    pub remote_macs: Vec<FeedRemoteMac>,
+}
+
+/// A port of a VXLAN network on another node: its MAC behind that
+/// node's VTEP.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedRemoteMac {
+    pub mac_address: String,
+    pub vtep: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -764,6 +781,24 @@ impl Network {
                 } else {
                     Vec::new()
                 };
+                let remote_macs = if n.network_type == "vxlan" {
+                    snap.ports
+                        .iter()
+                        .filter(|p| &p.network_id == id && !p.mac_address.is_empty())
+                        .filter_map(|p| {
+                            let h = owner(&placement, p).filter(|h| *h != me)?;
+                            let vtep = address_of.get(h).copied().filter(|a| !a.is_empty())?;
+                            Some(FeedRemoteMac {
+                                mac_address: p.mac_address.to_ascii_lowercase(),
+                                vtep: vtep.to_string(),
+                            })
+                        })
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 networks.push(FeedNetwork {
                     id: n.id.clone(),
                     admin_state_up: n.admin_state_up,
@@ -792,6 +827,7 @@ impl Network {
                         })
                         .collect(),
                     remote_vteps,
+                    remote_macs,
                 });
             }
         }
@@ -932,6 +968,10 @@ mod tests {
                     host_routes: vec![route.clone()],
                 }],
                 remote_vteps: vec!["192.0.2.1".into()],
+                remote_macs: vec![FeedRemoteMac {
+                    mac_address: "fa:16:3e:00:00:09".into(),
+                    vtep: "192.0.2.1".into(),
+                }],
             }],
             ports: vec![FeedPort {
                 id: "p".into(),

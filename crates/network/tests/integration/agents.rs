@@ -502,6 +502,25 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
     assert_eq!(entry.ip_address, ip);
     assert_eq!(entry.hostname, format!("host-{}", ip.replace('.', "-")));
     assert_eq!(entry.extra_dhcp_opts[0]["opt_name"], "mtu");
+    // Per-MAC FDB: each side sees the other's ports behind its VTEP.
+    let mac = |m: &str, vtep: &str| (m.to_string(), vtep.to_string());
+    let pairs = |n: &network::app::feed::FeedNetwork| -> Vec<(String, String)> {
+        n.remote_macs
+            .iter()
+            .map(|r| (r.mac_address.clone(), r.vtep.clone()))
+            .collect()
+    };
+    assert_eq!(
+        pairs(fnet),
+        [mac(port["mac_address"].as_str().unwrap(), "192.0.2.40")]
+    );
+    let cf = cmp.feed().await;
+    let mut want = vec![
+        mac(&leg.mac_address, "192.0.2.30"),
+        mac(&dport.mac_address, "192.0.2.30"),
+    ];
+    want.sort();
+    assert_eq!(pairs(&cf.networks[0]), want);
     // A node with nothing on the network has no part of it.
     assert!(other.feed().await.networks.is_empty());
 
