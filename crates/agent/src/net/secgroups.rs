@@ -326,6 +326,17 @@ pub struct Indexes {
 }
 
 impl Indexes {
+    /// Takes `found` (tap → index, from a table in the kernel) as
+    /// assigned; an index given twice or out of range is not taken.
+    pub fn seed(&mut self, found: BTreeMap<String, u32>) {
+        let mut used: BTreeSet<u32> = self.by_tap.values().copied().collect();
+        for (tap, i) in found {
+            if (1..=LOW).contains(&i) && !self.by_tap.contains_key(&tap) && used.insert(i) {
+                self.by_tap.insert(tap, i);
+            }
+        }
+    }
+
     /// The indexes of exactly `taps` (more than 0xffff get none).
     pub fn assign<'a>(&mut self, taps: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, u32> {
         let taps: BTreeSet<&str> = taps.into_iter().collect();
@@ -347,6 +358,27 @@ impl Indexes {
         }
         self.by_tap.clone()
     }
+}
+
+/// The port indexes of an inet table listed from the kernel: the
+/// `egress` verdict map's `INDEX : jump egress-TAP` elements.
+fn indexes_of_table(items: &[Value]) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    for map in items.iter().filter_map(|i| i.get("map")) {
+        if map["name"] != "egress" {
+            continue;
+        }
+        for e in map["elem"].as_array().into_iter().flatten() {
+            let idx = e[0].as_u64().and_then(|i| u32::try_from(i).ok());
+            let tap = e[1]["jump"]["target"]
+                .as_str()
+                .and_then(|t| t.strip_prefix("egress-"));
+            if let (Some(i), Some(t)) = (idx, tap) {
+                out.insert(t.to_string(), i);
+            }
+        }
+    }
+    out
 }
 
 /// A named set of the inet table: its type, whether it holds prefixes,
@@ -834,6 +866,10 @@ pub struct Firewall {
     ns: Option<String>,
     indexes: Indexes,
     last: Option<Render>,
+    /// Whether the indexes of a table already in the kernel were read
+    /// (once, at the first apply), so a restarted agent keeps every
+    /// port's index and its replace changes nothing.
+    seeded: bool,
 }
 
 impl Firewall {
@@ -842,12 +878,19 @@ impl Firewall {
             ns,
             indexes: Indexes::default(),
             last: None,
+            seeded: false,
         }
     }
 
     /// Applies `input` as one transaction: the changes since the last
     /// success, or both tables whole.
     pub fn apply(&mut self, input: &SgInput) -> Result<Applied, NftError> {
+        if !self.seeded {
+            let items = nft::list_table(self.ns.as_deref(), Family::Inet, TABLE)?;
+            self.indexes
+                .seed(indexes_of_table(&items.unwrap_or_default()));
+            self.seeded = true;
+        }
         let taps = input
             .ports
             .iter()
@@ -1030,6 +1073,30 @@ pub fn remove(ns: Option<&str>) -> Result<(), NftError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restarted_firewall_takes_the_kernels_port_indexes() {
+        // As `nft -j list table inet oxistack-sg` lists the egress map.
+        let items = vec![
+            json!({"map": {"family": "inet", "table": TABLE, "name": "egress",
+            "type": "mark", "map": "verdict",
+            "elem": [[7, {"jump": {"target": "egress-tapaaa"}}],
+                     [2, {"jump": {"target": "egress-tapbbb"}}]]}}),
+            json!({"map": {"name": "ingress",
+            "elem": [[65536, {"jump": {"target": "ingress-tapccc"}}]]}}),
+        ];
+        let found = indexes_of_table(&items);
+        assert_eq!(
+            found,
+            BTreeMap::from([("tapaaa".to_string(), 7), ("tapbbb".to_string(), 2)])
+        );
+        let mut idx = Indexes::default();
+        idx.seed(found);
+        let got = idx.assign(["tapaaa", "tapbbb", "tapnew"]);
+        assert_eq!(got["tapaaa"], 7);
+        assert_eq!(got["tapbbb"], 2);
+        assert_eq!(got["tapnew"], 1, "a new port takes the lowest free index");
+    }
 
     fn rule(direction: &str, proto: Option<&str>, min: Option<i64>, max: Option<i64>) -> SgRule {
         SgRule {
