@@ -10,6 +10,7 @@ pub mod link;
 pub mod netns;
 pub mod nft;
 pub mod ports;
+pub mod radvd;
 pub mod role;
 pub mod router;
 pub mod secgroups;
