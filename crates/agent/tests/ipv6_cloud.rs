@@ -1,0 +1,209 @@
+//! IPv6 router advertisements through the real path: a real in-process
+//! cloud (`dataplane = linux`) and a real agent with the network role in a
+//! "host" namespace. A router gets a leg on a flat IPv6 subnet in `slaac`
+//! mode; an instance namespace (accepting RAs, not configured by hand)
+//! autoconfigures exactly the port's fixed (EUI-64) address from the
+//! router's advertisements, takes its default route via the router's
+//! link-local address, and pings the router's gateway address through
+//! its security group. Removing the leg stops the router's radvd and
+//! removes its files; deleting the router removes its namespace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use agent::net::link::Netlink;
+use agent::net::netns;
+use agent::net::radvd;
+use agent::net::router::namespace_name;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv6Addr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::{
+    bound_port, delete, plug_instance, port_triple, post, put, wait_ping, wait_port, Cleanup,
+    SimCloud, SimHost,
+};
+use testkit::require_root;
+use testkit::root::Need;
+
+const PREFIX: &str = "oxt-v6-";
+
+/// Stops the radvds the role started for this test's routers (a router
+/// namespace removed by [`Cleanup`] would otherwise keep its daemon).
+struct RadvdCleanup;
+
+impl Drop for RadvdCleanup {
+    fn drop(&mut self) {
+        let _ = radvd::remove_stale(Path::new(radvd::STATE_DIR), PREFIX, &BTreeSet::new());
+    }
+}
+
+/// The link-local address of a MAC (modified EUI-64).
+fn link_local(mac: &str) -> String {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    let seg = |hi: u8, lo: u8| (u16::from(hi) << 8) | u16::from(lo);
+    Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        seg(b[0] ^ 0x02, b[1]),
+        seg(b[2], 0xff),
+        seg(0xfe, b[3]),
+        seg(b[4], b[5]),
+    )
+    .to_string()
+}
+
+fn ip(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The global addresses of `eth0` in `ns` that finished DAD.
+fn global_v6(ns: &str) -> Vec<String> {
+    ip(ns, &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"])
+        .lines()
+        .filter(|l| !l.contains("tentative"))
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            w.find(|t| *t == "inet6")?;
+            Some(w.next()?.to_string())
+        })
+        .collect()
+}
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_slaac_instance_autoconfigures_its_port_address_from_the_router() {
+    require_root!(Need::NetNs);
+    let (h, vm) = ("oxt-v6-h", "oxt-v6-v1");
+    let _cleanup = Cleanup::create(PREFIX, vec![h, vm], None);
+    let _radvd = RadvdCleanup;
+    let host = Netlink::open(Some(h)).unwrap();
+    host.add_veth("oxv6a0", "oxv6a1", None).await.unwrap();
+    host.set_up("oxv6a1").await.unwrap();
+
+    let cloud = SimCloud::start(SimHost {
+        node: "oxt-v6-node",
+        address: "192.0.2.66",
+        namespace: h,
+        prefix: PREFIX,
+        mappings: BTreeMap::from([("phys-v6".into(), "oxv6a0".into())]),
+        dhcp_dir: None,
+    })
+    .await;
+    let (admin, node) = (&cloud.admin, cloud.node);
+
+    let n = post(
+        admin,
+        "/v2.0/networks",
+        json!({"network": {"name": "v6", "provider:network_type": "flat",
+            "provider:physical_network": "phys-v6"}}),
+    )
+    .await;
+    let nid = n["network"]["id"].as_str().unwrap().to_string();
+    let s = post(
+        admin,
+        "/v2.0/subnets",
+        json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": "2001:db8:66::/64",
+            "gateway_ip": "2001:db8:66::1", "ipv6_ra_mode": "slaac",
+            "ipv6_address_mode": "slaac"}}),
+    )
+    .await;
+    let sid = s["subnet"]["id"].as_str().unwrap().to_string();
+    cloud.only_agent_here("L3 agent").await;
+    let r = post(admin, "/v2.0/routers", json!({"router": {"name": "r6"}})).await;
+    let rid = r["router"]["id"].as_str().unwrap().to_string();
+    let leg = put(
+        admin,
+        &format!("/v2.0/routers/{rid}/add_router_interface"),
+        json!({"subnet_id": sid}),
+    )
+    .await["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let leg_mac = admin.get(&format!("/v2.0/ports/{leg}")).await.unwrap().body["port"]
+        ["mac_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_port(admin, &leg, "ACTIVE").await;
+    let ns = namespace_name(PREFIX, &rid);
+    let state = Path::new(radvd::STATE_DIR).join(&ns);
+    assert!(state.join("radvd.pid").exists(), "no radvd for {ns}");
+    let conf = std::fs::read_to_string(state.join("radvd.conf")).unwrap();
+    assert!(conf.contains("prefix 2001:db8:66::/64"), "{conf}");
+
+    // The instance: its port's SLAAC address is the EUI-64 of its MAC.
+    let (p, mac, addr) = port_triple(&bound_port(admin, node, &nid, vm, json!({})).await);
+    assert_eq!(
+        addr.parse::<Ipv6Addr>().unwrap().segments()[4..],
+        link_local(&mac).parse::<Ipv6Addr>().unwrap().segments()[4..]
+    );
+    // Accepting RAs (as a host, not a router) on the device to come.
+    for key in ["accept_ra", "autoconf"] {
+        netns::run_in(Some(vm), move || {
+            std::fs::write(format!("/proc/sys/net/ipv6/conf/default/{key}"), "1")
+        })
+        .unwrap()
+        .unwrap();
+    }
+    plug_instance(&host, vm, &p, &mac, None, None).await;
+    wait_port(admin, &p, "ACTIVE").await;
+
+    // Exactly the port's address, from the router's advertisement.
+    let want = format!("{addr}/64");
+    wait_for("the SLAAC address", || global_v6(vm) == [want.clone()]).await;
+    let router_ll = link_local(&leg_mac);
+    let default = ip(vm, &["-6", "route", "show", "default"]);
+    assert!(
+        default.contains(&format!("via {router_ll} dev eth0 proto ra")),
+        "{default}"
+    );
+    wait_ping(vm, "2001:db8:66::1").await;
+
+    // The leg removed: the router's radvd stops and its files go.
+    let pid: i32 = std::fs::read_to_string(state.join("radvd.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    put(
+        admin,
+        &format!("/v2.0/routers/{rid}/remove_router_interface"),
+        json!({"subnet_id": sid}),
+    )
+    .await;
+    wait_for("radvd to stop", || {
+        // Gone, or a zombie (no command line) nobody reaped yet.
+        !state.exists()
+            && std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |c| c.is_empty())
+    })
+    .await;
+
+    delete(admin, &format!("/v2.0/routers/{rid}")).await;
+    wait_for("the router namespace to go", || !netns::exists(&ns)).await;
+    cloud.stop().await;
+}
