@@ -94,15 +94,18 @@ fn ip(ns: &str, args: &[&str]) -> String {
 
 /// The global addresses of `eth0` in `ns` that finished DAD.
 fn global_v6(ns: &str) -> Vec<String> {
-    ip(ns, &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"])
-        .lines()
-        .filter(|l| !l.contains("tentative"))
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            w.find(|t| *t == "inet6")?;
-            Some(w.next()?.to_string())
-        })
-        .collect()
+    ip(
+        ns,
+        &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "global"],
+    )
+    .lines()
+    .filter(|l| !l.contains("tentative"))
+    .filter_map(|l| {
+        let mut w = l.split_whitespace();
+        w.find(|t| *t == "inet6")?;
+        Some(w.next()?.to_string())
+    })
+    .collect()
 }
 
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -323,9 +326,12 @@ async fn root_dhcpv6_stateful_instance_leases_its_port_address() {
     assert!(global_v6(vm).is_empty(), "{:?}", global_v6(vm));
     // dhclient needs a link-local address that finished DAD.
     wait_for("eth0's link-local address", || {
-        ip(vm, &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
-            .lines()
-            .any(|l| !l.contains("tentative"))
+        ip(
+            vm,
+            &["-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"],
+        )
+        .lines()
+        .any(|l| !l.contains("tentative"))
     })
     .await;
 
@@ -340,8 +346,7 @@ async fn root_dhcpv6_stateful_instance_leases_its_port_address() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut got = None;
     for _ in 0..10 {
         let st = Command::new("ip")

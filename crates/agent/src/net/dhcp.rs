@@ -1063,8 +1063,18 @@ mod tests {
             "fdca:3ba5:a17a:4ba3::10",
             64,
             vec![
-                entry("aaaa", "00:00:80:aa:bb:cc", "fdca:3ba5:a17a:4ba3::2", vec![]),
-                entry("bbbb", "00:00:80:aa:bb:dd", "fdca:3ba5:a17a:4ba3::3", vec![opt]),
+                entry(
+                    "aaaa",
+                    "00:00:80:aa:bb:cc",
+                    "fdca:3ba5:a17a:4ba3::2",
+                    vec![],
+                ),
+                entry(
+                    "bbbb",
+                    "00:00:80:aa:bb:dd",
+                    "fdca:3ba5:a17a:4ba3::3",
+                    vec![opt],
+                ),
             ],
         );
         let range = "--dhcp-range=set:subnet-ffffffff-ffff-ffff-ffff-ffffffffffff,fdca:3ba5:a17a:4ba3::,static,64,86400s";

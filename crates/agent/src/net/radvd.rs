@@ -377,7 +377,10 @@ mod tests {
                 leg("p1", vec![addr("v4", "10.0.0.1", 24)]),
                 leg(
                     "p2",
-                    vec![addr("v6", "2001:db8::1", 64), addr("v6x", "2001:db8:9::1", 64)],
+                    vec![
+                        addr("v6", "2001:db8::1", 64),
+                        addr("v6x", "2001:db8:9::1", 64),
+                    ],
                 ),
             ],
             gateway: None,

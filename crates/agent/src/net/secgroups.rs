@@ -1070,10 +1070,14 @@ mod tests {
         let inn = ra(&ingress);
         assert_eq!(inn.len(), 1);
         let r = &inn[0];
-        assert!(r.iter().any(|e| e["match"]["left"]["payload"]["field"] == "saddr"
-            && e["match"]["right"]["prefix"] == json!({"addr": "fe80::", "len": 10})));
-        assert!(r.iter().any(|e| e["match"]["left"]["payload"]["field"] == "hoplimit"
-            && e["match"]["right"] == 255));
+        assert!(r
+            .iter()
+            .any(|e| e["match"]["left"]["payload"]["field"] == "saddr"
+                && e["match"]["right"]["prefix"] == json!({"addr": "fe80::", "len": 10})));
+        assert!(r
+            .iter()
+            .any(|e| e["match"]["left"]["payload"]["field"] == "hoplimit"
+                && e["match"]["right"] == 255));
         assert!(r.last().is_some_and(|v| v.get("accept").is_some()));
     }
 
