@@ -209,12 +209,33 @@ async fn root_slaac_instance_autoconfigures_its_port_address_from_the_router() {
     );
     wait_ping(vm, "2001:db8:66::1").await;
 
-    // The leg removed: the router's radvd stops and its files go.
+    // A subnet change rewrites the config; the same radvd reloads it.
     let pid: i32 = std::fs::read_to_string(state.join("radvd.pid"))
         .unwrap()
         .trim()
         .parse()
         .unwrap();
+    put(
+        admin,
+        &format!("/v2.0/subnets/{sid}"),
+        json!({"subnet": {"dns_nameservers": ["2001:db8:66::53"]}}),
+    )
+    .await;
+    wait_for("the RDNSS in radvd's config", || {
+        std::fs::read_to_string(state.join("radvd.conf"))
+            .is_ok_and(|c| c.contains("RDNSS 2001:db8:66::53 {};"))
+    })
+    .await;
+    let log = std::fs::read_to_string(state.join("radvd.log")).unwrap_or_default();
+    assert_eq!(
+        std::fs::read_to_string(state.join("radvd.pid"))
+            .unwrap()
+            .trim(),
+        pid.to_string(),
+        "{log}"
+    );
+
+    // The leg removed: the router's radvd stops and its files go.
     put(
         admin,
         &format!("/v2.0/routers/{rid}/remove_router_interface"),
