@@ -34,9 +34,10 @@ cd "$ROOT"
 # (e.g. qemu-utils for the image tests). Checked with dpkg, installed if missing.
 # gcc, pkg-config and libssl-dev build the binary (uploads are hashed with
 # OpenSSL). The network data plane's root tests need iproute2, nftables,
-# dnsmasq (dnsmasq-base, and dhcp_release from dnsmasq-utils) and busybox
-# (udhcpc as the instances' DHCP client).
-APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils iproute2 nftables dnsmasq-base dnsmasq-utils busybox)
+# dnsmasq (dnsmasq-base, and dhcp_release from dnsmasq-utils), radvd (IPv6
+# router advertisements), busybox (udhcpc as the instances' DHCP client)
+# and isc-dhcp-client (dhclient -6, their DHCPv6 client).
+APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils iproute2 nftables dnsmasq-base dnsmasq-utils radvd busybox isc-dhcp-client)
 PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"

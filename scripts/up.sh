@@ -13,9 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libssl-dev: the image and object stores hash uploads with OpenSSL.
-# iproute2, nftables, dnsmasq-base, dnsmasq-utils: the network data plane
-# (`--dataplane linux`) runs nft, dnsmasq and dhcp_release.
-packages=(gcc pkg-config libssl-dev ca-certificates iproute2 nftables dnsmasq-base dnsmasq-utils)
+# iproute2, nftables, dnsmasq-base, dnsmasq-utils, radvd: the network data
+# plane (`--dataplane linux`) runs nft, dnsmasq, dhcp_release and radvd.
+packages=(gcc pkg-config libssl-dev ca-certificates iproute2 nftables dnsmasq-base dnsmasq-utils radvd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

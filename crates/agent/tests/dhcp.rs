@@ -149,6 +149,8 @@ fn feed_mtu(entries: Vec<FeedDhcpEntry>, mtu: i64) -> NodeFeed {
                     destination: "172.16.0.0/16".into(),
                     nexthop: "10.77.0.254".into(),
                 }],
+                ipv6_ra_mode: None,
+                ipv6_address_mode: None,
             }],
             remote_vteps: vec![],
             remote_macs: vec![],

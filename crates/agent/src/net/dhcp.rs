@@ -292,8 +292,9 @@ pub fn cmdline(dhcp: &NetworkDhcp<'_>, files: &Files, cfg: &DhcpConfig) -> Vec<S
                 v4_netmask(len)
             )),
             IpAddr::V6(_) => {
-                // dnsmasq cannot serve a range wider than a /64.
-                if len < 64 {
+                // dnsmasq cannot serve a range wider than a /64; SLAAC
+                // hosts ask no DHCPv6 server (the router's RAs suffice).
+                if len < 64 || !v6_dhcp_range(subnet) {
                     continue;
                 }
                 cmd.push(format!(
@@ -363,20 +364,39 @@ fn ip_version(ip: &str) -> i64 {
     }
 }
 
+/// Whether an IPv6 subnet gets a `static` DHCPv6 range: stateful and
+/// stateless address modes (the latter for options only), and subnets
+/// with no IPv6 mode at all (neutron's earlier behaviour).
+fn v6_dhcp_range(s: &FeedSubnet) -> bool {
+    match s.ipv6_address_mode.as_deref() {
+        Some(m) => m == "dhcpv6-stateful" || m == "dhcpv6-stateless",
+        None => s.ipv6_ra_mode.is_none(),
+    }
+}
+
 /// The `--dhcp-hostsfile` (`_output_hosts_file`): one line per port
 /// address, `MAC,[tag][id:CLIENT,]NAME,IP[,set:port-ID]`.
 pub fn hosts_file(dhcp: &NetworkDhcp<'_>, cfg: &DhcpConfig) -> String {
     let mut buf = String::new();
     for server in &dhcp.servers {
-        if !dhcp
-            .subnet(&server.subnet_id)
-            .is_some_and(|s| s.enable_dhcp)
-        {
+        let Some(subnet) = dhcp.subnet(&server.subnet_id).filter(|s| s.enable_dhcp) else {
             continue;
-        }
+        };
+        // Neutron's `no_dhcp`/`no_opts`: the addresses of SLAAC and
+        // DHCPv6-stateless subnets are the hosts' own, not leased.
+        let mode = subnet.ipv6_address_mode.as_deref();
+        let no_dhcp = subnet.ip_version == 6 && matches!(mode, Some("slaac" | "dhcpv6-stateless"));
+        let no_opts = mode == Some("slaac");
         for e in &server.entries {
             let v6 = ip_version(&e.ip_address) == 6;
             let tag = if v6 { HOST_DHCPV6_TAG } else { "" };
+            if no_dhcp {
+                if !no_opts && !extra_opts(&e.extra_dhcp_opts).is_empty() {
+                    // Only the options, to the port's DHCPv6 information requests.
+                    buf.push_str(&format!("{},{tag}set:port-{}\n", e.mac_address, e.port_id));
+                }
+                continue;
+            }
             let ip = if v6 {
                 format!("[{}]", e.ip_address)
             } else {
@@ -1093,6 +1113,8 @@ mod tests {
             enable_dhcp: true,
             dns_nameservers: vec![],
             host_routes: vec![],
+            ipv6_ra_mode: None,
+            ipv6_address_mode: None,
         }
     }
 
@@ -1146,6 +1168,67 @@ mod tests {
 
     fn files() -> Files {
         Files::new(Path::new("/dhcp"), NET)
+    }
+
+    #[test]
+    fn ipv6_modes_choose_range_and_hosts() {
+        let with_mode = |m: Option<&str>| {
+            let mut s = subnet(V6, 6, "fdca:3ba5:a17a:4ba3::/64", None);
+            s.ipv6_ra_mode = m.map(Into::into);
+            s.ipv6_address_mode = m.map(Into::into);
+            network(vec![s])
+        };
+        let opt = json!({"opt_name": "dns-server", "opt_value": "[::1]", "ip_version": 6});
+        let s6 = server(
+            V6,
+            "fdca:3ba5:a17a:4ba3::10",
+            64,
+            vec![
+                entry(
+                    "aaaa",
+                    "00:00:80:aa:bb:cc",
+                    "fdca:3ba5:a17a:4ba3::2",
+                    vec![],
+                ),
+                entry(
+                    "bbbb",
+                    "00:00:80:aa:bb:dd",
+                    "fdca:3ba5:a17a:4ba3::3",
+                    vec![opt],
+                ),
+            ],
+        );
+        let range = "--dhcp-range=set:subnet-ffffffff-ffff-ffff-ffff-ffffffffffff,fdca:3ba5:a17a:4ba3::,static,64,86400s";
+        for (mode, ranged, hosts) in [
+            (
+                None,
+                true,
+                "00:00:80:aa:bb:cc,tag:dhcpv6,host-fdca-3ba5-a17a-4ba3--2,[fdca:3ba5:a17a:4ba3::2]\n\
+                 00:00:80:aa:bb:dd,tag:dhcpv6,host-fdca-3ba5-a17a-4ba3--3,[fdca:3ba5:a17a:4ba3::3],set:port-bbbb\n",
+            ),
+            (
+                Some("dhcpv6-stateful"),
+                true,
+                "00:00:80:aa:bb:cc,tag:dhcpv6,host-fdca-3ba5-a17a-4ba3--2,[fdca:3ba5:a17a:4ba3::2]\n\
+                 00:00:80:aa:bb:dd,tag:dhcpv6,host-fdca-3ba5-a17a-4ba3--3,[fdca:3ba5:a17a:4ba3::3],set:port-bbbb\n",
+            ),
+            (
+                Some("dhcpv6-stateless"),
+                true,
+                "00:00:80:aa:bb:dd,tag:dhcpv6,set:port-bbbb\n",
+            ),
+            (Some("slaac"), false, ""),
+        ] {
+            let net = with_mode(mode);
+            let dhcp = NetworkDhcp {
+                network: &net,
+                servers: vec![&s6],
+            };
+            let c = cfg();
+            let cmd = cmdline(&dhcp, &files(), &c);
+            assert_eq!(cmd.iter().any(|a| a == range), ranged, "{mode:?}: {cmd:?}");
+            assert_eq!(hosts_file(&dhcp, &c), hosts, "{mode:?}");
+        }
     }
 
     #[test]

@@ -506,6 +506,8 @@ mod tests {
                 enable_dhcp: true,
                 dns_nameservers: vec![],
                 host_routes: vec![],
+                ipv6_ra_mode: None,
+                ipv6_address_mode: None,
             }],
             remote_vteps: vec![],
             remote_macs: vec![],

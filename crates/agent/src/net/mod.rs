@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod netns;
 pub mod nft;
 pub mod ports;
+pub mod radvd;
 pub mod role;
 pub mod router;
 pub mod secgroups;

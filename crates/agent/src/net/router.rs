@@ -8,7 +8,9 @@
 //!   port-forwarded addresses as /32s, so it answers ARP for them);
 //! - the default route via the external subnet's gateway, the router's
 //!   extra routes, IPv4 forwarding on;
-//! - the NAT table (`l3nat`), removed when the router has no gateway.
+//! - the NAT table (`l3nat`), removed when the router has no gateway;
+//! - IPv6 router advertisements (`radvd`) on the legs of subnets with an
+//!   `ipv6_ra_mode`, stopped with the router or its last such leg.
 //!
 //! Routers no longer in the feed (or administratively down, which neutron
 //! treats as unscheduled) lose their namespace, which takes their legs
@@ -20,6 +22,7 @@ use super::l2::{bridge_name, tap_name};
 use super::l3nat::{self, PortForwarding, RouterNat};
 use super::link::{parse_mac, LinkError, Netlink};
 use super::netns;
+use super::radvd;
 use futures_util::TryStreamExt;
 use network::app::feed::{FeedAddress, FeedRouter, NodeFeed};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
@@ -28,6 +31,7 @@ use rtnetlink::RouteMessageBuilder;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 
 /// Prefix of internal legs in a router namespace.
 pub const INTERNAL_PREFIX: &str = "qr-";
@@ -190,6 +194,10 @@ pub async fn converge(host: &Netlink, node_prefix: &str, feed: &NodeFeed) -> Rou
     let prefix = namespace_name(node_prefix, "");
     let stale = tokio::task::spawn_blocking(move || -> Result<Vec<String>, String> {
         let mut gone = Vec::new();
+        let ra = radvd::remove_stale(Path::new(radvd::STATE_DIR), &prefix, &keep);
+        if !ra.is_empty() {
+            return Err(ra.join("; "));
+        }
         for ns in netns::list().map_err(|e| e.to_string())? {
             if ns.starts_with(&prefix) && !keep.contains(&ns) {
                 netns::delete(&ns).map_err(|e| e.to_string())?;
@@ -310,6 +318,12 @@ async fn build(
     for s in skipped {
         tracing::warn!(router = %r.id, skipped = %s.0, "NAT");
     }
+    let ra = radvd::legs_of(feed, r, |p| leg_name(INTERNAL_PREFIX, p));
+    let owned = ns.to_string();
+    tokio::task::spawn_blocking(move || radvd::sync(Path::new(radvd::STATE_DIR), &owned, &ra))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("router advertisements: {e}"))?;
     Ok(legs)
 }
 

@@ -948,7 +948,8 @@ impl Firewall {
 /// firewall drivers do: an instance is no DHCP server and sends no router
 /// advertisements; it always gets its DHCP answers and may always do
 /// neighbour discovery (the ICMPv6 types neutron allows by default:
-/// ingress MLD query, NS, NA; egress also RS).
+/// ingress MLD query, NS, NA; egress also RS) and gets router
+/// advertisements.
 fn default_rules() -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
     let udp_ports = |v6: bool, sport: u16, dport: Option<u16>| {
         let mut e = vec![
@@ -982,6 +983,16 @@ fn default_rules() -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
         with(udp_ports(false, 67, Some(68)), nft::accept()),
         with(udp_ports(true, 547, Some(546)), nft::accept()),
         with(icmpv6(&[130, 135, 136]), nft::accept()),
+        // Router advertisements, as neutron allows them from the subnet
+        // gateway's link-local address: only a router sends them (the
+        // egress rules above drop an instance's), from a link-local
+        // source with hop limit 255 (RFC 4861 6.1.2).
+        {
+            let mut e = icmpv6(&[134]);
+            e.push(nft::payload_eq("ip6", "saddr", nft::prefix("fe80::", 10)));
+            e.push(nft::payload_eq("ip6", "hoplimit", 255u8));
+            with(e, nft::accept())
+        },
     ];
     (egress, ingress)
 }
@@ -1108,6 +1119,33 @@ mod tests {
             remote_ip_prefix: None,
             remote_group_id: None,
         }
+    }
+
+    #[test]
+    fn router_advertisements_pass_only_from_link_local_routers() {
+        let (egress, ingress) = default_rules();
+        let ra = |rules: &[Vec<Value>]| {
+            rules
+                .iter()
+                .filter(|r| r.iter().any(|e| e["match"]["right"]["set"] == json!([134])))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let out = ra(&egress);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].last().is_some_and(|v| v.get("drop").is_some()));
+        let inn = ra(&ingress);
+        assert_eq!(inn.len(), 1);
+        let r = &inn[0];
+        assert!(r
+            .iter()
+            .any(|e| e["match"]["left"]["payload"]["field"] == "saddr"
+                && e["match"]["right"]["prefix"] == json!({"addr": "fe80::", "len": 10})));
+        assert!(r
+            .iter()
+            .any(|e| e["match"]["left"]["payload"]["field"] == "hoplimit"
+                && e["match"]["right"] == 255));
+        assert!(r.last().is_some_and(|v| v.get("accept").is_some()));
     }
 
     #[test]

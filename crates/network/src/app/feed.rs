@@ -158,6 +158,15 @@ pub struct FeedSubnet {
     pub enable_dhcp: bool,
     pub dns_nameservers: Vec<String>,
     pub host_routes: Vec<FeedRoute>,
+    /// IPv6: who sends router advertisements and with which flags
+    /// (`slaac`, `dhcpv6-stateful`, `dhcpv6-stateless`); null for IPv4
+    /// or when no OpenStack router is to advertise.
+    #[serde(default)]
+    pub ipv6_ra_mode: Option<String>,
+    /// IPv6: how ports get their addresses (same values); drives the
+    /// DHCPv6 server's mode.
+    #[serde(default)]
+    pub ipv6_address_mode: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -824,6 +833,8 @@ impl Network {
                                     nexthop: n.clone(),
                                 })
                                 .collect(),
+                            ipv6_ra_mode: s.ipv6_ra_mode.clone(),
+                            ipv6_address_mode: s.ipv6_address_mode.clone(),
                         })
                         .collect(),
                     remote_vteps,
@@ -966,6 +977,8 @@ mod tests {
                     enable_dhcp: true,
                     dns_nameservers: vec![],
                     host_routes: vec![route.clone()],
+                    ipv6_ra_mode: None,
+                    ipv6_address_mode: None,
                 }],
                 remote_vteps: vec!["192.0.2.1".into()],
                 remote_macs: vec![FeedRemoteMac {

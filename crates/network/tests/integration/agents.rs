@@ -577,6 +577,25 @@ async fn the_feed_gives_each_node_its_part_and_reports_set_port_status() {
     assert_eq!(r.status, 204);
     let r = admin.get(&format!("/v2.0/ports/{pid}")).await.unwrap();
     assert_eq!(r.body["port"]["status"], "DOWN");
+
+    // IPv6 subnets carry their RA and address modes (IPv4 ones null).
+    let r = admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": "2001:db8:9::/64",
+                "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let s6 = r.body["subnet"]["id"].as_str().unwrap().to_string();
+    let f = net.feed().await;
+    let fnet = f.networks.iter().find(|n| n.id == nid).unwrap();
+    let v6 = fnet.subnets.iter().find(|s| s.id == s6).unwrap();
+    assert_eq!(v6.ipv6_ra_mode.as_deref(), Some("slaac"));
+    assert_eq!(v6.ipv6_address_mode.as_deref(), Some("slaac"));
+    let v4 = fnet.subnets.iter().find(|s| s.id == sid).unwrap();
+    assert!(v4.ipv6_ra_mode.is_none() && v4.ipv6_address_mode.is_none());
     cloud.stop().await;
 }
 
