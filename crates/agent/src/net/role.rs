@@ -73,6 +73,17 @@ pub struct ApplyTimes {
     pub port_services: std::time::Duration,
 }
 
+/// How long a VXLAN device's FDB, made as planned, is trusted without a
+/// dump (see `Inner::fdb_memo`).
+const FDB_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What one VXLAN device's FDB was last made to be.
+struct FdbMemo {
+    index: u32,
+    entries: BTreeSet<([u8; 6], IpAddr)>,
+    at: std::time::Instant,
+}
+
 /// How long a clean pass of the port services stands for the same feed
 /// (well under the agent's 60 s periodic re-apply).
 const SERVICES_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
@@ -102,6 +113,12 @@ fn services_key(feed: &NodeFeed) -> NodeFeed {
 struct Inner {
     cfg: NetworkRoleConfig,
     times: Mutex<ApplyTimes>,
+    /// Per VXLAN device: its index and the FDB entries last made exactly
+    /// as planned, and when. While the plan and the device are the same
+    /// the FDB is not dumped again (a dump lists every bridge port's
+    /// entries: thousands with 1,000 taps) until [`FDB_MEMO_TTL`] has
+    /// passed, so drift is still repaired by the periodic re-apply.
+    fdb_memo: Mutex<HashMap<String, FdbMemo>>,
     services_memo: Mutex<Option<ServicesMemo>>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
@@ -143,6 +160,7 @@ impl NetworkRole {
                 cfg,
                 times: Mutex::new(ApplyTimes::default()),
                 services_memo: Mutex::new(None),
+                fdb_memo: Mutex::new(HashMap::new()),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
                 changed: Arc::new(Notify::new()),
@@ -227,7 +245,8 @@ impl NetworkRole {
             }
         };
         for b in &plan.bridges {
-            if let Err(e) = ensure_bridge(nl, b, self.inner.cfg.l2.tunnel_dev.as_deref()).await {
+            let tunnel_dev = self.inner.cfg.l2.tunnel_dev.as_deref();
+            if let Err(e) = ensure_bridge(nl, b, tunnel_dev, &self.inner.fdb_memo).await {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
@@ -372,6 +391,7 @@ async fn ensure_bridge(
     nl: &Netlink,
     b: &l2::BridgePlan,
     tunnel_dev: Option<&str>,
+    fdb_memo: &Mutex<HashMap<String, FdbMemo>>,
 ) -> Result<(), super::link::LinkError> {
     nl.ensure_bridge(&b.bridge).await?;
     nl.set_mtu(&b.bridge, b.mtu).await?;
@@ -400,17 +420,42 @@ async fn ensure_bridge(
             // Flood entries (all-zero MAC, one per remote VTEP) and
             // per-MAC entries, kept exactly as planned: stale ones go
             // first so a MAC that moved never has two destinations.
-            let have: BTreeSet<([u8; 6], IpAddr)> = nl.fdb(device).await?.into_iter().collect();
             let want: BTreeSet<([u8; 6], IpAddr)> = remotes
                 .iter()
                 .map(|r| (ZERO_MAC, IpAddr::V4(*r)))
                 .chain(macs.iter().map(|(m, r)| (*m, IpAddr::V4(*r))))
                 .collect();
-            for (mac, r) in have.difference(&want) {
-                nl.fdb_delete(device, *mac, *r).await?;
-            }
-            for (mac, r) in want.difference(&have) {
-                nl.fdb_append(device, *mac, *r).await?;
+            let index = nl
+                .link(device)
+                .await?
+                .map(|l| l.index)
+                .ok_or_else(|| super::link::LinkError::NoSuchLink(device.clone()))?;
+            let known = fdb_memo.lock().ok().is_some_and(|m| {
+                m.get(device).is_some_and(|f| {
+                    f.index == index && f.entries == want && f.at.elapsed() < FDB_MEMO_TTL
+                })
+            });
+            if !known {
+                if let Ok(mut m) = fdb_memo.lock() {
+                    m.remove(device);
+                }
+                let have: BTreeSet<([u8; 6], IpAddr)> = nl.fdb(device).await?.into_iter().collect();
+                for (mac, r) in have.difference(&want) {
+                    nl.fdb_delete(device, *mac, *r).await?;
+                }
+                for (mac, r) in want.difference(&have) {
+                    nl.fdb_append(device, *mac, *r).await?;
+                }
+                if let Ok(mut m) = fdb_memo.lock() {
+                    m.insert(
+                        device.clone(),
+                        FdbMemo {
+                            index,
+                            entries: want,
+                            at: std::time::Instant::now(),
+                        },
+                    );
+                }
             }
             device.clone()
         }
