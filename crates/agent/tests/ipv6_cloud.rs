@@ -160,15 +160,7 @@ async fn root_slaac_instance_autoconfigures_its_port_address_from_the_router() {
     cloud.only_agent_here("L3 agent").await;
     let r = post(admin, "/v2.0/routers", json!({"router": {"name": "r6"}})).await;
     let rid = r["router"]["id"].as_str().unwrap().to_string();
-    let leg = put(
-        admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sid}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(admin, &rid, &sid).await;
     let leg_mac = admin.get(&format!("/v2.0/ports/{leg}")).await.unwrap().body["port"]
         ["mac_address"]
         .as_str()
@@ -308,15 +300,7 @@ async fn root_dhcpv6_stateful_instance_leases_its_port_address() {
     let sid = s["subnet"]["id"].as_str().unwrap().to_string();
     let r = post(admin, "/v2.0/routers", json!({"router": {"name": "r6s"}})).await;
     let rid = r["router"]["id"].as_str().unwrap().to_string();
-    let leg = put(
-        admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sid}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(admin, &rid, &sid).await;
     wait_port(admin, &leg, "ACTIVE").await;
     let ns = namespace_name(PREFIX, &rid);
     let conf =

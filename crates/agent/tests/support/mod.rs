@@ -109,6 +109,31 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// SIGKILLs it now and reaps it (what dropping it does), for a test
+    /// whose point is killing the process.
+    pub fn kill9(self) {
+        drop(self);
+    }
+}
+
+/// Every process's (pid, command line with NUL-separated arguments), read
+/// from `/proc`; a process gone while reading is left out.
+pub fn processes() -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().to_string();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, cmdline))
+        })
+        .collect()
+}
+
 /// How the simulated host's network role is set up.
 pub struct SimHost {
     /// The node name the agent registers as.
@@ -361,6 +386,53 @@ pub async fn wait_status(c: &Client, path: &str, key: &str, want: &str) {
 /// Waits for a port's status.
 pub async fn wait_port(c: &Client, id: &str, want: &str) {
     wait_status(c, &format!("/v2.0/ports/{id}"), "port", want).await;
+}
+
+/// Adds subnet `sid` to router `rid`: the interface port's id.
+pub async fn router_interface(c: &Client, rid: &str, sid: &str) -> String {
+    put(
+        c,
+        &format!("/v2.0/routers/{rid}/add_router_interface"),
+        json!({ "subnet_id": sid }),
+    )
+    .await["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A floating IP on external network `ext` for `port`: (id, address).
+pub async fn floating_ip(c: &Client, ext: &str, port: &str) -> (String, String) {
+    let f = post(
+        c,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": ext, "port_id": port}}),
+    )
+    .await;
+    let fid = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let fip = f["floatingip"]["floating_ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (fid, fip)
+}
+
+/// Waits up to 10 s for the DHCP port the cloud makes on network `nid`
+/// (`device_owner=network:dhcp`): its id.
+pub async fn dhcp_port(c: &Client, nid: &str) -> String {
+    for _ in 0..200 {
+        let r = c
+            .get(&format!(
+                "/v2.0/ports?network_id={nid}&device_owner=network:dhcp"
+            ))
+            .await
+            .unwrap();
+        if let Some(id) = r.body["ports"][0]["id"].as_str() {
+            return id.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no DHCP port on {nid}");
 }
 
 /// A flat network on `physnet` with one subnet: (network id, subnet id).
