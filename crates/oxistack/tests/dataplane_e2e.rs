@@ -70,37 +70,12 @@ fn lease(vm: &str, dir: &Path) -> Option<Lease> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.lease"));
     let script = dir.join(format!("{vm}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && printf 'ip=%s\\nrouter=%s\\nmtu=%s\\nstaticroutes=%s\\n' \
-             \"$ip\" \"$router\" \"$mtu\" \"$staticroutes\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args([
-            "-t",
-            "5",
-            "-T",
-            "1",
-            "-O",
-            "mtu",
-            "-O",
-            "staticroutes",
-            "-s",
-        ])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && printf 'ip=%s\\nrouter=%s\\nmtu=%s\\nstaticroutes=%s\\n' \
+         \"$ip\" \"$router\" \"$mtu\" \"$staticroutes\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !support::run_udhcpc(vm, &script, &body, &["-O", "mtu", "-O", "staticroutes"]) {
         return None;
     }
     let text = std::fs::read_to_string(&out).ok()?;

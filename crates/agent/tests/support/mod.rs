@@ -558,6 +558,27 @@ pub async fn wait_no_ping(ns: &str, addr: &str) {
     panic!("{ns} still reaches {addr}");
 }
 
+/// One DHCP exchange by busybox `udhcpc` in `vm` (eth0; in the
+/// foreground, quitting once bound, 5 tries 1 s apart) with `opts` added
+/// (e.g. `-O staticroutes`) and hook script `script`, written first with
+/// `body`: whether it was given a lease.
+pub fn run_udhcpc(vm: &str, script: &Path, body: &str, opts: &[&str]) -> bool {
+    std::fs::write(script, body).unwrap();
+    std::fs::set_permissions(script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    Command::new("ip")
+        .args([
+            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+        ])
+        .args(opts)
+        .args(["-t", "5", "-T", "1", "-s"])
+        .arg(script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
 /// busybox udhcpc in `vm` (eth0): the address it was given, or None.
 /// `dir` (not the role's DHCP state directory: the role owns what is
 /// in there) holds its hook script and result.
@@ -565,26 +586,11 @@ pub fn udhcpc(vm: &str, dir: &Path) -> Option<String> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.env"));
     let script = dir.join(format!("{vm}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args(["-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !run_udhcpc(vm, &script, &body, &[]) {
         return None;
     }
     std::fs::read_to_string(&out)
@@ -659,26 +665,11 @@ pub fn udhcpc_lease(vm: &str, dir: &Path) -> Option<Lease> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.lease"));
     let script = dir.join(format!("{vm}.lease.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && printf '%s\\n%s\\n%s\\n%s\\n' \"$ip\" \"$mask\" \"$router\" \"$staticroutes\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args(["-O", "staticroutes", "-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && printf '%s\\n%s\\n%s\\n%s\\n' \"$ip\" \"$mask\" \"$router\" \"$staticroutes\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !run_udhcpc(vm, &script, &body, &["-O", "staticroutes"]) {
         return None;
     }
     let text = std::fs::read_to_string(&out).ok()?;
