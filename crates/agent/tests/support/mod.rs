@@ -4,7 +4,11 @@
 //! namespace, dnsmasq and file a test made even when it fails
 //! ([`Cleanup`], [`Server`]), "instances" (namespaces whose `eth0` is the
 //! peer of a port's tap), and traffic probes run inside namespaces (busybox
-//! `ping` and `udhcpc`, python3 TCP sockets).
+//! `ping` and `udhcpc`, python3 TCP sockets), the API steps the tests
+//! repeat (flat networks, bound ports, router interfaces, floating IPs,
+//! waiting for a status or a network's DHCP port) and a `/proc` walk
+//! ([`processes`]) for tests that look for leftover daemons. The
+//! `oxistack` crate's data-plane tests include this file by `#[path]`.
 //!
 //! Each test file uses only part of it, hence `dead_code` is allowed here.
 
