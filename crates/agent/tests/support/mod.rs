@@ -615,6 +615,12 @@ pub fn serve(ns: &str, addr: &str, port: u16) -> Server {
         c,a=s.accept()\n\
         c.sendall(a[0].encode())\n\
         c.close()\n";
+    python_server(ns, code, addr, port)
+}
+
+/// Runs python3 `code` in `ns` with arguments `addr port`, once it has
+/// printed `ready` (bound and listening): the server, killed when dropped.
+pub fn python_server(ns: &str, code: &str, addr: &str, port: u16) -> Server {
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "python3", "-c", code, addr])
         .arg(port.to_string())
