@@ -108,6 +108,29 @@ fn global_v6(ns: &str) -> Vec<String> {
     .collect()
 }
 
+/// A flat network `name` on `phys-v6` with one IPv6 subnet `prefix::/64`
+/// (gateway `prefix::1`) whose RA and address modes are both `mode`:
+/// (network id, subnet id).
+async fn v6_net(admin: &testkit::Client, name: &str, prefix: &str, mode: &str) -> (String, String) {
+    let n = post(
+        admin,
+        "/v2.0/networks",
+        json!({"network": {"name": name, "provider:network_type": "flat",
+            "provider:physical_network": "phys-v6"}}),
+    )
+    .await;
+    let nid = n["network"]["id"].as_str().unwrap().to_string();
+    let s = post(
+        admin,
+        "/v2.0/subnets",
+        json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": format!("{prefix}::/64"),
+            "gateway_ip": format!("{prefix}::1"), "ipv6_ra_mode": mode,
+            "ipv6_address_mode": mode}}),
+    )
+    .await;
+    (nid, s["subnet"]["id"].as_str().unwrap().to_string())
+}
+
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..300 {
         if f() {
@@ -140,35 +163,11 @@ async fn root_slaac_instance_autoconfigures_its_port_address_from_the_router() {
     .await;
     let (admin, node) = (&cloud.admin, cloud.node);
 
-    let n = post(
-        admin,
-        "/v2.0/networks",
-        json!({"network": {"name": "v6", "provider:network_type": "flat",
-            "provider:physical_network": "phys-v6"}}),
-    )
-    .await;
-    let nid = n["network"]["id"].as_str().unwrap().to_string();
-    let s = post(
-        admin,
-        "/v2.0/subnets",
-        json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": "2001:db8:66::/64",
-            "gateway_ip": "2001:db8:66::1", "ipv6_ra_mode": "slaac",
-            "ipv6_address_mode": "slaac"}}),
-    )
-    .await;
-    let sid = s["subnet"]["id"].as_str().unwrap().to_string();
+    let (nid, sid) = v6_net(admin, "v6", "2001:db8:66", "slaac").await;
     cloud.only_agent_here("L3 agent").await;
     let r = post(admin, "/v2.0/routers", json!({"router": {"name": "r6"}})).await;
     let rid = r["router"]["id"].as_str().unwrap().to_string();
-    let leg = put(
-        admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sid}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(admin, &rid, &sid).await;
     let leg_mac = admin.get(&format!("/v2.0/ports/{leg}")).await.unwrap().body["port"]
         ["mac_address"]
         .as_str()
@@ -289,34 +288,10 @@ async fn root_dhcpv6_stateful_instance_leases_its_port_address() {
     cloud.only_agent_here("DHCP agent").await;
     cloud.only_agent_here("L3 agent").await;
 
-    let n = post(
-        admin,
-        "/v2.0/networks",
-        json!({"network": {"name": "v6s", "provider:network_type": "flat",
-            "provider:physical_network": "phys-v6"}}),
-    )
-    .await;
-    let nid = n["network"]["id"].as_str().unwrap().to_string();
-    let s = post(
-        admin,
-        "/v2.0/subnets",
-        json!({"subnet": {"network_id": nid, "ip_version": 6, "cidr": "2001:db8:67::/64",
-            "gateway_ip": "2001:db8:67::1", "ipv6_ra_mode": "dhcpv6-stateful",
-            "ipv6_address_mode": "dhcpv6-stateful"}}),
-    )
-    .await;
-    let sid = s["subnet"]["id"].as_str().unwrap().to_string();
+    let (nid, sid) = v6_net(admin, "v6s", "2001:db8:67", "dhcpv6-stateful").await;
     let r = post(admin, "/v2.0/routers", json!({"router": {"name": "r6s"}})).await;
     let rid = r["router"]["id"].as_str().unwrap().to_string();
-    let leg = put(
-        admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sid}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(admin, &rid, &sid).await;
     wait_port(admin, &leg, "ACTIVE").await;
     let ns = namespace_name(PREFIX, &rid);
     let conf =

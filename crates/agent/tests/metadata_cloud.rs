@@ -32,8 +32,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use support::{
-    blocking, bound_port, flat_net, http_get, plug_instance, port_triple, post, put, udhcpc_lease,
-    wait_port, Cleanup, SimCloud, SimHost,
+    blocking, bound_port, dhcp_port, flat_net, http_get, plug_instance, port_triple, post, put,
+    udhcpc_lease, wait_port, Cleanup, SimCloud, SimHost,
 };
 use testkit::require_root;
 use testkit::root::Need;
@@ -94,22 +94,6 @@ async fn wait_get(ns: &'static str, want: u16) -> String {
     panic!("{ns}: GET http://{MD}{PATH} never answered {want}: {last:?}");
 }
 
-async fn dhcp_port(admin: &testkit::Client, nid: &str) -> String {
-    for _ in 0..200 {
-        let r = admin
-            .get(&format!(
-                "/v2.0/ports?network_id={nid}&device_owner=network:dhcp"
-            ))
-            .await
-            .unwrap();
-        if let Some(id) = r.body["ports"][0]["id"].as_str() {
-            return id.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no DHCP port on {nid}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_instances_reach_metadata_through_router_and_dhcp_namespaces() {
     require_root!(
@@ -157,15 +141,7 @@ async fn root_instances_reach_metadata_through_router_and_dhcp_namespaces() {
     let (na, sa) = flat_net(admin, "phys-a", "10.83.1.0/24", "10.83.1.1", false, false).await;
     let r = post(admin, "/v2.0/routers", json!({"router": {"name": "md"}})).await;
     let rid = r["router"]["id"].as_str().unwrap().to_string();
-    let leg = put(
-        admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sa}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(admin, &rid, &sa).await;
     let pa = bound_port(admin, node, &na, va, json!({})).await;
     let project = pa["project_id"].as_str().unwrap().to_string();
     let (pa, maca, ipa) = port_triple(&pa);

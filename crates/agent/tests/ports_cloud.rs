@@ -16,7 +16,6 @@ mod support;
 use agent::net::link::Netlink;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use support::{
     blocking, bound_port, connect, plug_instance, port_triple, post, serve, udhcpc, wait_port,
     Cleanup, SimCloud, SimHost,
@@ -78,21 +77,7 @@ async fn root_dhcp_and_security_groups_through_the_agent() {
     let sg = g["security_group"]["id"].as_str().unwrap().to_string();
 
     // The network's DHCP port: plumbed, dnsmasq started, reported.
-    let mut dhcp_port = None;
-    for _ in 0..200 {
-        let r = admin
-            .get(&format!(
-                "/v2.0/ports?network_id={nid}&device_owner=network:dhcp"
-            ))
-            .await
-            .unwrap();
-        if let Some(id) = r.body["ports"][0]["id"].as_str() {
-            dhcp_port = Some(id.to_string());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let dhcp_port = dhcp_port.expect("no DHCP port");
+    let dhcp_port = support::dhcp_port(admin, &nid).await;
     wait_port(admin, &dhcp_port, "ACTIVE").await;
 
     let groups = json!({"security_groups": [sg]});

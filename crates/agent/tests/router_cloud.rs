@@ -104,13 +104,7 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
         .to_string();
     let mut legs = Vec::new();
     for s in [&sa, &sb] {
-        let r = put(
-            admin,
-            &format!("/v2.0/routers/{rid}/add_router_interface"),
-            json!({"subnet_id": s}),
-        )
-        .await;
-        legs.push(r["port_id"].as_str().unwrap().to_string());
+        legs.push(support::router_interface(admin, &rid, s).await);
     }
     let (p1, mac1, a1) = port_triple(&bound_port(admin, node, &na, vm1, json!({})).await);
     plug_instance(&host, vm1, &p1, &mac1, Some((&a1, 24)), Some("10.81.1.1")).await;
@@ -168,17 +162,7 @@ async fn root_a_router_routes_snats_and_serves_a_floating_ip() {
     );
 
     // A floating IP for vm2: reachable from the internet, reported ACTIVE.
-    let f = post(
-        admin,
-        "/v2.0/floatingips",
-        json!({"floatingip": {"floating_network_id": ext, "port_id": p2}}),
-    )
-    .await;
-    let fid = f["floatingip"]["id"].as_str().unwrap().to_string();
-    let fip = f["floatingip"]["floating_ip_address"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (fid, fip) = support::floating_ip(admin, &ext, &p2).await;
     wait_ping(inet, &fip).await;
     wait_status(
         admin,

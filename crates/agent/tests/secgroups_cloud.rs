@@ -53,18 +53,7 @@ fn serve_held(ns: &str, addr: &str, port: u16) -> Server {
         \x20   c,a=s.accept()\n\
         \x20   c.sendall(('%s:%d\\n'%a).encode())\n\
         \x20   held.append(c)\n";
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "python3", "-c", code, addr])
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    Server(child)
+    support::python_server(ns, code, addr, port)
 }
 
 /// A client in `ns` connecting from `sport` to `addr:port` (3 s timeout)

@@ -538,14 +538,14 @@ pub fn render(r: &DataplaneResults, args: &DataplaneArgs, command_line: &str) ->
     out.push_str(&results.to_text());
     out.push('\n');
     out.push_str(&spent.to_text());
-    out.push_str("\n--- Markdown for BENCHMARKS.md ---\n");
-    out.push_str("#### Data plane: cold convergence and port create → ACTIVE\n\n");
-    out.push_str(&format!("Command: `{command_line}`\n\n"));
-    out.push_str(&format!("Machine: {machine}. {setup}.\n\n"));
-    out.push_str(&results.to_markdown());
-    out.push('\n');
-    out.push_str(&spent.to_markdown());
-    out.push_str("--- end ---\n");
+    let body = format!("{}\n{}", results.to_markdown(), spent.to_markdown());
+    out.push_str(&report::markdown_block(
+        "Data plane: cold convergence and port create → ACTIVE",
+        command_line,
+        &machine,
+        &setup,
+        &body,
+    ));
     out
 }
 

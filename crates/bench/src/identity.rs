@@ -577,24 +577,15 @@ pub fn render(r: &IdentityResults, command_line: &str) -> String {
     ));
     out.push_str(&format!("{setup}\nmachine: {machine}; {server}\n\n"));
     out.push_str(&table.to_text());
-    if !error_lines.is_empty() {
-        out.push_str("\nerrors:\n");
-        for e in &error_lines {
-            out.push_str(&format!("  {e}\n"));
-        }
-    }
-    out.push_str("\n--- Markdown for BENCHMARKS.md ---\n");
-    out.push_str("#### Identity: token issue and validation\n\n");
-    out.push_str(&format!("Command: `{command_line}`\n\n"));
-    out.push_str(&format!("Machine: {machine}. {setup}.\n\n"));
-    out.push_str(&table.to_markdown());
-    if !error_lines.is_empty() {
-        out.push_str("\nErrors:\n\n");
-        for e in &error_lines {
-            out.push_str(&format!("- {}\n", e.replace('`', "'")));
-        }
-    }
-    out.push_str("--- end ---\n");
+    out.push_str(&report::errors_text(&error_lines));
+    let body = table.to_markdown() + &report::errors_markdown(&error_lines);
+    out.push_str(&report::markdown_block(
+        "Identity: token issue and validation",
+        command_line,
+        &machine,
+        &setup,
+        &body,
+    ));
     out
 }
 

@@ -162,6 +162,50 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// The errors a run saw, as the terminal part of a report lists them
+/// (nothing when there were none).
+pub fn errors_text(errors: &[String]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nerrors:\n");
+    for e in errors {
+        out.push_str(&format!("  {e}\n"));
+    }
+    out
+}
+
+/// The same list in Markdown (a backtick in an error would open inline
+/// code, so it becomes a quote).
+pub fn errors_markdown(errors: &[String]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nErrors:\n\n");
+    for e in errors {
+        out.push_str(&format!("- {}\n", e.replace('`', "'")));
+    }
+    out
+}
+
+/// The block every report ends with, to paste into `BENCHMARKS.md`: a
+/// `#### title` section saying the command, the machine and the setup,
+/// then `body` (the Markdown tables), between marker lines.
+pub fn markdown_block(
+    title: &str,
+    command_line: &str,
+    machine: &str,
+    setup: &str,
+    body: &str,
+) -> String {
+    format!(
+        "\n--- Markdown for BENCHMARKS.md ---\n#### {title}\n\n\
+         Command: `{command_line}`\n\n\
+         Machine: {machine}. {setup}.\n\n\
+         {body}--- end ---\n"
+    )
+}
+
 /// `"AMD EPYC, 2 CPUs, Linux 6.1.0"` (what is known of this machine).
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -234,5 +278,19 @@ mod tests {
             t.to_markdown(),
             "| name | req/s |\n| :--- | ---: |\n| validate | 12,000 |\n| a\\|b |  |\n"
         );
+    }
+
+    #[test]
+    fn the_markdown_block_and_error_lists() {
+        assert_eq!(
+            markdown_block("T", "bench x", "m", "s", "| a |\n"),
+            "\n--- Markdown for BENCHMARKS.md ---\n#### T\n\nCommand: `bench x`\n\n\
+             Machine: m. s.\n\n| a |\n--- end ---\n"
+        );
+        assert_eq!(errors_text(&[]), "");
+        assert_eq!(errors_markdown(&[]), "");
+        let e = vec!["create: 3 × `500`".to_owned()];
+        assert_eq!(errors_text(&e), "\nerrors:\n  create: 3 × `500`\n");
+        assert_eq!(errors_markdown(&e), "\nErrors:\n\n- create: 3 × '500'\n");
     }
 }

@@ -38,11 +38,11 @@ use agent::net::netns;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{
     blocking, bound_port, delete, flat_net, linux_cloud, only_agent_at, plug_instance, port_triple,
-    post, put, udhcpc, wait_ping, wait_port, wait_status, Cleanup, SimCloud, SimHost,
+    post, put, udhcpc, wait_ping, wait_port, wait_status, Cleanup, Server, SimCloud, SimHost,
 };
 use testkit::require_root;
 use testkit::root::Need;
@@ -57,23 +57,6 @@ const PORTS: usize = 20;
 /// The tests' guards remove every `oxt-kc…` namespace: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The `oxistack agent` process; SIGKILLed when dropped.
-struct AgentProc(Child);
-
-impl AgentProc {
-    fn kill9(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for AgentProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct AgentArgs {
     controller: String,
     secret_file: PathBuf,
@@ -81,7 +64,8 @@ struct AgentArgs {
     log: PathBuf,
 }
 
-fn start_agent(a: &AgentArgs) -> AgentProc {
+/// Starts `oxistack agent`; SIGKILLed when dropped.
+fn start_agent(a: &AgentArgs) -> Server {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -106,7 +90,7 @@ fn start_agent(a: &AgentArgs) -> AgentProc {
         .stderr(log)
         .spawn()
         .unwrap();
-    AgentProc(child)
+    Server(child)
 }
 
 /// What of oxistack's is on the machine, per namespace: the role's
@@ -187,12 +171,9 @@ fn nft(ns: &str) -> Vec<String> {
 /// The live dnsmasq processes started with a pid file under `dir`.
 fn dnsmasqs(dir: &Path) -> usize {
     let want = format!("--pid-file={}/", dir.display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|c| {
+    support::processes()
+        .into_iter()
+        .filter(|(_, c)| {
             c.split(|b| *b == 0)
                 .any(|a| String::from_utf8_lossy(a).starts_with(&want))
         })
@@ -424,13 +405,7 @@ async fn root_an_agent_killed_anywhere_converges_without_duplicates_or_leaks() {
     let rid = r["router"]["id"].as_str().unwrap().to_string();
     let mut legs = Vec::new();
     for (_, s) in &nets {
-        let r = put(
-            &admin,
-            &format!("/v2.0/routers/{rid}/add_router_interface"),
-            json!({"subnet_id": s}),
-        )
-        .await;
-        legs.push(r["port_id"].as_str().unwrap().to_string());
+        legs.push(support::router_interface(&admin, &rid, s).await);
     }
     netns::create(vm).unwrap();
     let inside = Netlink::open(Some(vm)).unwrap();
@@ -468,17 +443,7 @@ async fn root_an_agent_killed_anywhere_converges_without_duplicates_or_leaks() {
             "ethertype": "IPv4", "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"}}),
     )
     .await;
-    let f = post(
-        &admin,
-        "/v2.0/floatingips",
-        json!({"floatingip": {"floating_network_id": ext, "port_id": p0}}),
-    )
-    .await;
-    let fid = f["floatingip"]["id"].as_str().unwrap().to_string();
-    let fip = f["floatingip"]["floating_ip_address"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (fid, fip) = support::floating_ip(&admin, &ext, &p0).await;
 
     for (id, _) in &ports {
         wait_port(&admin, id, "ACTIVE").await;

@@ -70,37 +70,12 @@ fn lease(vm: &str, dir: &Path) -> Option<Lease> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.lease"));
     let script = dir.join(format!("{vm}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && printf 'ip=%s\\nrouter=%s\\nmtu=%s\\nstaticroutes=%s\\n' \
-             \"$ip\" \"$router\" \"$mtu\" \"$staticroutes\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args([
-            "-t",
-            "5",
-            "-T",
-            "1",
-            "-O",
-            "mtu",
-            "-O",
-            "staticroutes",
-            "-s",
-        ])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && printf 'ip=%s\\nrouter=%s\\nmtu=%s\\nstaticroutes=%s\\n' \
+         \"$ip\" \"$router\" \"$mtu\" \"$staticroutes\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !support::run_udhcpc(vm, &script, &body, &["-O", "mtu", "-O", "staticroutes"]) {
         return None;
     }
     let text = std::fs::read_to_string(&out).ok()?;
@@ -142,22 +117,11 @@ fn own_links() -> Vec<String> {
 
 /// Pids whose command line mentions `needle` (the cloud's state dir).
 fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
-            if String::from_utf8_lossy(&c).contains(needle) {
-                out.push(format!(
-                    "{name}: {}",
-                    String::from_utf8_lossy(&c).replace('\0', " ")
-                ));
-            }
-        }
-    }
-    out
+    support::processes()
+        .into_iter()
+        .filter(|(_, c)| String::from_utf8_lossy(c).contains(needle))
+        .map(|(pid, c)| format!("{pid}: {}", String::from_utf8_lossy(&c).replace('\0', " ")))
+        .collect()
 }
 
 /// The upstream: `oxe-up` routes between the external segment (toward
@@ -424,33 +388,11 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
         .as_str()
         .unwrap()
         .to_string();
-    let leg = support::put(
-        &admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sub}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg = support::router_interface(&admin, &rid, &sub).await;
     wait_port(&admin, &leg, "ACTIVE").await;
     // The network's DHCP port: plumbed in its qdhcp namespace, dnsmasq
     // running, reported ACTIVE.
-    let mut dhcp_port = None;
-    for _ in 0..200 {
-        let r = admin
-            .get(&format!(
-                "/v2.0/ports?network_id={nid}&device_owner=network:dhcp"
-            ))
-            .await
-            .unwrap();
-        if let Some(id) = r.body["ports"][0]["id"].as_str() {
-            dhcp_port = Some(id.to_string());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    wait_port(&admin, &dhcp_port.expect("no DHCP port"), "ACTIVE").await;
+    wait_port(&admin, &support::dhcp_port(&admin, &nid).await, "ACTIVE").await;
 
     // Two instances: leases with the right address, router, MTU, routes.
     let cmp = Netlink::open(Some(CMP)).unwrap();
@@ -537,15 +479,7 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
         .as_str()
         .unwrap()
         .to_string();
-    let leg2 = support::put(
-        &admin,
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
-        json!({"subnet_id": sub2}),
-    )
-    .await["port_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let leg2 = support::router_interface(&admin, &rid, &sub2).await;
     let (p3, mac3, a3) = port_triple(&bound_port(&admin, &node, &nid2, VM3, json!({})).await);
     support::plug_instance(&host, VM3, &p3, &mac3, Some((&a3, 24)), Some("10.91.0.1")).await;
     Netlink::open(Some(VM3))
@@ -594,17 +528,7 @@ async fn scenario(state: &Path, tmp: &Path, identity: &str, network: &str) {
         json!({ "security_group_rule": r })
     };
     post(&admin, "/v2.0/security-group-rules", rule("icmp", None)).await;
-    let f = post(
-        &admin,
-        "/v2.0/floatingips",
-        json!({"floatingip": {"floating_network_id": ext, "port_id": p2}}),
-    )
-    .await;
-    let fid = f["floatingip"]["id"].as_str().unwrap().to_string();
-    let fip = f["floatingip"]["floating_ip_address"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (fid, fip) = support::floating_ip(&admin, &ext, &p2).await;
     wait_status(
         &admin,
         &format!("/v2.0/floatingips/{fid}"),

@@ -13,6 +13,7 @@
 //! Everything here blocks (files, process waits); call it from
 //! `spawn_blocking`.
 
+use crate::net::daemon::{alive, stop};
 use crate::net::netns;
 use network::app::feed::{FeedAddress, FeedDhcp, FeedNetwork, FeedSubnet, NodeFeed};
 use nix::sys::signal::{kill, Signal};
@@ -32,8 +33,6 @@ const WIN2K3_STATIC_ROUTE: &str = "249";
 const HOST_DHCPV6_TAG: &str = "tag:dhcpv6,";
 /// Neutron's `dnsmasq_lease_max` default (2**24).
 const LEASE_MAX: u128 = 1 << 24;
-/// How long a stopped dnsmasq gets to exit before `SIGKILL`.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DhcpError {
@@ -771,27 +770,6 @@ fn adopt(procs: &ByPidFile, files: &Files, ns: &str) -> Option<(Pid, Vec<String>
         }
     }
     keep
-}
-
-fn alive(pid: Pid) -> bool {
-    // A zombie still answers kill(0); its state in /proc says it is gone.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn stop(pid: Pid) {
-    let _ = kill(pid, Signal::SIGTERM);
-    let deadline = Instant::now() + STOP_GRACE;
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive(pid) {
-        let _ = kill(pid, Signal::SIGKILL);
-    }
 }
 
 /// The DHCP service of this node.

@@ -3,6 +3,7 @@
 //! to converge a host to its part of the network feed
 //! (`docs/agent-feed.md`).
 
+pub mod daemon;
 pub mod dhcp;
 pub mod l2;
 pub mod l3nat;

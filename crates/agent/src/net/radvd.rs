@@ -13,6 +13,7 @@
 //! router namespace, so a restarted agent finds (by the node prefix) and
 //! stops the daemons of routers it no longer has.
 
+use super::daemon::stop;
 use super::netns;
 use network::app::feed::{FeedRouter, NodeFeed};
 use nix::sys::signal::{kill, Signal};
@@ -146,26 +147,6 @@ fn running(pid_file: &Path) -> Option<Pid> {
     raw.split(|b| *b == 0)
         .any(|a| a == want.as_bytes())
         .then_some(Pid::from_raw(pid))
-}
-
-fn alive(pid: Pid) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn stop(pid: Pid) {
-    let _ = kill(pid, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive(pid) {
-        let _ = kill(pid, Signal::SIGKILL);
-    }
 }
 
 /// Converges the radvd of router namespace `ns` to `legs` (blocking):

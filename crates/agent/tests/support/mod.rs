@@ -4,7 +4,11 @@
 //! namespace, dnsmasq and file a test made even when it fails
 //! ([`Cleanup`], [`Server`]), "instances" (namespaces whose `eth0` is the
 //! peer of a port's tap), and traffic probes run inside namespaces (busybox
-//! `ping` and `udhcpc`, python3 TCP sockets).
+//! `ping` and `udhcpc`, python3 TCP sockets), the API steps the tests
+//! repeat (flat networks, bound ports, router interfaces, floating IPs,
+//! waiting for a status or a network's DHCP port) and a `/proc` walk
+//! ([`processes`]) for tests that look for leftover daemons. The
+//! `oxistack` crate's data-plane tests include this file by `#[path]`.
 //!
 //! Each test file uses only part of it, hence `dead_code` is allowed here.
 
@@ -107,6 +111,31 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+impl Server {
+    /// SIGKILLs it now and reaps it (what dropping it does), for a test
+    /// whose point is killing the process.
+    pub fn kill9(self) {
+        drop(self);
+    }
+}
+
+/// Every process's (pid, command line with NUL-separated arguments), read
+/// from `/proc`; a process gone while reading is left out.
+pub fn processes() -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().to_string();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            Some((pid, cmdline))
+        })
+        .collect()
 }
 
 /// How the simulated host's network role is set up.
@@ -363,6 +392,53 @@ pub async fn wait_port(c: &Client, id: &str, want: &str) {
     wait_status(c, &format!("/v2.0/ports/{id}"), "port", want).await;
 }
 
+/// Adds subnet `sid` to router `rid`: the interface port's id.
+pub async fn router_interface(c: &Client, rid: &str, sid: &str) -> String {
+    put(
+        c,
+        &format!("/v2.0/routers/{rid}/add_router_interface"),
+        json!({ "subnet_id": sid }),
+    )
+    .await["port_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A floating IP on external network `ext` for `port`: (id, address).
+pub async fn floating_ip(c: &Client, ext: &str, port: &str) -> (String, String) {
+    let f = post(
+        c,
+        "/v2.0/floatingips",
+        json!({"floatingip": {"floating_network_id": ext, "port_id": port}}),
+    )
+    .await;
+    let fid = f["floatingip"]["id"].as_str().unwrap().to_string();
+    let fip = f["floatingip"]["floating_ip_address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (fid, fip)
+}
+
+/// Waits up to 10 s for the DHCP port the cloud makes on network `nid`
+/// (`device_owner=network:dhcp`): its id.
+pub async fn dhcp_port(c: &Client, nid: &str) -> String {
+    for _ in 0..200 {
+        let r = c
+            .get(&format!(
+                "/v2.0/ports?network_id={nid}&device_owner=network:dhcp"
+            ))
+            .await
+            .unwrap();
+        if let Some(id) = r.body["ports"][0]["id"].as_str() {
+            return id.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no DHCP port on {nid}");
+}
+
 /// A flat network on `physnet` with one subnet: (network id, subnet id).
 pub async fn flat_net(
     c: &Client,
@@ -486,6 +562,27 @@ pub async fn wait_no_ping(ns: &str, addr: &str) {
     panic!("{ns} still reaches {addr}");
 }
 
+/// One DHCP exchange by busybox `udhcpc` in `vm` (eth0; in the
+/// foreground, quitting once bound, 5 tries 1 s apart) with `opts` added
+/// (e.g. `-O staticroutes`) and hook script `script`, written first with
+/// `body`: whether it was given a lease.
+pub fn run_udhcpc(vm: &str, script: &Path, body: &str, opts: &[&str]) -> bool {
+    std::fs::write(script, body).unwrap();
+    std::fs::set_permissions(script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    Command::new("ip")
+        .args([
+            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+        ])
+        .args(opts)
+        .args(["-t", "5", "-T", "1", "-s"])
+        .arg(script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
 /// busybox udhcpc in `vm` (eth0): the address it was given, or None.
 /// `dir` (not the role's DHCP state directory: the role owns what is
 /// in there) holds its hook script and result.
@@ -493,26 +590,11 @@ pub fn udhcpc(vm: &str, dir: &Path) -> Option<String> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.env"));
     let script = dir.join(format!("{vm}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args(["-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !run_udhcpc(vm, &script, &body, &[]) {
         return None;
     }
     std::fs::read_to_string(&out)
@@ -533,6 +615,12 @@ pub fn serve(ns: &str, addr: &str, port: u16) -> Server {
         c,a=s.accept()\n\
         c.sendall(a[0].encode())\n\
         c.close()\n";
+    python_server(ns, code, addr, port)
+}
+
+/// Runs python3 `code` in `ns` with arguments `addr port`, once it has
+/// printed `ready` (bound and listening): the server, killed when dropped.
+pub fn python_server(ns: &str, code: &str, addr: &str, port: u16) -> Server {
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "python3", "-c", code, addr])
         .arg(port.to_string())
@@ -587,26 +675,11 @@ pub fn udhcpc_lease(vm: &str, dir: &Path) -> Option<Lease> {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join(format!("{vm}.lease"));
     let script = dir.join(format!("{vm}.lease.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && printf '%s\\n%s\\n%s\\n%s\\n' \"$ip\" \"$mask\" \"$router\" \"$staticroutes\" > {}\nexit 0\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let st = Command::new("ip")
-        .args([
-            "netns", "exec", vm, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-        ])
-        .args(["-O", "staticroutes", "-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !st.success() {
+    let body = format!(
+        "#!/bin/sh\n[ \"$1\" = bound ] && printf '%s\\n%s\\n%s\\n%s\\n' \"$ip\" \"$mask\" \"$router\" \"$staticroutes\" > {}\nexit 0\n",
+        out.display()
+    );
+    if !run_udhcpc(vm, &script, &body, &["-O", "staticroutes"]) {
         return None;
     }
     let text = std::fs::read_to_string(&out).ok()?;
