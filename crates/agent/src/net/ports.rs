@@ -11,14 +11,15 @@
 //! free number from 1, networks first seen together taken in id order)
 //! and freed when the network leaves the feed. An agent started afresh
 //! first reads the zones back from the `zone` chain of the table it
-//! finds in the kernel (`iifname BRIDGE ct zone set N`), so a restart
-//! keeps every network's zone and its established flows.
+//! finds in the kernel (`iifname BRIDGE ct zone set N`; the same read
+//! gives the firewall its port indexes, `Firewall::read_kernel`), so a
+//! restart keeps every network's zone and its established flows.
 
 use super::dhcp::{self, Dhcp, DhcpConfig, DhcpPlumbing};
 use super::l2::{self, Plan};
 use super::link::{parse_mac, Netlink};
 use super::netns;
-use super::secgroups::{self, Firewall, SgInput, SgNetwork, SgPort, SgRule};
+use super::secgroups::{Firewall, SgInput, SgNetwork, SgPort, SgRule};
 use network::app::feed::{FeedAddress, FeedNetwork, NodeFeed};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -163,38 +164,6 @@ impl Zones {
     }
 }
 
-/// The zones of the security-group table already in `ns` by bridge name
-/// (the `zone` chain's `iifname BRIDGE ct zone set N` rules); empty when
-/// there is no table.
-pub fn zones_in_kernel(ns: Option<&str>) -> Result<BTreeMap<String, u16>, super::nft::NftError> {
-    let items = super::nft::list_table(ns, super::nft::Family::Inet, secgroups::TABLE)?;
-    Ok(zones_of_table(&items.unwrap_or_default()))
-}
-
-fn zones_of_table(items: &[Value]) -> BTreeMap<String, u16> {
-    let mut out = BTreeMap::new();
-    for rule in items.iter().filter_map(|i| i.get("rule")) {
-        if rule["chain"] != "zone" {
-            continue;
-        }
-        let Some(expr) = rule["expr"].as_array() else {
-            continue;
-        };
-        let bridge = expr.iter().find_map(|e| {
-            let m = e.get("match")?;
-            (m["left"]["meta"]["key"] == "iifname").then(|| m["right"].as_str())?
-        });
-        let zone = expr.iter().find_map(|e| {
-            let m = e.get("mangle")?;
-            (m["key"]["ct"]["key"] == "zone").then(|| m["value"].as_u64())?
-        });
-        if let (Some(b), Some(z)) = (bridge, zone.and_then(|z| u16::try_from(z).ok())) {
-            out.insert(b.to_string(), z);
-        }
-    }
-    out
-}
-
 /// The security-group input for the ports the L2 plan plugs (their
 /// networks have a bridge here), with `zones` per network.
 pub fn sg_input(feed: &NodeFeed, plan: &Plan, zones: &BTreeMap<String, u16>) -> SgInput {
@@ -286,8 +255,6 @@ fn dnsmasq_runs(pid_file: &Path) -> bool {
 
 /// DHCP and security groups of the role.
 pub struct PortServices {
-    /// The namespace the role works in (None: the agent's own).
-    namespace: Option<String>,
     dhcp: Option<Dhcp>,
     zones: Mutex<Zones>,
     /// The security-group tables, updated incrementally.
@@ -304,8 +271,7 @@ impl PortServices {
         PortServices {
             dhcp: dhcp_state_dir.map(|d| Dhcp::new(DhcpConfig::new(d, node_prefix))),
             zones: Mutex::new(Zones::default()),
-            firewall: Arc::new(Mutex::new(Firewall::new(namespace.clone()))),
-            namespace,
+            firewall: Arc::new(Mutex::new(Firewall::new(namespace))),
         }
     }
 
@@ -316,8 +282,14 @@ impl PortServices {
         let mut errors = Vec::new();
         let nets: BTreeSet<String> = plan.bridges.iter().map(|b| b.network_id.clone()).collect();
         if self.zones.lock().is_ok_and(|z| !z.seeded) {
-            let ns = self.namespace.clone();
-            match tokio::task::spawn_blocking(move || zones_in_kernel(ns.as_deref())).await {
+            // One read of the table a previous agent left: the firewall
+            // keeps its port indexes, the zones come back here.
+            let fw = self.firewall.clone();
+            let read = move || match fw.lock() {
+                Ok(mut fw) => fw.read_kernel(),
+                Err(_) => Ok(BTreeMap::new()),
+            };
+            match tokio::task::spawn_blocking(read).await {
                 Ok(Ok(by_bridge)) => {
                     let found = plan
                         .bridges
@@ -456,7 +428,7 @@ mod tests {
             {"rule": {"family": "inet", "table": "oxistack-sg", "chain": "forward", "expr": []}}
         ]))
         .unwrap();
-        let by_bridge = zones_of_table(&items);
+        let by_bridge = crate::net::secgroups::zones_of_table(&items);
         assert_eq!(
             by_bridge,
             BTreeMap::from([("brqa".to_string(), 2), ("brqb".to_string(), 1)])

@@ -381,6 +381,31 @@ fn indexes_of_table(items: &[Value]) -> BTreeMap<String, u32> {
     out
 }
 
+/// The conntrack zones of an inet table listed from the kernel, by bridge.
+pub(crate) fn zones_of_table(items: &[Value]) -> BTreeMap<String, u16> {
+    let mut out = BTreeMap::new();
+    for rule in items.iter().filter_map(|i| i.get("rule")) {
+        if rule["chain"] != "zone" {
+            continue;
+        }
+        let Some(expr) = rule["expr"].as_array() else {
+            continue;
+        };
+        let bridge = expr.iter().find_map(|e| {
+            let m = e.get("match")?;
+            (m["left"]["meta"]["key"] == "iifname").then(|| m["right"].as_str())?
+        });
+        let zone = expr.iter().find_map(|e| {
+            let m = e.get("mangle")?;
+            (m["key"]["ct"]["key"] == "zone").then(|| m["value"].as_u64())?
+        });
+        if let (Some(b), Some(z)) = (bridge, zone.and_then(|z| u16::try_from(z).ok())) {
+            out.insert(b.to_string(), z);
+        }
+    }
+    out
+}
+
 /// A named set of the inet table: its type, whether it holds prefixes,
 /// and its elements keyed by their JSON text (so they can be diffed).
 #[derive(Debug, Clone, PartialEq)]
@@ -866,8 +891,8 @@ pub struct Firewall {
     ns: Option<String>,
     indexes: Indexes,
     last: Option<Render>,
-    /// Whether the indexes of a table already in the kernel were read
-    /// (once, at the first apply), so a restarted agent keeps every
+    /// Whether the table already in the kernel was read
+    /// ([`Firewall::read_kernel`], once), so a restarted agent keeps every
     /// port's index and its replace changes nothing.
     seeded: bool,
 }
@@ -882,14 +907,23 @@ impl Firewall {
         }
     }
 
+    /// Reads the inet table a previous agent left in the kernel, once:
+    /// its port indexes are kept as assigned, and its conntrack zones are
+    /// returned by bridge (the `zone` chain's `iifname BRIDGE ct zone set
+    /// N` rules) for the caller, who assigns zones per network. Empty
+    /// when there is no table.
+    pub fn read_kernel(&mut self) -> Result<BTreeMap<String, u16>, NftError> {
+        let items = nft::list_table(self.ns.as_deref(), Family::Inet, TABLE)?.unwrap_or_default();
+        self.indexes.seed(indexes_of_table(&items));
+        self.seeded = true;
+        Ok(zones_of_table(&items))
+    }
+
     /// Applies `input` as one transaction: the changes since the last
     /// success, or both tables whole.
     pub fn apply(&mut self, input: &SgInput) -> Result<Applied, NftError> {
         if !self.seeded {
-            let items = nft::list_table(self.ns.as_deref(), Family::Inet, TABLE)?;
-            self.indexes
-                .seed(indexes_of_table(&items.unwrap_or_default()));
-            self.seeded = true;
+            self.read_kernel()?;
         }
         let taps = input
             .ports
