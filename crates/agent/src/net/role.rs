@@ -73,9 +73,12 @@ pub struct ApplyTimes {
     pub port_services: std::time::Duration,
 }
 
-/// How long a VXLAN device's FDB, made as planned, is trusted without a
-/// dump (see `Inner::fdb_memo`).
-const FDB_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long work found already done stands without being checked again:
+/// a VXLAN device's FDB made as planned (`Inner::fdb_memo`) and a clean
+/// pass of the port services for the same feed (`ServicesMemo`). Well
+/// under the agent's 60 s periodic re-apply, so that re-apply still
+/// repairs drift.
+const MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// What one VXLAN device's FDB was last made to be.
 struct FdbMemo {
@@ -84,14 +87,10 @@ struct FdbMemo {
     at: std::time::Instant,
 }
 
-/// How long a clean pass of the port services stands for the same feed
-/// (well under the agent's 60 s periodic re-apply).
-const SERVICES_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(20);
-
 /// The port services' last clean outcome (rules applied, no error, every
 /// DHCP port up) and the feed it was for, port statuses left out.
 struct ServicesMemo {
-    /// When it was made: older than [`SERVICES_MEMO_TTL`] it is not used,
+    /// When it was made: older than [`MEMO_TTL`] it is not used,
     /// so the agent's periodic re-apply still repairs drift (a dnsmasq
     /// that died, a table removed by hand).
     at: std::time::Instant,
@@ -116,7 +115,7 @@ struct Inner {
     /// Per VXLAN device: its index and the FDB entries last made exactly
     /// as planned, and when. While the plan and the device are the same
     /// the FDB is not dumped again (a dump lists every bridge port's
-    /// entries: thousands with 1,000 taps) until [`FDB_MEMO_TTL`] has
+    /// entries: thousands with 1,000 taps) until [`MEMO_TTL`] has
     /// passed, so drift is still repaired by the periodic re-apply.
     fdb_memo: Mutex<HashMap<String, FdbMemo>>,
     services_memo: Mutex<Option<ServicesMemo>>,
@@ -330,7 +329,7 @@ impl NetworkRole {
         let key = services_key(feed);
         let memo = self.inner.services_memo.lock().ok().and_then(|m| {
             m.as_ref()
-                .filter(|m| m.feed == key && m.at.elapsed() < SERVICES_MEMO_TTL)
+                .filter(|m| m.feed == key && m.at.elapsed() < MEMO_TTL)
                 .map(|m| m.dhcp_ports.clone())
         });
         if let Some(dhcp_ports) = memo {
@@ -432,7 +431,7 @@ async fn ensure_bridge(
                 .ok_or_else(|| super::link::LinkError::NoSuchLink(device.clone()))?;
             let known = fdb_memo.lock().ok().is_some_and(|m| {
                 m.get(device).is_some_and(|f| {
-                    f.index == index && f.entries == want && f.at.elapsed() < FDB_MEMO_TTL
+                    f.index == index && f.entries == want && f.at.elapsed() < MEMO_TTL
                 })
             });
             if !known {
