@@ -47,15 +47,6 @@ pub struct AgentSection {
     pub dhcp_state_dir: String,
 }
 
-/// Linux interface names: 1 to 15 bytes, no `/`, whitespace or `:`.
-fn valid_ifname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 15
-        && s != "."
-        && s != ".."
-        && !s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
-}
-
 impl Section for AgentSection {
     const NAME: &'static str = "agent";
 
@@ -66,7 +57,9 @@ impl Section for AgentSection {
                 self.local_ip
             ));
         }
-        if !self.tunnel_interface.is_empty() && !valid_ifname(&self.tunnel_interface) {
+        if !self.tunnel_interface.is_empty()
+            && !crate::net::link::valid_name(&self.tunnel_interface)
+        {
             return Err(format!(
                 "agent.tunnel_interface {:?} is not an interface name (1 to 15 bytes, no '/', ':' or spaces)",
                 self.tunnel_interface

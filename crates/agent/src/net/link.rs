@@ -59,12 +59,21 @@ fn nl<'a>(op: &'static str, name: &'a str) -> impl FnOnce(rtnetlink::Error) -> L
     }
 }
 
+/// Whether the kernel takes `name` as an interface name (its
+/// `dev_valid_name`): 1 to [`IFNAMSIZ`] bytes, not `.` or `..`, no `/`,
+/// `:` or whitespace.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= IFNAMSIZ
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
 fn check_name(name: &str) -> Result<(), LinkError> {
-    if name.is_empty()
-        || name.len() > IFNAMSIZ
-        || name.contains('/')
-        || name.chars().any(char::is_whitespace)
-    {
+    if !valid_name(name) {
         return Err(LinkError::BadName(name.to_string()));
     }
     Ok(())
