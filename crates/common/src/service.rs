@@ -142,6 +142,10 @@ pub struct ServiceContext {
     pub port: u16,
     /// The node registry, read-only.
     pub nodes: Arc<dyn NodeDirectory>,
+    /// The services built before this one, in build order (compute finds
+    /// the network and image services here and downcasts them with
+    /// [`Service::as_any`]).
+    pub peers: Vec<Arc<dyn Service>>,
 }
 
 impl std::fmt::Debug for ServiceContext {

@@ -42,6 +42,48 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_instances (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    display_description TEXT,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    -- The compute node (a registered node's name) once scheduled.
+    host TEXT,
+    availability_zone TEXT,
+    flavor_id TEXT NOT NULL,
+    flavor TEXT NOT NULL,
+    vcpus BIGINT NOT NULL,
+    memory_mb BIGINT NOT NULL,
+    root_gb BIGINT NOT NULL,
+    ephemeral_gb BIGINT NOT NULL,
+    image_ref TEXT NOT NULL,
+    vm_state TEXT NOT NULL,
+    task_state TEXT,
+    power_state BIGINT NOT NULL,
+    key_name TEXT,
+    key_data TEXT,
+    user_data TEXT,
+    config_drive TEXT NOT NULL,
+    access_ip_v4 TEXT,
+    access_ip_v6 TEXT,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    security_groups TEXT NOT NULL,
+    locked BIGINT NOT NULL,
+    locked_by TEXT,
+    locked_reason TEXT,
+    reservation_id TEXT NOT NULL,
+    launch_index BIGINT NOT NULL,
+    fault TEXT,
+    launched_at BIGINT,
+    terminated_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    deleted_at BIGINT
+);
+
 CREATE TABLE credentials (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -664,6 +706,12 @@ CREATE TABLE users (
 CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
+
+CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
+
+CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
+
+CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
 
 CREATE INDEX credentials_user_id ON credentials (user_id, id);
 

@@ -174,6 +174,15 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
     ],
 };
 
+pub const COMPUTE: ServiceMigrations = ServiceMigrations {
+    service: "compute",
+    migrations: &[Migration {
+        version: 1,
+        name: "servers",
+        sql: include_str!("../migrations/compute/0001_servers.sql"),
+    }],
+};
+
 /// The tables of the platform itself rather than of one OpenStack service:
 /// the node registry behind the internal API (`crates/nodes`) and the
 /// sagas in progress (`db::saga`).
@@ -187,7 +196,8 @@ pub const PLATFORM: ServiceMigrations = ServiceMigrations {
 };
 
 /// Every service's migrations, in the order they are applied.
-pub const SERVICES: &[ServiceMigrations] = &[IDENTITY, IMAGE, OBJECT_STORE, NETWORK, PLATFORM];
+pub const SERVICES: &[ServiceMigrations] =
+    &[IDENTITY, IMAGE, OBJECT_STORE, NETWORK, COMPUTE, PLATFORM];
 
 /// The global versions of the one sequence used before the split, and the
 /// `(service, version)` each became.

@@ -20,7 +20,12 @@ pub struct ServedApi {
 
 /// Every service besides identity, in the order they start. Adding a
 /// service is a new crate exporting its `SERVICE` and one line here.
-pub const SERVICES: &[ServiceDef] = &[image::SERVICE, object_store::SERVICE, network::SERVICE];
+pub const SERVICES: &[ServiceDef] = &[
+    image::SERVICE,
+    object_store::SERVICE,
+    network::SERVICE,
+    compute::SERVICE,
+];
 
 /// Every service's section of the configuration file, identity's first,
 /// then the node agent's `[agent]`: the sections a file may hold (a
@@ -139,6 +144,7 @@ impl Cloud {
                 validator: validator.clone(),
                 port: listener.local_addr()?.port(),
                 nodes: directory.clone(),
+                peers: services.clone(),
             };
             let svc = if def.service_type == identity::SERVICE.service_type {
                 identity::service(identity.clone(), &ctx)

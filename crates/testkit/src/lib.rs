@@ -83,6 +83,10 @@ impl TestCloud {
         config.update_section::<image::config::ImageConfig>(|c| c.port = 0)?;
         config.update_section::<object_store::config::ObjectStoreConfig>(|c| c.port = 0)?;
         config.update_section::<network::config::NetworkConfig>(|c| c.port = 0)?;
+        config.update_section::<compute::config::ComputeConfig>(|c| {
+            c.port = 0;
+            c.metadata_port = 0;
+        })?;
         config.internal_api_port = 0;
         config.database_url = db::testing::fresh_url(&dir)
             .await

@@ -75,6 +75,8 @@ pub fn loggable_path(uri: &axum::http::Uri) -> String {
 pub enum IdForm {
     /// `req-<uuid>`, as oslo.middleware's request-id filter writes it.
     Openstack,
+    /// Nova's: `req-<uuid>`, also sent as `x-compute-request-id`.
+    Nova,
     /// Swift's transaction id, `tx<21 hex>-<unix time as 10 hex>`
     /// (`swift.common.utils.generate_trans_id` with no suffix), also sent
     /// as `X-Trans-Id`. The time comes from the service's clock.
@@ -85,7 +87,7 @@ impl IdForm {
     /// A new id in this form.
     pub fn generate(&self) -> String {
         match self {
-            IdForm::Openstack => format!("req-{}", crate::ids::uuid()),
+            IdForm::Openstack | IdForm::Nova => format!("req-{}", crate::ids::uuid()),
             IdForm::Swift(clock) => swift_trans_id(&crate::ids::hex_id(), clock.now_micros()),
         }
     }
@@ -133,8 +135,14 @@ pub async fn request_id_in(State(form): State<IdForm>, mut req: Request, next: N
         tracing::info!(target: "access", "{method} {path} {status} {ms}ms {id}{who}");
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
-        if matches!(form, IdForm::Swift(_)) {
-            res.headers_mut().insert("x-trans-id", v.clone());
+        match form {
+            IdForm::Swift(_) => {
+                res.headers_mut().insert("x-trans-id", v.clone());
+            }
+            IdForm::Nova => {
+                res.headers_mut().insert("x-compute-request-id", v.clone());
+            }
+            IdForm::Openstack => {}
         }
         res.headers_mut().insert("x-openstack-request-id", v);
     }

@@ -1,0 +1,75 @@
+//! Compute rules: who may do what (policy), what each request must
+//! satisfy, and one module per resource. Handlers in `api` call these;
+//! these call `db`, and reach the network and image services through
+//! their own Rust APIs (never over HTTP).
+
+use crate::config::ComputeConfig;
+use common::clock::SharedClock;
+use common::context::AuthContext;
+use common::policy::Policy;
+use common::service::NodeDirectory;
+use common::{Error, Result};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The compute service's state.
+pub struct Compute {
+    pub db: ::db::Db,
+    pub policy: Policy,
+    pub clock: SharedClock,
+    /// `[compute]` as configured.
+    pub settings: ComputeConfig,
+    /// The node registry: compute hosts are its nodes with the `compute`
+    /// role.
+    pub nodes: Arc<dyn NodeDirectory>,
+    /// The network service (ports for servers, `os-security-groups`).
+    pub network: Arc<network::Network>,
+    /// The image service (boot images, snapshots, the images proxy).
+    pub image: Arc<image::Image>,
+}
+
+impl std::fmt::Debug for Compute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compute").finish_non_exhaustive()
+    }
+}
+
+/// Nova's `PolicyNotAuthorized` (403).
+pub fn policy_refused(action: &str) -> Error {
+    Error::forbidden(format!("Policy doesn't allow {action} to be performed."))
+}
+
+impl Compute {
+    pub fn now(&self) -> i64 {
+        self.clock.now_micros()
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<::db::WriteTx> {
+        Ok(self.db.begin_write().await?)
+    }
+
+    /// Nova's `context.is_admin`: the `context_is_admin` rule.
+    pub fn is_admin(&self, ctx: &AuthContext) -> bool {
+        self.check(ctx, "context_is_admin", &json!({}))
+    }
+
+    pub fn check(&self, ctx: &AuthContext, action: &str, target: &Value) -> bool {
+        self.policy.check(action, &ctx.policy_credentials(), target)
+    }
+
+    /// `action` on `target`, or a 403.
+    pub fn enforce(&self, ctx: &AuthContext, action: &str, target: &Value) -> Result<()> {
+        if self.check(ctx, action, target) {
+            Ok(())
+        } else {
+            Err(policy_refused(action))
+        }
+    }
+
+    /// The caller's project, which every compute request is scoped to.
+    pub fn project_of<'a>(&self, ctx: &'a AuthContext) -> Result<&'a str> {
+        ctx.project_id()
+            .ok_or_else(|| Error::forbidden("A project-scoped token is required."))
+    }
+}

@@ -1,0 +1,120 @@
+//! Compute v2.1 (Nova) for oxistack.
+//!
+//! `api/` holds the HTTP handlers, one file per URL family, and the
+//! microversion negotiation; `app/` the rules (policy, validation,
+//! quotas, the scheduler, the build saga); `db/` the queries; `policies`
+//! Nova's default policy rules.
+//!
+//! Compute reaches the network service (ports for servers) and the image
+//! service (boot images, snapshots) through their Rust APIs: the services
+//! built before it are its `ServiceContext::peers`.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod policies;
+
+pub use app::Compute;
+
+use common::config::Config;
+use common::service::{CatalogEntry, Service, ServiceContext, ServiceDef};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Policy(#[from] common::policy::PolicyError),
+    #[error(transparent)]
+    Config(#[from] common::config::ConfigError),
+    #[error("compute needs the {0} service, which is not built before it")]
+    MissingPeer(&'static str),
+}
+
+/// The peer service of concrete type `T` among those built before compute.
+fn peer<T: Send + Sync + 'static>(
+    peers: &[Arc<dyn Service>],
+    service_type: &'static str,
+) -> Result<Arc<T>, SetupError> {
+    peers
+        .iter()
+        .find(|s| s.service_type() == service_type)
+        .and_then(|s| s.clone().as_any().downcast::<T>().ok())
+        .ok_or(SetupError::MissingPeer(service_type))
+}
+
+/// Builds the compute service from the configuration and its peers.
+pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupError> {
+    let c: config::ComputeConfig = cfg.section()?;
+    let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
+    let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
+    Ok(Arc::new(Compute {
+        db: ctx.db.clone(),
+        policy,
+        clock: ctx.clock.clone(),
+        settings: c,
+        nodes: ctx.nodes.clone(),
+        network: peer(&ctx.peers, "network")?,
+        image: peer(&ctx.peers, "image")?,
+    }))
+}
+
+/// How the composition root finds and builds the compute service.
+pub const SERVICE: ServiceDef = ServiceDef {
+    service_type: "compute",
+    config: common::config::SectionDef::of::<config::ComputeConfig>(),
+    port: |cfg| Ok(cfg.section::<config::ComputeConfig>()?.port),
+    enabled: |_| true,
+    build: |ctx| {
+        Box::pin(async move {
+            let nova = build(&ctx.config, &ctx)?;
+            let served: Arc<dyn Service> = Arc::new(Served { nova, ctx });
+            Ok(served)
+        })
+    },
+};
+
+/// The compute service as the composition root drives it.
+struct Served {
+    nova: Arc<Compute>,
+    ctx: ServiceContext,
+}
+
+impl Service for Served {
+    fn service_type(&self) -> &'static str {
+        SERVICE.service_type
+    }
+
+    /// Nova registers `/v2.1` without a project id (microversion 2.18
+    /// made it optional; every current client copes).
+    fn catalog_entry(&self) -> CatalogEntry {
+        let port = self.ctx.port;
+        CatalogEntry::on_hosts(
+            &self.ctx.config,
+            "compute",
+            "nova",
+            "OpenStack Compute",
+            |host| format!("http://{host}:{port}/v2.1"),
+        )
+    }
+
+    fn router(self: Arc<Self>) -> axum::Router {
+        api::router(
+            self.nova.clone(),
+            self.ctx.validator.clone(),
+            self.ctx.config.max_request_body_size,
+        )
+    }
+
+    fn renderer(&self) -> common::http::Renderer {
+        Arc::new(api::errors::Nova)
+    }
+
+    fn policy(&self) -> Option<&common::policy::Policy> {
+        Some(&self.nova.policy)
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.nova.clone()
+    }
+}
