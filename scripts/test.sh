@@ -9,7 +9,8 @@
 # Steps: install missing Debian packages; the project virtualenv .venv with
 # the upstream OpenStack clients (tests/compat/requirements.txt); cargo fmt
 # --check; clippy; cargo deny (deny.toml; cargo-deny installed if missing);
-# one release build of everything; cargo test with SQLite;
+# one build of everything in the `ci` profile (release without LTO, see
+# Cargo.toml); cargo test with SQLite;
 # cargo test again against a throwaway PostgreSQL cluster
 # (OXISTACK_TEST_DATABASE_URL); the compat tests (tests/compat/run.py) against
 # the real binary with SQLite and with PostgreSQL (OXISTACK_DATABASE_URL);
@@ -42,7 +43,7 @@ PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BINARY="$TARGET_DIR/release/oxistack"
+BINARY="$TARGET_DIR/ci/oxistack"
 # cargo-deny, pinned; installed with `cargo install --locked` when this exact
 # version is not on PATH (about 3 CPU-minutes to build).
 CARGO_DENY_VERSION=0.20.2
@@ -341,14 +342,14 @@ cargo_deny() {
 
 cargo_tests() {
     if cargo nextest --version >/dev/null 2>&1; then
-        cargo nextest run --release --workspace --no-tests=warn
-        cargo test --release --workspace --doc
+        cargo nextest run --cargo-profile ci --workspace --no-tests=warn
+        cargo test --profile ci --workspace --doc
     else
-        cargo test --release --workspace
+        cargo test --profile ci --workspace
     fi
 }
 
-# compat LABEL: run tests/compat/run.py against the release binary, add up its counts.
+# compat LABEL: run tests/compat/run.py against the built binary, add up its counts.
 compat() {
     local label=$1 results="$SCRATCH/compat-$1.txt" passed failed
     rm -f "$results"
@@ -364,7 +365,7 @@ compat() {
 }
 
 # fuzz LABEL: schemathesis against each service's checked-in OpenAPI document
-# (tests/fuzz/run.py) with the release binary, add up its counts.
+# (tests/fuzz/run.py) with the built binary, add up its counts.
 fuzz() {
     local label=$1 results="$SCRATCH/fuzz-$1.txt" passed failed
     rm -f "$results"
@@ -379,7 +380,7 @@ fuzz() {
     fi
 }
 
-# tempest LABEL: upstream tempest's API groups against the release binary
+# tempest LABEL: upstream tempest's API groups against the built binary
 # (tests/tempest/conformance.py), add up its counts.
 tempest() {
     local label=$1 results="$SCRATCH/tempest-$1.txt" passed failed skipped
@@ -407,14 +408,14 @@ must "virtualenv .venv ($REQUIREMENTS)" setup_venv
 
 if [[ $COMPAT_ONLY -eq 0 ]]; then
     must "cargo fmt --check" cargo fmt --all -- --check
-    step "cargo clippy" cargo clippy --release --workspace --all-targets -- -D warnings
+    step "cargo clippy" cargo clippy --profile ci --workspace --all-targets -- -D warnings
     if step_ok "cargo-deny $CARGO_DENY_VERSION" install_cargo_deny; then
         step "cargo deny (deny.toml)" cargo_deny
     fi
-    must "cargo build --release" cargo build --release --workspace --all-targets
+    must "cargo build (ci profile)" cargo build --profile ci --workspace --all-targets
     step "cargo test (SQLite)" cargo_tests
 else
-    must "cargo build --release (oxistack)" cargo build --release -p oxistack --bin oxistack
+    must "cargo build (ci profile, oxistack)" cargo build --profile ci -p oxistack --bin oxistack
 fi
 
 compat sqlite
