@@ -180,6 +180,10 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
         version: 1,
         name: "servers",
         sql: include_str!("../migrations/compute/0001_servers.sql"),
+    }, Migration {
+        version: 2,
+        name: "flavors_keypairs",
+        sql: include_str!("../migrations/compute/0002_flavors_keypairs.sql"),
     }],
 };
 
