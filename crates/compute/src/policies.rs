@@ -30,14 +30,23 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-flavor-manage:create", ADMIN),
         ("os_compute_api:os-flavor-manage:update", ADMIN),
         ("os_compute_api:os-flavor-manage:delete", ADMIN),
-        ("os_compute_api:os-flavor-extra-specs:index", PROJECT_READER_OR_ADMIN),
-        ("os_compute_api:os-flavor-extra-specs:show", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:os-flavor-extra-specs:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-flavor-extra-specs:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
         ("os_compute_api:os-flavor-extra-specs:create", ADMIN),
         ("os_compute_api:os-flavor-extra-specs:update", ADMIN),
         ("os_compute_api:os-flavor-extra-specs:delete", ADMIN),
         ("os_compute_api:os-flavor-access", ADMIN),
         ("os_compute_api:os-flavor-access:add_tenant_access", ADMIN),
-        ("os_compute_api:os-flavor-access:remove_tenant_access", ADMIN),
+        (
+            "os_compute_api:os-flavor-access:remove_tenant_access",
+            ADMIN,
+        ),
         // nova/policies/keypairs.py: a user's own key pairs, or admins.
         ("os_compute_api:os-keypairs:index", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),

@@ -24,10 +24,7 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
     Router::new()
         .route("/v2.1/flavors", get(index).post(create))
         .route("/v2.1/flavors/detail", get(detail))
-        .route(
-            "/v2.1/flavors/{id}",
-            get(show).put(update).delete(delete),
-        )
+        .route("/v2.1/flavors/{id}", get(show).put(update).delete(delete))
         .route("/v2.1/flavors/{id}/action", post(action))
         .route("/v2.1/flavors/{id}/os-flavor-access", get(access_list))
         .route(
@@ -90,7 +87,13 @@ pub fn full(f: &Flavor, base: &str, mv: Microversion, specs: bool) -> Value {
 }
 
 const QUERY_KEYS: &[&str] = &[
-    "limit", "marker", "is_public", "minRam", "minDisk", "sort_key", "sort_dir",
+    "limit",
+    "marker",
+    "is_public",
+    "minRam",
+    "minDisk",
+    "sort_key",
+    "sort_dir",
 ];
 
 /// Nova's `common.get_limit_and_marker` with the list's query schema.
@@ -113,7 +116,10 @@ fn list_query(q: &QueryMap, mv: Microversion) -> Result<FlavorQuery> {
             .transpose()
     };
     let sort_key = q.get("sort_key").unwrap_or("flavorid");
-    if !crate::db::flavors::SORT_KEYS.iter().any(|k| k.0 == sort_key) {
+    if !crate::db::flavors::SORT_KEYS
+        .iter()
+        .any(|k| k.0 == sort_key)
+    {
         return Err(Error::bad_request(format!(
             "Invalid input for query parameters sort_key. Value: {sort_key}. \
              '{sort_key}' is not one of the valid sort keys"
@@ -185,7 +191,11 @@ async fn list(
         })
         .collect();
     let mut body = json!({ "flavors": items });
-    let path = if detailed { "flavors/detail" } else { "flavors" };
+    let path = if detailed {
+        "flavors/detail"
+    } else {
+        "flavors"
+    };
     if let Some(l) = next_links(&format!("{base}/v2.1/{path}"), q, next.as_deref()) {
         body["flavors_links"] = l;
     }
@@ -247,7 +257,11 @@ fn wrapped<'a>(body: &'a Value, key: &str) -> Result<&'a Map<String, Value>> {
     }
     match outer.get(key) {
         Some(Value::Object(m)) => Ok(m),
-        Some(other) => Err(invalid(key, other, &format!("{other} is not of type 'object'"))),
+        Some(other) => Err(invalid(
+            key,
+            other,
+            &format!("{other} is not of type 'object'"),
+        )),
         None => Err(Error::bad_request(format!(
             "Invalid input for field/attribute {key}. '{key}' is a required property"
         ))),
@@ -538,8 +552,7 @@ async fn delete(
 /// (a string of at most 255 characters, or a number, stored as text).
 fn spec_entry(k: &str, v: &Value) -> Result<(String, String)> {
     let key_ok = (1..=255).contains(&k.len())
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_:. ".contains(c));
     if !key_ok {
         return Err(Error::bad_request(format!(
@@ -559,7 +572,11 @@ fn spec_entry(k: &str, v: &Value) -> Result<(String, String)> {
         }
     };
     if value.chars().count() > 255 {
-        return Err(invalid(k, v, "Value is too long (more than 255 characters)"));
+        return Err(invalid(
+            k,
+            v,
+            "Value is too long (more than 255 characters)",
+        ));
     }
     Ok((k.to_string(), value))
 }
@@ -591,7 +608,8 @@ async fn specs_create(
         .iter()
         .map(|(k, v)| spec_entry(k, v))
         .collect::<Result<BTreeMap<_, _>>>()?;
-    nova.set_flavor_extra_specs(&ctx, &id, &specs, false).await?;
+    nova.set_flavor_extra_specs(&ctx, &id, &specs, false)
+        .await?;
     Ok(Json(specs_body(&specs)))
 }
 
@@ -673,7 +691,11 @@ fn tenant_of(m: &Map<String, Value>, action: &str) -> Result<String> {
     }
     match m.get("tenant") {
         Some(Value::String(s)) if (1..=255).contains(&s.chars().count()) => Ok(s.clone()),
-        Some(v) => Err(invalid("tenant", v, "Expected a string of 1 to 255 characters")),
+        Some(v) => Err(invalid(
+            "tenant",
+            v,
+            "Expected a string of 1 to 255 characters",
+        )),
         None => Err(Error::bad_request(format!(
             "Invalid input for field/attribute {action}. 'tenant' is a required property"
         ))),

@@ -189,7 +189,9 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<NewKeyPair> {
             } else {
                 &['_', '-', ' ']
             };
-            let ok = valid_name(s) && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(&c));
+            let ok = valid_name(s)
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c));
             if !ok {
                 let pattern = if mv.at_least(92) {
                     r"^[_\-\@\. a-zA-Z0-9]+$"
@@ -214,20 +216,31 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<NewKeyPair> {
             ))
         }
     };
-    let public_key = match m.get("public_key") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(v) => return Err(bad("public_key", v, &format!("{v} is not of type 'string'"))),
-        None if mv.at_least(92) => {
-            return Err(Error::bad_request(
+    let public_key =
+        match m.get("public_key") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                return Err(bad(
+                    "public_key",
+                    v,
+                    &format!("{v} is not of type 'string'"),
+                ))
+            }
+            None if mv.at_least(92) => return Err(Error::bad_request(
                 "Invalid input for field/attribute keypair. 'public_key' is a required property",
-            ))
-        }
-        None => None,
-    };
+            )),
+            None => None,
+        };
     let key_type = match m.get("type") {
         None => TYPE_SSH.to_string(),
         Some(Value::String(s)) if s == TYPE_SSH || s == TYPE_X509 => s.clone(),
-        Some(v) => return Err(bad("type", v, &format!("{v} is not one of ['ssh', 'x509']"))),
+        Some(v) => {
+            return Err(bad(
+                "type",
+                v,
+                &format!("{v} is not one of ['ssh', 'x509']"),
+            ))
+        }
     };
     let user_id = match m.get("user_id") {
         None => None,

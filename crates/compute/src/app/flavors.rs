@@ -215,10 +215,9 @@ impl Compute {
             .await
             .map_err(|e| match Error::from(e) {
                 // A concurrent create took the id or name.
-                e if e.kind() == ErrorKind::Conflict => Error::conflict(format!(
-                    "Flavor with name {} already exists.",
-                    f.name
-                )),
+                e if e.kind() == ErrorKind::Conflict => {
+                    Error::conflict(format!("Flavor with name {} already exists.", f.name))
+                }
                 other => other,
             })?;
         if !inserted {
@@ -270,7 +269,12 @@ impl Compute {
         Ok(self.get_flavor_for(ctx, id).await?.extra_specs)
     }
 
-    pub async fn flavor_extra_spec(&self, ctx: &AuthContext, id: &str, key: &str) -> Result<String> {
+    pub async fn flavor_extra_spec(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        key: &str,
+    ) -> Result<String> {
         self.enforce(
             ctx,
             policy::SPECS_SHOW,
@@ -307,7 +311,12 @@ impl Compute {
         Ok(())
     }
 
-    pub async fn delete_flavor_extra_spec(&self, ctx: &AuthContext, id: &str, key: &str) -> Result<()> {
+    pub async fn delete_flavor_extra_spec(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        key: &str,
+    ) -> Result<()> {
         self.enforce(ctx, policy::SPECS_DELETE, &json!({}))?;
         let f = self.get_flavor_for(ctx, id).await?;
         let mut tx = self.begin().await?;

@@ -1,6 +1,7 @@
 //! Key pairs: import of an SSH public key or an X.509 certificate (the
 //! key is checked to parse and fingerprinted as Nova does), generation
-//! of a new SSH key pair for old microversions, the per-user
+//! of a new SSH key pair or self-signed certificate for old
+//! microversions, the per-user
 //! `key_pairs` quota, and who may touch whose key pairs (a user their
 //! own, admins anyone's).
 
@@ -102,8 +103,8 @@ pub fn parse_ssh_public_key(line: &str) -> Option<Vec<u8>> {
 /// colon-separated hex.
 pub fn ssh_fingerprint(public_key: &str) -> Result<String> {
     use md5::Digest;
-    let blob =
-        parse_ssh_public_key(public_key).ok_or_else(|| invalid("failed to generate fingerprint"))?;
+    let blob = parse_ssh_public_key(public_key)
+        .ok_or_else(|| invalid("failed to generate fingerprint"))?;
     Ok(colon_hex(&md5::Md5::digest(&blob)))
 }
 
@@ -215,12 +216,116 @@ pub fn generate_ssh_key_pair() -> (String, String) {
     (pem, public_line)
 }
 
+/// A DER element: `tag`, the length, `content`.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn der_seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    der(0x30, &parts.concat())
+}
+
+/// `YYMMDDHHMMSSZ`.
+fn utc_time(micros: i64) -> Vec<u8> {
+    let t = common::clock::from_micros(micros);
+    let s = format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year().rem_euclid(100),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    der(0x17, s.as_bytes())
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let encoded = b64().encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in encoded.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Nova's `generate_winrm_x509_cert`: a self-signed client-auth
+/// certificate for `CN=<user_id>`, valid ten years, and its private key
+/// (PKCS#8 PEM). The key is Ed25519 (RFC 8410) rather than Nova's RSA,
+/// since no RSA implementation is linked in.
+pub fn generate_x509_cert(user_id: &str, now: i64) -> (String, String) {
+    use ed25519_dalek::Signer;
+    const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&common::ids::random_bytes(32));
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let alg = der(0x30, ED25519_OID);
+    let name = der_seq(&[der(
+        0x31,
+        &der_seq(&[
+            der(0x06, &[0x55, 0x04, 0x03]),
+            der(0x0c, user_id.as_bytes()),
+        ]),
+    )]);
+    let mut serial = common::ids::random_bytes(16);
+    serial[0] &= 0x7f;
+    serial[0] |= 0x01;
+    const TEN_YEARS: i64 = 3650 * 86_400 * 1_000_000;
+    let mut spki_bits = vec![0u8];
+    spki_bits.extend_from_slice(&key.verifying_key().to_bytes());
+    // extendedKeyUsage = clientAuth.
+    let eku = der_seq(&[
+        der(0x06, &[0x55, 0x1d, 0x25]),
+        der(
+            0x04,
+            &der_seq(&[der(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02])]),
+        ),
+    ]);
+    let tbs = der_seq(&[
+        der(0xa0, &der(0x02, &[2])),
+        der(0x02, &serial),
+        alg.clone(),
+        name.clone(),
+        der_seq(&[utc_time(now), utc_time(now + TEN_YEARS)]),
+        name,
+        der_seq(&[alg.clone(), der(0x03, &spki_bits)]),
+        der(0xa3, &der_seq(&[eku])),
+    ]);
+    let mut sig_bits = vec![0u8];
+    sig_bits.extend_from_slice(&key.sign(&tbs).to_bytes());
+    let cert = der_seq(&[tbs, alg.clone(), der(0x03, &sig_bits)]);
+    let pkcs8 = der_seq(&[der(0x02, &[0]), alg, der(0x04, &der(0x04, &seed))]);
+    (pem("PRIVATE KEY", &pkcs8), pem("CERTIFICATE", &cert))
+}
+
 fn not_found(name: &str, user_id: &str) -> Error {
     Error::not_found(format!("Keypair {name} not found for user {user_id}"))
 }
 
 impl Compute {
-    fn keypair_owner(&self, ctx: &AuthContext, user_id: Option<&str>, action: &str) -> Result<String> {
+    fn keypair_owner(
+        &self,
+        ctx: &AuthContext,
+        user_id: Option<&str>,
+        action: &str,
+    ) -> Result<String> {
         let user = user_id.unwrap_or(&ctx.user_id).to_string();
         self.enforce(ctx, action, &json!({"user_id": user}))?;
         Ok(user)
@@ -274,12 +379,9 @@ impl Compute {
             (Some(pk), TYPE_X509) => (pk.clone(), x509_fingerprint(pk)?, None),
             (Some(pk), _) => (pk.clone(), ssh_fingerprint(pk)?, None),
             (None, TYPE_X509) => {
-                // Nova signs a WinRM certificate here; no X.509 toolkit
-                // is linked in, so a certificate must be imported.
-                return Err(Error::bad_request(
-                    "Keypair data is invalid: generating x509 key pairs is not supported; \
-                     import a certificate with 'public_key'.",
-                ));
+                let (private, cert) = generate_x509_cert(&user, self.now());
+                let fp = x509_fingerprint(&cert)?;
+                (cert, fp, Some(private))
             }
             (None, _) => {
                 let (private, public) = generate_ssh_key_pair();
@@ -392,9 +494,23 @@ mod tests {
     }
 
     #[test]
+    fn generated_certificates_parse_and_fingerprint() {
+        let (key, cert) = generate_x509_cert("user-1", 1_800_000_000_000_000);
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem_certificate(&cert).is_some());
+        assert_eq!(x509_fingerprint(&cert).unwrap().len(), 59);
+        let long = der(0x04, &[7u8; 300]);
+        assert_eq!(&long[..4], &[0x04, 0x82, 0x01, 0x2c]);
+        assert_eq!(der_element(&long).unwrap().1.len(), 300);
+    }
+
+    #[test]
     fn der_lengths_are_checked() {
         assert!(der_element(&[0x30, 0x03, 1, 2]).is_none());
         assert_eq!(der_element(&[0x30, 0x01, 1, 2]).unwrap().2, &[2]);
-        assert!(pem_certificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----").is_none());
+        assert!(
+            pem_certificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
+                .is_none()
+        );
     }
 }

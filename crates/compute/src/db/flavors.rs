@@ -177,11 +177,13 @@ pub async fn list(
 }
 
 pub async fn name_taken(c: &mut Conn, name: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("SELECT 1 AS one FROM compute_flavors WHERE name = $1")
-        .bind(name)
-        .fetch_optional(c)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM compute_flavors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(c)
+            .await?
+            .is_some(),
+    )
 }
 
 pub async fn id_taken(c: &mut Conn, flavorid: &str) -> Result<bool, sqlx::Error> {
@@ -198,7 +200,11 @@ pub async fn id_taken(c: &mut Conn, flavorid: &str) -> Result<bool, sqlx::Error>
 /// `if_absent`, so a flavor whose id or name is taken is left alone.
 /// Whether a row was written.
 pub async fn insert(c: &mut Conn, f: &Flavor, if_absent: bool) -> Result<bool, sqlx::Error> {
-    let tail = if if_absent { " ON CONFLICT DO NOTHING" } else { "" };
+    let tail = if if_absent {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
     let n = sqlx::query(&format!(
         "INSERT INTO compute_flavors ({COLS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13){tail}"
@@ -262,15 +268,13 @@ pub async fn extra_specs(
     pool: &AnyPool,
     flavorid: &str,
 ) -> Result<BTreeMap<String, String>, sqlx::Error> {
-    sqlx::query(
-        "SELECT spec_key, spec_value FROM compute_flavor_extra_specs WHERE flavorid = $1",
-    )
-    .bind(flavorid)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("spec_key")?, r.try_get("spec_value")?)))
-    .collect()
+    sqlx::query("SELECT spec_key, spec_value FROM compute_flavor_extra_specs WHERE flavorid = $1")
+        .bind(flavorid)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("spec_key")?, r.try_get("spec_value")?)))
+        .collect()
 }
 
 /// Sets `key` to `value`, replacing an earlier value.
@@ -293,15 +297,18 @@ pub async fn set_extra_spec(
     Ok(())
 }
 
-pub async fn delete_extra_spec(c: &mut Conn, flavorid: &str, key: &str) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "DELETE FROM compute_flavor_extra_specs WHERE flavorid = $1 AND spec_key = $2",
-    )
-    .bind(flavorid)
-    .bind(key)
-    .execute(c)
-    .await?
-    .rows_affected();
+pub async fn delete_extra_spec(
+    c: &mut Conn,
+    flavorid: &str,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let n =
+        sqlx::query("DELETE FROM compute_flavor_extra_specs WHERE flavorid = $1 AND spec_key = $2")
+            .bind(flavorid)
+            .bind(key)
+            .execute(c)
+            .await?
+            .rows_affected();
     Ok(n == 1)
 }
 
@@ -319,7 +326,11 @@ pub async fn projects(pool: &AnyPool, flavorid: &str) -> Result<Vec<String>, sql
 }
 
 /// Offers the flavor to `project_id`; false when it already was.
-pub async fn add_project(c: &mut Conn, flavorid: &str, project_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn add_project(
+    c: &mut Conn,
+    flavorid: &str,
+    project_id: &str,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "INSERT INTO compute_flavor_projects (flavorid, project_id) VALUES ($1, $2) \
          ON CONFLICT DO NOTHING",
@@ -337,13 +348,12 @@ pub async fn remove_project(
     flavorid: &str,
     project_id: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "DELETE FROM compute_flavor_projects WHERE flavorid = $1 AND project_id = $2",
-    )
-    .bind(flavorid)
-    .bind(project_id)
-    .execute(c)
-    .await?
-    .rows_affected();
+    let n =
+        sqlx::query("DELETE FROM compute_flavor_projects WHERE flavorid = $1 AND project_id = $2")
+            .bind(flavorid)
+            .bind(project_id)
+            .execute(c)
+            .await?
+            .rows_affected();
     Ok(n == 1)
 }

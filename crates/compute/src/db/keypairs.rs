@@ -32,7 +32,11 @@ fn row(r: &AnyRow) -> Result<KeyPair, sqlx::Error> {
     })
 }
 
-pub async fn get(pool: &AnyPool, user_id: &str, name: &str) -> Result<Option<KeyPair>, sqlx::Error> {
+pub async fn get(
+    pool: &AnyPool,
+    user_id: &str,
+    name: &str,
+) -> Result<Option<KeyPair>, sqlx::Error> {
     sqlx::query(&format!(
         "SELECT {COLS} FROM compute_key_pairs WHERE user_id = $1 AND name = $2"
     ))

@@ -44,7 +44,14 @@ fn ids(r: &Resp) -> Vec<String> {
 }
 
 async fn create(admin: &Client, v: &str, flavor: Value) -> Resp {
-    at_version(admin, "POST", "/v2.1/flavors", Some(&json!({ "flavor": flavor })), v).await
+    at_version(
+        admin,
+        "POST",
+        "/v2.1/flavors",
+        Some(&json!({ "flavor": flavor })),
+        v,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -59,7 +66,10 @@ async fn defaults_are_there_in_every_microversions_shape() {
     }
     let links = &r.body["flavors"][0]["links"];
     assert_eq!(links[0]["rel"], "self");
-    assert!(links[0]["href"].as_str().unwrap().ends_with("/v2.1/flavors/1"));
+    assert!(links[0]["href"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v2.1/flavors/1"));
     assert_eq!(links[1]["rel"], "bookmark");
     assert!(!links[1]["href"].as_str().unwrap().contains("/v2.1/"));
 
@@ -146,17 +156,32 @@ async fn admins_create_update_and_delete_members_may_not() {
     assert!(r.text.contains("Flavor with name c1 already exists."));
 
     // No id: a UUID; a numeric id is kept as text. 2.61 adds extra_specs.
-    let r = create(&admin, "2.61", json!({"name": "auto", "ram": 64, "vcpus": 1, "disk": 0})).await;
+    let r = create(
+        &admin,
+        "2.61",
+        json!({"name": "auto", "ram": 64, "vcpus": 1, "disk": 0}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["flavor"]["id"].as_str().unwrap().len(), 36);
     assert_eq!(r.body["flavor"]["extra_specs"], json!({}));
     assert_eq!(r.body["flavor"]["description"], Value::Null);
-    let r = create(&admin, "2.1", json!({"name": "num", "id": 42, "ram": 64, "vcpus": 1, "disk": 0})).await;
+    let r = create(
+        &admin,
+        "2.1",
+        json!({"name": "num", "id": 42, "ram": 64, "vcpus": 1, "disk": 0}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["flavor"]["id"], "42");
     assert_eq!(keys(&r.body["flavor"]), set(DETAIL_21));
 
-    let r = create(&member, "2.55", json!({"name": "m", "ram": 64, "vcpus": 1, "disk": 0})).await;
+    let r = create(
+        &member,
+        "2.55",
+        json!({"name": "m", "ram": 64, "vcpus": 1, "disk": 0}),
+    )
+    .await;
     assert_error(&r, 403, "forbidden");
 
     // PUT: the description, from 2.55 only, admins only.
@@ -223,7 +248,14 @@ async fn bad_flavor_bodies_are_400s() {
     missing.as_object_mut().unwrap().remove("disk");
     let r = create(&admin, "2.1", missing).await;
     assert_error(&r, 400, "badRequest");
-    let r = at_version(&admin, "POST", "/v2.1/flavors", Some(&json!({"flavour": ok})), "2.1").await;
+    let r = at_version(
+        &admin,
+        "POST",
+        "/v2.1/flavors",
+        Some(&json!({"flavour": ok})),
+        "2.1",
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
     let r = at_version(&admin, "POST", "/v2.1/flavors", Some(&json!([1])), "2.1").await;
     assert_error(&r, 400, "badRequest");
@@ -264,26 +296,44 @@ async fn private_flavors_are_seen_by_admins_and_the_projects_given_access() {
     let r = member.get("/v2.1/flavors?is_public=false").await.unwrap();
     assert_eq!(ids(&r).len(), 5);
 
-    let r = admin.get("/v2.1/flavors/p1/os-flavor-access").await.unwrap();
+    let r = admin
+        .get("/v2.1/flavors/p1/os-flavor-access")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"flavor_access": []}));
     let r = admin.get("/v2.1/flavors/1/os-flavor-access").await.unwrap();
     assert_error(&r, 404, "itemNotFound");
-    let r = member.get("/v2.1/flavors/p1/os-flavor-access").await.unwrap();
+    let r = member
+        .get("/v2.1/flavors/p1/os-flavor-access")
+        .await
+        .unwrap();
     assert_error(&r, 403, "forbidden");
 
     let add = json!({"addTenantAccess": {"tenant": project}});
-    let r = admin.post("/v2.1/flavors/p1/action", add.clone()).await.unwrap();
+    let r = admin
+        .post("/v2.1/flavors/p1/action", add.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.body,
         json!({"flavor_access": [{"flavor_id": "p1", "tenant_id": project}]})
     );
-    let r = admin.post("/v2.1/flavors/p1/action", add.clone()).await.unwrap();
+    let r = admin
+        .post("/v2.1/flavors/p1/action", add.clone())
+        .await
+        .unwrap();
     assert_error(&r, 409, "conflictingRequest");
-    let r = member.post("/v2.1/flavors/p1/action", add.clone()).await.unwrap();
+    let r = member
+        .post("/v2.1/flavors/p1/action", add.clone())
+        .await
+        .unwrap();
     assert_error(&r, 403, "forbidden");
-    let r = admin.post("/v2.1/flavors/nope/action", add.clone()).await.unwrap();
+    let r = admin
+        .post("/v2.1/flavors/nope/action", add.clone())
+        .await
+        .unwrap();
     assert_error(&r, 404, "itemNotFound");
     // A public flavor has no access list to add to (2.7+).
     let r = at_version(&admin, "POST", "/v2.1/flavors/1/action", Some(&add), "2.7").await;
@@ -310,7 +360,10 @@ async fn private_flavors_are_seen_by_admins_and_the_projects_given_access() {
     assert!(!ids(&r).contains(&"p1".to_string()));
 
     let remove = json!({"removeTenantAccess": {"tenant": project}});
-    let r = admin.post("/v2.1/flavors/p1/action", remove.clone()).await.unwrap();
+    let r = admin
+        .post("/v2.1/flavors/p1/action", remove.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"flavor_access": []}));
     let r = admin.post("/v2.1/flavors/p1/action", remove).await.unwrap();
@@ -345,18 +398,30 @@ async fn extra_specs_are_set_read_and_removed() {
     assert_eq!(r.body, json!({"hw:cpu_policy": "dedicated"}));
 
     let r = at_version(&member, "GET", "/v2.1/flavors/2", None, "2.61").await;
-    assert_eq!(r.body["flavor"]["extra_specs"]["hw:cpu_policy"], "dedicated");
+    assert_eq!(
+        r.body["flavor"]["extra_specs"]["hw:cpu_policy"],
+        "dedicated"
+    );
 
     let put = json!({"hw:cpu_policy": "shared"});
-    let r = admin.put(&format!("{base}/hw:cpu_policy"), Some(put.clone())).await.unwrap();
+    let r = admin
+        .put(&format!("{base}/hw:cpu_policy"), Some(put.clone()))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, put);
-    let r = admin.put(&format!("{base}/other"), Some(put.clone())).await.unwrap();
+    let r = admin
+        .put(&format!("{base}/other"), Some(put.clone()))
+        .await
+        .unwrap();
     assert_error(&r, 400, "badRequest");
     let two = json!({"a": "1", "b": "2"});
     let r = admin.put(&format!("{base}/a"), Some(two)).await.unwrap();
     assert_error(&r, 400, "badRequest");
-    let r = member.put(&format!("{base}/hw:cpu_policy"), Some(put)).await.unwrap();
+    let r = member
+        .put(&format!("{base}/hw:cpu_policy"), Some(put))
+        .await
+        .unwrap();
     assert_error(&r, 403, "forbidden");
     let r = member
         .post(base, json!({"extra_specs": {"x": "y"}}))
@@ -375,7 +440,10 @@ async fn extra_specs_are_set_read_and_removed() {
         assert_error(&r, 400, "badRequest");
     }
     let r = admin
-        .post("/v2.1/flavors/nope/os-extra_specs", json!({"extra_specs": {"a": "b"}}))
+        .post(
+            "/v2.1/flavors/nope/os-extra_specs",
+            json!({"extra_specs": {"a": "b"}}),
+        )
         .await
         .unwrap();
     assert_error(&r, 404, "itemNotFound");
@@ -410,11 +478,17 @@ async fn lists_filter_sort_and_page() {
 
     let r = admin.get("/v2.1/flavors?limit=2").await.unwrap();
     assert_eq!(ids(&r), ["1", "2"]);
-    let next = r.body["flavors_links"][0]["href"].as_str().unwrap().to_string();
+    let next = r.body["flavors_links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(r.body["flavors_links"][0]["rel"], "next");
     assert!(next.contains("/v2.1/flavors?"), "{next}");
     assert!(next.contains("marker=2"), "{next}");
-    let r = admin.get("/v2.1/flavors/detail?limit=2&marker=2").await.unwrap();
+    let r = admin
+        .get("/v2.1/flavors/detail?limit=2&marker=2")
+        .await
+        .unwrap();
     assert_eq!(ids(&r), ["3", "4"]);
     assert!(r.body["flavors_links"][0]["href"]
         .as_str()

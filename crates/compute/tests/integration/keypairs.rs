@@ -38,7 +38,14 @@ gSCBSIe0yqtKCFqfTbameDg119GvbNnNKUB62F7v
 const CERT_FP: &str = "33:d5:4d:76:d6:1e:c7:dd:d4:62:36:75:8b:43:cc:96:d6:b5:73:f7";
 
 async fn create(c: &Client, v: &str, kp: Value) -> Resp {
-    at_version(c, "POST", "/v2.1/os-keypairs", Some(&json!({ "keypair": kp })), v).await
+    at_version(
+        c,
+        "POST",
+        "/v2.1/os-keypairs",
+        Some(&json!({ "keypair": kp })),
+        v,
+    )
+    .await
 }
 
 const SHOW_21: &[&str] = &[
@@ -93,7 +100,12 @@ async fn imported_keys_in_the_shapes_of_2_1_and_2_2() {
     );
 
     // 2.2: 201 with `type`; ed25519 imports too.
-    let r = create(&admin, "2.2", json!({"name": "k2", "public_key": ED25519, "type": "ssh"})).await;
+    let r = create(
+        &admin,
+        "2.2",
+        json!({"name": "k2", "public_key": ED25519, "type": "ssh"}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(
         keys(&r.body["keypair"]),
@@ -101,7 +113,11 @@ async fn imported_keys_in_the_shapes_of_2_1_and_2_2() {
     );
     let r = create(&admin, "2.2", json!({"name": "k1", "public_key": ED25519})).await;
     assert_error(&r, 409, "conflictingRequest");
-    assert!(r.text.contains("Key pair 'k1' already exists."), "{}", r.text);
+    assert!(
+        r.text.contains("Key pair 'k1' already exists."),
+        "{}",
+        r.text
+    );
 
     let r = at_version(&admin, "DELETE", "/v2.1/os-keypairs/k1", None, "2.1").await;
     assert_eq!(r.status, 202, "{}", r.text);
@@ -122,11 +138,20 @@ async fn generated_and_x509_keys() {
     let kp = &r.body["keypair"];
     assert_eq!(
         keys(kp),
-        set(&["name", "public_key", "fingerprint", "user_id", "private_key"])
+        set(&[
+            "name",
+            "public_key",
+            "fingerprint",
+            "user_id",
+            "private_key"
+        ])
     );
     let private = kp["private_key"].as_str().unwrap();
     assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
-    assert!(kp["public_key"].as_str().unwrap().starts_with("ssh-ed25519 "));
+    assert!(kp["public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("ssh-ed25519 "));
     assert_eq!(kp["fingerprint"].as_str().unwrap().len(), 47);
     // The private key is never stored.
     let r = admin.get("/v2.1/os-keypairs/gen").await.unwrap();
@@ -136,14 +161,53 @@ async fn generated_and_x509_keys() {
     let r = create(&admin, "2.92", json!({"name": "gen2"})).await;
     assert_error(&r, 400, "badRequest");
 
-    let r = create(&admin, "2.2", json!({"name": "cert", "type": "x509", "public_key": CERT})).await;
+    let r = create(
+        &admin,
+        "2.2",
+        json!({"name": "cert", "type": "x509", "public_key": CERT}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["keypair"]["fingerprint"], CERT_FP);
     assert_eq!(r.body["keypair"]["type"], "x509");
-    let r = create(&admin, "2.2", json!({"name": "cert2", "type": "x509", "public_key": RSA})).await;
+    // Generated: a self-signed certificate and its private key.
+    let r = create(&admin, "2.2", json!({"name": "gcert", "type": "x509"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let kp = &r.body["keypair"];
+    assert_eq!(
+        keys(kp),
+        set(&[
+            "name",
+            "public_key",
+            "fingerprint",
+            "user_id",
+            "private_key",
+            "type"
+        ])
+    );
+    assert!(kp["public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(kp["private_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert_eq!(kp["fingerprint"].as_str().unwrap().len(), 59);
+    let r = create(
+        &admin,
+        "2.2",
+        json!({"name": "cert2", "type": "x509", "public_key": RSA}),
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
     // `type` does not exist before 2.2.
-    let r = create(&admin, "2.1", json!({"name": "c3", "type": "ssh", "public_key": RSA})).await;
+    let r = create(
+        &admin,
+        "2.1",
+        json!({"name": "c3", "type": "ssh", "public_key": RSA}),
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
     cloud.stop().await;
 }
@@ -153,17 +217,29 @@ async fn bad_key_pairs_are_400s() {
     let (cloud, admin) = start().await;
     let long = "k".repeat(256);
     for (v, kp) in [
-        ("2.1", json!({"name": "bad", "public_key": "ssh-rsa notbase64!"})),
+        (
+            "2.1",
+            json!({"name": "bad", "public_key": "ssh-rsa notbase64!"}),
+        ),
         ("2.1", json!({"name": "bad", "public_key": "not a key"})),
-        ("2.1", json!({"name": "bad", "public_key": RSA.replacen("ssh-rsa", "ssh-ed25519", 1)})),
+        (
+            "2.1",
+            json!({"name": "bad", "public_key": RSA.replacen("ssh-rsa", "ssh-ed25519", 1)}),
+        ),
         ("2.1", json!({"name": long, "public_key": RSA})),
         ("2.1", json!({"name": "", "public_key": RSA})),
         ("2.1", json!({"name": " lead", "public_key": RSA})),
         ("2.1", json!({"name": "a@b.c", "public_key": RSA})),
         ("2.1", json!({"public_key": RSA})),
         ("2.1", json!({"name": "x", "public_key": RSA, "extra": 1})),
-        ("2.2", json!({"name": "x", "public_key": RSA, "type": "pgp"})),
-        ("2.9", json!({"name": "x", "public_key": RSA, "user_id": "u"})),
+        (
+            "2.2",
+            json!({"name": "x", "public_key": RSA, "type": "pgp"}),
+        ),
+        (
+            "2.9",
+            json!({"name": "x", "public_key": RSA, "user_id": "u"}),
+        ),
     ] {
         let r = create(&admin, v, kp.clone()).await;
         assert_eq!(r.status, 400, "{kp}: {}", r.text);
@@ -203,7 +279,14 @@ async fn users_see_their_own_and_admins_anyones() {
     let r = at_version(&admin, "GET", &q, None, "2.10").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["keypairs"][0]["keypair"]["name"], "mine");
-    let r = at_version(&admin, "GET", &format!("/v2.1/os-keypairs/mine?user_id={member_id}"), None, "2.10").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/os-keypairs/mine?user_id={member_id}"),
+        None,
+        "2.10",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["keypair"]["user_id"], member_id.as_str());
     // Before 2.10 user_id is not read: the admin's own list.
@@ -213,13 +296,30 @@ async fn users_see_their_own_and_admins_anyones() {
     let q = format!("/v2.1/os-keypairs?user_id={admin_id}");
     let r = at_version(&member, "GET", &q, None, "2.10").await;
     assert_error(&r, 403, "forbidden");
-    let r = create(&member, "2.10", json!({"name": "x", "public_key": RSA, "user_id": admin_id})).await;
+    let r = create(
+        &member,
+        "2.10",
+        json!({"name": "x", "public_key": RSA, "user_id": admin_id}),
+    )
+    .await;
     assert_error(&r, 403, "forbidden");
-    let r = create(&admin, "2.10", json!({"name": "for-m", "public_key": RSA, "user_id": member_id})).await;
+    let r = create(
+        &admin,
+        "2.10",
+        json!({"name": "for-m", "public_key": RSA, "user_id": member_id}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = member.get("/v2.1/os-keypairs/for-m").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = at_version(&admin, "DELETE", &format!("/v2.1/os-keypairs/for-m?user_id={member_id}"), None, "2.10").await;
+    let r = at_version(
+        &admin,
+        "DELETE",
+        &format!("/v2.1/os-keypairs/for-m?user_id={member_id}"),
+        None,
+        "2.10",
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = member.get("/v2.1/os-keypairs/for-m").await.unwrap();
     assert_error(&r, 404, "itemNotFound");
@@ -268,8 +368,18 @@ async fn lists_page_from_2_35() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(names(&r), ["a", "b"]);
     let next = r.body["keypairs_links"][0]["href"].as_str().unwrap();
-    assert!(next.contains("/v2.1/os-keypairs?") && next.contains("marker=b"), "{next}");
-    let r = at_version(&admin, "GET", "/v2.1/os-keypairs?limit=2&marker=b", None, "2.35").await;
+    assert!(
+        next.contains("/v2.1/os-keypairs?") && next.contains("marker=b"),
+        "{next}"
+    );
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-keypairs?limit=2&marker=b",
+        None,
+        "2.35",
+    )
+    .await;
     assert_eq!(names(&r), ["c"]);
     assert!(r.body.get("keypairs_links").is_none());
     let r = at_version(&admin, "GET", "/v2.1/os-keypairs?marker=zz", None, "2.35").await;
