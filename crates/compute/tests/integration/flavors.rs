@@ -476,6 +476,53 @@ async fn lists_filter_sort_and_page() {
     let r = admin.get("/v2.1/flavors?sort_key=name").await.unwrap();
     assert_eq!(ids(&r), ["4", "3", "2", "1", "5"]);
 
+    // Float and nullable keys page too.
+    for (v, body) in [
+        (
+            "2.55",
+            json!({"name": "fast", "id": "f", "ram": 64, "vcpus": 1, "disk": 0,
+            "rxtx_factor": 3.5, "description": "b"}),
+        ),
+        (
+            "2.55",
+            json!({"name": "slow", "id": "s", "ram": 64, "vcpus": 1, "disk": 0,
+            "rxtx_factor": 0.5, "description": "a"}),
+        ),
+    ] {
+        let r = at_version(
+            &admin,
+            "POST",
+            "/v2.1/flavors",
+            Some(&json!({ "flavor": body })),
+            v,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = admin
+        .get("/v2.1/flavors?sort_key=rxtx_factor&sort_dir=desc&limit=2")
+        .await
+        .unwrap();
+    // Ties go by id, in the last key's direction.
+    assert_eq!(ids(&r), ["f", "5"]);
+    let r = admin
+        .get("/v2.1/flavors?sort_key=rxtx_factor&sort_dir=desc&marker=1")
+        .await
+        .unwrap();
+    assert_eq!(ids(&r), ["s"]);
+    let r = admin
+        .get("/v2.1/flavors?sort_key=description&limit=6&marker=5")
+        .await
+        .unwrap();
+    assert_eq!(ids(&r), ["s", "f"]);
+    for id in ["f", "s"] {
+        let r = admin.delete(&format!("/v2.1/flavors/{id}")).await.unwrap();
+        assert_eq!(r.status, 202, "{}", r.text);
+    }
+
+    let r = admin.get("/v2.1/flavors?limit=0").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(ids(&r).is_empty());
     let r = admin.get("/v2.1/flavors?limit=2").await.unwrap();
     assert_eq!(ids(&r), ["1", "2"]);
     let next = r.body["flavors_links"][0]["href"]
