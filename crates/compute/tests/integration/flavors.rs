@@ -115,6 +115,8 @@ async fn defaults_are_there_in_every_microversions_shape() {
     assert_eq!(r.body["flavor"]["swap"], 0);
     assert_eq!(r.body["flavor"]["extra_specs"], json!({}));
 
+    let r = admin.post("/v2.1/flavors/1", json!({})).await.unwrap();
+    assert_error(&r, 405, "badMethod");
     let r = admin.get("/v2.1/flavors/nope").await.unwrap();
     assert_error(&r, 404, "itemNotFound");
     assert_eq!(
