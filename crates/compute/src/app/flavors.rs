@@ -154,7 +154,7 @@ impl Compute {
             f.is_public = match fq.is_public.as_deref() {
                 None => Some(true),
                 Some(v) if v.eq_ignore_ascii_case("none") => None,
-                Some(v) => Some(common::http::query::parse_bool(v).ok_or_else(|| {
+                Some(v) => Some(strict_bool(v).ok_or_else(|| {
                     Error::bad_request(format!("Invalid is_public filter [{v}]"))
                 })?),
             };
@@ -380,6 +380,15 @@ impl Compute {
         }
         tx.commit().await?;
         Ok(q::projects(&self.db.pool, id).await?)
+    }
+}
+
+/// oslo's `bool_from_string(strict=True)`.
+fn strict_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "on" | "y" | "yes" => Some(true),
+        "0" | "f" | "false" | "off" | "n" | "no" => Some(false),
+        _ => None,
     }
 }
 

@@ -286,8 +286,15 @@ async fn private_flavors_are_seen_by_admins_and_the_projects_given_access() {
     assert_eq!(ids(&r), ["p1"]);
     let r = admin.get("/v2.1/flavors?is_public=None").await.unwrap();
     assert_eq!(ids(&r).len(), 6);
-    let r = admin.get("/v2.1/flavors?is_public=perhaps").await.unwrap();
-    assert_error(&r, 400, "badRequest");
+    let r = admin.get("/v2.1/flavors?is_public=False").await.unwrap();
+    assert_eq!(ids(&r), ["p1"]);
+    for bad in ["perhaps", ""] {
+        let r = admin
+            .get(&format!("/v2.1/flavors?is_public={bad}"))
+            .await
+            .unwrap();
+        assert_error(&r, 400, "badRequest");
+    }
 
     // Not offered yet: invisible to the member.
     let r = member.get("/v2.1/flavors/detail").await.unwrap();
@@ -564,5 +571,55 @@ async fn lists_filter_sort_and_page() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = at_version(&admin, "GET", "/v2.1/flavors?colour=red", None, "2.75").await;
     assert_error(&r, 400, "badRequest");
+    cloud.stop().await;
+}
+
+/// The lookups the servers API calls, through the service's Rust API:
+/// the same visibility as the HTTP API.
+#[tokio::test]
+async fn servers_look_flavors_and_key_pairs_up_with_the_callers_rights() {
+    use common::auth::TokenValidator;
+    let (cloud, admin) = start().await;
+    let (member, project) = project_user(&cloud, "flav-r", "member").await;
+    let nova = cloud.cloud.service::<compute::Compute>().unwrap();
+    let ctx = cloud
+        .cloud
+        .identity
+        .validate(member.token().unwrap())
+        .await
+        .unwrap();
+
+    let f = nova.get_flavor_for(&ctx, "2").await.unwrap();
+    assert_eq!(
+        (f.name.as_str(), f.memory_mb, f.root_gb, f.vcpus, f.swap),
+        ("m1.small", 2048, 20, 1, 0)
+    );
+    assert!(f.is_public && !f.disabled && f.extra_specs.is_empty());
+
+    let body = json!({"name": "hidden", "id": "h", "ram": 64, "vcpus": 1, "disk": 0,
+        "os-flavor-access:is_public": false});
+    assert_eq!(create(&admin, "2.1", body).await.status, 200);
+    let e = nova.get_flavor_for(&ctx, "h").await.unwrap_err();
+    assert_eq!(e.kind(), common::ErrorKind::NotFound);
+    let add = json!({"addTenantAccess": {"tenant": project}});
+    assert_eq!(
+        admin
+            .post("/v2.1/flavors/h/action", add)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(nova.get_flavor_for(&ctx, "h").await.unwrap().name, "hidden");
+
+    let kp = json!({"keypair": {"name": "mine", "public_key":
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJls9UfFS29/O3yO0MWH7N+nh394uN0f9iezJPyqOBkx root@vm"}});
+    let r = member.post("/v2.1/os-keypairs", kp).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let k = nova.get_keypair_for(&ctx, "mine").await.unwrap();
+    assert_eq!((k.name.as_str(), k.key_type.as_str()), ("mine", "ssh"));
+    assert!(k.public_key.starts_with("ssh-ed25519 "));
+    let e = nova.get_keypair_for(&ctx, "other").await.unwrap_err();
+    assert_eq!(e.kind(), common::ErrorKind::NotFound);
     cloud.stop().await;
 }
