@@ -578,7 +578,6 @@ async fn lists_filter_sort_and_page() {
 /// the same visibility as the HTTP API.
 #[tokio::test]
 async fn servers_look_flavors_and_key_pairs_up_with_the_callers_rights() {
-    use common::auth::TokenValidator;
     let (cloud, admin) = start().await;
     let (member, project) = project_user(&cloud, "flav-r", "member").await;
     let nova = cloud.cloud.service::<compute::Compute>().unwrap();
