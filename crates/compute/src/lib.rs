@@ -68,6 +68,7 @@ pub const SERVICE: ServiceDef = ServiceDef {
     build: |ctx| {
         Box::pin(async move {
             let nova = build(&ctx.config, &ctx)?;
+            nova.bootstrap_flavors().await?;
             let served: Arc<dyn Service> = Arc::new(Served { nova, ctx });
             Ok(served)
         })

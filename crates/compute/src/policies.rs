@@ -11,6 +11,8 @@ pub const PROJECT_MEMBER_OR_ADMIN: &str =
 /// The resource's project's readers, or admins.
 pub const PROJECT_READER_OR_ADMIN: &str =
     "rule:context_is_admin or (role:reader and project_id:%(project_id)s)";
+/// The key pair's user, or admins.
+pub const KEYPAIR_OWNER_OR_ADMIN: &str = "(rule:context_is_admin) or user_id:%(user_id)s";
 /// Anyone with a token.
 pub const ANY: &str = "@";
 
@@ -22,5 +24,33 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("project_reader_api", "role:reader"),
         ("project_member_or_admin", PROJECT_MEMBER_OR_ADMIN),
         ("project_reader_or_admin", PROJECT_READER_OR_ADMIN),
+        // nova/policies/flavor_manage.py, flavor_extra_specs.py,
+        // flavor_access.py: admins manage flavors; a project's readers
+        // see extra specs.
+        ("os_compute_api:os-flavor-manage:create", ADMIN),
+        ("os_compute_api:os-flavor-manage:update", ADMIN),
+        ("os_compute_api:os-flavor-manage:delete", ADMIN),
+        (
+            "os_compute_api:os-flavor-extra-specs:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-flavor-extra-specs:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-flavor-extra-specs:create", ADMIN),
+        ("os_compute_api:os-flavor-extra-specs:update", ADMIN),
+        ("os_compute_api:os-flavor-extra-specs:delete", ADMIN),
+        ("os_compute_api:os-flavor-access", ADMIN),
+        ("os_compute_api:os-flavor-access:add_tenant_access", ADMIN),
+        (
+            "os_compute_api:os-flavor-access:remove_tenant_access",
+            ADMIN,
+        ),
+        // nova/policies/keypairs.py: a user's own key pairs, or admins.
+        ("os_compute_api:os-keypairs:index", KEYPAIR_OWNER_OR_ADMIN),
+        ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),
+        ("os_compute_api:os-keypairs:show", KEYPAIR_OWNER_OR_ADMIN),
+        ("os_compute_api:os-keypairs:delete", KEYPAIR_OWNER_OR_ADMIN),
     ]
 }

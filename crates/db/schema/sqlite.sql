@@ -42,6 +42,36 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_flavor_extra_specs (
+    flavorid TEXT NOT NULL,
+    spec_key TEXT NOT NULL,
+    spec_value TEXT NOT NULL,
+    PRIMARY KEY (flavorid, spec_key)
+);
+
+CREATE TABLE compute_flavor_projects (
+    flavorid TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    PRIMARY KEY (flavorid, project_id)
+);
+
+CREATE TABLE compute_flavors (
+    flavorid TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    memory_mb BIGINT NOT NULL,
+    vcpus BIGINT NOT NULL,
+    root_gb BIGINT NOT NULL,
+    ephemeral_gb BIGINT NOT NULL,
+    swap BIGINT NOT NULL,
+    rxtx_factor DOUBLE PRECISION NOT NULL,
+    vcpu_weight BIGINT,
+    is_public BIGINT NOT NULL,
+    disabled BIGINT NOT NULL,
+    description TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT
+);
+
 CREATE TABLE compute_instances (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -82,6 +112,17 @@ CREATE TABLE compute_instances (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     deleted_at BIGINT
+);
+
+CREATE TABLE compute_key_pairs (
+    id BIGINT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key_type TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, name)
 );
 
 CREATE TABLE credentials (
@@ -706,6 +747,8 @@ CREATE TABLE users (
 CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
+
+CREATE INDEX compute_flavor_projects_project ON compute_flavor_projects (project_id);
 
 CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
 

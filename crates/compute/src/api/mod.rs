@@ -5,6 +5,8 @@
 //! family.
 
 pub mod errors;
+pub mod flavors;
+pub mod keypairs;
 pub mod microversion;
 
 pub use microversion::Microversion;
@@ -29,6 +31,8 @@ pub fn router(
     let v21 = Router::new()
         .route("/v2.1", get(show_version))
         .route("/v2.1/", get(show_version))
+        .merge(flavors::routes())
+        .merge(keypairs::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -3,6 +3,9 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod flavors;
+pub mod keypairs;
+
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;
 use common::context::AuthContext;

@@ -1,3 +1,8 @@
 //! The compute service's queries, one module per table family, over
 //! `db::Db` (SQLite or PostgreSQL; migrations in
 //! `crates/db/migrations/compute/`).
+
+pub mod flavors;
+pub mod keypairs;
+
+pub type Conn = db::sqlx::AnyConnection;

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
 mod basics;
+mod flavors;
+mod keypairs;
 
 use testkit::{Client, Resp, TestCloud};
 
