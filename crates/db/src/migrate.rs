@@ -176,11 +176,18 @@ pub const NETWORK: ServiceMigrations = ServiceMigrations {
 
 pub const COMPUTE: ServiceMigrations = ServiceMigrations {
     service: "compute",
-    migrations: &[Migration {
-        version: 1,
-        name: "servers",
-        sql: include_str!("../migrations/compute/0001_servers.sql"),
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "servers",
+            sql: include_str!("../migrations/compute/0001_servers.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "quotas",
+            sql: include_str!("../migrations/compute/0002_quotas.sql"),
+        },
+    ],
 };
 
 /// The tables of the platform itself rather than of one OpenStack service:

@@ -4,8 +4,14 @@
 //! before microversion 2.18 put it in every path). One file per URL
 //! family.
 
+pub mod availability_zones;
 pub mod errors;
+pub mod hosts;
+pub mod hypervisors;
+pub mod limits;
 pub mod microversion;
+pub mod quotas;
+pub mod services;
 
 pub use microversion::Microversion;
 
@@ -29,6 +35,12 @@ pub fn router(
     let v21 = Router::new()
         .route("/v2.1", get(show_version))
         .route("/v2.1/", get(show_version))
+        .merge(quotas::routes())
+        .merge(limits::routes())
+        .merge(services::routes())
+        .merge(hypervisors::routes())
+        .merge(hosts::routes())
+        .merge(availability_zones::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

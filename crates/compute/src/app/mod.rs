@@ -3,6 +3,11 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod hypervisors;
+pub mod quotas;
+pub mod scheduler;
+pub mod services;
+
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;
 use common::context::AuthContext;
@@ -26,6 +31,8 @@ pub struct Compute {
     pub network: Arc<network::Network>,
     /// The image service (boot images, snapshots, the images proxy).
     pub image: Arc<image::Image>,
+    /// The controller's own host (the compute host when none registered).
+    pub local: hypervisors::LocalHost,
 }
 
 impl std::fmt::Debug for Compute {

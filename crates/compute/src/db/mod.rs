@@ -1,3 +1,6 @@
 //! The compute service's queries, one module per table family, over
 //! `db::Db` (SQLite or PostgreSQL; migrations in
 //! `crates/db/migrations/compute/`).
+
+pub mod quotas;
+pub mod services;

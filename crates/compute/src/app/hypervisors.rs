@@ -1,0 +1,183 @@
+//! Compute hosts and their resources (`os-hypervisors`, `os-hosts`, the
+//! scheduler's input).
+//!
+//! The compute hosts are the node registry's nodes with the `compute`
+//! role. An all-in-one cloud embedded in a test (`dataplane = none`)
+//! may have none registered yet: this controller's own host, named as the
+//! in-process agent names it (the kernel's hostname), is then the one
+//! compute host, always up.
+//!
+//! Resources: with the fake driver every host has the fixed large
+//! capacity of Nova's `FakeDriver` (1000 vCPUs, 800000 MiB, 600000 GiB).
+//! With qemu the controller's own host reads them from the system (CPUs
+//! online, `MemTotal` of `/proc/meminfo`, the size of the filesystem of
+//! the state directory); agents report no resources yet, so another node
+//! shows none and is never chosen. Usage is summed from the live servers
+//! placed on each host.
+
+use super::Compute;
+use crate::db::services::{self as svc_rows, HostUsage};
+use common::config::Config;
+use common::Result;
+
+/// What this controller knows of its own host.
+#[derive(Debug, Clone)]
+pub struct LocalHost {
+    /// The host's name, as the in-process agent registers it.
+    pub name: String,
+    /// Its address (`internal_address`, else `listen`).
+    pub address: String,
+    /// `compute_driver`: `qemu` or `fake`.
+    pub driver: String,
+    /// Where the instances' disks live (for the disk size).
+    pub state_dir: std::path::PathBuf,
+}
+
+impl LocalHost {
+    pub fn from_config(cfg: &Config) -> LocalHost {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        LocalHost {
+            name: if host.is_empty() {
+                "localhost".into()
+            } else {
+                host
+            },
+            address: cfg.internal_host(),
+            driver: cfg.compute_driver.clone(),
+            state_dir: cfg.state_dir.clone(),
+        }
+    }
+
+    pub fn is_fake(&self) -> bool {
+        self.driver == "fake"
+    }
+}
+
+/// Total capacity of a host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub local_gb: i64,
+}
+
+/// Nova's `FakeDriver` resources.
+pub const FAKE_CAPACITY: Capacity = Capacity {
+    vcpus: 1000,
+    memory_mb: 800_000,
+    local_gb: 600_000,
+};
+
+/// This machine's CPUs, memory and the size of `dir`'s filesystem.
+fn local_capacity(dir: &std::path::Path) -> Capacity {
+    let vcpus = std::thread::available_parallelism()
+        .map(|n| n.get() as i64)
+        .unwrap_or(0);
+    let memory_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    let probe = if dir.exists() {
+        dir
+    } else {
+        std::path::Path::new("/")
+    };
+    let local_gb = nix::sys::statvfs::statvfs(probe)
+        .map(|s| {
+            let bytes = (s.blocks() as u128) * (s.fragment_size() as u128);
+            (bytes >> 30) as i64
+        })
+        .unwrap_or(0);
+    Capacity {
+        vcpus,
+        memory_mb,
+        local_gb,
+    }
+}
+
+/// One compute host, its capacity and what its live servers use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputeHost {
+    /// Nova's `host` and `hypervisor_hostname`: the node's name.
+    pub name: String,
+    /// Its address (`host_ip`).
+    pub address: String,
+    /// Heard from lately (always, for the controller's own host).
+    pub up: bool,
+    pub capacity: Capacity,
+    pub used: HostUsage,
+    /// The architecture its instances run as.
+    pub arch: String,
+    /// `hypervisor_type`: `QEMU`, or `fake`.
+    pub hypervisor_type: String,
+}
+
+impl Compute {
+    /// Every compute host, by name.
+    pub async fn compute_hosts(&self) -> Result<Vec<ComputeHost>> {
+        let local = &self.local;
+        let mut hosts: Vec<(String, String, bool)> = self
+            .nodes
+            .nodes()
+            .await?
+            .into_iter()
+            .filter(|e| e.node.has_role("compute"))
+            .map(|e| {
+                let addr = if e.node.address.is_empty() {
+                    e.node.hostname.clone()
+                } else {
+                    e.node.address.clone()
+                };
+                (e.node.name, addr, e.up)
+            })
+            .collect();
+        if hosts.is_empty() {
+            hosts.push((local.name.clone(), local.address.clone(), true));
+        }
+        hosts.sort();
+        let usage = svc_rows::host_usage(&self.db.pool).await?;
+        let own = if local.is_fake() {
+            FAKE_CAPACITY
+        } else {
+            local_capacity(&local.state_dir)
+        };
+        Ok(hosts
+            .into_iter()
+            .map(|(name, address, up)| {
+                let capacity = if local.is_fake() || name == local.name {
+                    own
+                } else {
+                    Capacity::default()
+                };
+                let used = usage
+                    .iter()
+                    .find(|u| u.host == name)
+                    .cloned()
+                    .unwrap_or_else(|| HostUsage {
+                        host: name.clone(),
+                        ..HostUsage::default()
+                    });
+                ComputeHost {
+                    name,
+                    address,
+                    up,
+                    capacity,
+                    used,
+                    arch: std::env::consts::ARCH.to_string(),
+                    hypervisor_type: if local.is_fake() {
+                        "fake".into()
+                    } else {
+                        "QEMU".into()
+                    },
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,178 @@
+//! `os-services`: `nova-compute` on each compute host, `nova-scheduler`
+//! and `nova-conductor` on the controller. Their liveness comes from the
+//! node registry (the controller's own services are up while it serves);
+//! their administrative state (disabled with a reason, forced down) is
+//! kept in `compute_services`, and the scheduler skips a compute host
+//! whose service is disabled or down.
+
+use super::hypervisors::ComputeHost;
+use super::Compute;
+use crate::db::services::{self as rows, ServiceRow};
+use common::context::AuthContext;
+use common::{Error, Result};
+use serde_json::json;
+
+pub const COMPUTE_BINARY: &str = "nova-compute";
+/// The controller's services, on its own host, in the `internal` zone.
+pub const CONTROLLER_BINARIES: &[&str] = &["nova-scheduler", "nova-conductor"];
+
+/// A service with its liveness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    pub row: ServiceRow,
+    /// `up` or `down`.
+    pub up: bool,
+    /// The zone: the compute host's availability zone, else `internal`.
+    pub zone: String,
+}
+
+/// Filters of `GET /os-services`.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceFilter {
+    pub host: Option<String>,
+    pub binary: Option<String>,
+}
+
+/// What a `PUT` changes: `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceChange {
+    pub disabled: Option<bool>,
+    pub disabled_reason: Option<Option<String>>,
+    pub forced_down: Option<bool>,
+}
+
+impl Compute {
+    /// Every service, with rows made for those never seen before.
+    pub async fn all_services(&self) -> Result<(Vec<ServiceView>, Vec<ComputeHost>)> {
+        let hosts = self.compute_hosts().await?;
+        let mut rows_now = rows::all(&self.db.pool).await?;
+        let mut wanted: Vec<(String, &str)> = CONTROLLER_BINARIES
+            .iter()
+            .map(|b| (self.local.name.clone(), *b))
+            .collect();
+        wanted.extend(hosts.iter().map(|h| (h.name.clone(), COMPUTE_BINARY)));
+        let missing: Vec<&(String, &str)> = wanted
+            .iter()
+            .filter(|(h, b)| !rows_now.iter().any(|r| &r.host == h && r.binary == *b))
+            .collect();
+        if !missing.is_empty() {
+            let mut tx = self.begin().await?;
+            for (h, b) in missing {
+                rows::ensure(tx.conn(), h, b, self.now()).await?;
+            }
+            tx.commit().await?;
+            rows_now = rows::all(&self.db.pool).await?;
+        }
+        let zone = self.settings.default_availability_zone.clone();
+        let views = rows_now
+            .into_iter()
+            .filter_map(|row| {
+                let (up, zone) = if row.binary == COMPUTE_BINARY {
+                    let host = hosts.iter().find(|h| h.name == row.host)?;
+                    (host.up, zone.clone())
+                } else {
+                    (row.host == self.local.name, "internal".to_string())
+                };
+                let up = up && !row.forced_down;
+                Some(ServiceView { row, up, zone })
+            })
+            .collect();
+        Ok((views, hosts))
+    }
+
+    /// `GET /os-services` (admin).
+    pub async fn list_services(
+        &self,
+        ctx: &AuthContext,
+        f: &ServiceFilter,
+    ) -> Result<Vec<ServiceView>> {
+        self.enforce(ctx, "os_compute_api:os-services:list", &json!({}))?;
+        let (all, _) = self.all_services().await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| f.host.as_deref().is_none_or(|h| h == s.row.host))
+            .filter(|s| f.binary.as_deref().is_none_or(|b| b == s.row.binary))
+            .collect())
+    }
+
+    /// The compute services that are not disabled, by host.
+    pub async fn enabled_compute_hosts(&self) -> Result<Vec<(ComputeHost, bool)>> {
+        let (all, hosts) = self.all_services().await?;
+        Ok(hosts
+            .into_iter()
+            .map(|h| {
+                let ok = all.iter().any(|s| {
+                    s.row.binary == COMPUTE_BINARY && s.row.host == h.name && !s.row.disabled && s.up
+                });
+                (h, ok)
+            })
+            .collect())
+    }
+
+    /// Changes one service, found by `find`; the 404 names `what`.
+    async fn change_service(
+        &self,
+        find: impl Fn(&ServiceRow) -> bool,
+        what: &str,
+        change: &ServiceChange,
+    ) -> Result<ServiceView> {
+        let (all, _) = self.all_services().await?;
+        let Some(mut s) = all.into_iter().find(|s| find(&s.row)) else {
+            return Err(Error::not_found(what.to_string()));
+        };
+        if let Some(d) = change.disabled {
+            s.row.disabled = d;
+            if !d {
+                s.row.disabled_reason = None;
+            }
+        }
+        if let Some(r) = &change.disabled_reason {
+            s.row.disabled_reason = r.clone();
+        }
+        if let Some(f) = change.forced_down {
+            s.row.forced_down = f;
+        }
+        s.row.updated_at = self.now();
+        let mut tx = self.begin().await?;
+        rows::update(tx.conn(), &s.row).await?;
+        tx.commit().await?;
+        let (all, _) = self.all_services().await?;
+        all.into_iter()
+            .find(|v| v.row.id == s.row.id)
+            .ok_or_else(|| Error::not_found(what.to_string()))
+    }
+
+    /// `PUT /os-services/{id}` (2.53 on, by UUID).
+    pub async fn update_service(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        change: &ServiceChange,
+    ) -> Result<ServiceView> {
+        self.enforce(ctx, "os_compute_api:os-services:update", &json!({}))?;
+        self.change_service(
+            |r| r.id == id,
+            &format!("Service {id} could not be found."),
+            change,
+        )
+        .await
+    }
+
+    /// `PUT /os-services/{disable,enable,disable-log-reason,force-down}`
+    /// (before 2.53, by host and binary).
+    pub async fn update_service_by_host(
+        &self,
+        ctx: &AuthContext,
+        host: &str,
+        binary: &str,
+        change: &ServiceChange,
+    ) -> Result<ServiceView> {
+        self.enforce(ctx, "os_compute_api:os-services:update", &json!({}))?;
+        self.change_service(
+            |r| r.host == host && r.binary == binary,
+            &format!("Service {binary} on host {host} could not be found."),
+            change,
+        )
+        .await
+    }
+}
