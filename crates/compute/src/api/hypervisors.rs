@@ -211,8 +211,9 @@ async fn listing(
             all.drain(..=i);
         }
         if let Some(limit) = q.usize("limit")? {
-            if all.len() > limit {
-                all.truncate(limit);
+            all.truncate(limit);
+            // Nova links to a next page whenever a page is full.
+            if all.len() == limit {
                 if let Some(last) = all.last() {
                     let path = if detailed { "/detail" } else { "" };
                     links = Some(json!([{

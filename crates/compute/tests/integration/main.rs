@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
 mod basics;
+mod hosts;
+mod quotas;
 
 use testkit::{Client, Resp, TestCloud};
 
