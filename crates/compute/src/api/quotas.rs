@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{JsonBody, QueryMap};
-use common::Result;
+use common::{Error, Result};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -28,8 +28,17 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         )
 }
 
-fn user_of(q: &QueryMap) -> Option<&str> {
-    q.get("user_id").filter(|u| !u.is_empty())
+/// `?user_id=`; from 2.75 no other query parameter is allowed.
+fn user_of(mv: Microversion, q: &QueryMap) -> Result<Option<&str>> {
+    if mv.at_least(75) {
+        if let Some((k, _)) = q.0.iter().find(|(k, _)| k != "user_id") {
+            return Err(Error::bad_request(format!(
+                "Invalid input for query parameters {k}. Additional properties are not \
+                 allowed ('{k}' was unexpected)"
+            )));
+        }
+    }
+    Ok(q.get("user_id").filter(|u| !u.is_empty()))
 }
 
 async fn show(
@@ -39,7 +48,7 @@ async fn show(
     Path(project): Path<String>,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let l = nova.show_quotas(&ctx, &project, user_of(&q)).await?;
+    let l = nova.show_quotas(&ctx, &project, user_of(mv, &q)?).await?;
     Ok(Json(
         json!({"quota_set": render(&l, &keys_at(mv), Some(&project))}),
     ))
@@ -52,7 +61,7 @@ async fn detail(
     Path(project): Path<String>,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    let d = nova.quota_details(&ctx, &project, user_of(&q)).await?;
+    let d = nova.quota_details(&ctx, &project, user_of(mv, &q)?).await?;
     let mut m = Map::new();
     m.insert("id".into(), json!(project));
     for k in keys_at(mv) {
@@ -87,7 +96,7 @@ async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let l = nova
-        .update_quotas(&ctx, mv, &project, user_of(&q), &body)
+        .update_quotas(&ctx, mv, &project, user_of(mv, &q)?, &body)
         .await?;
     Ok(Json(json!({"quota_set": render(&l, &keys_at(mv), None)})))
 }
@@ -95,10 +104,11 @@ async fn update(
 async fn delete(
     S(nova): State,
     Auth(ctx): Auth,
+    mv: Microversion,
     Path(project): Path<String>,
     q: QueryMap,
 ) -> Result<StatusCode> {
-    nova.delete_quotas(&ctx, &project, user_of(&q)).await?;
+    nova.delete_quotas(&ctx, &project, user_of(mv, &q)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

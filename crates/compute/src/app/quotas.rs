@@ -194,7 +194,94 @@ pub fn exceeded(resource: &str, requested: i64, used: i64, allowed: i64) -> Erro
     ))
 }
 
+/// `-1` as infinity, for comparing limits.
+fn inf(v: i64) -> f64 {
+    if v < 0 {
+        f64::INFINITY
+    } else {
+        v as f64
+    }
+}
+
+/// Nova's `_validate_quota_limit`: `min <= n <= max`, -1 unlimited.
+fn check_range(k: &str, n: i64, min: i64, max: i64) -> Result<()> {
+    if inf(n) < inf(min) {
+        return Err(Error::bad_request(format!(
+            "Quota limit {n} for {k} must be greater than or equal to already used and \
+             reserved {min}."
+        )));
+    }
+    if inf(n) > inf(max) {
+        return Err(Error::bad_request(format!(
+            "Quota limit {n} for {k} must be less than or equal to {max}."
+        )));
+    }
+    Ok(())
+}
+
+/// Nova's `_sub_quota_values`/`_sum_quota_values`: unlimited wins.
+fn sub_q(a: i64, b: i64) -> i64 {
+    if a < 0 || b < 0 {
+        -1
+    } else {
+        a - b
+    }
+}
+
+fn sum_q(a: i64, b: i64) -> i64 {
+    if a < 0 || b < 0 {
+        -1
+    } else {
+        a + b
+    }
+}
+
 impl Compute {
+    /// Nova's `get_settable_quotas` for each limit being set:
+    /// `(key, value, minimum, maximum)`. A project's limit may not go
+    /// below its usage nor the sum of its users' limits; a user's must
+    /// cover the user's usage and fit in what the project has not given
+    /// to its other users.
+    async fn settable(
+        &self,
+        tx: &mut db::WriteTx,
+        project_id: &str,
+        user_id: Option<&str>,
+        set: &[(&'static str, i64)],
+    ) -> Result<Vec<(&'static str, i64, i64, i64)>> {
+        let project = self.limits_of(tx.conn(), project_id, None).await?;
+        let given = rows::user_sums(&mut *tx.conn(), project_id).await?;
+        let remains = |k: &str| {
+            let limit = project.get(k).copied().unwrap_or(-1);
+            let sum = given.iter().find(|(r, _)| r == k).map_or(0, |(_, s)| *s);
+            (limit, limit - sum)
+        };
+        let used = rows::usage(&mut *tx.conn(), project_id, user_id).await?;
+        let own = match user_id {
+            Some(u) => rows::of(&mut *tx.conn(), project_id, u).await?,
+            None => Vec::new(),
+        };
+        Ok(set
+            .iter()
+            .map(|(k, n)| {
+                let (limit, left) = remains(k);
+                let in_use = usage_of(used, k);
+                match user_id {
+                    Some(_) => {
+                        let mine = own.iter().find(|(r, _)| r == k).map_or(0, |(_, v)| *v);
+                        let left = if limit < 0 { -1 } else { left };
+                        (*k, *n, in_use, sum_q(left, mine))
+                    }
+                    None => {
+                        let left = if limit < 0 || left < 0 { -1 } else { left };
+                        let min = sub_q(limit, left).max(in_use);
+                        (*k, *n, min, -1)
+                    }
+                }
+            })
+            .collect())
+    }
+
     /// The configured defaults (Nova's `[quota]`).
     fn configured(&self) -> Limits {
         let s = &self.settings;
@@ -343,26 +430,8 @@ impl Compute {
         let mut tx = self.begin().await?;
         rows::lock_project(tx.conn(), project_id).await?;
         if !force {
-            let used = rows::usage(&mut *tx.conn(), project_id, user_id).await?;
-            for (k, n) in &set {
-                let u = usage_of(used, k);
-                if *n >= 0 && u > *n {
-                    return Err(Error::bad_request(format!(
-                        "Quota limit {n} for {k} must be greater than or equal to already \
-                         used and reserved {u}."
-                    )));
-                }
-            }
-        }
-        if user_id.is_some() {
-            let project = self.limits_of(tx.conn(), project_id, None).await?;
-            for (k, n) in &set {
-                let max = project.get(k).copied().unwrap_or(-1);
-                if max >= 0 && (*n > max || *n < 0) {
-                    return Err(Error::bad_request(format!(
-                        "Quota limit {n} for {k} must be less than or equal to {max}."
-                    )));
-                }
+            for (k, n, min, max) in self.settable(&mut tx, project_id, user_id, &set).await? {
+                check_range(k, n, min, max)?;
             }
         }
         for (k, n) in &set {

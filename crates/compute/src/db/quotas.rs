@@ -165,3 +165,20 @@ pub async fn lock_project(conn: &mut Conn, project_id: &str) -> Result<(), sqlx:
     }
     Ok(())
 }
+
+/// Per resource, the sum of the limits set for users of the project.
+pub async fn user_sums<'c, E>(conn: E, project_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let rows = sqlx::query(
+        "SELECT resource, CAST(SUM(hard_limit) AS BIGINT) AS s FROM compute_quotas \
+         WHERE project_id = $1 AND user_id <> '' GROUP BY resource",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("resource")?, r.try_get("s")?)))
+        .collect()
+}

@@ -307,6 +307,51 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
     assert_error(&r, 400, "badRequest");
     let r = admin.get(&format!("{path}/detail?user_id=u1")).await.unwrap();
     assert_eq!(r.body["quota_set"]["instances"]["in_use"], 2);
+    // A user's limit must cover the user's usage; the project's may not
+    // go below what it gave its users.
+    let r = admin
+        .put(
+            &format!("{path}?user_id=u1"),
+            Some(json!({"quota_set": {"instances": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = admin
+        .put(&path, Some(json!({"quota_set": {"ram": 511}})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    assert!(r.text.contains("already used and reserved 4096"), "{}", r.text);
+    let r = admin
+        .put(&path, Some(json!({"quota_set": {"ram": 4096}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin
+        .put(
+            &format!("{path}?user_id=u3"),
+            Some(json!({"quota_set": {"ram": 3585}})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    assert!(r.text.contains("less than or equal to 3584"), "{}", r.text);
+    let r = admin
+        .put(&format!("{path}?user_id=u3"), Some(json!({"quota_set": {"ram": 3584}})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin
+        .put(&path, Some(json!({"quota_set": {"ram": 4095}})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    // Unknown query parameters are refused from 2.75.
+    let r = at_version(&admin, "GET", &format!("{path}?bogus=1"), None, "2.74").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = at_version(&admin, "GET", &format!("{path}?bogus=1"), None, "2.75").await;
+    assert_error(&r, 400, "badRequest");
 
     let r = admin.delete(&path).await.unwrap();
     assert_eq!(r.status, 202, "{}", r.text);
