@@ -23,6 +23,7 @@ async fn limits(
     mv: Microversion,
     q: QueryMap,
 ) -> Result<Json<Value>> {
+    super::services::strict_query(mv, &q, &["tenant_id"])?;
     let own = nova.project_of(&ctx)?.to_string();
     let project = match q.get("tenant_id").filter(|t| !t.is_empty()) {
         Some(t) => {

@@ -4,7 +4,7 @@
 //! 2.11), from 2.53 `PUT /os-services/{uuid}`.
 
 use super::{Microversion, State};
-use crate::app::services::{ServiceChange, ServiceFilter, ServiceView};
+use crate::app::services::{ServiceChange, ServiceFilter, ServiceView, COMPUTE_BINARY};
 use axum::extract::{Path, State as S};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -44,6 +44,7 @@ async fn list(
     mv: Microversion,
     q: QueryMap,
 ) -> Result<Json<Value>> {
+    strict_query(mv, &q, &["host", "binary"])?;
     let f = ServiceFilter {
         host: q.get("host").map(str::to_string),
         binary: q.get("binary").map(str::to_string),
@@ -51,6 +52,28 @@ async fn list(
     let all = nova.list_services(&ctx, &f).await?;
     let services: Vec<Value> = all.iter().map(|s| view(s, mv)).collect();
     Ok(Json(json!({ "services": services })))
+}
+
+/// Only `nova-compute` services can be changed.
+fn not_updatable(binary: &str) -> Error {
+    Error::bad_request(format!(
+        "Updating a {binary} service is not supported. Only nova-compute services can be \
+         updated."
+    ))
+}
+
+/// From 2.75 unknown query parameters are refused.
+pub fn strict_query(mv: Microversion, q: &QueryMap, allowed: &[&str]) -> Result<()> {
+    if !mv.at_least(75) {
+        return Ok(());
+    }
+    match q.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, _)) => Err(Error::bad_request(format!(
+            "Invalid input for query parameters {k}. Additional properties are not allowed \
+             ('{k}' was unexpected)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn invalid(field: &str, why: &str) -> Error {
@@ -106,24 +129,27 @@ async fn update(
     if !known {
         return Err(Error::not_found("Unknown action"));
     }
-    let mut allowed = vec!["host", "binary"];
-    match action {
-        "disable-log-reason" => allowed.push("disabled_reason"),
-        "force-down" => allowed.push("forced_down"),
-        _ => {}
+    let mut allowed = vec!["host", "binary", "disabled_reason"];
+    if mv.at_least(11) {
+        allowed.push("forced_down");
     }
     only(body, &allowed)?;
     let host = string_field(body, "host")?
         .ok_or_else(|| invalid("host", "'host' is a required property"))?;
     let binary = string_field(body, "binary")?
         .ok_or_else(|| invalid("binary", "'binary' is a required property"))?;
+    if binary != COMPUTE_BINARY {
+        return Err(not_updatable(binary));
+    }
     let change = match action {
         "enable" => ServiceChange {
             disabled: Some(false),
             ..ServiceChange::default()
         },
+        // A plain disable clears an earlier reason, as Nova's does.
         "disable" => ServiceChange {
             disabled: Some(true),
+            disabled_reason: Some(None),
             ..ServiceChange::default()
         },
         "disable-log-reason" => {
@@ -137,9 +163,10 @@ async fn update(
             }
         }
         _ => ServiceChange {
-            forced_down: Some(bool_field(body, "forced_down")?.ok_or_else(|| {
-                invalid("forced_down", "'forced_down' is a required property")
-            })?),
+            forced_down: Some(
+                bool_field(body, "forced_down")?
+                    .ok_or_else(|| Error::bad_request("Missing forced_down field"))?,
+            ),
             ..ServiceChange::default()
         },
     };
@@ -183,9 +210,9 @@ async fn update_by_id(
     };
     let reason = string_field(body, "disabled_reason")?;
     let forced_down = bool_field(body, "forced_down")?;
-    if reason.is_some() && status != Some(true) {
+    if reason.is_some() && status == Some(false) {
         return Err(Error::bad_request(
-            "Specifying 'disabled_reason' with status other than 'disabled' is invalid.",
+            "Specifying 'disabled_reason' with status 'enabled' is invalid.",
         ));
     }
     if status.is_none() && forced_down.is_none() {
@@ -193,9 +220,11 @@ async fn update_by_id(
             "No updates were requested. Fields 'status' or 'forced_down' should be specified.",
         ));
     }
+    // Disabling sets the reason given, or none; without a status the
+    // reason is ignored, as Nova does.
     let change = ServiceChange {
         disabled: status,
-        disabled_reason: reason.map(|r| Some(r.to_string())),
+        disabled_reason: (status == Some(true)).then(|| reason.map(str::to_string)),
         forced_down,
     };
     let s = nova.update_service(ctx, id, &change).await?;

@@ -150,6 +150,18 @@ impl Compute {
         change: &ServiceChange,
     ) -> Result<ServiceView> {
         self.enforce(ctx, "os_compute_api:os-services:update", &json!({}))?;
+        let (all, _) = self.all_services().await?;
+        match all.iter().find(|s| s.row.id == id) {
+            None => return Err(Error::not_found(format!("Service {id} could not be found."))),
+            Some(s) if s.row.binary != COMPUTE_BINARY => {
+                return Err(Error::bad_request(format!(
+                    "Updating a {} service is not supported. Only nova-compute services can \
+                     be updated.",
+                    s.row.binary
+                )))
+            }
+            Some(_) => {}
+        }
         self.change_service(
             |r| r.id == id,
             &format!("Service {id} could not be found."),
@@ -170,7 +182,7 @@ impl Compute {
         self.enforce(ctx, "os_compute_api:os-services:update", &json!({}))?;
         self.change_service(
             |r| r.host == host && r.binary == binary,
-            &format!("Service {binary} on host {host} could not be found."),
+            &format!("Could not find binary {binary} on host {host}."),
             change,
         )
         .await

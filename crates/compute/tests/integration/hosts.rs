@@ -372,6 +372,16 @@ async fn services_list_filter_and_change_state_in_both_styles() {
         .await
         .unwrap();
     assert_error(&r, 400, "badRequest");
+    let r = at_version(
+        &admin,
+        "PUT",
+        "/v2.1/os-services/force-down",
+        Some(&json!({"host": host, "binary": "nova-compute"})),
+        "2.11",
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
+    assert!(r.text.contains("Missing forced_down field"), "{}", r.text);
     let r = admin
         .put("/v2.1/os-services/disable", Some(json!({"host": host, "binary": "b", "x": 1})))
         .await
@@ -398,6 +408,19 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     assert_eq!(r.body["service"]["state"], "up");
     assert_eq!(r.body["service"]["disabled_reason"], Value::Null);
     let path = format!("/v2.1/os-services/{id}");
+    // Disabling without a reason clears the old one.
+    let r = at_version(
+        &admin,
+        "PUT",
+        &path,
+        Some(&json!({"status": "disabled", "disabled_reason": "why"})),
+        "2.53",
+    )
+    .await;
+    assert_eq!(r.body["service"]["disabled_reason"], "why", "{}", r.text);
+    let r = at_version(&admin, "PUT", &path, Some(&json!({"status": "disabled"})), "2.53").await;
+    assert_eq!(r.body["service"]["status"], "disabled", "{}", r.text);
+    assert_eq!(r.body["service"]["disabled_reason"], Value::Null);
     for bad in [
         json!({}),
         json!({"status": "sleeping"}),
@@ -419,6 +442,29 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     .await;
     assert_error(&r, 404, "itemNotFound");
     let r = at_version(&admin, "PUT", "/v2.1/os-services/disable", Some(&hb), "2.53").await;
+    assert_error(&r, 400, "badRequest");
+    // Only nova-compute services change.
+    let r = at_version(&admin, "GET", "/v2.1/os-services?binary=nova-scheduler", None, "2.53").await;
+    let sched = r.body["services"][0]["id"].as_str().unwrap().to_string();
+    let r = at_version(
+        &admin,
+        "PUT",
+        &format!("/v2.1/os-services/{sched}"),
+        Some(&json!({"status": "disabled"})),
+        "2.53",
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
+    assert!(r.text.contains("Only nova-compute services"), "{}", r.text);
+    let r = admin
+        .put(
+            "/v2.1/os-services/disable",
+            Some(json!({"host": host, "binary": "nova-scheduler"})),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = at_version(&admin, "GET", "/v2.1/os-services?bogus=1", None, "2.75").await;
     assert_error(&r, 400, "badRequest");
     let r = at_version(
         &member,
