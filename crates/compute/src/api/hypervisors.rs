@@ -7,7 +7,7 @@
 //! 2.33 pages lists (`limit`, `marker`), 2.88 drops the resource fields
 //! and shows `uptime` in the detail instead.
 
-use super::services::is_uuid;
+use super::services::{is_uuid, only_params};
 use super::{Microversion, State};
 use crate::app::hypervisors::ComputeHost;
 use crate::app::services::{ServiceView, COMPUTE_BINARY};
@@ -169,21 +169,11 @@ async fn listing(
         "os_compute_api:os-hypervisors:list"
     };
     let mut all = hypers(nova, ctx, action).await?;
-    let mut allowed = vec![];
-    if mv.at_least(33) {
-        allowed.extend(["limit", "marker"]);
-    }
-    if mv.at_least(53) {
-        allowed.extend(["hypervisor_hostname_pattern", "with_servers"]);
-    }
-    if mv.at_least(75) {
-        if let Some((k, _)) = q.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            return Err(Error::bad_request(format!(
-                "Invalid input for query parameters {k}. Additional properties are not \
-                 allowed ('{k}' was unexpected)"
-            )));
-        }
-    }
+    only_params(
+        mv.at_least(53),
+        q,
+        &["limit", "marker", "hypervisor_hostname_pattern", "with_servers"],
+    )?;
     let pattern = q
         .get("hypervisor_hostname_pattern")
         .filter(|_| mv.at_least(53));
@@ -229,7 +219,7 @@ async fn listing(
     for h in &all {
         let mut v = if detailed { h.detail(mv) } else { h.summary(mv) };
         if with_servers {
-            v["servers"] = servers_of(nova, &h.host.name).await?;
+            add_servers(nova, mv, &mut v, &h.host.name).await?;
         }
         out.push(v);
     }
@@ -238,6 +228,15 @@ async fn listing(
         body["hypervisors_links"] = l;
     }
     Ok(Json(body))
+}
+
+/// `servers` when there are any; from 2.75 also when there are none.
+async fn add_servers(nova: &Compute, mv: Microversion, v: &mut Value, host: &str) -> Result<()> {
+    let list = servers_of(nova, host).await?;
+    if mv.at_least(75) || list.as_array().is_some_and(|a| !a.is_empty()) {
+        v["servers"] = list;
+    }
+    Ok(())
 }
 
 async fn servers_of(nova: &Compute, host: &str) -> Result<Value> {
@@ -276,11 +275,12 @@ async fn show(
     Path(id): Path<String>,
     q: QueryMap,
 ) -> Result<Json<Value>> {
+    only_params(mv.at_least(53), &q, &["with_servers"])?;
     let all = hypers(&nova, &ctx, "os_compute_api:os-hypervisors:show").await?;
     let h = find(all, mv, &id)?;
     let mut v = h.detail(mv);
     if mv.at_least(53) && q.flag("with_servers")?.unwrap_or(false) {
-        v["servers"] = servers_of(&nova, &h.host.name).await?;
+        add_servers(&nova, mv, &mut v, &h.host.name).await?;
     }
     Ok(Json(json!({ "hypervisor": v })))
 }

@@ -64,7 +64,12 @@ fn not_updatable(binary: &str) -> Error {
 
 /// From 2.75 unknown query parameters are refused.
 pub fn strict_query(mv: Microversion, q: &QueryMap, allowed: &[&str]) -> Result<()> {
-    if !mv.at_least(75) {
+    only_params(mv.at_least(75), q, allowed)
+}
+
+/// When `strict`, a query parameter not in `allowed` is a 400.
+pub fn only_params(strict: bool, q: &QueryMap, allowed: &[&str]) -> Result<()> {
+    if !strict {
         return Ok(());
     }
     match q.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {

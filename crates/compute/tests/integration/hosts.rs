@@ -198,6 +198,23 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
     )
     .await;
     assert_error(&r, 404, "itemNotFound");
+    // No servers: no key before 2.75, an empty list from it.
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.53").await;
+    assert_eq!(r.body["hypervisors"][0]["servers"].as_array().map(Vec::len), Some(1));
+    db::sqlx::query("UPDATE compute_instances SET deleted_at = 1")
+        .execute(&n.db.pool)
+        .await
+        .unwrap();
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.53").await;
+    assert!(r.body["hypervisors"][0].get("servers").is_none(), "{}", r.text);
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.75").await;
+    assert_eq!(r.body["hypervisors"][0]["servers"], json!([]));
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=maybe", None, "2.53").await;
+    assert_error(&r, 400, "badRequest");
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?bogus=1", None, "2.53").await;
+    assert_error(&r, 400, "badRequest");
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?bogus=1", None, "2.52").await;
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/123", None, "2.53").await;
     assert_error(&r, 400, "badRequest");
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/abc/search", None, "2.53").await;
