@@ -1,10 +1,10 @@
 //! `/os-availability-zone` (the zones servers may ask for: the compute
-//! hosts' zone, available while one of its compute services is enabled)
+//! hosts' zone, available while one of its services is enabled)
 //! and `/os-availability-zone/detail` (admin: every zone, `internal`
 //! too, with each host's services).
 
 use super::State;
-use crate::app::services::{ServiceView, COMPUTE_BINARY};
+use crate::app::services::ServiceView;
 use axum::extract::State as S;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,21 +20,23 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         .route("/v2.1/os-availability-zone/detail", get(detail))
 }
 
-/// Zone → its services, the compute zones first.
-fn zones(services: &[ServiceView]) -> BTreeMap<(bool, String), Vec<&ServiceView>> {
-    let mut z: BTreeMap<(bool, String), Vec<&ServiceView>> = BTreeMap::new();
+/// Nova's `get_availability_zones`: the zones of enabled services
+/// (compute zones first, `internal` last), then the zones only disabled
+/// services are in, each with its enabled services.
+fn zones(services: &[ServiceView]) -> Vec<(String, bool, Vec<&ServiceView>)> {
+    let mut z: BTreeMap<(bool, bool, String), Vec<&ServiceView>> = BTreeMap::new();
+    let available = |zone: &str| services.iter().any(|s| s.zone == zone && !s.row.disabled);
     for s in services {
-        z.entry((s.zone == "internal", s.zone.clone()))
-            .or_default()
-            .push(s);
+        let entry = z
+            .entry((!available(&s.zone), s.zone == "internal", s.zone.clone()))
+            .or_default();
+        if !s.row.disabled {
+            entry.push(s);
+        }
     }
-    z
-}
-
-fn available(services: &[&ServiceView]) -> bool {
-    services
-        .iter()
-        .any(|s| s.row.binary != COMPUTE_BINARY || !s.row.disabled)
+    z.into_iter()
+        .map(|((unavailable, _, name), s)| (name, !unavailable, s))
+        .collect()
 }
 
 async fn list(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
@@ -42,9 +44,9 @@ async fn list(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
     let (services, _) = nova.all_services().await?;
     let out: Vec<Value> = zones(&services)
         .into_iter()
-        .filter(|((internal, _), _)| !internal)
-        .map(|((_, name), s)| {
-            json!({"zoneName": name, "zoneState": {"available": available(&s)}, "hosts": null})
+        .filter(|(name, _, _)| name != "internal")
+        .map(|(name, available, _)| {
+            json!({"zoneName": name, "zoneState": {"available": available}, "hosts": null})
         })
         .collect();
     Ok(Json(json!({ "availabilityZoneInfo": out })))
@@ -55,7 +57,10 @@ async fn detail(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
     let (services, _) = nova.all_services().await?;
     let out: Vec<Value> = zones(&services)
         .into_iter()
-        .map(|((_, name), s)| {
+        .map(|(name, available, s)| {
+            if !available {
+                return json!({"zoneName": name, "zoneState": {"available": false}, "hosts": null});
+            }
             let mut hosts: Map<String, Value> = Map::new();
             for v in &s {
                 let entry = hosts
@@ -67,7 +72,7 @@ async fn detail(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
                     "updated_at": common::clock::iso_micros_naive(v.row.updated_at),
                 });
             }
-            json!({"zoneName": name, "zoneState": {"available": available(&s)}, "hosts": hosts})
+            json!({"zoneName": name, "zoneState": {"available": true}, "hosts": hosts})
         })
         .collect();
     Ok(Json(json!({ "availabilityZoneInfo": out })))

@@ -38,7 +38,9 @@ async fn list(
     let zone = q.get("zone");
     let hosts: Vec<Value> = services
         .iter()
-        .filter(|s| zone.is_none_or(|z| z == s.zone))
+        // Nova lists the hosts of enabled services only.
+        .filter(|s| !s.row.disabled)
+        .filter(|s| zone.is_none_or(|z| z.is_empty() || z == s.zone))
         .map(|s| {
             json!({
                 "host_name": s.row.host,
@@ -74,7 +76,14 @@ async fn show(
     let (c, u) = (&h.capacity, &h.used);
     let mut out = vec![
         row("(total)", c.vcpus, c.memory_mb, c.local_gb),
-        row("(used_now)", u.vcpus, u.memory_mb, u.disk_gb),
+        // `used_now` is the resource tracker's view, which counts the
+        // host's reserved memory; `used_max` adds up the servers only.
+        row(
+            "(used_now)",
+            u.vcpus,
+            u.memory_mb + nova.settings.reserved_host_memory_mb,
+            u.disk_gb,
+        ),
         row("(used_max)", u.vcpus, u.memory_mb, u.disk_gb),
     ];
     for p in crate::db::services::project_usage_on(&nova.db.pool, &host).await? {

@@ -65,7 +65,13 @@ impl Hyper {
         })
     }
 
-    fn detail(&self, mv: Microversion) -> Value {
+    /// MiB in use as Nova's resource tracker counts it: the host's
+    /// reserved memory plus its servers'.
+    fn memory_used(&self, reserved: i64) -> i64 {
+        reserved + self.host.used.memory_mb
+    }
+
+    fn detail(&self, mv: Microversion, reserved: i64) -> Value {
         let mut v = self.summary(mv);
         let fake = self.host.hypervisor_type == "fake";
         v["hypervisor_type"] = json!(self.host.hypervisor_type);
@@ -86,9 +92,9 @@ impl Hyper {
         v["memory_mb"] = json!(c.memory_mb);
         v["local_gb"] = json!(c.local_gb);
         v["vcpus_used"] = json!(u.vcpus);
-        v["memory_mb_used"] = json!(u.memory_mb);
+        v["memory_mb_used"] = json!(self.memory_used(reserved));
         v["local_gb_used"] = json!(u.disk_gb);
-        v["free_ram_mb"] = json!(c.memory_mb - u.memory_mb);
+        v["free_ram_mb"] = json!(c.memory_mb - self.memory_used(reserved));
         v["free_disk_gb"] = json!(c.local_gb - u.disk_gb);
         v["current_workload"] = json!(0);
         v["running_vms"] = json!(u.running_vms);
@@ -169,6 +175,7 @@ async fn listing(
         "os_compute_api:os-hypervisors:list"
     };
     let mut all = hypers(nova, ctx, action).await?;
+    let reserved = nova.settings.reserved_host_memory_mb;
     only_params(
         mv.at_least(53),
         q,
@@ -217,7 +224,11 @@ async fn listing(
     }
     let mut out = Vec::new();
     for h in &all {
-        let mut v = if detailed { h.detail(mv) } else { h.summary(mv) };
+        let mut v = if detailed {
+            h.detail(mv, reserved)
+        } else {
+            h.summary(mv)
+        };
         if with_servers {
             add_servers(nova, mv, &mut v, &h.host.name).await?;
         }
@@ -278,7 +289,7 @@ async fn show(
     only_params(mv.at_least(53), &q, &["with_servers"])?;
     let all = hypers(&nova, &ctx, "os_compute_api:os-hypervisors:show").await?;
     let h = find(all, mv, &id)?;
-    let mut v = h.detail(mv);
+    let mut v = h.detail(mv, nova.settings.reserved_host_memory_mb);
     if mv.at_least(53) && q.flag("with_servers")?.unwrap_or(false) {
         add_servers(&nova, mv, &mut v, &h.host.name).await?;
     }
@@ -306,11 +317,12 @@ async fn statistics(
         let (c, u) = (&h.host.capacity, &h.host.used);
         add("disk_available_least", c.local_gb - u.disk_gb);
         add("free_disk_gb", c.local_gb - u.disk_gb);
-        add("free_ram_mb", c.memory_mb - u.memory_mb);
+        let mem_used = h.memory_used(nova.settings.reserved_host_memory_mb);
+        add("free_ram_mb", c.memory_mb - mem_used);
         add("local_gb", c.local_gb);
         add("local_gb_used", u.disk_gb);
         add("memory_mb", c.memory_mb);
-        add("memory_mb_used", u.memory_mb);
+        add("memory_mb_used", mem_used);
         add("running_vms", u.running_vms);
         add("vcpus", c.vcpus);
         add("vcpus_used", u.vcpus);

@@ -68,10 +68,11 @@ async fn hypervisors_show_the_compute_host_and_its_usage() {
     assert_eq!(d["memory_mb"], 800000);
     assert_eq!(d["local_gb"], 600000);
     assert_eq!(d["vcpus_used"], 3);
-    assert_eq!(d["memory_mb_used"], 1536);
+    // The host's reserved 512 MiB count as used, as in Nova.
+    assert_eq!(d["memory_mb_used"], 2048);
     assert_eq!(d["local_gb_used"], 15);
     assert_eq!(d["running_vms"], 2);
-    assert_eq!(d["free_ram_mb"], 800000 - 1536);
+    assert_eq!(d["free_ram_mb"], 800000 - 2048);
     assert!(d["cpu_info"].is_string());
     assert_eq!(keys(&d["service"]), set(&["host", "id", "disabled_reason"]));
     assert_eq!(d["service"]["host"], host.as_str());
@@ -515,6 +516,16 @@ async fn hosts_and_availability_zones_list_the_services() {
         .any(|h| h["service"] == "compute" && h["zone"] == "nova"));
     let r = admin.get("/v2.1/os-hosts?zone=nova").await.unwrap();
     assert_eq!(r.body["hosts"].as_array().unwrap().len(), 1);
+    // Hosts of disabled services are not listed.
+    let hb = json!({"host": host, "binary": "nova-compute"});
+    let r = admin.put("/v2.1/os-services/disable", Some(hb.clone())).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.get("/v2.1/os-hosts").await.unwrap();
+    assert_eq!(r.body["hosts"].as_array().unwrap().len(), 2, "{}", r.text);
+    let r = admin.get("/v2.1/os-availability-zone").await.unwrap();
+    assert_eq!(r.body["availabilityZoneInfo"][0]["zoneState"]["available"], false);
+    let r = admin.put("/v2.1/os-services/enable", Some(hb)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
     let r = admin.get(&format!("/v2.1/os-hosts/{host}")).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let rows = r.body["host"].as_array().unwrap();
@@ -522,7 +533,8 @@ async fn hosts_and_availability_zones_list_the_services() {
     assert_eq!(rows[0]["resource"]["project"], "(total)");
     assert_eq!(rows[0]["resource"]["cpu"], 1000);
     assert_eq!(rows[1]["resource"]["project"], "(used_now)");
-    assert_eq!(rows[1]["resource"]["memory_mb"], 1024);
+    assert_eq!(rows[1]["resource"]["memory_mb"], 1024 + 512);
+    assert_eq!(rows[2]["resource"]["memory_mb"], 1024);
     assert_eq!(rows[3]["resource"]["project"], project.as_str());
     assert_eq!(
         keys(&rows[0]["resource"]),
