@@ -42,6 +42,10 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-hypervisors:servers", ADMIN),
         ("os_compute_api:os-hosts:list", ADMIN),
         ("os_compute_api:os-hosts:show", ADMIN),
+        ("os_compute_api:os-hosts:update", ADMIN),
+        ("os_compute_api:os-hosts:start", ADMIN),
+        ("os_compute_api:os-hosts:shutdown", ADMIN),
+        ("os_compute_api:os-hosts:reboot", ADMIN),
         ("os_compute_api:os-availability-zone:list", ANY),
         ("os_compute_api:os-availability-zone:detail", ADMIN),
     ]

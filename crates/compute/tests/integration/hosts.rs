@@ -542,6 +542,39 @@ async fn hosts_and_availability_zones_list_the_services() {
     );
     let r = admin.get("/v2.1/os-hosts/nowhere").await.unwrap();
     assert_error(&r, 404, "itemNotFound");
+    // The host actions: refused, absent, or not implemented (as libvirt).
+    let hpath = format!("/v2.1/os-hosts/{host}");
+    let ok = json!({"status": "enable", "maintenance_mode": "disable"});
+    let r = admin.put(&hpath, Some(ok.clone())).await.unwrap();
+    assert_error(&r, 501, "notImplemented");
+    assert_eq!(
+        r.body["notImplemented"]["message"],
+        "The requested functionality is not supported."
+    );
+    let r = member.put(&hpath, Some(ok.clone())).await.unwrap();
+    assert_error(&r, 403, "forbidden");
+    let r = admin.put("/v2.1/os-hosts/nowhere", Some(ok)).await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    for bad in [
+        json!({}),
+        json!({"status": "invalid", "maintenance_mode": "enable"}),
+        json!({"status": "enable", "maintenance_mode": "invalid"}),
+        json!({"status": "enable", "other": 1}),
+    ] {
+        let r = admin.put(&hpath, Some(bad)).await.unwrap();
+        assert_error(&r, 400, "badRequest");
+    }
+    for action in ["startup", "shutdown", "reboot"] {
+        let r = admin.get(&format!("{hpath}/{action}")).await.unwrap();
+        assert_error(&r, 501, "notImplemented");
+        let r = member.get(&format!("{hpath}/{action}")).await.unwrap();
+        assert_error(&r, 403, "forbidden");
+        let r = admin
+            .get(&format!("/v2.1/os-hosts/nowhere/{action}"))
+            .await
+            .unwrap();
+        assert_error(&r, 404, "itemNotFound");
+    }
     let r = at_version(&admin, "GET", "/v2.1/os-hosts", None, "2.43").await;
     assert_error(&r, 404, "itemNotFound");
     let r = member.get("/v2.1/os-hosts").await.unwrap();
