@@ -69,7 +69,7 @@ async fn detail(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
                 entry[v.row.binary.as_str()] = json!({
                     "available": v.up,
                     "active": !v.row.disabled,
-                    "updated_at": common::clock::iso_micros_naive(v.row.updated_at),
+                    "updated_at": common::clock::iso_micros_naive(v.updated_at),
                 });
             }
             json!({"zoneName": name, "zoneState": {"available": true}, "hosts": hosts})

@@ -29,7 +29,7 @@ pub fn view(s: &ServiceView, mv: Microversion) -> Value {
         "zone": s.zone,
         "status": if s.row.disabled { "disabled" } else { "enabled" },
         "state": if s.up { "up" } else { "down" },
-        "updated_at": common::clock::iso_micros_naive(s.row.updated_at),
+        "updated_at": common::clock::iso_micros_naive(s.updated_at),
         "disabled_reason": s.row.disabled_reason,
     });
     if mv.at_least(11) {

@@ -111,6 +111,9 @@ pub struct ComputeHost {
     pub address: String,
     /// Heard from lately (always, for the controller's own host).
     pub up: bool,
+    /// Its last heartbeat (micros; now, for the controller's own host
+    /// standing in for an unregistered one).
+    pub heartbeat_at: i64,
     pub capacity: Capacity,
     pub used: HostUsage,
     /// The architecture its instances run as.
@@ -123,7 +126,7 @@ impl Compute {
     /// Every compute host, by name.
     pub async fn compute_hosts(&self) -> Result<Vec<ComputeHost>> {
         let local = &self.local;
-        let mut hosts: Vec<(String, String, bool)> = self
+        let mut hosts: Vec<(String, String, bool, i64)> = self
             .nodes
             .nodes()
             .await?
@@ -135,11 +138,11 @@ impl Compute {
                 } else {
                     e.node.address.clone()
                 };
-                (e.node.name, addr, e.up)
+                (e.node.name, addr, e.up, e.heartbeat_at)
             })
             .collect();
         if hosts.is_empty() {
-            hosts.push((local.name.clone(), local.address.clone(), true));
+            hosts.push((local.name.clone(), local.address.clone(), true, self.now()));
         }
         hosts.sort();
         let usage = svc_rows::host_usage(&self.db.pool).await?;
@@ -150,7 +153,7 @@ impl Compute {
         };
         Ok(hosts
             .into_iter()
-            .map(|(name, address, up)| {
+            .map(|(name, address, up, heartbeat_at)| {
                 let capacity = if local.is_fake() || name == local.name {
                     own
                 } else {
@@ -168,6 +171,7 @@ impl Compute {
                     name,
                     address,
                     up,
+                    heartbeat_at,
                     capacity,
                     used,
                     arch: std::env::consts::ARCH.to_string(),

@@ -219,6 +219,7 @@ mod tests {
                 name: name.into(),
                 address: "10.0.0.1".into(),
                 up: true,
+                heartbeat_at: 0,
                 capacity: Capacity {
                     vcpus: 4,
                     memory_mb: mem,

@@ -24,6 +24,10 @@ pub struct ServiceView {
     pub up: bool,
     /// The zone: the compute host's availability zone, else `internal`.
     pub zone: String,
+    /// Nova's `updated_at`: the last heartbeat of its node (the
+    /// controller's services report while it serves) or the last change
+    /// of its state, whichever is later.
+    pub updated_at: i64,
 }
 
 /// Filters of `GET /os-services`.
@@ -64,17 +68,25 @@ impl Compute {
             rows_now = rows::all(&self.db.pool).await?;
         }
         let zone = self.settings.default_availability_zone.clone();
+        let now = self.now();
         let views = rows_now
             .into_iter()
             .filter_map(|row| {
-                let (up, zone) = if row.binary == COMPUTE_BINARY {
+                let (up, zone, heard) = if row.binary == COMPUTE_BINARY {
                     let host = hosts.iter().find(|h| h.name == row.host)?;
-                    (host.up, zone.clone())
+                    (host.up, zone.clone(), host.heartbeat_at)
                 } else {
-                    (row.host == self.local.name, "internal".to_string())
+                    let here = row.host == self.local.name;
+                    (here, "internal".to_string(), if here { now } else { 0 })
                 };
                 let up = up && !row.forced_down;
-                Some(ServiceView { row, up, zone })
+                let updated_at = row.updated_at.max(heard);
+                Some(ServiceView {
+                    row,
+                    up,
+                    zone,
+                    updated_at,
+                })
             })
             .collect();
         Ok((views, hosts))

@@ -307,6 +307,16 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     assert_eq!(c["state"], "up");
     assert_eq!(c["status"], "enabled");
     assert_eq!(service(&r.body, "nova-scheduler")["zone"], "internal");
+    // `updated_at` is the last report: recent for services that are up.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    for binary in ["nova-compute", "nova-scheduler"] {
+        let at = service(&r.body, binary)["updated_at"].as_str().unwrap();
+        let at = common::clock::parse_iso(at).unwrap();
+        assert!((now - at).abs() < 120_000_000, "{binary}: {at} vs {now}");
+    }
     let r = at_version(&admin, "GET", "/v2.1/os-services", None, "2.11").await;
     let mut v211 = v21.to_vec();
     v211.push("forced_down");
