@@ -118,7 +118,7 @@ async fn show_class(
     mv: Microversion,
     Path(class): Path<String>,
 ) -> Result<Json<Value>> {
-    let l = nova.show_quota_class(&ctx).await?;
+    let l = nova.show_quota_class(&ctx, &class).await?;
     Ok(Json(
         json!({"quota_class_set": render(&l, &class_keys_at(mv), Some(&class))}),
     ))

@@ -461,15 +461,21 @@ impl Compute {
         Ok(())
     }
 
-    /// `GET /os-quota-class-sets/{id}` (admin): every class shows the
-    /// defaults, as only `default` is consulted.
-    pub async fn show_quota_class(&self, ctx: &AuthContext) -> Result<Limits> {
-        self.enforce(ctx, "os_compute_api:os-quota-class-sets:show", &json!({}))?;
-        self.default_limits(&self.db.pool).await
+    /// A quota class's limits: the configured defaults with its own.
+    async fn class_limits(&self, class: &str) -> Result<Limits> {
+        let mut l = self.configured();
+        overlay(&mut l, rows::class_of(&self.db.pool, class).await?);
+        Ok(l)
     }
 
-    /// `PUT /os-quota-class-sets/{id}` (admin): only the `default`
-    /// class's values are ever used.
+    /// `GET /os-quota-class-sets/{id}` (admin).
+    pub async fn show_quota_class(&self, ctx: &AuthContext, class: &str) -> Result<Limits> {
+        self.enforce(ctx, "os_compute_api:os-quota-class-sets:show", &json!({}))?;
+        self.class_limits(class).await
+    }
+
+    /// `PUT /os-quota-class-sets/{id}` (admin): any class may be set,
+    /// but only `default`'s values are ever used as limits (Nova's).
     pub async fn update_quota_class(
         &self,
         ctx: &AuthContext,
@@ -504,7 +510,7 @@ impl Compute {
             rows::set_class(tx.conn(), class, k, *n).await?;
         }
         tx.commit().await?;
-        self.default_limits(&self.db.pool).await
+        self.class_limits(class).await
     }
 
     /// Refuses (403 "Quota exceeded for cores: Requested 4, but already

@@ -402,6 +402,25 @@ async fn quota_classes_set_the_defaults() {
         .await
         .unwrap();
     assert_eq!(r.body["quota_set"]["cores"], 40);
+    // Another class keeps its own values, which limit nobody.
+    let r = admin
+        .put(
+            "/v2.1/os-quota-class-sets/gold",
+            Some(json!({"quota_class_set": {"ram": 7}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["quota_class_set"]["ram"], 7);
+    assert_eq!(r.body["quota_class_set"]["cores"], 20);
+    let r = admin.get("/v2.1/os-quota-class-sets/gold").await.unwrap();
+    assert_eq!(r.body["quota_class_set"]["id"], "gold");
+    assert_eq!(r.body["quota_class_set"]["ram"], 7);
+    let r = admin
+        .get(&format!("/v2.1/os-quota-sets/{project}"))
+        .await
+        .unwrap();
+    assert_eq!(r.body["quota_set"]["ram"], 51200);
     // server_groups is not a class key before 2.50.
     let r = admin
         .put(
