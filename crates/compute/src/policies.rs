@@ -23,7 +23,10 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("project_member_or_admin", PROJECT_MEMBER_OR_ADMIN),
         ("project_reader_or_admin", PROJECT_READER_OR_ADMIN),
         ("os_compute_api:os-quota-sets:show", PROJECT_READER_OR_ADMIN),
-        ("os_compute_api:os-quota-sets:detail", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:os-quota-sets:detail",
+            PROJECT_READER_OR_ADMIN,
+        ),
         ("os_compute_api:os-quota-sets:defaults", ANY),
         ("os_compute_api:os-quota-sets:update", ADMIN),
         ("os_compute_api:os-quota-sets:delete", ADMIN),

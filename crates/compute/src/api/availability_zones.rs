@@ -53,7 +53,11 @@ async fn list(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
 }
 
 async fn detail(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
-    nova.enforce(&ctx, "os_compute_api:os-availability-zone:detail", &json!({}))?;
+    nova.enforce(
+        &ctx,
+        "os_compute_api:os-availability-zone:detail",
+        &json!({}),
+    )?;
     let (services, _) = nova.all_services().await?;
     let out: Vec<Value> = zones(&services)
         .into_iter()
@@ -63,9 +67,7 @@ async fn detail(S(nova): State, Auth(ctx): Auth) -> Result<Json<Value>> {
             }
             let mut hosts: Map<String, Value> = Map::new();
             for v in &s {
-                let entry = hosts
-                    .entry(v.row.host.clone())
-                    .or_insert_with(|| json!({}));
+                let entry = hosts.entry(v.row.host.clone()).or_insert_with(|| json!({}));
                 entry[v.row.binary.as_str()] = json!({
                     "available": v.up,
                     "active": !v.row.disabled,

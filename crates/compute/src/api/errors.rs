@@ -115,7 +115,9 @@ mod tests {
 
     #[test]
     fn not_implemented_is_501_with_its_message() {
-        let r = Nova.render(&not_implemented("The requested functionality is not supported."));
+        let r = Nova.render(&not_implemented(
+            "The requested functionality is not supported.",
+        ));
         assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
         assert_eq!(
             body(&r),

@@ -48,8 +48,10 @@ fn toggle(body: &serde_json::Map<String, Value>, key: &str) -> Result<()> {
     match body.get(key) {
         None => Ok(()),
         Some(Value::String(s))
-            if ["enable", "disable", "Enable", "Disable", "ENABLE", "DISABLE"]
-                .contains(&s.as_str()) =>
+            if [
+                "enable", "disable", "Enable", "Disable", "ENABLE", "DISABLE",
+            ]
+            .contains(&s.as_str()) =>
         {
             Ok(())
         }
@@ -103,7 +105,11 @@ async fn power_action(
     action: &str,
 ) -> Result<Json<Value>> {
     gone_at_2_43(mv)?;
-    nova.enforce(ctx, &format!("os_compute_api:os-hosts:{action}"), &json!({}))?;
+    nova.enforce(
+        ctx,
+        &format!("os_compute_api:os-hosts:{action}"),
+        &json!({}),
+    )?;
     compute_host(nova, host).await?;
     Err(not_supported())
 }

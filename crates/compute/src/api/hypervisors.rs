@@ -114,7 +114,9 @@ impl Hyper {
 
 /// An address without the brackets of an IPv6 URL host.
 fn host_ip(addr: &str) -> String {
-    addr.trim_start_matches('[').trim_end_matches(']').to_string()
+    addr.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// The host's `uptime` line, as Nova's libvirt driver returns it.
@@ -179,7 +181,12 @@ async fn listing(
     only_params(
         mv.at_least(53),
         q,
-        &["limit", "marker", "hypervisor_hostname_pattern", "with_servers"],
+        &[
+            "limit",
+            "marker",
+            "hypervisor_hostname_pattern",
+            "with_servers",
+        ],
     )?;
     let pattern = q
         .get("hypervisor_hostname_pattern")
@@ -296,11 +303,7 @@ async fn show(
     Ok(Json(json!({ "hypervisor": v })))
 }
 
-async fn statistics(
-    S(nova): State,
-    Auth(ctx): Auth,
-    mv: Microversion,
-) -> Result<Json<Value>> {
+async fn statistics(S(nova): State, Auth(ctx): Auth, mv: Microversion) -> Result<Json<Value>> {
     if mv.at_least(88) {
         return Err(Error::not_found("The resource could not be found."));
     }
@@ -374,7 +377,14 @@ async fn search(
     mv: Microversion,
     Path(pattern): Path<String>,
 ) -> Result<Json<Value>> {
-    let all = matching(&nova, &ctx, mv, &pattern, "os_compute_api:os-hypervisors:search").await?;
+    let all = matching(
+        &nova,
+        &ctx,
+        mv,
+        &pattern,
+        "os_compute_api:os-hypervisors:search",
+    )
+    .await?;
     let out: Vec<Value> = all.iter().map(|h| h.summary(mv)).collect();
     Ok(Json(json!({ "hypervisors": out })))
 }
@@ -385,7 +395,14 @@ async fn servers(
     mv: Microversion,
     Path(pattern): Path<String>,
 ) -> Result<Json<Value>> {
-    let all = matching(&nova, &ctx, mv, &pattern, "os_compute_api:os-hypervisors:servers").await?;
+    let all = matching(
+        &nova,
+        &ctx,
+        mv,
+        &pattern,
+        "os_compute_api:os-hypervisors:servers",
+    )
+    .await?;
     let mut out = Vec::new();
     for h in &all {
         let mut v = h.summary(mv);

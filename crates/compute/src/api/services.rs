@@ -90,7 +90,10 @@ fn string_field<'a>(body: &'a Map<String, Value>, key: &str) -> Result<Option<&'
     match body.get(key) {
         None => Ok(None),
         Some(Value::String(s)) if (1..=255).contains(&s.chars().count()) => Ok(Some(s)),
-        Some(v) => Err(invalid(key, &format!("Value: {v}. Must be a string of 1 to 255 characters"))),
+        Some(v) => Err(invalid(
+            key,
+            &format!("Value: {v}. Must be a string of 1 to 255 characters"),
+        )),
     }
 }
 
@@ -101,7 +104,10 @@ fn bool_field(body: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
         Some(Value::String(s)) => common::http::query::parse_bool(s)
             .map(Some)
             .ok_or_else(|| invalid(key, &format!("Value: {s}. '{s}' is not of type 'boolean'"))),
-        Some(v) => Err(invalid(key, &format!("Value: {v}. {v} is not of type 'boolean'"))),
+        Some(v) => Err(invalid(
+            key,
+            &format!("Value: {v}. {v} is not of type 'boolean'"),
+        )),
     }
 }
 
@@ -158,9 +164,8 @@ async fn update(
             ..ServiceChange::default()
         },
         "disable-log-reason" => {
-            let reason = string_field(body, "disabled_reason")?.ok_or_else(|| {
-                Error::bad_request("Missing disabled reason field")
-            })?;
+            let reason = string_field(body, "disabled_reason")?
+                .ok_or_else(|| Error::bad_request("Missing disabled reason field"))?;
             ServiceChange {
                 disabled: Some(true),
                 disabled_reason: Some(Some(reason.to_string())),
@@ -185,7 +190,13 @@ async fn update(
             out["status"] = json!("disabled");
             out["disabled_reason"] = json!(s.row.disabled_reason);
         }
-        _ => out["status"] = json!(if s.row.disabled { "disabled" } else { "enabled" }),
+        _ => {
+            out["status"] = json!(if s.row.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            })
+        }
     }
     Ok(Json(json!({ "service": out })))
 }

@@ -133,13 +133,19 @@ fn limit_value(key: &str, v: &Value) -> Result<i64> {
 }
 
 /// The `{"quota_set": {...}}` of a PUT: `(limits to set, force)`.
-fn parse_update(body: &Value, allowed: &[&'static str]) -> Result<(Vec<(&'static str, i64)>, bool)> {
+fn parse_update(
+    body: &Value,
+    allowed: &[&'static str],
+) -> Result<(Vec<(&'static str, i64)>, bool)> {
     let Some(set) = body.get("quota_set").and_then(Value::as_object) else {
         return Err(Error::bad_request(
             "Invalid input for field/attribute quota_set. 'quota_set' is a required property",
         ));
     };
-    if let Some(extra) = body.as_object().and_then(|o| o.keys().find(|k| *k != "quota_set")) {
+    if let Some(extra) = body
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "quota_set"))
+    {
         return Err(Error::bad_request(format!(
             "Invalid input for field/attribute body. Additional properties are not allowed \
              ('{extra}' was unexpected)"
@@ -552,10 +558,7 @@ impl Compute {
     }
 
     /// The limits and usage of `/limits`: `(limits, usage)`.
-    pub async fn absolute_limits(
-        &self,
-        project_id: &str,
-    ) -> Result<(Limits, rows::Usage)> {
+    pub async fn absolute_limits(&self, project_id: &str) -> Result<(Limits, rows::Usage)> {
         let mut conn = self.db.pool.acquire().await?;
         let limits = self.limits_of(&mut conn, project_id, None).await?;
         let used = rows::usage(&mut *conn, project_id, None).await?;
@@ -611,9 +614,11 @@ mod tests {
         assert!(limit_value("cores", &json!("x")).is_err());
         assert!(limit_value("cores", &json!(1.5)).is_err());
         assert!(limit_value("cores", &json!(0x8000_0000_i64)).is_err());
-        let (set, force) =
-            parse_update(&json!({"quota_set": {"cores": 3, "force": "True"}}), &["cores"])
-                .unwrap_or_default();
+        let (set, force) = parse_update(
+            &json!({"quota_set": {"cores": 3, "force": "True"}}),
+            &["cores"],
+        )
+        .unwrap_or_default();
         assert_eq!((set, force), (vec![("cores", 3)], true));
         assert!(parse_update(&json!({"quota_set": {"bogus": 3}}), &["cores"]).is_err());
         assert!(parse_update(&json!({"quotas": {}}), &["cores"]).is_err());

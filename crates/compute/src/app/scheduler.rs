@@ -123,7 +123,9 @@ pub fn refuses(h: &HostState, req: &HostRequest, r: &Ratios) -> Option<&'static 
         return Some("ImagePropertiesFilter");
     }
     match &req.group {
-        Some((GroupPolicy::Affinity, hosts)) if !hosts.is_empty() && !hosts.contains(&h.host.name) => {
+        Some((GroupPolicy::Affinity, hosts))
+            if !hosts.is_empty() && !hosts.contains(&h.host.name) =>
+        {
             Some("ServerGroupAffinityFilter")
         }
         Some((GroupPolicy::AntiAffinity, hosts)) if hosts.contains(&h.host.name) => {
@@ -301,7 +303,11 @@ mod tests {
 
     #[test]
     fn the_most_free_ram_wins_and_nothing_is_no_valid_host() {
-        let hosts = [host("a", 8192, 4096), host("b", 8192, 1024), host("c", 2048, 0)];
+        let hosts = [
+            host("a", 8192, 4096),
+            host("b", 8192, 1024),
+            host("c", 2048, 0),
+        ];
         assert_eq!(choose(&hosts, &req(1, 512, 1), &R).as_deref(), Some("b"));
         // Only a fits 3000 MiB once b is excluded by anti-affinity.
         let mut r = req(1, 3000, 1);

@@ -114,7 +114,10 @@ impl Compute {
             .into_iter()
             .map(|h| {
                 let ok = all.iter().any(|s| {
-                    s.row.binary == COMPUTE_BINARY && s.row.host == h.name && !s.row.disabled && s.up
+                    s.row.binary == COMPUTE_BINARY
+                        && s.row.host == h.name
+                        && !s.row.disabled
+                        && s.up
                 });
                 (h, ok)
             })
@@ -164,7 +167,11 @@ impl Compute {
         self.enforce(ctx, "os_compute_api:os-services:update", &json!({}))?;
         let (all, _) = self.all_services().await?;
         match all.iter().find(|s| s.row.id == id) {
-            None => return Err(Error::not_found(format!("Service {id} could not be found."))),
+            None => {
+                return Err(Error::not_found(format!(
+                    "Service {id} could not be found."
+                )))
+            }
             Some(s) if s.row.binary != COMPUTE_BINARY => {
                 return Err(Error::bad_request(format!(
                     "Updating a {} service is not supported. Only nova-compute services can \

@@ -80,12 +80,11 @@ pub async fn class_of<'c, E>(conn: E, class: &str) -> Result<Vec<(String, i64)>,
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let rows = sqlx::query(
-        "SELECT resource, hard_limit FROM compute_quota_classes WHERE class_name = $1",
-    )
-    .bind(class)
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT resource, hard_limit FROM compute_quota_classes WHERE class_name = $1")
+            .bind(class)
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("resource")?, r.try_get("hard_limit")?)))
         .collect()
@@ -159,9 +158,9 @@ pub async fn lock_project(conn: &mut Conn, project_id: &str) -> Result<(), sqlx:
             "SELECT CAST(1 AS BIGINT) AS ok FROM \
              (SELECT pg_advisory_xact_lock(hashtext($1)::bigint)) AS l",
         )
-            .bind(format!("compute-quota:{project_id}"))
-            .execute(&mut *conn)
-            .await?;
+        .bind(format!("compute-quota:{project_id}"))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }

@@ -55,12 +55,13 @@ pub async fn ensure(
     binary: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let exists = sqlx::query("SELECT id FROM compute_services WHERE host = $1 AND binary_name = $2")
-        .bind(host)
-        .bind(binary)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
+    let exists =
+        sqlx::query("SELECT id FROM compute_services WHERE host = $1 AND binary_name = $2")
+            .bind(host)
+            .bind(binary)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
     if exists {
         return Ok(());
     }

@@ -83,7 +83,14 @@ async fn hypervisors_show_the_compute_host_and_its_usage() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(keys(&r.body["hypervisor"]), set(DETAIL_V21));
-    let r = at_version(&admin, "GET", &format!("/v2.1/os-hypervisors/{id}"), None, "2.28").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/os-hypervisors/{id}"),
+        None,
+        "2.28",
+    )
+    .await;
     assert!(r.body["hypervisor"]["cpu_info"].is_object(), "{}", r.text);
 
     let r = admin.get("/v2.1/os-hypervisors/statistics").await.unwrap();
@@ -125,7 +132,10 @@ async fn hypervisors_show_the_compute_host_and_its_usage() {
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["hypervisors"][0]["hypervisor_hostname"], host.as_str());
+    assert_eq!(
+        r.body["hypervisors"][0]["hypervisor_hostname"],
+        host.as_str()
+    );
     let r = admin
         .get(&format!("/v2.1/os-hypervisors/{prefix}/servers"))
         .await
@@ -161,16 +171,31 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
     let n = nova(&cloud);
     let vm = insert_server(&n, &project, "u", Some(&host), (2, 1024, 10)).await;
 
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?with_servers=true",
+        None,
+        "2.53",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let h = &r.body["hypervisors"][0];
     let id = h["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36);
-    assert_eq!(h["servers"], json!([{"uuid": vm, "name": format!("vm-{vm}")}]));
+    assert_eq!(
+        h["servers"],
+        json!([{"uuid": vm, "name": format!("vm-{vm}")}])
+    );
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/detail", None, "2.53").await;
     let mut with_servers = DETAIL_V21.to_vec();
     assert_eq!(keys(&r.body["hypervisors"][0]), set(&with_servers));
-    assert_eq!(r.body["hypervisors"][0]["service"]["id"].as_str().map(str::len), Some(36));
+    assert_eq!(
+        r.body["hypervisors"][0]["service"]["id"]
+            .as_str()
+            .map(str::len),
+        Some(36)
+    );
     with_servers.push("servers");
     let r = at_version(
         &admin,
@@ -200,17 +225,52 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
     .await;
     assert_error(&r, 404, "itemNotFound");
     // No servers: no key before 2.75, an empty list from it.
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.53").await;
-    assert_eq!(r.body["hypervisors"][0]["servers"].as_array().map(Vec::len), Some(1));
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?with_servers=true",
+        None,
+        "2.53",
+    )
+    .await;
+    assert_eq!(
+        r.body["hypervisors"][0]["servers"].as_array().map(Vec::len),
+        Some(1)
+    );
     db::sqlx::query("UPDATE compute_instances SET deleted_at = 1")
         .execute(&n.db.pool)
         .await
         .unwrap();
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.53").await;
-    assert!(r.body["hypervisors"][0].get("servers").is_none(), "{}", r.text);
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=true", None, "2.75").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?with_servers=true",
+        None,
+        "2.53",
+    )
+    .await;
+    assert!(
+        r.body["hypervisors"][0].get("servers").is_none(),
+        "{}",
+        r.text
+    );
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?with_servers=true",
+        None,
+        "2.75",
+    )
+    .await;
     assert_eq!(r.body["hypervisors"][0]["servers"], json!([]));
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?with_servers=maybe", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?with_servers=maybe",
+        None,
+        "2.53",
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?bogus=1", None, "2.53").await;
     assert_error(&r, 400, "badRequest");
@@ -218,7 +278,14 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/123", None, "2.53").await;
     assert_error(&r, 400, "badRequest");
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/abc/search", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors/abc/search",
+        None,
+        "2.53",
+    )
+    .await;
     assert_error(&r, 404, "itemNotFound");
     let missing = "/v2.1/os-hypervisors/00000000-0000-0000-0000-000000000000";
     let r = at_version(&admin, "GET", missing, None, "2.53").await;
@@ -229,16 +296,36 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["hypervisors"].as_array().unwrap().len(), 1);
     let next = r.body["hypervisors_links"][0]["href"].as_str().unwrap();
-    assert!(next.ends_with(&format!("limit=1&marker={}", r.body["hypervisors"][0]["id"])), "{next}");
+    assert!(
+        next.ends_with(&format!(
+            "limit=1&marker={}",
+            r.body["hypervisors"][0]["id"]
+        )),
+        "{next}"
+    );
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?limit=0", None, "2.33").await;
     assert_eq!(r.body, json!({"hypervisors": []}));
     let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?limit=x", None, "2.33").await;
     assert_error(&r, 400, "badRequest");
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors?marker=nope", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors?marker=nope",
+        None,
+        "2.53",
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
 
     // 2.88: no resource fields; statistics and uptime are gone.
-    let r = at_version(&admin, "GET", &format!("/v2.1/os-hypervisors/{id}"), None, "2.88").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/os-hypervisors/{id}"),
+        None,
+        "2.88",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         keys(&r.body["hypervisor"]),
@@ -254,10 +341,23 @@ async fn hypervisors_from_2_53_have_uuids_servers_and_patterns() {
             "uptime"
         ])
     );
-    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/statistics", None, "2.88").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-hypervisors/statistics",
+        None,
+        "2.88",
+    )
+    .await;
     assert_error(&r, 404, "itemNotFound");
-    let r = at_version(&admin, "GET", &format!("/v2.1/os-hypervisors/{id}/uptime"), None, "2.88")
-        .await;
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/os-hypervisors/{id}/uptime"),
+        None,
+        "2.88",
+    )
+    .await;
     assert_error(&r, 404, "itemNotFound");
     cloud.stop().await;
 }
@@ -308,10 +408,7 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     assert_eq!(c["status"], "enabled");
     assert_eq!(service(&r.body, "nova-scheduler")["zone"], "internal");
     // `updated_at` is the last report: recent for services that are up.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64;
+    let now = n.now();
     for binary in ["nova-compute", "nova-scheduler"] {
         let at = service(&r.body, binary)["updated_at"].as_str().unwrap();
         let at = common::clock::parse_iso(at).unwrap();
@@ -369,7 +466,10 @@ async fn services_list_filter_and_change_state_in_both_styles() {
         keys(&r.body["service"]),
         set(&["host", "binary", "status", "disabled_reason"])
     );
-    let r = admin.get("/v2.1/os-services?binary=nova-compute").await.unwrap();
+    let r = admin
+        .get("/v2.1/os-services?binary=nova-compute")
+        .await
+        .unwrap();
     assert_eq!(r.body["services"][0]["disabled_reason"], "maint");
     // force-down is 2.11's.
     let fd = json!({"host": host, "binary": "nova-compute", "forced_down": true});
@@ -378,13 +478,27 @@ async fn services_list_filter_and_change_state_in_both_styles() {
         .await
         .unwrap();
     assert_error(&r, 404, "itemNotFound");
-    let r = at_version(&admin, "PUT", "/v2.1/os-services/force-down", Some(&fd), "2.11").await;
+    let r = at_version(
+        &admin,
+        "PUT",
+        "/v2.1/os-services/force-down",
+        Some(&fd),
+        "2.11",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.body,
         json!({"service": {"host": host, "binary": "nova-compute", "forced_down": true}})
     );
-    let r = at_version(&admin, "GET", "/v2.1/os-services?binary=nova-compute", None, "2.11").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-services?binary=nova-compute",
+        None,
+        "2.11",
+    )
+    .await;
     assert_eq!(r.body["services"][0]["state"], "down");
     assert_eq!(r.body["services"][0]["forced_down"], true);
     let r = admin
@@ -411,13 +525,23 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     assert_error(&r, 400, "badRequest");
     assert!(r.text.contains("Missing forced_down field"), "{}", r.text);
     let r = admin
-        .put("/v2.1/os-services/disable", Some(json!({"host": host, "binary": "b", "x": 1})))
+        .put(
+            "/v2.1/os-services/disable",
+            Some(json!({"host": host, "binary": "b", "x": 1})),
+        )
         .await
         .unwrap();
     assert_error(&r, 400, "badRequest");
 
     // 2.53 on: by UUID.
-    let r = at_version(&admin, "GET", "/v2.1/os-services?binary=nova-compute", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-services?binary=nova-compute",
+        None,
+        "2.53",
+    )
+    .await;
     let id = r.body["services"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 36);
     let r = at_version(
@@ -446,7 +570,14 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     )
     .await;
     assert_eq!(r.body["service"]["disabled_reason"], "why", "{}", r.text);
-    let r = at_version(&admin, "PUT", &path, Some(&json!({"status": "disabled"})), "2.53").await;
+    let r = at_version(
+        &admin,
+        "PUT",
+        &path,
+        Some(&json!({"status": "disabled"})),
+        "2.53",
+    )
+    .await;
     assert_eq!(r.body["service"]["status"], "disabled", "{}", r.text);
     assert_eq!(r.body["service"]["disabled_reason"], Value::Null);
     for bad in [
@@ -469,10 +600,24 @@ async fn services_list_filter_and_change_state_in_both_styles() {
     )
     .await;
     assert_error(&r, 404, "itemNotFound");
-    let r = at_version(&admin, "PUT", "/v2.1/os-services/disable", Some(&hb), "2.53").await;
+    let r = at_version(
+        &admin,
+        "PUT",
+        "/v2.1/os-services/disable",
+        Some(&hb),
+        "2.53",
+    )
+    .await;
     assert_error(&r, 400, "badRequest");
     // Only nova-compute services change.
-    let r = at_version(&admin, "GET", "/v2.1/os-services?binary=nova-scheduler", None, "2.53").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-services?binary=nova-scheduler",
+        None,
+        "2.53",
+    )
+    .await;
     let sched = r.body["services"][0]["id"].as_str().unwrap().to_string();
     let r = at_version(
         &admin,
@@ -528,13 +673,22 @@ async fn hosts_and_availability_zones_list_the_services() {
     assert_eq!(r.body["hosts"].as_array().unwrap().len(), 1);
     // Hosts of disabled services are not listed.
     let hb = json!({"host": host, "binary": "nova-compute"});
-    let r = admin.put("/v2.1/os-services/disable", Some(hb.clone())).await.unwrap();
+    let r = admin
+        .put("/v2.1/os-services/disable", Some(hb.clone()))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let r = admin.get("/v2.1/os-hosts").await.unwrap();
     assert_eq!(r.body["hosts"].as_array().unwrap().len(), 2, "{}", r.text);
     let r = admin.get("/v2.1/os-availability-zone").await.unwrap();
-    assert_eq!(r.body["availabilityZoneInfo"][0]["zoneState"]["available"], false);
-    let r = admin.put("/v2.1/os-services/enable", Some(hb)).await.unwrap();
+    assert_eq!(
+        r.body["availabilityZoneInfo"][0]["zoneState"]["available"],
+        false
+    );
+    let r = admin
+        .put("/v2.1/os-services/enable", Some(hb))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let r = admin.get(&format!("/v2.1/os-hosts/{host}")).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
@@ -598,9 +752,15 @@ async fn hosts_and_availability_zones_list_the_services() {
             {"zoneName": "nova", "zoneState": {"available": true}, "hosts": null}
         ]})
     );
-    let r = member.get("/v2.1/os-availability-zone/detail").await.unwrap();
+    let r = member
+        .get("/v2.1/os-availability-zone/detail")
+        .await
+        .unwrap();
     assert_error(&r, 403, "forbidden");
-    let r = admin.get("/v2.1/os-availability-zone/detail").await.unwrap();
+    let r = admin
+        .get("/v2.1/os-availability-zone/detail")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let zones = r.body["availabilityZoneInfo"].as_array().unwrap();
     assert_eq!(zones.len(), 2);

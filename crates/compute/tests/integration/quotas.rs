@@ -183,7 +183,10 @@ async fn members_read_their_own_quotas_only_and_never_write() {
         .await
         .unwrap();
     assert_error(&r, 403, "forbidden");
-    let r = member.get("/v2.1/os-quota-class-sets/default").await.unwrap();
+    let r = member
+        .get("/v2.1/os-quota-class-sets/default")
+        .await
+        .unwrap();
     assert_error(&r, 403, "forbidden");
     // Admins may write.
     let r = admin
@@ -272,7 +275,10 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let r = admin
-        .put(&path, Some(json!({"quota_set": {"cores": 1, "force": true}})))
+        .put(
+            &path,
+            Some(json!({"quota_set": {"cores": 1, "force": true}})),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
@@ -305,7 +311,10 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
         .await
         .unwrap();
     assert_error(&r, 400, "badRequest");
-    let r = admin.get(&format!("{path}/detail?user_id=u1")).await.unwrap();
+    let r = admin
+        .get(&format!("{path}/detail?user_id=u1"))
+        .await
+        .unwrap();
     assert_eq!(r.body["quota_set"]["instances"]["in_use"], 2);
     // A user's limit must cover the user's usage; the project's may not
     // go below what it gave its users.
@@ -322,7 +331,11 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
         .await
         .unwrap();
     assert_error(&r, 400, "badRequest");
-    assert!(r.text.contains("already used and reserved 4096"), "{}", r.text);
+    assert!(
+        r.text.contains("already used and reserved 4096"),
+        "{}",
+        r.text
+    );
     let r = admin
         .put(&path, Some(json!({"quota_set": {"ram": 4096}})))
         .await
@@ -338,7 +351,10 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
     assert_error(&r, 400, "badRequest");
     assert!(r.text.contains("less than or equal to 3584"), "{}", r.text);
     let r = admin
-        .put(&format!("{path}?user_id=u3"), Some(json!({"quota_set": {"ram": 3584}})))
+        .put(
+            &format!("{path}?user_id=u3"),
+            Some(json!({"quota_set": {"ram": 3584}})),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
@@ -367,7 +383,10 @@ async fn updates_are_validated_checked_against_usage_and_deleted_back_to_default
 async fn quota_classes_set_the_defaults() {
     let (cloud, admin) = start().await;
     let (_, project) = project_user(&cloud, "q-class", "member").await;
-    let r = admin.get("/v2.1/os-quota-class-sets/default").await.unwrap();
+    let r = admin
+        .get("/v2.1/os-quota-class-sets/default")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     let v21: Vec<&str> = V21_KEYS
         .iter()
@@ -376,9 +395,23 @@ async fn quota_classes_set_the_defaults() {
         .collect();
     assert_eq!(keys(&r.body["quota_class_set"]), with_id(&v21));
     assert_eq!(r.body["quota_class_set"]["id"], "default");
-    let r = at_version(&admin, "GET", "/v2.1/os-quota-class-sets/default", None, "2.50").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-quota-class-sets/default",
+        None,
+        "2.50",
+    )
+    .await;
     assert_eq!(keys(&r.body["quota_class_set"]), with_id(&v236_keys()));
-    let r = at_version(&admin, "GET", "/v2.1/os-quota-class-sets/default", None, "2.57").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        "/v2.1/os-quota-class-sets/default",
+        None,
+        "2.57",
+    )
+    .await;
     assert_eq!(keys(&r.body["quota_class_set"]), with_id(V257_KEYS));
 
     let r = at_version(
