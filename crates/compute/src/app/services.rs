@@ -107,18 +107,20 @@ impl Compute {
             .collect())
     }
 
-    /// The compute services that are not disabled, by host.
+    /// Every compute host, and whether its `nova-compute` may take new
+    /// servers (enabled, up, not forced down). Reads only — a host whose
+    /// service has no row yet was never disabled — so the scheduler may
+    /// run while its caller holds a write transaction.
     pub async fn enabled_compute_hosts(&self) -> Result<Vec<(ComputeHost, bool)>> {
-        let (all, hosts) = self.all_services().await?;
+        let hosts = self.compute_hosts().await?;
+        let rows_now = rows::all(&self.db.pool).await?;
         Ok(hosts
             .into_iter()
             .map(|h| {
-                let ok = all.iter().any(|s| {
-                    s.row.binary == COMPUTE_BINARY
-                        && s.row.host == h.name
-                        && !s.row.disabled
-                        && s.up
-                });
+                let row = rows_now
+                    .iter()
+                    .find(|r| r.binary == COMPUTE_BINARY && r.host == h.name);
+                let ok = h.up && row.is_none_or(|r| !r.disabled && !r.forced_down);
                 (h, ok)
             })
             .collect())

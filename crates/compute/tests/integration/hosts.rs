@@ -777,8 +777,23 @@ async fn hosts_and_availability_zones_list_the_services() {
 async fn the_scheduler_places_on_the_compute_host_until_it_is_full() {
     let (cloud, admin) = start().await;
     let (_, project) = project_user(&cloud, "h-sched", "member").await;
-    let host = the_host(&admin).await;
     let n = nova(&cloud);
+    // It only reads, also before any service row exists: a caller may
+    // hold a write transaction (SQLite's writer lock) while it schedules.
+    let tx = n.db.begin_write().await.unwrap();
+    let early = HostRequest {
+        vcpus: 1,
+        memory_mb: 1,
+        disk_gb: 1,
+        ..HostRequest::default()
+    };
+    let chosen = tokio::time::timeout(std::time::Duration::from_secs(10), n.select_host(&early))
+        .await
+        .expect("select_host waited for the writer lock")
+        .unwrap();
+    drop(tx);
+    let host = the_host(&admin).await;
+    assert_eq!(chosen, host);
     let fits = HostRequest {
         vcpus: 2,
         memory_mb: 2048,
