@@ -147,10 +147,15 @@ where
 }
 
 /// Holds the project's quota lock until the transaction ends, so two
-/// creates in one project count one after the other. On PostgreSQL a
-/// transaction-scoped advisory lock on the project; SQLite's writers are
-/// serialised by `Db::begin_write` already.
+/// creates in one project count one after the other.
 pub async fn lock_project(conn: &mut Conn, project_id: &str) -> Result<(), sqlx::Error> {
+    lock(conn, &format!("compute-quota:{project_id}")).await
+}
+
+/// Holds the lock named `key` until the transaction ends: on PostgreSQL
+/// a transaction-scoped advisory lock; SQLite's writers are serialised by
+/// `Db::begin_write` already.
+pub async fn lock(conn: &mut Conn, key: &str) -> Result<(), sqlx::Error> {
     if conn.backend_name().eq_ignore_ascii_case("postgresql") {
         // Through a subquery: the function's `void` is no type sqlx's `Any`
         // driver can carry.
@@ -158,13 +163,12 @@ pub async fn lock_project(conn: &mut Conn, project_id: &str) -> Result<(), sqlx:
             "SELECT CAST(1 AS BIGINT) AS ok FROM \
              (SELECT pg_advisory_xact_lock(hashtext($1)::bigint)) AS l",
         )
-        .bind(format!("compute-quota:{project_id}"))
+        .bind(key)
         .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
-
 /// Per resource, the sum of the limits set for users of the project.
 pub async fn user_sums<'c, E>(conn: E, project_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error>
 where

@@ -48,13 +48,16 @@ where
     rows.iter().map(row).collect()
 }
 
-/// Adds the row of `(host, binary)` unless there is one.
+/// Adds the row of `(host, binary)` unless there is one. Writers take
+/// one lock first, so two first listings cannot both add it or take the
+/// same `legacy_id`.
 pub async fn ensure(
     conn: &mut Conn,
     host: &str,
     binary: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    super::quotas::lock(conn, "compute-services").await?;
     let exists =
         sqlx::query("SELECT id FROM compute_services WHERE host = $1 AND binary_name = $2")
             .bind(host)

@@ -819,3 +819,31 @@ async fn the_scheduler_places_on_the_compute_host_until_it_is_full() {
     assert_eq!(n.select_host(&small).await.unwrap(), host);
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn the_first_listings_in_parallel_agree_on_the_services() {
+    let (cloud, admin) = start().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = admin.clone();
+        let path = if i % 2 == 0 {
+            "/v2.1/os-services"
+        } else {
+            "/v2.1/os-hypervisors"
+        };
+        tasks.push(tokio::spawn(async move { c.get(path).await.unwrap() }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = admin.get("/v2.1/os-services").await.unwrap();
+    let ids: std::collections::BTreeSet<i64> = r.body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{}", r.text);
+    cloud.stop().await;
+}
