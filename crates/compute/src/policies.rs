@@ -36,6 +36,7 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:limits:other_project", ADMIN),
         ("os_compute_api:os-services:list", ADMIN),
         ("os_compute_api:os-services:update", ADMIN),
+        ("os_compute_api:os-services:delete", ADMIN),
         ("os_compute_api:os-hypervisors:list", ADMIN),
         ("os_compute_api:os-hypervisors:list-detail", ADMIN),
         ("os_compute_api:os-hypervisors:show", ADMIN),

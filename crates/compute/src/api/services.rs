@@ -1,7 +1,8 @@
 //! `/os-services`: list (filters `host`, `binary`), and the state
 //! changes — before 2.53 `PUT /os-services/{enable,disable,
 //! disable-log-reason,force-down}` by host and binary (force-down from
-//! 2.11), from 2.53 `PUT /os-services/{uuid}`.
+//! 2.11), from 2.53 `PUT /os-services/{uuid}`; `DELETE
+//! /os-services/{id}`.
 
 use super::{Microversion, State};
 use crate::app::services::{ServiceChange, ServiceFilter, ServiceView, COMPUTE_BINARY};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<crate::Compute>> {
     Router::new()
         .route("/v2.1/os-services", get(list))
-        .route("/v2.1/os-services/{id}", put(update))
+        .route("/v2.1/os-services/{id}", put(update).delete(delete))
 }
 
 /// A service as shown at `mv`.
@@ -119,6 +120,27 @@ fn only(body: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+async fn delete(
+    S(nova): State,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode> {
+    // Nova checks the policy before the id.
+    nova.enforce(&ctx, "os_compute_api:os-services:delete", &json!({}))?;
+    if mv.at_least(53) {
+        if !is_uuid(&id) {
+            return Err(Error::bad_request(format!("Invalid uuid {id}")));
+        }
+    } else if id.parse::<i64>().is_err() {
+        return Err(Error::bad_request(
+            "Invalid input received: id must be an integer",
+        ));
+    }
+    nova.delete_service(&ctx, mv.at_least(53), &id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 async fn update(

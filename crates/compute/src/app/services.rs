@@ -3,7 +3,10 @@
 //! node registry (the controller's own services are up while it serves);
 //! their administrative state (disabled with a reason, forced down) is
 //! kept in `compute_services`, and the scheduler skips a compute host
-//! whose service is disabled or down.
+//! whose service is disabled or down. Deleting a service drops its row:
+//! one whose node is still registered (or the controller's own) shows
+//! again at the next listing, with new ids and enabled, as a Nova
+//! service re-creates its record when it starts again.
 
 use super::hypervisors::ComputeHost;
 use super::Compute;
@@ -207,5 +210,37 @@ impl Compute {
             change,
         )
         .await
+    }
+
+    /// `DELETE /os-services/{id}` (admin): `id` the UUID from 2.53, the
+    /// integer before. A compute service whose host still has servers
+    /// stays (409).
+    pub async fn delete_service(&self, ctx: &AuthContext, by_uuid: bool, id: &str) -> Result<()> {
+        self.enforce(ctx, "os_compute_api:os-services:delete", &json!({}))?;
+        let (all, _) = self.all_services().await?;
+        let found = all.into_iter().find(|s| {
+            if by_uuid {
+                s.row.id == id
+            } else {
+                id.parse::<i64>().is_ok_and(|n| n == s.row.legacy_id)
+            }
+        });
+        let Some(s) = found else {
+            return Err(Error::not_found(format!("Service {id} not found.")));
+        };
+        let mut tx = self.begin().await?;
+        if s.row.binary == COMPUTE_BINARY
+            && !rows::servers_on(&mut *tx.conn(), &s.row.host)
+                .await?
+                .is_empty()
+        {
+            return Err(Error::conflict(
+                "Unable to delete compute service that is hosting instances. Migrate or \
+                 delete the instances first.",
+            ));
+        }
+        rows::delete(tx.conn(), &s.row.id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

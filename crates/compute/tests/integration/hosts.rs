@@ -847,3 +847,53 @@ async fn the_first_listings_in_parallel_agree_on_the_services() {
     assert_eq!(ids.len(), 3, "{}", r.text);
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn services_are_deleted_unless_they_host_servers() {
+    let (cloud, admin) = start().await;
+    let (member, project) = project_user(&cloud, "h-svcdel", "member").await;
+    let host = the_host(&admin).await;
+    let n = nova(&cloud);
+    let r = at_version(&admin, "GET", "/v2.1/os-services", None, "2.53").await;
+    let id_of =
+        |body: &Value, binary: &str| service(body, binary)["id"].as_str().unwrap().to_string();
+    let conductor = id_of(&r.body, "nova-conductor");
+    let compute = id_of(&r.body, "nova-compute");
+
+    let path = format!("/v2.1/os-services/{conductor}");
+    let r = at_version(&member, "DELETE", &path, None, "2.53").await;
+    assert_error(&r, 403, "forbidden");
+    let r = at_version(&member, "DELETE", "/v2.1/os-services/x", None, "2.53").await;
+    assert_error(&r, 403, "forbidden");
+    let r = at_version(&admin, "DELETE", "/v2.1/os-services/x", None, "2.53").await;
+    assert_error(&r, 400, "badRequest");
+    let r = admin.delete("/v2.1/os-services/x").await.unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = admin.delete("/v2.1/os-services/99999").await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    let missing = "/v2.1/os-services/00000000-0000-0000-0000-000000000000";
+    let r = at_version(&admin, "DELETE", missing, None, "2.53").await;
+    assert_error(&r, 404, "itemNotFound");
+
+    // A compute service hosting servers stays.
+    insert_server(&n, &project, "u", Some(&host), (1, 64, 1)).await;
+    let r = at_version(
+        &admin,
+        "DELETE",
+        &format!("/v2.1/os-services/{compute}"),
+        None,
+        "2.53",
+    )
+    .await;
+    assert_error(&r, 409, "conflictingRequest");
+
+    // The controller's service goes, and shows again, new, at the next
+    // listing (the controller still runs it).
+    let r = at_version(&admin, "DELETE", &path, None, "2.53").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = at_version(&admin, "DELETE", &path, None, "2.53").await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = at_version(&admin, "GET", "/v2.1/os-services", None, "2.53").await;
+    assert_ne!(id_of(&r.body, "nova-conductor"), conductor);
+    cloud.stop().await;
+}
