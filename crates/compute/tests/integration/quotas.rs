@@ -537,6 +537,11 @@ async fn limits_show_usage_and_their_keys_per_microversion() {
     let r = at_version(&member, "GET", "/v2.1/limits", None, "2.57").await;
     assert_eq!(keys(&r.body["limits"]["absolute"]), limits_without(&gone));
 
+    // Unknown query parameters: ignored before 2.75, refused from it.
+    let r = at_version(&member, "GET", "/v2.1/limits?bogus=1", None, "2.74").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = at_version(&member, "GET", "/v2.1/limits?bogus=1", None, "2.75").await;
+    assert_error(&r, 400, "badRequest");
     // Another project's limits are the admin's to read.
     let r = member
         .get("/v2.1/limits?tenant_id=someoneelse")
