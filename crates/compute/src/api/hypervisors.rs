@@ -75,7 +75,12 @@ impl Hyper {
         let mut v = self.summary(mv);
         let fake = self.host.hypervisor_type == "fake";
         v["hypervisor_type"] = json!(self.host.hypervisor_type);
-        v["hypervisor_version"] = json!(if fake { 1000 } else { 8_002_000 });
+        // Nova's fake driver says 1000; libvirt, QEMU's version.
+        v["hypervisor_version"] = json!(if fake {
+            1000
+        } else {
+            crate::app::hypervisors::qemu_version()
+        });
         v["host_ip"] = json!(host_ip(&self.host.address));
         v["service"] = json!({
             "host": self.host.name,

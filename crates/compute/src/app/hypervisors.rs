@@ -102,6 +102,41 @@ fn local_capacity(dir: &std::path::Path) -> Capacity {
     }
 }
 
+/// QEMU's version as Nova's libvirt driver reports it
+/// (`major * 1000000 + minor * 1000 + micro`), read once from
+/// `qemu-system-<arch> --version`; 0 when QEMU is not installed.
+pub fn qemu_version() -> i64 {
+    static VERSION: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let arch = match std::env::consts::ARCH {
+            "x86" => "i386",
+            a => a,
+        };
+        std::process::Command::new(format!("qemu-system-{arch}"))
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|o| parse_qemu_version(&String::from_utf8_lossy(&o.stdout)))
+            .unwrap_or(0)
+    })
+}
+
+/// `QEMU emulator version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)` → 8002002.
+fn parse_qemu_version(text: &str) -> Option<i64> {
+    let v = text.split("version ").nth(1)?.split_whitespace().next()?;
+    let mut parts = v.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<i64>()
+            .ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let micro = parts.next().flatten().unwrap_or(0);
+    Some(major * 1_000_000 + minor * 1_000 + micro)
+}
+
 /// One compute host, its capacity and what its live servers use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeHost {
@@ -183,5 +218,23 @@ impl Compute {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_versions_read_as_novas_integers() {
+        assert_eq!(
+            parse_qemu_version("QEMU emulator version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)\n"),
+            Some(8_002_002)
+        );
+        assert_eq!(
+            parse_qemu_version("QEMU emulator version 7.1\n"),
+            Some(7_001_000)
+        );
+        assert_eq!(parse_qemu_version("nothing here"), None);
     }
 }
