@@ -6,7 +6,10 @@
 //! whose service is disabled or down. Deleting a service drops its row:
 //! one whose node is still registered (or the controller's own) shows
 //! again at the next listing, with new ids and enabled, as a Nova
-//! service re-creates its record when it starts again.
+//! service re-creates its record when it starts again. With several API
+//! processes on different hosts sharing one PostgreSQL, each lists its
+//! own `nova-scheduler`/`nova-conductor` as up and the others' as down
+//! (it cannot hear them).
 
 use super::hypervisors::ComputeHost;
 use super::Compute;
