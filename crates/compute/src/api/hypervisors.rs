@@ -78,8 +78,10 @@ impl Hyper {
         // Nova's fake driver says 1000; libvirt, QEMU's version.
         v["hypervisor_version"] = json!(if fake {
             1000
-        } else {
+        } else if self.host.local {
             crate::app::hypervisors::qemu_version()
+        } else {
+            0
         });
         v["host_ip"] = json!(host_ip(&self.host.address));
         v["service"] = json!({
@@ -104,14 +106,17 @@ impl Hyper {
         v["current_workload"] = json!(0);
         v["running_vms"] = json!(u.running_vms);
         v["disk_available_least"] = json!(c.local_gb - u.disk_gb);
-        let cpu = json!({"arch": self.host.arch, "model": "", "vendor": "",
-                         "topology": {}, "features": []});
-        v["cpu_info"] = if mv.at_least(28) {
-            cpu
-        } else if fake {
-            json!("?")
-        } else {
-            json!(cpu.to_string())
+        // The fake driver has no CPU to describe (Nova's says "?"); a QEMU
+        // host's is libvirt's description, a JSON string before 2.28.
+        // Another node's CPU is not reported yet: empty, as Nova shows a
+        // node without one.
+        let local = self.host.local;
+        v["cpu_info"] = match (fake, local, mv.at_least(28)) {
+            (true, _, true) | (false, false, true) => json!({}),
+            (true, _, false) => json!("?"),
+            (false, false, false) => json!(""),
+            (false, true, true) => crate::app::hypervisors::local_cpu_info(),
+            (false, true, false) => json!(crate::app::hypervisors::local_cpu_info().to_string()),
         };
         v
     }

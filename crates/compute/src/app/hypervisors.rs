@@ -137,6 +137,63 @@ fn parse_qemu_version(text: &str) -> Option<i64> {
     Some(major * 1_000_000 + minor * 1_000 + micro)
 }
 
+/// This host's CPU as libvirt's `cpu_info` describes it (arch, vendor,
+/// model, topology, feature flags), from `/proc/cpuinfo`; read once.
+pub fn local_cpu_info() -> serde_json::Value {
+    static INFO: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| {
+        cpu_info_from(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
+    })
+    .clone()
+}
+
+fn cpu_info_from(text: &str) -> serde_json::Value {
+    let field = |name: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let vendor = match field("vendor_id").as_deref() {
+        Some("GenuineIntel") => "Intel".to_string(),
+        Some("AuthenticAMD") => "AMD".to_string(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let logical = text
+        .lines()
+        .filter(|l| l.split(':').next().map(str::trim) == Some("processor"))
+        .count()
+        .max(1) as i64;
+    let mut sockets: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.trim() == "physical id")
+        .map(|(_, v)| v.trim())
+        .collect();
+    sockets.sort_unstable();
+    sockets.dedup();
+    let sockets = (sockets.len() as i64).max(1);
+    let cores = field("cpu cores")
+        .and_then(|c| c.parse::<i64>().ok())
+        .unwrap_or(logical / sockets)
+        .max(1);
+    let threads = (logical / (sockets * cores)).max(1);
+    let features: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| matches!(k.trim(), "flags" | "Features"))
+        .map(|(_, v)| v.split_whitespace().collect())
+        .unwrap_or_default();
+    serde_json::json!({
+        "arch": std::env::consts::ARCH,
+        "vendor": vendor,
+        "model": field("model name").unwrap_or_default(),
+        "topology": {"cells": 1, "sockets": sockets, "cores": cores, "threads": threads},
+        "features": features,
+    })
+}
+
 /// One compute host, its capacity and what its live servers use.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComputeHost {
@@ -155,6 +212,8 @@ pub struct ComputeHost {
     pub arch: String,
     /// `hypervisor_type`: `QEMU`, or `fake`.
     pub hypervisor_type: String,
+    /// This controller's own host, whose CPU and QEMU it can describe.
+    pub local: bool,
 }
 
 impl Compute {
@@ -189,6 +248,7 @@ impl Compute {
         Ok(hosts
             .into_iter()
             .map(|(name, address, up, heartbeat_at)| {
+                let is_local = name == local.name;
                 let capacity = if local.is_fake() || name == local.name {
                     own
                 } else {
@@ -210,6 +270,7 @@ impl Compute {
                     capacity,
                     used,
                     arch: std::env::consts::ARCH.to_string(),
+                    local: is_local,
                     hypervisor_type: if local.is_fake() {
                         "fake".into()
                     } else {
@@ -224,6 +285,24 @@ impl Compute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_info_reads_proc_cpuinfo() {
+        let text = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon X\n\
+                    physical id\t: 0\ncpu cores\t: 2\nflags\t\t: fpu vmx sse\n\n\
+                    processor\t: 1\nphysical id\t: 0\n\n\
+                    processor\t: 2\nphysical id\t: 0\n\n\
+                    processor\t: 3\nphysical id\t: 0\n";
+        let v = cpu_info_from(text);
+        assert_eq!(v["vendor"], "Intel");
+        assert_eq!(v["model"], "Xeon X");
+        assert_eq!(
+            v["topology"],
+            serde_json::json!({"cells": 1, "sockets": 1, "cores": 2, "threads": 2})
+        );
+        assert_eq!(v["features"], serde_json::json!(["fpu", "vmx", "sse"]));
+        assert_eq!(cpu_info_from("")["topology"]["threads"], 1);
+    }
 
     #[test]
     fn qemu_versions_read_as_novas_integers() {

@@ -236,6 +236,7 @@ mod tests {
                 },
                 arch: "x86_64".into(),
                 hypervisor_type: "QEMU".into(),
+                local: true,
             },
             service_ok: true,
             zone: "nova".into(),

@@ -897,3 +897,23 @@ async fn services_are_deleted_unless_they_host_servers() {
     assert_ne!(id_of(&r.body, "nova-conductor"), conductor);
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn a_qemu_host_reports_this_machines_resources() {
+    let (cloud, admin) = start_with(|c| c.compute_driver = "qemu".into()).await;
+    let r = at_version(&admin, "GET", "/v2.1/os-hypervisors/detail", None, "2.28").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let h = &r.body["hypervisors"][0];
+    assert_eq!(h["hypervisor_type"], "QEMU");
+    let cpus = std::thread::available_parallelism().unwrap().get() as i64;
+    assert_eq!(h["vcpus"], cpus);
+    assert!(h["memory_mb"].as_i64().unwrap() > 0, "{}", r.text);
+    assert!(h["local_gb"].as_i64().unwrap() > 0, "{}", r.text);
+    assert_eq!(h["cpu_info"]["arch"], std::env::consts::ARCH);
+    assert!(h["cpu_info"]["topology"]["sockets"].as_i64().unwrap() >= 1);
+    let r = admin.get("/v2.1/os-hypervisors/detail").await.unwrap();
+    let text = r.body["hypervisors"][0]["cpu_info"].as_str().unwrap();
+    let parsed: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(parsed["arch"], std::env::consts::ARCH);
+    cloud.stop().await;
+}
