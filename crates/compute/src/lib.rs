@@ -57,6 +57,7 @@ pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupEr
         network: peer(&ctx.peers, "network")?,
         image: peer(&ctx.peers, "image")?,
         local: app::hypervisors::LocalHost::from_config(cfg),
+        identity: peer(&ctx.peers, "identity")?,
     }))
 }
 

@@ -33,6 +33,8 @@ pub struct Compute {
     pub image: Arc<image::Image>,
     /// The controller's own host (the compute host when none registered).
     pub local: hypervisors::LocalHost,
+    /// The identity service (projects named in quota requests).
+    pub identity: Arc<identity::Identity>,
 }
 
 impl std::fmt::Debug for Compute {

@@ -356,6 +356,22 @@ impl Compute {
         Ok(!rows::of(&mut *conn, project_id, user_id).await?.is_empty())
     }
 
+    /// Nova's `identity.verify_project_id`: a project the identity
+    /// service does not know is a 400. Only an admin can be told: anyone
+    /// else may not see other projects, which Nova lets through as it
+    /// does when Keystone refuses to say.
+    async fn verify_project(&self, ctx: &AuthContext, project_id: &str) -> Result<()> {
+        if !self.is_admin(ctx) || ctx.project_id() == Some(project_id) {
+            return Ok(());
+        }
+        match self.identity.get_project(ctx, project_id).await {
+            Err(e) if e.kind() == common::ErrorKind::NotFound => Err(Error::bad_request(format!(
+                "Project ID {project_id} is not a valid project."
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     fn quota_target(project_id: &str, user_id: Option<&str>) -> Value {
         json!({"project_id": project_id, "user_id": user_id.unwrap_or("")})
     }
@@ -372,6 +388,7 @@ impl Compute {
             "os_compute_api:os-quota-sets:show",
             &Self::quota_target(project_id, user_id),
         )?;
+        self.verify_project(ctx, project_id).await?;
         let mut conn = self.db.pool.acquire().await?;
         self.limits_of(&mut conn, project_id, user_id).await
     }
@@ -388,6 +405,7 @@ impl Compute {
             "os_compute_api:os-quota-sets:detail",
             &Self::quota_target(project_id, user_id),
         )?;
+        self.verify_project(ctx, project_id).await?;
         let mut conn = self.db.pool.acquire().await?;
         let limits = self.limits_of(&mut conn, project_id, user_id).await?;
         let used = rows::usage(&mut *conn, project_id, user_id).await?;
@@ -413,6 +431,7 @@ impl Compute {
             "os_compute_api:os-quota-sets:defaults",
             &json!({"project_id": project_id}),
         )?;
+        self.verify_project(ctx, project_id).await?;
         self.default_limits(&self.db.pool).await
     }
 
@@ -432,6 +451,7 @@ impl Compute {
             "os_compute_api:os-quota-sets:update",
             &Self::quota_target(project_id, user_id),
         )?;
+        self.verify_project(ctx, project_id).await?;
         let (set, force) = parse_update(body, &keys_at(mv))?;
         let mut tx = self.begin().await?;
         rows::lock_project(tx.conn(), project_id).await?;

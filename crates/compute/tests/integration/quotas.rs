@@ -130,6 +130,25 @@ async fn quota_sets_show_their_keys_per_microversion() {
     let r = at_version(&admin, "GET", &path, None, "2.57").await;
     assert_eq!(keys(&r.body["quota_set"]), with_id(V257_KEYS));
 
+    // A project the identity service does not know is a 400.
+    let bogus = "/v2.1/os-quota-sets/no-such-project";
+    for p in [
+        bogus.to_string(),
+        format!("{bogus}/detail"),
+        format!("{bogus}/defaults"),
+    ] {
+        let r = admin.get(&p).await.unwrap();
+        assert_error(&r, 400, "badRequest");
+        assert!(r.text.contains("is not a valid project"), "{}", r.text);
+    }
+    let r = admin
+        .put(bogus, Some(json!({"quota_set": {"cores": 1}})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = admin.delete(bogus).await.unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+
     let r = at_version(&admin, "GET", &format!("{path}/defaults"), None, "2.57").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(keys(&r.body["quota_set"]), with_id(V257_KEYS));
