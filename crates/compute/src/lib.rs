@@ -56,6 +56,8 @@ pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupEr
         nodes: ctx.nodes.clone(),
         network: peer(&ctx.peers, "network")?,
         image: peer(&ctx.peers, "image")?,
+        local: app::hypervisors::LocalHost::from_config(cfg),
+        identity: peer(&ctx.peers, "identity")?,
     }))
 }
 

@@ -125,6 +125,34 @@ CREATE TABLE compute_key_pairs (
     PRIMARY KEY (user_id, name)
 );
 
+CREATE TABLE compute_quota_classes (
+    class_name TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (class_name, resource)
+);
+
+CREATE TABLE compute_quotas (
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (project_id, user_id, resource)
+);
+
+CREATE TABLE compute_services (
+    id TEXT PRIMARY KEY,
+    legacy_id BIGINT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    binary_name TEXT NOT NULL,
+    disabled BIGINT NOT NULL,
+    disabled_reason TEXT,
+    forced_down BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (host, binary_name)
+);
+
 CREATE TABLE credentials (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -187,6 +187,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "flavors_keypairs",
             sql: include_str!("../migrations/compute/0002_flavors_keypairs.sql"),
         },
+        Migration {
+            version: 3,
+            name: "quotas",
+            sql: include_str!("../migrations/compute/0003_quotas.sql"),
+        },
     ],
 };
 

@@ -15,6 +15,16 @@ use serde_json::json;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Nova;
 
+/// The fault of Nova's 501 (`HTTPNotImplemented`), which has no
+/// [`ErrorKind`]: see [`not_implemented`].
+pub const NOT_IMPLEMENTED: &str = "notImplemented";
+
+/// Nova's 501 `notImplemented`, e.g. `raise_feature_not_supported`.
+pub fn not_implemented(msg: impl Into<String>) -> Error {
+    let msg: String = msg.into();
+    Error::new(ErrorKind::Internal, msg).with_fault(NOT_IMPLEMENTED)
+}
+
 /// `nova.api.openstack.wsgi.Fault._fault_names`.
 fn fault_name(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -36,6 +46,7 @@ impl RenderError for Nova {
     fn render(&self, err: &Error) -> ErrorReply {
         let status = match err.kind() {
             ErrorKind::OverQuota => StatusCode::FORBIDDEN,
+            _ if err.fault() == Some(NOT_IMPLEMENTED) => StatusCode::NOT_IMPLEMENTED,
             k => k.status(),
         };
         if status == StatusCode::UNAUTHORIZED {
@@ -52,7 +63,9 @@ impl RenderError for Nova {
         // Nova's faults are keyed by status; an error naming its own fault
         // (`overLimit` on a 403 quota error) keeps it.
         let key = err.fault().unwrap_or(fault_name(status));
-        let message = if err.kind() == ErrorKind::Internal {
+        let message = if status == StatusCode::NOT_IMPLEMENTED {
+            err.message().to_string()
+        } else if err.kind() == ErrorKind::Internal {
             "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and \
              attach the Nova API log if possible."
                 .to_string()
@@ -98,6 +111,19 @@ mod tests {
             "The request you have made requires authentication.",
         ));
         assert_eq!(body(&r)["error"]["code"], 401);
+    }
+
+    #[test]
+    fn not_implemented_is_501_with_its_message() {
+        let r = Nova.render(&not_implemented(
+            "The requested functionality is not supported.",
+        ));
+        assert_eq!(r.status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(
+            body(&r),
+            json!({"notImplemented": {"code": 501,
+                   "message": "The requested functionality is not supported."}})
+        );
     }
 
     #[test]

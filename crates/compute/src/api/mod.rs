@@ -4,10 +4,16 @@
 //! before microversion 2.18 put it in every path). One file per URL
 //! family.
 
+pub mod availability_zones;
 pub mod errors;
 pub mod flavors;
+pub mod hosts;
+pub mod hypervisors;
 pub mod keypairs;
+pub mod limits;
 pub mod microversion;
+pub mod quotas;
+pub mod services;
 
 pub use microversion::Microversion;
 
@@ -33,6 +39,12 @@ pub fn router(
         .route("/v2.1/", get(show_version))
         .merge(flavors::routes())
         .merge(keypairs::routes())
+        .merge(quotas::routes())
+        .merge(limits::routes())
+        .merge(services::routes())
+        .merge(hypervisors::routes())
+        .merge(hosts::routes())
+        .merge(availability_zones::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -4,7 +4,11 @@
 //! their own Rust APIs (never over HTTP).
 
 pub mod flavors;
+pub mod hypervisors;
 pub mod keypairs;
+pub mod quotas;
+pub mod scheduler;
+pub mod services;
 
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;
@@ -29,6 +33,10 @@ pub struct Compute {
     pub network: Arc<network::Network>,
     /// The image service (boot images, snapshots, the images proxy).
     pub image: Arc<image::Image>,
+    /// The controller's own host (the compute host when none registered).
+    pub local: hypervisors::LocalHost,
+    /// The identity service (projects named in quota requests).
+    pub identity: Arc<identity::Identity>,
 }
 
 impl std::fmt::Debug for Compute {

@@ -6,3 +6,5 @@ pub mod flavors;
 pub mod keypairs;
 
 pub type Conn = db::sqlx::AnyConnection;
+pub mod quotas;
+pub mod services;

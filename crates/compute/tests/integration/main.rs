@@ -6,7 +6,9 @@
 
 mod basics;
 mod flavors;
+mod hosts;
 mod keypairs;
+mod quotas;
 
 use testkit::{Client, Resp, TestCloud};
 
