@@ -50,6 +50,8 @@ pub fn router(
         .layer(axum::middleware::from_fn(microversion::negotiate));
     let r = Router::new()
         .route("/", get(versions))
+        .route("/v2", get(show_legacy_version))
+        .route("/v2/", get(show_legacy_version))
         .fallback_service(v21.map_request(strip_project_id));
     let r = common::auth::with_validator_for(r, validator, "compute");
     common::http::service_layers_with_ids(
@@ -119,6 +121,26 @@ async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
         },
         v21(&base),
     ]}))
+}
+
+/// `GET /v2`: the legacy v2.0 version document (v2.0's API itself, v2.1
+/// without microversions under `/v2/{project_id}`, is not served).
+async fn show_legacy_version(BaseUrl(base): BaseUrl) -> Json<Value> {
+    Json(json!({"version": {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z",
+        "links": [
+            {"rel": "self", "href": format!("{base}/v2/")},
+            {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"},
+        ],
+        "media-types": [{
+            "base": "application/json",
+            "type": "application/vnd.openstack.compute+json;version=2",
+        }],
+    }}))
 }
 
 /// `GET /v2.1`: this version, with its media type and docs link.

@@ -19,6 +19,11 @@ async fn discovery_lists_both_versions_and_v21_shows_itself() {
     assert_eq!(r.body["versions"][1]["version"], "2.100");
     assert_eq!(r.body["versions"][1]["min_version"], "2.1");
 
+    let r = anon.get("/v2/").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["version"]["id"], "v2.0");
+    assert_eq!(r.body["version"]["status"], "SUPPORTED");
+
     let r = admin.get("/v2.1").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["version"]["id"], "v2.1");
