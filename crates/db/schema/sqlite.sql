@@ -42,6 +42,29 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_instance_action_events (
+    id TEXT PRIMARY KEY,
+    action_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    host TEXT,
+    result TEXT,
+    traceback TEXT,
+    start_time BIGINT NOT NULL,
+    finish_time BIGINT
+);
+
+CREATE TABLE compute_instance_actions (
+    id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    message TEXT,
+    start_time BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE compute_instances (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -77,6 +100,14 @@ CREATE TABLE compute_instances (
     reservation_id TEXT NOT NULL,
     launch_index BIGINT NOT NULL,
     fault TEXT,
+    -- The ports the server is plugged into, as the build found them
+    -- (Nova's instance_info_cache): JSON `[{port_id, network_id,
+    -- network_name, mac, ips: [{addr, version}], created}]`; `created`
+    -- marks ports the build made (deleted with the server) against
+    -- ports the user gave (unbound).
+    network_info TEXT NOT NULL,
+    -- The boot image's properties (microversion 2.98 shows them).
+    image_properties TEXT NOT NULL,
     launched_at BIGINT,
     terminated_at BIGINT,
     created_at BIGINT NOT NULL,
@@ -706,6 +737,10 @@ CREATE TABLE users (
 CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
+
+CREATE INDEX compute_instance_action_events_action ON compute_instance_action_events (action_id, start_time);
+
+CREATE INDEX compute_instance_actions_instance ON compute_instance_actions (instance_id, start_time);
 
 CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
 

@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod microversion;
+pub mod servers;
 
 pub use microversion::Microversion;
 
@@ -29,6 +30,7 @@ pub fn router(
     let v21 = Router::new()
         .route("/v2.1", get(show_version))
         .route("/v2.1/", get(show_version))
+        .merge(servers::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -3,6 +3,11 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod server_actions;
+pub mod servers;
+pub mod servers_build;
+pub mod servers_view;
+
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;
 use common::context::AuthContext;
@@ -26,6 +31,8 @@ pub struct Compute {
     pub network: Arc<network::Network>,
     /// The image service (boot images, snapshots, the images proxy).
     pub image: Arc<image::Image>,
+    /// The hypervisor driver (`compute_driver`).
+    pub virt: Arc<dyn crate::virt::VirtDriver>,
 }
 
 impl std::fmt::Debug for Compute {
