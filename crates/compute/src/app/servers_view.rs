@@ -158,14 +158,15 @@ impl Compute {
         if mv.at_least(96) {
             s["pinned_availability_zone"] = Value::Null;
         }
-        if !full {
-            return s;
-        }
+        // Show and update carry the server's groups; lists do not.
         if view != View::Detail && mv.at_least(71) {
             s["server_groups"] = json!([]);
         }
-        if view == View::Show && mv.at_least(100) {
+        if mv.at_least(100) {
             s["scheduler_hints"] = json!({});
+        }
+        if !full {
+            return s;
         }
         s["OS-EXT-AZ:availability_zone"] = json!(r.availability_zone.clone().unwrap_or_default());
         s["config_drive"] = json!(r.config_drive);

@@ -217,11 +217,10 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
     ]));
     assert_eq!(keys(s100), want);
     assert!(s100["image"]["properties"].is_object());
-    // The list's detail has no server_groups nor scheduler hints.
+    // The list's detail has no server_groups.
     let r = at_version(&user, "GET", "/v2.1/servers/detail", None, "2.100").await;
     let d = &r.body["servers"][0];
     want.remove("server_groups");
-    want.remove("scheduler_hints");
     assert_eq!(keys(d), want);
 
     // Admins see the extended attributes (2.3) and the host status (2.16).
@@ -820,5 +819,55 @@ async fn lists_filter_and_page_and_updates_answer_per_version() {
     assert_eq!(r.body["server"]["accessIPv4"], "192.0.2.1");
     assert!(r.body["server"].get("OS-EXT-STS:vm_state").is_some());
     assert_eq!(r.body["server"]["server_groups"], json!([]));
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn a_build_cut_short_by_a_restart_is_undone_by_the_next_process() {
+    // The spawn takes a minute: the process stops while the build waits in
+    // it, with its port made.
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<compute::config::ComputeConfig>(|s| s.fake_spawn_delay_ms = 60_000)
+            .unwrap()
+    })
+    .await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "restart", "member").await;
+    let net = network(&cloud, &user, "n", "10.6.0.0/24").await;
+    let r = create(
+        &user,
+        json!({"name": "cut", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": net}]}),
+        "2.37",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let mut spawning = false;
+    for _ in 0..200 {
+        let r = user.get(&format!("/v2.1/servers/{id}")).await.unwrap();
+        if r.body["server"]["OS-EXT-STS:task_state"] == "spawning" {
+            spawning = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(spawning, "the build never reached spawning");
+    assert_eq!(ports_of(&cloud, &admin, &id).await.len(), 1);
+
+    let stopped = cloud.stop_keeping_state().await;
+    let cloud = stopped
+        .start(std::sync::Arc::new(common::clock::SystemClock))
+        .await
+        .unwrap();
+    let admin = cloud.admin().await.unwrap().at(&cloud.url("compute"));
+    let s = wait_status(&admin, &id, "ERROR").await;
+    assert!(
+        s["fault"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{s}"
+    );
+    assert!(ports_of(&cloud, &admin, &id).await.is_empty());
     cloud.stop().await;
 }
