@@ -77,10 +77,7 @@ fn msg(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Step 0: the server is placed on its host. Its undo — the last one to
-/// run — leaves the server in ERROR (a restart that unwinds an
-/// interrupted build says so; a failed step overwrites the fault with
-/// its own message).
+/// Step 0: the server is placed on its host.
 struct Schedule;
 /// Step 1: a port per requested network (or the given port, bound).
 struct Networking;
@@ -106,23 +103,11 @@ impl Step<Arc<Compute>> for Schedule {
             Ok(json!({"host": p.host}))
         })
     }
-    fn undo<'a>(
-        &'a self,
-        c: &'a Arc<Compute>,
-        state: &'a SagaState,
-    ) -> BoxFuture<'a, StepResult<()>> {
-        Box::pin(async move {
-            let p = params_of(state)?;
-            let fault = c.fault(500, "Build of instance interrupted; it was rolled back");
-            if let Some(row) = rows::get(&c.db.pool, &p.instance_id).await.map_err(msg)? {
-                if row.vm_state == "building" {
-                    rows::set_error(&c.db.pool, &p.instance_id, &fault, c.now())
-                        .await
-                        .map_err(msg)?;
-                }
-            }
-            Ok(())
-        })
+    fn undo<'a>(&'a self, _: &'a Arc<Compute>, _: &'a SagaState) -> BoxFuture<'a, StepResult<()>> {
+        // Placing is only a column: the server's end state (ERROR with
+        // the fault) is written by whoever ran the saga — the build, or
+        // `resume_builds` after a restart.
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -363,9 +348,9 @@ impl Compute {
             .start_event(&action, "compute_build_and_run_instance", Some(&p.host))
             .await?;
         let params = serde_json::to_value(&p).map_err(Error::internal)?;
-        let outcome = saga()
-            .run(&self.db, self, &common::ids::uuid(), params)
-            .await;
+        // The saga's id is the server's: a restart knows which server an
+        // unwound build was for.
+        let outcome = saga().run(&self.db, self, &p.instance_id, params).await;
         match outcome {
             Ok(_) => self.finish_event(&action, &build, None).await,
             Err(e) => {
@@ -388,7 +373,20 @@ impl Compute {
         match db::saga::resume_all(&self.db, &self, &[&s]).await {
             Ok(done) => {
                 for r in done {
-                    tracing::info!(saga = %r.id, kind = %r.kind, ok = r.outcome.is_ok(), "resumed build");
+                    tracing::info!(server = %r.id, ok = r.outcome.is_ok(), "resumed build");
+                    let message = match &r.outcome {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {
+                            "Build of instance interrupted by a restart; it was rolled back"
+                                .to_string()
+                        }
+                        Err(e) => format!("Build of instance interrupted by a restart: {e}"),
+                    };
+                    let fault = self.fault(500, &message);
+                    if let Err(e) = rows::set_error(&self.db.pool, &r.id, &fault, self.now()).await
+                    {
+                        tracing::warn!(server = %r.id, error = %e, "marking an interrupted build");
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "resuming server builds failed"),

@@ -211,8 +211,9 @@ where
 /// Live servers, cores and RAM of `project` (what quotas count).
 pub async fn usage(conn: &mut Conn, project: &str) -> Result<(i64, i64, i64), sqlx::Error> {
     let r = sqlx::query(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(vcpus), 0) AS cores, \
-         COALESCE(SUM(memory_mb), 0) AS ram FROM compute_instances \
+        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(vcpus), 0) AS BIGINT) AS cores, \
+         CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS ram FROM compute_instances \
          WHERE project_id = $1 AND deleted_at IS NULL",
     )
     .bind(project)
