@@ -76,5 +76,29 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ),
         ("os_compute_api:os-instance-actions:events", ADMIN),
         ("os_compute_api:os-instance-actions:events:details", ADMIN),
+        (
+            "os_compute_api:server-metadata:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:update",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:update_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
     ]
 }

@@ -6,6 +6,7 @@
 
 pub mod errors;
 pub mod microversion;
+pub mod server_metadata;
 pub mod servers;
 
 pub use microversion::Microversion;
@@ -31,6 +32,7 @@ pub fn router(
         .route("/v2.1", get(show_version))
         .route("/v2.1/", get(show_version))
         .merge(servers::routes())
+        .merge(server_metadata::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

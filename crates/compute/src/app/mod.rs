@@ -4,6 +4,7 @@
 //! their own Rust APIs (never over HTTP).
 
 pub mod server_actions;
+pub mod server_metadata;
 pub mod servers;
 pub mod servers_build;
 pub mod servers_view;

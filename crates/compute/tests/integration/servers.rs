@@ -871,3 +871,66 @@ async fn a_build_cut_short_by_a_restart_is_undone_by_the_next_process() {
     assert!(ports_of(&cloud, &admin, &id).await.is_empty());
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn server_metadata_is_merged_replaced_and_checked() {
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<compute::config::ComputeConfig>(|s| s.quota_metadata_items = 3)
+            .unwrap()
+    })
+    .await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "meta", "member").await;
+    let (other, _) = project_user(&cloud, "meta2", "member").await;
+    let r = create(
+        &user,
+        json!({"name": "m", "imageRef": img, "flavorRef": "1", "networks": "none",
+               "metadata": {"a": "1"}}),
+        "2.37",
+    )
+    .await;
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_status(&user, &id, "ACTIVE").await;
+    let base = format!("/v2.1/servers/{id}/metadata");
+    let r = user.get(&base).await.unwrap();
+    assert_eq!(r.body, json!({"metadata": {"a": "1"}}));
+    let r = user
+        .post(&base, json!({"metadata": {"b": "2"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({"metadata": {"a": "1", "b": "2"}}));
+    let r = user
+        .put(&base, Some(json!({"metadata": {"c": "3"}})))
+        .await
+        .unwrap();
+    assert_eq!(r.body, json!({"metadata": {"c": "3"}}));
+    let r = user
+        .put(&format!("{base}/d"), Some(json!({"meta": {"d": "4"}})))
+        .await
+        .unwrap();
+    assert_eq!(r.body, json!({"meta": {"d": "4"}}));
+    let r = user.get(&format!("{base}/d")).await.unwrap();
+    assert_eq!(r.body, json!({"meta": {"d": "4"}}));
+    let r = user
+        .put(&format!("{base}/d"), Some(json!({"meta": {"e": "4"}})))
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = user
+        .post(&base, json!({"metadata": {"x": "1", "y": "2"}}))
+        .await
+        .unwrap();
+    assert_error(&r, 403, "forbidden");
+    let r = user.delete(&format!("{base}/d")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user.get(&format!("{base}/d")).await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    let r = user.delete(&format!("{base}/d")).await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    assert_error(&other.get(&base).await.unwrap(), 404, "itemNotFound");
+    // The server's view shows what was set.
+    let r = user.get(&format!("/v2.1/servers/{id}")).await.unwrap();
+    assert_eq!(r.body["server"]["metadata"], json!({"c": "3"}));
+    cloud.stop().await;
+}
