@@ -5,7 +5,7 @@
 
 use super::servers::check_metadata;
 use super::Compute;
-use crate::db::servers::{self as rows, InstanceRow};
+use crate::db::servers as rows;
 use common::context::AuthContext;
 use common::{Error, Result};
 use serde_json::{json, Map, Value};
