@@ -46,7 +46,7 @@ async fn create(
     JsonBody(b): JsonBody<Value>,
 ) -> Result<Response> {
     let req = parse_create(&b, mv)?;
-    let made = c.create_servers(&ctx, mv, req, &request_id(&rid)).await?;
+    let made = c.create_servers(&ctx, req, &request_id(&rid)).await?;
     if made.return_reservation_id {
         return Ok((
             StatusCode::ACCEPTED,
@@ -81,7 +81,7 @@ async fn list_common(
     q: &QueryMap,
     detailed: bool,
 ) -> Result<Json<Value>> {
-    let (found, next) = c.list_servers(ctx, q, detailed).await?;
+    let (found, next) = c.list_servers(ctx, mv, q, detailed).await?;
     let items: Vec<Value> = found
         .iter()
         .map(|r| {
@@ -192,7 +192,7 @@ async fn action(
     rid: Option<Extension<RequestId>>,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<Value>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let Some(obj) = b.as_object().filter(|o| o.len() == 1) else {
         return Err(Error::bad_request(
             "Malformed request body: exactly one action is expected",
@@ -250,11 +250,31 @@ async fn action(
                 }
             };
             c.set_lock(&ctx, &id, true, reason, &rid).await?;
-            return Ok(StatusCode::ACCEPTED);
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
         "unlock" => {
             c.set_lock(&ctx, &id, false, None, &rid).await?;
-            return Ok(StatusCode::ACCEPTED);
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        "os-getConsoleOutput" => {
+            let length = match arg.get("length") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.parse::<i64>().ok(),
+                Some(_) => Some(-2),
+            };
+            let length = match length {
+                None | Some(-1) => None,
+                Some(n) if n >= 0 => Some(n as usize),
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "Invalid input for field/attribute length. Value: {}.",
+                        arg.get("length").cloned().unwrap_or(Value::Null)
+                    )))
+                }
+            };
+            let output = c.console_output(&ctx, &id, length).await?;
+            return Ok(Json(json!({ "output": output })).into_response());
         }
         other => {
             // Nova answers an action it does not know with a 400.
@@ -264,7 +284,7 @@ async fn action(
         }
     };
     c.power_action(&ctx, &id, power, &rid).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn list_actions(

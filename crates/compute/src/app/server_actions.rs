@@ -231,6 +231,30 @@ impl Compute {
         }
     }
 
+    /// `os-getConsoleOutput`: the guest's console, its last `length`
+    /// lines when given.
+    pub async fn console_output(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        length: Option<usize>,
+    ) -> Result<String> {
+        let row = self
+            .visible_server(ctx, id, "os_compute_api:os-console-output")
+            .await?;
+        if row.host.is_none() || row.vm_state == "building" {
+            return Err(invalid_state("get_console_output", &row));
+        }
+        let lines = self.virt.console_output(id).await.map_err(|e| match e {
+            crate::virt::VirtError::NotFound(_) => {
+                Error::conflict(format!("Instance {id} is not ready: it has no console"))
+            }
+            other => Error::internal(other.to_string()),
+        })?;
+        let skip = length.map_or(0, |n| lines.len().saturating_sub(n));
+        Ok(lines[skip..].join("\n"))
+    }
+
     /// `lock` (with an optional reason at ≥2.73) and `unlock`.
     pub async fn set_lock(
         &self,

@@ -831,7 +831,6 @@ impl Compute {
     pub async fn create_servers(
         self: &Arc<Self>,
         ctx: &AuthContext,
-        mv: Microversion,
         req: CreateRequest,
         request_id: &str,
     ) -> Result<Created> {
@@ -994,7 +993,6 @@ impl Compute {
         }
         tx.commit().await.map_err(Error::from)?;
 
-        let _ = mv;
         for (row, action_id) in &made {
             let params = super::servers_build::BuildParams {
                 instance_id: row.id.clone(),
@@ -1046,6 +1044,7 @@ impl Compute {
     pub async fn list_servers(
         &self,
         ctx: &AuthContext,
+        mv: Microversion,
         q: &QueryMap,
         detail: bool,
     ) -> Result<(Vec<InstanceRow>, Option<String>)> {
@@ -1092,9 +1091,8 @@ impl Compute {
         for s in &statuses {
             match vm_states_of_status(s) {
                 Some(v) => vm_states.extend(v),
-                // Nova answers an unknown status with an empty list for
-                // users and a 400 for admins.
-                None if admin => return Err(bad(format!("Invalid status value: {s}"))),
+                // An unknown status: an empty list up to 2.37, a 400 after.
+                None if mv.at_least(38) => return Err(bad(format!("Invalid status value: {s}"))),
                 None => return Ok((vec![], None)),
             }
         }

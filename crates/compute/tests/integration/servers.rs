@@ -668,6 +668,17 @@ async fn actions_follow_the_state_machine_and_locks() {
     assert_error(&r, 400, "badRequest");
     let r = act(&user, &id, json!({"frobnicate": null})).await;
     assert_error(&r, 400, "badRequest");
+    let r = act(&user, &id, json!({"os-getConsoleOutput": {"length": 1}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["output"], "reboot: hard");
+    let r = act(&user, &id, json!({"os-getConsoleOutput": {}})).await;
+    assert!(
+        r.body["output"].as_str().unwrap().lines().count() > 5,
+        "{}",
+        r.text
+    );
+    let r = act(&user, &id, json!({"os-getConsoleOutput": {"length": -5}})).await;
+    assert_error(&r, 400, "badRequest");
 
     // An admin's lock keeps the owner out (409) until an admin unlocks.
     let r = at_version(
@@ -748,6 +759,11 @@ async fn lists_filter_and_page_and_updates_answer_per_version() {
     assert_eq!(names(&r).len(), 3);
     let r = user.get("/v2.1/servers?status=SHUTOFF").await.unwrap();
     assert!(names(&r).is_empty());
+    // An unknown status: nothing up to 2.37, a 400 from 2.38.
+    let r = at_version(&user, "GET", "/v2.1/servers?status=bogus", None, "2.37").await;
+    assert_eq!(r.body["servers"], json!([]));
+    let r = at_version(&user, "GET", "/v2.1/servers?status=bogus", None, "2.38").await;
+    assert_error(&r, 400, "badRequest");
     let r = user.get("/v2.1/servers?unknown_filter=1").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
     // Newest first; two per page with a next link.
