@@ -277,7 +277,10 @@ async fn action(
             return Ok(Json(json!({ "output": output })).into_response());
         }
         other => {
-            // Nova answers an action it does not know with a 400.
+            // Nova answers an action it does not know with a 400, once
+            // the server is known to exist (a missing one is a 404).
+            c.visible_server(&ctx, &id, "os_compute_api:servers:show")
+                .await?;
             return Err(Error::bad_request(format!(
                 "There is no such action: {other}"
             )));

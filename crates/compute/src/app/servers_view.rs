@@ -127,7 +127,9 @@ impl Compute {
             status,
             "ACTIVE" | "BUILD" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING"
         ) {
-            s["progress"] = json!(if status == "ACTIVE" { 100 } else { 0 });
+            // Nova's `instance.progress or 0`: only resizes and snapshots
+            // move it.
+            s["progress"] = json!(0);
         }
         if matches!(status, "ERROR" | "DELETED") {
             if let Some(f) = &r.fault {
@@ -197,6 +199,9 @@ impl Compute {
                 s["OS-EXT-SRV-ATTR:root_device_name"] = json!("/dev/vda");
                 s["OS-EXT-SRV-ATTR:user_data"] = json!(r.user_data);
             }
+        } else if mv.at_least(90) {
+            // 2.90 shows every user the hostname they may now set.
+            s["OS-EXT-SRV-ATTR:hostname"] = json!(r.hostname);
         }
         if mv.at_least(16) && self.check(ctx, "os_compute_api:servers:show:host_status", &target) {
             s["host_status"] = json!(if r.host.is_some() { "UP" } else { "" });

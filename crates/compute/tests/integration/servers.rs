@@ -214,6 +214,8 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
         "locked_reason",
         "pinned_availability_zone",
         "scheduler_hints",
+        // Every user's from 2.90.
+        "OS-EXT-SRV-ATTR:hostname",
     ]));
     assert_eq!(keys(s100), want);
     assert!(s100["image"]["properties"].is_object());
@@ -668,6 +670,13 @@ async fn actions_follow_the_state_machine_and_locks() {
     assert_error(&r, 400, "badRequest");
     let r = act(&user, &id, json!({"frobnicate": null})).await;
     assert_error(&r, 400, "badRequest");
+    let r = act(
+        &user,
+        "00000000-0000-0000-0000-000000000000",
+        json!({"forceDelete": null}),
+    )
+    .await;
+    assert_error(&r, 404, "itemNotFound");
     let r = act(&user, &id, json!({"os-getConsoleOutput": {"length": 1}})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["output"], "reboot: hard");
