@@ -75,6 +75,9 @@ CREATE TABLE compute_instances (
     -- The compute node (a registered node's name) once scheduled.
     host TEXT,
     availability_zone TEXT,
+    -- The zone the user asked for at create (2.96's
+    -- `pinned_availability_zone`); NULL when the scheduler chose.
+    pinned_availability_zone TEXT,
     flavor_id TEXT NOT NULL,
     flavor TEXT NOT NULL,
     vcpus BIGINT NOT NULL,

@@ -396,7 +396,8 @@ mod tests {
              `neutron_external_interface`, `state_dir`, `database_url`, `region`, \
              `compute_driver`, `dataplane`, `enable_cinder`, `enable_swift`, \
              `enable_horizon`, `max_request_body_size`, `log_level`, `header_read_timeout`, \
-             `internal_api_port`, `identity`, `image`, `object_store`, `network`, `agent`\n"
+             `internal_api_port`, `identity`, `image`, `object_store`, `network`, `compute`, \
+             `agent`\n"
         );
         assert_eq!(
             err("[no_such]\nx = 1"),

@@ -939,6 +939,7 @@ impl Compute {
                 hostname,
                 host: None,
                 availability_zone: Some(az.clone()),
+                pinned_availability_zone: req.availability_zone.clone().filter(|z| !z.is_empty()),
                 flavor_id: flavor.id.clone(),
                 flavor: flavor.to_json(),
                 vcpus: flavor.vcpus,

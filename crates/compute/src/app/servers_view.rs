@@ -158,7 +158,7 @@ impl Compute {
             s["locked_reason"] = json!(r.locked_reason);
         }
         if mv.at_least(96) {
-            s["pinned_availability_zone"] = Value::Null;
+            s["pinned_availability_zone"] = json!(r.pinned_availability_zone);
         }
         // Show and update carry the server's groups; lists do not.
         if view != View::Detail && mv.at_least(71) {

@@ -18,6 +18,7 @@ pub struct InstanceRow {
     pub hostname: String,
     pub host: Option<String>,
     pub availability_zone: Option<String>,
+    pub pinned_availability_zone: Option<String>,
     pub flavor_id: String,
     pub flavor: Value,
     pub vcpus: i64,
@@ -53,7 +54,7 @@ pub struct InstanceRow {
 }
 
 pub const COLUMNS: &str = "id, name, display_description, project_id, user_id, hostname, host, \
-    availability_zone, flavor_id, flavor, vcpus, memory_mb, root_gb, ephemeral_gb, image_ref, \
+    availability_zone, pinned_availability_zone, flavor_id, flavor, vcpus, memory_mb, root_gb, ephemeral_gb, image_ref, \
     vm_state, task_state, power_state, key_name, key_data, user_data, config_drive, \
     access_ip_v4, access_ip_v6, metadata, tags, security_groups, locked, locked_by, \
     locked_reason, reservation_id, launch_index, fault, network_info, image_properties, \
@@ -75,6 +76,7 @@ pub fn from_row(r: &AnyRow) -> Result<InstanceRow, sqlx::Error> {
         hostname: r.try_get("hostname")?,
         host: r.try_get("host")?,
         availability_zone: r.try_get("availability_zone")?,
+        pinned_availability_zone: r.try_get("pinned_availability_zone")?,
         flavor_id: r.try_get("flavor_id")?,
         flavor: json_col(r, "flavor")?,
         vcpus: r.try_get("vcpus")?,
@@ -129,6 +131,7 @@ pub async fn insert(conn: &mut Conn, i: &InstanceRow) -> Result<(), sqlx::Error>
         .bind(&i.hostname)
         .bind(&i.host)
         .bind(&i.availability_zone)
+        .bind(&i.pinned_availability_zone)
         .bind(&i.flavor_id)
         .bind(i.flavor.to_string())
         .bind(i.vcpus)

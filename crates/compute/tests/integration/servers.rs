@@ -219,6 +219,7 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
     ]));
     assert_eq!(keys(s100), want);
     assert!(s100["image"]["properties"].is_object());
+    assert_eq!(s100["pinned_availability_zone"], Value::Null);
     // The list's detail has no server_groups.
     let r = at_version(&user, "GET", "/v2.1/servers/detail", None, "2.100").await;
     let d = &r.body["servers"][0];
@@ -323,13 +324,17 @@ async fn other_projects_get_404_and_admins_list_all_tenants() {
     let (bob, _) = project_user(&cloud, "bob", "member").await;
     let r = create(
         &alice,
-        json!({"name": "a", "imageRef": img, "flavorRef": "1", "networks": "none"}),
+        json!({"name": "a", "imageRef": img, "flavorRef": "1", "networks": "none",
+               "availability_zone": "nova"}),
         "2.37",
     )
     .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let id = r.body["server"]["id"].as_str().unwrap().to_string();
     wait_status(&alice, &id, "ACTIVE").await;
+    // A zone asked for is the server's pinned zone (2.96).
+    let r = at_version(&alice, "GET", &format!("/v2.1/servers/{id}"), None, "2.96").await;
+    assert_eq!(r.body["server"]["pinned_availability_zone"], "nova");
     let path = format!("/v2.1/servers/{id}");
     assert_error(&bob.get(&path).await.unwrap(), 404, "itemNotFound");
     assert_error(&bob.delete(&path).await.unwrap(), 404, "itemNotFound");
