@@ -157,6 +157,7 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
         ])
     );
     let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let create_request = r.header("x-compute-request-id").unwrap();
     let loc = r.header("location").unwrap();
     assert!(loc.ends_with(&format!("/v2.1/servers/{id}")), "{loc}");
 
@@ -270,6 +271,13 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
         ])
     );
     let req = a["request_id"].as_str().unwrap();
+    // The action is the create request's, by the id its answer carried.
+    assert_eq!(req, create_request);
+    let r = user
+        .get(&format!("/v2.1/servers/{id}/os-instance-actions/req-nope"))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "itemNotFound");
     let r = at_version(
         &user,
         "GET",
