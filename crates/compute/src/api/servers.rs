@@ -99,19 +99,24 @@ async fn list_common(
         } else {
             "servers"
         };
-        let mut pairs: Vec<(String, String)> =
-            q.0.iter().filter(|(k, _)| k != "marker").cloned().collect();
-        pairs.push(("marker".into(), marker));
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
         body["servers_links"] = json!([{
             "rel": "next",
-            "href": format!("{base}/v2.1/{path}?{}", query.join("&")),
+            "href": next_link(base, path, q, &marker),
         }]);
     }
     Ok(Json(body))
+}
+
+/// The next page of `path`: the request's query with `marker` replaced.
+fn next_link(base: &str, path: &str, q: &QueryMap, marker: &str) -> String {
+    let query: Vec<String> =
+        q.0.iter()
+            .filter(|(k, _)| k != "marker")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(std::iter::once(("marker", marker)))
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+    format!("{base}/v2.1/{path}?{}", query.join("&"))
 }
 
 fn encode(s: &str) -> String {
@@ -294,10 +299,17 @@ async fn list_actions(
     S(c): State,
     Auth(ctx): Auth,
     mv: Microversion,
+    BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
+    q: QueryMap,
 ) -> Result<Json<Value>> {
-    let actions = c.list_instance_actions(&ctx, mv, &id).await?;
-    Ok(Json(json!({"instanceActions": actions})))
+    let (actions, next) = c.list_instance_actions(&ctx, mv, &id, &q).await?;
+    let mut body = json!({ "instanceActions": actions });
+    if let Some(marker) = next {
+        let path = format!("servers/{id}/os-instance-actions");
+        body["links"] = json!([{"rel": "next", "href": next_link(&base, &path, &q, &marker)}]);
+    }
+    Ok(Json(body))
 }
 
 async fn show_action(

@@ -14,6 +14,7 @@ use crate::db::servers::{self as rows, ActionRow};
 use crate::virt::{PowerState, RebootKind};
 use common::clock::iso_micros_naive;
 use common::context::AuthContext;
+use common::http::QueryMap;
 use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -331,17 +332,69 @@ impl Compute {
         v
     }
 
-    /// `GET /servers/{id}/os-instance-actions`.
+    /// `GET /servers/{id}/os-instance-actions`: newest first; from 2.58
+    /// paged (`limit`, `marker` = a request id) and filtered by
+    /// `changes-since` (and `changes-before` from 2.66) on `updated_at`.
+    /// The actions and the marker of the next page.
     pub async fn list_instance_actions(
         &self,
         ctx: &AuthContext,
         mv: Microversion,
         id: &str,
-    ) -> Result<Vec<Value>> {
+        q: &QueryMap,
+    ) -> Result<(Vec<Value>, Option<String>)> {
         self.server_for_actions(ctx, mv, id, "os_compute_api:os-instance-actions:list")
             .await?;
-        let actions = rows::actions_of(&self.db.pool, id).await?;
-        Ok(actions.iter().map(|a| Self::action_view(mv, a)).collect())
+        let mut actions = rows::actions_of(&self.db.pool, id).await?;
+        if !mv.at_least(58) {
+            return Ok((
+                actions.iter().map(|a| Self::action_view(mv, a)).collect(),
+                None,
+            ));
+        }
+        let time = |key: &str| -> Result<Option<i64>> {
+            match q.get(key) {
+                None => Ok(None),
+                Some(v) => common::clock::parse_iso(v).map(Some).ok_or_else(|| {
+                    Error::bad_request(format!(
+                        "Invalid input for query parameters {key}. Value: {v}. '{v}' is not a \
+                         'date-time'"
+                    ))
+                }),
+            }
+        };
+        let since = time("changes-since")?;
+        let before = if mv.at_least(66) {
+            time("changes-before")?
+        } else {
+            None
+        };
+        actions.retain(|a| {
+            since.is_none_or(|s| a.updated_at >= s) && before.is_none_or(|b| a.updated_at <= b)
+        });
+        if let Some(m) = q.get("marker") {
+            let pos = actions
+                .iter()
+                .position(|a| a.request_id == m)
+                .ok_or_else(|| Error::bad_request(format!("Marker {m} could not be found.")))?;
+            actions.drain(..=pos);
+        }
+        let mut next = None;
+        if let Some(l) = q.get("limit") {
+            let l: usize = l.parse().map_err(|_| {
+                Error::bad_request(format!(
+                    "Invalid input for query parameters limit. Value: {l}."
+                ))
+            })?;
+            if actions.len() > l {
+                actions.truncate(l);
+                next = actions.last().map(|a| a.request_id.clone());
+            }
+        }
+        Ok((
+            actions.iter().map(|a| Self::action_view(mv, a)).collect(),
+            next,
+        ))
     }
 
     /// `GET /servers/{id}/os-instance-actions/{request_id}`.

@@ -741,6 +741,39 @@ async fn actions_follow_the_state_machine_and_locks() {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
+    // 2.58 pages them by request id, newest first.
+    let path = format!("/v2.1/servers/{id}/os-instance-actions");
+    let r = at_version(&user, "GET", &format!("{path}?limit=2"), None, "2.58").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let page: Vec<&str> = r.body["instanceActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(page, ["unlock", "lock"]);
+    assert!(r.body["instanceActions"][0]["updated_at"].is_string());
+    let marker = r.body["instanceActions"][1]["request_id"].as_str().unwrap();
+    let next = r.body["links"][0]["href"].as_str().unwrap();
+    assert!(next.contains(&format!("marker={marker}")), "{next}");
+    let r = at_version(
+        &user,
+        "GET",
+        &format!("{path}?marker={marker}&limit=1"),
+        None,
+        "2.58",
+    )
+    .await;
+    assert_eq!(r.body["instanceActions"][0]["action"], "unlock");
+    let r = at_version(
+        &user,
+        "GET",
+        &format!("{path}?marker=req-nope"),
+        None,
+        "2.58",
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
     let r = user.delete(&format!("/v2.1/servers/{id}")).await.unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
     cloud.stop().await;
