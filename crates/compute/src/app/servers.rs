@@ -460,25 +460,13 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
     let hostname = match s.get("hostname") {
         None => None,
         Some(v) => {
-            let h = v.as_str().unwrap_or("");
-            let ok = !h.is_empty()
-                && h.len() <= 63
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-                && !h.starts_with(['-', '.'])
-                && !h.ends_with(['-', '.']);
-            if !ok {
-                return Err(bad(format!(
-                    "Invalid input for field/attribute hostname. Value: {v}. {v} does not \
-                     match '^[a-zA-Z0-9]([a-zA-Z0-9.-]{{0,61}}[a-zA-Z0-9])?$'"
-                )));
-            }
+            let h = check_hostname(v)?;
             if max_count > 1 {
                 return Err(bad(
                     "Cannot specify hostname when creating multiple instances",
                 ));
             }
-            Some(h.to_string())
+            Some(h)
         }
     };
     let mut tags = Vec::new();
@@ -550,6 +538,24 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         admin_pass,
         description,
     })
+}
+
+/// 2.90's `hostname`: `^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$`.
+fn check_hostname(v: &Value) -> Result<String> {
+    let h = v.as_str().unwrap_or("");
+    let ok = !h.is_empty()
+        && h.len() <= 63
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !h.starts_with(['-', '.'])
+        && !h.ends_with(['-', '.']);
+    if !ok {
+        return Err(bad(format!(
+            "Invalid input for field/attribute hostname. Value: {v}. {v} does not match \
+             '^[a-zA-Z0-9]([a-zA-Z0-9.-]{{0,61}}[a-zA-Z0-9])?$'"
+        )));
+    }
+    Ok(h.to_string())
 }
 
 /// `networks`: `auto`, `none` (≥2.37) or a list of `{uuid|port, fixed_ip}`.
@@ -1243,15 +1249,10 @@ impl Compute {
             row.display_description = opt_string("description", s.get("description"), 255)?;
         }
         if let Some(h) = s.get("hostname") {
-            let hs = h.as_str().unwrap_or("");
-            if sanitize_hostname(hs, id) != hs {
-                return Err(bad(format!(
-                    "Invalid input for field/attribute hostname. Value: {h}."
-                )));
-            }
-            row.hostname = hs.to_string();
+            row.hostname = check_hostname(h)?;
         }
-        self.check_unlocked(ctx, &row)?;
+        // Nova's `update_instance` has no lock check: a locked server is
+        // still renamed.
         row.updated_at = self.now();
         let mut tx = self.begin().await?;
         rows::update_fields(tx.conn(), &row).await?;

@@ -890,6 +890,25 @@ async fn lists_filter_and_page_and_updates_answer_per_version() {
     assert_eq!(r.body["server"]["accessIPv4"], "192.0.2.1");
     assert!(r.body["server"].get("OS-EXT-STS:vm_state").is_some());
     assert_eq!(r.body["server"]["server_groups"], json!([]));
+    let r = at_version(
+        &user,
+        "PUT",
+        &path,
+        Some(&json!({"server": {"hostname": "Web-1"}})),
+        "2.90",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["server"]["OS-EXT-SRV-ATTR:hostname"], "Web-1");
+    let r = at_version(
+        &user,
+        "PUT",
+        &path,
+        Some(&json!({"server": {"hostname": "bad_name"}})),
+        "2.90",
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
     cloud.stop().await;
 }
 
