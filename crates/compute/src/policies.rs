@@ -77,6 +77,8 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-instance-actions:events", ADMIN),
         ("os_compute_api:os-instance-actions:events:details", ADMIN),
         ("os_compute_api:os-console-output", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:ips:index", PROJECT_READER_OR_ADMIN),
+        ("os_compute_api:ips:show", PROJECT_READER_OR_ADMIN),
         (
             "os_compute_api:server-metadata:index",
             PROJECT_READER_OR_ADMIN,

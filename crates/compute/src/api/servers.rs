@@ -4,7 +4,7 @@
 use super::{Microversion, State};
 use crate::app::server_actions::Power;
 use crate::app::servers::parse_create;
-use crate::app::servers_view::{index_entry, View};
+use crate::app::servers_view::{addresses, index_entry, View};
 use crate::virt::RebootKind;
 use axum::extract::{Path, State as S};
 use axum::http::{header, StatusCode};
@@ -24,6 +24,8 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         .route("/v2.1/servers/detail", get(detail))
         .route("/v2.1/servers/{id}", get(show).put(update).delete(delete))
         .route("/v2.1/servers/{id}/action", post(action))
+        .route("/v2.1/servers/{id}/ips", get(ips))
+        .route("/v2.1/servers/{id}/ips/{network}", get(ips_of_network))
         .route("/v2.1/servers/{id}/os-instance-actions", get(list_actions))
         .route(
             "/v2.1/servers/{id}/os-instance-actions/{request_id}",
@@ -293,6 +295,31 @@ async fn action(
     };
     c.power_action(&ctx, &id, power, &rid).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `GET /servers/{id}/ips` (`os-server-ips`): the addresses by network.
+async fn ips(S(c): State, Auth(ctx): Auth, Path(id): Path<String>) -> Result<Json<Value>> {
+    let r = c
+        .visible_server(&ctx, &id, "os_compute_api:ips:index")
+        .await?;
+    Ok(Json(json!({"addresses": addresses(&r, false)})))
+}
+
+/// `GET /servers/{id}/ips/{network}`: one network's addresses.
+async fn ips_of_network(
+    S(c): State,
+    Auth(ctx): Auth,
+    Path((id, network)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let r = c
+        .visible_server(&ctx, &id, "os_compute_api:ips:show")
+        .await?;
+    let all = addresses(&r, false);
+    let found = all
+        .get(&network)
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("Network {network} could not be found.")))?;
+    Ok(Json(json!({ network: found })))
 }
 
 async fn list_actions(

@@ -48,7 +48,7 @@ pub fn host_id(project_id: &str, host: Option<&str>) -> String {
     }
 }
 
-fn addresses(r: &InstanceRow, extended: bool) -> Value {
+pub fn addresses(r: &InstanceRow, extended: bool) -> Value {
     let mut out = Map::new();
     for port in &r.network_info {
         let net = port["network_name"].as_str().unwrap_or("").to_string();

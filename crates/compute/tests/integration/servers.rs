@@ -245,6 +245,24 @@ async fn a_server_builds_to_active_shows_per_microversion_and_deletes() {
     assert_eq!(sa["OS-EXT-SRV-ATTR:hostname"], "vm-one");
     assert_eq!(sa["host_status"], "UP");
 
+    // os-server-ips: by network, and one network.
+    let r = user.get(&format!("/v2.1/servers/{id}/ips")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["addresses"]["private"][0],
+        json!({"version": 4, "addr": addr["addr"]})
+    );
+    let r = user
+        .get(&format!("/v2.1/servers/{id}/ips/private"))
+        .await
+        .unwrap();
+    assert_eq!(r.body["private"][0]["addr"], addr["addr"]);
+    let r = user
+        .get(&format!("/v2.1/servers/{id}/ips/nowhere"))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "itemNotFound");
+
     // The index: id, name, links.
     let r = user.get("/v2.1/servers").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
