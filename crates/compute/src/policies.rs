@@ -78,6 +78,30 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-instance-actions:events:details", ADMIN),
         ("os_compute_api:os-console-output", PROJECT_MEMBER_OR_ADMIN),
         ("os_compute_api:ips:index", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:os-server-tags:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:update",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:update_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:delete_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
         ("os_compute_api:ips:show", PROJECT_READER_OR_ADMIN),
         (
             "os_compute_api:server-metadata:index",

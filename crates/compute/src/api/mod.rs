@@ -7,6 +7,7 @@
 pub mod errors;
 pub mod microversion;
 pub mod server_metadata;
+pub mod server_tags;
 pub mod servers;
 
 pub use microversion::Microversion;
@@ -33,6 +34,7 @@ pub fn router(
         .route("/v2.1/", get(show_version))
         .merge(servers::routes())
         .merge(server_metadata::routes())
+        .merge(server_tags::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

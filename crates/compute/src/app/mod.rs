@@ -5,6 +5,7 @@
 
 pub mod server_actions;
 pub mod server_metadata;
+pub mod server_tags;
 pub mod servers;
 pub mod servers_build;
 pub mod servers_view;

@@ -1132,6 +1132,17 @@ impl Compute {
         let flavor = q
             .get("flavor")
             .map(|s| s.rsplit('/').next().unwrap_or(s).to_string());
+        // Tag filters (2.26): comma-separated lists.
+        let tag_list = |key: &str| -> Option<Vec<String>> {
+            q.get(key).map(|v| {
+                v.split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+        };
+        let (all_tags, any_tags) = (tag_list("tags"), tag_list("tags-any"));
+        let (not_all, not_any) = (tag_list("not-tags"), tag_list("not-tags-any"));
         let all = rows::list(&self.db.pool, scope.as_deref(), deleted_since).await?;
         let mut out: Vec<InstanceRow> = all
             .into_iter()
@@ -1178,6 +1189,16 @@ impl Compute {
                     if r.host.as_deref() != Some(h) {
                         return false;
                     }
+                }
+                let has = |t: &String| r.tags.contains(t);
+                if all_tags.as_ref().is_some_and(|ts| !ts.iter().all(has))
+                    || any_tags.as_ref().is_some_and(|ts| !ts.iter().any(has))
+                    || not_all
+                        .as_ref()
+                        .is_some_and(|ts| !ts.is_empty() && ts.iter().all(has))
+                    || not_any.as_ref().is_some_and(|ts| ts.iter().any(has))
+                {
+                    return false;
                 }
                 if let Some(res) = q.get("reservation_id") {
                     if r.reservation_id != res {

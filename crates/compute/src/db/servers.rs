@@ -567,3 +567,22 @@ where
     })
     .collect()
 }
+
+/// Replaces a server's tags.
+pub async fn set_tags<'c, E>(
+    conn: E,
+    id: &str,
+    tags: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE compute_instances SET tags = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::json!(tags).to_string())
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1042,3 +1042,75 @@ async fn server_metadata_is_merged_replaced_and_checked() {
     assert_eq!(r.body["server"]["metadata"], json!({"c": "3"}));
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn server_tags_are_set_checked_and_filter_lists() {
+    let (cloud, admin) = start().await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "tags", "member").await;
+    let mut ids = Vec::new();
+    for (name, tags) in [("t1", json!(["red", "big"])), ("t2", json!(["red"]))] {
+        let r = create(
+            &user,
+            json!({"name": name, "imageRef": img, "flavorRef": "1", "networks": "none",
+                   "tags": tags}),
+            "2.52",
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let id = r.body["server"]["id"].as_str().unwrap().to_string();
+        wait_status(&user, &id, "ACTIVE").await;
+        ids.push(id);
+    }
+    let tags = format!("/v2.1/servers/{}/tags", ids[0]);
+    let v = "2.26";
+    let r = at_version(&user, "GET", &tags, None, v).await;
+    assert_eq!(r.body, json!({"tags": ["red", "big"]}));
+    // Before 2.26 the route is not there.
+    let r = at_version(&user, "GET", &tags, None, "2.25").await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = at_version(&user, "PUT", &format!("{tags}/blue"), None, v).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.header("location").unwrap().ends_with("/tags/blue"));
+    let r = at_version(&user, "PUT", &format!("{tags}/blue"), None, v).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = at_version(&user, "GET", &format!("{tags}/blue"), None, v).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = at_version(&user, "GET", &format!("{tags}/green"), None, v).await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = at_version(&user, "PUT", &format!("{tags}/a,b"), None, v).await;
+    assert_error(&r, 400, "badRequest");
+    let too_many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let r = at_version(&user, "PUT", &tags, Some(&json!({ "tags": too_many })), v).await;
+    assert_error(&r, 400, "badRequest");
+
+    // List filters: all of, any of, none of.
+    let names = |r: &Resp| -> BTreeSet<String> {
+        r.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = at_version(&user, "GET", "/v2.1/servers?tags=red,big", None, v).await;
+    assert_eq!(names(&r), set(&["t1"]));
+    let r = at_version(&user, "GET", "/v2.1/servers?tags-any=big,blue", None, v).await;
+    assert_eq!(names(&r), set(&["t1"]));
+    let r = at_version(&user, "GET", "/v2.1/servers?not-tags-any=big", None, v).await;
+    assert_eq!(names(&r), set(&["t2"]));
+    let r = at_version(&user, "GET", "/v2.1/servers?tags=red", None, v).await;
+    assert_eq!(names(&r), set(&["t1", "t2"]));
+
+    let r = at_version(&user, "PUT", &tags, Some(&json!({"tags": ["x"]})), v).await;
+    assert_eq!(r.body, json!({"tags": ["x"]}));
+    let r = at_version(&user, "DELETE", &format!("{tags}/x"), None, v).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = at_version(&user, "DELETE", &format!("{tags}/x"), None, v).await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = at_version(&user, "DELETE", &tags, None, v).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = at_version(&user, "GET", &format!("/v2.1/servers/{}", ids[0]), None, v).await;
+    assert_eq!(r.body["server"]["tags"], json!([]));
+    cloud.stop().await;
+}
