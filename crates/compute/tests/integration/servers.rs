@@ -1114,3 +1114,40 @@ async fn server_tags_are_set_checked_and_filter_lists() {
     assert_eq!(r.body["server"]["tags"], json!([]));
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn a_server_deleted_while_it_builds_leaves_no_port_behind() {
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<compute::config::ComputeConfig>(|s| s.fake_spawn_delay_ms = 400)
+            .unwrap()
+    })
+    .await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "midbuild", "member").await;
+    let net = network(&cloud, &user, "n", "10.7.0.0/24").await;
+    let r = create(
+        &user,
+        json!({"name": "brief", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": net}]}),
+        "2.37",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    // Actions wait for the build: a BUILD server refuses them.
+    let r = act(&user, &id, json!({"os-stop": null})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    let r = user.delete(&format!("/v2.1/servers/{id}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    // The build, finding its server gone, undoes what it made.
+    for _ in 0..100 {
+        if ports_of(&cloud, &admin, &id).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(ports_of(&cloud, &admin, &id).await.is_empty());
+    let r = user.get(&format!("/v2.1/servers/{id}")).await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    cloud.stop().await;
+}
