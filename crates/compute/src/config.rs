@@ -30,6 +30,10 @@ pub struct ComputeConfig {
     /// Seconds the build waits for the data plane to report a server's
     /// ports ACTIVE (Nova's `vif_plugging_timeout`).
     pub vif_plugging_timeout: u64,
+    /// The fake driver's time to spawn a guest, in milliseconds.
+    pub fake_spawn_delay_ms: u64,
+    /// Test aid: the fake driver fails every spawn.
+    pub fake_fail_spawn: bool,
     /// Default quotas (Nova's `[quota]` section; -1 = unlimited).
     pub quota_instances: i64,
     pub quota_cores: i64,
@@ -56,6 +60,8 @@ impl Default for ComputeConfig {
             reserved_host_memory_mb: 512,
             allow_resize_to_same_host: true,
             vif_plugging_timeout: 300,
+            fake_spawn_delay_ms: 0,
+            fake_fail_spawn: false,
             quota_instances: 10,
             quota_cores: 20,
             quota_ram: 51200,

@@ -14,6 +14,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod policies;
+pub mod virt;
 
 pub use app::Compute;
 
@@ -48,6 +49,7 @@ pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupEr
     let c: config::ComputeConfig = cfg.section()?;
     let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
+    let virt = virt_driver(cfg, &c);
     Ok(Arc::new(Compute {
         db: ctx.db.clone(),
         policy,
@@ -58,7 +60,21 @@ pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupEr
         image: peer(&ctx.peers, "image")?,
         local: app::hypervisors::LocalHost::from_config(cfg),
         identity: peer(&ctx.peers, "identity")?,
+        virt,
     }))
+}
+
+/// The driver `compute_driver` names: the fake one in memory, or (for
+/// `qemu`, served by the agent's compute role) none yet.
+fn virt_driver(cfg: &Config, c: &config::ComputeConfig) -> Arc<dyn virt::VirtDriver> {
+    if cfg.compute_driver == "fake" {
+        Arc::new(virt::fake::FakeDriver::new(
+            c.fake_spawn_delay_ms,
+            c.fake_fail_spawn,
+        ))
+    } else {
+        Arc::new(virt::Unavailable)
+    }
 }
 
 /// How the composition root finds and builds the compute service.
@@ -71,6 +87,7 @@ pub const SERVICE: ServiceDef = ServiceDef {
         Box::pin(async move {
             let nova = build(&ctx.config, &ctx)?;
             nova.bootstrap_flavors().await?;
+            tokio::spawn(nova.clone().resume_builds());
             let served: Arc<dyn Service> = Arc::new(Served { nova, ctx });
             Ok(served)
         })

@@ -13,6 +13,8 @@ pub const PROJECT_READER_OR_ADMIN: &str =
     "rule:context_is_admin or (role:reader and project_id:%(project_id)s)";
 /// The key pair's user, or admins.
 pub const KEYPAIR_OWNER_OR_ADMIN: &str = "(rule:context_is_admin) or user_id:%(user_id)s";
+/// The caller's own project's members (Nova's `PROJECT_MEMBER`).
+pub const PROJECT_MEMBER: &str = "role:member and project_id:%(project_id)s";
 /// Anyone with a token.
 pub const ANY: &str = "@";
 
@@ -82,5 +84,108 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-hosts:reboot", ADMIN),
         ("os_compute_api:os-availability-zone:list", ANY),
         ("os_compute_api:os-availability-zone:detail", ADMIN),
+        // Servers (nova/policies/servers.py and the action policies).
+        ("os_compute_api:servers:create", PROJECT_MEMBER),
+        ("os_compute_api:servers:index", PROJECT_READER_OR_ADMIN),
+        ("os_compute_api:servers:detail", PROJECT_READER_OR_ADMIN),
+        ("os_compute_api:servers:index:get_all_tenants", ADMIN),
+        ("os_compute_api:servers:detail:get_all_tenants", ADMIN),
+        ("os_compute_api:servers:show", PROJECT_READER_OR_ADMIN),
+        ("os_compute_api:servers:show:host_status", ADMIN),
+        ("os_compute_api:servers:update", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:servers:delete", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:servers:reboot", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:servers:start", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:servers:stop", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-extended-server-attributes", ADMIN),
+        (
+            "os_compute_api:os-pause-server:pause",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-pause-server:unpause",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-suspend-server:suspend",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-suspend-server:resume",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-lock-server:lock",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-lock-server:unlock",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-lock-server:unlock:unlock_override",
+            ADMIN,
+        ),
+        (
+            "os_compute_api:os-instance-actions:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-instance-actions:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-instance-actions:events", ADMIN),
+        ("os_compute_api:os-instance-actions:events:details", ADMIN),
+        ("os_compute_api:os-console-output", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:ips:index", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:os-server-tags:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:update",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:update_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-tags:delete_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        ("os_compute_api:ips:show", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:server-metadata:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:update",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:update_all",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:server-metadata:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
     ]
 }

@@ -72,6 +72,29 @@ CREATE TABLE compute_flavors (
     updated_at BIGINT
 );
 
+CREATE TABLE compute_instance_action_events (
+    id TEXT PRIMARY KEY,
+    action_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    host TEXT,
+    result TEXT,
+    traceback TEXT,
+    start_time BIGINT NOT NULL,
+    finish_time BIGINT
+);
+
+CREATE TABLE compute_instance_actions (
+    id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    message TEXT,
+    start_time BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE compute_instances (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -82,6 +105,9 @@ CREATE TABLE compute_instances (
     -- The compute node (a registered node's name) once scheduled.
     host TEXT,
     availability_zone TEXT,
+    -- The zone the user asked for at create (2.96's
+    -- `pinned_availability_zone`); NULL when the scheduler chose.
+    pinned_availability_zone TEXT,
     flavor_id TEXT NOT NULL,
     flavor TEXT NOT NULL,
     vcpus BIGINT NOT NULL,
@@ -107,6 +133,14 @@ CREATE TABLE compute_instances (
     reservation_id TEXT NOT NULL,
     launch_index BIGINT NOT NULL,
     fault TEXT,
+    -- The ports the server is plugged into, as the build found them
+    -- (Nova's instance_info_cache): JSON `[{port_id, network_id,
+    -- network_name, mac, ips: [{addr, version}], created}]`; `created`
+    -- marks ports the build made (deleted with the server) against
+    -- ports the user gave (unbound).
+    network_info TEXT NOT NULL,
+    -- The boot image's properties (microversion 2.98 shows them).
+    image_properties TEXT NOT NULL,
     launched_at BIGINT,
     terminated_at BIGINT,
     created_at BIGINT NOT NULL,
@@ -777,6 +811,10 @@ CREATE INDEX assignments_actor ON assignments (actor_id);
 CREATE INDEX assignments_target ON assignments (target_id);
 
 CREATE INDEX compute_flavor_projects_project ON compute_flavor_projects (project_id);
+
+CREATE INDEX compute_instance_action_events_action ON compute_instance_action_events (action_id, start_time);
+
+CREATE INDEX compute_instance_actions_instance ON compute_instance_actions (instance_id, start_time);
 
 CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
 

@@ -13,6 +13,9 @@ pub mod keypairs;
 pub mod limits;
 pub mod microversion;
 pub mod quotas;
+pub mod server_metadata;
+pub mod server_tags;
+pub mod servers;
 pub mod services;
 
 pub use microversion::Microversion;
@@ -45,6 +48,9 @@ pub fn router(
         .merge(hypervisors::routes())
         .merge(hosts::routes())
         .merge(availability_zones::routes())
+        .merge(servers::routes())
+        .merge(server_metadata::routes())
+        .merge(server_tags::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -8,6 +8,12 @@ pub mod hypervisors;
 pub mod keypairs;
 pub mod quotas;
 pub mod scheduler;
+pub mod server_actions;
+pub mod server_metadata;
+pub mod server_tags;
+pub mod servers;
+pub mod servers_build;
+pub mod servers_view;
 pub mod services;
 
 use crate::config::ComputeConfig;
@@ -37,6 +43,8 @@ pub struct Compute {
     pub local: hypervisors::LocalHost,
     /// The identity service (projects named in quota requests).
     pub identity: Arc<identity::Identity>,
+    /// The hypervisor driver (`compute_driver`).
+    pub virt: Arc<dyn crate::virt::VirtDriver>,
 }
 
 impl std::fmt::Debug for Compute {

@@ -57,9 +57,11 @@ pub struct Ratios {
 }
 
 /// Nova's `NoValidHost`; the servers' build turns it into an ERROR fault.
+/// Nova's `NoValidHost` message.
+pub const NO_VALID_HOST: &str = "No valid host was found. There are not enough hosts available.";
+
 pub fn no_valid_host() -> Error {
-    Error::unavailable("No valid host was found. There are not enough hosts available.")
-        .with_fault("NoValidHost")
+    Error::unavailable(NO_VALID_HOST).with_fault("NoValidHost")
 }
 
 /// Whether `e` is [`no_valid_host`].

@@ -7,4 +7,5 @@ pub mod keypairs;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;
+pub mod servers;
 pub mod services;

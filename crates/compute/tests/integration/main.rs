@@ -9,6 +9,7 @@ mod flavors;
 mod hosts;
 mod keypairs;
 mod quotas;
+mod servers;
 
 use testkit::{Client, Resp, TestCloud};
 

@@ -38,9 +38,10 @@ pub async fn insert_in(
         "INSERT INTO compute_instances (id, name, project_id, user_id, hostname, host, \
          availability_zone, flavor_id, flavor, vcpus, memory_mb, root_gb, ephemeral_gb, \
          image_ref, vm_state, power_state, config_drive, metadata, tags, security_groups, \
-         locked, reservation_id, launch_index, created_at, updated_at) VALUES \
+         locked, reservation_id, launch_index, created_at, updated_at, network_info, \
+         image_properties) VALUES \
          ($1, $2, $3, $4, $2, $5, 'nova', '1', '{}', $6, $7, $8, 0, '', 'active', 1, '', \
-         '{}', '[]', '[]', 0, 'r-1', 0, 1, 1)",
+         '{}', '[]', '[]', 0, 'r-1', 0, 1, 1, '[]', '{}')",
     )
     .bind(&id)
     .bind(format!("vm-{id}"))

@@ -16,6 +16,9 @@ CREATE TABLE compute_instances (
     -- The compute node (a registered node's name) once scheduled.
     host TEXT,
     availability_zone TEXT,
+    -- The zone the user asked for at create (2.96's
+    -- `pinned_availability_zone`); NULL when the scheduler chose.
+    pinned_availability_zone TEXT,
     flavor_id TEXT NOT NULL,
     flavor TEXT NOT NULL,
     vcpus BIGINT NOT NULL,
@@ -41,6 +44,14 @@ CREATE TABLE compute_instances (
     reservation_id TEXT NOT NULL,
     launch_index BIGINT NOT NULL,
     fault TEXT,
+    -- The ports the server is plugged into, as the build found them
+    -- (Nova's instance_info_cache): JSON `[{port_id, network_id,
+    -- network_name, mac, ips: [{addr, version}], created}]`; `created`
+    -- marks ports the build made (deleted with the server) against
+    -- ports the user gave (unbound).
+    network_info TEXT NOT NULL,
+    -- The boot image's properties (microversion 2.98 shows them).
+    image_properties TEXT NOT NULL,
     launched_at BIGINT,
     terminated_at BIGINT,
     created_at BIGINT NOT NULL,
@@ -50,3 +61,30 @@ CREATE TABLE compute_instances (
 CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
 CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
 CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
+
+-- `os-instance-actions`: one row per action on a server (create,
+-- delete, reboot, …), keyed by the request that asked for it, and its
+-- events (the steps the action went through, with their outcome).
+CREATE TABLE compute_instance_actions (
+    id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    message TEXT,
+    start_time BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX compute_instance_actions_instance ON compute_instance_actions (instance_id, start_time);
+CREATE TABLE compute_instance_action_events (
+    id TEXT PRIMARY KEY,
+    action_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    host TEXT,
+    result TEXT,
+    traceback TEXT,
+    start_time BIGINT NOT NULL,
+    finish_time BIGINT
+);
+CREATE INDEX compute_instance_action_events_action ON compute_instance_action_events (action_id, start_time);
