@@ -25,6 +25,7 @@ use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
 use crate::RoleHandler;
 use common::auth::BoxFuture;
 use network::app::feed::NodeFeed;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -65,6 +66,10 @@ pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, Stri
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ApplyTimes {
     pub applies: u64,
+    /// Documents answered from the last apply without touching the
+    /// kernel: they differed from it only by the statuses this node
+    /// itself had reported (see `NetworkRole::reported_only`).
+    pub skipped: u64,
     pub total: std::time::Duration,
     /// Bridges, uplinks and taps, and the removal of what is unwanted.
     pub l2: std::time::Duration,
@@ -99,6 +104,56 @@ struct ServicesMemo {
     dhcp_ports: Map<String, Value>,
 }
 
+/// The last apply: the feed it converged to and the status it returned,
+/// kept while that status had no error.
+struct ApplyMemo {
+    /// When the kernel was last converged for it; older than
+    /// [`MEMO_TTL`] it is not used.
+    at: std::time::Instant,
+    feed: NodeFeed,
+    status: Value,
+}
+
+/// `feed` without the statuses this node reports back (ports' and
+/// floating IPs'), i.e. what the kernel is converged from.
+fn without_statuses(feed: &NodeFeed) -> NodeFeed {
+    let mut f = services_key(feed);
+    for r in &mut f.routers {
+        for fip in &mut r.floatingips {
+            fip.status.clear();
+        }
+    }
+    f
+}
+
+/// Whether `next` differs from `last` (the feed of the last apply, which
+/// returned `reported`) only by statuses that now say what `reported`
+/// said: the controller echoing this node's own report. An identical
+/// feed is not such a document: the agent applies one again on purpose
+/// (a device came or went, or the periodic re-apply).
+fn only_echoes_report(last: &NodeFeed, next: &NodeFeed, reported: &Value) -> bool {
+    if last == next || without_statuses(last) != without_statuses(next) {
+        return false;
+    }
+    let said = |kind: &str, id: &str| {
+        reported
+            .get(kind)
+            .and_then(|m| m.get(id))
+            .and_then(Value::as_str)
+    };
+    let ports = last
+        .ports
+        .iter()
+        .zip(&next.ports)
+        .all(|(a, b)| a.status == b.status || said("ports", &b.id) == Some(b.status.as_str()));
+    let fips = last.routers.iter().zip(&next.routers).all(|(ra, rb)| {
+        ra.floatingips.iter().zip(&rb.floatingips).all(|(a, b)| {
+            a.status == b.status || said("floatingips", &b.id) == Some(b.status.as_str())
+        })
+    });
+    ports && fips
+}
+
 /// `feed` without the ports' `status` (what this node last reported):
 /// reporting a port ACTIVE changes that and nothing the services use.
 fn services_key(feed: &NodeFeed) -> NodeFeed {
@@ -119,6 +174,7 @@ struct Inner {
     /// passed, so drift is still repaired by the periodic re-apply.
     fdb_memo: Mutex<HashMap<String, FdbMemo>>,
     services_memo: Mutex<Option<ServicesMemo>>,
+    apply_memo: Mutex<Option<ApplyMemo>>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
@@ -159,6 +215,7 @@ impl NetworkRole {
                 cfg,
                 times: Mutex::new(ApplyTimes::default()),
                 services_memo: Mutex::new(None),
+                apply_memo: Mutex::new(None),
                 fdb_memo: Mutex::new(HashMap::new()),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
@@ -249,6 +306,7 @@ impl NetworkRole {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
+        let bridges_done = std::time::Instant::now();
         // One dump of the links serves the plugging, the cleanup and the
         // report (routers add no brq/vxlan/tap devices in this namespace):
         // with 1,000 ports a dump is most of an apply's L2 time.
@@ -259,6 +317,7 @@ impl NetworkRole {
                 return status(feed, &plan, &[], errors);
             }
         };
+        let dump_done = std::time::Instant::now();
         let index: HashMap<String, usize> = links
             .iter()
             .enumerate()
@@ -270,8 +329,13 @@ impl NetworkRole {
             };
             let (br_index, mtu) = (links[br].index, bridge_mtu(&plan, bridge));
             match nl.plug_link(&links[t], br_index, mtu).await {
-                // As the kernel now has it, for the report below.
+                // As the kernel now has it, for the report below; and
+                // known plugged, so the echo of this change from the link
+                // events asks for no second report of the same status.
                 Ok(_) => {
+                    if let Ok(mut p) = self.inner.plugged.lock() {
+                        p.insert(tap.clone());
+                    }
                     let l = &mut links[t];
                     l.master = Some(br_index);
                     l.up = true;
@@ -296,6 +360,15 @@ impl NetworkRole {
         self.port_services(feed, &plan, nl, &mut st).await;
         let done = std::time::Instant::now();
         routers.merge_into(&mut st);
+        tracing::debug!(
+            bridges = ?(bridges_done - start),
+            dump = ?(dump_done - bridges_done),
+            plug = ?(l2_done - dump_done),
+            routers = ?(routers_done - l2_done),
+            cleanup = ?(services - routers_done),
+            services = ?(done - services),
+            "network role applied"
+        );
         if let Ok(mut t) = self.inner.times.lock() {
             t.applies += 1;
             t.total += done - start;
@@ -374,15 +447,55 @@ impl RoleHandler for NetworkRole {
             let Some(part) = part.filter(|p| !p.is_null()) else {
                 return json!({"ports": {}, "errors": ["the document has no network part"]});
             };
-            match serde_json::from_value::<NodeFeed>(part.clone()) {
-                Ok(feed) => self.converge(&feed).await,
-                Err(e) => json!({"ports": {}, "errors": [format!("unreadable network feed: {e}")]}),
+            let feed = match NodeFeed::deserialize(part) {
+                Ok(feed) => feed,
+                Err(e) => {
+                    return json!({"ports": {}, "errors": [format!("unreadable network feed: {e}")]})
+                }
+            };
+            if let Some(status) = self.reported_only(&feed) {
+                return status;
             }
+            let status = self.converge(&feed).await;
+            let clean = status
+                .get("errors")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if let Ok(mut m) = self.inner.apply_memo.lock() {
+                *m = clean.then(|| ApplyMemo {
+                    at: std::time::Instant::now(),
+                    feed,
+                    status: status.clone(),
+                });
+            }
+            status
         })
     }
 
     fn changes(&self) -> Option<Arc<Notify>> {
         Some(self.changes())
+    }
+}
+
+impl NetworkRole {
+    /// The last apply's status again, without touching the kernel, when
+    /// `feed` only echoes what that apply reported (a port this node
+    /// reported ACTIVE now says ACTIVE: the controller bumped the
+    /// revision for it). That apply must have been clean and recent
+    /// ([`MEMO_TTL`]); tap events in between signal
+    /// [`NetworkRole::changes`], whose re-apply is of an identical feed
+    /// and so always converges in full.
+    fn reported_only(&self, feed: &NodeFeed) -> Option<Value> {
+        let mut memo = self.inner.apply_memo.lock().ok()?;
+        let m = memo.as_mut()?;
+        if m.at.elapsed() >= MEMO_TTL || !only_echoes_report(&m.feed, feed, &m.status) {
+            return None;
+        }
+        m.feed = feed.clone();
+        if let Ok(mut t) = self.inner.times.lock() {
+            t.skipped += 1;
+        }
+        Some(m.status.clone())
     }
 }
 
@@ -602,6 +715,13 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
         if !link.name.starts_with(l2::TAP_PREFIX) {
             continue;
         }
+        if removed {
+            // Whether wanted or not: a tap made again under this name is
+            // new, and its plugging is news.
+            if let Ok(mut p) = inner.plugged.lock() {
+                p.remove(&link.name);
+            }
+        }
         let plan = match inner.plan.lock() {
             Ok(p) => p.clone(),
             Err(_) => continue,
@@ -610,9 +730,6 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
             continue;
         };
         if removed {
-            if let Ok(mut p) = inner.plugged.lock() {
-                p.remove(&link.name);
-            }
             tracing::info!(%port, tap = %link.name, "port device gone");
             inner.changed.notify_one();
             continue;
@@ -696,6 +813,35 @@ mod tests {
         let mut moved = feed.clone();
         moved.ports[0].mac_address = "fa:16:3e:00:00:02".into();
         assert_ne!(services_key(&feed), services_key(&moved));
+    }
+
+    #[test]
+    fn only_a_feed_echoing_the_last_report_is_answered_from_it() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [], "routers": [],
+            "ports": [{"id": "p", "network_id": "n",
+                "segment": {"network_type": "flat", "physical_network": "physnet1",
+                    "segmentation_id": null},
+                "mac_address": "fa:16:3e:00:00:01", "admin_state_up": true,
+                "device_owner": "compute:nova", "device_id": "vm", "fixed_ips": [],
+                "port_security_enabled": true, "allowed_address_pairs": [],
+                "security_groups": [], "status": "DOWN"}]
+        }))
+        .unwrap();
+        let reported = json!({"ports": {"p": "ACTIVE"}, "errors": []});
+        let mut echoed = feed.clone();
+        echoed.ports[0].status = "ACTIVE".into();
+        assert!(only_echoes_report(&feed, &echoed, &reported));
+        // The same feed again is a deliberate re-apply.
+        assert!(!only_echoes_report(&feed, &feed, &reported));
+        // A status this node did not report.
+        let down = json!({"ports": {"p": "DOWN"}, "errors": []});
+        assert!(!only_echoes_report(&feed, &echoed, &down));
+        // Anything else that changed.
+        let mut moved = echoed.clone();
+        moved.ports[0].admin_state_up = false;
+        assert!(!only_echoes_report(&feed, &moved, &reported));
     }
 
     #[test]
