@@ -26,7 +26,13 @@
 //!
 //! For each phase, where the role's applies spent their time (see
 //! `agent::net::role::ApplyTimes`): L2 (bridges, uplinks, taps), routers,
-//! and the port services (security groups; the suite runs no DHCP).
+//! and the port services (security groups; the suite runs no DHCP), which
+//! run alongside the taps, so the shares can add up to more than 100 %;
+//! and how many documents the role answered from its last apply (they
+//! only echoed its own report). The POST's own answer time is reported
+//! beside create → ACTIVE. With `RUST_LOG` set (e.g.
+//! `agent=debug,nodes=debug,network::app::feed=debug`) the role's,
+//! the agent's and the controller's timings are logged to stderr.
 //!
 //! The cloud is started by the binary (this crate cannot depend on it):
 //! [`run`] takes a [`StartCloud`].

@@ -15,10 +15,13 @@
 //! Cost per apply, for hosts with many ports: the taps are plugged from
 //! one dump of the links (one request per tap only when it needs
 //! plugging: master, MTU and up together), and the port services
-//! (security groups, DHCP) are skipped when the feed is the one they last
-//! converged to cleanly, port statuses aside (re-applies after a tap
-//! event or after the node's own report). [`NetworkRole::apply_times`]
-//! says where the time went.
+//! (security groups, DHCP) run alongside that, once the bridges exist;
+//! they are skipped when the feed is the one they last converged to
+//! cleanly, port statuses aside (re-applies after a tap event). A
+//! document that only echoes the node's own last report (the controller
+//! bumps the revision when a report changes a status) is answered from
+//! the last clean apply without touching the kernel.
+//! [`NetworkRole::apply_times`] says where the time went.
 
 use super::l2::{self, L2Config, Plan, Uplink};
 use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
@@ -62,7 +65,9 @@ pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, Stri
 }
 
 /// Where the role's applies spent their time, summed since it started
-/// (the data-plane bench reads it around a phase).
+/// (the data-plane bench reads it around a phase). The port services run
+/// alongside the taps, routers and cleanup, so the parts can add up to
+/// more than `total`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ApplyTimes {
     pub applies: u64,
@@ -307,16 +312,129 @@ impl NetworkRole {
             }
         }
         let bridges_done = std::time::Instant::now();
-        // One dump of the links serves the plugging, the cleanup and the
-        // report (routers add no brq/vxlan/tap devices in this namespace):
-        // with 1,000 ports a dump is most of an apply's L2 time.
-        let mut links = match nl.links().await {
-            Ok(l) => l,
+        // The taps, routers and cleanup (netlink) and the port services
+        // (nft and dnsmasq, on blocking threads) need only the bridges
+        // made above, not each other: they run side by side, the
+        // services on a status of their own merged below. A new tap was
+        // already plugged before its rules were in place when they ran
+        // one after the other, so this opens no new window.
+        let services_feed = services_status(feed);
+        let (links_part, services_part) = tokio::join!(
+            self.plug_route_clean(nl, &plan, feed),
+            self.port_services_timed(feed, &plan, nl, services_feed),
+        );
+        let (links, routers, more_errors, marks) = match links_part {
+            Ok(r) => r,
             Err(e) => {
-                errors.push(format!("list links: {e}"));
+                errors.push(e);
                 return status(feed, &plan, &[], errors);
             }
         };
+        errors.extend(more_errors);
+        for e in &errors {
+            tracing::warn!(error = %e, "network role");
+        }
+        let mut st = status(feed, &plan, &links, errors);
+        let (services_st, services_took) = services_part;
+        merge_services(&mut st, services_st);
+        let done = std::time::Instant::now();
+        routers.merge_into(&mut st);
+        let (dump_done, l2_done, routers_done, cleanup_done) = marks;
+        tracing::debug!(
+            bridges = ?(bridges_done - start),
+            dump = ?(dump_done - bridges_done),
+            plug = ?(l2_done - dump_done),
+            routers = ?(routers_done - l2_done),
+            cleanup = ?(cleanup_done - routers_done),
+            services = ?services_took,
+            total = ?(done - start),
+            "network role applied"
+        );
+        if let Ok(mut t) = self.inner.times.lock() {
+            t.applies += 1;
+            t.total += done - start;
+            t.routers += routers_done - l2_done;
+            t.port_services += services_took;
+            t.l2 += (l2_done - start) + (cleanup_done - routers_done);
+        }
+        if let Some(m) = self.inner.metadata.get() {
+            let sites = super::metadata::sites(
+                feed,
+                &self.inner.cfg.node_prefix,
+                self.inner.cfg.dhcp_state_dir.is_some(),
+            );
+            let errors = m.converge(feed, &sites).await;
+            if let Some(list) = st.get_mut("errors").and_then(Value::as_array_mut) {
+                list.extend(errors.into_iter().map(Value::String));
+            }
+        }
+        st
+    }
+}
+
+/// The times [`NetworkRole::plug_route_clean`] reached: links dumped,
+/// taps plugged, routers converged, cleanup done.
+type Marks = (
+    std::time::Instant,
+    std::time::Instant,
+    std::time::Instant,
+    std::time::Instant,
+);
+
+/// What [`NetworkRole::plug_route_clean`] returns: the links as the
+/// kernel has them after, the routers' outcome, errors, and its [`Marks`].
+type LinksPart = (Vec<Link>, super::router::RouterReport, Vec<String>, Marks);
+
+/// The status the port services start from: every bound port ACTIVE
+/// (they only ever turn ports DOWN, when the rules failed), no error.
+fn services_status(feed: &NodeFeed) -> Value {
+    let ports: Map<String, Value> = feed
+        .ports
+        .iter()
+        .map(|p| (p.id.clone(), json!("ACTIVE")))
+        .collect();
+    json!({"ports": ports, "errors": []})
+}
+
+/// Merges the port services' status into the L2 one: the bound ports
+/// they turned DOWN, the DHCP ports they added, their errors.
+fn merge_services(st: &mut Value, services: Value) {
+    if let (Some(ports), Some(theirs)) = (
+        st.get_mut("ports").and_then(Value::as_object_mut),
+        services.get("ports").and_then(Value::as_object),
+    ) {
+        for (id, v) in theirs {
+            match ports.get_mut(id) {
+                Some(mine) if v != "ACTIVE" => *mine = v.clone(),
+                Some(_) => {}
+                None => {
+                    ports.insert(id.clone(), v.clone());
+                }
+            }
+        }
+    }
+    if let (Some(list), Some(theirs)) = (
+        st.get_mut("errors").and_then(Value::as_array_mut),
+        services.get("errors").and_then(Value::as_array),
+    ) {
+        list.extend(theirs.iter().cloned());
+    }
+}
+
+impl NetworkRole {
+    /// After the bridges: one dump of the links, the taps plugged from
+    /// it, the routers, and the removal of what the feed no longer wants.
+    async fn plug_route_clean(
+        &self,
+        nl: &Netlink,
+        plan: &Plan,
+        feed: &NodeFeed,
+    ) -> Result<LinksPart, String> {
+        let mut errors = Vec::new();
+        // One dump of the links serves the plugging, the cleanup and the
+        // report (routers add no brq/vxlan/tap devices in this namespace):
+        // with 1,000 ports a dump is most of an apply's L2 time.
+        let mut links = nl.links().await.map_err(|e| format!("list links: {e}"))?;
         let dump_done = std::time::Instant::now();
         let index: HashMap<String, usize> = links
             .iter()
@@ -327,10 +445,10 @@ impl NetworkRole {
             let (Some(&t), Some(&br)) = (index.get(tap), index.get(bridge)) else {
                 continue;
             };
-            let (br_index, mtu) = (links[br].index, bridge_mtu(&plan, bridge));
+            let (br_index, mtu) = (links[br].index, bridge_mtu(plan, bridge));
             match nl.plug_link(&links[t], br_index, mtu).await {
-                // As the kernel now has it, for the report below; and
-                // known plugged, so the echo of this change from the link
+                // As the kernel now has it, for the report; and known
+                // plugged, so the echo of this change from the link
                 // events asks for no second report of the same status.
                 Ok(_) => {
                     if let Ok(mut p) = self.inner.plugged.lock() {
@@ -349,49 +467,31 @@ impl NetworkRole {
         let l2_done = std::time::Instant::now();
         let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
         let routers_done = std::time::Instant::now();
-        if let Err(e) = remove_unwanted(nl, &plan, feed, &mut links).await {
+        if let Err(e) = remove_unwanted(nl, plan, feed, &mut links).await {
             errors.push(format!("cleanup: {e}"));
         }
-        for e in &errors {
-            tracing::warn!(error = %e, "network role");
-        }
-        let mut st = status(feed, &plan, &links, errors);
-        let services = std::time::Instant::now();
-        self.port_services(feed, &plan, nl, &mut st).await;
-        let done = std::time::Instant::now();
-        routers.merge_into(&mut st);
-        tracing::debug!(
-            bridges = ?(bridges_done - start),
-            dump = ?(dump_done - bridges_done),
-            plug = ?(l2_done - dump_done),
-            routers = ?(routers_done - l2_done),
-            cleanup = ?(services - routers_done),
-            services = ?(done - services),
-            "network role applied"
-        );
-        if let Ok(mut t) = self.inner.times.lock() {
-            t.applies += 1;
-            t.total += done - start;
-            t.routers += routers_done - l2_done;
-            t.port_services += done - services;
-            t.l2 += (l2_done - start) + (services - routers_done);
-        }
-        if let Some(m) = self.inner.metadata.get() {
-            let sites = super::metadata::sites(
-                feed,
-                &self.inner.cfg.node_prefix,
-                self.inner.cfg.dhcp_state_dir.is_some(),
-            );
-            let errors = m.converge(feed, &sites).await;
-            if let Some(list) = st.get_mut("errors").and_then(Value::as_array_mut) {
-                list.extend(errors.into_iter().map(Value::String));
-            }
-        }
-        st
+        let cleanup_done = std::time::Instant::now();
+        Ok((
+            links,
+            routers,
+            errors,
+            (dump_done, l2_done, routers_done, cleanup_done),
+        ))
     }
-}
 
-impl NetworkRole {
+    /// [`NetworkRole::port_services`] on `st`, and how long it took.
+    async fn port_services_timed(
+        &self,
+        feed: &NodeFeed,
+        plan: &Plan,
+        nl: &Netlink,
+        mut st: Value,
+    ) -> (Value, std::time::Duration) {
+        let t = std::time::Instant::now();
+        self.port_services(feed, plan, nl, &mut st).await;
+        (st, t.elapsed())
+    }
+
     /// Security groups and DHCP (`ports::PortServices`), skipped when the
     /// feed is the one they last converged cleanly to, port statuses
     /// aside: the agent applies again when a tap comes or goes and when
