@@ -295,14 +295,24 @@ async fn converge(
         match got {
             Ok(None) => backoff.reset(),
             Ok(Some(doc)) => {
+                let t_apply = std::time::Instant::now();
                 let status = apply(cfg, handlers, &doc.document).await;
+                let applied_in = t_apply.elapsed();
                 let wait = resync.after_apply(has_errors(&status));
                 again = tokio::time::Instant::now() + wait;
                 let report = nodes::wire::StatusReport {
                     revision: doc.revision,
                     roles: status,
                 };
-                match client.report_status(&cfg.node_name, &t, &report).await {
+                let t_report = std::time::Instant::now();
+                let reported = client.report_status(&cfg.node_name, &t, &report).await;
+                tracing::debug!(
+                    revision = doc.revision,
+                    apply = ?applied_in,
+                    report = ?t_report.elapsed(),
+                    "applied and reported"
+                );
+                match reported {
                     Ok(()) => {
                         applied = Some(doc.revision);
                         last = Some(doc);

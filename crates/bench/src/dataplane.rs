@@ -26,7 +26,13 @@
 //!
 //! For each phase, where the role's applies spent their time (see
 //! `agent::net::role::ApplyTimes`): L2 (bridges, uplinks, taps), routers,
-//! and the port services (security groups; the suite runs no DHCP).
+//! and the port services (security groups; the suite runs no DHCP), which
+//! run alongside the taps, so the shares can add up to more than 100 %;
+//! and how many documents the role answered from its last apply (they
+//! only echoed its own report). The POST's own answer time is reported
+//! beside create → ACTIVE. With `RUST_LOG` set (e.g.
+//! `agent=debug,nodes=debug,network::app::feed=debug`) the role's,
+//! the agent's and the controller's timings are logged to stderr.
 //!
 //! The cloud is started by the binary (this crate cannot depend on it):
 //! [`run`] takes a [`StartCloud`].
@@ -113,6 +119,9 @@ pub type StartCloud = Box<dyn FnOnce(PathBuf) -> BoxFuture<anyhow::Result<LocalC
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spent {
     pub applies: u64,
+    /// Documents answered without an apply (they only echoed the
+    /// node's own report).
+    pub skipped: u64,
     pub total: Duration,
     pub l2: Duration,
     pub routers: Duration,
@@ -123,6 +132,7 @@ impl Spent {
     fn between(a: ApplyTimes, b: ApplyTimes) -> Spent {
         Spent {
             applies: b.applies.saturating_sub(a.applies),
+            skipped: b.skipped.saturating_sub(a.skipped),
             total: b.total.saturating_sub(a.total),
             l2: b.l2.saturating_sub(a.l2),
             routers: b.routers.saturating_sub(a.routers),
@@ -137,6 +147,8 @@ pub struct DataplaneResults {
     pub cold: Duration,
     pub cold_spent: Spent,
     pub create: Histogram,
+    /// Of each create, until the API answered the POST.
+    pub post: Histogram,
     pub create_spent: Spent,
 }
 
@@ -413,11 +425,13 @@ async fn measure(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = role.apply_times();
     let mut create = Histogram::new();
+    let mut post = Histogram::new();
     for i in 0..args.samples {
         let t = Instant::now();
         let port = api
             .bound_port(&nets[i % nets.len()], &format!("oxb-new{i}"))
             .await?;
+        post.record_duration(t.elapsed());
         make_tap(&host, &port, &format!("n{i}")).await?;
         wait_active(&mut api, &port, timeout).await?;
         create.record_duration(t.elapsed());
@@ -443,6 +457,7 @@ async fn measure(
         cold,
         cold_spent,
         create,
+        post,
         create_spent,
     })
 }
@@ -475,6 +490,7 @@ fn spent_row(t: &mut Table, phase: &str, s: &Spent) {
     t.row([
         phase.to_owned(),
         s.applies.to_string(),
+        s.skipped.to_string(),
         report::latency(s.total),
         per,
         share(s.l2),
@@ -514,9 +530,19 @@ pub fn render(r: &DataplaneResults, args: &DataplaneArgs, command_line: &str) ->
         "p50 ≤ 200 ms".to_owned(),
         verdict(p50 <= CREATE_P50_GOAL).to_owned(),
     ]);
+    results.row([
+        "… of which POST /v2.0/ports answered".to_owned(),
+        r.post.count().to_string(),
+        report::latency(r.post.percentile_duration(50.0)),
+        report::latency(r.post.percentile_duration(95.0)),
+        report::latency(Duration::from_nanos(r.post.max())),
+        String::new(),
+        String::new(),
+    ]);
     let mut spent = Table::new([
         "Role applies during",
         "Applies",
+        "Echoes skipped",
         "Total",
         "Per apply",
         "L2",
@@ -559,6 +585,15 @@ pub async fn run(args: DataplaneArgs, start_cloud: StartCloud) -> anyhow::Result
              ({PREFIX}…), veths, bridges and VXLAN devices"
         );
     }
+    // The role's and the controller's debug timings (apply phases, feed
+    // builds, reports) when asked for, e.g.
+    // RUST_LOG=oxistack_agent=debug,oxistack_nodes=debug.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let dir = std::env::temp_dir().join(format!("oxistack-bench-dataplane-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let _cleanup = Cleanup { dir: dir.clone() };
@@ -596,6 +631,7 @@ mod tests {
         }
         let s = Spent {
             applies: 4,
+            skipped: 1,
             total: Duration::from_millis(400),
             l2: Duration::from_millis(100),
             routers: Duration::ZERO,
@@ -605,6 +641,7 @@ mod tests {
             cold: Duration::from_secs(12),
             cold_spent: s,
             create,
+            post: Histogram::new(),
             create_spent: s,
         };
         let args = Cli::try_parse_from(["bench"]).unwrap().args;

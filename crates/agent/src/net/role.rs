@@ -15,16 +15,20 @@
 //! Cost per apply, for hosts with many ports: the taps are plugged from
 //! one dump of the links (one request per tap only when it needs
 //! plugging: master, MTU and up together), and the port services
-//! (security groups, DHCP) are skipped when the feed is the one they last
-//! converged to cleanly, port statuses aside (re-applies after a tap
-//! event or after the node's own report). [`NetworkRole::apply_times`]
-//! says where the time went.
+//! (security groups, DHCP) run alongside that, once the bridges exist;
+//! they are skipped when the feed is the one they last converged to
+//! cleanly, port statuses aside (re-applies after a tap event). A
+//! document that only echoes the node's own last report (the controller
+//! bumps the revision when a report changes a status) is answered from
+//! the last clean apply without touching the kernel.
+//! [`NetworkRole::apply_times`] says where the time went.
 
 use super::l2::{self, L2Config, Plan, Uplink};
 use super::link::{Link, LinkEvent, LinkEvents, Netlink, ZERO_MAC};
 use crate::RoleHandler;
 use common::auth::BoxFuture;
 use network::app::feed::NodeFeed;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -61,10 +65,16 @@ pub fn parse_mappings(s: &str) -> Result<std::collections::BTreeMap<String, Stri
 }
 
 /// Where the role's applies spent their time, summed since it started
-/// (the data-plane bench reads it around a phase).
+/// (the data-plane bench reads it around a phase). The port services run
+/// alongside the taps, routers and cleanup, so the parts can add up to
+/// more than `total`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ApplyTimes {
     pub applies: u64,
+    /// Documents answered from the last apply without touching the
+    /// kernel: they differed from it only by the statuses this node
+    /// itself had reported (see `NetworkRole::reported_only`).
+    pub skipped: u64,
     pub total: std::time::Duration,
     /// Bridges, uplinks and taps, and the removal of what is unwanted.
     pub l2: std::time::Duration,
@@ -99,6 +109,56 @@ struct ServicesMemo {
     dhcp_ports: Map<String, Value>,
 }
 
+/// The last apply: the feed it converged to and the status it returned,
+/// kept while that status had no error.
+struct ApplyMemo {
+    /// When the kernel was last converged for it; older than
+    /// [`MEMO_TTL`] it is not used.
+    at: std::time::Instant,
+    feed: NodeFeed,
+    status: Value,
+}
+
+/// `feed` without the statuses this node reports back (ports' and
+/// floating IPs'), i.e. what the kernel is converged from.
+fn without_statuses(feed: &NodeFeed) -> NodeFeed {
+    let mut f = services_key(feed);
+    for r in &mut f.routers {
+        for fip in &mut r.floatingips {
+            fip.status.clear();
+        }
+    }
+    f
+}
+
+/// Whether `next` differs from `last` (the feed of the last apply, which
+/// returned `reported`) only by statuses that now say what `reported`
+/// said: the controller echoing this node's own report. An identical
+/// feed is not such a document: the agent applies one again on purpose
+/// (a device came or went, or the periodic re-apply).
+fn only_echoes_report(last: &NodeFeed, next: &NodeFeed, reported: &Value) -> bool {
+    if last == next || without_statuses(last) != without_statuses(next) {
+        return false;
+    }
+    let said = |kind: &str, id: &str| {
+        reported
+            .get(kind)
+            .and_then(|m| m.get(id))
+            .and_then(Value::as_str)
+    };
+    let ports = last
+        .ports
+        .iter()
+        .zip(&next.ports)
+        .all(|(a, b)| a.status == b.status || said("ports", &b.id) == Some(b.status.as_str()));
+    let fips = last.routers.iter().zip(&next.routers).all(|(ra, rb)| {
+        ra.floatingips.iter().zip(&rb.floatingips).all(|(a, b)| {
+            a.status == b.status || said("floatingips", &b.id) == Some(b.status.as_str())
+        })
+    });
+    ports && fips
+}
+
 /// `feed` without the ports' `status` (what this node last reported):
 /// reporting a port ACTIVE changes that and nothing the services use.
 fn services_key(feed: &NodeFeed) -> NodeFeed {
@@ -119,6 +179,7 @@ struct Inner {
     /// passed, so drift is still repaired by the periodic re-apply.
     fdb_memo: Mutex<HashMap<String, FdbMemo>>,
     services_memo: Mutex<Option<ServicesMemo>>,
+    apply_memo: Mutex<Option<ApplyMemo>>,
     netlink: OnceCell<Netlink>,
     /// The last plan, read by the link-event task.
     plan: Mutex<Plan>,
@@ -159,6 +220,7 @@ impl NetworkRole {
                 cfg,
                 times: Mutex::new(ApplyTimes::default()),
                 services_memo: Mutex::new(None),
+                apply_memo: Mutex::new(None),
                 fdb_memo: Mutex::new(HashMap::new()),
                 netlink: OnceCell::new(),
                 plan: Mutex::new(Plan::default()),
@@ -249,59 +311,51 @@ impl NetworkRole {
                 errors.push(format!("network {}: {e}", b.network_id));
             }
         }
-        // One dump of the links serves the plugging, the cleanup and the
-        // report (routers add no brq/vxlan/tap devices in this namespace):
-        // with 1,000 ports a dump is most of an apply's L2 time.
-        let mut links = match nl.links().await {
-            Ok(l) => l,
+        let bridges_done = std::time::Instant::now();
+        // The taps, routers and cleanup (netlink) and the port services
+        // (nft and dnsmasq, on blocking threads) need only the bridges
+        // made above, not each other: they run side by side, the
+        // services on a status of their own merged below. A new tap was
+        // already plugged before its rules were in place when they ran
+        // one after the other, so this opens no new window.
+        let services_feed = services_status(feed);
+        let (links_part, services_part) = tokio::join!(
+            self.plug_route_clean(nl, &plan, feed),
+            self.port_services_timed(feed, &plan, nl, services_feed),
+        );
+        let (links, routers, more_errors, marks) = match links_part {
+            Ok(r) => r,
             Err(e) => {
-                errors.push(format!("list links: {e}"));
+                errors.push(e);
                 return status(feed, &plan, &[], errors);
             }
         };
-        let index: HashMap<String, usize> = links
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.name.clone(), i))
-            .collect();
-        for (tap, (_, bridge)) in &plan.taps {
-            let (Some(&t), Some(&br)) = (index.get(tap), index.get(bridge)) else {
-                continue;
-            };
-            let (br_index, mtu) = (links[br].index, bridge_mtu(&plan, bridge));
-            match nl.plug_link(&links[t], br_index, mtu).await {
-                // As the kernel now has it, for the report below.
-                Ok(_) => {
-                    let l = &mut links[t];
-                    l.master = Some(br_index);
-                    l.up = true;
-                    if mtu.is_some() {
-                        l.mtu = mtu;
-                    }
-                }
-                Err(e) => errors.push(format!("{tap}: {e}")),
-            }
-        }
-        let l2_done = std::time::Instant::now();
-        let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
-        let routers_done = std::time::Instant::now();
-        if let Err(e) = remove_unwanted(nl, &plan, feed, &mut links).await {
-            errors.push(format!("cleanup: {e}"));
-        }
+        errors.extend(more_errors);
         for e in &errors {
             tracing::warn!(error = %e, "network role");
         }
         let mut st = status(feed, &plan, &links, errors);
-        let services = std::time::Instant::now();
-        self.port_services(feed, &plan, nl, &mut st).await;
+        let (services_st, services_took) = services_part;
+        merge_services(&mut st, services_st);
         let done = std::time::Instant::now();
         routers.merge_into(&mut st);
+        let (dump_done, l2_done, routers_done, cleanup_done) = marks;
+        tracing::debug!(
+            bridges = ?(bridges_done - start),
+            dump = ?(dump_done - bridges_done),
+            plug = ?(l2_done - dump_done),
+            routers = ?(routers_done - l2_done),
+            cleanup = ?(cleanup_done - routers_done),
+            services = ?services_took,
+            total = ?(done - start),
+            "network role applied"
+        );
         if let Ok(mut t) = self.inner.times.lock() {
             t.applies += 1;
             t.total += done - start;
             t.routers += routers_done - l2_done;
-            t.port_services += done - services;
-            t.l2 += (l2_done - start) + (services - routers_done);
+            t.port_services += services_took;
+            t.l2 += (l2_done - start) + (cleanup_done - routers_done);
         }
         if let Some(m) = self.inner.metadata.get() {
             let sites = super::metadata::sites(
@@ -318,7 +372,126 @@ impl NetworkRole {
     }
 }
 
+/// The times [`NetworkRole::plug_route_clean`] reached: links dumped,
+/// taps plugged, routers converged, cleanup done.
+type Marks = (
+    std::time::Instant,
+    std::time::Instant,
+    std::time::Instant,
+    std::time::Instant,
+);
+
+/// What [`NetworkRole::plug_route_clean`] returns: the links as the
+/// kernel has them after, the routers' outcome, errors, and its [`Marks`].
+type LinksPart = (Vec<Link>, super::router::RouterReport, Vec<String>, Marks);
+
+/// The status the port services start from: every bound port ACTIVE
+/// (they only ever turn ports DOWN, when the rules failed), no error.
+fn services_status(feed: &NodeFeed) -> Value {
+    let ports: Map<String, Value> = feed
+        .ports
+        .iter()
+        .map(|p| (p.id.clone(), json!("ACTIVE")))
+        .collect();
+    json!({"ports": ports, "errors": []})
+}
+
+/// Merges the port services' status into the L2 one: the bound ports
+/// they turned DOWN, the DHCP ports they added, their errors.
+fn merge_services(st: &mut Value, services: Value) {
+    if let (Some(ports), Some(theirs)) = (
+        st.get_mut("ports").and_then(Value::as_object_mut),
+        services.get("ports").and_then(Value::as_object),
+    ) {
+        for (id, v) in theirs {
+            match ports.get_mut(id) {
+                Some(mine) if v != "ACTIVE" => *mine = v.clone(),
+                Some(_) => {}
+                None => {
+                    ports.insert(id.clone(), v.clone());
+                }
+            }
+        }
+    }
+    if let (Some(list), Some(theirs)) = (
+        st.get_mut("errors").and_then(Value::as_array_mut),
+        services.get("errors").and_then(Value::as_array),
+    ) {
+        list.extend(theirs.iter().cloned());
+    }
+}
+
 impl NetworkRole {
+    /// After the bridges: one dump of the links, the taps plugged from
+    /// it, the routers, and the removal of what the feed no longer wants.
+    async fn plug_route_clean(
+        &self,
+        nl: &Netlink,
+        plan: &Plan,
+        feed: &NodeFeed,
+    ) -> Result<LinksPart, String> {
+        let mut errors = Vec::new();
+        // One dump of the links serves the plugging, the cleanup and the
+        // report (routers add no brq/vxlan/tap devices in this namespace):
+        // with 1,000 ports a dump is most of an apply's L2 time.
+        let mut links = nl.links().await.map_err(|e| format!("list links: {e}"))?;
+        let dump_done = std::time::Instant::now();
+        let index: HashMap<String, usize> = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.name.clone(), i))
+            .collect();
+        for (tap, (_, bridge)) in &plan.taps {
+            let (Some(&t), Some(&br)) = (index.get(tap), index.get(bridge)) else {
+                continue;
+            };
+            let (br_index, mtu) = (links[br].index, bridge_mtu(plan, bridge));
+            match nl.plug_link(&links[t], br_index, mtu).await {
+                // As the kernel now has it, for the report; and known
+                // plugged, so the echo of this change from the link
+                // events asks for no second report of the same status.
+                Ok(_) => {
+                    if let Ok(mut p) = self.inner.plugged.lock() {
+                        p.insert(tap.clone());
+                    }
+                    let l = &mut links[t];
+                    l.master = Some(br_index);
+                    l.up = true;
+                    if mtu.is_some() {
+                        l.mtu = mtu;
+                    }
+                }
+                Err(e) => errors.push(format!("{tap}: {e}")),
+            }
+        }
+        let l2_done = std::time::Instant::now();
+        let routers = super::router::converge(nl, &self.inner.cfg.node_prefix, feed).await;
+        let routers_done = std::time::Instant::now();
+        if let Err(e) = remove_unwanted(nl, plan, feed, &mut links).await {
+            errors.push(format!("cleanup: {e}"));
+        }
+        let cleanup_done = std::time::Instant::now();
+        Ok((
+            links,
+            routers,
+            errors,
+            (dump_done, l2_done, routers_done, cleanup_done),
+        ))
+    }
+
+    /// [`NetworkRole::port_services`] on `st`, and how long it took.
+    async fn port_services_timed(
+        &self,
+        feed: &NodeFeed,
+        plan: &Plan,
+        nl: &Netlink,
+        mut st: Value,
+    ) -> (Value, std::time::Duration) {
+        let t = std::time::Instant::now();
+        self.port_services(feed, plan, nl, &mut st).await;
+        (st, t.elapsed())
+    }
+
     /// Security groups and DHCP (`ports::PortServices`), skipped when the
     /// feed is the one they last converged cleanly to, port statuses
     /// aside: the agent applies again when a tap comes or goes and when
@@ -374,15 +547,55 @@ impl RoleHandler for NetworkRole {
             let Some(part) = part.filter(|p| !p.is_null()) else {
                 return json!({"ports": {}, "errors": ["the document has no network part"]});
             };
-            match serde_json::from_value::<NodeFeed>(part.clone()) {
-                Ok(feed) => self.converge(&feed).await,
-                Err(e) => json!({"ports": {}, "errors": [format!("unreadable network feed: {e}")]}),
+            let feed = match NodeFeed::deserialize(part) {
+                Ok(feed) => feed,
+                Err(e) => {
+                    return json!({"ports": {}, "errors": [format!("unreadable network feed: {e}")]})
+                }
+            };
+            if let Some(status) = self.reported_only(&feed) {
+                return status;
             }
+            let status = self.converge(&feed).await;
+            let clean = status
+                .get("errors")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if let Ok(mut m) = self.inner.apply_memo.lock() {
+                *m = clean.then(|| ApplyMemo {
+                    at: std::time::Instant::now(),
+                    feed,
+                    status: status.clone(),
+                });
+            }
+            status
         })
     }
 
     fn changes(&self) -> Option<Arc<Notify>> {
         Some(self.changes())
+    }
+}
+
+impl NetworkRole {
+    /// The last apply's status again, without touching the kernel, when
+    /// `feed` only echoes what that apply reported (a port this node
+    /// reported ACTIVE now says ACTIVE: the controller bumped the
+    /// revision for it). That apply must have been clean and recent
+    /// ([`MEMO_TTL`]); tap events in between signal
+    /// [`NetworkRole::changes`], whose re-apply is of an identical feed
+    /// and so always converges in full.
+    fn reported_only(&self, feed: &NodeFeed) -> Option<Value> {
+        let mut memo = self.inner.apply_memo.lock().ok()?;
+        let m = memo.as_mut()?;
+        if m.at.elapsed() >= MEMO_TTL || !only_echoes_report(&m.feed, feed, &m.status) {
+            return None;
+        }
+        m.feed = feed.clone();
+        if let Ok(mut t) = self.inner.times.lock() {
+            t.skipped += 1;
+        }
+        Some(m.status.clone())
     }
 }
 
@@ -602,6 +815,13 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
         if !link.name.starts_with(l2::TAP_PREFIX) {
             continue;
         }
+        if removed {
+            // Whether wanted or not: a tap made again under this name is
+            // new, and its plugging is news.
+            if let Ok(mut p) = inner.plugged.lock() {
+                p.remove(&link.name);
+            }
+        }
         let plan = match inner.plan.lock() {
             Ok(p) => p.clone(),
             Err(_) => continue,
@@ -610,9 +830,6 @@ async fn follow(role: &std::sync::Weak<Inner>, nl: &Netlink, events: &mut LinkEv
             continue;
         };
         if removed {
-            if let Ok(mut p) = inner.plugged.lock() {
-                p.remove(&link.name);
-            }
             tracing::info!(%port, tap = %link.name, "port device gone");
             inner.changed.notify_one();
             continue;
@@ -696,6 +913,35 @@ mod tests {
         let mut moved = feed.clone();
         moved.ports[0].mac_address = "fa:16:3e:00:00:02".into();
         assert_ne!(services_key(&feed), services_key(&moved));
+    }
+
+    #[test]
+    fn only_a_feed_echoing_the_last_report_is_answered_from_it() {
+        let feed: NodeFeed = serde_json::from_value(json!({
+            "networks": [], "security_groups": [], "remote_groups": {},
+            "dhcp": [], "routers": [],
+            "ports": [{"id": "p", "network_id": "n",
+                "segment": {"network_type": "flat", "physical_network": "physnet1",
+                    "segmentation_id": null},
+                "mac_address": "fa:16:3e:00:00:01", "admin_state_up": true,
+                "device_owner": "compute:nova", "device_id": "vm", "fixed_ips": [],
+                "port_security_enabled": true, "allowed_address_pairs": [],
+                "security_groups": [], "status": "DOWN"}]
+        }))
+        .unwrap();
+        let reported = json!({"ports": {"p": "ACTIVE"}, "errors": []});
+        let mut echoed = feed.clone();
+        echoed.ports[0].status = "ACTIVE".into();
+        assert!(only_echoes_report(&feed, &echoed, &reported));
+        // The same feed again is a deliberate re-apply.
+        assert!(!only_echoes_report(&feed, &feed, &reported));
+        // A status this node did not report.
+        let down = json!({"ports": {"p": "DOWN"}, "errors": []});
+        assert!(!only_echoes_report(&feed, &echoed, &down));
+        // Anything else that changed.
+        let mut moved = echoed.clone();
+        moved.ports[0].admin_state_up = false;
+        assert!(!only_echoes_report(&feed, &moved, &reported));
     }
 
     #[test]

@@ -455,11 +455,13 @@ fn carriers<'a>(
 impl Network {
     /// The `network` part of `node`'s document (see the module doc).
     pub async fn node_feed(&self, node: &NodeInfo) -> Result<NodeFeed> {
+        let t0 = std::time::Instant::now();
         let dir = self.nodes.nodes().await?;
         let mut tx = self.db.pool.begin().await?;
         let snap = crate::db::feed::snapshot(&mut tx).await?;
         let agents = crate::db::agents::all(&mut *tx).await?;
         tx.commit().await?;
+        tracing::debug!(took = ?t0.elapsed(), ports = snap.ports.len(), "feed snapshot read");
         let infos: Vec<NodeInfo> = dir.iter().map(|e| e.node.clone()).collect();
         let placement = Placement::new(&infos, &agents);
         let carriers = carriers(&snap, &placement);
@@ -885,7 +887,27 @@ impl Network {
             // a router serves it (`fip_status`).
             fip_statuses.clear();
         }
-        if statuses.is_empty() && fip_statuses.is_empty() {
+        // Only the ports whose stored status differs are candidates: a
+        // report lists every port of the node (1,000s) and usually
+        // changes none or one, so they are found with one read per
+        // status outside the write transaction, which then touches only
+        // them.
+        let mut candidates: Vec<(String, PortStatus)> = Vec::new();
+        for want in [PortStatus::Active, PortStatus::Down] {
+            let ids: Vec<&str> = statuses
+                .iter()
+                .filter(|(_, s)| **s == want)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut conn = self.db.pool.acquire().await?;
+            for p in crate::db::feed::ports_not_in_status(&mut conn, &ids, want.as_str()).await? {
+                candidates.push((p.id, want));
+            }
+        }
+        if candidates.is_empty() && fip_statuses.is_empty() {
             return Ok(());
         }
         let dir = self.nodes.nodes().await?;
@@ -897,7 +919,8 @@ impl Network {
         let mut tx = self.begin().await?;
         tx.bump(crate::REVISION).await?;
         let mut changed = 0;
-        for (id, status) in &statuses {
+        for (id, status) in &candidates {
+            // Read again in the transaction: its owner now decides.
             let Some(p) = crate::db::ports::get(tx.conn(), id).await? else {
                 continue;
             };

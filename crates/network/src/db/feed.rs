@@ -108,3 +108,31 @@ pub async fn set_port_status(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Of `ids`, the ports whose status is not `status` (the rest need no
+/// write): a node reports every port it holds each time, and usually at
+/// most one differs, so one query per `IN` chunk replaces a read per
+/// reported port.
+pub async fn ports_not_in_status(
+    conn: &mut Conn,
+    ids: &[&str],
+    status: &str,
+) -> Result<Vec<PortRow>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(super::tags::IN_CHUNK) {
+        let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM ports WHERE status <> $1 AND id IN ({})",
+            ports::COLUMNS,
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(status);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.push(ports::from_row(&r)?);
+        }
+    }
+    Ok(out)
+}

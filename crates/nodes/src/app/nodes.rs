@@ -94,7 +94,9 @@ impl Nodes {
         let roles: Map<String, Value> = node.roles.iter().map(|r| (r.clone(), json!({}))).collect();
         let mut parts = Map::new();
         for s in &self.sources {
+            let t = std::time::Instant::now();
             parts.insert(s.name().to_string(), s.part(node).await?);
+            tracing::debug!(node = %node.name, part = s.name(), took = ?t.elapsed(), "desired-state part built");
         }
         Ok(wire::DesiredState {
             revision,
@@ -165,7 +167,10 @@ impl Nodes {
         // change.
         let mut first_error = None;
         for source in &self.sources {
-            if let Err(e) = source.report(node, &report.roles).await {
+            let t = std::time::Instant::now();
+            let r = source.report(node, &report.roles).await;
+            tracing::debug!(node = %node.name, part = source.name(), took = ?t.elapsed(), "status report applied");
+            if let Err(e) = r {
                 tracing::warn!(node = %node.name, part = source.name(), error = %e, "status report not applied");
                 first_error.get_or_insert(e);
             }
