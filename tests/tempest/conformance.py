@@ -70,7 +70,49 @@ from harness import (  # noqa: E402
 
 SKIPS_FILE = HERE / "skips.txt"
 # Every service `oxistack up` serves today, as tempest names its API groups.
-DEFAULT_GROUPS = ["identity", "image", "object_storage", "network"]
+# Compute (issue 15) is served in part so far: its groups are the tempest
+# modules whose APIs are built (flavors, key pairs, limits, quotas, hosts,
+# hypervisors, services, zones, servers' create/list/show/delete, actions
+# history, addresses, metadata, tags). The whole `compute` group replaces
+# them when every compute API it tests is served.
+COMPUTE_GROUPS = [
+    "compute.test_versions",
+    "compute.test_quotas",
+    "compute.flavors",
+    "compute.keypairs",
+    "compute.limits",
+    "compute.admin.test_availability_zone",
+    "compute.admin.test_availability_zone_negative",
+    "compute.admin.test_flavors",
+    "compute.admin.test_flavors_access",
+    "compute.admin.test_flavors_access_negative",
+    "compute.admin.test_flavors_extra_specs",
+    "compute.admin.test_flavors_extra_specs_negative",
+    "compute.admin.test_flavors_microversions",
+    "compute.admin.test_hosts",
+    "compute.admin.test_hosts_negative",
+    "compute.admin.test_hypervisor",
+    "compute.admin.test_hypervisor_negative",
+    "compute.admin.test_keypairs_v210",
+    "compute.admin.test_quotas",
+    "compute.admin.test_quotas_negative",
+    "compute.admin.test_services",
+    "compute.admin.test_services_negative",
+    "compute.servers.test_availability_zone",
+    "compute.servers.test_create_server_multi_nic",
+    "compute.servers.test_instance_actions",
+    "compute.servers.test_instance_actions_negative",
+    "compute.servers.test_list_server_filters",
+    "compute.servers.test_list_servers_negative",
+    "compute.servers.test_multiple_create",
+    "compute.servers.test_multiple_create_negative",
+    "compute.servers.test_server_addresses",
+    "compute.servers.test_server_addresses_negative",
+    "compute.servers.test_server_metadata",
+    "compute.servers.test_server_metadata_negative",
+    "compute.servers.test_server_tags",
+]
+DEFAULT_GROUPS = ["identity", "image", "object_storage", "network", *COMPUTE_GROUPS]
 DISCOVER_TIMEOUT = 300
 # The operator's external network, as devstack makes it: python-tempestconf
 # takes the ACTIVE `router:external` network with a subnet (preferring the
