@@ -30,6 +30,13 @@ pub enum SetupError {
     Config(#[from] common::config::ConfigError),
     #[error("compute needs the {0} service, which is not built before it")]
     MissingPeer(&'static str),
+    #[error("the cluster join secret {path}: {source}")]
+    Secret {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the metadata API: {0}")]
+    Metadata(std::io::Error),
 }
 
 /// The peer service of concrete type `T` among those built before compute.
@@ -44,9 +51,25 @@ fn peer<T: Send + Sync + 'static>(
         .ok_or(SetupError::MissingPeer(service_type))
 }
 
-/// Builds the compute service from the configuration and its peers.
-pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupError> {
+/// Builds the compute service from the configuration and its peers;
+/// `metadata_addr` is where its metadata API listens.
+///
+/// The metadata proxy's shared secret is derived from the cluster's join
+/// secret, `state_dir/node-secret`: read here, or written first when this
+/// is a new cloud (the node registry, built after the services, reads the
+/// same file; `load_or_create` settles a race on it).
+pub fn build(
+    cfg: &Config,
+    ctx: &ServiceContext,
+    metadata_addr: Option<std::net::SocketAddr>,
+) -> Result<Arc<Compute>, SetupError> {
     let c: config::ComputeConfig = cfg.section()?;
+    let secret_path = cfg.state_dir.join(nodes::SECRET_FILE);
+    let join_secret =
+        nodes::secret::load_or_create(&secret_path).map_err(|source| SetupError::Secret {
+            path: secret_path.clone(),
+            source,
+        })?;
     let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
     let virt = virt_driver(cfg, &c);
@@ -61,6 +84,8 @@ pub fn build(cfg: &Config, ctx: &ServiceContext) -> Result<Arc<Compute>, SetupEr
         local: app::hypervisors::LocalHost::from_config(cfg),
         identity: peer(&ctx.peers, "identity")?,
         virt,
+        metadata_secret: nodes::secret::metadata_secret(&join_secret),
+        metadata_addr,
     }))
 }
 
@@ -85,10 +110,29 @@ pub const SERVICE: ServiceDef = ServiceDef {
     enabled: |_| true,
     build: |ctx| {
         Box::pin(async move {
-            let nova = build(&ctx.config, &ctx)?;
+            // The metadata API's own listener, on the shared `listen`
+            // address: the seam binds one port per service, so this one is
+            // bound here and served from `background`.
+            let c: config::ComputeConfig = ctx.config.section()?;
+            let listen: std::net::IpAddr = ctx.config.listen.parse().map_err(|_| {
+                SetupError::Metadata(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("listen = {:?} is not an IP address", ctx.config.listen),
+                ))
+            })?;
+            let listener =
+                common::http::serve::bind(std::net::SocketAddr::new(listen, c.metadata_port))
+                    .await
+                    .map_err(SetupError::Metadata)?;
+            let addr = listener.local_addr().map_err(SetupError::Metadata)?;
+            let nova = build(&ctx.config, &ctx, Some(addr))?;
             nova.bootstrap_flavors().await?;
             tokio::spawn(nova.clone().resume_builds());
-            let served: Arc<dyn Service> = Arc::new(Served { nova, ctx });
+            let served: Arc<dyn Service> = Arc::new(Served {
+                nova,
+                ctx,
+                metadata_listener: std::sync::Mutex::new(Some(listener)),
+            });
             Ok(served)
         })
     },
@@ -98,6 +142,8 @@ pub const SERVICE: ServiceDef = ServiceDef {
 struct Served {
     nova: Arc<Compute>,
     ctx: ServiceContext,
+    /// Bound at build, taken when `background` starts serving it.
+    metadata_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
 }
 
 impl Service for Served {
@@ -132,6 +178,28 @@ impl Service for Served {
 
     fn policy(&self) -> Option<&common::policy::Policy> {
         Some(&self.nova.policy)
+    }
+
+    /// Serves the metadata API until `stop`.
+    fn background(
+        self: Arc<Self>,
+        stop: common::service::Stop,
+    ) -> Option<common::service::BoxFuture<'static, std::io::Result<()>>> {
+        let listener = self.metadata_listener.lock().ok()?.take()?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "metadata API");
+        }
+        let router =
+            api::metadata::router(self.nova.clone(), self.ctx.config.max_request_body_size);
+        let opts = common::http::serve::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs(
+                self.ctx.config.header_read_timeout,
+            ),
+            renderer: Arc::new(api::errors::Nova),
+        };
+        Some(Box::pin(common::http::serve::serve_with(
+            listener, router, stop, opts,
+        )))
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

@@ -42,6 +42,11 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_ec2_ids (
+    id BIGINT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE compute_flavor_extra_specs (
     flavorid TEXT NOT NULL,
     spec_key TEXT NOT NULL,

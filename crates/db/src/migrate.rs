@@ -192,6 +192,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "quotas",
             sql: include_str!("../migrations/compute/0003_quotas.sql"),
         },
+        Migration {
+            version: 4,
+            name: "ec2_ids",
+            sql: include_str!("../migrations/compute/0004_ec2_ids.sql"),
+        },
     ],
 };
 

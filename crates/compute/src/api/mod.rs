@@ -11,6 +11,7 @@ pub mod hosts;
 pub mod hypervisors;
 pub mod keypairs;
 pub mod limits;
+pub mod metadata;
 pub mod microversion;
 pub mod quotas;
 pub mod server_metadata;

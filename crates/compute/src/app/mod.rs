@@ -6,6 +6,7 @@
 pub mod flavors;
 pub mod hypervisors;
 pub mod keypairs;
+pub mod metadata;
 pub mod quotas;
 pub mod scheduler;
 pub mod server_actions;
@@ -45,6 +46,11 @@ pub struct Compute {
     pub identity: Arc<identity::Identity>,
     /// The hypervisor driver (`compute_driver`).
     pub virt: Arc<dyn crate::virt::VirtDriver>,
+    /// The metadata proxy's shared secret
+    /// (`nodes::secret::metadata_secret` of the cluster's join secret).
+    pub metadata_secret: String,
+    /// Where the metadata API listens (`[compute] metadata_port`).
+    pub metadata_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Compute {
@@ -59,6 +65,11 @@ pub fn policy_refused(action: &str) -> Error {
 }
 
 impl Compute {
+    /// The metadata API's bound address (the system's choice for port 0).
+    pub fn metadata_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metadata_addr
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now_micros()
     }

@@ -4,6 +4,7 @@
 
 pub mod flavors;
 pub mod keypairs;
+pub mod metadata;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;
