@@ -499,11 +499,21 @@ async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
     // metadata proxy signs with a secret derived from the former and
     // forwards to port 8775 on the latter's host.
     let net_cfg = cfg.clone();
+    // `[compute] metadata_port` when it is not Nova's 8775.
+    let metadata_port = cfg
+        .section::<compute::config::ComputeConfig>()?
+        .metadata_port;
     let handlers = move |a: &agent::AgentConfig| -> Result<Vec<std::sync::Arc<dyn agent::RoleHandler>>, String> {
         if !linux {
             return Ok(Vec::new());
         }
-        let metadata = agent::net::metadata::MetadataConfig::for_controller(&a.controller, &a.secret);
+        let metadata = agent::net::metadata::MetadataConfig::for_controller(&a.controller, &a.secret)
+            .map(|mut m| {
+                if let Some((host, _)) = m.url.rsplit_once(':') {
+                    m.url = format!("{host}:{metadata_port}");
+                }
+                m
+            });
         agent::config::network_handler(&net_cfg, &a.roles, metadata)
             .map(|h| h.into_iter().collect())
             .map_err(|e| format!("the linux data plane: {e}"))
