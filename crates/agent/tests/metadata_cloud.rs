@@ -17,6 +17,10 @@
 //! - Listeners follow the feed: once the router's interface is removed
 //!   its listener is closed (the GET is refused) while the DHCP
 //!   namespace's keeps answering.
+//!
+//! A second test puts the real metadata API (the compute service's)
+//! behind the proxy: an instance whose port belongs to a server reads
+//! that server's `meta_data.json`, user data and EC2 `instance-id`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -250,4 +254,114 @@ async fn root_instances_reach_metadata_through_router_and_dhcp_namespaces() {
 
     cloud.stop().await;
     stand_in_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_an_instance_reads_its_servers_metadata_from_the_compute_service() {
+    require_root!(Need::NetNs, Need::Command("nft"), Need::Command("python3"));
+    let (h, vr) = ("oxt-mr-h", "oxt-mr-vr");
+    let _cleanup = Cleanup::create("oxt-mr-", vec![h, vr], None);
+    let host = Netlink::open(Some(h)).unwrap();
+    host.add_veth("oxmrc0", "oxmrc1", None).await.unwrap();
+    host.set_up("oxmrc1").await.unwrap();
+    let cloud = SimCloud::start_with_real_metadata(SimHost {
+        node: "oxt-mr-node",
+        address: "192.0.2.84",
+        namespace: h,
+        prefix: "oxt-mr-",
+        mappings: BTreeMap::from([("phys-c".into(), "oxmrc0".into())]),
+        dhcp_dir: None,
+    })
+    .await;
+    let (admin, node) = (&cloud.admin, cloud.node);
+    cloud.only_agent_here("L3 agent").await;
+
+    // A server (fake driver, no ports of its own) in the admin's project.
+    let base = cloud.tc.admin().await.unwrap();
+    let glance = base.at(&cloud.tc.url("image"));
+    let r = glance
+        .post(
+            "/v2/images",
+            json!({"name": "img", "disk_format": "raw", "container_format": "bare"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let img = r.body["id"].as_str().unwrap().to_string();
+    let r = glance
+        .send_bytes(
+            "PUT",
+            &format!("/v2/images/{img}/file"),
+            bytes::Bytes::from_static(b"disk"),
+            &[("content-type", "application/octet-stream")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let nova = base.at(&cloud.tc.url("compute"));
+    let r = nova
+        .send(
+            "POST",
+            "/v2.1/servers",
+            Some(
+                &json!({"server": {"name": "md-real", "imageRef": img, "flavorRef": "1",
+                "networks": "none", "user_data": "aGVsbG8=", "metadata": {"k": "v"}}}),
+            ),
+            &[("openstack-api-version", "compute 2.37")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let server = r.body["server"]["id"].as_str().unwrap().to_string();
+    let mut active = false;
+    for _ in 0..200 {
+        let r = nova.get(&format!("/v2.1/servers/{server}")).await.unwrap();
+        if r.body["server"]["status"] == "ACTIVE" {
+            active = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(active, "the server never became ACTIVE");
+
+    // Its port on a routed network, plugged here: the proxy names the
+    // server (the port's device) to the metadata API.
+    let (nc, sc) = flat_net(admin, "phys-c", "10.84.1.0/24", "10.84.1.1", false, false).await;
+    let r = post(admin, "/v2.0/routers", json!({"router": {"name": "mr"}})).await;
+    let rid = r["router"]["id"].as_str().unwrap().to_string();
+    let leg = support::router_interface(admin, &rid, &sc).await;
+    let (pc, macc, ipc) = port_triple(&bound_port(admin, node, &nc, &server, json!({})).await);
+    plug_instance(&host, vr, &pc, &macc, Some((&ipc, 24)), Some("10.84.1.1")).await;
+    wait_port(admin, &leg, "ACTIVE").await;
+    wait_port(admin, &pc, "ACTIVE").await;
+
+    let mut last = Err(String::new());
+    for _ in 0..40 {
+        last = blocking(move || http_get(vr, MD, "/openstack/latest/meta_data.json")).await;
+        if matches!(&last, Ok((200, _))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (status, body) = last.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let m: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(m["uuid"], server.as_str());
+    assert_eq!(m["name"], "md-real");
+    assert_eq!(m["meta"], json!({"k": "v"}));
+    let (status, body) = blocking(move || http_get(vr, MD, "/latest/user-data"))
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    let (status, body) = blocking(move || http_get(vr, MD, "/latest/meta-data/local-ipv4"))
+        .await
+        .unwrap();
+    assert_eq!((status, body), (200, ipc.clone()));
+    let (status, body) = blocking(move || http_get(vr, MD, "/latest/meta-data/instance-id"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("i-") && body.len() == 10, "{body}");
+
+    cloud.stop().await;
 }

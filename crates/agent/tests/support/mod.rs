@@ -292,6 +292,27 @@ impl SimCloud {
         SimCloud::start_inner(host, L2Config::default(), Some(metadata_url.to_string())).await
     }
 
+    /// As [`SimCloud::start`], with the role's metadata proxy sending to
+    /// the cloud's own metadata API (the compute service's listener).
+    pub async fn start_with_real_metadata(host: SimHost) -> SimCloud {
+        let (tc, admin) = linux_cloud(host.mappings.clone()).await;
+        let addr = tc
+            .cloud
+            .service::<compute::Compute>()
+            .and_then(|c| c.metadata_addr())
+            .unwrap();
+        let node = host.node;
+        let url = format!("http://{addr}");
+        let (stop_tx, agent) = spawn_agent(&tc, host, L2Config::default(), Some(url));
+        SimCloud {
+            tc,
+            admin,
+            node,
+            stop_tx,
+            agent,
+        }
+    }
+
     /// [`SimCloud::start`] with the role's L2 set up as `l2` (a VTEP
     /// address and tunnel device for VXLAN); `host.mappings` still give
     /// the physical mappings.

@@ -323,7 +323,6 @@ async fn a_servers_metadata_is_served_to_its_signed_proxy_only() {
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    let ext_subnet = r.body["subnet"]["id"].as_str().unwrap().to_string();
     let un = user.at(&cloud.url("network"));
     let r = un
         .post(
@@ -359,7 +358,6 @@ async fn a_servers_metadata_is_served_to_its_signed_proxy_only() {
         .as_str()
         .unwrap()
         .to_string();
-    let _ = ext_subnet;
     assert_eq!(leaf("public-ipv4").await, fip);
 
     // Refusals: no headers, a bad signature, another project, unknown.
