@@ -198,14 +198,12 @@ impl Compute {
         row: InstanceRow,
         address: Option<String>,
     ) -> Result<InstanceMetadata> {
-        let mut tx = self.begin().await?;
-        let n = crate::db::metadata::ec2_id(&mut tx, &row.id).await?;
+        let n = self.ec2_id(&row.id).await?;
         let ami = if row.image_ref.is_empty() {
             None
         } else {
-            Some(crate::db::metadata::ec2_id(&mut tx, &row.image_ref).await?)
+            Some(self.ec2_id(&row.image_ref).await?)
         };
-        tx.commit().await?;
         let user_data = match &row.user_data {
             None => None,
             // Nova decodes what the API accepted as base64; the API
@@ -228,6 +226,18 @@ impl Compute {
             user_data,
             row,
         })
+    }
+
+    /// The EC2 integer id of `uuid`: read, or given in a write
+    /// transaction the first time (so later reads take no write lock).
+    async fn ec2_id(&self, uuid: &str) -> Result<i64> {
+        if let Some(n) = crate::db::metadata::existing(&self.db.pool, uuid).await? {
+            return Ok(n);
+        }
+        let mut tx = self.begin().await?;
+        let n = crate::db::metadata::ec2_id(&mut tx, uuid).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// What the network service knows of the server's ports.

@@ -4,9 +4,9 @@
 use super::Conn;
 use db::sqlx::{self, Row};
 
-/// The EC2 integer id of `uuid` (a server or an image), given now (the next integer) when
-/// it has none. Callers hold a write transaction; the lock serialises
-/// parallel first reads on PostgreSQL.
+/// The EC2 integer id of `uuid` (a server or an image), given now (the
+/// next integer) when it has none. Callers hold a write transaction; the
+/// lock serialises parallel first reads on PostgreSQL.
 pub async fn ec2_id(conn: &mut Conn, uuid: &str) -> Result<i64, sqlx::Error> {
     if let Some(id) = existing(&mut *conn, uuid).await? {
         return Ok(id);
@@ -28,10 +28,14 @@ pub async fn ec2_id(conn: &mut Conn, uuid: &str) -> Result<i64, sqlx::Error> {
     Ok(next)
 }
 
-async fn existing(conn: &mut Conn, uuid: &str) -> Result<Option<i64>, sqlx::Error> {
+/// The EC2 integer id `uuid` was given, if any.
+pub async fn existing<'c, E>(conn: E, uuid: &str) -> Result<Option<i64>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let row = sqlx::query("SELECT id FROM compute_ec2_ids WHERE uuid = $1")
         .bind(uuid)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn)
         .await?;
     row.map(|r| r.try_get("id")).transpose()
 }
