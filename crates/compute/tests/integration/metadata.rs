@@ -494,3 +494,61 @@ async fn no_user_data_and_no_key_are_absent() {
         .unwrap();
     assert_eq!(r.status, 405, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_static_subnet_shows_its_address_routes_and_dns() {
+    let (cloud, admin) = start().await;
+    let img = image(&cloud, &admin).await;
+    let (user, project) = project_user(&cloud, "md4", "member").await;
+    let n = user.at(&cloud.url("network"));
+    let r = n
+        .post("/v2.0/networks", json!({"network": {"name": "static"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let net = r.body["network"]["id"].as_str().unwrap().to_string();
+    let mtu = r.body["network"]["mtu"].clone();
+    let r = n
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": net, "cidr": "10.2.0.0/24", "ip_version": 4,
+                "enable_dhcp": false, "dns_nameservers": ["10.2.0.53"],
+                "host_routes": [{"destination": "192.168.0.0/16", "nexthop": "10.2.0.254"}]}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = create(
+        &user,
+        json!({"name": "static-vm", "imageRef": img, "flavorRef": "1"}),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    let s = wait_status(&user, &id, "ACTIVE").await;
+    let ip = s["addresses"]["static"][0]["addr"].as_str().unwrap();
+    let md = Md::new(&cloud);
+    let r = md
+        .get("/openstack/2015-10-15/network_data.json", &id, &project)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let link = &r.body["links"][0];
+    // No DHCP server on the network: the link carries the network's MTU.
+    assert_eq!(link["mtu"], mtu);
+    // The port is bound to the server's host: the Linux bridge VIF type.
+    assert_eq!(link["type"], "bridge", "{link}");
+    let dns = json!([{"type": "dns", "address": "10.2.0.53"}]);
+    assert_eq!(
+        r.body["networks"],
+        json!([{
+            "id": "network0", "type": "ipv4", "link": link["id"], "ip_address": ip,
+            "netmask": "255.255.255.0", "network_id": net, "services": dns,
+            "routes": [
+                {"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.2.0.1"},
+                {"network": "192.168.0.0", "netmask": "255.255.0.0", "gateway": "10.2.0.254"}
+            ]
+        }])
+    );
+    assert_eq!(r.body["services"], dns);
+}
