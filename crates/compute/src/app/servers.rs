@@ -1027,38 +1027,31 @@ impl Compute {
         }
         tx.commit().await.map_err(Error::from)?;
 
-        let Some(host) = host else {
-            // Nova's conductor: a server no host can take is ERROR with
-            // the scheduler's answer as its fault.
-            let fault = self.fault(500, super::scheduler::NO_VALID_HOST);
-            for (row, _) in &made {
-                rows::set_error(&self.db.pool, &row.id, &fault, self.now()).await?;
+        match host {
+            Some(host) => {
+                for (row, action_id) in &made {
+                    let params = super::servers_build::BuildParams {
+                        instance_id: row.id.clone(),
+                        project_id: project.clone(),
+                        user_id: ctx.user_id.clone(),
+                        host: host.clone(),
+                        az: az.clone(),
+                        action_id: action_id.clone(),
+                        networks: nets.clone(),
+                        security_group_ids: sg_ids.clone(),
+                    };
+                    let me = self.clone();
+                    tokio::spawn(async move { me.build(params).await });
+                }
             }
-            let first = made
-                .into_iter()
-                .next()
-                .map(|(r, _)| r)
-                .ok_or_else(|| Error::internal("no server was created"))?;
-            return Ok(Created {
-                first,
-                admin_pass,
-                reservation_id,
-                return_reservation_id: req.return_reservation_id,
-            });
-        };
-        for (row, action_id) in &made {
-            let params = super::servers_build::BuildParams {
-                instance_id: row.id.clone(),
-                project_id: project.clone(),
-                user_id: ctx.user_id.clone(),
-                host: host.clone(),
-                az: az.clone(),
-                action_id: action_id.clone(),
-                networks: nets.clone(),
-                security_group_ids: sg_ids.clone(),
-            };
-            let me = self.clone();
-            tokio::spawn(async move { me.build(params).await });
+            None => {
+                // Nova's conductor: a server no host can take is ERROR
+                // with the scheduler's answer as its fault.
+                let fault = self.fault(500, super::scheduler::NO_VALID_HOST);
+                for (row, _) in &made {
+                    rows::set_error(&self.db.pool, &row.id, &fault, self.now()).await?;
+                }
+            }
         }
         let first = made
             .into_iter()
@@ -1462,15 +1455,6 @@ impl Compute {
         }
         Ok(())
     }
-}
-
-/// This host's name, as the compute service registers it.
-pub fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]

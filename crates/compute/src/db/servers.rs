@@ -211,20 +211,6 @@ where
     q.fetch_all(conn).await?.iter().map(from_row).collect()
 }
 
-/// Live servers, cores and RAM of `project` (what quotas count).
-pub async fn usage(conn: &mut Conn, project: &str) -> Result<(i64, i64, i64), sqlx::Error> {
-    let r = sqlx::query(
-        // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
-        "SELECT CAST(COUNT(*) AS BIGINT) AS n, CAST(COALESCE(SUM(vcpus), 0) AS BIGINT) AS cores, \
-         CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS ram FROM compute_instances \
-         WHERE project_id = $1 AND deleted_at IS NULL",
-    )
-    .bind(project)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((r.try_get("n")?, r.try_get("cores")?, r.try_get("ram")?))
-}
-
 /// Sets the states; `only_if_task` makes it conditional on the current
 /// task state (Nova's `expected_task_state`). Whether a row changed.
 pub async fn set_state<'c, E>(
