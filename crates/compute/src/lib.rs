@@ -14,7 +14,6 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod policies;
-pub mod virt;
 
 pub use app::Compute;
 
@@ -98,7 +97,11 @@ fn virt_driver(cfg: &Config, c: &config::ComputeConfig) -> Arc<dyn virt::VirtDri
             c.fake_fail_spawn,
         ))
     } else {
-        Arc::new(virt::Unavailable)
+        Arc::new(virt::Unavailable {
+            reason: "No hypervisor driver is available on this host (compute_driver = qemu \
+                     needs the agent's compute role)"
+                .into(),
+        })
     }
 }
 

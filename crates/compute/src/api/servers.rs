@@ -5,7 +5,6 @@ use super::{Microversion, State};
 use crate::app::server_actions::Power;
 use crate::app::servers::parse_create;
 use crate::app::servers_view::{addresses, index_entry, View};
-use crate::virt::RebootKind;
 use axum::extract::{Path, State as S};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use common::http::{BaseUrl, JsonBody, QueryMap};
 use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use virt::RebootKind;
 
 pub fn routes() -> Router<Arc<crate::Compute>> {
     Router::new()

@@ -45,7 +45,7 @@ pub struct Compute {
     /// The identity service (projects named in quota requests).
     pub identity: Arc<identity::Identity>,
     /// The hypervisor driver (`compute_driver`).
-    pub virt: Arc<dyn crate::virt::VirtDriver>,
+    pub virt: Arc<dyn virt::VirtDriver>,
     /// The metadata proxy's shared secret
     /// (`nodes::secret::metadata_secret` of the cluster's join secret).
     pub metadata_secret: String,

@@ -11,13 +11,13 @@ use super::Compute;
 use crate::api::Microversion;
 use crate::db::servers::InstanceRow;
 use crate::db::servers::{self as rows, ActionRow};
-use crate::virt::{PowerState, RebootKind};
 use common::clock::iso_micros_naive;
 use common::context::AuthContext;
 use common::http::QueryMap;
 use common::{Error, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use virt::{PowerState, RebootKind};
 
 /// A power action: its name (Nova's action and policy), the states it is
 /// allowed from, its task state and the state it ends in.
@@ -247,7 +247,7 @@ impl Compute {
             return Err(invalid_state("get_console_output", &row));
         }
         let lines = self.virt.console_output(id).await.map_err(|e| match e {
-            crate::virt::VirtError::NotFound(_) => {
+            virt::VirtError::NotFound(_) => {
                 Error::conflict(format!("Instance {id} is not ready: it has no console"))
             }
             other => Error::internal(other.to_string()),

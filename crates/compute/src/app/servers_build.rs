@@ -9,7 +9,6 @@
 use super::servers::{service_context, NetRequest};
 use super::Compute;
 use crate::db::servers::{self as rows, ActionRow};
-use crate::virt::{InstanceSpec, Vif};
 use common::{Error, Result};
 use db::saga::{Saga, SagaState, Step, StepResult};
 use futures_util::future::BoxFuture;
@@ -17,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
+use virt::{ImageRef, InstanceSpec, Vif};
 
 /// The saga's kind in the `sagas` table.
 pub const KIND: &str = "compute.build";
@@ -217,33 +217,7 @@ impl Step<Arc<Compute>> for Spawn {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let spec = InstanceSpec {
-                id: row.id.clone(),
-                name: format!("instance-{}", row.id),
-                vcpus: row.vcpus,
-                memory_mb: row.memory_mb,
-                root_gb: row.root_gb,
-                image_id: row.image_ref.clone(),
-                disk_path: None,
-                vifs: info
-                    .iter()
-                    .map(|n| {
-                        let port = n["port_id"].as_str().unwrap_or("").to_string();
-                        Vif {
-                            tap_name: format!("tap{}", port.chars().take(11).collect::<String>()),
-                            mac: n["mac"].as_str().unwrap_or("").to_string(),
-                            port_id: port,
-                        }
-                    })
-                    .collect(),
-                user_data: row.user_data.as_deref().and_then(|u| {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD
-                        .decode(u.trim())
-                        .ok()
-                }),
-                hostname: row.hostname.clone(),
-            };
+            let spec = c.instance_spec(&row, &info).await.map_err(msg)?;
             if let Err(e) = c.virt.spawn(&spec).await {
                 // As for networking: a failed action cleans up after itself.
                 if let Err(undo) = c.virt.destroy(&p.instance_id).await {
@@ -474,5 +448,75 @@ impl Compute {
             }
         }
         Ok(())
+    }
+}
+
+impl Compute {
+    /// The driver's view of an instance: its flavor, image and ports
+    /// (`vifs`: the `network_info` the networking step recorded).
+    pub async fn instance_spec(
+        &self,
+        row: &rows::InstanceRow,
+        vifs: &[Value],
+    ) -> Result<InstanceSpec> {
+        Ok(InstanceSpec {
+            id: row.id.clone(),
+            name: format!("instance-{}", row.id),
+            hostname: row.hostname.clone(),
+            vcpus: row.vcpus,
+            memory_mb: row.memory_mb,
+            root_gb: row.root_gb,
+            ephemeral_gb: row.ephemeral_gb,
+            swap_mb: 0,
+            image: self.image_ref(&row.image_ref).await?,
+            vifs: vifs
+                .iter()
+                .map(|n| {
+                    let port = n["port_id"].as_str().unwrap_or("").to_string();
+                    Vif {
+                        tap_name: format!("tap{}", port.chars().take(11).collect::<String>()),
+                        mac: n["mac"].as_str().unwrap_or("").to_string(),
+                        mtu: n["mtu"].as_u64().and_then(|m| u32::try_from(m).ok()),
+                        port_id: port,
+                    }
+                })
+                .collect(),
+            user_data: row.user_data.as_deref().and_then(|u| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(u.trim())
+                    .ok()
+            }),
+            config_drive: None,
+        })
+    }
+
+    /// An image as a driver needs it, read without the caller's policy: the
+    /// server's owner could see it when the server was created, and Nova
+    /// boots (and rebuilds) from an image later made private too.
+    pub async fn image_ref(&self, image_id: &str) -> Result<ImageRef> {
+        let img = image::db::images::get(&self.image.db.pool, image_id)
+            .await?
+            .ok_or_else(|| Error::bad_request(format!("Image {image_id} could not be found.")))?;
+        let prop = |k: &str| {
+            img.properties
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Ok(ImageRef {
+            id: img.id.clone(),
+            disk_format: img.disk_format.clone().unwrap_or_else(|| "raw".into()),
+            container_format: img
+                .container_format
+                .clone()
+                .unwrap_or_else(|| "bare".into()),
+            size: img.size,
+            hash_algo: img.os_hash_algo.clone(),
+            hash_value: img.os_hash_value.clone(),
+            kernel_id: prop("kernel_id"),
+            ramdisk_id: prop("ramdisk_id"),
+            os_command_line: prop("os_command_line"),
+        })
     }
 }
