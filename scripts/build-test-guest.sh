@@ -113,7 +113,7 @@ KDIR="$X/$KPKG/lib/modules/$KVER/kernel"
 R=$WORK/root
 mkdir -p "$R"
 for d in bin sbin usr/bin usr/sbin etc root proc sys dev tmp run var/run lib/modules \
-	lib64 lib/x86_64-linux-gnu etc/dropbear www mnt/config; do
+	lib64 usr/lib/dropbear etc/dropbear www mnt/config; do
 	mkdir -p "$R/$d"
 done
 chmod 700 "$R/root"
@@ -147,7 +147,10 @@ for m in $MODULES; do
 done
 
 # dropbear and the closure of its libraries' NEEDED entries, each found
-# in the downloaded packages.
+# in the downloaded packages. They live in /usr/lib/dropbear, off the
+# default search path, and dropbear runs with LD_LIBRARY_PATH: the static
+# busybox dlopens NSS modules from the default path for name lookups, and
+# a shared libc found there crashes it (wget segfaults).
 cp "$X/dropbear-bin/usr/sbin/dropbear" "$R/usr/sbin/dropbear"
 cp "$X/dropbear-bin/usr/bin/dropbearkey" "$R/usr/bin/dropbearkey"
 find_lib() {
@@ -169,16 +172,15 @@ while [ -n "$todo" ]; do
 	for n in $(needed "$cur"); do
 		case "$done_libs" in *" $n "*) continue ;; esac
 		src=$(find_lib "$n") || die "library $n (needed by ${cur##*/}) is in none of: $LIBPKGS"
-		cp -L "$src" "$R/lib/x86_64-linux-gnu/$n"
+		cp -L "$src" "$R/usr/lib/dropbear/$n"
 		done_libs="$done_libs$n "
-		todo="$todo $R/lib/x86_64-linux-gnu/$n"
+		todo="$todo $R/usr/lib/dropbear/$n"
 	done
 done
 interp=$(readelf -l "$R/usr/sbin/dropbear" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
 [ "$interp" = /lib64/ld-linux-x86-64.so.2 ] || die "unexpected interpreter $interp"
 src=$(find_lib ld-linux-x86-64.so.2) || die "no dynamic loader in libc6"
-cp -L "$src" "$R/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
-ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2"
+cp -L "$src" "$R/lib64/ld-linux-x86-64.so.2"
 
 # ---------------------------------------------------------------- /etc
 cat >"$R/etc/passwd" <<'EOF'
@@ -235,14 +237,15 @@ cat >"$R/etc/udhcpc.sh" <<'EOF'
 #!/bin/sh
 # udhcpc's event script: address, MTU (26), classless routes (121, which
 # replace the router option as RFC 3442 says), router, DNS.
-case "$1" in
+event=$1
+case "$event" in
 deconfig)
 	ip addr flush dev "$interface"
 	ip link set "$interface" up
 	;;
 bound|renew)
 	[ -n "${mtu:-}" ] && ip link set dev "$interface" mtu "$mtu"
-	if [ "$1" = bound ]; then
+	if [ "$event" = bound ]; then
 		ip addr flush dev "$interface"
 	fi
 	ip addr replace "$ip/${mask:-24}" ${broadcast:+broadcast "$broadcast"} dev "$interface"
@@ -267,7 +270,7 @@ bound|renew)
 	for s in ${dns:-}; do
 		echo "nameserver $s" >>/etc/resolv.conf
 	done
-	if [ "$1" = bound ]; then
+	if [ "$event" = bound ]; then
 		echo "OXISTACK-GUEST: dhcp $ip" >/dev/console
 		echo "$ip" >/run/dhcp-ip
 	fi
@@ -306,7 +309,7 @@ done
 if [ -e /sys/class/net/eth0 ]; then
 	ip link set eth0 up
 	udhcpc -i eth0 -s /etc/udhcpc.sh -O mtu -O staticroutes -t 20 -T 1 -A 3 -b \
-		-p /run/udhcpc.pid -x hostname:guest >/dev/null 2>&1
+		-p /run/udhcpc.pid -x hostname:guest
 else
 	echo "init: no eth0"
 fi
@@ -359,9 +362,9 @@ if [ -z "$source" ] && [ -e /sys/class/net/eth0 ]; then
 	base=http://169.254.169.254/openstack/latest
 	i=0
 	while [ $i -lt 30 ]; do
-		if wget -q -T 3 -O $MD/meta_data.json $base/meta_data.json 2>/dev/null; then
+		if timeout 5 wget -q -O $MD/meta_data.json $base/meta_data.json 2>/dev/null; then
 			source=metadata-service
-			wget -q -T 3 -O $MD/user_data $base/user_data 2>/dev/null || rm -f $MD/user_data
+			timeout 5 wget -q -O $MD/user_data $base/user_data 2>/dev/null || rm -f $MD/user_data
 			break
 		fi
 		rm -f $MD/meta_data.json
@@ -370,6 +373,7 @@ if [ -z "$source" ] && [ -e /sys/class/net/eth0 ]; then
 	done
 fi
 
+# (busybox 1.35 static wget segfaults with -T: timeout(1) bounds it.)
 # JSON by sed/awk: Nova's meta_data.json is one line; strings must hold
 # no escaped quote, public key values no '}'.
 jstr() {
@@ -413,8 +417,11 @@ mark "hostname $(hostname)"
 # ---- services: dropbear (key made now) and the HTTP answer
 printf '%s\n%s\n' "$uuid" "$(hostname)" >/www/index.html
 httpd -p 80 -h /www
+# Sessions get a clean environment (dropbear clears it without -e).
+export LD_LIBRARY_PATH=/usr/lib/dropbear
 dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1
 dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22 -s -E 2>/run/dropbear.log
+unset LD_LIBRARY_PATH
 
 # ---- user data, when it is a script
 if [ -f $MD/user_data ] && [ "$(head -c 2 $MD/user_data)" = "#!" ]; then
