@@ -14,8 +14,12 @@
 //! - [`root`]: the gate for tests that need root, network namespaces or
 //!   QEMU, and [`netns`]: test hosts as network namespaces joined by veth
 //!   pairs, all removed on drop.
+//! - [`guest`]: the small test guest's images (built by
+//!   `scripts/build-test-guest.sh`), config drives and QEMU guests read by
+//!   their serial markers.
 
 pub mod fixtures;
+pub mod guest;
 pub mod netns;
 pub mod root;
 

@@ -190,6 +190,14 @@ impl TestNet {
         Ok(())
     }
 
+    /// A tap device `name` in `host` (for a QEMU started there), down.
+    pub fn tap(&mut self, host: &TestHost, name: &str) -> Result<()> {
+        ensure!(name.len() < 16, "interface names are at most 15 bytes");
+        host.ip(&["tuntap", "add", "dev", name, "mode", "tap"])?;
+        self.links.push((host.name.clone(), name.to_string()));
+        Ok(())
+    }
+
     /// Plugs `dev` of `host` into bridge `bridge` there and brings it up.
     pub fn attach(&mut self, host: &TestHost, dev: &str, bridge: &str) -> Result<()> {
         host.ip(&["link", "set", dev, "master", bridge])?;
