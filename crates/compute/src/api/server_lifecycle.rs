@@ -1,9 +1,11 @@
 //! The lifecycle actions of `POST /servers/{id}/action`: `rebuild`,
-//! `resize`, `confirmResize`, `revertResize`, `rescue`, `unrescue`. The
+//! `resize`, `confirmResize`, `revertResize`, `rescue`, `unrescue`,
+//! `createImage`. The
 //! action endpoint (`servers.rs`) hands these names here.
 
 use super::Microversion;
 use crate::app::server_lifecycle::{parse_rebuild, parse_rescue, parse_resize};
+use crate::app::server_lifecycle_image::parse_create_image;
 use crate::app::servers_view::View;
 use crate::Compute;
 use axum::http::{header, StatusCode};
@@ -18,7 +20,13 @@ use std::sync::Arc;
 pub fn handles(name: &str) -> bool {
     matches!(
         name,
-        "rebuild" | "resize" | "confirmResize" | "revertResize" | "rescue" | "unrescue"
+        "rebuild"
+            | "resize"
+            | "confirmResize"
+            | "revertResize"
+            | "rescue"
+            | "unrescue"
+            | "createImage"
     )
 }
 
@@ -74,6 +82,22 @@ pub async fn action(
             let (pass, image) = parse_rescue(arg)?;
             let pass = c.rescue_server(ctx, id, pass, image, request_id).await?;
             Ok((StatusCode::OK, Json(json!({ "adminPass": pass }))).into_response())
+        }
+        "createImage" => {
+            let (name, metadata) = parse_create_image(arg)?;
+            let image_id = c
+                .create_server_image(ctx, id, name, metadata, request_id)
+                .await?;
+            if mv.at_least(45) {
+                return Ok(
+                    (StatusCode::ACCEPTED, Json(json!({ "image_id": image_id }))).into_response(),
+                );
+            }
+            // Before 2.45 the image's URL is the only answer; clients take
+            // its last segment as the id. Nova names the image service's
+            // URL; this names compute's own images proxy of it.
+            let location = format!("{base}/v2.1/images/{image_id}");
+            Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response())
         }
         _ => {
             c.unrescue_server(ctx, id, request_id).await?;

@@ -11,6 +11,7 @@ pub mod quotas;
 pub mod scheduler;
 pub mod server_actions;
 pub mod server_lifecycle;
+pub mod server_lifecycle_image;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;

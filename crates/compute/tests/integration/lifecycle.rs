@@ -364,3 +364,107 @@ async fn rescue_and_unrescue_follow_the_state_machine() {
     }
     cloud.stop().await;
 }
+
+/// Polls the image until it is `active` (10 s at most); its body.
+async fn wait_image_active(g: &Client, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let r = g.get(&format!("/v2/images/{id}")).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        if r.body["status"] == "active" {
+            return r.body;
+        }
+        last = r.body;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("image {id} never became active: {last}");
+}
+
+#[tokio::test]
+async fn create_image_snapshots_the_disk_into_the_image_service() {
+    let (cloud, admin) = start().await;
+    // A base image with properties, one of which a snapshot must not keep.
+    let g = admin.at(&cloud.url("image"));
+    let r = g
+        .post(
+            "/v2/images",
+            json!({"name": "base", "disk_format": "raw", "container_format": "bare",
+                   "visibility": "public", "min_ram": 64, "hw_disk_bus": "virtio",
+                   "cache_in_nova": "true"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let base = r.body["id"].as_str().unwrap().to_string();
+    let r = g
+        .send_bytes(
+            "PUT",
+            &format!("/v2/images/{base}/file"),
+            bytes::Bytes::from_static(b"the base image's bytes"),
+            &[("content-type", "application/octet-stream")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (user, project) = project_user(&cloud, "snap", "member").await;
+    let ug = user.at(&cloud.url("image"));
+    let id = active_server(&cloud, &user, &base, "sn").await;
+
+    // 2.45: the id in the body.
+    let r = act_at(
+        &user,
+        &id,
+        json!({"createImage": {"name": "snap1", "metadata": {"purpose": "test"}}}),
+        "2.45",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(keys(&r.body), set(&["image_id"]));
+    assert!(r.header("location").is_none());
+    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let img = wait_image_active(&ug, &snap).await;
+    assert_eq!(img["name"], "snap1");
+    assert_eq!(img["owner"], project.as_str());
+    assert_eq!(img["visibility"], "private");
+    assert_eq!(img["image_type"], "snapshot");
+    assert_eq!(img["instance_uuid"], id.as_str());
+    assert_eq!(img["base_image_ref"], base.as_str());
+    assert_eq!(img["purpose"], "test");
+    assert_eq!(img["hw_disk_bus"], "virtio");
+    assert_eq!(img["min_ram"], 64);
+    assert!(img.get("cache_in_nova").is_none(), "{img}");
+    assert_eq!(img["disk_format"], "raw");
+    let r = ug.get(&format!("/v2/images/{snap}/file")).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text, "the base image's bytes");
+    let s = wait_status(&user, &id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-STS:task_state"], Value::Null);
+
+    // Before 2.45: a Location ending in the id, no body.
+    let r = act(&user, &id, json!({"createImage": {"name": "snap2"}})).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let loc = r.header("location").unwrap();
+    let snap2 = loc.rsplit('/').next().unwrap().to_string();
+    wait_image_active(&ug, &snap2).await;
+    wait_status(&user, &id, "ACTIVE").await;
+
+    // Bad bodies; a rescued server cannot be snapshotted (409).
+    let r = act(&user, &id, json!({"createImage": {}})).await;
+    assert_error(&r, 400, "badRequest");
+    let r = act(
+        &user,
+        &id,
+        json!({"createImage": {"name": "x", "extra": 1}}),
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
+    assert_eq!(act(&user, &id, json!({"rescue": null})).await.status, 200);
+    wait_status(&user, &id, "RESCUE").await;
+    let r = act(&user, &id, json!({"createImage": {"name": "x"}})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    let (other, _) = project_user(&cloud, "snap-other", "member").await;
+    let r = act(&other, &id, json!({"createImage": {"name": "x"}})).await;
+    assert_error(&r, 404, "itemNotFound");
+    assert!(actions_of(&user, &id).await.contains(&"createImage".into()));
+    cloud.stop().await;
+}
