@@ -113,6 +113,10 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ),
         ("os_compute_api:os-rescue", PROJECT_MEMBER_OR_ADMIN),
         ("os_compute_api:os-unrescue", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:shelve", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:unshelve", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:unshelve_to_host", ADMIN),
+        ("os_compute_api:os-shelve:shelve_offload", ADMIN),
         (
             "os_compute_api:servers:create_image",
             PROJECT_MEMBER_OR_ADMIN,

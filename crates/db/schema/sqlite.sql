@@ -205,6 +205,13 @@ CREATE TABLE compute_services (
     UNIQUE (host, binary_name)
 );
 
+CREATE TABLE compute_shelved (
+    instance_id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    shelved_host TEXT,
+    shelved_at BIGINT NOT NULL
+);
+
 CREATE TABLE credentials (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,

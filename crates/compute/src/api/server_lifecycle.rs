@@ -1,11 +1,12 @@
 //! The lifecycle actions of `POST /servers/{id}/action`: `rebuild`,
 //! `resize`, `confirmResize`, `revertResize`, `rescue`, `unrescue`,
-//! `createImage`. The
+//! `createImage`, `shelve`, `shelveOffload`, `unshelve`. The
 //! action endpoint (`servers.rs`) hands these names here.
 
 use super::Microversion;
 use crate::app::server_lifecycle::{parse_rebuild, parse_rescue, parse_resize};
 use crate::app::server_lifecycle_image::parse_create_image;
+use crate::app::server_lifecycle_shelve::parse_unshelve;
 use crate::app::servers_view::View;
 use crate::Compute;
 use axum::http::{header, StatusCode};
@@ -27,6 +28,9 @@ pub fn handles(name: &str) -> bool {
             | "rescue"
             | "unrescue"
             | "createImage"
+            | "shelve"
+            | "shelveOffload"
+            | "unshelve"
     )
 }
 
@@ -98,6 +102,19 @@ pub async fn action(
             // URL; this names compute's own images proxy of it.
             let location = format!("{base}/v2.1/images/{image_id}");
             Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response())
+        }
+        "shelve" => {
+            c.shelve_server(ctx, id, request_id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "shelveOffload" => {
+            c.shelve_offload_server(ctx, id, request_id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "unshelve" => {
+            let (az, host) = parse_unshelve(arg, mv)?;
+            c.unshelve_server(ctx, id, az, host, request_id).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
         }
         _ => {
             c.unrescue_server(ctx, id, request_id).await?;

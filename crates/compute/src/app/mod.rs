@@ -12,6 +12,7 @@ pub mod scheduler;
 pub mod server_actions;
 pub mod server_lifecycle;
 pub mod server_lifecycle_image;
+pub mod server_lifecycle_shelve;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;

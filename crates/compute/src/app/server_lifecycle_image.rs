@@ -142,7 +142,7 @@ impl Compute {
     }
 
     /// The queued image of a snapshot, with Nova's properties.
-    async fn create_snapshot_image(
+    pub(crate) async fn create_snapshot_image(
         &self,
         ctx: &AuthContext,
         row: &rows::InstanceRow,
@@ -189,7 +189,12 @@ impl Compute {
 
     /// The driver's snapshot of `server` uploaded as image `image_id`'s
     /// data, in the format the driver gives.
-    async fn upload_snapshot(&self, ctx: &AuthContext, server: &str, image_id: &str) -> Result<()> {
+    pub(crate) async fn upload_snapshot(
+        &self,
+        ctx: &AuthContext,
+        server: &str,
+        image_id: &str,
+    ) -> Result<()> {
         let snap = self
             .virt
             .snapshot(server)

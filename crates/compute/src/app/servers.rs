@@ -76,7 +76,8 @@ pub fn status_of(vm_state: &str, task_state: Option<&str>) -> &'static str {
         ("error", _) => "ERROR",
         ("deleted", _) => "DELETED",
         ("soft-delete", _) => "SOFT_DELETED",
-        ("shelved", _) | ("shelved_offloaded", _) => "SHELVED",
+        ("shelved", _) => "SHELVED",
+        ("shelved_offloaded", _) => "SHELVED_OFFLOADED",
         _ => "UNKNOWN",
     }
 }
@@ -92,7 +93,8 @@ fn vm_states_of_status(status: &str) -> Option<&'static [&'static str]> {
         "ERROR" => &["error"],
         "DELETED" => &["deleted"],
         "SOFT_DELETED" => &["soft-delete"],
-        "SHELVED" | "SHELVED_OFFLOADED" => &["shelved", "shelved_offloaded"],
+        "SHELVED" => &["shelved"],
+        "SHELVED_OFFLOADED" => &["shelved_offloaded"],
         "VERIFY_RESIZE" | "REVERT_RESIZE" => &["resized"],
         "RESCUE" => &["rescued"],
         _ => return None,

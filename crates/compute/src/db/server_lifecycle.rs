@@ -164,3 +164,70 @@ where
     .await?;
     Ok(())
 }
+
+/// Sets (or clears) a server's host.
+pub async fn set_host<'c, E>(
+    conn: E,
+    id: &str,
+    host: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE compute_instances SET host = $1, updated_at = $2 WHERE id = $3")
+        .bind(host)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the snapshot a shelve made (replacing an older record).
+pub async fn put_shelved(
+    conn: &mut crate::db::servers::Conn,
+    instance: &str,
+    image: &str,
+    host: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM compute_shelved WHERE instance_id = $1")
+        .bind(instance)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO compute_shelved (instance_id, image_id, shelved_host, shelved_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(instance)
+    .bind(image)
+    .bind(host)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The image of a shelved server's snapshot.
+pub async fn shelved_image<'c, E>(conn: E, instance: &str) -> Result<Option<String>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let r = sqlx::query("SELECT image_id FROM compute_shelved WHERE instance_id = $1")
+        .bind(instance)
+        .fetch_optional(conn)
+        .await?;
+    r.map(|r| r.try_get("image_id")).transpose()
+}
+
+pub async fn delete_shelved<'c, E>(conn: E, instance: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("DELETE FROM compute_shelved WHERE instance_id = $1")
+        .bind(instance)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -468,3 +468,107 @@ async fn create_image_snapshots_the_disk_into_the_image_service() {
     assert!(actions_of(&user, &id).await.contains(&"createImage".into()));
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn shelve_offloads_and_unshelve_spawns_from_the_snapshot() {
+    let (cloud, admin) = start().await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "shelve", "member").await;
+    let ug = user.at(&cloud.url("image"));
+    let id = active_server(&cloud, &user, &img, "sh").await;
+    let before = wait_status(&user, &id, "ACTIVE").await;
+
+    let r = act(&user, &id, json!({"unshelve": null})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    let r = act(&user, &id, json!({"shelve": null})).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    // `shelved_offload_time` 0: offloaded at once, guest gone, ports unbound.
+    let s = wait_status(&admin, &id, "SHELVED_OFFLOADED").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], Value::Null);
+    assert_eq!(s["OS-EXT-STS:power_state"], 0);
+    let ports = super::servers::ports_of(&cloud, &admin, &id).await;
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0]["binding:host_id"], "");
+    let r = ug.get("/v2/images?name=sh-shelved").await.unwrap();
+    let found = r.body["images"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{}", r.text);
+    let snap = found[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(found[0]["status"], "active");
+    assert_eq!(found[0]["instance_uuid"], id.as_str());
+    let r = act(&user, &id, json!({"shelve": null})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    let r = act(&user, &id, json!({"os-start": null})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    // shelveOffload is for admins, and only from SHELVED.
+    let r = act(&user, &id, json!({"shelveOffload": null})).await;
+    assert_error(&r, 403, "forbidden");
+    let r = act(&admin, &id, json!({"shelveOffload": null})).await;
+    assert_error(&r, 409, "conflictingRequest");
+    // 2.77's availability zone must exist; before 2.77 no body is taken.
+    let r = act_at(
+        &user,
+        &id,
+        json!({"unshelve": {"availability_zone": "elsewhere"}}),
+        "2.77",
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
+    let r = act(
+        &user,
+        &id,
+        json!({"unshelve": {"availability_zone": "nova"}}),
+    )
+    .await;
+    assert_error(&r, 400, "badRequest");
+
+    let r = act_at(
+        &user,
+        &id,
+        json!({"unshelve": {"availability_zone": "nova"}}),
+        "2.77",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let s = wait_status(&admin, &id, "ACTIVE").await;
+    assert!(s["OS-EXT-SRV-ATTR:host"].is_string(), "{s}");
+    assert_eq!(s["addresses"], before["addresses"]);
+    let ports = super::servers::ports_of(&cloud, &admin, &id).await;
+    assert_eq!(ports[0]["binding:host_id"], s["OS-EXT-SRV-ATTR:host"]);
+    // Spawned from the snapshot, which is then deleted.
+    let r = ug.get(&format!("/v2/images/{snap}")).await.unwrap();
+    assert_eq!(r.status, 404, "{}", r.text);
+    let acts = actions_of(&user, &id).await;
+    for a in ["shelve", "unshelve"] {
+        assert!(acts.contains(&a.to_string()), "{a} missing from {acts:?}");
+    }
+    let (other, _) = project_user(&cloud, "shelve-other", "member").await;
+    let r = act(&other, &id, json!({"shelve": null})).await;
+    assert_error(&r, 404, "itemNotFound");
+    cloud.stop().await;
+}
+
+#[tokio::test]
+async fn a_shelved_server_kept_on_its_host_is_offloaded_by_an_admin() {
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<compute::config::ComputeConfig>(|s| s.shelved_offload_time = -1)
+            .unwrap()
+    })
+    .await;
+    let img = image(&cloud, &admin).await;
+    let (user, _) = project_user(&cloud, "shelve2", "member").await;
+    let id = active_server(&cloud, &user, &img, "sh2").await;
+    assert_eq!(act(&user, &id, json!({"shelve": null})).await.status, 202);
+    let s = wait_status(&admin, &id, "SHELVED").await;
+    assert_eq!(s["OS-EXT-STS:power_state"], 4);
+    assert!(s["OS-EXT-SRV-ATTR:host"].is_string());
+    // Unshelving a server still on its host powers it on.
+    assert_eq!(act(&user, &id, json!({"unshelve": null})).await.status, 202);
+    wait_status(&user, &id, "ACTIVE").await;
+    assert_eq!(act(&user, &id, json!({"shelve": null})).await.status, 202);
+    wait_status(&admin, &id, "SHELVED").await;
+    let r = act(&admin, &id, json!({"shelveOffload": null})).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let s = wait_status(&admin, &id, "SHELVED_OFFLOADED").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"], Value::Null);
+    cloud.stop().await;
+}

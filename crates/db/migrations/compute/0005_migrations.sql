@@ -16,3 +16,13 @@ CREATE TABLE compute_migrations (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX compute_migrations_instance ON compute_migrations (instance_id);
+
+-- A shelved server's snapshot (Nova's `shelved_image_id`, `shelved_at`
+-- and `shelved_host` system metadata): the image unshelve boots from and
+-- then deletes.
+CREATE TABLE compute_shelved (
+    instance_id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    shelved_host TEXT,
+    shelved_at BIGINT NOT NULL
+);
