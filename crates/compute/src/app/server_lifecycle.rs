@@ -251,6 +251,7 @@ struct Outcome {
 impl Compute {
     /// Claims `id` for `task` (from one of `from`) and records `action`:
     /// the server as it was before.
+    #[allow(clippy::too_many_arguments)] // the rule of one action, spelled out
     async fn claim(
         &self,
         ctx: &AuthContext,
