@@ -366,15 +366,8 @@ impl Compute {
                 return Err(driver(e));
             }
         }
-        rows::set_state(
-            &self.db.pool,
-            &row.id,
-            "active",
-            None,
-            PowerState::Running.code(),
-            self.now(),
-        )
-        .await?;
+        // The snapshot goes before the server shows ACTIVE, so no client
+        // sees both.
         if let Some(image) = image {
             // Nova deletes the snapshot once the server runs again.
             let svc = service_context(&row.project_id, &row.user_id);
@@ -385,6 +378,15 @@ impl Compute {
             }
             lc::delete_shelved(&self.db.pool, &row.id).await?;
         }
+        rows::set_state(
+            &self.db.pool,
+            &row.id,
+            "active",
+            None,
+            PowerState::Running.code(),
+            self.now(),
+        )
+        .await?;
         Ok(())
     }
 }
