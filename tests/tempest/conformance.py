@@ -110,6 +110,7 @@ COMPUTE_GROUPS = [
     "compute.servers.test_server_addresses_negative",
     "compute.servers.test_server_metadata",
     "compute.servers.test_server_metadata_negative",
+    "compute.servers.test_server_rescue_negative",
     "compute.servers.test_server_tags",
 ]
 DEFAULT_GROUPS = ["identity", "image", "object_storage", "network", *COMPUTE_GROUPS]

@@ -27,6 +27,10 @@ pub struct ComputeConfig {
     /// Whether a resize may land on the server's own host
     /// (`allow_resize_to_same_host`): an all-in-one has no other.
     pub allow_resize_to_same_host: bool,
+    /// Seconds a shelved server keeps its guest before it is offloaded
+    /// (`shelved_offload_time`): 0 offloads at once, -1 never; a positive
+    /// time leaves the offload to `shelveOffload` (no periodic task yet).
+    pub shelved_offload_time: i64,
     /// Seconds the build waits for the data plane to report a server's
     /// ports ACTIVE (Nova's `vif_plugging_timeout`).
     pub vif_plugging_timeout: u64,
@@ -59,6 +63,7 @@ impl Default for ComputeConfig {
             disk_allocation_ratio: 1.0,
             reserved_host_memory_mb: 512,
             allow_resize_to_same_host: true,
+            shelved_offload_time: 0,
             vif_plugging_timeout: 300,
             fake_spawn_delay_ms: 0,
             fake_fail_spawn: false,

@@ -71,7 +71,8 @@ pub fn build(
         })?;
     let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
-    let virt = virt_driver(cfg, &c);
+    let image: Arc<image::Image> = peer(&ctx.peers, "image")?;
+    let virt = virt_driver(cfg, &c, image.clone());
     Ok(Arc::new(Compute {
         db: ctx.db.clone(),
         policy,
@@ -79,7 +80,7 @@ pub fn build(
         settings: c,
         nodes: ctx.nodes.clone(),
         network: peer(&ctx.peers, "network")?,
-        image: peer(&ctx.peers, "image")?,
+        image,
         local: app::hypervisors::LocalHost::from_config(cfg),
         identity: peer(&ctx.peers, "identity")?,
         virt,
@@ -90,17 +91,61 @@ pub fn build(
 
 /// The driver `compute_driver` names: the fake one in memory, or (for
 /// `qemu`, served by the agent's compute role) none yet.
-fn virt_driver(cfg: &Config, c: &config::ComputeConfig) -> Arc<dyn virt::VirtDriver> {
+fn virt_driver(
+    cfg: &Config,
+    c: &config::ComputeConfig,
+    image: Arc<image::Image>,
+) -> Arc<dyn virt::VirtDriver> {
     if cfg.compute_driver == "fake" {
-        Arc::new(virt::fake::FakeDriver::new(
-            c.fake_spawn_delay_ms,
-            c.fake_fail_spawn,
-        ))
+        Arc::new(
+            virt::fake::FakeDriver::new(c.fake_spawn_delay_ms, c.fake_fail_spawn)
+                .with_images(Arc::new(StoreFetcher { image })),
+        )
     } else {
         Arc::new(virt::Unavailable {
             reason: "No hypervisor driver is available on this host (compute_driver = qemu \
                      needs the agent's compute role)"
                 .into(),
+        })
+    }
+}
+
+/// Image bytes from the image service's own store, so the fake driver's
+/// guests hold their image's data (and its snapshots hand it back).
+struct StoreFetcher {
+    image: Arc<image::Image>,
+}
+
+impl virt::ImageFetcher for StoreFetcher {
+    fn fetch<'a>(
+        &'a self,
+        image_id: &'a str,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        virt::VirtResult<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>>,
+    > {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncReadExt;
+        Box::pin(async move {
+            // Nova reads a server's image with its own credentials: the
+            // image may since have been made private to another project.
+            let svc = app::servers::service_context("", "nova");
+            let download = self
+                .image
+                .download(&svc, image_id)
+                .await
+                .map_err(|e| virt::VirtError::Failed(e.to_string()))?
+                .ok_or_else(|| virt::VirtError::Failed(format!("Image {image_id} has no data.")))?;
+            let chunks = futures_util::stream::try_unfold(download.file, |mut f| async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let n = f.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(n);
+                Ok(Some((bytes::Bytes::from(buf), f)))
+            });
+            Ok(chunks.boxed())
         })
     }
 }

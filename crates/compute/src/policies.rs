@@ -97,6 +97,30 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:servers:reboot", PROJECT_MEMBER_OR_ADMIN),
         ("os_compute_api:servers:start", PROJECT_MEMBER_OR_ADMIN),
         ("os_compute_api:servers:stop", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:servers:rebuild", PROJECT_MEMBER_OR_ADMIN),
+        (
+            "os_compute_api:servers:rebuild:trusted_certs",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        ("os_compute_api:servers:resize", PROJECT_MEMBER_OR_ADMIN),
+        (
+            "os_compute_api:servers:confirm_resize",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:servers:revert_resize",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-rescue", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-unrescue", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:shelve", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:unshelve", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-shelve:unshelve_to_host", ADMIN),
+        ("os_compute_api:os-shelve:shelve_offload", ADMIN),
+        (
+            "os_compute_api:servers:create_image",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
         ("os_compute_api:os-extended-server-attributes", ADMIN),
         (
             "os_compute_api:os-pause-server:pause",

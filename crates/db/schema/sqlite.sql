@@ -164,6 +164,19 @@ CREATE TABLE compute_key_pairs (
     PRIMARY KEY (user_id, name)
 );
 
+CREATE TABLE compute_migrations (
+    id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    migration_type TEXT NOT NULL,
+    source_compute TEXT,
+    dest_compute TEXT,
+    old_flavor TEXT NOT NULL,
+    new_flavor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 CREATE TABLE compute_quota_classes (
     class_name TEXT NOT NULL,
     resource TEXT NOT NULL,
@@ -190,6 +203,13 @@ CREATE TABLE compute_services (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (host, binary_name)
+);
+
+CREATE TABLE compute_shelved (
+    instance_id TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL,
+    shelved_host TEXT,
+    shelved_at BIGINT NOT NULL
 );
 
 CREATE TABLE credentials (
@@ -826,6 +846,8 @@ CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
 CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
 
 CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
+
+CREATE INDEX compute_migrations_instance ON compute_migrations (instance_id);
 
 CREATE INDEX credentials_user_id ON credentials (user_id, id);
 

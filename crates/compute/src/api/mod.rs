@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metadata;
 pub mod microversion;
 pub mod quotas;
+pub mod server_lifecycle;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;

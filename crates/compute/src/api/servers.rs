@@ -196,6 +196,7 @@ async fn action(
     S(c): State,
     Auth(ctx): Auth,
     mv: Microversion,
+    BaseUrl(base): BaseUrl,
     rid: Option<Extension<RequestId>>,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<Value>,
@@ -282,6 +283,10 @@ async fn action(
             };
             let output = c.console_output(&ctx, &id, length).await?;
             return Ok(Json(json!({ "output": output })).into_response());
+        }
+        other if super::server_lifecycle::handles(other) => {
+            return super::server_lifecycle::action(&c, &ctx, mv, &base, &rid, &id, other, arg)
+                .await;
         }
         other => {
             // Nova answers an action it does not know with a 400, once

@@ -141,7 +141,7 @@ struct PowerRules {
 }
 
 /// Nova's `InstanceInvalidState` as the API answers it.
-fn invalid_state(action: &str, r: &InstanceRow) -> Error {
+pub(crate) fn invalid_state(action: &str, r: &InstanceRow) -> Error {
     let (attr, state) = match &r.task_state {
         Some(t) => ("task_state", t.as_str()),
         None => ("vm_state", r.vm_state.as_str()),

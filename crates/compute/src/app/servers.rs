@@ -58,6 +58,16 @@ pub fn status_of(vm_state: &str, task_state: Option<&str>) -> &'static str {
         ("active", Some("rebooting_hard")) => "HARD_REBOOT",
         ("active", Some("reboot_pending_hard")) => "HARD_REBOOT",
         ("active", Some("reboot_started_hard")) => "HARD_REBOOT",
+        ("active" | "stopped" | "error", Some("rebuilding"))
+        | ("active" | "stopped" | "error", Some("rebuild_block_device_mapping"))
+        | ("active" | "stopped" | "error", Some("rebuild_spawning")) => "REBUILD",
+        ("active" | "stopped", Some("resize_prep"))
+        | ("active" | "stopped", Some("resize_migrating"))
+        | ("active" | "stopped", Some("resize_migrated"))
+        | ("active" | "stopped", Some("resize_finish")) => "RESIZE",
+        ("resized", Some("resize_reverting")) => "REVERT_RESIZE",
+        ("resized", _) => "VERIFY_RESIZE",
+        ("rescued", _) => "RESCUE",
         ("active", _) => "ACTIVE",
         ("building", _) => "BUILD",
         ("stopped", _) => "SHUTOFF",
@@ -66,7 +76,8 @@ pub fn status_of(vm_state: &str, task_state: Option<&str>) -> &'static str {
         ("error", _) => "ERROR",
         ("deleted", _) => "DELETED",
         ("soft-delete", _) => "SOFT_DELETED",
-        ("shelved", _) | ("shelved_offloaded", _) => "SHELVED",
+        ("shelved", _) => "SHELVED",
+        ("shelved_offloaded", _) => "SHELVED_OFFLOADED",
         _ => "UNKNOWN",
     }
 }
@@ -82,7 +93,10 @@ fn vm_states_of_status(status: &str) -> Option<&'static [&'static str]> {
         "ERROR" => &["error"],
         "DELETED" => &["deleted"],
         "SOFT_DELETED" => &["soft-delete"],
-        "SHELVED" | "SHELVED_OFFLOADED" => &["shelved", "shelved_offloaded"],
+        "SHELVED" => &["shelved"],
+        "SHELVED_OFFLOADED" => &["shelved_offloaded"],
+        "VERIFY_RESIZE" | "REVERT_RESIZE" => &["resized"],
+        "RESCUE" => &["rescued"],
         _ => return None,
     })
 }
@@ -190,7 +204,7 @@ pub fn check_name(field: &str, v: &Value) -> Result<String> {
     Ok(s.to_string())
 }
 
-fn opt_string(field: &str, v: Option<&Value>, max: usize) -> Result<Option<String>> {
+pub(crate) fn opt_string(field: &str, v: Option<&Value>, max: usize) -> Result<Option<String>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -204,7 +218,7 @@ fn opt_string(field: &str, v: Option<&Value>, max: usize) -> Result<Option<Strin
     }
 }
 
-fn check_ip(field: &str, v: Option<&Value>, v6: bool) -> Result<Option<String>> {
+pub(crate) fn check_ip(field: &str, v: Option<&Value>, v6: bool) -> Result<Option<String>> {
     let Some(s) = opt_string(field, v, 255)? else {
         return Ok(None);
     };
@@ -541,7 +555,7 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
 }
 
 /// 2.90's `hostname`: `^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$`.
-fn check_hostname(v: &Value) -> Result<String> {
+pub(crate) fn check_hostname(v: &Value) -> Result<String> {
     let h = v.as_str().unwrap_or("");
     let ok = !h.is_empty()
         && h.len() <= 63
@@ -624,7 +638,7 @@ pub struct Created {
     pub return_reservation_id: bool,
 }
 
-fn random_password() -> String {
+pub(crate) fn random_password() -> String {
     const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     common::ids::random_bytes(12)
         .into_iter()

@@ -8,6 +8,7 @@ mod basics;
 mod flavors;
 mod hosts;
 mod keypairs;
+mod lifecycle;
 mod metadata;
 mod quotas;
 mod servers;
