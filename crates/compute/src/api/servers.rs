@@ -283,6 +283,12 @@ async fn action(
             let output = c.console_output(&ctx, &id, length).await?;
             return Ok(Json(json!({ "output": output })).into_response());
         }
+        n if super::floating_ips::handles(n) => {
+            return super::floating_ips::action(&c, &ctx, mv, &id, n, arg).await;
+        }
+        n if super::server_admin::handles(n) => {
+            return super::server_admin::action(&c, &ctx, &id, n, arg, &rid).await;
+        }
         other => {
             // Nova answers an action it does not know with a 400, once
             // the server is known to exist (a missing one is a 404).

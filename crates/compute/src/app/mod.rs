@@ -3,13 +3,16 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod aggregates;
 pub mod flavors;
+pub mod floating_ips;
 pub mod hypervisors;
 pub mod keypairs;
 pub mod metadata;
 pub mod quotas;
 pub mod scheduler;
 pub mod server_actions;
+pub mod server_admin;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
