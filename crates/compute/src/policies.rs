@@ -49,6 +49,61 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
             "os_compute_api:os-flavor-access:remove_tenant_access",
             ADMIN,
         ),
+        // nova/policies/aggregates.py: admins only.
+        ("os_compute_api:os-aggregates:index", ADMIN),
+        ("os_compute_api:os-aggregates:create", ADMIN),
+        ("os_compute_api:os-aggregates:show", ADMIN),
+        ("os_compute_api:os-aggregates:update", ADMIN),
+        ("os_compute_api:os-aggregates:delete", ADMIN),
+        ("os_compute_api:os-aggregates:add_host", ADMIN),
+        ("os_compute_api:os-aggregates:remove_host", ADMIN),
+        ("os_compute_api:os-aggregates:set_metadata", ADMIN),
+        // nova/policies/admin_actions.py, deferred_delete.py,
+        // server_diagnostics.py, server_external_events.py (the `service`
+        // role: Neutron and Cinder send events), instance_usage_audit_log.py.
+        ("os_compute_api:os-admin-actions:reset_state", ADMIN),
+        ("os_compute_api:os-admin-actions:inject_network_info", ADMIN),
+        (
+            "os_compute_api:os-deferred-delete:force",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-deferred-delete:restore",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-server-diagnostics", ADMIN),
+        (
+            "os_compute_api:os-server-external-events:create",
+            "rule:context_is_admin or role:service",
+        ),
+        ("os_compute_api:os-instance-usage-audit-log:list", ADMIN),
+        ("os_compute_api:os-instance-usage-audit-log:show", ADMIN),
+        // nova/policies/floating_ips.py, floating_ip_pools.py.
+        (
+            "os_compute_api:os-floating-ips:add",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-floating-ips:remove",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-floating-ips:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-floating-ips:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-floating-ips:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-floating-ips:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-floating-ip-pools", ANY),
         // nova/policies/keypairs.py: a user's own key pairs, or admins.
         ("os_compute_api:os-keypairs:index", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),

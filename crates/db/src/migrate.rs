@@ -202,6 +202,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "migrations",
             sql: include_str!("../migrations/compute/0005_migrations.sql"),
         },
+        Migration {
+            version: 6,
+            name: "aggregates",
+            sql: include_str!("../migrations/compute/0006_aggregates.sql"),
+        },
     ],
 };
 

@@ -7,8 +7,8 @@
 //! It has no VNC server: `open_console` is [`VirtError::Unsupported`].
 
 use super::{
-    ConsoleStream, ImageFetcher, ImageRef, InstanceSpec, PowerState, RebootKind, Snapshot, Vif,
-    VirtDriver, VirtError, VirtResult,
+    ConsoleStream, CpuStats, Diagnostics, DiskStats, ImageFetcher, ImageRef, InstanceSpec,
+    NicStats, PowerState, RebootKind, Snapshot, Vif, VirtDriver, VirtError, VirtResult,
 };
 use futures_util::future::BoxFuture;
 use std::collections::HashMap;
@@ -286,6 +286,65 @@ impl VirtDriver for FakeDriver {
         Box::pin(
             async move { self.with_guest(id, |g| g.spec.vifs.retain(|v| v.port_id != port_id)) },
         )
+    }
+
+    /// The fake guest's own numbers: its flavor's CPUs and memory, one
+    /// disk, its ports; counters it has none of are zero, as Nova's fake
+    /// driver reports (`driver` is `libvirt`, the only QEMU family the
+    /// API's schema knows).
+    fn diagnostics<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Diagnostics>> {
+        Box::pin(async move {
+            self.with_guest(id, |g| Diagnostics {
+                state: match g.state {
+                    PowerState::Running => "running",
+                    PowerState::Paused => "paused",
+                    PowerState::Shutdown => "shutdown",
+                    PowerState::Crashed => "crashed",
+                    PowerState::Suspended => "suspended",
+                    PowerState::NoState => "pending",
+                }
+                .into(),
+                driver: "libvirt".into(),
+                hypervisor: Some("fake".into()),
+                hypervisor_os: Some("linux".into()),
+                uptime_s: Some(0),
+                config_drive: g.spec.config_drive.is_some(),
+                num_cpus: g.spec.vcpus,
+                memory_max_mb: Some(g.spec.memory_mb),
+                memory_used_mb: Some(0),
+                cpus: (0..g.spec.vcpus)
+                    .map(|i| CpuStats {
+                        id: Some(i),
+                        time: Some(0),
+                        utilisation: None,
+                    })
+                    .collect(),
+                nics: g
+                    .spec
+                    .vifs
+                    .iter()
+                    .map(|v| NicStats {
+                        mac_address: Some(v.mac.clone()),
+                        rx_octets: Some(0),
+                        rx_errors: Some(0),
+                        rx_drop: Some(0),
+                        rx_packets: Some(0),
+                        tx_octets: Some(0),
+                        tx_errors: Some(0),
+                        tx_drop: Some(0),
+                        tx_packets: Some(0),
+                        ..NicStats::default()
+                    })
+                    .collect(),
+                disks: vec![DiskStats {
+                    read_bytes: Some(0),
+                    read_requests: Some(0),
+                    write_bytes: Some(0),
+                    write_requests: Some(0),
+                    errors_count: Some(0),
+                }],
+            })
+        })
     }
 
     fn open_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<ConsoleStream>> {

@@ -149,6 +149,59 @@ pub struct Snapshot {
     pub data: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
+/// What a driver tells about a running guest (Nova's `Diagnostics`
+/// object, `GET /servers/{id}/diagnostics`). Counters the driver cannot
+/// read are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    /// `pending`, `running`, `paused`, `shutdown`, `crashed`, `suspended`.
+    pub state: String,
+    /// The driver family as Nova names it (`libvirt` for QEMU guests).
+    pub driver: String,
+    pub hypervisor: Option<String>,
+    pub hypervisor_os: Option<String>,
+    pub uptime_s: Option<i64>,
+    pub config_drive: bool,
+    pub num_cpus: i64,
+    pub memory_max_mb: Option<i64>,
+    pub memory_used_mb: Option<i64>,
+    pub cpus: Vec<CpuStats>,
+    pub nics: Vec<NicStats>,
+    pub disks: Vec<DiskStats>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuStats {
+    pub id: Option<i64>,
+    /// Nanoseconds of CPU time.
+    pub time: Option<i64>,
+    pub utilisation: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NicStats {
+    pub mac_address: Option<String>,
+    pub rx_octets: Option<i64>,
+    pub rx_errors: Option<i64>,
+    pub rx_drop: Option<i64>,
+    pub rx_packets: Option<i64>,
+    pub rx_rate: Option<i64>,
+    pub tx_octets: Option<i64>,
+    pub tx_errors: Option<i64>,
+    pub tx_drop: Option<i64>,
+    pub tx_packets: Option<i64>,
+    pub tx_rate: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiskStats {
+    pub read_bytes: Option<i64>,
+    pub read_requests: Option<i64>,
+    pub write_bytes: Option<i64>,
+    pub write_requests: Option<i64>,
+    pub errors_count: Option<i64>,
+}
+
 /// A byte stream to a guest's console (the VNC server's RFB stream).
 pub trait ConsoleIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ConsoleIo for T {}
@@ -221,6 +274,15 @@ pub trait VirtDriver: Send + Sync {
     ) -> BoxFuture<'a, VirtResult<()>>;
     /// A stream to the guest's VNC server (RFB), for the console proxy.
     fn open_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<ConsoleStream>>;
+    /// The guest's diagnostics; drivers that cannot read them say so
+    /// (Nova answers 501).
+    fn diagnostics<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Diagnostics>> {
+        Box::pin(async move {
+            Err(VirtError::Unsupported(format!(
+                "Unable to get diagnostics of instance {id}: the driver cannot read them."
+            )))
+        })
+    }
 }
 
 /// `Vec<u8>` as base64 in JSON.

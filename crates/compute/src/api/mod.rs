@@ -4,9 +4,11 @@
 //! before microversion 2.18 put it in every path). One file per URL
 //! family.
 
+pub mod aggregates;
 pub mod availability_zones;
 pub mod errors;
 pub mod flavors;
+pub mod floating_ips;
 pub mod hosts;
 pub mod hypervisors;
 pub mod keypairs;
@@ -15,6 +17,7 @@ pub mod metadata;
 pub mod microversion;
 pub mod quotas;
 pub mod server_lifecycle;
+pub mod server_admin;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
@@ -43,6 +46,7 @@ pub fn router(
         .route("/v2.1", get(show_version))
         .route("/v2.1/", get(show_version))
         .merge(flavors::routes())
+        .merge(aggregates::routes())
         .merge(keypairs::routes())
         .merge(quotas::routes())
         .merge(limits::routes())
@@ -51,6 +55,8 @@ pub fn router(
         .merge(hosts::routes())
         .merge(availability_zones::routes())
         .merge(servers::routes())
+        .merge(server_admin::routes())
+        .merge(floating_ips::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

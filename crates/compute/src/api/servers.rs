@@ -288,6 +288,12 @@ async fn action(
             return super::server_lifecycle::action(&c, &ctx, mv, &base, &rid, &id, other, arg)
                 .await;
         }
+        n if super::floating_ips::handles(n) => {
+            return super::floating_ips::action(&c, &ctx, mv, &id, n, arg).await;
+        }
+        n if super::server_admin::handles(n) => {
+            return super::server_admin::action(&c, &ctx, &id, n, arg, &rid).await;
+        }
         other => {
             // Nova answers an action it does not know with a 400, once
             // the server is known to exist (a missing one is a 404).

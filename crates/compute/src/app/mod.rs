@@ -3,7 +3,9 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod aggregates;
 pub mod flavors;
+pub mod floating_ips;
 pub mod hypervisors;
 pub mod keypairs;
 pub mod metadata;
@@ -13,6 +15,7 @@ pub mod server_actions;
 pub mod server_lifecycle;
 pub mod server_lifecycle_image;
 pub mod server_lifecycle_shelve;
+pub mod server_admin;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;

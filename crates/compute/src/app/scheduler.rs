@@ -182,15 +182,15 @@ impl Compute {
 
     /// The hosts as the filters see them.
     pub async fn host_states(&self) -> Result<Vec<HostState>> {
-        let zone = self.settings.default_availability_zone.clone();
+        let zones = self.host_zones().await?;
         Ok(self
             .enabled_compute_hosts()
             .await?
             .into_iter()
             .map(|(host, service_ok)| HostState {
+                zone: self.zone_in(&zones, &host.name),
                 host,
                 service_ok,
-                zone: zone.clone(),
             })
             .collect())
     }

@@ -880,10 +880,18 @@ impl Compute {
             "os_compute_api:servers:create",
             &json!({"project_id": project, "user_id": ctx.user_id}),
         )?;
+        // No zone asked for: any host will do ("" filters nothing), and
+        // the server takes its host's zone below.
+        let zones = self.host_zones().await?;
         let az = match &req.availability_zone {
-            None => self.settings.default_availability_zone.clone(),
-            Some(z) if z.is_empty() => self.settings.default_availability_zone.clone(),
-            Some(z) if *z == self.settings.default_availability_zone => z.clone(),
+            None => String::new(),
+            Some(z) if z.is_empty() => String::new(),
+            Some(z)
+                if *z == self.settings.default_availability_zone
+                    || zones.values().any(|hz| hz == z) =>
+            {
+                z.clone()
+            }
             Some(z) => {
                 return Err(bad(format!(
                     "The requested availability zone is not available ({z})"
@@ -942,6 +950,11 @@ impl Compute {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let host = self.pick_host(&flavor, &az, &image_properties).await?;
+        let az = match (&host, az.is_empty()) {
+            (Some(h), true) => self.zone_in(&zones, h),
+            (None, true) => self.settings.default_availability_zone.clone(),
+            (_, false) => az,
+        };
         let reservation_id = format!(
             "r-{}",
             common::ids::hex_id().chars().take(8).collect::<String>()

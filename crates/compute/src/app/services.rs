@@ -73,14 +73,14 @@ impl Compute {
             tx.commit().await?;
             rows_now = rows::all(&self.db.pool).await?;
         }
-        let zone = self.settings.default_availability_zone.clone();
+        let zones = self.host_zones().await?;
         let now = self.now();
         let views = rows_now
             .into_iter()
             .filter_map(|row| {
                 let (up, zone, heard) = if row.binary == COMPUTE_BINARY {
                     let host = hosts.iter().find(|h| h.name == row.host)?;
-                    (host.up, zone.clone(), host.heartbeat_at)
+                    (host.up, self.zone_in(&zones, &host.name), host.heartbeat_at)
                 } else {
                     let here = row.host == self.local.name;
                     (here, "internal".to_string(), if here { now } else { 0 })

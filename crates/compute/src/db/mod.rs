@@ -2,6 +2,7 @@
 //! `db::Db` (SQLite or PostgreSQL; migrations in
 //! `crates/db/migrations/compute/`).
 
+pub mod aggregates;
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;

@@ -572,3 +572,15 @@ where
         .await?;
     Ok(())
 }
+
+/// How many live (not deleted) instances `host` holds.
+pub async fn count_on_host(conn: &mut super::Conn, host: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM compute_instances \
+         WHERE host = $1 AND deleted_at IS NULL",
+    )
+    .bind(host)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("n")
+}
