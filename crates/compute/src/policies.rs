@@ -54,6 +54,24 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:show", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:delete", KEYPAIR_OWNER_OR_ADMIN),
+        // nova/policies/server_groups.py.
+        (
+            "os_compute_api:os-server-groups:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-groups:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-groups:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-server-groups:index:all_projects", ADMIN),
+        (
+            "os_compute_api:os-server-groups:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
         ("os_compute_api:os-quota-sets:show", PROJECT_READER_OR_ADMIN),
         (
             "os_compute_api:os-quota-sets:detail",

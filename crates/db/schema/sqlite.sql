@@ -179,6 +179,23 @@ CREATE TABLE compute_quotas (
     PRIMARY KEY (project_id, user_id, resource)
 );
 
+CREATE TABLE compute_server_group_members (
+    group_id TEXT NOT NULL REFERENCES compute_server_groups (id) ON DELETE CASCADE,
+    instance_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, instance_id)
+);
+
+CREATE TABLE compute_server_groups (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
 CREATE TABLE compute_services (
     id TEXT PRIMARY KEY,
     legacy_id BIGINT NOT NULL UNIQUE,
@@ -826,6 +843,10 @@ CREATE INDEX compute_instances_created ON compute_instances (created_at, id);
 CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
 
 CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
+
+CREATE INDEX compute_server_group_members_instance ON compute_server_group_members (instance_id);
+
+CREATE INDEX compute_server_groups_project ON compute_server_groups (project_id);
 
 CREATE INDEX credentials_user_id ON credentials (user_id, id);
 

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metadata;
 pub mod microversion;
 pub mod quotas;
+pub mod server_groups;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
@@ -50,6 +51,7 @@ pub fn router(
         .merge(hosts::routes())
         .merge(availability_zones::routes())
         .merge(servers::routes())
+        .merge(server_groups::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

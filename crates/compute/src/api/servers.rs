@@ -162,9 +162,11 @@ async fn show(
     let r = c
         .visible_server(&ctx, &id, "os_compute_api:servers:show")
         .await?;
-    Ok(Json(
-        json!({"server": c.server_view(&ctx, mv, &base, &r, View::Show)}),
-    ))
+    let mut s = c.server_view(&ctx, mv, &base, &r, View::Show);
+    if mv.at_least(71) {
+        s["server_groups"] = json!(c.server_group_ids(&r.id).await?);
+    }
+    Ok(Json(json!({ "server": s })))
 }
 
 async fn update(
@@ -176,9 +178,11 @@ async fn update(
     JsonBody(b): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let r = c.update_server(&ctx, mv, &id, &b).await?;
-    Ok(Json(
-        json!({"server": c.server_view(&ctx, mv, &base, &r, View::Update)}),
-    ))
+    let mut s = c.server_view(&ctx, mv, &base, &r, View::Update);
+    if mv.at_least(71) {
+        s["server_groups"] = json!(c.server_group_ids(&r.id).await?);
+    }
+    Ok(Json(json!({ "server": s })))
 }
 
 async fn delete(

@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod quotas;
 pub mod scheduler;
 pub mod server_actions;
+pub mod server_groups;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;

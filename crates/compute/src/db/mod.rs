@@ -8,5 +8,6 @@ pub mod metadata;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;
+pub mod server_groups;
 pub mod servers;
 pub mod services;

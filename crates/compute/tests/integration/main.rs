@@ -10,6 +10,7 @@ mod hosts;
 mod keypairs;
 mod metadata;
 mod quotas;
+mod server_groups;
 mod servers;
 
 use testkit::{Client, Resp, TestCloud};
