@@ -108,6 +108,7 @@ COMPUTE_GROUPS = [
     "compute.servers.test_multiple_create_negative",
     "compute.servers.test_server_addresses",
     "compute.servers.test_server_addresses_negative",
+    "compute.servers.test_server_group",
     "compute.servers.test_server_metadata",
     "compute.servers.test_server_metadata_negative",
     "compute.servers.test_server_tags",

@@ -54,6 +54,23 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:show", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:delete", KEYPAIR_OWNER_OR_ADMIN),
+        // nova/policies/attach_interfaces.py.
+        (
+            "os_compute_api:os-attach-interfaces:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
         // nova/policies/server_groups.py.
         (
             "os_compute_api:os-server-groups:create",

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod flavors;
 pub mod hosts;
 pub mod hypervisors;
+pub mod interfaces;
 pub mod keypairs;
 pub mod limits;
 pub mod metadata;
@@ -52,6 +53,7 @@ pub fn router(
         .merge(availability_zones::routes())
         .merge(servers::routes())
         .merge(server_groups::routes())
+        .merge(interfaces::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

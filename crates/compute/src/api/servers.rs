@@ -33,7 +33,7 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         )
 }
 
-fn request_id(r: &Option<Extension<RequestId>>) -> String {
+pub(crate) fn request_id(r: &Option<Extension<RequestId>>) -> String {
     r.as_ref()
         .map(|Extension(RequestId(id))| id.clone())
         .unwrap_or_else(|| format!("req-{}", common::ids::uuid()))

@@ -7,6 +7,7 @@
 mod basics;
 mod flavors;
 mod hosts;
+mod interfaces;
 mod keypairs;
 mod metadata;
 mod quotas;
