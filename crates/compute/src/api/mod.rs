@@ -14,6 +14,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod proxies;
 pub mod quotas;
 pub mod server_groups;
 pub mod server_metadata;
@@ -54,6 +55,7 @@ pub fn router(
         .merge(servers::routes())
         .merge(server_groups::routes())
         .merge(interfaces::routes())
+        .merge(proxies::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

@@ -263,6 +263,11 @@ async fn action(
             c.set_lock(&ctx, &id, true, reason, &rid).await?;
             return Ok(StatusCode::ACCEPTED.into_response());
         }
+        "addSecurityGroup" | "removeSecurityGroup" => {
+            c.change_server_security_group(&ctx, &id, arg, name == "addSecurityGroup")
+                .await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
         "unlock" => {
             c.set_lock(&ctx, &id, false, None, &rid).await?;
             return Ok(StatusCode::ACCEPTED.into_response());

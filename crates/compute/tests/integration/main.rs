@@ -10,6 +10,7 @@ mod hosts;
 mod interfaces;
 mod keypairs;
 mod metadata;
+mod proxies;
 mod quotas;
 mod server_groups;
 mod servers;
