@@ -113,6 +113,8 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
             "os_compute_api:os-security-groups:remove",
             PROJECT_MEMBER_OR_ADMIN,
         ),
+        // nova/policies/extensions.py.
+        ("os_compute_api:extensions", ANY),
         // nova/policies/server_groups.py.
         (
             "os_compute_api:os-server-groups:create",

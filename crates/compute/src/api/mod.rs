@@ -6,6 +6,7 @@
 
 pub mod availability_zones;
 pub mod errors;
+pub mod extensions;
 pub mod flavors;
 pub mod hosts;
 pub mod hypervisors;
@@ -56,6 +57,7 @@ pub fn router(
         .merge(server_groups::routes())
         .merge(interfaces::routes())
         .merge(proxies::routes())
+        .merge(extensions::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

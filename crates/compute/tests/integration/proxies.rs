@@ -182,3 +182,33 @@ async fn security_groups_are_added_to_and_removed_from_every_port() {
     assert_error(&r, 404, "itemNotFound");
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn extensions_are_nova_s_fixed_list() {
+    let (cloud, _admin) = start().await;
+    let (alice, _) = project_user(&cloud, "alice", "reader").await;
+    let r = alice.get("/v2.1/extensions").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = r.body["extensions"].as_array().unwrap();
+    assert_eq!(all.len(), 99);
+    let want: BTreeSet<String> = [
+        "alias",
+        "description",
+        "links",
+        "name",
+        "namespace",
+        "updated",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert!(all.iter().all(|e| keys(e) == want));
+    assert!(all.iter().any(|e| e["name"] == "Hosts"));
+    let r = alice.get("/v2.1/extensions/os-consoles").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["extension"]["alias"], "os-consoles");
+    assert_eq!(r.body["extension"]["links"], json!([]));
+    let r = alice.get("/v2.1/extensions/nope").await.unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    cloud.stop().await;
+}
