@@ -1,9 +1,10 @@
 //! Nova's views of the network service's security groups: the
 //! `addSecurityGroup`/`removeSecurityGroup` server actions (applied to
 //! every port of the server, as nova/network/security_group_api.py
-//! does), `GET /servers/{id}/os-security-groups`, and the shape Nova
-//! gives a Neutron group (`tenant_id`, ingress rules only, `ip_range` or
-//! the remote `group`).
+//! does), `GET /servers/{id}/os-security-groups`, the
+//! `/os-security-groups` proxy of microversions up to 2.35 (list, show,
+//! create, update, delete), and the shape Nova gives a Neutron group
+//! (`tenant_id`, ingress rules only, `ip_range` or the remote `group`).
 
 use super::servers::service_context;
 use super::Compute;
@@ -18,6 +19,52 @@ pub mod policy {
     pub const LIST: &str = "os_compute_api:os-security-groups:list";
     pub const ADD: &str = "os_compute_api:os-security-groups:add";
     pub const REMOVE: &str = "os_compute_api:os-security-groups:remove";
+    pub const GET: &str = "os_compute_api:os-security-groups:get";
+    pub const SHOW: &str = "os_compute_api:os-security-groups:show";
+    pub const CREATE: &str = "os_compute_api:os-security-groups:create";
+    pub const UPDATE: &str = "os_compute_api:os-security-groups:update";
+    pub const DELETE: &str = "os_compute_api:os-security-groups:delete";
+}
+
+/// Nova's `validate_id`: proxied group ids must be UUIDs.
+fn valid_group_id(id: &str) -> Result<()> {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(Error::bad_request("Security group id should be uuid"))
+    }
+}
+
+/// A group not found, as Nova passes Neutron's message on.
+fn group_error(e: Error) -> Error {
+    nova_error(e)
+}
+
+/// `{"security_group": {"name", "description"}}` as Nova's `create`
+/// (and `update`) schema checks it: both strings of at most 255.
+pub fn parse_group_body(body: &Value) -> Result<(String, String)> {
+    let sg = body
+        .get("security_group")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            Error::bad_request(
+                "Invalid input for field/attribute security_group. 'security_group' is a \
+                 required property",
+            )
+        })?;
+    let field = |k: &str| -> Result<String> {
+        match sg.get(k) {
+            Some(Value::String(s)) if s.chars().count() <= 255 => Ok(s.clone()),
+            Some(v) => Err(Error::bad_request(format!(
+                "Invalid input for field/attribute {k}. Value: {v}."
+            ))),
+            None => Err(Error::bad_request(format!(
+                "Invalid input for field/attribute security_group. '{k}' is a required property"
+            ))),
+        }
+    };
+    Ok((field("name")?, field("description")?))
 }
 
 /// A network service error in Nova's body (no Neutron fault type).
@@ -295,5 +342,126 @@ impl Compute {
         }
         crate::db::servers::set_security_groups(&self.db.pool, &row.id, &names, self.now()).await?;
         Ok(())
+    }
+
+    async fn nova_groups(&self, groups: Vec<GroupView>) -> Result<Vec<Value>> {
+        let names = self.remote_group_names(&groups).await?;
+        Ok(groups
+            .iter()
+            .map(|g| nova_security_group(g, &names))
+            .collect())
+    }
+
+    /// `GET /os-security-groups`: the caller's project's groups (every
+    /// project's for an admin asking `all_tenants`), by project and name.
+    pub async fn proxy_list_security_groups(
+        &self,
+        ctx: &AuthContext,
+        all_tenants: bool,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<Value>> {
+        let project = self.project_of(ctx)?.to_string();
+        self.enforce(ctx, policy::GET, &json!({"project_id": project}))?;
+        let mut q = QueryMap(vec![]);
+        if !(all_tenants && self.is_admin(ctx)) {
+            q.0.push(("project_id".into(), project));
+        }
+        let (found, _) = self
+            .network
+            .list_groups(ctx, &q)
+            .await
+            .map_err(nova_error)?;
+        let mut out: Vec<Value> = self
+            .nova_groups(found.into_iter().skip(offset).take(limit).collect())
+            .await?;
+        out.sort_by(|a, b| {
+            (a["tenant_id"].as_str(), a["name"].as_str())
+                .cmp(&(b["tenant_id"].as_str(), b["name"].as_str()))
+        });
+        Ok(out)
+    }
+
+    /// `GET /os-security-groups/{id}`.
+    pub async fn proxy_show_security_group(&self, ctx: &AuthContext, id: &str) -> Result<Value> {
+        let project = self.project_of(ctx)?.to_string();
+        self.enforce(ctx, policy::SHOW, &json!({"project_id": project}))?;
+        valid_group_id(id)?;
+        let g = self
+            .network
+            .show_group(ctx, id)
+            .await
+            .map_err(group_error)?;
+        Ok(self.nova_groups(vec![g]).await?.remove(0))
+    }
+
+    /// `POST /os-security-groups`.
+    pub async fn proxy_create_security_group(
+        &self,
+        ctx: &AuthContext,
+        name: String,
+        description: String,
+    ) -> Result<Value> {
+        let project = self.project_of(ctx)?.to_string();
+        self.enforce(ctx, policy::CREATE, &json!({"project_id": project}))?;
+        let mut a = Map::new();
+        a.insert("name".into(), json!(name));
+        a.insert("description".into(), json!(description));
+        let mut made = self
+            .network
+            .create_groups(ctx, vec![a])
+            .await
+            .map_err(|e| match e.kind() {
+                common::ErrorKind::Conflict => Error::forbidden(e.message().to_string()),
+                common::ErrorKind::BadRequest => Error::bad_request(e.message().to_string()),
+                _ => nova_error(e),
+            })?;
+        let g = made
+            .pop()
+            .ok_or_else(|| Error::internal("the network service made no group"))?;
+        Ok(self.nova_groups(vec![g]).await?.remove(0))
+    }
+
+    /// `PUT /os-security-groups/{id}`.
+    pub async fn proxy_update_security_group(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        name: String,
+        description: String,
+    ) -> Result<Value> {
+        let project = self.project_of(ctx)?.to_string();
+        self.enforce(ctx, policy::UPDATE, &json!({"project_id": project}))?;
+        valid_group_id(id)?;
+        self.network
+            .show_group(ctx, id)
+            .await
+            .map_err(group_error)?;
+        let mut a = Map::new();
+        a.insert("name".into(), json!(name));
+        a.insert("description".into(), json!(description));
+        let g = self
+            .network
+            .update_group(ctx, id, a)
+            .await
+            .map_err(|e| match e.kind() {
+                common::ErrorKind::NotFound => nova_error(e),
+                _ => Error::bad_request(e.message().to_string()),
+            })?;
+        Ok(self.nova_groups(vec![g]).await?.remove(0))
+    }
+
+    /// `DELETE /os-security-groups/{id}` (a group in use is Nova's 400).
+    pub async fn proxy_delete_security_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let project = self.project_of(ctx)?.to_string();
+        self.enforce(ctx, policy::DELETE, &json!({"project_id": project}))?;
+        valid_group_id(id)?;
+        self.network
+            .delete_group(ctx, id)
+            .await
+            .map_err(|e| match e.kind() {
+                common::ErrorKind::Conflict => Error::bad_request(e.message().to_string()),
+                _ => nova_error(e),
+            })
     }
 }

@@ -212,3 +212,100 @@ async fn extensions_are_nova_s_fixed_list() {
     assert_error(&r, 404, "itemNotFound");
     cloud.stop().await;
 }
+
+#[tokio::test]
+async fn the_security_group_proxy_serves_up_to_2_35() {
+    let (cloud, admin) = start().await;
+    let (alice, project) = project_user(&cloud, "alice", "member").await;
+    let body = json!({"security_group": {"name": "web", "description": "w"}});
+    let r = at_version(
+        &alice,
+        "POST",
+        "/v2.1/os-security-groups",
+        Some(&body),
+        "2.36",
+    )
+    .await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = alice.post("/v2.1/os-security-groups", body).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let g = &r.body["security_group"];
+    assert_eq!(g["name"], "web");
+    assert_eq!(g["tenant_id"], project.as_str());
+    assert_eq!(g["rules"], json!([]), "egress rules are not shown");
+    let want: BTreeSet<String> = ["description", "id", "name", "rules", "tenant_id"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(keys(g), want);
+    let id = g["id"].as_str().unwrap().to_string();
+    let path = format!("/v2.1/os-security-groups/{id}");
+
+    let r = alice.get("/v2.1/os-security-groups").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r.body["security_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "web"]);
+    let r = at_version(&alice, "GET", "/v2.1/os-security-groups", None, "2.36").await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = alice.get(&path).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["security_group"]["id"], id.as_str());
+
+    let r = alice
+        .put(
+            &path,
+            Some(json!({"security_group": {"name": "web2", "description": "d"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["security_group"]["name"], "web2");
+
+    // Bad input and unknown groups.
+    let r = alice
+        .post(
+            "/v2.1/os-security-groups",
+            json!({"security_group": {"name": "x"}}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let r = alice
+        .get("/v2.1/os-security-groups/not-a-uuid")
+        .await
+        .unwrap();
+    assert_error(&r, 400, "badRequest");
+    let unknown = "5c3f1b0e-0d6e-4e4a-9c59-4a1f0f0b7c11";
+    let r = alice
+        .get(&format!("/v2.1/os-security-groups/{unknown}"))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    let r = alice
+        .delete(&format!("/v2.1/os-security-groups/{unknown}"))
+        .await
+        .unwrap();
+    assert_error(&r, 404, "itemNotFound");
+    // Another project's group is not found; an admin's all_tenants sees it.
+    let (bob, _) = project_user(&cloud, "bob", "member").await;
+    assert_error(&bob.get(&path).await.unwrap(), 404, "itemNotFound");
+    let r = admin
+        .get("/v2.1/os-security-groups?all_tenants=1")
+        .await
+        .unwrap();
+    assert!(r.body["security_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["id"] == id.as_str()));
+
+    let r = alice.delete(&path).await.unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_error(&alice.get(&path).await.unwrap(), 404, "itemNotFound");
+    cloud.stop().await;
+}
