@@ -113,6 +113,15 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
             "os_compute_api:os-security-groups:remove",
             PROJECT_MEMBER_OR_ADMIN,
         ),
+        // nova/policies/server_password.py.
+        (
+            "os_compute_api:os-server-password:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-password:clear",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
         // nova/policies/extensions.py.
         ("os_compute_api:extensions", ANY),
         // nova/policies/server_groups.py.

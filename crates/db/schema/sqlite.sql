@@ -100,6 +100,11 @@ CREATE TABLE compute_instance_actions (
     updated_at BIGINT NOT NULL
 );
 
+CREATE TABLE compute_instance_passwords (
+    instance_id TEXT PRIMARY KEY,
+    password TEXT NOT NULL
+);
+
 CREATE TABLE compute_instances (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

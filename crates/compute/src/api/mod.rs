@@ -15,6 +15,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod passwords;
 pub mod proxies;
 pub mod quotas;
 pub mod server_groups;
@@ -58,6 +59,7 @@ pub fn router(
         .merge(interfaces::routes())
         .merge(proxies::routes())
         .merge(extensions::routes())
+        .merge(passwords::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

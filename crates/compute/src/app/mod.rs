@@ -8,6 +8,7 @@ pub mod hypervisors;
 pub mod interfaces;
 pub mod keypairs;
 pub mod metadata;
+pub mod passwords;
 pub mod proxies;
 pub mod quotas;
 pub mod scheduler;

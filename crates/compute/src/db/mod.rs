@@ -5,6 +5,7 @@
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;
+pub mod passwords;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;

@@ -19,3 +19,10 @@ CREATE TABLE compute_server_group_members (
     PRIMARY KEY (group_id, instance_id)
 );
 CREATE INDEX compute_server_group_members_instance ON compute_server_group_members (instance_id);
+-- The password a guest posts to the metadata API (encrypted with its
+-- key pair by the guest; Nova keeps it in system metadata), until an
+-- admin clears it through os-server-password.
+CREATE TABLE compute_instance_passwords (
+    instance_id TEXT PRIMARY KEY,
+    password TEXT NOT NULL
+);
