@@ -109,6 +109,94 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-keypairs:create", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:show", KEYPAIR_OWNER_OR_ADMIN),
         ("os_compute_api:os-keypairs:delete", KEYPAIR_OWNER_OR_ADMIN),
+        // nova/policies/attach_interfaces.py.
+        (
+            "os_compute_api:os-attach-interfaces:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-attach-interfaces:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        // nova/policies/security_groups.py (the os-security-groups
+        // proxy and the server's groups and actions).
+        (
+            "os_compute_api:os-security-groups:get",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:update",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:rule:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:rule:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:add",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-security-groups:remove",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        // nova/policies/server_password.py.
+        (
+            "os_compute_api:os-server-password:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-password:clear",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        // nova/policies/extensions.py.
+        ("os_compute_api:extensions", ANY),
+        // nova/policies/server_groups.py.
+        (
+            "os_compute_api:os-server-groups:create",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-groups:delete",
+            PROJECT_MEMBER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-server-groups:index",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-server-groups:index:all_projects", ADMIN),
+        (
+            "os_compute_api:os-server-groups:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
         ("os_compute_api:os-quota-sets:show", PROJECT_READER_OR_ADMIN),
         (
             "os_compute_api:os-quota-sets:detail",

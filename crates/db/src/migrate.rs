@@ -207,6 +207,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "aggregates",
             sql: include_str!("../migrations/compute/0006_aggregates.sql"),
         },
+        Migration {
+            version: 7,
+            name: "server_groups",
+            sql: include_str!("../migrations/compute/0007_server_groups.sql"),
+        },
     ],
 };
 

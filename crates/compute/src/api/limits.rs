@@ -40,6 +40,7 @@ async fn limits(
         }
     };
     let (l, used) = nova.absolute_limits(&project).await?;
+    let groups_used = nova.server_group_count(&project, None).await?;
     let g = |k: &str| l.get(k).copied().unwrap_or(-1);
     let mut a = Map::new();
     let mut put = |k: &str, v: i64| {
@@ -55,8 +56,7 @@ async fn limits(
     put("totalInstancesUsed", used.instances);
     put("totalCoresUsed", used.cores);
     put("totalRAMUsed", used.ram);
-    // Server groups are not counted here yet.
-    put("totalServerGroupsUsed", 0);
+    put("totalServerGroupsUsed", groups_used);
     if !mv.at_least(39) {
         put("maxImageMeta", g("metadata_items"));
     }

@@ -5,8 +5,8 @@
 //!
 //! Every path is answered by one handler, as Nova's WSGI app: `/` lists
 //! the EC2 versions without asking who calls; anything else needs the
-//! proxy's headers (`app::metadata`). Only `GET` (and `HEAD`) are
-//! served: the password `POST` is not.
+//! proxy's headers (`app::metadata`). `GET` (and `HEAD`) are served, and
+//! `POST` to an OpenStack version's `password` (`app::passwords`).
 
 use crate::app::metadata::{self, ProxyHeaders};
 use crate::Compute;
@@ -37,7 +37,8 @@ fn one(headers: &HeaderMap, name: &str) -> (Option<String>, bool) {
 }
 
 async fn handle(State(nova): State<Arc<Compute>>, req: Request) -> Result<Response> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    let post = req.method() == Method::POST && is_password_path(req.uri().path());
+    if req.method() != Method::GET && req.method() != Method::HEAD && !post {
         return Err(Error::from_status(
             StatusCode::METHOD_NOT_ALLOWED,
             "Only GET is supported by the metadata API.",
@@ -59,6 +60,22 @@ async fn handle(State(nova): State<Arc<Compute>>, req: Request) -> Result<Respon
         multiple_tenant_ids,
     };
     let md = nova.metadata_request(&headers).await?;
+    if post {
+        let today: String = common::clock::iso_seconds(nova.now())
+            .chars()
+            .take(10)
+            .collect();
+        // The version must serve `password` (Grizzly on).
+        if md.lookup(&path, &today).is_none() {
+            return Err(Error::not_found("The resource could not be found."));
+        }
+        let limit = crate::app::passwords::MAX_SIZE + 1;
+        let body = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| Error::bad_request("Request is too large."))?;
+        nova.post_metadata_password(&md.row.id, &body).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
     // `YYYY-MM-DD` of now: later OpenStack versions are hidden.
     let today: String = common::clock::iso_seconds(nova.now())
         .chars()
@@ -68,6 +85,12 @@ async fn handle(State(nova): State<Arc<Compute>>, req: Request) -> Result<Respon
         Some(a) => Ok(answer(a)),
         None => Err(Error::not_found("The resource could not be found.")),
     }
+}
+
+/// `/openstack/<version>/password` (trailing slashes allowed).
+fn is_password_path(path: &str) -> bool {
+    let t: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    matches!(t.as_slice(), ["openstack", _, "password"])
 }
 
 fn answer(a: metadata::Answer) -> Response {

@@ -7,17 +7,22 @@
 pub mod aggregates;
 pub mod availability_zones;
 pub mod errors;
+pub mod extensions;
 pub mod flavors;
 pub mod floating_ips;
 pub mod hosts;
 pub mod hypervisors;
+pub mod interfaces;
 pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod passwords;
+pub mod proxies;
 pub mod quotas;
 pub mod server_lifecycle;
 pub mod server_admin;
+pub mod server_groups;
 pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
@@ -57,6 +62,11 @@ pub fn router(
         .merge(servers::routes())
         .merge(server_admin::routes())
         .merge(floating_ips::routes())
+        .merge(server_groups::routes())
+        .merge(interfaces::routes())
+        .merge(proxies::routes())
+        .merge(extensions::routes())
+        .merge(passwords::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .fallback(not_found)

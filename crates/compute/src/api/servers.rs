@@ -33,7 +33,7 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         )
 }
 
-fn request_id(r: &Option<Extension<RequestId>>) -> String {
+pub(crate) fn request_id(r: &Option<Extension<RequestId>>) -> String {
     r.as_ref()
         .map(|Extension(RequestId(id))| id.clone())
         .unwrap_or_else(|| format!("req-{}", common::ids::uuid()))
@@ -162,9 +162,11 @@ async fn show(
     let r = c
         .visible_server(&ctx, &id, "os_compute_api:servers:show")
         .await?;
-    Ok(Json(
-        json!({"server": c.server_view(&ctx, mv, &base, &r, View::Show)}),
-    ))
+    let mut s = c.server_view(&ctx, mv, &base, &r, View::Show);
+    if mv.at_least(71) {
+        s["server_groups"] = json!(c.server_group_ids(&r.id).await?);
+    }
+    Ok(Json(json!({ "server": s })))
 }
 
 async fn update(
@@ -176,9 +178,11 @@ async fn update(
     JsonBody(b): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let r = c.update_server(&ctx, mv, &id, &b).await?;
-    Ok(Json(
-        json!({"server": c.server_view(&ctx, mv, &base, &r, View::Update)}),
-    ))
+    let mut s = c.server_view(&ctx, mv, &base, &r, View::Update);
+    if mv.at_least(71) {
+        s["server_groups"] = json!(c.server_group_ids(&r.id).await?);
+    }
+    Ok(Json(json!({ "server": s })))
 }
 
 async fn delete(
@@ -258,6 +262,11 @@ async fn action(
                 }
             };
             c.set_lock(&ctx, &id, true, reason, &rid).await?;
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        "addSecurityGroup" | "removeSecurityGroup" => {
+            c.change_server_security_group(&ctx, &id, arg, name == "addSecurityGroup")
+                .await?;
             return Ok(StatusCode::ACCEPTED.into_response());
         }
         "unlock" => {

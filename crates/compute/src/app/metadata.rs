@@ -130,6 +130,8 @@ pub struct InstanceMetadata {
     pub address: Option<String>,
     /// The decoded user data.
     pub user_data: Option<Vec<u8>>,
+    /// The password the guest posted (`app::passwords`), `""` when none.
+    pub password: String,
 }
 
 /// `hmac.compare_digest`: equal lengths and bytes, in time independent of
@@ -224,6 +226,7 @@ impl Compute {
             network_data: net.data,
             address,
             user_data,
+            password: self.metadata_password(&row.id).await?,
             row,
         })
     }
@@ -660,9 +663,8 @@ impl InstanceMetadata {
             "network_data.json" => Some(Answer::json(
                 self.network_data.as_ref().unwrap_or(&json!({})),
             )),
-            // No password is ever set (the POST that stores one is not
-            // served): Nova's `extract_password` of nothing is "".
-            "password" if since(GRIZZLY) => Some(Answer::text("")),
+            // Nova's `extract_password`: "" until the guest posts one.
+            "password" if since(GRIZZLY) => Some(Answer::text(self.password.clone())),
             // Nova's default providers (`StaticJSON` without a file):
             // an empty document, and it again under `static`.
             "vendor_data.json" if since(HAVANA) => Some(Answer::json(&json!({}))),

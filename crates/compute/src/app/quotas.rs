@@ -5,8 +5,10 @@
 //! inside its own write transaction.
 //!
 //! Usage is counted, as Nova has done since Pike: live rows of
-//! `compute_instances` give instances, cores and RAM. Key pairs and server
-//! groups are other tables not counted here yet (their `in_use` is 0);
+//! `compute_instances` give instances, cores and RAM, `compute_server_groups`
+//! server groups (`app::server_groups` enforces that limit and
+//! `server_group_members`); `key_pairs` and `server_group_members` are
+//! per-user limits whose `in_use` Nova always shows as 0, as here;
 //! the network-era keys (`floating_ips`, `fixed_ips`, `security_groups`,
 //! `security_group_rules`, shown before 2.36) are kept and shown but not
 //! enforced, as Nova with Neutron does not.
@@ -347,7 +349,7 @@ impl Compute {
     }
 
     /// Whether the user has overrides of its own.
-    async fn user_limited(
+    pub(crate) async fn user_limited(
         &self,
         conn: &mut rows::Conn,
         project_id: &str,
@@ -409,14 +411,21 @@ impl Compute {
         let mut conn = self.db.pool.acquire().await?;
         let limits = self.limits_of(&mut conn, project_id, user_id).await?;
         let used = rows::usage(&mut *conn, project_id, user_id).await?;
+        // Nova counts server groups; `key_pairs` and
+        // `server_group_members` are per-user and shown as 0 there.
+        let groups = crate::db::server_groups::count(&mut *conn, project_id, user_id).await?;
         Ok(limits
             .into_iter()
             .map(|(k, limit)| {
+                let in_use = match k {
+                    "server_groups" => groups,
+                    _ => usage_of(used, k),
+                };
                 (
                     k,
                     Detail {
                         limit,
-                        in_use: usage_of(used, k),
+                        in_use,
                         reserved: 0,
                     },
                 )

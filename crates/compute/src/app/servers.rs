@@ -317,6 +317,8 @@ pub struct CreateRequest {
     pub access_ip_v6: Option<String>,
     pub admin_pass: Option<String>,
     pub description: Option<String>,
+    /// The server group the `group` scheduler hint names.
+    pub group: Option<String>,
 }
 
 /// The keys `server` may hold at `mv` (Nova's `base_create` and its
@@ -551,6 +553,7 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         access_ip_v6,
         admin_pass,
         description,
+        group: super::server_groups::group_hint(body)?,
     })
 }
 
@@ -689,6 +692,17 @@ impl Compute {
         az: &str,
         image_properties: &Map<String, Value>,
     ) -> Result<Option<String>> {
+        self.pick_host_in(flavor, az, image_properties, None).await
+    }
+
+    /// [`Self::pick_host`] bound by a server group's constraint.
+    pub async fn pick_host_in(
+        &self,
+        flavor: &FlavorSpec,
+        az: &str,
+        image_properties: &Map<String, Value>,
+        group: Option<(super::scheduler::GroupPolicy, Vec<String>)>,
+    ) -> Result<Option<String>> {
         let prop = |k: &str| {
             image_properties
                 .get(k)
@@ -703,7 +717,7 @@ impl Compute {
             force_host: None,
             image_arch: prop("hw_architecture"),
             image_hv_type: prop("img_hv_type"),
-            group: None,
+            group,
         };
         match self.select_host(&req).await {
             Ok(h) => Ok(Some(h)),
@@ -949,7 +963,17 @@ impl Compute {
             .filter(|(_, v)| v.is_string())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let host = self.pick_host(&flavor, &az, &image_properties).await?;
+        let group = match &req.group {
+            Some(id) => Some(self.hinted_group(id).await?),
+            None => None,
+        };
+        let constraint = match &group {
+            Some(g) => self.group_constraint(g, &[], &[]).await?,
+            None => None,
+        };
+        let host = self
+            .pick_host_in(&flavor, &az, &image_properties, constraint)
+            .await?;
         let az = match (&host, az.is_empty()) {
             (Some(h), true) => self.zone_in(&zones, h),
             (None, true) => self.settings.default_availability_zone.clone(),
@@ -1052,11 +1076,30 @@ impl Compute {
             rows::insert_action(tx.conn(), &action).await?;
             made.push((row, action.id));
         }
+        if let Some(g) = &group {
+            let ids: Vec<String> = made.iter().map(|(r, _)| r.id.clone()).collect();
+            self.add_group_members(&mut tx, g, &ctx.user_id, &ids)
+                .await?;
+        }
         tx.commit().await.map_err(Error::from)?;
 
-        match host {
-            Some(host) => {
-                for (row, action_id) in &made {
+        // One host for all, unless a group's policy places each member
+        // in view of those placed before it.
+        let mut hosts = vec![host];
+        if let Some(g) = &group {
+            for _ in 1..made.len() {
+                let placed: Vec<String> = hosts.iter().flatten().cloned().collect();
+                let batch: Vec<String> = made.iter().map(|(r, _)| r.id.clone()).collect();
+                let constraint = self.group_constraint(g, &placed, &batch).await?;
+                hosts.push(
+                    self.pick_host_in(&flavor, &az, &image_properties, constraint)
+                        .await?,
+                );
+            }
+        }
+        for (i, (row, action_id)) in made.iter().enumerate() {
+            match hosts.get(i).unwrap_or(&hosts[0]) {
+                Some(host) => {
                     let params = super::servers_build::BuildParams {
                         instance_id: row.id.clone(),
                         project_id: project.clone(),
@@ -1070,12 +1113,10 @@ impl Compute {
                     let me = self.clone();
                     tokio::spawn(async move { me.build(params).await });
                 }
-            }
-            None => {
-                // Nova's conductor: a server no host can take is ERROR
-                // with the scheduler's answer as its fault.
-                let fault = self.fault(500, super::scheduler::NO_VALID_HOST);
-                for (row, _) in &made {
+                None => {
+                    // Nova's conductor: a server no host can take is
+                    // ERROR with the scheduler's answer as its fault.
+                    let fault = self.fault(500, super::scheduler::NO_VALID_HOST);
                     rows::set_error(&self.db.pool, &row.id, &fault, self.now()).await?;
                 }
             }
@@ -1380,6 +1421,7 @@ impl Compute {
             .await?;
         outcome?;
         rows::mark_deleted(&self.db.pool, id, self.now()).await?;
+        crate::db::server_groups::remove_instance(&self.db.pool, id).await?;
         Ok(())
     }
 

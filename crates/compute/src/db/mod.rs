@@ -6,9 +6,11 @@ pub mod aggregates;
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;
+pub mod passwords;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;
 pub mod server_lifecycle;
+pub mod server_groups;
 pub mod servers;
 pub mod services;

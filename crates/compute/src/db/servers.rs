@@ -584,3 +584,23 @@ pub async fn count_on_host(conn: &mut super::Conn, host: &str) -> Result<i64, sq
     .await?
     .try_get("n")
 }
+
+/// Replaces the names of the server's security groups (after
+/// `addSecurityGroup`/`removeSecurityGroup`).
+pub async fn set_security_groups<'c, E>(
+    conn: E,
+    id: &str,
+    names: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE compute_instances SET security_groups = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::json!(names).to_string())
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -8,10 +8,13 @@ mod admin;
 mod basics;
 mod flavors;
 mod hosts;
+mod interfaces;
 mod keypairs;
 mod lifecycle;
 mod metadata;
+mod proxies;
 mod quotas;
+mod server_groups;
 mod servers;
 
 use testkit::{Client, Resp, TestCloud};

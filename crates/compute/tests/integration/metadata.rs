@@ -482,7 +482,7 @@ async fn no_user_data_and_no_key_are_absent() {
         .client
         .send(
             "POST",
-            "/openstack/latest/password",
+            "/openstack/latest/meta_data.json",
             None,
             &[
                 ("x-instance-id", &id),
@@ -551,4 +551,70 @@ async fn a_static_subnet_shows_its_address_routes_and_dns() {
         }])
     );
     assert_eq!(r.body["services"], dns);
+}
+
+#[tokio::test]
+async fn a_guest_posts_its_password_once_and_the_owner_reads_and_clears_it() {
+    let (cloud, admin) = start().await;
+    let img = image(&cloud, &admin).await;
+    let (user, project) = project_user(&cloud, "pw", "member").await;
+    let r = create(
+        &user,
+        json!({"name": "p", "imageRef": img, "flavorRef": "1", "networks": "none"}),
+        "2.37",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_status(&user, &id, "ACTIVE").await;
+    let md = Md::new(&cloud);
+    let sig = nodes::secret::sign_instance_id(&md.secret, &id);
+    let headers = [
+        ("x-instance-id", id.as_str()),
+        ("x-tenant-id", project.as_str()),
+        ("x-instance-id-signature", sig.as_str()),
+        ("x-forwarded-for", "10.0.0.99"),
+    ];
+    let post = |path: &'static str, body: Vec<u8>| {
+        let c = &md.client;
+        let h = &headers;
+        async move {
+            c.send_bytes("POST", path, bytes::Bytes::from(body), h)
+                .await
+                .unwrap()
+        }
+    };
+    let r = md.get("/openstack/latest/password", &id, &project).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.text, "");
+    let r = user
+        .get(&format!("/v2.1/servers/{id}/os-server-password"))
+        .await
+        .unwrap();
+    assert_eq!(r.body, json!({"password": ""}));
+    // Too large; then set; then set again is a 409.
+    let r = post("/openstack/latest/password", vec![b'x'; 257]).await;
+    assert_error(&r, 400, "badRequest");
+    let r = post("/openstack/2013-04-04/password", b"c2VjcmV0".to_vec()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post("/openstack/latest/password", b"other".to_vec()).await;
+    assert_error(&r, 409, "conflictingRequest");
+    // Versions before Grizzly have no password; other paths take no POST.
+    let r = post("/openstack/2012-08-10/password", b"x".to_vec()).await;
+    assert_error(&r, 404, "itemNotFound");
+    let r = post("/openstack/latest/meta_data.json", b"x".to_vec()).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    let r = md.get("/openstack/latest/password", &id, &project).await;
+    assert_eq!(r.text, "c2VjcmV0");
+    let path = format!("/v2.1/servers/{id}/os-server-password");
+    let r = user.get(&path).await.unwrap();
+    assert_eq!(r.body, json!({"password": "c2VjcmV0"}));
+    // Another project sees no server; the owner clears it.
+    let (other, _) = project_user(&cloud, "pw2", "member").await;
+    assert_error(&other.get(&path).await.unwrap(), 404, "itemNotFound");
+    let r = user.delete(&path).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = user.get(&path).await.unwrap();
+    assert_eq!(r.body, json!({"password": ""}));
+    cloud.stop().await;
 }
