@@ -23,6 +23,7 @@
 //! without a handler is reported as `{"handled": false}`.
 
 pub mod client;
+pub mod compute;
 pub mod config;
 pub mod net;
 
