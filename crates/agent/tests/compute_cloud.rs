@@ -11,11 +11,13 @@
 use agent::compute::{ComputeRole, ComputeRoleConfig};
 use agent::AgentConfig;
 use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::{Client, TestCloud};
 use virt::fake::FakeDriver;
+use virt::ImageFetcher;
 use virt::{
     ConsoleStream, ImageRef, InstanceSpec, PowerState, RebootKind, Snapshot, Vif, VirtDriver,
     VirtError, VirtResult,
@@ -147,6 +149,7 @@ fn host_name() -> String {
 }
 
 struct RunningAgent {
+    cfg: AgentConfig,
     stop_tx: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -175,14 +178,14 @@ fn start_agent(tc: &TestCloud, driver: Arc<Counting>, state: &std::path::Path) -
     let role = ComputeRole::start(driver, rc, None).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(
-        cfg,
+        cfg.clone(),
         vec![role],
         async {
             let _ = stop_rx.await;
         },
         None,
     ));
-    RunningAgent { stop_tx, task }
+    RunningAgent { cfg, stop_tx, task }
 }
 
 async fn cloud() -> (TestCloud, Client) {
@@ -300,6 +303,43 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
         driver.inner.get_info(&id).await.unwrap(),
         PowerState::Running
     );
+
+    // The node reads its server's image through the internal API, with
+    // its own token only, and no other image.
+    let fetcher = agent::compute::images::HttpImageFetcher::new(&agent.cfg);
+    let bytes: Vec<u8> = fetcher
+        .fetch(&img)
+        .await
+        .unwrap()
+        .map(|b| b.unwrap().to_vec())
+        .concat()
+        .await;
+    assert_eq!(bytes, b"not really a disk");
+    let other = image(&tc, &admin).await;
+    let e = fetcher.fetch(&other).await.err().unwrap();
+    assert!(e.to_string().contains("404"), "{e}");
+    let internal = Client::new(&format!("http://{}", tc.cloud.internal_api));
+    let path = format!(
+        "/internal/v1/nodes/{}/compute/images/{img}/file",
+        host_name()
+    );
+    let r = internal
+        .send(
+            "GET",
+            &path,
+            None,
+            &[("authorization", "Bearer not-the-token")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "{}", r.text);
+    let token = agent.cfg.token.get().unwrap();
+    let bearer = format!("Bearer {token}");
+    let r = internal
+        .send("GET", &path, None, &[("authorization", bearer.as_str())])
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.text.as_str()), (200, "not really a disk"));
 
     // Round trips of actions.
     act(&admin, &id, json!({"os-stop": null})).await;

@@ -195,6 +195,12 @@ impl Service for Served {
         )
     }
 
+    /// The node agents' image downloads, with the remote driver only.
+    fn internal_router(self: Arc<Self>) -> Option<axum::Router> {
+        self.hub.as_ref()?;
+        Some(remote::internal::router(self.nova.clone()))
+    }
+
     /// The compute part of node documents, with the remote driver only.
     fn desired_state(self: Arc<Self>) -> Option<Arc<dyn common::service::DesiredStateSource>> {
         let hub = self.hub.clone()?;

@@ -19,6 +19,8 @@
 //! `ComputePorts`) reports under the same role: it is wrapped here and
 //! its `network_ports` and `errors` are merged into this role's status.
 
+pub mod images;
+
 use crate::RoleHandler;
 use common::auth::BoxFuture;
 use compute::remote::feed::{CommandResult, ComputeFeed, DesiredPower, FeedInstance, Op};
@@ -403,8 +405,13 @@ pub fn with_compute(
 }
 
 /// The driver `[agent] compute_driver` (else the cloud's `compute_driver`)
-/// names for this host.
-pub fn driver_for(cfg: &common::config::Config) -> Result<Arc<dyn VirtDriver>, String> {
+/// names for this host; it fetches images from the controller `agent`
+/// reports to.
+pub fn driver_for(
+    cfg: &common::config::Config,
+    agent: &crate::AgentConfig,
+) -> Result<Arc<dyn VirtDriver>, String> {
+    let images: Arc<dyn virt::ImageFetcher> = Arc::new(images::HttpImageFetcher::new(agent));
     let a: crate::config::AgentSection = cfg.section().map_err(|e| e.to_string())?;
     let name = if a.compute_driver.is_empty() {
         cfg.compute_driver.clone()
@@ -412,12 +419,18 @@ pub fn driver_for(cfg: &common::config::Config) -> Result<Arc<dyn VirtDriver>, S
         a.compute_driver.clone()
     };
     match name.as_str() {
-        "fake" => Ok(Arc::new(virt::fake::FakeDriver::new(0, false))),
+        "fake" => Ok(Arc::new(
+            virt::fake::FakeDriver::new(0, false).with_images(images),
+        )),
         // merge seam: qemu — the lead plugs `virt::qemu::QemuDriver::new(..)`
-        // in here; until then every command fails with this reason.
-        "qemu" => Ok(Arc::new(virt::Unavailable {
-            reason: "This host's agent has no QEMU driver built in yet".into(),
-        })),
+        // (with `images`) in here; until then every command fails with
+        // this reason.
+        "qemu" => {
+            drop(images);
+            Ok(Arc::new(virt::Unavailable {
+                reason: "This host's agent has no QEMU driver built in yet".into(),
+            }))
+        }
         other => Err(format!(
             "agent.compute_driver = {other:?}: expected qemu or fake"
         )),

@@ -18,6 +18,7 @@
 
 pub mod db;
 pub mod feed;
+pub mod internal;
 
 use crate::app::Compute;
 use common::service::{BoxFuture as SvcFuture, DesiredStateSource, NodeInfo};
