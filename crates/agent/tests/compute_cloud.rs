@@ -412,3 +412,52 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     agent.stop().await;
     tc.stop().await;
 }
+
+/// The role alone: a command it ran is reported again, not run again, by
+/// a new role over the same state directory, until it leaves the feed;
+/// then the file forgets it.
+#[tokio::test]
+async fn a_restarted_role_reports_done_commands_without_running_them_again() {
+    let state = tempfile::tempdir().unwrap();
+    let driver = Counting::new();
+    let spec = json!({"id": "i1", "name": "instance-i1", "hostname": "vm", "vcpus": 1,
+        "memory_mb": 64, "root_gb": 0,
+        "image": {"id": "img", "disk_format": "raw", "container_format": "bare"},
+        "vifs": []});
+    let doc = |commands: Value| {
+        json!({"node": {}, "roles": {}, "parts": {"compute": {
+            "instances": [], "commands": commands}}})
+    };
+    let with_spawn = doc(json!([{"id": "c1", "instance_id": "i1", "op": "spawn",
+                                 "args": {"spec": spec}}]));
+    let rc = || {
+        let mut rc = ComputeRoleConfig::new(state.path().to_path_buf());
+        rc.power_poll = Duration::from_secs(3600);
+        rc
+    };
+    let first = ComputeRole::start(driver.clone(), rc(), None).unwrap();
+    let st = agent::RoleHandler::apply(&*first, &with_spawn).await;
+    assert_eq!(st["results"]["c1"], json!({"ok": true}), "{st}");
+    assert_eq!(st["instances"]["i1"], "running", "{st}");
+    drop(first);
+
+    let second = ComputeRole::start(driver.clone(), rc(), None).unwrap();
+    let st = agent::RoleHandler::apply(&*second, &with_spawn).await;
+    assert_eq!(st["results"]["c1"], json!({"ok": true}), "{st}");
+    assert_eq!(driver.count("spawn", "i1"), 1);
+    // Gone from the feed: forgotten (the guest is not the feed's, but
+    // within the grace period it stays).
+    let st = agent::RoleHandler::apply(&*second, &doc(json!([]))).await;
+    assert_eq!(st["results"], json!({}), "{st}");
+    assert_eq!(st["errors"], json!([]), "{st}");
+    let file = std::fs::read_to_string(state.path().join(agent::compute::DONE_FILE)).unwrap();
+    assert_eq!(file, r#"{"results":{}}"#);
+    assert_eq!(driver.count("destroy", "i1"), 0);
+    // A bad command is answered with an error, not run.
+    let st = agent::RoleHandler::apply(
+        &*second,
+        &doc(json!([{"id": "c2", "instance_id": "i1", "op": "format_disk", "args": {}}])),
+    )
+    .await;
+    assert!(st["results"]["c2"]["error"].is_string(), "{st}");
+}
