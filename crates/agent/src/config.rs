@@ -45,6 +45,14 @@ pub struct AgentSection {
     /// state directory rather than in it: dnsmasq reads them as `nobody`
     /// and the state directory is private (mode 0700).
     pub dhcp_state_dir: String,
+    /// The compute role's driver: `fake` (guests in memory, for tests)
+    /// or `qemu`; empty: the cloud's `compute_driver`.
+    pub compute_driver: String,
+    /// Seconds a guest the controller no longer lists lives before the
+    /// compute role destroys it; 0: 1800.
+    pub compute_orphan_grace_s: u64,
+    /// Seconds between the compute role's power-state polls; 0: 10.
+    pub compute_power_poll_s: u64,
 }
 
 impl Section for AgentSection {
@@ -55,6 +63,12 @@ impl Section for AgentSection {
             return Err(format!(
                 "agent.local_ip {:?} is not an IPv4 address",
                 self.local_ip
+            ));
+        }
+        if !matches!(self.compute_driver.as_str(), "" | "fake" | "qemu") {
+            return Err(format!(
+                "agent.compute_driver {:?}: expected qemu or fake",
+                self.compute_driver
             ));
         }
         if !self.tunnel_interface.is_empty()

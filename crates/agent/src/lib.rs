@@ -23,6 +23,7 @@
 //! without a handler is reported as `{"handled": false}`.
 
 pub mod client;
+pub mod compute;
 pub mod config;
 pub mod net;
 
@@ -75,6 +76,33 @@ pub struct AgentConfig {
     /// agent's back). An apply that reported errors is retried sooner,
     /// with back-off from `backoff_min` to `backoff_max`.
     pub resync_interval: Duration,
+    /// The node token of the current registration, for role handlers
+    /// that call the internal API themselves (the compute role's image
+    /// downloads).
+    pub token: NodeToken,
+}
+
+/// The node's current token, shared with handlers (`None` while not
+/// registered); never printed.
+#[derive(Clone, Default)]
+pub struct NodeToken(Arc<std::sync::RwLock<Option<String>>>);
+
+impl NodeToken {
+    pub fn get(&self) -> Option<String> {
+        self.0.read().ok().and_then(|t| t.clone())
+    }
+
+    fn set(&self, t: Option<String>) {
+        if let Ok(mut g) = self.0.write() {
+            *g = t;
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeToken(..)")
+    }
 }
 
 impl AgentConfig {
@@ -90,6 +118,7 @@ impl AgentConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             resync_interval: Duration::from_secs(60),
+            token: NodeToken::default(),
         }
     }
 }
@@ -261,6 +290,7 @@ async fn converge(
                     // Every registration starts from a whole document.
                     applied = None;
                     token = Some(t.clone());
+                    cfg.token.set(Some(t.clone()));
                     backoff.reset();
                     t
                 }
@@ -323,6 +353,7 @@ async fn converge(
                     Err(e) => {
                         if e.is_unauthorized() {
                             token = None;
+                            cfg.token.set(None);
                         }
                         let d = backoff.next_delay();
                         tracing::warn!(error = %e, retry_in = ?d, "cannot report status");
@@ -335,6 +366,7 @@ async fn converge(
                     "the controller no longer knows this node's token; registering again"
                 );
                 token = None;
+                cfg.token.set(None);
             }
             Err(e) => {
                 let d = backoff.next_delay();

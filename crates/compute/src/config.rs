@@ -34,6 +34,12 @@ pub struct ComputeConfig {
     /// Seconds the build waits for the data plane to report a server's
     /// ports ACTIVE (Nova's `vif_plugging_timeout`).
     pub vif_plugging_timeout: u64,
+    /// Seconds the controller waits for a compute node's agent to answer
+    /// a driver call (`compute_driver = "qemu"`).
+    pub agent_call_timeout_s: u64,
+    /// As `agent_call_timeout_s`, for the calls that boot a guest (spawn,
+    /// rebuild, resize, rescue): they fetch images first.
+    pub agent_spawn_timeout_s: u64,
     /// The fake driver's time to spawn a guest, in milliseconds.
     pub fake_spawn_delay_ms: u64,
     /// Test aid: the fake driver fails every spawn.
@@ -65,6 +71,8 @@ impl Default for ComputeConfig {
             allow_resize_to_same_host: true,
             shelved_offload_time: 0,
             vif_plugging_timeout: 300,
+            agent_call_timeout_s: 120,
+            agent_spawn_timeout_s: 900,
             fake_spawn_delay_ms: 0,
             fake_fail_spawn: false,
             quota_instances: 10,
@@ -96,6 +104,11 @@ impl Section for ComputeConfig {
         }
         if self.default_availability_zone.is_empty() {
             return Err("compute.default_availability_zone must not be empty".into());
+        }
+        if self.agent_call_timeout_s == 0 || self.agent_spawn_timeout_s == 0 {
+            return Err(
+                "compute.agent_call_timeout_s and agent_spawn_timeout_s must be positive".into(),
+            );
         }
         if self.reserved_host_memory_mb < 0 {
             return Err("compute.reserved_host_memory_mb must not be negative".into());

@@ -14,6 +14,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod policies;
+pub mod remote;
 
 pub use app::Compute;
 
@@ -62,6 +63,16 @@ pub fn build(
     ctx: &ServiceContext,
     metadata_addr: Option<std::net::SocketAddr>,
 ) -> Result<Arc<Compute>, SetupError> {
+    Ok(build_with_remote(cfg, ctx, metadata_addr)?.0)
+}
+
+/// As [`build`], also answering the remote driver's hub when
+/// `compute_driver = "qemu"` (the feed and the reports go through it).
+pub fn build_with_remote(
+    cfg: &Config,
+    ctx: &ServiceContext,
+    metadata_addr: Option<std::net::SocketAddr>,
+) -> Result<(Arc<Compute>, Option<Arc<remote::Hub>>), SetupError> {
     let c: config::ComputeConfig = cfg.section()?;
     let secret_path = cfg.state_dir.join(nodes::SECRET_FILE);
     let join_secret =
@@ -72,8 +83,8 @@ pub fn build(
     let policy_file = (!c.policy_file.is_empty()).then(|| std::path::PathBuf::from(&c.policy_file));
     let policy = common::policy::Policy::new(&policies::defaults(), policy_file.as_deref())?;
     let image: Arc<image::Image> = peer(&ctx.peers, "image")?;
-    let virt = virt_driver(cfg, &c, image.clone());
-    Ok(Arc::new(Compute {
+    let (virt, hub) = virt_driver(cfg, &c, ctx, image.clone());
+    let nova = Arc::new(Compute {
         db: ctx.db.clone(),
         policy,
         clock: ctx.clock.clone(),
@@ -86,27 +97,31 @@ pub fn build(
         virt,
         metadata_secret: nodes::secret::metadata_secret(&join_secret),
         metadata_addr,
-    }))
+    });
+    Ok((nova, hub))
 }
 
 /// The driver `compute_driver` names: the fake one in memory, or (for
-/// `qemu`, served by the agent's compute role) none yet.
+/// `qemu`) the remote driver, whose calls the node agents' compute role
+/// runs; with it, the hub its feed and reports share.
 fn virt_driver(
     cfg: &Config,
     c: &config::ComputeConfig,
+    ctx: &ServiceContext,
     image: Arc<image::Image>,
-) -> Arc<dyn virt::VirtDriver> {
+) -> (Arc<dyn virt::VirtDriver>, Option<Arc<remote::Hub>>) {
     if cfg.compute_driver == "fake" {
-        Arc::new(
-            virt::fake::FakeDriver::new(c.fake_spawn_delay_ms, c.fake_fail_spawn)
-                .with_images(Arc::new(StoreFetcher { image })),
-        )
+        let fake = virt::fake::FakeDriver::new(c.fake_spawn_delay_ms, c.fake_fail_spawn)
+            .with_images(Arc::new(StoreFetcher { image }));
+        (Arc::new(fake), None)
     } else {
-        Arc::new(virt::Unavailable {
-            reason: "No hypervisor driver is available on this host (compute_driver = qemu \
-                     needs the agent's compute role)"
-                .into(),
-        })
+        let hub = remote::Hub::new(
+            ctx.db.clone(),
+            ctx.clock.clone(),
+            std::time::Duration::from_secs(c.agent_call_timeout_s),
+            std::time::Duration::from_secs(c.agent_spawn_timeout_s),
+        );
+        (Arc::new(remote::RemoteDriver::new(hub.clone())), Some(hub))
     }
 }
 
@@ -173,11 +188,12 @@ pub const SERVICE: ServiceDef = ServiceDef {
                     .await
                     .map_err(SetupError::Metadata)?;
             let addr = listener.local_addr().map_err(SetupError::Metadata)?;
-            let nova = build(&ctx.config, &ctx, Some(addr))?;
+            let (nova, hub) = build_with_remote(&ctx.config, &ctx, Some(addr))?;
             nova.bootstrap_flavors().await?;
             tokio::spawn(nova.clone().resume_builds());
             let served: Arc<dyn Service> = Arc::new(Served {
                 nova,
+                hub,
                 ctx,
                 metadata_listener: std::sync::Mutex::new(Some(listener)),
             });
@@ -189,6 +205,8 @@ pub const SERVICE: ServiceDef = ServiceDef {
 /// The compute service as the composition root drives it.
 struct Served {
     nova: Arc<Compute>,
+    /// The remote driver's hub (`compute_driver = "qemu"`).
+    hub: Option<Arc<remote::Hub>>,
     ctx: ServiceContext,
     /// Bound at build, taken when `background` starts serving it.
     metadata_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
@@ -218,6 +236,21 @@ impl Service for Served {
             self.ctx.validator.clone(),
             self.ctx.config.max_request_body_size,
         )
+    }
+
+    /// The node agents' image downloads, with the remote driver only.
+    fn internal_router(self: Arc<Self>) -> Option<axum::Router> {
+        self.hub.as_ref()?;
+        Some(remote::internal::router(self.nova.clone()))
+    }
+
+    /// The compute part of node documents, with the remote driver only.
+    fn desired_state(self: Arc<Self>) -> Option<Arc<dyn common::service::DesiredStateSource>> {
+        let hub = self.hub.clone()?;
+        Some(Arc::new(remote::ComputeSource {
+            compute: Arc::downgrade(&self.nova),
+            hub,
+        }))
     }
 
     fn renderer(&self) -> common::http::Renderer {

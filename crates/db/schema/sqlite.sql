@@ -42,6 +42,18 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_commands (
+    id TEXT PRIMARY KEY,
+    -- The registered node name (`compute_instances.host`).
+    node TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    args TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    result TEXT,
+    finished_at BIGINT
+);
+
 CREATE TABLE compute_ec2_ids (
     id BIGINT PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE
@@ -834,6 +846,8 @@ CREATE TABLE users (
 CREATE INDEX assignments_actor ON assignments (actor_id);
 
 CREATE INDEX assignments_target ON assignments (target_id);
+
+CREATE INDEX compute_commands_node ON compute_commands (node, finished_at);
 
 CREATE INDEX compute_flavor_projects_project ON compute_flavor_projects (project_id);
 

@@ -212,6 +212,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "server_groups",
             sql: include_str!("../migrations/compute/0007_server_groups.sql"),
         },
+        Migration {
+            version: 8,
+            name: "compute_commands",
+            sql: include_str!("../migrations/compute/0008_compute_commands.sql"),
+        },
     ],
 };
 

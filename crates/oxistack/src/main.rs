@@ -404,10 +404,16 @@ async fn run(cli: Cli) -> Result<i32> {
             };
             let mut cfg = agent::AgentConfig::new(&controller, &name, roles, secret);
             cfg.address = address;
-            let handlers: Vec<_> = agent::config::network_handler(&file, &cfg.roles, metadata)
+            let mut handlers: Vec<_> = agent::config::network_handler(&file, &cfg.roles, metadata)
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .into_iter()
                 .collect();
+            // The compute role runs this host's guests for the
+            // controller's remote driver.
+            if cfg.roles.iter().any(|r| r == "compute") {
+                handlers =
+                    compute_role(&file, &cfg, handlers).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
             agent::run(cfg, handlers, stop_signal(), None).await?;
             Ok(0)
         }
@@ -503,9 +509,16 @@ async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
     let metadata_port = cfg
         .section::<compute::config::ComputeConfig>()?
         .metadata_port;
+    // `compute_driver = "qemu"`: the controller's remote driver sends its
+    // calls to this host's agent, whose compute role runs the guests.
+    let remote_compute = cfg.compute_driver == "qemu";
     let handlers = move |a: &agent::AgentConfig| -> Result<Vec<std::sync::Arc<dyn agent::RoleHandler>>, String> {
         if !linux {
-            return Ok(Vec::new());
+            return if remote_compute {
+                compute_role(&net_cfg, a, Vec::new())
+            } else {
+                Ok(Vec::new())
+            };
         }
         let metadata = agent::net::metadata::MetadataConfig::for_controller(&a.controller, &a.secret)
             .map(|mut m| {
@@ -514,9 +527,14 @@ async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
                 }
                 m
             });
-        agent::config::network_handler(&net_cfg, &a.roles, metadata)
+        let net: Vec<_> = agent::config::network_handler(&net_cfg, &a.roles, metadata)
             .map(|h| h.into_iter().collect())
-            .map_err(|e| format!("the linux data plane: {e}"))
+            .map_err(|e| format!("the linux data plane: {e}"))?;
+        if remote_compute {
+            compute_role(&net_cfg, a, net)
+        } else {
+            Ok(net)
+        }
     };
     let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
     let cloud = oxistack::cloud::Cloud::start_with_agent(cfg, clock, handlers)
@@ -545,6 +563,19 @@ async fn up(cfg: Config, common: Common, log: LogHandle) -> Result<()> {
     tracing::info!("shutting down");
     cloud.shutdown(std::time::Duration::from_secs(5)).await;
     Ok(())
+}
+
+/// `handlers` with this host's compute role added (the driver `[agent]
+/// compute_driver` or `compute_driver` names), holding the network
+/// role's `ComputePorts` when there is one.
+fn compute_role(
+    cfg: &Config,
+    agent_cfg: &agent::AgentConfig,
+    handlers: Vec<std::sync::Arc<dyn agent::RoleHandler>>,
+) -> Result<Vec<std::sync::Arc<dyn agent::RoleHandler>>, String> {
+    let driver = agent::compute::driver_for(cfg, agent_cfg)?;
+    let rc = agent::compute::role_config(cfg)?;
+    agent::compute::with_compute(handlers, driver, rc)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -81,7 +81,7 @@ fn msg(e: impl std::fmt::Display) -> String {
 struct Schedule;
 /// Step 1: a port per requested network (or the given port, bound).
 struct Networking;
-/// Step 2: the driver starts the guest.
+/// Step 2: the driver starts the guest, and its ports go ACTIVE.
 struct Spawn;
 /// Step 3: ACTIVE.
 struct Finish;
@@ -137,7 +137,6 @@ impl Step<Arc<Compute>> for Networking {
             let made = async {
                 let info = c.allocate_ports(&p).await?;
                 rows::set_network_info(&c.db.pool, &p.instance_id, &info, c.now()).await?;
-                c.wait_for_ports(&p, &info).await?;
                 Ok::<_, Error>(info)
             }
             .await;
@@ -218,12 +217,22 @@ impl Step<Arc<Compute>> for Spawn {
                 .cloned()
                 .unwrap_or_default();
             let spec = c.instance_spec(&row, &info).await.map_err(msg)?;
-            if let Err(e) = c.virt.spawn(&spec).await {
+            // A port goes ACTIVE once its tap exists, i.e. once the guest
+            // started: spawn first, then wait for the data plane (Nova's
+            // vif-plugged events, in spirit); a timeout fails the build.
+            let spawned = match c.virt.spawn(&spec).await {
+                Ok(()) => c
+                    .wait_for_ports(&p, &info)
+                    .await
+                    .map_err(|e| e.message().to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = spawned {
                 // As for networking: a failed action cleans up after itself.
                 if let Err(undo) = c.virt.destroy(&p.instance_id).await {
                     tracing::warn!(server = %p.instance_id, error = %undo, "destroying a failed guest");
                 }
-                return Err(e.to_string());
+                return Err(e);
             }
             Ok(json!({}))
         })
