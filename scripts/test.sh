@@ -37,8 +37,11 @@ cd "$ROOT"
 # OpenSSL). The network data plane's root tests need iproute2, nftables,
 # dnsmasq (dnsmasq-base, and dhcp_release from dnsmasq-utils), radvd (IPv6
 # router advertisements), busybox (udhcpc as the instances' DHCP client)
-# and isc-dhcp-client (dhclient -6, their DHCPv6 client).
-APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils iproute2 nftables dnsmasq-base dnsmasq-utils radvd busybox isc-dhcp-client)
+# and isc-dhcp-client (dhclient -6, their DHCPv6 client). The compute
+# root tests boot the test guest (scripts/build-test-guest.sh, which
+# downloads its own Debian packages) under qemu-system-x86 with config
+# drives from genisoimage, and reach it with ssh and curl.
+APT_PACKAGES=(gcc pkg-config libssl-dev postgresql qemu-utils iproute2 nftables dnsmasq-base dnsmasq-utils radvd busybox isc-dhcp-client qemu-system-x86 genisoimage openssh-client curl)
 PG_PORT_FIRST=55432
 VENV="$ROOT/.venv"
 REQUIREMENTS="$ROOT/tests/compat/requirements.txt"
@@ -405,6 +408,12 @@ python3 --version
 
 must "Debian packages (${APT_PACKAGES[*]})" apt_install "${APT_PACKAGES[@]}"
 must "virtualenv .venv ($REQUIREMENTS)" setup_venv
+if [[ ${OXISTACK_ROOT_TESTS:-0} == 1 ]]; then
+    # Built once here (cached under the target directory), used by every
+    # root test that boots a guest (testkit::guest reads OXISTACK_GUEST_DIR).
+    export OXISTACK_GUEST_DIR="$TARGET_DIR/guest"
+    must "test guest (scripts/build-test-guest.sh)" "$ROOT/scripts/build-test-guest.sh" "$OXISTACK_GUEST_DIR"
+fi
 
 if [[ $COMPAT_ONLY -eq 0 ]]; then
     must "cargo fmt --check" cargo fmt --all -- --check

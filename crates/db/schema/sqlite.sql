@@ -42,6 +42,27 @@ CREATE TABLE assignments (
     PRIMARY KEY (type, actor_id, target_id, role_id, inherited)
 );
 
+CREATE TABLE compute_aggregate_hosts (
+    aggregate_id BIGINT NOT NULL REFERENCES compute_aggregates (id) ON DELETE CASCADE,
+    host TEXT NOT NULL,
+    PRIMARY KEY (aggregate_id, host)
+);
+
+CREATE TABLE compute_aggregate_metadata (
+    aggregate_id BIGINT NOT NULL REFERENCES compute_aggregates (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (aggregate_id, key)
+);
+
+CREATE TABLE compute_aggregates (
+    id BIGINT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT
+);
+
 CREATE TABLE compute_commands (
     id TEXT PRIMARY KEY,
     -- The registered node name (`compute_instances.host`).
@@ -110,6 +131,11 @@ CREATE TABLE compute_instance_actions (
     message TEXT,
     start_time BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE compute_instance_passwords (
+    instance_id TEXT PRIMARY KEY,
+    password TEXT NOT NULL
 );
 
 CREATE TABLE compute_instances (
@@ -202,6 +228,23 @@ CREATE TABLE compute_quotas (
     resource TEXT NOT NULL,
     hard_limit BIGINT NOT NULL,
     PRIMARY KEY (project_id, user_id, resource)
+);
+
+CREATE TABLE compute_server_group_members (
+    group_id TEXT NOT NULL REFERENCES compute_server_groups (id) ON DELETE CASCADE,
+    instance_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (group_id, instance_id)
+);
+
+CREATE TABLE compute_server_groups (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    created_at BIGINT NOT NULL
 );
 
 CREATE TABLE compute_services (
@@ -862,6 +905,10 @@ CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
 CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
 
 CREATE INDEX compute_migrations_instance ON compute_migrations (instance_id);
+
+CREATE INDEX compute_server_group_members_instance ON compute_server_group_members (instance_id);
+
+CREATE INDEX compute_server_groups_project ON compute_server_groups (project_id);
 
 CREATE INDEX credentials_user_id ON credentials (user_id, id);
 
