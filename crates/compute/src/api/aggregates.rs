@@ -40,7 +40,7 @@ fn additional(key: &str) -> Error {
 /// Nova's `utils.validate_integer(id, 'id')`.
 fn int_id(id: &str) -> Result<i64> {
     id.parse::<i64>()
-        .map_err(|_| bad(format!("Invalid input received: id must be an integer")))
+        .map_err(|_| bad("Invalid input received: id must be an integer"))
 }
 
 /// The one object under `key`, with only `allowed` keys.

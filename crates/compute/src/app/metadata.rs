@@ -506,6 +506,40 @@ pub fn is_root(path: &str) -> bool {
 }
 
 impl InstanceMetadata {
+    /// The files of the server's config drive (Nova's
+    /// `metadata_for_config_drive`, its OpenStack half): for every
+    /// OpenStack version up to `today` and `latest`, the documents
+    /// `meta_data.json`, `vendor_data.json`, `vendor_data2.json`,
+    /// `network_data.json` and `user_data` that the metadata service would
+    /// answer. The EC2 half (`ec2/<version>/meta-data.json`) is left out:
+    /// cloud-init and the test guest read the OpenStack tree.
+    pub fn config_drive_files(&self, today: &str) -> Vec<virt::ConfigDriveFile> {
+        let mut out = Vec::new();
+        let versions = OPENSTACK_VERSIONS
+            .iter()
+            .copied()
+            .filter(|v| *v <= today)
+            .chain(std::iter::once("latest"));
+        for v in versions {
+            for doc in [
+                "meta_data.json",
+                "vendor_data.json",
+                "vendor_data2.json",
+                "network_data.json",
+                "user_data",
+            ] {
+                let path = format!("openstack/{v}/{doc}");
+                if let Some(a) = self.lookup(&path, today) {
+                    out.push(virt::ConfigDriveFile {
+                        path,
+                        contents: a.body,
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// `<hostname>.<dhcp_domain>` (Nova's `_get_hostname`).
     fn hostname(&self) -> String {
         format!("{}.{DHCP_DOMAIN}", self.row.hostname)

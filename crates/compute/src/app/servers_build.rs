@@ -496,7 +496,16 @@ impl Compute {
                     .decode(u.trim())
                     .ok()
             }),
-            config_drive: None,
+            config_drive: if row.config_drive.is_empty() {
+                None
+            } else {
+                let md = self.instance_metadata(row.clone(), None).await?;
+                let today: String = common::clock::iso_seconds(self.now())
+                    .chars()
+                    .take(10)
+                    .collect();
+                Some(md.config_drive_files(&today))
+            },
         })
     }
 

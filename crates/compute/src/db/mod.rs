@@ -10,7 +10,7 @@ pub mod passwords;
 
 pub type Conn = db::sqlx::AnyConnection;
 pub mod quotas;
-pub mod server_lifecycle;
 pub mod server_groups;
+pub mod server_lifecycle;
 pub mod servers;
 pub mod services;

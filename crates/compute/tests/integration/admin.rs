@@ -595,3 +595,74 @@ async fn the_floating_ip_proxy_allocates_associates_and_releases() {
     assert_error(&r, 404, "itemNotFound");
     let _ = project;
 }
+
+#[tokio::test]
+async fn a_config_drive_carries_the_metadata_documents() {
+    let (cloud, admin) = start().await;
+    let (member, _) = project_user(&cloud, "cd-user", "member").await;
+    let img = image(&cloud, &admin).await;
+    let r = create(
+        &member,
+        json!({"name": "cd", "imageRef": img, "flavorRef": "1", "networks": "none",
+               "config_drive": true, "user_data": "IyEvYmluL3NoCmVjaG8gaGk="}),
+        "2.37",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let sid = r.body["server"]["id"].as_str().unwrap().to_string();
+    let s = wait_status(&member, &sid, "ACTIVE").await;
+    assert_eq!(s["config_drive"], "True");
+    let nova = super::quotas::nova(&cloud);
+    let row = compute::db::servers::get(&nova.db.pool, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    let spec = nova.instance_spec(&row, &row.network_info).await.unwrap();
+    let files = spec.config_drive.expect("a config drive");
+    let file = |p: &str| {
+        files
+            .iter()
+            .find(|f| f.path == p)
+            .unwrap_or_else(|| panic!("{p} missing"))
+    };
+    let md: Value =
+        serde_json::from_slice(&file("openstack/latest/meta_data.json").contents).unwrap();
+    assert_eq!(md["uuid"], sid.as_str());
+    assert_eq!(md["name"], "cd");
+    assert_eq!(
+        file("openstack/latest/user_data").contents,
+        b"#!/bin/sh\necho hi"
+    );
+    assert!(files
+        .iter()
+        .any(|f| f.path == "openstack/2012-08-10/meta_data.json"));
+    // The driver was handed it (the fake driver's diagnostics say so).
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/servers/{sid}/diagnostics"),
+        None,
+        "2.48",
+    )
+    .await;
+    assert_eq!(r.body["config_drive"], true, "{}", r.text);
+
+    // Without one, none.
+    let r = create(
+        &member,
+        json!({"name": "nocd", "imageRef": img, "flavorRef": "1", "networks": "none"}),
+        "2.37",
+    )
+    .await;
+    let sid = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_status(&member, &sid, "ACTIVE").await;
+    let r = at_version(
+        &admin,
+        "GET",
+        &format!("/v2.1/servers/{sid}/diagnostics"),
+        None,
+        "2.48",
+    )
+    .await;
+    assert_eq!(r.body["config_drive"], false, "{}", r.text);
+}
