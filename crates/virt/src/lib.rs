@@ -13,6 +13,7 @@
 //! - The QEMU driver (`qemu`): one QEMU process per guest, driven over QMP.
 
 pub mod fake;
+pub mod qemu;
 mod unavailable;
 
 pub use unavailable::Unavailable;
