@@ -188,7 +188,11 @@ impl ImageCache {
     }
 
     async fn fetch_into(&self, image: &ImageRef, tmp: &Path) -> VirtResult<()> {
-        let mut hasher = match image.hash_value.as_deref().map(|_| image.hash_algo.as_deref()) {
+        let mut hasher = match image
+            .hash_value
+            .as_deref()
+            .map(|_| image.hash_algo.as_deref())
+        {
             None => None,
             Some(Some(algo)) => Some(Hasher::new(algo).ok_or_else(|| {
                 VirtError::Failed(format!(

@@ -299,7 +299,10 @@ impl QemuDriver {
             let _ = tokio::fs::remove_file(&img).await;
             match out {
                 Err(_) => Err("the probe guest did not finish within 10 s".into()),
-                Ok(Err(e)) => Err(format!("cannot run {}: {e}", self.cfg.qemu_binary.display())),
+                Ok(Err(e)) => Err(format!(
+                    "cannot run {}: {e}",
+                    self.cfg.qemu_binary.display()
+                )),
                 Ok(Ok(o)) if o.status.code() == Some(85) => Ok(()),
                 Ok(Ok(o)) => Err(format!(
                     "{}: {}",
@@ -587,7 +590,12 @@ impl QemuDriver {
         }
         let mut serial = OsString::from("file,id=serial0,append=on,path=");
         serial.push(p.console().as_os_str());
-        v.extend([arg("-chardev"), serial, arg("-serial"), arg("chardev:serial0")]);
+        v.extend([
+            arg("-chardev"),
+            serial,
+            arg("-serial"),
+            arg("chardev:serial0"),
+        ]);
         let mut vnc = OsString::from("unix:");
         vnc.push(p.vnc().as_os_str());
         v.extend([arg("-vnc"), vnc]);
@@ -844,7 +852,10 @@ fn check_vif(vif: &Vif) -> VirtResult<()> {
             .split(':')
             .all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()));
     if !tap_ok {
-        return Err(VirtError::Failed(format!("bad tap name {:?}", vif.tap_name)));
+        return Err(VirtError::Failed(format!(
+            "bad tap name {:?}",
+            vif.tap_name
+        )));
     }
     if !mac_ok {
         return Err(VirtError::Failed(format!("bad MAC address {:?}", vif.mac)));
@@ -1095,10 +1106,7 @@ impl VirtDriver for QemuDriver {
             self.stop(&p, false).await?;
             // The new overlay is made aside so a failure keeps the old disk.
             let fresh = p.f("disk.qcow2.new");
-            if let Err(e) = self
-                .make_root_disk(&spec.image, spec.root_gb, &fresh)
-                .await
-            {
+            if let Err(e) = self.make_root_disk(&spec.image, spec.root_gb, &fresh).await {
                 let _ = tokio::fs::remove_file(&fresh).await;
                 return Err(e);
             }
@@ -1177,7 +1185,11 @@ impl VirtDriver for QemuDriver {
             let p = self.existing(id).await?;
             let lock = self.lock_for(id);
             let _held = lock.lock().await;
-            for f in ["disk.qcow2.resize", "disk.eph.qcow2.resize", "spec.json.resize"] {
+            for f in [
+                "disk.qcow2.resize",
+                "disk.eph.qcow2.resize",
+                "spec.json.resize",
+            ] {
                 let _ = tokio::fs::remove_file(p.f(f)).await;
             }
             Ok(())
@@ -1297,8 +1309,8 @@ impl VirtDriver for QemuDriver {
             let made = async {
                 self.make_root_disk(rescue_image, 0, &p.rescue_disk())
                     .await?;
-                let raw = serde_json::to_vec(rescue_image)
-                    .map_err(|e| virt_failed("rescue.json", e))?;
+                let raw =
+                    serde_json::to_vec(rescue_image).map_err(|e| virt_failed("rescue.json", e))?;
                 tokio::fs::write(p.rescue_json(), raw)
                     .await
                     .map_err(|e| virt_failed("writing rescue.json", e))?;
@@ -1359,9 +1371,7 @@ impl VirtDriver for QemuDriver {
                     )
                     .await;
                 if let Err(e) = added {
-                    let _ = q
-                        .execute("netdev_del", Some(json!({ "id": netdev })))
-                        .await;
+                    let _ = q.execute("netdev_del", Some(json!({ "id": netdev }))).await;
                     return Err(qmp_failed(e));
                 }
                 set_mtu(vif).await?;
