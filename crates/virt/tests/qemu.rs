@@ -10,7 +10,7 @@
 //! [`boot_and_wait_for`] boots a spec and waits for a console line: the
 //! project's real test guest (kernel + initramfs images) plugs in there.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
