@@ -721,3 +721,155 @@ async fn auto_acceleration_falls_back_to_tcg_quickly() {
     assert_state(&d, &id, PowerState::Running).await;
     d.destroy(&id).await.unwrap();
 }
+
+// ---- root: taps in a network namespace -------------------------------
+
+/// A network namespace this test made; deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("oxq-{}", std::process::id());
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .output();
+        let out = std::process::Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Netns(name)
+    }
+
+    /// `ip -n <ns> -o link show dev <dev>`, or None when it has no such link.
+    fn link(&self, dev: &str) -> Option<String> {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &self.0, "-o", "link", "show", "dev", dev])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .output();
+    }
+}
+
+/// Gated like the agent's root tests: `OXISTACK_ROOT_TESTS=1` runs it
+/// (and then not being root fails it), else a visible skip.
+fn root_tests_enabled() -> bool {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if std::env::var("OXISTACK_ROOT_TESTS").as_deref() != Ok("1") {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED {test}: needs root; run as root with OXISTACK_ROOT_TESTS=1"
+        );
+        return false;
+    }
+    assert!(
+        // /proc/self belongs to the process's effective uid.
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0,
+        "{test}: OXISTACK_ROOT_TESTS=1 but not running as root"
+    );
+    true
+}
+
+#[test]
+fn root_taps_are_made_sized_and_hot_plugged() {
+    if !root_tests_enabled() || !qemu_available() {
+        return;
+    }
+    let ns = Netns::new();
+    let ns_path = format!("/run/netns/{}", ns.0);
+    // QEMU (and `ip`) start in the namespace of the thread that spawns
+    // them: a thread of our own, in the test's namespace, runs the driver.
+    let joined = std::thread::spawn(move || {
+        let f = std::fs::File::open(&ns_path).unwrap();
+        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(taps_in_namespace())
+    })
+    .join();
+    let links = ns.link("tapoxqa").or(ns.link("tapoxqb"));
+    assert!(links.is_none(), "taps left behind: {links:?}");
+    drop(ns);
+    if let Err(panic) = joined {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn taps_in_namespace() {
+    let ns = Netns(format!("oxq-{}", std::process::id()));
+    let env = Env::new();
+    env.image("img", "raw", "16M");
+    let id = uuid(6);
+    let mut s = spec(&id, image_ref("img", "raw"));
+    s.vifs = vec![virt::Vif {
+        port_id: "port-a".into(),
+        tap_name: "tapoxqa".into(),
+        mac: "fa:16:3e:00:00:0a".into(),
+        mtu: Some(1400),
+    }];
+    let d = env.driver();
+    d.spawn(&s).await.unwrap();
+    assert_state(&d, &id, PowerState::Running).await;
+    let link = ns.link("tapoxqa").expect("QEMU made the tap");
+    assert!(link.contains("mtu 1400") && link.contains(",UP"), "{link}");
+
+    let b = virt::Vif {
+        port_id: "port-b".into(),
+        tap_name: "tapoxqb".into(),
+        mac: "fa:16:3e:00:00:0b".into(),
+        mtu: Some(1450),
+    };
+    d.attach_interface(&id, &b).await.unwrap();
+    let link = ns.link("tapoxqb").expect("netdev_add made the tap");
+    assert!(link.contains("mtu 1450"), "{link}");
+    d.attach_interface(&id, &b).await.unwrap();
+    let saved: InstanceSpec =
+        serde_json::from_slice(&std::fs::read(env.instance_dir(&id).join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved.vifs.len(), 2);
+
+    // Not plugged: no error.
+    d.detach_interface(&id, "port-zzz").await.unwrap();
+    // A guest without an OS never releases the PCI device: the detach
+    // fails after its timeout and the port stays plugged and listed.
+    let msg = d
+        .detach_interface(&id, "port-b")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("did not release"), "{msg}");
+    assert!(ns.link("tapoxqb").is_some());
+    let saved: InstanceSpec =
+        serde_json::from_slice(&std::fs::read(env.instance_dir(&id).join("spec.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved.vifs.len(), 2);
+
+    // A cold start plugs what spec.json lists.
+    d.reboot(&id, RebootKind::Hard).await.unwrap();
+    for (tap, mtu) in [("tapoxqa", 1400), ("tapoxqb", 1450)] {
+        let link = ns.link(tap).expect("tap after a cold start");
+        assert!(link.contains(&format!("mtu {mtu}")), "{link}");
+        assert!(link.contains(",UP"), "{link}");
+    }
+    d.destroy(&id).await.unwrap();
+    assert!(ns.link("tapoxqa").is_none());
+    assert!(ns.link("tapoxqb").is_none());
+    // The namespace is the test function's to delete.
+    std::mem::forget(ns);
+}

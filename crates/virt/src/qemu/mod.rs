@@ -31,8 +31,12 @@
 //! - snapshot of a running guest: QMP `stop` (which drains and flushes
 //!   every disk) around `qemu-img convert -U -O qcow2` of the overlay,
 //!   then `cont` unless it was paused before.
-//! - the tap's MTU (`vif.mtu`) is set by the driver with `ip link` after
-//!   QEMU created the tap; plugging it into a bridge is the network role's.
+//! - QEMU creates each vif's tap (`script=no`); the driver then sets it
+//!   up with the network's MTU (`vif.mtu`) by `ip link`. Plugging it into
+//!   a bridge is the network role's.
+//! - detach_interface needs the guest to release the PCI device (as with
+//!   libvirt): a guest that does not within 10 s fails the detach and
+//!   keeps the port.
 //! - swap disks (`swap_mb`) are not made.
 //!
 //! Unix socket paths are limited to 107 bytes: keep `state_dir` short.
@@ -489,7 +493,7 @@ impl QemuDriver {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for vif in &spec.vifs {
-            set_mtu(vif).await?;
+            tap_up(vif).await?;
         }
         Ok(())
     }
@@ -513,7 +517,8 @@ impl QemuDriver {
         };
         let mut v: Vec<OsString> = vec![
             arg("-name"),
-            o(&spec.name.replace(',', ",,")),
+            // `guest=` spelled out: a bare name with `=` would parse as a key.
+            o(&format!("guest={}", spec.name.replace(',', ",,"))),
             arg("-machine"),
             o(&format!(
                 "{},accel={}",
@@ -533,6 +538,18 @@ impl QemuDriver {
             arg("-device"),
             arg("VGA"),
         ];
+        if self.cfg.machine.starts_with("q35") {
+            // The PCIe root bus takes no hot-plugged devices: spare root
+            // ports for attach_interface (libvirt adds them too).
+            for i in 0..HOTPLUG_PORTS {
+                v.push(arg("-device"));
+                v.push(o(&format!(
+                    "pcie-root-port,id=hp{i},chassis={},slot={}",
+                    i + 1,
+                    i + 1
+                )));
+            }
+        }
         if is_uuid(&spec.id) {
             v.push(arg("-uuid"));
             v.push(o(&spec.id));
@@ -821,6 +838,13 @@ impl QemuDriver {
 
 const GIB: i64 = 1 << 30;
 
+/// Spare PCIe root ports on q35, so many interfaces can be hot-plugged
+/// until the next (cold) start.
+const HOTPLUG_PORTS: usize = 4;
+
+/// How long a guest gets to release a hot-unplugged NIC.
+const DETACH_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
@@ -878,21 +902,21 @@ fn vif_args(vif: &Vif) -> VirtResult<Vec<OsString>> {
     ])
 }
 
-/// Sets the tap's MTU to the network's (QEMU made the tap with 1500).
-async fn set_mtu(vif: &Vif) -> VirtResult<()> {
-    let Some(mtu) = vif.mtu else { return Ok(()) };
-    let mtu = mtu.to_string();
+/// Brings the tap QEMU made up (with `script=no` QEMU leaves it down)
+/// with the network's MTU (QEMU makes it with 1500).
+async fn tap_up(vif: &Vif) -> VirtResult<()> {
+    let mtu = vif.mtu.map(|m| m.to_string());
+    let mut args: Vec<&OsStr> = ["link", "set", "dev"].iter().map(OsStr::new).collect();
+    args.push(vif.tap_name.as_ref());
+    if let Some(mtu) = &mtu {
+        args.push("mtu".as_ref());
+        args.push(mtu.as_ref());
+    }
+    args.push("up".as_ref());
     run(
         Path::new("ip"),
-        &[
-            "link".as_ref(),
-            "set".as_ref(),
-            "dev".as_ref(),
-            vif.tap_name.as_ref(),
-            "mtu".as_ref(),
-            mtu.as_ref(),
-        ],
-        "setting the tap's MTU",
+        &args,
+        "setting up the tap",
         Duration::from_secs(10),
     )
     .await
@@ -1021,11 +1045,9 @@ impl VirtDriver for QemuDriver {
     }
 
     fn get_info<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<PowerState>> {
-        Box::pin(async move {
-            let lock = self.lock_for(id);
-            let _held = lock.lock().await;
-            self.status(id).await
-        })
+        // No per-guest lock: a power-off waiting out its ACPI timeout
+        // must not hold up state reports (it holds no QMP session then).
+        Box::pin(self.status(id))
     }
 
     fn list_instances<'a>(&'a self) -> BoxFuture<'a, VirtResult<Vec<String>>> {
@@ -1236,13 +1258,13 @@ impl VirtDriver for QemuDriver {
             let lock = self.lock_for(id);
             let _held = lock.lock().await;
             let tmp = p.f(&format!("snapshot.{}.tmp", std::process::id()));
-            let mut resume = None;
+            let mut resume = false;
             if self.running_pid(&p).is_some() {
                 let mut q = self.qmp(&p).await?;
                 let st = q.execute("query-status", None).await.map_err(qmp_failed)?;
                 if st.get("running").and_then(Value::as_bool) == Some(true) {
                     q.execute("stop", None).await.map_err(qmp_failed)?;
-                    resume = Some(q);
+                    resume = true;
                 }
             }
             let converted = run(
@@ -1261,8 +1283,8 @@ impl VirtDriver for QemuDriver {
                 Duration::from_secs(3600),
             )
             .await;
-            if let Some(mut q) = resume {
-                if let Err(e) = q.execute("cont", None).await {
+            if resume {
+                if let Err(e) = self.qmp_do(&p, "cont", None).await {
                     tracing::warn!(%e, "could not resume the guest after its snapshot");
                 }
             }
@@ -1361,20 +1383,32 @@ impl VirtDriver for QemuDriver {
                 )
                 .await
                 .map_err(qmp_failed)?;
-                let added = q
-                    .execute(
-                        "device_add",
-                        Some(json!({
-                            "driver": "virtio-net-pci", "id": dev, "netdev": netdev,
-                            "mac": vif.mac,
-                        })),
-                    )
-                    .await;
+                let mut device = json!({
+                    "driver": "virtio-net-pci", "id": dev, "netdev": netdev, "mac": vif.mac,
+                });
+                let added = if self.cfg.machine.starts_with("q35") {
+                    // The first spare root port that is free.
+                    let mut added = Err(qmp::QmpError::Protocol("no spare PCIe root port".into()));
+                    for i in 0..HOTPLUG_PORTS {
+                        device["bus"] = json!(format!("hp{i}"));
+                        added = q.execute("device_add", Some(device.clone())).await;
+                        match &added {
+                            Err(qmp::QmpError::Command { desc, .. })
+                                if desc.contains("not available")
+                                    || desc.contains("in use")
+                                    || desc.contains("full") => {}
+                            _ => break,
+                        }
+                    }
+                    added
+                } else {
+                    q.execute("device_add", Some(device)).await
+                };
                 if let Err(e) = added {
                     let _ = q.execute("netdev_del", Some(json!({ "id": netdev }))).await;
                     return Err(qmp_failed(e));
                 }
-                set_mtu(vif).await?;
+                tap_up(vif).await?;
             }
             spec.vifs.push(vif.clone());
             self.write_spec(&p.spec(), &spec).await
@@ -1397,13 +1431,17 @@ impl VirtDriver for QemuDriver {
                 match q.execute("device_del", Some(json!({ "id": dev }))).await {
                     Ok(_) => {
                         // The guest has to let go of a PCI device.
-                        q.wait_event("DEVICE_DELETED", Duration::from_secs(10))
-                            .await
-                            .map_err(|_| {
-                                VirtError::Failed(format!(
-                                    "the guest did not release interface {port_id}"
-                                ))
-                            })?;
+                        q.wait_event(
+                            "DEVICE_DELETED",
+                            |ev| ev["data"]["device"] == dev.as_str(),
+                            DETACH_TIMEOUT,
+                        )
+                        .await
+                        .map_err(|_| {
+                            VirtError::Failed(format!(
+                                "the guest did not release interface {port_id}"
+                            ))
+                        })?;
                     }
                     Err(qmp::QmpError::Command { class, .. }) if class == "DeviceNotFound" => {}
                     Err(e) => return Err(qmp_failed(e)),

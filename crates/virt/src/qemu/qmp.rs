@@ -140,10 +140,19 @@ impl Qmp {
         }
     }
 
-    /// Waits up to `wait` for an event named `name` (one already received
-    /// counts).
-    pub async fn wait_event(&mut self, name: &str, wait: Duration) -> Result<Value, QmpError> {
-        if let Some(ev) = self.events.iter().find(|e| e["event"] == name) {
+    /// Waits up to `wait` for an event named `name` for which `matches`
+    /// holds (one already received counts).
+    pub async fn wait_event(
+        &mut self,
+        name: &str,
+        matches: impl Fn(&Value) -> bool,
+        wait: Duration,
+    ) -> Result<Value, QmpError> {
+        if let Some(ev) = self
+            .events
+            .iter()
+            .find(|e| e["event"] == name && matches(e))
+        {
             return Ok(ev.clone());
         }
         let deadline = tokio::time::Instant::now() + wait;
@@ -158,7 +167,7 @@ impl Qmp {
             };
             if msg.get("event").is_some() {
                 self.record_event(msg.clone());
-                if msg["event"] == name {
+                if msg["event"] == name && matches(&msg) {
                     return Ok(msg);
                 }
             }
@@ -258,7 +267,7 @@ mod tests {
         assert_eq!(qmp.events().len(), 1);
         assert_eq!(qmp.events()[0]["event"], "STOP");
         let ev = qmp
-            .wait_event("STOP", Duration::from_millis(10))
+            .wait_event("STOP", |_| true, Duration::from_millis(10))
             .await
             .unwrap();
         assert_eq!(ev["event"], "STOP");
@@ -299,7 +308,7 @@ mod tests {
         let e = qmp.execute("query-status", None).await.unwrap_err();
         assert!(matches!(e, QmpError::Timeout(_)), "{e:?}");
         let e = qmp
-            .wait_event("SHUTDOWN", Duration::from_millis(50))
+            .wait_event("SHUTDOWN", |_| true, Duration::from_millis(50))
             .await
             .unwrap_err();
         assert!(matches!(e, QmpError::Timeout(_)), "{e:?}");
