@@ -247,7 +247,14 @@ fn probe_boot_sector() -> Vec<u8> {
 }
 
 impl QemuDriver {
-    pub fn new(cfg: QemuConfig, images: Arc<dyn ImageFetcher>) -> QemuDriver {
+    pub fn new(mut cfg: QemuConfig, images: Arc<dyn ImageFetcher>) -> QemuDriver {
+        // `-daemonize` makes QEMU chdir to `/`; and the rediscovery check
+        // looks for this exact QMP socket path in QEMU's command line.
+        for dir in [&mut cfg.state_dir, &mut cfg.image_cache_dir] {
+            if let Ok(abs) = std::path::absolute(&*dir) {
+                *dir = abs;
+            }
+        }
         QemuDriver {
             images: ImageCache::new(
                 cfg.image_cache_dir.clone(),
