@@ -13,6 +13,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+mod openapi;
 pub mod quotas;
 pub mod server_metadata;
 pub mod server_tags;
@@ -20,6 +21,7 @@ pub mod servers;
 pub mod services;
 
 pub use microversion::Microversion;
+pub use openapi::openapi;
 
 use crate::Compute;
 use axum::extract::Request;
