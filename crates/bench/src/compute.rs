@@ -182,7 +182,12 @@ impl Api {
     }
 
     /// `call` with a JSON body (or none), failing unless the status is 2xx.
-    async fn ok(&mut self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn ok(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let body = body.map(|v| ("application/json", Bytes::from(v.to_string())));
         let (status, value) = self.call(method.clone(), path, body).await?;
         if !(200..300).contains(&status) {
@@ -210,9 +215,17 @@ struct Boot {
 /// Finds or uploads the image; returns its id.
 async fn image(glance: &mut Api, name: &str) -> anyhow::Result<String> {
     let found = glance
-        .ok(Method::GET, &format!("/v2/images?name={}&status=active", query(name)), None)
+        .ok(
+            Method::GET,
+            &format!("/v2/images?name={}&status=active", query(name)),
+            None,
+        )
         .await?;
-    if let Some(id) = found["images"].as_array().and_then(|a| a.first()).and_then(|i| i["id"].as_str()) {
+    if let Some(id) = found["images"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|i| i["id"].as_str())
+    {
         return Ok(id.to_owned());
     }
     eprintln!("compute: uploading image {name} (1 MiB raw)");
@@ -241,14 +254,22 @@ async fn image(glance: &mut Api, name: &str) -> anyhow::Result<String> {
 /// Finds or makes the network and a /16 subnet; returns (network id, project id).
 async fn network(neutron: &mut Api, name: &str) -> anyhow::Result<(String, String)> {
     let found = neutron
-        .ok(Method::GET, &format!("/v2.0/networks?name={}", query(name)), None)
+        .ok(
+            Method::GET,
+            &format!("/v2.0/networks?name={}", query(name)),
+            None,
+        )
         .await?;
     let net = match found["networks"].as_array().and_then(|a| a.first()) {
         Some(n) => n.clone(),
         None => {
             eprintln!("compute: creating network {name} with subnet 10.112.0.0/16");
             let net = neutron
-                .ok(Method::POST, "/v2.0/networks", Some(json!({"network": {"name": name}})))
+                .ok(
+                    Method::POST,
+                    "/v2.0/networks",
+                    Some(json!({"network": {"name": name}})),
+                )
                 .await?["network"]
                 .clone();
             let id = str_field(&net, "id")?;
@@ -256,8 +277,10 @@ async fn network(neutron: &mut Api, name: &str) -> anyhow::Result<(String, Strin
                 .ok(
                     Method::POST,
                     "/v2.0/subnets",
-                    Some(json!({"subnet": {"name": name, "network_id": id, "ip_version": 4,
-                                           "cidr": "10.112.0.0/16"}})),
+                    Some(
+                        json!({"subnet": {"name": name, "network_id": id, "ip_version": 4,
+                                           "cidr": "10.112.0.0/16"}}),
+                    ),
                 )
                 .await?;
             net
@@ -301,7 +324,9 @@ async fn create(
         return Ok(t0.elapsed());
     };
     loop {
-        let shown = nova.ok(Method::GET, &format!("/servers/{id}"), None).await?;
+        let shown = nova
+            .ok(Method::GET, &format!("/servers/{id}"), None)
+            .await?;
         match shown["server"]["status"].as_str() {
             Some("ACTIVE") => return Ok(t0.elapsed()),
             Some("ERROR") => bail!("server {id} went to ERROR: {}", shown["server"]["fault"]),
@@ -575,8 +600,12 @@ pub async fn measure(args: &ComputeArgs) -> anyhow::Result<ComputeResults> {
         let gate = Arc::new(tokio::sync::Barrier::new(args.parallel as usize + 1));
         let mut tasks = Vec::new();
         for i in 0..args.parallel {
-            let (gate, boot, target, token) =
-                (gate.clone(), boot.clone(), nova_target.clone(), token.clone());
+            let (gate, boot, target, token) = (
+                gate.clone(),
+                boot.clone(),
+                nova_target.clone(),
+                token.clone(),
+            );
             let name = format!("{PREFIX}{run_tag}-p{i}");
             tasks.push(tokio::spawn(async move {
                 let mut api = Api::new(&target, &token, timeout);
@@ -600,7 +629,11 @@ pub async fn measure(args: &ComputeArgs) -> anyhow::Result<ComputeResults> {
         let total = started.elapsed();
         let rss = finish(sampler).await;
         progress(Phase::Parallel, &latency, &errors);
-        eprintln!("compute: all {} created in {}", args.parallel, report::latency(total));
+        eprintln!(
+            "compute: all {} created in {}",
+            args.parallel,
+            report::latency(total)
+        );
         phases.push(PhaseResult {
             phase: Phase::Parallel,
             latency,
@@ -653,7 +686,9 @@ pub async fn measure(args: &ComputeArgs) -> anyhow::Result<ComputeResults> {
     // The lists are of settled servers: wait until none is building.
     let deadline = Instant::now() + timeout.max(Duration::from_secs(args.servers / 10));
     loop {
-        let v = nova.ok(Method::GET, "/servers?status=BUILD&limit=1", None).await?;
+        let v = nova
+            .ok(Method::GET, "/servers?status=BUILD&limit=1", None)
+            .await?;
         if v["servers"].as_array().is_some_and(|a| a.is_empty()) {
             break;
         }
@@ -665,10 +700,17 @@ pub async fn measure(args: &ComputeArgs) -> anyhow::Result<ComputeResults> {
     let (servers, pages) = list_all(&mut nova, LIST_PATH).await?;
     eprintln!("compute: {servers} servers in the project, {pages} page(s) per list");
     if servers < args.servers {
-        bail!("the project holds {servers} servers, fewer than --servers {}", args.servers);
+        bail!(
+            "the project holds {servers} servers, fewer than --servers {}",
+            args.servers
+        );
     }
 
-    eprintln!("compute: {} — {} lists, one at a time…", Phase::List.title(), args.lists);
+    eprintln!(
+        "compute: {} — {} lists, one at a time…",
+        Phase::List.title(),
+        args.lists
+    );
     let sampler = sample(pid);
     let (mut latency, mut errors) = (Histogram::new(), Errors::default());
     let started = Instant::now();
@@ -849,7 +891,10 @@ mod tests {
     #[test]
     fn defaults_and_bounds() {
         let a = parse(&[]).unwrap();
-        assert_eq!((a.samples, a.parallel, a.servers, a.lists), (50, 100, 1000, 20));
+        assert_eq!(
+            (a.samples, a.parallel, a.servers, a.lists),
+            (50, 100, 1000, 20)
+        );
         assert_eq!(a.poll_ms, 5);
         assert_eq!(a.flavor, "m1.tiny");
         let a = parse(&["--samples", "3", "--parallel", "0", "--servers", "10"]).unwrap();
@@ -868,10 +913,16 @@ mod tests {
     #[test]
     fn urls_links_and_kinds() {
         let ks: SocketAddr = "127.0.8.1:5000".parse().unwrap();
-        assert_eq!(service_url(None, ks, 8774, "/v2.1"), "http://127.0.8.1:8774/v2.1");
+        assert_eq!(
+            service_url(None, ks, 8774, "/v2.1"),
+            "http://127.0.8.1:8774/v2.1"
+        );
         let v6: SocketAddr = "[::1]:5000".parse().unwrap();
         assert_eq!(service_url(None, v6, 9696, ""), "http://[::1]:9696");
-        assert_eq!(service_url(Some("http://h:1/v2.1/"), ks, 8774, ""), "http://h:1/v2.1");
+        assert_eq!(
+            service_url(Some("http://h:1/v2.1/"), ks, 8774, ""),
+            "http://h:1/v2.1"
+        );
         assert_eq!(query("a b&c"), "a%20b%26c");
         let v = json!({"servers": [], "servers_links": [
             {"rel": "next", "href": "http://127.0.0.1:8774/v2.1/servers/detail?deleted=False&marker=x"}]});
@@ -880,8 +931,14 @@ mod tests {
             Some("/servers/detail?deleted=False&marker=x")
         );
         assert_eq!(next_page(&json!({"servers": []}), "/v2.1"), None);
-        assert_eq!(kind(&anyhow::anyhow!("POST /servers answered 403: {{}}")), "HTTP 403");
-        assert_eq!(kind(&anyhow::anyhow!("server x went to ERROR: {{}}")), "server ERROR");
+        assert_eq!(
+            kind(&anyhow::anyhow!("POST /servers answered 403: {{}}")),
+            "HTTP 403"
+        );
+        assert_eq!(
+            kind(&anyhow::anyhow!("server x went to ERROR: {{}}")),
+            "server ERROR"
+        );
     }
 
     #[test]

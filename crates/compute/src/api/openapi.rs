@@ -23,7 +23,13 @@ struct Op {
     body: Option<Value>,
 }
 
-fn op(method: &'static str, path: &'static str, id: &'static str, summary: &'static str, ok: u16) -> Op {
+fn op(
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    ok: u16,
+) -> Op {
     Op {
         method,
         path,
@@ -98,8 +104,14 @@ fn server_filters() -> Vec<(&'static str, Value)> {
         ("flavor", string()),
         ("ip", string()),
         ("ip6", string()),
-        ("changes-since", json!({"type": "string", "format": "date-time"})),
-        ("changes-before", json!({"type": "string", "format": "date-time"})),
+        (
+            "changes-since",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        (
+            "changes-before",
+            json!({"type": "string", "format": "date-time"}),
+        ),
         ("all_tenants", boolean_param()),
         ("deleted", boolean_param()),
         ("project_id", string()),
@@ -114,7 +126,10 @@ fn server_filters() -> Vec<(&'static str, Value)> {
         ("not-tags", string()),
         ("not-tags-any", string()),
         ("sort_key", string()),
-        ("sort_dir", json!({"type": "string", "enum": ["asc", "desc"]})),
+        (
+            "sort_dir",
+            json!({"type": "string", "enum": ["asc", "desc"]}),
+        ),
     ]);
     q
 }
@@ -159,21 +174,30 @@ fn server_create() -> Value {
 fn server_action() -> Value {
     let none = json!({"type": "null"});
     let actions = [
-        ("reboot", json!({"type": "object", "required": ["type"], "additionalProperties": false,
-            "properties": {"type": {"type": "string", "enum": ["HARD", "SOFT", "hard", "soft"]}}})),
+        (
+            "reboot",
+            json!({"type": "object", "required": ["type"], "additionalProperties": false,
+            "properties": {"type": {"type": "string", "enum": ["HARD", "SOFT", "hard", "soft"]}}}),
+        ),
         ("os-stop", none.clone()),
         ("os-start", none.clone()),
         ("pause", none.clone()),
         ("unpause", none.clone()),
         ("suspend", none.clone()),
         ("resume", none.clone()),
-        ("lock", json!({"oneOf": [none.clone(), {"type": "object", "additionalProperties": false,
-            "properties": {"locked_reason": {"type": "string", "maxLength": 255}}}]})),
+        (
+            "lock",
+            json!({"oneOf": [none.clone(), {"type": "object", "additionalProperties": false,
+            "properties": {"locked_reason": {"type": "string", "maxLength": 255}}}]}),
+        ),
         ("unlock", none),
-        ("os-getConsoleOutput", json!({"type": "object", "additionalProperties": false,
+        (
+            "os-getConsoleOutput",
+            json!({"type": "object", "additionalProperties": false,
             "properties": {"length": {"oneOf": [{"type": "integer", "minimum": -1},
                                                 {"type": "string", "pattern": "^-?[0-9]+$"},
-                                                {"type": "null"}]}}})),
+                                                {"type": "null"}]}}}),
+        ),
     ];
     let one_of: Vec<Value> = actions
         .into_iter()

@@ -376,8 +376,7 @@ fn is_local_image_bdm(bdm: &Value, image_id: &str) -> bool {
         && m.get("source_type").and_then(Value::as_str) == Some("image")
         && m.get("destination_type").and_then(Value::as_str) == Some("local")
         && m.get("uuid").and_then(Value::as_str) == Some(image_id)
-        && m
-            .get("delete_on_termination")
+        && m.get("delete_on_termination")
             .is_none_or(|v| v.is_boolean())
 }
 
@@ -420,8 +419,7 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         .unwrap_or(image_id.as_str())
         .to_string();
     if s.contains_key("block_device_mapping")
-        || s
-            .get("block_device_mapping_v2")
+        || s.get("block_device_mapping_v2")
             .is_some_and(|b| !is_local_image_bdm(b, &image_id))
     {
         return Err(bad(
@@ -1536,8 +1534,10 @@ mod tests {
     #[test]
     fn the_clients_image_bdm_is_the_image_boot() {
         let v = Microversion::v2(1);
-        let bdm = |b: Value| json!({"server": {"name": "a", "imageRef": "i", "flavorRef": 1,
-            "block_device_mapping_v2": b}});
+        let bdm = |b: Value| {
+            json!({"server": {"name": "a", "imageRef": "i", "flavorRef": 1,
+            "block_device_mapping_v2": b}})
+        };
         let osc = json!([{"uuid": "i", "boot_index": 0, "source_type": "image",
             "destination_type": "local", "delete_on_termination": true}]);
         assert_eq!(parse_create(&bdm(osc), v).unwrap().image_id, "i");
@@ -1547,7 +1547,14 @@ mod tests {
             json!([{"uuid": "v", "boot_index": 1, "source_type": "volume", "destination_type": "volume"}]),
             json!({}),
         ] {
-            assert_eq!(parse_create(&bdm(refused.clone()), v).unwrap_err().kind().status(), 400, "{refused}");
+            assert_eq!(
+                parse_create(&bdm(refused.clone()), v)
+                    .unwrap_err()
+                    .kind()
+                    .status(),
+                400,
+                "{refused}"
+            );
         }
     }
 }
