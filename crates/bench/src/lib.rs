@@ -30,6 +30,8 @@
 //!   lists with 10,000 ports.
 //! * [`object`] — the Swift suite: 4 KiB PUT/GET rates, large object
 //!   throughput against `dd`.
+//! * [`compute`] — the Nova suite: server create → ACTIVE (one at a time
+//!   and 100 at once) and `server list --long` with 1,000 servers.
 //! * [`dataplane`] — the network data plane (root only): an in-process
 //!   cloud and a network-role agent in `oxb-` namespaces; cold convergence
 //!   of 1,000 ports and port create → ACTIVE. The binary starts the cloud
@@ -66,6 +68,7 @@
 //!   (with its TLS stack) would not be.
 
 pub mod clouds;
+pub mod compute;
 pub mod cpu;
 pub mod dataplane;
 pub mod disk;
@@ -79,6 +82,7 @@ pub mod object;
 pub mod report;
 pub mod rss;
 
+pub use compute::ComputeArgs;
 pub use identity::IdentityArgs;
 pub use image::ImageArgs;
 pub use lists::ListsArgs;
@@ -115,6 +119,10 @@ pub enum Suite {
     /// then `GET /v2.0/ports?limit=100` and the full unpaginated list with
     /// 10,000 ports in the store, and the server's memory.
     Network(NetworkArgs),
+    /// Nova: server create → ACTIVE p50/p95 one at a time and 100 at once,
+    /// then `server list --long`'s request with 1,000 servers, and the
+    /// server's memory (with `oxistack up --compute-driver fake`).
+    Compute(ComputeArgs),
     /// Network data plane (root only; needs no running cloud): cold
     /// convergence of 1,000 ports on one host and port create → ACTIVE
     /// p50/p95, with an in-process cloud (`dataplane = linux`) and a
@@ -132,6 +140,7 @@ pub async fn run(args: BenchArgs, dataplane: dataplane::StartCloud) -> anyhow::R
         Suite::Object(a) => object::run(a).await,
         Suite::Lists(a) => lists::run(a).await,
         Suite::Network(a) => network::run(a).await,
+        Suite::Compute(a) => compute::run(a).await,
         Suite::Dataplane(a) => dataplane::run(a, dataplane).await,
     }
 }

@@ -13,6 +13,7 @@ pub const SERVICES: &[(&str, Build)] = &[
     ("image", image::api::openapi),
     ("object-store", object_store::api::openapi),
     ("network", network::api::openapi),
+    ("compute", compute::api::openapi),
 ];
 
 /// The service types that have a document.

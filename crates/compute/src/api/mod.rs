@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod microversion;
 pub mod passwords;
 pub mod proxies;
+mod openapi;
 pub mod quotas;
 pub mod server_admin;
 pub mod server_groups;
@@ -29,6 +30,7 @@ pub mod servers;
 pub mod services;
 
 pub use microversion::Microversion;
+pub use openapi::openapi;
 
 use crate::Compute;
 use axum::extract::Request;

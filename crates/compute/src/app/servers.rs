@@ -367,6 +367,35 @@ fn create_keys(mv: Microversion) -> Vec<&'static str> {
     k
 }
 
+/// Whether `block_device_mapping_v2` only restates the image boot: one entry
+/// `source_type: image, destination_type: local, boot_index: 0` of `imageRef`,
+/// which python-openstackclient ≥ 6 sends with every `server create --image`
+/// and Nova treats as the plain image boot (no volume involved).
+fn is_local_image_bdm(bdm: &Value, image_id: &str) -> bool {
+    const KEYS: [&str; 5] = [
+        "uuid",
+        "boot_index",
+        "source_type",
+        "destination_type",
+        "delete_on_termination",
+    ];
+    let Some([Value::Object(m)]) = bdm.as_array().map(Vec::as_slice) else {
+        return false;
+    };
+    let boot_index_zero = match m.get("boot_index") {
+        Some(Value::Number(n)) => n.as_i64() == Some(0),
+        Some(Value::String(s)) => s == "0",
+        _ => false,
+    };
+    m.keys().all(|k| KEYS.contains(&k.as_str()))
+        && boot_index_zero
+        && m.get("source_type").and_then(Value::as_str) == Some("image")
+        && m.get("destination_type").and_then(Value::as_str) == Some("local")
+        && m.get("uuid").and_then(Value::as_str) == Some(image_id)
+        && m.get("delete_on_termination")
+            .is_none_or(|v| v.is_boolean())
+}
+
 /// Checks `POST /servers`' body as Nova's schema does.
 pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
     let Some(s) = body.get("server").and_then(Value::as_object) else {
@@ -390,11 +419,6 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         })
     };
     let name = check_name("name", required("name")?)?;
-    if s.contains_key("block_device_mapping") || s.contains_key("block_device_mapping_v2") {
-        return Err(bad(
-            "Block device mappings are not supported: no volume service is available",
-        ));
-    }
     let image_id = match required("imageRef")? {
         Value::String(v) if !v.is_empty() => v.clone(),
         other => {
@@ -410,6 +434,14 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         .next()
         .unwrap_or(image_id.as_str())
         .to_string();
+    if s.contains_key("block_device_mapping")
+        || s.get("block_device_mapping_v2")
+            .is_some_and(|b| !is_local_image_bdm(b, &image_id))
+    {
+        return Err(bad(
+            "Block device mappings are not supported: no volume service is available",
+        ));
+    }
     let flavor_id = match required("flavorRef")? {
         Value::String(v) if !v.is_empty() => v.rsplit('/').next().unwrap_or(v).to_string(),
         Value::Number(n) => n.to_string(),
@@ -1566,5 +1598,32 @@ mod tests {
         }
         // networks is required from 2.37.
         assert!(parse_create(&ok, Microversion::v2(37)).is_err());
+    }
+
+    #[test]
+    fn the_clients_image_bdm_is_the_image_boot() {
+        let v = Microversion::v2(1);
+        let bdm = |b: Value| {
+            json!({"server": {"name": "a", "imageRef": "i", "flavorRef": 1,
+            "block_device_mapping_v2": b}})
+        };
+        let osc = json!([{"uuid": "i", "boot_index": 0, "source_type": "image",
+            "destination_type": "local", "delete_on_termination": true}]);
+        assert_eq!(parse_create(&bdm(osc), v).unwrap().image_id, "i");
+        for refused in [
+            json!([{"uuid": "other", "boot_index": 0, "source_type": "image", "destination_type": "local"}]),
+            json!([{"uuid": "i", "boot_index": 0, "source_type": "image", "destination_type": "volume"}]),
+            json!([{"uuid": "v", "boot_index": 1, "source_type": "volume", "destination_type": "volume"}]),
+            json!({}),
+        ] {
+            assert_eq!(
+                parse_create(&bdm(refused.clone()), v)
+                    .unwrap_err()
+                    .kind()
+                    .status(),
+                400,
+                "{refused}"
+            );
+        }
     }
 }
