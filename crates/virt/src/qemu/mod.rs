@@ -587,13 +587,17 @@ impl QemuDriver {
             v.push(o(&format!("virtio-blk-pci,drive=disk{i},id=vd{i}{boot}")));
         }
         if tokio::fs::try_exists(p.iso()).await.unwrap_or(false) {
+            // A read-only virtio disk rather than a cdrom: q35's cdrom sits
+            // on AHCI, which Debian's cloud kernel does not have at all,
+            // while every cloud kernel reads virtio-blk (the drive shows as
+            // the next `vd*` disk, found by its label `config-2`).
             v.push(arg("-drive"));
             v.push(file_opt(
                 &p.iso(),
-                ",format=raw,if=none,id=cdrom0,media=cdrom,readonly=on",
+                ",format=raw,if=none,id=cdrom0,readonly=on",
             ));
             v.push(arg("-device"));
-            v.push(arg("ide-cd,drive=cdrom0,id=cd0"));
+            v.push(arg("virtio-blk-pci,drive=cdrom0,id=cd0"));
         }
         if let Some(kernel) = spec.image.kernel_id.as_deref() {
             v.push(arg("-kernel"));
