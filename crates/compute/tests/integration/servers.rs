@@ -1138,14 +1138,25 @@ async fn a_server_deleted_while_it_builds_leaves_no_port_behind() {
     assert_error(&r, 409, "conflictingRequest");
     let r = user.delete(&format!("/v2.1/servers/{id}")).await.unwrap();
     assert_eq!(r.status, 204, "{}", r.text);
-    // The build, finding its server gone, undoes what it made.
-    for _ in 0..100 {
-        if ports_of(&cloud, &admin, &id).await.is_empty() {
+    // The build, finding its server gone, undoes what it made: once its
+    // saga has ended (the row goes), no port is left. Waiting on the saga
+    // rather than a fixed time keeps this true on a loaded machine.
+    let nova = super::quotas::nova(&cloud);
+    let mut ended = false;
+    for _ in 0..400 {
+        let left: i64 = db::sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM sagas WHERE kind = 'compute.build'",
+        )
+        .fetch_one(&nova.db.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            ended = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(ended, "the build never ended");
     assert!(ports_of(&cloud, &admin, &id).await.is_empty());
     let r = user.get(&format!("/v2.1/servers/{id}")).await.unwrap();
     assert_error(&r, 404, "itemNotFound");
