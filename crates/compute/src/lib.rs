@@ -85,6 +85,8 @@ pub fn build(
         virt,
         metadata_secret: nodes::secret::metadata_secret(&join_secret),
         metadata_addr,
+        public_host: cfg.public_host(),
+        console_proxy_port: std::sync::OnceLock::new(),
     }))
 }
 

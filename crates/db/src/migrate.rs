@@ -197,6 +197,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "ec2_ids",
             sql: include_str!("../migrations/compute/0004_ec2_ids.sql"),
         },
+        Migration {
+            version: 5,
+            name: "console_tokens",
+            sql: include_str!("../migrations/compute/0005_console_tokens.sql"),
+        },
     ],
 };
 

@@ -5,6 +5,7 @@
 //! family.
 
 pub mod availability_zones;
+pub mod consoles;
 pub mod errors;
 pub mod flavors;
 pub mod hosts;
@@ -52,6 +53,7 @@ pub fn router(
         .merge(servers::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
+        .merge(consoles::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -283,6 +283,11 @@ async fn action(
             let output = c.console_output(&ctx, &id, length).await?;
             return Ok(Json(json!({ "output": output })).into_response());
         }
+        "os-getVNCConsole" => {
+            return Ok(super::consoles::vnc_action(&c, &ctx, mv, &id, arg)
+                .await?
+                .into_response());
+        }
         other => {
             // Nova answers an action it does not know with a 400, once
             // the server is known to exist (a missing one is a 404).

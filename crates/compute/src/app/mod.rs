@@ -3,6 +3,7 @@
 //! these call `db`, and reach the network and image services through
 //! their own Rust APIs (never over HTTP).
 
+pub mod consoles;
 pub mod flavors;
 pub mod hypervisors;
 pub mod keypairs;
@@ -51,6 +52,11 @@ pub struct Compute {
     pub metadata_secret: String,
     /// Where the metadata API listens (`[compute] metadata_port`).
     pub metadata_addr: Option<std::net::SocketAddr>,
+    /// The configuration's public host (`Config::public_host`): console
+    /// URLs name the noVNC proxy there.
+    pub public_host: String,
+    /// The noVNC proxy's bound port, once it listens.
+    pub console_proxy_port: std::sync::OnceLock<u16>,
 }
 
 impl std::fmt::Debug for Compute {

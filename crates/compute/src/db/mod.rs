@@ -2,6 +2,7 @@
 //! `db::Db` (SQLite or PostgreSQL; migrations in
 //! `crates/db/migrations/compute/`).
 
+pub mod consoles;
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
 mod basics;
+mod consoles;
 mod flavors;
 mod hosts;
 mod keypairs;
