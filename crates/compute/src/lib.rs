@@ -12,6 +12,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod console_proxy;
 pub mod db;
 pub mod policies;
 
@@ -36,6 +37,8 @@ pub enum SetupError {
     },
     #[error("the metadata API: {0}")]
     Metadata(std::io::Error),
+    #[error("the noVNC proxy: {0}")]
+    ConsoleProxy(std::io::Error),
 }
 
 /// The peer service of concrete type `T` among those built before compute.
@@ -131,12 +134,24 @@ pub const SERVICE: ServiceDef = ServiceDef {
                     .map_err(SetupError::Metadata)?;
             let addr = listener.local_addr().map_err(SetupError::Metadata)?;
             let nova = build(&ctx.config, &ctx, Some(addr))?;
+            // The noVNC proxy's listener, bound the same way (port 0: any,
+            // which console URLs then name).
+            let console_listener =
+                common::http::serve::bind(std::net::SocketAddr::new(listen, c.novncproxy_port))
+                    .await
+                    .map_err(SetupError::ConsoleProxy)?;
+            let console_port = console_listener
+                .local_addr()
+                .map_err(SetupError::ConsoleProxy)?
+                .port();
+            let _ = nova.console_proxy_port.set(console_port);
             nova.bootstrap_flavors().await?;
             tokio::spawn(nova.clone().resume_builds());
             let served: Arc<dyn Service> = Arc::new(Served {
                 nova,
                 ctx,
                 metadata_listener: std::sync::Mutex::new(Some(listener)),
+                console_listener: std::sync::Mutex::new(Some(console_listener)),
             });
             Ok(served)
         })
@@ -149,6 +164,8 @@ struct Served {
     ctx: ServiceContext,
     /// Bound at build, taken when `background` starts serving it.
     metadata_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
+    /// The noVNC proxy's, likewise.
+    console_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
 }
 
 impl Service for Served {
@@ -185,7 +202,7 @@ impl Service for Served {
         Some(&self.nova.policy)
     }
 
-    /// Serves the metadata API until `stop`.
+    /// Serves the metadata API and the noVNC proxy until `stop`.
     fn background(
         self: Arc<Self>,
         stop: common::service::Stop,
@@ -202,9 +219,23 @@ impl Service for Served {
             ),
             renderer: Arc::new(api::errors::Nova),
         };
-        Some(Box::pin(common::http::serve::serve_with(
-            listener, router, stop, opts,
-        )))
+        let console_listener = self.console_listener.lock().ok()?.take()?;
+        if let Ok(addr) = console_listener.local_addr() {
+            tracing::info!(%addr, "noVNC proxy");
+        }
+        use futures_util::FutureExt;
+        let stop = stop.shared();
+        let metadata = common::http::serve::serve_with(listener, router, stop.clone(), opts);
+        let proxy = console_proxy::serve(
+            console_listener,
+            self.nova.clone(),
+            std::path::PathBuf::from(&self.nova.settings.novnc_dir),
+            stop,
+        );
+        Some(Box::pin(async move {
+            tokio::try_join!(metadata, proxy)?;
+            Ok(())
+        }))
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

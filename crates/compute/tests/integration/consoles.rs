@@ -276,3 +276,83 @@ async fn tokens_are_looked_up_by_admins_and_expire() {
     assert_eq!(fresh.status, 200, "{}", fresh.text);
     cloud.stop().await;
 }
+
+/// The proxy the console URL names: its files, a bad token's 403, and
+/// the fake driver's console refused with the driver's reason.
+#[tokio::test]
+async fn the_console_url_leads_to_the_novnc_proxy() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = std::env::temp_dir().join(format!("novnc-{}", common::ids::hex_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("vnc_lite.html"), "<title>noVNC</title>").unwrap();
+    let novnc = dir.display().to_string();
+    let (cloud, admin) = start_with(|c| {
+        c.update_section::<compute::config::ComputeConfig>(|s| s.novnc_dir = novnc)
+            .unwrap()
+    })
+    .await;
+    let (user, _) = project_user(&cloud, "con-proxy", "member").await;
+    let id = active_server(&cloud, &admin, &user).await;
+    let rc = json!({"remote_console": {"protocol": "vnc", "type": "novnc"}});
+    let r = remote(&user, &id, rc, "2.6").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["remote_console"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hostport = url
+        .strip_prefix("http://")
+        .and_then(|u| u.split('/').next())
+        .unwrap()
+        .to_string();
+    let token = url.rsplit("%3D").next().unwrap().to_string();
+
+    // The page noVNC's URL names.
+    let page = http_get(&hostport, "/vnc_lite.html?path=%3Ftoken%3Dx").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>noVNC</title>"), "{page}");
+    let missing = http_get(&hostport, "/nothing.js").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+
+    let open = |t: String| {
+        let hostport = hostport.clone();
+        async move {
+            let req = format!("ws://{hostport}/?token={t}")
+                .into_client_request()
+                .unwrap();
+            let tcp = tokio::net::TcpStream::connect(&hostport).await.unwrap();
+            tokio_tungstenite::client_async(req, tcp).await
+        }
+    };
+    match open(common::ids::hex_id()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
+        other => panic!("a bad token was not refused: {:?}", other.map(|_| ())),
+    }
+    let (mut ws, _) = open(token).await.unwrap();
+    let msg = ws.next().await.unwrap().unwrap();
+    match msg {
+        Message::Close(Some(f)) => {
+            assert_eq!(
+                f.reason.as_str(),
+                "The fake driver has no graphical console."
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    cloud.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A raw HTTP/1.1 GET: the whole response.
+async fn http_get(hostport: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(hostport).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).to_string()
+}
