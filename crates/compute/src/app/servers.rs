@@ -1353,6 +1353,9 @@ impl Compute {
             .await?;
         outcome?;
         rows::mark_deleted(&self.db.pool, id, self.now()).await?;
+        // Nova's `clean_console_auths_for_instance`: no console outlives
+        // its server.
+        crate::db::consoles::delete_for_instance(&self.db.pool, id).await?;
         Ok(())
     }
 

@@ -238,7 +238,14 @@ async fn qemus_vnc_server_answers_through_the_proxy() {
     let (dir, _rm) = novnc_dir();
     let sock = dir.join("vnc.sock");
     let mut child = tokio::process::Command::new(qemu)
-        .args(["-nodefaults", "-display", "none", "-machine", "accel=tcg", "-vnc"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-machine",
+            "accel=tcg",
+            "-vnc",
+        ])
         .arg(format!("unix:{}", sock.display()))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -271,9 +271,29 @@ async fn tokens_are_looked_up_by_admins_and_expire() {
     clock.advance_secs(2);
     let r = at_version(&admin, "GET", &path, None, "2.31").await;
     assert_error(&r, 404, "itemNotFound");
-    // And purged: only the fresh token's row remains.
+    // A fresh token dies with its server.
     let fresh = remote(&user, &id, rc, "2.6").await;
     assert_eq!(fresh.status, 200, "{}", fresh.text);
+    let url = fresh.body["remote_console"]["url"].as_str().unwrap();
+    let path = format!(
+        "/v2.1/os-console-auth-tokens/{}",
+        url.rsplit("%3D").next().unwrap()
+    );
+    assert_eq!(
+        at_version(&admin, "GET", &path, None, "2.31").await.status,
+        200
+    );
+    let r = user.delete(&format!("/v2.1/servers/{id}")).await.unwrap();
+    assert_eq!(r.status, 204, "{}", r.text);
+    let mut gone = false;
+    for _ in 0..100 {
+        if at_version(&admin, "GET", &path, None, "2.31").await.status == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the token outlived its server");
     cloud.stop().await;
 }
 
