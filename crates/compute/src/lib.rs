@@ -8,6 +8,10 @@
 //! Compute reaches the network service (ports for servers) and the image
 //! service (boot images, snapshots) through their Rust APIs: the services
 //! built before it are its `ServiceContext::peers`.
+//!
+//! Beside the API it serves two listeners of its own: the metadata API
+//! (8775) and the noVNC console proxy (`console_proxy`, 6080), whose
+//! websocket is axum's `ws` feature (tokio-tungstenite underneath).
 
 pub mod api;
 pub mod app;
