@@ -96,6 +96,7 @@ async fn handle(
     State(p): State<Arc<Proxy>>,
     method: axum::http::Method,
     uri: Uri,
+    headers: axum::http::HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -107,7 +108,14 @@ async fn handle(
     if !wants_ws {
         return files::serve(&p.novnc_dir, uri.path()).await;
     }
-    let token = q.get("token").map(String::as_str).unwrap_or_default();
+    // As nova-novncproxy: the query's token, else the `token` cookie.
+    let token = q
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .or_else(|| cookie_token(&headers))
+        .unwrap_or_default();
+    let token = token.as_str();
     let server = match p.backend.server_of_token(token).await {
         Ok(Some(s)) => s,
         Ok(None) => return plain(StatusCode::FORBIDDEN, "Invalid Token"),
@@ -129,6 +137,19 @@ async fn handle(
             }
         })
         .into_response()
+}
+
+/// The `token` cookie, if any.
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == "token").then(|| v.to_string())
+        })
 }
 
 /// Closes `socket` with `code` and `reason` (cut to the 123 bytes a close

@@ -136,6 +136,21 @@ async fn a_bad_token_is_refused_before_the_upgrade() {
 }
 
 #[tokio::test]
+async fn the_token_may_come_in_a_cookie() {
+    let (dir, _rm) = novnc_dir();
+    let addr = start(Arc::new(Backend::default()), dir).await;
+    for (cookie, upgraded) in [("a=1; token=good", true), ("token=bad", false)] {
+        let mut req = format!("ws://{addr}/websockify")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert("cookie", cookie.parse().unwrap());
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let r = tokio_tungstenite::client_async(req, tcp).await;
+        assert_eq!(r.is_ok(), upgraded, "{cookie}");
+    }
+}
+
+#[tokio::test]
 async fn frames_are_relayed_both_ways_and_closes_propagate() {
     let (dir, _rm) = novnc_dir();
     let backend = Arc::new(Backend::default());
