@@ -55,6 +55,17 @@ pub struct ComputeConfig {
     pub quota_injected_files: i64,
     pub quota_injected_file_content_bytes: i64,
     pub quota_injected_file_path_length: i64,
+    /// Seconds a remote console token is valid (Nova's
+    /// `[consoleauth] token_ttl`).
+    pub console_token_ttl: u64,
+    /// The noVNC proxy's public base URL in console URLs (Nova's
+    /// `[vnc] novncproxy_base_url` without its `/vnc_lite.html`); empty:
+    /// `http://<public host>:<novncproxy_port>`.
+    pub novncproxy_base_url: String,
+    /// The noVNC proxy's port (Nova's `[vnc] novncproxy_port`).
+    pub novncproxy_port: u16,
+    /// Where noVNC's static files are (`vnc_lite.html`, `core/`, …).
+    pub novnc_dir: String,
 }
 
 impl Default for ComputeConfig {
@@ -85,6 +96,10 @@ impl Default for ComputeConfig {
             quota_injected_files: 5,
             quota_injected_file_content_bytes: 10240,
             quota_injected_file_path_length: 255,
+            console_token_ttl: 600,
+            novncproxy_base_url: String::new(),
+            novncproxy_port: 6080,
+            novnc_dir: "/usr/share/novnc".into(),
         }
     }
 }
@@ -112,6 +127,9 @@ impl Section for ComputeConfig {
         }
         if self.reserved_host_memory_mb < 0 {
             return Err("compute.reserved_host_memory_mb must not be negative".into());
+        }
+        if self.console_token_ttl == 0 {
+            return Err("compute.console_token_ttl must be at least 1 second".into());
         }
         for (key, v) in [
             ("quota_instances", self.quota_instances),

@@ -8,10 +8,15 @@
 //! Compute reaches the network service (ports for servers) and the image
 //! service (boot images, snapshots) through their Rust APIs: the services
 //! built before it are its `ServiceContext::peers`.
+//!
+//! Beside the API it serves two listeners of its own: the metadata API
+//! (8775) and the noVNC console proxy (`console_proxy`, 6080), whose
+//! websocket is axum's `ws` feature (tokio-tungstenite underneath).
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod console_proxy;
 pub mod db;
 pub mod policies;
 pub mod remote;
@@ -37,6 +42,8 @@ pub enum SetupError {
     },
     #[error("the metadata API: {0}")]
     Metadata(std::io::Error),
+    #[error("the noVNC proxy: {0}")]
+    ConsoleProxy(std::io::Error),
 }
 
 /// The peer service of concrete type `T` among those built before compute.
@@ -97,6 +104,8 @@ pub fn build_with_remote(
         virt,
         metadata_secret: nodes::secret::metadata_secret(&join_secret),
         metadata_addr,
+        public_host: cfg.public_host(),
+        console_proxy_port: std::sync::OnceLock::new(),
     });
     Ok((nova, hub))
 }
@@ -189,6 +198,17 @@ pub const SERVICE: ServiceDef = ServiceDef {
                     .map_err(SetupError::Metadata)?;
             let addr = listener.local_addr().map_err(SetupError::Metadata)?;
             let (nova, hub) = build_with_remote(&ctx.config, &ctx, Some(addr))?;
+            // The noVNC proxy's listener, bound the same way (port 0: any,
+            // which console URLs then name).
+            let console_listener =
+                common::http::serve::bind(std::net::SocketAddr::new(listen, c.novncproxy_port))
+                    .await
+                    .map_err(SetupError::ConsoleProxy)?;
+            let console_port = console_listener
+                .local_addr()
+                .map_err(SetupError::ConsoleProxy)?
+                .port();
+            let _ = nova.console_proxy_port.set(console_port);
             nova.bootstrap_flavors().await?;
             tokio::spawn(nova.clone().resume_builds());
             let served: Arc<dyn Service> = Arc::new(Served {
@@ -196,6 +216,7 @@ pub const SERVICE: ServiceDef = ServiceDef {
                 hub,
                 ctx,
                 metadata_listener: std::sync::Mutex::new(Some(listener)),
+                console_listener: std::sync::Mutex::new(Some(console_listener)),
             });
             Ok(served)
         })
@@ -210,6 +231,8 @@ struct Served {
     ctx: ServiceContext,
     /// Bound at build, taken when `background` starts serving it.
     metadata_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
+    /// The noVNC proxy's, likewise.
+    console_listener: std::sync::Mutex<Option<tokio::net::TcpListener>>,
 }
 
 impl Service for Served {
@@ -261,7 +284,7 @@ impl Service for Served {
         Some(&self.nova.policy)
     }
 
-    /// Serves the metadata API until `stop`.
+    /// Serves the metadata API and the noVNC proxy until `stop`.
     fn background(
         self: Arc<Self>,
         stop: common::service::Stop,
@@ -278,9 +301,23 @@ impl Service for Served {
             ),
             renderer: Arc::new(api::errors::Nova),
         };
-        Some(Box::pin(common::http::serve::serve_with(
-            listener, router, stop, opts,
-        )))
+        let console_listener = self.console_listener.lock().ok()?.take()?;
+        if let Ok(addr) = console_listener.local_addr() {
+            tracing::info!(%addr, "noVNC proxy");
+        }
+        use futures_util::FutureExt;
+        let stop = stop.shared();
+        let metadata = common::http::serve::serve_with(listener, router, stop.clone(), opts);
+        let proxy = console_proxy::serve(
+            console_listener,
+            self.nova.clone(),
+            std::path::PathBuf::from(&self.nova.settings.novnc_dir),
+            stop,
+        );
+        Some(Box::pin(async move {
+            tokio::try_join!(metadata, proxy)?;
+            Ok(())
+        }))
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {

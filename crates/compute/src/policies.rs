@@ -304,6 +304,9 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ("os_compute_api:os-instance-actions:events", ADMIN),
         ("os_compute_api:os-instance-actions:events:details", ADMIN),
         ("os_compute_api:os-console-output", PROJECT_MEMBER_OR_ADMIN),
+        // nova/policies/remote_consoles.py, console_auth_tokens.py
+        ("os_compute_api:os-remote-consoles", PROJECT_MEMBER_OR_ADMIN),
+        ("os_compute_api:os-console-auth-tokens", ADMIN),
         ("os_compute_api:ips:index", PROJECT_READER_OR_ADMIN),
         (
             "os_compute_api:os-server-tags:index",

@@ -217,6 +217,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "compute_commands",
             sql: include_str!("../migrations/compute/0008_compute_commands.sql"),
         },
+        Migration {
+            version: 9,
+            name: "console_tokens",
+            sql: include_str!("../migrations/compute/0009_console_tokens.sql"),
+        },
     ],
 };
 

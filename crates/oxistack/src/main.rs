@@ -468,6 +468,7 @@ async fn dataplane_cloud(state_dir: std::path::PathBuf) -> Result<bench::datapla
     cfg.update_section::<compute::config::ComputeConfig>(|c| {
         c.port = 0;
         c.metadata_port = 0;
+        c.novncproxy_port = 0;
     })?;
     let clock: common::clock::SharedClock = std::sync::Arc::new(common::clock::SystemClock);
     let cloud = oxistack::cloud::Cloud::start(cfg, clock)

@@ -90,6 +90,7 @@ impl TestCloud {
         config.update_section::<compute::config::ComputeConfig>(|c| {
             c.port = 0;
             c.metadata_port = 0;
+            c.novncproxy_port = 0;
         })?;
         config.internal_api_port = 0;
         config.database_url = db::testing::fresh_url(&dir)

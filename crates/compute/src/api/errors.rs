@@ -49,7 +49,9 @@ impl RenderError for Nova {
             _ if err.fault() == Some(NOT_IMPLEMENTED) => StatusCode::NOT_IMPLEMENTED,
             k => k.status(),
         };
-        if status == StatusCode::UNAUTHORIZED {
+        // A controller's own 401 (`HTTPUnauthorized`, which names its
+        // fault) is Nova's fault body; a token's is keystonemiddleware's.
+        if status == StatusCode::UNAUTHORIZED && err.fault().is_none() {
             return ErrorReply::json(
                 status,
                 &json!({"error": {

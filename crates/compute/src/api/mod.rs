@@ -6,6 +6,7 @@
 
 pub mod aggregates;
 pub mod availability_zones;
+pub mod consoles;
 pub mod errors;
 pub mod extensions;
 pub mod flavors;
@@ -71,6 +72,7 @@ pub fn router(
         .merge(passwords::routes())
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
+        .merge(consoles::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

@@ -303,6 +303,11 @@ async fn action(
         n if super::server_admin::handles(n) => {
             return super::server_admin::action(&c, &ctx, &id, n, arg, &rid).await;
         }
+        "os-getVNCConsole" => {
+            return Ok(super::consoles::vnc_action(&c, &ctx, mv, &id, arg)
+                .await?
+                .into_response());
+        }
         other => {
             // Nova answers an action it does not know with a 400, once
             // the server is known to exist (a missing one is a 404).

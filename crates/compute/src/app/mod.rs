@@ -4,6 +4,7 @@
 //! their own Rust APIs (never over HTTP).
 
 pub mod aggregates;
+pub mod consoles;
 pub mod flavors;
 pub mod floating_ips;
 pub mod hypervisors;
@@ -61,6 +62,11 @@ pub struct Compute {
     pub metadata_secret: String,
     /// Where the metadata API listens (`[compute] metadata_port`).
     pub metadata_addr: Option<std::net::SocketAddr>,
+    /// The configuration's public host (`Config::public_host`): console
+    /// URLs name the noVNC proxy there.
+    pub public_host: String,
+    /// The noVNC proxy's bound port, once it listens.
+    pub console_proxy_port: std::sync::OnceLock<u16>,
 }
 
 impl std::fmt::Debug for Compute {

@@ -1454,6 +1454,9 @@ impl Compute {
         outcome?;
         rows::mark_deleted(&self.db.pool, id, self.now()).await?;
         crate::db::server_groups::remove_instance(&self.db.pool, id).await?;
+        // Nova's `clean_console_auths_for_instance`: no console outlives
+        // its server.
+        crate::db::consoles::delete_for_instance(&self.db.pool, id).await?;
         Ok(())
     }
 

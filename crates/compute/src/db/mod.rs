@@ -3,6 +3,7 @@
 //! `crates/db/migrations/compute/`).
 
 pub mod aggregates;
+pub mod consoles;
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;

@@ -6,6 +6,7 @@
 
 mod admin;
 mod basics;
+mod consoles;
 mod flavors;
 mod hosts;
 mod interfaces;
