@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 # libssl-dev: the image and object stores hash uploads with OpenSSL.
 # iproute2, nftables, dnsmasq-base, dnsmasq-utils, radvd: the network data
 # plane (`--dataplane linux`) runs nft, dnsmasq, dhcp_release and radvd.
-packages=(gcc pkg-config libssl-dev ca-certificates iproute2 nftables dnsmasq-base dnsmasq-utils radvd)
+# qemu-system-x86, qemu-utils, genisoimage: the QEMU compute driver (the
+# default `--compute-driver qemu`) runs guests, makes their disks and their
+# config drives.
+packages=(gcc pkg-config libssl-dev ca-certificates iproute2 nftables dnsmasq-base dnsmasq-utils radvd qemu-system-x86 qemu-utils genisoimage)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -75,6 +75,15 @@ CREATE TABLE compute_commands (
     finished_at BIGINT
 );
 
+CREATE TABLE compute_console_tokens (
+    token_hash TEXT PRIMARY KEY,
+    instance_uuid TEXT NOT NULL,
+    console_type TEXT NOT NULL,
+    host TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
 CREATE TABLE compute_ec2_ids (
     id BIGINT PRIMARY KEY,
     uuid TEXT NOT NULL UNIQUE
@@ -891,6 +900,8 @@ CREATE INDEX assignments_actor ON assignments (actor_id);
 CREATE INDEX assignments_target ON assignments (target_id);
 
 CREATE INDEX compute_commands_node ON compute_commands (node, finished_at);
+
+CREATE INDEX compute_console_tokens_expires ON compute_console_tokens (expires_at);
 
 CREATE INDEX compute_flavor_projects_project ON compute_flavor_projects (project_id);
 
