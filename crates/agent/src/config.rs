@@ -45,6 +45,10 @@ pub struct AgentSection {
     /// state directory rather than in it: dnsmasq reads them as `nobody`
     /// and the state directory is private (mode 0700).
     pub dhcp_state_dir: String,
+    /// The name the in-process agent of `oxistack up` registers this host
+    /// under; empty: the kernel hostname (the name the controller gives
+    /// its own compute host). `oxistack agent` takes `--node-name`.
+    pub node_name: String,
     /// The compute role's driver: `fake` (guests in memory, for tests)
     /// or `qemu`; empty: the cloud's `compute_driver`.
     pub compute_driver: String,

@@ -145,8 +145,13 @@ pub fn local(
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
+    let section: config::AgentSection = cfg
+        .section()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let host = hostname();
-    let name = if host.is_empty() {
+    let name = if !section.node_name.is_empty() {
+        section.node_name
+    } else if host.is_empty() {
         "localhost".to_string()
     } else {
         host

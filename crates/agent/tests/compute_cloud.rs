@@ -192,6 +192,10 @@ async fn cloud() -> (TestCloud, Client) {
     let tc = TestCloud::start_with(
         |c| {
             c.compute_driver = "qemu".into();
+            // The cloud's own in-process agent takes another name, so this
+            // test's agent alone holds this host's name and token.
+            c.update_section::<agent::config::AgentSection>(|a| a.node_name = "ctl-agent".into())
+                .unwrap();
             c.update_section::<compute::config::ComputeConfig>(|s| {
                 s.agent_call_timeout_s = 30;
                 s.agent_spawn_timeout_s = 30;

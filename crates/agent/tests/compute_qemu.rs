@@ -150,6 +150,12 @@ async fn root_a_qemu_guest_boots_outlives_its_agent_and_leaves_nothing() {
     let tc = TestCloud::start_with(
         |c| {
             c.compute_driver = "qemu".into();
+            // The cloud's own in-process agent takes another name: this
+            // test's agent is this host's compute node (the name the
+            // controller gives its own host), and two agents under one
+            // name would keep taking each other's token.
+            c.update_section::<agent::config::AgentSection>(|a| a.node_name = "ctl-agent".into())
+                .unwrap();
             c.update_section::<compute::config::ComputeConfig>(|s| {
                 s.agent_call_timeout_s = 120;
                 s.agent_spawn_timeout_s = 300;
