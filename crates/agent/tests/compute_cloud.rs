@@ -8,8 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod compute_support;
+
 use agent::compute::{ComputeRole, ComputeRoleConfig};
-use agent::AgentConfig;
+use compute_support::{
+    act, host_name, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
+};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -109,8 +113,21 @@ impl VirtDriver for Counting {
     fn revert_resize<'a>(&'a self, old: &'a InstanceSpec) -> BoxFuture<'a, VirtResult<()>> {
         self.inner.revert_resize(old)
     }
+    /// The guest's "disk", in two chunks, once the guest is known.
     fn snapshot<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Snapshot>> {
-        self.inner.snapshot(id)
+        self.note("snapshot", id);
+        Box::pin(async move {
+            self.inner.get_info(id).await?;
+            let chunks = vec![
+                Ok(bytes::Bytes::from_static(b"disk of ")),
+                Ok(bytes::Bytes::from(id.to_string())),
+            ];
+            Ok(Snapshot {
+                disk_format: "raw".into(),
+                container_format: "bare".into(),
+                data: futures_util::stream::iter(chunks).boxed(),
+            })
+        })
     }
     fn rescue<'a>(
         &'a self,
@@ -137,102 +154,16 @@ impl VirtDriver for Counting {
     }
 }
 
-/// The name the controller gives its own host, which the agent takes so
-/// the scheduler sees this host's capacity.
-fn host_name() -> String {
-    let h = agent::hostname();
-    if h.is_empty() {
-        "localhost".into()
-    } else {
-        h
-    }
-}
-
-struct RunningAgent {
-    cfg: AgentConfig,
-    stop_tx: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl RunningAgent {
-    async fn stop(self) {
-        let _ = self.stop_tx.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-fn start_agent(tc: &TestCloud, driver: Arc<Counting>, state: &std::path::Path) -> RunningAgent {
-    let secret = nodes::secret::read(&tc.cloud.state.path.join(nodes::SECRET_FILE)).unwrap();
-    let mut cfg = AgentConfig::new(
-        &format!("http://{}", tc.cloud.internal_api),
-        &host_name(),
-        vec!["compute".into()],
-        secret,
-    );
-    cfg.address = "127.0.0.1".into();
-    cfg.poll_timeout = Duration::from_secs(5);
-    cfg.backoff_min = Duration::from_millis(50);
-    cfg.backoff_max = Duration::from_millis(300);
-    let mut rc = ComputeRoleConfig::new(state.to_path_buf());
-    rc.power_poll = Duration::from_millis(100);
-    let role = ComputeRole::start(driver, rc, None).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent::run(
-        cfg.clone(),
-        vec![role],
-        async {
-            let _ = stop_rx.await;
-        },
-        None,
-    ));
-    RunningAgent { cfg, stop_tx, task }
-}
-
 async fn cloud() -> (TestCloud, Client) {
-    let tc = TestCloud::start_with(
-        |c| {
-            c.compute_driver = "qemu".into();
-            // The cloud's own in-process agent takes another name, so this
-            // test's agent alone holds this host's name and token.
-            c.update_section::<agent::config::AgentSection>(|a| a.node_name = "ctl-agent".into())
-                .unwrap();
-            c.update_section::<compute::config::ComputeConfig>(|s| {
-                s.agent_call_timeout_s = 30;
-                s.agent_spawn_timeout_s = 30;
-            })
-            .unwrap();
-        },
-        Arc::new(common::clock::SystemClock),
-    )
-    .await
-    .unwrap();
-    let admin = tc.admin().await.unwrap().at(&tc.url("compute"));
-    (tc, admin)
+    remote_cloud(30, 30).await
+}
+
+fn start(tc: &TestCloud, driver: Arc<Counting>, state: &std::path::Path) -> RunningAgent {
+    start_agent(tc, state, Duration::from_millis(100), |_| driver)
 }
 
 async fn image(tc: &TestCloud, admin: &Client) -> String {
-    let g = admin.at(&tc.url("image"));
-    let r = g
-        .post(
-            "/v2/images",
-            json!({"name": "cirros", "disk_format": "raw", "container_format": "bare",
-                   "visibility": "public"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.body["id"].as_str().unwrap().to_string();
-    let r = g
-        .send_bytes(
-            "PUT",
-            &format!("/v2/images/{id}/file"),
-            bytes::Bytes::from_static(b"not really a disk"),
-            &[("content-type", "application/octet-stream")],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 204, "{}", r.text);
-    id
+    upload_image(tc, admin, "cirros", "raw", b"not really a disk".to_vec()).await
 }
 
 async fn create(c: &Client, name: &str, img: &str) -> String {
@@ -264,29 +195,8 @@ async fn create(c: &Client, name: &str, img: &str) -> String {
     r.body["server"]["id"].as_str().unwrap().to_string()
 }
 
-/// Polls until the server has `status` (30 s at most); its last view.
-async fn wait_status(c: &Client, id: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        let r = c.get(&format!("/v2.1/servers/{id}")).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.text);
-        if r.body["server"]["status"] == status
-            && r.body["server"]["OS-EXT-STS:task_state"].is_null()
-        {
-            return r.body["server"].clone();
-        }
-        last = r.body.clone();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server {id} never reached {status}: {last}");
-}
-
-async fn act(c: &Client, id: &str, body: Value) {
-    let r = c
-        .post(&format!("/v2.1/servers/{id}/action"), body)
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
+async fn wait(c: &Client, id: &str, status: &str) -> Value {
+    wait_status(c, id, status, Duration::from_secs(30)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,12 +204,12 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     let (tc, admin) = cloud().await;
     let state = tempfile::tempdir().unwrap();
     let driver = Counting::new();
-    let agent = start_agent(&tc, driver.clone(), state.path());
+    let agent = start(&tc, driver.clone(), state.path());
     let img = image(&tc, &admin).await;
 
     // Built on the node: the spawn ran there, once.
     let id = create(&admin, "vm1", &img).await;
-    let s = wait_status(&admin, &id, "ACTIVE").await;
+    let s = wait(&admin, &id, "ACTIVE").await;
     assert_eq!(s["OS-EXT-STS:power_state"], 1);
     assert_eq!(s["OS-EXT-SRV-ATTR:host"], json!(host_name()));
     assert_eq!(driver.count("spawn", &id), 1);
@@ -347,16 +257,16 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
 
     // Round trips of actions.
     act(&admin, &id, json!({"os-stop": null})).await;
-    let s = wait_status(&admin, &id, "SHUTOFF").await;
+    let s = wait(&admin, &id, "SHUTOFF").await;
     assert_eq!(s["OS-EXT-STS:power_state"], 4);
     assert_eq!(
         driver.inner.get_info(&id).await.unwrap(),
         PowerState::Shutdown
     );
     act(&admin, &id, json!({"os-start": null})).await;
-    wait_status(&admin, &id, "ACTIVE").await;
+    wait(&admin, &id, "ACTIVE").await;
     act(&admin, &id, json!({"reboot": {"type": "HARD"}})).await;
-    wait_status(&admin, &id, "ACTIVE").await;
+    wait(&admin, &id, "ACTIVE").await;
     assert_eq!(driver.count("reboot", &id), 1);
     assert_eq!(driver.count("power_on", &id), 1);
 
@@ -378,7 +288,7 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     // A spawn the node fails: ERROR with the node's message, the guest
     // destroyed on the node.
     let bad = create(&admin, "doomed", &img).await;
-    let s = wait_status(&admin, &bad, "ERROR").await;
+    let s = wait(&admin, &bad, "ERROR").await;
     let msg = s["fault"]["message"].as_str().unwrap();
     assert!(msg.contains("no room for doomed on this host"), "{s}");
     assert_eq!(driver.count("destroy", &bad), 1);
@@ -387,19 +297,68 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     // processes outlive their agent) runs nothing again.
     let calls_before = driver.calls.lock().unwrap().len();
     agent.stop().await;
-    let agent = start_agent(&tc, driver.clone(), state.path());
+    let agent = start(&tc, driver.clone(), state.path());
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(driver.calls.lock().unwrap().len(), calls_before);
     act(&admin, &id, json!({"os-stop": null})).await;
-    wait_status(&admin, &id, "SHUTOFF").await;
+    wait(&admin, &id, "SHUTOFF").await;
     act(&admin, &id, json!({"os-start": null})).await;
-    wait_status(&admin, &id, "ACTIVE").await;
+    wait(&admin, &id, "ACTIVE").await;
     assert_eq!(driver.count("power_off", &id), 2);
     assert_eq!(driver.count("spawn", &id), 1);
 
+    // A snapshot: the node streams the disk into the image service.
+    let r = admin
+        .send(
+            "POST",
+            &format!("/v2.1/servers/{id}/action"),
+            Some(&json!({"createImage": {"name": "snap"}})),
+            &[("openstack-api-version", "compute 2.45")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let glance = admin.at(&tc.url("image"));
+    let mut status = Value::Null;
+    for _ in 0..300 {
+        let r = glance.get(&format!("/v2/images/{snap}")).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        status = r.body["status"].clone();
+        if status == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "active");
+    let r = glance
+        .get(&format!("/v2/images/{snap}/file"))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.text.clone()), (200, format!("disk of {id}")));
+    assert_eq!(driver.count("snapshot", &id), 1);
+    wait(&admin, &id, "ACTIVE").await;
+
+    // A snapshot command nobody waits for, or another node's, is refused.
+    let token = agent.cfg.token.get().unwrap();
+    let bearer = format!("Bearer {token}");
+    let r = internal
+        .send(
+            "PUT",
+            &format!(
+                "/internal/v1/nodes/{}/compute/snapshots/not-a-command",
+                host_name()
+            ),
+            None,
+            &[("authorization", bearer.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", r.text);
+
     // The guest goes behind the agent's back: the server follows it.
     driver.inner.destroy(&id).await.unwrap();
-    let s = wait_status(&admin, &id, "SHUTOFF").await;
+    let s = wait(&admin, &id, "SHUTOFF").await;
     assert_eq!(s["OS-EXT-STS:power_state"], 0);
     assert_eq!(s["OS-EXT-STS:vm_state"], "stopped");
 

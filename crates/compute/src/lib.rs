@@ -261,10 +261,11 @@ impl Service for Served {
         )
     }
 
-    /// The node agents' image downloads, with the remote driver only.
+    /// The node agents' image downloads and snapshot uploads, with the
+    /// remote driver only.
     fn internal_router(self: Arc<Self>) -> Option<axum::Router> {
-        self.hub.as_ref()?;
-        Some(remote::internal::router(self.nova.clone()))
+        let hub = self.hub.clone()?;
+        Some(remote::internal::router(self.nova.clone(), hub))
     }
 
     /// The compute part of node documents, with the remote driver only.

@@ -575,7 +575,7 @@ fn compute_role(
     handlers: Vec<std::sync::Arc<dyn agent::RoleHandler>>,
 ) -> Result<Vec<std::sync::Arc<dyn agent::RoleHandler>>, String> {
     let driver = agent::compute::driver_for(cfg, agent_cfg)?;
-    let rc = agent::compute::role_config(cfg)?;
+    let rc = agent::compute::role_config(cfg, agent_cfg)?;
     agent::compute::with_compute(handlers, driver, rc)
 }
 

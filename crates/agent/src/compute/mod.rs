@@ -45,6 +45,9 @@ pub struct ComputeRoleConfig {
     pub orphan_grace: Duration,
     /// How often power states are polled for changes.
     pub power_poll: Duration,
+    /// Where snapshots go; without it a `snapshot` command is answered
+    /// as unsupported.
+    pub uploads: Option<images::SnapshotUploader>,
 }
 
 impl ComputeRoleConfig {
@@ -53,6 +56,7 @@ impl ComputeRoleConfig {
             state_dir,
             orphan_grace: Duration::from_secs(1800),
             power_poll: Duration::from_secs(10),
+            uploads: None,
         }
     }
 }
@@ -117,8 +121,8 @@ impl ComputeRole {
         Ok(role)
     }
 
-    /// Runs one command.
-    async fn execute(&self, op: Op, instance_id: &str) -> CommandResult {
+    /// Runs command `command`.
+    async fn execute(&self, command: &str, op: Op, instance_id: &str) -> CommandResult {
         let d = &self.driver;
         let id = instance_id;
         let done = match op {
@@ -157,6 +161,15 @@ impl ComputeRole {
             Op::Unrescue { spec } => d.unrescue(&spec).await,
             Op::AttachInterface { vif } => d.attach_interface(id, &vif).await,
             Op::DetachInterface { port_id } => d.detach_interface(id, &port_id).await,
+            Op::Snapshot {} => match &self.cfg.uploads {
+                Some(up) => match d.snapshot(id).await {
+                    Ok(snap) => up.upload(command, snap).await,
+                    Err(e) => Err(e),
+                },
+                None => Err(VirtError::Unsupported(
+                    "this agent has no controller to upload snapshots to".into(),
+                )),
+            },
         };
         match done {
             Ok(()) => CommandResult::ok(),
@@ -192,7 +205,7 @@ impl ComputeRole {
             let result = match Op::of(cmd) {
                 Ok(op) => {
                     tracing::info!(command = %cmd.id, op = %cmd.op, instance = %cmd.instance_id, "running");
-                    self.execute(op, &cmd.instance_id).await
+                    self.execute(&cmd.id, op, &cmd.instance_id).await
                 }
                 Err(e) => CommandResult::error(e),
             };
@@ -435,10 +448,15 @@ pub fn driver_for(
     }
 }
 
-/// The role's settings from `[agent]` and the state directory.
-pub fn role_config(cfg: &common::config::Config) -> Result<ComputeRoleConfig, String> {
+/// The role's settings from `[agent]` and the state directory; snapshots
+/// go to the controller `agent` reports to.
+pub fn role_config(
+    cfg: &common::config::Config,
+    agent: &crate::AgentConfig,
+) -> Result<ComputeRoleConfig, String> {
     let a: crate::config::AgentSection = cfg.section().map_err(|e| e.to_string())?;
     let mut rc = ComputeRoleConfig::new(cfg.state_dir.clone());
+    rc.uploads = Some(images::SnapshotUploader::new(agent));
     if a.compute_orphan_grace_s > 0 {
         rc.orphan_grace = Duration::from_secs(a.compute_orphan_grace_s);
     }

@@ -111,6 +111,10 @@ pub enum Op {
     DetachInterface {
         port_id: String,
     },
+    /// The node streams the guest's disk to
+    /// `PUT /internal/v1/nodes/{name}/compute/snapshots/{command id}`
+    /// (formats in `x-disk-format`/`x-container-format`), then answers.
+    Snapshot {},
 }
 
 impl Op {

@@ -8,26 +8,106 @@
 //! live server placed on it, and the images named by its pending
 //! commands (a rebuild's new image, a rescue image). Any other image is a
 //! 404 as if it did not exist, so a node cannot read the image store.
+//!
+//! `PUT snapshots/{command}`: the disk of a guest the node was told to
+//! snapshot (`Op::Snapshot`), streamed through to the
+//! `RemoteDriver::snapshot` that waits for it; only for a pending
+//! snapshot command of this node. The body has no size limit here: the
+//! image service's own quota and size checks bound it as it is stored.
 
+use super::{Hub, Upload};
 use crate::app::servers::service_context;
 use crate::app::Compute;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use common::service::NodeInfo;
 use common::Error;
+use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// The routes, over `compute`.
-pub fn router(compute: Arc<Compute>) -> Router {
+/// The routes, over `compute` and the remote driver's `hub`.
+pub fn router(compute: Arc<Compute>, hub: Arc<Hub>) -> Router {
     Router::new()
         .route("/images/{id}/file", get(image_file))
-        .with_state(compute)
+        .with_state(compute.clone())
+        .merge(
+            Router::new()
+                .route(
+                    "/snapshots/{command}",
+                    put(snapshot_upload).layer(DefaultBodyLimit::disable()),
+                )
+                .with_state((compute, hub)),
+        )
+}
+
+/// How many body chunks may wait for the image service.
+const UPLOAD_QUEUE: usize = 8;
+
+async fn snapshot_upload(
+    State((c, hub)): State<(Arc<Compute>, Arc<Hub>)>,
+    Extension(node): Extension<NodeInfo>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, Error> {
+    let cmd = params
+        .get("command")
+        .ok_or_else(|| Error::not_found("No command is named in the path."))?;
+    let pending = super::db::pending(&c.db.pool, &node.name).await?;
+    if !pending.iter().any(|p| &p.id == cmd && p.op == "snapshot") {
+        return Err(Error::not_found(format!(
+            "No snapshot command {cmd} is pending for node {}.",
+            node.name
+        )));
+    }
+    let format = |name: &str| -> Result<String, Error> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .map(str::to_string)
+            .ok_or_else(|| Error::bad_request(format!("The {name} header is required.")))
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(UPLOAD_QUEUE);
+    let data = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed();
+    let upload = Upload {
+        disk_format: format("x-disk-format")?,
+        container_format: format("x-container-format")?,
+        data,
+    };
+    if hub.deliver(cmd, upload).is_err() {
+        return Err(Error::conflict(format!(
+            "Nobody waits for the snapshot of command {cmd} any more."
+        )));
+    }
+    let gone = || Error::conflict(format!("The snapshot of command {cmd} was abandoned."));
+    let mut frames = body.into_data_stream();
+    while let Some(chunk) = frames.next().await {
+        match chunk {
+            Ok(b) => tx.send(Ok(b)).await.map_err(|_| gone())?,
+            Err(e) => {
+                // The reader learns the upload broke rather than seeing a
+                // short, complete-looking disk.
+                let _ = tx
+                    .send(Err(std::io::Error::other(format!(
+                        "the node's upload: {e}"
+                    ))))
+                    .await;
+                return Err(Error::bad_request(format!("The upload broke: {e}")));
+            }
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The images `node` may read, each with the (project, user) of a server

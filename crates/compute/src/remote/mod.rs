@@ -15,16 +15,23 @@
 //!
 //! The same report carries the guests' power states, synced into the
 //! servers as Nova's `_sync_power_states` does.
+//!
+//! A snapshot's bytes do not fit a feed: the node streams them to the
+//! internal API ([`internal`]), which hands the body to the waiting
+//! [`RemoteDriver::snapshot`] through [`Hub`]'s upload slots, so the disk
+//! flows from the node into the image service without being held.
 
 pub mod db;
 pub mod feed;
 pub mod internal;
 
 use crate::app::Compute;
+use bytes::Bytes;
 use common::service::{BoxFuture as SvcFuture, DesiredStateSource, NodeInfo};
 use feed::{CommandResult, ComputeFeed, ComputeStatus, DesiredPower, FeedInstance, Op};
 use futures_util::future::BoxFuture;
-use std::collections::{BTreeMap, BTreeSet};
+use futures_util::stream::BoxStream;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use virt::{
@@ -52,6 +59,16 @@ pub struct Hub {
     spawn_timeout: Duration,
     /// node → the guests its last report listed as existing.
     guests: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// snapshot command id → where its upload goes, while a
+    /// [`RemoteDriver::snapshot`] waits for it.
+    uploads: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Upload>>>,
+}
+
+/// A node's snapshot upload, as the internal API receives it.
+pub struct Upload {
+    pub disk_format: String,
+    pub container_format: String,
+    pub data: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -74,12 +91,34 @@ impl Hub {
             call_timeout,
             spawn_timeout,
             guests: Mutex::default(),
+            uploads: Mutex::default(),
         })
+    }
+
+    /// Hands `upload` to whoever waits for snapshot command `cmd`; gives
+    /// it back when nobody does (any more).
+    pub fn deliver(&self, cmd: &str, upload: Upload) -> Result<(), Upload> {
+        let slot = self.uploads.lock().ok().and_then(|mut u| u.remove(cmd));
+        match slot {
+            Some(tx) => tx.send(upload),
+            None => Err(upload),
+        }
+    }
+
+    fn forget_upload(&self, cmd: &str) {
+        if let Ok(mut u) = self.uploads.lock() {
+            u.remove(cmd);
+        }
     }
 
     /// Sends `op` for instance `id` to its node and waits for the answer.
     /// `Ok(None)`: the instance is on no node (never placed, or gone).
     async fn call(&self, id: &str, op: Op) -> VirtResult<Option<CommandResult>> {
+        self.call_as(common::ids::uuid(), id, op).await
+    }
+
+    /// [`Hub::call`] under command id `cmd`.
+    async fn call_as(&self, cmd: String, id: &str, op: Op) -> VirtResult<Option<CommandResult>> {
         let failed = |e: ::db::sqlx::Error| VirtError::Failed(format!("the compute store: {e}"));
         let Some(node) = db::host_of(&self.db.pool, id).await.map_err(failed)? else {
             return Ok(None);
@@ -90,11 +129,11 @@ impl Hub {
             | Op::Resize { .. }
             | Op::RevertResize { .. }
             | Op::Rescue { .. }
-            | Op::Unrescue { .. } => self.spawn_timeout,
+            | Op::Unrescue { .. }
+            | Op::Snapshot {} => self.spawn_timeout,
             _ => self.call_timeout,
         };
         let (name, args) = op.split();
-        let cmd = common::ids::uuid();
         let args = serde_json::to_string(&args).map_err(|e| VirtError::Failed(e.to_string()))?;
         let mut tx = self.db.begin_write().await.map_err(failed)?;
         db::insert(
@@ -269,13 +308,51 @@ impl VirtDriver for RemoteDriver {
         };
         Box::pin(async move { self.hub.unit(&old.id, op).await.map(drop) })
     }
-    /// Not carried over the feed yet: the node's upload endpoint is
-    /// still to come, so this says so rather than pretending.
+    /// The node streams the disk to the internal API while this waits:
+    /// the snapshot is handed over as soon as its upload starts, and the
+    /// command's answer is awaited (and its row removed) in the
+    /// background. A node that answers without uploading fails it.
     fn snapshot<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Snapshot>> {
         Box::pin(async move {
-            Err(VirtError::Unsupported(format!(
-                "Snapshots of instance {id} on a remote compute node are not supported yet"
-            )))
+            let cmd = common::ids::uuid();
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.hub
+                .uploads
+                .lock()
+                .map_err(|_| VirtError::Failed("the upload slots are poisoned".into()))?
+                .insert(cmd.clone(), tx);
+            let hub = self.hub.clone();
+            let (c, iid) = (cmd.clone(), id.to_string());
+            let mut answer =
+                tokio::spawn(async move { hub.call_as(c, &iid, Op::Snapshot {}).await });
+            tokio::select! {
+                upload = rx => {
+                    if let Ok(u) = upload {
+                        return Ok(Snapshot {
+                            disk_format: u.disk_format,
+                            container_format: u.container_format,
+                            data: u.data,
+                        });
+                    }
+                    self.hub.forget_upload(&cmd);
+                    Err(VirtError::Failed(format!("the snapshot of instance {id} was dropped")))
+                }
+                done = &mut answer => {
+                    self.hub.forget_upload(&cmd);
+                    let done = done
+                        .map_err(|e| VirtError::Failed(format!("the snapshot call: {e}")))?;
+                    match done? {
+                        None => Err(VirtError::NotFound(id.to_string())),
+                        Some(r) => {
+                            into_result(id, r)?;
+                            Err(VirtError::Failed(format!(
+                                "the compute node answered the snapshot of instance {id} \
+                                 without uploading it"
+                            )))
+                        }
+                    }
+                }
+            }
         })
     }
     fn rescue<'a>(
