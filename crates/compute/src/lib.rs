@@ -106,6 +106,12 @@ pub fn build_with_remote(
         metadata_addr,
         public_host: cfg.public_host(),
         console_proxy_port: std::sync::OnceLock::new(),
+        glance_url: ctx
+            .peers
+            .iter()
+            .find(|s| s.service_type() == "image")
+            .map(|s| s.catalog_entry().internal_url)
+            .unwrap_or_default(),
     });
     Ok((nova, hub))
 }
