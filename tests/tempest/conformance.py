@@ -277,6 +277,9 @@ def main() -> int:
         server_env = dict(env)
         # web-download may fetch from the runner's loopback server and nowhere else.
         server_env["OXISTACK_IMAGE_WEB_DOWNLOAD_ALLOWED"] = base_url
+        # A fake snapshot takes as long as a small real one, so a server is
+        # seen saving (test_create_second_image_when_first_image_is_being_saved).
+        server_env["OXISTACK_COMPUTE_FAKE_SNAPSHOT_DELAY_MS"] = "1000"
         argv = [
             str(binary), "up", "--state-dir", str(tmp / "state"), "--listen", args.listen,
             "--dataplane", "none", "--compute-driver", "fake",

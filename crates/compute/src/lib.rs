@@ -127,7 +127,8 @@ fn virt_driver(
 ) -> (Arc<dyn virt::VirtDriver>, Option<Arc<remote::Hub>>) {
     if cfg.compute_driver == "fake" {
         let fake = virt::fake::FakeDriver::new(c.fake_spawn_delay_ms, c.fake_fail_spawn)
-            .with_images(Arc::new(StoreFetcher { image }));
+            .with_images(Arc::new(StoreFetcher { image }))
+            .with_snapshot_delay(c.fake_snapshot_delay_ms);
         (Arc::new(fake), None)
     } else {
         let hub = remote::Hub::new(

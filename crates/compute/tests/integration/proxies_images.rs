@@ -73,17 +73,17 @@ async fn images_show_in_novas_view() {
     };
     let r = admin.get("/v2.1/images?type=snapshot").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(ids(&r), [queued.clone()]);
+    assert_eq!(ids(&r), [queued.as_str()]);
     let r = admin
         .get("/v2.1/images/detail?server=http%3A%2F%2Fh%2Fservers%2F0b8f6f4e-56f3-4b1e-9c0d-6a1f4fb54c5e")
         .await
         .unwrap();
-    assert_eq!(ids(&r), [queued.clone()]);
+    assert_eq!(ids(&r), [queued.as_str()]);
     assert_eq!(r.body["images"][0]["status"], "SAVING");
     let r = admin.get("/v2.1/images?status=ACTIVE").await.unwrap();
-    assert_eq!(ids(&r), [active.clone()]);
+    assert_eq!(ids(&r), [active.as_str()]);
     let r = admin.get("/v2.1/images?name=cirros").await.unwrap();
-    assert_eq!(ids(&r), [active.clone()]);
+    assert_eq!(ids(&r), [active.as_str()]);
     let r = admin
         .get("/v2.1/images?changes-since=2000-01-01T00:00:00Z")
         .await
