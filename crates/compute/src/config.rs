@@ -42,6 +42,9 @@ pub struct ComputeConfig {
     pub agent_spawn_timeout_s: u64,
     /// The fake driver's time to spawn a guest, in milliseconds.
     pub fake_spawn_delay_ms: u64,
+    /// The fake driver's time to take a snapshot, in milliseconds (a
+    /// real one takes seconds: long enough to be seen saving).
+    pub fake_snapshot_delay_ms: u64,
     /// Test aid: the fake driver fails every spawn.
     pub fake_fail_spawn: bool,
     /// Default quotas (Nova's `[quota]` section; -1 = unlimited).
@@ -85,6 +88,7 @@ impl Default for ComputeConfig {
             agent_call_timeout_s: 120,
             agent_spawn_timeout_s: 900,
             fake_spawn_delay_ms: 0,
+            fake_snapshot_delay_ms: 0,
             fake_fail_spawn: false,
             quota_instances: 10,
             quota_cores: 20,

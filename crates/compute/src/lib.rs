@@ -106,6 +106,12 @@ pub fn build_with_remote(
         metadata_addr,
         public_host: cfg.public_host(),
         console_proxy_port: std::sync::OnceLock::new(),
+        glance_url: ctx
+            .peers
+            .iter()
+            .find(|s| s.service_type() == "image")
+            .map(|s| s.catalog_entry().internal_url)
+            .unwrap_or_default(),
     });
     Ok((nova, hub))
 }
@@ -121,7 +127,8 @@ fn virt_driver(
 ) -> (Arc<dyn virt::VirtDriver>, Option<Arc<remote::Hub>>) {
     if cfg.compute_driver == "fake" {
         let fake = virt::fake::FakeDriver::new(c.fake_spawn_delay_ms, c.fake_fail_spawn)
-            .with_images(Arc::new(StoreFetcher { image }));
+            .with_images(Arc::new(StoreFetcher { image }))
+            .with_snapshot_delay(c.fake_snapshot_delay_ms);
         (Arc::new(fake), None)
     } else {
         let hub = remote::Hub::new(

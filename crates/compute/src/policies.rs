@@ -168,6 +168,18 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
             "os_compute_api:os-security-groups:remove",
             PROJECT_MEMBER_OR_ADMIN,
         ),
+        // nova/policies/networks.py and tenant_networks.py (the proxies
+        // of the network service's networks).
+        ("os_compute_api:os-networks:list", PROJECT_READER_OR_ADMIN),
+        ("os_compute_api:os-networks:show", PROJECT_READER_OR_ADMIN),
+        (
+            "os_compute_api:os-tenant-networks:list",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:os-tenant-networks:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
         // nova/policies/server_password.py.
         (
             "os_compute_api:os-server-password:show",

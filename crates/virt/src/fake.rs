@@ -1,6 +1,7 @@
 //! The fake driver (Nova's `fake.FakeDriver`): guests are entries in a
 //! map with a spec, a power state and console lines; nothing on the host
-//! is touched. Spawning takes `spawn_delay_ms`, and `fail_spawn` makes
+//! is touched. Spawning takes `spawn_delay_ms` (a snapshot
+//! `snapshot_delay`, see [`FakeDriver::with_snapshot_delay`]), and `fail_spawn` makes
 //! every spawn fail (the tests' failure injection for the build saga).
 //! A guest's disk is its image untouched: a snapshot streams the image's
 //! bytes through the [`ImageFetcher`] when one is given, else nothing.
@@ -31,6 +32,7 @@ struct Guest {
 pub struct FakeDriver {
     guests: Mutex<HashMap<String, Guest>>,
     spawn_delay: Duration,
+    snapshot_delay: Duration,
     fail_spawn: bool,
     images: Option<Arc<dyn ImageFetcher>>,
 }
@@ -50,9 +52,17 @@ impl FakeDriver {
         FakeDriver {
             guests: Mutex::default(),
             spawn_delay: Duration::from_millis(spawn_delay_ms),
+            snapshot_delay: Duration::ZERO,
             fail_spawn,
             images: None,
         }
+    }
+
+    /// Snapshots take `ms` milliseconds, so the server is seen in task
+    /// state `image_snapshot` meanwhile, as with a real disk.
+    pub fn with_snapshot_delay(mut self, ms: u64) -> FakeDriver {
+        self.snapshot_delay = Duration::from_millis(ms);
+        self
     }
 
     /// Where snapshots read the guests' (untouched) disks from.
@@ -234,6 +244,9 @@ impl VirtDriver for FakeDriver {
     fn snapshot<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Snapshot>> {
         Box::pin(async move {
             let image = self.with_guest(id, |g| g.spec.image.clone())?;
+            if !self.snapshot_delay.is_zero() {
+                tokio::time::sleep(self.snapshot_delay).await;
+            }
             let data = match &self.images {
                 Some(images) => images.fetch(&image.id).await?,
                 None => Box::pin(futures_util::stream::empty()),

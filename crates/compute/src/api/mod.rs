@@ -13,11 +13,13 @@ pub mod flavors;
 pub mod floating_ips;
 pub mod hosts;
 pub mod hypervisors;
+pub mod images;
 pub mod interfaces;
 pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod networks;
 mod openapi;
 pub mod passwords;
 pub mod proxies;
@@ -68,6 +70,8 @@ pub fn router(
         .merge(server_groups::routes())
         .merge(interfaces::routes())
         .merge(proxies::routes())
+        .merge(images::routes())
+        .merge(networks::routes())
         .merge(extensions::routes())
         .merge(passwords::routes())
         .merge(server_metadata::routes())

@@ -256,6 +256,32 @@ fn quota_set() -> Value {
     wrapped("quota_set", Value::Object(props), &[])
 }
 
+/// Nova's image list filters (`SUPPORTED_FILTERS`) and paging.
+fn image_filters() -> Vec<(&'static str, Value)> {
+    vec![
+        ("name", string()),
+        ("status", string()),
+        (
+            "changes-since",
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        ("server", string()),
+        ("type", string()),
+        ("minRam", integer()),
+        ("minDisk", integer()),
+        ("limit", json!({"type": "integer", "minimum": 1})),
+        ("marker", string()),
+    ]
+}
+
+/// `{"metadata": {key: value}}` (Nova's `parameter_types.metadata`).
+fn image_metadata() -> Value {
+    json!({"type": "object", "required": ["metadata"], "additionalProperties": false,
+           "properties": {"metadata": {"type": "object",
+               "patternProperties": {"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255}},
+               "additionalProperties": false}}})
+}
+
 fn operations() -> Vec<Op> {
     vec![
         op("get", "/", "versions.list", "The API versions (v2.0 and v2.1)", 300),
@@ -363,6 +389,37 @@ fn operations() -> Vec<Op> {
         op("get", "/v2.1/os-hosts/{host}/reboot", "hosts.reboot", "Host power action (not implemented by Nova's drivers)", 200),
         op("get", "/v2.1/os-availability-zone", "availability_zones.list", "Available zones", 200),
         op("get", "/v2.1/os-availability-zone/detail", "availability_zones.detail", "Zones with their hosts (admin)", 200),
+        // Proxies of the image and network services (images ≤ 2.35, image
+        // metadata ≤ 2.38, networks and security group rules ≤ 2.35).
+        op("get", "/v2.1/images", "images.list", "Images (id, name, links) (≤ 2.35)", 200).query(&image_filters()),
+        op("get", "/v2.1/images/detail", "images.detail", "Images with details (≤ 2.35)", 200).query(&image_filters()),
+        op("get", "/v2.1/images/{id}", "images.show", "One image (≤ 2.35)", 200),
+        op("delete", "/v2.1/images/{id}", "images.delete", "Delete an image (≤ 2.35)", 204),
+        op("get", "/v2.1/images/{id}/metadata", "images.metadata", "An image's metadata (≤ 2.38)", 200),
+        op("post", "/v2.1/images/{id}/metadata", "images.metadata_create", "Add to an image's metadata (≤ 2.38)", 200)
+            .body(image_metadata()),
+        op("put", "/v2.1/images/{id}/metadata", "images.metadata_update", "Replace an image's metadata (≤ 2.38)", 200)
+            .body(image_metadata()),
+        op("get", "/v2.1/images/{id}/metadata/{key}", "images.metadata_item", "One metadata item (≤ 2.38)", 200),
+        op("put", "/v2.1/images/{id}/metadata/{key}", "images.metadata_item_update", "Set one metadata item (≤ 2.38)", 200)
+            .body(json!({"type": "object", "required": ["meta"], "additionalProperties": false,
+                         "properties": {"meta": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                             "additionalProperties": {"type": "string", "maxLength": 255}}}})),
+        op("delete", "/v2.1/images/{id}/metadata/{key}", "images.metadata_item_delete", "Delete one metadata item (≤ 2.38)", 204),
+        op("post", "/v2.1/os-security-group-rules", "security_group_rules.create", "Add an ingress rule (≤ 2.35)", 200)
+            .body(wrapped("security_group_rule", json!({
+                "parent_group_id": {"type": "string", "format": "uuid"},
+                "group_id": {"type": ["string", "null"], "format": "uuid"},
+                "ip_protocol": {"type": ["string", "null"]},
+                "from_port": {"type": ["integer", "string", "null"]},
+                "to_port": {"type": ["integer", "string", "null"]},
+                "cidr": {"type": ["string", "null"]}
+            }), &["parent_group_id"])),
+        op("delete", "/v2.1/os-security-group-rules/{id}", "security_group_rules.delete", "Delete a rule (≤ 2.35)", 202),
+        op("get", "/v2.1/os-networks", "networks.list", "Networks (≤ 2.35)", 200),
+        op("get", "/v2.1/os-networks/{id}", "networks.show", "One network (≤ 2.35)", 200),
+        op("get", "/v2.1/os-tenant-networks", "tenant_networks.list", "The project's networks (≤ 2.35)", 200),
+        op("get", "/v2.1/os-tenant-networks/{id}", "tenant_networks.show", "One of the project's networks (≤ 2.35)", 200),
         // Servers.
         op("get", "/v2.1/servers", "servers.list", "Servers (id, name, links)", 200).query(&server_filters()),
         op("post", "/v2.1/servers", "servers.create", "Create a server (or several)", 202).body(server_create()),

@@ -1,14 +1,15 @@
 //! Nova's views of other services: `GET /servers/{id}/os-security-groups`
 //! and the `/os-security-groups` proxy of microversions up to 2.35 (2.36
 //! on answers 404, as Nova), shaped per tempest's `security_groups`
-//! schema (a delete answers 202).
+//! schema (a delete answers 202), and `/os-security-group-rules`
+//! (create, delete) up to the same microversion.
 
 use super::{Microversion, State};
-use crate::app::proxies::parse_group_body;
+use crate::app::proxies::{parse_group_body, parse_rule_body};
 use crate::app::server_groups::page;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{JsonBody, QueryMap};
@@ -30,6 +31,8 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
             "/v2.1/os-security-groups/{id}",
             get(show_group).put(update_group).delete(delete_group),
         )
+        .route("/v2.1/os-security-group-rules", post(create_rule))
+        .route("/v2.1/os-security-group-rules/{id}", delete(delete_rule))
 }
 
 /// The proxies stop at 2.35 (Nova's `MAX_PROXY_API_SUPPORT_VERSION`).
@@ -119,5 +122,30 @@ async fn delete_group(
 ) -> Result<StatusCode> {
     proxied(mv)?;
     nova.proxy_delete_security_group(&ctx, &id).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST /v2.1/os-security-group-rules`.
+async fn create_rule(
+    axum::extract::State(nova): State,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    proxied(mv)?;
+    let rule = parse_rule_body(&body)?;
+    let r = nova.proxy_create_security_group_rule(&ctx, rule).await?;
+    Ok(Json(json!({ "security_group_rule": r })))
+}
+
+/// `DELETE /v2.1/os-security-group-rules/{id}`.
+async fn delete_rule(
+    axum::extract::State(nova): State,
+    Auth(ctx): Auth,
+    mv: Microversion,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    proxied(mv)?;
+    nova.proxy_delete_security_group_rule(&ctx, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }

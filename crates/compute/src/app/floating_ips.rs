@@ -207,9 +207,8 @@ impl Compute {
             .fip_by_address(ctx, address)
             .await?
             .ok_or_else(|| Error::not_found("floating IP not found"))?;
-        if f.row.fixed_port_id.is_some() {
-            return Err(Error::bad_request("floating IP is already associated"));
-        }
+        // An associated address moves to this server: Nova's Neutron API
+        // updates the floating IP's port whatever it was.
         let mut a = Map::new();
         a.insert("port_id".into(), json!(port));
         a.insert("fixed_ip_address".into(), json!(ip));

@@ -8,9 +8,11 @@ pub mod consoles;
 pub mod flavors;
 pub mod floating_ips;
 pub mod hypervisors;
+pub mod images;
 pub mod interfaces;
 pub mod keypairs;
 pub mod metadata;
+pub mod networks;
 pub mod passwords;
 pub mod proxies;
 pub mod quotas;
@@ -67,6 +69,9 @@ pub struct Compute {
     pub public_host: String,
     /// The noVNC proxy's bound port, once it listens.
     pub console_proxy_port: std::sync::OnceLock<u16>,
+    /// The image service's catalog URL (internal, as Nova's glance
+    /// client picks it): the images proxy's `alternate` links name it.
+    pub glance_url: String,
 }
 
 impl std::fmt::Debug for Compute {

@@ -547,6 +547,8 @@ async fn the_floating_ip_proxy_allocates_associates_and_releases() {
         .as_str()
         .unwrap()
         .starts_with("10.9.0."));
+    // An associated address is associated again (Nova's Neutron API
+    // updates the floating IP's port whatever it was).
     let r = at_version(
         &member,
         "POST",
@@ -555,7 +557,50 @@ async fn the_floating_ip_proxy_allocates_associates_and_releases() {
         "2.43",
     )
     .await;
-    assert_error(&r, 400, "badRequest");
+    assert_eq!(r.status, 202, "{}", r.text);
+    // ... and moves to another server when asked.
+    let r = create(
+        &member,
+        json!({"name": "g", "imageRef": img, "flavorRef": "1", "networks": [{"uuid": net}]}),
+        "2.37",
+    )
+    .await;
+    let other = r.body["server"]["id"].as_str().unwrap().to_string();
+    wait_status(&member, &other, "ACTIVE").await;
+    let other_path = format!("/v2.1/servers/{other}/action");
+    let r = at_version(
+        &member,
+        "POST",
+        &other_path,
+        Some(&json!({"addFloatingIp": {"address": address}})),
+        "2.43",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = at_version(
+        &member,
+        "GET",
+        &format!("/v2.1/os-floating-ips/{fid}"),
+        None,
+        v,
+    )
+    .await;
+    assert_eq!(
+        r.body["floating_ip"]["instance_id"],
+        other.as_str(),
+        "{}",
+        r.text
+    );
+    let r = at_version(
+        &member,
+        "POST",
+        &path,
+        Some(&json!({"removeFloatingIp": {"address": address}})),
+        "2.43",
+    )
+    .await;
+    assert_error(&r, 409, "conflictingRequest");
+    let path = other_path;
     let r = at_version(
         &member,
         "POST",

@@ -14,6 +14,8 @@ mod keypairs;
 mod lifecycle;
 mod metadata;
 mod proxies;
+mod proxies_images;
+mod proxies_networks;
 mod quotas;
 mod server_groups;
 mod servers;
