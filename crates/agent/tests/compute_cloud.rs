@@ -12,14 +12,15 @@ mod compute_support;
 
 use agent::compute::{ComputeRole, ComputeRoleConfig};
 use compute_support::{
-    act, host_name, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
+    act, host_name, novnc, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
 };
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::{Client, TestCloud};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 use virt::fake::FakeDriver;
 use virt::ImageFetcher;
 use virt::{
@@ -149,8 +150,26 @@ impl VirtDriver for Counting {
     ) -> BoxFuture<'a, VirtResult<()>> {
         self.inner.detach_interface(id, port_id)
     }
+    /// A stand-in VNC server: greets as RFB 3.8 and echoes what it gets.
     fn open_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<ConsoleStream>> {
-        self.inner.open_console(id)
+        self.note("open_console", id);
+        Box::pin(async move {
+            self.inner.get_info(id).await?;
+            let (ours, mut server) = tokio::io::duplex(4096);
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                server.write_all(b"RFB 003.008\n").await?;
+                let mut buf = [0u8; 256];
+                loop {
+                    let n = server.read(&mut buf).await?;
+                    if n == 0 {
+                        return Ok::<(), std::io::Error>(());
+                    }
+                    server.write_all(&buf[..n]).await?;
+                }
+            });
+            Ok(Box::new(ours) as ConsoleStream)
+        })
     }
 }
 
@@ -338,6 +357,21 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     assert_eq!((r.status, r.text.clone()), (200, format!("disk of {id}")));
     assert_eq!(driver.count("snapshot", &id), 1);
     wait(&admin, &id, "ACTIVE").await;
+
+    // The console: the noVNC proxy reaches the guest's VNC server through
+    // the tunnel the node opens to the internal API.
+    let mut ws = novnc(&admin, &id).await;
+    let first = ws.next().await.unwrap().unwrap();
+    assert_eq!(first.into_data().as_ref(), b"RFB 003.008\n");
+    ws.send(WsMessage::Binary(bytes::Bytes::from_static(
+        b"RFB 003.008\n",
+    )))
+    .await
+    .unwrap();
+    let echoed = ws.next().await.unwrap().unwrap();
+    assert_eq!(echoed.into_data().as_ref(), b"RFB 003.008\n");
+    drop(ws);
+    assert_eq!(driver.count("open_console", &id), 1);
 
     // A snapshot command nobody waits for, or another node's, is refused.
     let token = agent.cfg.token.get().unwrap();

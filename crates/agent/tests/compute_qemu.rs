@@ -11,7 +11,10 @@
 
 mod compute_support;
 
-use compute_support::{act, remote_cloud, start_agent, upload_image, wait_status, RunningAgent};
+use compute_support::{
+    act, novnc, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
+};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -191,6 +194,17 @@ async fn root_a_qemu_guest_boots_outlives_its_agent_and_leaves_nothing() {
         "a whole disk: {info}"
     );
     wait(&admin, &id, "ACTIVE", 120).await;
+
+    // The console: QEMU's VNC server greets through the node's tunnel
+    // and the noVNC proxy.
+    let mut ws = novnc(&admin, &id).await;
+    let first = tokio::time::timeout(Duration::from_secs(30), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().as_ref(), b"RFB 003.008\n");
+    drop(ws);
 
     // Delete: no process, no instance directory.
     let r = admin.delete(&format!("/v2.1/servers/{id}")).await.unwrap();

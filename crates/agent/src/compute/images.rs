@@ -1,9 +1,11 @@
-//! Image bytes between this host's driver and the controller's internal
-//! API, with the node's token: images to boot from
+//! Bytes between this host's driver and the controller's internal API,
+//! with the node's token: images to boot from
 //! (`GET /internal/v1/nodes/{name}/compute/images/{id}/file`;
-//! `compute::remote::internal` says which images a node may read) and
-//! snapshots going up (`PUT …/compute/snapshots/{command id}`). Bodies
-//! are streamed through, never held whole.
+//! `compute::remote::internal` says which images a node may read),
+//! snapshots going up (`PUT …/compute/snapshots/{command id}`) and
+//! consoles, each over a connection the node opens and upgrades
+//! (`GET …/compute/consoles/{command id}`), so a compute node needs no
+//! port of its own open. Bodies are streamed through, never held whole.
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -14,7 +16,7 @@ use hyper::body::Frame;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
-use virt::{ImageFetcher, Snapshot, VirtError, VirtResult};
+use virt::{ConsoleStream, ImageFetcher, Snapshot, VirtError, VirtResult};
 
 /// How long the controller may take to start answering.
 const HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,28 +72,29 @@ impl ImageFetcher for HttpImageFetcher {
     }
 }
 
-/// Sends snapshots to the controller (the `snapshot` command's upload).
+/// Sends snapshots to the controller and connects consoles to it (the
+/// `snapshot` and `open_console` commands).
 #[derive(Clone)]
-pub struct SnapshotUploader {
+pub struct ControllerStreams {
     base: String,
     node: String,
     token: crate::NodeToken,
     http: hyper_util::client::legacy::Client<HttpConnector, UnsyncBoxBody<Bytes, std::io::Error>>,
 }
 
-impl std::fmt::Debug for SnapshotUploader {
+impl std::fmt::Debug for ControllerStreams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnapshotUploader")
+        f.debug_struct("ControllerStreams")
             .field("base", &self.base)
             .field("node", &self.node)
             .finish_non_exhaustive()
     }
 }
 
-impl SnapshotUploader {
+impl ControllerStreams {
     /// For the agent `cfg` (its controller URL, node name and token).
-    pub fn new(cfg: &crate::AgentConfig) -> SnapshotUploader {
-        SnapshotUploader {
+    pub fn new(cfg: &crate::AgentConfig) -> ControllerStreams {
+        ControllerStreams {
             base: cfg.controller.trim_end_matches('/').to_string(),
             node: cfg.node_name.clone(),
             token: cfg.token.clone(),
@@ -132,5 +135,49 @@ impl SnapshotUploader {
             Err(e) => e.to_string(),
         };
         Err(failed(format!("the controller answered {status}: {text}")))
+    }
+
+    /// Connects `console` (the guest's VNC server) to the controller for
+    /// command `command`: once the controller upgrades the connection the
+    /// bytes are relayed both ways in the background, until either side
+    /// closes.
+    pub async fn console_tunnel(&self, command: &str, console: ConsoleStream) -> VirtResult<()> {
+        let failed = |m: String| VirtError::Failed(format!("connecting the console: {m}"));
+        let token = self
+            .token
+            .get()
+            .ok_or_else(|| failed("the agent is not registered".into()))?;
+        let req = hyper::Request::get(format!(
+            "{}/internal/v1/nodes/{}/compute/consoles/{}",
+            self.base, self.node, command
+        ))
+        .header("authorization", format!("Bearer {token}"))
+        .header("connection", "upgrade")
+        .header("upgrade", compute::remote::internal::CONSOLE_PROTOCOL)
+        .body(UnsyncBoxBody::new(Empty::new().map_err(|e| match e {})))
+        .map_err(|e| failed(e.to_string()))?;
+        let res = tokio::time::timeout(HEADERS_TIMEOUT, self.http.request(req))
+            .await
+            .map_err(|_| failed("the controller did not answer".into()))?
+            .map_err(|e| failed(e.to_string()))?;
+        let status = res.status();
+        if status != hyper::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(failed(format!("the controller answered {status}")));
+        }
+        let upgraded = hyper::upgrade::on(res)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let command = command.to_string();
+        tokio::spawn(async move {
+            let mut tunnel = hyper_util::rt::TokioIo::new(upgraded);
+            let mut console = console;
+            match tokio::io::copy_bidirectional(&mut tunnel, &mut console).await {
+                Ok((up, down)) => {
+                    tracing::info!(%command, up, down, "console session ended");
+                }
+                Err(e) => tracing::info!(%command, error = %e, "console session ended"),
+            }
+        });
+        Ok(())
     }
 }

@@ -45,9 +45,9 @@ pub struct ComputeRoleConfig {
     pub orphan_grace: Duration,
     /// How often power states are polled for changes.
     pub power_poll: Duration,
-    /// Where snapshots go; without it a `snapshot` command is answered
-    /// as unsupported.
-    pub uploads: Option<images::SnapshotUploader>,
+    /// Where snapshots and consoles go; without it `snapshot` and
+    /// `open_console` commands are answered as unsupported.
+    pub controller: Option<images::ControllerStreams>,
 }
 
 impl ComputeRoleConfig {
@@ -56,7 +56,7 @@ impl ComputeRoleConfig {
             state_dir,
             orphan_grace: Duration::from_secs(1800),
             power_poll: Duration::from_secs(10),
-            uploads: None,
+            controller: None,
         }
     }
 }
@@ -161,14 +161,21 @@ impl ComputeRole {
             Op::Unrescue { spec } => d.unrescue(&spec).await,
             Op::AttachInterface { vif } => d.attach_interface(id, &vif).await,
             Op::DetachInterface { port_id } => d.detach_interface(id, &port_id).await,
-            Op::Snapshot {} => match &self.cfg.uploads {
-                Some(up) => match d.snapshot(id).await {
-                    Ok(snap) => up.upload(command, snap).await,
+            Op::Snapshot {} => match &self.cfg.controller {
+                Some(to) => match d.snapshot(id).await {
+                    Ok(snap) => to.upload(command, snap).await,
                     Err(e) => Err(e),
                 },
-                None => Err(VirtError::Unsupported(
-                    "this agent has no controller to upload snapshots to".into(),
-                )),
+                None => Err(no_controller()),
+            },
+            // The session outlives the command: it is relayed in the
+            // background once connected.
+            Op::OpenConsole {} => match &self.cfg.controller {
+                Some(to) => match d.open_console(id).await {
+                    Ok(console) => to.console_tunnel(command, console).await,
+                    Err(e) => Err(e),
+                },
+                None => Err(no_controller()),
             },
         };
         match done {
@@ -338,6 +345,10 @@ impl RoleHandler for ComputeRole {
     }
 }
 
+fn no_controller() -> VirtError {
+    VirtError::Unsupported("this agent has no controller to stream snapshots or consoles to".into())
+}
+
 /// Signals a change whenever a guest's power state differs from the one
 /// last reported; ends with the role.
 async fn poll_power(role: Weak<ComputeRole>) {
@@ -456,7 +467,7 @@ pub fn role_config(
 ) -> Result<ComputeRoleConfig, String> {
     let a: crate::config::AgentSection = cfg.section().map_err(|e| e.to_string())?;
     let mut rc = ComputeRoleConfig::new(cfg.state_dir.clone());
-    rc.uploads = Some(images::SnapshotUploader::new(agent));
+    rc.controller = Some(images::ControllerStreams::new(agent));
     if a.compute_orphan_grace_s > 0 {
         rc.orphan_grace = Duration::from_secs(a.compute_orphan_grace_s);
     }

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::{Client, TestCloud};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use virt::VirtDriver;
 
 /// The name the controller gives its own host, which the test's agent
@@ -89,7 +90,7 @@ pub fn start_agent(
     cfg.backoff_max = Duration::from_millis(300);
     let mut rc = ComputeRoleConfig::new(state.to_path_buf());
     rc.power_poll = power_poll;
-    rc.uploads = Some(agent::compute::images::SnapshotUploader::new(&cfg));
+    rc.controller = Some(agent::compute::images::ControllerStreams::new(&cfg));
     let role = ComputeRole::start(driver(&cfg), rc, None).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(agent::run(
@@ -154,6 +155,34 @@ pub async fn wait_status(c: &Client, id: &str, status: &str, limit: Duration) ->
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("server {id} never reached {status}: {last}");
+}
+
+/// A websocket to the noVNC proxy for server `id`'s console, opened as
+/// noVNC opens it (the URL's token, the `binary` subprotocol).
+pub async fn novnc(
+    c: &Client,
+    id: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let r = c
+        .send(
+            "POST",
+            &format!("/v2.1/servers/{id}/remote-consoles"),
+            Some(&json!({"remote_console": {"protocol": "vnc", "type": "novnc"}})),
+            &[("openstack-api-version", "compute 2.6")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let url = r.body["remote_console"]["url"].as_str().unwrap();
+    let (origin, token) = url.split_once("/vnc_lite.html?path=%3Ftoken%3D").unwrap();
+    let addr = origin.trim_start_matches("http://");
+    let mut req = format!("ws://{addr}/?token={token}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "binary".parse().unwrap());
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_tungstenite::client_async(req, tcp).await.unwrap().0
 }
 
 /// Posts an action the API accepts with 202.

@@ -127,7 +127,9 @@ pub async fn serve_with(
             renderer: opts.renderer.clone(),
             pending: Vec::new(),
         };
-        let conn = builder.serve_connection(io, svc);
+        // Upgradable: the internal API hands compute nodes' console
+        // tunnels over (`compute::remote::internal`).
+        let conn = builder.serve_connection(io, svc).with_upgrades();
         let mut closing = closing_rx.clone();
         conns.spawn(async move {
             tokio::pin!(conn);

@@ -115,6 +115,10 @@ pub enum Op {
     /// `PUT /internal/v1/nodes/{name}/compute/snapshots/{command id}`
     /// (formats in `x-disk-format`/`x-container-format`), then answers.
     Snapshot {},
+    /// The node opens the guest's VNC console and connects it to
+    /// `GET /internal/v1/nodes/{name}/compute/consoles/{command id}`
+    /// (an HTTP/1.1 upgrade to `oxistack-console`), then answers.
+    OpenConsole {},
 }
 
 impl Op {

@@ -14,6 +14,12 @@
 //! `RemoteDriver::snapshot` that waits for it; only for a pending
 //! snapshot command of this node. The body has no size limit here: the
 //! image service's own quota and size checks bound it as it is stored.
+//!
+//! `GET consoles/{command}` with `Connection: upgrade` and `Upgrade:
+//! oxistack-console`: the node's end of a guest's VNC console
+//! (`Op::OpenConsole`). The answer is `101 Switching Protocols`, and the
+//! upgraded connection carries the console's bytes both ways to the
+//! `RemoteDriver::open_console` that waits for it (the noVNC proxy).
 
 use super::{Hub, Upload};
 use crate::app::servers::service_context;
@@ -43,8 +49,81 @@ pub fn router(compute: Arc<Compute>, hub: Arc<Hub>) -> Router {
                     "/snapshots/{command}",
                     put(snapshot_upload).layer(DefaultBodyLimit::disable()),
                 )
+                .route("/consoles/{command}", get(console_tunnel))
                 .with_state((compute, hub)),
         )
+}
+
+/// The `Upgrade` protocol of a console tunnel.
+pub const CONSOLE_PROTOCOL: &str = "oxistack-console";
+
+/// Refuses a request for `command` unless it is a pending `op` command of
+/// `node`.
+async fn pending_command(
+    c: &Compute,
+    node: &NodeInfo,
+    command: Option<&String>,
+    op: &str,
+) -> Result<String, Error> {
+    let cmd = command.ok_or_else(|| Error::not_found("No command is named in the path."))?;
+    let pending = super::db::pending(&c.db.pool, &node.name).await?;
+    if !pending.iter().any(|p| &p.id == cmd && p.op == op) {
+        return Err(Error::not_found(format!(
+            "No {op} command {cmd} is pending for node {}.",
+            node.name
+        )));
+    }
+    Ok(cmd.clone())
+}
+
+async fn console_tunnel(
+    State((c, hub)): State<(Arc<Compute>, Arc<Hub>)>,
+    Extension(node): Extension<NodeInfo>,
+    Path(params): Path<HashMap<String, String>>,
+    mut req: axum::extract::Request,
+) -> Result<Response, Error> {
+    let cmd = pending_command(&c, &node, params.get("command"), "open_console").await?;
+    let wants = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(CONSOLE_PROTOCOL));
+    if !wants {
+        return Err(Error::bad_request(format!(
+            "A console tunnel needs `Upgrade: {CONSOLE_PROTOCOL}`."
+        )));
+    }
+    if !hub.consoles.waiting(&cmd) {
+        return Err(Error::conflict(format!(
+            "Nobody waits for the console of command {cmd} any more."
+        )));
+    }
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| Error::bad_request("This connection cannot be upgraded."))?;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(up) => {
+                let io: virt::ConsoleStream = Box::new(hyper_util::rt::TokioIo::new(up));
+                if hub.consoles.deliver(&cmd, io).is_err() {
+                    tracing::info!(command = %cmd, "a console tunnel nobody waits for: closed");
+                }
+            }
+            Err(e) => tracing::warn!(command = %cmd, error = %e, "console tunnel upgrade"),
+        }
+    });
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    r.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("upgrade"),
+    );
+    r.headers_mut().insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static(CONSOLE_PROTOCOL),
+    );
+    Ok(r)
 }
 
 /// How many body chunks may wait for the image service.
@@ -57,16 +136,8 @@ async fn snapshot_upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, Error> {
-    let cmd = params
-        .get("command")
-        .ok_or_else(|| Error::not_found("No command is named in the path."))?;
-    let pending = super::db::pending(&c.db.pool, &node.name).await?;
-    if !pending.iter().any(|p| &p.id == cmd && p.op == "snapshot") {
-        return Err(Error::not_found(format!(
-            "No snapshot command {cmd} is pending for node {}.",
-            node.name
-        )));
-    }
+    let cmd = pending_command(&c, &node, params.get("command"), "snapshot").await?;
+    let cmd = &cmd;
     let format = |name: &str| -> Result<String, Error> {
         headers
             .get(name)
@@ -85,7 +156,7 @@ async fn snapshot_upload(
         container_format: format("x-container-format")?,
         data,
     };
-    if hub.deliver(cmd, upload).is_err() {
+    if hub.uploads.deliver(cmd, upload).is_err() {
         return Err(Error::conflict(format!(
             "Nobody waits for the snapshot of command {cmd} any more."
         )));

@@ -16,10 +16,13 @@
 //! The same report carries the guests' power states, synced into the
 //! servers as Nova's `_sync_power_states` does.
 //!
-//! A snapshot's bytes do not fit a feed: the node streams them to the
-//! internal API ([`internal`]), which hands the body to the waiting
-//! [`RemoteDriver::snapshot`] through [`Hub`]'s upload slots, so the disk
-//! flows from the node into the image service without being held.
+//! A snapshot's bytes and a console's session do not fit a feed: the node
+//! streams a snapshot to the internal API ([`internal`]), or connects a
+//! console to it over an upgraded connection, and the API hands either
+//! to the waiting [`RemoteDriver::snapshot`] or
+//! [`RemoteDriver::open_console`] through [`Hub`]'s slots. The disk flows
+//! from the node into the image service without being held, and a
+//! console needs no port open on the node.
 
 pub mod db;
 pub mod feed;
@@ -59,9 +62,54 @@ pub struct Hub {
     spawn_timeout: Duration,
     /// node → the guests its last report listed as existing.
     guests: Mutex<BTreeMap<String, BTreeSet<String>>>,
-    /// snapshot command id → where its upload goes, while a
-    /// [`RemoteDriver::snapshot`] waits for it.
-    uploads: Mutex<HashMap<String, tokio::sync::oneshot::Sender<Upload>>>,
+    /// Snapshot uploads, by command id, while a [`RemoteDriver::snapshot`]
+    /// waits for them.
+    pub uploads: Slots<Upload>,
+    /// Console connections, by command id, while a
+    /// [`RemoteDriver::open_console`] waits for them.
+    pub consoles: Slots<ConsoleStream>,
+}
+
+/// Hand-overs from the internal API to a driver call waiting for them,
+/// by command id.
+pub struct Slots<T>(Mutex<HashMap<String, tokio::sync::oneshot::Sender<T>>>);
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots(Mutex::default())
+    }
+}
+
+impl<T> Slots<T> {
+    fn open(&self, cmd: &str) -> VirtResult<tokio::sync::oneshot::Receiver<T>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.0
+            .lock()
+            .map_err(|_| VirtError::Failed("the hand-over slots are poisoned".into()))?
+            .insert(cmd.to_string(), tx);
+        Ok(rx)
+    }
+
+    /// Whether a call waits for `cmd`.
+    pub fn waiting(&self, cmd: &str) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains_key(cmd))
+    }
+
+    /// Hands `item` to whoever waits for command `cmd`; gives it back
+    /// when nobody does (any more).
+    pub fn deliver(&self, cmd: &str, item: T) -> Result<(), T> {
+        let slot = self.0.lock().ok().and_then(|mut s| s.remove(cmd));
+        match slot {
+            Some(tx) => tx.send(item),
+            None => Err(item),
+        }
+    }
+
+    fn forget(&self, cmd: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(cmd);
+        }
+    }
 }
 
 /// A node's snapshot upload, as the internal API receives it.
@@ -91,23 +139,55 @@ impl Hub {
             call_timeout,
             spawn_timeout,
             guests: Mutex::default(),
-            uploads: Mutex::default(),
+            uploads: Slots::default(),
+            consoles: Slots::default(),
         })
     }
 
-    /// Hands `upload` to whoever waits for snapshot command `cmd`; gives
-    /// it back when nobody does (any more).
-    pub fn deliver(&self, cmd: &str, upload: Upload) -> Result<(), Upload> {
-        let slot = self.uploads.lock().ok().and_then(|mut u| u.remove(cmd));
-        match slot {
-            Some(tx) => tx.send(upload),
-            None => Err(upload),
-        }
-    }
-
-    fn forget_upload(&self, cmd: &str) {
-        if let Ok(mut u) = self.uploads.lock() {
-            u.remove(cmd);
+    /// Sends `op` for instance `id` and waits for what the node hands
+    /// over through `slots` (picked by `slots_of`) for it. The command's
+    /// answer is awaited, and its row removed, in the background; a
+    /// failed answer fails the call, and a node that answers without
+    /// handing anything over gets `grace` to do so.
+    async fn handed_over<T: Send + 'static>(
+        self: &Arc<Self>,
+        id: &str,
+        op: Op,
+        slots_of: fn(&Hub) -> &Slots<T>,
+    ) -> VirtResult<T> {
+        let grace = Duration::from_secs(10);
+        let cmd = common::ids::uuid();
+        let mut rx = slots_of(self).open(&cmd)?;
+        let hub = self.clone();
+        let (c, iid) = (cmd.clone(), id.to_string());
+        let mut answer = tokio::spawn(async move { hub.call_as(c, &iid, op).await });
+        let what = "the compute node";
+        tokio::select! {
+            item = &mut rx => {
+                slots_of(self).forget(&cmd);
+                item.map_err(|_| VirtError::Failed(format!("{what} hand-over for instance {id} was dropped")))
+            }
+            done = &mut answer => {
+                let done = done.map_err(|e| VirtError::Failed(format!("the call: {e}")));
+                let answered = match done {
+                    Ok(Ok(Some(r))) => into_result(id, r).map(drop),
+                    Ok(Ok(None)) => Err(VirtError::NotFound(id.to_string())),
+                    Ok(Err(e)) | Err(e) => Err(e),
+                };
+                if let Err(e) = answered {
+                    slots_of(self).forget(&cmd);
+                    return Err(e);
+                }
+                // Answered first: the hand-over may still be on its way.
+                let late = tokio::time::timeout(grace, &mut rx).await;
+                slots_of(self).forget(&cmd);
+                match late {
+                    Ok(Ok(item)) => Ok(item),
+                    _ => Err(VirtError::Failed(format!(
+                        "{what} answered for instance {id} without handing anything over"
+                    ))),
+                }
+            }
         }
     }
 
@@ -131,6 +211,7 @@ impl Hub {
             | Op::Rescue { .. }
             | Op::Unrescue { .. }
             | Op::Snapshot {} => self.spawn_timeout,
+            Op::OpenConsole {} => self.call_timeout,
             _ => self.call_timeout,
         };
         let (name, args) = op.split();
@@ -309,50 +390,18 @@ impl VirtDriver for RemoteDriver {
         Box::pin(async move { self.hub.unit(&old.id, op).await.map(drop) })
     }
     /// The node streams the disk to the internal API while this waits:
-    /// the snapshot is handed over as soon as its upload starts, and the
-    /// command's answer is awaited (and its row removed) in the
-    /// background. A node that answers without uploading fails it.
+    /// the snapshot is handed over as soon as its upload starts.
     fn snapshot<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<Snapshot>> {
         Box::pin(async move {
-            let cmd = common::ids::uuid();
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            self.hub
-                .uploads
-                .lock()
-                .map_err(|_| VirtError::Failed("the upload slots are poisoned".into()))?
-                .insert(cmd.clone(), tx);
-            let hub = self.hub.clone();
-            let (c, iid) = (cmd.clone(), id.to_string());
-            let mut answer =
-                tokio::spawn(async move { hub.call_as(c, &iid, Op::Snapshot {}).await });
-            tokio::select! {
-                upload = rx => {
-                    if let Ok(u) = upload {
-                        return Ok(Snapshot {
-                            disk_format: u.disk_format,
-                            container_format: u.container_format,
-                            data: u.data,
-                        });
-                    }
-                    self.hub.forget_upload(&cmd);
-                    Err(VirtError::Failed(format!("the snapshot of instance {id} was dropped")))
-                }
-                done = &mut answer => {
-                    self.hub.forget_upload(&cmd);
-                    let done = done
-                        .map_err(|e| VirtError::Failed(format!("the snapshot call: {e}")))?;
-                    match done? {
-                        None => Err(VirtError::NotFound(id.to_string())),
-                        Some(r) => {
-                            into_result(id, r)?;
-                            Err(VirtError::Failed(format!(
-                                "the compute node answered the snapshot of instance {id} \
-                                 without uploading it"
-                            )))
-                        }
-                    }
-                }
-            }
+            let u = self
+                .hub
+                .handed_over(id, Op::Snapshot {}, |h| &h.uploads)
+                .await?;
+            Ok(Snapshot {
+                disk_format: u.disk_format,
+                container_format: u.container_format,
+                data: u.data,
+            })
         })
     }
     fn rescue<'a>(
@@ -386,12 +435,13 @@ impl VirtDriver for RemoteDriver {
         };
         Box::pin(async move { self.hub.unit(id, op).await.map(drop) })
     }
-    /// The VNC tunnel to the node is still to come.
+    /// The node connects the guest's VNC server to the internal API; the
+    /// upgraded connection is the stream.
     fn open_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, VirtResult<ConsoleStream>> {
         Box::pin(async move {
-            Err(VirtError::Unsupported(format!(
-                "The console of instance {id} on a remote compute node is not reachable yet"
-            )))
+            self.hub
+                .handed_over(id, Op::OpenConsole {}, |h| &h.consoles)
+                .await
         })
     }
 }
