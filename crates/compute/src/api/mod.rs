@@ -18,6 +18,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod migrations;
 mod openapi;
 pub mod passwords;
 pub mod proxies;
@@ -29,6 +30,7 @@ pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
 pub mod services;
+pub mod usage;
 
 pub use microversion::Microversion;
 pub use openapi::openapi;
@@ -73,6 +75,8 @@ pub fn router(
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .merge(consoles::routes())
+        .merge(migrations::routes())
+        .merge(usage::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

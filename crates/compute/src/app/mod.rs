@@ -11,6 +11,7 @@ pub mod hypervisors;
 pub mod interfaces;
 pub mod keypairs;
 pub mod metadata;
+pub mod migrations;
 pub mod passwords;
 pub mod proxies;
 pub mod quotas;
@@ -27,6 +28,7 @@ pub mod servers;
 pub mod servers_build;
 pub mod servers_view;
 pub mod services;
+pub mod usage;
 
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;

@@ -13,10 +13,12 @@ mod interfaces;
 mod keypairs;
 mod lifecycle;
 mod metadata;
+mod migrations;
 mod proxies;
 mod quotas;
 mod server_groups;
 mod servers;
+mod usage;
 
 use testkit::{Client, Resp, TestCloud};
 
