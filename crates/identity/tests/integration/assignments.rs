@@ -7,7 +7,7 @@ async fn roles_and_implications() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let roles = names(&admin.get("/v3/roles").await.unwrap().body, "roles");
-    for r in ["admin", "member", "reader", "service"] {
+    for r in ["admin", "manager", "member", "reader", "service"] {
         assert!(
             roles.contains(&r.to_string()),
             "bootstrap role {r} missing: {roles:?}"
