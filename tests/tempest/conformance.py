@@ -73,7 +73,8 @@ SKIPS_FILE = HERE / "skips.txt"
 # Compute (issue 15) is served in part so far: its groups are the tempest
 # modules whose APIs are built (flavors, key pairs, limits, quotas, hosts,
 # hypervisors, services, zones, servers' create/list/show/delete, actions
-# history, addresses, metadata, tags). The whole `compute` group replaces
+# history, addresses, metadata, tags, migrations, usage, the admin server
+# calls). The whole `compute` group replaces
 # them when every compute API it tests is served.
 COMPUTE_GROUPS = [
     "compute.test_versions",
@@ -81,8 +82,13 @@ COMPUTE_GROUPS = [
     "compute.flavors",
     "compute.keypairs",
     "compute.limits",
+    "compute.admin.test_aggregates_negative",
+    "compute.admin.test_assisted_volume_snapshots",
+    "compute.admin.test_auto_allocate_network",
     "compute.admin.test_availability_zone",
     "compute.admin.test_availability_zone_negative",
+    "compute.admin.test_create_server",
+    "compute.admin.test_delete_server",
     "compute.admin.test_flavors",
     "compute.admin.test_flavors_access",
     "compute.admin.test_flavors_access_negative",
@@ -93,11 +99,28 @@ COMPUTE_GROUPS = [
     "compute.admin.test_hosts_negative",
     "compute.admin.test_hypervisor",
     "compute.admin.test_hypervisor_negative",
+    "compute.admin.test_instance_usage_audit_log",
+    "compute.admin.test_instance_usage_audit_log_negative",
     "compute.admin.test_keypairs_v210",
+    "compute.admin.test_live_migration",
+    "compute.admin.test_live_migration_negative",
+    "compute.admin.test_migrations",
     "compute.admin.test_quotas",
     "compute.admin.test_quotas_negative",
+    "compute.admin.test_server_diagnostics",
+    "compute.admin.test_server_diagnostics_negative",
+    "compute.admin.test_server_external_events",
+    "compute.admin.test_servers",
+    "compute.admin.test_servers_negative",
+    "compute.admin.test_servers_on_multinodes",
     "compute.admin.test_services",
     "compute.admin.test_services_negative",
+    "compute.admin.test_simple_tenant_usage",
+    "compute.admin.test_simple_tenant_usage_negative",
+    "compute.admin.test_spice",
+    "compute.admin.test_volume",
+    "compute.admin.test_volume_swap",
+    "compute.admin.test_volumes_negative",
     "compute.servers.test_availability_zone",
     "compute.servers.test_create_server_multi_nic",
     "compute.servers.test_instance_actions",
