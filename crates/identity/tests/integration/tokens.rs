@@ -527,7 +527,7 @@ async fn application_credentials() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
     let all_id = r.body["application_credential"]["id"]
         .as_str()
