@@ -184,17 +184,6 @@ impl Compute {
         })
     }
 
-    /// A server for one of the per-server migration calls, with `rule`
-    /// checked against its project.
-    async fn server_for_migrations(
-        &self,
-        ctx: &AuthContext,
-        id: &str,
-        rule: &str,
-    ) -> Result<InstanceRow> {
-        self.visible_server(ctx, id, rule).await
-    }
-
     /// `GET /servers/{id}/migrations` (2.23+): its live migrations in
     /// progress, and whether the caller sees hosts.
     pub async fn list_server_migrations(
@@ -203,7 +192,7 @@ impl Compute {
         id: &str,
     ) -> Result<(Vec<MigrationRecord>, bool)> {
         let row = self
-            .server_for_migrations(ctx, id, "os_compute_api:servers:migrations:index")
+            .visible_server(ctx, id, "os_compute_api:servers:migrations:index")
             .await?;
         let target = json!({"project_id": row.project_id});
         let show_host = self.check(ctx, "os_compute_api:servers:migrations:index:host", &target);
@@ -226,7 +215,7 @@ impl Compute {
         mid: &str,
     ) -> Result<MigrationRecord> {
         let row = self
-            .server_for_migrations(ctx, id, "os_compute_api:servers:migrations:show")
+            .visible_server(ctx, id, "os_compute_api:servers:migrations:show")
             .await?;
         let not_found = || {
             Error::not_found(format!(
@@ -266,7 +255,7 @@ impl Compute {
         mid: &str,
     ) -> Result<()> {
         let row = self
-            .server_for_migrations(ctx, id, "os_compute_api:servers:migrations:delete")
+            .visible_server(ctx, id, "os_compute_api:servers:migrations:delete")
             .await?;
         self.check_unlocked(ctx, &row)?;
         self.check_migrating(&row, "abort live migration", false)?;
@@ -309,7 +298,7 @@ impl Compute {
         mid: &str,
     ) -> Result<()> {
         let row = self
-            .server_for_migrations(ctx, id, "os_compute_api:servers:migrations:force_complete")
+            .visible_server(ctx, id, "os_compute_api:servers:migrations:force_complete")
             .await?;
         self.check_unlocked(ctx, &row)?;
         self.check_migrating(&row, "force_complete", true)?;
@@ -408,16 +397,12 @@ impl Compute {
         host: Option<String>,
         request_id: &str,
     ) -> Result<()> {
-        let row = rows::get(&self.db.pool, id)
-            .await?
-            .filter(|r| r.deleted_at.is_none())
-            .ok_or_else(|| super::servers::not_found(id))?;
         let rule = if host.is_some() {
             "os_compute_api:os-migrate-server:migrate:host"
         } else {
             "os_compute_api:os-migrate-server:migrate"
         };
-        let row = self.visible_server(ctx, &row.id, rule).await?;
+        let row = self.visible_server(ctx, id, rule).await?;
         self.check_unlocked(ctx, &row)?;
         let from = ["active", "stopped"];
         if row.task_state.is_some() || !from.contains(&row.vm_state.as_str()) {
