@@ -246,17 +246,19 @@ impl Compute {
     }
 }
 
-/// Hours of the period `[start, stop]` server `s` ran (Nova's
-/// `_hours_for`).
-pub fn hours_for(s: &InstanceRow, start: i64, stop: i64) -> f64 {
-    let Some(launched) = s.launched_at else {
+/// Hours of the period `[start, stop]` a server launched at `launched`
+/// and terminated at `terminated` ran (Nova's `_hours_for`): nothing
+/// before its launch or after its termination, and nothing if it never
+/// launched.
+pub fn hours_for(launched: Option<i64>, terminated: Option<i64>, start: i64, stop: i64) -> f64 {
+    let Some(launched) = launched else {
         return 0.0;
     };
-    if s.terminated_at.is_some_and(|t| t < start) || launched > stop {
+    if terminated.is_some_and(|t| t < start) || launched > stop {
         return 0.0;
     }
     let from = launched.max(start);
-    let to = s.terminated_at.map_or(stop, |t| t.min(stop));
+    let to = terminated.map_or(stop, |t| t.min(stop));
     (to - from) as f64 / MICROS_PER_HOUR
 }
 
@@ -268,7 +270,7 @@ fn server_usage(s: &InstanceRow, start: i64, stop: i64, now: i64) -> Value {
         None => (s.vm_state.clone(), now),
     };
     json!({
-        "hours": hours_for(s, start, stop),
+        "hours": hours_for(s.launched_at, s.terminated_at, start, stop),
         "flavor": s.flavor.get("name").and_then(Value::as_str).unwrap_or(""),
         "instance_id": s.id,
         "name": s.name,
@@ -286,6 +288,29 @@ fn server_usage(s: &InstanceRow, start: i64, stop: i64, now: i64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const H: i64 = 3_600_000_000;
+
+    #[test]
+    fn hours_are_the_overlap_of_the_run_and_the_period() {
+        // Period 10h..20h.
+        let (start, stop) = (10 * H, 20 * H);
+        assert_eq!(hours_for(None, None, start, stop), 0.0);
+        // Running all along: the whole period.
+        assert_eq!(hours_for(Some(0), None, start, stop), 10.0);
+        // Launched inside, still running: from launch.
+        assert_eq!(hours_for(Some(15 * H), None, start, stop), 5.0);
+        // Launched and terminated inside.
+        assert_eq!(
+            hours_for(Some(12 * H), Some(13 * H + H / 2), start, stop),
+            1.5
+        );
+        // Terminated inside, launched before.
+        assert_eq!(hours_for(Some(0), Some(11 * H), start, stop), 1.0);
+        // Entirely before or after the period.
+        assert_eq!(hours_for(Some(0), Some(9 * H), start, stop), 0.0);
+        assert_eq!(hours_for(Some(21 * H), None, start, stop), 0.0);
+    }
 
     #[test]
     fn nova_time_formats_only() {
