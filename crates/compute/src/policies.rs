@@ -15,6 +15,8 @@ pub const PROJECT_READER_OR_ADMIN: &str =
 pub const KEYPAIR_OWNER_OR_ADMIN: &str = "(rule:context_is_admin) or user_id:%(user_id)s";
 /// The caller's own project's members (Nova's `PROJECT_MEMBER`).
 pub const PROJECT_MEMBER: &str = "role:member and project_id:%(project_id)s";
+/// The resource's project's managers, or admins.
+pub const PROJECT_MANAGER_OR_ADMIN: &str = "rule:project_manager_or_admin";
 /// Anyone with a token.
 pub const ANY: &str = "@";
 
@@ -78,6 +80,53 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
         ),
         ("os_compute_api:os-instance-usage-audit-log:list", ADMIN),
         ("os_compute_api:os-instance-usage-audit-log:show", ADMIN),
+        // nova/policies/migrations.py, servers_migrations.py,
+        // migrate_server.py (a project's managers move its servers;
+        // choosing the host, and every project's records, are admins'),
+        // simple_tenant_usage.py.
+        (
+            "project_manager_api",
+            "role:manager and project_id:%(project_id)s",
+        ),
+        (
+            "project_manager_or_admin",
+            "rule:project_manager_api or rule:context_is_admin",
+        ),
+        (
+            "os_compute_api:os-migrations:index",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-migrations:index:all_projects", ADMIN),
+        ("os_compute_api:os-migrations:index:host", ADMIN),
+        ("os_compute_api:servers:migrations:show", ADMIN),
+        (
+            "os_compute_api:servers:migrations:force_complete",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:servers:migrations:delete",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        (
+            "os_compute_api:servers:migrations:index",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        ("os_compute_api:servers:migrations:index:host", ADMIN),
+        (
+            "os_compute_api:os-migrate-server:migrate",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-migrate-server:migrate:host", ADMIN),
+        (
+            "os_compute_api:os-migrate-server:migrate_live",
+            PROJECT_MANAGER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-migrate-server:migrate_live:host", ADMIN),
+        (
+            "os_compute_api:os-simple-tenant-usage:show",
+            PROJECT_READER_OR_ADMIN,
+        ),
+        ("os_compute_api:os-simple-tenant-usage:list", ADMIN),
         // nova/policies/floating_ips.py, floating_ip_pools.py.
         (
             "os_compute_api:os-floating-ips:add",

@@ -222,7 +222,7 @@ CREATE TABLE compute_migrations (
     status TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+, legacy_id BIGINT, user_id TEXT, project_id TEXT, source_node TEXT, dest_node TEXT, dest_host TEXT);
 
 CREATE TABLE compute_quota_classes (
     class_name TEXT NOT NULL,
@@ -916,6 +916,10 @@ CREATE INDEX compute_instances_host ON compute_instances (host, deleted_at);
 CREATE INDEX compute_instances_project ON compute_instances (project_id, deleted_at);
 
 CREATE INDEX compute_migrations_instance ON compute_migrations (instance_id);
+
+CREATE UNIQUE INDEX compute_migrations_legacy_id ON compute_migrations (legacy_id);
+
+CREATE INDEX compute_migrations_updated ON compute_migrations (updated_at);
 
 CREATE INDEX compute_server_group_members_instance ON compute_server_group_members (instance_id);
 

@@ -222,6 +222,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "console_tokens",
             sql: include_str!("../migrations/compute/0009_console_tokens.sql"),
         },
+        Migration {
+            version: 10,
+            name: "migration_records",
+            sql: include_str!("../migrations/compute/0010_migration_records.sql"),
+        },
     ],
 };
 

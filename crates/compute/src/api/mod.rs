@@ -19,6 +19,7 @@ pub mod keypairs;
 pub mod limits;
 pub mod metadata;
 pub mod microversion;
+pub mod migrations;
 pub mod networks;
 mod openapi;
 pub mod passwords;
@@ -31,6 +32,7 @@ pub mod server_metadata;
 pub mod server_tags;
 pub mod servers;
 pub mod services;
+pub mod usage;
 
 pub use microversion::Microversion;
 pub use openapi::openapi;
@@ -77,6 +79,8 @@ pub fn router(
         .merge(server_metadata::routes())
         .merge(server_tags::routes())
         .merge(consoles::routes())
+        .merge(migrations::routes())
+        .merge(usage::routes())
         .fallback(not_found)
         .with_state(nova.clone())
         .layer(axum::middleware::from_fn(microversion::negotiate));

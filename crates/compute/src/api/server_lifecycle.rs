@@ -57,6 +57,11 @@ pub async fn action(
             if mv.at_least(57) {
                 server["user_data"] = json!(row.user_data);
             }
+            // Nova's rebuild view never carries the extended attribute
+            // (`show_user_data=False`): 2.57 gave it `user_data` instead.
+            if let Some(o) = server.as_object_mut() {
+                o.remove("OS-EXT-SRV-ATTR:user_data");
+            }
             // As the create does, the password is always shown (Nova's
             // `enable_instance_password` default).
             server["adminPass"] = json!(admin_pass);

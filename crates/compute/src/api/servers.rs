@@ -300,6 +300,9 @@ async fn action(
         n if super::floating_ips::handles(n) => {
             return super::floating_ips::action(&c, &ctx, mv, &id, n, arg).await;
         }
+        n if super::migrations::handles(n) => {
+            return super::migrations::action(&c, &ctx, mv, &id, n, arg, &rid).await;
+        }
         n if super::server_admin::handles(n) => {
             return super::server_admin::action(&c, &ctx, &id, n, arg, &rid).await;
         }

@@ -12,6 +12,7 @@ pub mod images;
 pub mod interfaces;
 pub mod keypairs;
 pub mod metadata;
+pub mod migrations;
 pub mod networks;
 pub mod passwords;
 pub mod proxies;
@@ -29,6 +30,7 @@ pub mod servers;
 pub mod servers_build;
 pub mod servers_view;
 pub mod services;
+pub mod usage;
 
 use crate::config::ComputeConfig;
 use common::clock::SharedClock;

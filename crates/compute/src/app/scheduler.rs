@@ -209,6 +209,22 @@ impl Compute {
         }
         choose(&hosts, req, &r).ok_or_else(no_valid_host)
     }
+
+    /// [`Self::select_host`] for a server that moves: the hosts in
+    /// `ignore` (its own) are not candidates, as Nova's `ignore_hosts`.
+    pub async fn select_host_excluding(
+        &self,
+        req: &HostRequest,
+        ignore: &[String],
+    ) -> Result<String> {
+        let hosts: Vec<HostState> = self
+            .host_states()
+            .await?
+            .into_iter()
+            .filter(|h| !ignore.contains(&h.host.name))
+            .collect();
+        choose(&hosts, req, &self.ratios()).ok_or_else(no_valid_host)
+    }
 }
 
 #[cfg(test)]

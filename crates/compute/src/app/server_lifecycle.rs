@@ -243,9 +243,9 @@ pub fn parse_rescue(arg: &Value) -> Result<(Option<String>, Option<String>)> {
 
 /// What a finished driver call leaves: the vm_state, and whether the
 /// guest ends powered off (a stopped server stays stopped).
-struct Outcome {
-    vm_state: &'static str,
-    stopped: bool,
+pub(crate) struct Outcome {
+    pub(crate) vm_state: &'static str,
+    pub(crate) stopped: bool,
 }
 
 impl Compute {
@@ -274,7 +274,7 @@ impl Compute {
 
     /// Runs `work` in the background as `event` of `action`; success sets
     /// the outcome's state, failure puts the server back as `before`.
-    fn finish_in_background<F>(
+    pub(crate) fn finish_in_background<F>(
         self: &Arc<Self>,
         before: InstanceRow,
         action: ActionRow,
@@ -339,7 +339,7 @@ impl Compute {
     }
 
     /// The driver's spec of the server as its row says now.
-    async fn current_spec(&self, id: &str) -> Result<virt::InstanceSpec> {
+    pub(crate) async fn current_spec(&self, id: &str) -> Result<virt::InstanceSpec> {
         let row = rows::get(&self.db.pool, id)
             .await?
             .ok_or_else(|| super::servers::not_found(id))?;
@@ -527,6 +527,8 @@ impl Compute {
             old_flavor: row.flavor.clone(),
             new_flavor: flavor.to_json(),
             status: "pre-migrating".into(),
+            user_id: Some(ctx.user_id.clone()),
+            project_id: ctx.project_id().map(str::to_string),
             created_at: now,
             updated_at: now,
         };
@@ -595,6 +597,7 @@ impl Compute {
             self.now(),
         )
         .await?;
+        self.record_destination(&migration.id, &host).await?;
         let spec = self.current_spec(&row.id).await?;
         let resized = self.virt.resize(&spec).await;
         if let Err(e) = resized {

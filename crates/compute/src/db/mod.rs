@@ -7,6 +7,7 @@ pub mod consoles;
 pub mod flavors;
 pub mod keypairs;
 pub mod metadata;
+pub mod migrations;
 pub mod passwords;
 
 pub type Conn = db::sqlx::AnyConnection;
@@ -15,3 +16,4 @@ pub mod server_groups;
 pub mod server_lifecycle;
 pub mod servers;
 pub mod services;
+pub mod usage;

@@ -17,11 +17,14 @@ pub struct MigrationRow {
     pub old_flavor: Value,
     pub new_flavor: Value,
     pub status: String,
+    /// Who started it (Nova's `user_id`/`project_id`, shown from 2.80).
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-fn from_row(r: &AnyRow) -> Result<MigrationRow, sqlx::Error> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<MigrationRow, sqlx::Error> {
     let json = |c: &str| -> Result<Value, sqlx::Error> {
         let s: String = r.try_get(c)?;
         serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
@@ -35,6 +38,8 @@ fn from_row(r: &AnyRow) -> Result<MigrationRow, sqlx::Error> {
         old_flavor: json("old_flavor")?,
         new_flavor: json("new_flavor")?,
         status: r.try_get("status")?,
+        user_id: r.try_get("user_id")?,
+        project_id: r.try_get("project_id")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -44,10 +49,14 @@ pub async fn insert_migration<'c, E>(conn: E, m: &MigrationRow) -> Result<(), sq
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
+    // The integer id the API shows is MAX + 1 in the same statement: the
+    // writer holds the write lock, and the unique index refuses a twin.
     sqlx::query(
         "INSERT INTO compute_migrations (id, instance_id, migration_type, source_compute, \
-         dest_compute, old_flavor, new_flavor, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         dest_compute, old_flavor, new_flavor, status, created_at, updated_at, user_id, \
+         project_id, source_node, dest_node, legacy_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         (SELECT CAST(COALESCE(MAX(legacy_id), 0) + 1 AS BIGINT) FROM compute_migrations))",
     )
     .bind(&m.id)
     .bind(&m.instance_id)
@@ -59,6 +68,10 @@ where
     .bind(&m.status)
     .bind(m.created_at)
     .bind(m.updated_at)
+    .bind(&m.user_id)
+    .bind(&m.project_id)
+    .bind(&m.source_compute)
+    .bind(&m.dest_compute)
     .execute(conn)
     .await?;
     Ok(())

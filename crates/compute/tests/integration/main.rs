@@ -13,12 +13,14 @@ mod interfaces;
 mod keypairs;
 mod lifecycle;
 mod metadata;
+mod migrations;
 mod proxies;
 mod proxies_images;
 mod proxies_networks;
 mod quotas;
 mod server_groups;
 mod servers;
+mod usage;
 
 use testkit::{Client, Resp, TestCloud};
 

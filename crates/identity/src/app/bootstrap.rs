@@ -87,7 +87,7 @@ impl Identity {
         }
         let admin_project_id = project_ids[0].clone();
         let mut role_ids = std::collections::HashMap::new();
-        let mut names: Vec<String> = ["admin", "member", "reader", "service"]
+        let mut names: Vec<String> = ["admin", "manager", "member", "reader", "service"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -111,8 +111,14 @@ impl Identity {
             role_ids.insert(name.as_str(), id);
         }
         let rid = |n: &str| role_ids.get(n).cloned().unwrap_or_default();
-        crate::db::roles::add_implied(tx.conn(), &rid("admin"), &rid("member")).await?;
+        // Keystone's hierarchy since the default `manager` role: admin
+        // implies manager, manager member, member reader (the older
+        // admin-implies-member link is removed, as keystone-manage
+        // bootstrap does).
         crate::db::roles::add_implied(tx.conn(), &rid("member"), &rid("reader")).await?;
+        crate::db::roles::add_implied(tx.conn(), &rid("manager"), &rid("member")).await?;
+        crate::db::roles::add_implied(tx.conn(), &rid("admin"), &rid("manager")).await?;
+        crate::db::roles::remove_implied(tx.conn(), &rid("admin"), &rid("member")).await?;
         let admin_user_id = match crate::db::users::get_by_name(pool, "default", "admin").await? {
             Some(u) => u.id,
             None => {

@@ -7,7 +7,7 @@ async fn roles_and_implications() {
     let cloud = TestCloud::start().await.unwrap();
     let admin = cloud.admin().await.unwrap();
     let roles = names(&admin.get("/v3/roles").await.unwrap().body, "roles");
-    for r in ["admin", "member", "reader", "service"] {
+    for r in ["admin", "manager", "member", "reader", "service"] {
         assert!(
             roles.contains(&r.to_string()),
             "bootstrap role {r} missing: {roles:?}"
@@ -32,6 +32,7 @@ async fn roles_and_implications() {
     let reader = role_id(&admin, "reader").await;
     let admin_role = role_id(&admin, "admin").await;
     let member = role_id(&admin, "member").await;
+    let manager = role_id(&admin, "manager").await;
     let r = admin
         .put(&format!("/v3/roles/{auditor}/implies/{reader}"), None)
         .await
@@ -60,10 +61,19 @@ async fn roles_and_implications() {
         .unwrap();
     assert_eq!(
         r.body["role_inference"]["implies"][0]["id"],
+        manager.as_str()
+    );
+    let r = admin
+        .get(&format!("/v3/roles/{manager}/implies"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["role_inference"]["implies"][0]["id"],
         member.as_str()
     );
+    // One entry per prior role: admin, manager, member and the auditor.
     let r = admin.get("/v3/role_inferences").await.unwrap();
-    assert_eq!(r.body["role_inferences"].as_array().unwrap().len(), 3);
+    assert_eq!(r.body["role_inferences"].as_array().unwrap().len(), 4);
     // Cycles and implying admin are refused.
     assert_error(
         &admin

@@ -34,7 +34,7 @@ async fn password_auth_and_validation() {
         .collect();
     assert_eq!(
         roles,
-        vec!["admin", "member", "reader"],
+        vec!["admin", "manager", "member", "reader"],
         "implied roles expand"
     );
     let types: Vec<&str> = t["catalog"]
@@ -527,7 +527,7 @@ async fn application_credentials() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
     let all_id = r.body["application_credential"]["id"]
         .as_str()
