@@ -222,6 +222,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "console_tokens",
             sql: include_str!("../migrations/compute/0009_console_tokens.sql"),
         },
+        Migration {
+            version: 12,
+            name: "auto_disk_config",
+            sql: include_str!("../migrations/compute/0012_auto_disk_config.sql"),
+        },
     ],
 };
 
