@@ -623,12 +623,11 @@ pub(crate) fn auto_disk_config_for(
         }
         return Ok(false);
     }
-    Ok(asked.unwrap_or_else(|| {
-        matches!(
-            prop.as_deref(),
-            Some("1" | "t" | "true" | "on" | "y" | "yes")
-        )
-    }))
+    let image_default = matches!(
+        prop.as_deref(),
+        Some("1" | "t" | "true" | "on" | "y" | "yes")
+    );
+    Ok(asked.unwrap_or(image_default))
 }
 
 /// 2.90's `hostname`: `^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$`;
