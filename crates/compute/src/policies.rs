@@ -325,6 +325,7 @@ pub fn defaults() -> Vec<(&'static str, &'static str)> {
             "os_compute_api:servers:create_image",
             PROJECT_MEMBER_OR_ADMIN,
         ),
+        ("os_compute_api:os-create-backup", PROJECT_MEMBER_OR_ADMIN),
         ("os_compute_api:os-extended-server-attributes", ADMIN),
         (
             "os_compute_api:os-pause-server:pause",

@@ -198,7 +198,7 @@ CREATE TABLE compute_instances (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     deleted_at BIGINT
-);
+, auto_disk_config BIGINT NOT NULL DEFAULT 0);
 
 CREATE TABLE compute_key_pairs (
     id BIGINT NOT NULL UNIQUE,

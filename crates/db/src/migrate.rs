@@ -227,6 +227,11 @@ pub const COMPUTE: ServiceMigrations = ServiceMigrations {
             name: "migration_records",
             sql: include_str!("../migrations/compute/0010_migration_records.sql"),
         },
+        Migration {
+            version: 11,
+            name: "auto_disk_config",
+            sql: include_str!("../migrations/compute/0011_auto_disk_config.sql"),
+        },
     ],
 };
 

@@ -105,6 +105,28 @@ impl FakeDriver {
     }
 }
 
+/// What the fake guest "prints" while booting: a line per fact of its
+/// spec (as a real boot log names its CPUs, memory, disks and NICs), then
+/// the login prompt. Deterministic, so tests can look for lines in it.
+fn boot_log(spec: &InstanceSpec) -> Vec<String> {
+    let mut log = vec![
+        format!("fake guest {} booting image {}", spec.name, spec.image.id),
+        format!("vcpus={} memory_mb={}", spec.vcpus, spec.memory_mb),
+        format!(
+            "root_gb={} ephemeral_gb={} swap_mb={}",
+            spec.root_gb, spec.ephemeral_gb, spec.swap_mb
+        ),
+    ];
+    for (i, vif) in spec.vifs.iter().enumerate() {
+        log.push(format!("eth{i}: link up, mac {}", vif.mac));
+    }
+    log.push(format!(
+        "{} login: booted by the fake driver",
+        spec.hostname
+    ));
+    log
+}
+
 impl VirtDriver for FakeDriver {
     fn spawn<'a>(&'a self, spec: &'a InstanceSpec) -> BoxFuture<'a, VirtResult<()>> {
         Box::pin(async move {
@@ -126,10 +148,7 @@ impl VirtDriver for FakeDriver {
                 Guest {
                     spec: spec.clone(),
                     state: PowerState::Running,
-                    console: vec![
-                        format!("{} login: booted by the fake driver", spec.hostname),
-                        format!("vcpus={} memory_mb={}", spec.vcpus, spec.memory_mb),
-                    ],
+                    console: boot_log(spec),
                     before_resize: None,
                     rescue_image: None,
                 },

@@ -1,11 +1,11 @@
 //! The lifecycle actions of `POST /servers/{id}/action`: `rebuild`,
 //! `resize`, `confirmResize`, `revertResize`, `rescue`, `unrescue`,
-//! `createImage`, `shelve`, `shelveOffload`, `unshelve`. The
+//! `createImage`, `createBackup`, `shelve`, `shelveOffload`, `unshelve`. The
 //! action endpoint (`servers.rs`) hands these names here.
 
 use super::Microversion;
 use crate::app::server_lifecycle::{parse_rebuild, parse_rescue, parse_resize};
-use crate::app::server_lifecycle_image::parse_create_image;
+use crate::app::server_lifecycle_image::{parse_create_backup, parse_create_image};
 use crate::app::server_lifecycle_shelve::parse_unshelve;
 use crate::app::servers_view::View;
 use crate::Compute;
@@ -28,6 +28,7 @@ pub fn handles(name: &str) -> bool {
             | "rescue"
             | "unrescue"
             | "createImage"
+            | "createBackup"
             | "shelve"
             | "shelveOffload"
             | "unshelve"
@@ -74,8 +75,9 @@ pub async fn action(
                 .into_response())
         }
         "resize" => {
-            let flavor = parse_resize(arg)?;
-            c.resize_server(ctx, id, &flavor, request_id).await?;
+            let (flavor, auto_disk_config) = parse_resize(arg)?;
+            c.resize_server(ctx, id, &flavor, auto_disk_config, request_id)
+                .await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         "confirmResize" => {
@@ -105,6 +107,22 @@ pub async fn action(
             // Before 2.45 the image's URL is the only answer; clients take
             // its last segment as the id. Nova names the image service's
             // URL; this names compute's own images proxy of it.
+            let location = format!("{base}/v2.1/images/{image_id}");
+            Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response())
+        }
+        "createBackup" => {
+            let req = parse_create_backup(arg)?;
+            let rotation = req.rotation;
+            let image_id = c.backup_server(ctx, id, req, request_id).await?;
+            if mv.at_least(45) {
+                return Ok(
+                    (StatusCode::ACCEPTED, Json(json!({ "image_id": image_id }))).into_response(),
+                );
+            }
+            // As Nova: no Location when rotation 0 deletes the backup at once.
+            if rotation == 0 {
+                return Ok(StatusCode::ACCEPTED.into_response());
+            }
             let location = format!("{base}/v2.1/images/{image_id}");
             Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response())
         }

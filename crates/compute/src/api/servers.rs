@@ -62,7 +62,7 @@ async fn create(
     let body = json!({"server": {
         "id": id,
         "links": links,
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": if made.first.auto_disk_config { "AUTO" } else { "MANUAL" },
         "security_groups": made.first.security_groups.iter()
             .map(|n| json!({"name": n})).collect::<Vec<_>>(),
         "adminPass": made.admin_pass,

@@ -10,7 +10,10 @@
 //! as it was, with the event's result `Error`.
 
 use super::server_actions::invalid_state;
-use super::servers::{check_hostname, check_ip, check_metadata, opt_string, FlavorSpec};
+use super::servers::{
+    auto_disk_config_for, check_hostname, check_ip, check_metadata, opt_string, parse_disk_config,
+    FlavorSpec,
+};
 use super::Compute;
 use crate::api::Microversion;
 use crate::db::server_lifecycle::{self as lc, MigrationRow};
@@ -40,6 +43,8 @@ pub struct RebuildRequest {
     /// `Some(None)` removes the user data (2.57).
     pub user_data: Option<Option<String>>,
     pub hostname: Option<String>,
+    /// `OS-DCF:diskConfig`: `Some(true)` for AUTO.
+    pub auto_disk_config: Option<bool>,
 }
 
 /// Parses `rebuild`'s body at `mv`.
@@ -118,14 +123,7 @@ pub fn parse_rebuild(arg: &Value, mv: Microversion) -> Result<RebuildRequest> {
     if o.contains_key("accessIPv6") {
         req.access_ip_v6 = Some(check_ip("accessIPv6", o.get("accessIPv6"), true)?);
     }
-    if let Some(d) = o.get("OS-DCF:diskConfig") {
-        if d != "AUTO" && d != "MANUAL" {
-            return Err(bad(format!(
-                "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}. {d} is not \
-                 one of ['AUTO', 'MANUAL']"
-            )));
-        }
-    }
+    req.auto_disk_config = parse_disk_config(o.get("OS-DCF:diskConfig"))?;
     if let Some(p) = o.get("preserve_ephemeral") {
         if !p.is_boolean() {
             return Err(bad(format!(
@@ -169,13 +167,14 @@ pub fn parse_rebuild(arg: &Value, mv: Microversion) -> Result<RebuildRequest> {
         }
     }
     if let Some(h) = o.get("hostname") {
-        req.hostname = Some(check_hostname(h)?);
+        req.hostname = Some(check_hostname(h, mv)?);
     }
     Ok(req)
 }
 
-/// `resize`'s body: the flavor id (an href's last segment).
-pub fn parse_resize(arg: &Value) -> Result<String> {
+/// `resize`'s body: the flavor id (an href's last segment) and
+/// `OS-DCF:diskConfig` (`Some(true)` for AUTO).
+pub fn parse_resize(arg: &Value) -> Result<(String, Option<bool>)> {
     let Some(o) = arg.as_object() else {
         return Err(bad(format!(
             "Invalid input for field/attribute resize. Value: {arg}. {arg} is not of type \
@@ -200,14 +199,8 @@ pub fn parse_resize(arg: &Value) -> Result<String> {
         }
         None => return Err(bad("'flavorRef' is a required property")),
     };
-    if let Some(d) = o.get("OS-DCF:diskConfig") {
-        if d != "AUTO" && d != "MANUAL" {
-            return Err(bad(format!(
-                "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}."
-            )));
-        }
-    }
-    Ok(flavor)
+    let auto_disk_config = parse_disk_config(o.get("OS-DCF:diskConfig"))?;
+    Ok((flavor, auto_disk_config))
 }
 
 /// `rescue`'s body: `(adminPass, rescue_image_ref)`.
@@ -383,6 +376,19 @@ impl Compute {
                 )));
             }
         }
+        let image_properties: Map<String, Value> = image
+            .properties
+            .iter()
+            .filter(|(_, v)| v.is_string())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Nova keeps the server's setting unless the rebuild names one;
+        // the new image may forbid AUTO either way.
+        let auto_disk_config = auto_disk_config_for(
+            &image.id,
+            &image_properties,
+            Some(req.auto_disk_config.unwrap_or(row.auto_disk_config)),
+        )?;
         let key = match &req.key_name {
             Some(Some(k)) => Some(Some((k.clone(), self.keypair_public_key(ctx, k).await?))),
             Some(None) => Some(None),
@@ -396,14 +402,8 @@ impl Compute {
         let before = row.clone();
         let mut new = row;
         new.image_ref = image.id.clone();
-        new.image_properties = Value::Object(
-            image
-                .properties
-                .iter()
-                .filter(|(_, v)| v.is_string())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        );
+        new.image_properties = Value::Object(image_properties);
+        new.auto_disk_config = auto_disk_config;
         if let Some(n) = req.name {
             new.name = n;
         }
@@ -480,12 +480,19 @@ impl Compute {
         ctx: &AuthContext,
         id: &str,
         flavor_ref: &str,
+        auto_disk_config: Option<bool>,
         request_id: &str,
     ) -> Result<()> {
         let row = self
             .visible_server(ctx, id, "os_compute_api:servers:resize")
             .await?;
         self.check_unlocked(ctx, &row)?;
+        let auto_disk_config = match (auto_disk_config, row.image_properties.as_object()) {
+            (Some(asked), Some(props)) => {
+                Some(auto_disk_config_for(&row.image_ref, props, Some(asked))?)
+            }
+            (asked, _) => asked,
+        };
         let flavor: FlavorSpec = self
             .flavor_spec(ctx, flavor_ref)
             .await
@@ -533,6 +540,9 @@ impl Compute {
             updated_at: now,
         };
         lc::insert_migration(tx.conn(), &migration).await?;
+        if let Some(auto) = auto_disk_config {
+            rows::set_auto_disk_config(tx.conn(), id, auto).await?;
+        }
         tx.commit().await.map_err(Error::from)?;
         let action = self.start_action(ctx, &row, "resize", request_id).await?;
         let me = self.clone();

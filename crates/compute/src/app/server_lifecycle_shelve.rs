@@ -90,7 +90,13 @@ impl Compute {
             return Err(invalid_state("shelve", &cur));
         }
         let image = match self
-            .create_snapshot_image(ctx, &row, &format!("{}-shelved", row.name), Map::new())
+            .create_snapshot_image(
+                ctx,
+                &row,
+                &format!("{}-shelved", row.name),
+                Map::new(),
+                "snapshot",
+            )
             .await
         {
             Ok(i) => i,

@@ -222,18 +222,20 @@ pub(crate) fn check_ip(field: &str, v: Option<&Value>, v6: bool) -> Result<Optio
     let Some(s) = opt_string(field, v, 255)? else {
         return Ok(None);
     };
-    let ok = if v6 {
-        s.parse::<std::net::Ipv6Addr>().is_ok()
+    // Kept in canonical form, as Nova's IPAddress column type stores
+    // `str(netaddr.IPAddress(value))` (`0:0::babe` reads back `::babe`).
+    let canonical = if v6 {
+        s.parse::<std::net::Ipv6Addr>().ok().map(|a| a.to_string())
     } else {
-        s.parse::<std::net::Ipv4Addr>().is_ok()
+        s.parse::<std::net::Ipv4Addr>().ok().map(|a| a.to_string())
     };
-    if !ok {
-        return Err(bad(format!(
+    match canonical {
+        Some(c) => Ok(Some(c)),
+        None => Err(bad(format!(
             "Invalid input for field/attribute {field}. Value: {s}. '{s}' is not a '{}'",
             if v6 { "ipv6" } else { "ipv4" }
-        )));
+        ))),
     }
-    Ok(Some(s))
 }
 
 /// `metadata`: string keys of 1–255 and values of 0–255 characters.
@@ -319,6 +321,8 @@ pub struct CreateRequest {
     pub description: Option<String>,
     /// The server group the `group` scheduler hint names.
     pub group: Option<String>,
+    /// `OS-DCF:diskConfig`: `Some(true)` for AUTO; `None` takes the image's.
+    pub auto_disk_config: Option<bool>,
 }
 
 /// The keys `server` may hold at `mv` (Nova's `base_create` and its
@@ -508,7 +512,7 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
     let hostname = match s.get("hostname") {
         None => None,
         Some(v) => {
-            let h = check_hostname(v)?;
+            let h = check_hostname(v, mv)?;
             if max_count > 1 {
                 return Err(bad(
                     "Cannot specify hostname when creating multiple instances",
@@ -545,14 +549,7 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
     let access_ip_v6 = check_ip("accessIPv6", s.get("accessIPv6"), true)?;
     let admin_pass = opt_string("adminPass", s.get("adminPass"), 255)?;
     let description = opt_string("description", s.get("description"), 255)?;
-    if let Some(d) = s.get("OS-DCF:diskConfig") {
-        if !matches!(d.as_str(), Some("AUTO" | "MANUAL")) {
-            return Err(bad(format!(
-                "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}. {d} is not \
-                 one of ['AUTO', 'MANUAL']"
-            )));
-        }
-    }
+    let auto_disk_config = parse_disk_config(s.get("OS-DCF:diskConfig"))?;
     if let Some(p) = s.get("personality") {
         if !p.as_array().is_some_and(Vec::is_empty) {
             return Err(bad("Personality files are not supported"));
@@ -586,11 +583,76 @@ pub fn parse_create(body: &Value, mv: Microversion) -> Result<CreateRequest> {
         admin_pass,
         description,
         group: super::server_groups::group_hint(body)?,
+        auto_disk_config,
     })
 }
 
-/// 2.90's `hostname`: `^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$`.
-pub(crate) fn check_hostname(v: &Value) -> Result<String> {
+/// `OS-DCF:diskConfig` (`AUTO` or `MANUAL`) as Nova's `auto_disk_config`.
+pub(crate) fn parse_disk_config(v: Option<&Value>) -> Result<Option<bool>> {
+    match v {
+        None => Ok(None),
+        Some(d) => match d.as_str() {
+            Some("AUTO") => Ok(Some(true)),
+            Some("MANUAL") => Ok(Some(false)),
+            _ => Err(bad(format!(
+                "Invalid input for field/attribute OS-DCF:diskConfig. Value: {d}. {d} is not \
+                 one of ['AUTO', 'MANUAL']"
+            ))),
+        },
+    }
+}
+
+/// The image's `auto_disk_config` property as Nova reads it: `disabled`
+/// forbids AUTO; otherwise it is the default (true/false as
+/// `oslo_utils.strutils.bool_from_string`, absent meaning false).
+/// `Err` when AUTO is asked of an image that disables it.
+pub(crate) fn auto_disk_config_for(
+    image_id: &str,
+    props: &Map<String, Value>,
+    asked: Option<bool>,
+) -> Result<bool> {
+    let prop = props
+        .get("auto_disk_config")
+        .and_then(Value::as_str)
+        .map(|v| v.trim().to_ascii_lowercase());
+    if prop.as_deref() == Some("disabled") {
+        if asked == Some(true) {
+            return Err(bad(format!(
+                "Requested image {image_id} has automatic disk resize disabled."
+            )));
+        }
+        return Ok(false);
+    }
+    let image_default = matches!(
+        prop.as_deref(),
+        Some("1" | "t" | "true" | "on" | "y" | "yes")
+    );
+    Ok(asked.unwrap_or(image_default))
+}
+
+/// 2.90's `hostname`: `^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$`;
+/// from 2.94 Nova's `fqdn` (1–255 of `[a-zA-Z0-9-._]`), so a fully
+/// qualified name is kept whole.
+pub(crate) fn check_hostname(v: &Value, mv: Microversion) -> Result<String> {
+    if mv.at_least(94) {
+        let Some(h) = v.as_str() else {
+            return Err(bad(format!(
+                "Invalid input for field/attribute hostname. Value: {v}. {v} is not of type \
+                 'string'"
+            )));
+        };
+        check_len("hostname", h, 1, 255)?;
+        if !h
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        {
+            return Err(bad(format!(
+                "Invalid input for field/attribute hostname. Value: {h}. '{h}' does not match \
+                 '^[a-zA-Z0-9-._]*$'"
+            )));
+        }
+        return Ok(h.to_string());
+    }
     let h = v.as_str().unwrap_or("");
     let ok = !h.is_empty()
         && h.len() <= 63
@@ -995,6 +1057,8 @@ impl Compute {
             .filter(|(_, v)| v.is_string())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let auto_disk_config =
+            auto_disk_config_for(&image.id, &image_properties, req.auto_disk_config)?;
         let group = match &req.group {
             Some(id) => Some(self.hinted_group(id).await?),
             None => None,
@@ -1087,6 +1151,7 @@ impl Compute {
                 fault: None,
                 network_info: vec![],
                 image_properties: Value::Object(image_properties.clone()),
+                auto_disk_config,
                 launched_at: None,
                 terminated_at: None,
                 created_at: now,
@@ -1409,7 +1474,10 @@ impl Compute {
             row.display_description = opt_string("description", s.get("description"), 255)?;
         }
         if let Some(h) = s.get("hostname") {
-            row.hostname = check_hostname(h)?;
+            row.hostname = check_hostname(h, mv)?;
+        }
+        if let Some(auto) = parse_disk_config(s.get("OS-DCF:diskConfig"))? {
+            row.auto_disk_config = auto;
         }
         // Nova's `update_instance` has no lock check: a locked server is
         // still renamed.

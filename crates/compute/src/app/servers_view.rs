@@ -121,7 +121,7 @@ impl Compute {
             "accessIPv4": r.access_ip_v4.clone().unwrap_or_default(),
             "accessIPv6": r.access_ip_v6.clone().unwrap_or_default(),
             "links": links(base, &r.id),
-            "OS-DCF:diskConfig": "MANUAL",
+            "OS-DCF:diskConfig": if r.auto_disk_config { "AUTO" } else { "MANUAL" },
         });
         if matches!(
             status,
@@ -173,12 +173,16 @@ impl Compute {
         s["OS-EXT-AZ:availability_zone"] = json!(r.availability_zone.clone().unwrap_or_default());
         s["config_drive"] = json!(r.config_drive);
         s["key_name"] = json!(r.key_name);
-        s["security_groups"] = Value::Array(
-            r.security_groups
-                .iter()
-                .map(|n| json!({"name": n}))
-                .collect(),
-        );
+        // Nova shows the key only when the server's ports have groups
+        // (`_add_security_grps` skips a server without any).
+        if !r.security_groups.is_empty() {
+            s["security_groups"] = Value::Array(
+                r.security_groups
+                    .iter()
+                    .map(|n| json!({"name": n}))
+                    .collect(),
+            );
+        }
         s["OS-SRV-USG:launched_at"] = json!(r.launched_at.map(iso_micros_naive));
         s["OS-SRV-USG:terminated_at"] = json!(r.terminated_at.map(iso_micros_naive));
         s["os-extended-volumes:volumes_attached"] = json!([]);

@@ -46,6 +46,8 @@ pub struct InstanceRow {
     pub fault: Option<Value>,
     pub network_info: Vec<Value>,
     pub image_properties: Value,
+    /// `OS-DCF:diskConfig`: AUTO when true, MANUAL when false.
+    pub auto_disk_config: bool,
     pub launched_at: Option<i64>,
     pub terminated_at: Option<i64>,
     pub created_at: i64,
@@ -58,7 +60,7 @@ pub const COLUMNS: &str = "id, name, display_description, project_id, user_id, h
     vm_state, task_state, power_state, key_name, key_data, user_data, config_drive, \
     access_ip_v4, access_ip_v6, metadata, tags, security_groups, locked, locked_by, \
     locked_reason, reservation_id, launch_index, fault, network_info, image_properties, \
-    launched_at, terminated_at, created_at, updated_at, deleted_at";
+    auto_disk_config, launched_at, terminated_at, created_at, updated_at, deleted_at";
 
 fn json_col<T: serde::de::DeserializeOwned>(r: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
     let text: String = r.try_get(col)?;
@@ -107,6 +109,7 @@ pub fn from_row(r: &AnyRow) -> Result<InstanceRow, sqlx::Error> {
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         network_info: json_col(r, "network_info")?,
         image_properties: json_col(r, "image_properties")?,
+        auto_disk_config: i2b(r.try_get("auto_disk_config")?),
         launched_at: r.try_get("launched_at")?,
         terminated_at: r.try_get("terminated_at")?,
         created_at: r.try_get("created_at")?,
@@ -159,6 +162,7 @@ pub async fn insert(conn: &mut Conn, i: &InstanceRow) -> Result<(), sqlx::Error>
         .bind(i.fault.as_ref().map(Value::to_string))
         .bind(Value::Array(i.network_info.clone()).to_string())
         .bind(i.image_properties.to_string())
+        .bind(b2i(i.auto_disk_config))
         .bind(i.launched_at)
         .bind(i.terminated_at)
         .bind(i.created_at)
@@ -341,7 +345,8 @@ pub async fn update_fields(conn: &mut Conn, i: &InstanceRow) -> Result<(), sqlx:
     sqlx::query(
         "UPDATE compute_instances SET name = $1, display_description = $2, access_ip_v4 = $3, \
          access_ip_v6 = $4, hostname = $5, locked = $6, locked_by = $7, locked_reason = $8, \
-         metadata = $9, updated_at = $10 WHERE id = $11 AND deleted_at IS NULL",
+         metadata = $9, updated_at = $10, auto_disk_config = $12 \
+         WHERE id = $11 AND deleted_at IS NULL",
     )
     .bind(&i.name)
     .bind(&i.display_description)
@@ -354,8 +359,24 @@ pub async fn update_fields(conn: &mut Conn, i: &InstanceRow) -> Result<(), sqlx:
     .bind(i.metadata.to_string())
     .bind(i.updated_at)
     .bind(&i.id)
+    .bind(b2i(i.auto_disk_config))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Sets `OS-DCF:diskConfig` (resize's, which changes nothing else of the
+/// row outside the task).
+pub async fn set_auto_disk_config(
+    conn: &mut Conn,
+    id: &str,
+    auto: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE compute_instances SET auto_disk_config = $1 WHERE id = $2")
+        .bind(b2i(auto))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may panic
 
 mod admin;
+mod backups;
 mod basics;
 mod consoles;
+mod disk_config;
 mod flavors;
 mod hosts;
 mod interfaces;
