@@ -5,6 +5,7 @@ the real API, scheduler, build saga and network ports, but no guest runs; the
 fake driver's console log records what was done to the server, which the
 checks read back. The servers boot a qcow2 the checks upload (made by
 `qemu-img`) on a network and subnet they create; `_fixture` makes those once
+(the snapshot `server image create` makes joins them, for the rebuild check)
 and the last check (`openstacksdk …`) removes them. Every check deletes what
 else it made, in a `finally`, whether or not it passed.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import os
 import shutil
 import time
@@ -76,6 +78,8 @@ def _fixture(cloud: Cloud) -> dict[str, str]:
 
 def _drop_fixture(cloud: Cloud) -> None:
     fx = cloud.state.pop("compute", None) or {}
+    if fx.get("snapshot"):
+        cloud.openstack("image", "delete", fx["snapshot"])
     if "key" in fx:
         cloud.openstack("keypair", "delete", fx["key"])
     if "subnet" in fx:
@@ -363,6 +367,147 @@ def server_properties(cloud: Cloud) -> None:
     cloud.openstack_ok("server", "set", "--name", renamed, server)
     expect(_show(cloud, renamed).get("id") == server, "server set --name: not found by the new name")
     cloud.state["compute_server_name"] = renamed
+
+
+def _flavor_name(shown: dict[str, Any]) -> str:
+    # 2.47+ embeds the flavor; OSC prints it as a dict or as "name (id)", by version.
+    flavor = shown.get("flavor")
+    if isinstance(flavor, dict):
+        return str(flavor.get("original_name") or flavor.get("name"))
+    return str(flavor).split(" (")[0]
+
+
+def _addresses(shown: dict[str, Any]) -> dict[str, Any]:
+    return shown.get("addresses") or {}
+
+
+@check("compute: openstack server image create --wait (snapshot is active in the image service)")
+def server_image_create(cloud: Cloud) -> None:
+    fx = _fixture(cloud)
+    server = _server(cloud)
+    name = cloud.unique("compat-snap")
+    made = cloud.openstack_json("server", "image", "create", "--name", name, "--wait", server)
+    # Kept in the fixture: the rebuild check boots from it, `_drop_fixture` deletes it.
+    fx["snapshot"] = made.get("id")
+    expect(made.get("name") == name and made.get("id"), f"server image create: {made}")
+    shown = cloud.openstack_json("image", "show", name)
+    expect(shown.get("id") == made["id"], f"image show {name}: {shown}")
+    expect(shown.get("status") == "active", f"snapshot status: {shown.get('status')}: {shown}")
+    expect(shown.get("size") and shown.get("checksum"), f"snapshot has no data: {shown}")
+    props = shown.get("properties") or {}
+    expect(props.get("image_type") == "snapshot", f"snapshot image_type: {props}")
+    expect(props.get("instance_uuid") == server, f"snapshot instance_uuid: {props}")
+    expect(props.get("base_image_ref") == fx["image"], f"snapshot base_image_ref: {props}")
+    expect(shown.get("visibility") == "private", f"snapshot visibility: {shown.get('visibility')}")
+    listed = {r.get("ID") for r in cloud.openstack_json("image", "list", "--property", "image_type=snapshot")}
+    expect(made["id"] in listed, f"image list --property image_type=snapshot: {listed}")
+    after = _wait_for(cloud, server, "ACTIVE")
+    expect(_running(after), f"the server after the snapshot: {after}")
+    actions = [a.get("Action") for a in cloud.openstack_json("server", "event", "list", server)]
+    expect("createImage" in actions, f"server event list: {actions}")
+
+
+@check("compute: openstack server rebuild --image --wait keeps id and addresses, changes the image")
+def server_rebuild(cloud: Cloud) -> None:
+    fx = _fixture(cloud)
+    server = _server(cloud)
+    snapshot = fx.get("snapshot")
+    if snapshot is None:
+        raise CheckFailed("no snapshot: the `server image create` check did not make one")
+    before = _show(cloud, server)
+    # With --wait OSC writes its progress ("Complete") to stdout before the JSON.
+    out = cloud.openstack_ok("server", "rebuild", "--image", snapshot, "--wait", "-f", "json", server).stdout
+    try:
+        rebuilt = json.loads(out[out.index("{"):])
+    except ValueError as exc:
+        raise CheckFailed(f"server rebuild -f json printed no JSON: {exc}: {out!r}")
+    expect(rebuilt.get("id") == server, f"server rebuild: {rebuilt}")
+    shown = _wait_for(cloud, server, "ACTIVE")
+    expect(_running(shown), f"power state after rebuild: {shown}")
+    expect(snapshot in str(shown.get("image")), f"image after rebuild: {shown.get('image')}")
+    expect(_addresses(shown) == _addresses(before),
+           f"addresses changed across rebuild: {_addresses(before)} → {_addresses(shown)}")
+    expect(_flavor_name(shown) == _flavor_name(before), f"flavor after rebuild: {shown.get('flavor')}")
+    expect(shown.get("key_name") == fx["key"], f"key_name after rebuild: {shown.get('key_name')}")
+    log = _console(cloud, server)
+    expect(f"rebuilt from image {snapshot}" in log, f"the console log shows no rebuild:\n{log}")
+    actions = [a.get("Action") for a in cloud.openstack_json("server", "event", "list", server)]
+    expect("rebuild" in actions, f"server event list: {actions}")
+    # Back to the fixture's image, so the server ends as it began.
+    cloud.openstack_ok("server", "rebuild", "--image", fx["image"], "--wait", server)
+    shown = _wait_for(cloud, server, "ACTIVE")
+    expect(fx["image"] in str(shown.get("image")), f"image after the second rebuild: {shown.get('image')}")
+    expect(_addresses(shown) == _addresses(before), f"addresses after the second rebuild: {shown}")
+
+
+@check("compute: openstack server resize --flavor --wait, then resize revert; again, then resize confirm")
+def server_resize(cloud: Cloud) -> None:
+    server = _server(cloud)
+    before = _show(cloud, server)
+    expect(_flavor_name(before) == "m1.tiny", f"flavor before resize: {before.get('flavor')}")
+
+    cloud.openstack_ok("server", "resize", "--flavor", "m1.small", "--wait", server)
+    shown = _wait_for(cloud, server, "VERIFY_RESIZE")
+    expect(shown.get("OS-EXT-STS:vm_state") == "resized", f"vm_state awaiting confirmation: {shown}")
+    expect(_flavor_name(shown) == "m1.small", f"flavor awaiting confirmation: {shown.get('flavor')}")
+    log = _console(cloud, server)
+    expect("resized: vcpus=1 memory_mb=2048" in log, f"the console log shows no resize to m1.small:\n{log}")
+    cloud.openstack_ok("server", "resize", "revert", server)
+    shown = _wait_for(cloud, server, "ACTIVE")
+    expect(_running(shown), f"power state after revert: {shown}")
+    expect(_flavor_name(shown) == "m1.tiny", f"flavor after revert: {shown.get('flavor')}")
+    expect(_addresses(shown) == _addresses(before), f"addresses after revert: {shown}")
+
+    cloud.openstack_ok("server", "resize", "--flavor", "m1.small", "--wait", server)
+    _wait_for(cloud, server, "VERIFY_RESIZE")
+    cloud.openstack_ok("server", "resize", "confirm", server)
+    shown = _wait_for(cloud, server, "ACTIVE")
+    expect(_running(shown), f"power state after confirm: {shown}")
+    expect(_flavor_name(shown) == "m1.small", f"flavor after confirm: {shown.get('flavor')}")
+    expect(_addresses(shown) == _addresses(before), f"addresses after confirm: {shown}")
+    log = _console(cloud, server)
+    expect("resized: vcpus=1 memory_mb=2048" in log, f"the console log shows no resize:\n{log}")
+    again = cloud.openstack("server", "resize", "confirm", server)
+    expect(again.returncode != 0 and "409" in again.output,
+           f"resize confirm of an ACTIVE server: {again.output.strip()}")
+    actions = [a.get("Action") for a in cloud.openstack_json("server", "event", "list", server)]
+    for name in ("resize", "revertResize", "confirmResize"):
+        expect(name in actions, f"server event list lacks {name}: {actions}")
+    limits = _absolute(cloud)
+    expect(limits.get("total_ram_used") == 2048, f"total_ram_used after resize to m1.small: {limits}")
+
+
+@check("compute: openstack console url show (noVNC), token resolves via os-console-auth-tokens")
+def console_url(cloud: Cloud) -> None:
+    import openstack
+    from openstack import config as occ
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    server = _server(cloud)
+    shown = cloud.openstack_json("console", "url", "show", "--novnc", server)
+    expect(shown.get("type") == "novnc", f"console url show: {shown}")
+    url = urlparse(str(shown.get("url")))
+    expect(url.scheme in ("http", "https") and url.path.endswith("/vnc_lite.html"), f"console url: {shown}")
+    # Nova's form: …/vnc_lite.html?path=%3Ftoken%3D<token>
+    expect(url.query.startswith("path=%3Ftoken%3D"), f"console url query: {url.query}")
+    path = parse_qs(url.query).get("path", [""])[0]
+    token = parse_qs(urlparse(unquote(path)).query).get("token", [""])[0]
+    expect(token, f"no token in the console url: {shown}")
+
+    region = occ.OpenStackConfig(config_files=[str(cloud.clouds_yaml)]).get_one(cloud="oxistack")
+    conn = openstack.connection.Connection(config=region)
+    try:
+        # noVNC tokens are answered from 2.31 on (RDP tokens only before).
+        got = conn.compute.get(f"/os-console-auth-tokens/{token}", microversion="2.31", raise_exc=False)
+        expect(got.status_code == 200, f"GET /os-console-auth-tokens/{{token}}: {got.status_code} {got.text}")
+        console = got.json().get("console") or {}
+        expect(console.get("instance_uuid") == server, f"os-console-auth-tokens: {console}")
+        # The guest's VNC is a Unix socket on the host here, so there is no TCP port to show.
+        expect(console.get("host") and "internal_access_path" in console, f"os-console-auth-tokens: {console}")
+        bogus = conn.compute.get("/os-console-auth-tokens/not-a-token", microversion="2.31", raise_exc=False)
+        expect(bogus.status_code == 404, f"an unknown token: {bogus.status_code} {bogus.text}")
+    finally:
+        conn.close()
 
 
 @check("compute: openstack server delete --wait frees the server's port and quota")
