@@ -480,47 +480,8 @@ impl Compute {
                     e
                 }
             })?;
-        self.record_destination(&migration.id, &host).await?;
-        rows::set_state(
-            &self.db.pool,
-            &row.id,
-            &row.vm_state,
-            Some("resize_migrating"),
-            row.power_state,
-            self.now(),
-        )
-        .await?;
-        lc::set_flavor(&self.db.pool, &row.id, &row.flavor, Some(&host), self.now()).await?;
-        let spec = self.current_spec(&row.id).await?;
-        if let Err(e) = self.virt.resize(&spec).await {
-            lc::set_flavor(
-                &self.db.pool,
-                &row.id,
-                &row.flavor,
-                row.host.as_deref(),
-                self.now(),
-            )
-            .await?;
-            return Err(Error::internal(e.to_string()));
-        }
-        if was_stopped {
-            self.virt
-                .power_off(&row.id)
-                .await
-                .map_err(|e| Error::internal(e.to_string()))?;
-        }
-        lc::move_status(
-            &self.db.pool,
-            &migration.id,
-            "pre-migrating",
-            "finished",
-            self.now(),
-        )
-        .await?;
-        Ok(Outcome {
-            vm_state: "resized",
-            stopped: was_stopped,
-        })
+        self.move_to(row, &row.flavor, &host, migration, was_stopped)
+            .await
     }
 
     /// `os-migrateLive`: checked as Nova's API and conductor check it

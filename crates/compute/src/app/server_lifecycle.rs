@@ -590,6 +590,23 @@ impl Compute {
                  (allow_resize_to_same_host is false)",
             ));
         }
+        self.move_to(row, &flavor.to_json(), &host, migration, was_stopped)
+            .await
+    }
+
+    /// The driver's part of a resize or a cold migration to `host` with
+    /// `flavor`: the server is `resize_migrating` with the new flavor and
+    /// host while the driver works (a failure puts the old ones back), a
+    /// stopped server is powered off again, the migration is `finished`
+    /// and the server `resized`, waiting for confirmation.
+    pub(crate) async fn move_to(
+        &self,
+        row: &InstanceRow,
+        flavor: &Value,
+        host: &str,
+        migration: &MigrationRow,
+        was_stopped: bool,
+    ) -> Result<Outcome> {
         rows::set_state(
             &self.db.pool,
             &row.id,
@@ -599,18 +616,10 @@ impl Compute {
             self.now(),
         )
         .await?;
-        lc::set_flavor(
-            &self.db.pool,
-            &row.id,
-            &flavor.to_json(),
-            Some(&host),
-            self.now(),
-        )
-        .await?;
-        self.record_destination(&migration.id, &host).await?;
+        lc::set_flavor(&self.db.pool, &row.id, flavor, Some(host), self.now()).await?;
+        self.record_destination(&migration.id, host).await?;
         let spec = self.current_spec(&row.id).await?;
-        let resized = self.virt.resize(&spec).await;
-        if let Err(e) = resized {
+        if let Err(e) = self.virt.resize(&spec).await {
             // The server keeps its flavor and host.
             lc::set_flavor(
                 &self.db.pool,
