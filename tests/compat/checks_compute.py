@@ -440,7 +440,7 @@ def server_rebuild(cloud: Cloud) -> None:
     expect(_addresses(shown) == _addresses(before), f"addresses after the second rebuild: {shown}")
 
 
-@check("compute: openstack server resize --flavor --wait, then resize revert; again, then resize confirm")
+@check("compute: openstack server resize --flavor --wait, then resize revert; again, then resize confirm; server migration list --server")
 def server_resize(cloud: Cloud) -> None:
     server = _server(cloud)
     before = _show(cloud, server)
@@ -475,6 +475,11 @@ def server_resize(cloud: Cloud) -> None:
         expect(name in actions, f"server event list lacks {name}: {actions}")
     limits = _absolute(cloud)
     expect(limits.get("total_ram_used") == 2048, f"total_ram_used after resize to m1.small: {limits}")
+    # Both resizes are on record (GET /os-migrations?instance_uuid=…, admin).
+    rows = cloud.openstack_json("server", "migration", "list", "--server", server)
+    got = sorted((r.get("Type") or r.get("Migration Type"), r.get("Status")) for r in rows)
+    expect(got == [("resize", "confirmed"), ("resize", "reverted")],
+           f"server migration list --server: {rows}")
 
 
 @check("compute: openstack console url show (noVNC), token resolves via os-console-auth-tokens")
