@@ -445,6 +445,11 @@ impl Compute {
         let admin_pass = req
             .admin_pass
             .unwrap_or_else(super::servers::random_password);
+        // Read before the work starts, so the answer shows the rebuild
+        // under way (REBUILD) however fast the driver is.
+        let shown = rows::get(&self.db.pool, id)
+            .await?
+            .ok_or_else(|| super::servers::not_found(id))?;
         let me = self.clone();
         let sid = id.to_string();
         let was_stopped = before.vm_state == "stopped";
@@ -466,9 +471,6 @@ impl Compute {
                 stopped: was_stopped,
             })
         });
-        let shown = rows::get(&self.db.pool, id)
-            .await?
-            .ok_or_else(|| super::servers::not_found(id))?;
         Ok((shown, admin_pass))
     }
 
