@@ -67,22 +67,7 @@ async fn index(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    proxy_only(mv)?;
-    let images = nova.proxy_list_images(&ctx, &q).await?;
-    let glance = nova.glance_url();
-    let items: Vec<Value> = images
-        .iter()
-        .map(|i| basic_view(i, &base, &glance))
-        .collect();
-    let last = images.last().map(|i| i.id.as_str());
-    let body = json!({ "images": items });
-    Ok(Json(with_links(
-        body,
-        images.len(),
-        last,
-        &q,
-        &format!("{base}/v2.1/images"),
-    )))
+    list(&nova, &ctx, mv, &base, &q, basic_view, "images").await
 }
 
 /// `GET /v2.1/images/detail`.
@@ -93,21 +78,32 @@ async fn detail(
     BaseUrl(base): BaseUrl,
     q: QueryMap,
 ) -> Result<Json<Value>> {
+    list(&nova, &ctx, mv, &base, &q, detail_view, "images/detail").await
+}
+
+/// The two lists: one page of images in `view`, with the next link to
+/// `path` (under `/v2.1/`).
+async fn list(
+    nova: &crate::Compute,
+    ctx: &common::context::AuthContext,
+    mv: Microversion,
+    base: &str,
+    q: &QueryMap,
+    view: fn(&image::db::images::Image, &str, &str) -> Value,
+    path: &str,
+) -> Result<Json<Value>> {
     proxy_only(mv)?;
-    let images = nova.proxy_list_images(&ctx, &q).await?;
+    let images = nova.proxy_list_images(ctx, q).await?;
     let glance = nova.glance_url();
-    let items: Vec<Value> = images
-        .iter()
-        .map(|i| detail_view(i, &base, &glance))
-        .collect();
+    let items: Vec<Value> = images.iter().map(|i| view(i, base, &glance)).collect();
     let last = images.last().map(|i| i.id.as_str());
     let body = json!({ "images": items });
     Ok(Json(with_links(
         body,
         images.len(),
         last,
-        &q,
-        &format!("{base}/v2.1/images/detail"),
+        q,
+        &format!("{base}/v2.1/{path}"),
     )))
 }
 

@@ -4,6 +4,7 @@
 //! schema (a delete answers 202), and `/os-security-group-rules`
 //! (create, delete) up to the same microversion.
 
+use super::floating_ips::proxy_only;
 use super::{Microversion, State};
 use crate::app::proxies::{parse_group_body, parse_rule_body};
 use crate::app::server_groups::page;
@@ -13,7 +14,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use common::auth::Auth;
 use common::http::{JsonBody, QueryMap};
-use common::{Error, Result};
+use common::Result;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -35,15 +36,6 @@ pub fn routes() -> Router<Arc<crate::Compute>> {
         .route("/v2.1/os-security-group-rules/{id}", delete(delete_rule))
 }
 
-/// The proxies stop at 2.35 (Nova's `MAX_PROXY_API_SUPPORT_VERSION`).
-fn proxied(mv: Microversion) -> Result<()> {
-    if mv.at_least(36) {
-        Err(Error::not_found("The resource could not be found."))
-    } else {
-        Ok(())
-    }
-}
-
 /// `GET /v2.1/servers/{id}/os-security-groups`.
 async fn server_security_groups(
     axum::extract::State(nova): State,
@@ -61,7 +53,7 @@ async fn list_groups(
     mv: Microversion,
     q: QueryMap,
 ) -> Result<Json<Value>> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     let (limit, offset) = page(q.get("limit"), q.get("offset"))?;
     let all = q.get("all_tenants").is_some();
     let groups = nova
@@ -77,7 +69,7 @@ async fn show_group(
     mv: Microversion,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     let g = nova.proxy_show_security_group(&ctx, &id).await?;
     Ok(Json(json!({ "security_group": g })))
 }
@@ -89,7 +81,7 @@ async fn create_group(
     mv: Microversion,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     let (name, description) = parse_group_body(&body)?;
     let g = nova
         .proxy_create_security_group(&ctx, name, description)
@@ -105,7 +97,7 @@ async fn update_group(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     let (name, description) = parse_group_body(&body)?;
     let g = nova
         .proxy_update_security_group(&ctx, &id, name, description)
@@ -120,7 +112,7 @@ async fn delete_group(
     mv: Microversion,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     nova.proxy_delete_security_group(&ctx, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -132,7 +124,7 @@ async fn create_rule(
     mv: Microversion,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     let rule = parse_rule_body(&body)?;
     let r = nova.proxy_create_security_group_rule(&ctx, rule).await?;
     Ok(Json(json!({ "security_group_rule": r })))
@@ -145,7 +137,7 @@ async fn delete_rule(
     mv: Microversion,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    proxied(mv)?;
+    proxy_only(mv)?;
     nova.proxy_delete_security_group_rule(&ctx, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }
