@@ -12,7 +12,8 @@ mod compute_support;
 
 use agent::compute::{ComputeRole, ComputeRoleConfig};
 use compute_support::{
-    act, host_name, novnc, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
+    act, host_name, novnc, remote_cloud, snapshot, start_agent, upload_image, wait_status,
+    RunningAgent,
 };
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -327,29 +328,9 @@ async fn servers_live_on_the_agents_driver_through_the_feed() {
     assert_eq!(driver.count("spawn", &id), 1);
 
     // A snapshot: the node streams the disk into the image service.
-    let r = admin
-        .send(
-            "POST",
-            &format!("/v2.1/servers/{id}/action"),
-            Some(&json!({"createImage": {"name": "snap"}})),
-            &[("openstack-api-version", "compute 2.45")],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
-    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let image = snapshot(&tc, &admin, &id, "snap", Duration::from_secs(30)).await;
+    let snap = image["id"].as_str().unwrap();
     let glance = admin.at(&tc.url("image"));
-    let mut status = Value::Null;
-    for _ in 0..300 {
-        let r = glance.get(&format!("/v2/images/{snap}")).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.text);
-        status = r.body["status"].clone();
-        if status == "active" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "active");
     let r = glance
         .get(&format!("/v2/images/{snap}/file"))
         .await

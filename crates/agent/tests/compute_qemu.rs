@@ -12,7 +12,7 @@
 mod compute_support;
 
 use compute_support::{
-    act, novnc, remote_cloud, start_agent, upload_image, wait_status, RunningAgent,
+    act, novnc, remote_cloud, snapshot, start_agent, upload_image, wait_status, RunningAgent,
 };
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -151,28 +151,9 @@ async fn root_a_qemu_guest_boots_outlives_its_agent_and_leaves_nothing() {
 
     // A snapshot of the running guest lands in the image service as a
     // qcow2 image that QEMU reads.
-    let r = admin
-        .send(
-            "POST",
-            &format!("/v2.1/servers/{id}/action"),
-            Some(&json!({"createImage": {"name": "qemu-vm-snap"}})),
-            &[("openstack-api-version", "compute 2.45")],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text);
-    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let image = snapshot(&tc, &admin, &id, "qemu-vm-snap", Duration::from_secs(120)).await;
+    let snap = image["id"].as_str().unwrap();
     let glance = admin.at(&tc.url("image"));
-    let mut image = Value::Null;
-    for _ in 0..600 {
-        let r = glance.get(&format!("/v2/images/{snap}")).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.text);
-        image = r.body.clone();
-        if image["status"] == "active" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     assert_eq!(image["status"], "active", "{image}");
     assert_eq!(image["disk_format"], "qcow2", "{image}");
     let r = glance

@@ -185,6 +185,35 @@ pub async fn novnc(
     tokio_tungstenite::client_async(req, tcp).await.unwrap().0
 }
 
+/// Snapshots server `id` as image `name` (createImage at 2.45) and waits
+/// up to `limit` for the image to be active; the image as Glance shows it.
+pub async fn snapshot(tc: &TestCloud, c: &Client, id: &str, name: &str, limit: Duration) -> Value {
+    let r = c
+        .send(
+            "POST",
+            &format!("/v2.1/servers/{id}/action"),
+            Some(&json!({"createImage": {"name": name}})),
+            &[("openstack-api-version", "compute 2.45")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text);
+    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let glance = c.at(&tc.url("image"));
+    let started = Instant::now();
+    let mut image = Value::Null;
+    while started.elapsed() < limit {
+        let r = glance.get(&format!("/v2/images/{snap}")).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text);
+        image = r.body.clone();
+        if image["status"] == "active" {
+            return image;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("snapshot {snap} of {id} never became active: {image}");
+}
+
 /// Posts an action the API accepts with 202.
 pub async fn act(c: &Client, id: &str, body: Value) {
     let r = c
